@@ -1,0 +1,302 @@
+//! The receiving half of a credit-based channel.
+//!
+//! Two small tasks serve each receiving channel:
+//!
+//! - the **reader** drains the QUIC stream eagerly into pool buffers, so
+//!   received bytes sit in accounted pool memory rather than in QUIC
+//!   windows, and checks every frame (header rules, credit, checksum);
+//! - the **granter** announces credit whenever buffers become idle: when
+//!   the consumer drops a frame, when the sender's backlog asks for floating
+//!   buffers, or when the pool has floating buffers again.
+//!
+//! A frame that breaks a rule ends the channel: the consumer gets the error
+//! naming the fault and the peer gets the fault code on both directions of
+//! the stream. Other channels and connections are untouched.
+
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+
+use super::read_header;
+use crate::credit::CreditLedger;
+use crate::error::{Fault, FrameError, TransportError};
+use crate::frame::{FrameHeader, FrameKind, HEADER_LEN};
+use crate::pool::BufferPool;
+
+/// State shared by a receiving channel's tasks and its outstanding frames.
+struct Shared {
+    pool: Arc<BufferPool>,
+    ledger: Mutex<CreditLedger>,
+    wake_granter: Notify,
+    /// Set once the reader is done: 0 = running, else the fault code, or
+    /// `ENDED` for a clean end.
+    outcome: AtomicU32,
+}
+
+const RUNNING: u32 = 0;
+const ENDED: u32 = u32::MAX;
+
+impl Shared {
+    fn ledger(&self) -> MutexGuard<'_, CreditLedger> {
+        self.ledger
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The last frame and both tasks are gone: every permit goes home.
+        let owned = self.ledger().owned() as usize;
+        self.pool.return_permits(owned);
+    }
+}
+
+/// A received data frame, read in place from a 16-byte aligned pool
+/// buffer. Dropping it recycles the buffer and returns its credit.
+pub struct Frame {
+    buffer: Option<Box<[u128]>>,
+    len: usize,
+    shared: Arc<Shared>,
+}
+
+impl Deref for Frame {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match &self.buffer {
+            Some(buffer) => &bytemuck::cast_slice(buffer)[..self.len],
+            None => &[],
+        }
+    }
+}
+
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frame").field("len", &self.len).finish()
+    }
+}
+
+impl Drop for Frame {
+    fn drop(&mut self) {
+        if let Some(buffer) = self.buffer.take() {
+            self.shared.pool.recycle(buffer);
+        }
+        if self.shared.ledger().on_release() {
+            self.shared.pool.return_permits(1);
+        }
+        self.shared.wake_granter.notify_one();
+    }
+}
+
+/// The receiving end of a channel: yields frames in the order sent.
+pub struct ChannelReceiver {
+    frames: mpsc::UnboundedReceiver<Result<Frame, TransportError>>,
+    shared: Arc<Shared>,
+    reader: JoinHandle<()>,
+    granter: JoinHandle<()>,
+    finished: bool,
+}
+
+impl ChannelReceiver {
+    /// Starts serving a channel on an open stream pair. Reserves the
+    /// channel's exclusive buffers, or fails if the pool cannot spare them.
+    pub(crate) fn start(
+        send: quinn::SendStream,
+        recv: quinn::RecvStream,
+        pool: Arc<BufferPool>,
+        exclusive: u32,
+    ) -> Result<Self, TransportError> {
+        pool.reserve_exclusive(exclusive as usize)?;
+        let shared = Arc::new(Shared {
+            pool,
+            ledger: Mutex::new(CreditLedger::new(exclusive)),
+            wake_granter: Notify::new(),
+            outcome: AtomicU32::new(RUNNING),
+        });
+        let (tx, frames) = mpsc::unbounded_channel();
+        let reader = tokio::spawn(read_frames(recv, shared.clone(), tx));
+        let granter = tokio::spawn(grant_credit(send, shared.clone()));
+        Ok(Self {
+            frames,
+            shared,
+            reader,
+            granter,
+            finished: false,
+        })
+    }
+
+    /// The next frame; `Ok(None)` once the sender has ended the channel.
+    ///
+    /// An error names what went wrong: a malformed frame (the channel is
+    /// closed and the peer told why), the peer closing the channel, or the
+    /// connection dying (peer killed, idle timeout).
+    pub async fn recv(&mut self) -> Result<Option<Frame>, TransportError> {
+        if self.finished {
+            return Ok(None);
+        }
+        match self.frames.recv().await {
+            Some(Ok(frame)) => Ok(Some(frame)),
+            Some(Err(error)) => {
+                self.finished = true;
+                Err(error)
+            }
+            None if self.shared.outcome.load(Ordering::Acquire) == ENDED => {
+                self.finished = true;
+                Ok(None)
+            }
+            None => {
+                self.finished = true;
+                Err(TransportError::ChannelClosed)
+            }
+        }
+    }
+
+    /// The credit state of this channel, for tests and metrics.
+    pub fn ledger(&self) -> CreditLedger {
+        self.shared.ledger().clone()
+    }
+}
+
+impl Drop for ChannelReceiver {
+    fn drop(&mut self) {
+        // Dropping the stream halves stops the sender (STOP_SENDING) and
+        // finishes the credit direction; frames still held stay valid.
+        self.reader.abort();
+        self.granter.abort();
+    }
+}
+
+async fn read_frames(
+    mut recv: quinn::RecvStream,
+    shared: Arc<Shared>,
+    frames: mpsc::UnboundedSender<Result<Frame, TransportError>>,
+) {
+    let result = read_loop(&mut recv, &shared, &frames).await;
+    let outcome = match result {
+        Ok(()) => ENDED,
+        Err(error) => {
+            let code = match &error {
+                TransportError::Frame(frame_error) => Fault::from(frame_error).code(),
+                _ => Fault::Cancelled.code(),
+            };
+            let _ = recv.stop(code.into());
+            tracing::debug!(%error, "receiving channel failed");
+            let _ = frames.send(Err(error));
+            code
+        }
+    };
+    shared.outcome.store(outcome, Ordering::Release);
+    shared.wake_granter.notify_one();
+}
+
+async fn read_loop(
+    recv: &mut quinn::RecvStream,
+    shared: &Arc<Shared>,
+    frames: &mpsc::UnboundedSender<Result<Frame, TransportError>>,
+) -> Result<(), TransportError> {
+    let max_payload = shared.pool.buffer_size() as u32;
+    loop {
+        let header = match read_header(recv, max_payload).await? {
+            Some(header) => header,
+            None => {
+                return Err(FrameError::Truncated {
+                    expected: HEADER_LEN,
+                    received: 0,
+                }
+                .into())
+            }
+        };
+        match header.kind {
+            FrameKind::Data => {
+                shared.ledger().on_frame(header.aux)?;
+                let frame = read_payload(recv, shared, &header).await?;
+                shared.wake_granter.notify_one();
+                if frames.send(Ok(frame)).is_err() {
+                    return Err(TransportError::ChannelClosed);
+                }
+            }
+            FrameKind::End => {
+                let mut probe = [0u8; 1];
+                return match recv.read(&mut probe).await? {
+                    None => Ok(()),
+                    Some(_) => Err(FrameError::Unexpected {
+                        got: FrameKind::End,
+                        context: "bytes followed the End frame",
+                    }
+                    .into()),
+                };
+            }
+            other => {
+                return Err(FrameError::Unexpected {
+                    got: other,
+                    context: "a receiving channel accepts only Data and End frames",
+                }
+                .into())
+            }
+        }
+    }
+}
+
+async fn read_payload(
+    recv: &mut quinn::RecvStream,
+    shared: &Arc<Shared>,
+    header: &FrameHeader,
+) -> Result<Frame, TransportError> {
+    let len = header.length as usize;
+    let mut frame = Frame {
+        buffer: Some(shared.pool.take_buffer()?),
+        len,
+        shared: shared.clone(),
+    };
+    let bytes = match frame.buffer.as_mut() {
+        Some(buffer) => &mut bytemuck::cast_slice_mut::<u128, u8>(buffer)[..len],
+        None => return Err(TransportError::ChannelClosed),
+    };
+    super::read_exact(recv, bytes).await?;
+    header.verify_payload(bytes)?;
+    Ok(frame)
+}
+
+async fn grant_credit(mut send: quinn::SendStream, shared: Arc<Shared>) {
+    loop {
+        let pool_returned = shared.pool.permits_returned();
+        tokio::pin!(pool_returned);
+        pool_returned.as_mut().enable();
+
+        match shared.outcome.load(Ordering::Acquire) {
+            RUNNING => {}
+            ENDED => {
+                let _ = send.finish();
+                return;
+            }
+            code => {
+                let _ = send.reset(code.into());
+                return;
+            }
+        }
+        let (grant, wants_floating) = {
+            let mut ledger = shared.ledger();
+            let wanted = ledger.floating_wanted();
+            if wanted > 0 {
+                let borrowed = shared.pool.borrow_floating(wanted as usize);
+                ledger.add_floating(borrowed as u32);
+            }
+            (ledger.take_grant(), ledger.floating_wanted() > 0)
+        };
+        if grant > 0 {
+            let header = FrameHeader::control(FrameKind::Credit, grant).encode();
+            if send.write_all(&header).await.is_err() {
+                // The stream or connection is gone; the reader reports why.
+                return;
+            }
+        }
+        tokio::select! {
+            _ = shared.wake_granter.notified() => {}
+            _ = &mut pool_returned, if wants_floating => {}
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! The sending half of a credit-based channel.
+//!
+//! A sender writes a data frame only against a credit from its receiver.
+//! Payloads it cannot send yet wait in a short local queue; every frame
+//! announces how many wait behind it (the backlog), which is what lets the
+//! receiver lend floating buffers to the channels that need them. When the
+//! queue is full, [`ChannelSender::send`] waits: that wait is backpressure.
+//!
+//! Queued frames go out on the next `send`, `flush` or `finish`; a producer
+//! that goes idle with frames queued calls `flush`, as Flink's output
+//! flusher does.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use super::read_header;
+use crate::error::{Fault, FrameError, TransportError};
+use crate::frame::{FrameHeader, FrameKind};
+
+/// Credits received from the peer, shared with the task that reads them.
+#[derive(Default)]
+struct Credit {
+    available: AtomicU32,
+    wake: Notify,
+    /// The receiver finished its credit direction: no more credit will come.
+    closed: AtomicBool,
+    failure: Mutex<Option<TransportError>>,
+}
+
+impl Credit {
+    fn try_take(&self) -> bool {
+        self.available
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    fn take_failure(&self) -> Option<TransportError> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
+
+    async fn acquire(&self) -> Result<(), TransportError> {
+        loop {
+            if self.try_take() {
+                return Ok(());
+            }
+            if let Some(error) = self.take_failure() {
+                return Err(error);
+            }
+            if self.closed.load(Ordering::Acquire) {
+                return Err(TransportError::ChannelClosed);
+            }
+            self.wake.notified().await;
+        }
+    }
+}
+
+/// Counters of a sending channel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SenderStats {
+    /// Data frames written to the stream.
+    pub frames_sent: u64,
+    /// Payload bytes written to the stream.
+    pub bytes_sent: u64,
+    /// Time spent waiting for credit: how long the receiver held us back.
+    pub backpressure: Duration,
+}
+
+/// The sending end of a channel.
+pub struct ChannelSender {
+    send: quinn::SendStream,
+    credit: Arc<Credit>,
+    queue: VecDeque<Bytes>,
+    queue_limit: usize,
+    max_payload: usize,
+    credit_reader: Option<JoinHandle<()>>,
+    stats: SenderStats,
+}
+
+impl ChannelSender {
+    pub(crate) fn start(
+        send: quinn::SendStream,
+        recv: quinn::RecvStream,
+        queue_limit: usize,
+        max_payload: usize,
+    ) -> Self {
+        let credit = Arc::new(Credit::default());
+        let credit_reader = tokio::spawn(read_credit(recv, credit.clone()));
+        Self {
+            send,
+            credit,
+            queue: VecDeque::with_capacity(queue_limit + 1),
+            queue_limit,
+            max_payload,
+            credit_reader: Some(credit_reader),
+            stats: SenderStats::default(),
+        }
+    }
+
+    /// Queues `payload` as one frame and sends what credit allows; waits
+    /// while the local queue is full and no credit is available.
+    pub async fn send(&mut self, payload: Bytes) -> Result<(), TransportError> {
+        if payload.len() > self.max_payload {
+            return Err(TransportError::PayloadTooLarge {
+                length: payload.len(),
+                max: self.max_payload,
+            });
+        }
+        self.queue.push_back(payload);
+        self.pump(false).await
+    }
+
+    /// Sends every queued frame, waiting for credit as needed.
+    pub async fn flush(&mut self) -> Result<(), TransportError> {
+        self.pump(true).await
+    }
+
+    /// Sends what is queued, ends the channel, and waits until the receiver
+    /// has seen the end.
+    pub async fn finish(mut self) -> Result<SenderStats, TransportError> {
+        self.pump(true).await?;
+        self.send
+            .write_all(&FrameHeader::control(FrameKind::End, 0).encode())
+            .await?;
+        self.send.finish()?;
+        if let Some(reader) = self.credit_reader.take() {
+            let _ = reader.await;
+        }
+        match self.credit.take_failure() {
+            Some(error) => Err(error),
+            None => Ok(self.stats),
+        }
+    }
+
+    /// Credits held and not used yet.
+    pub fn credit(&self) -> u32 {
+        self.credit.available.load(Ordering::Acquire)
+    }
+
+    /// Frames queued locally, waiting for credit.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// This channel's counters.
+    pub fn stats(&self) -> SenderStats {
+        self.stats
+    }
+
+    async fn pump(&mut self, drain: bool) -> Result<(), TransportError> {
+        while !self.queue.is_empty() {
+            if !self.credit.try_take() {
+                if !drain && self.queue.len() <= self.queue_limit {
+                    return Ok(());
+                }
+                let waited = Instant::now();
+                self.credit.acquire().await?;
+                self.stats.backpressure += waited.elapsed();
+            }
+            let Some(payload) = self.queue.pop_front() else {
+                break;
+            };
+            let backlog = self.queue.len() as u32;
+            let header = FrameHeader::for_payload(FrameKind::Data, backlog, &payload)?;
+            self.stats.frames_sent += 1;
+            self.stats.bytes_sent += payload.len() as u64;
+            let mut chunks = [Bytes::copy_from_slice(&header.encode()), payload];
+            self.send.write_all_chunks(&mut chunks).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ChannelSender {
+    fn drop(&mut self) {
+        if let Some(reader) = self.credit_reader.take() {
+            reader.abort();
+            // Dropped without `finish`: tell the receiver this is no clean end.
+            let _ = self.send.reset(Fault::Cancelled.code().into());
+        }
+    }
+}
+
+async fn read_credit(mut recv: quinn::RecvStream, credit: Arc<Credit>) {
+    loop {
+        let outcome = match read_header(&mut recv, 0).await {
+            Ok(Some(header)) if header.kind == FrameKind::Credit => {
+                credit.available.fetch_add(header.aux, Ordering::AcqRel);
+                credit.wake.notify_one();
+                continue;
+            }
+            Ok(Some(header)) => {
+                let error = FrameError::Unexpected {
+                    got: header.kind,
+                    context: "a sending channel accepts only Credit frames",
+                };
+                let _ = recv.stop(Fault::from(&error).code().into());
+                Some(TransportError::from(error))
+            }
+            Ok(None) => None,
+            Err(error) => {
+                if let TransportError::Frame(frame_error) = &error {
+                    let _ = recv.stop(Fault::from(frame_error).code().into());
+                }
+                Some(error)
+            }
+        };
+        if let Some(error) = outcome {
+            tracing::debug!(%error, "sending channel failed");
+            *credit
+                .failure
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(error);
+        }
+        credit.closed.store(true, Ordering::Release);
+        credit.wake.notify_one();
+        return;
+    }
+}

@@ -1,0 +1,151 @@
+//! Transport tuning: buffer pool, credits, timeouts and the quinn settings
+//! derived from them.
+//!
+//! QUIC has its own stream and connection flow-control windows. Faro's
+//! credits already bound what a sender may put on the wire, so the QUIC
+//! windows are sized so that they never bind before credits do: a stalled
+//! channel then holds pool buffers, not QUIC window, and its neighbours on
+//! the same connection keep flowing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::TransportError;
+
+/// Settings of a Faro transport endpoint.
+#[derive(Debug, Clone)]
+pub struct TransportOptions {
+    /// Size of a receive buffer, and so the largest frame payload accepted.
+    pub buffer_size: usize,
+    /// Receive buffers in the endpoint's pool: bounds its receive memory.
+    pub pool_buffers: usize,
+    /// Buffers each receiving channel reserves for its lifetime.
+    pub exclusive_buffers: u32,
+    /// Frames a sender queues locally, beyond its credit, before `send` waits.
+    pub sender_queue: usize,
+    /// A connection silent for this long is declared dead.
+    pub idle_timeout: Duration,
+    /// Largest UDP payload to use: 1452 is safe on Ethernet; on loopback
+    /// or jumbo-frame links up to 65527 cuts per-packet cost.
+    pub max_udp_payload: u16,
+    /// Bytes quinn may have in flight per connection, unacknowledged.
+    pub send_window: u64,
+    /// Incoming bidirectional streams (channels) allowed per connection.
+    pub max_channels: u32,
+}
+
+impl Default for TransportOptions {
+    fn default() -> Self {
+        Self {
+            buffer_size: 1 << 20,
+            pool_buffers: 256,
+            exclusive_buffers: 2,
+            sender_queue: 4,
+            idle_timeout: Duration::from_secs(30),
+            max_udp_payload: 1452,
+            send_window: 64 << 20,
+            max_channels: 1024,
+        }
+    }
+}
+
+impl TransportOptions {
+    /// Options for peers on one machine: loopback carries 64 KiB datagrams.
+    pub fn loopback() -> Self {
+        Self {
+            max_udp_payload: 65527,
+            ..Self::default()
+        }
+    }
+
+    /// Checks the options for values that cannot work.
+    pub fn validate(&self) -> Result<(), TransportError> {
+        let fail = |message: String| Err(TransportError::Config(message));
+        if self.buffer_size == 0 || self.buffer_size > u32::MAX as usize {
+            return fail(format!(
+                "buffer_size {} must be between 1 and 4 GiB",
+                self.buffer_size
+            ));
+        }
+        if self.exclusive_buffers == 0 {
+            return fail("exclusive_buffers must be at least 1".into());
+        }
+        if self.pool_buffers < self.exclusive_buffers as usize {
+            return fail(format!(
+                "pool_buffers {} is smaller than one channel's exclusive_buffers {}",
+                self.pool_buffers, self.exclusive_buffers
+            ));
+        }
+        if !(1200..=65527).contains(&self.max_udp_payload) {
+            return fail(format!(
+                "max_udp_payload {} must be between 1200 and 65527",
+                self.max_udp_payload
+            ));
+        }
+        if self.idle_timeout < Duration::from_millis(100) {
+            return fail(format!(
+                "idle_timeout {:?} is below 100 ms",
+                self.idle_timeout
+            ));
+        }
+        Ok(())
+    }
+
+    fn pool_bytes(&self) -> u64 {
+        (self.pool_buffers as u64).saturating_mul(self.buffer_size as u64)
+    }
+
+    /// The quinn transport settings these options imply.
+    pub(crate) fn quinn_transport(&self) -> Result<Arc<quinn::TransportConfig>, TransportError> {
+        let varint = |value: u64| {
+            quinn::VarInt::from_u64(value.min(quinn::VarInt::MAX.into_inner()))
+                .unwrap_or(quinn::VarInt::MAX)
+        };
+        let idle = quinn::IdleTimeout::try_from(self.idle_timeout).map_err(|_| {
+            TransportError::Config(format!("idle_timeout {:?} is too large", self.idle_timeout))
+        })?;
+        let mut transport = quinn::TransportConfig::default();
+        transport
+            .max_idle_timeout(Some(idle))
+            .keep_alive_interval(Some(self.idle_timeout / 3))
+            .max_concurrent_bidi_streams(self.max_channels.into())
+            .max_concurrent_uni_streams(0u32.into())
+            // Credits bound every stream; the window must only cover them
+            // (plus control frames) so it never stalls a channel first.
+            .stream_receive_window(varint(self.pool_bytes() + (1 << 20)))
+            .receive_window(varint(self.pool_bytes() + (8 << 20)))
+            .send_window(self.send_window)
+            .enable_segmentation_offload(true);
+        if self.max_udp_payload > 1452 {
+            let mut mtu = quinn::MtuDiscoveryConfig::default();
+            mtu.upper_bound(self.max_udp_payload);
+            transport.mtu_discovery_config(Some(mtu));
+        }
+        Ok(Arc::new(transport))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_values_are_named() {
+        TransportOptions::default().validate().unwrap();
+        TransportOptions::loopback().validate().unwrap();
+        let err = TransportOptions {
+            pool_buffers: 1,
+            ..TransportOptions::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("pool_buffers 1"), "{err}");
+        let err = TransportOptions {
+            max_udp_payload: 100,
+            ..TransportOptions::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("max_udp_payload 100"), "{err}");
+    }
+}

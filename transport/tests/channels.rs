@@ -1,0 +1,113 @@
+//! A channel delivers every frame, in order, in both opening directions.
+
+mod support;
+
+use faro_transport::{Role, TransportError, TransportOptions};
+use support::{check_payload, connected_pair, payload};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushed_frames_arrive_in_order_and_credit_returns() {
+    let options = TransportOptions {
+        buffer_size: 4096,
+        pool_buffers: 8,
+        ..TransportOptions::loopback()
+    };
+    let pair = connected_pair(options.clone(), options).await;
+    let frames = 500u64;
+    let sender = tokio::spawn({
+        let conn = pair.client_conn.clone();
+        async move {
+            let mut tx = conn.open_sender(b"edge 1 -> 2").await?;
+            for seq in 0..frames {
+                tx.send(payload(seq, 100 + (seq as usize * 7) % 3900))
+                    .await?;
+            }
+            tx.finish().await
+        }
+    });
+    let incoming = pair.server_conn.accept_channel().await.unwrap();
+    assert_eq!(incoming.payload(), b"edge 1 -> 2");
+    assert_eq!(incoming.role(), Role::Push);
+    let mut rx = incoming.into_receiver().unwrap();
+    for seq in 0..frames {
+        let frame = rx.recv().await.unwrap().expect("frame before end");
+        assert_eq!(
+            frame.as_ptr() as usize % 16,
+            0,
+            "frames are 16-byte aligned"
+        );
+        check_payload(&frame, seq, 100 + (seq as usize * 7) % 3900);
+    }
+    assert!(
+        rx.recv().await.unwrap().is_none(),
+        "clean end after the last frame"
+    );
+    let stats = sender.await.unwrap().unwrap();
+    assert_eq!(stats.frames_sent, frames);
+    drop(rx);
+    let pool = pair.server.pool().stats();
+    assert_eq!(pool.in_use, 0);
+    assert!(pool.allocated <= 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_can_pull_from_the_peer() {
+    let pair = connected_pair(TransportOptions::loopback(), TransportOptions::loopback()).await;
+    let server_conn = pair.server_conn.clone();
+    let serve = tokio::spawn(async move {
+        let incoming = server_conn.accept_channel().await?;
+        let partition = u64::from_le_bytes(incoming.payload().try_into().expect("8-byte request"));
+        let mut tx = incoming.into_sender()?;
+        for seq in 0..50 {
+            tx.send(payload(partition * 1000 + seq, 1024)).await?;
+        }
+        tx.finish().await
+    });
+    let mut rx = pair
+        .client_conn
+        .open_receiver(&7u64.to_le_bytes())
+        .await
+        .unwrap();
+    for seq in 0..50 {
+        check_payload(&rx.recv().await.unwrap().unwrap(), 7000 + seq, 1024);
+    }
+    assert!(rx.recv().await.unwrap().is_none());
+    serve.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_payload_is_refused_before_sending() {
+    let options = TransportOptions {
+        buffer_size: 1024,
+        ..TransportOptions::loopback()
+    };
+    let pair = connected_pair(options.clone(), options).await;
+    let mut tx = pair.client_conn.open_sender(b"x").await.unwrap();
+    let err = tx.send(payload(0, 2048)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransportError::PayloadTooLarge {
+                length: 2048,
+                max: 1024
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_dropped_without_finish_is_not_a_clean_end() {
+    let pair = connected_pair(TransportOptions::loopback(), TransportOptions::loopback()).await;
+    let mut tx = pair.client_conn.open_sender(b"x").await.unwrap();
+    tx.send(payload(0, 64)).await.unwrap();
+    // Credit comes only once the server serves the channel.
+    let server_conn = pair.server_conn.clone();
+    let serve = tokio::spawn(async move { server_conn.accept_channel().await?.into_receiver() });
+    tx.flush().await.unwrap();
+    let mut rx = serve.await.unwrap().unwrap();
+    check_payload(&rx.recv().await.unwrap().unwrap(), 0, 64);
+    drop(tx);
+    let err = rx.recv().await.unwrap_err();
+    assert!(err.to_string().contains("Cancelled"), "{err}");
+}

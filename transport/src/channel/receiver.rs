@@ -97,7 +97,6 @@ pub struct ChannelReceiver {
     frames: mpsc::UnboundedReceiver<Result<Frame, TransportError>>,
     shared: Arc<Shared>,
     reader: JoinHandle<()>,
-    granter: JoinHandle<()>,
     finished: bool,
 }
 
@@ -119,12 +118,11 @@ impl ChannelReceiver {
         });
         let (tx, frames) = mpsc::unbounded_channel();
         let reader = tokio::spawn(read_frames(recv, shared.clone(), tx));
-        let granter = tokio::spawn(grant_credit(send, shared.clone()));
+        tokio::spawn(grant_credit(send, shared.clone()));
         Ok(Self {
             frames,
             shared,
             reader,
-            granter,
             finished: false,
         })
     }
@@ -163,10 +161,18 @@ impl ChannelReceiver {
 
 impl Drop for ChannelReceiver {
     fn drop(&mut self) {
-        // Dropping the stream halves stops the sender (STOP_SENDING) and
-        // finishes the credit direction; frames still held stay valid.
+        // Abandoned before the end: the granter resets the credit direction
+        // with `Cancelled` and exits by itself, so the sender learns why.
+        // Frames the consumer still holds stay valid.
+        let cancelled = Fault::Cancelled.code();
+        let _ = self.shared.outcome.compare_exchange(
+            RUNNING,
+            cancelled,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
         self.reader.abort();
-        self.granter.abort();
+        self.shared.wake_granter.notify_one();
     }
 }
 
@@ -176,21 +182,20 @@ async fn read_frames(
     frames: mpsc::UnboundedSender<Result<Frame, TransportError>>,
 ) {
     let result = read_loop(&mut recv, &shared, &frames).await;
-    let outcome = match result {
+    let code = match &result {
         Ok(()) => ENDED,
-        Err(error) => {
-            let code = match &error {
-                TransportError::Frame(frame_error) => Fault::from(frame_error).code(),
-                _ => Fault::Cancelled.code(),
-            };
-            let _ = recv.stop(code.into());
-            tracing::debug!(%error, "receiving channel failed");
-            let _ = frames.send(Err(error));
-            code
-        }
+        Err(TransportError::Frame(frame_error)) => Fault::from(frame_error).code(),
+        Err(_) => Fault::Cancelled.code(),
     };
-    shared.outcome.store(outcome, Ordering::Release);
+    // The outcome is published before the consumer can see the error, so a
+    // consumer that drops the channel on error cannot mask the real fault.
+    shared.outcome.store(code, Ordering::Release);
     shared.wake_granter.notify_one();
+    if let Err(error) = result {
+        let _ = recv.stop(code.into());
+        tracing::debug!(%error, "receiving channel failed");
+        let _ = frames.send(Err(error));
+    }
 }
 
 async fn read_loop(

@@ -1,0 +1,88 @@
+//! The owned batch and its archive.
+//!
+//! A [`Batch`] is what operators build; [`Batch::write_into`] archives it
+//! with rkyv into a reusable aligned buffer, which is what travels over the
+//! network and sits in shuffle files. The receiving side never turns those
+//! bytes back into a `Batch`: it reads them in place through
+//! [`super::BatchView`].
+
+use rkyv::rancor;
+use rkyv::util::AlignedVec;
+
+use super::column::Column;
+use super::error::BatchError;
+use super::schema::Schema;
+use super::view::{validate_column, ColumnView, FieldRef, RawColumn};
+
+/// Columnar rows sharing one schema.
+#[derive(Debug, Clone, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct Batch {
+    pub(crate) schema: Schema,
+    pub(crate) num_rows: u32,
+    pub(crate) columns: Vec<Column>,
+}
+
+impl Batch {
+    /// A batch of `rows` rows from columns matching `schema`; checked with
+    /// the same rules that received bytes are checked with.
+    pub fn new(schema: Schema, rows: usize, columns: Vec<Column>) -> Result<Self, BatchError> {
+        let num_rows = u32::try_from(rows).map_err(|_| BatchError::TooManyRows { rows })?;
+        if schema.fields.len() != columns.len() {
+            return Err(BatchError::ColumnCount {
+                schema: schema.fields.len(),
+                columns: columns.len(),
+            });
+        }
+        for (field, column) in schema.fields.iter().zip(&columns) {
+            validate_column(FieldRef::from(field), rows, RawColumn::from(column))?;
+        }
+        Ok(Self {
+            schema,
+            num_rows,
+            columns,
+        })
+    }
+
+    /// The batch's schema.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Number of rows.
+    pub fn num_rows(&self) -> usize {
+        self.num_rows as usize
+    }
+
+    /// The columns, in schema order.
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// A typed view of column `index`, or `None` if there is no such column.
+    pub fn column(&self, index: usize) -> Option<ColumnView<'_>> {
+        let field = self.schema.fields.get(index)?;
+        let column = self.columns.get(index)?;
+        // Checked in `new`, so this cannot fail; `ok()` keeps it panic-free.
+        validate_column(
+            FieldRef::from(field),
+            self.num_rows(),
+            RawColumn::from(column),
+        )
+        .ok()
+    }
+
+    /// Archives the batch into `buffer` (cleared first) and returns it, so
+    /// one allocation serves many batches.
+    pub fn write_into(&self, mut buffer: AlignedVec) -> AlignedVec {
+        buffer.clear();
+        match rkyv::api::high::to_bytes_in::<_, rancor::Panic>(self, buffer) {
+            Ok(bytes) => bytes,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Archives the batch into a fresh buffer.
+    pub fn to_bytes(&self) -> AlignedVec {
+        self.write_into(AlignedVec::new())
+    }
+}

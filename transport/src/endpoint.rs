@@ -46,6 +46,14 @@ impl Endpoint {
             .max_udp_payload_size(options.max_udp_payload)
             .map_err(|e| TransportError::Config(format!("max_udp_payload: {e}")))?;
         let socket = std::net::UdpSocket::bind(addr)?;
+        let buffers = crate::socket::size_buffers(&socket, options.socket_buffer);
+        if buffers.receive < options.socket_buffer {
+            tracing::warn!(
+                granted = buffers.receive,
+                asked = options.socket_buffer,
+                "UDP receive buffer is smaller than asked (raise net.core.rmem_max or grant CAP_NET_ADMIN); expect loss under load"
+            );
+        }
         let runtime = quinn::default_runtime().ok_or_else(|| {
             TransportError::Config("Endpoint::bind must run inside a tokio runtime".into())
         })?;

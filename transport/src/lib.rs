@@ -22,6 +22,7 @@ pub mod error;
 pub mod frame;
 pub mod options;
 pub mod pool;
+pub mod socket;
 pub mod tls;
 
 pub use channel::{ChannelReceiver, ChannelSender, Frame, IncomingChannel, Role, SenderStats};

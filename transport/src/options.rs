@@ -12,6 +12,13 @@ use std::time::Duration;
 
 use crate::error::TransportError;
 
+/// UDP payload used on loopback. The link carries 65507, but quinn 0.11
+/// on this kernel stalls with packets of 16 KiB and more (with or without
+/// GSO), and 8 KiB packets only work without GSO, whose 64 KiB batch limit
+/// they overflow. 4 KiB packets with GSO were the fastest that worked:
+/// half the CPU per byte of 1200-byte packets.
+pub const LOOPBACK_UDP_PAYLOAD: u16 = 4096;
+
 /// Settings of a Faro transport endpoint.
 #[derive(Debug, Clone)]
 pub struct TransportOptions {
@@ -26,12 +33,24 @@ pub struct TransportOptions {
     /// A connection silent for this long is declared dead.
     pub idle_timeout: Duration,
     /// Largest UDP payload to use: 1452 is safe on Ethernet; on loopback
-    /// or jumbo-frame links up to 65527 cuts per-packet cost.
+    /// or jumbo-frame links up to 65507 cuts per-packet cost. Above 1452,
+    /// quinn's MTU discovery probes up to it.
     pub max_udp_payload: u16,
+    /// UDP payload the path is known to carry: packets start at this size
+    /// and never shrink below it. Leave at 1200 unless the path is known
+    /// (loopback); a value the path cannot carry fails the handshake.
+    pub min_udp_payload: u16,
     /// Bytes quinn may have in flight per connection, unacknowledged.
     pub send_window: u64,
     /// Incoming bidirectional streams (channels) allowed per connection.
     pub max_channels: u32,
+    /// Whether quinn hands the kernel batches of packets in one send
+    /// (UDP GSO). A win for small packets; the kernel limits a batch to
+    /// 64 KiB, so with large packets it only adds failure modes.
+    pub segmentation_offload: bool,
+    /// Kernel receive and send buffer asked for the UDP socket; see
+    /// [`crate::socket`].
+    pub socket_buffer: usize,
 }
 
 impl Default for TransportOptions {
@@ -40,20 +59,33 @@ impl Default for TransportOptions {
             buffer_size: 1 << 20,
             pool_buffers: 256,
             exclusive_buffers: 2,
-            sender_queue: 4,
+            sender_queue: 8,
             idle_timeout: Duration::from_secs(30),
             max_udp_payload: 1452,
+            min_udp_payload: 1200,
             send_window: 64 << 20,
             max_channels: 1024,
+            segmentation_offload: true,
+            socket_buffer: 4 << 20,
         }
     }
 }
 
 impl TransportOptions {
-    /// Options for peers on one machine: loopback carries 64 KiB datagrams.
+    /// Options for peers on one machine: a packet size known to work on
+    /// loopback ([`LOOPBACK_UDP_PAYLOAD`]) and a deep socket buffer for
+    /// bursts.
+    ///
+    /// The size is declared rather than discovered: on a busy host a
+    /// descheduled receiver makes quinn declare large packets lost, and
+    /// its black-hole detection would then fall back to 1200-byte packets,
+    /// at several times the CPU cost per byte. Use only between endpoints
+    /// on one machine.
     pub fn loopback() -> Self {
         Self {
-            max_udp_payload: 65527,
+            max_udp_payload: LOOPBACK_UDP_PAYLOAD,
+            min_udp_payload: LOOPBACK_UDP_PAYLOAD,
+            socket_buffer: 32 << 20,
             ..Self::default()
         }
     }
@@ -115,10 +147,18 @@ impl TransportOptions {
             .stream_receive_window(varint(self.pool_bytes() + (1 << 20)))
             .receive_window(varint(self.pool_bytes() + (8 << 20)))
             .send_window(self.send_window)
-            .enable_segmentation_offload(true);
-        if self.max_udp_payload > 1452 {
+            .enable_segmentation_offload(self.segmentation_offload);
+        transport
+            .min_mtu(self.min_udp_payload)
+            .initial_mtu(self.min_udp_payload);
+        if self.min_udp_payload >= self.max_udp_payload {
+            transport.mtu_discovery_config(None);
+        } else if self.max_udp_payload > 1452 {
+            // A lost probe is retried after a short cooldown, so one unlucky
+            // burst does not pin the connection low for the default minute.
             let mut mtu = quinn::MtuDiscoveryConfig::default();
-            mtu.upper_bound(self.max_udp_payload);
+            mtu.upper_bound(self.max_udp_payload)
+                .black_hole_cooldown(Duration::from_secs(2));
             transport.mtu_discovery_config(Some(mtu));
         }
         Ok(Arc::new(transport))

@@ -303,5 +303,9 @@ async fn grant_credit(mut send: quinn::SendStream, shared: Arc<Shared>) {
             _ = shared.wake_granter.notified() => {}
             _ = &mut pool_returned, if wants_floating => {}
         }
+        // Let the consumer release a few more buffers first, so one credit
+        // frame announces several: a credit frame per data frame would
+        // cost a packet each way.
+        tokio::task::yield_now().await;
     }
 }

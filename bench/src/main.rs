@@ -1,1 +1,40 @@
-fn main() {}
+//! `faro-bench`: Faro's benchmark runner. This file owns only the command
+//! line: it parses arguments and dispatches to the benchmark modules.
+
+mod batch;
+mod nexmark;
+mod rusage;
+mod transport;
+
+use clap::{Parser, Subcommand};
+
+/// Faro's data generators and benchmark runner.
+#[derive(Debug, Parser)]
+#[command(name = "faro-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The benchmarks this binary runs.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Building, archiving and validated in-place access of columnar
+    /// batches shaped like Nexmark bids.
+    Batch(batch::BatchArgs),
+    /// Throughput between two processes over one QUIC connection on
+    /// loopback: Faro's credit-based channels against raw quinn.
+    Transport(transport::TransportArgs),
+    /// The receiving process of the transport benchmark (spawned by
+    /// `transport`, not meant to be run by hand).
+    #[command(hide = true)]
+    TransportReceiver(transport::ReceiverArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Batch(args) => batch::run(&args),
+        Command::Transport(args) => transport::run(&args),
+        Command::TransportReceiver(args) => transport::run_receiver(&args),
+    }
+}

@@ -1,0 +1,56 @@
+//! CPU time of this process (`getrusage(RUSAGE_SELF)`, user + system, all
+//! threads) and a meter pairing it with wall-clock time.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+/// User plus system CPU time consumed so far by every thread of this process.
+pub fn process_cpu() -> Result<Duration> {
+    // SAFETY: `rusage` is plain old data, for which all-zero bytes are valid.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable `rusage` for the call's duration.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    Ok(timeval(usage.ru_utime) + timeval(usage.ru_stime))
+}
+
+fn timeval(tv: libc::timeval) -> Duration {
+    Duration::from_secs(tv.tv_sec.max(0) as u64) + Duration::from_micros(tv.tv_usec.max(0) as u64)
+}
+
+/// Wall-clock and process CPU time elapsed over an interval.
+#[derive(Debug, Clone, Copy)]
+pub struct Measurement {
+    /// Wall-clock time.
+    pub wall: Duration,
+    /// CPU time of the whole process (user + system).
+    pub cpu: Duration,
+}
+
+/// Measures wall and CPU time from [`Meter::start`] to [`Meter::stop`].
+pub struct Meter {
+    wall: Instant,
+    cpu: Duration,
+}
+
+impl Meter {
+    /// Starts measuring now.
+    pub fn start() -> Result<Self> {
+        Ok(Self {
+            cpu: process_cpu()?,
+            wall: Instant::now(),
+        })
+    }
+
+    /// Time elapsed since [`Meter::start`].
+    pub fn stop(&self) -> Result<Measurement> {
+        let wall = self.wall.elapsed();
+        Ok(Measurement {
+            wall,
+            cpu: process_cpu()?.saturating_sub(self.cpu),
+        })
+    }
+}

@@ -2,12 +2,12 @@
 //! name what is wrong, never panics, and a view that does validate can be
 //! read completely.
 
-mod batch_strategies;
+mod support;
 
-use batch_strategies::{build, schema_and_rows};
 use faro_runtime::{BatchBuilder, BatchError, BatchView, DataType, Field, Schema, Value};
 use proptest::prelude::*;
 use rkyv::util::AlignedVec;
+use support::{build, schema_and_rows};
 
 fn aligned(bytes: &[u8]) -> AlignedVec {
     let mut buffer = AlignedVec::with_capacity(bytes.len());

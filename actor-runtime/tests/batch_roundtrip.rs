@@ -1,11 +1,11 @@
 //! Random schemas and batches survive archiving: what the receiver reads
 //! in place is exactly what the sender built.
 
-mod batch_strategies;
+mod support;
 
-use batch_strategies::{build, schema_and_rows};
 use faro_runtime::{BatchView, Value, ValuesView};
 use proptest::prelude::*;
+use support::{build, schema_and_rows};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]

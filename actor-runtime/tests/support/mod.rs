@@ -1,4 +1,5 @@
-//! proptest strategies for random schemas and the rows that fit them.
+//! Shared by the batch tests: proptest strategies for random schemas and
+//! the rows that fit them.
 
 #![allow(dead_code)]
 

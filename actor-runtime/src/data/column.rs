@@ -38,51 +38,6 @@ pub enum ColumnData {
     F64Vector(Vec<f64>),
 }
 
-impl ColumnData {
-    /// A short name of the storage kind, for error messages.
-    pub fn kind_name(&self) -> &'static str {
-        ArchivedColumnData::kind_name_of(match self {
-            ColumnData::Bool(_) => 0,
-            ColumnData::Int64(_) => 1,
-            ColumnData::Float64(_) => 2,
-            ColumnData::Utf8 { .. } => 3,
-            ColumnData::Binary { .. } => 4,
-            ColumnData::Timestamp(_) => 5,
-            ColumnData::F32Vector(_) => 6,
-            ColumnData::F64Vector(_) => 7,
-        })
-    }
-}
-
-impl ArchivedColumnData {
-    fn kind_name_of(index: usize) -> &'static str {
-        [
-            "bool",
-            "i64",
-            "f64",
-            "utf8",
-            "binary",
-            "timestamp",
-            "vector<f32>",
-            "vector<f64>",
-        ][index]
-    }
-
-    /// A short name of the storage kind, for error messages.
-    pub fn kind_name(&self) -> &'static str {
-        Self::kind_name_of(match self {
-            ArchivedColumnData::Bool(_) => 0,
-            ArchivedColumnData::Int64(_) => 1,
-            ArchivedColumnData::Float64(_) => 2,
-            ArchivedColumnData::Utf8 { .. } => 3,
-            ArchivedColumnData::Binary { .. } => 4,
-            ArchivedColumnData::Timestamp(_) => 5,
-            ArchivedColumnData::F32Vector(_) => 6,
-            ArchivedColumnData::F64Vector(_) => 7,
-        })
-    }
-}
-
 /// A column: its values and, for nullable columns with nulls, a validity
 /// bitmap (bit set = value present).
 #[derive(Debug, Clone, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]

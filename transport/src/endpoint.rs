@@ -152,7 +152,7 @@ impl Connection {
             send,
             recv,
             self.pool.clone(),
-            self.options.exclusive_buffers,
+            self.options.channel_exclusive(),
         )
     }
 

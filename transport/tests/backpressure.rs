@@ -19,6 +19,7 @@ async fn stalled_consumer_holds_back_a_producer_sending_100x_the_pool() {
         buffer_size: BUFFER,
         pool_buffers: POOL,
         exclusive_buffers: 2,
+        channel_credit_bytes: 0,
         ..TransportOptions::loopback()
     };
     let pair = connected_pair(receiver_options, TransportOptions::loopback()).await;
@@ -88,6 +89,7 @@ async fn one_stalled_channel_of_64_does_not_block_the_other_63() {
     let receiver_options = TransportOptions {
         buffer_size: LEN,
         exclusive_buffers: 2,
+        channel_credit_bytes: 0,
         pool_buffers: CHANNELS * 2 + 16,
         ..TransportOptions::loopback()
     };

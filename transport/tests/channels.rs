@@ -10,6 +10,7 @@ async fn pushed_frames_arrive_in_order_and_credit_returns() {
     let options = TransportOptions {
         buffer_size: 4096,
         pool_buffers: 8,
+        channel_credit_bytes: 0,
         ..TransportOptions::loopback()
     };
     let pair = connected_pair(options.clone(), options).await;
@@ -79,6 +80,7 @@ async fn a_consumer_can_pull_from_the_peer() {
 async fn oversized_payload_is_refused_before_sending() {
     let options = TransportOptions {
         buffer_size: 1024,
+        channel_credit_bytes: 0,
         ..TransportOptions::loopback()
     };
     let pair = connected_pair(options.clone(), options).await;

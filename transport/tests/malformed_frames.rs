@@ -121,6 +121,7 @@ async fn malformed_frames_close_only_their_channel_and_name_the_fault() {
     let tls = identity();
     let options = TransportOptions {
         buffer_size: BUFFER,
+        channel_credit_bytes: 0,
         ..TransportOptions::loopback()
     };
     let server = Endpoint::bind(loopback(), &tls, options.clone()).unwrap();

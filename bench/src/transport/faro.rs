@@ -20,18 +20,20 @@ use crate::rusage::Meter;
 /// minimum (exclusive buffers plus one floating each) needs more.
 const POOL_MEMORY_CAP: usize = 512 << 20;
 
-/// The options both sides use: frame-sized buffers and a pool of four
-/// buffers per channel (at least 16), capped at [`POOL_MEMORY_CAP`].
+/// The options both sides use: frame-sized buffers, and a pool with each
+/// channel's exclusive buffers plus two floating ones per channel (at least
+/// 16 buffers), capped at [`POOL_MEMORY_CAP`] but never below the minimum.
 fn options(channels: usize, frame_size: usize) -> TransportOptions {
-    let defaults = TransportOptions::loopback();
-    let wanted = (channels * 4).max(16);
-    let minimum = channels * (defaults.exclusive_buffers as usize + 1);
-    let cap = (POOL_MEMORY_CAP / frame_size).max(minimum);
-    TransportOptions {
+    let mut options = TransportOptions {
         buffer_size: frame_size,
-        pool_buffers: wanted.min(cap),
-        ..defaults
-    }
+        ..TransportOptions::loopback()
+    };
+    let exclusive = options.channel_exclusive() as usize;
+    let minimum = channels * (exclusive + 1);
+    let wanted = (channels * (exclusive + 2)).max(16);
+    let cap = (POOL_MEMORY_CAP / frame_size).max(minimum);
+    options.pool_buffers = wanted.min(cap);
+    options
 }
 
 fn loopback() -> SocketAddr {

@@ -63,7 +63,7 @@ impl IncomingChannel {
             self.send,
             self.recv,
             self.pool,
-            self.options.exclusive_buffers,
+            self.options.channel_exclusive(),
         )
     }
 

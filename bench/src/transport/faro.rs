@@ -12,7 +12,7 @@ use faro_transport::{
     ChannelReceiver, ChannelSender, Endpoint, SenderStats, TlsConfig, TransportOptions,
 };
 
-use super::process::{announce_done, announce_listening, Received, Sent, LINGER};
+use super::process::{announce_listening, finish_receiving, Sent, LINGER};
 use super::{check_frame, path_note, payload_ring, Workload, PAYLOAD_RING};
 use crate::rusage::Meter;
 
@@ -128,21 +128,7 @@ pub async fn receive(tls: &TlsConfig, channels: usize, frame_size: usize) -> Res
             .with_context(|| format!("cannot receive on channel {channel}"))?;
         tasks.push(tokio::spawn(drain(rx)));
     }
-    let mut received = Received {
-        bytes: 0,
-        frames: 0,
-        cpu: Duration::ZERO,
-    };
-    for (channel, task) in tasks.into_iter().enumerate() {
-        let (bytes, frames) = task
-            .await
-            .context("a receiving task panicked")?
-            .with_context(|| format!("channel {channel} failed"))?;
-        received.bytes += bytes;
-        received.frames += frames;
-    }
-    received.cpu = meter.stop()?.cpu;
-    announce_done(&received);
+    finish_receiving(tasks, &meter).await?;
 
     if tokio::time::timeout(LINGER, conn.closed()).await.is_err() {
         eprintln!("receiver: the sender did not close the connection within {LINGER:?}");

@@ -186,7 +186,31 @@ pub fn announce_listening(addr: SocketAddr) {
 }
 
 /// Tells the parent what arrived.
-pub fn announce_done(received: &Received) {
+/// Joins the child's per-channel tasks (each returning bytes and frames),
+/// stops `meter`, and announces the totals to the parent.
+pub async fn finish_receiving(
+    tasks: Vec<tokio::task::JoinHandle<Result<(u64, u64)>>>,
+    meter: &crate::rusage::Meter,
+) -> Result<()> {
+    let mut received = Received {
+        bytes: 0,
+        frames: 0,
+        cpu: Duration::ZERO,
+    };
+    for (channel, task) in tasks.into_iter().enumerate() {
+        let (bytes, frames) = task
+            .await
+            .context("a receiving task panicked")?
+            .with_context(|| format!("channel {channel} failed"))?;
+        received.bytes += bytes;
+        received.frames += frames;
+    }
+    received.cpu = meter.stop()?.cpu;
+    announce_done(&received);
+    Ok(())
+}
+
+fn announce_done(received: &Received) {
     println!(
         "done {} {} {}",
         received.bytes,

@@ -11,7 +11,7 @@ use anyhow::{ensure, Context, Result};
 use bytes::Bytes;
 use faro_transport::TlsConfig;
 
-use super::process::{announce_done, announce_listening, Received, Sent, LINGER};
+use super::process::{announce_listening, finish_receiving, Sent, LINGER};
 use super::{check_frame, path_note, payload_ring, Workload, PAYLOAD_RING};
 use crate::rusage::Meter;
 
@@ -123,21 +123,7 @@ pub async fn receive(tls: &TlsConfig, channels: usize, frame_size: usize) -> Res
             .with_context(|| format!("cannot accept stream {channel}"))?;
         tasks.push(tokio::spawn(drain(send, recv, frame_size)));
     }
-    let mut received = Received {
-        bytes: 0,
-        frames: 0,
-        cpu: Duration::ZERO,
-    };
-    for (channel, task) in tasks.into_iter().enumerate() {
-        let (bytes, frames) = task
-            .await
-            .context("a receiving task panicked")?
-            .with_context(|| format!("stream {channel} failed"))?;
-        received.bytes += bytes;
-        received.frames += frames;
-    }
-    received.cpu = meter.stop()?.cpu;
-    announce_done(&received);
+    finish_receiving(tasks, &meter).await?;
 
     if tokio::time::timeout(LINGER, conn.closed()).await.is_err() {
         eprintln!("receiver: the sender did not close the connection within {LINGER:?}");

@@ -1,0 +1,20 @@
+//! The shuffle service's storage engine: append-only partition files of
+//! checksummed records, a durable commit log, and mmap'd readers that see
+//! each committed map attempt's frames exactly once.
+//!
+//! Layered from pure to I/O: [`record`] (on-disk format) and [`commit`]
+//! (who is visible) have no I/O; [`commit_log`] and [`partition`] own one
+//! file each; [`shuffle`] ties one shuffle's directory together.
+
+pub mod commit;
+pub mod commit_log;
+pub mod error;
+pub mod partition;
+pub mod record;
+pub mod shuffle;
+
+pub use commit::{CommitBook, CommitPlan};
+pub use error::StorageError;
+pub use partition::Recovery;
+pub use record::{RecordFault, RecordKey};
+pub use shuffle::{PartitionFrames, ShuffleStore};

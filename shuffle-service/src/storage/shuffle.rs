@@ -1,0 +1,292 @@
+//! One shuffle's directory: its partition files, its commit log, and the
+//! rules that make committed map attempts visible exactly once.
+//!
+//! ```text
+//! DIR/shuffle.meta        partition count
+//! DIR/commits.log         committed (map, attempt) pairs, synced
+//! DIR/part-00007.data     records pushed to reduce partition 7
+//! ```
+//!
+//! Commit order is what makes a crash safe: the attempt's partition files
+//! are synced, then the commit is logged and synced, then it is visible.
+//! A crash before the log entry leaves the attempt uncommitted (its records
+//! are skipped by readers); after it, the data is already on disk.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use super::commit::{CommitBook, CommitPlan};
+use super::commit_log::CommitLog;
+use super::error::StorageError;
+use super::partition::{PartitionReader, PartitionWriter, Recovery, PAYLOAD_OFFSET};
+use super::record::{checked_payload, RecordKey};
+
+const META: &str = "shuffle.meta";
+const META_MAGIC: &str = "faro-shuffle v1";
+
+/// The stored state of one shuffle.
+pub struct ShuffleStore {
+    label: String,
+    dir: PathBuf,
+    partitions: u32,
+    book: CommitBook,
+    log: CommitLog,
+    writers: Vec<Option<PartitionWriter>>,
+}
+
+impl ShuffleStore {
+    fn io<'a>(
+        &'a self,
+        action: &'static str,
+        path: &'a Path,
+    ) -> impl FnOnce(std::io::Error) -> StorageError + 'a {
+        io_error(&self.label, action, path)
+    }
+
+    /// Creates a shuffle of `partitions` reduce partitions in `dir`.
+    /// `label` names it in errors (e.g. `job j1 shuffle 0`).
+    pub fn create(dir: &Path, label: &str, partitions: u32) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(dir).map_err(io_error(label, "creating", dir))?;
+        let meta = dir.join(META);
+        std::fs::write(&meta, format!("{META_MAGIC}\npartitions {partitions}\n"))
+            .map_err(io_error(label, "writing", &meta))?;
+        Self::open(dir, label).map(|(store, _)| store)
+    }
+
+    /// Opens an existing shuffle, replaying its commit log and recovering
+    /// its partition files; returns what recovery did per partition.
+    pub fn open(dir: &Path, label: &str) -> Result<(Self, Vec<(u32, Recovery)>), StorageError> {
+        let meta_path = dir.join(META);
+        let meta =
+            std::fs::read_to_string(&meta_path).map_err(io_error(label, "reading", &meta_path))?;
+        let partitions = parse_meta(&meta).ok_or_else(|| StorageError::BadMetadata {
+            shuffle: label.to_string(),
+            path: meta_path.clone(),
+            reason: format!("expected \"{META_MAGIC}\" and a partition count, found {meta:?}"),
+        })?;
+        let log_path = dir.join("commits.log");
+        let (log, commits) =
+            CommitLog::open(&log_path).map_err(io_error(label, "opening", &log_path))?;
+        let mut book = CommitBook::default();
+        for (map, attempt) in commits {
+            book.apply(map, attempt);
+        }
+        let mut store = Self {
+            label: label.to_string(),
+            dir: dir.to_path_buf(),
+            partitions,
+            book,
+            log,
+            writers: (0..partitions).map(|_| None).collect(),
+        };
+        let mut recoveries = Vec::new();
+        for partition in 0..partitions {
+            if store.partition_path(partition).exists() {
+                recoveries.push((partition, store.writer(partition)?.1));
+            }
+        }
+        Ok((store, recoveries))
+    }
+
+    /// How the shuffle is named in errors.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Reduce partitions in the shuffle.
+    pub fn partitions(&self) -> u32 {
+        self.partitions
+    }
+
+    /// The commit state.
+    pub fn book(&self) -> &CommitBook {
+        &self.book
+    }
+
+    fn partition_path(&self, partition: u32) -> PathBuf {
+        self.dir.join(format!("part-{partition:05}.data"))
+    }
+
+    fn check_partition(&self, partition: u32) -> Result<(), StorageError> {
+        if partition < self.partitions {
+            Ok(())
+        } else {
+            Err(StorageError::NoSuchPartition {
+                shuffle: self.label.clone(),
+                partition,
+                partitions: self.partitions,
+            })
+        }
+    }
+
+    fn writer(&mut self, partition: u32) -> Result<(&mut PartitionWriter, Recovery), StorageError> {
+        self.check_partition(partition)?;
+        let path = self.partition_path(partition);
+        let mut recovery = Recovery::default();
+        if self.writers[partition as usize].is_none() {
+            let (writer, found) =
+                PartitionWriter::open(&path).map_err(self.io("opening", &path))?;
+            recovery = found;
+            self.writers[partition as usize] = Some(writer);
+        }
+        match self.writers[partition as usize].as_mut() {
+            Some(writer) => Ok((writer, recovery)),
+            None => Err(io_error(&self.label, "opening", &path)(
+                std::io::ErrorKind::NotFound.into(),
+            )),
+        }
+    }
+
+    /// Stores one frame pushed by `key`'s map attempt for `partition`.
+    /// Refused if another attempt of that map already committed.
+    pub fn push(
+        &mut self,
+        partition: u32,
+        key: RecordKey,
+        payload: &[u8],
+    ) -> Result<(), StorageError> {
+        self.check_partition(partition)?;
+        if let Err(winner) = self.book.record_push(key.map_id, key.attempt, partition) {
+            return Err(StorageError::AlreadyCommitted {
+                shuffle: self.label.clone(),
+                map: key.map_id,
+                attempt: key.attempt,
+                winner,
+            });
+        }
+        let label = self.label.clone();
+        let (writer, _) = self.writer(partition)?;
+        let path = writer.path().to_path_buf();
+        writer
+            .append(key, payload)
+            .map_err(io_error(&label, "appending to", &path))
+    }
+
+    /// Commits a map attempt: syncs the partitions it wrote, logs the
+    /// commit durably, then makes it visible. The first attempt of a map to
+    /// commit wins; the plan says what happened.
+    pub fn commit(&mut self, map: u32, attempt: u32) -> Result<CommitPlan, StorageError> {
+        let plan = self.book.prepare(map, attempt);
+        if let CommitPlan::Commit { partitions } = &plan {
+            for &partition in partitions {
+                let label = self.label.clone();
+                let (writer, _) = self.writer(partition)?;
+                writer
+                    .sync()
+                    .map_err(io_error(&label, "syncing", writer.path()))?;
+            }
+            let log_path = self.log.path().to_path_buf();
+            self.log
+                .append(map, attempt)
+                .map_err(self.io("appending to", &log_path))?;
+            self.book.apply(map, attempt);
+        }
+        Ok(plan)
+    }
+
+    /// The committed frames of `partition`, each exactly once, in the order
+    /// they were pushed per map: a zero-copy view of the partition file.
+    pub fn read(&self, partition: u32) -> Result<PartitionFrames, StorageError> {
+        self.check_partition(partition)?;
+        let path = self.partition_path(partition);
+        let len = match &self.writers[partition as usize] {
+            Some(writer) => writer.len(),
+            None => return Ok(PartitionFrames::empty()),
+        };
+        let reader = PartitionReader::open(&path, len).map_err(self.io("mapping", &path))?;
+        let corrupt = |offset, fault| StorageError::Corrupt {
+            shuffle: self.label.clone(),
+            partition,
+            offset,
+            fault,
+        };
+        let mut next_seq: HashMap<u32, u32> = HashMap::new();
+        let mut frames = Vec::new();
+        for record in reader.records() {
+            let record = record.map_err(|(offset, fault)| corrupt(offset, fault))?;
+            let key = record.header.key;
+            if self.book.committed_attempt(key.map_id) != Some(key.attempt) {
+                continue;
+            }
+            let expected = next_seq.entry(key.map_id).or_insert(0);
+            if key.seq < *expected {
+                continue; // a frame the producer pushed twice (retry)
+            }
+            if key.seq > *expected {
+                return Err(StorageError::MissingFrame {
+                    shuffle: self.label.clone(),
+                    partition,
+                    map: key.map_id,
+                    attempt: key.attempt,
+                    expected: *expected,
+                    found: key.seq,
+                });
+            }
+            checked_payload(record.bytes, &record.header)
+                .map_err(|fault| corrupt(record.offset, fault))?;
+            *expected += 1;
+            let start = record.offset as usize + PAYLOAD_OFFSET;
+            frames.push(start..start + record.header.length as usize);
+        }
+        Ok(PartitionFrames {
+            reader: Some(reader),
+            frames,
+        })
+    }
+}
+
+fn io_error<'a>(
+    label: &'a str,
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> StorageError + 'a {
+    move |source| StorageError::Io {
+        shuffle: label.to_string(),
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn parse_meta(meta: &str) -> Option<u32> {
+    let mut lines = meta.lines();
+    (lines.next()? == META_MAGIC).then_some(())?;
+    lines
+        .next()?
+        .strip_prefix("partitions ")?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The visible frames of one partition, borrowed from its mmap.
+pub struct PartitionFrames {
+    reader: Option<PartitionReader>,
+    frames: Vec<Range<usize>>,
+}
+
+impl PartitionFrames {
+    fn empty() -> Self {
+        Self {
+            reader: None,
+            frames: Vec::new(),
+        }
+    }
+
+    /// Number of frames.
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// The frames' payloads, in order; each starts 16-byte aligned.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let bytes = self.reader.as_ref().map_or(&[][..], PartitionReader::bytes);
+        self.frames.iter().map(move |range| &bytes[range.clone()])
+    }
+}

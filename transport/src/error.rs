@@ -141,6 +141,9 @@ pub enum TransportError {
     /// closed and the peer told why.
     #[error("channel closed: {0}")]
     Frame(#[from] FrameError),
+    /// The peer refused the channel and said why.
+    #[error("refused by peer: {0}")]
+    Refused(String),
     /// The peer closed the channel with a fault code.
     #[error("channel closed by peer: {}", describe_code(*.0))]
     ClosedByPeer(u64),

@@ -29,7 +29,7 @@ pub const HEADER_LEN: usize = 20;
 pub const MAGIC: [u8; 2] = *b"FR";
 /// Version of the frame protocol; a peer speaking another version is refused.
 pub const PROTOCOL_VERSION: u8 = 1;
-/// Upper bound for the payload of an [`FrameKind::Open`] frame.
+/// Upper bound for the payload of an [`FrameKind::Open`] or [`FrameKind::Error`] frame.
 pub const MAX_OPEN_PAYLOAD: u32 = 64 * 1024;
 
 /// What a frame means.
@@ -44,6 +44,9 @@ pub enum FrameKind {
     Credit = 3,
     /// The sender has no more data; the stream finishes after it.
     End = 4,
+    /// Either side refuses the channel; the payload says why (UTF-8), and
+    /// the stream finishes after it.
+    Error = 5,
 }
 
 impl FrameKind {
@@ -53,6 +56,7 @@ impl FrameKind {
             2 => Some(Self::Data),
             3 => Some(Self::Credit),
             4 => Some(Self::End),
+            5 => Some(Self::Error),
             _ => None,
         }
     }
@@ -150,10 +154,12 @@ impl FrameHeader {
                 length: self.length as u64,
                 max: max_payload as u64,
             }),
-            FrameKind::Open if self.length > MAX_OPEN_PAYLOAD => Err(FrameError::Oversized {
-                length: self.length as u64,
-                max: MAX_OPEN_PAYLOAD as u64,
-            }),
+            FrameKind::Open | FrameKind::Error if self.length > MAX_OPEN_PAYLOAD => {
+                Err(FrameError::Oversized {
+                    length: self.length as u64,
+                    max: MAX_OPEN_PAYLOAD as u64,
+                })
+            }
             FrameKind::Credit | FrameKind::End if self.length != 0 => Err(FrameError::BadLength {
                 kind: self.kind,
                 length: self.length,

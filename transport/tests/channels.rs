@@ -113,3 +113,47 @@ async fn a_sender_dropped_without_finish_is_not_a_clean_end() {
     let err = rx.recv().await.unwrap_err();
     assert!(err.to_string().contains("Cancelled"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_can_refuse_and_the_sender_learns_why() {
+    let pair = connected_pair(TransportOptions::loopback(), TransportOptions::loopback()).await;
+    let conn = pair.client_conn.clone();
+    let producer = tokio::spawn(async move {
+        let mut tx = conn.open_sender(b"push").await?;
+        for seq in 0..10_000 {
+            tx.send(payload(seq, 4096)).await?;
+        }
+        tx.finish().await
+    });
+    let mut rx = pair
+        .server_conn
+        .accept_channel()
+        .await
+        .unwrap()
+        .into_receiver()
+        .unwrap();
+    rx.recv().await.unwrap().expect("a first frame");
+    rx.refuse("partition 3: No space left on device");
+    let err = producer.await.unwrap().unwrap_err();
+    assert!(
+        matches!(&err, TransportError::Refused(message) if message == "partition 3: No space left on device"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_can_refuse_and_the_receiver_learns_why() {
+    let pair = connected_pair(TransportOptions::loopback(), TransportOptions::loopback()).await;
+    let server_conn = pair.server_conn.clone();
+    let serve = tokio::spawn(async move {
+        let mut tx = server_conn.accept_channel().await?.into_sender()?;
+        tx.send(payload(0, 64)).await?;
+        tx.flush().await?;
+        tx.refuse("wrong token for job j1").await
+    });
+    let mut rx = pair.client_conn.open_receiver(b"fetch").await.unwrap();
+    check_payload(&rx.recv().await.unwrap().unwrap(), 0, 64);
+    let err = rx.recv().await.unwrap_err();
+    assert_eq!(err.to_string(), "refused by peer: wrong token for job j1");
+    serve.await.unwrap().unwrap();
+}

@@ -184,6 +184,34 @@ pub(crate) async fn read_header(
     }
 }
 
+/// Reads the message of an `Error` frame whose header was just read.
+pub(crate) async fn read_refusal(
+    recv: &mut quinn::RecvStream,
+    header: &FrameHeader,
+) -> TransportError {
+    let mut message = vec![0u8; header.length as usize];
+    if let Err(error) = read_exact(recv, &mut message).await {
+        return error;
+    }
+    if let Err(error) = header.verify_payload(&message) {
+        return error.into();
+    }
+    TransportError::Refused(String::from_utf8_lossy(&message).into_owned())
+}
+
+/// Encodes an `Error` frame carrying `message` (cut to the allowed size).
+pub(crate) fn refusal_frame(message: &str) -> [Bytes; 2] {
+    let mut end = message.len().min(crate::frame::MAX_OPEN_PAYLOAD as usize);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    let message = Bytes::copy_from_slice(&message.as_bytes()[..end]);
+    let header = FrameHeader::for_payload(FrameKind::Error, 0, &message)
+        .map(|h| h.encode())
+        .unwrap_or([0; HEADER_LEN]);
+    [Bytes::copy_from_slice(&header), message]
+}
+
 /// Fills `buf` from the stream; a stream that ends first is a truncated frame.
 pub(crate) async fn read_exact(
     recv: &mut quinn::RecvStream,

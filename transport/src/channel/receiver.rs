@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
-use super::read_header;
+use super::{read_header, read_refusal, refusal_frame};
 use crate::credit::CreditLedger;
 use crate::error::{Fault, FrameError, TransportError};
 use crate::frame::{FrameHeader, FrameKind, HEADER_LEN};
@@ -31,6 +31,8 @@ struct Shared {
     pool: Arc<BufferPool>,
     ledger: Mutex<CreditLedger>,
     wake_granter: Notify,
+    /// Set by [`ChannelReceiver::refuse`]: the granter sends it instead of credit.
+    refusal: Mutex<Option<String>>,
     /// Set once the reader is done: 0 = running, else the fault code, or
     /// `ENDED` for a clean end.
     outcome: AtomicU32,
@@ -114,6 +116,7 @@ impl ChannelReceiver {
             pool,
             ledger: Mutex::new(CreditLedger::new(exclusive)),
             wake_granter: Notify::new(),
+            refusal: Mutex::new(None),
             outcome: AtomicU32::new(RUNNING),
         });
         let (tx, frames) = mpsc::unbounded_channel();
@@ -151,6 +154,18 @@ impl ChannelReceiver {
                 Err(TransportError::ChannelClosed)
             }
         }
+    }
+
+    /// Refuses the channel: no more credit is granted, and the sender's
+    /// next `send` or `finish` fails with [`TransportError::Refused`]
+    /// carrying `message`.
+    pub fn refuse(&self, message: &str) {
+        *self
+            .shared
+            .refusal
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(message.to_string());
+        self.shared.wake_granter.notify_one();
     }
 
     /// The credit state of this channel, for tests and metrics.
@@ -224,6 +239,7 @@ async fn read_loop(
                     return Err(TransportError::ChannelClosed);
                 }
             }
+            FrameKind::Error => return Err(read_refusal(recv, &header).await),
             FrameKind::End => {
                 let mut probe = [0u8; 1];
                 return match recv.read(&mut probe).await? {
@@ -272,6 +288,16 @@ async fn grant_credit(mut send: quinn::SendStream, shared: Arc<Shared>) {
         tokio::pin!(pool_returned);
         pool_returned.as_mut().enable();
 
+        let refusal = shared
+            .refusal
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(message) = refusal {
+            let _ = send.write_all_chunks(&mut refusal_frame(&message)).await;
+            let _ = send.finish();
+            return;
+        }
         match shared.outcome.load(Ordering::Acquire) {
             RUNNING => {}
             ENDED => {

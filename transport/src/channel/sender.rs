@@ -19,7 +19,7 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use super::read_header;
+use super::{read_header, read_refusal, refusal_frame};
 use crate::error::{Fault, FrameError, TransportError};
 use crate::frame::{FrameHeader, FrameKind};
 
@@ -140,6 +140,21 @@ impl ChannelSender {
         }
     }
 
+    /// Refuses the channel: the receiver's next `recv` fails with
+    /// [`TransportError::Refused`] carrying `message`. Queued frames are
+    /// dropped.
+    pub async fn refuse(mut self, message: &str) -> Result<(), TransportError> {
+        self.queue.clear();
+        self.send
+            .write_all_chunks(&mut refusal_frame(message))
+            .await?;
+        self.send.finish()?;
+        if let Some(reader) = self.credit_reader.take() {
+            reader.abort();
+        }
+        Ok(())
+    }
+
     /// Credits held and not used yet.
     pub fn credit(&self) -> u32 {
         self.credit.available.load(Ordering::Acquire)
@@ -173,7 +188,10 @@ impl ChannelSender {
             self.stats.frames_sent += 1;
             self.stats.bytes_sent += payload.len() as u64;
             let mut chunks = [Bytes::copy_from_slice(&header.encode()), payload];
-            self.send.write_all_chunks(&mut chunks).await?;
+            if let Err(error) = self.send.write_all_chunks(&mut chunks).await {
+                // A refusal explains a stopped stream better than its code.
+                return Err(self.credit.take_failure().unwrap_or(error.into()));
+            }
         }
         Ok(())
     }
@@ -196,6 +214,9 @@ async fn read_credit(mut recv: quinn::RecvStream, credit: Arc<Credit>) {
                 credit.available.fetch_add(header.aux, Ordering::AcqRel);
                 credit.wake.notify_one();
                 continue;
+            }
+            Ok(Some(header)) if header.kind == FrameKind::Error => {
+                Some(read_refusal(&mut recv, &header).await)
             }
             Ok(Some(header)) => {
                 let error = FrameError::Unexpected {

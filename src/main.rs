@@ -4,6 +4,8 @@
 //! A subcommand whose part is not built yet says so in one line and exits
 //! with status 2, so scripts can tell "not there yet" from a failed run.
 
+mod commands;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -19,7 +21,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a standalone shuffle service node.
-    ShuffleService,
+    ShuffleService(commands::shuffle_service::ShuffleServiceArgs),
     /// Run the scheduler and its REST API.
     Scheduler,
     /// Run a worker that executes tasks in its slots.
@@ -51,26 +53,43 @@ enum Command {
 }
 
 impl Command {
-    /// The part of Faro that serves this command, while it is not built yet.
-    fn missing_part(&self) -> &'static str {
+    /// The part of Faro that serves this command, while it is not built
+    /// yet; `None` once it is.
+    fn missing_part(&self) -> Option<&'static str> {
         match self {
-            Command::ShuffleService => "the shuffle service",
+            Command::ShuffleService(_) => None,
             Command::Scheduler
             | Command::Submit { .. }
             | Command::Jobs
             | Command::Status { .. }
-            | Command::Cancel { .. } => "the scheduler and its REST API",
-            Command::Worker => "the worker runtime",
-            Command::Local | Command::Run { .. } => "the embedded cluster",
+            | Command::Cancel { .. } => Some("the scheduler and its REST API"),
+            Command::Worker => Some("the worker runtime"),
+            Command::Local | Command::Run { .. } => Some("the embedded cluster"),
         }
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    eprintln!(
-        "faro: {} is not built yet in this version",
-        cli.command.missing_part()
-    );
-    ExitCode::from(2)
+    if let Some(part) = cli.command.missing_part() {
+        eprintln!("faro: {part} is not built yet in this version");
+        return ExitCode::from(2);
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match &cli.command {
+        Command::ShuffleService(args) => commands::shuffle_service::run(args),
+        _ => Ok(()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("faro: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

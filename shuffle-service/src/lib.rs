@@ -4,7 +4,19 @@
 //! data. To it a partition is a sequence of opaque frames; it knows nothing
 //! about operators.
 //!
-//! Built so far: the [`storage`] engine. The server, client, replication
-//! and object-store tier follow.
+//! - [`storage`]: partition files, commit log, exactly-once reads.
+//! - [`protocol`], [`server`], [`client`]: the node and how to talk to it.
+//! - [`token`]: job tokens.
+//!
+//! Not built yet: placement over several nodes, replication, the
+//! object-store tier, expiry and metrics.
 
+pub mod client;
+pub mod protocol;
+pub mod server;
 pub mod storage;
+pub mod token;
+
+pub use client::{ClientError, ShuffleClient};
+pub use server::ShuffleServer;
+pub use token::ClusterSecret;

@@ -284,6 +284,12 @@ impl PartitionFrames {
         self.frames.is_empty()
     }
 
+    /// Payload of frame `index`, if there is one.
+    pub fn get(&self, index: usize) -> Option<&[u8]> {
+        let range = self.frames.get(index)?.clone();
+        self.reader.as_ref()?.bytes().get(range)
+    }
+
     /// The frames' payloads, in order; each starts 16-byte aligned.
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
         let bytes = self.reader.as_ref().map_or(&[][..], PartitionReader::bytes);

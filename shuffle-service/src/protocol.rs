@@ -1,0 +1,94 @@
+//! The shuffle protocol: what clients ask of a shuffle node, over Faro's
+//! transport.
+//!
+//! Every request opens one channel and travels in its `Open` payload as
+//! JSON, with the job's token:
+//!
+//! - `push`: the client opens a *sending* channel; each data frame is one
+//!   frame of the map attempt for that partition, numbered from
+//!   `first_seq`. The node refuses the channel (with a message) if it
+//!   cannot store a frame.
+//! - `fetch`: the client opens a *receiving* channel; the node streams the
+//!   partition's committed frames, under the client's credit.
+//! - `register`, `commit`, `delete`: the client opens a receiving channel
+//!   and gets one JSON [`Response`] frame.
+//!
+//! Control messages are rare and small, so JSON (debuggable) is fine; data
+//! frames are opaque bytes and never pass through it.
+
+use serde::{Deserialize, Serialize};
+
+/// One request to a shuffle node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Create a shuffle (idempotent for the same partition count).
+    Register {
+        /// Reduce partitions.
+        partitions: u32,
+    },
+    /// Push frames of a map attempt to a partition.
+    Push {
+        /// Reduce partition.
+        partition: u32,
+        /// Map task.
+        map: u32,
+        /// Attempt of the map task.
+        attempt: u32,
+        /// Sequence number of the first frame on this channel.
+        first_seq: u32,
+    },
+    /// Commit a map attempt: its frames become visible, if it is first.
+    Commit {
+        /// Map task.
+        map: u32,
+        /// Attempt of the map task.
+        attempt: u32,
+    },
+    /// Stream a partition's committed frames.
+    Fetch {
+        /// Reduce partition.
+        partition: u32,
+    },
+    /// Delete all of the job's shuffles.
+    DeleteJob,
+}
+
+/// A request with the job and shuffle it concerns and the job's token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Job id: letters, digits, `-` and `_`, at most 64.
+    pub job: String,
+    /// Shuffle within the job.
+    pub shuffle: u32,
+    /// The job's token.
+    pub token: String,
+    /// What is asked.
+    pub request: Request,
+}
+
+/// A node's answer to register, commit and delete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Response {
+    /// Done.
+    Ok,
+    /// The commit made the attempt visible.
+    Committed,
+    /// This attempt had already committed.
+    AlreadyCommitted,
+    /// Another attempt of the map committed first.
+    Lost {
+        /// The attempt that won.
+        winner: u32,
+    },
+}
+
+/// Whether `job` is a safe, well-formed job id (it names a directory).
+pub fn valid_job_id(job: &str) -> bool {
+    !job.is_empty()
+        && job.len() <= 64
+        && job
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}

@@ -1,0 +1,3 @@
+//! One module per `faro` subcommand that is built.
+
+pub mod shuffle_service;

@@ -1,0 +1,200 @@
+//! `faro shuffle-service` as a separate process: pushes, commits and
+//! fetches over QUIC; killed with SIGKILL mid-push and restarted, it serves
+//! every committed partition intact and nothing uncommitted; a wrong token
+//! is refused.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use bytes::Bytes;
+use faro_shuffle::protocol::Response;
+use faro_shuffle::{ClusterSecret, ShuffleClient};
+use faro_transport::{Endpoint, LocalCa, PemPaths, TlsConfig, TransportOptions};
+
+const SECRET: &[u8] = b"a test cluster secret, 32 bytes!";
+const PARTITIONS: u32 = 3;
+
+struct Node {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_node(data_dir: &Path, pem: &PemPaths, secret_file: &Path) -> Node {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faro"))
+        .arg("shuffle-service")
+        .args(["--listen", "127.0.0.1:0", "--loopback"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--cert")
+        .arg(&pem.cert)
+        .arg("--key")
+        .arg(&pem.key)
+        .arg("--ca")
+        .arg(&pem.ca)
+        .arg("--secret-file")
+        .arg(secret_file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("faro starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the node prints its address");
+    let addr = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    Node { child, addr }
+}
+
+async fn client(tls: &TlsConfig, node: &Node, job: &str, token: &str) -> (Endpoint, ShuffleClient) {
+    // A short idle timeout: the producer notices the killed node quickly.
+    let options = TransportOptions {
+        idle_timeout: Duration::from_secs(2),
+        ..TransportOptions::loopback()
+    };
+    let endpoint = Endpoint::bind("127.0.0.1:0".parse().unwrap(), tls, options).unwrap();
+    let connection = endpoint.connect(node.addr, "localhost").await.unwrap();
+    (endpoint, ShuffleClient::new(connection, job, token))
+}
+
+fn frame(map: u32, attempt: u32, partition: u32, seq: u32) -> Bytes {
+    let mut bytes =
+        format!("map {map} attempt {attempt} partition {partition} frame {seq}|").into_bytes();
+    let fill = (map * 31 + partition * 7 + seq) as u8;
+    bytes.resize(8 * 1024 + (seq as usize % 5) * 1000, fill);
+    Bytes::from(bytes)
+}
+
+async fn push_map(client: &ShuffleClient, map: u32, attempt: u32, frames: u32) {
+    for partition in 0..PARTITIONS {
+        let mut tx = client.push(0, partition, map, attempt, 0).await.unwrap();
+        for seq in 0..frames {
+            tx.send(frame(map, attempt, partition, seq)).await.unwrap();
+        }
+        tx.finish().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_partitions_survive_sigkill_and_uncommitted_data_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let identity = LocalCa::generate().unwrap().issue(&["localhost"]).unwrap();
+    let pem = identity.write_pem_files(dir.path()).unwrap();
+    let secret_file = dir.path().join("secret");
+    std::fs::write(&secret_file, SECRET).unwrap();
+    let data_dir = dir.path().join("data");
+    let tls = identity.tls_config();
+    let token = ClusterSecret::new(SECRET).token("job-7");
+
+    let node = start_node(&data_dir, &pem, &secret_file);
+    let (_endpoint, shuffle) = client(&tls, &node, "job-7", &token).await;
+    shuffle.register(0, PARTITIONS).await.unwrap();
+    for map in 0..3 {
+        push_map(&shuffle, map, 0, 20).await;
+        assert_eq!(
+            shuffle.commit(0, map, 0).await.unwrap(),
+            Response::Committed
+        );
+    }
+    let expected: Vec<Vec<Bytes>> = (0..PARTITIONS)
+        .map(|p| {
+            (0..3)
+                .flat_map(|map| (0..20).map(move |seq| frame(map, 0, p, seq)))
+                .collect()
+        })
+        .collect();
+    for partition in 0..PARTITIONS {
+        assert_eq!(
+            shuffle.fetch_all(0, partition).await.unwrap(),
+            expected[partition as usize]
+        );
+    }
+
+    // Map 3 is pushing when the node is killed.
+    let pusher = {
+        let shuffle = shuffle.clone();
+        tokio::spawn(async move {
+            let mut tx = shuffle.push(0, 1, 3, 0, 0).await?;
+            for seq in 0.. {
+                tx.send(frame(3, 0, 1, seq)).await?;
+            }
+            Ok::<(), faro_shuffle::ClientError>(())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut node = node;
+    node.child.kill().unwrap(); // SIGKILL
+    node.child.wait().unwrap();
+    drop(node);
+    assert!(
+        pusher.await.unwrap().is_err(),
+        "the producer learns the node died"
+    );
+
+    let node = start_node(&data_dir, &pem, &secret_file);
+    let (_endpoint, shuffle) = client(&tls, &node, "job-7", &token).await;
+    for partition in 0..PARTITIONS {
+        let frames = shuffle.fetch_all(0, partition).await.unwrap();
+        assert!(
+            frames == expected[partition as usize],
+            "partition {partition} differs after the restart"
+        );
+    }
+    // The re-run of map 3 commits on the restarted node and becomes visible.
+    push_map(&shuffle, 3, 1, 2).await;
+    assert_eq!(shuffle.commit(0, 3, 1).await.unwrap(), Response::Committed);
+    assert_eq!(
+        shuffle.commit(0, 3, 0).await.unwrap(),
+        Response::Lost { winner: 1 }
+    );
+    let frames = shuffle.fetch_all(0, 1).await.unwrap();
+    assert_eq!(frames.len(), 60 + 2);
+    assert_eq!(frames[60], frame(3, 1, 1, 0));
+
+    // A wrong token is refused for every operation, with a message.
+    let (_endpoint, impostor) = client(
+        &tls,
+        &node,
+        "job-7",
+        &ClusterSecret::new(b"guess").token("job-7"),
+    )
+    .await;
+    let err = impostor.fetch_all(0, 0).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "refused by peer: wrong token for job job-7"
+    );
+    let mut tx = impostor.push(0, 0, 9, 0, 0).await.unwrap();
+    let pushed = async {
+        tx.send(frame(9, 0, 0, 0)).await?;
+        tx.finish().await
+    };
+    let err = pushed.await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "refused by peer: wrong token for job job-7"
+    );
+    let err = impostor.commit(0, 9, 0).await.unwrap_err();
+    assert!(err.to_string().contains("wrong token"), "{err}");
+
+    shuffle.delete_job().await.unwrap();
+    assert!(
+        !data_dir.join("job-7").exists(),
+        "deleting the job removes its files"
+    );
+}

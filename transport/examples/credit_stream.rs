@@ -24,6 +24,7 @@ async fn main() -> Result<(), TransportError> {
     let options = TransportOptions {
         buffer_size: FRAME,
         pool_buffers: channels * 2 + 8,
+        floating_buffers: 8,
         ..TransportOptions::loopback()
     };
     let loopback = "127.0.0.1:0"

@@ -44,6 +44,11 @@ impl CreditLedger {
         self.exclusive + self.floating
     }
 
+    /// Exclusive permits, held for the channel's lifetime.
+    pub fn exclusive(&self) -> u32 {
+        self.exclusive
+    }
+
     /// Floating permits currently borrowed from the pool.
     pub fn floating(&self) -> u32 {
         self.floating

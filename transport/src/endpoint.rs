@@ -61,7 +61,11 @@ impl Endpoint {
         Ok(Self {
             quinn,
             client,
-            pool: Arc::new(BufferPool::new(options.pool_buffers, options.buffer_size)),
+            pool: Arc::new(BufferPool::new(
+                options.pool_buffers,
+                options.floating_buffers,
+                options.buffer_size,
+            )),
             options: Arc::new(options),
         })
     }

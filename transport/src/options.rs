@@ -26,6 +26,9 @@ pub struct TransportOptions {
     pub buffer_size: usize,
     /// Receive buffers in the endpoint's pool: bounds its receive memory.
     pub pool_buffers: usize,
+    /// How many of the pool's buffers are lent as floating credit; the
+    /// rest are reserved as channels' exclusive credit.
+    pub floating_buffers: usize,
     /// Fewest buffers each receiving channel reserves for its lifetime.
     pub exclusive_buffers: u32,
     /// Exclusive credit each channel reserves, in bytes: a channel gets
@@ -63,6 +66,7 @@ impl Default for TransportOptions {
         Self {
             buffer_size: 1 << 20,
             pool_buffers: 256,
+            floating_buffers: 64,
             exclusive_buffers: 2,
             channel_credit_bytes: 512 << 10,
             sender_queue: 8,
@@ -118,11 +122,18 @@ impl TransportOptions {
         if self.exclusive_buffers == 0 {
             return fail("exclusive_buffers must be at least 1".into());
         }
-        if self.pool_buffers < self.channel_exclusive() as usize {
+        if self.floating_buffers > self.pool_buffers {
             return fail(format!(
-                "pool_buffers {} is smaller than one channel's {} exclusive buffers \
+                "floating_buffers {} is larger than pool_buffers {}",
+                self.floating_buffers, self.pool_buffers
+            ));
+        }
+        if self.pool_buffers - self.floating_buffers < self.channel_exclusive() as usize {
+            return fail(format!(
+                "pool_buffers {} less floating_buffers {} is smaller than one channel's {} exclusive buffers \
                  (exclusive_buffers {}, channel_credit_bytes {} over buffer_size {})",
                 self.pool_buffers,
+                self.floating_buffers,
                 self.channel_exclusive(),
                 self.exclusive_buffers,
                 self.channel_credit_bytes,
@@ -214,14 +225,15 @@ mod tests {
         TransportOptions::default().validate().unwrap();
         TransportOptions::loopback().validate().unwrap();
         let err = TransportOptions {
-            pool_buffers: 1,
+            pool_buffers: 65,
             ..TransportOptions::default()
         }
         .validate()
         .unwrap_err();
         assert!(
-            err.to_string()
-                .contains("pool_buffers 1 is smaller than one channel's 2"),
+            err.to_string().contains(
+                "pool_buffers 65 less floating_buffers 64 is smaller than one channel's 2"
+            ),
             "{err}"
         );
         let err = TransportOptions {

@@ -6,6 +6,10 @@
 //! - **permits**, the accounting: a channel reserves exclusive permits when
 //!   it opens and borrows floating ones against its sender's backlog (see
 //!   [`crate::credit`]). Credit is only ever granted against a permit.
+//!   Exclusive and floating permits come from separate regions, as in
+//!   Flink, so busy channels borrowing floating buffers can never make a
+//!   new channel fail to open: that fails only when the exclusive region
+//!   is too small for the channels asked of it.
 //! - **memory**: a received frame is read into a buffer taken from the pool
 //!   and recycled when the consumer drops the frame. Buffers are allocated
 //!   on first use and then reused, because first-touching fresh memory costs
@@ -26,13 +30,15 @@ use crate::error::TransportError;
 pub struct BufferPool {
     buffer_size: usize,
     capacity: usize,
+    exclusive_capacity: usize,
     state: Mutex<PoolState>,
     permits_returned: Notify,
 }
 
 #[derive(Debug)]
 struct PoolState {
-    free_permits: usize,
+    free_exclusive: usize,
+    free_floating: usize,
     free_memory: Vec<Box<[u128]>>,
     allocated: usize,
     in_use: usize,
@@ -46,8 +52,10 @@ pub struct PoolStats {
     pub buffer_size: usize,
     /// Buffers the pool may ever hold.
     pub capacity: usize,
-    /// Permits not reserved or borrowed by any channel.
-    pub free_permits: usize,
+    /// Exclusive permits not reserved by any channel.
+    pub free_exclusive: usize,
+    /// Floating permits not borrowed by any channel.
+    pub free_floating: usize,
     /// Buffers allocated so far (never more than `capacity`).
     pub allocated: usize,
     /// Buffers currently holding a received frame.
@@ -64,13 +72,18 @@ impl PoolStats {
 }
 
 impl BufferPool {
-    /// A pool of `capacity` buffers of `buffer_size` bytes each.
-    pub fn new(capacity: usize, buffer_size: usize) -> Self {
+    /// A pool of `capacity` buffers of `buffer_size` bytes each, of which
+    /// `floating` are lent as floating credit and the rest reserved as
+    /// exclusive credit.
+    pub fn new(capacity: usize, floating: usize, buffer_size: usize) -> Self {
+        let floating = floating.min(capacity);
         Self {
             buffer_size,
             capacity,
+            exclusive_capacity: capacity - floating,
             state: Mutex::new(PoolState {
-                free_permits: capacity,
+                free_exclusive: capacity - floating,
+                free_floating: floating,
                 free_memory: Vec::new(),
                 allocated: 0,
                 in_use: 0,
@@ -91,7 +104,8 @@ impl BufferPool {
         PoolStats {
             buffer_size: self.buffer_size,
             capacity: self.capacity,
-            free_permits: state.free_permits,
+            free_exclusive: state.free_exclusive,
+            free_floating: state.free_floating,
             allocated: state.allocated,
             in_use: state.in_use,
             peak_in_use: state.peak_in_use,
@@ -109,35 +123,40 @@ impl BufferPool {
     /// Reserves `needed` permits at once, or none.
     pub fn reserve_exclusive(&self, needed: usize) -> Result<(), TransportError> {
         let mut state = self.lock();
-        if state.free_permits < needed {
+        if state.free_exclusive < needed {
             return Err(TransportError::PoolExhausted {
                 needed,
-                free: state.free_permits,
-                capacity: self.capacity,
+                free: state.free_exclusive,
+                capacity: self.exclusive_capacity,
             });
         }
-        state.free_permits -= needed;
+        state.free_exclusive -= needed;
         Ok(())
     }
 
     /// Borrows up to `wanted` floating permits; returns how many it got.
     pub fn borrow_floating(&self, wanted: usize) -> usize {
         let mut state = self.lock();
-        let granted = wanted.min(state.free_permits);
-        state.free_permits -= granted;
+        let granted = wanted.min(state.free_floating);
+        state.free_floating -= granted;
         granted
     }
 
-    /// Returns permits to the pool and wakes channels waiting for them.
-    pub fn return_permits(&self, permits: usize) {
+    /// Returns a closed channel's exclusive permits.
+    pub fn return_exclusive(&self, permits: usize) {
+        self.lock().free_exclusive += permits;
+    }
+
+    /// Returns floating permits and wakes channels waiting for them.
+    pub fn return_floating(&self, permits: usize) {
         if permits == 0 {
             return;
         }
-        self.lock().free_permits += permits;
+        self.lock().free_floating += permits;
         self.permits_returned.notify_waiters();
     }
 
-    /// Resolves the next time any permit is returned to the pool.
+    /// Resolves the next time a floating permit is returned to the pool.
     pub(crate) fn permits_returned(&self) -> tokio::sync::futures::Notified<'_> {
         self.permits_returned.notified()
     }
@@ -179,7 +198,7 @@ mod tests {
 
     #[test]
     fn exclusive_reservation_is_all_or_nothing() {
-        let pool = BufferPool::new(3, 64);
+        let pool = BufferPool::new(5, 2, 64);
         pool.reserve_exclusive(2).unwrap();
         let err = pool.reserve_exclusive(2).unwrap_err();
         assert!(
@@ -187,12 +206,21 @@ mod tests {
                 .contains("needs 2 exclusive buffers, 1 of 3 are free"),
             "{err}"
         );
-        assert_eq!(pool.stats().free_permits, 1);
+        assert_eq!(pool.stats().free_exclusive, 1);
+    }
+
+    #[test]
+    fn borrowed_floating_buffers_never_block_a_new_channel() {
+        let pool = BufferPool::new(6, 2, 64);
+        pool.reserve_exclusive(2).unwrap();
+        assert_eq!(pool.borrow_floating(10), 2, "the floating region, no more");
+        pool.reserve_exclusive(2).unwrap();
+        assert!(pool.reserve_exclusive(1).is_err());
     }
 
     #[test]
     fn memory_is_reused_and_bounded() {
-        let pool = BufferPool::new(2, 100);
+        let pool = BufferPool::new(2, 0, 100);
         let a = pool.take_buffer().unwrap();
         let b = pool.take_buffer().unwrap();
         assert!(
@@ -212,11 +240,11 @@ mod tests {
     }
 
     #[test]
-    fn floating_borrow_is_capped_by_free_permits() {
-        let pool = BufferPool::new(4, 64);
+    fn floating_borrow_is_capped_by_the_floating_region() {
+        let pool = BufferPool::new(4, 1, 64);
         pool.reserve_exclusive(3).unwrap();
         assert_eq!(pool.borrow_floating(5), 1);
-        pool.return_permits(1);
-        assert_eq!(pool.stats().free_permits, 1);
+        pool.return_floating(1);
+        assert_eq!(pool.stats().free_floating, 1);
     }
 }

@@ -18,6 +18,7 @@ async fn stalled_consumer_holds_back_a_producer_sending_100x_the_pool() {
     let receiver_options = TransportOptions {
         buffer_size: BUFFER,
         pool_buffers: POOL,
+        floating_buffers: POOL - 2,
         exclusive_buffers: 2,
         channel_credit_bytes: 0,
         ..TransportOptions::loopback()
@@ -91,6 +92,7 @@ async fn one_stalled_channel_of_64_does_not_block_the_other_63() {
         exclusive_buffers: 2,
         channel_credit_bytes: 0,
         pool_buffers: CHANNELS * 2 + 16,
+        floating_buffers: 16,
         ..TransportOptions::loopback()
     };
     let pair = connected_pair(receiver_options, TransportOptions::loopback()).await;
@@ -146,6 +148,7 @@ async fn one_stalled_channel_of_64_does_not_block_the_other_63() {
     for seq in 0..FRAMES {
         check_payload(&rx.recv().await.unwrap().unwrap(), 13_000_000 + seq, LEN);
     }
+    assert!(rx.recv().await.unwrap().is_none());
     for producer in producers {
         producer.await.unwrap().unwrap();
     }

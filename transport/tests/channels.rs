@@ -10,6 +10,7 @@ async fn pushed_frames_arrive_in_order_and_credit_returns() {
     let options = TransportOptions {
         buffer_size: 4096,
         pool_buffers: 8,
+        floating_buffers: 4,
         channel_credit_bytes: 0,
         ..TransportOptions::loopback()
     };
@@ -156,4 +157,35 @@ async fn a_sender_can_refuse_and_the_receiver_learns_why() {
     let err = rx.recv().await.unwrap_err();
     assert_eq!(err.to_string(), "refused by peer: wrong token for job j1");
     serve.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finish_returns_only_once_the_consumer_has_read_everything() {
+    let pair = connected_pair(TransportOptions::loopback(), TransportOptions::loopback()).await;
+    let conn = pair.client_conn.clone();
+    let producer = tokio::spawn(async move {
+        let mut tx = conn.open_sender(b"x").await?;
+        for seq in 0..3 {
+            tx.send(payload(seq, 64)).await?;
+        }
+        tx.finish().await
+    });
+    let mut rx = pair
+        .server_conn
+        .accept_channel()
+        .await
+        .unwrap()
+        .into_receiver()
+        .unwrap();
+    // Everything has arrived, but the consumer has not read it yet.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !producer.is_finished(),
+        "finish waits for the consumer, not just the network"
+    );
+    for seq in 0..3 {
+        check_payload(&rx.recv().await.unwrap().unwrap(), seq, 64);
+    }
+    assert!(rx.recv().await.unwrap().is_none());
+    producer.await.unwrap().unwrap();
 }

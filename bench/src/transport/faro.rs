@@ -33,6 +33,7 @@ fn options(channels: usize, frame_size: usize) -> TransportOptions {
     let wanted = (channels * (exclusive + 2)).max(16);
     let cap = (POOL_MEMORY_CAP / frame_size).max(minimum);
     options.pool_buffers = wanted.min(cap);
+    options.floating_buffers = options.pool_buffers - channels * exclusive;
     options
 }
 

@@ -14,7 +14,7 @@
 //! the stream. Other channels and connections are untouched.
 
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{mpsc, Notify};
@@ -36,6 +36,10 @@ struct Shared {
     /// Set once the reader is done: 0 = running, else the fault code, or
     /// `ENDED` for a clean end.
     outcome: AtomicU32,
+    /// The consumer has read the end. Only then does the granter finish
+    /// the credit direction, which is what the sender's `finish` waits for:
+    /// "finished" means delivered to the application, not just received.
+    consumer_saw_end: AtomicBool,
 }
 
 const RUNNING: u32 = 0;
@@ -52,8 +56,12 @@ impl Shared {
 impl Drop for Shared {
     fn drop(&mut self) {
         // The last frame and both tasks are gone: every permit goes home.
-        let owned = self.ledger().owned() as usize;
-        self.pool.return_permits(owned);
+        let (exclusive, floating) = {
+            let ledger = self.ledger();
+            (ledger.exclusive() as usize, ledger.floating() as usize)
+        };
+        self.pool.return_exclusive(exclusive);
+        self.pool.return_floating(floating);
     }
 }
 
@@ -88,7 +96,7 @@ impl Drop for Frame {
             self.shared.pool.recycle(buffer);
         }
         if self.shared.ledger().on_release() {
-            self.shared.pool.return_permits(1);
+            self.shared.pool.return_floating(1);
         }
         self.shared.wake_granter.notify_one();
     }
@@ -118,6 +126,7 @@ impl ChannelReceiver {
             wake_granter: Notify::new(),
             refusal: Mutex::new(None),
             outcome: AtomicU32::new(RUNNING),
+            consumer_saw_end: AtomicBool::new(false),
         });
         let (tx, frames) = mpsc::unbounded_channel();
         let reader = tokio::spawn(read_frames(recv, shared.clone(), tx));
@@ -147,6 +156,8 @@ impl ChannelReceiver {
             }
             None if self.shared.outcome.load(Ordering::Acquire) == ENDED => {
                 self.finished = true;
+                self.shared.consumer_saw_end.store(true, Ordering::Release);
+                self.shared.wake_granter.notify_one();
                 Ok(None)
             }
             None => {
@@ -300,9 +311,14 @@ async fn grant_credit(mut send: quinn::SendStream, shared: Arc<Shared>) {
         }
         match shared.outcome.load(Ordering::Acquire) {
             RUNNING => {}
-            ENDED => {
+            ENDED if shared.consumer_saw_end.load(Ordering::Acquire) => {
                 let _ = send.finish();
                 return;
+            }
+            ENDED => {
+                // Received in full; wait until the consumer has read it all.
+                shared.wake_granter.notified().await;
+                continue;
             }
             code => {
                 let _ = send.reset(code.into());

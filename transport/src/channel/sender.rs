@@ -123,8 +123,9 @@ impl ChannelSender {
         self.pump(true).await
     }
 
-    /// Sends what is queued, ends the channel, and waits until the receiver
-    /// has seen the end.
+    /// Sends what is queued, ends the channel, and waits until the
+    /// receiving application has read every frame and the end: when this
+    /// returns `Ok`, the data was delivered, not merely sent.
     pub async fn finish(mut self) -> Result<SenderStats, TransportError> {
         self.pump(true).await?;
         self.send

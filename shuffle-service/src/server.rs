@@ -15,7 +15,9 @@ use faro_transport::{
 };
 
 use crate::protocol::{valid_job_id, Envelope, Request, Response};
-use crate::storage::{CommitPlan, PartitionFrames, RecordKey, ShuffleStore, StorageError};
+use crate::storage::{
+    CommitPlan, IoPreference, PartitionFrames, RecordKey, ShuffleStore, StorageError,
+};
 use crate::token::ClusterSecret;
 
 type ShuffleId = (String, u32);
@@ -23,6 +25,7 @@ type ShuffleId = (String, u32);
 /// A shuffle node's state, shared by all its connections.
 pub struct ShuffleServer {
     data_dir: PathBuf,
+    io: IoPreference,
     secret: ClusterSecret,
     shuffles: Mutex<HashMap<ShuffleId, Arc<Mutex<ShuffleStore>>>>,
 }
@@ -38,9 +41,14 @@ fn label(job: &str, shuffle: u32) -> String {
 }
 
 impl ShuffleServer {
-    /// Opens the node's data directory and every shuffle stored in it.
-    pub fn open(data_dir: &Path, secret: ClusterSecret) -> Result<Self, StorageError> {
-        let io = |action, path: &Path| {
+    /// Opens the node's data directory and every shuffle stored in it;
+    /// `io` picks how partition files are written.
+    pub fn open(
+        data_dir: &Path,
+        secret: ClusterSecret,
+        io: IoPreference,
+    ) -> Result<Self, StorageError> {
+        let io_failed = |action, path: &Path| {
             let path = path.to_path_buf();
             move |source| StorageError::Io {
                 shuffle: "data directory".into(),
@@ -49,10 +57,10 @@ impl ShuffleServer {
                 source,
             }
         };
-        std::fs::create_dir_all(data_dir).map_err(io("creating", data_dir))?;
+        std::fs::create_dir_all(data_dir).map_err(io_failed("creating", data_dir))?;
         let mut shuffles = HashMap::new();
-        for job in std::fs::read_dir(data_dir).map_err(io("listing", data_dir))? {
-            let job = job.map_err(io("listing", data_dir))?;
+        for job in std::fs::read_dir(data_dir).map_err(io_failed("listing", data_dir))? {
+            let job = job.map_err(io_failed("listing", data_dir))?;
             let Some(job_id) = job
                 .file_name()
                 .to_str()
@@ -61,8 +69,10 @@ impl ShuffleServer {
             else {
                 continue;
             };
-            for shuffle in std::fs::read_dir(job.path()).map_err(io("listing", &job.path()))? {
-                let shuffle = shuffle.map_err(io("listing", &job.path()))?;
+            for shuffle in
+                std::fs::read_dir(job.path()).map_err(io_failed("listing", &job.path()))?
+            {
+                let shuffle = shuffle.map_err(io_failed("listing", &job.path()))?;
                 let Some(id) = shuffle
                     .file_name()
                     .to_str()
@@ -70,7 +80,8 @@ impl ShuffleServer {
                 else {
                     continue;
                 };
-                let (store, recoveries) = ShuffleStore::open(&shuffle.path(), &label(&job_id, id))?;
+                let (store, recoveries) =
+                    ShuffleStore::open(&shuffle.path(), &label(&job_id, id), io)?;
                 let cut: u64 = recoveries.iter().map(|(_, recovery)| recovery.cut).sum();
                 tracing::info!(job = %job_id, shuffle = id, committed_maps = store.book().committed_maps(), cut_bytes = cut, "recovered shuffle");
                 shuffles.insert((job_id.clone(), id), Arc::new(Mutex::new(store)));
@@ -78,6 +89,7 @@ impl ShuffleServer {
         }
         Ok(Self {
             data_dir: data_dir.to_path_buf(),
+            io,
             secret,
             shuffles: Mutex::new(shuffles),
         })
@@ -258,7 +270,7 @@ impl ShuffleServer {
             };
         }
         let dir = self.data_dir.join(job).join(shuffle.to_string());
-        let store = ShuffleStore::create(&dir, &label(job, shuffle), partitions)
+        let store = ShuffleStore::create(&dir, &label(job, shuffle), partitions, self.io)
             .map_err(|e| e.to_string())?;
         shuffles.insert((job.to_string(), shuffle), Arc::new(Mutex::new(store)));
         Ok(Response::Ok)

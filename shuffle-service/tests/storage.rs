@@ -1,11 +1,14 @@
 //! The storage engine as a user of the shuffle service sees it: committed
 //! map attempts visible exactly once, crashes and corruption handled, a
-//! full disk refused cleanly.
+//! full disk refused cleanly. Every test runs on both write paths:
+//! `write(2)` and io_uring.
 
 use std::io::Write;
 use std::path::Path;
 
-use faro_shuffle::storage::{CommitPlan, RecordFault, RecordKey, ShuffleStore, StorageError};
+use faro_shuffle::storage::{
+    CommitPlan, IoPath, IoPreference, RecordFault, RecordKey, ShuffleStore, StorageError,
+};
 
 fn key(map_id: u32, attempt: u32, seq: u32) -> RecordKey {
     RecordKey {
@@ -30,10 +33,9 @@ fn read_all(store: &ShuffleStore, partition: u32) -> Vec<Vec<u8>> {
         .collect()
 }
 
-#[test]
-fn committed_attempts_are_visible_exactly_once_and_others_never() {
+fn committed_attempts_are_visible_exactly_once_and_others_never(io: IoPreference) {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = ShuffleStore::create(dir.path(), "job j shuffle 0", 2).unwrap();
+    let mut store = ShuffleStore::create(dir.path(), "job j shuffle 0", 2, io).unwrap();
     for map in 0..3 {
         for seq in 0..4 {
             store
@@ -97,10 +99,9 @@ fn committed_attempts_are_visible_exactly_once_and_others_never() {
     );
 }
 
-#[test]
-fn frames_pushed_twice_are_read_once_and_a_hole_is_an_error() {
+fn frames_pushed_twice_are_read_once_and_a_hole_is_an_error(io: IoPreference) {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = ShuffleStore::create(dir.path(), "job j shuffle 1", 1).unwrap();
+    let mut store = ShuffleStore::create(dir.path(), "job j shuffle 1", 1, io).unwrap();
     for seq in [0, 1, 1, 2, 0] {
         store
             .push(0, key(5, 0, seq), &frame(5, 0, seq, 40))
@@ -130,10 +131,9 @@ fn frames_pushed_twice_are_read_once_and_a_hole_is_an_error() {
     );
 }
 
-#[test]
-fn frames_are_served_aligned_in_place() {
+fn frames_are_served_aligned_in_place(io: IoPreference) {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = ShuffleStore::create(dir.path(), "s", 1).unwrap();
+    let mut store = ShuffleStore::create(dir.path(), "s", 1, io).unwrap();
     for seq in 0..10 {
         store
             .push(0, key(0, 0, seq), &frame(0, 0, seq, 7 + seq as usize * 13))
@@ -150,10 +150,9 @@ fn partition_file(dir: &Path, partition: u32) -> std::path::PathBuf {
     dir.join(format!("part-{partition:05}.data"))
 }
 
-#[test]
-fn after_a_crash_committed_data_is_intact_and_uncommitted_data_is_gone() {
+fn after_a_crash_committed_data_is_intact_and_uncommitted_data_is_gone(io: IoPreference) {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = ShuffleStore::create(dir.path(), "job j shuffle 2", 2).unwrap();
+    let mut store = ShuffleStore::create(dir.path(), "job j shuffle 2", 2, io).unwrap();
     for seq in 0..50 {
         store
             .push(seq % 2, key(0, 0, seq / 2), &frame(0, 0, seq, 1000))
@@ -176,7 +175,7 @@ fn after_a_crash_committed_data_is_intact_and_uncommitted_data_is_gone() {
         .unwrap();
     drop(file);
 
-    let (mut store, recoveries) = ShuffleStore::open(dir.path(), "job j shuffle 2").unwrap();
+    let (mut store, recoveries) = ShuffleStore::open(dir.path(), "job j shuffle 2", io).unwrap();
     assert!(
         recoveries.iter().any(|(p, r)| *p == 0 && r.cut == 10),
         "{recoveries:?}"
@@ -195,10 +194,9 @@ fn after_a_crash_committed_data_is_intact_and_uncommitted_data_is_gone() {
     assert_eq!(read_all(&store, 0).len(), 25 + 3);
 }
 
-#[test]
-fn corrupt_committed_data_is_an_error_naming_the_partition() {
+fn corrupt_committed_data_is_an_error_naming_the_partition(io: IoPreference) {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = ShuffleStore::create(dir.path(), "job j shuffle 3", 1).unwrap();
+    let mut store = ShuffleStore::create(dir.path(), "job j shuffle 3", 1, io).unwrap();
     for seq in 0..5 {
         store
             .push(0, key(0, 0, seq), &frame(0, 0, seq, 200))
@@ -218,7 +216,7 @@ fn corrupt_committed_data_is_an_error_naming_the_partition() {
     bytes[committed + 100] ^= 0x01;
     std::fs::write(&path, &bytes).unwrap();
 
-    let (store, _) = ShuffleStore::open(dir.path(), "job j shuffle 3").unwrap();
+    let (store, _) = ShuffleStore::open(dir.path(), "job j shuffle 3", io).unwrap();
     let err = store.read(0).err().expect("corrupt data is not served");
     assert!(
         matches!(
@@ -238,10 +236,9 @@ fn corrupt_committed_data_is_an_error_naming_the_partition() {
     );
 }
 
-#[test]
-fn bad_metadata_and_bad_partitions_are_named() {
+fn bad_metadata_and_bad_partitions_are_named(io: IoPreference) {
     let dir = tempfile::tempdir().unwrap();
-    let err = ShuffleStore::open(dir.path(), "job x shuffle 9")
+    let err = ShuffleStore::open(dir.path(), "job x shuffle 9", io)
         .err()
         .unwrap();
     assert!(
@@ -249,7 +246,7 @@ fn bad_metadata_and_bad_partitions_are_named() {
         "{err}"
     );
     std::fs::write(dir.path().join("shuffle.meta"), "something else").unwrap();
-    let err = ShuffleStore::open(dir.path(), "job x shuffle 9")
+    let err = ShuffleStore::open(dir.path(), "job x shuffle 9", io)
         .err()
         .unwrap();
     assert!(
@@ -257,7 +254,7 @@ fn bad_metadata_and_bad_partitions_are_named() {
         "{err}"
     );
 
-    let mut store = ShuffleStore::create(&dir.path().join("ok"), "job x shuffle 9", 3).unwrap();
+    let mut store = ShuffleStore::create(&dir.path().join("ok"), "job x shuffle 9", 3, io).unwrap();
     let err = store.push(3, key(0, 0, 0), b"x").unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -267,8 +264,7 @@ fn bad_metadata_and_bad_partitions_are_named() {
 
 /// A real full disk: a 1 MiB tmpfs. Needs root (mount); said and skipped
 /// otherwise, never silently passed.
-#[test]
-fn a_full_disk_refuses_the_push_and_keeps_committed_data_readable() {
+fn a_full_disk_refuses_the_push_and_keeps_committed_data_readable(io: IoPreference) {
     let mount_point = tempfile::tempdir().unwrap();
     let mounted = std::process::Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
@@ -290,7 +286,7 @@ fn a_full_disk_refuses_the_push_and_keeps_committed_data_readable() {
     let _unmount = Unmount(mount_point.path());
 
     let dir = mount_point.path().join("shuffle");
-    let mut store = ShuffleStore::create(&dir, "job full shuffle 0", 1).unwrap();
+    let mut store = ShuffleStore::create(&dir, "job full shuffle 0", 1, io).unwrap();
     for seq in 0..4 {
         store
             .push(0, key(0, 0, seq), &frame(0, 0, seq, 64 * 1024))
@@ -320,10 +316,62 @@ fn a_full_disk_refuses_the_push_and_keeps_committed_data_readable() {
         "committed data stays readable"
     );
     drop(store);
-    let (store, recoveries) = ShuffleStore::open(&dir, "job full shuffle 0").unwrap();
+    let (store, recoveries) = ShuffleStore::open(&dir, "job full shuffle 0", io).unwrap();
     assert!(
         recoveries.iter().all(|(_, r)| r.cut == 0),
         "no partial record was left behind: {recoveries:?}"
     );
     assert_eq!(read_all(&store, 0), committed);
+}
+
+fn uring_available() -> bool {
+    faro_shuffle::storage::append_io::AppendIo::new(IoPreference::Uring).is_ok()
+}
+
+/// Runs each test on both write paths; says so when io_uring is refused
+/// here instead of passing silently.
+macro_rules! on_both_io_paths {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn std_write() {
+                super::$name(IoPreference::Std);
+            }
+
+            #[test]
+            fn io_uring() {
+                if uring_available() {
+                    super::$name(IoPreference::Uring);
+                } else {
+                    eprintln!("SKIPPED: the kernel refuses io_uring here; only the std path ran");
+                }
+            }
+        }
+    )*};
+}
+
+on_both_io_paths!(
+    committed_attempts_are_visible_exactly_once_and_others_never,
+    frames_pushed_twice_are_read_once_and_a_hole_is_an_error,
+    frames_are_served_aligned_in_place,
+    after_a_crash_committed_data_is_intact_and_uncommitted_data_is_gone,
+    corrupt_committed_data_is_an_error_naming_the_partition,
+    bad_metadata_and_bad_partitions_are_named,
+    a_full_disk_refuses_the_push_and_keeps_committed_data_readable
+);
+
+#[test]
+fn auto_picks_io_uring_when_the_kernel_allows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ShuffleStore::create(dir.path(), "s", 1, IoPreference::Auto).unwrap();
+    let expected = if uring_available() {
+        IoPath::Uring
+    } else {
+        IoPath::Std
+    };
+    assert_eq!(store.io_path(), expected);
+    let store = ShuffleStore::create(&dir.path().join("std"), "s", 1, IoPreference::Std).unwrap();
+    assert_eq!(store.io_path(), IoPath::Std);
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use faro_shuffle::storage::IoPreference;
 use faro_shuffle::{ClusterSecret, ShuffleServer};
 use faro_transport::{Endpoint, TlsConfig, TransportOptions};
 
@@ -33,6 +34,28 @@ pub struct ShuffleServiceArgs {
     /// Use loopback transport tuning (all peers on this machine).
     #[arg(long)]
     loopback: bool,
+    /// How partition files are written: io_uring when the kernel allows
+    /// it (auto), io_uring or fail (uring), or plain write(2) (std).
+    #[arg(long, value_enum, default_value = "auto")]
+    io: IoChoice,
+}
+
+/// `--io` values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum IoChoice {
+    Auto,
+    Uring,
+    Std,
+}
+
+impl From<IoChoice> for IoPreference {
+    fn from(choice: IoChoice) -> Self {
+        match choice {
+            IoChoice::Auto => IoPreference::Auto,
+            IoChoice::Uring => IoPreference::Uring,
+            IoChoice::Std => IoPreference::Std,
+        }
+    }
 }
 
 /// Runs the node until SIGTERM or Ctrl-C.
@@ -49,6 +72,7 @@ pub fn run(args: &ShuffleServiceArgs) -> anyhow::Result<()> {
     let server = Arc::new(ShuffleServer::open(
         &args.data_dir,
         ClusterSecret::new(&secret),
+        args.io.into(),
     )?);
     let options = if args.loopback {
         TransportOptions::loopback()
@@ -62,7 +86,10 @@ pub fn run(args: &ShuffleServiceArgs) -> anyhow::Result<()> {
     runtime.block_on(async {
         let endpoint = Endpoint::bind(args.listen, &tls, options).with_context(|| format!("binding {}", args.listen))?;
         println!("faro shuffle-service listening on {}", endpoint.local_addr()?);
-        tracing::info!(data_dir = %args.data_dir.display(), shuffles = server.shuffle_count(), "shuffle service up");
+        let io_path = faro_shuffle::storage::append_io::AppendIo::new(args.io.into())
+            .map(|io| format!("{:?}", io.path()))
+            .unwrap_or_else(|error| format!("unavailable ({error})"));
+        tracing::info!(data_dir = %args.data_dir.display(), shuffles = server.shuffle_count(), io = %io_path, "shuffle service up");
         let serving = tokio::spawn(server.serve(endpoint.clone()));
         shutdown_signal().await?;
         tracing::info!("shutting down");

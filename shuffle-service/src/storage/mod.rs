@@ -4,8 +4,10 @@
 //!
 //! Layered from pure to I/O: [`record`] (on-disk format) and [`commit`]
 //! (who is visible) have no I/O; [`commit_log`] and [`partition`] own one
-//! file each; [`shuffle`] ties one shuffle's directory together.
+//! file each; [`append_io`] picks io_uring or `write(2)`; [`shuffle`] ties
+//! one shuffle's directory together.
 
+pub mod append_io;
 pub mod commit;
 pub mod commit_log;
 pub mod error;
@@ -13,6 +15,7 @@ pub mod partition;
 pub mod record;
 pub mod shuffle;
 
+pub use append_io::{IoPath, IoPreference};
 pub use commit::{CommitBook, CommitPlan};
 pub use error::StorageError;
 pub use partition::Recovery;

@@ -8,10 +8,11 @@
 //! its checks is corruption and is reported, never served.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
+
+use super::append_io::AppendIo;
 
 use super::record::{
     decode_header, stored_len, RecordFault, RecordHeader, RecordKey, RECORD_HEADER_LEN,
@@ -73,13 +74,18 @@ impl PartitionWriter {
 
     /// Appends one record. On failure the file is rolled back to where it
     /// was, so readers and recovery never meet half a record.
-    pub fn append(&mut self, key: RecordKey, payload: &[u8]) -> std::io::Result<()> {
+    pub fn append(
+        &mut self,
+        io: &mut AppendIo,
+        key: RecordKey,
+        payload: &[u8],
+    ) -> std::io::Result<()> {
         let header = RecordHeader::new(key, payload);
         self.scratch.clear();
         self.scratch.extend_from_slice(&header.encode());
         self.scratch.extend_from_slice(payload);
         self.scratch.resize(header.stored_len(), 0);
-        if let Err(error) = (&self.file).write_all(&self.scratch) {
+        if let Err(error) = io.append(&self.file, self.len, &self.scratch) {
             if let Err(rollback) = self.file.set_len(self.len) {
                 tracing::error!(path = %self.path.display(), %rollback, "cannot roll back a failed append; recovery will cut it");
             }

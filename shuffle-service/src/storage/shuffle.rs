@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use super::append_io::{AppendIo, IoPath, IoPreference};
 use super::commit::{CommitBook, CommitPlan};
 use super::commit_log::CommitLog;
 use super::error::StorageError;
@@ -33,6 +34,7 @@ pub struct ShuffleStore {
     book: CommitBook,
     log: CommitLog,
     writers: Vec<Option<PartitionWriter>>,
+    io: AppendIo,
 }
 
 impl ShuffleStore {
@@ -46,17 +48,26 @@ impl ShuffleStore {
 
     /// Creates a shuffle of `partitions` reduce partitions in `dir`.
     /// `label` names it in errors (e.g. `job j1 shuffle 0`).
-    pub fn create(dir: &Path, label: &str, partitions: u32) -> Result<Self, StorageError> {
+    pub fn create(
+        dir: &Path,
+        label: &str,
+        partitions: u32,
+        io: IoPreference,
+    ) -> Result<Self, StorageError> {
         std::fs::create_dir_all(dir).map_err(io_error(label, "creating", dir))?;
         let meta = dir.join(META);
         std::fs::write(&meta, format!("{META_MAGIC}\npartitions {partitions}\n"))
             .map_err(io_error(label, "writing", &meta))?;
-        Self::open(dir, label).map(|(store, _)| store)
+        Self::open(dir, label, io).map(|(store, _)| store)
     }
 
     /// Opens an existing shuffle, replaying its commit log and recovering
     /// its partition files; returns what recovery did per partition.
-    pub fn open(dir: &Path, label: &str) -> Result<(Self, Vec<(u32, Recovery)>), StorageError> {
+    pub fn open(
+        dir: &Path,
+        label: &str,
+        io: IoPreference,
+    ) -> Result<(Self, Vec<(u32, Recovery)>), StorageError> {
         let meta_path = dir.join(META);
         let meta =
             std::fs::read_to_string(&meta_path).map_err(io_error(label, "reading", &meta_path))?;
@@ -68,6 +79,7 @@ impl ShuffleStore {
         let log_path = dir.join("commits.log");
         let (log, commits) =
             CommitLog::open(&log_path).map_err(io_error(label, "opening", &log_path))?;
+        let io = AppendIo::new(io).map_err(io_error(label, "setting up io_uring for", dir))?;
         let mut book = CommitBook::default();
         for (map, attempt) in commits {
             book.apply(map, attempt);
@@ -79,6 +91,7 @@ impl ShuffleStore {
             book,
             log,
             writers: (0..partitions).map(|_| None).collect(),
+            io,
         };
         let mut recoveries = Vec::new();
         for partition in 0..partitions {
@@ -92,6 +105,11 @@ impl ShuffleStore {
     /// How the shuffle is named in errors.
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// The write path in use.
+    pub fn io_path(&self) -> IoPath {
+        self.io.path()
     }
 
     /// Reduce partitions in the shuffle.
@@ -156,10 +174,15 @@ impl ShuffleStore {
             });
         }
         let label = self.label.clone();
-        let (writer, _) = self.writer(partition)?;
+        self.writer(partition)?;
+        let (Some(writer), io) = (self.writers[partition as usize].as_mut(), &mut self.io) else {
+            return Err(io_error(&label, "opening", &self.dir)(
+                std::io::ErrorKind::NotFound.into(),
+            ));
+        };
         let path = writer.path().to_path_buf();
         writer
-            .append(key, payload)
+            .append(io, key, payload)
             .map_err(io_error(&label, "appending to", &path))
     }
 

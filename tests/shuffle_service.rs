@@ -198,3 +198,85 @@ async fn committed_partitions_survive_sigkill_and_uncommitted_data_does_not() {
         "deleting the job removes its files"
     );
 }
+
+/// Polls the node's stats until `done` holds, or fails after 10 s.
+async fn wait_for_stats(
+    client: &ShuffleClient,
+    done: impl Fn(&faro_shuffle::protocol::NodeStats) -> bool,
+) -> faro_shuffle::protocol::NodeStats {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let stats = client.stats().await.unwrap();
+        if done(&stats) {
+            return stats;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stats never settled: {stats:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn producers_that_vanish_mid_push_leave_nothing_visible_and_nothing_leaked() {
+    let dir = tempfile::tempdir().unwrap();
+    let identity = LocalCa::generate().unwrap().issue(&["localhost"]).unwrap();
+    let pem = identity.write_pem_files(dir.path()).unwrap();
+    let secret_file = dir.path().join("secret");
+    std::fs::write(&secret_file, SECRET).unwrap();
+    let tls = identity.tls_config();
+    let token = ClusterSecret::new(SECRET).token("job-8");
+    let node = start_node(&dir.path().join("data"), &pem, &secret_file);
+    let (_monitor_endpoint, monitor) = client(&tls, &node, "job-8", &token).await;
+    monitor.register(0, PARTITIONS).await.unwrap();
+
+    let mut fds_after_round = Vec::new();
+    let mut frames_before = 0;
+    for round in 0..3u32 {
+        let (endpoint, producer) = client(&tls, &node, "job-8", &token).await;
+        let mut channels = Vec::new();
+        for partition in 0..PARTITIONS {
+            for map in 0..2 {
+                let mut tx = producer.push(0, partition, map, round, 0).await.unwrap();
+                for seq in 0..5 {
+                    tx.send(frame(map, round, partition, seq)).await.unwrap();
+                }
+                tx.flush().await.unwrap();
+                channels.push(tx);
+            }
+        }
+        // The producer vanishes mid-stream: no finish, no commit.
+        endpoint.close();
+        drop(channels);
+        // Only the monitor's own stats channel stays active; no receive
+        // buffer stays held.
+        let stats = wait_for_stats(&monitor, |s| {
+            s.active_channels == 1 && s.receive_buffers_in_use == 0
+        })
+        .await;
+        // Frames still in the producer's QUIC buffers die with it; what
+        // arrived was stored (and stays invisible, below).
+        assert!(
+            stats.frames_pushed > frames_before,
+            "round {round} stored nothing: {stats:?}"
+        );
+        frames_before = stats.frames_pushed;
+        fds_after_round.push(stats.open_fds);
+    }
+    assert_eq!(
+        fds_after_round[1], fds_after_round[0],
+        "file handles leak: {fds_after_round:?}"
+    );
+    assert_eq!(
+        fds_after_round[2], fds_after_round[0],
+        "file handles leak: {fds_after_round:?}"
+    );
+
+    for partition in 0..PARTITIONS {
+        assert!(
+            monitor.fetch_all(0, partition).await.unwrap().is_empty(),
+            "uncommitted frames of partition {partition} are visible"
+        );
+    }
+}

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use faro_transport::{ChannelReceiver, ChannelSender, Connection, TransportError};
 
-use crate::protocol::{Envelope, Request, Response};
+use crate::protocol::{Envelope, NodeStats, Request, Response};
 
 /// Talks to one shuffle node on behalf of one job.
 #[derive(Clone)]
@@ -125,6 +125,16 @@ impl ShuffleClient {
             frames.push(Bytes::copy_from_slice(&frame));
         }
         Ok(frames)
+    }
+
+    /// The node's counters.
+    pub async fn stats(&self) -> Result<NodeStats, ClientError> {
+        match self.call(0, Request::Stats).await? {
+            Response::Stats(stats) => Ok(stats),
+            other => Err(ClientError::BadResponse(format!(
+                "expected stats, got {other:?}"
+            ))),
+        }
     }
 
     /// Deletes all of the job's shuffle data on the node.

@@ -10,8 +10,8 @@
 //!   cannot store a frame.
 //! - `fetch`: the client opens a *receiving* channel; the node streams the
 //!   partition's committed frames, under the client's credit.
-//! - `register`, `commit`, `delete`: the client opens a receiving channel
-//!   and gets one JSON [`Response`] frame.
+//! - `register`, `commit`, `delete_job`, `stats`: the client opens a
+//!   receiving channel and gets one JSON [`Response`] frame.
 //!
 //! Control messages are rare and small, so JSON (debuggable) is fine; data
 //! frames are opaque bytes and never pass through it.
@@ -52,6 +52,8 @@ pub enum Request {
     },
     /// Delete all of the job's shuffles.
     DeleteJob,
+    /// The node's counters.
+    Stats,
 }
 
 /// A request with the job and shuffle it concerns and the job's token.
@@ -82,6 +84,31 @@ pub enum Response {
         /// The attempt that won.
         winner: u32,
     },
+    /// The node's counters.
+    Stats(NodeStats),
+}
+
+/// What a node holds and does, for operators and leak checks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStats {
+    /// Shuffles held.
+    pub shuffles: usize,
+    /// Partition files open for appending.
+    pub open_partition_files: usize,
+    /// Bytes of whole records on disk.
+    pub stored_bytes: u64,
+    /// Channels being served right now.
+    pub active_channels: usize,
+    /// Frames stored since start.
+    pub frames_pushed: u64,
+    /// Payload bytes stored since start.
+    pub bytes_pushed: u64,
+    /// Payload bytes served since start.
+    pub bytes_fetched: u64,
+    /// Receive buffers holding frames right now.
+    pub receive_buffers_in_use: usize,
+    /// File descriptors the process has open (Linux).
+    pub open_fds: usize,
 }
 
 /// Whether `job` is a safe, well-formed job id (it names a directory).

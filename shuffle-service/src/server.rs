@@ -7,14 +7,16 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
 use faro_transport::{
-    ChannelReceiver, ChannelSender, Connection, Endpoint, IncomingChannel, Role, TransportError,
+    BufferPool, ChannelReceiver, ChannelSender, Connection, Endpoint, IncomingChannel, Role,
+    TransportError,
 };
 
-use crate::protocol::{valid_job_id, Envelope, Request, Response};
+use crate::protocol::{valid_job_id, Envelope, NodeStats, Request, Response};
 use crate::storage::{
     CommitPlan, IoPreference, PartitionFrames, RecordKey, ShuffleStore, StorageError,
 };
@@ -28,6 +30,32 @@ pub struct ShuffleServer {
     io: IoPreference,
     secret: ClusterSecret,
     shuffles: Mutex<HashMap<ShuffleId, Arc<Mutex<ShuffleStore>>>>,
+    counters: Counters,
+    pool: OnceLock<Arc<BufferPool>>,
+}
+
+#[derive(Default)]
+struct Counters {
+    active_channels: AtomicUsize,
+    frames_pushed: AtomicU64,
+    bytes_pushed: AtomicU64,
+    bytes_fetched: AtomicU64,
+}
+
+/// Counts a channel as active for as long as it lives.
+struct ActiveChannel<'a>(&'a AtomicUsize);
+
+impl<'a> ActiveChannel<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for ActiveChannel<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -92,7 +120,31 @@ impl ShuffleServer {
             io,
             secret,
             shuffles: Mutex::new(shuffles),
+            counters: Counters::default(),
+            pool: OnceLock::new(),
         })
+    }
+
+    /// The node's counters.
+    pub fn stats(&self) -> NodeStats {
+        let (mut open_partition_files, mut stored_bytes) = (0, 0);
+        let shuffles = lock(&self.shuffles);
+        for store in shuffles.values() {
+            let store = lock(store);
+            open_partition_files += store.open_files();
+            stored_bytes += store.stored_bytes();
+        }
+        NodeStats {
+            shuffles: shuffles.len(),
+            open_partition_files,
+            stored_bytes,
+            active_channels: self.counters.active_channels.load(Ordering::Relaxed),
+            frames_pushed: self.counters.frames_pushed.load(Ordering::Relaxed),
+            bytes_pushed: self.counters.bytes_pushed.load(Ordering::Relaxed),
+            bytes_fetched: self.counters.bytes_fetched.load(Ordering::Relaxed),
+            receive_buffers_in_use: self.pool.get().map_or(0, |pool| pool.stats().in_use),
+            open_fds: std::fs::read_dir("/proc/self/fd").map_or(0, |fds| fds.count()),
+        }
     }
 
     /// Shuffles currently held.
@@ -102,6 +154,7 @@ impl ShuffleServer {
 
     /// Serves connections from `endpoint` until it is closed.
     pub async fn serve(self: Arc<Self>, endpoint: Endpoint) {
+        let _ = self.pool.set(endpoint.pool().clone());
         while let Some(connection) = endpoint.accept().await {
             match connection {
                 Ok(connection) => {
@@ -128,6 +181,7 @@ impl ShuffleServer {
     }
 
     async fn serve_channel(self: Arc<Self>, incoming: IncomingChannel) {
+        let _active = ActiveChannel::new(&self.counters.active_channels);
         let envelope = serde_json::from_slice::<Envelope>(incoming.payload())
             .map_err(|error| format!("malformed request: {error}"))
             .and_then(|envelope| self.authorize(envelope));
@@ -221,6 +275,10 @@ impl ShuffleServer {
                 return Err(message);
             }
             seq += 1;
+            self.counters.frames_pushed.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .bytes_pushed
+                .fetch_add(frame.len() as u64, Ordering::Relaxed);
         }
     }
 
@@ -237,6 +295,7 @@ impl ShuffleServer {
                     .await
             }
             Request::DeleteJob => self.delete_job(&envelope.job).await,
+            Request::Stats => Ok(Response::Stats(self.stats())),
             Request::Push { .. } => {
                 Err("push requests open a sending channel, not a receiving one".into())
             }

@@ -112,6 +112,20 @@ impl ShuffleStore {
         self.io.path()
     }
 
+    /// Partition files open for appending.
+    pub fn open_files(&self) -> usize {
+        self.writers.iter().flatten().count()
+    }
+
+    /// Bytes of whole records in the shuffle's partition files.
+    pub fn stored_bytes(&self) -> u64 {
+        self.writers
+            .iter()
+            .flatten()
+            .map(PartitionWriter::len)
+            .sum()
+    }
+
     /// Reduce partitions in the shuffle.
     pub fn partitions(&self) -> u32 {
         self.partitions

@@ -280,3 +280,70 @@ async fn producers_that_vanish_mid_push_leave_nothing_visible_and_nothing_leaked
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_spread_over_two_nodes_and_read_back_from_their_owners() {
+    let dir = tempfile::tempdir().unwrap();
+    let identity = LocalCa::generate().unwrap().issue(&["localhost"]).unwrap();
+    let pem = identity.write_pem_files(dir.path()).unwrap();
+    let secret_file = dir.path().join("secret");
+    std::fs::write(&secret_file, SECRET).unwrap();
+    let tls = identity.tls_config();
+    let token = ClusterSecret::new(SECRET).token("job-9");
+    let nodes = [
+        start_node(&dir.path().join("a"), &pem, &secret_file),
+        start_node(&dir.path().join("b"), &pem, &secret_file),
+    ];
+    let endpoint = Endpoint::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        &tls,
+        TransportOptions::loopback(),
+    )
+    .unwrap();
+    let mut connections = Vec::new();
+    for (name, node) in ["shuffle-a", "shuffle-b"].into_iter().zip(&nodes) {
+        connections.push((
+            name.to_string(),
+            endpoint.connect(node.addr, "localhost").await.unwrap(),
+        ));
+    }
+    let cluster = faro_shuffle::ShuffleCluster::new("job-9", &token, connections).unwrap();
+
+    const REDUCES: u32 = 8;
+    cluster.register(0, REDUCES).await.unwrap();
+    for map in 0..3 {
+        for partition in 0..REDUCES {
+            let mut tx = cluster.push(0, partition, map, 0, 0).await.unwrap();
+            for seq in 0..4 {
+                tx.send(frame(map, 0, partition, seq)).await.unwrap();
+            }
+            tx.finish().await.unwrap();
+        }
+        let answers = cluster.commit(0, map, 0).await.unwrap();
+        assert!(
+            answers.iter().all(|a| *a == Response::Committed),
+            "{answers:?}"
+        );
+    }
+    for partition in 0..REDUCES {
+        let want: Vec<Bytes> = (0..3)
+            .flat_map(|map| (0..4).map(move |seq| frame(map, 0, partition, seq)))
+            .collect();
+        assert_eq!(
+            cluster.fetch_all(0, partition).await.unwrap(),
+            want,
+            "partition {partition}"
+        );
+    }
+    let owners: std::collections::HashSet<&str> =
+        (0..REDUCES).map(|p| cluster.owner_name(0, p)).collect();
+    assert_eq!(owners.len(), 2, "8 partitions use both nodes");
+    let stats = cluster.stats().await.unwrap();
+    assert!(stats.iter().all(|s| s.stored_bytes > 0), "{stats:?}");
+    let stored: u64 = stats.iter().map(|s| s.frames_pushed).sum();
+    assert_eq!(
+        stored,
+        3 * u64::from(REDUCES) * 4,
+        "each frame went to exactly one node"
+    );
+}

@@ -5,18 +5,23 @@
 //! about operators.
 //!
 //! - [`storage`]: partition files, commit log, exactly-once reads.
-//! - [`protocol`], [`server`], [`client`]: the node and how to talk to it.
+//! - [`protocol`], [`server`], [`client`]: the node and how to talk to it;
+//!   [`cluster`]: a job's client over several nodes.
+//! - [`placement`]: which node owns a partition (consistent hashing).
 //! - [`token`]: job tokens.
 //!
-//! Not built yet: placement over several nodes, replication, the
+//! Not built yet: replication, the
 //! object-store tier, expiry and metrics.
 
 pub mod client;
+pub mod cluster;
+pub mod placement;
 pub mod protocol;
 pub mod server;
 pub mod storage;
 pub mod token;
 
 pub use client::{ClientError, ShuffleClient};
+pub use cluster::ShuffleCluster;
 pub use server::ShuffleServer;
 pub use token::ClusterSecret;

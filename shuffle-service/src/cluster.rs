@@ -1,0 +1,119 @@
+//! A client for a job's shuffle data spread over several nodes: each reduce
+//! partition lives on the node [`Placement`] names, and every call goes
+//! where its partition lives.
+//!
+//! Commit is per node: a map attempt commits on every node, and on each
+//! node the first attempt to commit wins. Competing attempts of one map are
+//! meant to be arbitrated by the scheduler (it commits only the attempt it
+//! accepted), as Spark's driver does with map statuses; if two attempts
+//! race anyway, each partition still shows exactly one attempt's frames.
+
+use bytes::Bytes;
+use faro_transport::{ChannelReceiver, ChannelSender, Connection};
+
+use crate::client::{ClientError, ShuffleClient};
+use crate::placement::Placement;
+use crate::protocol::{NodeStats, Response};
+
+/// A job's view of a set of shuffle nodes.
+pub struct ShuffleCluster {
+    job: String,
+    placement: Placement,
+    clients: Vec<ShuffleClient>,
+}
+
+impl ShuffleCluster {
+    /// A cluster client over `nodes`: each a name (what placement hashes,
+    /// e.g. a pod's DNS name) and an open connection to it.
+    pub fn new(job: &str, token: &str, nodes: Vec<(String, Connection)>) -> Option<Self> {
+        let (names, connections): (Vec<String>, Vec<Connection>) = nodes.into_iter().unzip();
+        Some(Self {
+            job: job.to_string(),
+            placement: Placement::new(names)?,
+            clients: connections
+                .into_iter()
+                .map(|connection| ShuffleClient::new(connection, job, token))
+                .collect(),
+        })
+    }
+
+    fn owner(&self, shuffle: u32, partition: u32) -> &ShuffleClient {
+        &self.clients[self.placement.owner(&self.job, shuffle, partition)]
+    }
+
+    /// The name of the node that owns `partition`.
+    pub fn owner_name(&self, shuffle: u32, partition: u32) -> &str {
+        &self.placement.nodes()[self.placement.owner(&self.job, shuffle, partition)]
+    }
+
+    /// Registers the shuffle on every node.
+    pub async fn register(&self, shuffle: u32, partitions: u32) -> Result<(), ClientError> {
+        for client in &self.clients {
+            client.register(shuffle, partitions).await?;
+        }
+        Ok(())
+    }
+
+    /// Opens a push channel to the node owning `partition`.
+    pub async fn push(
+        &self,
+        shuffle: u32,
+        partition: u32,
+        map: u32,
+        attempt: u32,
+        first_seq: u32,
+    ) -> Result<ChannelSender, ClientError> {
+        self.owner(shuffle, partition)
+            .push(shuffle, partition, map, attempt, first_seq)
+            .await
+    }
+
+    /// Commits a map attempt on every node; returns each node's answer.
+    pub async fn commit(
+        &self,
+        shuffle: u32,
+        map: u32,
+        attempt: u32,
+    ) -> Result<Vec<Response>, ClientError> {
+        let mut responses = Vec::with_capacity(self.clients.len());
+        for client in &self.clients {
+            responses.push(client.commit(shuffle, map, attempt).await?);
+        }
+        Ok(responses)
+    }
+
+    /// Opens a fetch channel to the node owning `partition`.
+    pub async fn fetch(
+        &self,
+        shuffle: u32,
+        partition: u32,
+    ) -> Result<ChannelReceiver, ClientError> {
+        self.owner(shuffle, partition)
+            .fetch(shuffle, partition)
+            .await
+    }
+
+    /// Fetches a whole partition into memory.
+    pub async fn fetch_all(&self, shuffle: u32, partition: u32) -> Result<Vec<Bytes>, ClientError> {
+        self.owner(shuffle, partition)
+            .fetch_all(shuffle, partition)
+            .await
+    }
+
+    /// Each node's counters, in node order.
+    pub async fn stats(&self) -> Result<Vec<NodeStats>, ClientError> {
+        let mut stats = Vec::with_capacity(self.clients.len());
+        for client in &self.clients {
+            stats.push(client.stats().await?);
+        }
+        Ok(stats)
+    }
+
+    /// Deletes the job's data on every node.
+    pub async fn delete_job(&self) -> Result<(), ClientError> {
+        for client in &self.clients {
+            client.delete_job().await?;
+        }
+        Ok(())
+    }
+}

@@ -313,11 +313,11 @@ async fn partitions_spread_over_two_nodes_and_read_back_from_their_owners() {
     cluster.register(0, REDUCES).await.unwrap();
     for map in 0..3 {
         for partition in 0..REDUCES {
-            let mut tx = cluster.push(0, partition, map, 0, 0).await.unwrap();
+            let mut push = cluster.push(0, partition, map, 0, 0).await.unwrap();
             for seq in 0..4 {
-                tx.send(frame(map, 0, partition, seq)).await.unwrap();
+                push.send(frame(map, 0, partition, seq)).await.unwrap();
             }
-            tx.finish().await.unwrap();
+            push.finish().await.unwrap();
         }
         let answers = cluster.commit(0, map, 0).await.unwrap();
         assert!(
@@ -346,4 +346,68 @@ async fn partitions_spread_over_two_nodes_and_read_back_from_their_owners() {
         3 * u64::from(REDUCES) * 4,
         "each frame went to exactly one node"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_two_replicas_a_killed_node_costs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let identity = LocalCa::generate().unwrap().issue(&["localhost"]).unwrap();
+    let pem = identity.write_pem_files(dir.path()).unwrap();
+    let secret_file = dir.path().join("secret");
+    std::fs::write(&secret_file, SECRET).unwrap();
+    let tls = identity.tls_config();
+    let token = ClusterSecret::new(SECRET).token("job-10");
+    let mut nodes = vec![
+        start_node(&dir.path().join("a"), &pem, &secret_file),
+        start_node(&dir.path().join("b"), &pem, &secret_file),
+    ];
+    let options = TransportOptions {
+        idle_timeout: Duration::from_secs(2),
+        ..TransportOptions::loopback()
+    };
+    let endpoint = Endpoint::bind("127.0.0.1:0".parse().unwrap(), &tls, options).unwrap();
+    let mut connections = Vec::new();
+    for (name, node) in ["shuffle-a", "shuffle-b"].into_iter().zip(&nodes) {
+        connections.push((
+            name.to_string(),
+            endpoint.connect(node.addr, "localhost").await.unwrap(),
+        ));
+    }
+    let cluster = faro_shuffle::ShuffleCluster::new("job-10", &token, connections)
+        .unwrap()
+        .with_replicas(2);
+
+    const REDUCES: u32 = 6;
+    cluster.register(0, REDUCES).await.unwrap();
+    for map in 0..2 {
+        for partition in 0..REDUCES {
+            let mut push = cluster.push(0, partition, map, 0, 0).await.unwrap();
+            for seq in 0..3 {
+                push.send(frame(map, 0, partition, seq)).await.unwrap();
+            }
+            push.finish().await.unwrap();
+        }
+        cluster.commit(0, map, 0).await.unwrap();
+    }
+    let stats = cluster.stats().await.unwrap();
+    assert!(
+        stats
+            .iter()
+            .all(|s| s.frames_pushed == 2 * u64::from(REDUCES) * 3),
+        "every frame on both nodes: {stats:?}"
+    );
+
+    let mut killed = nodes.remove(0);
+    killed.child.kill().unwrap(); // SIGKILL shuffle-a
+    killed.child.wait().unwrap();
+    for partition in 0..REDUCES {
+        let want: Vec<Bytes> = (0..2)
+            .flat_map(|map| (0..3).map(move |seq| frame(map, 0, partition, seq)))
+            .collect();
+        assert_eq!(
+            cluster.fetch_all(0, partition).await.unwrap(),
+            want,
+            "partition {partition} from the surviving replica"
+        );
+    }
 }

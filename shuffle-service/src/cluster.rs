@@ -2,6 +2,10 @@
 //! partition lives on the node [`Placement`] names, and every call goes
 //! where its partition lives.
 //!
+//! With a replication factor of k, a push goes to the partition's first k
+//! owners on the ring, and a fetch falls over to the next replica when a
+//! node is unreachable or refuses.
+//!
 //! Commit is per node: a map attempt commits on every node, and on each
 //! node the first attempt to commit wins. Competing attempts of one map are
 //! meant to be arbitrated by the scheduler (it commits only the attempt it
@@ -20,6 +24,30 @@ pub struct ShuffleCluster {
     job: String,
     placement: Placement,
     clients: Vec<ShuffleClient>,
+    replicas: usize,
+}
+
+/// A push to every replica of one partition: each frame goes to all.
+pub struct ReplicatedPush {
+    channels: Vec<ChannelSender>,
+}
+
+impl ReplicatedPush {
+    /// Sends one frame to every replica.
+    pub async fn send(&mut self, frame: Bytes) -> Result<(), ClientError> {
+        for channel in &mut self.channels {
+            channel.send(frame.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the push on every replica, waiting until each stored it all.
+    pub async fn finish(self) -> Result<(), ClientError> {
+        for channel in self.channels {
+            channel.finish().await?;
+        }
+        Ok(())
+    }
 }
 
 impl ShuffleCluster {
@@ -34,7 +62,19 @@ impl ShuffleCluster {
                 .into_iter()
                 .map(|connection| ShuffleClient::new(connection, job, token))
                 .collect(),
+            replicas: 1,
         })
+    }
+
+    /// Keeps `replicas` copies of every partition (capped at the node count).
+    pub fn with_replicas(mut self, replicas: usize) -> Self {
+        self.replicas = replicas.clamp(1, self.clients.len());
+        self
+    }
+
+    fn replicas_of(&self, shuffle: u32, partition: u32) -> Vec<usize> {
+        self.placement
+            .owners(&self.job, shuffle, partition, self.replicas)
     }
 
     fn owner(&self, shuffle: u32, partition: u32) -> &ShuffleClient {
@@ -54,7 +94,7 @@ impl ShuffleCluster {
         Ok(())
     }
 
-    /// Opens a push channel to the node owning `partition`.
+    /// Opens a push to every replica of `partition`.
     pub async fn push(
         &self,
         shuffle: u32,
@@ -62,13 +102,20 @@ impl ShuffleCluster {
         map: u32,
         attempt: u32,
         first_seq: u32,
-    ) -> Result<ChannelSender, ClientError> {
-        self.owner(shuffle, partition)
-            .push(shuffle, partition, map, attempt, first_seq)
-            .await
+    ) -> Result<ReplicatedPush, ClientError> {
+        let mut channels = Vec::with_capacity(self.replicas);
+        for node in self.replicas_of(shuffle, partition) {
+            channels.push(
+                self.clients[node]
+                    .push(shuffle, partition, map, attempt, first_seq)
+                    .await?,
+            );
+        }
+        Ok(ReplicatedPush { channels })
     }
 
     /// Commits a map attempt on every node; returns each node's answer.
+    /// Stops at the first node that cannot be reached.
     pub async fn commit(
         &self,
         shuffle: u32,
@@ -93,11 +140,20 @@ impl ShuffleCluster {
             .await
     }
 
-    /// Fetches a whole partition into memory.
+    /// Fetches a whole partition into memory, from the first replica that
+    /// serves it in full.
     pub async fn fetch_all(&self, shuffle: u32, partition: u32) -> Result<Vec<Bytes>, ClientError> {
-        self.owner(shuffle, partition)
-            .fetch_all(shuffle, partition)
-            .await
+        let mut last_error = None;
+        for node in self.replicas_of(shuffle, partition) {
+            match self.clients[node].fetch_all(shuffle, partition).await {
+                Ok(frames) => return Ok(frames),
+                Err(error) => {
+                    tracing::warn!(node = %self.placement.nodes()[node], %error, "replica failed; trying the next");
+                    last_error = Some(error);
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| ClientError::BadResponse("no replica".into())))
     }
 
     /// Each node's counters, in node order.

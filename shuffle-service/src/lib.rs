@@ -10,7 +10,7 @@
 //! - [`placement`]: which node owns a partition (consistent hashing).
 //! - [`token`]: job tokens.
 //!
-//! Not built yet: replication, the
+//! Not built yet: the
 //! object-store tier, expiry and metrics.
 
 pub mod client;

@@ -30,8 +30,13 @@ impl Drop for Node {
 }
 
 fn start_node(data_dir: &Path, pem: &PemPaths, secret_file: &Path) -> Node {
+    start_node_with(data_dir, pem, secret_file, &[])
+}
+
+fn start_node_with(data_dir: &Path, pem: &PemPaths, secret_file: &Path, extra: &[&str]) -> Node {
     let mut child = Command::new(env!("CARGO_BIN_EXE_faro"))
         .arg("shuffle-service")
+        .args(extra)
         .args(["--listen", "127.0.0.1:0", "--loopback"])
         .arg("--data-dir")
         .arg(data_dir)
@@ -410,4 +415,41 @@ async fn with_two_replicas_a_killed_node_costs_nothing() {
             "partition {partition} from the surviving replica"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_whose_owner_stops_heartbeating_expire_and_lose_their_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let identity = LocalCa::generate().unwrap().issue(&["localhost"]).unwrap();
+    let pem = identity.write_pem_files(dir.path()).unwrap();
+    let secret_file = dir.path().join("secret");
+    std::fs::write(&secret_file, SECRET).unwrap();
+    let tls = identity.tls_config();
+    let data_dir = dir.path().join("data");
+    let node = start_node_with(&data_dir, &pem, &secret_file, &["--job-ttl-secs", "1"]);
+    let secret = ClusterSecret::new(SECRET);
+    let (_e1, silent) = client(&tls, &node, "job-silent", &secret.token("job-silent")).await;
+    let (_e2, alive) = client(&tls, &node, "job-alive", &secret.token("job-alive")).await;
+    silent.register(0, 1).await.unwrap();
+    alive.register(0, 1).await.unwrap();
+    assert!(data_dir.join("job-silent").exists() && data_dir.join("job-alive").exists());
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while tokio::time::Instant::now() < deadline {
+        alive.heartbeat().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        !data_dir.join("job-silent").exists(),
+        "the silent job's files are removed"
+    );
+    assert!(
+        data_dir.join("job-alive").exists(),
+        "the heartbeating job keeps its data"
+    );
+    let err = silent.fetch_all(0, 0).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "refused by peer: job job-silent shuffle 0 is not registered on this node"
+    );
 }

@@ -137,6 +137,11 @@ impl ShuffleClient {
         }
     }
 
+    /// Tells the node the job is alive, so its data does not expire.
+    pub async fn heartbeat(&self) -> Result<(), ClientError> {
+        self.call(0, Request::Heartbeat).await.map(|_| ())
+    }
+
     /// Deletes all of the job's shuffle data on the node.
     pub async fn delete_job(&self) -> Result<(), ClientError> {
         self.call(0, Request::DeleteJob).await.map(|_| ())

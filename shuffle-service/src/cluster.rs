@@ -165,6 +165,14 @@ impl ShuffleCluster {
         Ok(stats)
     }
 
+    /// Heartbeats the job on every node.
+    pub async fn heartbeat(&self) -> Result<(), ClientError> {
+        for client in &self.clients {
+            client.heartbeat().await?;
+        }
+        Ok(())
+    }
+
     /// Deletes the job's data on every node.
     pub async fn delete_job(&self) -> Result<(), ClientError> {
         for client in &self.clients {

@@ -8,13 +8,14 @@
 //! - [`protocol`], [`server`], [`client`]: the node and how to talk to it;
 //!   [`cluster`]: a job's client over several nodes.
 //! - [`placement`]: which node owns a partition (consistent hashing).
-//! - [`token`]: job tokens.
+//! - [`token`]: job tokens; [`expiry`]: when silent jobs' data goes.
 //!
 //! Not built yet: the
 //! object-store tier, expiry and metrics.
 
 pub mod client;
 pub mod cluster;
+pub mod expiry;
 pub mod placement;
 pub mod protocol;
 pub mod server;

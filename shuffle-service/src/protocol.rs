@@ -54,6 +54,8 @@ pub enum Request {
     DeleteJob,
     /// The node's counters.
     Stats,
+    /// The job's owner is alive (every request counts as one too).
+    Heartbeat,
 }
 
 /// A request with the job and shuffle it concerns and the job's token.

@@ -16,6 +16,7 @@ use faro_transport::{
     TransportError,
 };
 
+use crate::expiry::ExpiryBook;
 use crate::protocol::{valid_job_id, Envelope, NodeStats, Request, Response};
 use crate::storage::{
     CommitPlan, IoPreference, PartitionFrames, RecordKey, ShuffleStore, StorageError,
@@ -32,7 +33,11 @@ pub struct ShuffleServer {
     shuffles: Mutex<HashMap<ShuffleId, Arc<Mutex<ShuffleStore>>>>,
     counters: Counters,
     pool: OnceLock<Arc<BufferPool>>,
+    expiry: Mutex<ExpiryBook>,
 }
+
+/// Jobs silent this long expire unless configured otherwise.
+pub const DEFAULT_JOB_TTL: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 #[derive(Default)]
 struct Counters {
@@ -40,6 +45,15 @@ struct Counters {
     frames_pushed: AtomicU64,
     bytes_pushed: AtomicU64,
     bytes_fetched: AtomicU64,
+}
+
+/// Stops a background task when the owner goes away.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Counts a channel as active for as long as it lives.
@@ -87,6 +101,9 @@ impl ShuffleServer {
         };
         std::fs::create_dir_all(data_dir).map_err(io_failed("creating", data_dir))?;
         let mut shuffles = HashMap::new();
+        // Jobs found on disk get a full TTL from now: their owner may be
+        // alive and simply not have spoken to this node since its restart.
+        let mut recovered_jobs = ExpiryBook::new(DEFAULT_JOB_TTL);
         for job in std::fs::read_dir(data_dir).map_err(io_failed("listing", data_dir))? {
             let job = job.map_err(io_failed("listing", data_dir))?;
             let Some(job_id) = job
@@ -113,6 +130,7 @@ impl ShuffleServer {
                 let cut: u64 = recoveries.iter().map(|(_, recovery)| recovery.cut).sum();
                 tracing::info!(job = %job_id, shuffle = id, committed_maps = store.book().committed_maps(), cut_bytes = cut, "recovered shuffle");
                 shuffles.insert((job_id.clone(), id), Arc::new(Mutex::new(store)));
+                recovered_jobs.touch(&job_id, std::time::Instant::now());
             }
         }
         Ok(Self {
@@ -122,7 +140,36 @@ impl ShuffleServer {
             shuffles: Mutex::new(shuffles),
             counters: Counters::default(),
             pool: OnceLock::new(),
+            expiry: Mutex::new(recovered_jobs),
         })
+    }
+
+    /// Expires jobs silent for longer than `ttl` (default
+    /// [`DEFAULT_JOB_TTL`]).
+    pub fn with_job_ttl(self, ttl: std::time::Duration) -> Self {
+        let book = lock(&self.expiry).clone().with_ttl(ttl);
+        *lock(&self.expiry) = book;
+        self
+    }
+
+    /// Deletes the data of jobs whose owner stopped heartbeating, checking
+    /// a few times per TTL, until the server is dropped.
+    async fn sweep_expired(self: Arc<Self>) {
+        let ttl = lock(&self.expiry).ttl();
+        let every = (ttl / 4).clamp(
+            std::time::Duration::from_millis(100),
+            std::time::Duration::from_secs(30),
+        );
+        loop {
+            tokio::time::sleep(every).await;
+            let expired = lock(&self.expiry).take_expired(std::time::Instant::now());
+            for job in expired {
+                tracing::info!(%job, ttl_secs = ttl.as_secs_f64(), "job expired: no heartbeat; deleting its shuffle data");
+                if let Err(message) = self.delete_job(&job).await {
+                    tracing::warn!(%job, %message, "cannot delete an expired job");
+                }
+            }
+        }
     }
 
     /// The node's counters.
@@ -155,6 +202,8 @@ impl ShuffleServer {
     /// Serves connections from `endpoint` until it is closed.
     pub async fn serve(self: Arc<Self>, endpoint: Endpoint) {
         let _ = self.pool.set(endpoint.pool().clone());
+        let sweeper = tokio::spawn(self.clone().sweep_expired());
+        let _stop_sweeper = AbortOnDrop(sweeper);
         while let Some(connection) = endpoint.accept().await {
             match connection {
                 Ok(connection) => {
@@ -225,6 +274,7 @@ impl ShuffleServer {
         if !self.secret.verify(&envelope.job, &envelope.token) {
             return Err(format!("wrong token for job {}", envelope.job));
         }
+        lock(&self.expiry).touch(&envelope.job, std::time::Instant::now());
         Ok(envelope)
     }
 
@@ -296,6 +346,7 @@ impl ShuffleServer {
             }
             Request::DeleteJob => self.delete_job(&envelope.job).await,
             Request::Stats => Ok(Response::Stats(self.stats())),
+            Request::Heartbeat => Ok(Response::Ok),
             Request::Push { .. } => {
                 Err("push requests open a sending channel, not a receiving one".into())
             }
@@ -357,6 +408,7 @@ impl ShuffleServer {
 
     async fn delete_job(&self, job: &str) -> Result<Response, String> {
         lock(&self.shuffles).retain(|(owner, _), _| owner != job);
+        lock(&self.expiry).forget(job);
         let dir = self.data_dir.join(job);
         let removing = dir.clone();
         let removed = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(removing))

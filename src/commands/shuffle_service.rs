@@ -38,6 +38,9 @@ pub struct ShuffleServiceArgs {
     /// it (auto), io_uring or fail (uring), or plain write(2) (std).
     #[arg(long, value_enum, default_value = "auto")]
     io: IoChoice,
+    /// Delete a job's data once its owner has not heartbeated for this long.
+    #[arg(long, default_value_t = 1800)]
+    job_ttl_secs: u64,
 }
 
 /// `--io` values.
@@ -69,11 +72,10 @@ pub fn run(args: &ShuffleServiceArgs) -> anyhow::Result<()> {
         "the cluster secret in {} is shorter than 16 bytes",
         args.secret_file.display()
     );
-    let server = Arc::new(ShuffleServer::open(
-        &args.data_dir,
-        ClusterSecret::new(&secret),
-        args.io.into(),
-    )?);
+    let server = Arc::new(
+        ShuffleServer::open(&args.data_dir, ClusterSecret::new(&secret), args.io.into())?
+            .with_job_ttl(std::time::Duration::from_secs(args.job_ttl_secs)),
+    );
     let options = if args.loopback {
         TransportOptions::loopback()
     } else {

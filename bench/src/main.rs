@@ -4,6 +4,7 @@
 mod batch;
 mod nexmark;
 mod rusage;
+mod shuffle;
 mod transport;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +23,15 @@ enum Command {
     /// Building, archiving and validated in-place access of columnar
     /// batches shaped like Nexmark bids.
     Batch(batch::BatchArgs),
+    /// Push, commit, fetch and verify against running shuffle nodes.
+    Shuffle(shuffle::ShuffleArgs),
+    /// Write a throw-away TLS identity (cert.pem, key.pem, ca.pem) and a
+    /// cluster secret into a directory, for local benchmark clusters.
+    Identity {
+        /// Where to write the files.
+        #[arg(long)]
+        dir: std::path::PathBuf,
+    },
     /// Throughput between two processes over one QUIC connection on
     /// loopback: Faro's credit-based channels against raw quinn.
     Transport(transport::TransportArgs),
@@ -34,6 +44,8 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Batch(args) => batch::run(&args),
+        Command::Shuffle(args) => shuffle::run(&args),
+        Command::Identity { dir } => shuffle::write_identity(&dir),
         Command::Transport(args) => transport::run(&args),
         Command::TransportReceiver(args) => transport::run_receiver(&args),
     }

@@ -111,6 +111,10 @@ pub struct NodeStats {
     pub receive_buffers_in_use: usize,
     /// File descriptors the process has open (Linux).
     pub open_fds: usize,
+    /// CPU time the process has used, user and system, in milliseconds.
+    pub cpu_millis: u64,
+    /// Peak resident memory of the process (Linux `VmHWM`), in bytes.
+    pub peak_rss_bytes: u64,
 }
 
 /// Whether `job` is a safe, well-formed job id (it names a directory).

@@ -191,6 +191,8 @@ impl ShuffleServer {
             bytes_fetched: self.counters.bytes_fetched.load(Ordering::Relaxed),
             receive_buffers_in_use: self.pool.get().map_or(0, |pool| pool.stats().in_use),
             open_fds: std::fs::read_dir("/proc/self/fd").map_or(0, |fds| fds.count()),
+            cpu_millis: process_cpu_millis(),
+            peak_rss_bytes: peak_rss_bytes(),
         }
     }
 
@@ -459,4 +461,35 @@ impl AsRef<[u8]> for MappedFrame {
     fn as_ref(&self) -> &[u8] {
         self.frames.get(self.index).unwrap_or(&[])
     }
+}
+
+/// User plus system CPU time of this process, from `/proc/self/stat`.
+fn process_cpu_millis() -> u64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0;
+    };
+    // Fields after the command name (which may hold spaces) start after ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
+    // SAFETY: sysconf has no preconditions.
+    let per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
+        .unwrap_or(100)
+        .max(1);
+    ticks * 1000 / per_second
+}
+
+/// Peak resident set size of this process, from `/proc/self/status`.
+fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kib| kib * 1024)
 }

@@ -318,7 +318,7 @@ fn size_label(bytes: u64) -> String {
 }
 
 /// Parses a byte count: a plain integer or one with a KiB/MiB/GiB suffix.
-fn parse_size(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())

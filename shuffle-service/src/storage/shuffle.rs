@@ -35,7 +35,15 @@ pub struct ShuffleStore {
     log: CommitLog,
     writers: Vec<Option<PartitionWriter>>,
     io: AppendIo,
+    /// Bytes appended since writeback was last started across files.
+    since_sweep: u64,
 }
+
+/// After this many bytes across the shuffle, start writeback on every
+/// file with at least [`SWEEP_MIN_PENDING`] bytes waiting, so commits of
+/// many small partitions do not wait for all of it at once.
+const SWEEP_EVERY: u64 = 32 << 20;
+const SWEEP_MIN_PENDING: u64 = 256 << 10;
 
 impl ShuffleStore {
     fn io<'a>(
@@ -92,6 +100,7 @@ impl ShuffleStore {
             log,
             writers: (0..partitions).map(|_| None).collect(),
             io,
+            since_sweep: 0,
         };
         let mut recoveries = Vec::new();
         for partition in 0..partitions {
@@ -197,7 +206,15 @@ impl ShuffleStore {
         let path = writer.path().to_path_buf();
         writer
             .append(io, key, payload)
-            .map_err(io_error(&label, "appending to", &path))
+            .map_err(io_error(&label, "appending to", &path))?;
+        self.since_sweep += payload.len() as u64;
+        if self.since_sweep >= SWEEP_EVERY {
+            self.since_sweep = 0;
+            for writer in self.writers.iter_mut().flatten() {
+                writer.start_writeback_if(SWEEP_MIN_PENDING);
+            }
+        }
+        Ok(())
     }
 
     /// Commits a map attempt: syncs the partitions it wrote, logs the

@@ -17,6 +17,29 @@ use faro_transport::{Endpoint, LocalCa, PemPaths, TlsConfig, TransportOptions};
 const SECRET: &[u8] = b"a test cluster secret, 32 bytes!";
 const PARTITIONS: u32 = 3;
 
+/// A temporary directory holding a fresh identity (PEM files) and the
+/// cluster secret, and the identity for clients.
+struct Setup {
+    dir: tempfile::TempDir,
+    pem: PemPaths,
+    secret_file: std::path::PathBuf,
+    tls: TlsConfig,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let identity = LocalCa::generate().unwrap().issue(&["localhost"]).unwrap();
+    let pem = identity.write_pem_files(dir.path()).unwrap();
+    let secret_file = dir.path().join("secret");
+    std::fs::write(&secret_file, SECRET).unwrap();
+    Setup {
+        tls: identity.tls_config(),
+        dir,
+        pem,
+        secret_file,
+    }
+}
+
 struct Node {
     child: Child,
     addr: SocketAddr,
@@ -97,13 +120,13 @@ async fn push_map(client: &ShuffleClient, map: u32, attempt: u32, frames: u32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_partitions_survive_sigkill_and_uncommitted_data_does_not() {
-    let dir = tempfile::tempdir().unwrap();
-    let identity = LocalCa::generate().unwrap().issue(&["localhost"]).unwrap();
-    let pem = identity.write_pem_files(dir.path()).unwrap();
-    let secret_file = dir.path().join("secret");
-    std::fs::write(&secret_file, SECRET).unwrap();
+    let Setup {
+        dir,
+        pem,
+        secret_file,
+        tls,
+    } = setup();
     let data_dir = dir.path().join("data");
-    let tls = identity.tls_config();
     let token = ClusterSecret::new(SECRET).token("job-7");
 
     let node = start_node(&data_dir, &pem, &secret_file);
@@ -225,12 +248,12 @@ async fn wait_for_stats(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn producers_that_vanish_mid_push_leave_nothing_visible_and_nothing_leaked() {
-    let dir = tempfile::tempdir().unwrap();
-    let identity = LocalCa::generate().unwrap().issue(&["localhost"]).unwrap();
-    let pem = identity.write_pem_files(dir.path()).unwrap();
-    let secret_file = dir.path().join("secret");
-    std::fs::write(&secret_file, SECRET).unwrap();
-    let tls = identity.tls_config();
+    let Setup {
+        dir,
+        pem,
+        secret_file,
+        tls,
+    } = setup();
     let token = ClusterSecret::new(SECRET).token("job-8");
     let node = start_node(&dir.path().join("data"), &pem, &secret_file);
     let (_monitor_endpoint, monitor) = client(&tls, &node, "job-8", &token).await;
@@ -288,12 +311,12 @@ async fn producers_that_vanish_mid_push_leave_nothing_visible_and_nothing_leaked
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partitions_spread_over_two_nodes_and_read_back_from_their_owners() {
-    let dir = tempfile::tempdir().unwrap();
-    let identity = LocalCa::generate().unwrap().issue(&["localhost"]).unwrap();
-    let pem = identity.write_pem_files(dir.path()).unwrap();
-    let secret_file = dir.path().join("secret");
-    std::fs::write(&secret_file, SECRET).unwrap();
-    let tls = identity.tls_config();
+    let Setup {
+        dir,
+        pem,
+        secret_file,
+        tls,
+    } = setup();
     let token = ClusterSecret::new(SECRET).token("job-9");
     let nodes = [
         start_node(&dir.path().join("a"), &pem, &secret_file),
@@ -355,12 +378,12 @@ async fn partitions_spread_over_two_nodes_and_read_back_from_their_owners() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_two_replicas_a_killed_node_costs_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let identity = LocalCa::generate().unwrap().issue(&["localhost"]).unwrap();
-    let pem = identity.write_pem_files(dir.path()).unwrap();
-    let secret_file = dir.path().join("secret");
-    std::fs::write(&secret_file, SECRET).unwrap();
-    let tls = identity.tls_config();
+    let Setup {
+        dir,
+        pem,
+        secret_file,
+        tls,
+    } = setup();
     let token = ClusterSecret::new(SECRET).token("job-10");
     let mut nodes = vec![
         start_node(&dir.path().join("a"), &pem, &secret_file),
@@ -419,12 +442,12 @@ async fn with_two_replicas_a_killed_node_costs_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_whose_owner_stops_heartbeating_expire_and_lose_their_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let identity = LocalCa::generate().unwrap().issue(&["localhost"]).unwrap();
-    let pem = identity.write_pem_files(dir.path()).unwrap();
-    let secret_file = dir.path().join("secret");
-    std::fs::write(&secret_file, SECRET).unwrap();
-    let tls = identity.tls_config();
+    let Setup {
+        dir,
+        pem,
+        secret_file,
+        tls,
+    } = setup();
     let data_dir = dir.path().join("data");
     let node = start_node_with(&data_dir, &pem, &secret_file, &["--job-ttl-secs", "1"]);
     let secret = ClusterSecret::new(SECRET);

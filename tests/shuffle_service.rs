@@ -108,6 +108,28 @@ fn frame(map: u32, attempt: u32, partition: u32, seq: u32) -> Bytes {
     Bytes::from(bytes)
 }
 
+/// Pushes `frames` frames per (map, partition) through `cluster` for maps
+/// `0..maps` as attempt 0, committing each map; returns the nodes' answers.
+async fn push_and_commit(
+    cluster: &faro_shuffle::ShuffleCluster,
+    maps: u32,
+    reduces: u32,
+    frames: u32,
+) -> Vec<Vec<Response>> {
+    let mut answers = Vec::new();
+    for map in 0..maps {
+        for partition in 0..reduces {
+            let mut push = cluster.push(0, partition, map, 0, 0).await.unwrap();
+            for seq in 0..frames {
+                push.send(frame(map, 0, partition, seq)).await.unwrap();
+            }
+            push.finish().await.unwrap();
+        }
+        answers.push(cluster.commit(0, map, 0).await.unwrap());
+    }
+    answers
+}
+
 async fn push_map(client: &ShuffleClient, map: u32, attempt: u32, frames: u32) {
     for partition in 0..PARTITIONS {
         let mut tx = client.push(0, partition, map, attempt, 0).await.unwrap();
@@ -339,15 +361,7 @@ async fn partitions_spread_over_two_nodes_and_read_back_from_their_owners() {
 
     const REDUCES: u32 = 8;
     cluster.register(0, REDUCES).await.unwrap();
-    for map in 0..3 {
-        for partition in 0..REDUCES {
-            let mut push = cluster.push(0, partition, map, 0, 0).await.unwrap();
-            for seq in 0..4 {
-                push.send(frame(map, 0, partition, seq)).await.unwrap();
-            }
-            push.finish().await.unwrap();
-        }
-        let answers = cluster.commit(0, map, 0).await.unwrap();
+    for answers in push_and_commit(&cluster, 3, REDUCES, 4).await {
         assert!(
             answers.iter().all(|a| *a == Response::Committed),
             "{answers:?}"
@@ -407,16 +421,7 @@ async fn with_two_replicas_a_killed_node_costs_nothing() {
 
     const REDUCES: u32 = 6;
     cluster.register(0, REDUCES).await.unwrap();
-    for map in 0..2 {
-        for partition in 0..REDUCES {
-            let mut push = cluster.push(0, partition, map, 0, 0).await.unwrap();
-            for seq in 0..3 {
-                push.send(frame(map, 0, partition, seq)).await.unwrap();
-            }
-            push.finish().await.unwrap();
-        }
-        cluster.commit(0, map, 0).await.unwrap();
-    }
+    push_and_commit(&cluster, 2, REDUCES, 3).await;
     let stats = cluster.stats().await.unwrap();
     assert!(
         stats

@@ -321,7 +321,8 @@ impl ShuffleServer {
                 attempt,
                 seq,
             };
-            if let Err(error) = lock(&store).push(partition, key, &frame) {
+            if let Err(error) = lock(&store).push_checked(partition, key, &frame, frame.checksum())
+            {
                 let message = error.to_string();
                 rx.refuse(&message);
                 return Err(message);

@@ -12,7 +12,7 @@
 //! there for batching and direct I/O later, and both paths stay tested.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{IoSlice, Write};
 use std::os::fd::AsRawFd;
 
 use io_uring::{opcode, types, IoUring};
@@ -80,33 +80,69 @@ impl AppendIo {
     /// Appends all of `bytes` to `file` (opened with `O_APPEND`), whose
     /// current length is `offset`.
     pub fn append(&mut self, file: &File, offset: u64, bytes: &[u8]) -> std::io::Result<()> {
-        let Some(ring) = self.ring.as_mut() else {
-            return (&*file).write_all(bytes);
-        };
-        let mut written = 0usize;
-        while written < bytes.len() {
-            let rest = &bytes[written..];
-            let len = u32::try_from(rest.len()).unwrap_or(u32::MAX);
-            let entry = opcode::Write::new(types::Fd(file.as_raw_fd()), rest.as_ptr(), len)
-                .offset(offset + written as u64)
-                .build();
-            // SAFETY: `rest` stays borrowed, unmoved and alive until the
-            // completion below is reaped: we wait for it before returning.
-            unsafe { ring.submission().push(&entry) }
-                .map_err(|_| std::io::Error::other("io_uring submission queue full"))?;
-            ring.submit_and_wait(1)?;
-            let result = ring
-                .completion()
-                .next()
-                .map(|completion| completion.result())
-                .ok_or_else(|| std::io::Error::other("io_uring returned no completion"))?;
-            match result {
-                n if n > 0 => written += n as usize,
-                0 => return Err(std::io::ErrorKind::WriteZero.into()),
-                errno => return Err(std::io::Error::from_raw_os_error(-errno)),
+        self.append_parts(file, offset, &[bytes])
+    }
+
+    /// Appends `parts` back to back with vectored writes, so a record's
+    /// header, payload and padding need no copy into one buffer.
+    pub fn append_parts(
+        &mut self,
+        file: &File,
+        offset: u64,
+        parts: &[&[u8]],
+    ) -> std::io::Result<()> {
+        let mut slices: Vec<IoSlice<'_>> = parts
+            .iter()
+            .filter(|part| !part.is_empty())
+            .map(|part| IoSlice::new(part))
+            .collect();
+        let mut remaining: &mut [IoSlice<'_>] = &mut slices;
+        let mut written = 0u64;
+        while !remaining.is_empty() {
+            let n = match self.ring.as_mut() {
+                None => (&*file).write_vectored(remaining)?,
+                Some(ring) => uring_writev(ring, file, offset + written, remaining)?,
+            };
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
             }
+            written += n as u64;
+            IoSlice::advance_slices(&mut remaining, n);
         }
         Ok(())
+    }
+}
+
+/// One `writev` through the ring; returns the bytes written.
+fn uring_writev(
+    ring: &mut IoUring,
+    file: &File,
+    offset: u64,
+    slices: &[IoSlice<'_>],
+) -> std::io::Result<usize> {
+    let count = u32::try_from(slices.len().min(1024)).unwrap_or(1024);
+    // `IoSlice` is ABI-compatible with `iovec` on Unix (std guarantees it).
+    let entry = opcode::Writev::new(
+        types::Fd(file.as_raw_fd()),
+        slices.as_ptr().cast::<libc::iovec>(),
+        count,
+    )
+    .offset(offset)
+    .build();
+    // SAFETY: the iovecs and the memory they point to stay borrowed,
+    // unmoved and alive until the completion below is reaped.
+    unsafe { ring.submission().push(&entry) }
+        .map_err(|_| std::io::Error::other("io_uring submission queue full"))?;
+    ring.submit_and_wait(1)?;
+    let result = ring
+        .completion()
+        .next()
+        .map(|completion| completion.result())
+        .ok_or_else(|| std::io::Error::other("io_uring returned no completion"))?;
+    if result < 0 {
+        Err(std::io::Error::from_raw_os_error(-result))
+    } else {
+        Ok(result as usize)
     }
 }
 

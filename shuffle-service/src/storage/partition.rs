@@ -24,7 +24,6 @@ pub struct PartitionWriter {
     file: File,
     path: PathBuf,
     len: u64,
-    scratch: Vec<u8>,
     /// Bytes up to here have had writeback started.
     writeback_started: u64,
 }
@@ -72,7 +71,6 @@ impl PartitionWriter {
                 file,
                 path: path.to_path_buf(),
                 len: kept,
-                scratch: Vec::new(),
                 writeback_started: kept,
             },
             recovery,
@@ -87,18 +85,35 @@ impl PartitionWriter {
         key: RecordKey,
         payload: &[u8],
     ) -> std::io::Result<()> {
-        let header = RecordHeader::new(key, payload);
-        self.scratch.clear();
-        self.scratch.extend_from_slice(&header.encode());
-        self.scratch.extend_from_slice(payload);
-        self.scratch.resize(header.stored_len(), 0);
-        if let Err(error) = io.append(&self.file, self.len, &self.scratch) {
+        self.append_checked(io, key, payload, crc32c::crc32c(payload))
+    }
+
+    /// Appends one record whose payload CRC-32C the caller already
+    /// verified (the transport checks every frame with the same checksum),
+    /// so the payload is not read a second time. Header, payload and
+    /// padding go out in one vectored write, without a staging copy.
+    pub fn append_checked(
+        &mut self,
+        io: &mut AppendIo,
+        key: RecordKey,
+        payload: &[u8],
+        payload_crc: u32,
+    ) -> std::io::Result<()> {
+        let header = RecordHeader {
+            key,
+            length: payload.len() as u32,
+            payload_crc,
+        };
+        let encoded = header.encode();
+        let padding = &[0u8; super::record::RECORD_ALIGN]
+            [..header.stored_len() - RECORD_HEADER_LEN - payload.len()];
+        if let Err(error) = io.append_parts(&self.file, self.len, &[&encoded, payload, padding]) {
             if let Err(rollback) = self.file.set_len(self.len) {
                 tracing::error!(path = %self.path.display(), %rollback, "cannot roll back a failed append; recovery will cut it");
             }
             return Err(error);
         }
-        self.len += self.scratch.len() as u64;
+        self.len += header.stored_len() as u64;
         if self.len - self.writeback_started >= WRITE_BEHIND {
             self.start_writeback();
         }

@@ -187,6 +187,18 @@ impl ShuffleStore {
         key: RecordKey,
         payload: &[u8],
     ) -> Result<(), StorageError> {
+        self.push_checked(partition, key, payload, crc32c::crc32c(payload))
+    }
+
+    /// Like [`Self::push`], for a payload whose CRC-32C the caller has
+    /// already verified (the transport checks every frame).
+    pub fn push_checked(
+        &mut self,
+        partition: u32,
+        key: RecordKey,
+        payload: &[u8],
+        payload_crc: u32,
+    ) -> Result<(), StorageError> {
         self.check_partition(partition)?;
         if let Err(winner) = self.book.record_push(key.map_id, key.attempt, partition) {
             return Err(StorageError::AlreadyCommitted {
@@ -205,7 +217,7 @@ impl ShuffleStore {
         };
         let path = writer.path().to_path_buf();
         writer
-            .append(io, key, payload)
+            .append_checked(io, key, payload, payload_crc)
             .map_err(io_error(&label, "appending to", &path))?;
         self.since_sweep += payload.len() as u64;
         if self.since_sweep >= SWEEP_EVERY {

@@ -70,7 +70,16 @@ impl Drop for Shared {
 pub struct Frame {
     buffer: Option<Box<[u128]>>,
     len: usize,
+    crc: u32,
     shared: Arc<Shared>,
+}
+
+impl Frame {
+    /// The payload's CRC-32C, verified on receipt: a store that keeps the
+    /// same checksum need not read the payload again to compute it.
+    pub fn checksum(&self) -> u32 {
+        self.crc
+    }
 }
 
 impl Deref for Frame {
@@ -282,6 +291,7 @@ async fn read_payload(
     let mut frame = Frame {
         buffer: Some(shared.pool.take_buffer()?),
         len,
+        crc: header.payload_crc,
         shared: shared.clone(),
     };
     let bytes = match frame.buffer.as_mut() {

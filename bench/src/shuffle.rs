@@ -154,10 +154,6 @@ async fn fetch_shuffle(
     Ok(read)
 }
 
-async fn node_stats(cluster: &ShuffleCluster) -> Result<Vec<NodeStats>> {
-    Ok(cluster.stats().await?)
-}
-
 fn service_cpu(before: &[NodeStats], after: &[NodeStats]) -> f64 {
     before
         .iter()
@@ -231,7 +227,7 @@ async fn run_async(args: &ShuffleArgs) -> Result<()> {
     cluster.register(0, args.reduces).await?;
     cluster.register(1, args.reduces).await?;
 
-    let before = node_stats(&cluster).await?;
+    let before = cluster.stats().await?;
     let meter = Meter::start()?;
     let (written, read, push_time, fetch_time) = if args.concurrent {
         let written0 = push_shuffle(&cluster, 0, args).await?;
@@ -257,7 +253,7 @@ async fn run_async(args: &ShuffleArgs) -> Result<()> {
         (written, read, push_time, start.elapsed())
     };
     let client = meter.stop()?;
-    let after = node_stats(&cluster).await?;
+    let after = cluster.stats().await?;
     cluster.delete_job().await?;
 
     let verified = written == read;

@@ -21,6 +21,9 @@ pub enum ClientError {
     /// says why: wrong token, full disk, unknown shuffle).
     #[error(transparent)]
     Transport(#[from] TransportError),
+    /// The request could not be encoded.
+    #[error("cannot encode the request: {0}")]
+    BadRequest(String),
     /// The node answered something that is not a response.
     #[error("bad response from the shuffle node: {0}")]
     BadResponse(String),
@@ -36,20 +39,20 @@ impl ShuffleClient {
         }
     }
 
-    fn envelope(&self, shuffle: u32, request: Request) -> Vec<u8> {
+    fn envelope(&self, shuffle: u32, request: Request) -> Result<Vec<u8>, ClientError> {
         let envelope = Envelope {
             job: self.job.clone(),
             shuffle,
             token: self.token.clone(),
             request,
         };
-        serde_json::to_vec(&envelope).unwrap_or_default()
+        serde_json::to_vec(&envelope).map_err(|e| ClientError::BadRequest(e.to_string()))
     }
 
     async fn call(&self, shuffle: u32, request: Request) -> Result<Response, ClientError> {
         let mut rx = self
             .connection
-            .open_receiver(&self.envelope(shuffle, request))
+            .open_receiver(&self.envelope(shuffle, request)?)
             .await?;
         let frame = rx
             .recv()
@@ -91,7 +94,7 @@ impl ShuffleClient {
         };
         Ok(self
             .connection
-            .open_sender(&self.envelope(shuffle, request))
+            .open_sender(&self.envelope(shuffle, request)?)
             .await?)
     }
 
@@ -113,7 +116,7 @@ impl ShuffleClient {
     ) -> Result<ChannelReceiver, ClientError> {
         Ok(self
             .connection
-            .open_receiver(&self.envelope(shuffle, Request::Fetch { partition }))
+            .open_receiver(&self.envelope(shuffle, Request::Fetch { partition })?)
             .await?)
     }
 

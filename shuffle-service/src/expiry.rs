@@ -26,10 +26,9 @@ impl ExpiryBook {
         }
     }
 
-    /// The same book with another TTL.
-    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+    /// Changes the TTL; jobs already tracked keep their last heartbeat.
+    pub fn set_ttl(&mut self, ttl: Duration) {
         self.ttl = ttl;
-        self
     }
 
     /// The TTL.

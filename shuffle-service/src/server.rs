@@ -147,8 +147,7 @@ impl ShuffleServer {
     /// Expires jobs silent for longer than `ttl` (default
     /// [`DEFAULT_JOB_TTL`]).
     pub fn with_job_ttl(self, ttl: std::time::Duration) -> Self {
-        let book = lock(&self.expiry).clone().with_ttl(ttl);
-        *lock(&self.expiry) = book;
+        lock(&self.expiry).set_ttl(ttl);
         self
     }
 

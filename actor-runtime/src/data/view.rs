@@ -312,6 +312,17 @@ fn check_utf8<'a>(column: &str, values: BinaryValues<'a>) -> Result<StrValues<'a
     Ok(StrValues { bytes: values })
 }
 
+/// Checks that a vector column holds `dim` values per row; returns `dim`.
+fn check_vector(column: &str, rows: usize, dim: u32, values: usize) -> Result<usize, BatchError> {
+    expect_len(
+        column,
+        "vector values",
+        rows.checked_mul(dim as usize),
+        values,
+    )?;
+    Ok(dim as usize)
+}
+
 /// Checks one column against its field and the row count, and returns
 /// its typed view.
 pub(crate) fn validate_column<'a>(
@@ -356,36 +367,20 @@ pub(crate) fn validate_column<'a>(
                 dim,
             },
             RawValues::F32Vector(values),
-        ) => {
-            expect_len(
-                column,
-                "vector values",
-                rows.checked_mul(dim as usize),
-                values.len(),
-            )?;
-            ValuesView::F32Vector {
-                dim: dim as usize,
-                values,
-            }
-        }
+        ) => ValuesView::F32Vector {
+            dim: check_vector(column, rows, dim, values.len())?,
+            values,
+        },
         (
             DataType::Vector {
                 element: VectorElement::F64,
                 dim,
             },
             RawValues::F64Vector(values),
-        ) => {
-            expect_len(
-                column,
-                "vector values",
-                rows.checked_mul(dim as usize),
-                values.len(),
-            )?;
-            ValuesView::F64Vector {
-                dim: dim as usize,
-                values,
-            }
-        }
+        ) => ValuesView::F64Vector {
+            dim: check_vector(column, rows, dim, values.len())?,
+            values,
+        },
         _ => return Err(mismatch()),
     };
     let validity = match raw.validity {

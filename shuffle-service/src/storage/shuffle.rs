@@ -104,8 +104,10 @@ impl ShuffleStore {
         };
         let mut recoveries = Vec::new();
         for partition in 0..partitions {
-            if store.partition_path(partition).exists() {
-                recoveries.push((partition, store.writer(partition)?.1));
+            if partition_path(&store.dir, partition).exists() {
+                let (_, recovery) =
+                    open_writer(&mut store.writers, &store.dir, &store.label, partition)?;
+                recoveries.push((partition, recovery));
             }
         }
         Ok((store, recoveries))
@@ -145,10 +147,6 @@ impl ShuffleStore {
         &self.book
     }
 
-    fn partition_path(&self, partition: u32) -> PathBuf {
-        self.dir.join(format!("part-{partition:05}.data"))
-    }
-
     fn check_partition(&self, partition: u32) -> Result<(), StorageError> {
         if partition < self.partitions {
             Ok(())
@@ -158,24 +156,6 @@ impl ShuffleStore {
                 partition,
                 partitions: self.partitions,
             })
-        }
-    }
-
-    fn writer(&mut self, partition: u32) -> Result<(&mut PartitionWriter, Recovery), StorageError> {
-        self.check_partition(partition)?;
-        let path = self.partition_path(partition);
-        let mut recovery = Recovery::default();
-        if self.writers[partition as usize].is_none() {
-            let (writer, found) =
-                PartitionWriter::open(&path).map_err(self.io("opening", &path))?;
-            recovery = found;
-            self.writers[partition as usize] = Some(writer);
-        }
-        match self.writers[partition as usize].as_mut() {
-            Some(writer) => Ok((writer, recovery)),
-            None => Err(io_error(&self.label, "opening", &path)(
-                std::io::ErrorKind::NotFound.into(),
-            )),
         }
     }
 
@@ -208,17 +188,15 @@ impl ShuffleStore {
                 winner,
             });
         }
-        let label = self.label.clone();
-        self.writer(partition)?;
-        let (Some(writer), io) = (self.writers[partition as usize].as_mut(), &mut self.io) else {
-            return Err(io_error(&label, "opening", &self.dir)(
-                std::io::ErrorKind::NotFound.into(),
-            ));
-        };
-        let path = writer.path().to_path_buf();
+        let (writer, _) = open_writer(&mut self.writers, &self.dir, &self.label, partition)?;
         writer
-            .append_checked(io, key, payload, payload_crc)
-            .map_err(io_error(&label, "appending to", &path))?;
+            .append_checked(&mut self.io, key, payload, payload_crc)
+            .map_err(|source| StorageError::Io {
+                shuffle: self.label.clone(),
+                action: "appending to",
+                path: writer.path().to_path_buf(),
+                source,
+            })?;
         self.since_sweep += payload.len() as u64;
         if self.since_sweep >= SWEEP_EVERY {
             self.since_sweep = 0;
@@ -236,11 +214,11 @@ impl ShuffleStore {
         let plan = self.book.prepare(map, attempt);
         if let CommitPlan::Commit { partitions } = &plan {
             for &partition in partitions {
-                let label = self.label.clone();
-                let (writer, _) = self.writer(partition)?;
+                let (writer, _) =
+                    open_writer(&mut self.writers, &self.dir, &self.label, partition)?;
                 writer
                     .sync()
-                    .map_err(io_error(&label, "syncing", writer.path()))?;
+                    .map_err(io_error(&self.label, "syncing", writer.path()))?;
             }
             let log_path = self.log.path().to_path_buf();
             self.log
@@ -255,7 +233,7 @@ impl ShuffleStore {
     /// they were pushed per map: a zero-copy view of the partition file.
     pub fn read(&self, partition: u32) -> Result<PartitionFrames, StorageError> {
         self.check_partition(partition)?;
-        let path = self.partition_path(partition);
+        let path = partition_path(&self.dir, partition);
         let len = match &self.writers[partition as usize] {
             Some(writer) => writer.len(),
             None => return Ok(PartitionFrames::empty()),
@@ -312,6 +290,44 @@ fn io_error<'a>(
         action,
         path: path.to_path_buf(),
         source,
+    }
+}
+
+fn partition_path(dir: &Path, partition: u32) -> PathBuf {
+    dir.join(format!("part-{partition:05}.data"))
+}
+
+/// The writer of `partition`, opened (and recovered) on first use. A free
+/// function over the store's fields, so callers can hold the writer and
+/// the store's other fields (its io path) at once.
+fn open_writer<'a>(
+    writers: &'a mut [Option<PartitionWriter>],
+    dir: &Path,
+    label: &str,
+    partition: u32,
+) -> Result<(&'a mut PartitionWriter, Recovery), StorageError> {
+    let partitions = writers.len() as u32;
+    let slot =
+        writers
+            .get_mut(partition as usize)
+            .ok_or_else(|| StorageError::NoSuchPartition {
+                shuffle: label.to_string(),
+                partition,
+                partitions,
+            })?;
+    let mut recovery = Recovery::default();
+    if slot.is_none() {
+        let path = partition_path(dir, partition);
+        let (writer, found) =
+            PartitionWriter::open(&path).map_err(io_error(label, "opening", &path))?;
+        recovery = found;
+        *slot = Some(writer);
+    }
+    match slot {
+        Some(writer) => Ok((writer, recovery)),
+        None => Err(io_error(label, "opening", dir)(
+            std::io::ErrorKind::NotFound.into(),
+        )),
     }
 }
 

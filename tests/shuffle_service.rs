@@ -100,6 +100,31 @@ async fn client(tls: &TlsConfig, node: &Node, job: &str, token: &str) -> (Endpoi
     (endpoint, ShuffleClient::new(connection, job, token))
 }
 
+/// A job's cluster client over `nodes`, named shuffle-a, shuffle-b, ….
+async fn cluster_client(
+    tls: &TlsConfig,
+    nodes: &[Node],
+    job: &str,
+    token: &str,
+) -> (Endpoint, faro_shuffle::ShuffleCluster) {
+    // A short idle timeout: a killed replica is noticed quickly.
+    let options = TransportOptions {
+        idle_timeout: Duration::from_secs(2),
+        ..TransportOptions::loopback()
+    };
+    let endpoint = Endpoint::bind("127.0.0.1:0".parse().unwrap(), tls, options).unwrap();
+    let mut connections = Vec::new();
+    for (index, node) in nodes.iter().enumerate() {
+        let name = format!("shuffle-{}", (b'a' + index as u8) as char);
+        connections.push((
+            name,
+            endpoint.connect(node.addr, "localhost").await.unwrap(),
+        ));
+    }
+    let cluster = faro_shuffle::ShuffleCluster::new(job, token, connections).unwrap();
+    (endpoint, cluster)
+}
+
 fn frame(map: u32, attempt: u32, partition: u32, seq: u32) -> Bytes {
     let mut bytes =
         format!("map {map} attempt {attempt} partition {partition} frame {seq}|").into_bytes();
@@ -344,20 +369,7 @@ async fn partitions_spread_over_two_nodes_and_read_back_from_their_owners() {
         start_node(&dir.path().join("a"), &pem, &secret_file),
         start_node(&dir.path().join("b"), &pem, &secret_file),
     ];
-    let endpoint = Endpoint::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        &tls,
-        TransportOptions::loopback(),
-    )
-    .unwrap();
-    let mut connections = Vec::new();
-    for (name, node) in ["shuffle-a", "shuffle-b"].into_iter().zip(&nodes) {
-        connections.push((
-            name.to_string(),
-            endpoint.connect(node.addr, "localhost").await.unwrap(),
-        ));
-    }
-    let cluster = faro_shuffle::ShuffleCluster::new("job-9", &token, connections).unwrap();
+    let (_endpoint, cluster) = cluster_client(&tls, &nodes, "job-9", &token).await;
 
     const REDUCES: u32 = 8;
     cluster.register(0, REDUCES).await.unwrap();
@@ -403,21 +415,8 @@ async fn with_two_replicas_a_killed_node_costs_nothing() {
         start_node(&dir.path().join("a"), &pem, &secret_file),
         start_node(&dir.path().join("b"), &pem, &secret_file),
     ];
-    let options = TransportOptions {
-        idle_timeout: Duration::from_secs(2),
-        ..TransportOptions::loopback()
-    };
-    let endpoint = Endpoint::bind("127.0.0.1:0".parse().unwrap(), &tls, options).unwrap();
-    let mut connections = Vec::new();
-    for (name, node) in ["shuffle-a", "shuffle-b"].into_iter().zip(&nodes) {
-        connections.push((
-            name.to_string(),
-            endpoint.connect(node.addr, "localhost").await.unwrap(),
-        ));
-    }
-    let cluster = faro_shuffle::ShuffleCluster::new("job-10", &token, connections)
-        .unwrap()
-        .with_replicas(2);
+    let (_endpoint, cluster) = cluster_client(&tls, &nodes, "job-10", &token).await;
+    let cluster = cluster.with_replicas(2);
 
     const REDUCES: u32 = 6;
     cluster.register(0, REDUCES).await.unwrap();

@@ -3,7 +3,7 @@
 mod support;
 
 use faro_transport::{Role, TransportError, TransportOptions};
-use support::{check_payload, connected_pair, payload};
+use support::{accept_receiver, check_payload, connected_pair, payload, spawn_producer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushed_frames_arrive_in_order_and_credit_returns() {
@@ -118,21 +118,8 @@ async fn a_sender_dropped_without_finish_is_not_a_clean_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_can_refuse_and_the_sender_learns_why() {
     let pair = connected_pair(TransportOptions::loopback(), TransportOptions::loopback()).await;
-    let conn = pair.client_conn.clone();
-    let producer = tokio::spawn(async move {
-        let mut tx = conn.open_sender(b"push").await?;
-        for seq in 0..10_000 {
-            tx.send(payload(seq, 4096)).await?;
-        }
-        tx.finish().await
-    });
-    let mut rx = pair
-        .server_conn
-        .accept_channel()
-        .await
-        .unwrap()
-        .into_receiver()
-        .unwrap();
+    let producer = spawn_producer(&pair.client_conn, b"push", 10_000, 4096);
+    let mut rx = accept_receiver(&pair.server_conn).await;
     rx.recv().await.unwrap().expect("a first frame");
     rx.refuse("partition 3: No space left on device");
     let err = producer.await.unwrap().unwrap_err();
@@ -162,21 +149,8 @@ async fn a_sender_can_refuse_and_the_receiver_learns_why() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finish_returns_only_once_the_consumer_has_read_everything() {
     let pair = connected_pair(TransportOptions::loopback(), TransportOptions::loopback()).await;
-    let conn = pair.client_conn.clone();
-    let producer = tokio::spawn(async move {
-        let mut tx = conn.open_sender(b"x").await?;
-        for seq in 0..3 {
-            tx.send(payload(seq, 64)).await?;
-        }
-        tx.finish().await
-    });
-    let mut rx = pair
-        .server_conn
-        .accept_channel()
-        .await
-        .unwrap()
-        .into_receiver()
-        .unwrap();
+    let producer = spawn_producer(&pair.client_conn, b"x", 3, 64);
+    let mut rx = accept_receiver(&pair.server_conn).await;
     // Everything has arrived, but the consumer has not read it yet.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(

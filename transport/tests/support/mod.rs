@@ -71,3 +71,30 @@ pub fn check_payload(frame: &[u8], seq: u64, len: usize) {
         "frame {seq} content differs"
     );
 }
+
+/// Spawns a producer on `conn` that opens a sending channel, sends
+/// `frames` checkable frames of `len` bytes and finishes.
+pub fn spawn_producer(
+    conn: &Connection,
+    open: &'static [u8],
+    frames: u64,
+    len: usize,
+) -> tokio::task::JoinHandle<Result<faro_transport::SenderStats, faro_transport::TransportError>> {
+    let conn = conn.clone();
+    tokio::spawn(async move {
+        let mut tx = conn.open_sender(open).await?;
+        for seq in 0..frames {
+            tx.send(payload(seq, len)).await?;
+        }
+        tx.finish().await
+    })
+}
+
+/// Accepts the next channel `conn`'s peer opens, as its receiving end.
+pub async fn accept_receiver(conn: &Connection) -> faro_transport::ChannelReceiver {
+    conn.accept_channel()
+        .await
+        .unwrap()
+        .into_receiver()
+        .unwrap()
+}

@@ -133,6 +133,13 @@ fn frame(map: u32, attempt: u32, partition: u32, seq: u32) -> Bytes {
     Bytes::from(bytes)
 }
 
+/// What `push_and_commit(maps, _, frames)` leaves readable in `partition`.
+fn pushed_frames(maps: u32, frames: u32, partition: u32) -> Vec<Bytes> {
+    (0..maps)
+        .flat_map(|map| (0..frames).map(move |seq| frame(map, 0, partition, seq)))
+        .collect()
+}
+
 /// Pushes `frames` frames per (map, partition) through `cluster` for maps
 /// `0..maps` as attempt 0, committing each map; returns the nodes' answers.
 async fn push_and_commit(
@@ -380,12 +387,9 @@ async fn partitions_spread_over_two_nodes_and_read_back_from_their_owners() {
         );
     }
     for partition in 0..REDUCES {
-        let want: Vec<Bytes> = (0..3)
-            .flat_map(|map| (0..4).map(move |seq| frame(map, 0, partition, seq)))
-            .collect();
         assert_eq!(
             cluster.fetch_all(0, partition).await.unwrap(),
-            want,
+            pushed_frames(3, 4, partition),
             "partition {partition}"
         );
     }
@@ -433,12 +437,9 @@ async fn with_two_replicas_a_killed_node_costs_nothing() {
     killed.child.kill().unwrap(); // SIGKILL shuffle-a
     killed.child.wait().unwrap();
     for partition in 0..REDUCES {
-        let want: Vec<Bytes> = (0..2)
-            .flat_map(|map| (0..3).map(move |seq| frame(map, 0, partition, seq)))
-            .collect();
         assert_eq!(
             cluster.fetch_all(0, partition).await.unwrap(),
-            want,
+            pushed_frames(2, 3, partition),
             "partition {partition} from the surviving replica"
         );
     }

@@ -5,6 +5,7 @@
 //! with status 2, so scripts can tell "not there yet" from a failed run.
 
 mod commands;
+mod metrics_http;
 
 use std::process::ExitCode;
 
@@ -21,7 +22,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a standalone shuffle service node.
-    ShuffleService(commands::shuffle_service::ShuffleServiceArgs),
+    ShuffleService(Box<commands::shuffle_service::ShuffleServiceArgs>),
     /// Run the scheduler and its REST API.
     Scheduler,
     /// Run a worker that executes tasks in its slots.

@@ -3,164 +3,17 @@
 //! every committed partition intact and nothing uncommitted; a wrong token
 //! is refused.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
 use faro_shuffle::protocol::Response;
 use faro_shuffle::{ClusterSecret, ShuffleClient};
-use faro_transport::{Endpoint, LocalCa, PemPaths, TlsConfig, TransportOptions};
 
-const SECRET: &[u8] = b"a test cluster secret, 32 bytes!";
+mod support;
+
+use support::*;
+
 const PARTITIONS: u32 = 3;
-
-/// A temporary directory holding a fresh identity (PEM files) and the
-/// cluster secret, and the identity for clients.
-struct Setup {
-    dir: tempfile::TempDir,
-    pem: PemPaths,
-    secret_file: std::path::PathBuf,
-    tls: TlsConfig,
-}
-
-fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let identity = LocalCa::generate().unwrap().issue(&["localhost"]).unwrap();
-    let pem = identity.write_pem_files(dir.path()).unwrap();
-    let secret_file = dir.path().join("secret");
-    std::fs::write(&secret_file, SECRET).unwrap();
-    Setup {
-        tls: identity.tls_config(),
-        dir,
-        pem,
-        secret_file,
-    }
-}
-
-struct Node {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_node(data_dir: &Path, pem: &PemPaths, secret_file: &Path) -> Node {
-    start_node_with(data_dir, pem, secret_file, &[])
-}
-
-fn start_node_with(data_dir: &Path, pem: &PemPaths, secret_file: &Path, extra: &[&str]) -> Node {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faro"))
-        .arg("shuffle-service")
-        .args(extra)
-        .args(["--listen", "127.0.0.1:0", "--loopback"])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .arg("--cert")
-        .arg(&pem.cert)
-        .arg("--key")
-        .arg(&pem.key)
-        .arg("--ca")
-        .arg(&pem.ca)
-        .arg("--secret-file")
-        .arg(secret_file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("faro starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("the node prints its address");
-    let addr = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    Node { child, addr }
-}
-
-async fn client(tls: &TlsConfig, node: &Node, job: &str, token: &str) -> (Endpoint, ShuffleClient) {
-    // A short idle timeout: the producer notices the killed node quickly.
-    let options = TransportOptions {
-        idle_timeout: Duration::from_secs(2),
-        ..TransportOptions::loopback()
-    };
-    let endpoint = Endpoint::bind("127.0.0.1:0".parse().unwrap(), tls, options).unwrap();
-    let connection = endpoint.connect(node.addr, "localhost").await.unwrap();
-    (endpoint, ShuffleClient::new(connection, job, token))
-}
-
-/// A job's cluster client over `nodes`, named shuffle-a, shuffle-b, ….
-async fn cluster_client(
-    tls: &TlsConfig,
-    nodes: &[Node],
-    job: &str,
-    token: &str,
-) -> (Endpoint, faro_shuffle::ShuffleCluster) {
-    // A short idle timeout: a killed replica is noticed quickly.
-    let options = TransportOptions {
-        idle_timeout: Duration::from_secs(2),
-        ..TransportOptions::loopback()
-    };
-    let endpoint = Endpoint::bind("127.0.0.1:0".parse().unwrap(), tls, options).unwrap();
-    let mut connections = Vec::new();
-    for (index, node) in nodes.iter().enumerate() {
-        let name = format!("shuffle-{}", (b'a' + index as u8) as char);
-        connections.push((
-            name,
-            endpoint.connect(node.addr, "localhost").await.unwrap(),
-        ));
-    }
-    let cluster = faro_shuffle::ShuffleCluster::new(job, token, connections).unwrap();
-    (endpoint, cluster)
-}
-
-fn frame(map: u32, attempt: u32, partition: u32, seq: u32) -> Bytes {
-    let mut bytes =
-        format!("map {map} attempt {attempt} partition {partition} frame {seq}|").into_bytes();
-    let fill = (map * 31 + partition * 7 + seq) as u8;
-    bytes.resize(8 * 1024 + (seq as usize % 5) * 1000, fill);
-    Bytes::from(bytes)
-}
-
-/// What `push_and_commit(maps, _, frames)` leaves readable in `partition`.
-fn pushed_frames(maps: u32, frames: u32, partition: u32) -> Vec<Bytes> {
-    (0..maps)
-        .flat_map(|map| (0..frames).map(move |seq| frame(map, 0, partition, seq)))
-        .collect()
-}
-
-/// Pushes `frames` frames per (map, partition) through `cluster` for maps
-/// `0..maps` as attempt 0, committing each map; returns the nodes' answers.
-async fn push_and_commit(
-    cluster: &faro_shuffle::ShuffleCluster,
-    maps: u32,
-    reduces: u32,
-    frames: u32,
-) -> Vec<Vec<Response>> {
-    let mut answers = Vec::new();
-    for map in 0..maps {
-        for partition in 0..reduces {
-            let mut push = cluster.push(0, partition, map, 0, 0).await.unwrap();
-            for seq in 0..frames {
-                push.send(frame(map, 0, partition, seq)).await.unwrap();
-            }
-            push.finish().await.unwrap();
-        }
-        answers.push(cluster.commit(0, map, 0).await.unwrap());
-    }
-    answers
-}
 
 async fn push_map(client: &ShuffleClient, map: u32, attempt: u32, frames: u32) {
     for partition in 0..PARTITIONS {
@@ -185,7 +38,7 @@ async fn committed_partitions_survive_sigkill_and_uncommitted_data_does_not() {
 
     let node = start_node(&data_dir, &pem, &secret_file);
     let (_endpoint, shuffle) = client(&tls, &node, "job-7", &token).await;
-    shuffle.register(0, PARTITIONS).await.unwrap();
+    shuffle.register(0, shape(4, PARTITIONS)).await.unwrap();
     for map in 0..3 {
         push_map(&shuffle, map, 0, 20).await;
         assert_eq!(
@@ -281,25 +134,6 @@ async fn committed_partitions_survive_sigkill_and_uncommitted_data_does_not() {
     );
 }
 
-/// Polls the node's stats until `done` holds, or fails after 10 s.
-async fn wait_for_stats(
-    client: &ShuffleClient,
-    done: impl Fn(&faro_shuffle::protocol::NodeStats) -> bool,
-) -> faro_shuffle::protocol::NodeStats {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let stats = client.stats().await.unwrap();
-        if done(&stats) {
-            return stats;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "stats never settled: {stats:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn producers_that_vanish_mid_push_leave_nothing_visible_and_nothing_leaked() {
     let Setup {
@@ -311,7 +145,7 @@ async fn producers_that_vanish_mid_push_leave_nothing_visible_and_nothing_leaked
     let token = ClusterSecret::new(SECRET).token("job-8");
     let node = start_node(&dir.path().join("data"), &pem, &secret_file);
     let (_monitor_endpoint, monitor) = client(&tls, &node, "job-8", &token).await;
-    monitor.register(0, PARTITIONS).await.unwrap();
+    monitor.register(0, shape(2, PARTITIONS)).await.unwrap();
 
     let mut fds_after_round = Vec::new();
     let mut frames_before = 0;
@@ -379,7 +213,7 @@ async fn partitions_spread_over_two_nodes_and_read_back_from_their_owners() {
     let (_endpoint, cluster) = cluster_client(&tls, &nodes, "job-9", &token).await;
 
     const REDUCES: u32 = 8;
-    cluster.register(0, REDUCES).await.unwrap();
+    cluster.register(0, shape(3, REDUCES)).await.unwrap();
     for answers in push_and_commit(&cluster, 3, REDUCES, 4).await {
         assert!(
             answers.iter().all(|a| *a == Response::Committed),
@@ -423,7 +257,7 @@ async fn with_two_replicas_a_killed_node_costs_nothing() {
     let cluster = cluster.with_replicas(2);
 
     const REDUCES: u32 = 6;
-    cluster.register(0, REDUCES).await.unwrap();
+    cluster.register(0, shape(2, REDUCES)).await.unwrap();
     push_and_commit(&cluster, 2, REDUCES, 3).await;
     let stats = cluster.stats().await.unwrap();
     assert!(
@@ -458,8 +292,8 @@ async fn jobs_whose_owner_stops_heartbeating_expire_and_lose_their_files() {
     let secret = ClusterSecret::new(SECRET);
     let (_e1, silent) = client(&tls, &node, "job-silent", &secret.token("job-silent")).await;
     let (_e2, alive) = client(&tls, &node, "job-alive", &secret.token("job-alive")).await;
-    silent.register(0, 1).await.unwrap();
-    alive.register(0, 1).await.unwrap();
+    silent.register(0, shape(1, 1)).await.unwrap();
+    alive.register(0, shape(1, 1)).await.unwrap();
     assert!(data_dir.join("job-silent").exists() && data_dir.join("job-alive").exists());
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use faro_shuffle::protocol::NodeStats;
+use faro_shuffle::storage::ShuffleShape;
 use faro_shuffle::{ClusterSecret, ShuffleCluster};
 use faro_transport::{Endpoint, TlsConfig, TransportOptions};
 
@@ -224,8 +225,12 @@ async fn run_async(args: &ShuffleArgs) -> Result<()> {
             .context("no nodes")?
             .with_replicas(args.replicas),
     );
-    cluster.register(0, args.reduces).await?;
-    cluster.register(1, args.reduces).await?;
+    let shape = ShuffleShape {
+        maps: args.maps,
+        partitions: args.reduces,
+    };
+    cluster.register(0, shape).await?;
+    cluster.register(1, shape).await?;
 
     let before = cluster.stats().await?;
     let meter = Meter::start()?;

@@ -4,7 +4,10 @@
 use bytes::Bytes;
 use faro_transport::{ChannelReceiver, ChannelSender, Connection, TransportError};
 
-use crate::protocol::{Envelope, NodeStats, Request, Response};
+use std::ops::Range;
+
+use crate::protocol::{Envelope, NodeStats, Request, Response, ShuffleSummary};
+use crate::storage::ShuffleShape;
 
 /// Talks to one shuffle node on behalf of one job.
 #[derive(Clone)]
@@ -69,9 +72,10 @@ impl ShuffleClient {
         }
     }
 
-    /// Registers shuffle `shuffle` with `partitions` reduce partitions.
-    pub async fn register(&self, shuffle: u32, partitions: u32) -> Result<(), ClientError> {
-        self.call(shuffle, Request::Register { partitions })
+    /// Registers shuffle `shuffle`: its maps and reduce partitions.
+    pub async fn register(&self, shuffle: u32, shape: ShuffleShape) -> Result<(), ClientError> {
+        let ShuffleShape { maps, partitions } = shape;
+        self.call(shuffle, Request::Register { maps, partitions })
             .await
             .map(|_| ())
     }
@@ -114,20 +118,45 @@ impl ShuffleClient {
         shuffle: u32,
         partition: u32,
     ) -> Result<ChannelReceiver, ClientError> {
+        self.fetch_request(shuffle, partition, None).await
+    }
+
+    /// Like [`Self::fetch`], for the frames of the maps in `maps` only.
+    pub async fn fetch_maps(
+        &self,
+        shuffle: u32,
+        partition: u32,
+        maps: Range<u32>,
+    ) -> Result<ChannelReceiver, ClientError> {
+        self.fetch_request(shuffle, partition, Some(maps)).await
+    }
+
+    async fn fetch_request(
+        &self,
+        shuffle: u32,
+        partition: u32,
+        maps: Option<Range<u32>>,
+    ) -> Result<ChannelReceiver, ClientError> {
+        let request = Request::Fetch { partition, maps };
         Ok(self
             .connection
-            .open_receiver(&self.envelope(shuffle, Request::Fetch { partition })?)
+            .open_receiver(&self.envelope(shuffle, request)?)
             .await?)
     }
 
     /// Fetches a whole partition into memory (tests, small partitions).
     pub async fn fetch_all(&self, shuffle: u32, partition: u32) -> Result<Vec<Bytes>, ClientError> {
-        let mut rx = self.fetch(shuffle, partition).await?;
-        let mut frames = Vec::new();
-        while let Some(frame) = rx.recv().await? {
-            frames.push(Bytes::copy_from_slice(&frame));
+        collect(self.fetch(shuffle, partition).await?).await
+    }
+
+    /// The job's shuffles on this node.
+    pub async fn list(&self) -> Result<Vec<ShuffleSummary>, ClientError> {
+        match self.call(0, Request::List).await? {
+            Response::Shuffles { shuffles } => Ok(shuffles),
+            other => Err(ClientError::BadResponse(format!(
+                "expected a shuffle list, got {other:?}"
+            ))),
         }
-        Ok(frames)
     }
 
     /// The node's counters.
@@ -149,4 +178,13 @@ impl ShuffleClient {
     pub async fn delete_job(&self) -> Result<(), ClientError> {
         self.call(0, Request::DeleteJob).await.map(|_| ())
     }
+}
+
+/// Every frame of a fetch, copied out of the receive buffers.
+pub async fn collect(mut rx: ChannelReceiver) -> Result<Vec<Bytes>, ClientError> {
+    let mut frames = Vec::new();
+    while let Some(frame) = rx.recv().await? {
+        frames.push(Bytes::copy_from_slice(&frame));
+    }
+    Ok(frames)
 }

@@ -18,6 +18,7 @@ use faro_transport::{ChannelReceiver, ChannelSender, Connection};
 use crate::client::{ClientError, ShuffleClient};
 use crate::placement::Placement;
 use crate::protocol::{NodeStats, Response};
+use crate::storage::ShuffleShape;
 
 /// A job's view of a set of shuffle nodes.
 pub struct ShuffleCluster {
@@ -87,9 +88,9 @@ impl ShuffleCluster {
     }
 
     /// Registers the shuffle on every node.
-    pub async fn register(&self, shuffle: u32, partitions: u32) -> Result<(), ClientError> {
+    pub async fn register(&self, shuffle: u32, shape: ShuffleShape) -> Result<(), ClientError> {
         for client in &self.clients {
-            client.register(shuffle, partitions).await?;
+            client.register(shuffle, shape).await?;
         }
         Ok(())
     }

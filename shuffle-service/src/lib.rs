@@ -9,17 +9,19 @@
 //!   [`cluster`]: a job's client over several nodes.
 //! - [`placement`]: which node owns a partition (consistent hashing).
 //! - [`token`]: job tokens; [`expiry`]: when silent jobs' data goes.
-//!
-//! Not built yet: the
-//! object-store tier, expiry and metrics.
+//! - [`tier`]: copies of complete shuffles in an object store (opendal),
+//!   read when the local file is gone.
+//! - [`metrics`]: the node's Prometheus metrics.
 
 pub mod client;
 pub mod cluster;
 pub mod expiry;
+pub mod metrics;
 pub mod placement;
 pub mod protocol;
 pub mod server;
 pub mod storage;
+pub mod tier;
 pub mod token;
 
 pub use client::{ClientError, ShuffleClient};

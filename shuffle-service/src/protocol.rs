@@ -10,11 +10,13 @@
 //!   cannot store a frame.
 //! - `fetch`: the client opens a *receiving* channel; the node streams the
 //!   partition's committed frames, under the client's credit.
-//! - `register`, `commit`, `delete_job`, `stats`: the client opens a
-//!   receiving channel and gets one JSON [`Response`] frame.
+//! - `register`, `commit`, `delete_job`, `list`, `stats`: the client opens
+//!   a receiving channel and gets one JSON [`Response`] frame.
 //!
 //! Control messages are rare and small, so JSON (debuggable) is fine; data
 //! frames are opaque bytes and never pass through it.
+
+use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
@@ -22,8 +24,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
-    /// Create a shuffle (idempotent for the same partition count).
+    /// Create a shuffle (idempotent for the same shape).
     Register {
+        /// Map tasks writing it: once all committed, the shuffle is
+        /// complete (and copied to the object-store tier, if configured).
+        maps: u32,
         /// Reduce partitions.
         partitions: u32,
     },
@@ -49,9 +54,14 @@ pub enum Request {
     Fetch {
         /// Reduce partition.
         partition: u32,
+        /// Only frames of these map ids (all when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        maps: Option<Range<u32>>,
     },
     /// Delete all of the job's shuffles.
     DeleteJob,
+    /// The job's shuffles on this node.
+    List,
     /// The node's counters.
     Stats,
     /// The job's owner is alive (every request counts as one too).
@@ -88,6 +98,26 @@ pub enum Response {
     },
     /// The node's counters.
     Stats(NodeStats),
+    /// The job's shuffles on this node, by shuffle id.
+    Shuffles {
+        /// One entry per shuffle.
+        shuffles: Vec<ShuffleSummary>,
+    },
+}
+
+/// One shuffle as [`Request::List`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShuffleSummary {
+    /// Shuffle id within the job.
+    pub shuffle: u32,
+    /// Map tasks.
+    pub maps: u32,
+    /// Reduce partitions.
+    pub partitions: u32,
+    /// Maps with a committed attempt.
+    pub committed_maps: u32,
+    /// Bytes of records on this node's disk.
+    pub stored_bytes: u64,
 }
 
 /// What a node holds and does, for operators and leak checks.
@@ -107,6 +137,15 @@ pub struct NodeStats {
     pub bytes_pushed: u64,
     /// Payload bytes served since start.
     pub bytes_fetched: u64,
+    /// Frames served from the object-store tier because the local copy
+    /// was gone, since start.
+    pub tier_reads: u64,
+    /// Complete shuffles copied to the object-store tier since start.
+    pub tier_uploads: u64,
+    /// Copies to the object-store tier that failed since start.
+    pub tier_upload_failures: u64,
+    /// QUIC connections open right now.
+    pub connections: usize,
     /// Receive buffers holding frames right now.
     pub receive_buffers_in_use: usize,
     /// File descriptors the process has open (Linux).

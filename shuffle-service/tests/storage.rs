@@ -7,8 +7,17 @@ use std::io::Write;
 use std::path::Path;
 
 use faro_shuffle::storage::{
-    CommitPlan, IoPath, IoPreference, RecordFault, RecordKey, ShuffleStore, StorageError,
+    CommitPlan, IoPath, IoPreference, RecordFault, RecordKey, ShuffleShape, ShuffleStore,
+    StorageError,
 };
+
+/// A shuffle of `partitions` partitions written by maps 0..16.
+fn shape(partitions: u32) -> ShuffleShape {
+    ShuffleShape {
+        maps: 16,
+        partitions,
+    }
+}
 
 fn key(map_id: u32, attempt: u32, seq: u32) -> RecordKey {
     RecordKey {
@@ -35,7 +44,7 @@ fn read_all(store: &ShuffleStore, partition: u32) -> Vec<Vec<u8>> {
 
 fn committed_attempts_are_visible_exactly_once_and_others_never(io: IoPreference) {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = ShuffleStore::create(dir.path(), "job j shuffle 0", 2, io).unwrap();
+    let mut store = ShuffleStore::create(dir.path(), "job j shuffle 0", shape(2), io).unwrap();
     for map in 0..3 {
         for seq in 0..4 {
             store
@@ -101,7 +110,7 @@ fn committed_attempts_are_visible_exactly_once_and_others_never(io: IoPreference
 
 fn frames_pushed_twice_are_read_once_and_a_hole_is_an_error(io: IoPreference) {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = ShuffleStore::create(dir.path(), "job j shuffle 1", 1, io).unwrap();
+    let mut store = ShuffleStore::create(dir.path(), "job j shuffle 1", shape(1), io).unwrap();
     for seq in [0, 1, 1, 2, 0] {
         store
             .push(0, key(5, 0, seq), &frame(5, 0, seq, 40))
@@ -133,7 +142,7 @@ fn frames_pushed_twice_are_read_once_and_a_hole_is_an_error(io: IoPreference) {
 
 fn frames_are_served_aligned_in_place(io: IoPreference) {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = ShuffleStore::create(dir.path(), "s", 1, io).unwrap();
+    let mut store = ShuffleStore::create(dir.path(), "s", shape(1), io).unwrap();
     for seq in 0..10 {
         store
             .push(0, key(0, 0, seq), &frame(0, 0, seq, 7 + seq as usize * 13))
@@ -152,7 +161,7 @@ fn partition_file(dir: &Path, partition: u32) -> std::path::PathBuf {
 
 fn after_a_crash_committed_data_is_intact_and_uncommitted_data_is_gone(io: IoPreference) {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = ShuffleStore::create(dir.path(), "job j shuffle 2", 2, io).unwrap();
+    let mut store = ShuffleStore::create(dir.path(), "job j shuffle 2", shape(2), io).unwrap();
     for seq in 0..50 {
         store
             .push(seq % 2, key(0, 0, seq / 2), &frame(0, 0, seq, 1000))
@@ -196,7 +205,7 @@ fn after_a_crash_committed_data_is_intact_and_uncommitted_data_is_gone(io: IoPre
 
 fn corrupt_committed_data_is_an_error_naming_the_partition(io: IoPreference) {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = ShuffleStore::create(dir.path(), "job j shuffle 3", 1, io).unwrap();
+    let mut store = ShuffleStore::create(dir.path(), "job j shuffle 3", shape(1), io).unwrap();
     for seq in 0..5 {
         store
             .push(0, key(0, 0, seq), &frame(0, 0, seq, 200))
@@ -254,7 +263,8 @@ fn bad_metadata_and_bad_partitions_are_named(io: IoPreference) {
         "{err}"
     );
 
-    let mut store = ShuffleStore::create(&dir.path().join("ok"), "job x shuffle 9", 3, io).unwrap();
+    let mut store =
+        ShuffleStore::create(&dir.path().join("ok"), "job x shuffle 9", shape(3), io).unwrap();
     let err = store.push(3, key(0, 0, 0), b"x").unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -286,7 +296,7 @@ fn a_full_disk_refuses_the_push_and_keeps_committed_data_readable(io: IoPreferen
     let _unmount = Unmount(mount_point.path());
 
     let dir = mount_point.path().join("shuffle");
-    let mut store = ShuffleStore::create(&dir, "job full shuffle 0", 1, io).unwrap();
+    let mut store = ShuffleStore::create(&dir, "job full shuffle 0", shape(1), io).unwrap();
     for seq in 0..4 {
         store
             .push(0, key(0, 0, seq), &frame(0, 0, seq, 64 * 1024))
@@ -365,13 +375,14 @@ on_both_io_paths!(
 #[test]
 fn auto_picks_io_uring_when_the_kernel_allows_it() {
     let dir = tempfile::tempdir().unwrap();
-    let store = ShuffleStore::create(dir.path(), "s", 1, IoPreference::Auto).unwrap();
+    let store = ShuffleStore::create(dir.path(), "s", shape(1), IoPreference::Auto).unwrap();
     let expected = if uring_available() {
         IoPath::Uring
     } else {
         IoPath::Std
     };
     assert_eq!(store.io_path(), expected);
-    let store = ShuffleStore::create(&dir.path().join("std"), "s", 1, IoPreference::Std).unwrap();
+    let store =
+        ShuffleStore::create(&dir.path().join("std"), "s", shape(1), IoPreference::Std).unwrap();
     assert_eq!(store.io_path(), IoPath::Std);
 }

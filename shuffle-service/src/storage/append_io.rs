@@ -38,6 +38,16 @@ pub enum IoPath {
     Std,
 }
 
+impl IoPath {
+    /// The path's name in logs and metrics: `io_uring` or `std`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Uring => "io_uring",
+            Self::Std => "std",
+        }
+    }
+}
+
 /// Appends bytes to files by the chosen path.
 pub struct AppendIo {
     ring: Option<IoUring>,

@@ -81,6 +81,13 @@ impl CommitBook {
     pub fn committed_maps(&self) -> usize {
         self.committed.len()
     }
+
+    /// Every `(map, committed attempt)`, by map.
+    pub fn commits(&self) -> Vec<(u32, u32)> {
+        let mut commits: Vec<(u32, u32)> = self.committed.iter().map(|(&m, &a)| (m, a)).collect();
+        commits.sort_unstable();
+        commits
+    }
 }
 
 #[cfg(test)]

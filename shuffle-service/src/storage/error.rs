@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::record::RecordFault;
+use super::visible::Hole;
 
 /// Something went wrong storing or reading shuffle data.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +71,16 @@ pub enum StorageError {
         /// Partitions in the shuffle.
         partitions: u32,
     },
+    /// A map id outside the shuffle.
+    #[error("{shuffle}: no map {map}, the shuffle has {maps}")]
+    NoSuchMap {
+        /// The shuffle.
+        shuffle: String,
+        /// The map asked for.
+        map: u32,
+        /// Maps in the shuffle.
+        maps: u32,
+    },
     /// The shuffle's directory does not hold a valid shuffle.
     #[error("{shuffle}: invalid shuffle metadata in {}: {reason}", path.display())]
     BadMetadata {
@@ -80,4 +91,18 @@ pub enum StorageError {
         /// What is wrong.
         reason: String,
     },
+}
+
+impl StorageError {
+    /// The error for a hole in a committed attempt's frames.
+    pub fn missing_frame(shuffle: &str, partition: u32, hole: Hole) -> Self {
+        Self::MissingFrame {
+            shuffle: shuffle.to_string(),
+            partition,
+            map: hole.map,
+            attempt: hole.attempt,
+            expected: hole.expected,
+            found: hole.found,
+        }
+    }
 }

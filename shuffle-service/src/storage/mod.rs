@@ -2,10 +2,11 @@
 //! checksummed records, a durable commit log, and mmap'd readers that see
 //! each committed map attempt's frames exactly once.
 //!
-//! Layered from pure to I/O: [`record`] (on-disk format) and [`commit`]
-//! (who is visible) have no I/O; [`commit_log`] and [`partition`] own one
-//! file each; [`append_io`] picks io_uring or `write(2)`; [`shuffle`] ties
-//! one shuffle's directory together.
+//! Layered from pure to I/O: [`record`] (on-disk format), [`commit`]
+//! (which attempt wins) and [`visible`] (what a reader sees) have no I/O;
+//! [`commit_log`] and [`partition`] own one file each; [`append_io`] picks
+//! io_uring or `write(2)`; [`shuffle`] ties one shuffle's directory
+//! together.
 
 pub mod append_io;
 pub mod commit;
@@ -14,10 +15,12 @@ pub mod error;
 pub mod partition;
 pub mod record;
 pub mod shuffle;
+pub mod visible;
 
 pub use append_io::{IoPath, IoPreference};
 pub use commit::{CommitBook, CommitPlan};
 pub use error::StorageError;
 pub use partition::Recovery;
 pub use record::{RecordFault, RecordKey};
-pub use shuffle::{PartitionFrames, ShuffleStore};
+pub use shuffle::{PartitionFrames, ShuffleShape, ShuffleStore};
+pub use visible::{Hole, VisibleRecords};

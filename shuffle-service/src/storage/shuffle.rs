@@ -2,7 +2,7 @@
 //! rules that make committed map attempts visible exactly once.
 //!
 //! ```text
-//! DIR/shuffle.meta        partition count
+//! DIR/shuffle.meta        map and partition counts
 //! DIR/commits.log         committed (map, attempt) pairs, synced
 //! DIR/part-00007.data     records pushed to reduce partition 7
 //! ```
@@ -12,7 +12,6 @@
 //! A crash before the log entry leaves the attempt uncommitted (its records
 //! are skipped by readers); after it, the data is already on disk.
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -22,15 +21,26 @@ use super::commit_log::CommitLog;
 use super::error::StorageError;
 use super::partition::{PartitionReader, PartitionWriter, Recovery, PAYLOAD_OFFSET};
 use super::record::{checked_payload, RecordKey};
+use super::visible::VisibleRecords;
 
 const META: &str = "shuffle.meta";
 const META_MAGIC: &str = "faro-shuffle v1";
+
+/// How many map tasks write a shuffle and how many reduce partitions
+/// they write to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShuffleShape {
+    /// Map tasks (map ids are `0..maps`).
+    pub maps: u32,
+    /// Reduce partitions (`0..partitions`).
+    pub partitions: u32,
+}
 
 /// The stored state of one shuffle.
 pub struct ShuffleStore {
     label: String,
     dir: PathBuf,
-    partitions: u32,
+    shape: ShuffleShape,
     book: CommitBook,
     log: CommitLog,
     writers: Vec<Option<PartitionWriter>>,
@@ -54,18 +64,22 @@ impl ShuffleStore {
         io_error(&self.label, action, path)
     }
 
-    /// Creates a shuffle of `partitions` reduce partitions in `dir`.
-    /// `label` names it in errors (e.g. `job j1 shuffle 0`).
+    /// Creates a shuffle of the given shape in `dir`. `label` names it in
+    /// errors (e.g. `job j1 shuffle 0`).
     pub fn create(
         dir: &Path,
         label: &str,
-        partitions: u32,
+        shape: ShuffleShape,
         io: IoPreference,
     ) -> Result<Self, StorageError> {
         std::fs::create_dir_all(dir).map_err(io_error(label, "creating", dir))?;
         let meta = dir.join(META);
-        std::fs::write(&meta, format!("{META_MAGIC}\npartitions {partitions}\n"))
-            .map_err(io_error(label, "writing", &meta))?;
+        let ShuffleShape { maps, partitions } = shape;
+        std::fs::write(
+            &meta,
+            format!("{META_MAGIC}\npartitions {partitions}\nmaps {maps}\n"),
+        )
+        .map_err(io_error(label, "writing", &meta))?;
         Self::open(dir, label, io).map(|(store, _)| store)
     }
 
@@ -79,11 +93,14 @@ impl ShuffleStore {
         let meta_path = dir.join(META);
         let meta =
             std::fs::read_to_string(&meta_path).map_err(io_error(label, "reading", &meta_path))?;
-        let partitions = parse_meta(&meta).ok_or_else(|| StorageError::BadMetadata {
+        let shape = parse_meta(&meta).ok_or_else(|| StorageError::BadMetadata {
             shuffle: label.to_string(),
             path: meta_path.clone(),
-            reason: format!("expected \"{META_MAGIC}\" and a partition count, found {meta:?}"),
+            reason: format!(
+                "expected \"{META_MAGIC}\", a partition count and a map count, found {meta:?}"
+            ),
         })?;
+        let partitions = shape.partitions;
         let log_path = dir.join("commits.log");
         let (log, commits) =
             CommitLog::open(&log_path).map_err(io_error(label, "opening", &log_path))?;
@@ -95,7 +112,7 @@ impl ShuffleStore {
         let mut store = Self {
             label: label.to_string(),
             dir: dir.to_path_buf(),
-            partitions,
+            shape,
             book,
             log,
             writers: (0..partitions).map(|_| None).collect(),
@@ -139,7 +156,30 @@ impl ShuffleStore {
 
     /// Reduce partitions in the shuffle.
     pub fn partitions(&self) -> u32 {
-        self.partitions
+        self.shape.partitions
+    }
+
+    /// Its map and partition counts.
+    pub fn shape(&self) -> ShuffleShape {
+        self.shape
+    }
+
+    /// Whether every map has a committed attempt: no more data can come.
+    pub fn is_complete(&self) -> bool {
+        self.book.committed_maps() as u64 >= u64::from(self.shape.maps)
+    }
+
+    /// Each partition file's path and the length of its whole records,
+    /// for copying the shuffle elsewhere (empty partitions have length 0).
+    pub fn partition_files(&self) -> Vec<(u32, PathBuf, u64)> {
+        (0..self.shape.partitions)
+            .map(|partition| {
+                let len = self.writers[partition as usize]
+                    .as_ref()
+                    .map_or(0, PartitionWriter::len);
+                (partition, partition_path(&self.dir, partition), len)
+            })
+            .collect()
     }
 
     /// The commit state.
@@ -148,13 +188,13 @@ impl ShuffleStore {
     }
 
     fn check_partition(&self, partition: u32) -> Result<(), StorageError> {
-        if partition < self.partitions {
+        if partition < self.shape.partitions {
             Ok(())
         } else {
             Err(StorageError::NoSuchPartition {
                 shuffle: self.label.clone(),
                 partition,
-                partitions: self.partitions,
+                partitions: self.shape.partitions,
             })
         }
     }
@@ -180,6 +220,13 @@ impl ShuffleStore {
         payload_crc: u32,
     ) -> Result<(), StorageError> {
         self.check_partition(partition)?;
+        if key.map_id >= self.shape.maps {
+            return Err(StorageError::NoSuchMap {
+                shuffle: self.label.clone(),
+                map: key.map_id,
+                maps: self.shape.maps,
+            });
+        }
         if let Err(winner) = self.book.record_push(key.map_id, key.attempt, partition) {
             return Err(StorageError::AlreadyCommitted {
                 shuffle: self.label.clone(),
@@ -211,6 +258,13 @@ impl ShuffleStore {
     /// commit durably, then makes it visible. The first attempt of a map to
     /// commit wins; the plan says what happened.
     pub fn commit(&mut self, map: u32, attempt: u32) -> Result<CommitPlan, StorageError> {
+        if map >= self.shape.maps {
+            return Err(StorageError::NoSuchMap {
+                shuffle: self.label.clone(),
+                map,
+                maps: self.shape.maps,
+            });
+        }
         let plan = self.book.prepare(map, attempt);
         if let CommitPlan::Commit { partitions } = &plan {
             for &partition in partitions {
@@ -232,6 +286,15 @@ impl ShuffleStore {
     /// The committed frames of `partition`, each exactly once, in the order
     /// they were pushed per map: a zero-copy view of the partition file.
     pub fn read(&self, partition: u32) -> Result<PartitionFrames, StorageError> {
+        self.read_maps(partition, 0..u32::MAX)
+    }
+
+    /// Like [`Self::read`], for the maps in `maps` only.
+    pub fn read_maps(
+        &self,
+        partition: u32,
+        maps: Range<u32>,
+    ) -> Result<PartitionFrames, StorageError> {
         self.check_partition(partition)?;
         let path = partition_path(&self.dir, partition);
         let len = match &self.writers[partition as usize] {
@@ -245,31 +308,18 @@ impl ShuffleStore {
             offset,
             fault,
         };
-        let mut next_seq: HashMap<u32, u32> = HashMap::new();
+        let mut visible = VisibleRecords::new(&self.book, maps);
         let mut frames = Vec::new();
         for record in reader.records() {
             let record = record.map_err(|(offset, fault)| corrupt(offset, fault))?;
-            let key = record.header.key;
-            if self.book.committed_attempt(key.map_id) != Some(key.attempt) {
+            let served = visible
+                .admit(record.header.key)
+                .map_err(|hole| StorageError::missing_frame(&self.label, partition, hole))?;
+            if !served {
                 continue;
-            }
-            let expected = next_seq.entry(key.map_id).or_insert(0);
-            if key.seq < *expected {
-                continue; // a frame the producer pushed twice (retry)
-            }
-            if key.seq > *expected {
-                return Err(StorageError::MissingFrame {
-                    shuffle: self.label.clone(),
-                    partition,
-                    map: key.map_id,
-                    attempt: key.attempt,
-                    expected: *expected,
-                    found: key.seq,
-                });
             }
             checked_payload(record.bytes, &record.header)
                 .map_err(|fault| corrupt(record.offset, fault))?;
-            *expected += 1;
             let start = record.offset as usize + PAYLOAD_OFFSET;
             frames.push(start..start + record.header.length as usize);
         }
@@ -331,15 +381,14 @@ fn open_writer<'a>(
     }
 }
 
-fn parse_meta(meta: &str) -> Option<u32> {
+fn parse_meta(meta: &str) -> Option<ShuffleShape> {
     let mut lines = meta.lines();
     (lines.next()? == META_MAGIC).then_some(())?;
-    lines
-        .next()?
-        .strip_prefix("partitions ")?
-        .trim()
-        .parse()
-        .ok()
+    let mut count =
+        |name: &str| -> Option<u32> { lines.next()?.strip_prefix(name)?.trim().parse().ok() };
+    let partitions = count("partitions ")?;
+    let maps = count("maps ")?;
+    Some(ShuffleShape { maps, partitions })
 }
 
 /// The visible frames of one partition, borrowed from its mmap.

@@ -1,0 +1,212 @@
+//! Helpers for tests that run `faro shuffle-service` as separate
+//! processes: a fresh identity and secret on disk, starting and killing
+//! nodes, clients, and frames whose content says where they belong.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+use bytes::Bytes;
+use faro_shuffle::protocol::{NodeStats, Response};
+use faro_shuffle::storage::ShuffleShape;
+use faro_shuffle::{ShuffleClient, ShuffleCluster};
+use faro_transport::{Endpoint, LocalCa, PemPaths, TlsConfig, TransportOptions};
+
+pub fn shape(maps: u32, partitions: u32) -> ShuffleShape {
+    ShuffleShape { maps, partitions }
+}
+
+pub const SECRET: &[u8] = b"a test cluster secret, 32 bytes!";
+
+/// A temporary directory holding a fresh identity (PEM files) and the
+/// cluster secret, and the identity for clients.
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub pem: PemPaths,
+    pub secret_file: std::path::PathBuf,
+    pub tls: TlsConfig,
+}
+
+pub fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let identity = LocalCa::generate().unwrap().issue(&["localhost"]).unwrap();
+    let pem = identity.write_pem_files(dir.path()).unwrap();
+    let secret_file = dir.path().join("secret");
+    std::fs::write(&secret_file, SECRET).unwrap();
+    Setup {
+        tls: identity.tls_config(),
+        dir,
+        pem,
+        secret_file,
+    }
+}
+
+pub struct Node {
+    pub child: Child,
+    pub addr: SocketAddr,
+    /// The node's stdout, kept open: a node writing to a closed pipe dies.
+    pub stdout: BufReader<ChildStdout>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start_node(data_dir: &Path, pem: &PemPaths, secret_file: &Path) -> Node {
+    start_node_with(data_dir, pem, secret_file, &[])
+}
+
+pub fn start_node_with(
+    data_dir: &Path,
+    pem: &PemPaths,
+    secret_file: &Path,
+    extra: &[&str],
+) -> Node {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faro"))
+        .arg("shuffle-service")
+        .args(extra)
+        .args(["--listen", "127.0.0.1:0", "--loopback"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--cert")
+        .arg(&pem.cert)
+        .arg("--key")
+        .arg(&pem.key)
+        .arg("--ca")
+        .arg(&pem.ca)
+        .arg("--secret-file")
+        .arg(secret_file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("faro starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut line = String::new();
+    stdout
+        .read_line(&mut line)
+        .expect("the node prints its address");
+    let addr = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    Node {
+        child,
+        addr,
+        stdout,
+    }
+}
+
+pub async fn client(
+    tls: &TlsConfig,
+    node: &Node,
+    job: &str,
+    token: &str,
+) -> (Endpoint, ShuffleClient) {
+    // A short idle timeout: the producer notices the killed node quickly.
+    let options = TransportOptions {
+        idle_timeout: Duration::from_secs(2),
+        ..TransportOptions::loopback()
+    };
+    let endpoint = Endpoint::bind("127.0.0.1:0".parse().unwrap(), tls, options).unwrap();
+    let connection = endpoint.connect(node.addr, "localhost").await.unwrap();
+    (endpoint, ShuffleClient::new(connection, job, token))
+}
+
+/// A job's cluster client over `nodes`, named shuffle-a, shuffle-b, ….
+pub async fn cluster_client(
+    tls: &TlsConfig,
+    nodes: &[Node],
+    job: &str,
+    token: &str,
+) -> (Endpoint, ShuffleCluster) {
+    // A short idle timeout: a killed replica is noticed quickly.
+    let options = TransportOptions {
+        idle_timeout: Duration::from_secs(2),
+        ..TransportOptions::loopback()
+    };
+    let endpoint = Endpoint::bind("127.0.0.1:0".parse().unwrap(), tls, options).unwrap();
+    let mut connections = Vec::new();
+    for (index, node) in nodes.iter().enumerate() {
+        let name = format!("shuffle-{}", (b'a' + index as u8) as char);
+        connections.push((
+            name,
+            endpoint.connect(node.addr, "localhost").await.unwrap(),
+        ));
+    }
+    let cluster = ShuffleCluster::new(job, token, connections).unwrap();
+    (endpoint, cluster)
+}
+
+pub fn frame(map: u32, attempt: u32, partition: u32, seq: u32) -> Bytes {
+    let mut bytes =
+        format!("map {map} attempt {attempt} partition {partition} frame {seq}|").into_bytes();
+    let fill = (map * 31 + partition * 7 + seq) as u8;
+    bytes.resize(8 * 1024 + (seq as usize % 5) * 1000, fill);
+    Bytes::from(bytes)
+}
+
+/// What `push_and_commit(maps, _, frames)` leaves readable in `partition`.
+pub fn pushed_frames(maps: u32, frames: u32, partition: u32) -> Vec<Bytes> {
+    (0..maps)
+        .flat_map(|map| (0..frames).map(move |seq| frame(map, 0, partition, seq)))
+        .collect()
+}
+
+/// Pushes `frames` frames per (map, partition) through `cluster` for maps
+/// `0..maps` as attempt 0, committing each map; returns the nodes' answers.
+pub async fn push_and_commit(
+    cluster: &ShuffleCluster,
+    maps: u32,
+    reduces: u32,
+    frames: u32,
+) -> Vec<Vec<Response>> {
+    let mut answers = Vec::new();
+    for map in 0..maps {
+        for partition in 0..reduces {
+            let mut push = cluster.push(0, partition, map, 0, 0).await.unwrap();
+            for seq in 0..frames {
+                push.send(frame(map, 0, partition, seq)).await.unwrap();
+            }
+            push.finish().await.unwrap();
+        }
+        answers.push(cluster.commit(0, map, 0).await.unwrap());
+    }
+    answers
+}
+
+/// Polls the node's stats until `done` holds, or fails after 10 s.
+pub async fn wait_for_stats(
+    client: &ShuffleClient,
+    done: impl Fn(&NodeStats) -> bool,
+) -> NodeStats {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let stats = client.stats().await.unwrap();
+        if done(&stats) {
+            return stats;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stats never settled: {stats:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+impl Node {
+    /// The next line the node prints (the second is its metrics address).
+    pub fn next_line(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("the node prints");
+        line.trim().to_string()
+    }
+}

@@ -56,3 +56,84 @@ fn unknown_subcommand_is_a_usage_error() {
         .unwrap()
         .contains("frobnicate"));
 }
+
+/// Writes a node identity, a secret and `config` (with `{dir}` replaced by
+/// the directory) and runs `faro shuffle-service --config FILE --check`.
+fn check_config(config: &str) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let identity = faro_transport::LocalCa::generate()
+        .unwrap()
+        .issue(&["localhost"])
+        .unwrap();
+    identity.write_pem_files(dir.path()).unwrap();
+    std::fs::write(
+        dir.path().join("secret"),
+        "a cluster secret of 32 bytes ok!",
+    )
+    .unwrap();
+    let path = dir.path().join("shuffle.toml");
+    let root = dir.path().display().to_string();
+    std::fs::write(&path, config.replace("{dir}", &root)).unwrap();
+    faro(&[
+        "shuffle-service",
+        "--config",
+        path.to_str().unwrap(),
+        "--check",
+    ])
+}
+
+const GOOD_CONFIG: &str = r#"
+data_dir = "{dir}/data"
+metrics = "127.0.0.1:0"
+cert = "{dir}/cert.pem"
+key = "{dir}/key.pem"
+ca = "{dir}/ca.pem"
+secret_file = "{dir}/secret"
+
+[tier]
+scheme = "fs"
+options = { root = "{dir}/tier" }
+"#;
+
+#[test]
+fn shuffle_service_check_accepts_a_good_config() {
+    let output = check_config(GOOD_CONFIG);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "faro shuffle-service: configuration ok\n"
+    );
+}
+
+#[test]
+fn shuffle_service_check_names_what_is_wrong() {
+    for (config, named) in [
+        (
+            GOOD_CONFIG.replace("metrics", "metrics_addr"),
+            "metrics_addr",
+        ),
+        (GOOD_CONFIG.replace("cert = ", "# cert = "), "--cert"),
+        (
+            GOOD_CONFIG.replace("scheme = \"fs\"", "scheme = \"nfs\""),
+            "nfs",
+        ),
+        (
+            GOOD_CONFIG.replace("{dir}/secret", "{dir}/no-secret"),
+            "no-secret",
+        ),
+        (
+            GOOD_CONFIG.replace("{dir}/key.pem", "{dir}/ca.pem"),
+            "TLS identity",
+        ),
+        (
+            format!("{GOOD_CONFIG}\njob_ttl_secs = \"soon\""),
+            "job_ttl_secs",
+        ),
+    ] {
+        let output = check_config(&config);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{config}\n{stderr}");
+        assert!(stderr.contains(named), "expected {named:?} in: {stderr}");
+    }
+}

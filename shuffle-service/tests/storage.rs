@@ -272,6 +272,44 @@ fn bad_metadata_and_bad_partitions_are_named(io: IoPreference) {
     );
 }
 
+fn a_map_range_reads_only_those_maps_and_unknown_maps_are_refused(io: IoPreference) {
+    let dir = tempfile::tempdir().unwrap();
+    let shape = ShuffleShape {
+        maps: 4,
+        partitions: 1,
+    };
+    let mut store = ShuffleStore::create(dir.path(), "job j shuffle 4", shape, io).unwrap();
+    for map in 0..4 {
+        for seq in 0..3 {
+            store
+                .push(0, key(map, 0, seq), &frame(map, 0, seq, 50))
+                .unwrap();
+        }
+        store.commit(map, 0).unwrap();
+    }
+    assert!(store.is_complete());
+    let ranged: Vec<Vec<u8>> = store
+        .read_maps(0, 1..3)
+        .unwrap()
+        .iter()
+        .map(<[u8]>::to_vec)
+        .collect();
+    let expected: Vec<Vec<u8>> = (1..3)
+        .flat_map(|map| (0..3).map(move |seq| frame(map, 0, seq, 50)))
+        .collect();
+    assert_eq!(ranged, expected);
+
+    let err = store.push(0, key(4, 0, 0), b"x").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "job j shuffle 4: no map 4, the shuffle has 4"
+    );
+    assert!(matches!(
+        store.commit(9, 0),
+        Err(StorageError::NoSuchMap { map: 9, .. })
+    ));
+}
+
 /// A real full disk: a 1 MiB tmpfs. Needs root (mount); said and skipped
 /// otherwise, never silently passed.
 fn a_full_disk_refuses_the_push_and_keeps_committed_data_readable(io: IoPreference) {
@@ -363,6 +401,7 @@ macro_rules! on_both_io_paths {
 }
 
 on_both_io_paths!(
+    a_map_range_reads_only_those_maps_and_unknown_maps_are_refused,
     committed_attempts_are_visible_exactly_once_and_others_never,
     frames_pushed_twice_are_read_once_and_a_hole_is_an_error,
     frames_are_served_aligned_in_place,

@@ -11,7 +11,7 @@ work=$(mktemp -d)
 trap 'kill "$node" 2>/dev/null || true; rm -rf "$work"' EXIT
 target/release/faro-bench identity --dir "$work"
 target/release/faro shuffle-service --listen 127.0.0.1:0 --loopback --data-dir "$work/data" \
-  --cert "$work/cert.pem" --key "$work/key.pem" --ca "$work/ca.pem" --secret-file "$work/secret" \
+  --cert "$work/cert.pem" --key "$work/key.pem" --ca "$work/ca.pem" --secret-file "$work/secret" ${FARO_NODE_ARGS:-} \
   >"$work/node.out" 2>"$work/node.err" &
 node=$!
 for _ in $(seq 50); do grep -q listening "$work/node.out" 2>/dev/null && break; sleep 0.1; done

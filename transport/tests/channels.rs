@@ -163,3 +163,44 @@ async fn finish_returns_only_once_the_consumer_has_read_everything() {
     assert!(rx.recv().await.unwrap().is_none());
     producer.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_out_of_exclusive_buffers_refuses_new_channels_by_name() {
+    // Room for exactly two channels of two exclusive buffers each.
+    let options = TransportOptions {
+        buffer_size: 4096,
+        pool_buffers: 6,
+        floating_buffers: 2,
+        exclusive_buffers: 2,
+        channel_credit_bytes: 0,
+        ..TransportOptions::loopback()
+    };
+    let pair = connected_pair(options.clone(), options).await;
+    let first = spawn_producer(&pair.client_conn, b"a", 3, 100);
+    let second = spawn_producer(&pair.client_conn, b"b", 3, 100);
+    let mut receivers = vec![
+        accept_receiver(&pair.server_conn).await,
+        accept_receiver(&pair.server_conn).await,
+    ];
+    let third = spawn_producer(&pair.client_conn, b"c", 3, 100);
+    let refused = pair
+        .server_conn
+        .accept_channel()
+        .await
+        .unwrap()
+        .into_receiver()
+        .err()
+        .expect("no exclusive buffers left");
+    assert!(matches!(refused, TransportError::PoolExhausted { .. }));
+    let err = third.await.unwrap().unwrap_err();
+    assert!(
+        matches!(&err, TransportError::Refused(m) if m.contains("cannot take another channel") && m.contains("0 of 4 are free")),
+        "the pusher is told why: {err}"
+    );
+    // The two channels it holds are unaffected.
+    for rx in &mut receivers {
+        while rx.recv().await.unwrap().is_some() {}
+    }
+    first.await.unwrap().unwrap();
+    second.await.unwrap().unwrap();
+}

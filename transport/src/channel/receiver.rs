@@ -128,7 +128,17 @@ impl ChannelReceiver {
         pool: Arc<BufferPool>,
         exclusive: u32,
     ) -> Result<Self, TransportError> {
-        pool.reserve_exclusive(exclusive as usize)?;
+        if let Err(error) = pool.reserve_exclusive(exclusive as usize) {
+            // Tell the pusher why, instead of a bare reset it cannot read.
+            let message = format!("the receiver cannot take another channel: {error}");
+            let mut send = send;
+            tokio::spawn(async move {
+                let _ = send.write_all_chunks(&mut refusal_frame(&message)).await;
+                let _ = send.finish();
+                drop(recv);
+            });
+            return Err(error);
+        }
         let shared = Arc::new(Shared {
             pool,
             ledger: Mutex::new(CreditLedger::new(exclusive)),

@@ -78,6 +78,18 @@ pub struct FrameHeader {
 impl FrameHeader {
     /// A header for `payload` of the given kind, with its checksum filled in.
     pub fn for_payload(kind: FrameKind, aux: u32, payload: &[u8]) -> Result<Self, FrameError> {
+        Self::for_checked_payload(kind, aux, payload, crc32c::crc32c(payload))
+    }
+
+    /// A header for `payload`, whose CRC-32C the caller already knows
+    /// (read from a checksummed store): saves a pass over the bytes. A
+    /// wrong `payload_crc` makes the receiver reject the frame.
+    pub fn for_checked_payload(
+        kind: FrameKind,
+        aux: u32,
+        payload: &[u8],
+        payload_crc: u32,
+    ) -> Result<Self, FrameError> {
         let length = u32::try_from(payload.len()).map_err(|_| FrameError::Oversized {
             length: payload.len() as u64,
             max: u32::MAX as u64,
@@ -86,7 +98,7 @@ impl FrameHeader {
             kind,
             length,
             aux,
-            payload_crc: crc32c::crc32c(payload),
+            payload_crc,
         })
     }
 

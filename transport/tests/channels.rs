@@ -204,3 +204,28 @@ async fn a_receiver_out_of_exclusive_buffers_refuses_new_channels_by_name() {
     first.await.unwrap().unwrap();
     second.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_supplied_checksum_is_trusted_only_if_it_matches() {
+    let pair = connected_pair(TransportOptions::loopback(), TransportOptions::loopback()).await;
+    let conn = pair.client_conn.clone();
+    let producer = tokio::spawn(async move {
+        let mut tx = conn.open_sender(b"checked").await?;
+        let good = payload(1, 5000);
+        tx.send_checked(good.clone(), crc32c::crc32c(&good)).await?;
+        let bad = payload(2, 5000);
+        tx.send_checked(bad.clone(), crc32c::crc32c(&bad) ^ 1)
+            .await?;
+        tx.finish().await
+    });
+    let mut rx = accept_receiver(&pair.server_conn).await;
+    let first = rx
+        .recv()
+        .await
+        .unwrap()
+        .expect("the frame with a true checksum");
+    check_payload(&first, 1, 5000);
+    let err = rx.recv().await.unwrap_err();
+    assert!(err.to_string().contains("checksum"), "{err}");
+    assert!(producer.await.unwrap().is_err());
+}

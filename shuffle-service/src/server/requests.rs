@@ -304,7 +304,11 @@ impl ShuffleServer {
                 index,
             });
             let len = payload.len() as u64;
-            tx.send(payload).await.map_err(|e| e.to_string())?;
+            // Checked against the record when the partition was read.
+            let crc = frames.checksum(index).unwrap_or(0);
+            tx.send_checked(payload, crc)
+                .await
+                .map_err(|e| e.to_string())?;
             self.metrics.bytes_fetched.inc_by(len);
         }
         Ok(())

@@ -321,7 +321,10 @@ impl ShuffleStore {
             checked_payload(record.bytes, &record.header)
                 .map_err(|fault| corrupt(record.offset, fault))?;
             let start = record.offset as usize + PAYLOAD_OFFSET;
-            frames.push(start..start + record.header.length as usize);
+            frames.push((
+                start..start + record.header.length as usize,
+                record.header.payload_crc,
+            ));
         }
         Ok(PartitionFrames {
             reader: Some(reader),
@@ -394,7 +397,8 @@ fn parse_meta(meta: &str) -> Option<ShuffleShape> {
 /// The visible frames of one partition, borrowed from its mmap.
 pub struct PartitionFrames {
     reader: Option<PartitionReader>,
-    frames: Vec<Range<usize>>,
+    /// Each frame's bytes in the mapping, and its verified CRC-32C.
+    frames: Vec<(Range<usize>, u32)>,
 }
 
 impl PartitionFrames {
@@ -417,13 +421,20 @@ impl PartitionFrames {
 
     /// Payload of frame `index`, if there is one.
     pub fn get(&self, index: usize) -> Option<&[u8]> {
-        let range = self.frames.get(index)?.clone();
-        self.reader.as_ref()?.bytes().get(range)
+        let (range, _) = self.frames.get(index)?;
+        self.reader.as_ref()?.bytes().get(range.clone())
+    }
+
+    /// The CRC-32C of frame `index`'s payload, verified when it was read.
+    pub fn checksum(&self, index: usize) -> Option<u32> {
+        self.frames.get(index).map(|(_, crc)| *crc)
     }
 
     /// The frames' payloads, in order; each starts 16-byte aligned.
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
         let bytes = self.reader.as_ref().map_or(&[][..], PartitionReader::bytes);
-        self.frames.iter().map(move |range| &bytes[range.clone()])
+        self.frames
+            .iter()
+            .map(move |(range, _)| &bytes[range.clone()])
     }
 }

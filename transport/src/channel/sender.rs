@@ -78,7 +78,9 @@ pub struct SenderStats {
 pub struct ChannelSender {
     send: quinn::SendStream,
     credit: Arc<Credit>,
-    queue: VecDeque<Bytes>,
+    /// Payloads waiting for credit, with their CRC-32C when the caller
+    /// supplied it.
+    queue: VecDeque<(Bytes, Option<u32>)>,
     queue_limit: usize,
     max_payload: usize,
     credit_reader: Option<JoinHandle<()>>,
@@ -108,13 +110,24 @@ impl ChannelSender {
     /// Queues `payload` as one frame and sends what credit allows; waits
     /// while the local queue is full and no credit is available.
     pub async fn send(&mut self, payload: Bytes) -> Result<(), TransportError> {
+        self.enqueue(payload, None).await
+    }
+
+    /// Like [`Self::send`], for a payload whose CRC-32C the caller already
+    /// has (a shuffle node serving checksummed records): saves a pass over
+    /// the bytes. A wrong checksum makes the receiver reject the frame.
+    pub async fn send_checked(&mut self, payload: Bytes, crc: u32) -> Result<(), TransportError> {
+        self.enqueue(payload, Some(crc)).await
+    }
+
+    async fn enqueue(&mut self, payload: Bytes, crc: Option<u32>) -> Result<(), TransportError> {
         if payload.len() > self.max_payload {
             return Err(TransportError::PayloadTooLarge {
                 length: payload.len(),
                 max: self.max_payload,
             });
         }
-        self.queue.push_back(payload);
+        self.queue.push_back((payload, crc));
         self.pump(false).await
     }
 
@@ -181,11 +194,16 @@ impl ChannelSender {
                 self.credit.acquire().await?;
                 self.stats.backpressure += waited.elapsed();
             }
-            let Some(payload) = self.queue.pop_front() else {
+            let Some((payload, crc)) = self.queue.pop_front() else {
                 break;
             };
             let backlog = self.queue.len() as u32;
-            let header = FrameHeader::for_payload(FrameKind::Data, backlog, &payload)?;
+            let header = match crc {
+                Some(crc) => {
+                    FrameHeader::for_checked_payload(FrameKind::Data, backlog, &payload, crc)?
+                }
+                None => FrameHeader::for_payload(FrameKind::Data, backlog, &payload)?,
+            };
             self.stats.frames_sent += 1;
             self.stats.bytes_sent += payload.len() as u64;
             let mut chunks = [Bytes::copy_from_slice(&header.encode()), payload];

@@ -265,3 +265,49 @@ async fn a_full_disk_refuses_pushes_and_the_node_keeps_serving() {
         vec![frame(0, 0, 0, 0)]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_node_cleanly_and_committed_data_stays() {
+    let Setup {
+        dir,
+        pem,
+        secret_file,
+        tls,
+    } = setup();
+    let data_dir = dir.path().join("data");
+    let token = ClusterSecret::new(SECRET).token("job-term");
+    let mut node = start_node(&data_dir, &pem, &secret_file);
+    let (_endpoint, cluster) =
+        cluster_client(&tls, std::slice::from_ref(&node), "job-term", &token).await;
+    cluster.register(0, shape(2, 2)).await.unwrap();
+    push_and_commit(&cluster, 2, 2, 3).await;
+
+    let pid = node.child.id().to_string();
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = node.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node ignored SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "a clean exit, not a crash: {status:?}");
+
+    let node = start_node(&data_dir, &pem, &secret_file);
+    let (_endpoint, cluster) =
+        cluster_client(&tls, std::slice::from_ref(&node), "job-term", &token).await;
+    for partition in 0..2 {
+        assert_eq!(
+            cluster.fetch_all(0, partition).await.unwrap(),
+            pushed_frames(2, 3, partition)
+        );
+    }
+}

@@ -105,18 +105,23 @@ pub fn start_node_with(
     }
 }
 
+/// A client endpoint with a short idle timeout, so a killed node is
+/// noticed quickly.
+fn client_endpoint(tls: &TlsConfig) -> Endpoint {
+    let options = TransportOptions {
+        idle_timeout: Duration::from_secs(2),
+        ..TransportOptions::loopback()
+    };
+    Endpoint::bind("127.0.0.1:0".parse().unwrap(), tls, options).unwrap()
+}
+
 pub async fn client(
     tls: &TlsConfig,
     node: &Node,
     job: &str,
     token: &str,
 ) -> (Endpoint, ShuffleClient) {
-    // A short idle timeout: the producer notices the killed node quickly.
-    let options = TransportOptions {
-        idle_timeout: Duration::from_secs(2),
-        ..TransportOptions::loopback()
-    };
-    let endpoint = Endpoint::bind("127.0.0.1:0".parse().unwrap(), tls, options).unwrap();
+    let endpoint = client_endpoint(tls);
     let connection = endpoint.connect(node.addr, "localhost").await.unwrap();
     (endpoint, ShuffleClient::new(connection, job, token))
 }
@@ -128,12 +133,7 @@ pub async fn cluster_client(
     job: &str,
     token: &str,
 ) -> (Endpoint, ShuffleCluster) {
-    // A short idle timeout: a killed replica is noticed quickly.
-    let options = TransportOptions {
-        idle_timeout: Duration::from_secs(2),
-        ..TransportOptions::loopback()
-    };
-    let endpoint = Endpoint::bind("127.0.0.1:0".parse().unwrap(), tls, options).unwrap();
+    let endpoint = client_endpoint(tls);
     let mut connections = Vec::new();
     for (index, node) in nodes.iter().enumerate() {
         let name = format!("shuffle-{}", (b'a' + index as u8) as char);

@@ -3,9 +3,11 @@
 //!
 //! The data model lives in [`data`]: a [`Schema`] of typed fields and a
 //! columnar [`Batch`] archived with rkyv, which a receiver reads in place
-//! through a validated [`BatchView`].
+//! through a validated [`BatchView`]. Expressions over batches (SQL text,
+//! type-checked, evaluated column-at-a-time) live in [`expr`].
 
 pub mod data;
+pub mod expr;
 
 pub use data::{
     Batch, BatchBuilder, BatchError, BatchView, Column, ColumnData, ColumnView, DataType, Field,

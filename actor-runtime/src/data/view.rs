@@ -149,6 +149,12 @@ impl<'a> StrValues<'a> {
     pub fn bytes(&self, i: usize) -> &'a [u8] {
         self.bytes.value(i)
     }
+
+    /// The underlying offsets and text bytes (proven UTF-8, every offset on
+    /// a character boundary).
+    pub fn raw(&self) -> BinaryValues<'a> {
+        self.bytes
+    }
 }
 
 /// Byte-string values of a column.
@@ -167,6 +173,16 @@ impl<'a> BinaryValues<'a> {
     /// Total bytes of all values.
     pub fn data_len(&self) -> usize {
         self.data.len()
+    }
+
+    /// rows + 1 ascending positions into [`Self::data`].
+    pub fn offsets(&self) -> &'a [u32] {
+        self.offsets
+    }
+
+    /// The concatenated values.
+    pub fn data(&self) -> &'a [u8] {
+        self.data
     }
 }
 

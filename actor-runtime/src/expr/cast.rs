@@ -1,0 +1,154 @@
+//! Conversions between expression types, explicit (`CAST`) and implicit
+//! (integer to double, `NULL` to anything). Text that does not parse as
+//! the target type is an error naming the value, not a silent null.
+
+use std::borrow::Cow;
+
+use super::array::{Array, Datum, StringsBuilder, Values};
+use super::error::ExprError;
+use super::eval::text_at;
+use super::types::{Scalar, Ty};
+
+/// Converts one value.
+pub fn cast_scalar(value: &Scalar, to: Ty) -> Result<Scalar, ExprError> {
+    let bad = |text: String| ExprError::BadCast {
+        value: text,
+        to: to.data_type(),
+    };
+    Ok(match (value, to) {
+        (Scalar::Null, _) => Scalar::Null,
+        (v, Ty::Utf8) => Scalar::Utf8(match v {
+            Scalar::Bool(b) => b.to_string(),
+            Scalar::Int64(i) | Scalar::Timestamp(i) => i.to_string(),
+            Scalar::Float64(f) => f.to_string(),
+            Scalar::Utf8(s) => s.clone(),
+            Scalar::Null => String::new(),
+        }),
+        (Scalar::Bool(b), Ty::Bool) => Scalar::Bool(*b),
+        (Scalar::Int64(i), Ty::Bool) => Scalar::Bool(*i != 0),
+        (Scalar::Utf8(s), Ty::Bool) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "t" | "1" => Scalar::Bool(true),
+            "false" | "f" | "0" => Scalar::Bool(false),
+            _ => return Err(bad(s.clone())),
+        },
+        (Scalar::Bool(b), Ty::Int64) => Scalar::Int64(i64::from(*b)),
+        (Scalar::Int64(i) | Scalar::Timestamp(i), Ty::Int64) => Scalar::Int64(*i),
+        // Saturating, NaN to 0: Rust's `as`, documented here on purpose.
+        (Scalar::Float64(f), Ty::Int64) => Scalar::Int64(*f as i64),
+        (Scalar::Utf8(s), Ty::Int64) => {
+            Scalar::Int64(s.trim().parse().map_err(|_| bad(s.clone()))?)
+        }
+        (Scalar::Int64(i) | Scalar::Timestamp(i), Ty::Float64) => Scalar::Float64(*i as f64),
+        (Scalar::Float64(f), Ty::Float64) => Scalar::Float64(*f),
+        (Scalar::Bool(b), Ty::Float64) => Scalar::Float64(f64::from(u8::from(*b))),
+        (Scalar::Utf8(s), Ty::Float64) => {
+            Scalar::Float64(s.trim().parse().map_err(|_| bad(s.clone()))?)
+        }
+        (Scalar::Int64(i) | Scalar::Timestamp(i), Ty::Timestamp) => Scalar::Timestamp(*i),
+        (Scalar::Utf8(s), Ty::Timestamp) => {
+            Scalar::Timestamp(s.trim().parse().map_err(|_| bad(s.clone()))?)
+        }
+        (v, to) => return Err(bad(format!("{v:?} (to {to})"))),
+    })
+}
+
+/// Converts a datum of type `from` to `to`.
+pub fn cast<'a>(value: Datum<'a>, from: Ty, to: Ty, rows: usize) -> Result<Datum<'a>, ExprError> {
+    if from == to {
+        return Ok(value);
+    }
+    let array = match value {
+        Datum::Scalar(s) => return cast_scalar(&s, to).map(Datum::Scalar),
+        Datum::Array(array) => array,
+    };
+    let validity = array.validity.clone();
+    // The common cases get a tight loop; the rest go row by row.
+    let values = match (&array.values, to) {
+        (Values::Int64(v) | Values::Timestamp(v), Ty::Float64) => {
+            Values::Float64(Cow::Owned(v.iter().map(|&i| i as f64).collect()))
+        }
+        (Values::Float64(v), Ty::Int64) => {
+            Values::Int64(Cow::Owned(v.iter().map(|&f| f as i64).collect()))
+        }
+        (Values::Int64(v), Ty::Timestamp) => Values::Timestamp(v.clone()),
+        (Values::Timestamp(v), Ty::Int64) => Values::Int64(v.clone()),
+        (Values::Utf8(_), Ty::Utf8) => array.values.clone(),
+        (_, Ty::Utf8) => {
+            let mut builder = StringsBuilder::with_capacity(rows, rows * 8);
+            for i in 0..rows {
+                match cast_scalar(&array.scalar(i), Ty::Utf8)? {
+                    Scalar::Utf8(s) => builder.push(&s),
+                    _ => builder.push(""),
+                }
+            }
+            Values::Utf8(builder.finish())
+        }
+        _ => {
+            let datum = Datum::Array(array.clone());
+            let mut scalars = Vec::with_capacity(rows);
+            for i in 0..rows {
+                let value = if array.is_valid(i) {
+                    match &array.values {
+                        Values::Utf8(_) => Scalar::Utf8(text_at(&datum, i).to_string()),
+                        _ => array.scalar(i),
+                    }
+                } else {
+                    Scalar::Null
+                };
+                scalars.push(cast_scalar(&value, to)?);
+            }
+            return Ok(Datum::Array(from_scalars(&scalars, to)));
+        }
+    };
+    Ok(Datum::Array(Array { values, validity }))
+}
+
+/// An array of `scalars`, all of type `ty` or null.
+pub fn from_scalars(scalars: &[Scalar], ty: Ty) -> Array<'static> {
+    let validity: Vec<bool> = scalars.iter().map(|s| !s.is_null()).collect();
+    let values = match ty {
+        Ty::Bool => Values::Bool(Cow::Owned(
+            scalars
+                .iter()
+                .map(|s| matches!(s, Scalar::Bool(true)))
+                .collect(),
+        )),
+        Ty::Int64 | Ty::Timestamp => {
+            let v: Vec<i64> = scalars
+                .iter()
+                .map(|s| match s {
+                    Scalar::Int64(i) | Scalar::Timestamp(i) => *i,
+                    _ => 0,
+                })
+                .collect();
+            if ty == Ty::Int64 {
+                Values::Int64(Cow::Owned(v))
+            } else {
+                Values::Timestamp(Cow::Owned(v))
+            }
+        }
+        Ty::Float64 => Values::Float64(Cow::Owned(
+            scalars
+                .iter()
+                .map(|s| match s {
+                    Scalar::Float64(f) => *f,
+                    _ => 0.0,
+                })
+                .collect(),
+        )),
+        Ty::Utf8 | Ty::Null => {
+            let mut builder = StringsBuilder::with_capacity(scalars.len(), scalars.len() * 8);
+            for s in scalars {
+                builder.push(match s {
+                    Scalar::Utf8(s) => s,
+                    _ => "",
+                });
+            }
+            Values::Utf8(builder.finish())
+        }
+    };
+    Array {
+        values,
+        validity: validity.iter().any(|v| !v).then_some(validity),
+    }
+}

@@ -1,0 +1,553 @@
+//! Column-at-a-time evaluation of typed expressions over a batch's
+//! columns. Each operation runs one tight loop per column (a constant side
+//! is broadcast without being materialized), nulls travel in a separate
+//! validity vector, and column references borrow the input's buffers.
+
+use std::borrow::Cow;
+
+use super::array::{Array, Datum, StringsBuilder, Values};
+use super::check::{ArithOp, CmpOp, Kind, Typed};
+use super::error::ExprError;
+use super::types::{Scalar, Ty};
+use crate::data::ColumnView;
+
+/// What an evaluation may depend on besides the input: the seed of
+/// seeded random functions and the global index of the first row, so a
+/// generated column is the same however the rows are split into batches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EvalContext {
+    /// Seed of `random()` and `random_int()`.
+    pub seed: u64,
+    /// Index of the batch's first row in its stream.
+    pub first_row: u64,
+}
+
+/// A batch's columns, as expressions read them.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'i, 'a> {
+    /// The columns, in schema order.
+    pub columns: &'i [ColumnView<'a>],
+    /// Rows in the batch.
+    pub rows: usize,
+    /// Seed and position.
+    pub context: EvalContext,
+}
+
+/// One operand of a binary loop: a column's values or a constant.
+#[derive(Clone, Copy)]
+pub(super) enum Side<'s, T> {
+    Slice(&'s [T]),
+    Const(T),
+}
+
+/// `f` over two operands, one loop per shape so each can vectorize.
+pub(super) fn map2<A: Copy, B: Copy, O: Clone>(
+    left: Side<'_, A>,
+    right: Side<'_, B>,
+    rows: usize,
+    f: impl Fn(A, B) -> O,
+) -> Vec<O> {
+    match (left, right) {
+        (Side::Slice(a), Side::Slice(b)) => a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect(),
+        (Side::Slice(a), Side::Const(y)) => a.iter().map(|&x| f(x, y)).collect(),
+        (Side::Const(x), Side::Slice(b)) => b.iter().map(|&y| f(x, y)).collect(),
+        (Side::Const(x), Side::Const(y)) => vec![f(x, y); rows],
+    }
+}
+
+/// Rows valid in both (`None`: all valid).
+pub(super) fn both_valid(a: Option<&[bool]>, b: Option<&[bool]>) -> Option<Vec<bool>> {
+    match (a, b) {
+        (None, None) => None,
+        (Some(v), None) | (None, Some(v)) => Some(v.to_vec()),
+        (Some(a), Some(b)) => Some(a.iter().zip(b).map(|(x, y)| *x && *y).collect()),
+    }
+}
+
+fn validity<'d>(datum: &'d Datum<'_>) -> Option<&'d [bool]> {
+    match datum {
+        Datum::Array(array) => array.validity.as_deref(),
+        Datum::Scalar(_) => None,
+    }
+}
+
+fn is_null_scalar(datum: &Datum<'_>) -> bool {
+    matches!(datum, Datum::Scalar(Scalar::Null))
+}
+
+fn i64_side<'s>(datum: &'s Datum<'_>) -> Side<'s, i64> {
+    match datum {
+        Datum::Array(Array {
+            values: Values::Int64(v) | Values::Timestamp(v),
+            ..
+        }) => Side::Slice(v),
+        Datum::Scalar(Scalar::Int64(v) | Scalar::Timestamp(v)) => Side::Const(*v),
+        _ => Side::Const(0),
+    }
+}
+
+fn f64_side<'s>(datum: &'s Datum<'_>) -> Side<'s, f64> {
+    match datum {
+        Datum::Array(Array {
+            values: Values::Float64(v),
+            ..
+        }) => Side::Slice(v),
+        Datum::Scalar(Scalar::Float64(v)) => Side::Const(*v),
+        _ => Side::Const(0.0),
+    }
+}
+
+fn bool_side<'s>(datum: &'s Datum<'_>) -> Side<'s, bool> {
+    match datum {
+        Datum::Array(Array {
+            values: Values::Bool(v),
+            ..
+        }) => Side::Slice(v),
+        Datum::Scalar(Scalar::Bool(v)) => Side::Const(*v),
+        _ => Side::Const(false),
+    }
+}
+
+/// Evaluates `expr` over `input`.
+pub fn eval<'a>(expr: &Typed, input: &Input<'_, 'a>) -> Result<Datum<'a>, ExprError> {
+    let rows = input.rows;
+    Ok(match &expr.kind {
+        Kind::Column(index) => {
+            let view = input
+                .columns
+                .get(*index)
+                .ok_or_else(|| ExprError::UnknownColumn {
+                    name: format!("#{index}"),
+                    available: format!("{} columns", input.columns.len()),
+                })?;
+            Datum::Array(
+                Array::from_view(view).ok_or_else(|| ExprError::UnreadableColumn {
+                    name: view.name.to_string(),
+                    data_type: view.data_type,
+                })?,
+            )
+        }
+        Kind::Literal(value) => Datum::Scalar(value.clone()),
+        Kind::Neg(inner) => {
+            let value = eval(inner, input)?;
+            arith(
+                ArithOp::Sub,
+                Datum::Scalar(zero(expr.ty)),
+                value,
+                expr.ty,
+                rows,
+            )
+        }
+        Kind::Not(inner) => {
+            let value = eval(inner, input)?;
+            if let Datum::Scalar(s) = &value {
+                return Ok(Datum::Scalar(match s {
+                    Scalar::Bool(b) => Scalar::Bool(!b),
+                    _ => Scalar::Null,
+                }));
+            }
+            let values = map2(bool_side(&value), Side::Const(()), rows, |b, ()| !b);
+            Datum::Array(Array {
+                values: Values::Bool(Cow::Owned(values)),
+                validity: validity(&value).map(<[bool]>::to_vec),
+            })
+        }
+        Kind::Arith(op, left, right) => {
+            let (l, r) = (eval(left, input)?, eval(right, input)?);
+            arith(*op, l, r, expr.ty, rows)
+        }
+        Kind::Compare(op, left, right) => {
+            let (l, r) = (eval(left, input)?, eval(right, input)?);
+            compare(*op, l, r, left.ty, rows)
+        }
+        Kind::And(left, right) => logic(true, eval(left, input)?, eval(right, input)?, rows),
+        Kind::Or(left, right) => logic(false, eval(left, input)?, eval(right, input)?, rows),
+        Kind::Concat(left, right) => {
+            let (l, r) = (eval(left, input)?, eval(right, input)?);
+            concat(l, r, rows)
+        }
+        Kind::IsNull(inner, negated) => {
+            let value = eval(inner, input)?;
+            let nulls: Vec<bool> = match &value {
+                Datum::Scalar(s) => vec![s.is_null() != *negated; rows],
+                Datum::Array(array) => match &array.validity {
+                    None => vec![*negated; rows],
+                    Some(valid) => valid.iter().map(|v| *v == *negated).collect(),
+                },
+            };
+            Datum::Array(Array {
+                values: Values::Bool(Cow::Owned(nulls)),
+                validity: None,
+            })
+        }
+        Kind::Case(branches, otherwise) => case(branches, otherwise.as_deref(), expr.ty, input)?,
+        Kind::Cast(inner) => super::cast::cast(eval(inner, input)?, inner.ty, expr.ty, rows)?,
+        Kind::Call(function, args) => {
+            let args = args
+                .iter()
+                .map(|arg| eval(arg, input).map(|d| (d, arg.ty)))
+                .collect::<Result<Vec<_>, _>>()?;
+            function.eval(args, expr.ty, input)?
+        }
+        Kind::Like(inner, pattern, negated) => {
+            let value = eval(inner, input)?;
+            match value {
+                Datum::Scalar(Scalar::Utf8(s)) => {
+                    Datum::Scalar(Scalar::Bool(pattern.matches(&s) != *negated))
+                }
+                Datum::Scalar(_) => Datum::Scalar(Scalar::Null),
+                Datum::Array(array) => {
+                    let Values::Utf8(text) = &array.values else {
+                        return Ok(Datum::Scalar(Scalar::Null));
+                    };
+                    let matched = (0..rows)
+                        .map(|i| pattern.matches(text.get(i)) != *negated)
+                        .collect();
+                    Datum::Array(Array {
+                        values: Values::Bool(Cow::Owned(matched)),
+                        validity: array.validity,
+                    })
+                }
+            }
+        }
+    })
+}
+
+fn zero(ty: Ty) -> Scalar {
+    match ty {
+        Ty::Float64 => Scalar::Float64(0.0),
+        _ => Scalar::Int64(0),
+    }
+}
+
+fn all_null(ty: Ty, rows: usize) -> Datum<'static> {
+    Datum::Array(Array::repeat(&Scalar::Null, ty, rows))
+}
+
+fn arith<'a>(op: ArithOp, l: Datum<'a>, r: Datum<'a>, ty: Ty, rows: usize) -> Datum<'a> {
+    if is_null_scalar(&l) || is_null_scalar(&r) {
+        return all_null(ty, rows);
+    }
+    let mut valid = both_valid(validity(&l), validity(&r));
+    let values = if ty == Ty::Float64 {
+        let (a, b) = (f64_side(&l), f64_side(&r));
+        let out = match op {
+            ArithOp::Add => map2(a, b, rows, |x, y| x + y),
+            ArithOp::Sub => map2(a, b, rows, |x, y| x - y),
+            ArithOp::Mul => map2(a, b, rows, |x, y| x * y),
+            ArithOp::Div => map2(a, b, rows, |x, y| if y == 0.0 { 0.0 } else { x / y }),
+            ArithOp::Mod => map2(a, b, rows, |x, y| if y == 0.0 { 0.0 } else { x % y }),
+        };
+        if matches!(op, ArithOp::Div | ArithOp::Mod) {
+            null_where_zero(&mut valid, map2(b, Side::Const(()), rows, |y, ()| y == 0.0));
+        }
+        Values::Float64(Cow::Owned(out))
+    } else {
+        let (a, b) = (i64_side(&l), i64_side(&r));
+        let out = match op {
+            ArithOp::Add => map2(a, b, rows, i64::wrapping_add),
+            ArithOp::Sub => map2(a, b, rows, i64::wrapping_sub),
+            ArithOp::Mul => map2(a, b, rows, i64::wrapping_mul),
+            ArithOp::Div => map2(
+                a,
+                b,
+                rows,
+                |x, y| if y == 0 { 0 } else { x.wrapping_div(y) },
+            ),
+            ArithOp::Mod => map2(
+                a,
+                b,
+                rows,
+                |x, y| if y == 0 { 0 } else { x.wrapping_rem(y) },
+            ),
+        };
+        if matches!(op, ArithOp::Div | ArithOp::Mod) {
+            null_where_zero(&mut valid, map2(b, Side::Const(()), rows, |y, ()| y == 0));
+        }
+        if ty == Ty::Timestamp {
+            Values::Timestamp(Cow::Owned(out))
+        } else {
+            Values::Int64(Cow::Owned(out))
+        }
+    };
+    if let (Datum::Scalar(_), Datum::Scalar(_)) = (&l, &r) {
+        let array = Array {
+            values,
+            validity: valid,
+        };
+        return Datum::Scalar(array.scalar(0));
+    }
+    Datum::Array(Array {
+        values,
+        validity: valid,
+    })
+}
+
+fn null_where_zero(valid: &mut Option<Vec<bool>>, zero: Vec<bool>) {
+    if !zero.iter().any(|z| *z) {
+        return;
+    }
+    let mut v = valid.take().unwrap_or_else(|| vec![true; zero.len()]);
+    for (valid, zero) in v.iter_mut().zip(zero) {
+        *valid &= !zero;
+    }
+    *valid = Some(v);
+}
+
+fn ordering_matches(op: CmpOp, ordering: std::cmp::Ordering) -> bool {
+    use std::cmp::Ordering::*;
+    match op {
+        CmpOp::Eq => ordering == Equal,
+        CmpOp::NotEq => ordering != Equal,
+        CmpOp::Lt => ordering == Less,
+        CmpOp::LtEq => ordering != Greater,
+        CmpOp::Gt => ordering == Greater,
+        CmpOp::GtEq => ordering != Less,
+    }
+}
+
+fn compare<'a>(op: CmpOp, l: Datum<'a>, r: Datum<'a>, ty: Ty, rows: usize) -> Datum<'a> {
+    if is_null_scalar(&l) || is_null_scalar(&r) {
+        return all_null(Ty::Bool, rows);
+    }
+    let valid = both_valid(validity(&l), validity(&r));
+    let values: Vec<bool> = match ty {
+        Ty::Float64 => map2(f64_side(&l), f64_side(&r), rows, |x, y| {
+            x.partial_cmp(&y).is_some_and(|o| ordering_matches(op, o))
+        }),
+        Ty::Int64 | Ty::Timestamp => map2(i64_side(&l), i64_side(&r), rows, |x, y| {
+            ordering_matches(op, x.cmp(&y))
+        }),
+        Ty::Bool => map2(bool_side(&l), bool_side(&r), rows, |x, y| {
+            ordering_matches(op, x.cmp(&y))
+        }),
+        Ty::Utf8 | Ty::Null => {
+            let text = |d: &'_ Datum<'a>, i: usize| -> Vec<u8> {
+                match d {
+                    Datum::Array(Array {
+                        values: Values::Utf8(s),
+                        ..
+                    }) => s.bytes(i).to_vec(),
+                    Datum::Scalar(Scalar::Utf8(s)) => s.as_bytes().to_vec(),
+                    _ => Vec::new(),
+                }
+            };
+            match (&l, &r) {
+                (
+                    Datum::Array(Array {
+                        values: Values::Utf8(a),
+                        ..
+                    }),
+                    Datum::Scalar(Scalar::Utf8(b)),
+                ) => (0..rows)
+                    .map(|i| ordering_matches(op, a.bytes(i).cmp(b.as_bytes())))
+                    .collect(),
+                (
+                    Datum::Array(Array {
+                        values: Values::Utf8(a),
+                        ..
+                    }),
+                    Datum::Array(Array {
+                        values: Values::Utf8(b),
+                        ..
+                    }),
+                ) => (0..rows)
+                    .map(|i| ordering_matches(op, a.bytes(i).cmp(b.bytes(i))))
+                    .collect(),
+                _ => (0..rows)
+                    .map(|i| ordering_matches(op, text(&l, i).cmp(&text(&r, i))))
+                    .collect(),
+            }
+        }
+    };
+    if let (Datum::Scalar(_), Datum::Scalar(_)) = (&l, &r) {
+        return Datum::Scalar(Scalar::Bool(values.first().copied().unwrap_or(false)));
+    }
+    Datum::Array(Array {
+        values: Values::Bool(Cow::Owned(values)),
+        validity: valid,
+    })
+}
+
+/// Three-valued AND (`and = true`) or OR.
+fn logic<'a>(and: bool, l: Datum<'a>, r: Datum<'a>, rows: usize) -> Datum<'a> {
+    // Per row: (value, valid). Null AND false = false; null OR true = true.
+    let get = |d: &Datum<'_>, i: usize| -> (bool, bool) {
+        match d {
+            Datum::Scalar(Scalar::Bool(b)) => (*b, true),
+            Datum::Scalar(_) => (false, false),
+            Datum::Array(a) => (matches!(&a.values, Values::Bool(v) if v[i]), a.is_valid(i)),
+        }
+    };
+    if let (Datum::Scalar(_), Datum::Scalar(_)) = (&l, &r) {
+        let ((a, va), (b, vb)) = (get(&l, 0), get(&r, 0));
+        return Datum::Scalar(combine(and, a, va, b, vb).map_or(Scalar::Null, Scalar::Bool));
+    }
+    let mut values = Vec::with_capacity(rows);
+    let mut valid = Vec::with_capacity(rows);
+    for i in 0..rows {
+        let ((a, va), (b, vb)) = (get(&l, i), get(&r, i));
+        let result = combine(and, a, va, b, vb);
+        values.push(result.unwrap_or(false));
+        valid.push(result.is_some());
+    }
+    let validity = valid.iter().any(|v| !v).then_some(valid);
+    Datum::Array(Array {
+        values: Values::Bool(Cow::Owned(values)),
+        validity,
+    })
+}
+
+fn combine(and: bool, a: bool, va: bool, b: bool, vb: bool) -> Option<bool> {
+    // The dominant value (false for AND, true for OR) wins even over null.
+    let dominant = !and;
+    if (va && a == dominant) || (vb && b == dominant) {
+        return Some(dominant);
+    }
+    (va && vb).then_some(!dominant)
+}
+
+fn concat<'a>(l: Datum<'a>, r: Datum<'a>, rows: usize) -> Datum<'a> {
+    if is_null_scalar(&l) || is_null_scalar(&r) {
+        return all_null(Ty::Utf8, rows);
+    }
+    let text = |d: &'_ Datum<'a>, i: usize| -> String {
+        match d {
+            Datum::Array(Array {
+                values: Values::Utf8(s),
+                ..
+            }) => s.get(i).to_string(),
+            Datum::Scalar(Scalar::Utf8(s)) => s.clone(),
+            _ => String::new(),
+        }
+    };
+    let mut builder = StringsBuilder::with_capacity(rows, rows * 16);
+    let mut joined = String::new();
+    for i in 0..rows {
+        joined.clear();
+        joined.push_str(&text(&l, i));
+        joined.push_str(&text(&r, i));
+        builder.push(&joined);
+    }
+    Datum::Array(Array {
+        values: Values::Utf8(builder.finish()),
+        validity: both_valid(validity(&l), validity(&r)),
+    })
+}
+
+fn case<'a>(
+    branches: &[(Typed, Typed)],
+    otherwise: Option<&Typed>,
+    ty: Ty,
+    input: &Input<'_, 'a>,
+) -> Result<Datum<'a>, ExprError> {
+    let rows = input.rows;
+    // For each row, the first branch whose condition is true (null counts
+    // as false), or the default.
+    let mut chosen: Vec<Option<usize>> = vec![None; rows];
+    let mut open = rows;
+    for (index, (condition, _)) in branches.iter().enumerate() {
+        if open == 0 {
+            break;
+        }
+        let condition = eval(condition, input)?.into_array(Ty::Bool, rows);
+        let Values::Bool(hits) = &condition.values else {
+            continue;
+        };
+        for (row, slot) in chosen.iter_mut().enumerate() {
+            if slot.is_none() && hits[row] && condition.is_valid(row) {
+                *slot = Some(index);
+                open -= 1;
+            }
+        }
+    }
+    let mut results = Vec::with_capacity(branches.len());
+    for (_, result) in branches {
+        results.push(eval(result, input)?.into_array(ty, rows));
+    }
+    let otherwise = match otherwise {
+        Some(o) => eval(o, input)?.into_array(ty, rows),
+        None => Array::repeat(&Scalar::Null, ty, rows),
+    };
+    let pick = |row: usize| -> &Array<'a> { chosen[row].map_or(&otherwise, |b| &results[b]) };
+    let validity: Vec<bool> = (0..rows).map(|row| pick(row).is_valid(row)).collect();
+    let values = match ty {
+        Ty::Bool => Values::Bool(Cow::Owned(gather(rows, |row| match &pick(row).values {
+            Values::Bool(v) => v[row],
+            _ => false,
+        }))),
+        Ty::Int64 | Ty::Timestamp => {
+            let v = gather(rows, |row| match &pick(row).values {
+                Values::Int64(v) | Values::Timestamp(v) => v[row],
+                _ => 0,
+            });
+            if ty == Ty::Int64 {
+                Values::Int64(Cow::Owned(v))
+            } else {
+                Values::Timestamp(Cow::Owned(v))
+            }
+        }
+        Ty::Float64 => Values::Float64(Cow::Owned(gather(rows, |row| match &pick(row).values {
+            Values::Float64(v) => v[row],
+            _ => 0.0,
+        }))),
+        Ty::Utf8 | Ty::Null => {
+            let mut builder = StringsBuilder::with_capacity(rows, rows * 8);
+            for row in 0..rows {
+                match &pick(row).values {
+                    Values::Utf8(s) => builder.push(s.get(row)),
+                    _ => builder.push(""),
+                }
+            }
+            Values::Utf8(builder.finish())
+        }
+    };
+    Ok(Datum::Array(Array {
+        values,
+        validity: validity.iter().any(|v| !v).then_some(validity),
+    }))
+}
+
+fn gather<T>(rows: usize, f: impl Fn(usize) -> T) -> Vec<T> {
+    (0..rows).map(f).collect()
+}
+
+/// The text of row `i` of a text datum.
+pub(super) fn text_at<'d>(datum: &'d Datum<'_>, i: usize) -> &'d str {
+    match datum {
+        Datum::Array(Array {
+            values: Values::Utf8(s),
+            ..
+        }) => s.get(i),
+        Datum::Scalar(Scalar::Utf8(s)) => s,
+        _ => "",
+    }
+}
+
+/// Strings built from a per-row function over text, keeping validity.
+pub(super) fn map_text<'a>(
+    datum: &Datum<'a>,
+    rows: usize,
+    f: impl Fn(&str, &mut String),
+) -> Datum<'a> {
+    let mut out = String::new();
+    if let Datum::Scalar(s) = datum {
+        return Datum::Scalar(match s {
+            Scalar::Utf8(s) => {
+                f(s, &mut out);
+                Scalar::Utf8(out)
+            }
+            _ => Scalar::Null,
+        });
+    }
+    let mut builder = StringsBuilder::with_capacity(rows, rows * 8);
+    for i in 0..rows {
+        out.clear();
+        f(text_at(datum, i), &mut out);
+        builder.push(&out);
+    }
+    Datum::Array(Array {
+        values: Values::Utf8(builder.finish()),
+        validity: validity(datum).map(<[bool]>::to_vec),
+    })
+}

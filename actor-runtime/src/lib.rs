@@ -4,10 +4,12 @@
 //! The data model lives in [`data`]: a [`Schema`] of typed fields and a
 //! columnar [`Batch`] archived with rkyv, which a receiver reads in place
 //! through a validated [`BatchView`]. Expressions over batches (SQL text,
-//! type-checked, evaluated column-at-a-time) live in [`expr`].
+//! type-checked, evaluated column-at-a-time) live in [`expr`]; job specs
+//! and their validation in [`spec`].
 
 pub mod data;
 pub mod expr;
+pub mod spec;
 
 pub use data::{
     Batch, BatchBuilder, BatchError, BatchView, Column, ColumnData, ColumnView, DataType, Field,

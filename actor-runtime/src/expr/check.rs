@@ -263,8 +263,14 @@ fn binary(op: BinaryOp, left: Typed, right: Typed) -> Result<Typed, ExprError> {
         let ty = common_type(lt, rt)
             .filter(|t| t.is_numeric())
             .ok_or_else(refuse)?;
-        // Division and modulo by zero give null.
-        let nullable = nullable || matches!(op, ArithOp::Div | ArithOp::Mod);
+        // Division and modulo by zero give null, unless the divisor is a
+        // non-zero constant.
+        let constant_divisor = match &right.kind {
+            Kind::Literal(Scalar::Int64(v)) => *v != 0,
+            Kind::Literal(Scalar::Float64(v)) => *v != 0.0,
+            _ => false,
+        };
+        let nullable = nullable || (matches!(op, ArithOp::Div | ArithOp::Mod) && !constant_divisor);
         Ok(Typed::new(
             Kind::Arith(
                 op,

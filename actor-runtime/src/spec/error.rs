@@ -1,0 +1,91 @@
+//! Why a job spec cannot run. Every error names the vertex or edge it is
+//! about, so a user can find it in a spec of many.
+
+use crate::expr::ExprError;
+
+/// A problem found in a job spec before anything runs.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SpecError {
+    /// The spec is not valid JSON of the job shape.
+    #[error("invalid job spec: {0}")]
+    Malformed(String),
+    /// The spec has no vertices.
+    #[error("the job has no vertices")]
+    Empty,
+    /// Two vertices share an id.
+    #[error("vertex id {0:?} is used twice")]
+    DuplicateVertex(String),
+    /// An operator Faro does not have.
+    #[error("vertex {vertex:?}: unknown operator {operator:?} (known: {known})", known = super::operators::OPERATORS.join(", "))]
+    UnknownOperator {
+        /// The vertex.
+        vertex: String,
+        /// The operator named.
+        operator: String,
+    },
+    /// Parameters that do not fit the operator.
+    #[error("vertex {vertex:?}: bad params: {message}")]
+    BadParams {
+        /// The vertex.
+        vertex: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Parallelism 0.
+    #[error("vertex {0:?}: parallelism must be at least 1")]
+    ZeroParallelism(String),
+    /// An edge naming a vertex that does not exist.
+    #[error("edge {from:?} -> {to:?}: no vertex {missing:?}")]
+    UnknownVertex {
+        /// Edge source.
+        from: String,
+        /// Edge target.
+        to: String,
+        /// The id that does not exist.
+        missing: String,
+    },
+    /// The edges form a cycle.
+    #[error("the edges form a cycle through {0}")]
+    Cycle(String),
+    /// A forward edge between vertices of different parallelism.
+    #[error("edge {from:?} -> {to:?}: forward needs equal parallelism, got {from_parallelism} and {to_parallelism}")]
+    ForwardParallelism {
+        /// Edge source.
+        from: String,
+        /// Edge target.
+        to: String,
+        /// Source parallelism.
+        from_parallelism: u32,
+        /// Target parallelism.
+        to_parallelism: u32,
+    },
+    /// A vertex with the wrong number of inputs for its operator.
+    #[error("vertex {vertex:?}: {operator} takes {expected} input(s), it has {actual}")]
+    InputCount {
+        /// The vertex.
+        vertex: String,
+        /// Its operator.
+        operator: String,
+        /// What it takes.
+        expected: String,
+        /// What it has.
+        actual: usize,
+    },
+    /// A column named in params or a partitioning that the input lacks,
+    /// or an expression that does not type-check.
+    #[error("{place}: {source}")]
+    Expr {
+        /// The vertex or edge.
+        place: String,
+        /// The expression problem.
+        source: ExprError,
+    },
+    /// Inputs or columns whose schemas do not fit together.
+    #[error("{place}: {message}")]
+    Schema {
+        /// The vertex or edge.
+        place: String,
+        /// What does not fit.
+        message: String,
+    },
+}

@@ -1,0 +1,335 @@
+//! The built-in operators as typed specs: each operator's parameters,
+//! parsed from a vertex's free-form `params` with errors that name the
+//! vertex. Adding an operator means adding a variant here, its schema
+//! rule in [`super::validate`], and its implementation in
+//! [`crate::operators`].
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::error::SpecError;
+use crate::data::Schema;
+
+/// A named output column computed by an expression.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedExpr {
+    /// Output column name.
+    pub name: String,
+    /// SQL expression text.
+    pub expr: String,
+}
+
+/// `generate`: `rows` rows whose columns are expressions over the row
+/// index `i` (and seeded `random()` / `random_int(lo, hi)`), split over
+/// the subtasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateParams {
+    /// Rows in all, over all subtasks.
+    pub rows: u64,
+    /// The columns.
+    pub columns: Vec<NamedExpr>,
+    /// Seed of the random functions.
+    #[serde(default)]
+    pub seed: u64,
+    /// Rows per produced batch.
+    #[serde(default = "default_batch_rows")]
+    pub batch_rows: usize,
+}
+
+fn default_batch_rows() -> usize {
+    8192
+}
+
+/// File formats of `read` and the `files` sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileFormat {
+    /// Comma-separated values, with a header line.
+    Csv,
+    /// One JSON object per line.
+    JsonLines,
+}
+
+/// Where files live: a local path, or a path in an opendal store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSpec {
+    /// opendal service (`fs`, `memory`, `s3`, …).
+    pub scheme: String,
+    /// The service's options.
+    #[serde(default)]
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
+/// `read`: rows from CSV or JSON-lines files of a declared schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadParams {
+    /// Files to read: a file, or a directory whose files are all read.
+    pub path: String,
+    /// Their format.
+    pub format: FileFormat,
+    /// The columns to read and their types.
+    pub schema: Schema,
+    /// An object store to read from instead of the local file system.
+    #[serde(default)]
+    pub store: Option<StoreSpec>,
+    /// Rows per produced batch.
+    #[serde(default = "default_batch_rows")]
+    pub batch_rows: usize,
+}
+
+/// `filter`: keeps rows where the predicate is true.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterParams {
+    /// A boolean SQL expression.
+    pub predicate: String,
+}
+
+/// `project`: computes new columns from each row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectParams {
+    /// The output columns.
+    pub columns: Vec<NamedExpr>,
+}
+
+/// Aggregate functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AggregateFunction {
+    /// Rows (or non-null values of the expression).
+    Count,
+    /// Sum.
+    Sum,
+    /// Smallest value.
+    Min,
+    /// Largest value.
+    Max,
+    /// Mean, as a double.
+    Avg,
+    /// Distinct non-null values.
+    CountDistinct,
+}
+
+/// One aggregate output column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateSpec {
+    /// Output column name.
+    pub name: String,
+    /// The function.
+    pub function: AggregateFunction,
+    /// Its argument; `count` without one counts rows.
+    #[serde(default)]
+    pub expr: Option<String>,
+}
+
+/// `aggregate`: groups rows by key columns and computes aggregates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateParams {
+    /// Key columns (none: one global group).
+    #[serde(default)]
+    pub group_by: Vec<String>,
+    /// Output aggregates.
+    pub aggregates: Vec<AggregateSpec>,
+    /// Bytes of state before spilling to disk.
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
+}
+
+/// One sort key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SortKey {
+    /// The column.
+    pub column: String,
+    /// Largest first.
+    #[serde(default)]
+    pub descending: bool,
+}
+
+/// `sort`: orders all rows of each subtask (external merge sort).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SortParams {
+    /// Keys, most significant first.
+    pub keys: Vec<SortKey>,
+    /// Bytes of rows before spilling sorted runs to disk.
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
+}
+
+/// `top_n`: the first `limit` rows in key order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopNParams {
+    /// Keys, most significant first.
+    pub keys: Vec<SortKey>,
+    /// Rows kept.
+    pub limit: usize,
+}
+
+/// Join kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinKind {
+    /// Matching pairs only.
+    Inner,
+    /// Every left row, with nulls where nothing matches.
+    Left,
+}
+
+/// `hash_join`: builds a hash table of the right input, probes it with
+/// the left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinParams {
+    /// The vertex feeding the probe (left) side.
+    pub left: String,
+    /// The vertex feeding the build (right) side.
+    pub right: String,
+    /// Left key columns.
+    pub left_keys: Vec<String>,
+    /// Right key columns, pairwise with `left_keys`.
+    pub right_keys: Vec<String>,
+    /// Inner or left.
+    #[serde(default = "inner")]
+    pub kind: JoinKind,
+    /// Bytes the build side may take; over it the join fails clearly.
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
+}
+
+fn inner() -> JoinKind {
+    JoinKind::Inner
+}
+
+/// `collect`: rows returned to whoever runs the job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectParams {
+    /// At most this many rows are kept (the job fails beyond it).
+    #[serde(default = "default_collect_limit")]
+    pub limit: usize,
+}
+
+fn default_collect_limit() -> usize {
+    1_000_000
+}
+
+/// `files`: writes rows to files, one per subtask.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesParams {
+    /// Directory to write `part-N.csv` / `part-N.jsonl` into.
+    pub path: String,
+    /// Their format.
+    pub format: FileFormat,
+}
+
+/// A built-in operator with its parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OperatorSpec {
+    /// See [`GenerateParams`].
+    Generate(GenerateParams),
+    /// See [`ReadParams`].
+    Read(ReadParams),
+    /// See [`FilterParams`].
+    Filter(FilterParams),
+    /// See [`ProjectParams`].
+    Project(ProjectParams),
+    /// See [`AggregateParams`].
+    Aggregate(AggregateParams),
+    /// See [`SortParams`].
+    Sort(SortParams),
+    /// See [`TopNParams`].
+    TopN(TopNParams),
+    /// See [`JoinParams`].
+    HashJoin(JoinParams),
+    /// All inputs, one after another (same schema).
+    Union,
+    /// Discards everything.
+    Blackhole,
+    /// See [`CollectParams`].
+    Collect(CollectParams),
+    /// See [`FilesParams`].
+    Files(FilesParams),
+}
+
+/// Operator names, for error messages.
+pub const OPERATORS: &[&str] = &[
+    "generate",
+    "read",
+    "filter",
+    "project",
+    "aggregate",
+    "sort",
+    "top_n",
+    "hash_join",
+    "union",
+    "blackhole",
+    "collect",
+    "files",
+];
+
+fn params<T: DeserializeOwned>(vertex: &str, value: &serde_json::Value) -> Result<T, SpecError> {
+    let value = if value.is_null() {
+        serde_json::Value::Object(Default::default())
+    } else {
+        value.clone()
+    };
+    serde_json::from_value(value).map_err(|error| SpecError::BadParams {
+        vertex: vertex.to_string(),
+        message: error.to_string(),
+    })
+}
+
+impl OperatorSpec {
+    /// The typed spec of `operator` with `value` as its parameters.
+    pub fn parse(
+        vertex: &str,
+        operator: &str,
+        value: &serde_json::Value,
+    ) -> Result<Self, SpecError> {
+        Ok(match operator {
+            "generate" => Self::Generate(params(vertex, value)?),
+            "read" => Self::Read(params(vertex, value)?),
+            "filter" => Self::Filter(params(vertex, value)?),
+            "project" => Self::Project(params(vertex, value)?),
+            "aggregate" => Self::Aggregate(params(vertex, value)?),
+            "sort" => Self::Sort(params(vertex, value)?),
+            "top_n" => Self::TopN(params(vertex, value)?),
+            "hash_join" => Self::HashJoin(params(vertex, value)?),
+            "union" => Self::Union,
+            "blackhole" => Self::Blackhole,
+            "collect" => Self::Collect(params(vertex, value)?),
+            "files" => Self::Files(params(vertex, value)?),
+            other => {
+                return Err(SpecError::UnknownOperator {
+                    vertex: vertex.to_string(),
+                    operator: other.to_string(),
+                })
+            }
+        })
+    }
+
+    /// How many inputs it takes: `(min, max)`.
+    pub fn inputs(&self) -> (usize, usize) {
+        match self {
+            Self::Generate(_) | Self::Read(_) => (0, 0),
+            Self::HashJoin(_) => (2, 2),
+            Self::Union => (1, usize::MAX),
+            _ => (1, 1),
+        }
+    }
+
+    /// Whether its output goes nowhere (a sink).
+    pub fn is_sink(&self) -> bool {
+        matches!(self, Self::Blackhole | Self::Collect(_) | Self::Files(_))
+    }
+}

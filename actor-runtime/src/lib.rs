@@ -9,6 +9,9 @@
 
 pub mod data;
 pub mod expr;
+pub mod kernels;
+pub mod operator;
+pub mod operators;
 pub mod spec;
 
 pub use data::{

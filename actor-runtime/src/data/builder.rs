@@ -307,7 +307,8 @@ impl ColumnBuilder {
         }
     }
 
-    fn finish(self) -> Column {
+    /// The built column.
+    pub fn finish(self) -> Column {
         let data = match self.data {
             ColumnData::Bool(_) => ColumnData::Bool(self.bools.finish()),
             other => other,

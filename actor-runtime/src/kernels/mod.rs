@@ -1,0 +1,16 @@
+//! Column kernels operators are built from: gathering rows ([`take`]),
+//! hashing rows over key columns ([`hash`]), and key encoding, value
+//! copying and row ordering ([`rows`]). Pure functions over column views.
+
+pub mod hash;
+pub mod rows;
+pub mod take;
+
+use crate::data::{Batch, ColumnView};
+
+/// The column views of an owned batch, in schema order.
+pub fn views(batch: &Batch) -> Vec<ColumnView<'_>> {
+    (0..batch.columns().len())
+        .filter_map(|i| batch.column(i))
+        .collect()
+}

@@ -1,0 +1,193 @@
+//! The operator contract: what every computing step of a job implements.
+//!
+//! An [`Operator`] is driven by the task it runs in, one call at a time
+//! (never concurrently): `open` once, then `process` for each input batch
+//! as it arrives (from any of its inputs, unless it states a
+//! [`Operator::input_preference`]), `end_input` once per input when that
+//! input is exhausted, and `close` once at the end, whether the task
+//! succeeded or not. Output goes to an [`Emit`] passed to each call, so an
+//! operator never knows whether it feeds a chained operator, a credit
+//! channel or the shuffle service. A [`Source`] has no inputs and is
+//! pulled for batches instead, so the task can stop pulling under
+//! backpressure.
+//!
+//! Known limits: batch only for now — watermarks and checkpoint barriers
+//! will arrive as further hooks with default no-op implementations, so
+//! existing operators keep compiling. Operators are `Send` (a task may be
+//! placed on any slot) but need not be `Sync`.
+
+use std::path::PathBuf;
+
+use crate::data::{Batch, BatchError, BatchView, ColumnView};
+use crate::expr::{EvalContext, ExprError, Input};
+use crate::kernels::views;
+
+/// Where an operator instance runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorContext {
+    /// The vertex it belongs to.
+    pub vertex: String,
+    /// Its subtask index.
+    pub subtask: u32,
+    /// The vertex's parallelism.
+    pub parallelism: u32,
+    /// A private directory for spill files, removed after the task.
+    pub spill_dir: PathBuf,
+}
+
+/// The columns of one input batch, owned or received.
+#[derive(Debug, Clone)]
+pub struct Rows<'a> {
+    /// The columns, in schema order.
+    pub columns: Vec<ColumnView<'a>>,
+    /// Rows in the batch.
+    pub rows: usize,
+}
+
+impl<'a> Rows<'a> {
+    /// The rows of an owned batch.
+    pub fn of_batch(batch: &'a Batch) -> Self {
+        Self {
+            columns: views(batch),
+            rows: batch.num_rows(),
+        }
+    }
+
+    /// The rows of a received (archived) batch, read in place.
+    pub fn of_view(view: &BatchView<'a>) -> Self {
+        Self {
+            columns: view.columns().to_vec(),
+            rows: view.num_rows(),
+        }
+    }
+
+    /// As expression input.
+    pub fn input(&self, context: EvalContext) -> Input<'_, 'a> {
+        Input {
+            columns: &self.columns,
+            rows: self.rows,
+            context,
+        }
+    }
+}
+
+/// Why an operator failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    /// An expression failed to evaluate (a bad cast of a value).
+    #[error(transparent)]
+    Expr(#[from] ExprError),
+    /// A batch could not be built or read.
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    /// A file operation failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// State over the operator's memory budget that it cannot spill.
+    #[error("{operator}: needs more than its memory budget of {budget} bytes ({detail})")]
+    OverBudget {
+        /// The operator.
+        operator: String,
+        /// The budget.
+        budget: u64,
+        /// What was being held.
+        detail: String,
+    },
+    /// More rows than a bounded sink may hold.
+    #[error("{operator}: more than {limit} rows; raise its limit or write files instead")]
+    TooManyRows {
+        /// The sink.
+        operator: String,
+        /// Its limit.
+        limit: usize,
+    },
+    /// Bad input data (a malformed CSV line, a value of the wrong type).
+    #[error("{0}")]
+    BadInput(String),
+    /// The downstream side went away or failed.
+    #[error("output closed: {0}")]
+    OutputClosed(String),
+}
+
+impl OperatorError {
+    /// An I/O error on `path`.
+    pub fn io(action: &'static str, path: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.to_string();
+        move |source| Self::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
+
+/// Where an operator's output goes.
+pub trait Emit {
+    /// Hands one output batch downstream.
+    fn emit(&mut self, batch: Batch) -> Result<(), OperatorError>;
+}
+
+impl Emit for Vec<Batch> {
+    fn emit(&mut self, batch: Batch) -> Result<(), OperatorError> {
+        if batch.num_rows() > 0 {
+            self.push(batch);
+        }
+        Ok(())
+    }
+}
+
+/// A step of a job that consumes batches and emits batches.
+pub trait Operator: Send {
+    /// Called once before any input.
+    fn open(&mut self, _context: &OperatorContext) -> Result<(), OperatorError> {
+        Ok(())
+    }
+
+    /// The input the operator wants to read until it ends (a hash join's
+    /// build side), or `None` to take batches as they come.
+    fn input_preference(&self) -> Option<usize> {
+        None
+    }
+
+    /// One batch from input `input`.
+    fn process(
+        &mut self,
+        input: usize,
+        rows: &Rows<'_>,
+        out: &mut dyn Emit,
+    ) -> Result<(), OperatorError>;
+
+    /// Input `input` has no more batches. Blocking operators (aggregate,
+    /// sort) emit their results when their last input ends.
+    fn end_input(&mut self, _input: usize, _out: &mut dyn Emit) -> Result<(), OperatorError> {
+        Ok(())
+    }
+
+    /// Called once at the end, after success or failure: release files.
+    fn close(&mut self) -> Result<(), OperatorError> {
+        Ok(())
+    }
+}
+
+/// A step with no inputs that produces batches when asked.
+pub trait Source: Send {
+    /// Called once before the first batch.
+    fn open(&mut self, _context: &OperatorContext) -> Result<(), OperatorError> {
+        Ok(())
+    }
+
+    /// The next batch, or `None` when the source is exhausted.
+    fn next_batch(&mut self) -> Result<Option<Batch>, OperatorError>;
+
+    /// Called once at the end.
+    fn close(&mut self) -> Result<(), OperatorError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,296 @@
+//! One aggregate's state for every group, as typed vectors indexed by
+//! group: updated from raw values, merged from another table's state
+//! (after a shuffle or a spill), and emitted as final values or as state.
+//!
+//! State columns (what a partial aggregate emits): `count` → i64;
+//! `sum`, `min`, `max` → the value type, null for a group without values;
+//! `avg` → a sum (f64) and a count (i64). `count_distinct` keeps the
+//! distinct values themselves and cannot be split or spilled.
+
+use std::collections::HashSet;
+
+use crate::data::{ColumnBuilder, DataType, Field};
+use crate::expr::{Array, Values};
+use crate::spec::operators::AggregateFunction;
+
+/// Typed per-group values of a min/max/sum.
+#[derive(Debug)]
+enum Slots {
+    I64(Vec<i64>),
+    F64(Vec<f64>),
+    Str(Vec<String>),
+    Bool(Vec<bool>),
+}
+
+impl Slots {
+    fn for_type(data_type: DataType) -> Self {
+        match data_type {
+            DataType::Float64 => Slots::F64(Vec::new()),
+            DataType::Utf8 => Slots::Str(Vec::new()),
+            DataType::Bool => Slots::Bool(Vec::new()),
+            _ => Slots::I64(Vec::new()),
+        }
+    }
+
+    fn grow(&mut self, groups: usize) {
+        match self {
+            Slots::I64(v) => v.resize(groups, 0),
+            Slots::F64(v) => v.resize(groups, 0.0),
+            Slots::Str(v) => v.resize(groups, String::new()),
+            Slots::Bool(v) => v.resize(groups, false),
+        }
+    }
+}
+
+/// The state of one aggregate over all groups of a table.
+#[derive(Debug)]
+pub struct Accumulator {
+    function: AggregateFunction,
+    /// Output type of the final value.
+    data_type: DataType,
+    /// Per group: how many values (count; avg's count).
+    counts: Vec<i64>,
+    /// Per group: sum / min / max.
+    slots: Slots,
+    /// avg's sums.
+    sums: Vec<f64>,
+    /// count_distinct's values, encoded.
+    distinct: Vec<HashSet<Vec<u8>>>,
+}
+
+fn valid(array: &Array<'_>, row: usize) -> bool {
+    array.is_valid(row)
+}
+
+impl Accumulator {
+    /// State for `function` whose final values are of `data_type`.
+    pub fn new(function: AggregateFunction, data_type: DataType) -> Self {
+        Self {
+            function,
+            data_type,
+            counts: Vec::new(),
+            slots: Slots::for_type(data_type),
+            sums: Vec::new(),
+            distinct: Vec::new(),
+        }
+    }
+
+    /// Empty state of the same aggregate.
+    pub fn fresh_like(&self) -> Self {
+        Self::new(self.function, self.data_type)
+    }
+
+    /// Whether the state can be emitted and merged (all but count_distinct).
+    pub fn splittable(&self) -> bool {
+        self.function != AggregateFunction::CountDistinct
+    }
+
+    /// Makes room for `groups` groups.
+    pub fn grow(&mut self, groups: usize) {
+        self.counts.resize(groups, 0);
+        match self.function {
+            AggregateFunction::Avg => self.sums.resize(groups, 0.0),
+            AggregateFunction::CountDistinct => self.distinct.resize_with(groups, HashSet::new),
+            AggregateFunction::Sum | AggregateFunction::Min | AggregateFunction::Max => {
+                self.slots.grow(groups)
+            }
+            AggregateFunction::Count => {}
+        }
+    }
+
+    /// Approximate bytes of state per group (for the memory budget).
+    pub fn bytes_per_group(&self) -> usize {
+        match self.function {
+            AggregateFunction::CountDistinct => 64,
+            AggregateFunction::Avg => 16,
+            _ if self.data_type == DataType::Utf8 => 40,
+            _ => 16,
+        }
+    }
+
+    /// Folds raw values into their groups; `arg` is `None` for `count(*)`.
+    pub fn update(&mut self, groups: &[u32], arg: Option<&Array<'_>>) {
+        use AggregateFunction as A;
+        let Some(arg) = arg else {
+            for &g in groups {
+                self.counts[g as usize] += 1;
+            }
+            return;
+        };
+        match self.function {
+            A::Count => {
+                for (row, &g) in groups.iter().enumerate() {
+                    self.counts[g as usize] += i64::from(valid(arg, row));
+                }
+            }
+            A::Avg => {
+                for (row, &g) in groups.iter().enumerate() {
+                    if valid(arg, row) {
+                        self.counts[g as usize] += 1;
+                        self.sums[g as usize] += number(arg, row);
+                    }
+                }
+            }
+            A::CountDistinct => {
+                for (row, &g) in groups.iter().enumerate() {
+                    if valid(arg, row) {
+                        self.distinct[g as usize].insert(encode(arg, row));
+                    }
+                }
+            }
+            A::Sum | A::Min | A::Max => self.fold(groups, arg),
+        }
+    }
+
+    /// Folds another table's state columns (see the module docs) into
+    /// their groups.
+    pub fn merge(&mut self, groups: &[u32], state: &[Array<'_>]) {
+        use AggregateFunction as A;
+        match self.function {
+            A::Count => {
+                if let Some(Values::Int64(counts)) = state.first().map(|s| &s.values) {
+                    for (row, &g) in groups.iter().enumerate() {
+                        self.counts[g as usize] += counts[row];
+                    }
+                }
+            }
+            A::Avg => {
+                if let (Some(sums), Some(Values::Int64(counts))) =
+                    (state.first(), state.get(1).map(|s| &s.values))
+                {
+                    for (row, &g) in groups.iter().enumerate() {
+                        if valid(sums, row) {
+                            self.sums[g as usize] += number(sums, row);
+                        }
+                        self.counts[g as usize] += counts[row];
+                    }
+                }
+            }
+            A::Sum | A::Min | A::Max => {
+                if let Some(values) = state.first() {
+                    self.fold(groups, values);
+                }
+            }
+            A::CountDistinct => {}
+        }
+    }
+
+    fn fold(&mut self, groups: &[u32], arg: &Array<'_>) {
+        let function = self.function;
+        let counts = &mut self.counts;
+        macro_rules! fold {
+            ($slots:expr, $values:expr, $pick:expr) => {
+                for (row, &g) in groups.iter().enumerate() {
+                    if !valid(arg, row) {
+                        continue;
+                    }
+                    let g = g as usize;
+                    let value = &$values[row];
+                    if counts[g] == 0 {
+                        $slots[g] = value.clone();
+                    } else {
+                        $pick(&mut $slots[g], value);
+                    }
+                    counts[g] += 1;
+                }
+            };
+        }
+        match (&mut self.slots, &arg.values) {
+            (Slots::I64(slots), Values::Int64(v) | Values::Timestamp(v)) => match function {
+                AggregateFunction::Sum => fold!(slots, v, |s: &mut i64, x: &i64| *s = s.wrapping_add(*x)),
+                AggregateFunction::Min => fold!(slots, v, |s: &mut i64, x: &i64| *s = (*s).min(*x)),
+                _ => fold!(slots, v, |s: &mut i64, x: &i64| *s = (*s).max(*x)),
+            },
+            (Slots::F64(slots), Values::Float64(v)) => match function {
+                AggregateFunction::Sum => fold!(slots, v, |s: &mut f64, x: &f64| *s += *x),
+                AggregateFunction::Min => fold!(slots, v, |s: &mut f64, x: &f64| if x.total_cmp(s).is_lt() { *s = *x }),
+                _ => fold!(slots, v, |s: &mut f64, x: &f64| if x.total_cmp(s).is_gt() { *s = *x }),
+            },
+            (Slots::Bool(slots), Values::Bool(v)) => match function {
+                AggregateFunction::Min => fold!(slots, v, |s: &mut bool, x: &bool| *s = *s && *x),
+                _ => fold!(slots, v, |s: &mut bool, x: &bool| *s = *s || *x),
+            },
+            (Slots::Str(slots), Values::Utf8(text)) => {
+                for (row, &g) in groups.iter().enumerate() {
+                    if !valid(arg, row) {
+                        continue;
+                    }
+                    let (g, value) = (g as usize, text.get(row));
+                    let better = counts[g] == 0
+                        || match function {
+                            AggregateFunction::Min => value < slots[g].as_str(),
+                            _ => value > slots[g].as_str(),
+                        };
+                    if better {
+                        slots[g] = value.to_string();
+                    }
+                    counts[g] += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The state fields of this aggregate called `name`.
+    pub fn state_fields(&self, name: &str) -> Vec<Field> {
+        match self.function {
+            AggregateFunction::Count | AggregateFunction::CountDistinct => {
+                vec![Field::new(name, DataType::Int64)]
+            }
+            AggregateFunction::Avg => vec![
+                Field::nullable(format!("{name}__sum"), DataType::Float64),
+                Field::new(format!("{name}__count"), DataType::Int64),
+            ],
+            _ => vec![Field::nullable(name, self.data_type)],
+        }
+    }
+
+    /// Appends group `g`'s state to `builders` (one per state field).
+    pub fn push_state(&self, g: usize, builders: &mut [ColumnBuilder]) -> Result<(), crate::data::BatchError> {
+        match self.function {
+            AggregateFunction::Avg => {
+                builders[0].push_f64(self.sums[g])?;
+                builders[1].push_i64(self.counts[g])
+            }
+            _ => self.push_final(g, &mut builders[0]),
+        }
+    }
+
+    /// Appends group `g`'s final value to `builder`.
+    pub fn push_final(&self, g: usize, builder: &mut ColumnBuilder) -> Result<(), crate::data::BatchError> {
+        use AggregateFunction as A;
+        match self.function {
+            A::Count => builder.push_i64(self.counts[g]),
+            A::CountDistinct => builder.push_i64(self.distinct[g].len() as i64),
+            A::Avg if self.counts[g] == 0 => builder.push_null(),
+            A::Avg => builder.push_f64(self.sums[g] / self.counts[g] as f64),
+            _ if self.counts[g] == 0 => builder.push_null(),
+            _ => match &self.slots {
+                Slots::I64(v) => builder.push_i64(v[g]),
+                Slots::F64(v) => builder.push_f64(v[g]),
+                Slots::Str(v) => builder.push_str(&v[g]),
+                Slots::Bool(v) => builder.push_bool(v[g]),
+            },
+        }
+    }
+}
+
+fn number(array: &Array<'_>, row: usize) -> f64 {
+    match &array.values {
+        Values::Int64(v) | Values::Timestamp(v) => v[row] as f64,
+        Values::Float64(v) => v[row],
+        _ => 0.0,
+    }
+}
+
+fn encode(array: &Array<'_>, row: usize) -> Vec<u8> {
+    match &array.values {
+        Values::Int64(v) | Values::Timestamp(v) => v[row].to_le_bytes().to_vec(),
+        Values::Float64(v) => {
+            let x = if v[row] == 0.0 { 0.0 } else { v[row] };
+            x.to_bits().to_le_bytes().to_vec()
+        }
+        Values::Bool(v) => vec![u8::from(v[row])],
+        Values::Utf8(s) => s.bytes(row).to_vec(),
+    }
+}

@@ -1,0 +1,294 @@
+//! `aggregate`: hash aggregation with a memory budget.
+//!
+//! Three modes make "combine before shuffling" possible: a *partial*
+//! aggregate (chained to the producer) folds raw rows into per-group state
+//! and emits that state — early, whenever its table outgrows the budget,
+//! since the final side merges anyway; a *final* aggregate (after the hash
+//! exchange) merges state; a *complete* one does both in one place.
+//!
+//! Over budget, a complete or final aggregate spills its table as state
+//! batches into 16 files by key hash and starts afresh; at the end it
+//! merges each file on its own, so it needs memory for about 1/16 of the
+//! groups at a time and still produces the exact answer.
+
+mod accumulator;
+mod table;
+
+use std::path::PathBuf;
+
+use accumulator::Accumulator;
+use table::GroupTable;
+
+use crate::data::{DataType, Field, Schema};
+use crate::expr::{EvalContext, Expr};
+use crate::kernels::hash::{hash_rows, partition_of};
+use crate::kernels::views;
+use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
+use crate::operators::spill::SpillWriter;
+use crate::spec::operators::{AggregateFunction, AggregateParams};
+use crate::spec::validate::aggregate_field;
+
+/// Where an aggregate sits relative to its shuffle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggregateMode {
+    /// Raw rows in, final values out.
+    Complete,
+    /// Raw rows in, state out (before the exchange).
+    Partial,
+    /// State in, final values out (after the exchange).
+    Final,
+}
+
+const SPILL_BUCKETS: u32 = 16;
+const OUTPUT_ROWS: usize = 8192;
+
+/// What a table needs to know about the aggregates it computes.
+#[derive(Debug, Clone)]
+struct AggregateColumn {
+    name: String,
+    function: AggregateFunction,
+    data_type: DataType,
+}
+
+/// The `aggregate` operator.
+pub struct Aggregate {
+    mode: AggregateMode,
+    keys: Vec<usize>,
+    key_fields: Vec<Field>,
+    args: Vec<Option<Expr>>,
+    columns: Vec<AggregateColumn>,
+    /// Where each aggregate's state columns start in a state batch.
+    state_offsets: Vec<usize>,
+    table: GroupTable,
+    budget: Option<u64>,
+    spill_dir: PathBuf,
+    spills: Vec<SpillWriter>,
+}
+
+/// Whether `params` can be split into partial and final aggregates.
+pub fn splittable(params: &AggregateParams) -> bool {
+    params
+        .aggregates
+        .iter()
+        .all(|a| a.function != AggregateFunction::CountDistinct)
+}
+
+impl Aggregate {
+    /// An aggregate of `params` in `mode`. `input` is the schema of the
+    /// raw rows (for a final aggregate too: state columns are derived).
+    pub fn new(params: &AggregateParams, input: &Schema, mode: AggregateMode) -> Result<Self, OperatorError> {
+        let mut keys = Vec::new();
+        let mut key_fields = Vec::new();
+        for (k, name) in params.group_by.iter().enumerate() {
+            let index = input.index_of(name).ok_or_else(|| OperatorError::BadInput(format!("no key column {name}")))?;
+            key_fields.push(input.fields[index].clone());
+            // In a state batch the keys come first.
+            keys.push(if mode == AggregateMode::Final { k } else { index });
+        }
+        let mut args = Vec::new();
+        let mut columns = Vec::new();
+        for aggregate in &params.aggregates {
+            let arg = aggregate.expr.as_deref().map(|e| Expr::compile(e, input)).transpose()?;
+            let field = aggregate_field("aggregate", &aggregate.name, aggregate.function, arg.as_ref())
+                .map_err(|e| OperatorError::BadInput(e.to_string()))?;
+            columns.push(AggregateColumn {
+                name: aggregate.name.clone(),
+                function: aggregate.function,
+                data_type: match aggregate.function {
+                    // Sum/min/max state has the argument's type.
+                    AggregateFunction::Count | AggregateFunction::CountDistinct | AggregateFunction::Avg => field.data_type,
+                    _ => arg.as_ref().map_or(field.data_type, Expr::data_type),
+                },
+            });
+            args.push(arg);
+        }
+        let mut state_offsets = Vec::new();
+        let mut offset = key_fields.len();
+        for column in &columns {
+            state_offsets.push(offset);
+            offset += if column.function == AggregateFunction::Avg { 2 } else { 1 };
+        }
+        let table = GroupTable::new(&key_fields, &accumulators(&columns));
+        Ok(Self {
+            mode,
+            keys,
+            key_fields,
+            args,
+            columns,
+            state_offsets,
+            table,
+            budget: params.memory_bytes,
+            spill_dir: PathBuf::new(),
+            spills: Vec::new(),
+        })
+    }
+
+    /// The schema of state batches (keys, then each aggregate's state).
+    pub fn state_schema(&self) -> Schema {
+        let accs = accumulators(&self.columns);
+        let mut fields = self.key_fields.clone();
+        for (column, acc) in self.columns.iter().zip(&accs) {
+            fields.extend(acc.state_fields(&column.name));
+        }
+        Schema::new(fields)
+    }
+
+    /// The schema of final output (keys, then each aggregate's value).
+    pub fn output_schema(&self) -> Schema {
+        let mut fields = self.key_fields.clone();
+        for column in &self.columns {
+            fields.push(match column.function {
+                AggregateFunction::Count | AggregateFunction::CountDistinct => {
+                    Field::new(&column.name, DataType::Int64)
+                }
+                AggregateFunction::Avg => Field::nullable(&column.name, DataType::Float64),
+                _ => Field::nullable(&column.name, column.data_type),
+            });
+        }
+        Schema::new(fields)
+    }
+
+    fn fresh_table(&self) -> GroupTable {
+        GroupTable::new(&self.key_fields, &accumulators(&self.columns))
+    }
+
+    /// The current table, leaving an empty one in its place.
+    fn take_table(&mut self) -> GroupTable {
+        let fresh = self.fresh_table();
+        std::mem::replace(&mut self.table, fresh)
+    }
+
+    /// Folds one batch (raw rows, or state in final mode) into `table`.
+    fn fold(&self, table: &mut GroupTable, rows: &Rows<'_>, merging: bool) -> Result<(), OperatorError> {
+        let key_columns: Vec<_> = if merging {
+            rows.columns[..self.key_fields.len()].iter().collect()
+        } else {
+            self.keys.iter().map(|&k| &rows.columns[k]).collect()
+        };
+        let groups = table.groups_of(&key_columns, rows.rows)?;
+        let input = rows.input(EvalContext::default());
+        for (a, acc) in table.accumulators.iter_mut().enumerate() {
+            if merging {
+                let start = self.state_offsets[a];
+                let width = if self.columns[a].function == AggregateFunction::Avg { 2 } else { 1 };
+                let state = rows.columns[start..start + width]
+                    .iter()
+                    .map(|c| crate::expr::Array::from_view(c).ok_or_else(|| OperatorError::BadInput(format!("unreadable state column {}", c.name))))
+                    .collect::<Result<Vec<_>, _>>()?;
+                acc.merge(&groups, &state);
+            } else {
+                let arg = match &self.args[a] {
+                    Some(expr) => Some(expr.eval(&input)?.into_array(expr.ty(), rows.rows)),
+                    None => None,
+                };
+                acc.update(&groups, arg.as_ref());
+            }
+        }
+        Ok(())
+    }
+
+    fn over_budget(&self) -> bool {
+        self.budget.is_some_and(|budget| self.table.bytes() as u64 > budget)
+    }
+
+    fn spill(&mut self) -> Result<(), OperatorError> {
+        if !self.table.accumulators.iter().all(Accumulator::splittable) {
+            return Err(OperatorError::OverBudget {
+                operator: "aggregate".into(),
+                budget: self.budget.unwrap_or(0),
+                detail: format!("{} groups with count_distinct state, which cannot spill", self.table.len()),
+            });
+        }
+        if self.spills.is_empty() {
+            for bucket in 0..SPILL_BUCKETS {
+                let path = self.spill_dir.join(format!("aggregate-{}-{bucket}.spill", std::process::id()));
+                self.spills.push(SpillWriter::create(&path)?);
+            }
+        }
+        let table = self.take_table();
+        let schema = self.state_schema();
+        for batch in table.drain(&schema, true, OUTPUT_ROWS)? {
+            let columns = views(&batch);
+            let key_columns: Vec<_> = columns[..self.key_fields.len()].iter().collect();
+            let hashes = hash_rows(&key_columns, batch.num_rows());
+            let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); SPILL_BUCKETS as usize];
+            for (row, hash) in hashes.iter().enumerate() {
+                buckets[partition_of(*hash, SPILL_BUCKETS) as usize].push(row as u32);
+            }
+            for (bucket, rows) in buckets.iter().enumerate() {
+                if !rows.is_empty() {
+                    let part = crate::kernels::take::take_batch(&schema, &columns, rows)?;
+                    self.spills[bucket].write(&part)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn accumulators(columns: &[AggregateColumn]) -> Vec<Accumulator> {
+    columns
+        .iter()
+        .map(|c| Accumulator::new(c.function, c.data_type))
+        .collect()
+}
+
+impl Operator for Aggregate {
+    fn open(&mut self, context: &OperatorContext) -> Result<(), OperatorError> {
+        self.spill_dir = context.spill_dir.clone();
+        Ok(())
+    }
+
+    fn process(&mut self, _: usize, rows: &Rows<'_>, out: &mut dyn Emit) -> Result<(), OperatorError> {
+        let merging = self.mode == AggregateMode::Final;
+        let mut table = std::mem::replace(&mut self.table, GroupTable::empty());
+        let folded = self.fold(&mut table, rows, merging);
+        self.table = table;
+        folded?;
+        if self.over_budget() {
+            if self.mode == AggregateMode::Partial {
+                let table = self.take_table();
+                for batch in table.drain(&self.state_schema(), true, OUTPUT_ROWS)? {
+                    out.emit(batch)?;
+                }
+            } else {
+                self.spill()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn end_input(&mut self, _: usize, out: &mut dyn Emit) -> Result<(), OperatorError> {
+        let state = self.mode == AggregateMode::Partial;
+        let schema = if state { self.state_schema() } else { self.output_schema() };
+        if self.spills.is_empty() {
+            let mut table = self.take_table();
+            if !state && self.key_fields.is_empty() && table.len() == 0 {
+                // SQL: a global aggregate of nothing is one row.
+                table.groups_of(&[], 1)?;
+            }
+            for batch in table.drain(&schema, state, OUTPUT_ROWS)? {
+                out.emit(batch)?;
+            }
+            return Ok(());
+        }
+        self.spill()?;
+        for writer in std::mem::take(&mut self.spills) {
+            let mut reader = writer.finish()?;
+            let mut table = self.fresh_table();
+            while let Some(bytes) = reader.next_archive()? {
+                let view = crate::data::BatchView::new(&bytes)?;
+                self.fold(&mut table, &Rows::of_view(&view), true)?;
+            }
+            for batch in table.drain(&schema, false, OUTPUT_ROWS)? {
+                out.emit(batch)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), OperatorError> {
+        self.spills.clear();
+        Ok(())
+    }
+}

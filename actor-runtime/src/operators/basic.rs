@@ -1,0 +1,220 @@
+//! The stateless operators and the simplest sinks: `generate`, `filter`,
+//! `project`, `union`, `blackhole` and `collect`.
+
+use std::sync::{Arc, Mutex};
+
+use crate::data::{Batch, Column, ColumnData, Schema};
+use crate::expr::{EvalContext, Expr};
+use crate::kernels::take::{selected, take_batch};
+use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows, Source};
+use crate::spec::operators::{GenerateParams, NamedExpr};
+use crate::spec::validate::generate_input_schema;
+
+/// Compiles `columns` against `input` into expressions and the output
+/// schema (validation already proved they compile).
+pub fn compile_columns(
+    columns: &[NamedExpr],
+    input: &Schema,
+) -> Result<(Vec<Expr>, Schema), OperatorError> {
+    let exprs = columns
+        .iter()
+        .map(|c| Expr::compile(&c.expr, input))
+        .collect::<Result<Vec<_>, _>>()?;
+    let fields = columns
+        .iter()
+        .zip(&exprs)
+        .map(|(c, e)| e.field(&c.name))
+        .collect();
+    Ok((exprs, Schema::new(fields)))
+}
+
+/// `generate`: the subtask's share of `rows` rows.
+pub struct Generate {
+    params: GenerateParams,
+    exprs: Vec<Expr>,
+    schema: Schema,
+    next: u64,
+    end: u64,
+}
+
+impl Generate {
+    /// A generator of `params`.
+    pub fn new(params: GenerateParams) -> Result<Self, OperatorError> {
+        let (exprs, schema) = compile_columns(&params.columns, &generate_input_schema())?;
+        Ok(Self {
+            params,
+            exprs,
+            schema,
+            next: 0,
+            end: 0,
+        })
+    }
+}
+
+impl Source for Generate {
+    fn open(&mut self, context: &OperatorContext) -> Result<(), OperatorError> {
+        let rows = u128::from(self.params.rows);
+        let (s, p) = (u128::from(context.subtask), u128::from(context.parallelism.max(1)));
+        self.next = (rows * s / p) as u64;
+        self.end = (rows * (s + 1) / p) as u64;
+        Ok(())
+    }
+
+    fn next_batch(&mut self) -> Result<Option<Batch>, OperatorError> {
+        if self.next >= self.end {
+            return Ok(None);
+        }
+        let count = (self.end - self.next).min(self.params.batch_rows.max(1) as u64);
+        let first = self.next;
+        self.next += count;
+        let index = Batch::new(
+            generate_input_schema(),
+            count as usize,
+            vec![Column {
+                validity: None,
+                data: ColumnData::Int64((first as i64..(first + count) as i64).collect()),
+            }],
+        )?;
+        let rows = Rows::of_batch(&index);
+        let context = EvalContext {
+            seed: self.params.seed,
+            first_row: first,
+        };
+        let columns = self
+            .exprs
+            .iter()
+            .map(|e| e.eval_column(&rows.input(context)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(Batch::new(self.schema.clone(), count as usize, columns)?))
+    }
+}
+
+/// `filter`: keeps rows where the predicate is true.
+pub struct Filter {
+    predicate: Expr,
+    schema: Schema,
+}
+
+impl Filter {
+    /// A filter of `input` rows by `predicate`.
+    pub fn new(predicate: &str, input: &Schema) -> Result<Self, OperatorError> {
+        Ok(Self {
+            predicate: Expr::compile(predicate, input)?,
+            schema: input.clone(),
+        })
+    }
+}
+
+impl Operator for Filter {
+    fn process(&mut self, _: usize, rows: &Rows<'_>, out: &mut dyn Emit) -> Result<(), OperatorError> {
+        let keep = self.predicate.eval_selection(&rows.input(EvalContext::default()))?;
+        let indices = selected(&keep);
+        if indices.is_empty() {
+            return Ok(());
+        }
+        out.emit(take_batch(&self.schema, &rows.columns, &indices)?)
+    }
+}
+
+/// `project`: new columns from expressions.
+pub struct Project {
+    exprs: Vec<Expr>,
+    schema: Schema,
+}
+
+impl Project {
+    /// A projection of `input` rows to `columns`.
+    pub fn new(columns: &[NamedExpr], input: &Schema) -> Result<Self, OperatorError> {
+        let (exprs, schema) = compile_columns(columns, input)?;
+        Ok(Self { exprs, schema })
+    }
+}
+
+impl Operator for Project {
+    fn process(&mut self, _: usize, rows: &Rows<'_>, out: &mut dyn Emit) -> Result<(), OperatorError> {
+        let input = rows.input(EvalContext::default());
+        let columns = self
+            .exprs
+            .iter()
+            .map(|e| e.eval_column(&input))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.emit(Batch::new(self.schema.clone(), rows.rows, columns)?)
+    }
+}
+
+/// `union` (and any pass-through): every input batch, unchanged.
+pub struct Union {
+    schema: Schema,
+}
+
+impl Union {
+    /// A union of inputs of `schema`.
+    pub fn new(schema: &Schema) -> Self {
+        Self {
+            schema: schema.clone(),
+        }
+    }
+}
+
+impl Operator for Union {
+    fn process(&mut self, _: usize, rows: &Rows<'_>, out: &mut dyn Emit) -> Result<(), OperatorError> {
+        let all: Vec<u32> = (0..rows.rows as u32).collect();
+        out.emit(take_batch(&self.schema, &rows.columns, &all)?)
+    }
+}
+
+/// `blackhole`: counts and discards.
+#[derive(Debug, Default)]
+pub struct Blackhole {
+    /// Rows discarded.
+    pub rows: u64,
+}
+
+impl Operator for Blackhole {
+    fn process(&mut self, _: usize, rows: &Rows<'_>, _: &mut dyn Emit) -> Result<(), OperatorError> {
+        self.rows += rows.rows as u64;
+        Ok(())
+    }
+}
+
+/// Where `collect` sinks put their rows, shared with whoever runs the job.
+pub type Collected = Arc<Mutex<Vec<Batch>>>;
+
+/// `collect`: keeps up to `limit` rows for the caller.
+pub struct Collect {
+    schema: Schema,
+    limit: usize,
+    held: usize,
+    into: Collected,
+}
+
+impl Collect {
+    /// A sink of `input` rows into `into`, failing beyond `limit` rows.
+    pub fn new(input: &Schema, limit: usize, into: Collected) -> Self {
+        Self {
+            schema: input.clone(),
+            limit,
+            held: 0,
+            into,
+        }
+    }
+}
+
+impl Operator for Collect {
+    fn process(&mut self, _: usize, rows: &Rows<'_>, _: &mut dyn Emit) -> Result<(), OperatorError> {
+        self.held += rows.rows;
+        if self.held > self.limit {
+            return Err(OperatorError::TooManyRows {
+                operator: "collect".into(),
+                limit: self.limit,
+            });
+        }
+        let all: Vec<u32> = (0..rows.rows as u32).collect();
+        let batch = take_batch(&self.schema, &rows.columns, &all)?;
+        self.into
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(batch);
+        Ok(())
+    }
+}

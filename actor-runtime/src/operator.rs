@@ -118,7 +118,10 @@ pub enum OperatorError {
 
 impl OperatorError {
     /// An I/O error on `path`.
-    pub fn io(action: &'static str, path: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> Self {
+    pub fn io(
+        action: &'static str,
+        path: impl std::fmt::Display,
+    ) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.to_string();
         move |source| Self::Io {
             action,

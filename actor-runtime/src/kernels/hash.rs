@@ -46,18 +46,39 @@ pub fn hash_into(column: &ColumnView<'_>, hashes: &mut [u64]) {
         }
         ValuesView::Bool(bits) => {
             for (i, h) in hashes.iter_mut().enumerate() {
-                *h = combine(*h, if valid(i) { u64::from(bits.get(i)) } else { NULL });
+                *h = combine(
+                    *h,
+                    if valid(i) {
+                        u64::from(bits.get(i))
+                    } else {
+                        NULL
+                    },
+                );
             }
         }
         ValuesView::Utf8(text) => {
             let raw = text.raw();
             for (i, h) in hashes.iter_mut().enumerate() {
-                *h = combine(*h, if valid(i) { bytes_hash(raw.value(i)) } else { NULL });
+                *h = combine(
+                    *h,
+                    if valid(i) {
+                        bytes_hash(raw.value(i))
+                    } else {
+                        NULL
+                    },
+                );
             }
         }
         ValuesView::Binary(bytes) => {
             for (i, h) in hashes.iter_mut().enumerate() {
-                *h = combine(*h, if valid(i) { bytes_hash(bytes.value(i)) } else { NULL });
+                *h = combine(
+                    *h,
+                    if valid(i) {
+                        bytes_hash(bytes.value(i))
+                    } else {
+                        NULL
+                    },
+                );
             }
         }
         ValuesView::F32Vector { dim, values } => {

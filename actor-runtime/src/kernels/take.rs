@@ -53,8 +53,12 @@ pub fn take(column: &ColumnView<'_>, indices: &[u32]) -> Column {
             let (offsets, data) = bytes_take(bytes, indices);
             ColumnData::Binary { offsets, data }
         }
-        ValuesView::F32Vector { dim, values } => ColumnData::F32Vector(rows_take(values, dim, indices)),
-        ValuesView::F64Vector { dim, values } => ColumnData::F64Vector(rows_take(values, dim, indices)),
+        ValuesView::F32Vector { dim, values } => {
+            ColumnData::F32Vector(rows_take(values, dim, indices))
+        }
+        ValuesView::F64Vector { dim, values } => {
+            ColumnData::F64Vector(rows_take(values, dim, indices))
+        }
     };
     let validity = column
         .validity

@@ -54,7 +54,10 @@ impl Generate {
 impl Source for Generate {
     fn open(&mut self, context: &OperatorContext) -> Result<(), OperatorError> {
         let rows = u128::from(self.params.rows);
-        let (s, p) = (u128::from(context.subtask), u128::from(context.parallelism.max(1)));
+        let (s, p) = (
+            u128::from(context.subtask),
+            u128::from(context.parallelism.max(1)),
+        );
         self.next = (rows * s / p) as u64;
         self.end = (rows * (s + 1) / p) as u64;
         Ok(())
@@ -85,7 +88,11 @@ impl Source for Generate {
             .iter()
             .map(|e| e.eval_column(&rows.input(context)))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(Batch::new(self.schema.clone(), count as usize, columns)?))
+        Ok(Some(Batch::new(
+            self.schema.clone(),
+            count as usize,
+            columns,
+        )?))
     }
 }
 
@@ -106,8 +113,15 @@ impl Filter {
 }
 
 impl Operator for Filter {
-    fn process(&mut self, _: usize, rows: &Rows<'_>, out: &mut dyn Emit) -> Result<(), OperatorError> {
-        let keep = self.predicate.eval_selection(&rows.input(EvalContext::default()))?;
+    fn process(
+        &mut self,
+        _: usize,
+        rows: &Rows<'_>,
+        out: &mut dyn Emit,
+    ) -> Result<(), OperatorError> {
+        let keep = self
+            .predicate
+            .eval_selection(&rows.input(EvalContext::default()))?;
         let indices = selected(&keep);
         if indices.is_empty() {
             return Ok(());
@@ -131,7 +145,12 @@ impl Project {
 }
 
 impl Operator for Project {
-    fn process(&mut self, _: usize, rows: &Rows<'_>, out: &mut dyn Emit) -> Result<(), OperatorError> {
+    fn process(
+        &mut self,
+        _: usize,
+        rows: &Rows<'_>,
+        out: &mut dyn Emit,
+    ) -> Result<(), OperatorError> {
         let input = rows.input(EvalContext::default());
         let columns = self
             .exprs
@@ -157,7 +176,12 @@ impl Union {
 }
 
 impl Operator for Union {
-    fn process(&mut self, _: usize, rows: &Rows<'_>, out: &mut dyn Emit) -> Result<(), OperatorError> {
+    fn process(
+        &mut self,
+        _: usize,
+        rows: &Rows<'_>,
+        out: &mut dyn Emit,
+    ) -> Result<(), OperatorError> {
         let all: Vec<u32> = (0..rows.rows as u32).collect();
         out.emit(take_batch(&self.schema, &rows.columns, &all)?)
     }
@@ -171,7 +195,12 @@ pub struct Blackhole {
 }
 
 impl Operator for Blackhole {
-    fn process(&mut self, _: usize, rows: &Rows<'_>, _: &mut dyn Emit) -> Result<(), OperatorError> {
+    fn process(
+        &mut self,
+        _: usize,
+        rows: &Rows<'_>,
+        _: &mut dyn Emit,
+    ) -> Result<(), OperatorError> {
         self.rows += rows.rows as u64;
         Ok(())
     }
@@ -201,7 +230,12 @@ impl Collect {
 }
 
 impl Operator for Collect {
-    fn process(&mut self, _: usize, rows: &Rows<'_>, _: &mut dyn Emit) -> Result<(), OperatorError> {
+    fn process(
+        &mut self,
+        _: usize,
+        rows: &Rows<'_>,
+        _: &mut dyn Emit,
+    ) -> Result<(), OperatorError> {
         self.held += rows.rows;
         if self.held > self.limit {
             return Err(OperatorError::TooManyRows {

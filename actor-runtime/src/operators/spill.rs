@@ -24,7 +24,8 @@ pub struct SpillWriter {
 impl SpillWriter {
     /// Creates `path` (truncating it).
     pub fn create(path: &Path) -> Result<Self, OperatorError> {
-        let file = File::create(path).map_err(OperatorError::io("creating spill file", path.display()))?;
+        let file =
+            File::create(path).map_err(OperatorError::io("creating spill file", path.display()))?;
         Ok(Self {
             path: path.to_path_buf(),
             file: BufWriter::with_capacity(1 << 20, file),
@@ -80,7 +81,8 @@ pub struct SpillReader {
 
 impl SpillReader {
     fn open(path: &Path) -> Result<Self, OperatorError> {
-        let file = File::open(path).map_err(OperatorError::io("opening spill file", path.display()))?;
+        let file =
+            File::open(path).map_err(OperatorError::io("opening spill file", path.display()))?;
         Ok(Self {
             path: path.to_path_buf(),
             file: BufReader::with_capacity(1 << 20, file),
@@ -97,8 +99,9 @@ impl SpillReader {
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
             Err(e) => return Err(io()(e)),
         }
-        let len = usize::try_from(u64::from_le_bytes(len))
-            .map_err(|_| OperatorError::BadInput(format!("spill file {} is corrupt", self.path.display())))?;
+        let len = usize::try_from(u64::from_le_bytes(len)).map_err(|_| {
+            OperatorError::BadInput(format!("spill file {} is corrupt", self.path.display()))
+        })?;
         let mut bytes = AlignedVec::with_capacity(len);
         bytes.resize(len, 0);
         self.file.read_exact(&mut bytes).map_err(io())?;

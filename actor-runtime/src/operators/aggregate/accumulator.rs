@@ -197,14 +197,22 @@ impl Accumulator {
         }
         match (&mut self.slots, &arg.values) {
             (Slots::I64(slots), Values::Int64(v) | Values::Timestamp(v)) => match function {
-                AggregateFunction::Sum => fold!(slots, v, |s: &mut i64, x: &i64| *s = s.wrapping_add(*x)),
+                AggregateFunction::Sum => {
+                    fold!(slots, v, |s: &mut i64, x: &i64| *s = s.wrapping_add(*x))
+                }
                 AggregateFunction::Min => fold!(slots, v, |s: &mut i64, x: &i64| *s = (*s).min(*x)),
                 _ => fold!(slots, v, |s: &mut i64, x: &i64| *s = (*s).max(*x)),
             },
             (Slots::F64(slots), Values::Float64(v)) => match function {
                 AggregateFunction::Sum => fold!(slots, v, |s: &mut f64, x: &f64| *s += *x),
-                AggregateFunction::Min => fold!(slots, v, |s: &mut f64, x: &f64| if x.total_cmp(s).is_lt() { *s = *x }),
-                _ => fold!(slots, v, |s: &mut f64, x: &f64| if x.total_cmp(s).is_gt() { *s = *x }),
+                AggregateFunction::Min => {
+                    fold!(slots, v, |s: &mut f64, x: &f64| if x.total_cmp(s).is_lt() {
+                        *s = *x
+                    })
+                }
+                _ => fold!(slots, v, |s: &mut f64, x: &f64| if x.total_cmp(s).is_gt() {
+                    *s = *x
+                }),
             },
             (Slots::Bool(slots), Values::Bool(v)) => match function {
                 AggregateFunction::Min => fold!(slots, v, |s: &mut bool, x: &bool| *s = *s && *x),
@@ -246,7 +254,11 @@ impl Accumulator {
     }
 
     /// Appends group `g`'s state to `builders` (one per state field).
-    pub fn push_state(&self, g: usize, builders: &mut [ColumnBuilder]) -> Result<(), crate::data::BatchError> {
+    pub fn push_state(
+        &self,
+        g: usize,
+        builders: &mut [ColumnBuilder],
+    ) -> Result<(), crate::data::BatchError> {
         match self.function {
             AggregateFunction::Avg => {
                 builders[0].push_f64(self.sums[g])?;
@@ -257,7 +269,11 @@ impl Accumulator {
     }
 
     /// Appends group `g`'s final value to `builder`.
-    pub fn push_final(&self, g: usize, builder: &mut ColumnBuilder) -> Result<(), crate::data::BatchError> {
+    pub fn push_final(
+        &self,
+        g: usize,
+        builder: &mut ColumnBuilder,
+    ) -> Result<(), crate::data::BatchError> {
         use AggregateFunction as A;
         match self.function {
             A::Count => builder.push_i64(self.counts[g]),

@@ -76,27 +76,48 @@ pub fn splittable(params: &AggregateParams) -> bool {
 impl Aggregate {
     /// An aggregate of `params` in `mode`. `input` is the schema of the
     /// raw rows (for a final aggregate too: state columns are derived).
-    pub fn new(params: &AggregateParams, input: &Schema, mode: AggregateMode) -> Result<Self, OperatorError> {
+    pub fn new(
+        params: &AggregateParams,
+        input: &Schema,
+        mode: AggregateMode,
+    ) -> Result<Self, OperatorError> {
         let mut keys = Vec::new();
         let mut key_fields = Vec::new();
         for (k, name) in params.group_by.iter().enumerate() {
-            let index = input.index_of(name).ok_or_else(|| OperatorError::BadInput(format!("no key column {name}")))?;
+            let index = input
+                .index_of(name)
+                .ok_or_else(|| OperatorError::BadInput(format!("no key column {name}")))?;
             key_fields.push(input.fields[index].clone());
             // In a state batch the keys come first.
-            keys.push(if mode == AggregateMode::Final { k } else { index });
+            keys.push(if mode == AggregateMode::Final {
+                k
+            } else {
+                index
+            });
         }
         let mut args = Vec::new();
         let mut columns = Vec::new();
         for aggregate in &params.aggregates {
-            let arg = aggregate.expr.as_deref().map(|e| Expr::compile(e, input)).transpose()?;
-            let field = aggregate_field("aggregate", &aggregate.name, aggregate.function, arg.as_ref())
-                .map_err(|e| OperatorError::BadInput(e.to_string()))?;
+            let arg = aggregate
+                .expr
+                .as_deref()
+                .map(|e| Expr::compile(e, input))
+                .transpose()?;
+            let field = aggregate_field(
+                "aggregate",
+                &aggregate.name,
+                aggregate.function,
+                arg.as_ref(),
+            )
+            .map_err(|e| OperatorError::BadInput(e.to_string()))?;
             columns.push(AggregateColumn {
                 name: aggregate.name.clone(),
                 function: aggregate.function,
                 data_type: match aggregate.function {
                     // Sum/min/max state has the argument's type.
-                    AggregateFunction::Count | AggregateFunction::CountDistinct | AggregateFunction::Avg => field.data_type,
+                    AggregateFunction::Count
+                    | AggregateFunction::CountDistinct
+                    | AggregateFunction::Avg => field.data_type,
                     _ => arg.as_ref().map_or(field.data_type, Expr::data_type),
                 },
             });
@@ -106,7 +127,11 @@ impl Aggregate {
         let mut offset = key_fields.len();
         for column in &columns {
             state_offsets.push(offset);
-            offset += if column.function == AggregateFunction::Avg { 2 } else { 1 };
+            offset += if column.function == AggregateFunction::Avg {
+                2
+            } else {
+                1
+            };
         }
         let table = GroupTable::new(&key_fields, &accumulators(&columns));
         Ok(Self {
@@ -159,7 +184,12 @@ impl Aggregate {
     }
 
     /// Folds one batch (raw rows, or state in final mode) into `table`.
-    fn fold(&self, table: &mut GroupTable, rows: &Rows<'_>, merging: bool) -> Result<(), OperatorError> {
+    fn fold(
+        &self,
+        table: &mut GroupTable,
+        rows: &Rows<'_>,
+        merging: bool,
+    ) -> Result<(), OperatorError> {
         let key_columns: Vec<_> = if merging {
             rows.columns[..self.key_fields.len()].iter().collect()
         } else {
@@ -170,10 +200,18 @@ impl Aggregate {
         for (a, acc) in table.accumulators.iter_mut().enumerate() {
             if merging {
                 let start = self.state_offsets[a];
-                let width = if self.columns[a].function == AggregateFunction::Avg { 2 } else { 1 };
+                let width = if self.columns[a].function == AggregateFunction::Avg {
+                    2
+                } else {
+                    1
+                };
                 let state = rows.columns[start..start + width]
                     .iter()
-                    .map(|c| crate::expr::Array::from_view(c).ok_or_else(|| OperatorError::BadInput(format!("unreadable state column {}", c.name))))
+                    .map(|c| {
+                        crate::expr::Array::from_view(c).ok_or_else(|| {
+                            OperatorError::BadInput(format!("unreadable state column {}", c.name))
+                        })
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 acc.merge(&groups, &state);
             } else {
@@ -188,7 +226,8 @@ impl Aggregate {
     }
 
     fn over_budget(&self) -> bool {
-        self.budget.is_some_and(|budget| self.table.bytes() as u64 > budget)
+        self.budget
+            .is_some_and(|budget| self.table.bytes() as u64 > budget)
     }
 
     fn spill(&mut self) -> Result<(), OperatorError> {
@@ -196,12 +235,17 @@ impl Aggregate {
             return Err(OperatorError::OverBudget {
                 operator: "aggregate".into(),
                 budget: self.budget.unwrap_or(0),
-                detail: format!("{} groups with count_distinct state, which cannot spill", self.table.len()),
+                detail: format!(
+                    "{} groups with count_distinct state, which cannot spill",
+                    self.table.len()
+                ),
             });
         }
         if self.spills.is_empty() {
             for bucket in 0..SPILL_BUCKETS {
-                let path = self.spill_dir.join(format!("aggregate-{}-{bucket}.spill", std::process::id()));
+                let path = self
+                    .spill_dir
+                    .join(format!("aggregate-{}-{bucket}.spill", std::process::id()));
                 self.spills.push(SpillWriter::create(&path)?);
             }
         }
@@ -239,7 +283,12 @@ impl Operator for Aggregate {
         Ok(())
     }
 
-    fn process(&mut self, _: usize, rows: &Rows<'_>, out: &mut dyn Emit) -> Result<(), OperatorError> {
+    fn process(
+        &mut self,
+        _: usize,
+        rows: &Rows<'_>,
+        out: &mut dyn Emit,
+    ) -> Result<(), OperatorError> {
         let merging = self.mode == AggregateMode::Final;
         let mut table = std::mem::replace(&mut self.table, GroupTable::empty());
         let folded = self.fold(&mut table, rows, merging);
@@ -260,7 +309,11 @@ impl Operator for Aggregate {
 
     fn end_input(&mut self, _: usize, out: &mut dyn Emit) -> Result<(), OperatorError> {
         let state = self.mode == AggregateMode::Partial;
-        let schema = if state { self.state_schema() } else { self.output_schema() };
+        let schema = if state {
+            self.state_schema()
+        } else {
+            self.output_schema()
+        };
         if self.spills.is_empty() {
             let mut table = self.take_table();
             if !state && self.key_fields.is_empty() && table.len() == 0 {

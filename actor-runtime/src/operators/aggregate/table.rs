@@ -77,12 +77,21 @@ impl GroupTable {
 
     /// Approximate bytes held.
     pub fn bytes(&self) -> usize {
-        let per_group: usize = 48 + self.accumulators.iter().map(Accumulator::bytes_per_group).sum::<usize>();
+        let per_group: usize = 48
+            + self
+                .accumulators
+                .iter()
+                .map(Accumulator::bytes_per_group)
+                .sum::<usize>();
         self.key_bytes * 2 + self.groups * per_group
     }
 
     /// The group of each of `rows` rows, creating groups for new keys.
-    pub fn groups_of(&mut self, key_columns: &[&ColumnView<'_>], rows: usize) -> Result<Vec<u32>, OperatorError> {
+    pub fn groups_of(
+        &mut self,
+        key_columns: &[&ColumnView<'_>],
+        rows: usize,
+    ) -> Result<Vec<u32>, OperatorError> {
         let mut groups = Vec::with_capacity(rows);
         for row in 0..rows {
             self.buffer.clear();
@@ -110,7 +119,12 @@ impl GroupTable {
 
     /// Empties the table into batches of at most `chunk` rows of `schema`:
     /// keys, then each aggregate's state (`state`) or final value.
-    pub fn drain(self, schema: &Schema, state: bool, chunk: usize) -> Result<Vec<Batch>, OperatorError> {
+    pub fn drain(
+        self,
+        schema: &Schema,
+        state: bool,
+        chunk: usize,
+    ) -> Result<Vec<Batch>, OperatorError> {
         let key_schema = Schema::new(self.key_fields.clone());
         let key_columns = self.keys.into_iter().map(ColumnBuilder::finish).collect();
         let keys = Batch::new(key_schema.clone(), self.groups, key_columns)?;

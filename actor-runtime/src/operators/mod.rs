@@ -1,7 +1,10 @@
 //! The built-in operators (see [`crate::spec::operators`] for their
 //! parameters): [`basic`] stateless ones and simple sinks, [`aggregate`],
-//! and the [`spill`] files stateful operators use when over budget.
+//! [`sort`] and top-n, [`join`], and the [`spill`] files stateful
+//! operators use when over budget.
 
 pub mod aggregate;
 pub mod basic;
+pub mod join;
+pub mod sort;
 pub mod spill;

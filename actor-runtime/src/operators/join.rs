@@ -1,0 +1,185 @@
+//! `hash_join`: builds a hash table of the right input (input 1), then
+//! probes it with the left input (input 0). The task reads the build side
+//! to its end first ([`Operator::input_preference`]), so probe batches
+//! wait upstream under backpressure instead of in this operator's memory.
+//!
+//! Null keys never match (SQL). The build side must fit its memory
+//! budget: over it, the join fails with a message saying so, rather than
+//! spilling (a grace hash join is future work).
+
+use std::collections::HashMap;
+
+use crate::data::{Batch, ColumnBuilder, Schema};
+use crate::kernels::rows::{append_value, encode_key};
+use crate::kernels::take::take;
+use crate::kernels::views;
+use crate::operator::{Emit, Operator, OperatorError, Rows};
+use crate::spec::operators::{JoinKind, JoinParams};
+
+const PROBE: usize = 0;
+const BUILD: usize = 1;
+
+/// The `hash_join` operator.
+pub struct HashJoin {
+    kind: JoinKind,
+    left_keys: Vec<usize>,
+    right_keys: Vec<usize>,
+    right_schema: Schema,
+    output: Schema,
+    budget: Option<u64>,
+    build: Vec<Batch>,
+    build_bytes: u64,
+    table: HashMap<Box<[u8]>, Vec<(u32, u32)>>,
+    buffer: Vec<u8>,
+}
+
+fn indexes(names: &[String], schema: &Schema) -> Result<Vec<usize>, OperatorError> {
+    names
+        .iter()
+        .map(|n| {
+            schema
+                .index_of(n)
+                .ok_or_else(|| OperatorError::BadInput(format!("no join key column {n}")))
+        })
+        .collect()
+}
+
+impl HashJoin {
+    /// A join of `left` and `right` rows into `output` rows.
+    pub fn new(
+        params: &JoinParams,
+        left: &Schema,
+        right: &Schema,
+        output: &Schema,
+    ) -> Result<Self, OperatorError> {
+        Ok(Self {
+            kind: params.kind,
+            left_keys: indexes(&params.left_keys, left)?,
+            right_keys: indexes(&params.right_keys, right)?,
+            right_schema: right.clone(),
+            output: output.clone(),
+            budget: params.memory_bytes,
+            build: Vec::new(),
+            build_bytes: 0,
+            table: HashMap::new(),
+            buffer: Vec::new(),
+        })
+    }
+
+    fn add_build(&mut self, rows: &Rows<'_>) -> Result<(), OperatorError> {
+        let all: Vec<u32> = (0..rows.rows as u32).collect();
+        let batch = crate::kernels::take::take_batch(&self.right_schema, &rows.columns, &all)?;
+        let b = self.build.len() as u32;
+        let columns = views(&batch);
+        let keys: Vec<_> = self.right_keys.iter().map(|&k| &columns[k]).collect();
+        for row in 0..batch.num_rows() {
+            if keys.iter().any(|k| k.is_null(row)) {
+                continue;
+            }
+            self.buffer.clear();
+            encode_key(&keys, row, &mut self.buffer);
+            self.build_bytes += self.buffer.len() as u64 + 24;
+            self.table
+                .entry(self.buffer.clone().into_boxed_slice())
+                .or_default()
+                .push((b, row as u32));
+        }
+        self.build_bytes += batch
+            .columns()
+            .iter()
+            .map(|c| match &c.data {
+                crate::data::ColumnData::Utf8 { data, .. }
+                | crate::data::ColumnData::Binary { data, .. } => data.len() + 4 * batch.num_rows(),
+                _ => 8 * batch.num_rows(),
+            } as u64)
+            .sum::<u64>();
+        drop(columns);
+        self.build.push(batch);
+        if let Some(budget) = self.budget.filter(|b| self.build_bytes > *b) {
+            return Err(OperatorError::OverBudget {
+                operator: "hash_join".into(),
+                budget,
+                detail: format!(
+                    "its build (right) side holds {} bytes after {} batches; give it more memory or put the smaller input on the right",
+                    self.build_bytes,
+                    self.build.len()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn probe(&mut self, rows: &Rows<'_>, out: &mut dyn Emit) -> Result<(), OperatorError> {
+        let keys: Vec<_> = self.left_keys.iter().map(|&k| &rows.columns[k]).collect();
+        let mut left_rows: Vec<u32> = Vec::new();
+        let mut matches: Vec<Option<(u32, u32)>> = Vec::new();
+        for row in 0..rows.rows {
+            let found = if keys.iter().any(|k| k.is_null(row)) {
+                None
+            } else {
+                self.buffer.clear();
+                encode_key(&keys, row, &mut self.buffer);
+                self.table.get(self.buffer.as_slice())
+            };
+            match found {
+                Some(hits) => {
+                    for &hit in hits {
+                        left_rows.push(row as u32);
+                        matches.push(Some(hit));
+                    }
+                }
+                None if self.kind == JoinKind::Left => {
+                    left_rows.push(row as u32);
+                    matches.push(None);
+                }
+                None => {}
+            }
+        }
+        if left_rows.is_empty() {
+            return Ok(());
+        }
+        let mut columns: Vec<_> = rows.columns.iter().map(|c| take(c, &left_rows)).collect();
+        let build_views: Vec<_> = self.build.iter().map(views).collect();
+        let right_fields = &self.output.fields[rows.columns.len()..];
+        for (c, field) in right_fields.iter().enumerate() {
+            let mut builder = ColumnBuilder::new(field.clone(), left_rows.len());
+            for hit in &matches {
+                match hit {
+                    Some((b, r)) => {
+                        append_value(&mut builder, &build_views[*b as usize][c], *r as usize)?
+                    }
+                    None => builder.push_null()?,
+                }
+            }
+            columns.push(builder.finish());
+        }
+        out.emit(Batch::new(self.output.clone(), left_rows.len(), columns)?)
+    }
+}
+
+impl Operator for HashJoin {
+    fn input_preference(&self) -> Option<usize> {
+        Some(BUILD)
+    }
+
+    fn process(
+        &mut self,
+        input: usize,
+        rows: &Rows<'_>,
+        out: &mut dyn Emit,
+    ) -> Result<(), OperatorError> {
+        match input {
+            BUILD => self.add_build(rows),
+            PROBE => self.probe(rows, out),
+            other => Err(OperatorError::BadInput(format!(
+                "hash_join has no input {other}"
+            ))),
+        }
+    }
+
+    fn close(&mut self) -> Result<(), OperatorError> {
+        self.table.clear();
+        self.build.clear();
+        Ok(())
+    }
+}

@@ -8,11 +8,16 @@
 //! and their validation in [`spec`].
 
 pub mod data;
+pub mod exchange;
 pub mod expr;
 pub mod kernels;
 pub mod operator;
 pub mod operators;
+pub mod plan;
+pub mod runner;
 pub mod spec;
+pub mod task;
+pub mod worker;
 
 pub use data::{
     Batch, BatchBuilder, BatchError, BatchView, Column, ColumnData, ColumnView, DataType, Field,

@@ -89,3 +89,26 @@ pub fn selected(selection: &[bool]) -> Vec<u32> {
         .map(|(i, _)| i as u32)
         .collect()
 }
+
+/// One batch of all rows of `batches` (each of `schema`), in order.
+pub fn concat(schema: &Schema, batches: &[Batch]) -> Result<Batch, BatchError> {
+    let rows: usize = batches.iter().map(Batch::num_rows).sum();
+    let mut builders: Vec<crate::data::ColumnBuilder> = schema
+        .fields
+        .iter()
+        .map(|f| crate::data::ColumnBuilder::new(f.clone(), rows))
+        .collect();
+    for batch in batches {
+        let columns = super::views(batch);
+        for row in 0..batch.num_rows() {
+            for (builder, column) in builders.iter_mut().zip(&columns) {
+                super::rows::append_value(builder, column, row)?;
+            }
+        }
+    }
+    let columns = builders
+        .into_iter()
+        .map(crate::data::ColumnBuilder::finish)
+        .collect();
+    Batch::new(schema.clone(), rows, columns)
+}

@@ -1,0 +1,95 @@
+//! Exchanges: how batches travel between tasks, under credits.
+//!
+//! - **Local pipelined** (both tasks in one worker): a bounded channel of
+//!   owned batches. Its capacity is the edge's credit: a producer waits
+//!   when the consumer holds that many unread batches, so memory per edge
+//!   is bounded whatever the speeds.
+//! - **Remote pipelined**: a transport channel per (producer, consumer)
+//!   pair carrying rkyv archives of batches; the consumer reads them in
+//!   place from the receive buffer ([`crate::data::BatchView`]).
+//! - **Blocking**: the producer pushes each consumer's rows to the shuffle
+//!   service as that reduce partition (map id = producer subtask) and
+//!   commits at the end; the consumer fetches its partition.
+//!
+//! Every consumer input is one bounded queue of [`Incoming`] batches fed
+//! by its producers (remote and shuffle sources through a small forwarding
+//! task each), so a task waits on one queue per input.
+
+pub mod partition;
+pub mod sink;
+mod source;
+
+pub use sink::{ConsumerSink, OutputWriter};
+pub use source::{forward_frames, InputQueue, InputSender};
+
+use rkyv::util::AlignedVec;
+
+use crate::data::{Batch, BatchError, BatchView};
+use crate::operator::Rows;
+
+/// Batches a local edge holds in flight.
+pub const LOCAL_CREDITS: usize = 4;
+
+/// A batch arriving at a task.
+pub enum Incoming {
+    /// Handed over in-process.
+    Owned(Batch),
+    /// An archive in a transport receive buffer, read in place.
+    Frame(faro_transport::Frame),
+}
+
+impl Incoming {
+    /// Reads the batch (validating an archive) and calls `f` with its rows.
+    pub fn with_rows<T>(&self, f: impl FnOnce(&Rows<'_>) -> T) -> Result<T, BatchError> {
+        match self {
+            Incoming::Owned(batch) => Ok(f(&Rows::of_batch(batch))),
+            Incoming::Frame(frame) => {
+                let view = BatchView::new(frame)?;
+                Ok(f(&Rows::of_view(&view)))
+            }
+        }
+    }
+}
+
+/// Why an exchange failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ExchangeError {
+    /// The transport failed or the peer refused.
+    #[error("exchange {exchange}: {message}")]
+    Transport {
+        /// The exchange.
+        exchange: usize,
+        /// What happened.
+        message: String,
+    },
+    /// A received batch failed validation.
+    #[error("exchange {exchange}: corrupt batch: {message}")]
+    Corrupt {
+        /// The exchange.
+        exchange: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Archives `batch` into frames of at most `max` bytes, splitting it by
+/// rows as often as needed.
+pub fn archive_within(batch: &Batch, max: usize) -> Result<Vec<AlignedVec>, BatchError> {
+    let bytes = batch.to_bytes();
+    if bytes.len() <= max || batch.num_rows() <= 1 {
+        return Ok(vec![bytes]);
+    }
+    let half = batch.num_rows() / 2;
+    let columns = crate::kernels::views(batch);
+    let first: Vec<u32> = (0..half as u32).collect();
+    let second: Vec<u32> = (half as u32..batch.num_rows() as u32).collect();
+    let mut out = archive_within(
+        &crate::kernels::take::take_batch(batch.schema(), &columns, &first)?,
+        max,
+    )?;
+    out.extend(archive_within(
+        &crate::kernels::take::take_batch(batch.schema(), &columns, &second)?,
+        max,
+    )?);
+    Ok(out)
+}

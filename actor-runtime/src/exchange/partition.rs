@@ -1,0 +1,222 @@
+//! Partitioners: which consumer subtask gets which rows of a batch, for
+//! every partitioning of an edge. Pure decisions; the exchange does the
+//! sending.
+
+use crate::data::{Batch, ColumnView, Schema};
+use crate::kernels::hash::{hash_rows, partition_of};
+use crate::kernels::rows::{compare_rows, KeyColumn};
+use crate::kernels::views;
+use crate::operator::Rows;
+use crate::spec::Partitioning;
+
+/// Where a batch goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// The whole batch to one consumer.
+    One(u32),
+    /// The whole batch to every consumer.
+    All,
+    /// Rows split: `rows[c]` are the positions consumer `c` gets.
+    Split(Vec<Vec<u32>>),
+}
+
+/// Range boundaries: `consumers - 1` key rows, ascending; consumer `c`
+/// gets rows above boundary `c - 1` and up to boundary `c`.
+#[derive(Debug, Clone)]
+pub struct RangeBounds {
+    bounds: Batch,
+    keys: Vec<KeyColumn>,
+}
+
+impl RangeBounds {
+    /// Boundaries splitting `sample` (rows of the exchange's schema) into
+    /// `consumers` ranges of about equal size. Every producer computes the
+    /// same bounds from the same sample.
+    pub fn from_sample(
+        sample: &Batch,
+        keys: &[usize],
+        consumers: u32,
+    ) -> Result<Self, crate::data::BatchError> {
+        let key_columns: Vec<KeyColumn> = keys
+            .iter()
+            .map(|&column| KeyColumn {
+                column,
+                descending: false,
+            })
+            .collect();
+        let columns = views(sample);
+        let mut order: Vec<u32> = (0..sample.num_rows() as u32).collect();
+        order.sort_by(|&a, &b| {
+            compare_rows(&key_columns, &columns, a as usize, &columns, b as usize)
+        });
+        let n = order.len();
+        let picks: Vec<u32> = (1..consumers as usize)
+            .filter(|_| n > 0)
+            .map(|c| order[(c * n / consumers as usize).min(n - 1)])
+            .collect();
+        let bounds = crate::kernels::take::take_batch(sample.schema(), &columns, &picks)?;
+        Ok(Self {
+            bounds,
+            keys: key_columns,
+        })
+    }
+
+    /// The consumer of row `row` of `columns`.
+    fn consumer(
+        &self,
+        bound_columns: &[ColumnView<'_>],
+        columns: &[ColumnView<'_>],
+        row: usize,
+    ) -> u32 {
+        // The first boundary not below the row.
+        let (mut lo, mut hi) = (0usize, self.bounds.num_rows());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if compare_rows(&self.keys, bound_columns, mid, columns, row).is_lt() {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo as u32
+    }
+
+    /// The schema of the bounds (the exchange's).
+    pub fn schema(&self) -> &Schema {
+        self.bounds.schema()
+    }
+}
+
+/// Routes batches of one producer subtask over an exchange.
+#[derive(Debug)]
+pub struct Partitioner {
+    partitioning: Partitioning,
+    keys: Vec<usize>,
+    consumers: u32,
+    producer: u32,
+    next: u32,
+    range: Option<RangeBounds>,
+}
+
+impl Partitioner {
+    /// A partitioner for producer subtask `producer`. `keys` are the
+    /// key positions of hash and range partitioning.
+    pub fn new(
+        partitioning: Partitioning,
+        keys: Vec<usize>,
+        consumers: u32,
+        producer: u32,
+    ) -> Self {
+        Self {
+            partitioning,
+            keys,
+            consumers: consumers.max(1),
+            // Producers start round-robin at different consumers.
+            next: producer % consumers.max(1),
+            producer,
+            range: None,
+        }
+    }
+
+    /// Sets range boundaries (needed before routing a range edge).
+    pub fn set_range(&mut self, bounds: RangeBounds) {
+        self.range = Some(bounds);
+    }
+
+    /// Where `rows` go.
+    pub fn route(&mut self, rows: &Rows<'_>) -> Route {
+        if self.consumers == 1 {
+            return Route::One(0);
+        }
+        match &self.partitioning {
+            Partitioning::Forward => Route::One(self.producer % self.consumers),
+            Partitioning::Broadcast => Route::All,
+            Partitioning::Rebalance => {
+                let target = self.next;
+                self.next = (self.next + 1) % self.consumers;
+                Route::One(target)
+            }
+            Partitioning::Hash(_) => {
+                let keys: Vec<&ColumnView<'_>> =
+                    self.keys.iter().map(|&k| &rows.columns[k]).collect();
+                let mut split = vec![Vec::new(); self.consumers as usize];
+                for (row, hash) in hash_rows(&keys, rows.rows).into_iter().enumerate() {
+                    split[partition_of(hash, self.consumers) as usize].push(row as u32);
+                }
+                Route::Split(split)
+            }
+            Partitioning::Range(_) => {
+                let mut split = vec![Vec::new(); self.consumers as usize];
+                match &self.range {
+                    None => split[0] = (0..rows.rows as u32).collect(),
+                    Some(range) => {
+                        let bound_columns = views(&range.bounds);
+                        for row in 0..rows.rows {
+                            let c = range.consumer(&bound_columns, &rows.columns, row);
+                            split[c.min(self.consumers - 1) as usize].push(row as u32);
+                        }
+                    }
+                }
+                Route::Split(split)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{BatchBuilder, DataType, Field, Value};
+
+    fn batch(values: &[i64]) -> Batch {
+        let schema = Schema::new(vec![Field::new("k", DataType::Int64)]);
+        let mut builder = BatchBuilder::new(schema, values.len());
+        for v in values {
+            builder.push_row(&[Value::Int64(*v)]).unwrap();
+        }
+        builder.finish().unwrap()
+    }
+
+    #[test]
+    fn hash_sends_equal_keys_to_one_consumer() {
+        let b = batch(&[1, 2, 3, 1, 2, 3, 7]);
+        let mut p = Partitioner::new(Partitioning::Hash(vec!["k".into()]), vec![0], 3, 0);
+        let Route::Split(split) = p.route(&Rows::of_batch(&b)) else {
+            panic!()
+        };
+        let owner = |row: u32| split.iter().position(|rows| rows.contains(&row)).unwrap();
+        assert_eq!(owner(0), owner(3));
+        assert_eq!(owner(1), owner(4));
+        assert_eq!(split.iter().map(Vec::len).sum::<usize>(), 7);
+    }
+
+    #[test]
+    fn rebalance_rotates_and_forward_keeps_the_index() {
+        let b = batch(&[1]);
+        let mut p = Partitioner::new(Partitioning::Rebalance, vec![], 3, 1);
+        let targets: Vec<Route> = (0..4).map(|_| p.route(&Rows::of_batch(&b))).collect();
+        assert_eq!(
+            targets,
+            [Route::One(1), Route::One(2), Route::One(0), Route::One(1)]
+        );
+        let mut f = Partitioner::new(Partitioning::Forward, vec![], 3, 2);
+        assert_eq!(f.route(&Rows::of_batch(&b)), Route::One(2));
+        let mut all = Partitioner::new(Partitioning::Broadcast, vec![], 3, 0);
+        assert_eq!(all.route(&Rows::of_batch(&b)), Route::All);
+    }
+
+    #[test]
+    fn range_splits_at_sampled_quantiles_in_order() {
+        let sample = batch(&(0..100).rev().collect::<Vec<_>>());
+        let bounds = RangeBounds::from_sample(&sample, &[0], 4).unwrap();
+        let mut p = Partitioner::new(Partitioning::Range(vec!["k".into()]), vec![0], 4, 0);
+        p.set_range(bounds);
+        let data = batch(&[-5, 10, 30, 60, 99, 200, 25]);
+        let Route::Split(split) = p.route(&Rows::of_batch(&data)) else {
+            panic!()
+        };
+        let consumer_of = |row: u32| split.iter().position(|rows| rows.contains(&row)).unwrap();
+        let consumers: Vec<usize> = (0..7).map(consumer_of).collect();
+        assert_eq!(consumers, [0, 0, 1, 2, 3, 3, 0], "a boundary value goes below it");
+    }
+}

@@ -1,0 +1,66 @@
+//! Instantiates a chain's operators from its plan steps.
+
+use crate::operator::{Operator, OperatorError, Source};
+use crate::operators::aggregate::{Aggregate, AggregateMode};
+use crate::operators::basic::{Blackhole, Collect, Collected, Filter, Generate, Project, Union};
+use crate::operators::join::HashJoin;
+use crate::operators::sort::{Sort, TopN};
+use crate::plan::Step;
+use crate::spec::OperatorSpec;
+
+/// A chain's operators: an optional source head, then operators.
+pub struct ChainOperators {
+    /// The head, if the chain starts with a source.
+    pub source: Option<Box<dyn Source>>,
+    /// The operators, in chain order.
+    pub operators: Vec<Box<dyn Operator>>,
+}
+
+/// Builds the operators of `steps`; `collect` receives `collect` sinks'
+/// rows.
+pub fn build(steps: &[Step], collect: &Collected) -> Result<ChainOperators, OperatorError> {
+    let mut source: Option<Box<dyn Source>> = None;
+    let mut operators: Vec<Box<dyn Operator>> = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let input = step.input_schemas.first().cloned().unwrap_or_default();
+        let unsupported = |what: &str| {
+            OperatorError::BadInput(format!(
+                "vertex {}: {what} is not built yet in this runtime",
+                step.vertex
+            ))
+        };
+        let operator: Box<dyn Operator> = match &step.operator {
+            OperatorSpec::Generate(params) if i == 0 => {
+                source = Some(Box::new(Generate::new(params.clone())?));
+                continue;
+            }
+            OperatorSpec::Generate(_) => {
+                return Err(unsupported("a source in the middle of a chain"))
+            }
+            OperatorSpec::Read(_) => return Err(unsupported("read")),
+            OperatorSpec::Files(_) => return Err(unsupported("the files sink")),
+            OperatorSpec::Filter(params) => Box::new(Filter::new(&params.predicate, &input)?),
+            OperatorSpec::Project(params) => Box::new(Project::new(&params.columns, &input)?),
+            OperatorSpec::Aggregate(params) => Box::new(Aggregate::new(
+                params,
+                &input,
+                step.aggregate_mode.unwrap_or(AggregateMode::Complete),
+            )?),
+            OperatorSpec::Sort(params) => {
+                Box::new(Sort::new(&params.keys, &input, params.memory_bytes)?)
+            }
+            OperatorSpec::TopN(params) => Box::new(TopN::new(&params.keys, &input, params.limit)?),
+            OperatorSpec::HashJoin(params) => {
+                let right = step.input_schemas.get(1).cloned().unwrap_or_default();
+                Box::new(HashJoin::new(params, &input, &right, &step.output)?)
+            }
+            OperatorSpec::Union => Box::new(Union::new(&input)),
+            OperatorSpec::Blackhole => Box::new(Blackhole::default()),
+            OperatorSpec::Collect(params) => {
+                Box::new(Collect::new(&input, params.limit, collect.clone()))
+            }
+        };
+        operators.push(operator);
+    }
+    Ok(ChainOperators { source, operators })
+}

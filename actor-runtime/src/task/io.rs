@@ -1,0 +1,165 @@
+//! A task's exchange endpoints as deployed: specs the runner builds, which
+//! the task opens when it starts (remote channels and shuffle fetches need
+//! the task's own runtime).
+
+use std::sync::Arc;
+
+use faro_shuffle::ShuffleCluster;
+use faro_transport::{ChannelReceiver, Connection};
+use tokio::sync::oneshot;
+
+use crate::data::Schema;
+use crate::exchange::partition::Partitioner;
+use crate::exchange::sink::{RangeCoordinator, ShuffleTarget};
+use crate::exchange::{
+    forward_frames, ConsumerSink, ExchangeError, InputQueue, InputSender, OutputWriter,
+};
+use crate::spec::Partitioning;
+
+/// One consumer of an output, as deployed.
+pub enum SinkSpec {
+    /// A consumer in this worker.
+    Local(InputSender),
+    /// A consumer on another worker: open a channel with this payload.
+    Remote {
+        /// The consumer worker's connection.
+        connection: Connection,
+        /// The channel's open payload (names the job, exchange and pair).
+        open: Vec<u8>,
+        /// Largest frame the consumer accepts.
+        max_frame: usize,
+    },
+    /// A reduce partition in the shuffle service.
+    Shuffle {
+        /// The partition (the consumer's subtask).
+        partition: u32,
+    },
+}
+
+/// One output exchange of a task, as deployed.
+pub struct OutputSpec {
+    /// The exchange.
+    pub exchange: usize,
+    /// The schema crossing it.
+    pub schema: Schema,
+    /// Its partitioning.
+    pub partitioning: Partitioning,
+    /// Key positions of hash/range partitioning.
+    pub keys: Vec<usize>,
+    /// This producer's subtask.
+    pub producer: u32,
+    /// One per consumer subtask.
+    pub sinks: Vec<SinkSpec>,
+    /// For blocking edges: where to push and commit.
+    pub shuffle: Option<ShuffleTarget>,
+    /// For range edges: who agrees the boundaries.
+    pub range: Option<Arc<RangeCoordinator>>,
+}
+
+impl OutputSpec {
+    /// Opens every consumer sink.
+    pub async fn open(self) -> Result<OutputWriter, ExchangeError> {
+        let consumers = self.sinks.len() as u32;
+        let mut sinks = Vec::with_capacity(self.sinks.len());
+        for sink in self.sinks {
+            sinks.push(match sink {
+                SinkSpec::Local(queue) => ConsumerSink::Local(queue),
+                SinkSpec::Remote {
+                    connection,
+                    open,
+                    max_frame,
+                } => ConsumerSink::Remote {
+                    channel: connection.open_sender(&open).await.map_err(|e| {
+                        ExchangeError::Transport {
+                            exchange: self.exchange,
+                            message: e.to_string(),
+                        }
+                    })?,
+                    max_frame,
+                },
+                SinkSpec::Shuffle { partition } => ConsumerSink::Shuffle {
+                    partition,
+                    push: None,
+                },
+            });
+        }
+        let partitioner = Partitioner::new(self.partitioning, self.keys, consumers, self.producer);
+        let writer =
+            OutputWriter::new(self.exchange, self.schema, partitioner, sinks, self.shuffle);
+        Ok(match self.range {
+            Some(coordinator) => writer.with_range(coordinator),
+            None => writer,
+        })
+    }
+}
+
+/// What feeds a task input besides local producers.
+pub enum FeederSpec {
+    /// The task's partition of a committed shuffle.
+    Shuffle {
+        /// The exchange.
+        exchange: usize,
+        /// The job's shuffle nodes.
+        cluster: Arc<ShuffleCluster>,
+        /// The shuffle.
+        shuffle: u32,
+        /// The partition (this task's subtask).
+        partition: u32,
+    },
+    /// A channel a remote producer opens to this worker.
+    Remote {
+        /// The exchange.
+        exchange: usize,
+        /// Resolves when the producer's channel arrives.
+        channel: oneshot::Receiver<ChannelReceiver>,
+    },
+}
+
+/// One input of a task, as deployed.
+pub struct InputSpec {
+    /// The queue it reads.
+    pub queue: InputQueue,
+    /// Feeders to start, each with a sender into the queue.
+    pub feeders: Vec<(FeederSpec, InputSender)>,
+}
+
+impl InputSpec {
+    /// Starts the feeders on the current runtime; returns the queue.
+    pub fn start(self) -> InputQueue {
+        for (feeder, queue) in self.feeders {
+            tokio::spawn(async move {
+                match feeder {
+                    FeederSpec::Shuffle {
+                        exchange,
+                        cluster,
+                        shuffle,
+                        partition,
+                    } => match cluster.fetch(shuffle, partition).await {
+                        Ok(channel) => forward_frames(exchange, channel, queue).await,
+                        Err(error) => {
+                            let _ = queue
+                                .send(Err(ExchangeError::Transport {
+                                    exchange,
+                                    message: format!("fetching partition {partition}: {error}"),
+                                }))
+                                .await;
+                        }
+                    },
+                    FeederSpec::Remote { exchange, channel } => match channel.await {
+                        Ok(channel) => forward_frames(exchange, channel, queue).await,
+                        Err(_) => {
+                            let _ = queue
+                                .send(Err(ExchangeError::Transport {
+                                    exchange,
+                                    message: "the worker stopped before the producer connected"
+                                        .into(),
+                                }))
+                                .await;
+                        }
+                    },
+                }
+            });
+        }
+        self.queue
+    }
+}

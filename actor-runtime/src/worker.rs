@@ -1,0 +1,195 @@
+//! The worker: slots that run task actors, and the data-plane endpoint
+//! other workers' producers open channels to.
+//!
+//! Each slot is an actix arbiter (a thread with its own event loop); a
+//! task actor lives on one slot, so a slot runs its tasks' operators one
+//! call at a time. The actix system runs on a thread of its own, so a
+//! worker can be started from any async runtime (a test, the CLI, the
+//! scheduler's embedded mode). Incoming channels name the consumer they
+//! are for; the router hands each to the task waiting for it, whichever of
+//! the two arrives first.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use actix::{Actor, Addr, ArbiterHandle};
+use faro_transport::{ChannelReceiver, Endpoint, IncomingChannel};
+use tokio::sync::oneshot;
+
+use crate::task::actor::{Cancel, TaskActor, TaskOutcome};
+use crate::task::TaskRun;
+
+/// Why a worker cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The actix system thread could not start.
+    #[error("cannot start the worker's slots: {0}")]
+    Start(String),
+}
+
+/// A deployed task: cancel it, or wait for its outcome.
+pub struct TaskHandle {
+    addr: Addr<TaskActor>,
+    done: oneshot::Receiver<TaskOutcome>,
+}
+
+impl TaskHandle {
+    /// Stops the task.
+    pub fn cancel(&self) {
+        self.addr.do_send(Cancel);
+    }
+
+    /// Waits for the task's outcome.
+    pub async fn outcome(mut self) -> TaskOutcome {
+        self.outcome_ref().await
+    }
+
+    /// Waits for the task's outcome, keeping the handle (to cancel it
+    /// while waiting).
+    pub async fn outcome_ref(&mut self) -> TaskOutcome {
+        (&mut self.done)
+            .await
+            .unwrap_or_else(|_| Err("the task's slot stopped".into()))
+    }
+}
+
+/// Channels waiting for their task, and tasks waiting for their channel.
+#[derive(Default)]
+struct Router {
+    waiting: HashMap<String, oneshot::Sender<ChannelReceiver>>,
+    arrived: HashMap<String, ChannelReceiver>,
+}
+
+/// A worker process's runtime part.
+pub struct Worker {
+    slots: Vec<ArbiterHandle>,
+    next: AtomicUsize,
+    stop: Mutex<Option<oneshot::Sender<()>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    endpoint: Option<Endpoint>,
+    router: Arc<Mutex<Router>>,
+}
+
+impl Worker {
+    /// Starts `slots` slots; with an endpoint, also accepts other workers'
+    /// channels on it (the accept loop runs on the caller's runtime).
+    pub fn start(slots: usize, endpoint: Option<Endpoint>) -> Result<Self, WorkerError> {
+        let (handles_tx, handles_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("faro-slots".into())
+            .spawn(move || {
+                let system = actix::System::new();
+                system.block_on(async move {
+                    let arbiters: Vec<actix::Arbiter> =
+                        (0..slots.max(1)).map(|_| actix::Arbiter::new()).collect();
+                    let _ =
+                        handles_tx.send(arbiters.iter().map(|a| a.handle()).collect::<Vec<_>>());
+                    let _ = stop_rx.await;
+                    for arbiter in &arbiters {
+                        arbiter.stop();
+                    }
+                });
+            })
+            .map_err(|e| WorkerError::Start(e.to_string()))?;
+        let slots = handles_rx
+            .recv()
+            .map_err(|e| WorkerError::Start(e.to_string()))?;
+        let router = Arc::new(Mutex::new(Router::default()));
+        if let Some(endpoint) = &endpoint {
+            tokio::spawn(accept_channels(endpoint.clone(), router.clone()));
+        }
+        Ok(Self {
+            slots,
+            next: AtomicUsize::new(0),
+            stop: Mutex::new(Some(stop_tx)),
+            thread: Mutex::new(Some(thread)),
+            endpoint,
+            router,
+        })
+    }
+
+    /// Slots available.
+    pub fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The data-plane address, if the worker has an endpoint.
+    pub fn address(&self) -> Option<SocketAddr> {
+        self.endpoint.as_ref().and_then(|e| e.local_addr().ok())
+    }
+
+    /// The data-plane endpoint, if any.
+    pub fn endpoint(&self) -> Option<&Endpoint> {
+        self.endpoint.as_ref()
+    }
+
+    /// Runs `run` on the next slot, round-robin.
+    pub fn deploy(&self, run: TaskRun) -> TaskHandle {
+        let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
+        let (done_tx, done) = oneshot::channel();
+        let addr =
+            TaskActor::start_in_arbiter(&self.slots[slot], move |_| TaskActor::new(run, done_tx));
+        TaskHandle { addr, done }
+    }
+
+    /// The channel a remote producer will open with `key` as its payload.
+    pub fn expect_channel(&self, key: &str) -> oneshot::Receiver<ChannelReceiver> {
+        let (tx, rx) = oneshot::channel();
+        let mut router = self.router.lock().unwrap_or_else(|p| p.into_inner());
+        match router.arrived.remove(key) {
+            Some(channel) => {
+                let _ = tx.send(channel);
+            }
+            None => {
+                router.waiting.insert(key.to_string(), tx);
+            }
+        }
+        rx
+    }
+}
+
+async fn accept_channels(endpoint: Endpoint, router: Arc<Mutex<Router>>) {
+    while let Some(connection) = endpoint.accept().await {
+        let Ok(connection) = connection else { continue };
+        let router = router.clone();
+        tokio::spawn(async move {
+            while let Ok(incoming) = connection.accept_channel().await {
+                route(incoming, &router);
+            }
+        });
+    }
+}
+
+fn route(incoming: IncomingChannel, router: &Mutex<Router>) {
+    let key = String::from_utf8_lossy(incoming.payload()).into_owned();
+    let channel = match incoming.into_receiver() {
+        Ok(channel) => channel,
+        Err(error) => {
+            tracing::warn!(%key, %error, "refused a data channel");
+            return;
+        }
+    };
+    let mut router = router.lock().unwrap_or_else(|p| p.into_inner());
+    match router.waiting.remove(&key) {
+        Some(waiter) => {
+            let _ = waiter.send(channel);
+        }
+        None => {
+            router.arrived.insert(key, channel);
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = thread.join();
+        }
+    }
+}

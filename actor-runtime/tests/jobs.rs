@@ -1,0 +1,311 @@
+//! Whole jobs on real task actors: one worker with local exchanges, and
+//! two workers in this process exchanging over QUIC with a real shuffle
+//! service on loopback for blocking edges; results against references
+//! computed directly. And credit-bounded memory between a fast producer
+//! and a stalled consumer.
+
+mod operator_support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use faro_runtime::exchange::partition::Partitioner;
+use faro_runtime::exchange::{ConsumerSink, InputQueue, OutputWriter};
+use faro_runtime::runner::{run_job, JobEnv};
+use faro_runtime::spec::{validate, JobSpec, Partitioning};
+use faro_runtime::worker::Worker;
+use faro_runtime::{Batch, BatchBuilder, DataType, Field, Schema, Value};
+use faro_shuffle::storage::IoPreference;
+use faro_shuffle::{ClusterSecret, ShuffleCluster, ShuffleServer};
+use faro_transport::{Endpoint, LocalCa, TlsConfig, TransportOptions};
+use operator_support::rows;
+
+const SECRET: &[u8] = b"a test cluster secret, 32 bytes!";
+
+fn spec(json: &str) -> faro_runtime::spec::ValidJob {
+    validate(&JobSpec::from_json(json).unwrap()).unwrap()
+}
+
+/// gen → filter (chained) → hash → aggregate (partial/final) → EDGE → sort → collect.
+fn aggregate_job(edge: &str) -> String {
+    format!(
+        r#"{{"vertices": [
+        {{"id": "gen", "operator": "generate", "parallelism": 2, "params": {{"rows": 20000, "batch_rows": 1000, "columns": [
+            {{"name": "k", "expr": "i % 97"}}, {{"name": "v", "expr": "i % 13"}},
+            {{"name": "s", "expr": "CASE WHEN i % 2 = 0 THEN 'even' ELSE 'odd' END"}}]}}}},
+        {{"id": "keep", "operator": "filter", "parallelism": 2, "params": {{"predicate": "v <> 3"}}}},
+        {{"id": "agg", "operator": "aggregate", "parallelism": 3, "params": {{"group_by": ["k"], "aggregates": [
+            {{"name": "total", "function": "sum", "expr": "v"}}, {{"name": "n", "function": "count"}},
+            {{"name": "first", "function": "min", "expr": "s"}}]}}}},
+        {{"id": "order", "operator": "sort", "parallelism": 1, "params": {{"keys": [{{"column": "k"}}]}}}},
+        {{"id": "out", "operator": "collect"}}],
+      "edges": [
+        {{"from": "gen", "to": "keep", "partitioning": "forward"}},
+        {{"from": "keep", "to": "agg", "partitioning": {{"hash": ["k"]}}, "exchange": "{edge}"}},
+        {{"from": "agg", "to": "order", "partitioning": "rebalance", "exchange": "{edge}"}},
+        {{"from": "order", "to": "out", "partitioning": "forward"}}]}}"#
+    )
+}
+
+fn aggregate_reference() -> Vec<Vec<Value>> {
+    let mut groups: BTreeMap<i64, (i64, i64, String)> = BTreeMap::new();
+    for i in 0..20000i64 {
+        let (k, v) = (i % 97, i % 13);
+        if v == 3 {
+            continue;
+        }
+        let s = if i % 2 == 0 { "even" } else { "odd" };
+        let entry = groups.entry(k).or_insert((0, 0, s.to_string()));
+        entry.0 += v;
+        entry.1 += 1;
+        if s < entry.2.as_str() {
+            entry.2 = s.to_string();
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(k, (total, n, first))| {
+            vec![
+                Value::Int64(k),
+                Value::Int64(total),
+                Value::Int64(n),
+                Value::Utf8(first),
+            ]
+        })
+        .collect()
+}
+
+fn env(job_id: &str, shuffle: Option<Arc<ShuffleCluster>>, dir: &std::path::Path) -> JobEnv {
+    JobEnv {
+        job_id: job_id.into(),
+        shuffle,
+        max_frame: TransportOptions::default().buffer_size,
+        spill_dir: dir.to_path_buf(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_on_one_worker_with_local_exchanges() {
+    let dir = tempfile::tempdir().unwrap();
+    let worker = Worker::start(2, None).unwrap();
+    let output = run_job(
+        &spec(&aggregate_job("pipelined")),
+        &[&worker],
+        &env("job-1", None, dir.path()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows(&output.collected), aggregate_reference());
+    let partial = output
+        .reports
+        .iter()
+        .find(|r| r.task.starts_with("gen+keep+agg(partial)[0]"))
+        .unwrap();
+    assert!(
+        partial.rows_out < 200,
+        "combined before the shuffle: {partial:?}"
+    );
+}
+
+struct Cluster {
+    tls: TlsConfig,
+    _node: Endpoint,
+    node_addr: std::net::SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+async fn shuffle_node() -> Cluster {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = LocalCa::generate()
+        .unwrap()
+        .issue(&["localhost"])
+        .unwrap()
+        .tls_config();
+    let server = Arc::new(
+        ShuffleServer::open(dir.path(), ClusterSecret::new(SECRET), IoPreference::Auto).unwrap(),
+    );
+    let node = Endpoint::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        &tls,
+        TransportOptions::loopback(),
+    )
+    .unwrap();
+    let node_addr = node.local_addr().unwrap();
+    tokio::spawn(server.serve(node.clone()));
+    Cluster {
+        tls,
+        _node: node,
+        node_addr,
+        _dir: dir,
+    }
+}
+
+async fn worker_with_endpoint(tls: &TlsConfig) -> Worker {
+    let endpoint = Endpoint::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        tls,
+        TransportOptions::loopback(),
+    )
+    .unwrap();
+    Worker::start(2, Some(endpoint)).unwrap()
+}
+
+async fn cluster_client(cluster: &Cluster, worker: &Worker, job: &str) -> Arc<ShuffleCluster> {
+    let connection = worker
+        .endpoint()
+        .unwrap()
+        .connect(cluster.node_addr, "localhost")
+        .await
+        .unwrap();
+    let token = ClusterSecret::new(SECRET).token(job);
+    Arc::new(ShuffleCluster::new(job, &token, vec![("node".into(), connection)]).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_across_two_workers_with_pipelined_and_blocking_edges() {
+    let cluster = shuffle_node().await;
+    let a = worker_with_endpoint(&cluster.tls).await;
+    let b = worker_with_endpoint(&cluster.tls).await;
+    let dir = tempfile::tempdir().unwrap();
+    for (job, edge) in [("job-pipe", "pipelined"), ("job-block", "blocking")] {
+        let shuffle = cluster_client(&cluster, &a, job).await;
+        let output = run_job(
+            &spec(&aggregate_job(edge)),
+            &[&a, &b],
+            &env(job, Some(shuffle), dir.path()),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{job}: {e}"));
+        assert_eq!(rows(&output.collected), aggregate_reference(), "{job}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_with_one_blocking_and_one_pipelined_side() {
+    let cluster = shuffle_node().await;
+    let a = worker_with_endpoint(&cluster.tls).await;
+    let b = worker_with_endpoint(&cluster.tls).await;
+    let dir = tempfile::tempdir().unwrap();
+    let job = r#"{"vertices": [
+        {"id": "bids", "operator": "generate", "parallelism": 2, "params": {"rows": 5000, "batch_rows": 700, "columns": [
+            {"name": "auction", "expr": "i % 50"}, {"name": "price", "expr": "i"}]}},
+        {"id": "auctions", "operator": "generate", "parallelism": 2, "params": {"rows": 40, "columns": [
+            {"name": "id", "expr": "i"}, {"name": "seller", "expr": "'s' || CAST(i % 7 AS VARCHAR)"}]}},
+        {"id": "j", "operator": "hash_join", "parallelism": 2, "params": {"left": "bids", "right": "auctions",
+            "left_keys": ["auction"], "right_keys": ["id"], "kind": "left"}},
+        {"id": "per_seller", "operator": "aggregate", "parallelism": 1, "params": {"group_by": ["seller"], "aggregates": [
+            {"name": "n", "function": "count"}, {"name": "sum", "function": "sum", "expr": "price"}]}},
+        {"id": "order", "operator": "sort", "params": {"keys": [{"column": "seller"}]}},
+        {"id": "out", "operator": "collect"}],
+      "edges": [
+        {"from": "bids", "to": "j", "partitioning": {"hash": ["auction"]}},
+        {"from": "auctions", "to": "j", "partitioning": {"hash": ["id"]}, "exchange": "blocking"},
+        {"from": "j", "to": "per_seller", "partitioning": {"hash": ["seller"]}},
+        {"from": "per_seller", "to": "order", "partitioning": "forward"},
+        {"from": "order", "to": "out", "partitioning": "forward"}]}"#;
+    let shuffle = cluster_client(&cluster, &a, "job-join").await;
+    let output = run_job(
+        &spec(job),
+        &[&a, &b],
+        &env("job-join", Some(shuffle), dir.path()),
+    )
+    .await
+    .unwrap();
+    let mut want: BTreeMap<Option<String>, (i64, i64)> = BTreeMap::new();
+    for i in 0..5000i64 {
+        let auction = i % 50;
+        let seller = (auction < 40).then(|| format!("s{}", auction % 7));
+        let e = want.entry(seller).or_default();
+        e.0 += 1;
+        e.1 += i;
+    }
+    let want: Vec<Vec<Value>> = want
+        .into_iter()
+        .map(|(s, (n, sum))| {
+            vec![
+                s.map_or(Value::Null, Value::Utf8),
+                Value::Int64(n),
+                Value::Int64(sum),
+            ]
+        })
+        .collect();
+    assert_eq!(rows(&output.collected), want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_task_fails_the_job_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let worker = Worker::start(2, None).unwrap();
+    let job = r#"{"vertices": [
+        {"id": "gen", "operator": "generate", "params": {"rows": 100, "columns": [{"name": "s", "expr": "CAST(i AS VARCHAR) || 'x'"}]}},
+        {"id": "parse", "operator": "project", "params": {"columns": [{"name": "n", "expr": "CAST(s AS BIGINT)"}]}},
+        {"id": "out", "operator": "collect"}],
+      "edges": [{"from": "gen", "to": "parse", "partitioning": "forward"},
+                {"from": "parse", "to": "out", "partitioning": "rebalance"}]}"#;
+    let err = run_job(&spec(job), &[&worker], &env("job-bad", None, dir.path()))
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("gen+parse[0]") && message.contains("cannot cast \"0x\" to i64"),
+        "{message}"
+    );
+}
+
+fn numbers(start: i64, rows: usize) -> Batch {
+    let schema = Schema::new(vec![Field::new("n", DataType::Int64)]);
+    let mut builder = BatchBuilder::new(schema, rows);
+    for i in 0..rows as i64 {
+        builder.push_row(&[Value::Int64(start + i)]).unwrap();
+    }
+    builder.finish().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_consumer_holds_the_producer_to_its_credits_and_loses_nothing() {
+    let (sender, mut queue) = InputQueue::new(4);
+    let schema = numbers(0, 1).schema().clone();
+    let mut writer = OutputWriter::new(
+        0,
+        schema,
+        Partitioner::new(Partitioning::Forward, vec![], 1, 0),
+        vec![ConsumerSink::Local(sender)],
+        None,
+    );
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = sent.clone();
+    let producer = tokio::spawn(async move {
+        for b in 0..1000 {
+            writer.send(numbers(b * 100, 100)).await.unwrap();
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        writer.finish().await.unwrap();
+    });
+    // The consumer stalls: the producer gets no further than the credits.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ahead = sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        ahead <= 5,
+        "producer ran {ahead} batches ahead of a stalled consumer with 4 credits"
+    );
+    let mut next = 0i64;
+    while let Some(delivery) = queue.next().await {
+        let incoming = delivery.unwrap();
+        incoming
+            .with_rows(|rows| {
+                let faro_runtime::ValuesView::Int64(values) = rows.columns[0].values else {
+                    panic!()
+                };
+                for v in values {
+                    assert_eq!(*v, next, "in order, nothing lost");
+                    next += 1;
+                }
+            })
+            .unwrap();
+        let in_flight = sent.load(std::sync::atomic::Ordering::SeqCst) as i64 - next / 100;
+        assert!(in_flight <= 5, "{in_flight} batches in flight");
+    }
+    producer.await.unwrap();
+    assert_eq!(next, 100_000);
+}

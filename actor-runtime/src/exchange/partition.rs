@@ -217,6 +217,10 @@ mod tests {
         };
         let consumer_of = |row: u32| split.iter().position(|rows| rows.contains(&row)).unwrap();
         let consumers: Vec<usize> = (0..7).map(consumer_of).collect();
-        assert_eq!(consumers, [0, 0, 1, 2, 3, 3, 0], "a boundary value goes below it");
+        assert_eq!(
+            consumers,
+            [0, 0, 1, 2, 3, 3, 0],
+            "a boundary value goes below it"
+        );
     }
 }

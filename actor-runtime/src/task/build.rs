@@ -3,6 +3,7 @@
 use crate::operator::{Operator, OperatorError, Source};
 use crate::operators::aggregate::{Aggregate, AggregateMode};
 use crate::operators::basic::{Blackhole, Collect, Collected, Filter, Generate, Project, Union};
+use crate::operators::files::{Files, Read};
 use crate::operators::join::HashJoin;
 use crate::operators::sort::{Sort, TopN};
 use crate::plan::Step;
@@ -37,8 +38,12 @@ pub fn build(steps: &[Step], collect: &Collected) -> Result<ChainOperators, Oper
             OperatorSpec::Generate(_) => {
                 return Err(unsupported("a source in the middle of a chain"))
             }
-            OperatorSpec::Read(_) => return Err(unsupported("read")),
-            OperatorSpec::Files(_) => return Err(unsupported("the files sink")),
+            OperatorSpec::Read(params) if i == 0 => {
+                source = Some(Box::new(Read::new(params.clone())));
+                continue;
+            }
+            OperatorSpec::Read(_) => return Err(unsupported("a source in the middle of a chain")),
+            OperatorSpec::Files(params) => Box::new(Files::new(params.clone(), &input)),
             OperatorSpec::Filter(params) => Box::new(Filter::new(&params.predicate, &input)?),
             OperatorSpec::Project(params) => Box::new(Project::new(&params.columns, &input)?),
             OperatorSpec::Aggregate(params) => Box::new(Aggregate::new(

@@ -1,0 +1,165 @@
+//! `read` and the `files` sink on real files: CSV with quotes and nulls,
+//! several files over several subtasks, JSON lines written and read back,
+//! and bad input reported with file, line and column.
+
+mod operator_support;
+
+use faro_runtime::runner::{run_job, JobEnv};
+use faro_runtime::spec::{validate, JobSpec};
+use faro_runtime::worker::Worker;
+use faro_runtime::Value;
+use operator_support::{rows, sorted};
+
+fn env(dir: &std::path::Path, job: &str) -> JobEnv {
+    JobEnv {
+        job_id: job.into(),
+        shuffle: None,
+        max_frame: 1 << 20,
+        spill_dir: dir.join("spill"),
+    }
+}
+
+const SCHEMA: &str = r#"{"fields": [
+    {"name": "id", "data_type": "int64"},
+    {"name": "name", "data_type": "utf8"},
+    {"name": "price", "data_type": "float64", "nullable": true},
+    {"name": "ok", "data_type": "bool", "nullable": true}]}"#;
+
+async fn run(json: &str, dir: &std::path::Path, job: &str) -> Result<Vec<Vec<Value>>, String> {
+    let spec = validate(&JobSpec::from_json(json).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    let worker = Worker::start(2, None).unwrap();
+    run_job(&spec, &[&worker], &env(dir, job))
+        .await
+        .map(|out| rows(&out.collected))
+        .map_err(|e| e.to_string())
+}
+
+fn read_job(path: &str, format: &str, parallelism: u32, sink: &str) -> String {
+    format!(
+        r#"{{"vertices": [
+        {{"id": "in", "operator": "read", "parallelism": {parallelism}, "params": {{"path": "{path}", "format": "{format}", "batch_rows": 2, "schema": {SCHEMA}}}}},
+        {sink}],
+      "edges": [{{"from": "in", "to": "out", "partitioning": "rebalance"}}]}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_files_are_read_by_every_subtask_and_written_back_as_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::write(
+        input.join("a.csv"),
+        "name,id,price,ok\n\"Smith, J\",1,2.5,true\nb,2,,false\n",
+    )
+    .unwrap();
+    std::fs::write(
+        input.join("b.csv"),
+        "id,name,price,ok\n3,\"say \"\"hi\"\"\",7,\n4,é,-1.25,true\n5,x,0,false\n",
+    )
+    .unwrap();
+    let want = vec![
+        vec![
+            Value::Int64(1),
+            Value::Utf8("Smith, J".into()),
+            Value::Float64(2.5),
+            Value::Bool(true),
+        ],
+        vec![
+            Value::Int64(2),
+            Value::Utf8("b".into()),
+            Value::Null,
+            Value::Bool(false),
+        ],
+        vec![
+            Value::Int64(3),
+            Value::Utf8("say \"hi\"".into()),
+            Value::Float64(7.0),
+            Value::Null,
+        ],
+        vec![
+            Value::Int64(4),
+            Value::Utf8("é".into()),
+            Value::Float64(-1.25),
+            Value::Bool(true),
+        ],
+        vec![
+            Value::Int64(5),
+            Value::Utf8("x".into()),
+            Value::Float64(0.0),
+            Value::Bool(false),
+        ],
+    ];
+    let collect = r#"{"id": "out", "operator": "collect"}"#;
+    let got = run(
+        &read_job(&input.display().to_string(), "csv", 2, collect),
+        dir.path(),
+        "read-csv",
+    )
+    .await
+    .unwrap();
+    assert_eq!(sorted(got), sorted(want.clone()));
+
+    let output = dir.path().join("out");
+    let files = format!(
+        r#"{{"id": "out", "operator": "files", "parallelism": 2, "params": {{"path": "{}", "format": "json_lines"}}}}"#,
+        output.display()
+    );
+    run(
+        &read_job(&input.display().to_string(), "csv", 2, &files),
+        dir.path(),
+        "write-json",
+    )
+    .await
+    .unwrap();
+    let written = std::fs::read_dir(&output).unwrap().count();
+    assert_eq!(written, 2, "one file per subtask");
+    let back = run(
+        &read_job(&output.display().to_string(), "json_lines", 1, collect),
+        dir.path(),
+        "read-json",
+    )
+    .await
+    .unwrap();
+    assert_eq!(sorted(back), sorted(want));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_names_the_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.csv");
+    std::fs::write(&file, "id,name,price,ok\n1,a,1.0,true\n2,b,cheap,true\n").unwrap();
+    let collect = r#"{"id": "out", "operator": "collect"}"#;
+    let err = run(
+        &read_job(&file.display().to_string(), "csv", 1, collect),
+        dir.path(),
+        "bad",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.contains("bad.csv line 3: column price: \"cheap\" is not a number"),
+        "{err}"
+    );
+
+    let missing = dir.path().join("nothing-here");
+    let err = run(
+        &read_job(&missing.display().to_string(), "csv", 1, collect),
+        dir.path(),
+        "missing",
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("nothing-here"), "{err}");
+
+    std::fs::write(&file, "id,name,price\n1,a,1.0\n").unwrap();
+    let err = run(
+        &read_job(&file.display().to_string(), "csv", 1, collect),
+        dir.path(),
+        "header",
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("no column \"ok\" in the header"), "{err}");
+}

@@ -163,3 +163,43 @@ async fn bad_input_names_the_file_line_and_column() {
     .unwrap_err();
     assert!(err.contains("no column \"ok\" in the header"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_range_edge_sorts_globally_across_subtasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("sorted");
+    let job = format!(
+        r#"{{"vertices": [
+        {{"id": "gen", "operator": "generate", "parallelism": 2, "params": {{"rows": 3000, "batch_rows": 128, "seed": 9,
+            "columns": [{{"name": "k", "expr": "random_int(0, 100000)"}}, {{"name": "i", "expr": "i"}}]}}}},
+        {{"id": "order", "operator": "sort", "parallelism": 3, "params": {{"keys": [{{"column": "k"}}, {{"column": "i"}}]}}}},
+        {{"id": "out", "operator": "files", "parallelism": 3, "params": {{"path": "{}", "format": "csv"}}}}],
+      "edges": [{{"from": "gen", "to": "order", "partitioning": {{"range": ["k"]}}}},
+                {{"from": "order", "to": "out", "partitioning": "forward"}}]}}"#,
+        output.display()
+    );
+    run(&job, dir.path(), "range").await.unwrap();
+    let mut previous_max = i64::MIN;
+    let mut total = 0;
+    for part in 0..3 {
+        let text = std::fs::read_to_string(output.join(format!("part-{part:05}.csv"))).unwrap();
+        let keys: Vec<i64> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(
+            keys.windows(2).all(|w| w[0] <= w[1]),
+            "part {part} is sorted"
+        );
+        assert!(!keys.is_empty(), "part {part} got a share of the range");
+        assert!(
+            keys[0] >= previous_max,
+            "part {part} starts after part {} ends",
+            part.max(1) - 1
+        );
+        previous_max = *keys.last().unwrap();
+        total += keys.len();
+    }
+    assert_eq!(total, 3000, "nothing lost");
+}

@@ -89,6 +89,23 @@ impl JobSpec {
         serde_json::from_str(text)
     }
 
+    /// Parses a YAML job spec: the same shape as JSON (it is read as a
+    /// JSON value first, so enums are written the same way in both).
+    pub fn from_yaml(text: &str) -> Result<Self, String> {
+        let value: serde_json::Value = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
+        serde_json::from_value(value).map_err(|e| e.to_string())
+    }
+
+    /// Parses JSON or YAML: text starting with `{` is JSON.
+    pub fn parse(text: &str) -> Result<Self, super::SpecError> {
+        let malformed = |e: String| super::SpecError::Malformed(e);
+        if text.trim_start().starts_with('{') {
+            Self::from_json(text).map_err(|e| malformed(e.to_string()))
+        } else {
+            Self::from_yaml(text).map_err(malformed)
+        }
+    }
+
     /// The spec as pretty JSON.
     pub fn to_json(&self) -> String {
         // A spec is plain data (strings, numbers, JSON values): it always
@@ -125,5 +142,11 @@ mod tests {
         assert_eq!(spec.edges[0].exchange, Exchange::Blocking);
         assert_eq!(spec.edges[1].exchange, Exchange::Pipelined);
         assert_eq!(JobSpec::from_json(&spec.to_json()).unwrap(), spec);
+        let yaml = "name: agg\nvertices:\n  - id: gen\n    operator: generate\n    params: {rows: 10}\n    parallelism: 2\n  - id: sink\n    operator: collect\nedges:\n  - {from: gen, to: sink, partitioning: {hash: [key]}, exchange: blocking}\n  - {from: gen, to: sink, partitioning: rebalance}\n";
+        assert_eq!(JobSpec::parse(yaml).unwrap(), spec);
+        let err = JobSpec::parse("vertices: [{id: a}]")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("operator"), "{err}");
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::accumulator::Accumulator;
-use crate::data::{Batch, ColumnBuilder, ColumnView, Field, Schema};
+use crate::data::{Batch, ColumnBuilder, ColumnView, Field, Schema, ValuesView};
 use crate::kernels::rows::{append_value, encode_key};
 use crate::kernels::take::take_batch;
 use crate::kernels::views;
@@ -36,9 +36,42 @@ impl Hasher for KeyHasher {
 
 type KeyIndex = HashMap<Box<[u8]>, u32, BuildHasherDefault<KeyHasher>>;
 
+/// Hashes one integer key (splitmix64's finalizer: sequential keys
+/// spread over the table).
+#[derive(Default)]
+pub struct IntHasher(u64);
+
+impl Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        let mut x = self.0;
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^ (x >> 31)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) ^ u64::from(b);
+        }
+    }
+
+    fn write_i64(&mut self, value: i64) {
+        self.0 = value as u64;
+    }
+}
+
+/// The common case of one integer key column, without key encoding or
+/// per-group allocation.
+#[derive(Default)]
+struct IntIndex {
+    groups: HashMap<i64, u32, BuildHasherDefault<IntHasher>>,
+    null: Option<u32>,
+}
+
 /// Groups and their aggregate state.
 pub struct GroupTable {
     index: KeyIndex,
+    ints: Option<IntIndex>,
     key_fields: Vec<Field>,
     keys: Vec<ColumnBuilder>,
     key_bytes: usize,
@@ -51,8 +84,13 @@ pub struct GroupTable {
 impl GroupTable {
     /// An empty table.
     pub fn new(key_fields: &[Field], accumulators: &[Accumulator]) -> Self {
+        let single_int = matches!(
+            key_fields,
+            [field] if matches!(field.data_type, crate::data::DataType::Int64 | crate::data::DataType::Timestamp)
+        );
         Self {
             index: KeyIndex::default(),
+            ints: single_int.then(IntIndex::default),
             key_fields: key_fields.to_vec(),
             keys: key_fields
                 .iter()
@@ -92,6 +130,11 @@ impl GroupTable {
         key_columns: &[&ColumnView<'_>],
         rows: usize,
     ) -> Result<Vec<u32>, OperatorError> {
+        if let (Some(_), [column]) = (&self.ints, key_columns) {
+            if let ValuesView::Int64(values) | ValuesView::Timestamp(values) = column.values {
+                return self.int_groups_of(column, values, rows);
+            }
+        }
         let mut groups = Vec::with_capacity(rows);
         for row in 0..rows {
             self.buffer.clear();
@@ -99,22 +142,67 @@ impl GroupTable {
             let group = match self.index.get(self.buffer.as_slice()) {
                 Some(&g) => g,
                 None => {
-                    let g = self.groups as u32;
-                    self.index.insert(self.buffer.clone().into_boxed_slice(), g);
+                    self.index
+                        .insert(self.buffer.clone().into_boxed_slice(), self.groups as u32);
                     self.key_bytes += self.buffer.len();
-                    for (builder, column) in self.keys.iter_mut().zip(key_columns) {
-                        append_value(builder, column, row)?;
-                    }
-                    self.groups += 1;
-                    for acc in &mut self.accumulators {
-                        acc.grow(self.groups);
-                    }
-                    g
+                    self.new_group(key_columns, row)?
                 }
             };
             groups.push(group);
         }
         Ok(groups)
+    }
+
+    fn int_groups_of(
+        &mut self,
+        column: &ColumnView<'_>,
+        values: &[i64],
+        rows: usize,
+    ) -> Result<Vec<u32>, OperatorError> {
+        let mut groups = Vec::with_capacity(rows);
+        for (row, &value) in values.iter().enumerate().take(rows) {
+            let next = self.groups as u32;
+            let ints = self.ints.get_or_insert_with(IntIndex::default);
+            let (group, created) = if column.is_null(row) {
+                match ints.null {
+                    Some(g) => (g, false),
+                    None => {
+                        ints.null = Some(next);
+                        (next, true)
+                    }
+                }
+            } else {
+                let mut created = false;
+                let g = *ints.groups.entry(value).or_insert_with(|| {
+                    created = true;
+                    next
+                });
+                (g, created)
+            };
+            if created {
+                self.key_bytes += 8;
+                self.new_group(&[column], row)?;
+            }
+            groups.push(group);
+        }
+        Ok(groups)
+    }
+
+    /// Records a new group whose key is row `row` of `key_columns`.
+    fn new_group(
+        &mut self,
+        key_columns: &[&ColumnView<'_>],
+        row: usize,
+    ) -> Result<u32, OperatorError> {
+        let g = self.groups as u32;
+        for (builder, column) in self.keys.iter_mut().zip(key_columns) {
+            append_value(builder, column, row)?;
+        }
+        self.groups += 1;
+        for acc in &mut self.accumulators {
+            acc.grow(self.groups);
+        }
+        Ok(g)
     }
 
     /// Empties the table into batches of at most `chunk` rows of `schema`:

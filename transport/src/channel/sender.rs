@@ -208,13 +208,22 @@ impl ChannelSender {
             self.stats.bytes_sent += payload.len() as u64;
             let mut chunks = [Bytes::copy_from_slice(&header.encode()), payload];
             if let Err(error) = self.send.write_all_chunks(&mut chunks).await {
-                // A refusal explains a stopped stream better than its code.
+                // A refusal explains a stopped stream better than its code;
+                // it may still be in flight on the credit direction (the
+                // receiver stops reading as it refuses), so let the credit
+                // reader finish first, briefly.
+                if let Some(reader) = self.credit_reader.take() {
+                    let _ = tokio::time::timeout(REFUSAL_GRACE, reader).await;
+                }
                 return Err(self.credit.take_failure().unwrap_or(error.into()));
             }
         }
         Ok(())
     }
 }
+
+/// How long a failed write waits for the receiver's reason.
+const REFUSAL_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Drop for ChannelSender {
     fn drop(&mut self) {

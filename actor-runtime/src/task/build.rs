@@ -7,7 +7,12 @@ use crate::operators::files::{Files, Read};
 use crate::operators::join::HashJoin;
 use crate::operators::sort::{Sort, TopN};
 use crate::plan::Step;
+use crate::spec::operators::{AggregateParams, JoinParams};
 use crate::spec::OperatorSpec;
+
+/// Memory a stateful operator may hold when its spec gives no
+/// `memory_bytes`: aggregate and sort spill beyond it, hash join fails.
+pub const DEFAULT_MEMORY_BYTES: u64 = 1 << 30;
 
 /// A chain's operators: an optional source head, then operators.
 pub struct ChainOperators {
@@ -47,17 +52,26 @@ pub fn build(steps: &[Step], collect: &Collected) -> Result<ChainOperators, Oper
             OperatorSpec::Filter(params) => Box::new(Filter::new(&params.predicate, &input)?),
             OperatorSpec::Project(params) => Box::new(Project::new(&params.columns, &input)?),
             OperatorSpec::Aggregate(params) => Box::new(Aggregate::new(
-                params,
+                &AggregateParams {
+                    memory_bytes: params.memory_bytes.or(Some(DEFAULT_MEMORY_BYTES)),
+                    ..params.clone()
+                },
                 &input,
                 step.aggregate_mode.unwrap_or(AggregateMode::Complete),
             )?),
-            OperatorSpec::Sort(params) => {
-                Box::new(Sort::new(&params.keys, &input, params.memory_bytes)?)
-            }
+            OperatorSpec::Sort(params) => Box::new(Sort::new(
+                &params.keys,
+                &input,
+                params.memory_bytes.or(Some(DEFAULT_MEMORY_BYTES)),
+            )?),
             OperatorSpec::TopN(params) => Box::new(TopN::new(&params.keys, &input, params.limit)?),
             OperatorSpec::HashJoin(params) => {
                 let right = step.input_schemas.get(1).cloned().unwrap_or_default();
-                Box::new(HashJoin::new(params, &input, &right, &step.output)?)
+                let params = JoinParams {
+                    memory_bytes: params.memory_bytes.or(Some(DEFAULT_MEMORY_BYTES)),
+                    ..params.clone()
+                };
+                Box::new(HashJoin::new(&params, &input, &right, &step.output)?)
             }
             OperatorSpec::Union => Box::new(Union::new(&input)),
             OperatorSpec::Blackhole => Box::new(Blackhole::default()),

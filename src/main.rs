@@ -30,10 +30,7 @@ enum Command {
     /// Run scheduler, worker and shuffle service in one process and keep serving.
     Local,
     /// Run one job on an embedded cluster and print its result.
-    Run {
-        /// The job spec (JSON or YAML).
-        job: String,
-    },
+    Run(commands::run::RunArgs),
     /// Submit a job spec to a scheduler.
     Submit {
         /// The job spec (JSON or YAML).
@@ -65,7 +62,8 @@ impl Command {
             | Command::Status { .. }
             | Command::Cancel { .. } => Some("the scheduler and its REST API"),
             Command::Worker => Some("the worker runtime"),
-            Command::Local | Command::Run { .. } => Some("the embedded cluster"),
+            Command::Run(_) => None,
+            Command::Local => Some("the embedded cluster's REST API"),
         }
     }
 }
@@ -76,14 +74,22 @@ fn main() -> ExitCode {
         eprintln!("faro: {part} is not built yet in this version");
         return ExitCode::from(2);
     }
+    // Long-running processes log their life; one-shot commands only
+    // warnings (set RUST_LOG for more).
+    let default_level = match cli.command {
+        Command::Run(_) => "warn",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_level.into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let result = match &cli.command {
         Command::ShuffleService(args) => commands::shuffle_service::run(args),
+        Command::Run(args) => commands::run::run(args),
         _ => Ok(()),
     };
     match result {

@@ -232,6 +232,8 @@ enum Cursor {
         reader: std::io::BufReader<Chunks>,
         file: String,
         line: u64,
+        /// Plain text: the line itself is the row's one column.
+        text: bool,
     },
     /// No more files.
     Done,
@@ -297,10 +299,11 @@ impl Read {
                     line: 1,
                 }
             }
-            FileFormat::JsonLines => Cursor::Json {
+            FileFormat::JsonLines | FileFormat::Text => Cursor::Json {
                 reader: std::io::BufReader::new(chunks),
                 file,
                 line: 0,
+                text: self.params.format == FileFormat::Text,
             },
         })
     }
@@ -363,6 +366,7 @@ impl Source for Read {
                     mut reader,
                     file,
                     mut line,
+                    text: plain,
                 } => {
                     use std::io::BufRead;
                     let mut text = String::new();
@@ -371,6 +375,19 @@ impl Source for Read {
                         |e: String| OperatorError::BadInput(format!("{file} line {line}: {e}"));
                     match reader.read_line(&mut text) {
                         Ok(0) => self.cursor = end_of_file(reader.into_inner())?,
+                        Ok(_) if plain => {
+                            let content = text.trim_end_matches(['\n', '\r']);
+                            builder
+                                .column(0)
+                                .push_str(content)
+                                .map_err(|e| failed(e.to_string()))?;
+                            self.cursor = Cursor::Json {
+                                reader,
+                                file,
+                                line,
+                                text: plain,
+                            };
+                        }
                         Ok(_) => {
                             if !text.trim().is_empty() {
                                 let object: serde_json::Map<String, serde_json::Value> =
@@ -385,7 +402,12 @@ impl Source for Read {
                                     .map_err(|e| failed(format!("column {}: {e}", field.name)))?;
                                 }
                             }
-                            self.cursor = Cursor::Json { reader, file, line };
+                            self.cursor = Cursor::Json {
+                                reader,
+                                file,
+                                line,
+                                text: plain,
+                            };
                         }
                         Err(e) => {
                             let chunks = reader.into_inner();
@@ -463,6 +485,7 @@ impl Operator for Files {
         let extension = match self.params.format {
             FileFormat::Csv => "csv",
             FileFormat::JsonLines => "jsonl",
+            FileFormat::Text => "txt",
         };
         self.path = PathBuf::from(&self.params.path)
             .join(format!("part-{:05}.{extension}", context.subtask));
@@ -507,6 +530,13 @@ impl Operator for Files {
                     .into_inner()
                     .map_err(|e| OperatorError::BadInput(e.to_string()))?;
                 return out.write_all(&bytes).map_err(io);
+            }
+            FileFormat::Text => {
+                for row in 0..rows.rows {
+                    let cells: Vec<String> = rows.columns.iter().map(|c| text_of(c, row)).collect();
+                    text.push_str(&cells.join("\t"));
+                    text.push('\n');
+                }
             }
             FileFormat::JsonLines => {
                 for row in 0..rows.rows {

@@ -50,6 +50,8 @@ pub enum FileFormat {
     Csv,
     /// One JSON object per line.
     JsonLines,
+    /// Plain text: each line is one row of the schema's single text column.
+    Text,
 }
 
 /// Where files live: a local path, or a path in an opendal store.
@@ -95,6 +97,18 @@ pub struct FilterParams {
 pub struct ProjectParams {
     /// The output columns.
     pub columns: Vec<NamedExpr>,
+}
+
+/// `explode`: one row per whitespace-separated word of a text column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExplodeParams {
+    /// The text column to split.
+    pub column: String,
+    /// The name of the output column holding each word (default: the
+    /// same name).
+    #[serde(default, rename = "as")]
+    pub into: Option<String>,
 }
 
 /// Aggregate functions.
@@ -243,6 +257,8 @@ pub enum OperatorSpec {
     Filter(FilterParams),
     /// See [`ProjectParams`].
     Project(ProjectParams),
+    /// See [`ExplodeParams`].
+    Explode(ExplodeParams),
     /// See [`AggregateParams`].
     Aggregate(AggregateParams),
     /// See [`SortParams`].
@@ -267,6 +283,7 @@ pub const OPERATORS: &[&str] = &[
     "read",
     "filter",
     "project",
+    "explode",
     "aggregate",
     "sort",
     "top_n",
@@ -301,6 +318,7 @@ impl OperatorSpec {
             "read" => Self::Read(params(vertex, value)?),
             "filter" => Self::Filter(params(vertex, value)?),
             "project" => Self::Project(params(vertex, value)?),
+            "explode" => Self::Explode(params(vertex, value)?),
             "aggregate" => Self::Aggregate(params(vertex, value)?),
             "sort" => Self::Sort(params(vertex, value)?),
             "top_n" => Self::TopN(params(vertex, value)?),

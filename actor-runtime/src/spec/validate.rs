@@ -306,7 +306,16 @@ fn output_schema(
                 .collect::<Result<Vec<_>, _>>()?;
             unique_names(&place, Schema::new(fields))?
         }
-        OperatorSpec::Read(params) => unique_names(&place, params.schema.clone())?,
+        OperatorSpec::Read(params) => {
+            let one_text = matches!(params.schema.fields.as_slice(), [f] if f.data_type == DataType::Utf8);
+            if params.format == super::operators::FileFormat::Text && !one_text {
+                return Err(SpecError::Schema {
+                    place,
+                    message: "text files are read into exactly one utf8 column".into(),
+                });
+            }
+            unique_names(&place, params.schema.clone())?
+        }
         OperatorSpec::Filter(params) => {
             let predicate = compile(&params.predicate, &input)?;
             if predicate.ty() != Ty::Bool {
@@ -329,6 +338,18 @@ fn output_schema(
                 .iter()
                 .map(|c| compile(&c.expr, &input).map(|e| e.field(&c.name)))
                 .collect::<Result<Vec<_>, _>>()?;
+            unique_names(&place, Schema::new(fields))?
+        }
+        OperatorSpec::Explode(params) => {
+            let index = column_index(&place, &input, &params.column)?;
+            if input.fields[index].data_type != DataType::Utf8 {
+                return Err(SpecError::Schema {
+                    place,
+                    message: format!("explode needs a utf8 column, {} is {}", params.column, input.fields[index].data_type),
+                });
+            }
+            let mut fields = input.fields.clone();
+            fields[index] = Field::new(params.into.as_deref().unwrap_or(&params.column), DataType::Utf8);
             unique_names(&place, Schema::new(fields))?
         }
         OperatorSpec::Aggregate(params) => {

@@ -2,7 +2,9 @@
 
 use crate::operator::{Operator, OperatorError, Source};
 use crate::operators::aggregate::{Aggregate, AggregateMode};
-use crate::operators::basic::{Blackhole, Collect, Collected, Filter, Generate, Project, Union};
+use crate::operators::basic::{
+    Blackhole, Collect, Collected, Explode, Filter, Generate, Project, Union,
+};
 use crate::operators::files::{Files, Read};
 use crate::operators::join::HashJoin;
 use crate::operators::sort::{Sort, TopN};
@@ -51,6 +53,9 @@ pub fn build(steps: &[Step], collect: &Collected) -> Result<ChainOperators, Oper
             OperatorSpec::Files(params) => Box::new(Files::new(params.clone(), &input)),
             OperatorSpec::Filter(params) => Box::new(Filter::new(&params.predicate, &input)?),
             OperatorSpec::Project(params) => Box::new(Project::new(&params.columns, &input)?),
+            OperatorSpec::Explode(params) => {
+                Box::new(Explode::new(&params.column, &input, &step.output)?)
+            }
             OperatorSpec::Aggregate(params) => Box::new(Aggregate::new(
                 &AggregateParams {
                     memory_bytes: params.memory_bytes.or(Some(DEFAULT_MEMORY_BYTES)),

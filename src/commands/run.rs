@@ -1,0 +1,145 @@
+//! `faro run JOB`: starts the embedded cluster (a shuffle node and a
+//! worker with a slot per core, on temporary directories), runs one job,
+//! prints what its `collect` sinks gathered, and exits 0 only on success.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use faro_runtime::kernels::views;
+use faro_runtime::spec::{validate, JobSpec};
+use faro_runtime::{Batch, Value};
+use faro_scheduler::Embedded;
+
+/// Options of `faro run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// The job spec (JSON or YAML).
+    job: PathBuf,
+    /// Print the result as JSON (one object per row) instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Slots of the embedded worker [default: one per core].
+    #[arg(long)]
+    slots: Option<usize>,
+}
+
+/// A value as a table cell.
+pub fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int64(v) | Value::Timestamp(v) => v.to_string(),
+        Value::Float64(v) => v.to_string(),
+        Value::Utf8(s) => s.clone(),
+        Value::Binary(b) => format!("{} bytes", b.len()),
+        Value::F32Vector(v) => format!("{v:?}"),
+        Value::F64Vector(v) => format!("{v:?}"),
+    }
+}
+
+/// A value as JSON.
+pub fn json(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => (*b).into(),
+        Value::Int64(v) | Value::Timestamp(v) => (*v).into(),
+        Value::Float64(v) => (*v).into(),
+        Value::Utf8(s) => s.clone().into(),
+        Value::Binary(b) => b.clone().into(),
+        Value::F32Vector(v) => v.clone().into(),
+        Value::F64Vector(v) => v.clone().into(),
+    }
+}
+
+/// Column names and rows of `batches`.
+pub fn table(batches: &[Batch]) -> (Vec<String>, Vec<Vec<Value>>) {
+    let names = batches
+        .first()
+        .map(|b| b.schema().fields.iter().map(|f| f.name.clone()).collect())
+        .unwrap_or_default();
+    let mut rows = Vec::new();
+    for batch in batches {
+        let columns = views(batch);
+        for row in 0..batch.num_rows() {
+            rows.push(columns.iter().map(|c| c.value(row)).collect());
+        }
+    }
+    (names, rows)
+}
+
+/// Prints rows as an aligned text table.
+pub fn print_table(names: &[String], rows: &[Vec<Value>]) {
+    let cells: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(cell).collect()).collect();
+    let mut widths: Vec<usize> = names.iter().map(|n| n.chars().count()).collect();
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |values: &[String]| {
+        values
+            .iter()
+            .zip(&widths)
+            .map(|(v, w)| format!("{v:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    println!("{}", line(names));
+    println!("{}", line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>()));
+    for row in &cells {
+        println!("{}", line(row));
+    }
+}
+
+/// Rows as a JSON array of objects.
+pub fn rows_json(names: &[String], rows: &[Vec<Value>]) -> serde_json::Value {
+    rows.iter()
+        .map(|row| {
+            names
+                .iter()
+                .zip(row)
+                .map(|(n, v)| (n.clone(), json(v)))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        })
+        .collect::<Vec<serde_json::Value>>()
+        .into()
+}
+
+/// Runs the job.
+pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.job)
+        .with_context(|| format!("reading the job spec {}", args.job.display()))?;
+    let spec = JobSpec::parse(&text).with_context(|| format!("in {}", args.job.display()))?;
+    let job = validate(&spec).with_context(|| format!("in {}", args.job.display()))?;
+    let slots = args
+        .slots
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let cluster = Embedded::start(slots, None)?;
+        let started = Instant::now();
+        let job_id = format!("run-{}", std::process::id());
+        let output = cluster.run(&job_id, &job).await?;
+        let elapsed = started.elapsed();
+        let (names, rows) = table(&output.collected);
+        if args.json {
+            println!("{}", rows_json(&names, &rows));
+        } else {
+            if !names.is_empty() {
+                print_table(&names, &rows);
+            }
+            eprintln!(
+                "job {:?} finished in {:.2} s: {} tasks, {} rows collected",
+                if spec.name.is_empty() { &job_id } else { &spec.name },
+                elapsed.as_secs_f64(),
+                output.reports.len(),
+                rows.len()
+            );
+        }
+        Ok(())
+    })
+}

@@ -28,26 +28,17 @@ enum Command {
     /// Run a worker that executes tasks in its slots.
     Worker,
     /// Run scheduler, worker and shuffle service in one process and keep serving.
-    Local,
+    Local(commands::local::LocalArgs),
     /// Run one job on an embedded cluster and print its result.
     Run(commands::run::RunArgs),
     /// Submit a job spec to a scheduler.
-    Submit {
-        /// The job spec (JSON or YAML).
-        job: String,
-    },
+    Submit(commands::client::SubmitArgs),
     /// List the scheduler's jobs.
-    Jobs,
+    Jobs(commands::client::Remote),
     /// Show one job's status.
-    Status {
-        /// The job id.
-        id: String,
-    },
+    Status(commands::client::JobArgs),
     /// Cancel a job.
-    Cancel {
-        /// The job id.
-        id: String,
-    },
+    Cancel(commands::client::JobArgs),
 }
 
 impl Command {
@@ -55,15 +46,9 @@ impl Command {
     /// yet; `None` once it is.
     fn missing_part(&self) -> Option<&'static str> {
         match self {
-            Command::ShuffleService(_) => None,
-            Command::Scheduler
-            | Command::Submit { .. }
-            | Command::Jobs
-            | Command::Status { .. }
-            | Command::Cancel { .. } => Some("the scheduler and its REST API"),
-            Command::Worker => Some("the worker runtime"),
-            Command::Run(_) => None,
-            Command::Local => Some("the embedded cluster's REST API"),
+            Command::Scheduler => Some("the standalone scheduler (use `faro local`)"),
+            Command::Worker => Some("the standalone worker (use `faro local`)"),
+            _ => None,
         }
     }
 }
@@ -77,7 +62,11 @@ fn main() -> ExitCode {
     // Long-running processes log their life; one-shot commands only
     // warnings (set RUST_LOG for more).
     let default_level = match cli.command {
-        Command::Run(_) => "warn",
+        Command::Run(_)
+        | Command::Submit(_)
+        | Command::Jobs(_)
+        | Command::Status(_)
+        | Command::Cancel(_) => "warn",
         _ => "info",
     };
     tracing_subscriber::fmt()
@@ -90,6 +79,11 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::ShuffleService(args) => commands::shuffle_service::run(args),
         Command::Run(args) => commands::run::run(args),
+        Command::Local(args) => commands::local::run(args),
+        Command::Submit(args) => commands::client::submit(args),
+        Command::Jobs(remote) => commands::client::jobs(remote),
+        Command::Status(args) => commands::client::status(args),
+        Command::Cancel(args) => commands::client::cancel(args),
         _ => Ok(()),
     };
     match result {

@@ -3,15 +3,7 @@
 
 use std::process::Command;
 
-const SUBCOMMANDS: [&[&str]; 7] = [
-    &["scheduler"],
-    &["worker"],
-    &["local"],
-    &["submit", "examples/wordcount.yaml"],
-    &["jobs"],
-    &["status", "job-1"],
-    &["cancel", "job-1"],
-];
+const SUBCOMMANDS: [&[&str]; 2] = [&["scheduler"], &["worker"]];
 
 fn faro(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_faro"))
@@ -23,7 +15,20 @@ fn faro(args: &[&str]) -> std::process::Output {
 #[test]
 fn help_lists_every_subcommand() {
     let help = String::from_utf8(faro(&["--help"]).stdout).unwrap();
-    assert!(help.contains("shuffle-service") && help.contains("run"), "{help}");
+    for built in [
+        "shuffle-service",
+        "run",
+        "local",
+        "submit",
+        "jobs",
+        "status",
+        "cancel",
+    ] {
+        assert!(
+            help.contains(built),
+            "`faro --help` does not mention {built}:\n{help}"
+        );
+    }
     for args in SUBCOMMANDS {
         assert!(
             help.contains(args[0]),

@@ -15,8 +15,16 @@ fn faro(args: &[&str]) -> std::process::Output {
 #[test]
 fn wordcount_prints_its_golden_table() {
     let output = faro(&["run", "examples/wordcount.yaml"]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let expected = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/expected/wordcount.txt")).unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let expected = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/expected/wordcount.txt"
+    ))
+    .unwrap();
     assert_eq!(String::from_utf8_lossy(&output.stdout), expected);
     assert!(String::from_utf8_lossy(&output.stderr).contains("job \"wordcount\" finished"));
 }
@@ -24,7 +32,11 @@ fn wordcount_prints_its_golden_table() {
 #[test]
 fn shuffle_agg_as_json() {
     let output = faro(&["run", "examples/shuffle_agg.json", "--json"]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let rows: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     // The five largest totals: keys 999999..999995, each the sum of 20
     // values key + 1M * j for j in 0..20.
@@ -49,7 +61,10 @@ fn a_bad_spec_fails_with_its_reason() {
     let output = faro(&["run", spec.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("vertex \"g\": unknown column \"y\""), "{stderr}");
+    assert!(
+        stderr.contains("vertex \"g\": unknown column \"y\""),
+        "{stderr}"
+    );
     let missing = faro(&["run", "no-such-job.json"]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such-job.json"));

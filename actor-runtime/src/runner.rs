@@ -364,7 +364,7 @@ async fn sinks_for(
     queues: &HashMap<(usize, u32), (InputSender, Option<InputQueue>)>,
     feeders: &mut HashMap<(usize, u32), Vec<(FeederSpec, InputSender)>>,
     env: &JobEnv,
-    place: &dyn Fn(u32) -> usize,
+    place: &(dyn Fn(u32) -> usize + Sync),
 ) -> Result<Vec<SinkSpec>, RunError> {
     let mut sinks = Vec::new();
     for q in 0..exchange.consumers {

@@ -42,7 +42,12 @@ impl Embedded {
     pub fn start(slots: usize, dir: Option<&Path>) -> Result<Self, EmbeddedError> {
         let temp = match dir {
             Some(_) => None,
-            None => Some(tempfile::Builder::new().prefix("faro-").tempdir().map_err(start_error)?),
+            None => Some(
+                tempfile::Builder::new()
+                    .prefix("faro-")
+                    .tempdir()
+                    .map_err(start_error)?,
+            ),
         };
         let dir = match (&temp, dir) {
             (Some(t), _) => t.path().to_path_buf(),
@@ -57,13 +62,16 @@ impl Embedded {
             .map_err(start_error)?
             .tls_config();
         let loopback = "127.0.0.1:0".parse().map_err(start_error)?;
-        let node = Endpoint::bind(loopback, &tls, TransportOptions::loopback()).map_err(start_error)?;
+        let node =
+            Endpoint::bind(loopback, &tls, TransportOptions::loopback()).map_err(start_error)?;
         let node_addr = node.local_addr().map_err(start_error)?;
         let shuffle = Arc::new(
-            ShuffleServer::open(&dir.join("shuffle"), secret.clone(), IoPreference::Auto).map_err(start_error)?,
+            ShuffleServer::open(&dir.join("shuffle"), secret.clone(), IoPreference::Auto)
+                .map_err(start_error)?,
         );
         tokio::spawn(shuffle.clone().serve(node.clone()));
-        let endpoint = Endpoint::bind(loopback, &tls, TransportOptions::loopback()).map_err(start_error)?;
+        let endpoint =
+            Endpoint::bind(loopback, &tls, TransportOptions::loopback()).map_err(start_error)?;
         let worker = Worker::start(slots.max(1), Some(endpoint)).map_err(start_error)?;
         Ok(Self {
             _temp: temp,
@@ -96,6 +104,33 @@ impl Embedded {
         self.workers.iter().map(Worker::address).collect()
     }
 
+    /// Deletes `job_id`'s shuffle data (after a cancellation).
+    pub fn delete_job(
+        &self,
+        job_id: &str,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let endpoint = self.workers[0].endpoint().cloned();
+        let node = self.node_addr;
+        let job = job_id.to_string();
+        let token = self.secret.token(job_id);
+        async move {
+            let Some(endpoint) = endpoint else { return };
+            let deleted = async {
+                let connection = endpoint
+                    .connect(node, "localhost")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                faro_shuffle::ShuffleClient::new(connection, &job, &token)
+                    .delete_job()
+                    .await
+                    .map_err(|e| e.to_string())
+            };
+            if let Err(error) = deleted.await {
+                tracing::warn!(%job, %error, "cannot delete the job's shuffle data");
+            }
+        }
+    }
+
     /// Runs `job` as `job_id` to its end; its shuffle data is deleted
     /// afterwards, whatever the outcome.
     pub async fn run(&self, job_id: &str, job: &ValidJob) -> Result<JobOutput, RunError> {
@@ -106,8 +141,12 @@ impl Embedded {
             .connect(self.node_addr, "localhost")
             .await
             .map_err(|e| RunError::Setup(format!("connecting to the shuffle node: {e}")))?;
-        let cluster = ShuffleCluster::new(job_id, &self.secret.token(job_id), vec![("embedded".into(), connection)])
-            .ok_or_else(|| RunError::Setup("no shuffle nodes".into()))?;
+        let cluster = ShuffleCluster::new(
+            job_id,
+            &self.secret.token(job_id),
+            vec![("embedded".into(), connection)],
+        )
+        .ok_or_else(|| RunError::Setup("no shuffle nodes".into()))?;
         let cluster = Arc::new(cluster);
         let env = JobEnv {
             job_id: job_id.to_string(),

@@ -38,20 +38,6 @@ pub fn cell(value: &Value) -> String {
     }
 }
 
-/// A value as JSON.
-pub fn json(value: &Value) -> serde_json::Value {
-    match value {
-        Value::Null => serde_json::Value::Null,
-        Value::Bool(b) => (*b).into(),
-        Value::Int64(v) | Value::Timestamp(v) => (*v).into(),
-        Value::Float64(v) => (*v).into(),
-        Value::Utf8(s) => s.clone().into(),
-        Value::Binary(b) => b.clone().into(),
-        Value::F32Vector(v) => v.clone().into(),
-        Value::F64Vector(v) => v.clone().into(),
-    }
-}
-
 /// Column names and rows of `batches`.
 pub fn table(batches: &[Batch]) -> (Vec<String>, Vec<Vec<Value>>) {
     let names = batches
@@ -88,7 +74,10 @@ pub fn print_table(names: &[String], rows: &[Vec<Value>]) {
             .to_string()
     };
     println!("{}", line(names));
-    println!("{}", line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>()));
+    println!(
+        "{}",
+        line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>())
+    );
     for row in &cells {
         println!("{}", line(row));
     }
@@ -101,7 +90,7 @@ pub fn rows_json(names: &[String], rows: &[Vec<Value>]) -> serde_json::Value {
             names
                 .iter()
                 .zip(row)
-                .map(|(n, v)| (n.clone(), json(v)))
+                .map(|(n, v)| (n.clone(), v.to_json()))
                 .collect::<serde_json::Map<_, _>>()
                 .into()
         })
@@ -118,7 +107,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let slots = args
         .slots
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let cluster = Embedded::start(slots, None)?;
         let started = Instant::now();
@@ -134,7 +125,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             }
             eprintln!(
                 "job {:?} finished in {:.2} s: {} tasks, {} rows collected",
-                if spec.name.is_empty() { &job_id } else { &spec.name },
+                if spec.name.is_empty() {
+                    &job_id
+                } else {
+                    &spec.name
+                },
                 elapsed.as_secs_f64(),
                 output.reports.len(),
                 rows.len()

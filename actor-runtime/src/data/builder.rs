@@ -33,6 +33,20 @@ pub enum Value {
 }
 
 impl Value {
+    /// The value as JSON (timestamps as milliseconds, bytes as numbers).
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => (*b).into(),
+            Value::Int64(v) | Value::Timestamp(v) => (*v).into(),
+            Value::Float64(v) => (*v).into(),
+            Value::Utf8(s) => s.clone().into(),
+            Value::Binary(b) => b.clone().into(),
+            Value::F32Vector(v) => v.clone().into(),
+            Value::F64Vector(v) => v.clone().into(),
+        }
+    }
+
     fn kind_name(&self) -> &'static str {
         match self {
             Value::Null => "null",

@@ -182,9 +182,16 @@ impl Explode {
 }
 
 impl Operator for Explode {
-    fn process(&mut self, _: usize, rows: &Rows<'_>, out: &mut dyn Emit) -> Result<(), OperatorError> {
+    fn process(
+        &mut self,
+        _: usize,
+        rows: &Rows<'_>,
+        out: &mut dyn Emit,
+    ) -> Result<(), OperatorError> {
         let crate::data::ValuesView::Utf8(text) = rows.columns[self.column].values else {
-            return Err(OperatorError::BadInput("explode needs a text column".into()));
+            return Err(OperatorError::BadInput(
+                "explode needs a text column".into(),
+            ));
         };
         let mut indices = Vec::new();
         let mut offsets = vec![0u32];
@@ -212,7 +219,9 @@ impl Operator for Explode {
             .enumerate()
             .map(|(c, view)| {
                 if c == self.column {
-                    words.take().unwrap_or_else(|| crate::kernels::take::take(view, &indices))
+                    words
+                        .take()
+                        .unwrap_or_else(|| crate::kernels::take::take(view, &indices))
                 } else {
                     crate::kernels::take::take(view, &indices)
                 }

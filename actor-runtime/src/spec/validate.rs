@@ -307,7 +307,8 @@ fn output_schema(
             unique_names(&place, Schema::new(fields))?
         }
         OperatorSpec::Read(params) => {
-            let one_text = matches!(params.schema.fields.as_slice(), [f] if f.data_type == DataType::Utf8);
+            let one_text =
+                matches!(params.schema.fields.as_slice(), [f] if f.data_type == DataType::Utf8);
             if params.format == super::operators::FileFormat::Text && !one_text {
                 return Err(SpecError::Schema {
                     place,
@@ -345,11 +346,17 @@ fn output_schema(
             if input.fields[index].data_type != DataType::Utf8 {
                 return Err(SpecError::Schema {
                     place,
-                    message: format!("explode needs a utf8 column, {} is {}", params.column, input.fields[index].data_type),
+                    message: format!(
+                        "explode needs a utf8 column, {} is {}",
+                        params.column, input.fields[index].data_type
+                    ),
                 });
             }
             let mut fields = input.fields.clone();
-            fields[index] = Field::new(params.into.as_deref().unwrap_or(&params.column), DataType::Utf8);
+            fields[index] = Field::new(
+                params.into.as_deref().unwrap_or(&params.column),
+                DataType::Utf8,
+            );
             unique_names(&place, Schema::new(fields))?
         }
         OperatorSpec::Aggregate(params) => {

@@ -166,7 +166,10 @@ mod tests {
         };
         let config = NodeConfig::resolve(flags, FileConfig::parse(FULL).unwrap()).unwrap();
         assert_eq!(config.io, IoChoice::Uring);
-        assert_eq!(config.listen, "127.0.0.1:7100".parse().unwrap());
+        assert_eq!(
+            config.listen,
+            "127.0.0.1:7100".parse::<SocketAddr>().unwrap()
+        );
         assert_eq!(config.job_ttl_secs, 60);
         let tier = config.tier.unwrap();
         assert_eq!(

@@ -166,7 +166,8 @@ pub fn run(args: &ShuffleServiceArgs) -> anyhow::Result<()> {
     })
 }
 
-async fn shutdown_signal() -> anyhow::Result<()> {
+/// Waits for SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() -> anyhow::Result<()> {
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = terminate.recv() => {}

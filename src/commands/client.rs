@@ -1,0 +1,216 @@
+//! The commands that talk to a scheduler's REST API: `submit`, `jobs`,
+//! `status`, `cancel`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use faro_runtime::spec::JobSpec;
+use faro_runtime::Value;
+
+/// Where the scheduler is.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Remote {
+    /// The scheduler's REST API.
+    #[arg(long, env = "FARO_SCHEDULER", default_value = "http://127.0.0.1:8080")]
+    scheduler: String,
+    /// Bearer token, if the scheduler wants one.
+    #[arg(long, env = "FARO_TOKEN")]
+    token: Option<String>,
+}
+
+/// Options of `faro submit`.
+#[derive(clap::Args, Debug)]
+pub struct SubmitArgs {
+    /// The job spec (JSON or YAML).
+    job: PathBuf,
+    /// Wait for the job to end and print its result.
+    #[arg(long)]
+    wait: bool,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+/// A job id and the scheduler.
+#[derive(clap::Args, Debug)]
+pub struct JobArgs {
+    /// The job's id.
+    id: String,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+/// Sends a request; returns the status and JSON body.
+fn call(
+    remote: &Remote,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> anyhow::Result<(u16, serde_json::Value)> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let url = format!("{}{path}", remote.scheduler.trim_end_matches('/'));
+    let auth = remote.token.as_ref().map(|t| format!("Bearer {t}"));
+    let response = match (method, body) {
+        ("POST", Some(body)) => {
+            let mut request = agent.post(&url);
+            if let Some(auth) = &auth {
+                request = request.header("Authorization", auth);
+            }
+            request.send_json(body)
+        }
+        ("POST", None) => {
+            let mut request = agent.post(&url);
+            if let Some(auth) = &auth {
+                request = request.header("Authorization", auth);
+            }
+            request.send_empty()
+        }
+        _ => {
+            let mut request = agent.get(&url);
+            if let Some(auth) = &auth {
+                request = request.header("Authorization", auth);
+            }
+            request.call()
+        }
+    };
+    let mut response = response.with_context(|| format!("calling the scheduler at {url}"))?;
+    let status = response.status().as_u16();
+    let text = response
+        .body_mut()
+        .read_to_string()
+        .context("reading the scheduler's answer")?;
+    let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    Ok((status, json))
+}
+
+fn ok(status: u16, body: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+    if (200..300).contains(&status) {
+        return Ok(body);
+    }
+    let message = body
+        .get("error")
+        .and_then(|e| e.as_str())
+        .map_or_else(|| body.to_string(), str::to_string);
+    bail!("the scheduler said {status}: {message}")
+}
+
+fn print_result(result: &serde_json::Value) {
+    let names: Vec<String> = result["columns"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let rows: Vec<Vec<Value>> = result["rows"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|row| {
+                    row.as_array()
+                        .map(|cells| {
+                            cells
+                                .iter()
+                                .map(|c| match c {
+                                    serde_json::Value::Null => Value::Null,
+                                    serde_json::Value::String(s) => Value::Utf8(s.clone()),
+                                    other => Value::Utf8(other.to_string()),
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !names.is_empty() {
+        super::run::print_table(&names, &rows);
+    }
+}
+
+/// `faro submit`.
+pub fn submit(args: &SubmitArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.job)
+        .with_context(|| format!("reading {}", args.job.display()))?;
+    let spec = JobSpec::parse(&text).with_context(|| format!("in {}", args.job.display()))?;
+    let body = serde_json::to_value(&spec)?;
+    let (status, answer) = call(&args.remote, "POST", "/v1/jobs", Some(&body))?;
+    let answer = ok(status, answer)?;
+    let id = answer["id"]
+        .as_str()
+        .context("the scheduler returned no id")?
+        .to_string();
+    if !args.wait {
+        println!("{id}");
+        return Ok(());
+    }
+    eprintln!("submitted {id}; waiting");
+    loop {
+        let (status, job) = call(&args.remote, "GET", &format!("/v1/jobs/{id}"), None)?;
+        let job = ok(status, job)?;
+        match job["state"].as_str() {
+            Some("finished") => {
+                let (status, result) =
+                    call(&args.remote, "GET", &format!("/v1/jobs/{id}/result"), None)?;
+                print_result(&ok(status, result)?);
+                eprintln!("job {id} finished");
+                return Ok(());
+            }
+            Some(state @ ("failed" | "cancelled")) => {
+                bail!(
+                    "job {id} {state}: {}",
+                    job["error"].as_str().unwrap_or("no reason given")
+                )
+            }
+            _ => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+/// `faro jobs`.
+pub fn jobs(remote: &Remote) -> anyhow::Result<()> {
+    let (status, jobs) = call(remote, "GET", "/v1/jobs", None)?;
+    let jobs = ok(status, jobs)?;
+    let names = ["id", "name", "state"].map(str::to_string);
+    let rows: Vec<Vec<Value>> = jobs
+        .as_array()
+        .map(|jobs| {
+            jobs.iter()
+                .map(|j| {
+                    names
+                        .iter()
+                        .map(|n| Value::Utf8(j[n.as_str()].as_str().unwrap_or("").to_string()))
+                        .collect()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    super::run::print_table(&names, &rows);
+    Ok(())
+}
+
+/// `faro status ID`.
+pub fn status(args: &JobArgs) -> anyhow::Result<()> {
+    let (status, job) = call(&args.remote, "GET", &format!("/v1/jobs/{}", args.id), None)?;
+    let job = ok(status, job)?;
+    println!("{}", serde_json::to_string_pretty(&job)?);
+    Ok(())
+}
+
+/// `faro cancel ID`.
+pub fn cancel(args: &JobArgs) -> anyhow::Result<()> {
+    let (status, job) = call(
+        &args.remote,
+        "POST",
+        &format!("/v1/jobs/{}/cancel", args.id),
+        None,
+    )?;
+    let job = ok(status, job)?;
+    println!("{} {}", args.id, job["state"].as_str().unwrap_or("?"));
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! `faro local`: the embedded cluster (a shuffle node and a worker) with
+//! the scheduler's REST API in front, serving until SIGTERM or Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use faro_scheduler::store::Store;
+use faro_scheduler::{Embedded, Scheduler};
+
+/// Options of `faro local`.
+#[derive(clap::Args, Debug)]
+pub struct LocalArgs {
+    /// Address of the REST API.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Where jobs' metadata and shuffle data live [default: a temporary
+    /// directory, gone when the process stops].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Slots of the embedded worker [default: one per core].
+    #[arg(long)]
+    slots: Option<usize>,
+    /// Require `Authorization: Bearer TOKEN` on every /v1 call.
+    #[arg(long, env = "FARO_TOKEN")]
+    token: Option<String>,
+    /// Rows of a job's `collect` result kept for `GET /v1/jobs/{id}/result`.
+    #[arg(long, default_value_t = 100_000)]
+    result_rows: usize,
+}
+
+/// Serves until stopped.
+pub fn run(args: &LocalArgs) -> anyhow::Result<()> {
+    let slots = args
+        .slots
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let temp = match &args.data_dir {
+            Some(_) => None,
+            None => Some(tempfile::Builder::new().prefix("faro-local-").tempdir()?),
+        };
+        let dir = match (&args.data_dir, &temp) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(temp)) => temp.path().to_path_buf(),
+            (None, None) => anyhow::bail!("no data directory"),
+        };
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let store = Store::open(&dir.join("jobs.redb"))?;
+        let cluster = Embedded::start(slots, Some(&dir))?;
+        let scheduler = Scheduler::new(store, cluster, args.result_rows)?;
+        let bound = faro_scheduler::rest::serve(args.listen, scheduler, args.token.clone())
+            .with_context(|| format!("binding the REST API on {}", args.listen))?;
+        println!("faro local: REST API on http://{bound}");
+        tracing::info!(slots, data_dir = %dir.display(), "embedded cluster up");
+        super::shuffle_service::shutdown_signal().await?;
+        tracing::info!("shutting down");
+        Ok(())
+    })
+}

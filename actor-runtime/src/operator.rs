@@ -61,6 +61,13 @@ impl<'a> Rows<'a> {
         }
     }
 
+    /// An owned copy of these rows (for operators that keep their input
+    /// beyond the call: sort buffers, join build sides, collect sinks).
+    pub fn to_batch(&self, schema: &crate::data::Schema) -> Result<Batch, BatchError> {
+        let all: Vec<u32> = (0..self.rows as u32).collect();
+        crate::kernels::take::take_batch(schema, &self.columns, &all)
+    }
+
     /// As expression input.
     pub fn input(&self, context: EvalContext) -> Input<'_, 'a> {
         Input {

@@ -252,8 +252,7 @@ impl Operator for Union {
         rows: &Rows<'_>,
         out: &mut dyn Emit,
     ) -> Result<(), OperatorError> {
-        let all: Vec<u32> = (0..rows.rows as u32).collect();
-        out.emit(take_batch(&self.schema, &rows.columns, &all)?)
+        out.emit(rows.to_batch(&self.schema)?)
     }
 }
 
@@ -313,8 +312,7 @@ impl Operator for Collect {
                 limit: self.limit,
             });
         }
-        let all: Vec<u32> = (0..rows.rows as u32).collect();
-        let batch = take_batch(&self.schema, &rows.columns, &all)?;
+        let batch = rows.to_batch(&self.schema)?;
         self.into
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

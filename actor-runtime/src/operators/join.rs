@@ -67,8 +67,7 @@ impl HashJoin {
     }
 
     fn add_build(&mut self, rows: &Rows<'_>) -> Result<(), OperatorError> {
-        let all: Vec<u32> = (0..rows.rows as u32).collect();
-        let batch = crate::kernels::take::take_batch(&self.right_schema, &rows.columns, &all)?;
+        let batch = rows.to_batch(&self.right_schema)?;
         let b = self.build.len() as u32;
         let columns = views(&batch);
         let keys: Vec<_> = self.right_keys.iter().map(|&k| &columns[k]).collect();

@@ -10,7 +10,6 @@ use std::path::PathBuf;
 
 use crate::data::{Batch, Column, ColumnBuilder, ColumnData, ColumnView, Schema, ValuesView};
 use crate::kernels::rows::{append_value, compare_rows, KeyColumn};
-use crate::kernels::take::take_batch;
 use crate::kernels::views;
 use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
 use crate::operators::spill::{SpillReader, SpillWriter};
@@ -31,12 +30,6 @@ pub fn key_columns(keys: &[SortKey], schema: &Schema) -> Result<Vec<KeyColumn>, 
                 .ok_or_else(|| OperatorError::BadInput(format!("no sort column {}", key.column)))
         })
         .collect()
-}
-
-/// An owned copy of `rows`.
-fn own(schema: &Schema, rows: &Rows<'_>) -> Result<Batch, OperatorError> {
-    let all: Vec<u32> = (0..rows.rows as u32).collect();
-    Ok(take_batch(schema, &rows.columns, &all)?)
 }
 
 /// Bytes a batch holds, roughly.
@@ -344,7 +337,7 @@ impl Operator for Sort {
         rows: &Rows<'_>,
         _: &mut dyn Emit,
     ) -> Result<(), OperatorError> {
-        let batch = own(&self.schema, rows)?;
+        let batch = rows.to_batch(&self.schema)?;
         self.bytes += batch_bytes(&batch);
         self.buffered.push(batch);
         if self.budget.is_some_and(|b| self.bytes > b) {
@@ -418,7 +411,7 @@ impl Operator for TopN {
         rows: &Rows<'_>,
         _: &mut dyn Emit,
     ) -> Result<(), OperatorError> {
-        let batch = own(&self.schema, rows)?;
+        let batch = rows.to_batch(&self.schema)?;
         self.rows += batch.num_rows();
         self.buffered.push(batch);
         if self.rows > (self.limit * 2).max(OUTPUT_ROWS) {

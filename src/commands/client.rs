@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use faro_runtime::spec::JobSpec;
 use faro_runtime::Value;
 
 /// Where the scheduler is.
@@ -135,9 +134,7 @@ fn print_result(result: &serde_json::Value) {
 
 /// `faro submit`.
 pub fn submit(args: &SubmitArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.job)
-        .with_context(|| format!("reading {}", args.job.display()))?;
-    let spec = JobSpec::parse(&text).with_context(|| format!("in {}", args.job.display()))?;
+    let spec = super::load_spec(&args.job)?;
     let body = serde_json::to_value(&spec)?;
     let (status, answer) = call(&args.remote, "POST", "/v1/jobs", Some(&body))?;
     let answer = ok(status, answer)?;

@@ -31,9 +31,7 @@ pub struct LocalArgs {
 
 /// Serves until stopped.
 pub fn run(args: &LocalArgs) -> anyhow::Result<()> {
-    let slots = args
-        .slots
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+    let slots = super::slots_or_cores(args.slots);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -4,3 +4,16 @@ pub mod client;
 pub mod local;
 pub mod run;
 pub mod shuffle_service;
+
+/// Slots for an embedded worker: as asked, or one per core.
+pub fn slots_or_cores(slots: Option<usize>) -> usize {
+    slots.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
+}
+
+/// Reads and parses a job spec file (JSON or YAML).
+pub fn load_spec(path: &std::path::Path) -> anyhow::Result<faro_runtime::spec::JobSpec> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the job spec {}", path.display()))?;
+    faro_runtime::spec::JobSpec::parse(&text).with_context(|| format!("in {}", path.display()))
+}

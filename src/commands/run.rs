@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use faro_runtime::kernels::views;
-use faro_runtime::spec::{validate, JobSpec};
+use faro_runtime::spec::validate;
 use faro_runtime::{Batch, Value};
 use faro_scheduler::Embedded;
 
@@ -100,13 +100,9 @@ pub fn rows_json(names: &[String], rows: &[Vec<Value>]) -> serde_json::Value {
 
 /// Runs the job.
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.job)
-        .with_context(|| format!("reading the job spec {}", args.job.display()))?;
-    let spec = JobSpec::parse(&text).with_context(|| format!("in {}", args.job.display()))?;
+    let spec = super::load_spec(&args.job)?;
     let job = validate(&spec).with_context(|| format!("in {}", args.job.display()))?;
-    let slots = args
-        .slots
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+    let slots = super::slots_or_cores(args.slots);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -5,8 +5,9 @@ use crate::operators::aggregate::{Aggregate, AggregateMode};
 use crate::operators::basic::{
     Blackhole, Collect, Collected, Explode, Filter, Generate, Project, Union,
 };
-use crate::operators::files::{Files, Read};
+use crate::operators::files::Files;
 use crate::operators::join::HashJoin;
+use crate::operators::read::Read;
 use crate::operators::sort::{Sort, TopN};
 use crate::plan::Step;
 use crate::spec::operators::{AggregateParams, JoinParams};

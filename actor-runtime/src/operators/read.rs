@@ -1,0 +1,434 @@
+//! `read`: rows from CSV (with a header line), JSON lines or plain text
+//! files, from any path opendal reaches — a local path is opendal's `fs`
+//! service.
+//!
+//! Reading runs on a thread of its own with its own small async runtime
+//! (opendal is async; operators are called synchronously on their slot),
+//! streaming each file's bytes through a bounded channel: memory is a few
+//! chunks whatever the file size. A subtask reads every `parallelism`-th
+//! file of the sorted listing. Every parse error names the file, line and
+//! column.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{sync_channel, Receiver};
+
+use crate::data::{Batch, BatchBuilder, ColumnBuilder, DataType};
+use crate::operator::{OperatorContext, OperatorError, Source};
+use crate::spec::operators::{FileFormat, ReadParams};
+
+const CHUNK: usize = 1 << 20;
+
+/// What the reader thread sends.
+enum Piece {
+    File(String),
+    Bytes(Vec<u8>),
+    Failed(String),
+}
+
+/// A file's bytes as `std::io::Read`, until the next file starts (then it
+/// reads as ended and remembers the next file's name).
+struct Chunks {
+    from: Receiver<Piece>,
+    buffer: Vec<u8>,
+    at: usize,
+    next_file: Option<String>,
+    failed: Option<String>,
+}
+
+impl Chunks {
+    fn new(from: Receiver<Piece>) -> Self {
+        Self {
+            from,
+            buffer: Vec::new(),
+            at: 0,
+            next_file: None,
+            failed: None,
+        }
+    }
+}
+
+impl std::io::Read for Chunks {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.buffer.len() {
+            if self.next_file.is_some() || self.failed.is_some() {
+                return Ok(0);
+            }
+            match self.from.recv() {
+                Ok(Piece::Bytes(bytes)) => {
+                    self.buffer = bytes;
+                    self.at = 0;
+                }
+                Ok(Piece::File(name)) => self.next_file = Some(name),
+                Ok(Piece::Failed(message)) => {
+                    self.failed = Some(message.clone());
+                    return Err(std::io::Error::other(message));
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buffer.len() - self.at);
+        out[..n].copy_from_slice(&self.buffer[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// Lists and streams the subtask's files on a background thread.
+fn start_reader(params: &ReadParams, subtask: u32, parallelism: u32) -> Receiver<Piece> {
+    let (tx, rx) = sync_channel(4);
+    let (scheme, options, path) = match &params.store {
+        Some(store) => (
+            store.scheme.clone(),
+            store.options.clone(),
+            params.path.clone(),
+        ),
+        None => {
+            let mut options = std::collections::BTreeMap::new();
+            options.insert("root".to_string(), "/".to_string());
+            let absolute =
+                std::path::absolute(&params.path).unwrap_or_else(|_| PathBuf::from(&params.path));
+            ("fs".to_string(), options, absolute.display().to_string())
+        }
+    };
+    std::thread::spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                let _ = tx.send(Piece::Failed(e.to_string()));
+                return;
+            }
+        };
+        runtime.block_on(async move {
+            let fail = |message: String| {
+                let _ = tx.send(Piece::Failed(message));
+            };
+            opendal::init_default_registry();
+            let op = match opendal::Operator::via_iter(&scheme, options) {
+                Ok(op) => op,
+                Err(e) => return fail(format!("opening store {scheme:?}: {e}")),
+            };
+            let key = path.trim_start_matches('/').to_string();
+            let files: Vec<String> = match op.stat(&key).await {
+                Ok(meta) if meta.is_file() => vec![key],
+                Ok(_) | Err(_) => {
+                    let dir = if key.ends_with('/') || key.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{key}/")
+                    };
+                    match op.list(&dir).await {
+                        Ok(entries) => {
+                            let mut files: Vec<String> = entries
+                                .into_iter()
+                                .filter(|e| e.metadata().is_file())
+                                .map(|e| e.path().to_string())
+                                .collect();
+                            files.sort();
+                            if files.is_empty() {
+                                return fail(format!("{path}: no such file or directory"));
+                            }
+                            files
+                        }
+                        Err(e) => return fail(format!("listing {path}: {e}")),
+                    }
+                }
+            };
+            for (i, file) in files.into_iter().enumerate() {
+                if i as u32 % parallelism.max(1) != subtask {
+                    continue;
+                }
+                if tx.send(Piece::File(file.clone())).is_err() {
+                    return;
+                }
+                let length = match op.stat(&file).await {
+                    Ok(meta) => meta.content_length(),
+                    Err(e) => return fail(format!("reading {file}: {e}")),
+                };
+                let reader = match op.reader(&file).await {
+                    Ok(reader) => reader,
+                    Err(e) => return fail(format!("reading {file}: {e}")),
+                };
+                let mut at = 0u64;
+                while at < length {
+                    match reader.read(at..(at + CHUNK as u64).min(length)).await {
+                        Ok(buffer) if buffer.is_empty() => break,
+                        Ok(buffer) => {
+                            at += buffer.len() as u64;
+                            if tx.send(Piece::Bytes(buffer.to_vec())).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => return fail(format!("reading {file}: {e}")),
+                    }
+                }
+            }
+        });
+    });
+    rx
+}
+
+/// Parses one text field into `builder`.
+fn push_field(builder: &mut ColumnBuilder, data_type: DataType, text: &str) -> Result<(), String> {
+    if text.is_empty() && data_type != DataType::Utf8 {
+        return builder
+            .push_null()
+            .map_err(|_| "empty value in a non-nullable column".to_string());
+    }
+    let bad = |what: &str| format!("{text:?} is not {what}");
+    let result = match data_type {
+        DataType::Int64 => builder.push_i64(text.trim().parse().map_err(|_| bad("an integer"))?),
+        DataType::Timestamp => {
+            builder.push_i64(text.trim().parse().map_err(|_| bad("a timestamp in ms"))?)
+        }
+        DataType::Float64 => builder.push_f64(text.trim().parse().map_err(|_| bad("a number"))?),
+        DataType::Bool => builder.push_bool(match text.trim() {
+            "true" | "TRUE" | "1" => true,
+            "false" | "FALSE" | "0" => false,
+            _ => return Err(bad("a boolean")),
+        }),
+        DataType::Utf8 => builder.push_str(text),
+        other => return Err(format!("{other} columns cannot be read from text files")),
+    };
+    result.map_err(|e| e.to_string())
+}
+
+/// Parses one JSON value into `builder`.
+fn push_json(
+    builder: &mut ColumnBuilder,
+    data_type: DataType,
+    value: Option<&serde_json::Value>,
+) -> Result<(), String> {
+    use serde_json::Value as J;
+    let result = match (data_type, value) {
+        (_, None | Some(J::Null)) => builder.push_null(),
+        (DataType::Int64 | DataType::Timestamp, Some(J::Number(n))) => {
+            builder.push_i64(n.as_i64().ok_or_else(|| format!("{n} is not an integer"))?)
+        }
+        (DataType::Float64, Some(J::Number(n))) => builder.push_f64(n.as_f64().unwrap_or(f64::NAN)),
+        (DataType::Bool, Some(J::Bool(b))) => builder.push_bool(*b),
+        (DataType::Utf8, Some(J::String(s))) => builder.push_str(s),
+        (expected, Some(other)) => return Err(format!("{other} is not {expected}")),
+    };
+    result.map_err(|e| e.to_string())
+}
+
+/// Where the `read` source is in its files.
+enum Cursor {
+    /// Between files.
+    Idle(Chunks),
+    /// In a CSV file: its reader and each schema column's position.
+    Csv {
+        reader: Box<csv::Reader<Chunks>>,
+        positions: Vec<usize>,
+        file: String,
+        line: u64,
+    },
+    /// In a JSON-lines file.
+    Json {
+        reader: std::io::BufReader<Chunks>,
+        file: String,
+        line: u64,
+        /// Plain text: the line itself is the row's one column.
+        text: bool,
+    },
+    /// No more files.
+    Done,
+}
+
+/// The `read` source.
+pub struct Read {
+    params: ReadParams,
+    cursor: Cursor,
+}
+
+impl Read {
+    /// A reader of `params`.
+    pub fn new(params: ReadParams) -> Self {
+        Self {
+            params,
+            cursor: Cursor::Done,
+        }
+    }
+
+    /// Opens the next file, or ends.
+    fn advance(&self, mut chunks: Chunks) -> Result<Cursor, OperatorError> {
+        let file = match chunks.next_file.take() {
+            Some(file) => file,
+            None => loop {
+                match chunks.from.recv() {
+                    Ok(Piece::File(name)) => break name,
+                    Ok(Piece::Failed(message)) => return Err(OperatorError::BadInput(message)),
+                    Ok(Piece::Bytes(_)) => continue,
+                    Err(_) => return Ok(Cursor::Done),
+                }
+            },
+        };
+        chunks.buffer.clear();
+        chunks.at = 0;
+        Ok(match self.params.format {
+            FileFormat::Csv => {
+                let mut reader = csv::ReaderBuilder::new()
+                    .has_headers(true)
+                    .from_reader(chunks);
+                let headers = reader
+                    .headers()
+                    .map_err(|e| OperatorError::BadInput(format!("{file}: {e}")))?
+                    .clone();
+                let positions = self
+                    .params
+                    .schema
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        headers.iter().position(|h| h == f.name).ok_or_else(|| {
+                            OperatorError::BadInput(format!(
+                                "{file}: no column {:?} in the header",
+                                f.name
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Cursor::Csv {
+                    reader: Box::new(reader),
+                    positions,
+                    file,
+                    line: 1,
+                }
+            }
+            FileFormat::JsonLines | FileFormat::Text => Cursor::Json {
+                reader: std::io::BufReader::new(chunks),
+                file,
+                line: 0,
+                text: self.params.format == FileFormat::Text,
+            },
+        })
+    }
+}
+
+impl Source for Read {
+    fn open(&mut self, context: &OperatorContext) -> Result<(), OperatorError> {
+        let pieces = start_reader(&self.params, context.subtask, context.parallelism);
+        self.cursor = Cursor::Idle(Chunks::new(pieces));
+        Ok(())
+    }
+
+    fn next_batch(&mut self) -> Result<Option<Batch>, OperatorError> {
+        let schema = self.params.schema.clone();
+        let mut builder = BatchBuilder::new(schema.clone(), self.params.batch_rows);
+        let mut record = csv::StringRecord::new();
+        while builder.len() < self.params.batch_rows {
+            match std::mem::replace(&mut self.cursor, Cursor::Done) {
+                Cursor::Done => break,
+                Cursor::Idle(chunks) => self.cursor = self.advance(chunks)?,
+                Cursor::Csv {
+                    mut reader,
+                    positions,
+                    file,
+                    mut line,
+                } => {
+                    let more = reader.read_record(&mut record);
+                    line += 1;
+                    let failed =
+                        |e: String| OperatorError::BadInput(format!("{file} line {line}: {e}"));
+                    match more {
+                        Ok(true) => {
+                            for (c, (field, &position)) in
+                                schema.fields.iter().zip(&positions).enumerate()
+                            {
+                                push_field(
+                                    builder.column(c),
+                                    field.data_type,
+                                    record.get(position).unwrap_or(""),
+                                )
+                                .map_err(|e| failed(format!("column {}: {e}", field.name)))?;
+                            }
+                            self.cursor = Cursor::Csv {
+                                reader,
+                                positions,
+                                file,
+                                line,
+                            };
+                        }
+                        Ok(false) => self.cursor = end_of_file(reader.into_inner())?,
+                        Err(e) => {
+                            let chunks = reader.into_inner();
+                            return Err(chunks
+                                .failed
+                                .map_or_else(|| failed(e.to_string()), OperatorError::BadInput));
+                        }
+                    }
+                }
+                Cursor::Json {
+                    mut reader,
+                    file,
+                    mut line,
+                    text: plain,
+                } => {
+                    use std::io::BufRead;
+                    let mut text = String::new();
+                    line += 1;
+                    let failed =
+                        |e: String| OperatorError::BadInput(format!("{file} line {line}: {e}"));
+                    match reader.read_line(&mut text) {
+                        Ok(0) => self.cursor = end_of_file(reader.into_inner())?,
+                        Ok(_) if plain => {
+                            let content = text.trim_end_matches(['\n', '\r']);
+                            builder
+                                .column(0)
+                                .push_str(content)
+                                .map_err(|e| failed(e.to_string()))?;
+                            self.cursor = Cursor::Json {
+                                reader,
+                                file,
+                                line,
+                                text: plain,
+                            };
+                        }
+                        Ok(_) => {
+                            if !text.trim().is_empty() {
+                                let object: serde_json::Map<String, serde_json::Value> =
+                                    serde_json::from_str(&text)
+                                        .map_err(|e| failed(e.to_string()))?;
+                                for (c, field) in schema.fields.iter().enumerate() {
+                                    push_json(
+                                        builder.column(c),
+                                        field.data_type,
+                                        object.get(&field.name),
+                                    )
+                                    .map_err(|e| failed(format!("column {}: {e}", field.name)))?;
+                                }
+                            }
+                            self.cursor = Cursor::Json {
+                                reader,
+                                file,
+                                line,
+                                text: plain,
+                            };
+                        }
+                        Err(e) => {
+                            let chunks = reader.into_inner();
+                            return Err(chunks
+                                .failed
+                                .map_or_else(|| failed(e.to_string()), OperatorError::BadInput));
+                        }
+                    }
+                }
+            }
+        }
+        if builder.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(builder.finish()?))
+    }
+}
+
+/// After a file: a read failure ends the job; otherwise on to the next.
+fn end_of_file(chunks: Chunks) -> Result<Cursor, OperatorError> {
+    match &chunks.failed {
+        Some(message) => Err(OperatorError::BadInput(message.clone())),
+        None => Ok(Cursor::Idle(chunks)),
+    }
+}

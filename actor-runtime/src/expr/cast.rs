@@ -5,8 +5,8 @@
 use std::borrow::Cow;
 
 use super::array::{Array, Datum, StringsBuilder, Values};
+use super::branch::text_at;
 use super::error::ExprError;
-use super::eval::text_at;
 use super::types::{Scalar, Ty};
 
 /// Converts one value.

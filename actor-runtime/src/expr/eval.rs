@@ -5,7 +5,8 @@
 
 use std::borrow::Cow;
 
-use super::array::{Array, Datum, StringsBuilder, Values};
+use super::array::{Array, Datum, Values};
+use super::branch;
 use super::check::{ArithOp, CmpOp, Kind, Typed};
 use super::error::ExprError;
 use super::types::{Scalar, Ty};
@@ -64,14 +65,14 @@ pub(super) fn both_valid(a: Option<&[bool]>, b: Option<&[bool]>) -> Option<Vec<b
     }
 }
 
-fn validity<'d>(datum: &'d Datum<'_>) -> Option<&'d [bool]> {
+pub(super) fn validity<'d>(datum: &'d Datum<'_>) -> Option<&'d [bool]> {
     match datum {
         Datum::Array(array) => array.validity.as_deref(),
         Datum::Scalar(_) => None,
     }
 }
 
-fn is_null_scalar(datum: &Datum<'_>) -> bool {
+pub(super) fn is_null_scalar(datum: &Datum<'_>) -> bool {
     matches!(datum, Datum::Scalar(Scalar::Null))
 }
 
@@ -160,11 +161,15 @@ pub fn eval<'a>(expr: &Typed, input: &Input<'_, 'a>) -> Result<Datum<'a>, ExprEr
             let (l, r) = (eval(left, input)?, eval(right, input)?);
             compare(*op, l, r, left.ty, rows)
         }
-        Kind::And(left, right) => logic(true, eval(left, input)?, eval(right, input)?, rows),
-        Kind::Or(left, right) => logic(false, eval(left, input)?, eval(right, input)?, rows),
+        Kind::And(left, right) => {
+            branch::logic(true, eval(left, input)?, eval(right, input)?, rows)
+        }
+        Kind::Or(left, right) => {
+            branch::logic(false, eval(left, input)?, eval(right, input)?, rows)
+        }
         Kind::Concat(left, right) => {
             let (l, r) = (eval(left, input)?, eval(right, input)?);
-            concat(l, r, rows)
+            branch::concat(l, r, rows)
         }
         Kind::IsNull(inner, negated) => {
             let value = eval(inner, input)?;
@@ -180,7 +185,9 @@ pub fn eval<'a>(expr: &Typed, input: &Input<'_, 'a>) -> Result<Datum<'a>, ExprEr
                 validity: None,
             })
         }
-        Kind::Case(branches, otherwise) => case(branches, otherwise.as_deref(), expr.ty, input)?,
+        Kind::Case(branches, otherwise) => {
+            branch::case(branches, otherwise.as_deref(), expr.ty, input)?
+        }
         Kind::Cast(inner) => super::cast::cast(eval(inner, input)?, inner.ty, expr.ty, rows)?,
         Kind::Call(function, args) => {
             let args = args
@@ -220,7 +227,7 @@ fn zero(ty: Ty) -> Scalar {
     }
 }
 
-fn all_null(ty: Ty, rows: usize) -> Datum<'static> {
+pub(super) fn all_null(ty: Ty, rows: usize) -> Datum<'static> {
     Datum::Array(Array::repeat(&Scalar::Null, ty, rows))
 }
 
@@ -366,188 +373,5 @@ fn compare<'a>(op: CmpOp, l: Datum<'a>, r: Datum<'a>, ty: Ty, rows: usize) -> Da
     Datum::Array(Array {
         values: Values::Bool(Cow::Owned(values)),
         validity: valid,
-    })
-}
-
-/// Three-valued AND (`and = true`) or OR.
-fn logic<'a>(and: bool, l: Datum<'a>, r: Datum<'a>, rows: usize) -> Datum<'a> {
-    // Per row: (value, valid). Null AND false = false; null OR true = true.
-    let get = |d: &Datum<'_>, i: usize| -> (bool, bool) {
-        match d {
-            Datum::Scalar(Scalar::Bool(b)) => (*b, true),
-            Datum::Scalar(_) => (false, false),
-            Datum::Array(a) => (matches!(&a.values, Values::Bool(v) if v[i]), a.is_valid(i)),
-        }
-    };
-    if let (Datum::Scalar(_), Datum::Scalar(_)) = (&l, &r) {
-        let ((a, va), (b, vb)) = (get(&l, 0), get(&r, 0));
-        return Datum::Scalar(combine(and, a, va, b, vb).map_or(Scalar::Null, Scalar::Bool));
-    }
-    let mut values = Vec::with_capacity(rows);
-    let mut valid = Vec::with_capacity(rows);
-    for i in 0..rows {
-        let ((a, va), (b, vb)) = (get(&l, i), get(&r, i));
-        let result = combine(and, a, va, b, vb);
-        values.push(result.unwrap_or(false));
-        valid.push(result.is_some());
-    }
-    let validity = valid.iter().any(|v| !v).then_some(valid);
-    Datum::Array(Array {
-        values: Values::Bool(Cow::Owned(values)),
-        validity,
-    })
-}
-
-fn combine(and: bool, a: bool, va: bool, b: bool, vb: bool) -> Option<bool> {
-    // The dominant value (false for AND, true for OR) wins even over null.
-    let dominant = !and;
-    if (va && a == dominant) || (vb && b == dominant) {
-        return Some(dominant);
-    }
-    (va && vb).then_some(!dominant)
-}
-
-fn concat<'a>(l: Datum<'a>, r: Datum<'a>, rows: usize) -> Datum<'a> {
-    if is_null_scalar(&l) || is_null_scalar(&r) {
-        return all_null(Ty::Utf8, rows);
-    }
-    let text = |d: &'_ Datum<'a>, i: usize| -> String {
-        match d {
-            Datum::Array(Array {
-                values: Values::Utf8(s),
-                ..
-            }) => s.get(i).to_string(),
-            Datum::Scalar(Scalar::Utf8(s)) => s.clone(),
-            _ => String::new(),
-        }
-    };
-    let mut builder = StringsBuilder::with_capacity(rows, rows * 16);
-    let mut joined = String::new();
-    for i in 0..rows {
-        joined.clear();
-        joined.push_str(&text(&l, i));
-        joined.push_str(&text(&r, i));
-        builder.push(&joined);
-    }
-    Datum::Array(Array {
-        values: Values::Utf8(builder.finish()),
-        validity: both_valid(validity(&l), validity(&r)),
-    })
-}
-
-fn case<'a>(
-    branches: &[(Typed, Typed)],
-    otherwise: Option<&Typed>,
-    ty: Ty,
-    input: &Input<'_, 'a>,
-) -> Result<Datum<'a>, ExprError> {
-    let rows = input.rows;
-    // For each row, the first branch whose condition is true (null counts
-    // as false), or the default.
-    let mut chosen: Vec<Option<usize>> = vec![None; rows];
-    let mut open = rows;
-    for (index, (condition, _)) in branches.iter().enumerate() {
-        if open == 0 {
-            break;
-        }
-        let condition = eval(condition, input)?.into_array(Ty::Bool, rows);
-        let Values::Bool(hits) = &condition.values else {
-            continue;
-        };
-        for (row, slot) in chosen.iter_mut().enumerate() {
-            if slot.is_none() && hits[row] && condition.is_valid(row) {
-                *slot = Some(index);
-                open -= 1;
-            }
-        }
-    }
-    let mut results = Vec::with_capacity(branches.len());
-    for (_, result) in branches {
-        results.push(eval(result, input)?.into_array(ty, rows));
-    }
-    let otherwise = match otherwise {
-        Some(o) => eval(o, input)?.into_array(ty, rows),
-        None => Array::repeat(&Scalar::Null, ty, rows),
-    };
-    let pick = |row: usize| -> &Array<'a> { chosen[row].map_or(&otherwise, |b| &results[b]) };
-    let validity: Vec<bool> = (0..rows).map(|row| pick(row).is_valid(row)).collect();
-    let values = match ty {
-        Ty::Bool => Values::Bool(Cow::Owned(gather(rows, |row| match &pick(row).values {
-            Values::Bool(v) => v[row],
-            _ => false,
-        }))),
-        Ty::Int64 | Ty::Timestamp => {
-            let v = gather(rows, |row| match &pick(row).values {
-                Values::Int64(v) | Values::Timestamp(v) => v[row],
-                _ => 0,
-            });
-            if ty == Ty::Int64 {
-                Values::Int64(Cow::Owned(v))
-            } else {
-                Values::Timestamp(Cow::Owned(v))
-            }
-        }
-        Ty::Float64 => Values::Float64(Cow::Owned(gather(rows, |row| match &pick(row).values {
-            Values::Float64(v) => v[row],
-            _ => 0.0,
-        }))),
-        Ty::Utf8 | Ty::Null => {
-            let mut builder = StringsBuilder::with_capacity(rows, rows * 8);
-            for row in 0..rows {
-                match &pick(row).values {
-                    Values::Utf8(s) => builder.push(s.get(row)),
-                    _ => builder.push(""),
-                }
-            }
-            Values::Utf8(builder.finish())
-        }
-    };
-    Ok(Datum::Array(Array {
-        values,
-        validity: validity.iter().any(|v| !v).then_some(validity),
-    }))
-}
-
-fn gather<T>(rows: usize, f: impl Fn(usize) -> T) -> Vec<T> {
-    (0..rows).map(f).collect()
-}
-
-/// The text of row `i` of a text datum.
-pub(super) fn text_at<'d>(datum: &'d Datum<'_>, i: usize) -> &'d str {
-    match datum {
-        Datum::Array(Array {
-            values: Values::Utf8(s),
-            ..
-        }) => s.get(i),
-        Datum::Scalar(Scalar::Utf8(s)) => s,
-        _ => "",
-    }
-}
-
-/// Strings built from a per-row function over text, keeping validity.
-pub(super) fn map_text<'a>(
-    datum: &Datum<'a>,
-    rows: usize,
-    f: impl Fn(&str, &mut String),
-) -> Datum<'a> {
-    let mut out = String::new();
-    if let Datum::Scalar(s) = datum {
-        return Datum::Scalar(match s {
-            Scalar::Utf8(s) => {
-                f(s, &mut out);
-                Scalar::Utf8(out)
-            }
-            _ => Scalar::Null,
-        });
-    }
-    let mut builder = StringsBuilder::with_capacity(rows, rows * 8);
-    for i in 0..rows {
-        out.clear();
-        f(text_at(datum, i), &mut out);
-        builder.push(&out);
-    }
-    Datum::Array(Array {
-        values: Values::Utf8(builder.finish()),
-        validity: validity(datum).map(<[bool]>::to_vec),
     })
 }

@@ -17,10 +17,11 @@
 use std::borrow::Cow;
 
 use super::array::{Array, Datum, Values};
+use super::branch::{map_text, text_at};
 use super::cast::from_scalars;
 use super::check::{common_type, Kind, Typed};
 use super::error::ExprError;
-use super::eval::{map_text, text_at, Input};
+use super::eval::Input;
 use super::types::{Scalar, Ty};
 
 /// A built-in function.

@@ -11,6 +11,7 @@
 
 pub mod array;
 pub mod ast;
+mod branch;
 mod cast;
 pub mod check;
 mod error;

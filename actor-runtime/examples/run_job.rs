@@ -9,12 +9,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use faro_runtime::deploy::ShuffleAccess;
 use faro_runtime::kernels::views;
 use faro_runtime::runner::{run_job, JobEnv};
 use faro_runtime::spec::{validate, JobSpec};
 use faro_runtime::worker::Worker;
 use faro_shuffle::storage::IoPreference;
-use faro_shuffle::{ClusterSecret, ShuffleCluster, ShuffleServer};
+use faro_shuffle::{ClusterSecret, ShuffleServer};
 use faro_transport::{Endpoint, LocalCa, TransportOptions};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -56,22 +57,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?,
     ];
     let job_id = format!("example-{}", std::process::id());
-    let connection = workers[0]
-        .endpoint()
-        .ok_or("worker without endpoint")?
-        .connect(node_addr, "localhost")
-        .await?;
-    let cluster = ShuffleCluster::new(
-        &job_id,
-        &secret.token(&job_id),
-        vec![("node".into(), connection)],
-    )
-    .ok_or("no shuffle nodes")?;
     let env = JobEnv {
+        shuffle: Some(ShuffleAccess {
+            nodes: vec![("node".into(), node_addr)],
+            token: secret.token(&job_id),
+            replicas: 1,
+        }),
         job_id,
-        shuffle: Some(Arc::new(cluster)),
         max_frame: TransportOptions::default().buffer_size,
-        spill_dir: dir.path().join("spill"),
     };
     let started = Instant::now();
     let output = run_job(&job, &[&workers[0], &workers[1]], &env).await?;

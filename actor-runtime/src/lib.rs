@@ -8,6 +8,7 @@
 //! and their validation in [`spec`].
 
 pub mod data;
+pub mod deploy;
 pub mod exchange;
 pub mod expr;
 pub mod kernels;

@@ -62,15 +62,31 @@ struct Router {
     arrived: HashMap<String, ChannelReceiver>,
 }
 
+/// Local consumers' senders and the local producers waiting for them.
+#[derive(Default)]
+pub(crate) struct LocalPairs {
+    pub(crate) offered: HashMap<String, crate::exchange::InputSender>,
+    pub(crate) wanted: HashMap<String, oneshot::Sender<crate::exchange::InputSender>>,
+}
+
 /// A worker process's runtime part.
 pub struct Worker {
+    id: String,
     slots: Vec<ArbiterHandle>,
     next: AtomicUsize,
     stop: Mutex<Option<oneshot::Sender<()>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     endpoint: Option<Endpoint>,
     router: Arc<Mutex<Router>>,
+    pub(crate) locals: Mutex<LocalPairs>,
+    pub(crate) jobs: Mutex<HashMap<String, Arc<(crate::spec::ValidJob, crate::plan::Plan)>>>,
+    pub(crate) connections: Mutex<HashMap<SocketAddr, faro_transport::Connection>>,
+    pub(crate) clusters: Mutex<HashMap<String, Arc<faro_shuffle::ShuffleCluster>>>,
+    pub(crate) spill_root: std::path::PathBuf,
 }
+
+/// Distinguishes workers without an endpoint within one process.
+static IN_PROCESS: AtomicUsize = AtomicUsize::new(0);
 
 impl Worker {
     /// Starts `slots` slots; with an endpoint, also accepts other workers'
@@ -101,14 +117,39 @@ impl Worker {
         if let Some(endpoint) = &endpoint {
             tokio::spawn(accept_channels(endpoint.clone(), router.clone()));
         }
+        let id = endpoint
+            .as_ref()
+            .and_then(|e| e.local_addr().ok())
+            .map_or_else(
+                || format!("in-process-{}", IN_PROCESS.fetch_add(1, Ordering::Relaxed)),
+                |a| a.to_string(),
+            );
         Ok(Self {
+            id,
             slots,
             next: AtomicUsize::new(0),
             stop: Mutex::new(Some(stop_tx)),
             thread: Mutex::new(Some(thread)),
             endpoint,
             router,
+            locals: Mutex::new(LocalPairs::default()),
+            jobs: Mutex::new(HashMap::new()),
+            connections: Mutex::new(HashMap::new()),
+            clusters: Mutex::new(HashMap::new()),
+            spill_root: std::env::temp_dir().join("faro-spill"),
         })
+    }
+
+    /// Spills tasks' state under `root` instead of the system temp dir.
+    pub fn with_spill_root(mut self, root: &std::path::Path) -> Self {
+        self.spill_root = root.to_path_buf();
+        self
+    }
+
+    /// The worker's identity in placements: its data address, or a
+    /// process-unique name if it has no endpoint.
+    pub fn id(&self) -> String {
+        self.id.clone()
     }
 
     /// Slots available.

@@ -10,12 +10,11 @@ use faro_runtime::worker::Worker;
 use faro_runtime::Value;
 use operator_support::{rows, sorted};
 
-fn env(dir: &std::path::Path, job: &str) -> JobEnv {
+fn env(job: &str) -> JobEnv {
     JobEnv {
         job_id: job.into(),
         shuffle: None,
         max_frame: 1 << 20,
-        spill_dir: dir.join("spill"),
     }
 }
 
@@ -28,8 +27,10 @@ const SCHEMA: &str = r#"{"fields": [
 async fn run(json: &str, dir: &std::path::Path, job: &str) -> Result<Vec<Vec<Value>>, String> {
     let spec = validate(&JobSpec::from_json(json).map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
-    let worker = Worker::start(2, None).unwrap();
-    run_job(&spec, &[&worker], &env(dir, job))
+    let worker = Worker::start(2, None)
+        .unwrap()
+        .with_spill_root(&dir.join("spill"));
+    run_job(&spec, &[&worker], &env(job))
         .await
         .map(|out| rows(&out.collected))
         .map_err(|e| e.to_string())

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use faro_runtime::deploy::ShuffleAccess;
 use faro_runtime::exchange::partition::Partitioner;
 use faro_runtime::exchange::{ConsumerSink, InputQueue, OutputWriter};
 use faro_runtime::runner::{run_job, JobEnv};
@@ -17,7 +18,7 @@ use faro_runtime::spec::{validate, JobSpec, Partitioning};
 use faro_runtime::worker::Worker;
 use faro_runtime::{Batch, BatchBuilder, DataType, Field, Schema, Value};
 use faro_shuffle::storage::IoPreference;
-use faro_shuffle::{ClusterSecret, ShuffleCluster, ShuffleServer};
+use faro_shuffle::{ClusterSecret, ShuffleServer};
 use faro_transport::{Endpoint, LocalCa, TlsConfig, TransportOptions};
 use operator_support::rows;
 
@@ -76,23 +77,21 @@ fn aggregate_reference() -> Vec<Vec<Value>> {
         .collect()
 }
 
-fn env(job_id: &str, shuffle: Option<Arc<ShuffleCluster>>, dir: &std::path::Path) -> JobEnv {
+fn env(job_id: &str, shuffle: Option<ShuffleAccess>) -> JobEnv {
     JobEnv {
         job_id: job_id.into(),
         shuffle,
         max_frame: TransportOptions::default().buffer_size,
-        spill_dir: dir.to_path_buf(),
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_on_one_worker_with_local_exchanges() {
-    let dir = tempfile::tempdir().unwrap();
     let worker = Worker::start(2, None).unwrap();
     let output = run_job(
         &spec(&aggregate_job("pipelined")),
         &[&worker],
-        &env("job-1", None, dir.path()),
+        &env("job-1", None),
     )
     .await
     .unwrap();
@@ -151,15 +150,12 @@ async fn worker_with_endpoint(tls: &TlsConfig) -> Worker {
     Worker::start(2, Some(endpoint)).unwrap()
 }
 
-async fn cluster_client(cluster: &Cluster, worker: &Worker, job: &str) -> Arc<ShuffleCluster> {
-    let connection = worker
-        .endpoint()
-        .unwrap()
-        .connect(cluster.node_addr, "localhost")
-        .await
-        .unwrap();
-    let token = ClusterSecret::new(SECRET).token(job);
-    Arc::new(ShuffleCluster::new(job, &token, vec![("node".into(), connection)]).unwrap())
+fn access(cluster: &Cluster, job: &str) -> ShuffleAccess {
+    ShuffleAccess {
+        nodes: vec![("node".into(), cluster.node_addr)],
+        token: ClusterSecret::new(SECRET).token(job),
+        replicas: 1,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -167,13 +163,12 @@ async fn a_job_across_two_workers_with_pipelined_and_blocking_edges() {
     let cluster = shuffle_node().await;
     let a = worker_with_endpoint(&cluster.tls).await;
     let b = worker_with_endpoint(&cluster.tls).await;
-    let dir = tempfile::tempdir().unwrap();
     for (job, edge) in [("job-pipe", "pipelined"), ("job-block", "blocking")] {
-        let shuffle = cluster_client(&cluster, &a, job).await;
+        let shuffle = access(&cluster, job);
         let output = run_job(
             &spec(&aggregate_job(edge)),
             &[&a, &b],
-            &env(job, Some(shuffle), dir.path()),
+            &env(job, Some(shuffle)),
         )
         .await
         .unwrap_or_else(|e| panic!("{job}: {e}"));
@@ -186,7 +181,6 @@ async fn a_join_with_one_blocking_and_one_pipelined_side() {
     let cluster = shuffle_node().await;
     let a = worker_with_endpoint(&cluster.tls).await;
     let b = worker_with_endpoint(&cluster.tls).await;
-    let dir = tempfile::tempdir().unwrap();
     let job = r#"{"vertices": [
         {"id": "bids", "operator": "generate", "parallelism": 2, "params": {"rows": 5000, "batch_rows": 700, "columns": [
             {"name": "auction", "expr": "i % 50"}, {"name": "price", "expr": "i"}]}},
@@ -204,14 +198,10 @@ async fn a_join_with_one_blocking_and_one_pipelined_side() {
         {"from": "j", "to": "per_seller", "partitioning": {"hash": ["seller"]}},
         {"from": "per_seller", "to": "order", "partitioning": "forward"},
         {"from": "order", "to": "out", "partitioning": "forward"}]}"#;
-    let shuffle = cluster_client(&cluster, &a, "job-join").await;
-    let output = run_job(
-        &spec(job),
-        &[&a, &b],
-        &env("job-join", Some(shuffle), dir.path()),
-    )
-    .await
-    .unwrap();
+    let shuffle = access(&cluster, "job-join");
+    let output = run_job(&spec(job), &[&a, &b], &env("job-join", Some(shuffle)))
+        .await
+        .unwrap();
     let mut want: BTreeMap<Option<String>, (i64, i64)> = BTreeMap::new();
     for i in 0..5000i64 {
         let auction = i % 50;
@@ -235,7 +225,6 @@ async fn a_join_with_one_blocking_and_one_pipelined_side() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_task_fails_the_job_with_its_name() {
-    let dir = tempfile::tempdir().unwrap();
     let worker = Worker::start(2, None).unwrap();
     let job = r#"{"vertices": [
         {"id": "gen", "operator": "generate", "params": {"rows": 100, "columns": [{"name": "s", "expr": "CAST(i AS VARCHAR) || 'x'"}]}},
@@ -243,7 +232,7 @@ async fn a_failing_task_fails_the_job_with_its_name() {
         {"id": "out", "operator": "collect"}],
       "edges": [{"from": "gen", "to": "parse", "partitioning": "forward"},
                 {"from": "parse", "to": "out", "partitioning": "rebalance"}]}"#;
-    let err = run_job(&spec(job), &[&worker], &env("job-bad", None, dir.path()))
+    let err = run_job(&spec(job), &[&worker], &env("job-bad", None))
         .await
         .unwrap_err();
     let message = err.to_string();

@@ -2,14 +2,15 @@
 //! temporary (or given) directories, with an in-memory CA. `faro run`
 //! runs one job on it; `faro local` serves the REST API in front of it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
+use faro_runtime::deploy::ShuffleAccess;
 use faro_runtime::runner::{run_job, JobEnv, JobOutput, RunError};
 use faro_runtime::spec::ValidJob;
 use faro_runtime::worker::Worker;
 use faro_shuffle::storage::IoPreference;
-use faro_shuffle::{ClusterSecret, ShuffleCluster, ShuffleServer};
+use faro_shuffle::{ClusterSecret, ShuffleServer};
 use faro_transport::{Endpoint, LocalCa, TransportOptions};
 
 /// Why the embedded cluster cannot start.
@@ -27,7 +28,6 @@ fn start_error(e: impl std::fmt::Display) -> EmbeddedError {
 /// A shuffle node and workers in this process.
 pub struct Embedded {
     _temp: Option<tempfile::TempDir>,
-    dir: PathBuf,
     secret: ClusterSecret,
     node_addr: std::net::SocketAddr,
     _node: Endpoint,
@@ -72,10 +72,11 @@ impl Embedded {
         tokio::spawn(shuffle.clone().serve(node.clone()));
         let endpoint =
             Endpoint::bind(loopback, &tls, TransportOptions::loopback()).map_err(start_error)?;
-        let worker = Worker::start(slots.max(1), Some(endpoint)).map_err(start_error)?;
+        let worker = Worker::start(slots.max(1), Some(endpoint))
+            .map_err(start_error)?
+            .with_spill_root(&dir.join("spill"));
         Ok(Self {
             _temp: temp,
-            dir,
             secret,
             node_addr,
             _node: node,
@@ -134,31 +135,18 @@ impl Embedded {
     /// Runs `job` as `job_id` to its end; its shuffle data is deleted
     /// afterwards, whatever the outcome.
     pub async fn run(&self, job_id: &str, job: &ValidJob) -> Result<JobOutput, RunError> {
-        let endpoint = self.workers[0]
-            .endpoint()
-            .ok_or_else(|| RunError::Setup("the worker has no endpoint".into()))?;
-        let connection = endpoint
-            .connect(self.node_addr, "localhost")
-            .await
-            .map_err(|e| RunError::Setup(format!("connecting to the shuffle node: {e}")))?;
-        let cluster = ShuffleCluster::new(
-            job_id,
-            &self.secret.token(job_id),
-            vec![("embedded".into(), connection)],
-        )
-        .ok_or_else(|| RunError::Setup("no shuffle nodes".into()))?;
-        let cluster = Arc::new(cluster);
         let env = JobEnv {
             job_id: job_id.to_string(),
-            shuffle: Some(cluster.clone()),
+            shuffle: Some(ShuffleAccess {
+                nodes: vec![("embedded".into(), self.node_addr)],
+                token: self.secret.token(job_id),
+                replicas: 1,
+            }),
             max_frame: TransportOptions::default().buffer_size,
-            spill_dir: self.dir.join("spill"),
         };
         let workers: Vec<&Worker> = self.workers.iter().collect();
         let result = run_job(job, &workers, &env).await;
-        if let Err(error) = cluster.delete_job().await {
-            tracing::warn!(job = job_id, %error, "cannot delete the job's shuffle data");
-        }
+        self.delete_job(job_id).await;
         result
     }
 }

@@ -33,6 +33,8 @@ pub struct ValidVertex {
 /// A job that passed validation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidJob {
+    /// The spec it was validated from (what deployments carry).
+    pub spec: JobSpec,
     /// The job's name.
     pub name: String,
     /// Its vertices, in spec order.
@@ -152,6 +154,7 @@ pub fn validate(spec: &JobSpec) -> Result<ValidJob, SpecError> {
         });
     }
     Ok(ValidJob {
+        spec: spec.clone(),
         name: spec.name.clone(),
         vertices: vertices.into_iter().flatten().collect(),
         edges: spec.edges.clone(),

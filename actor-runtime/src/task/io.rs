@@ -20,6 +20,9 @@ use crate::spec::Partitioning;
 pub enum SinkSpec {
     /// A consumer in this worker.
     Local(InputSender),
+    /// A consumer in this worker that may not be deployed yet: its queue
+    /// arrives when it is.
+    LocalLater(oneshot::Receiver<InputSender>),
     /// A consumer on another worker: open a channel with this payload.
     Remote {
         /// The consumer worker's connection.
@@ -64,6 +67,12 @@ impl OutputSpec {
         for sink in self.sinks {
             sinks.push(match sink {
                 SinkSpec::Local(queue) => ConsumerSink::Local(queue),
+                SinkSpec::LocalLater(queue) => {
+                    ConsumerSink::Local(queue.await.map_err(|_| ExchangeError::Transport {
+                        exchange: self.exchange,
+                        message: "the local consumer was never deployed".into(),
+                    })?)
+                }
                 SinkSpec::Remote {
                     connection,
                     open,

@@ -1,0 +1,346 @@
+//! Task deployments: everything a worker needs to run one subtask, as
+//! plain serializable data — the job spec (each worker plans it the same
+//! way), which chain and subtask, the attempt, where every subtask of the
+//! job runs, and how to reach the shuffle service. The worker wires its
+//! own side from it: local queues for neighbours on the same worker
+//! (whichever of the pair is deployed first waits for the other), QUIC
+//! channels to other workers, shuffle pushes and fetches.
+//!
+//! Whoever deploys (the in-process runner today, the scheduler over the
+//! network next) only decides placement and order.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use faro_shuffle::ShuffleCluster;
+use faro_transport::Connection;
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use crate::exchange::sink::{RangeCoordinator, ShuffleTarget};
+use crate::exchange::{InputQueue, InputSender, LOCAL_CREDITS};
+use crate::operator::OperatorContext;
+use crate::operators::basic::Collected;
+use crate::plan::Plan;
+use crate::spec::{validate, Exchange, JobSpec, Partitioning, ValidJob};
+use crate::task::build::build;
+use crate::task::{FeederSpec, InputSpec, OutputSpec, SinkSpec, TaskRun};
+use crate::worker::{TaskHandle, Worker};
+
+/// How a task reaches the job's shuffle nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShuffleAccess {
+    /// Node names (what placement hashes) and QUIC addresses.
+    pub nodes: Vec<(String, SocketAddr)>,
+    /// The job's token.
+    pub token: String,
+    /// Copies of each partition.
+    pub replicas: usize,
+}
+
+/// One subtask to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskDeployment {
+    /// The job's id.
+    pub job_id: String,
+    /// The job's spec.
+    pub spec: JobSpec,
+    /// The chain (position in the plan).
+    pub chain: usize,
+    /// The subtask.
+    pub subtask: u32,
+    /// The attempt (blocking outputs are pushed and committed under it).
+    pub attempt: u32,
+    /// The worker of every subtask, by chain: `placement[chain][subtask]`.
+    pub placement: Vec<Vec<String>>,
+    /// The shuffle service, for blocking edges.
+    pub shuffle: Option<ShuffleAccess>,
+    /// Largest frame a receiver accepts.
+    pub max_frame: usize,
+}
+
+/// Why a deployment cannot run.
+#[derive(Debug, thiserror::Error)]
+#[error("deploying {task}: {message}")]
+pub struct DeployError {
+    task: String,
+    message: String,
+}
+
+/// The channel key of a producer/consumer pair of an exchange.
+pub fn pair_key(job: &str, exchange: usize, producer: u32, consumer: u32) -> String {
+    format!("{job}/{exchange}/{producer}->{consumer}")
+}
+
+/// Each range exchange's coordinator, by job and exchange.
+type Coordinators = HashMap<(String, usize), Arc<RangeCoordinator>>;
+
+/// Range boundaries are agreed between producers in one process.
+static RANGES: LazyLock<Mutex<Coordinators>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn range_coordinator(job: &str, plan: &Plan, exchange: usize) -> Arc<RangeCoordinator> {
+    let e = &plan.exchanges[exchange];
+    RANGES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry((job.to_string(), exchange))
+        .or_insert_with(|| RangeCoordinator::new(e.producers, e.keys.clone(), e.consumers))
+        .clone()
+}
+
+/// Forgets a job's range coordinators (when it ends).
+pub fn forget_job(job: &str) {
+    RANGES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .retain(|(j, _), _| j != job);
+}
+
+impl Worker {
+    /// The job's validated spec and plan, computed once per job.
+    fn planned(&self, d: &TaskDeployment) -> Result<Arc<(ValidJob, Plan)>, String> {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(planned) = jobs.get(&d.job_id) {
+            return Ok(planned.clone());
+        }
+        let job = validate(&d.spec).map_err(|e| e.to_string())?;
+        let plan = Plan::new(&job);
+        let planned = Arc::new((job, plan));
+        jobs.insert(d.job_id.clone(), planned.clone());
+        Ok(planned)
+    }
+
+    async fn connection(&self, to: &str) -> Result<Connection, String> {
+        let addr: SocketAddr = to
+            .parse()
+            .map_err(|_| format!("worker {to} has no data address"))?;
+        if let Some(c) = self
+            .connections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&addr)
+        {
+            return Ok(c.clone());
+        }
+        let endpoint = self.endpoint().ok_or("this worker has no endpoint")?;
+        let connection = endpoint
+            .connect(addr, "localhost")
+            .await
+            .map_err(|e| format!("connecting to worker {to}: {e}"))?;
+        self.connections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(addr, connection.clone());
+        Ok(connection)
+    }
+
+    async fn shuffle_cluster(&self, d: &TaskDeployment) -> Result<Arc<ShuffleCluster>, String> {
+        let access = d
+            .shuffle
+            .as_ref()
+            .ok_or("the job has blocking edges but no shuffle service")?;
+        self.job_shuffle(&d.job_id, access).await
+    }
+
+    /// The job's client of the shuffle service, connected once per job.
+    pub async fn job_shuffle(
+        &self,
+        job_id: &str,
+        access: &ShuffleAccess,
+    ) -> Result<Arc<ShuffleCluster>, String> {
+        if let Some(c) = self
+            .clusters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(job_id)
+        {
+            return Ok(c.clone());
+        }
+        let endpoint = self.endpoint().ok_or("this worker has no endpoint")?;
+        let mut nodes = Vec::new();
+        for (name, addr) in &access.nodes {
+            let connection = endpoint
+                .connect(*addr, "localhost")
+                .await
+                .map_err(|e| format!("connecting to shuffle node {name}: {e}"))?;
+            nodes.push((name.clone(), connection));
+        }
+        let cluster = ShuffleCluster::new(job_id, &access.token, nodes)
+            .ok_or("no shuffle nodes")?
+            .with_replicas(access.replicas);
+        let cluster = Arc::new(cluster);
+        self.clusters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(job_id.to_string(), cluster.clone());
+        Ok(cluster)
+    }
+
+    /// Takes the sender a local consumer registered for `key`, waiting for
+    /// the consumer to be deployed if it is not yet.
+    fn local_sender(&self, key: &str) -> oneshot::Receiver<InputSender> {
+        let (tx, rx) = oneshot::channel();
+        let mut locals = self.locals.lock().unwrap_or_else(|p| p.into_inner());
+        match locals.offered.remove(key) {
+            Some(sender) => {
+                let _ = tx.send(sender);
+            }
+            None => {
+                locals.wanted.insert(key.to_string(), tx);
+            }
+        }
+        rx
+    }
+
+    /// Offers a local producer its sender into this consumer's queue.
+    fn offer_sender(&self, key: &str, sender: InputSender) {
+        let mut locals = self.locals.lock().unwrap_or_else(|p| p.into_inner());
+        match locals.wanted.remove(key) {
+            Some(waiter) => {
+                let _ = waiter.send(sender);
+            }
+            None => {
+                locals.offered.insert(key.to_string(), sender);
+            }
+        }
+    }
+
+    /// Wires and starts one subtask.
+    pub async fn deploy_task(
+        &self,
+        d: TaskDeployment,
+        collect: &Collected,
+    ) -> Result<TaskHandle, DeployError> {
+        let task = format!("{}/{}[{}]", d.job_id, d.chain, d.subtask);
+        let fail = |message: String| DeployError {
+            task: task.clone(),
+            message,
+        };
+        let planned = self.planned(&d).map_err(fail)?;
+        let plan = &planned.1;
+        let chain = plan
+            .chains
+            .get(d.chain)
+            .ok_or_else(|| fail(format!("no chain {}", d.chain)))?;
+        let me = self.id();
+        let worker_of = |chain: usize, subtask: u32| -> Result<&str, String> {
+            d.placement
+                .get(chain)
+                .and_then(|w| w.get(subtask as usize))
+                .map(String::as_str)
+                .ok_or_else(|| format!("no placement for chain {chain} subtask {subtask}"))
+        };
+        let mut inputs = Vec::new();
+        for &e in &chain.inputs {
+            let exchange = &plan.exchanges[e];
+            let (sender, queue) = InputQueue::new(LOCAL_CREDITS);
+            let mut feeders = Vec::new();
+            if exchange.exchange == Exchange::Blocking {
+                let cluster = self.shuffle_cluster(&d).await.map_err(fail)?;
+                feeders.push((
+                    FeederSpec::Shuffle {
+                        exchange: e,
+                        cluster,
+                        shuffle: e as u32,
+                        partition: d.subtask,
+                    },
+                    sender.clone(),
+                ));
+            } else {
+                for p in 0..exchange.producers {
+                    let key = pair_key(&d.job_id, e, p, d.subtask);
+                    if worker_of(exchange.from, p).map_err(fail)? == me {
+                        self.offer_sender(&key, sender.clone());
+                    } else {
+                        feeders.push((
+                            FeederSpec::Remote {
+                                exchange: e,
+                                channel: self.expect_channel(&key),
+                            },
+                            sender.clone(),
+                        ));
+                    }
+                }
+            }
+            drop(sender);
+            inputs.push(InputSpec { queue, feeders });
+        }
+        let mut outputs = Vec::new();
+        for &e in &chain.outputs {
+            let exchange = &plan.exchanges[e];
+            let mut sinks = Vec::new();
+            let mut shuffle = None;
+            if exchange.exchange == Exchange::Blocking {
+                let cluster = self.shuffle_cluster(&d).await.map_err(fail)?;
+                shuffle = Some(ShuffleTarget {
+                    cluster,
+                    shuffle: e as u32,
+                    map: d.subtask,
+                    attempt: d.attempt,
+                    max_frame: d.max_frame,
+                });
+                sinks.extend((0..exchange.consumers).map(|q| SinkSpec::Shuffle { partition: q }));
+            } else {
+                for q in 0..exchange.consumers {
+                    let key = pair_key(&d.job_id, e, d.subtask, q);
+                    let target = worker_of(exchange.to, q).map_err(fail)?;
+                    if target == me {
+                        sinks.push(SinkSpec::LocalLater(self.local_sender(&key)));
+                    } else {
+                        sinks.push(SinkSpec::Remote {
+                            connection: self.connection(target).await.map_err(fail)?,
+                            open: key.into_bytes(),
+                            max_frame: d.max_frame,
+                        });
+                    }
+                }
+            }
+            outputs.push(OutputSpec {
+                exchange: e,
+                schema: exchange.schema.clone(),
+                partitioning: exchange.partitioning.clone(),
+                keys: exchange.keys.clone(),
+                producer: d.subtask,
+                sinks,
+                shuffle,
+                range: matches!(exchange.partitioning, Partitioning::Range(_))
+                    .then(|| range_coordinator(&d.job_id, plan, e)),
+            });
+        }
+        let spill_dir = self
+            .spill_root
+            .join(&d.job_id)
+            .join(format!("{}-{}-{}", d.chain, d.subtask, d.attempt));
+        std::fs::create_dir_all(&spill_dir)
+            .map_err(|e| fail(format!("creating {}: {e}", spill_dir.display())))?;
+        let operators = build(&chain.steps, collect).map_err(|e| fail(e.to_string()))?;
+        let run = TaskRun {
+            name: format!("{}[{}]", chain.name, d.subtask),
+            context: OperatorContext {
+                vertex: chain.name.clone(),
+                subtask: d.subtask,
+                parallelism: chain.parallelism,
+                spill_dir,
+            },
+            operators,
+            inputs,
+            outputs,
+        };
+        Ok(self.deploy(run))
+    }
+
+    /// Forgets everything cached for a finished job.
+    pub fn finish_job(&self, job: &str) {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(job);
+        self.clusters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(job);
+        let _ = std::fs::remove_dir_all(self.spill_root.join(job));
+        forget_job(job);
+    }
+}

@@ -8,7 +8,8 @@
 //!
 //! The transport knows nothing of batches or operators: a frame's payload
 //! is opaque bytes, delivered into a 16-byte aligned pool buffer so that
-//! layers above can read archived data in place.
+//! layers above can read archived data in place. [`rpc`] builds
+//! request/response control calls on the same channels.
 //!
 //! ```text
 //! Endpoint ── Connection ── ChannelSender ══ QUIC stream ══ ChannelReceiver
@@ -22,6 +23,7 @@ pub mod error;
 pub mod frame;
 pub mod options;
 pub mod pool;
+pub mod rpc;
 pub mod socket;
 pub mod tls;
 

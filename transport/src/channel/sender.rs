@@ -169,6 +169,11 @@ impl ChannelSender {
         Ok(())
     }
 
+    /// The largest payload one frame may carry (the receiver's buffer).
+    pub fn max_payload(&self) -> usize {
+        self.max_payload
+    }
+
     /// Credits held and not used yet.
     pub fn credit(&self) -> u32 {
         self.credit.available.load(Ordering::Acquire)

@@ -330,8 +330,16 @@ impl Worker {
         Ok(self.deploy(run))
     }
 
-    /// Forgets everything cached for a finished job.
+    /// Forgets everything cached for a finished job, including pairs a
+    /// failed job never completed (so their queues and channels close).
     pub fn finish_job(&self, job: &str) {
+        let prefix = format!("{job}/");
+        {
+            let mut locals = self.locals.lock().unwrap_or_else(|p| p.into_inner());
+            locals.offered.retain(|key, _| !key.starts_with(&prefix));
+            locals.wanted.retain(|key, _| !key.starts_with(&prefix));
+        }
+        self.forget_channels(&prefix);
         self.jobs
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -176,6 +176,13 @@ impl Worker {
         TaskHandle { addr, done }
     }
 
+    /// Drops channels and waiters whose key starts with `prefix` (a job's).
+    pub(crate) fn forget_channels(&self, prefix: &str) {
+        let mut router = self.router.lock().unwrap_or_else(|p| p.into_inner());
+        router.waiting.retain(|key, _| !key.starts_with(prefix));
+        router.arrived.retain(|key, _| !key.starts_with(prefix));
+    }
+
     /// The channel a remote producer will open with `key` as its payload.
     pub fn expect_channel(&self, key: &str) -> oneshot::Receiver<ChannelReceiver> {
         let (tx, rx) = oneshot::channel();

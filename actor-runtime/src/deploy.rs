@@ -286,7 +286,7 @@ impl Worker {
                     let key = pair_key(&d.job_id, e, d.subtask, q);
                     let target = worker_of(exchange.to, q).map_err(fail)?;
                     if target == me {
-                        sinks.push(SinkSpec::LocalLater(self.local_sender(&key)));
+                        sinks.push(SinkSpec::Local(self.local_sender(&key)));
                     } else {
                         sinks.push(SinkSpec::Remote {
                             connection: self.connection(target).await.map_err(fail)?,

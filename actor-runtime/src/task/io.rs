@@ -18,11 +18,9 @@ use crate::spec::Partitioning;
 
 /// One consumer of an output, as deployed.
 pub enum SinkSpec {
-    /// A consumer in this worker.
-    Local(InputSender),
-    /// A consumer in this worker that may not be deployed yet: its queue
-    /// arrives when it is.
-    LocalLater(oneshot::Receiver<InputSender>),
+    /// A consumer in this worker, which may not be deployed yet: its
+    /// queue arrives when it is.
+    Local(oneshot::Receiver<InputSender>),
     /// A consumer on another worker: open a channel with this payload.
     Remote {
         /// The consumer worker's connection.
@@ -66,8 +64,7 @@ impl OutputSpec {
         let mut sinks = Vec::with_capacity(self.sinks.len());
         for sink in self.sinks {
             sinks.push(match sink {
-                SinkSpec::Local(queue) => ConsumerSink::Local(queue),
-                SinkSpec::LocalLater(queue) => {
+                SinkSpec::Local(queue) => {
                     ConsumerSink::Local(queue.await.map_err(|_| ExchangeError::Transport {
                         exchange: self.exchange,
                         message: "the local consumer was never deployed".into(),

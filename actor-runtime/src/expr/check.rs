@@ -123,15 +123,7 @@ pub fn check(ast: &Ast, schema: &Schema) -> Result<Typed, ExprError> {
         Ast::Column(name) => {
             let index = schema
                 .index_of(name)
-                .ok_or_else(|| ExprError::UnknownColumn {
-                    name: name.clone(),
-                    available: schema
-                        .fields
-                        .iter()
-                        .map(|f| f.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })?;
+                .ok_or_else(|| ExprError::unknown_column(name, schema))?;
             let field = &schema.fields[index];
             let ty = Ty::of(field.data_type).ok_or_else(|| ExprError::UnreadableColumn {
                 name: name.clone(),

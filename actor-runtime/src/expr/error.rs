@@ -2,7 +2,7 @@
 //! names the expression text or the offending part, since job specs hold
 //! many expressions.
 
-use crate::data::DataType;
+use crate::data::{DataType, Schema};
 
 /// An expression problem.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -61,4 +61,19 @@ pub enum ExprError {
         /// Its type.
         data_type: DataType,
     },
+}
+
+impl ExprError {
+    /// `name` is not a column of `schema`; the message lists the columns.
+    pub fn unknown_column(name: &str, schema: &Schema) -> Self {
+        Self::UnknownColumn {
+            name: name.to_string(),
+            available: schema
+                .fields
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
 }

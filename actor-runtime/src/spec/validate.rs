@@ -243,15 +243,7 @@ fn check_partitioning(edge: &EdgeSpec, schema: &Schema) -> Result<(), SpecError>
 fn column_index(place: &str, schema: &Schema, name: &str) -> Result<usize, SpecError> {
     schema.index_of(name).ok_or_else(|| SpecError::Expr {
         place: place.to_string(),
-        source: ExprError::UnknownColumn {
-            name: name.to_string(),
-            available: schema
-                .fields
-                .iter()
-                .map(|f| f.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        },
+        source: ExprError::unknown_column(name, schema),
     })
 }
 

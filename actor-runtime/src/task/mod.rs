@@ -83,18 +83,22 @@ impl Running {
         }
     }
 
+    /// Feeds `batches` to chained operator `op`; returns what it emits.
+    fn feed(&mut self, op: usize, batches: &[Batch]) -> Result<Vec<Batch>, TaskError> {
+        let mut out: Vec<Batch> = Vec::new();
+        for batch in batches {
+            self.operators[op]
+                .process(0, &Rows::of_batch(batch), &mut out)
+                .map_err(|e| self.op_error(e))?;
+        }
+        Ok(out)
+    }
+
     /// Pushes `batches` through operators `from..`, returning what the
     /// last one emits.
-    fn push(&mut self, from: usize, batches: Vec<Batch>) -> Result<Vec<Batch>, TaskError> {
-        let mut carry = batches;
+    fn push(&mut self, from: usize, mut carry: Vec<Batch>) -> Result<Vec<Batch>, TaskError> {
         for op in from..self.operators.len() {
-            let mut out: Vec<Batch> = Vec::new();
-            for batch in &carry {
-                self.operators[op]
-                    .process(0, &Rows::of_batch(batch), &mut out)
-                    .map_err(|e| self.op_error(e))?;
-            }
-            carry = out;
+            carry = self.feed(op, &carry)?;
         }
         Ok(carry)
     }
@@ -103,12 +107,7 @@ impl Running {
     /// rest of the chain.
     fn cascade_end(&mut self, from: usize, mut carry: Vec<Batch>) -> Result<Vec<Batch>, TaskError> {
         for op in from..self.operators.len() {
-            let mut out: Vec<Batch> = Vec::new();
-            for batch in &carry {
-                self.operators[op]
-                    .process(0, &Rows::of_batch(batch), &mut out)
-                    .map_err(|e| self.op_error(e))?;
-            }
+            let mut out = self.feed(op, &carry)?;
             self.operators[op]
                 .end_input(0, &mut out)
                 .map_err(|e| self.op_error(e))?;

@@ -1,8 +1,6 @@
 //! The one `faro` binary: every Faro process and every client command.
 //!
 //! Each subcommand maps to a part of the map in `docs/architecture.md`.
-//! A subcommand whose part is not built yet says so in one line and exits
-//! with status 2, so scripts can tell "not there yet" from a failed run.
 
 mod commands;
 mod metrics_http;
@@ -24,9 +22,9 @@ enum Command {
     /// Run a standalone shuffle service node.
     ShuffleService(Box<commands::shuffle_service::ShuffleServiceArgs>),
     /// Run the scheduler and its REST API.
-    Scheduler,
+    Scheduler(Box<commands::scheduler::SchedulerArgs>),
     /// Run a worker that executes tasks in its slots.
-    Worker,
+    Worker(Box<commands::worker::WorkerArgs>),
     /// Run scheduler, worker and shuffle service in one process and keep serving.
     Local(commands::local::LocalArgs),
     /// Run one job on an embedded cluster and print its result.
@@ -41,24 +39,8 @@ enum Command {
     Cancel(commands::client::JobArgs),
 }
 
-impl Command {
-    /// The part of Faro that serves this command, while it is not built
-    /// yet; `None` once it is.
-    fn missing_part(&self) -> Option<&'static str> {
-        match self {
-            Command::Scheduler => Some("the standalone scheduler (use `faro local`)"),
-            Command::Worker => Some("the standalone worker (use `faro local`)"),
-            _ => None,
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(part) = cli.command.missing_part() {
-        eprintln!("faro: {part} is not built yet in this version");
-        return ExitCode::from(2);
-    }
     // Long-running processes log their life; one-shot commands only
     // warnings (set RUST_LOG for more).
     let default_level = match cli.command {
@@ -78,13 +60,14 @@ fn main() -> ExitCode {
         .init();
     let result = match &cli.command {
         Command::ShuffleService(args) => commands::shuffle_service::run(args),
+        Command::Scheduler(args) => commands::scheduler::run(args),
+        Command::Worker(args) => commands::worker::run(args),
         Command::Run(args) => commands::run::run(args),
         Command::Local(args) => commands::local::run(args),
         Command::Submit(args) => commands::client::submit(args),
         Command::Jobs(remote) => commands::client::jobs(remote),
         Command::Status(args) => commands::client::status(args),
         Command::Cancel(args) => commands::client::cancel(args),
-        _ => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -68,9 +68,12 @@ pub struct DeployError {
     message: String,
 }
 
-/// The channel key of a producer/consumer pair of an exchange.
-pub fn pair_key(job: &str, exchange: usize, producer: u32, consumer: u32) -> String {
-    format!("{job}/{exchange}/{producer}->{consumer}")
+/// The channel key of a producer/consumer pair of an exchange. Pipelined
+/// neighbours are always deployed under the same attempt (a region is
+/// restarted as a whole), so the attempt keeps a restarted region's
+/// channels apart from the leftovers of the one it replaces.
+pub fn pair_key(job: &str, exchange: usize, producer: u32, consumer: u32, attempt: u32) -> String {
+    format!("{job}/{exchange}/{producer}->{consumer}@{attempt}")
 }
 
 /// Each range exchange's coordinator, by job and exchange.
@@ -120,6 +123,7 @@ impl Worker {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&addr)
+            .filter(|c| c.is_open())
         {
             return Ok(c.clone());
         }
@@ -149,11 +153,14 @@ impl Worker {
         job_id: &str,
         access: &ShuffleAccess,
     ) -> Result<Arc<ShuffleCluster>, String> {
+        // A node that restarted (or a link that dropped) closed the old
+        // connections; a re-run attempt must not inherit them.
         if let Some(c) = self
             .clusters
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(job_id)
+            .filter(|c| c.is_open())
         {
             return Ok(c.clone());
         }
@@ -249,7 +256,7 @@ impl Worker {
                 ));
             } else {
                 for p in 0..exchange.producers {
-                    let key = pair_key(&d.job_id, e, p, d.subtask);
+                    let key = pair_key(&d.job_id, e, p, d.subtask, d.attempt);
                     if worker_of(exchange.from, p).map_err(fail)? == me {
                         self.offer_sender(&key, sender.clone());
                     } else {
@@ -283,7 +290,7 @@ impl Worker {
                 sinks.extend((0..exchange.consumers).map(|q| SinkSpec::Shuffle { partition: q }));
             } else {
                 for q in 0..exchange.consumers {
-                    let key = pair_key(&d.job_id, e, d.subtask, q);
+                    let key = pair_key(&d.job_id, e, d.subtask, q, d.attempt);
                     let target = worker_of(exchange.to, q).map_err(fail)?;
                     if target == me {
                         sinks.push(SinkSpec::Local(self.local_sender(&key)));

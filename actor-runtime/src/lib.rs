@@ -7,6 +7,7 @@
 //! type-checked, evaluated column-at-a-time) live in [`expr`]; job specs
 //! and their validation in [`spec`].
 
+pub mod attempt;
 pub mod data;
 pub mod deploy;
 pub mod exchange;

@@ -35,10 +35,27 @@ pub struct TaskHandle {
     done: oneshot::Receiver<TaskOutcome>,
 }
 
+/// Stops one task; kept apart from its [`TaskHandle`] so the handle can
+/// be awaited while others may cancel.
+#[derive(Clone)]
+pub struct TaskCanceller(Addr<TaskActor>);
+
+impl TaskCanceller {
+    /// Stops the task (nothing happens if it already ended).
+    pub fn cancel(&self) {
+        self.0.do_send(Cancel);
+    }
+}
+
 impl TaskHandle {
     /// Stops the task.
     pub fn cancel(&self) {
         self.addr.do_send(Cancel);
+    }
+
+    /// A canceller for this task.
+    pub fn canceller(&self) -> TaskCanceller {
+        TaskCanceller(self.addr.clone())
     }
 
     /// Waits for the task's outcome.
@@ -83,6 +100,7 @@ pub struct Worker {
     pub(crate) connections: Mutex<HashMap<SocketAddr, faro_transport::Connection>>,
     pub(crate) clusters: Mutex<HashMap<String, Arc<faro_shuffle::ShuffleCluster>>>,
     pub(crate) spill_root: std::path::PathBuf,
+    running: Mutex<HashMap<crate::attempt::AttemptKey, TaskCanceller>>,
 }
 
 /// Distinguishes workers without an endpoint within one process.
@@ -137,6 +155,7 @@ impl Worker {
             connections: Mutex::new(HashMap::new()),
             clusters: Mutex::new(HashMap::new()),
             spill_root: std::env::temp_dir().join("faro-spill"),
+            running: Mutex::new(HashMap::new()),
         })
     }
 
@@ -144,6 +163,19 @@ impl Worker {
     pub fn with_spill_root(mut self, root: &std::path::Path) -> Self {
         self.spill_root = root.to_path_buf();
         self
+    }
+
+    /// Names the worker by `address` in placements (the address other
+    /// workers reach it at, when it differs from the bound one).
+    pub fn with_advertised(mut self, address: SocketAddr) -> Self {
+        self.id = address.to_string();
+        self
+    }
+
+    pub(crate) fn running_attempts(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<crate::attempt::AttemptKey, TaskCanceller>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The worker's identity in placements: its data address, or a

@@ -1,17 +1,26 @@
-//! The embedded cluster: a shuffle node and workers in this process, on
+//! The embedded cluster: a shuffle node and a worker in this process, on
 //! temporary (or given) directories, with an in-memory CA. `faro run`
 //! runs one job on it; `faro local` serves the REST API in front of it.
+//! Jobs run through the same [`driver`](crate::driver) as on a cluster of
+//! processes, failover included.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use faro_runtime::deploy::ShuffleAccess;
-use faro_runtime::runner::{run_job, JobEnv, JobOutput, RunError};
+use faro_runtime::data::Batch;
 use faro_runtime::spec::ValidJob;
+use faro_runtime::task::TaskReport;
 use faro_runtime::worker::Worker;
 use faro_shuffle::storage::IoPreference;
 use faro_shuffle::{ClusterSecret, ShuffleServer};
 use faro_transport::{Endpoint, LocalCa, TransportOptions};
+
+use crate::driver::{drive, Cluster, JobRun, Progress};
+use crate::failover::FailoverPolicy;
+use crate::shuffle::ShuffleService;
+use crate::workers::Workers;
 
 /// Why the embedded cluster cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -25,14 +34,21 @@ fn start_error(e: impl std::fmt::Display) -> EmbeddedError {
     EmbeddedError::Start(e.to_string())
 }
 
-/// A shuffle node and workers in this process.
+/// What a job run on the embedded cluster produced.
+#[derive(Debug, Default)]
+pub struct JobOutput {
+    /// Rows of `collect` sinks.
+    pub collected: Vec<Batch>,
+    /// One report per finished task.
+    pub reports: Vec<TaskReport>,
+}
+
+/// A shuffle node and a worker in this process.
 pub struct Embedded {
     _temp: Option<tempfile::TempDir>,
-    secret: ClusterSecret,
-    node_addr: std::net::SocketAddr,
     _node: Endpoint,
     shuffle: Arc<ShuffleServer>,
-    workers: Vec<Worker>,
+    cluster: Cluster,
 }
 
 impl Embedded {
@@ -72,82 +88,94 @@ impl Embedded {
         tokio::spawn(shuffle.clone().serve(node.clone()));
         let endpoint =
             Endpoint::bind(loopback, &tls, TransportOptions::loopback()).map_err(start_error)?;
-        let worker = Worker::start(slots.max(1), Some(endpoint))
+        let worker = Worker::start(slots.max(1), Some(endpoint.clone()))
             .map_err(start_error)?
             .with_spill_root(&dir.join("spill"));
+        let workers = Workers::new(Duration::from_secs(3600));
+        workers.add_local(Arc::new(worker));
+        let cluster = Cluster {
+            workers,
+            shuffle: Some(ShuffleService::new(
+                vec![("embedded".into(), node_addr)],
+                1,
+                secret,
+                endpoint,
+            )),
+            max_frame: TransportOptions::default().buffer_size,
+        };
         Ok(Self {
             _temp: temp,
-            secret,
-            node_addr,
             _node: node,
             shuffle,
-            workers: vec![worker],
+            cluster,
         })
     }
 
-    /// Slots over all workers.
-    pub fn slots(&self) -> usize {
-        self.workers.iter().map(Worker::slots).sum()
+    /// The cluster jobs run on.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
     }
 
-    /// The shuffle node's QUIC address.
-    pub fn shuffle_address(&self) -> std::net::SocketAddr {
-        self.node_addr
-    }
-
-    /// The shuffle node (for its stats and metrics).
-    pub fn shuffle(&self) -> &Arc<ShuffleServer> {
-        &self.shuffle
-    }
-
-    /// Workers' data-plane addresses.
-    pub fn worker_addresses(&self) -> Vec<Option<std::net::SocketAddr>> {
-        self.workers.iter().map(Worker::address).collect()
-    }
-
-    /// Deletes `job_id`'s shuffle data (after a cancellation).
-    pub fn delete_job(
-        &self,
-        job_id: &str,
-    ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let endpoint = self.workers[0].endpoint().cloned();
-        let node = self.node_addr;
-        let job = job_id.to_string();
-        let token = self.secret.token(job_id);
-        async move {
-            let Some(endpoint) = endpoint else { return };
-            let deleted = async {
-                let connection = endpoint
-                    .connect(node, "localhost")
-                    .await
-                    .map_err(|e| e.to_string())?;
-                faro_shuffle::ShuffleClient::new(connection, &job, &token)
-                    .delete_job()
-                    .await
-                    .map_err(|e| e.to_string())
-            };
-            if let Err(error) = deleted.await {
-                tracing::warn!(%job, %error, "cannot delete the job's shuffle data");
-            }
-        }
+    /// Takes the cluster, keeping the shuffle node alive as long as the
+    /// returned guard.
+    pub fn into_parts(self) -> (Cluster, EmbeddedNode) {
+        (
+            self.cluster,
+            EmbeddedNode {
+                _temp: self._temp,
+                _node: self._node,
+                shuffle: self.shuffle,
+            },
+        )
     }
 
     /// Runs `job` as `job_id` to its end; its shuffle data is deleted
     /// afterwards, whatever the outcome.
-    pub async fn run(&self, job_id: &str, job: &ValidJob) -> Result<JobOutput, RunError> {
-        let env = JobEnv {
+    pub async fn run(&self, job_id: &str, job: &ValidJob) -> Result<JobOutput, String> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let run = JobRun {
             job_id: job_id.to_string(),
-            shuffle: Some(ShuffleAccess {
-                nodes: vec![("embedded".into(), self.node_addr)],
-                token: self.secret.token(job_id),
-                replicas: 1,
-            }),
-            max_frame: TransportOptions::default().buffer_size,
+            job: job.clone(),
+            policy: FailoverPolicy::default(),
+            done_regions: Vec::new(),
+            first_attempts: HashMap::new(),
+            worker_patience: Duration::from_secs(1),
         };
-        let workers: Vec<&Worker> = self.workers.iter().collect();
-        let result = run_job(job, &workers, &env).await;
-        self.delete_job(job_id).await;
-        result
+        let outcome = drive(&self.cluster, run, tx).await;
+        finish(&self.cluster, job_id).await;
+        let mut output = JobOutput::default();
+        while let Ok(progress) = rx.try_recv() {
+            match progress {
+                Progress::Finished { report, .. } => output.reports.push(report),
+                Progress::RegionDone { collected, .. } => output.collected.extend(collected),
+                _ => {}
+            }
+        }
+        outcome.map(|()| output)
+    }
+}
+
+/// The embedded shuffle node (and its directories), kept alive while held.
+pub struct EmbeddedNode {
+    _temp: Option<tempfile::TempDir>,
+    _node: Endpoint,
+    shuffle: Arc<ShuffleServer>,
+}
+
+impl EmbeddedNode {
+    /// The shuffle node (for its metrics).
+    pub fn shuffle(&self) -> &Arc<ShuffleServer> {
+        &self.shuffle
+    }
+}
+
+/// Ends `job` on every worker and deletes its shuffle data.
+pub async fn finish(cluster: &Cluster, job_id: &str) {
+    for worker in cluster.workers.alive() {
+        worker.finish_job(job_id).await;
+    }
+    if let Some(shuffle) = &cluster.shuffle {
+        shuffle.delete_job(job_id).await;
     }
 }
 

@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use faro_runtime::spec::JobSpec;
 
+use crate::failover::RerunCause;
+
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -38,15 +40,77 @@ impl JobState {
     }
 }
 
-/// One task's counters, as reported when it finished.
+/// Where one attempt of a subtask is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptState {
+    /// Deployed and not ended.
+    Running,
+    /// Ended well.
+    Finished,
+    /// Failed, was lost with its worker, or was stopped for a restart.
+    Failed,
+}
+
+/// One attempt of a subtask.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskSummary {
-    /// `chain[subtask]`.
-    pub task: String,
-    /// Rows it consumed or produced at its head.
+pub struct AttemptStatus {
+    /// The attempt number (0 first).
+    pub attempt: u32,
+    /// The worker it ran on.
+    pub worker: String,
+    /// Where it is.
+    pub state: AttemptState,
+    /// When it was deployed (ms since the epoch).
+    pub started_ms: u64,
+    /// When it ended.
+    pub finished_ms: Option<u64>,
+    /// Rows its head consumed or produced.
     pub rows_in: u64,
     /// Rows it shipped downstream.
     pub rows_out: u64,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// One subtask and its attempts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskStatus {
+    /// The chain's name (its vertices joined by `->`).
+    pub vertex: String,
+    /// The chain's position in the plan.
+    pub chain: usize,
+    /// The subtask.
+    pub subtask: u32,
+    /// Every attempt, oldest first.
+    pub attempts: Vec<AttemptStatus>,
+}
+
+/// Work run again, by cause.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reruns {
+    /// Attempts re-run because a task failed.
+    pub task_failures: u32,
+    /// Attempts re-run because their worker was lost.
+    pub lost_workers: u32,
+    /// Regions re-run because shuffle partitions they produced were lost.
+    pub lost_partitions: u32,
+}
+
+impl Reruns {
+    /// Counts one re-run.
+    pub fn count(&mut self, cause: RerunCause) {
+        match cause {
+            RerunCause::TaskFailed => self.task_failures += 1,
+            RerunCause::WorkerLost => self.lost_workers += 1,
+            RerunCause::PartitionLost => self.lost_partitions += 1,
+        }
+    }
+
+    /// All re-runs.
+    pub fn total(&self) -> u32 {
+        self.task_failures + self.lost_workers + self.lost_partitions
+    }
 }
 
 /// The rows of a job's `collect` sinks, bounded.
@@ -81,10 +145,52 @@ pub struct JobRecord {
     pub spec: JobSpec,
     /// Vertices and their parallelism, for status displays.
     pub vertices: Vec<(String, u32)>,
-    /// Finished tasks' counters.
-    pub tasks: Vec<TaskSummary>,
-    /// Times the job (or its tasks) were run again after a failure.
-    pub reruns: u32,
+    /// Every subtask that was deployed, with its attempts.
+    pub tasks: Vec<TaskStatus>,
+    /// Work run again after failures.
+    pub reruns: Reruns,
+    /// Regions (by index in run order) that finished: a restarted
+    /// scheduler does not run them again while their output is committed.
+    pub done_regions: Vec<usize>,
+}
+
+impl JobRecord {
+    /// The status of `(chain, subtask)`, created on first use.
+    pub fn task_mut(&mut self, chain: usize, subtask: u32, vertex: &str) -> &mut TaskStatus {
+        let at = match self
+            .tasks
+            .iter()
+            .position(|t| t.chain == chain && t.subtask == subtask)
+        {
+            Some(at) => at,
+            None => {
+                self.tasks.push(TaskStatus {
+                    vertex: vertex.to_string(),
+                    chain,
+                    subtask,
+                    attempts: Vec::new(),
+                });
+                self.tasks.sort_by_key(|t| (t.chain, t.subtask));
+                self.tasks
+                    .iter()
+                    .position(|t| t.chain == chain && t.subtask == subtask)
+                    .unwrap_or(0)
+            }
+        };
+        &mut self.tasks[at]
+    }
+
+    /// The attempt number after every attempt this record has seen, per
+    /// subtask (where a restarted scheduler continues).
+    pub fn next_attempts(&self) -> std::collections::HashMap<(usize, u32), u32> {
+        self.tasks
+            .iter()
+            .filter_map(|t| {
+                let last = t.attempts.iter().map(|a| a.attempt).max()?;
+                Some(((t.chain, t.subtask), last + 1))
+            })
+            .collect()
+    }
 }
 
 /// Milliseconds since the Unix epoch.

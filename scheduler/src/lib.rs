@@ -1,22 +1,32 @@
-//! Faro's scheduler: turns submitted jobs into running tasks and keeps
-//! track of them.
+//! Faro's scheduler: turns submitted jobs into running tasks, recovers
+//! them, and keeps track of them.
 //!
-//! - [`embedded`]: a shuffle node and workers in this process — what
-//!   `faro run` and `faro local` run jobs on.
-//! - [`jobs`]: what is known about a job and how its state may change;
-//!   [`store`]: those records in redb, so a restarted scheduler knows
-//!   every job.
-//! - [`service`]: the scheduler itself; [`rest`]: its REST API.
-//!
-//! Not built yet: remote workers, the execution graph with per-task
-//! attempts and failover, and resuming jobs after a scheduler restart
-//! (a restarted scheduler marks unfinished jobs failed).
+//! - [`placement`] and [`failover`]: the pure decisions — where subtasks
+//!   run, what re-runs after a failure, how long to wait.
+//! - [`workers`]: the workers tasks may run on (in-process, or processes
+//!   that registered over [`control`] and heartbeat); [`shuffle`]: the
+//!   shuffle service as the scheduler uses it.
+//! - [`driver`]: runs one job's regions in order over those, with failover.
+//! - [`agent`]: the worker process's side of the control connection.
+//! - [`embedded`]: a shuffle node and a worker in this process — what
+//!   `faro run` and `faro local` run jobs on; [`standalone`]: the
+//!   scheduler process's control endpoint.
+//! - [`jobs`]: what is known about a job; [`store`]: those records in
+//!   redb; [`service`]: the scheduler itself; [`rest`]: its REST API.
 
+pub mod agent;
+pub mod control;
+pub mod driver;
 pub mod embedded;
+pub mod failover;
 pub mod jobs;
+pub mod placement;
 pub mod rest;
 pub mod service;
+pub mod shuffle;
+pub mod standalone;
 pub mod store;
+pub mod workers;
 
 pub use embedded::{Embedded, EmbeddedError};
 pub use service::{Scheduler, SchedulerError};

@@ -148,21 +148,36 @@ async fn result(api: State, request: HttpRequest, id: web::Path<String>) -> Http
 
 async fn workers(api: State, request: HttpRequest) -> HttpResponse {
     guarded!(api, request);
-    let cluster = api.scheduler.cluster();
-    let workers: Vec<_> = cluster
-        .worker_addresses()
-        .into_iter()
-        .map(|a| serde_json::json!({ "address": a.map(|a| a.to_string()), "slots": cluster.slots() }))
+    let workers: Vec<_> = api
+        .scheduler
+        .cluster()
+        .workers
+        .alive()
+        .iter()
+        .map(|w| {
+            serde_json::json!({
+                "id": w.id(), "slots": w.slots(), "embedded": w.is_local(),
+                "last_heartbeat_ms_ago": w.silent_ms(),
+            })
+        })
         .collect();
     HttpResponse::Ok().json(workers)
 }
 
 async fn shuffle_nodes(api: State, request: HttpRequest) -> HttpResponse {
     guarded!(api, request);
-    let address = api.scheduler.cluster().shuffle_address().to_string();
-    HttpResponse::Ok().json(vec![
-        serde_json::json!({ "name": "embedded", "address": address }),
-    ])
+    let nodes: Vec<_> = api
+        .scheduler
+        .cluster()
+        .shuffle
+        .iter()
+        .flat_map(|s| {
+            s.nodes.iter().map(move |(name, address)| {
+                serde_json::json!({ "name": name, "address": address.to_string(), "replicas": s.replicas })
+            })
+        })
+        .collect();
+    HttpResponse::Ok().json(nodes)
 }
 
 async fn healthz() -> HttpResponse {
@@ -188,12 +203,40 @@ async fn metrics(api: State) -> HttpResponse {
                 .count();
             text.push_str(&format!("faro_scheduler_jobs{{state=\"{state}\"}} {n}\n"));
         }
-        let reruns: u32 = jobs.iter().map(|j| j.reruns).sum();
+        text.push_str(
+            "# HELP faro_scheduler_reruns_total Work run again after failures, by cause\n# TYPE faro_scheduler_reruns_total counter\n",
+        );
+        let mut reruns = crate::jobs::Reruns::default();
+        for job in &jobs {
+            reruns.task_failures += job.reruns.task_failures;
+            reruns.lost_workers += job.reruns.lost_workers;
+            reruns.lost_partitions += job.reruns.lost_partitions;
+        }
+        for (cause, n) in [
+            ("task_failed", reruns.task_failures),
+            ("worker_lost", reruns.lost_workers),
+            ("partition_lost", reruns.lost_partitions),
+        ] {
+            text.push_str(&format!(
+                "faro_scheduler_reruns_total{{cause=\"{cause}\"}} {n}\n"
+            ));
+        }
+        let attempts: usize = jobs
+            .iter()
+            .flat_map(|j| &j.tasks)
+            .map(|t| t.attempts.len())
+            .sum();
         text.push_str(&format!(
-            "# HELP faro_scheduler_reruns_total Task re-runs after failures\n# TYPE faro_scheduler_reruns_total counter\nfaro_scheduler_reruns_total {reruns}\n"
+            "# HELP faro_scheduler_task_attempts_total Task attempts deployed\n# TYPE faro_scheduler_task_attempts_total counter\nfaro_scheduler_task_attempts_total {attempts}\n"
         ));
     }
-    text.push_str(&api.scheduler.cluster().shuffle().render_metrics());
+    text.push_str(&format!(
+        "# HELP faro_scheduler_workers Workers alive\n# TYPE faro_scheduler_workers gauge\nfaro_scheduler_workers {}\n",
+        api.scheduler.cluster().workers.alive().len()
+    ));
+    if let Some(node) = api.scheduler.embedded_node() {
+        text.push_str(&node.shuffle().render_metrics());
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(text)

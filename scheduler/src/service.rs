@@ -1,18 +1,27 @@
-//! The scheduler's core: accepts job specs, runs them on its cluster,
-//! and keeps every job's record and result in the store. Called from the
-//! REST handlers (any thread); jobs run on the tokio runtime it was
-//! created on.
+//! The scheduler's core: accepts job specs, runs them on its cluster
+//! through the [`driver`](crate::driver), and keeps every job's record
+//! (state, subtasks and attempts, re-runs, finished regions) and result in
+//! the store as they change. A job that was running when an earlier
+//! scheduler stopped resumes: regions whose output is still committed in
+//! the shuffle service are not run again.
+//!
+//! Called from the REST handlers (any thread); jobs run on the tokio
+//! runtime it was created on.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use faro_runtime::data::Batch;
 use faro_runtime::kernels::views;
-use faro_runtime::spec::{validate, JobSpec, SpecError};
+use faro_runtime::plan::Plan;
+use faro_runtime::spec::{validate, JobSpec, SpecError, ValidJob};
 
-use crate::embedded::Embedded;
-use crate::jobs::{now_ms, JobRecord, JobResult, JobState, TaskSummary};
+use crate::driver::{drive, Cluster, JobRun, Progress};
+use crate::embedded::{finish, EmbeddedNode};
+use crate::failover::FailoverPolicy;
+use crate::jobs::{now_ms, AttemptState, AttemptStatus, JobRecord, JobResult, JobState, Reruns};
 use crate::store::{Store, StoreError};
 
 /// Why a request failed.
@@ -29,13 +38,35 @@ pub enum SchedulerError {
     Store(#[from] StoreError),
 }
 
+/// How the scheduler runs jobs.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Rows of a job's `collect` result kept.
+    pub result_rows: usize,
+    /// Attempts and waits.
+    pub policy: FailoverPolicy,
+    /// How long a job waits for a worker when none is alive.
+    pub worker_patience: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            result_rows: 100_000,
+            policy: FailoverPolicy::default(),
+            worker_patience: Duration::from_secs(30),
+        }
+    }
+}
+
 /// The scheduler.
 pub struct Scheduler {
     store: Store,
-    cluster: Embedded,
+    cluster: Cluster,
+    node: Option<EmbeddedNode>,
     handle: tokio::runtime::Handle,
     running: Mutex<HashMap<String, tokio::task::AbortHandle>>,
-    result_rows: usize,
+    config: SchedulerConfig,
     next: AtomicU64,
 }
 
@@ -43,59 +74,80 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A result of at most `limit` rows from `batches`.
-pub fn result_of(batches: &[Batch], limit: usize) -> JobResult {
-    let columns = batches
-        .first()
-        .map(|b| b.schema().fields.iter().map(|f| f.name.clone()).collect())
-        .unwrap_or_default();
-    let mut rows = Vec::new();
-    let mut total = 0usize;
-    for batch in batches {
-        let views = views(batch);
-        for row in 0..batch.num_rows() {
-            total += 1;
-            if rows.len() < limit {
-                rows.push(views.iter().map(|c| c.value(row).to_json()).collect());
+impl JobResult {
+    /// Appends `batches`' rows, keeping at most `limit`.
+    pub fn append(&mut self, batches: &[Batch], limit: usize) {
+        if self.columns.is_empty() {
+            if let Some(first) = batches.first() {
+                self.columns = first
+                    .schema()
+                    .fields
+                    .iter()
+                    .map(|f| f.name.clone())
+                    .collect();
             }
         }
-    }
-    JobResult {
-        columns,
-        rows,
-        truncated: total > limit,
+        for batch in batches {
+            let views = views(batch);
+            for row in 0..batch.num_rows() {
+                if self.rows.len() < limit {
+                    self.rows
+                        .push(views.iter().map(|c| c.value(row).to_json()).collect());
+                } else {
+                    self.truncated = true;
+                }
+            }
+        }
     }
 }
 
 impl Scheduler {
-    /// A scheduler keeping jobs in `store`, running them on `cluster`;
-    /// jobs a previous scheduler left unfinished are marked failed.
+    /// A scheduler keeping jobs in `store` and running them on `cluster`
+    /// (with `node`, the embedded shuffle node, if any). Jobs an earlier
+    /// scheduler left running resume.
     pub fn new(
         store: Store,
-        cluster: Embedded,
-        result_rows: usize,
+        cluster: Cluster,
+        node: Option<EmbeddedNode>,
+        config: SchedulerConfig,
     ) -> Result<Arc<Self>, SchedulerError> {
-        for mut job in store.jobs()? {
-            if !job.state.is_terminal() {
-                job.state = JobState::Failed;
-                job.error = Some("interrupted: the scheduler restarted while it ran".into());
-                job.finished_ms = Some(now_ms());
-                store.put_job(&job)?;
-            }
-        }
-        Ok(Arc::new(Self {
+        let unfinished: Vec<JobRecord> = store
+            .jobs()?
+            .into_iter()
+            .filter(|j| !j.state.is_terminal())
+            .collect();
+        let scheduler = Arc::new(Self {
             store,
             cluster,
+            node,
             handle: tokio::runtime::Handle::current(),
             running: Mutex::new(HashMap::new()),
-            result_rows,
+            config,
             next: AtomicU64::new(0),
-        }))
+        });
+        for record in unfinished {
+            match validate(&record.spec) {
+                Ok(job) => {
+                    tracing::info!(job = %record.id, done_regions = ?record.done_regions, "resuming");
+                    scheduler.start(record.id.clone(), job);
+                }
+                Err(error) => scheduler.update(&record.id, |r| {
+                    r.state = JobState::Failed;
+                    r.error = Some(format!("cannot resume: {error}"));
+                }),
+            }
+        }
+        Ok(scheduler)
     }
 
     /// The cluster jobs run on.
-    pub fn cluster(&self) -> &Embedded {
+    pub fn cluster(&self) -> &Cluster {
         &self.cluster
+    }
+
+    /// The embedded shuffle node, if the scheduler runs one.
+    pub fn embedded_node(&self) -> Option<&EmbeddedNode> {
+        self.node.as_ref()
     }
 
     /// Validates and starts `spec`; returns the job's id.
@@ -121,9 +173,15 @@ impl Scheduler {
                 .collect(),
             spec,
             tasks: Vec::new(),
-            reruns: 0,
+            reruns: Reruns::default(),
+            done_regions: Vec::new(),
         };
         self.store.put_job(&record)?;
+        self.start(id.clone(), job);
+        Ok(id)
+    }
+
+    fn start(self: &Arc<Self>, id: String, job: ValidJob) {
         let scheduler = self.clone();
         let job_id = id.clone();
         // Registered before it can finish, so a quick job cannot race its
@@ -132,40 +190,125 @@ impl Scheduler {
         let task = self
             .handle
             .spawn(async move { scheduler.run(job_id, job).await });
-        running.insert(id.clone(), task.abort_handle());
-        Ok(id)
+        running.insert(id, task.abort_handle());
     }
 
-    async fn run(self: Arc<Self>, id: String, job: faro_runtime::spec::ValidJob) {
-        self.update(&id, |record| {
-            record.state = JobState::Running;
-            record.started_ms = Some(now_ms());
+    async fn run(self: Arc<Self>, id: String, job: ValidJob) {
+        let Ok(Some(record)) = self.store.job(&id) else {
+            return;
+        };
+        self.update(&id, |r| {
+            r.state = JobState::Running;
+            r.started_ms.get_or_insert_with(now_ms);
         });
-        let outcome = self.cluster.run(&id, &job).await;
-        lock(&self.running).remove(&id);
-        match outcome {
-            Ok(output) => {
-                let result = result_of(&output.collected, self.result_rows);
-                if let Err(error) = self.store.put_result(&id, &result) {
-                    tracing::warn!(job = %id, %error, "cannot store the result");
+        let names: Vec<String> = Plan::new(&job)
+            .chains
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        let run = JobRun {
+            job_id: id.clone(),
+            job,
+            policy: self.config.policy,
+            done_regions: record.done_regions.clone(),
+            first_attempts: record.next_attempts(),
+            worker_patience: self.config.worker_patience,
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let recorder = {
+            let scheduler = self.clone();
+            let id = id.clone();
+            tokio::spawn(async move {
+                while let Some(progress) = rx.recv().await {
+                    scheduler.record(&id, &names, progress);
                 }
-                self.update(&id, |record| {
-                    record.state = JobState::Finished;
-                    record.tasks = output
-                        .reports
-                        .iter()
-                        .map(|r| TaskSummary {
-                            task: r.task.clone(),
-                            rows_in: r.rows_in,
-                            rows_out: r.rows_out,
-                        })
-                        .collect();
-                });
+            })
+        };
+        let outcome = drive(&self.cluster, run, tx).await;
+        let _ = recorder.await;
+        lock(&self.running).remove(&id);
+        finish(&self.cluster, &id).await;
+        self.update(&id, |r| match outcome {
+            Ok(()) => r.state = JobState::Finished,
+            Err(error) => {
+                r.state = JobState::Failed;
+                r.error = Some(error);
             }
-            Err(error) => self.update(&id, |record| {
-                record.state = JobState::Failed;
-                record.error = Some(error.to_string());
+        });
+    }
+
+    /// Writes one step of job `id` into its record.
+    fn record(&self, id: &str, names: &[String], progress: Progress) {
+        let vertex = |chain: usize| names.get(chain).map_or("", String::as_str).to_string();
+        match progress {
+            Progress::Started {
+                chain,
+                subtask,
+                attempt,
+                worker,
+            } => self.update(id, |r| {
+                r.task_mut(chain, subtask, &vertex(chain))
+                    .attempts
+                    .push(AttemptStatus {
+                        attempt,
+                        worker,
+                        state: AttemptState::Running,
+                        started_ms: now_ms(),
+                        finished_ms: None,
+                        rows_in: 0,
+                        rows_out: 0,
+                        error: None,
+                    });
             }),
+            Progress::Finished {
+                chain,
+                subtask,
+                attempt,
+                report,
+            } => self.update(id, |r| {
+                let task = r.task_mut(chain, subtask, &vertex(chain));
+                if let Some(a) = task.attempts.iter_mut().find(|a| a.attempt == attempt) {
+                    a.state = AttemptState::Finished;
+                    a.finished_ms = Some(now_ms());
+                    a.rows_in = report.rows_in;
+                    a.rows_out = report.rows_out;
+                }
+            }),
+            Progress::Failed {
+                chain,
+                subtask,
+                attempt,
+                error,
+            } => self.update(id, |r| {
+                let task = r.task_mut(chain, subtask, &vertex(chain));
+                if let Some(a) = task
+                    .attempts
+                    .iter_mut()
+                    .find(|a| a.attempt == attempt && a.state == AttemptState::Running)
+                {
+                    a.state = AttemptState::Failed;
+                    a.finished_ms = Some(now_ms());
+                    a.error = Some(error);
+                }
+            }),
+            Progress::Rerun(cause) => self.update(id, |r| r.reruns.count(cause)),
+            Progress::RegionDone {
+                region, collected, ..
+            } => {
+                let Ok(Some(mut record)) = self.store.job(id) else {
+                    return;
+                };
+                let mut result = self.store.result(id).ok().flatten().unwrap_or_default();
+                result.append(&collected, self.config.result_rows);
+                if !record.done_regions.contains(&region) {
+                    record.done_regions.push(region);
+                }
+                // One transaction: a restart never sees a region done
+                // without its rows, nor its rows twice.
+                if let Err(error) = self.store.put_job_and_result(&record, &result) {
+                    tracing::warn!(job = id, %error, "cannot store a finished region");
+                }
+            }
         }
     }
 
@@ -201,20 +344,23 @@ impl Scheduler {
 
     /// A finished job's collected rows.
     pub fn result(&self, id: &str) -> Result<Option<JobResult>, SchedulerError> {
-        self.job(id)?;
-        Ok(self.store.result(id)?)
+        let job = self.job(id)?;
+        if job.state != JobState::Finished {
+            return Ok(None);
+        }
+        Ok(Some(self.store.result(id)?.unwrap_or_default()))
     }
 
     /// Stops a job's tasks and deletes its shuffle data.
-    pub fn cancel(&self, id: &str) -> Result<JobRecord, SchedulerError> {
+    pub fn cancel(self: &Arc<Self>, id: &str) -> Result<JobRecord, SchedulerError> {
         self.job(id)?;
         if let Some(task) = lock(&self.running).remove(id) {
-            // Dropping the run cancels every task it deployed.
+            // Dropping the driver cancels every attempt it deployed.
             task.abort();
-            let cluster_job = id.to_string();
-            let scheduler_cluster = &self.cluster;
-            let delete = scheduler_cluster.delete_job(&cluster_job);
-            self.handle.spawn(delete);
+            let scheduler = self.clone();
+            let job = id.to_string();
+            self.handle
+                .spawn(async move { finish(&scheduler.cluster, &job).await });
         }
         self.update(id, |record| record.state = JobState::Cancelled);
         self.job(id)

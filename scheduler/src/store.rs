@@ -90,6 +90,27 @@ impl Store {
         self.put(RESULTS, id, &serde_json::to_vec(result).map_err(failed)?)
     }
 
+    /// Writes a job's record and result in one transaction.
+    pub fn put_job_and_result(
+        &self,
+        job: &JobRecord,
+        result: &JobResult,
+    ) -> Result<(), StoreError> {
+        let job_bytes = serde_json::to_vec(job).map_err(failed)?;
+        let result_bytes = serde_json::to_vec(result).map_err(failed)?;
+        let txn = self.db.begin_write().map_err(failed)?;
+        {
+            let mut jobs = txn.open_table(JOBS).map_err(failed)?;
+            jobs.insert(job.id.as_str(), job_bytes.as_slice())
+                .map_err(failed)?;
+            let mut results = txn.open_table(RESULTS).map_err(failed)?;
+            results
+                .insert(job.id.as_str(), result_bytes.as_slice())
+                .map_err(failed)?;
+        }
+        txn.commit().map_err(failed)
+    }
+
     /// A job's result, if it has one.
     pub fn result(&self, id: &str) -> Result<Option<JobResult>, StoreError> {
         self.get(RESULTS, id)?

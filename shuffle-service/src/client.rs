@@ -72,6 +72,11 @@ impl ShuffleClient {
         }
     }
 
+    /// Whether the connection to the node is still usable.
+    pub fn is_open(&self) -> bool {
+        self.connection.is_open()
+    }
+
     /// Registers shuffle `shuffle`: its maps and reduce partitions.
     pub async fn register(&self, shuffle: u32, shape: ShuffleShape) -> Result<(), ClientError> {
         let ShuffleShape { maps, partitions } = shape;

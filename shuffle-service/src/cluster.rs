@@ -73,6 +73,11 @@ impl ShuffleCluster {
         self
     }
 
+    /// Whether every node's connection is still usable.
+    pub fn is_open(&self) -> bool {
+        self.clients.iter().all(ShuffleClient::is_open)
+    }
+
     fn replicas_of(&self, shuffle: u32, partition: u32) -> Vec<usize> {
         self.placement
             .owners(&self.job, shuffle, partition, self.replicas)
@@ -155,6 +160,29 @@ impl ShuffleCluster {
             }
         }
         Err(last_error.unwrap_or_else(|| ClientError::BadResponse("no replica".into())))
+    }
+
+    /// The partitions of `shuffle` that no replica holds complete: each of
+    /// their nodes is unreachable, lost the shuffle, or has fewer than
+    /// every map committed. The scheduler re-runs the shuffle's producers
+    /// when this is not empty.
+    pub async fn lost_partitions(&self, shuffle: u32, shape: ShuffleShape) -> Vec<u32> {
+        let mut complete = Vec::with_capacity(self.clients.len());
+        for client in &self.clients {
+            let whole = match client.list().await {
+                Ok(shuffles) => shuffles
+                    .iter()
+                    .any(|s| s.shuffle == shuffle && s.committed_maps >= shape.maps),
+                Err(error) => {
+                    tracing::debug!(%error, "a shuffle node did not answer");
+                    false
+                }
+            };
+            complete.push(whole);
+        }
+        (0..shape.partitions)
+            .filter(|&p| !self.replicas_of(shuffle, p).iter().any(|&n| complete[n]))
+            .collect()
     }
 
     /// Each node's counters, in node order.

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use faro_scheduler::service::SchedulerConfig;
 use faro_scheduler::store::Store;
 use faro_scheduler::{Embedded, Scheduler};
 
@@ -47,8 +48,12 @@ pub fn run(args: &LocalArgs) -> anyhow::Result<()> {
         };
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let store = Store::open(&dir.join("jobs.redb"))?;
-        let cluster = Embedded::start(slots, Some(&dir))?;
-        let scheduler = Scheduler::new(store, cluster, args.result_rows)?;
+        let (cluster, node) = Embedded::start(slots, Some(&dir))?.into_parts();
+        let config = SchedulerConfig {
+            result_rows: args.result_rows,
+            ..SchedulerConfig::default()
+        };
+        let scheduler = Scheduler::new(store, cluster, Some(node), config)?;
         let bound = faro_scheduler::rest::serve(args.listen, scheduler, args.token.clone())
             .with_context(|| format!("binding the REST API on {}", args.listen))?;
         println!("faro local: REST API on http://{bound}");

@@ -1,9 +1,12 @@
 //! One module per `faro` subcommand that is built.
 
 pub mod client;
+pub mod cluster_config;
 pub mod local;
 pub mod run;
+pub mod scheduler;
 pub mod shuffle_service;
+pub mod worker;
 
 /// Slots for an embedded worker: as asked, or one per core.
 pub fn slots_or_cores(slots: Option<usize>) -> usize {

@@ -110,7 +110,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         let cluster = Embedded::start(slots, None)?;
         let started = Instant::now();
         let job_id = format!("run-{}", std::process::id());
-        let output = cluster.run(&job_id, &job).await?;
+        let output = cluster
+            .run(&job_id, &job)
+            .await
+            .map_err(anyhow::Error::msg)?;
         let elapsed = started.elapsed();
         let (names, rows) = table(&output.collected);
         if args.json {

@@ -176,6 +176,12 @@ impl Connection {
         TransportError::ConnectionLost(self.quinn.closed().await)
     }
 
+    /// Whether the connection is still usable (not closed by either end,
+    /// nor timed out).
+    pub fn is_open(&self) -> bool {
+        self.quinn.close_reason().is_none()
+    }
+
     /// Closes the connection; its channels fail with `ConnectionLost`.
     pub fn close(&self) {
         self.quinn.close(0u32.into(), b"closed");

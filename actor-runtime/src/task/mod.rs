@@ -43,7 +43,7 @@ pub enum TaskError {
 }
 
 /// What a finished task did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TaskReport {
     /// The task (`chain[subtask]`).
     pub task: String,

@@ -1,0 +1,160 @@
+//! The worker process's side of the control connection: register with
+//! the scheduler, heartbeat, and answer its calls (run an attempt, cancel
+//! one, finish a job) on the same connection.
+//!
+//! A worker that loses the scheduler (the connection drops, or the
+//! scheduler says it no longer knows the worker) cancels every attempt it
+//! runs — the scheduler has given them up and will run them again — and
+//! registers anew, retrying until the scheduler is back.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use faro_runtime::attempt::{encode_outcome, AttemptKey};
+use faro_runtime::worker::Worker;
+use faro_transport::rpc::{call, Responder, RpcServer};
+use faro_transport::{Connection, Endpoint};
+
+use crate::control::{FromScheduler, ToScheduler, ToWorker, DONE};
+
+/// How long to wait before trying to reach the scheduler again.
+const RECONNECT: Duration = Duration::from_millis(500);
+
+/// Serves `scheduler` from `worker` until the process ends.
+pub async fn serve_scheduler(worker: Arc<Worker>, endpoint: Endpoint, scheduler: SocketAddr) {
+    let mut announced = false;
+    loop {
+        match session(&worker, &endpoint, scheduler, &mut announced).await {
+            Ok(()) => {}
+            Err(error) => tracing::warn!(%scheduler, %error, "no scheduler; retrying"),
+        }
+        let running = worker.running_count();
+        if running > 0 {
+            tracing::warn!(running, "lost the scheduler: cancelling every attempt");
+        }
+        worker.cancel_all();
+        tokio::time::sleep(RECONNECT).await;
+    }
+}
+
+async fn ask(connection: &Connection, message: &ToScheduler) -> Result<FromScheduler, String> {
+    let request = serde_json::to_vec(message).map_err(|e| e.to_string())?;
+    let answer = call(connection, &request)
+        .await
+        .map_err(|e| e.to_string())?;
+    serde_json::from_slice(&answer).map_err(|e| format!("malformed answer from the scheduler: {e}"))
+}
+
+/// One connection's life: register, serve calls, heartbeat until the
+/// scheduler is gone or forgot this worker.
+async fn session(
+    worker: &Arc<Worker>,
+    endpoint: &Endpoint,
+    scheduler: SocketAddr,
+    announced: &mut bool,
+) -> Result<(), String> {
+    let connection = endpoint
+        .connect(scheduler, "localhost")
+        .await
+        .map_err(|e| e.to_string())?;
+    let calls = tokio::spawn(serve_calls(connection.clone(), worker.clone()));
+    let registered = ask(
+        &connection,
+        &ToScheduler::Register {
+            worker: worker.id(),
+            slots: worker.slots(),
+        },
+    )
+    .await;
+    let interval = match registered {
+        Ok(FromScheduler::Registered { heartbeat_ms }) => {
+            Duration::from_millis(heartbeat_ms.max(10))
+        }
+        Ok(other) => {
+            calls.abort();
+            return Err(format!("unexpected answer to register: {other:?}"));
+        }
+        Err(error) => {
+            calls.abort();
+            return Err(error);
+        }
+    };
+    if !*announced {
+        // The first line of stdout names the worker, for scripts and tests.
+        println!("faro worker {} registered with {scheduler}", worker.id());
+        *announced = true;
+    }
+    tracing::info!(%scheduler, worker = %worker.id(), slots = worker.slots(), "registered");
+    let ended = loop {
+        tokio::time::sleep(interval).await;
+        match ask(
+            &connection,
+            &ToScheduler::Heartbeat {
+                worker: worker.id(),
+            },
+        )
+        .await
+        {
+            Ok(FromScheduler::Alive) => {}
+            Ok(FromScheduler::Unknown) => break Ok(()),
+            Ok(other) => break Err(format!("unexpected answer to a heartbeat: {other:?}")),
+            Err(error) => break Err(error),
+        }
+    };
+    calls.abort();
+    connection.close();
+    ended
+}
+
+/// Answers the scheduler's calls on `connection`.
+async fn serve_calls(connection: Connection, worker: Arc<Worker>) {
+    let server = Arc::new(RpcServer::new());
+    while let Ok(incoming) = connection.accept_channel().await {
+        let (server, worker) = (server.clone(), worker.clone());
+        tokio::spawn(async move {
+            match server.accept(incoming).await {
+                Ok(Some((request, responder))) => answer(&worker, &request, responder).await,
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, "a control call failed"),
+            }
+        });
+    }
+}
+
+async fn answer(worker: &Worker, request: &[u8], responder: Responder) {
+    let message: ToWorker = match serde_json::from_slice(request) {
+        Ok(message) => message,
+        Err(error) => {
+            responder
+                .refuse(&format!("malformed control request: {error}"))
+                .await;
+            return;
+        }
+    };
+    let response = match message {
+        ToWorker::Run(deployment) => encode_outcome(&worker.run_attempt(*deployment).await),
+        ToWorker::Cancel {
+            job,
+            chain,
+            subtask,
+            attempt,
+        } => {
+            worker.cancel_attempt(&AttemptKey {
+                job,
+                chain,
+                subtask,
+                attempt,
+            });
+            DONE.to_vec()
+        }
+        ToWorker::FinishJob { job } => {
+            worker.cancel_job(&job);
+            worker.finish_job(&job);
+            DONE.to_vec()
+        }
+    };
+    if let Err(error) = responder.respond(&response).await {
+        tracing::debug!(%error, "the scheduler did not take an answer");
+    }
+}

@@ -1,0 +1,71 @@
+//! What the scheduler and worker processes say to each other over the
+//! control RPC ([`faro_transport::rpc`]), as JSON.
+//!
+//! A worker opens one connection to the scheduler and keeps it: it
+//! registers and heartbeats on it, and the scheduler calls the worker back
+//! on the same connection (QUIC lets either end open streams), so a worker
+//! behind a NAT or in a pod needs no inbound control port. A `Run` call is
+//! answered when the attempt ends, with the bytes of
+//! [`faro_runtime::attempt::encode_outcome`].
+
+use faro_runtime::deploy::TaskDeployment;
+use serde::{Deserialize, Serialize};
+
+/// Worker → scheduler.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ToScheduler {
+    /// A worker joins (or joins again after losing the scheduler).
+    Register {
+        /// Its id: the data address other workers reach it at.
+        worker: String,
+        /// Its slots.
+        slots: usize,
+    },
+    /// The worker is alive.
+    Heartbeat {
+        /// Its id.
+        worker: String,
+    },
+}
+
+/// The scheduler's answers to [`ToScheduler`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FromScheduler {
+    /// Registered; heartbeat at least this often.
+    Registered {
+        /// The heartbeat interval, in milliseconds.
+        heartbeat_ms: u64,
+    },
+    /// Heartbeat taken.
+    Alive,
+    /// The scheduler does not know this worker (it expired it, or the
+    /// scheduler restarted): register again.
+    Unknown,
+}
+
+/// Scheduler → worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ToWorker {
+    /// Run one attempt; answered when it ends.
+    Run(Box<TaskDeployment>),
+    /// Stop one attempt.
+    Cancel {
+        /// The job.
+        job: String,
+        /// The chain.
+        chain: usize,
+        /// The subtask.
+        subtask: u32,
+        /// The attempt.
+        attempt: u32,
+    },
+    /// Stop every attempt of a job and forget it (it ended or was
+    /// cancelled).
+    FinishJob {
+        /// The job.
+        job: String,
+    },
+}
+
+/// The answer to `Cancel` and `FinishJob`.
+pub const DONE: &[u8] = b"{}";

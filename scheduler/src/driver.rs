@@ -1,0 +1,454 @@
+//! Runs one job on the cluster: regions in order, each deployed as a unit
+//! once the blocking exchanges it reads are committed, with failover.
+//!
+//! The decisions are [`crate::failover`]'s and [`crate::placement`]'s;
+//! this module does the I/O: it deploys attempts to workers, waits for
+//! them, asks the shuffle service what is lost, and reports every step as
+//! [`Progress`] so the scheduler can keep the job's record (and resume it
+//! after a restart).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use faro_runtime::attempt::TaskDone;
+use faro_runtime::data::Batch;
+use faro_runtime::deploy::TaskDeployment;
+use faro_runtime::plan::Plan;
+use faro_runtime::runner::regions;
+use faro_runtime::spec::{Exchange, ValidJob};
+use faro_runtime::task::TaskReport;
+use faro_shuffle::storage::ShuffleShape;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinSet;
+
+use crate::failover::{scope, FailoverPolicy, RerunCause, Scope};
+use crate::placement::{place_chain, replace_subtask};
+use crate::shuffle::ShuffleService;
+use crate::workers::{AttemptError, Workers};
+
+/// Where jobs run: workers, and the shuffle service for blocking edges.
+pub struct Cluster {
+    /// The workers.
+    pub workers: Arc<Workers>,
+    /// The shuffle service, if there is one.
+    pub shuffle: Option<ShuffleService>,
+    /// Largest frame a receiver accepts.
+    pub max_frame: usize,
+}
+
+/// One job to run.
+pub struct JobRun {
+    /// The job's id.
+    pub job_id: String,
+    /// The validated job.
+    pub job: ValidJob,
+    /// Attempts and waits.
+    pub policy: FailoverPolicy,
+    /// Regions an earlier scheduler finished; skipped when their blocking
+    /// outputs are still committed.
+    pub done_regions: Vec<usize>,
+    /// The first attempt number to use per `(chain, subtask)`: after a
+    /// restart, past every attempt the earlier scheduler started.
+    pub first_attempts: HashMap<(usize, u32), u32>,
+    /// How long to wait for a worker when none is alive.
+    pub worker_patience: Duration,
+}
+
+/// One step of a job, as it happens.
+#[derive(Debug)]
+pub enum Progress {
+    /// An attempt was deployed.
+    Started {
+        /// The chain.
+        chain: usize,
+        /// The subtask.
+        subtask: u32,
+        /// The attempt.
+        attempt: u32,
+        /// The worker it runs on.
+        worker: String,
+    },
+    /// An attempt finished.
+    Finished {
+        /// The chain.
+        chain: usize,
+        /// The subtask.
+        subtask: u32,
+        /// The attempt.
+        attempt: u32,
+        /// Its counters.
+        report: TaskReport,
+    },
+    /// An attempt failed, or was stopped because its region restarted.
+    Failed {
+        /// The chain.
+        chain: usize,
+        /// The subtask.
+        subtask: u32,
+        /// The attempt.
+        attempt: u32,
+        /// Why.
+        error: String,
+    },
+    /// Work runs again.
+    Rerun(RerunCause),
+    /// A region finished; `collected` are its `collect` rows.
+    RegionDone {
+        /// The region (index in run order).
+        region: usize,
+        /// Its chains.
+        chains: Vec<usize>,
+        /// Rows of its `collect` sinks.
+        collected: Vec<Batch>,
+    },
+}
+
+enum RegionFailure {
+    /// Blocking inputs were lost: these producer regions must run again.
+    InputsLost(Vec<usize>),
+    /// The job cannot go on.
+    Fatal(String),
+}
+
+type Joined = (usize, u32, u32, String, Result<TaskDone, AttemptError>);
+
+struct Driver<'a> {
+    cluster: &'a Cluster,
+    run: JobRun,
+    plan: Plan,
+    regions: Vec<Vec<usize>>,
+    progress: UnboundedSender<Progress>,
+    next_attempt: HashMap<(usize, u32), u32>,
+    placement: Vec<Vec<String>>,
+}
+
+/// Runs `run` on `cluster` to its end, reporting each step to `progress`.
+pub async fn drive(
+    cluster: &Cluster,
+    run: JobRun,
+    progress: UnboundedSender<Progress>,
+) -> Result<(), String> {
+    let plan = Plan::new(&run.job);
+    let regions = regions(&plan);
+    let placement = plan
+        .chains
+        .iter()
+        .map(|c| vec![String::new(); c.parallelism as usize])
+        .collect();
+    let mut driver = Driver {
+        cluster,
+        next_attempt: run.first_attempts.clone(),
+        run,
+        plan,
+        regions,
+        progress,
+        placement,
+    };
+    driver.run_all().await
+}
+
+impl Driver<'_> {
+    fn region_of(&self, chain: usize) -> Option<usize> {
+        self.regions.iter().position(|r| r.contains(&chain))
+    }
+
+    fn shuffle(&self) -> Result<&ShuffleService, String> {
+        self.cluster
+            .shuffle
+            .as_ref()
+            .ok_or_else(|| "the job has blocking edges but there is no shuffle service".into())
+    }
+
+    /// Blocking exchanges out of (`outputs`) or into the region's chains.
+    fn blocking(&self, chains: &[usize], outputs: bool) -> Vec<(u32, ShuffleShape, usize)> {
+        self.plan
+            .exchanges
+            .iter()
+            .filter(|e| e.exchange == Exchange::Blocking)
+            .filter(|e| chains.contains(if outputs { &e.from } else { &e.to }))
+            .map(|e| {
+                let shape = ShuffleShape {
+                    maps: e.producers,
+                    partitions: e.consumers,
+                };
+                (e.id as u32, shape, e.from)
+            })
+            .collect()
+    }
+
+    async fn run_all(&mut self) -> Result<(), String> {
+        if let Some(e) = self.plan.exchanges.iter().find(|e| {
+            e.exchange == Exchange::Blocking && self.region_of(e.from) == self.region_of(e.to)
+        }) {
+            return Err(format!(
+                "exchange {} is blocking but its producer and consumer are also joined by pipelined edges; make it pipelined",
+                e.id
+            ));
+        }
+        let mut done = vec![false; self.regions.len()];
+        for r in self.run.done_regions.clone() {
+            if r < done.len() && self.lost(&self.regions[r].clone(), true).await.is_empty() {
+                done[r] = true;
+            }
+        }
+        let mut recoveries = 0u32;
+        while let Some(r) = (0..self.regions.len()).find(|&r| !done[r]) {
+            match self.run_region(r).await {
+                Ok(collected) => {
+                    done[r] = true;
+                    let _ = self.progress.send(Progress::RegionDone {
+                        region: r,
+                        chains: self.regions[r].clone(),
+                        collected,
+                    });
+                }
+                Err(RegionFailure::InputsLost(producers)) => {
+                    recoveries += 1;
+                    if !self.run.policy.allows(recoveries) {
+                        return Err(format!(
+                            "shuffle data of region {r} was lost {recoveries} times; giving up"
+                        ));
+                    }
+                    for p in producers {
+                        tracing::warn!(job = %self.run.job_id, region = p, "inputs lost; re-running their producers");
+                        done[p] = false;
+                        let _ = self
+                            .progress
+                            .send(Progress::Rerun(RerunCause::PartitionLost));
+                    }
+                }
+                Err(RegionFailure::Fatal(message)) => return Err(message),
+            }
+        }
+        Ok(())
+    }
+
+    /// Regions whose blocking exchanges into (or, with `outputs`, out of)
+    /// `chains` lost partitions: their producers (or `chains`' own region).
+    async fn lost(&self, chains: &[usize], outputs: bool) -> Vec<usize> {
+        let exchanges = self.blocking(chains, outputs);
+        let Ok(shuffle) = self.shuffle() else {
+            return Vec::new();
+        };
+        let mut regions = Vec::new();
+        for (id, shape, from) in exchanges {
+            let lost = shuffle.lost_partitions(&self.run.job_id, id, shape).await;
+            if !lost.is_empty() {
+                tracing::warn!(job = %self.run.job_id, shuffle = id, ?lost, "partitions lost");
+                regions.extend(self.region_of(from).filter(|r| !regions.contains(r)));
+            }
+        }
+        regions
+    }
+
+    async fn register_outputs(&self, chains: &[usize]) -> Result<(), String> {
+        let shuffles: Vec<_> = self
+            .blocking(chains, true)
+            .into_iter()
+            .map(|(id, shape, _)| (id, shape))
+            .collect();
+        if shuffles.is_empty() {
+            return Ok(());
+        }
+        self.shuffle()?.register(&self.run.job_id, &shuffles).await
+    }
+
+    async fn place(&mut self, chains: &[usize]) -> Result<(), RegionFailure> {
+        if !self
+            .cluster
+            .workers
+            .wait_for_any(self.run.worker_patience)
+            .await
+        {
+            return Err(RegionFailure::Fatal(format!(
+                "no worker registered within {:?}",
+                self.run.worker_patience
+            )));
+        }
+        let slots = self.cluster.workers.slots();
+        for &c in chains {
+            self.placement[c] = place_chain(self.plan.chains[c].parallelism, &slots);
+        }
+        Ok(())
+    }
+
+    fn spawn(&mut self, set: &mut JoinSet<Joined>, chain: usize, subtask: u32, delay: Duration) {
+        let attempt = *self.next_attempt.get(&(chain, subtask)).unwrap_or(&0);
+        let worker = self.placement[chain][subtask as usize].clone();
+        let deployment = TaskDeployment {
+            job_id: self.run.job_id.clone(),
+            spec: self.run.job.spec.clone(),
+            chain,
+            subtask,
+            attempt,
+            placement: self.placement.clone(),
+            shuffle: self
+                .cluster
+                .shuffle
+                .as_ref()
+                .map(|s| s.access(&self.run.job_id)),
+            max_frame: self.cluster.max_frame,
+        };
+        let workers = self.cluster.workers.clone();
+        let progress = self.progress.clone();
+        set.spawn(async move {
+            tokio::time::sleep(delay).await;
+            let Some(entry) = workers.get(&worker) else {
+                return (
+                    chain,
+                    subtask,
+                    attempt,
+                    worker.clone(),
+                    Err(AttemptError::WorkerLost(worker)),
+                );
+            };
+            let _ = progress.send(Progress::Started {
+                chain,
+                subtask,
+                attempt,
+                worker: worker.clone(),
+            });
+            let outcome = entry.run(deployment).await;
+            (chain, subtask, attempt, worker, outcome)
+        });
+    }
+
+    /// Runs region `r` until every subtask finished once; returns its
+    /// `collect` rows.
+    async fn run_region(&mut self, r: usize) -> Result<Vec<Batch>, RegionFailure> {
+        let chains = self.regions[r].clone();
+        let scope = scope(&self.plan, &chains);
+        let policy = self.run.policy;
+        let mut registered = self.register_outputs(&chains).await;
+        let mut tries = 1;
+        while let Err(error) = registered {
+            if !policy.allows(tries) {
+                return Err(RegionFailure::Fatal(error));
+            }
+            tracing::warn!(job = %self.run.job_id, %error, "cannot register shuffles; retrying");
+            tokio::time::sleep(policy.backoff(tries)).await;
+            tries += 1;
+            registered = self.register_outputs(&chains).await;
+        }
+        self.place(&chains).await?;
+        let tasks: Vec<(usize, u32)> = chains
+            .iter()
+            .flat_map(|&c| (0..self.plan.chains[c].parallelism).map(move |s| (c, s)))
+            .collect();
+        if scope == Scope::Region {
+            self.align_attempts(&tasks, 0);
+        }
+        let mut set = JoinSet::new();
+        for &(c, s) in &tasks {
+            self.spawn(&mut set, c, s, Duration::ZERO);
+        }
+        let mut finished: HashSet<(usize, u32)> = HashSet::new();
+        let mut collected = Vec::new();
+        while finished.len() < tasks.len() {
+            let Some(joined) = set.join_next().await else {
+                return Err(RegionFailure::Fatal("the region's tasks vanished".into()));
+            };
+            // An aborted attempt (region restart) was accounted for then.
+            let Ok((c, s, attempt, worker, outcome)) = joined else {
+                continue;
+            };
+            let error = match outcome {
+                Ok(done) => {
+                    finished.insert((c, s));
+                    collected.extend(done.collected);
+                    let _ = self.progress.send(Progress::Finished {
+                        chain: c,
+                        subtask: s,
+                        attempt,
+                        report: done.report,
+                    });
+                    continue;
+                }
+                Err(error) => error,
+            };
+            let name = format!("{}[{s}]", self.plan.chains[c].name);
+            tracing::warn!(job = %self.run.job_id, task = %name, attempt, %worker, %error, "attempt failed");
+            let _ = self.progress.send(Progress::Failed {
+                chain: c,
+                subtask: s,
+                attempt,
+                error: error.to_string(),
+            });
+            let next = attempt + 1;
+            if !policy.allows(next) {
+                return Err(RegionFailure::Fatal(format!(
+                    "task {name} failed (attempt {next} of {}): {error}",
+                    policy.max_attempts
+                )));
+            }
+            let lost = self.lost(&chains, false).await;
+            if !lost.is_empty() {
+                return Err(RegionFailure::InputsLost(lost));
+            }
+            let cause = match error {
+                AttemptError::WorkerLost(_) => RerunCause::WorkerLost,
+                AttemptError::Failed(_) => RerunCause::TaskFailed,
+            };
+            let _ = self.progress.send(Progress::Rerun(cause));
+            let wait = policy.backoff(next);
+            match scope {
+                Scope::Subtask => {
+                    self.next_attempt.insert((c, s), next);
+                    if !self
+                        .cluster
+                        .workers
+                        .wait_for_any(self.run.worker_patience)
+                        .await
+                    {
+                        return Err(RegionFailure::Fatal("no worker is left".into()));
+                    }
+                    if let Some(to) =
+                        replace_subtask(&self.placement[c], &self.cluster.workers.slots(), &worker)
+                    {
+                        self.placement[c][s as usize] = to;
+                    }
+                    self.spawn(&mut set, c, s, wait);
+                }
+                Scope::Region => {
+                    set.abort_all();
+                    while set.join_next().await.is_some() {}
+                    for &(oc, os) in tasks
+                        .iter()
+                        .filter(|t| !finished.contains(t) && **t != (c, s))
+                    {
+                        let _ = self.progress.send(Progress::Failed {
+                            chain: oc,
+                            subtask: os,
+                            attempt: *self.next_attempt.get(&(oc, os)).unwrap_or(&0),
+                            error: format!("stopped: {name} failed and the region restarts"),
+                        });
+                    }
+                    finished.clear();
+                    collected.clear();
+                    self.align_attempts(&tasks, next);
+                    tokio::time::sleep(wait).await;
+                    self.place(&chains).await?;
+                    for &(oc, os) in &tasks {
+                        self.spawn(&mut set, oc, os, Duration::ZERO);
+                    }
+                }
+            }
+        }
+        Ok(collected)
+    }
+
+    /// Gives every task of a region the same attempt number, at least
+    /// `at_least`: pipelined neighbours find each other's channels by it.
+    fn align_attempts(&mut self, tasks: &[(usize, u32)], at_least: u32) {
+        let attempt = tasks
+            .iter()
+            .map(|t| *self.next_attempt.get(t).unwrap_or(&0))
+            .max()
+            .unwrap_or(0)
+            .max(at_least);
+        for &t in tasks {
+            self.next_attempt.insert(t, attempt);
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! How a job recovers from a failure: pure decisions, no I/O.
+//!
+//! - A region whose chains are joined by no pipelined exchange (one chain
+//!   between blocking edges and sinks) re-runs only the failed subtask: its
+//!   inputs are committed in the shuffle service and its outputs are
+//!   committed per attempt (first commit wins), so a re-run reads the same
+//!   data and a late duplicate changes nothing.
+//! - A region with pipelined exchanges restarts as a whole: its consumers
+//!   have taken part of the failed producer's stream.
+//! - Each subtask gets `max_attempts` attempts; the wait before a re-run
+//!   doubles from `backoff` up to `max_backoff`.
+
+use std::time::Duration;
+
+use faro_runtime::plan::Plan;
+use faro_runtime::spec::Exchange;
+
+/// Attempts and waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailoverPolicy {
+    /// Attempts per subtask, the first included (1 = no re-runs).
+    pub max_attempts: u32,
+    /// The wait before the first re-run.
+    pub backoff: Duration,
+    /// The longest wait.
+    pub max_backoff: Duration,
+}
+
+impl Default for FailoverPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+impl FailoverPolicy {
+    /// The wait before running attempt `next` (≥ 1).
+    pub fn backoff(&self, next: u32) -> Duration {
+        let doublings = next.saturating_sub(1).min(16);
+        self.backoff
+            .saturating_mul(1u32 << doublings)
+            .min(self.max_backoff)
+    }
+
+    /// Whether attempt `next` may run.
+    pub fn allows(&self, next: u32) -> bool {
+        next < self.max_attempts
+    }
+}
+
+/// What re-runs when a subtask of a region fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The failed subtask alone.
+    Subtask,
+    /// Every subtask of the region.
+    Region,
+}
+
+/// The scope of a failure in the region made of `chains`.
+pub fn scope(plan: &Plan, chains: &[usize]) -> Scope {
+    let pipelined_inside = plan.exchanges.iter().any(|e| {
+        e.exchange == Exchange::Pipelined && chains.contains(&e.from) && chains.contains(&e.to)
+    });
+    if pipelined_inside {
+        Scope::Region
+    } else {
+        Scope::Subtask
+    }
+}
+
+/// Why work ran again, as counted per job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RerunCause {
+    /// A task failed.
+    TaskFailed,
+    /// A task's worker stopped heartbeating.
+    WorkerLost,
+    /// Shuffle partitions a region needed were lost; their producers ran
+    /// again.
+    PartitionLost,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faro_runtime::spec::{validate, JobSpec};
+
+    fn plan(json: &str) -> Plan {
+        Plan::new(&validate(&JobSpec::from_json(json).unwrap()).unwrap())
+    }
+
+    /// `gen -(hash, %X%)-> agg -(forward)-> out`, plus `%TAIL%`.
+    const STAGES: &str = r#"{"name":"t","vertices":[
+        {"id":"gen","operator":"generate","parallelism":2,
+         "params":{"rows":10,"columns":[{"name":"k","expr":"i % 3"}]}},
+        {"id":"agg","operator":"aggregate","parallelism":2,
+         "params":{"group_by":["k"],"aggregates":[{"name":"n","function":"count"}]}},
+        {"id":"out","operator":"collect","parallelism":%P%}],
+        "edges":[{"from":"gen","to":"agg","partitioning":{"hash":["k"]},"exchange":"%X%"},
+                 {"from":"agg","to":"out","partitioning":"%OUT%"}]}"#;
+
+    fn stages(exchange: &str, out: &str, parallelism: u32) -> Plan {
+        plan(
+            &STAGES
+                .replace("%X%", exchange)
+                .replace("%OUT%", out)
+                .replace("%P%", &parallelism.to_string()),
+        )
+    }
+
+    #[test]
+    fn regions_of_one_chain_rerun_one_subtask() {
+        let plan = stages("blocking", "forward", 2);
+        let regions = faro_runtime::runner::regions(&plan);
+        assert_eq!(regions.len(), 2);
+        for region in &regions {
+            assert_eq!(scope(&plan, region), Scope::Subtask);
+        }
+    }
+
+    #[test]
+    fn regions_with_pipelined_exchanges_restart_whole() {
+        let plan = stages("blocking", "rebalance", 1);
+        let regions = faro_runtime::runner::regions(&plan);
+        assert_eq!(regions.len(), 2);
+        assert_eq!(scope(&plan, &regions[0]), Scope::Subtask);
+        assert_eq!(scope(&plan, &regions[1]), Scope::Region);
+        let plan = stages("pipelined", "forward", 2);
+        let regions = faro_runtime::runner::regions(&plan);
+        assert_eq!(regions.len(), 1);
+        assert_eq!(scope(&plan, &regions[0]), Scope::Region);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let policy = FailoverPolicy {
+            max_attempts: 3,
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(300),
+        };
+        assert_eq!(policy.backoff(1), Duration::from_millis(100));
+        assert_eq!(policy.backoff(2), Duration::from_millis(200));
+        assert_eq!(policy.backoff(3), Duration::from_millis(300));
+        assert!(policy.allows(2));
+        assert!(!policy.allows(3));
+    }
+}

@@ -1,0 +1,73 @@
+//! The scheduler process's control endpoint: worker processes connect,
+//! register and heartbeat here, and the scheduler calls them back on the
+//! same connections (see [`crate::control`]).
+
+use std::sync::Arc;
+
+use faro_transport::rpc::{Responder, RpcServer};
+use faro_transport::{Connection, Endpoint};
+
+use crate::control::{FromScheduler, ToScheduler};
+use crate::workers::Workers;
+
+/// Accepts workers on `endpoint` until it closes.
+pub async fn serve_control(endpoint: Endpoint, workers: Arc<Workers>) {
+    workers.spawn_expiry();
+    while let Some(connection) = endpoint.accept().await {
+        match connection {
+            Ok(connection) => {
+                tokio::spawn(serve_worker(connection, workers.clone()));
+            }
+            Err(error) => tracing::debug!(%error, "a worker could not connect"),
+        }
+    }
+}
+
+async fn serve_worker(connection: Connection, workers: Arc<Workers>) {
+    let server = Arc::new(RpcServer::new());
+    while let Ok(incoming) = connection.accept_channel().await {
+        let (server, workers, connection) = (server.clone(), workers.clone(), connection.clone());
+        tokio::spawn(async move {
+            match server.accept(incoming).await {
+                Ok(Some((request, responder))) => {
+                    answer(&workers, &connection, &request, responder).await;
+                }
+                Ok(None) => {}
+                Err(error) => tracing::debug!(%error, "a control call failed"),
+            }
+        });
+    }
+}
+
+async fn answer(
+    workers: &Arc<Workers>,
+    connection: &Connection,
+    request: &[u8],
+    responder: Responder,
+) {
+    let answer = match serde_json::from_slice::<ToScheduler>(request) {
+        Ok(ToScheduler::Register { worker, slots }) => {
+            workers.register(worker, slots, connection.clone());
+            FromScheduler::Registered {
+                heartbeat_ms: (workers.timeout() / 4).as_millis().max(10) as u64,
+            }
+        }
+        Ok(ToScheduler::Heartbeat { worker }) => {
+            if workers.heartbeat(&worker) {
+                FromScheduler::Alive
+            } else {
+                FromScheduler::Unknown
+            }
+        }
+        Err(error) => {
+            responder
+                .refuse(&format!("malformed control request: {error}"))
+                .await;
+            return;
+        }
+    };
+    let bytes = serde_json::to_vec(&answer).unwrap_or_default();
+    if let Err(error) = responder.respond(&bytes).await {
+        tracing::debug!(%error, "a worker did not take an answer");
+    }
+}

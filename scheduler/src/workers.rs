@@ -1,0 +1,306 @@
+//! The workers the scheduler may place tasks on: the embedded worker in
+//! this process, and worker processes that registered over the control
+//! RPC and keep heartbeating. A worker whose heartbeats stop for the
+//! configured timeout (or whose connection closes) is lost: every attempt
+//! running on it ends as [`AttemptError::WorkerLost`], and it takes no new
+//! work until it registers again.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use faro_runtime::attempt::{decode_outcome, AttemptKey, TaskDone};
+use faro_runtime::deploy::TaskDeployment;
+use faro_runtime::worker::Worker;
+use faro_transport::{rpc, Connection, TransportError};
+use tokio::sync::{watch, Notify};
+
+use crate::control::ToWorker;
+use crate::placement::WorkerSlots;
+
+/// How an attempt ended without finishing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttemptError {
+    /// The task failed (its error).
+    #[error("{0}")]
+    Failed(String),
+    /// The worker it ran on was lost.
+    #[error("worker {0} was lost")]
+    WorkerLost(String),
+}
+
+enum Link {
+    Local(Arc<Worker>),
+    Remote(Connection),
+}
+
+/// One worker.
+pub struct WorkerEntry {
+    id: String,
+    slots: usize,
+    link: Link,
+    last_seen: Mutex<Instant>,
+    lost: watch::Sender<bool>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Sends `Cancel` for an attempt whose wait was dropped before it ended.
+struct CancelRemote {
+    connection: Option<Connection>,
+    request: Vec<u8>,
+}
+
+impl Drop for CancelRemote {
+    fn drop(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            let request = std::mem::take(&mut self.request);
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    let _ = rpc::call(&connection, &request).await;
+                });
+            }
+        }
+    }
+}
+
+impl WorkerEntry {
+    /// The worker's id (its data address).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Its slots.
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// Whether it runs in this process.
+    pub fn is_local(&self) -> bool {
+        matches!(self.link, Link::Local(_))
+    }
+
+    /// Milliseconds since it was last heard from.
+    pub fn silent_ms(&self) -> u64 {
+        lock(&self.last_seen).elapsed().as_millis() as u64
+    }
+
+    /// Runs one attempt to its end. Dropping the future cancels it.
+    pub async fn run(&self, d: TaskDeployment) -> Result<TaskDone, AttemptError> {
+        let mut lost = self.lost.subscribe();
+        let lost_error = || AttemptError::WorkerLost(self.id.clone());
+        if *lost.borrow() {
+            return Err(lost_error());
+        }
+        match &self.link {
+            Link::Local(worker) => worker.run_attempt(d).await.map_err(AttemptError::Failed),
+            Link::Remote(connection) => {
+                let key = AttemptKey::of(&d);
+                let cancel = serde_json::to_vec(&ToWorker::Cancel {
+                    job: key.job,
+                    chain: key.chain,
+                    subtask: key.subtask,
+                    attempt: key.attempt,
+                })
+                .unwrap_or_default();
+                let request = serde_json::to_vec(&ToWorker::Run(Box::new(d)))
+                    .map_err(|e| AttemptError::Failed(e.to_string()))?;
+                let mut guard = CancelRemote {
+                    connection: Some(connection.clone()),
+                    request: cancel,
+                };
+                let answer = tokio::select! {
+                    answer = rpc::call(connection, &request) => answer,
+                    _ = lost.wait_for(|lost| *lost) => return Err(lost_error()),
+                };
+                guard.connection = None;
+                match answer {
+                    Ok(bytes) => match decode_outcome(&bytes) {
+                        Ok(outcome) => outcome.map_err(AttemptError::Failed),
+                        Err(e) => Err(AttemptError::Failed(e.to_string())),
+                    },
+                    Err(TransportError::Refused(message)) => Err(AttemptError::Failed(message)),
+                    Err(_) => Err(lost_error()),
+                }
+            }
+        }
+    }
+
+    /// Stops every attempt of `job` on the worker and forgets the job.
+    pub async fn finish_job(&self, job: &str) {
+        match &self.link {
+            Link::Local(worker) => {
+                worker.cancel_job(job);
+                worker.finish_job(job);
+            }
+            Link::Remote(connection) => {
+                let request = serde_json::to_vec(&ToWorker::FinishJob { job: job.into() })
+                    .unwrap_or_default();
+                if let Err(error) = rpc::call(connection, &request).await {
+                    tracing::debug!(worker = %self.id, %error, "finishing a job on a worker");
+                }
+            }
+        }
+    }
+
+    fn mark_lost(&self) {
+        self.lost.send_replace(true);
+        if let Link::Remote(connection) = &self.link {
+            connection.close();
+        }
+    }
+}
+
+/// Every worker the scheduler knows.
+pub struct Workers {
+    entries: Mutex<Vec<Arc<WorkerEntry>>>,
+    timeout: Duration,
+    changed: Notify,
+}
+
+impl Workers {
+    /// No workers yet; remote ones expire after `timeout` without a
+    /// heartbeat.
+    pub fn new(timeout: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            entries: Mutex::new(Vec::new()),
+            timeout,
+            changed: Notify::new(),
+        })
+    }
+
+    /// The heartbeat timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    fn add(&self, id: String, slots: usize, link: Link) -> Arc<WorkerEntry> {
+        let entry = Arc::new(WorkerEntry {
+            id,
+            slots: slots.max(1),
+            link,
+            last_seen: Mutex::new(Instant::now()),
+            lost: watch::channel(false).0,
+        });
+        let mut entries = lock(&self.entries);
+        // A worker registering again under its id replaces its old self,
+        // whose attempts are gone with it.
+        entries.retain(|old| {
+            if old.id == entry.id {
+                old.mark_lost();
+                false
+            } else {
+                true
+            }
+        });
+        entries.push(entry.clone());
+        drop(entries);
+        self.changed.notify_waiters();
+        entry
+    }
+
+    /// Adds a worker running in this process (never expires).
+    pub fn add_local(&self, worker: Arc<Worker>) {
+        self.add(worker.id(), worker.slots(), Link::Local(worker));
+    }
+
+    /// Registers a worker process reached over `connection`; when the
+    /// connection closes the worker is lost.
+    pub fn register(self: &Arc<Self>, id: String, slots: usize, connection: Connection) {
+        let entry = self.add(id, slots, Link::Remote(connection.clone()));
+        tracing::info!(worker = %entry.id, slots = entry.slots, "worker registered");
+        let workers = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let reason = connection.closed().await;
+            if let Some(workers) = workers.upgrade() {
+                workers.lose(&entry, &reason.to_string());
+            }
+        });
+    }
+
+    /// Takes a heartbeat; `false` if the worker is not registered.
+    pub fn heartbeat(&self, id: &str) -> bool {
+        match lock(&self.entries).iter().find(|e| e.id == id) {
+            Some(entry) => {
+                *lock(&entry.last_seen) = Instant::now();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn lose(&self, entry: &Arc<WorkerEntry>, why: &str) {
+        let mut entries = lock(&self.entries);
+        let before = entries.len();
+        entries.retain(|e| !Arc::ptr_eq(e, entry));
+        if entries.len() != before {
+            tracing::warn!(worker = %entry.id, why, "worker lost");
+        }
+        drop(entries);
+        entry.mark_lost();
+        self.changed.notify_waiters();
+    }
+
+    /// Expires remote workers silent for longer than the timeout.
+    pub fn expire(&self) {
+        let silent: Vec<Arc<WorkerEntry>> = lock(&self.entries)
+            .iter()
+            .filter(|e| !e.is_local() && lock(&e.last_seen).elapsed() > self.timeout)
+            .cloned()
+            .collect();
+        for entry in silent {
+            self.lose(&entry, "no heartbeat within the timeout");
+        }
+    }
+
+    /// Checks heartbeats for as long as the registry lives.
+    pub fn spawn_expiry(self: &Arc<Self>) {
+        let workers = Arc::downgrade(self);
+        let tick = (self.timeout / 4).max(Duration::from_millis(50));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(tick).await;
+                match workers.upgrade() {
+                    Some(workers) => workers.expire(),
+                    None => return,
+                }
+            }
+        });
+    }
+
+    /// The workers alive now.
+    pub fn alive(&self) -> Vec<Arc<WorkerEntry>> {
+        lock(&self.entries).clone()
+    }
+
+    /// The worker called `id`, if alive.
+    pub fn get(&self, id: &str) -> Option<Arc<WorkerEntry>> {
+        lock(&self.entries).iter().find(|e| e.id == id).cloned()
+    }
+
+    /// Alive workers and their slots, for placement.
+    pub fn slots(&self) -> Vec<WorkerSlots> {
+        lock(&self.entries)
+            .iter()
+            .map(|e| WorkerSlots {
+                id: e.id.clone(),
+                slots: e.slots,
+            })
+            .collect()
+    }
+
+    /// Waits until at least one worker is alive, for at most `patience`.
+    pub async fn wait_for_any(&self, patience: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let changed = self.changed.notified();
+            if !lock(&self.entries).is_empty() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return !lock(&self.entries).is_empty();
+            }
+        }
+    }
+}

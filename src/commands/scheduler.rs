@@ -1,0 +1,229 @@
+//! `faro scheduler`: the standalone scheduler. Serves the REST API over
+//! HTTP on `--listen` (TCP) and the workers' control connections over
+//! QUIC on the same address (UDP, or `--control`); runs jobs on the workers
+//! that register, with the shuffle service nodes from its configuration;
+//! keeps job metadata in redb under `--data-dir`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use faro_scheduler::driver::Cluster;
+use faro_scheduler::failover::FailoverPolicy;
+use faro_scheduler::service::SchedulerConfig;
+use faro_scheduler::shuffle::ShuffleService;
+use faro_scheduler::store::Store;
+use faro_scheduler::workers::Workers;
+use faro_scheduler::Scheduler;
+use faro_shuffle::ClusterSecret;
+use faro_transport::Endpoint;
+use serde::Deserialize;
+
+use super::cluster_config::{load_file, required, transport, IdentityPaths};
+
+/// Options of `faro scheduler`. Each may instead be set in the `--config`
+/// file (TOML, same names with `_`); a flag wins over the file.
+#[derive(clap::Args, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerArgs {
+    /// TOML file with any of the settings below.
+    #[arg(long)]
+    #[serde(skip)]
+    config: Option<PathBuf>,
+    /// Check the configuration (files readable, identity, secret, node
+    /// addresses) and exit.
+    #[arg(long)]
+    #[serde(skip)]
+    check: bool,
+    /// Address of the REST API (TCP) and, unless `--control` is given, of
+    /// the workers' control endpoint (UDP) [default: 0.0.0.0:7070].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// UDP address for the workers' control connections.
+    #[arg(long)]
+    control: Option<SocketAddr>,
+    /// Directory of the job metadata store.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// A shuffle-service node as NAME=HOST:PORT (repeat for each node).
+    #[arg(long = "shuffle-node")]
+    shuffle_nodes: Option<Vec<String>>,
+    /// Copies of each shuffle partition [default: 1].
+    #[arg(long)]
+    replicas: Option<usize>,
+    /// This process's certificate chain (PEM).
+    #[arg(long)]
+    cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// The cluster CA (PEM).
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// File holding the cluster secret job tokens are derived from.
+    #[arg(long)]
+    secret_file: Option<PathBuf>,
+    /// Require `Authorization: Bearer TOKEN` on every /v1 call.
+    #[arg(long, env = "FARO_TOKEN")]
+    token: Option<String>,
+    /// Rows of a job's `collect` result kept [default: 100000].
+    #[arg(long)]
+    result_rows: Option<usize>,
+    /// A worker silent this long is lost and its attempts re-run
+    /// [default: 10000].
+    #[arg(long)]
+    heartbeat_timeout_ms: Option<u64>,
+    /// Attempts per subtask, the first included [default: 4].
+    #[arg(long)]
+    max_attempts: Option<u32>,
+    /// Wait before the first re-run, doubling after [default: 500].
+    #[arg(long)]
+    backoff_ms: Option<u64>,
+    /// Use loopback transport tuning (all peers on this machine).
+    #[arg(long)]
+    #[serde(default)]
+    loopback: bool,
+}
+
+fn parse_node(text: &str) -> anyhow::Result<(String, SocketAddr)> {
+    let (name, addr) = text
+        .split_once('=')
+        .with_context(|| format!("shuffle node {text:?} is not NAME=HOST:PORT"))?;
+    let addr = addr
+        .parse()
+        .with_context(|| format!("shuffle node {name}: {addr:?} is not HOST:PORT"))?;
+    Ok((name.to_string(), addr))
+}
+
+/// Everything the scheduler needs, resolved and loaded.
+struct Resolved {
+    listen: SocketAddr,
+    control: Option<SocketAddr>,
+    data_dir: PathBuf,
+    nodes: Vec<(String, SocketAddr)>,
+    replicas: usize,
+    identity: IdentityPaths,
+    secret: ClusterSecret,
+    token: Option<String>,
+    config: SchedulerConfig,
+    heartbeat_timeout: Duration,
+    loopback: bool,
+}
+
+fn resolve(flags: &SchedulerArgs) -> anyhow::Result<Resolved> {
+    let file: SchedulerArgs = load_file(flags.config.as_deref())?;
+    let nodes = flags
+        .shuffle_nodes
+        .clone()
+        .or(file.shuffle_nodes)
+        .unwrap_or_default()
+        .iter()
+        .map(|n| parse_node(n))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let secret_file = required(flags.secret_file.clone(), file.secret_file, "secret_file")?;
+    let secret = std::fs::read(&secret_file)
+        .with_context(|| format!("reading the cluster secret {}", secret_file.display()))?;
+    anyhow::ensure!(
+        secret.len() >= 16,
+        "the cluster secret in {} is shorter than 16 bytes",
+        secret_file.display()
+    );
+    let max_attempts = flags.max_attempts.or(file.max_attempts).unwrap_or(4);
+    anyhow::ensure!(max_attempts >= 1, "max_attempts must be at least 1");
+    let heartbeat_timeout = Duration::from_millis(
+        flags
+            .heartbeat_timeout_ms
+            .or(file.heartbeat_timeout_ms)
+            .unwrap_or(10_000),
+    );
+    anyhow::ensure!(
+        heartbeat_timeout >= Duration::from_millis(100),
+        "heartbeat_timeout_ms must be at least 100"
+    );
+    let backoff = Duration::from_millis(flags.backoff_ms.or(file.backoff_ms).unwrap_or(500));
+    Ok(Resolved {
+        listen: match flags.listen.or(file.listen) {
+            Some(listen) => listen,
+            None => "0.0.0.0:7070".parse()?,
+        },
+        control: flags.control.or(file.control),
+        data_dir: required(flags.data_dir.clone(), file.data_dir, "data_dir")?,
+        nodes,
+        replicas: flags.replicas.or(file.replicas).unwrap_or(1),
+        identity: IdentityPaths {
+            cert: required(flags.cert.clone(), file.cert, "cert")?,
+            key: required(flags.key.clone(), file.key, "key")?,
+            ca: required(flags.ca.clone(), file.ca, "ca")?,
+        },
+        secret: ClusterSecret::new(&secret),
+        token: flags.token.clone().or(file.token),
+        config: SchedulerConfig {
+            result_rows: flags.result_rows.or(file.result_rows).unwrap_or(100_000),
+            policy: FailoverPolicy {
+                max_attempts,
+                backoff,
+                max_backoff: backoff.max(Duration::from_secs(10)),
+            },
+            worker_patience: heartbeat_timeout.max(Duration::from_secs(30)),
+        },
+        heartbeat_timeout,
+        loopback: flags.loopback || file.loopback,
+    })
+}
+
+/// Runs the scheduler until SIGTERM or Ctrl-C.
+pub fn run(args: &SchedulerArgs) -> anyhow::Result<()> {
+    let resolved = resolve(args)?;
+    let tls = resolved.identity.load()?;
+    if args.check {
+        println!("faro scheduler: configuration ok");
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        std::fs::create_dir_all(&resolved.data_dir)
+            .with_context(|| format!("creating {}", resolved.data_dir.display()))?;
+        let store = Store::open(&resolved.data_dir.join("jobs.redb"))?;
+        // Bind the control endpoint first: a REST port chosen by the OS
+        // (port 0) then reuses its number.
+        let control_addr = resolved.control.unwrap_or(resolved.listen);
+        let endpoint = Endpoint::bind(control_addr, &tls, transport(resolved.loopback))
+            .with_context(|| format!("binding the control endpoint {control_addr}"))?;
+        let control = endpoint.local_addr()?;
+        let workers = Workers::new(resolved.heartbeat_timeout);
+        tokio::spawn(faro_scheduler::standalone::serve_control(
+            endpoint.clone(),
+            workers.clone(),
+        ));
+        let shuffle = (!resolved.nodes.is_empty()).then(|| {
+            ShuffleService::new(
+                resolved.nodes.clone(),
+                resolved.replicas,
+                resolved.secret.clone(),
+                endpoint.clone(),
+            )
+        });
+        let cluster = Cluster {
+            workers,
+            shuffle,
+            max_frame: faro_transport::TransportOptions::default().buffer_size,
+        };
+        let scheduler = Scheduler::new(store, cluster, None, resolved.config.clone())?;
+        let listen = if resolved.control.is_none() && resolved.listen.port() == 0 {
+            SocketAddr::new(resolved.listen.ip(), control.port())
+        } else {
+            resolved.listen
+        };
+        let bound = faro_scheduler::rest::serve(listen, scheduler, resolved.token.clone())
+            .with_context(|| format!("binding the REST API on {listen}"))?;
+        println!("faro scheduler: REST API on http://{bound}, workers connect to {control}");
+        tracing::info!(data_dir = %resolved.data_dir.display(), shuffle_nodes = resolved.nodes.len(), "scheduler up");
+        super::shuffle_service::shutdown_signal().await?;
+        tracing::info!("shutting down");
+        endpoint.close();
+        Ok(())
+    })
+}

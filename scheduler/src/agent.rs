@@ -86,20 +86,21 @@ async fn session(
         *announced = true;
     }
     tracing::info!(%scheduler, worker = %worker.id(), slots = worker.slots(), "registered");
+    let patience = (interval * 3).max(Duration::from_secs(1));
     let ended = loop {
         tokio::time::sleep(interval).await;
-        match ask(
-            &connection,
-            &ToScheduler::Heartbeat {
-                worker: worker.id(),
-            },
-        )
-        .await
-        {
-            Ok(FromScheduler::Alive) => {}
-            Ok(FromScheduler::Unknown) => break Ok(()),
-            Ok(other) => break Err(format!("unexpected answer to a heartbeat: {other:?}")),
-            Err(error) => break Err(error),
+        // A scheduler killed outright never closes the connection; an
+        // unanswered heartbeat is how the worker finds out.
+        let beat = ToScheduler::Heartbeat {
+            worker: worker.id(),
+        };
+        let heartbeat = ask(&connection, &beat);
+        match tokio::time::timeout(patience, heartbeat).await {
+            Ok(Ok(FromScheduler::Alive)) => {}
+            Ok(Ok(FromScheduler::Unknown)) => break Ok(()),
+            Ok(Ok(other)) => break Err(format!("unexpected answer to a heartbeat: {other:?}")),
+            Ok(Err(error)) => break Err(error),
+            Err(_) => break Err(format!("no answer to a heartbeat within {patience:?}")),
         }
     };
     calls.abort();

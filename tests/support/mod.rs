@@ -72,7 +72,11 @@ pub fn start_node_with(
     let mut child = Command::new(env!("CARGO_BIN_EXE_faro"))
         .arg("shuffle-service")
         .args(extra)
-        .args(["--listen", "127.0.0.1:0", "--loopback"])
+        .args(if extra.contains(&"--listen") {
+            &["--loopback"][..]
+        } else {
+            &["--listen", "127.0.0.1:0", "--loopback"][..]
+        })
         .arg("--data-dir")
         .arg(data_dir)
         .arg("--cert")

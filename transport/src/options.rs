@@ -38,7 +38,10 @@ pub struct TransportOptions {
     pub channel_credit_bytes: usize,
     /// Frames a sender queues locally, beyond its credit, before `send` waits.
     pub sender_queue: usize,
-    /// A connection silent for this long is declared dead.
+    /// A connection silent for this long is declared dead (keep-alives go
+    /// every third of it). This is how a peer killed outright — no close
+    /// frame — is noticed, so it bounds how long a push to a dead shuffle
+    /// node hangs before the task fails and re-runs.
     pub idle_timeout: Duration,
     /// Largest UDP payload to use: 1452 is safe on Ethernet; on loopback
     /// or jumbo-frame links up to 65507 cuts per-packet cost. Above 1452,
@@ -70,7 +73,7 @@ impl Default for TransportOptions {
             exclusive_buffers: 2,
             channel_credit_bytes: 512 << 10,
             sender_queue: 8,
-            idle_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(10),
             max_udp_payload: 1452,
             min_udp_payload: 1200,
             send_window: 64 << 20,

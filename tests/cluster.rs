@@ -1,0 +1,418 @@
+//! A cluster of separate processes — shuffle service, scheduler, two
+//! workers — really killed: jobs submitted over HTTP give the reference
+//! result; kill -9 of a worker while the reduce stage runs re-runs only
+//! that worker's tasks; kill -9 of the shuffle service during the map
+//! stage (then a restart) and of the scheduler during the reduce stage
+//! (then a restart) still finish with the reference result, the latter
+//! without running the committed map stage again.
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{setup, start_node_with, Node, Setup};
+
+/// Rows the test job generates.
+const ROWS: u64 = 6_000_000;
+
+/// The test job: a map stage generating rows and hashing them on `key`
+/// through the shuffle service, and a reduce stage counting rows and
+/// distinct values per key (count_distinct does not split, so every row
+/// crosses the shuffle and the reduce stage does real work).
+fn job(rows: u64) -> String {
+    format!(
+        r#"{{"name": "distinct-per-key", "vertices": [
+        {{"id": "rows", "operator": "generate", "parallelism": 2,
+          "params": {{"rows": {rows}, "columns": [
+            {{"name": "key", "expr": "i % 997"}},
+            {{"name": "val", "expr": "(i * 7919) % 20011"}}]}}}},
+        {{"id": "agg", "operator": "aggregate", "parallelism": 4,
+          "params": {{"group_by": ["key"], "aggregates": [
+            {{"name": "n", "function": "count"}},
+            {{"name": "distinct", "function": "count_distinct", "expr": "val"}}]}}}},
+        {{"id": "out", "operator": "collect", "parallelism": 4}}],
+      "edges": [
+        {{"from": "rows", "to": "agg", "partitioning": {{"hash": ["key"]}}, "exchange": "blocking"}},
+        {{"from": "agg", "to": "out", "partitioning": "forward"}}]}}"#
+    )
+}
+
+/// key → (rows, distinct values), computed directly.
+fn reference(rows: u64) -> HashMap<i64, (i64, i64)> {
+    let mut values: HashMap<i64, HashSet<i64>> = HashMap::new();
+    let mut counts: HashMap<i64, i64> = HashMap::new();
+    for i in 0..rows as i64 {
+        let key = i % 997;
+        values.entry(key).or_default().insert((i * 7919) % 20011);
+        *counts.entry(key).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(k, n)| (k, (n, values[&k].len() as i64)))
+        .collect()
+}
+
+struct Process {
+    child: Child,
+    /// Kept open: a process writing to a closed pipe dies.
+    _stdout: BufReader<ChildStdout>,
+    line: String,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Process {
+    fn kill9(&mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("reaped");
+    }
+}
+
+fn spawn(args: &[&str], extra: &[String]) -> Process {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faro"))
+        .args(args)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("faro starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout
+        .read_line(&mut line)
+        .expect("the process says it is up");
+    assert!(!line.is_empty(), "{args:?} exited before it was up");
+    Process {
+        child,
+        _stdout: stdout,
+        line,
+    }
+}
+
+fn identity(setup: &Setup) -> Vec<String> {
+    [
+        ("--cert", &setup.pem.cert),
+        ("--key", &setup.pem.key),
+        ("--ca", &setup.pem.ca),
+    ]
+    .iter()
+    .flat_map(|(flag, path)| [flag.to_string(), path.display().to_string()])
+    .collect()
+}
+
+struct Cluster {
+    setup: Setup,
+    node: Node,
+    node_dir: std::path::PathBuf,
+    scheduler: Process,
+    scheduler_dir: std::path::PathBuf,
+    url: String,
+    control: String,
+    workers: Vec<Process>,
+}
+
+fn start_scheduler(
+    setup: &Setup,
+    dir: &Path,
+    node: &Node,
+    listen: &str,
+) -> (Process, String, String) {
+    let mut extra = identity(setup);
+    extra.extend([
+        "--listen".into(),
+        listen.into(),
+        "--data-dir".into(),
+        dir.display().to_string(),
+        "--shuffle-node".into(),
+        format!("shuffle-a={}", node.addr),
+        "--secret-file".into(),
+        setup.secret_file.display().to_string(),
+        "--heartbeat-timeout-ms".into(),
+        "1000".into(),
+        "--backoff-ms".into(),
+        "200".into(),
+        "--max-attempts".into(),
+        "6".into(),
+    ]);
+    let process = spawn(&["scheduler", "--loopback"], &extra);
+    // "faro scheduler: REST API on http://ADDR, workers connect to ADDR"
+    let words: Vec<&str> = process.line.split_whitespace().collect();
+    let url = words
+        .iter()
+        .find(|w| w.starts_with("http://"))
+        .map(|w| w.trim_end_matches(',').to_string())
+        .unwrap_or_else(|| panic!("no URL in {:?}", process.line));
+    let control = words.last().map(|w| w.to_string()).unwrap_or_default();
+    (process, url, control)
+}
+
+fn start_worker(setup: &Setup, control: &str) -> Process {
+    let mut extra = identity(setup);
+    extra.extend([
+        "--scheduler".into(),
+        control.into(),
+        "--slots".into(),
+        "2".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+    ]);
+    let worker = spawn(&["worker", "--loopback"], &extra);
+    assert!(worker.line.contains("registered"), "{:?}", worker.line);
+    worker
+}
+
+fn start_cluster() -> Cluster {
+    let setup = setup();
+    let node_dir = setup.dir.path().join("node");
+    let node = start_node_with(&node_dir, &setup.pem, &setup.secret_file, &[]);
+    let scheduler_dir = setup.dir.path().join("scheduler");
+    let (scheduler, url, control) = start_scheduler(&setup, &scheduler_dir, &node, "127.0.0.1:0");
+    let workers = (0..2).map(|_| start_worker(&setup, &control)).collect();
+    Cluster {
+        setup,
+        node,
+        node_dir,
+        scheduler,
+        scheduler_dir,
+        url,
+        control,
+        workers,
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+fn get(url: &str) -> serde_json::Value {
+    agent()
+        .get(url)
+        .call()
+        .and_then(|mut r| r.body_mut().read_json())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+fn submit(url: &str, spec: &str) -> String {
+    let mut response = agent()
+        .post(&format!("{url}/v1/jobs"))
+        .header("content-type", "application/json")
+        .send(spec)
+        .unwrap();
+    let body: serde_json::Value = response.body_mut().read_json().unwrap();
+    body["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_string()
+}
+
+/// Polls the job until `ready` holds of its status (or it ended).
+fn wait_for(
+    url: &str,
+    id: &str,
+    what: &str,
+    ready: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let status = get(&format!("{url}/v1/jobs/{id}"));
+        if ready(&status) {
+            return status;
+        }
+        let state = status["state"].as_str().unwrap_or("");
+        assert!(
+            !matches!(state, "failed" | "cancelled") && Instant::now() < deadline,
+            "waiting for {what}: {status:#}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn finished(url: &str, id: &str) -> serde_json::Value {
+    wait_for(url, id, "the job to finish", |s| s["state"] == "finished")
+}
+
+/// Whether an attempt of a subtask of the chain named `vertex` runs.
+fn running(status: &serde_json::Value, vertex: &str) -> bool {
+    tasks(status).iter().any(|t| {
+        t["vertex"].as_str().is_some_and(|v| v.starts_with(vertex))
+            && t["attempts"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|a| a["state"] == "running"))
+    })
+}
+
+fn tasks(status: &serde_json::Value) -> Vec<serde_json::Value> {
+    status["tasks"].as_array().cloned().unwrap_or_default()
+}
+
+fn assert_reference(url: &str, id: &str, rows: u64) {
+    let result = get(&format!("{url}/v1/jobs/{id}/result"));
+    let columns: Vec<&str> = result["columns"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no result: {result}"))
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    assert_eq!(columns, ["key", "n", "distinct"]);
+    let mut got = HashMap::new();
+    for row in result["rows"].as_array().unwrap() {
+        let value = |i: usize| row[i].as_i64().unwrap();
+        assert!(
+            got.insert(value(0), (value(1), value(2))).is_none(),
+            "key twice: {row}"
+        );
+    }
+    assert_eq!(got, reference(rows));
+}
+
+/// The worker id each map (`rows…`) and reduce (`agg…`) attempt ran on.
+fn attempts_of(status: &serde_json::Value, vertex: &str) -> Vec<Vec<(u64, String)>> {
+    tasks(status)
+        .iter()
+        .filter(|t| t["vertex"].as_str().is_some_and(|v| v.starts_with(vertex)))
+        .map(|t| {
+            t["attempts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| {
+                    (
+                        a["attempt"].as_u64().unwrap(),
+                        a["worker"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_job_over_http_gives_the_reference_result() {
+    let cluster = start_cluster();
+    let workers = get(&format!("{}/v1/workers", cluster.url));
+    assert_eq!(workers.as_array().map(Vec::len), Some(2), "{workers}");
+    let id = submit(&cluster.url, &job(200_000));
+    let status = finished(&cluster.url, &id);
+    assert_reference(&cluster.url, &id, 200_000);
+    // Every subtask ran once, spread over both workers.
+    let hosts: HashSet<String> = tasks(&status)
+        .iter()
+        .flat_map(|t| t["attempts"].as_array().cloned().unwrap_or_default())
+        .map(|a| a["worker"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(hosts.len(), 2, "{status:#}");
+    assert_eq!(status["reruns"]["task_failures"], 0);
+    assert_eq!(tasks(&status).len(), 6, "{status:#}");
+}
+
+#[test]
+fn killing_a_worker_during_the_reduce_stage_reruns_only_its_tasks() {
+    let mut cluster = start_cluster();
+    let id = submit(&cluster.url, &job(ROWS));
+    let status = wait_for(&cluster.url, &id, "the reduce stage", |s| running(s, "agg"));
+    // The worker to kill: one running a reduce attempt now.
+    let victim = tasks(&status)
+        .iter()
+        .filter(|t| t["vertex"].as_str().is_some_and(|v| v.starts_with("agg")))
+        .flat_map(|t| t["attempts"].as_array().cloned().unwrap_or_default())
+        .find(|a| a["state"] == "running")
+        .map(|a| a["worker"].as_str().unwrap().to_string())
+        .unwrap();
+    let index = cluster
+        .workers
+        .iter()
+        .position(|w| w.line.contains(&victim))
+        .unwrap_or_else(|| panic!("no worker {victim}"));
+    cluster.workers[index].kill9();
+    let status = finished(&cluster.url, &id);
+    assert_reference(&cluster.url, &id, ROWS);
+    // The map stage was committed: not one map attempt ran again.
+    for attempts in attempts_of(&status, "rows") {
+        assert_eq!(attempts.len(), 1, "{status:#}");
+    }
+    // Only the killed worker's reduce subtasks ran again, elsewhere.
+    let mut reran = 0;
+    for attempts in attempts_of(&status, "agg") {
+        if attempts.len() > 1 {
+            reran += 1;
+            assert_eq!(attempts[0].1, victim, "{status:#}");
+            assert!(
+                attempts[1..].iter().all(|(_, w)| *w != victim),
+                "{status:#}"
+            );
+        }
+    }
+    assert!(reran >= 1, "{status:#}");
+    assert_eq!(status["reruns"]["lost_workers"], reran, "{status:#}");
+    assert_eq!(status["reruns"]["task_failures"], 0, "{status:#}");
+}
+
+#[test]
+fn killing_the_shuffle_service_during_the_map_stage_then_restarting_it() {
+    let mut cluster = start_cluster();
+    let id = submit(&cluster.url, &job(ROWS));
+    wait_for(&cluster.url, &id, "the map stage", |s| running(s, "rows"));
+    let port = cluster.node.addr.to_string();
+    cluster.node.child.kill().unwrap();
+    cluster.node.child.wait().unwrap();
+    cluster.node = start_node_with(
+        &cluster.node_dir,
+        &cluster.setup.pem,
+        &cluster.setup.secret_file,
+        &["--listen", &port],
+    );
+    let status = finished(&cluster.url, &id);
+    assert_reference(&cluster.url, &id, ROWS);
+    let reruns = &status["reruns"];
+    assert!(
+        reruns["task_failures"].as_u64().unwrap_or(0)
+            + reruns["lost_partitions"].as_u64().unwrap_or(0)
+            >= 1,
+        "{status:#}"
+    );
+}
+
+#[test]
+fn a_restarted_scheduler_resumes_without_rerunning_committed_stages() {
+    let mut cluster = start_cluster();
+    let id = submit(&cluster.url, &job(ROWS));
+    wait_for(&cluster.url, &id, "the reduce stage", |s| {
+        s["done_regions"].as_array().is_some_and(|d| !d.is_empty()) && running(s, "agg")
+    });
+    cluster.scheduler.kill9();
+    let listen = cluster.url.trim_start_matches("http://").to_string();
+    let (scheduler, url, _) = start_scheduler(
+        &cluster.setup,
+        &cluster.scheduler_dir,
+        &cluster.node,
+        &listen,
+    );
+    cluster.scheduler = scheduler;
+    assert_eq!(url, cluster.url);
+    let status = finished(&cluster.url, &id);
+    assert_reference(&cluster.url, &id, ROWS);
+    for attempts in attempts_of(&status, "rows") {
+        assert_eq!(attempts.len(), 1, "the map stage ran again: {status:#}");
+    }
+    // The reduce stage ran again from a fresh attempt number.
+    assert!(
+        attempts_of(&status, "agg")
+            .iter()
+            .all(|a| a.last().is_some_and(|(n, _)| *n >= 1)),
+        "{status:#}"
+    );
+    let _ = &cluster.control;
+}

@@ -416,3 +416,38 @@ fn a_restarted_scheduler_resumes_without_rerunning_committed_stages() {
     );
     let _ = &cluster.control;
 }
+
+#[test]
+fn lost_partitions_rerun_their_producers_then_the_consumers() {
+    let mut cluster = start_cluster();
+    let id = submit(&cluster.url, &job(ROWS));
+    wait_for(&cluster.url, &id, "the reduce stage", |s| {
+        s["done_regions"].as_array().is_some_and(|d| !d.is_empty()) && running(s, "agg")
+    });
+    // The node dies with its disk: no replica, no tier copy.
+    let port = cluster.node.addr.to_string();
+    cluster.node.child.kill().unwrap();
+    cluster.node.child.wait().unwrap();
+    std::fs::remove_dir_all(&cluster.node_dir).unwrap();
+    cluster.node = start_node_with(
+        &cluster.node_dir,
+        &cluster.setup.pem,
+        &cluster.setup.secret_file,
+        &["--listen", &port],
+    );
+    let status = finished(&cluster.url, &id);
+    assert_reference(&cluster.url, &id, ROWS);
+    assert!(
+        status["reruns"]["lost_partitions"].as_u64().unwrap_or(0) >= 1,
+        "{status:#}"
+    );
+    // Every producer ran again (each wrote to the lost partitions), then
+    // the consumers.
+    for attempts in attempts_of(&status, "rows") {
+        assert_eq!(attempts.len(), 2, "{status:#}");
+        assert_eq!(attempts[1].0, 1, "{status:#}");
+    }
+    for attempts in attempts_of(&status, "agg") {
+        assert!(attempts.len() >= 2, "{status:#}");
+    }
+}

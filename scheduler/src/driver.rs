@@ -120,6 +120,9 @@ struct Driver<'a> {
     regions: Vec<Vec<usize>>,
     progress: UnboundedSender<Progress>,
     next_attempt: HashMap<(usize, u32), u32>,
+    /// The last attempt deployed per subtask: a subtask never runs two
+    /// attempts with one number, whatever re-ran it.
+    last_deployed: HashMap<(usize, u32), u32>,
     placement: Vec<Vec<String>>,
 }
 
@@ -139,6 +142,7 @@ pub async fn drive(
     let mut driver = Driver {
         cluster,
         next_attempt: run.first_attempts.clone(),
+        last_deployed: HashMap::new(),
         run,
         plan,
         regions,
@@ -273,8 +277,19 @@ impl Driver<'_> {
         Ok(())
     }
 
+    /// The attempt number `task` runs under next.
+    fn fresh(&self, task: (usize, u32)) -> u32 {
+        let next = *self.next_attempt.get(&task).unwrap_or(&0);
+        match self.last_deployed.get(&task) {
+            Some(&last) => next.max(last + 1),
+            None => next,
+        }
+    }
+
     fn spawn(&mut self, set: &mut JoinSet<Joined>, chain: usize, subtask: u32, delay: Duration) {
-        let attempt = *self.next_attempt.get(&(chain, subtask)).unwrap_or(&0);
+        let attempt = self.fresh((chain, subtask));
+        self.next_attempt.insert((chain, subtask), attempt);
+        self.last_deployed.insert((chain, subtask), attempt);
         let worker = self.placement[chain][subtask as usize].clone();
         let deployment = TaskDeployment {
             job_id: self.run.job_id.clone(),
@@ -377,6 +392,7 @@ impl Driver<'_> {
             });
             let next = attempt + 1;
             if !policy.allows(next) {
+                self.abandon(&tasks, &finished, &name);
                 return Err(RegionFailure::Fatal(format!(
                     "task {name} failed (attempt {next} of {}): {error}",
                     policy.max_attempts
@@ -384,6 +400,7 @@ impl Driver<'_> {
             }
             let lost = self.lost(&chains, false).await;
             if !lost.is_empty() {
+                self.abandon(&tasks, &finished, &name);
                 return Err(RegionFailure::InputsLost(lost));
             }
             let cause = match error {
@@ -413,17 +430,7 @@ impl Driver<'_> {
                 Scope::Region => {
                     set.abort_all();
                     while set.join_next().await.is_some() {}
-                    for &(oc, os) in tasks
-                        .iter()
-                        .filter(|t| !finished.contains(t) && **t != (c, s))
-                    {
-                        let _ = self.progress.send(Progress::Failed {
-                            chain: oc,
-                            subtask: os,
-                            attempt: *self.next_attempt.get(&(oc, os)).unwrap_or(&0),
-                            error: format!("stopped: {name} failed and the region restarts"),
-                        });
-                    }
+                    self.abandon(&tasks, &finished, &name);
                     finished.clear();
                     collected.clear();
                     self.align_attempts(&tasks, next);
@@ -438,12 +445,25 @@ impl Driver<'_> {
         Ok(collected)
     }
 
+    /// Records the region's unfinished attempts as stopped (the caller
+    /// drops or aborts them) because `failed` failed.
+    fn abandon(&self, tasks: &[(usize, u32)], finished: &HashSet<(usize, u32)>, failed: &str) {
+        for &(c, s) in tasks.iter().filter(|t| !finished.contains(t)) {
+            let _ = self.progress.send(Progress::Failed {
+                chain: c,
+                subtask: s,
+                attempt: *self.next_attempt.get(&(c, s)).unwrap_or(&0),
+                error: format!("stopped: {failed} failed"),
+            });
+        }
+    }
+
     /// Gives every task of a region the same attempt number, at least
     /// `at_least`: pipelined neighbours find each other's channels by it.
     fn align_attempts(&mut self, tasks: &[(usize, u32)], at_least: u32) {
         let attempt = tasks
             .iter()
-            .map(|t| *self.next_attempt.get(t).unwrap_or(&0))
+            .map(|&t| self.fresh(t))
             .max()
             .unwrap_or(0)
             .max(at_least);

@@ -172,6 +172,19 @@ fn resolve(flags: &SchedulerArgs) -> anyhow::Result<Resolved> {
     })
 }
 
+/// A port free for both TCP (the REST API) and UDP (control) on `ip`,
+/// for `--listen HOST:0`.
+fn free_port_pair(listen: SocketAddr) -> anyhow::Result<SocketAddr> {
+    for _ in 0..64 {
+        let tcp = std::net::TcpListener::bind(listen)?;
+        let candidate = tcp.local_addr()?;
+        if std::net::UdpSocket::bind(candidate).is_ok() {
+            return Ok(candidate);
+        }
+    }
+    anyhow::bail!("no port on {} is free for both TCP and UDP", listen.ip())
+}
+
 /// Runs the scheduler until SIGTERM or Ctrl-C.
 pub fn run(args: &SchedulerArgs) -> anyhow::Result<()> {
     let resolved = resolve(args)?;
@@ -187,9 +200,11 @@ pub fn run(args: &SchedulerArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(&resolved.data_dir)
             .with_context(|| format!("creating {}", resolved.data_dir.display()))?;
         let store = Store::open(&resolved.data_dir.join("jobs.redb"))?;
-        // Bind the control endpoint first: a REST port chosen by the OS
-        // (port 0) then reuses its number.
-        let control_addr = resolved.control.unwrap_or(resolved.listen);
+        let listen = match resolved.control {
+            None if resolved.listen.port() == 0 => free_port_pair(resolved.listen)?,
+            _ => resolved.listen,
+        };
+        let control_addr = resolved.control.unwrap_or(listen);
         let endpoint = Endpoint::bind(control_addr, &tls, transport(resolved.loopback))
             .with_context(|| format!("binding the control endpoint {control_addr}"))?;
         let control = endpoint.local_addr()?;
@@ -212,11 +227,6 @@ pub fn run(args: &SchedulerArgs) -> anyhow::Result<()> {
             max_frame: faro_transport::TransportOptions::default().buffer_size,
         };
         let scheduler = Scheduler::new(store, cluster, None, resolved.config.clone())?;
-        let listen = if resolved.control.is_none() && resolved.listen.port() == 0 {
-            SocketAddr::new(resolved.listen.ip(), control.port())
-        } else {
-            resolved.listen
-        };
         let bound = faro_scheduler::rest::serve(listen, scheduler, resolved.token.clone())
             .with_context(|| format!("binding the REST API on {listen}"))?;
         println!("faro scheduler: REST API on http://{bound}, workers connect to {control}");

@@ -451,3 +451,54 @@ fn lost_partitions_rerun_their_producers_then_the_consumers() {
         assert!(attempts.len() >= 2, "{status:#}");
     }
 }
+
+#[test]
+fn range_edges_agree_boundaries_across_worker_processes() {
+    let cluster = start_cluster();
+    for exchange in ["pipelined", "blocking"] {
+        let spec = format!(
+            r#"{{"name": "ranges", "vertices": [
+            {{"id": "rows", "operator": "generate", "parallelism": 4,
+              "params": {{"rows": 200000, "columns": [{{"name": "v", "expr": "(i * 7919) % 1000003"}}]}}}},
+            {{"id": "span", "operator": "aggregate", "parallelism": 4, "params": {{"aggregates": [
+                {{"name": "low", "function": "min", "expr": "v"}},
+                {{"name": "high", "function": "max", "expr": "v"}},
+                {{"name": "n", "function": "count"}}]}}}},
+            {{"id": "out", "operator": "collect", "parallelism": 4}}],
+          "edges": [
+            {{"from": "rows", "to": "span", "partitioning": {{"range": ["v"]}}, "exchange": "{exchange}"}},
+            {{"from": "span", "to": "out", "partitioning": "forward"}}]}}"#
+        );
+        let id = submit(&cluster.url, &spec);
+        finished(&cluster.url, &id);
+        let result = get(&format!("{}/v1/jobs/{id}/result", cluster.url));
+        let mut spans: Vec<(i64, i64, i64)> = result["rows"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{result}"))
+            .iter()
+            .filter(|r| !r[0].is_null())
+            .map(|r| {
+                (
+                    r[0].as_i64().unwrap(),
+                    r[1].as_i64().unwrap(),
+                    r[2].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        spans.sort();
+        // Four disjoint ranges covering every row: every producer, in
+        // either process, routed by the same boundaries.
+        assert_eq!(spans.len(), 4, "{exchange}: {spans:?}");
+        assert_eq!(
+            spans.iter().map(|s| s.2).sum::<i64>(),
+            200_000,
+            "{exchange}"
+        );
+        for pair in spans.windows(2) {
+            assert!(
+                pair[0].1 < pair[1].0,
+                "{exchange}: overlapping ranges {spans:?}"
+            );
+        }
+    }
+}

@@ -137,6 +137,14 @@ fn take_len(bytes: &mut &[u8]) -> Result<usize, OutcomeError> {
     usize::try_from(u64::from_le_bytes(word)).map_err(|e| OutcomeError(e.to_string()))
 }
 
+/// Reads a batch from its archive bytes (any alignment), validating it.
+pub fn batch_from_bytes(bytes: &[u8]) -> Result<Batch, crate::data::BatchError> {
+    // Archives are read in place and need their alignment.
+    let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(bytes.len());
+    aligned.extend_from_slice(bytes);
+    crate::data::BatchView::new(&aligned).and_then(|view| view.to_batch())
+}
+
 /// Encodes an attempt's outcome for the wire: a tag byte, then either the
 /// error text, or the report (JSON) and each collected batch's archive,
 /// each behind its length.
@@ -173,11 +181,7 @@ pub fn decode_outcome(mut bytes: &[u8]) -> Result<Result<TaskDone, String>, Outc
             let mut collected = Vec::new();
             while !bytes.is_empty() {
                 let len = take_len(&mut bytes)?;
-                // Archives are read in place and need their alignment.
-                let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(len);
-                aligned.extend_from_slice(take(&mut bytes, len)?);
-                let batch = crate::data::BatchView::new(&aligned)
-                    .and_then(|view| view.to_batch())
+                let batch = batch_from_bytes(take(&mut bytes, len)?)
                     .map_err(|e| OutcomeError(format!("collected batch: {e}")))?;
                 collected.push(batch);
             }

@@ -18,6 +18,7 @@ use faro_transport::Connection;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
+use crate::exchange::agreement::{GatheredRanges, RangeAgreement};
 use crate::exchange::sink::{RangeCoordinator, ShuffleTarget};
 use crate::exchange::{InputQueue, InputSender, LOCAL_CREDITS};
 use crate::operator::OperatorContext;
@@ -101,6 +102,26 @@ pub fn forget_job(job: &str) {
 }
 
 impl Worker {
+    /// Who agrees exchange `e`'s range boundaries: the scheduler when this
+    /// worker has a sample exchange (producers may be in other
+    /// processes), else a coordinator shared in this process.
+    fn range_agreement(&self, job: &str, plan: &Plan, e: usize) -> Arc<dyn RangeAgreement> {
+        match self.sample_exchange() {
+            Some(exchange) => {
+                let x = &plan.exchanges[e];
+                Arc::new(GatheredRanges {
+                    exchange,
+                    job: job.to_string(),
+                    id: e,
+                    producers: x.producers,
+                    keys: x.keys.clone(),
+                    consumers: x.consumers,
+                })
+            }
+            None => range_coordinator(job, plan, e),
+        }
+    }
+
     /// The job's validated spec and plan, computed once per job.
     fn planned(&self, d: &TaskDeployment) -> Result<Arc<(ValidJob, Plan)>, String> {
         let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
@@ -312,7 +333,7 @@ impl Worker {
                 sinks,
                 shuffle,
                 range: matches!(exchange.partitioning, Partitioning::Range(_))
-                    .then(|| range_coordinator(&d.job_id, plan, e)),
+                    .then(|| self.range_agreement(&d.job_id, plan, e)),
             });
         }
         let spill_dir = self

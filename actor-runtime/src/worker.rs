@@ -101,6 +101,7 @@ pub struct Worker {
     pub(crate) clusters: Mutex<HashMap<String, Arc<faro_shuffle::ShuffleCluster>>>,
     pub(crate) spill_root: std::path::PathBuf,
     running: Mutex<HashMap<crate::attempt::AttemptKey, TaskCanceller>>,
+    samples: Mutex<Option<Arc<dyn crate::exchange::agreement::SampleExchange>>>,
 }
 
 /// Distinguishes workers without an endpoint within one process.
@@ -156,6 +157,7 @@ impl Worker {
             clusters: Mutex::new(HashMap::new()),
             spill_root: std::env::temp_dir().join("faro-spill"),
             running: Mutex::new(HashMap::new()),
+            samples: Mutex::new(None),
         })
     }
 
@@ -170,6 +172,24 @@ impl Worker {
     pub fn with_advertised(mut self, address: SocketAddr) -> Self {
         self.id = address.to_string();
         self
+    }
+
+    /// Agrees range boundaries through `exchange` (the scheduler) instead
+    /// of in this process: for a worker whose peers are other processes.
+    pub fn set_sample_exchange(
+        &self,
+        exchange: Arc<dyn crate::exchange::agreement::SampleExchange>,
+    ) {
+        *self.samples.lock().unwrap_or_else(|p| p.into_inner()) = Some(exchange);
+    }
+
+    pub(crate) fn sample_exchange(
+        &self,
+    ) -> Option<Arc<dyn crate::exchange::agreement::SampleExchange>> {
+        self.samples
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub(crate) fn running_attempts(

@@ -8,10 +8,12 @@
 //! registers anew, retrying until the scheduler is back.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use faro_runtime::attempt::{encode_outcome, AttemptKey};
+use faro_runtime::attempt::{batch_from_bytes, encode_outcome, AttemptKey};
+use faro_runtime::data::Batch;
+use faro_runtime::exchange::agreement::{Agreeing, SampleExchange, SampleRequest};
 use faro_runtime::worker::Worker;
 use faro_transport::rpc::{call, Responder, RpcServer};
 use faro_transport::{Connection, Endpoint};
@@ -21,11 +23,52 @@ use crate::control::{FromScheduler, ToScheduler, ToWorker, DONE};
 /// How long to wait before trying to reach the scheduler again.
 const RECONNECT: Duration = Duration::from_millis(500);
 
+/// The worker's way to the scheduler for range samples: the current
+/// control connection.
+#[derive(Default)]
+struct SchedulerSamples {
+    connection: Mutex<Option<Connection>>,
+}
+
+impl SampleExchange for SchedulerSamples {
+    fn gather(
+        &self,
+        request: SampleRequest,
+        sample: Batch,
+    ) -> Agreeing<'static, Result<Vec<Batch>, String>> {
+        let connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        Box::pin(async move {
+            let connection = connection.ok_or("not connected to the scheduler")?;
+            let message = ToScheduler::Samples {
+                job: request.job,
+                exchange: request.exchange,
+                producer: request.producer,
+                producers: request.producers,
+                sample: sample.to_bytes().to_vec(),
+            };
+            match ask(&connection, &message).await? {
+                FromScheduler::Samples { samples } => samples
+                    .iter()
+                    .map(|bytes| batch_from_bytes(bytes).map_err(|e| format!("a sample: {e}")))
+                    .collect(),
+                FromScheduler::Refused { message } => Err(message),
+                other => Err(format!("unexpected answer to samples: {other:?}")),
+            }
+        })
+    }
+}
+
 /// Serves `scheduler` from `worker` until the process ends.
 pub async fn serve_scheduler(worker: Arc<Worker>, endpoint: Endpoint, scheduler: SocketAddr) {
     let mut announced = false;
+    let samples = Arc::new(SchedulerSamples::default());
+    worker.set_sample_exchange(samples.clone());
     loop {
-        match session(&worker, &endpoint, scheduler, &mut announced).await {
+        match session(&worker, &endpoint, scheduler, &mut announced, &samples).await {
             Ok(()) => {}
             Err(error) => tracing::warn!(%scheduler, %error, "no scheduler; retrying"),
         }
@@ -53,11 +96,13 @@ async fn session(
     endpoint: &Endpoint,
     scheduler: SocketAddr,
     announced: &mut bool,
+    samples: &SchedulerSamples,
 ) -> Result<(), String> {
     let connection = endpoint
         .connect(scheduler, "localhost")
         .await
         .map_err(|e| e.to_string())?;
+    *samples.connection.lock().unwrap_or_else(|p| p.into_inner()) = Some(connection.clone());
     let calls = tokio::spawn(serve_calls(connection.clone(), worker.clone()));
     let registered = ask(
         &connection,

@@ -26,6 +26,20 @@ pub enum ToScheduler {
         /// Its id.
         worker: String,
     },
+    /// A range edge producer's sample; answered with every producer's
+    /// once all arrived.
+    Samples {
+        /// The job.
+        job: String,
+        /// The exchange.
+        exchange: usize,
+        /// The producer sending.
+        producer: u32,
+        /// Producers of the exchange.
+        producers: u32,
+        /// The sample, an archived batch.
+        sample: Vec<u8>,
+    },
 }
 
 /// The scheduler's answers to [`ToScheduler`].
@@ -41,6 +55,16 @@ pub enum FromScheduler {
     /// The scheduler does not know this worker (it expired it, or the
     /// scheduler restarted): register again.
     Unknown,
+    /// Every producer's sample, by producer.
+    Samples {
+        /// Archived batches.
+        samples: Vec<Vec<u8>>,
+    },
+    /// The request was refused.
+    Refused {
+        /// Why.
+        message: String,
+    },
 }
 
 /// Scheduler → worker.

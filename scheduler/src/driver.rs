@@ -35,6 +35,8 @@ pub struct Cluster {
     pub shuffle: Option<ShuffleService>,
     /// Largest frame a receiver accepts.
     pub max_frame: usize,
+    /// Range-edge samples from worker processes.
+    pub samples: Arc<crate::ranges::Samples>,
 }
 
 /// One job to run.

@@ -102,6 +102,7 @@ impl Embedded {
                 endpoint,
             )),
             max_frame: TransportOptions::default().buffer_size,
+            samples: crate::ranges::Samples::new(),
         };
         Ok(Self {
             _temp: temp,
@@ -177,6 +178,7 @@ pub async fn finish(cluster: &Cluster, job_id: &str) {
     if let Some(shuffle) = &cluster.shuffle {
         shuffle.delete_job(job_id).await;
     }
+    cluster.samples.forget(job_id);
 }
 
 /// Fills `bytes` from the OS random source (time-derived if unavailable).

@@ -8,29 +8,32 @@ use faro_transport::rpc::{Responder, RpcServer};
 use faro_transport::{Connection, Endpoint};
 
 use crate::control::{FromScheduler, ToScheduler};
+use crate::ranges::Samples;
 use crate::workers::Workers;
 
-/// Accepts workers on `endpoint` until it closes.
-pub async fn serve_control(endpoint: Endpoint, workers: Arc<Workers>) {
+/// Accepts workers on `endpoint` until it closes; range samples are
+/// gathered in `samples`.
+pub async fn serve_control(endpoint: Endpoint, workers: Arc<Workers>, samples: Arc<Samples>) {
     workers.spawn_expiry();
     while let Some(connection) = endpoint.accept().await {
         match connection {
             Ok(connection) => {
-                tokio::spawn(serve_worker(connection, workers.clone()));
+                tokio::spawn(serve_worker(connection, workers.clone(), samples.clone()));
             }
             Err(error) => tracing::debug!(%error, "a worker could not connect"),
         }
     }
 }
 
-async fn serve_worker(connection: Connection, workers: Arc<Workers>) {
+async fn serve_worker(connection: Connection, workers: Arc<Workers>, samples: Arc<Samples>) {
     let server = Arc::new(RpcServer::new());
     while let Ok(incoming) = connection.accept_channel().await {
         let (server, workers, connection) = (server.clone(), workers.clone(), connection.clone());
+        let samples = samples.clone();
         tokio::spawn(async move {
             match server.accept(incoming).await {
                 Ok(Some((request, responder))) => {
-                    answer(&workers, &connection, &request, responder).await;
+                    answer(&workers, &samples, &connection, &request, responder).await;
                 }
                 Ok(None) => {}
                 Err(error) => tracing::debug!(%error, "a control call failed"),
@@ -41,6 +44,7 @@ async fn serve_worker(connection: Connection, workers: Arc<Workers>) {
 
 async fn answer(
     workers: &Arc<Workers>,
+    samples: &Samples,
     connection: &Connection,
     request: &[u8],
     responder: Responder,
@@ -59,6 +63,21 @@ async fn answer(
                 FromScheduler::Unknown
             }
         }
+        Ok(ToScheduler::Samples {
+            job,
+            exchange,
+            producer,
+            producers,
+            sample,
+        }) => match samples
+            .gather(&job, exchange, producer, producers, sample)
+            .await
+        {
+            Ok(all) => FromScheduler::Samples {
+                samples: all.as_ref().clone(),
+            },
+            Err(message) => FromScheduler::Refused { message },
+        },
         Err(error) => {
             responder
                 .refuse(&format!("malformed control request: {error}"))

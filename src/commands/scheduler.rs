@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use faro_scheduler::driver::Cluster;
 use faro_scheduler::failover::FailoverPolicy;
+use faro_scheduler::ranges::Samples;
 use faro_scheduler::service::SchedulerConfig;
 use faro_scheduler::shuffle::ShuffleService;
 use faro_scheduler::store::Store;
@@ -209,9 +210,11 @@ pub fn run(args: &SchedulerArgs) -> anyhow::Result<()> {
             .with_context(|| format!("binding the control endpoint {control_addr}"))?;
         let control = endpoint.local_addr()?;
         let workers = Workers::new(resolved.heartbeat_timeout);
+        let samples = Samples::new();
         tokio::spawn(faro_scheduler::standalone::serve_control(
             endpoint.clone(),
             workers.clone(),
+            samples.clone(),
         ));
         let shuffle = (!resolved.nodes.is_empty()).then(|| {
             ShuffleService::new(
@@ -225,6 +228,7 @@ pub fn run(args: &SchedulerArgs) -> anyhow::Result<()> {
             workers,
             shuffle,
             max_frame: faro_transport::TransportOptions::default().buffer_size,
+            samples,
         };
         let scheduler = Scheduler::new(store, cluster, None, resolved.config.clone())?;
         let bound = faro_scheduler::rest::serve(listen, scheduler, resolved.token.clone())

@@ -15,6 +15,7 @@
 //! by its producers (remote and shuffle sources through a small forwarding
 //! task each), so a task waits on one queue per input.
 
+pub mod agreement;
 pub mod partition;
 pub mod sink;
 mod source;

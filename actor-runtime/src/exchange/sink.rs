@@ -15,6 +15,7 @@ use faro_shuffle::ShuffleCluster;
 use faro_transport::ChannelSender;
 use tokio::sync::watch;
 
+use super::agreement::RangeAgreement;
 use super::partition::{Partitioner, RangeBounds, Route};
 use super::{archive_within, ExchangeError, Incoming, InputSender};
 use crate::data::{Batch, Schema};
@@ -120,7 +121,7 @@ fn corrupt(message: String) -> ExchangeError {
 
 /// Output held back on a range edge until boundaries are known.
 struct RangeHold {
-    coordinator: Arc<RangeCoordinator>,
+    agreement: Arc<dyn RangeAgreement>,
     held: Vec<Batch>,
     sample: Vec<Batch>,
     stride: usize,
@@ -138,6 +139,7 @@ pub struct OutputWriter {
     sinks: Vec<ConsumerSink>,
     shuffle: Option<ShuffleTarget>,
     range: Option<RangeHold>,
+    producer: u32,
 }
 
 impl OutputWriter {
@@ -156,13 +158,15 @@ impl OutputWriter {
             sinks,
             shuffle,
             range: None,
+            producer: 0,
         }
     }
 
-    /// Holds output until `coordinator` has everyone's boundaries.
-    pub fn with_range(mut self, coordinator: Arc<RangeCoordinator>) -> Self {
+    /// Holds output until `agreement` has everyone's boundaries.
+    pub fn with_range(mut self, producer: u32, agreement: Arc<dyn RangeAgreement>) -> Self {
+        self.producer = producer;
         self.range = Some(RangeHold {
-            coordinator,
+            agreement,
             held: Vec::new(),
             sample: Vec::new(),
             stride: 1,
@@ -310,7 +314,10 @@ impl OutputWriter {
     pub async fn finish(mut self) -> Result<(), ExchangeError> {
         if let Some(range) = self.range.take() {
             let sample = concat(&self.schema, &range.sample).map_err(|e| self.transport(e))?;
-            let bounds = range.coordinator.bounds(sample, &self.schema).await?;
+            let bounds = range
+                .agreement
+                .bounds(self.producer, sample, &self.schema)
+                .await?;
             self.partitioner.set_range((*bounds).clone());
             for batch in range.held {
                 self.route(batch).await?;

@@ -9,8 +9,9 @@ use faro_transport::{ChannelReceiver, Connection};
 use tokio::sync::oneshot;
 
 use crate::data::Schema;
+use crate::exchange::agreement::RangeAgreement;
 use crate::exchange::partition::Partitioner;
-use crate::exchange::sink::{RangeCoordinator, ShuffleTarget};
+use crate::exchange::sink::ShuffleTarget;
 use crate::exchange::{
     forward_frames, ConsumerSink, ExchangeError, InputQueue, InputSender, OutputWriter,
 };
@@ -54,7 +55,7 @@ pub struct OutputSpec {
     /// For blocking edges: where to push and commit.
     pub shuffle: Option<ShuffleTarget>,
     /// For range edges: who agrees the boundaries.
-    pub range: Option<Arc<RangeCoordinator>>,
+    pub range: Option<Arc<dyn RangeAgreement>>,
 }
 
 impl OutputSpec {
@@ -93,7 +94,7 @@ impl OutputSpec {
         let writer =
             OutputWriter::new(self.exchange, self.schema, partitioner, sinks, self.shuffle);
         Ok(match self.range {
-            Some(coordinator) => writer.with_range(coordinator),
+            Some(agreement) => writer.with_range(self.producer, agreement),
             None => writer,
         })
     }

@@ -444,8 +444,7 @@ fn lost_partitions_rerun_their_producers_then_the_consumers() {
     // Every producer ran again (each wrote to the lost partitions), then
     // the consumers.
     for attempts in attempts_of(&status, "rows") {
-        assert_eq!(attempts.len(), 2, "{status:#}");
-        assert_eq!(attempts[1].0, 1, "{status:#}");
+        assert!(attempts.len() >= 2, "{status:#}");
     }
     for attempts in attempts_of(&status, "agg") {
         assert!(attempts.len() >= 2, "{status:#}");

@@ -165,23 +165,26 @@ impl Worker {
             .shuffle
             .as_ref()
             .ok_or("the job has blocking edges but no shuffle service")?;
-        self.job_shuffle(&d.job_id, access).await
+        self.job_shuffle(&d.job_id, access, d.attempt).await
     }
 
-    /// The job's client of the shuffle service, connected once per job.
+    /// The job's client of the shuffle service, shared by its attempts
+    /// numbered up to the one it was connected for. An attempt numbered
+    /// higher (a re-run) connects afresh: whatever failed before it may
+    /// have been a node that died, whose old connections could take an
+    /// idle timeout to look closed.
     pub async fn job_shuffle(
         &self,
         job_id: &str,
         access: &ShuffleAccess,
+        attempt: u32,
     ) -> Result<Arc<ShuffleCluster>, String> {
-        // A node that restarted (or a link that dropped) closed the old
-        // connections; a re-run attempt must not inherit them.
-        if let Some(c) = self
+        if let Some((_, c)) = self
             .clusters
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(job_id)
-            .filter(|c| c.is_open())
+            .filter(|(connected_for, c)| *connected_for >= attempt && c.is_open())
         {
             return Ok(c.clone());
         }
@@ -201,7 +204,7 @@ impl Worker {
         self.clusters
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(job_id.to_string(), cluster.clone());
+            .insert(job_id.to_string(), (attempt, cluster.clone()));
         Ok(cluster)
     }
 

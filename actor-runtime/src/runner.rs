@@ -161,7 +161,7 @@ async fn run_regions(
             RunError::Setup("the job has blocking edges but there is no shuffle service".into())
         })?;
         let cluster = first
-            .job_shuffle(&env.job_id, access)
+            .job_shuffle(&env.job_id, access, 0)
             .await
             .map_err(RunError::Setup)?;
         for exchange in blocking {

@@ -98,7 +98,7 @@ pub struct Worker {
     pub(crate) locals: Mutex<LocalPairs>,
     pub(crate) jobs: Mutex<HashMap<String, Arc<(crate::spec::ValidJob, crate::plan::Plan)>>>,
     pub(crate) connections: Mutex<HashMap<SocketAddr, faro_transport::Connection>>,
-    pub(crate) clusters: Mutex<HashMap<String, Arc<faro_shuffle::ShuffleCluster>>>,
+    pub(crate) clusters: Mutex<HashMap<String, (u32, Arc<faro_shuffle::ShuffleCluster>)>>,
     pub(crate) spill_root: std::path::PathBuf,
     running: Mutex<HashMap<crate::attempt::AttemptKey, TaskCanceller>>,
     samples: Mutex<Option<Arc<dyn crate::exchange::agreement::SampleExchange>>>,

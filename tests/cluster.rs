@@ -316,6 +316,24 @@ fn a_job_over_http_gives_the_reference_result() {
     assert_eq!(hosts.len(), 2, "{status:#}");
     assert_eq!(status["reruns"]["task_failures"], 0);
     assert_eq!(tasks(&status).len(), 6, "{status:#}");
+    // Records and bytes: the map stage generated every row (16 bytes a
+    // row: two integer columns) and shipped them all; the reduce stage
+    // took them all in (its output goes to a `collect` sink in its own
+    // chain, so it ships nothing).
+    let sum = |vertex: &str, field: &str| -> u64 {
+        tasks(&status)
+            .iter()
+            .filter(|t| t["vertex"].as_str().is_some_and(|v| v.starts_with(vertex)))
+            .map(|t| t["attempts"][0][field].as_u64().unwrap_or(0))
+            .sum()
+    };
+    assert_eq!(sum("rows", "rows_in"), 200_000);
+    assert_eq!(sum("rows", "bytes_in"), 200_000 * 16);
+    assert_eq!(sum("rows", "rows_out"), 200_000);
+    assert_eq!(sum("agg", "rows_in"), 200_000);
+    assert!(sum("agg", "bytes_in") >= 200_000 * 16, "{status:#}");
+    assert_eq!(sum("rows", "bytes_out"), 200_000 * 16);
+    assert_eq!(sum("agg", "rows_out"), 0);
 }
 
 #[test]

@@ -218,11 +218,14 @@ mod tests {
                 task: "agg[1]".into(),
                 rows_in: 7,
                 rows_out: 2,
+                bytes_in: 56,
+                bytes_out: 40,
             },
             collected: vec![batch(), batch()],
         };
         let decoded = decode_outcome(&encode_outcome(&Ok(done))).unwrap().unwrap();
         assert_eq!(decoded.report.rows_in, 7);
+        assert_eq!(decoded.report.bytes_out, 40);
         assert_eq!(decoded.collected, vec![batch(), batch()]);
         let failed = decode_outcome(&encode_outcome(&Err("boom".into()))).unwrap();
         assert_eq!(failed.unwrap_err(), "boom");

@@ -69,6 +69,12 @@ pub struct AttemptStatus {
     pub rows_in: u64,
     /// Rows it shipped downstream.
     pub rows_out: u64,
+    /// Bytes its head consumed or produced.
+    #[serde(default)]
+    pub bytes_in: u64,
+    /// Bytes it shipped downstream.
+    #[serde(default)]
+    pub bytes_out: u64,
     /// Why it failed.
     pub error: Option<String>,
 }

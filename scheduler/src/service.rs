@@ -257,6 +257,8 @@ impl Scheduler {
                         finished_ms: None,
                         rows_in: 0,
                         rows_out: 0,
+                        bytes_in: 0,
+                        bytes_out: 0,
                         error: None,
                     });
             }),
@@ -272,6 +274,8 @@ impl Scheduler {
                     a.finished_ms = Some(now_ms());
                     a.rows_in = report.rows_in;
                     a.rows_out = report.rows_out;
+                    a.bytes_in = report.bytes_in;
+                    a.bytes_out = report.bytes_out;
                 }
             }),
             Progress::Failed {

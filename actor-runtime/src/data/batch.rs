@@ -81,6 +81,28 @@ impl Batch {
         }
     }
 
+    /// Bytes of its value and validity buffers: what the batch weighs in
+    /// memory and, give or take the archive's small framing, on the wire.
+    pub fn buffer_bytes(&self) -> usize {
+        use super::column::ColumnData::*;
+        self.columns
+            .iter()
+            .map(|column| {
+                let values = match &column.data {
+                    Bool(v) | Utf8 { data: v, .. } | Binary { data: v, .. } => v.len(),
+                    Int64(v) | Timestamp(v) => v.len() * 8,
+                    Float64(v) | F64Vector(v) => v.len() * 8,
+                    F32Vector(v) => v.len() * 4,
+                };
+                let offsets = match &column.data {
+                    Utf8 { offsets, .. } | Binary { offsets, .. } => offsets.len() * 4,
+                    _ => 0,
+                };
+                values + offsets + column.validity.as_ref().map_or(0, Vec::len)
+            })
+            .sum()
+    }
+
     /// Archives the batch into a fresh buffer.
     pub fn to_bytes(&self) -> AlignedVec {
         self.write_into(AlignedVec::new())

@@ -40,6 +40,14 @@ pub enum Incoming {
 }
 
 impl Incoming {
+    /// Bytes it carries: the archive's length, or an owned batch's buffers.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Incoming::Owned(batch) => batch.buffer_bytes(),
+            Incoming::Frame(frame) => frame.len(),
+        }
+    }
+
     /// Reads the batch (validating an archive) and calls `f` with its rows.
     pub fn with_rows<T>(&self, f: impl FnOnce(&Rows<'_>) -> T) -> Result<T, BatchError> {
         match self {

@@ -51,6 +51,12 @@ pub struct TaskReport {
     pub rows_in: u64,
     /// Rows it shipped downstream.
     pub rows_out: u64,
+    /// Bytes its head consumed or produced.
+    #[serde(default)]
+    pub bytes_in: u64,
+    /// Bytes it shipped downstream.
+    #[serde(default)]
+    pub bytes_out: u64,
 }
 
 /// Everything one task needs to run.
@@ -119,6 +125,7 @@ impl Running {
     async fn ship(&mut self, batches: Vec<Batch>) -> Result<(), TaskError> {
         for batch in batches {
             self.report.rows_out += batch.num_rows() as u64;
+            self.report.bytes_out += batch.buffer_bytes() as u64;
             let mut batch = Some(batch);
             let last = self.outputs.len().saturating_sub(1);
             for (i, output) in self.outputs.iter_mut().enumerate() {
@@ -147,6 +154,7 @@ impl Running {
             None => None,
         } {
             self.report.rows_in += batch.num_rows() as u64;
+            self.report.bytes_in += batch.buffer_bytes() as u64;
             let out = self.push(0, vec![batch])?;
             self.ship(out).await?;
             // Let the slot's other tasks (and the consumers) run.
@@ -183,6 +191,7 @@ impl Running {
             match delivery {
                 Some(Ok(incoming)) => {
                     let mut out: Vec<Batch> = Vec::new();
+                    self.report.bytes_in += incoming.bytes() as u64;
                     let head = &mut self.operators[0];
                     let processed = incoming
                         .with_rows(|rows| {

@@ -116,8 +116,26 @@ struct Cluster {
     scheduler: Process,
     scheduler_dir: std::path::PathBuf,
     url: String,
-    control: String,
     workers: Vec<Process>,
+}
+
+impl Cluster {
+    /// kill -9 the shuffle node and start it again on the same address
+    /// (with its disk wiped if `wipe`).
+    fn restart_node(&mut self, wipe: bool) {
+        let port = self.node.addr.to_string();
+        self.node.child.kill().unwrap();
+        self.node.child.wait().unwrap();
+        if wipe {
+            std::fs::remove_dir_all(&self.node_dir).unwrap();
+        }
+        self.node = start_node_with(
+            &self.node_dir,
+            &self.setup.pem,
+            &self.setup.secret_file,
+            &["--listen", &port],
+        );
+    }
 }
 
 fn start_scheduler(
@@ -184,7 +202,6 @@ fn start_cluster() -> Cluster {
         scheduler,
         scheduler_dir,
         url,
-        control,
         workers,
     }
 }
@@ -383,15 +400,7 @@ fn killing_the_shuffle_service_during_the_map_stage_then_restarting_it() {
     let mut cluster = start_cluster();
     let id = submit(&cluster.url, &job(ROWS));
     wait_for(&cluster.url, &id, "the map stage", |s| running(s, "rows"));
-    let port = cluster.node.addr.to_string();
-    cluster.node.child.kill().unwrap();
-    cluster.node.child.wait().unwrap();
-    cluster.node = start_node_with(
-        &cluster.node_dir,
-        &cluster.setup.pem,
-        &cluster.setup.secret_file,
-        &["--listen", &port],
-    );
+    cluster.restart_node(false);
     let status = finished(&cluster.url, &id);
     assert_reference(&cluster.url, &id, ROWS);
     let reruns = &status["reruns"];
@@ -432,7 +441,6 @@ fn a_restarted_scheduler_resumes_without_rerunning_committed_stages() {
             .all(|a| a.last().is_some_and(|(n, _)| *n >= 1)),
         "{status:#}"
     );
-    let _ = &cluster.control;
 }
 
 #[test]
@@ -443,16 +451,7 @@ fn lost_partitions_rerun_their_producers_then_the_consumers() {
         s["done_regions"].as_array().is_some_and(|d| !d.is_empty()) && running(s, "agg")
     });
     // The node dies with its disk: no replica, no tier copy.
-    let port = cluster.node.addr.to_string();
-    cluster.node.child.kill().unwrap();
-    cluster.node.child.wait().unwrap();
-    std::fs::remove_dir_all(&cluster.node_dir).unwrap();
-    cluster.node = start_node_with(
-        &cluster.node_dir,
-        &cluster.setup.pem,
-        &cluster.setup.secret_file,
-        &["--listen", &port],
-    );
+    cluster.restart_node(true);
     let status = finished(&cluster.url, &id);
     assert_reference(&cluster.url, &id, ROWS);
     assert!(

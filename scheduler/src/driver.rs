@@ -17,13 +17,13 @@ use faro_runtime::deploy::TaskDeployment;
 use faro_runtime::plan::Plan;
 use faro_runtime::runner::regions;
 use faro_runtime::spec::{Exchange, ValidJob};
-use faro_runtime::task::TaskReport;
 use faro_shuffle::storage::ShuffleShape;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
 use crate::failover::{scope, FailoverPolicy, RerunCause, Scope};
 use crate::placement::{place_chain, replace_subtask};
+pub use crate::progress::Progress;
 use crate::shuffle::ShuffleService;
 use crate::workers::{AttemptError, Workers};
 
@@ -55,55 +55,6 @@ pub struct JobRun {
     pub first_attempts: HashMap<(usize, u32), u32>,
     /// How long to wait for a worker when none is alive.
     pub worker_patience: Duration,
-}
-
-/// One step of a job, as it happens.
-#[derive(Debug)]
-pub enum Progress {
-    /// An attempt was deployed.
-    Started {
-        /// The chain.
-        chain: usize,
-        /// The subtask.
-        subtask: u32,
-        /// The attempt.
-        attempt: u32,
-        /// The worker it runs on.
-        worker: String,
-    },
-    /// An attempt finished.
-    Finished {
-        /// The chain.
-        chain: usize,
-        /// The subtask.
-        subtask: u32,
-        /// The attempt.
-        attempt: u32,
-        /// Its counters.
-        report: TaskReport,
-    },
-    /// An attempt failed, or was stopped because its region restarted.
-    Failed {
-        /// The chain.
-        chain: usize,
-        /// The subtask.
-        subtask: u32,
-        /// The attempt.
-        attempt: u32,
-        /// Why.
-        error: String,
-    },
-    /// Work runs again.
-    Rerun(RerunCause),
-    /// A region finished; `collected` are its `collect` rows.
-    RegionDone {
-        /// The region (index in run order).
-        region: usize,
-        /// Its chains.
-        chains: Vec<usize>,
-        /// Rows of its `collect` sinks.
-        collected: Vec<Batch>,
-    },
 }
 
 enum RegionFailure {

@@ -6,7 +6,8 @@
 //! - [`workers`]: the workers tasks may run on (in-process, or processes
 //!   that registered over [`control`] and heartbeat); [`shuffle`]: the
 //!   shuffle service as the scheduler uses it.
-//! - [`driver`]: runs one job's regions in order over those, with failover;
+//! - [`driver`]: runs one job's regions in order over those, with failover,
+//!   reporting each step as [`progress`];
 //!   [`ranges`]: range-edge samples gathered for producers in several
 //!   processes.
 //! - [`agent`]: the worker process's side of the control connection.
@@ -23,6 +24,7 @@ pub mod embedded;
 pub mod failover;
 pub mod jobs;
 pub mod placement;
+pub mod progress;
 pub mod ranges;
 pub mod rest;
 pub mod service;

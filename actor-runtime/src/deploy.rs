@@ -189,17 +189,14 @@ impl Worker {
             return Ok(c.clone());
         }
         let endpoint = self.endpoint().ok_or("this worker has no endpoint")?;
-        let mut nodes = Vec::new();
-        for (name, addr) in &access.nodes {
-            let connection = endpoint
-                .connect(*addr, "localhost")
-                .await
-                .map_err(|e| format!("connecting to shuffle node {name}: {e}"))?;
-            nodes.push((name.clone(), connection));
-        }
-        let cluster = ShuffleCluster::new(job_id, &access.token, nodes)
-            .ok_or("no shuffle nodes")?
-            .with_replicas(access.replicas);
+        let cluster = ShuffleCluster::connect(
+            endpoint,
+            job_id,
+            &access.token,
+            &access.nodes,
+            access.replicas,
+        )
+        .await?;
         let cluster = Arc::new(cluster);
         self.clusters
             .lock()

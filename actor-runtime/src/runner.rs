@@ -117,6 +117,25 @@ pub fn regions(plan: &Plan) -> Vec<Vec<usize>> {
         .collect()
 }
 
+/// The plan's regions in run order, or why the plan cannot run: a
+/// blocking exchange between chains also joined by pipelined edges would
+/// be fetched before it is committed.
+pub fn checked_regions(plan: &Plan) -> Result<Vec<Vec<usize>>, String> {
+    let regions = regions(plan);
+    let region_of = |chain: usize| regions.iter().position(|r| r.contains(&chain));
+    match plan
+        .exchanges
+        .iter()
+        .find(|e| e.exchange == Exchange::Blocking && region_of(e.from) == region_of(e.to))
+    {
+        Some(e) => Err(format!(
+            "exchange {} is blocking but its producer and consumer are also joined by pipelined edges; make it pipelined",
+            e.id
+        )),
+        None => Ok(regions),
+    }
+}
+
 /// Runs `job` on `workers` to its end.
 pub async fn run_job(
     job: &ValidJob,
@@ -139,18 +158,7 @@ async fn run_regions(
         .first()
         .ok_or_else(|| RunError::Setup("no workers".into()))?;
     let plan = Plan::new(job);
-    let regions = regions(&plan);
-    let region_of = |chain: usize| regions.iter().position(|r| r.contains(&chain));
-    if let Some(e) = plan
-        .exchanges
-        .iter()
-        .find(|e| e.exchange == Exchange::Blocking && region_of(e.from) == region_of(e.to))
-    {
-        return Err(RunError::Setup(format!(
-            "exchange {} is blocking but its producer and consumer are also joined by pipelined edges; make it pipelined",
-            e.id
-        )));
-    }
+    let regions = checked_regions(&plan).map_err(RunError::Setup)?;
     let blocking: Vec<_> = plan
         .exchanges
         .iter()

@@ -15,7 +15,7 @@ use faro_runtime::attempt::TaskDone;
 use faro_runtime::data::Batch;
 use faro_runtime::deploy::TaskDeployment;
 use faro_runtime::plan::Plan;
-use faro_runtime::runner::regions;
+use faro_runtime::runner::checked_regions;
 use faro_runtime::spec::{Exchange, ValidJob};
 use faro_shuffle::storage::ShuffleShape;
 use tokio::sync::mpsc::UnboundedSender;
@@ -86,7 +86,7 @@ pub async fn drive(
     progress: UnboundedSender<Progress>,
 ) -> Result<(), String> {
     let plan = Plan::new(&run.job);
-    let regions = regions(&plan);
+    let regions = checked_regions(&plan)?;
     let placement = plan
         .chains
         .iter()
@@ -135,14 +135,6 @@ impl Driver<'_> {
     }
 
     async fn run_all(&mut self) -> Result<(), String> {
-        if let Some(e) = self.plan.exchanges.iter().find(|e| {
-            e.exchange == Exchange::Blocking && self.region_of(e.from) == self.region_of(e.to)
-        }) {
-            return Err(format!(
-                "exchange {} is blocking but its producer and consumer are also joined by pipelined edges; make it pipelined",
-                e.id
-            ));
-        }
         let mut done = vec![false; self.regions.len()];
         for r in self.run.done_regions.clone() {
             if r < done.len() && self.lost(&self.regions[r].clone(), true).await.is_empty() {

@@ -14,9 +14,6 @@ use faro_shuffle::storage::ShuffleShape;
 use faro_shuffle::{ClusterSecret, ShuffleCluster};
 use faro_transport::Endpoint;
 
-/// How long a node may take to accept a connection.
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// The shuffle service as the scheduler uses it.
 pub struct ShuffleService {
     /// Node names (what placement hashes) and addresses.
@@ -54,18 +51,14 @@ impl ShuffleService {
 
     /// A client for `job`'s data on every node.
     pub async fn connect(&self, job: &str) -> Result<ShuffleCluster, String> {
-        let mut nodes = Vec::with_capacity(self.nodes.len());
-        for (name, addr) in &self.nodes {
-            let connecting = self.endpoint.connect(*addr, "localhost");
-            let connection = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
-                .await
-                .map_err(|_| format!("shuffle node {name} ({addr}) did not answer"))?
-                .map_err(|e| format!("connecting to shuffle node {name} ({addr}): {e}"))?;
-            nodes.push((name.clone(), connection));
-        }
-        ShuffleCluster::new(job, &self.secret.token(job), nodes)
-            .map(|c| c.with_replicas(self.replicas))
-            .ok_or_else(|| "no shuffle nodes are configured".to_string())
+        ShuffleCluster::connect(
+            &self.endpoint,
+            job,
+            &self.secret.token(job),
+            &self.nodes,
+            self.replicas,
+        )
+        .await
     }
 
     /// Registers `shuffles` (id and shape) of `job` on every node.

@@ -13,12 +13,18 @@
 //! race anyway, each partition still shows exactly one attempt's frames.
 
 use bytes::Bytes;
-use faro_transport::{ChannelReceiver, ChannelSender, Connection};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use faro_transport::{ChannelReceiver, ChannelSender, Connection, Endpoint};
 
 use crate::client::{ClientError, ShuffleClient};
 use crate::placement::Placement;
 use crate::protocol::{NodeStats, Response};
 use crate::storage::ShuffleShape;
+
+/// How long a node may take to accept a connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A job's view of a set of shuffle nodes.
 pub struct ShuffleCluster {
@@ -65,6 +71,30 @@ impl ShuffleCluster {
                 .collect(),
             replicas: 1,
         })
+    }
+
+    /// Connects from `endpoint` to every node of `nodes` (names and
+    /// addresses), each given [`CONNECT_TIMEOUT`] to answer, and keeps
+    /// `replicas` copies of every partition.
+    pub async fn connect(
+        endpoint: &Endpoint,
+        job: &str,
+        token: &str,
+        nodes: &[(String, SocketAddr)],
+        replicas: usize,
+    ) -> Result<Self, String> {
+        let mut connections = Vec::with_capacity(nodes.len());
+        for (name, addr) in nodes {
+            let connecting = endpoint.connect(*addr, "localhost");
+            let connection = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+                .await
+                .map_err(|_| format!("shuffle node {name} ({addr}) did not answer"))?
+                .map_err(|e| format!("connecting to shuffle node {name} ({addr}): {e}"))?;
+            connections.push((name.clone(), connection));
+        }
+        Self::new(job, token, connections)
+            .map(|c| c.with_replicas(replicas))
+            .ok_or_else(|| "no shuffle nodes are configured".to_string())
     }
 
     /// Keeps `replicas` copies of every partition (capped at the node count).

@@ -69,3 +69,37 @@ fn a_bad_spec_fails_with_its_reason() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such-job.json"));
 }
+
+#[test]
+fn json_logs_carry_each_task_attempts_span() {
+    let output = Command::new(env!("CARGO_BIN_EXE_faro"))
+        .args(["--log-format", "json", "run", "examples/wordcount.yaml"])
+        .env("RUST_LOG", "faro_runtime=info")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("faro runs");
+    assert!(output.status.success());
+    let finished: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        // `faro run`'s own summary line is for the user, not a log record.
+        .filter(|line| !line.starts_with("job "))
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line)
+                .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"))
+        })
+        .filter(|line| line["fields"]["message"] == "task finished")
+        .collect();
+    assert!(!finished.is_empty(), "no task logged its end");
+    let mut tasks = std::collections::HashSet::new();
+    for line in &finished {
+        let span = &line["span"];
+        assert!(span["job"].as_str().is_some_and(|j| !j.is_empty()), "{line}");
+        assert!(span["vertex"].as_str().is_some(), "{line}");
+        assert!(span["attempt"].as_u64() == Some(0), "{line}");
+        let subtask = span["subtask"].as_u64().expect("a subtask");
+        assert!(
+            tasks.insert((span["vertex"].to_string(), subtask)),
+            "one end per task attempt: {line}"
+        );
+    }
+}

@@ -6,8 +6,12 @@
 
 use std::sync::{Arc, Mutex};
 
+use std::time::Instant;
+
 use crate::data::Batch;
 use crate::deploy::TaskDeployment;
+use crate::metrics::AttemptOutcome;
+use crate::task::actor::CANCELLED;
 use crate::task::TaskReport;
 use crate::worker::Worker;
 
@@ -57,9 +61,50 @@ impl Drop for CancelOnDrop<'_> {
     }
 }
 
+/// Counts an attempt's end in the worker's metrics when dropped: also
+/// when whoever waited for it went away (a cancelled attempt).
+struct AttemptMeter<'a> {
+    worker: &'a Worker,
+    key: AttemptKey,
+    vertex: String,
+    started: Instant,
+    outcome: AttemptOutcome,
+}
+
+impl Drop for AttemptMeter<'_> {
+    fn drop(&mut self) {
+        self.worker.metrics().attempt_ended(
+            &self.key.job,
+            &self.vertex,
+            self.key.subtask,
+            self.outcome,
+            self.started.elapsed(),
+        );
+    }
+}
+
 impl Worker {
-    /// Deploys `d` and waits for it to end.
+    /// Deploys `d` and waits for it to end, counting it in the worker's
+    /// metrics.
     pub async fn run_attempt(&self, d: TaskDeployment) -> Result<TaskDone, String> {
+        let mut meter = AttemptMeter {
+            worker: self,
+            key: AttemptKey::of(&d),
+            vertex: self.vertex_name(&d),
+            started: Instant::now(),
+            outcome: AttemptOutcome::Cancelled,
+        };
+        self.metrics().attempt_started();
+        let done = self.run_deployed(d).await;
+        meter.outcome = match &done {
+            Ok(_) => AttemptOutcome::Finished,
+            Err(error) if error == CANCELLED => AttemptOutcome::Cancelled,
+            Err(_) => AttemptOutcome::Failed,
+        };
+        done
+    }
+
+    async fn run_deployed(&self, d: TaskDeployment) -> Result<TaskDone, String> {
         let key = AttemptKey::of(&d);
         let collected = Arc::new(Mutex::new(Vec::new()));
         let handle = self

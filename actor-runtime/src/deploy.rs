@@ -122,6 +122,14 @@ impl Worker {
         }
     }
 
+    /// The name of chain `d.chain` (its vertices joined), for labels.
+    pub(crate) fn vertex_name(&self, d: &TaskDeployment) -> String {
+        self.planned(d)
+            .ok()
+            .and_then(|planned| planned.1.chains.get(d.chain).map(|c| c.name.clone()))
+            .unwrap_or_else(|| format!("chain{}", d.chain))
+    }
+
     /// The job's validated spec and plan, computed once per job.
     fn planned(&self, d: &TaskDeployment) -> Result<Arc<(ValidJob, Plan)>, String> {
         let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
@@ -344,6 +352,14 @@ impl Worker {
             .map_err(|e| fail(format!("creating {}: {e}", spill_dir.display())))?;
         let operators = build(&chain.steps, collect).map_err(|e| fail(e.to_string()))?;
         let run = TaskRun {
+            metrics: self.metrics().task(&d.job_id, &chain.name, d.subtask),
+            span: tracing::info_span!(
+                "task",
+                job = %d.job_id,
+                vertex = %chain.name,
+                subtask = d.subtask,
+                attempt = d.attempt
+            ),
             name: format!("{}[{}]", chain.name, d.subtask),
             context: OperatorContext {
                 vertex: chain.name.clone(),

@@ -13,6 +13,7 @@ pub mod deploy;
 pub mod exchange;
 pub mod expr;
 pub mod kernels;
+pub mod metrics;
 pub mod operator;
 pub mod operators;
 pub mod plan;

@@ -102,6 +102,7 @@ pub struct Worker {
     pub(crate) spill_root: std::path::PathBuf,
     running: Mutex<HashMap<crate::attempt::AttemptKey, TaskCanceller>>,
     samples: Mutex<Option<Arc<dyn crate::exchange::agreement::SampleExchange>>>,
+    metrics: crate::metrics::WorkerMetrics,
 }
 
 /// Distinguishes workers without an endpoint within one process.
@@ -143,6 +144,7 @@ impl Worker {
                 || format!("in-process-{}", IN_PROCESS.fetch_add(1, Ordering::Relaxed)),
                 |a| a.to_string(),
             );
+        let metrics = crate::metrics::WorkerMetrics::new(slots.len());
         Ok(Self {
             id,
             slots,
@@ -158,6 +160,7 @@ impl Worker {
             spill_root: std::env::temp_dir().join("faro-spill"),
             running: Mutex::new(HashMap::new()),
             samples: Mutex::new(None),
+            metrics,
         })
     }
 
@@ -202,6 +205,11 @@ impl Worker {
     /// process-unique name if it has no endpoint.
     pub fn id(&self) -> String {
         self.id.clone()
+    }
+
+    /// This worker's metrics (tasks' counters, attempts, slots).
+    pub fn metrics(&self) -> &crate::metrics::WorkerMetrics {
+        &self.metrics
     }
 
     /// Slots available.

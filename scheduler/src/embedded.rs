@@ -48,6 +48,7 @@ pub struct Embedded {
     _temp: Option<tempfile::TempDir>,
     _node: Endpoint,
     shuffle: Arc<ShuffleServer>,
+    worker: Arc<Worker>,
     cluster: Cluster,
 }
 
@@ -88,11 +89,13 @@ impl Embedded {
         tokio::spawn(shuffle.clone().serve(node.clone()));
         let endpoint =
             Endpoint::bind(loopback, &tls, TransportOptions::loopback()).map_err(start_error)?;
-        let worker = Worker::start(slots.max(1), Some(endpoint.clone()))
-            .map_err(start_error)?
-            .with_spill_root(&dir.join("spill"));
+        let worker = Arc::new(
+            Worker::start(slots.max(1), Some(endpoint.clone()))
+                .map_err(start_error)?
+                .with_spill_root(&dir.join("spill")),
+        );
         let workers = Workers::new(Duration::from_secs(3600));
-        workers.add_local(Arc::new(worker));
+        workers.add_local(worker.clone());
         let cluster = Cluster {
             workers,
             shuffle: Some(ShuffleService::new(
@@ -108,6 +111,7 @@ impl Embedded {
             _temp: temp,
             _node: node,
             shuffle,
+            worker,
             cluster,
         })
     }
@@ -126,6 +130,7 @@ impl Embedded {
                 _temp: self._temp,
                 _node: self._node,
                 shuffle: self.shuffle,
+                worker: self.worker,
             },
         )
     }
@@ -161,12 +166,18 @@ pub struct EmbeddedNode {
     _temp: Option<tempfile::TempDir>,
     _node: Endpoint,
     shuffle: Arc<ShuffleServer>,
+    worker: Arc<Worker>,
 }
 
 impl EmbeddedNode {
     /// The shuffle node (for its metrics).
     pub fn shuffle(&self) -> &Arc<ShuffleServer> {
         &self.shuffle
+    }
+
+    /// The worker (for its metrics).
+    pub fn worker(&self) -> &Arc<Worker> {
+        &self.worker
     }
 }
 

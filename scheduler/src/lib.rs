@@ -23,6 +23,7 @@ pub mod driver;
 pub mod embedded;
 pub mod failover;
 pub mod jobs;
+pub mod metrics;
 pub mod placement;
 pub mod progress;
 pub mod ranges;

@@ -185,56 +185,13 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn metrics(api: State) -> HttpResponse {
-    let mut text = String::new();
-    if let Ok(jobs) = api.scheduler.jobs() {
-        text.push_str(
-            "# HELP faro_scheduler_jobs Jobs by state\n# TYPE faro_scheduler_jobs gauge\n",
-        );
-        for state in ["queued", "running", "finished", "failed", "cancelled"] {
-            let n = jobs
-                .iter()
-                .filter(|j| {
-                    serde_json::to_value(j.state)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .as_deref()
-                        == Some(state)
-                })
-                .count();
-            text.push_str(&format!("faro_scheduler_jobs{{state=\"{state}\"}} {n}\n"));
-        }
-        text.push_str(
-            "# HELP faro_scheduler_reruns_total Work run again after failures, by cause\n# TYPE faro_scheduler_reruns_total counter\n",
-        );
-        let mut reruns = crate::jobs::Reruns::default();
-        for job in &jobs {
-            reruns.task_failures += job.reruns.task_failures;
-            reruns.lost_workers += job.reruns.lost_workers;
-            reruns.lost_partitions += job.reruns.lost_partitions;
-        }
-        for (cause, n) in [
-            ("task_failed", reruns.task_failures),
-            ("worker_lost", reruns.lost_workers),
-            ("partition_lost", reruns.lost_partitions),
-        ] {
-            text.push_str(&format!(
-                "faro_scheduler_reruns_total{{cause=\"{cause}\"}} {n}\n"
-            ));
-        }
-        let attempts: usize = jobs
-            .iter()
-            .flat_map(|j| &j.tasks)
-            .map(|t| t.attempts.len())
-            .sum();
-        text.push_str(&format!(
-            "# HELP faro_scheduler_task_attempts_total Task attempts deployed\n# TYPE faro_scheduler_task_attempts_total counter\nfaro_scheduler_task_attempts_total {attempts}\n"
-        ));
-    }
-    text.push_str(&format!(
-        "# HELP faro_scheduler_workers Workers alive\n# TYPE faro_scheduler_workers gauge\nfaro_scheduler_workers {}\n",
-        api.scheduler.cluster().workers.alive().len()
-    ));
+    let jobs = match api.scheduler.jobs() {
+        Ok(jobs) => jobs,
+        Err(error) => return HttpResponse::InternalServerError().body(error.to_string()),
+    };
+    let mut text = crate::metrics::render(&jobs, api.scheduler.cluster().workers.alive().len());
     if let Some(node) = api.scheduler.embedded_node() {
+        text.push_str(&node.worker().metrics().render());
         text.push_str(&node.shuffle().render_metrics());
     }
     HttpResponse::Ok()

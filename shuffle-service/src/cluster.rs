@@ -48,6 +48,21 @@ impl ReplicatedPush {
         Ok(())
     }
 
+    /// Replicas written to.
+    pub fn replicas(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// Time spent waiting for the replicas' credit, summed.
+    pub fn backpressure(&self) -> std::time::Duration {
+        self.channels.iter().map(|c| c.stats().backpressure).sum()
+    }
+
+    /// Credit the replicas granted and this push has not used, summed.
+    pub fn credit(&self) -> u32 {
+        self.channels.iter().map(ChannelSender::credit).sum()
+    }
+
     /// Ends the push on every replica, waiting until each stored it all.
     pub async fn finish(self) -> Result<(), ClientError> {
         for channel in self.channels {

@@ -91,9 +91,13 @@ fn parse_node(text: &str) -> anyhow::Result<(String, SocketAddr)> {
     let (name, addr) = text
         .split_once('=')
         .with_context(|| format!("shuffle node {text:?} is not NAME=HOST:PORT"))?;
+    // A name (a StatefulSet pod's DNS name, say) is resolved once, here.
+    use std::net::ToSocketAddrs;
     let addr = addr
-        .parse()
-        .with_context(|| format!("shuffle node {name}: {addr:?} is not HOST:PORT"))?;
+        .to_socket_addrs()
+        .with_context(|| format!("shuffle node {name}: {addr:?} is not a reachable HOST:PORT"))?
+        .next()
+        .with_context(|| format!("shuffle node {name}: {addr:?} resolves to no address"))?;
     Ok((name.to_string(), addr))
 }
 

@@ -43,6 +43,9 @@ pub struct WorkerArgs {
     /// Where operators spill [default: the system temp dir].
     #[arg(long)]
     spill_dir: Option<PathBuf>,
+    /// Serve `GET /metrics` (Prometheus) and `GET /healthz` over HTTP here.
+    #[arg(long)]
+    metrics: Option<SocketAddr>,
     /// This process's certificate chain (PEM).
     #[arg(long)]
     cert: Option<PathBuf>,
@@ -92,6 +95,7 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
     };
     let advertise = args.advertise.or(file.advertise);
     let spill_dir = args.spill_dir.clone().or(file.spill_dir);
+    let metrics = args.metrics.or(file.metrics);
     let loopback = args.loopback || file.loopback;
     if args.check {
         println!("faro worker: configuration ok");
@@ -116,6 +120,12 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
             worker.id()
         );
         let worker = Arc::new(worker);
+        if let Some(addr) = metrics {
+            let scraped = worker.clone();
+            let bound =
+                crate::metrics_http::serve(addr, Arc::new(move || scraped.metrics().render()))?;
+            println!("faro worker: metrics on http://{bound}/metrics");
+        }
         tracing::info!(id = %worker.id(), slots, %scheduler, "worker up");
         let serving = tokio::spawn(faro_scheduler::agent::serve_scheduler(
             worker.clone(),

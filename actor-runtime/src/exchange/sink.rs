@@ -8,12 +8,13 @@
 //! held output is in memory: range edges are for data that fits.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use bytes::Bytes;
 use faro_shuffle::cluster::ReplicatedPush;
 use faro_shuffle::ShuffleCluster;
 use faro_transport::ChannelSender;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::agreement::RangeAgreement;
 use super::partition::{Partitioner, RangeBounds, Route};
@@ -21,6 +22,7 @@ use super::{archive_within, ExchangeError, Incoming, InputSender};
 use crate::data::{Batch, Schema};
 use crate::kernels::take::{concat, take_batch};
 use crate::kernels::views;
+use crate::metrics::TaskMetrics;
 use crate::operator::Rows;
 
 /// Where one consumer subtask's rows go.
@@ -140,6 +142,7 @@ pub struct OutputWriter {
     shuffle: Option<ShuffleTarget>,
     range: Option<RangeHold>,
     producer: u32,
+    metrics: TaskMetrics,
 }
 
 impl OutputWriter {
@@ -159,7 +162,29 @@ impl OutputWriter {
             shuffle,
             range: None,
             producer: 0,
+            metrics: TaskMetrics::default(),
         }
+    }
+
+    /// Counts backpressure and shuffle bytes into `metrics`.
+    pub fn with_metrics(mut self, metrics: TaskMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Credit this writer's consumers granted and it has not used yet
+    /// (local consumers' free queue slots included).
+    pub fn credits(&self) -> u64 {
+        self.sinks
+            .iter()
+            .map(|sink| match sink {
+                ConsumerSink::Local(queue) => queue.capacity() as u64,
+                ConsumerSink::Remote { channel, .. } => u64::from(channel.credit()),
+                ConsumerSink::Shuffle { push, .. } => {
+                    push.as_ref().map_or(0, |p| u64::from(p.credit()))
+                }
+            })
+            .sum()
     }
 
     /// Holds output until `agreement` has everyone's boundaries.
@@ -253,12 +278,20 @@ impl OutputWriter {
         let exchange = self.exchange;
         let failed = |message: String| ExchangeError::Transport { exchange, message };
         let shuffle = self.shuffle.clone();
+        let gone = || failed(format!("consumer {consumer} is gone"));
         match self.sinks.get_mut(consumer) {
-            Some(ConsumerSink::Local(queue)) => queue
-                .send(Ok(Incoming::Owned(batch)))
-                .await
-                .map_err(|_| failed(format!("consumer {consumer} is gone"))),
+            Some(ConsumerSink::Local(queue)) => match queue.try_send(Ok(Incoming::Owned(batch))) {
+                Ok(()) => Ok(()),
+                Err(mpsc::error::TrySendError::Closed(_)) => Err(gone()),
+                Err(mpsc::error::TrySendError::Full(item)) => {
+                    let waited = Instant::now();
+                    let sent = queue.send(item).await.map_err(|_| gone());
+                    self.metrics.backpressured(waited.elapsed());
+                    sent
+                }
+            },
             Some(ConsumerSink::Remote { channel, max_frame }) => {
+                let before = channel.stats().backpressure;
                 for frame in
                     archive_within(&batch, *max_frame).map_err(|e| failed(e.to_string()))?
                 {
@@ -267,6 +300,8 @@ impl OutputWriter {
                         .await
                         .map_err(|e| failed(e.to_string()))?;
                 }
+                self.metrics
+                    .backpressured(channel.stats().backpressure.saturating_sub(before));
                 Ok(())
             }
             Some(ConsumerSink::Shuffle { partition, push }) => {
@@ -280,13 +315,18 @@ impl OutputWriter {
                     *push = Some(opened);
                 }
                 let Some(push) = push else { return Ok(()) };
+                let before = push.backpressure();
                 for frame in
                     archive_within(&batch, target.max_frame).map_err(|e| failed(e.to_string()))?
                 {
+                    let bytes = frame.len() * push.replicas();
                     push.send(Bytes::from_owner(frame))
                         .await
                         .map_err(|e| failed(e.to_string()))?;
+                    self.metrics.shuffle_pushed(bytes);
                 }
+                self.metrics
+                    .backpressured(push.backpressure().saturating_sub(before));
                 Ok(())
             }
             None => Err(failed(format!("no consumer {consumer}"))),

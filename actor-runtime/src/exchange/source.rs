@@ -47,11 +47,20 @@ impl InputQueue {
 /// Forwards the archived batches arriving on `channel` into `queue` until
 /// the channel ends (then drops its sender) or fails (then forwards the
 /// error). Each frame keeps its transport credit while it waits in the
-/// queue, so a slow task slows the remote producer.
-pub async fn forward_frames(exchange: usize, mut channel: ChannelReceiver, queue: InputSender) {
+/// queue, so a slow task slows the remote producer. `arrived` is told
+/// each frame's length.
+pub async fn forward_frames(
+    exchange: usize,
+    mut channel: ChannelReceiver,
+    queue: InputSender,
+    mut arrived: impl FnMut(usize),
+) {
     loop {
         let delivery = match channel.recv().await {
-            Ok(Some(frame)) => Ok(Incoming::Frame(frame)),
+            Ok(Some(frame)) => {
+                arrived(frame.len());
+                Ok(Incoming::Frame(frame))
+            }
             Ok(None) => return,
             Err(error) => Err(ExchangeError::Transport {
                 exchange,

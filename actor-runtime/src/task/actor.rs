@@ -10,6 +10,9 @@ use tokio::sync::oneshot;
 
 use super::{TaskReport, TaskRun};
 
+/// The error of a task stopped by [`Cancel`].
+pub const CANCELLED: &str = "cancelled";
+
 /// What a task ends with: its report, or why it failed.
 pub type TaskOutcome = Result<TaskReport, String>;
 
@@ -37,14 +40,10 @@ impl Actor for TaskActor {
             ctx.stop();
             return;
         };
-        let name = run.name.clone();
         let work =
             async move { run.run().await }
                 .into_actor(self)
                 .map(move |result, actor, ctx| {
-                    if let Err(error) = &result {
-                        tracing::warn!(task = %name, %error, "task failed");
-                    }
                     if let Some(done) = actor.done.take() {
                         let _ = done.send(result.map_err(|e| e.to_string()));
                     }
@@ -66,7 +65,7 @@ impl Handler<Cancel> for TaskActor {
 
     fn handle(&mut self, _: Cancel, ctx: &mut Self::Context) {
         if let Some(done) = self.done.take() {
-            let _ = done.send(Err("cancelled".into()));
+            let _ = done.send(Err(CANCELLED.into()));
         }
         ctx.stop();
     }

@@ -15,6 +15,7 @@ use crate::exchange::sink::ShuffleTarget;
 use crate::exchange::{
     forward_frames, ConsumerSink, ExchangeError, InputQueue, InputSender, OutputWriter,
 };
+use crate::metrics::TaskMetrics;
 use crate::spec::Partitioning;
 
 /// One consumer of an output, as deployed.
@@ -59,8 +60,8 @@ pub struct OutputSpec {
 }
 
 impl OutputSpec {
-    /// Opens every consumer sink.
-    pub async fn open(self) -> Result<OutputWriter, ExchangeError> {
+    /// Opens every consumer sink; the writer counts into `metrics`.
+    pub async fn open(self, metrics: TaskMetrics) -> Result<OutputWriter, ExchangeError> {
         let consumers = self.sinks.len() as u32;
         let mut sinks = Vec::with_capacity(self.sinks.len());
         for sink in self.sinks {
@@ -92,7 +93,8 @@ impl OutputSpec {
         }
         let partitioner = Partitioner::new(self.partitioning, self.keys, consumers, self.producer);
         let writer =
-            OutputWriter::new(self.exchange, self.schema, partitioner, sinks, self.shuffle);
+            OutputWriter::new(self.exchange, self.schema, partitioner, sinks, self.shuffle)
+                .with_metrics(metrics);
         Ok(match self.range {
             Some(agreement) => writer.with_range(self.producer, agreement),
             None => writer,
@@ -132,40 +134,51 @@ pub struct InputSpec {
 
 impl InputSpec {
     /// Starts the feeders on the current runtime; returns the queue.
-    pub fn start(self) -> InputQueue {
+    /// Shuffle fetches count into `metrics`.
+    pub fn start(self, metrics: &TaskMetrics) -> InputQueue {
+        use tracing::Instrument;
         for (feeder, queue) in self.feeders {
-            tokio::spawn(async move {
-                match feeder {
-                    FeederSpec::Shuffle {
-                        exchange,
-                        cluster,
-                        shuffle,
-                        partition,
-                    } => match cluster.fetch(shuffle, partition).await {
-                        Ok(channel) => forward_frames(exchange, channel, queue).await,
-                        Err(error) => {
-                            let _ = queue
-                                .send(Err(ExchangeError::Transport {
-                                    exchange,
-                                    message: format!("fetching partition {partition}: {error}"),
-                                }))
-                                .await;
-                        }
-                    },
-                    FeederSpec::Remote { exchange, channel } => match channel.await {
-                        Ok(channel) => forward_frames(exchange, channel, queue).await,
-                        Err(_) => {
-                            let _ = queue
-                                .send(Err(ExchangeError::Transport {
-                                    exchange,
-                                    message: "the worker stopped before the producer connected"
-                                        .into(),
-                                }))
-                                .await;
-                        }
-                    },
+            let metrics = metrics.clone();
+            tokio::spawn(
+                async move {
+                    match feeder {
+                        FeederSpec::Shuffle {
+                            exchange,
+                            cluster,
+                            shuffle,
+                            partition,
+                        } => match cluster.fetch(shuffle, partition).await {
+                            Ok(channel) => {
+                                forward_frames(exchange, channel, queue, |bytes| {
+                                    metrics.shuffle_fetched(bytes)
+                                })
+                                .await
+                            }
+                            Err(error) => {
+                                let _ = queue
+                                    .send(Err(ExchangeError::Transport {
+                                        exchange,
+                                        message: format!("fetching partition {partition}: {error}"),
+                                    }))
+                                    .await;
+                            }
+                        },
+                        FeederSpec::Remote { exchange, channel } => match channel.await {
+                            Ok(channel) => forward_frames(exchange, channel, queue, |_| ()).await,
+                            Err(_) => {
+                                let _ = queue
+                                    .send(Err(ExchangeError::Transport {
+                                        exchange,
+                                        message: "the worker stopped before the producer connected"
+                                            .into(),
+                                    }))
+                                    .await;
+                            }
+                        },
+                    }
                 }
-            });
+                .in_current_span(),
+            );
         }
         self.queue
     }

@@ -18,6 +18,7 @@ pub use io::{FeederSpec, InputSpec, OutputSpec, SinkSpec};
 
 use crate::data::Batch;
 use crate::exchange::{InputQueue, OutputWriter};
+use crate::metrics::TaskMetrics;
 use crate::operator::{Operator, OperatorContext, OperatorError, Rows, Source};
 use build::ChainOperators;
 
@@ -71,6 +72,10 @@ pub struct TaskRun {
     pub inputs: Vec<InputSpec>,
     /// Its outputs.
     pub outputs: Vec<OutputSpec>,
+    /// Its counters in the worker's metrics.
+    pub metrics: TaskMetrics,
+    /// The span its logs go under (job, vertex, subtask, attempt).
+    pub span: tracing::Span,
 }
 
 struct Running {
@@ -79,6 +84,7 @@ struct Running {
     operators: Vec<Box<dyn Operator>>,
     outputs: Vec<OutputWriter>,
     report: TaskReport,
+    metrics: TaskMetrics,
 }
 
 impl Running {
@@ -122,10 +128,21 @@ impl Running {
         Ok(carry)
     }
 
+    fn count_in(&mut self, rows: usize, bytes: usize) {
+        self.report.rows_in += rows as u64;
+        self.report.bytes_in += bytes as u64;
+        self.metrics.batch_in(rows, bytes);
+    }
+
     async fn ship(&mut self, batches: Vec<Batch>) -> Result<(), TaskError> {
+        if batches.is_empty() {
+            return Ok(());
+        }
         for batch in batches {
-            self.report.rows_out += batch.num_rows() as u64;
-            self.report.bytes_out += batch.buffer_bytes() as u64;
+            let (rows, bytes) = (batch.num_rows(), batch.buffer_bytes());
+            self.report.rows_out += rows as u64;
+            self.report.bytes_out += bytes as u64;
+            self.metrics.batch_out(rows, bytes);
             let mut batch = Some(batch);
             let last = self.outputs.len().saturating_sub(1);
             for (i, output) in self.outputs.iter_mut().enumerate() {
@@ -145,6 +162,8 @@ impl Running {
                     })?;
             }
         }
+        let credits = self.outputs.iter().map(OutputWriter::credits).sum();
+        self.metrics.set_credits(credits);
         Ok(())
     }
 
@@ -153,8 +172,7 @@ impl Running {
             Some(source) => source.next_batch().map_err(|e| self.op_error(e))?,
             None => None,
         } {
-            self.report.rows_in += batch.num_rows() as u64;
-            self.report.bytes_in += batch.buffer_bytes() as u64;
+            self.count_in(batch.num_rows(), batch.buffer_bytes());
             let out = self.push(0, vec![batch])?;
             self.ship(out).await?;
             // Let the slot's other tasks (and the consumers) run.
@@ -191,17 +209,19 @@ impl Running {
             match delivery {
                 Some(Ok(incoming)) => {
                     let mut out: Vec<Batch> = Vec::new();
-                    self.report.bytes_in += incoming.bytes() as u64;
+                    let bytes = incoming.bytes();
+                    let mut seen = 0;
                     let head = &mut self.operators[0];
                     let processed = incoming
                         .with_rows(|rows| {
-                            self.report.rows_in += rows.rows as u64;
+                            seen = rows.rows;
                             head.process(input, rows, &mut out)
                         })
                         .map_err(|e| TaskError::Operator {
                             task: self.name.clone(),
                             source: e.into(),
                         })?;
+                    self.count_in(seen, bytes);
                     processed.map_err(|e| self.op_error(e))?;
                     drop(incoming);
                     let out = self.push(1, out)?;
@@ -230,8 +250,24 @@ impl Running {
 }
 
 impl TaskRun {
-    /// Runs the task to its end.
+    /// Runs the task to its end, its logs under its span.
     pub async fn run(self) -> Result<TaskReport, TaskError> {
+        use tracing::Instrument;
+        let span = self.span.clone();
+        let result = self.run_in_span().instrument(span.clone()).await;
+        span.in_scope(|| match &result {
+            Ok(report) => tracing::info!(
+                rows_in = report.rows_in,
+                rows_out = report.rows_out,
+                "task finished"
+            ),
+            Err(error) => tracing::warn!(%error, "task failed"),
+        });
+        result
+    }
+
+    async fn run_in_span(self) -> Result<TaskReport, TaskError> {
+        tracing::info!("task started");
         let name = self.name.clone();
         let exchange_error = |source| TaskError::Exchange {
             task: name.clone(),
@@ -239,9 +275,18 @@ impl TaskRun {
         };
         let mut outputs = Vec::with_capacity(self.outputs.len());
         for output in self.outputs {
-            outputs.push(output.open().await.map_err(exchange_error)?);
+            outputs.push(
+                output
+                    .open(self.metrics.clone())
+                    .await
+                    .map_err(exchange_error)?,
+            );
         }
-        let queues: Vec<InputQueue> = self.inputs.into_iter().map(InputSpec::start).collect();
+        let queues: Vec<InputQueue> = self
+            .inputs
+            .into_iter()
+            .map(|input| input.start(&self.metrics))
+            .collect();
         let ChainOperators { source, operators } = self.operators;
         let mut running = Running {
             name: self.name.clone(),
@@ -252,6 +297,7 @@ impl TaskRun {
                 task: self.name.clone(),
                 ..TaskReport::default()
             },
+            metrics: self.metrics,
         };
         let result = running.open_all(&self.context);
         let result = match result {

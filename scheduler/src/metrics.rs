@@ -1,0 +1,270 @@
+//! The scheduler's Prometheus metrics, computed from the job records when
+//! scraped (so they can never drift from what `GET /v1/jobs` says, and a
+//! restarted scheduler reports the same totals).
+//!
+//! Cluster-wide series: jobs by state, workers alive, task attempts and
+//! re-runs by cause. Per job (labels `job`, and `vertex`/`subtask` for
+//! tasks), for unfinished jobs and the latest [`RETAINED_JOBS`] finished
+//! ones: its state, each subtask's attempts and its re-runs by cause.
+
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+
+use crate::jobs::{JobRecord, JobState};
+
+/// Finished jobs whose per-job series the scheduler exports.
+pub const RETAINED_JOBS: usize = 50;
+
+const STATES: [(JobState, &str); 5] = [
+    (JobState::Queued, "queued"),
+    (JobState::Running, "running"),
+    (JobState::Finished, "finished"),
+    (JobState::Failed, "failed"),
+    (JobState::Cancelled, "cancelled"),
+];
+
+fn state_label(state: JobState) -> &'static str {
+    STATES
+        .iter()
+        .find(|(s, _)| *s == state)
+        .map_or("unknown", |(_, label)| label)
+}
+
+/// Builds a metric and registers it; both only fail on a bad or clashing
+/// definition, a programming error the tests below catch.
+fn registered<M: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: prometheus::Result<M>,
+) -> M {
+    let metric = metric.unwrap_or_else(|error| panic!("invalid metric definition: {error}"));
+    registry
+        .register(Box::new(metric.clone()))
+        .unwrap_or_else(|error| panic!("metric registered twice: {error}"));
+    metric
+}
+
+/// Renders the scheduler's metrics for `jobs` and `workers` alive.
+pub fn render(jobs: &[JobRecord], workers: usize) -> String {
+    let r = Registry::new();
+    let jobs_by_state = registered(
+        &r,
+        IntGaugeVec::new(
+            Opts::new("faro_scheduler_jobs", "Jobs by state"),
+            &["state"],
+        ),
+    );
+    let workers_alive = registered(&r, IntGauge::new("faro_scheduler_workers", "Workers alive"));
+    let reruns = registered(
+        &r,
+        IntCounterVec::new(
+            Opts::new(
+                "faro_scheduler_reruns_total",
+                "Work run again after failures, by cause",
+            ),
+            &["cause"],
+        ),
+    );
+    let attempts = registered(
+        &r,
+        IntCounter::new(
+            "faro_scheduler_task_attempts_total",
+            "Task attempts deployed",
+        ),
+    );
+    let job_state = registered(
+        &r,
+        IntGaugeVec::new(
+            Opts::new("faro_job_state", "1 for the job's current state"),
+            &["job", "state"],
+        ),
+    );
+    let job_attempts = registered(
+        &r,
+        IntCounterVec::new(
+            Opts::new(
+                "faro_job_task_attempts_total",
+                "Attempts deployed for each subtask of a job",
+            ),
+            &["job", "vertex", "subtask"],
+        ),
+    );
+    let job_reruns = registered(
+        &r,
+        IntCounterVec::new(
+            Opts::new("faro_job_reruns_total", "A job's re-runs, by cause"),
+            &["job", "cause"],
+        ),
+    );
+
+    workers_alive.set(workers as i64);
+    for (_, label) in STATES {
+        jobs_by_state.with_label_values(&[label]).set(0);
+    }
+    for cause in ["task_failed", "worker_lost", "partition_lost"] {
+        reruns.with_label_values(&[cause]).inc_by(0);
+    }
+    for job in jobs {
+        jobs_by_state
+            .with_label_values(&[state_label(job.state)])
+            .inc();
+        for (cause, n) in causes(job) {
+            reruns.with_label_values(&[cause]).inc_by(n);
+        }
+        let deployed: usize = job.tasks.iter().map(|t| t.attempts.len()).sum();
+        attempts.inc_by(deployed as u64);
+    }
+    for job in exported(jobs) {
+        for (state, label) in STATES {
+            job_state
+                .with_label_values(&[&job.id, label])
+                .set(i64::from(state == job.state));
+        }
+        for task in &job.tasks {
+            job_attempts
+                .with_label_values(&[&job.id, &task.vertex, &task.subtask.to_string()])
+                .inc_by(task.attempts.len() as u64);
+        }
+        for (cause, n) in causes(job) {
+            job_reruns.with_label_values(&[&job.id, cause]).inc_by(n);
+        }
+    }
+    TextEncoder::new()
+        .encode_to_string(&r.gather())
+        .unwrap_or_else(|error| format!("# encoding failed: {error}\n"))
+}
+
+fn causes(job: &JobRecord) -> [(&'static str, u64); 3] {
+    [
+        ("task_failed", u64::from(job.reruns.task_failures)),
+        ("worker_lost", u64::from(job.reruns.lost_workers)),
+        ("partition_lost", u64::from(job.reruns.lost_partitions)),
+    ]
+}
+
+/// The jobs with per-job series: every unfinished one and the latest
+/// finished ones.
+fn exported(jobs: &[JobRecord]) -> Vec<&JobRecord> {
+    let mut finished: Vec<&JobRecord> = jobs.iter().filter(|j| j.state.is_terminal()).collect();
+    finished.sort_by_key(|j| std::cmp::Reverse(j.finished_ms.unwrap_or(j.submitted_ms)));
+    finished.truncate(RETAINED_JOBS);
+    jobs.iter()
+        .filter(|j| !j.state.is_terminal())
+        .chain(finished)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::{AttemptState, AttemptStatus, Reruns, TaskStatus};
+
+    fn job(id: &str, state: JobState, finished_ms: u64, attempts: usize) -> JobRecord {
+        let spec: faro_runtime::spec::JobSpec = serde_json::from_str(
+            r#"{"name":"t","vertices":[{"id":"a","operator":"collect"}],"edges":[]}"#,
+        )
+        .unwrap();
+        JobRecord {
+            id: id.into(),
+            name: "t".into(),
+            state,
+            submitted_ms: 0,
+            started_ms: Some(0),
+            finished_ms: state.is_terminal().then_some(finished_ms),
+            error: None,
+            spec,
+            vertices: vec![],
+            tasks: vec![TaskStatus {
+                vertex: "src->map".into(),
+                chain: 0,
+                subtask: 1,
+                attempts: (0..attempts)
+                    .map(|_| AttemptStatus {
+                        worker: "w".into(),
+                        state: AttemptState::Finished,
+                        started_ms: 0,
+                        finished_ms: Some(1),
+                        rows_in: 0,
+                        rows_out: 0,
+                        bytes_in: 0,
+                        bytes_out: 0,
+                        error: None,
+                    })
+                    .collect(),
+            }],
+            reruns: Reruns {
+                task_failures: attempts.saturating_sub(1) as u32,
+                ..Reruns::default()
+            },
+            done_regions: vec![],
+        }
+    }
+
+    fn value(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+    }
+
+    #[test]
+    fn jobs_attempts_and_reruns_are_counted_per_job_and_in_total() {
+        let jobs = vec![
+            job("a", JobState::Finished, 10, 2),
+            job("b", JobState::Running, 0, 1),
+        ];
+        let text = render(&jobs, 3);
+        assert_eq!(
+            value(&text, r#"faro_scheduler_jobs{state="finished"}"#),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(&text, r#"faro_scheduler_jobs{state="failed"}"#),
+            Some(0.0)
+        );
+        assert_eq!(value(&text, "faro_scheduler_workers"), Some(3.0));
+        assert_eq!(
+            value(&text, "faro_scheduler_task_attempts_total"),
+            Some(3.0)
+        );
+        assert_eq!(
+            value(&text, r#"faro_scheduler_reruns_total{cause="task_failed"}"#),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(
+                &text,
+                r#"faro_job_task_attempts_total{job="a",subtask="1",vertex="src->map"}"#
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            value(&text, r#"faro_job_state{job="b",state="running"}"#),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(&text, r#"faro_job_state{job="b",state="queued"}"#),
+            Some(0.0)
+        );
+        assert_eq!(
+            value(
+                &text,
+                r#"faro_job_reruns_total{cause="task_failed",job="a"}"#
+            ),
+            Some(1.0)
+        );
+    }
+
+    #[test]
+    fn only_the_latest_finished_jobs_have_series_of_their_own() {
+        let mut jobs: Vec<JobRecord> = (0..RETAINED_JOBS + 1)
+            .map(|i| job(&format!("old{i}"), JobState::Finished, i as u64, 1))
+            .collect();
+        jobs.push(job("live", JobState::Running, 0, 1));
+        let text = render(&jobs, 0);
+        assert!(!text.contains(r#"job="old0""#));
+        assert!(text.contains(r#"job="old1""#));
+        assert!(text.contains(r#"job="live""#));
+        assert_eq!(
+            value(&text, "faro_scheduler_task_attempts_total"),
+            Some((RETAINED_JOBS + 2) as f64),
+            "totals still count every job"
+        );
+    }
+}

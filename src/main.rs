@@ -30,6 +30,8 @@ enum LogFormat {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Write a cluster identity: CA, certificate, key and cluster secret.
+    Identity(commands::identity::IdentityArgs),
     /// Run a standalone shuffle service node.
     ShuffleService(Box<commands::shuffle_service::ShuffleServiceArgs>),
     /// Run the scheduler and its REST API.
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
     // warnings (set RUST_LOG for more).
     let default_level = match cli.command {
         Command::Run(_)
+        | Command::Identity(_)
         | Command::Submit(_)
         | Command::Jobs(_)
         | Command::Status(_)
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
             .init(),
     }
     let result = match &cli.command {
+        Command::Identity(args) => commands::identity::run(args),
         Command::ShuffleService(args) => commands::shuffle_service::run(args),
         Command::Scheduler(args) => commands::scheduler::run(args),
         Command::Worker(args) => commands::worker::run(args),

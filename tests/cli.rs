@@ -17,6 +17,7 @@ fn faro(args: &[&str]) -> std::process::Output {
 fn help_lists_every_subcommand() {
     let help = String::from_utf8(faro(&["--help"]).stdout).unwrap();
     for built in [
+        "identity",
         "shuffle-service",
         "run",
         "local",
@@ -220,4 +221,44 @@ fn scheduler_and_worker_checks_name_what_is_wrong() {
             "{process}: expected {named:?} in: {stderr}"
         );
     }
+}
+
+#[test]
+fn identity_writes_what_every_process_accepts_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("identity");
+    let out_arg = out.to_str().unwrap();
+    let made = faro(&["identity", "--out", out_arg, "--name", "shuffle-0"]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let secret = std::fs::read(out.join("cluster-secret")).unwrap();
+    assert_eq!(secret.len(), 64, "32 random bytes, hex");
+    use std::os::unix::fs::PermissionsExt;
+    let key_mode = std::fs::metadata(out.join("node.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(key_mode & 0o077, 0, "the key is private: {key_mode:o}");
+    let config = format!(
+        "cert = \"{0}/node.pem\"\nkey = \"{0}/node.key\"\nca = \"{0}/ca.pem\"\n\
+         secret_file = \"{0}/cluster-secret\"\ndata_dir = \"{0}/data\"\n",
+        out.display()
+    );
+    let checked = check_config(&config);
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+
+    let again = faro(&["identity", "--out", out_arg]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists; pass --force"));
+    assert_eq!(std::fs::read(out.join("cluster-secret")).unwrap(), secret);
+    let forced = faro(&["identity", "--out", out_arg, "--force"]);
+    assert!(forced.status.success());
+    assert_ne!(std::fs::read(out.join("cluster-secret")).unwrap(), secret);
 }

@@ -14,7 +14,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # 1.37.0 ships schemas for 1.25.0 to 1.37.0.
 version=${1:-1.30.0}
 
-if ! command -v kubernetes-validate >/dev/null 2>&1; then
+# The console script may not be on PATH (pip --user, pyenv); the module is
+# what counts.
+if command -v kubernetes-validate >/dev/null 2>&1; then
+  kubernetes_validate=(kubernetes-validate)
+elif python3 -c 'import kubernetes_validate' >/dev/null 2>&1; then
+  kubernetes_validate=(python3 -m kubernetes_validate)
+else
   echo "validate.sh: kubernetes-validate not found; install it with:" \
     "pip install kubernetes-validate==1.37.0" >&2
   exit 1
@@ -24,7 +30,7 @@ fi
 # mistyped apiVersion or kind) and only warns: count that as a failure too.
 validate() {
   local output status=0
-  output=$(kubernetes-validate --strict --quiet -k "$version" "$@") || status=$?
+  output=$("${kubernetes_validate[@]}" --strict --quiet -k "$version" "$@") || status=$?
   [[ -z $output ]] || echo "$output"
   if ((status != 0)) || grep -q '^WARN' <<<"$output"; then
     echo "validate.sh: FAILED against Kubernetes $version" >&2

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod cluster_config;
+pub mod identity;
 pub mod local;
 pub mod run;
 pub mod scheduler;

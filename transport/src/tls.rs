@@ -219,6 +219,21 @@ impl IssuedIdentity {
         self.tls.clone()
     }
 
+    /// The certificate chain, PEM-encoded.
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    /// The private key, PEM-encoded.
+    pub fn key_pem(&self) -> &str {
+        &self.key_pem
+    }
+
+    /// The CA's certificate, PEM-encoded.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
     /// Writes `cert.pem`, `key.pem` and `ca.pem` into `dir`, so another
     /// process can load the identity with [`TlsConfig::from_pem_files`].
     pub fn write_pem_files(&self, dir: &Path) -> Result<PemPaths, TransportError> {

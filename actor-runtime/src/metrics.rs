@@ -57,10 +57,12 @@ pub struct WorkerMetrics {
     attempt_seconds: Histogram,
     running: IntGauge,
     slots: IntGauge,
-    /// Jobs with series, oldest first, each with the (vertex, subtask)
-    /// label pairs it used.
-    jobs: Mutex<VecDeque<(String, Vec<(String, String)>)>>,
+    /// Jobs with series, oldest first.
+    jobs: Mutex<VecDeque<JobSeries>>,
 }
+
+/// A job and the (vertex, subtask) label pairs its series use.
+type JobSeries = (String, Vec<(String, String)>);
 
 /// Builds a metric and registers it; both only fail on a bad or clashing
 /// definition, a programming error the tests below catch.

@@ -177,7 +177,8 @@ mod tests {
                 chain: 0,
                 subtask: 1,
                 attempts: (0..attempts)
-                    .map(|_| AttemptStatus {
+                    .map(|attempt| AttemptStatus {
+                        attempt: attempt as u32,
                         worker: "w".into(),
                         state: AttemptState::Finished,
                         started_ms: 0,

@@ -277,6 +277,55 @@ async fn with_two_replicas_a_killed_node_costs_nothing() {
             "partition {partition} from the surviving replica"
         );
     }
+
+    // A client connecting now (a re-run attempt does) finds shuffle-a down
+    // and works on what is up: streamed fetches come from the replica, no
+    // partition counts as lost, and new output lands on shuffle-b alone.
+    let endpoint = faro_transport::Endpoint::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        &tls,
+        faro_transport::TransportOptions::loopback(),
+    )
+    .unwrap();
+    let addresses = [
+        ("shuffle-a".to_string(), killed.addr),
+        ("shuffle-b".to_string(), nodes[0].addr),
+    ];
+    let degraded =
+        faro_shuffle::ShuffleCluster::connect(&endpoint, "job-10", &token, &addresses, 2)
+            .await
+            .unwrap();
+    assert_eq!(degraded.down_nodes(), ["shuffle-a"]);
+    for partition in 0..REDUCES {
+        let channel = degraded.fetch(0, partition).await.unwrap();
+        assert_eq!(
+            faro_shuffle::client::collect(channel).await.unwrap(),
+            pushed_frames(2, 3, partition),
+            "partition {partition} streamed from the surviving replica"
+        );
+    }
+    assert_eq!(
+        degraded.lost_partitions(0, shape(2, REDUCES)).await,
+        Vec::<u32>::new()
+    );
+    degraded.register(1, shape(1, REDUCES)).await.unwrap();
+    for partition in 0..REDUCES {
+        let mut push = degraded.push(1, partition, 0, 0, 0).await.unwrap();
+        assert_eq!(push.replicas(), 1, "only shuffle-b is up");
+        push.send(frame(0, 0, partition, 0)).await.unwrap();
+        push.finish().await.unwrap();
+    }
+    degraded.commit(1, 0, 0).await.unwrap();
+    for partition in 0..REDUCES {
+        assert_eq!(
+            degraded.fetch_all(1, partition).await.unwrap(),
+            vec![frame(0, 0, partition, 0)]
+        );
+    }
+    assert_eq!(
+        degraded.lost_partitions(1, shape(1, REDUCES)).await,
+        Vec::<u32>::new()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,6 +30,10 @@ pub enum ClientError {
     /// The node answered something that is not a response.
     #[error("bad response from the shuffle node: {0}")]
     BadResponse(String),
+    /// The node (named) could not be reached when the job's client
+    /// connected.
+    #[error("shuffle node {0} is unreachable")]
+    Unreachable(String),
 }
 
 impl ShuffleClient {

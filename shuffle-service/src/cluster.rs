@@ -6,6 +6,13 @@
 //! owners on the ring, and a fetch falls over to the next replica when a
 //! node is unreachable or refuses.
 //!
+//! A node that cannot be reached when the client connects stays in the
+//! placement (partitions must keep their owners) but is *down* for this
+//! client: pushes go to the partition's replicas that are up, commits and
+//! fetches skip it. So a re-run attempt, which connects afresh, finishes
+//! on the surviving replicas of a node that died or was cut off. A client
+//! with every node down is an error.
+//!
 //! Commit is per node: a map attempt commits on every node, and on each
 //! node the first attempt to commit wins. Competing attempts of one map are
 //! meant to be arbitrated by the scheduler (it commits only the attempt it
@@ -30,7 +37,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct ShuffleCluster {
     job: String,
     placement: Placement,
-    clients: Vec<ShuffleClient>,
+    /// One per node, in placement order; `None` for a node that was down
+    /// when this client connected.
+    clients: Vec<Option<ShuffleClient>>,
     replicas: usize,
 }
 
@@ -76,13 +85,27 @@ impl ShuffleCluster {
     /// A cluster client over `nodes`: each a name (what placement hashes,
     /// e.g. a pod's DNS name) and an open connection to it.
     pub fn new(job: &str, token: &str, nodes: Vec<(String, Connection)>) -> Option<Self> {
-        let (names, connections): (Vec<String>, Vec<Connection>) = nodes.into_iter().unzip();
+        Self::with_down_nodes(
+            job,
+            token,
+            nodes.into_iter().map(|(name, c)| (name, Some(c))).collect(),
+        )
+    }
+
+    /// Like [`Self::new`], where a node without a connection is down.
+    fn with_down_nodes(
+        job: &str,
+        token: &str,
+        nodes: Vec<(String, Option<Connection>)>,
+    ) -> Option<Self> {
+        let (names, connections): (Vec<String>, Vec<Option<Connection>>) =
+            nodes.into_iter().unzip();
         Some(Self {
             job: job.to_string(),
             placement: Placement::new(names)?,
             clients: connections
                 .into_iter()
-                .map(|connection| ShuffleClient::new(connection, job, token))
+                .map(|c| c.map(|connection| ShuffleClient::new(connection, job, token)))
                 .collect(),
             replicas: 1,
         })
@@ -90,7 +113,8 @@ impl ShuffleCluster {
 
     /// Connects from `endpoint` to every node of `nodes` (names and
     /// addresses), each given [`CONNECT_TIMEOUT`] to answer, and keeps
-    /// `replicas` copies of every partition.
+    /// `replicas` copies of every partition. Nodes that do not answer are
+    /// down for this client; it fails only when every node is.
     pub async fn connect(
         endpoint: &Endpoint,
         job: &str,
@@ -98,16 +122,36 @@ impl ShuffleCluster {
         nodes: &[(String, SocketAddr)],
         replicas: usize,
     ) -> Result<Self, String> {
-        let mut connections = Vec::with_capacity(nodes.len());
+        let mut links = Vec::with_capacity(nodes.len());
+        let mut failures = Vec::new();
         for (name, addr) in nodes {
             let connecting = endpoint.connect(*addr, "localhost");
-            let connection = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
-                .await
-                .map_err(|_| format!("shuffle node {name} ({addr}) did not answer"))?
-                .map_err(|e| format!("connecting to shuffle node {name} ({addr}): {e}"))?;
-            connections.push((name.clone(), connection));
+            let connection = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+                Ok(Ok(connection)) => Some(connection),
+                Ok(Err(error)) => {
+                    failures.push(format!(
+                        "connecting to shuffle node {name} ({addr}): {error}"
+                    ));
+                    None
+                }
+                Err(_) => {
+                    failures.push(format!("shuffle node {name} ({addr}) did not answer"));
+                    None
+                }
+            };
+            links.push((name.clone(), connection));
         }
-        Self::new(job, token, connections)
+        if links.iter().all(|(_, c)| c.is_none()) {
+            return Err(if failures.is_empty() {
+                "no shuffle nodes are configured".to_string()
+            } else {
+                failures.join("; ")
+            });
+        }
+        for failure in &failures {
+            tracing::warn!(%job, "{failure}; its partitions are served by their other replicas");
+        }
+        Self::with_down_nodes(job, token, links)
             .map(|c| c.with_replicas(replicas))
             .ok_or_else(|| "no shuffle nodes are configured".to_string())
     }
@@ -118,9 +162,33 @@ impl ShuffleCluster {
         self
     }
 
-    /// Whether every node's connection is still usable.
+    /// Whether the connection to every node that is up is still usable.
     pub fn is_open(&self) -> bool {
-        self.clients.iter().all(ShuffleClient::is_open)
+        self.up().all(|(_, client)| client.is_open())
+    }
+
+    /// Names of the nodes that were down when this client connected.
+    pub fn down_nodes(&self) -> Vec<&str> {
+        self.clients
+            .iter()
+            .zip(self.placement.nodes())
+            .filter(|(client, _)| client.is_none())
+            .map(|(_, name)| name.as_str())
+            .collect()
+    }
+
+    fn up(&self) -> impl Iterator<Item = (usize, &ShuffleClient)> {
+        self.clients
+            .iter()
+            .enumerate()
+            .filter_map(|(node, client)| client.as_ref().map(|c| (node, c)))
+    }
+
+    fn client(&self, node: usize) -> Result<&ShuffleClient, ClientError> {
+        self.clients
+            .get(node)
+            .and_then(Option::as_ref)
+            .ok_or_else(|| ClientError::Unreachable(self.placement.nodes()[node].clone()))
     }
 
     fn replicas_of(&self, shuffle: u32, partition: u32) -> Vec<usize> {
@@ -128,24 +196,20 @@ impl ShuffleCluster {
             .owners(&self.job, shuffle, partition, self.replicas)
     }
 
-    fn owner(&self, shuffle: u32, partition: u32) -> &ShuffleClient {
-        &self.clients[self.placement.owner(&self.job, shuffle, partition)]
-    }
-
     /// The name of the node that owns `partition`.
     pub fn owner_name(&self, shuffle: u32, partition: u32) -> &str {
         &self.placement.nodes()[self.placement.owner(&self.job, shuffle, partition)]
     }
 
-    /// Registers the shuffle on every node.
+    /// Registers the shuffle on every node that is up.
     pub async fn register(&self, shuffle: u32, shape: ShuffleShape) -> Result<(), ClientError> {
-        for client in &self.clients {
+        for (_, client) in self.up() {
             client.register(shuffle, shape).await?;
         }
         Ok(())
     }
 
-    /// Opens a push to every replica of `partition`.
+    /// Opens a push to every replica of `partition` that is up.
     pub async fn push(
         &self,
         shuffle: u32,
@@ -154,19 +218,27 @@ impl ShuffleCluster {
         attempt: u32,
         first_seq: u32,
     ) -> Result<ReplicatedPush, ClientError> {
-        let mut channels = Vec::with_capacity(self.replicas);
-        for node in self.replicas_of(shuffle, partition) {
-            channels.push(
-                self.clients[node]
-                    .push(shuffle, partition, map, attempt, first_seq)
-                    .await?,
-            );
+        let replicas = self.replicas_of(shuffle, partition);
+        let mut channels = Vec::with_capacity(replicas.len());
+        for &node in &replicas {
+            if let Some(client) = &self.clients[node] {
+                channels.push(
+                    client
+                        .push(shuffle, partition, map, attempt, first_seq)
+                        .await?,
+                );
+            }
         }
-        Ok(ReplicatedPush { channels })
+        match replicas.first() {
+            Some(&node) if channels.is_empty() => Err(ClientError::Unreachable(
+                self.placement.nodes()[node].clone(),
+            )),
+            _ => Ok(ReplicatedPush { channels }),
+        }
     }
 
-    /// Commits a map attempt on every node; returns each node's answer.
-    /// Stops at the first node that cannot be reached.
+    /// Commits a map attempt on every node that is up; returns each
+    /// node's answer. Stops at the first node that fails.
     pub async fn commit(
         &self,
         shuffle: u32,
@@ -174,30 +246,53 @@ impl ShuffleCluster {
         attempt: u32,
     ) -> Result<Vec<Response>, ClientError> {
         let mut responses = Vec::with_capacity(self.clients.len());
-        for client in &self.clients {
+        for (_, client) in self.up() {
             responses.push(client.commit(shuffle, map, attempt).await?);
         }
         Ok(responses)
     }
 
-    /// Opens a fetch channel to the node owning `partition`.
+    /// Opens a fetch channel to the first replica of `partition` that is
+    /// up and accepts it.
     pub async fn fetch(
         &self,
         shuffle: u32,
         partition: u32,
     ) -> Result<ChannelReceiver, ClientError> {
-        self.owner(shuffle, partition)
-            .fetch(shuffle, partition)
-            .await
+        self.first_replica(shuffle, partition, |client| {
+            client.fetch(shuffle, partition)
+        })
+        .await
     }
 
     /// Fetches a whole partition into memory, from the first replica that
     /// serves it in full.
     pub async fn fetch_all(&self, shuffle: u32, partition: u32) -> Result<Vec<Bytes>, ClientError> {
+        self.first_replica(shuffle, partition, |client| {
+            client.fetch_all(shuffle, partition)
+        })
+        .await
+    }
+
+    /// `call`'s answer from the first replica of `partition` that gives
+    /// one, trying them in placement order.
+    async fn first_replica<'a, T, F>(
+        &'a self,
+        shuffle: u32,
+        partition: u32,
+        call: impl Fn(&'a ShuffleClient) -> F,
+    ) -> Result<T, ClientError>
+    where
+        F: std::future::Future<Output = Result<T, ClientError>>,
+    {
         let mut last_error = None;
         for node in self.replicas_of(shuffle, partition) {
-            match self.clients[node].fetch_all(shuffle, partition).await {
-                Ok(frames) => return Ok(frames),
+            let answer = match self.client(node) {
+                Ok(client) => call(client).await,
+                Err(down) => Err(down),
+            };
+            match answer {
+                Ok(answer) => return Ok(answer),
                 Err(error) => {
                     tracing::warn!(node = %self.placement.nodes()[node], %error, "replica failed; trying the next");
                     last_error = Some(error);
@@ -212,9 +307,9 @@ impl ShuffleCluster {
     /// every map committed. The scheduler re-runs the shuffle's producers
     /// when this is not empty.
     pub async fn lost_partitions(&self, shuffle: u32, shape: ShuffleShape) -> Vec<u32> {
-        let mut complete = Vec::with_capacity(self.clients.len());
-        for client in &self.clients {
-            let whole = match client.list().await {
+        let mut complete = vec![false; self.clients.len()];
+        for (node, client) in self.up() {
+            complete[node] = match client.list().await {
                 Ok(shuffles) => shuffles
                     .iter()
                     .any(|s| s.shuffle == shuffle && s.committed_maps >= shape.maps),
@@ -223,33 +318,33 @@ impl ShuffleCluster {
                     false
                 }
             };
-            complete.push(whole);
         }
         (0..shape.partitions)
             .filter(|&p| !self.replicas_of(shuffle, p).iter().any(|&n| complete[n]))
             .collect()
     }
 
-    /// Each node's counters, in node order.
+    /// Each node's counters, in node order (an error if one is down).
     pub async fn stats(&self) -> Result<Vec<NodeStats>, ClientError> {
         let mut stats = Vec::with_capacity(self.clients.len());
-        for client in &self.clients {
-            stats.push(client.stats().await?);
+        for node in 0..self.clients.len() {
+            stats.push(self.client(node)?.stats().await?);
         }
         Ok(stats)
     }
 
-    /// Heartbeats the job on every node.
+    /// Heartbeats the job on every node that is up.
     pub async fn heartbeat(&self) -> Result<(), ClientError> {
-        for client in &self.clients {
+        for (_, client) in self.up() {
             client.heartbeat().await?;
         }
         Ok(())
     }
 
-    /// Deletes the job's data on every node.
+    /// Deletes the job's data on every node that is up (a node that is
+    /// down deletes it itself once the job stops heartbeating).
     pub async fn delete_job(&self) -> Result<(), ClientError> {
-        for client in &self.clients {
+        for (_, client) in self.up() {
             client.delete_job().await?;
         }
         Ok(())

@@ -93,7 +93,10 @@ fn json_logs_carry_each_task_attempts_span() {
     let mut tasks = std::collections::HashSet::new();
     for line in &finished {
         let span = &line["span"];
-        assert!(span["job"].as_str().is_some_and(|j| !j.is_empty()), "{line}");
+        assert!(
+            span["job"].as_str().is_some_and(|j| !j.is_empty()),
+            "{line}"
+        );
         assert!(span["vertex"].as_str().is_some(), "{line}");
         assert!(span["attempt"].as_u64() == Some(0), "{line}");
         let subtask = span["subtask"].as_u64().expect("a subtask");

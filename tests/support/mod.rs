@@ -214,3 +214,92 @@ impl Node {
         line.trim().to_string()
     }
 }
+
+/// Any `faro` command run as a process (scheduler, worker, `faro local`,
+/// …), killed when dropped, with its stdout kept open (a process writing
+/// to a closed pipe dies) for the lines it prints.
+pub struct FaroProcess {
+    pub child: Child,
+    pub stdout: BufReader<ChildStdout>,
+    /// The command line, for messages.
+    pub command: String,
+}
+
+impl Drop for FaroProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl FaroProcess {
+    /// The next line the process prints; fails if it exited instead.
+    pub fn next_line(&mut self) -> String {
+        let mut line = String::new();
+        let read = self
+            .stdout
+            .read_line(&mut line)
+            .unwrap_or_else(|error| panic!("reading the stdout of `{}`: {error}", self.command));
+        assert!(read > 0, "`{}` exited before printing a line", self.command);
+        line.trim().to_string()
+    }
+}
+
+/// Starts `faro ARGS`, its stderr discarded.
+pub fn spawn_faro<I, S>(args: I) -> FaroProcess
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().into()).collect();
+    let command = std::iter::once("faro".into())
+        .chain(args.iter().map(|a| a.to_string_lossy().into_owned()))
+        .collect::<Vec<String>>()
+        .join(" ");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faro"))
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| panic!("starting `{command}`: {error}"));
+    let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    FaroProcess {
+        child,
+        stdout,
+        command,
+    }
+}
+
+/// `--cert C --key K --ca A` for `setup`'s identity.
+pub fn identity_args(setup: &Setup) -> Vec<String> {
+    [
+        ("--cert", &setup.pem.cert),
+        ("--key", &setup.pem.key),
+        ("--ca", &setup.pem.ca),
+    ]
+    .iter()
+    .flat_map(|(flag, path)| [flag.to_string(), path.display().to_string()])
+    .collect()
+}
+
+/// The address a process announced as the last word of `line`
+/// ("… on http://127.0.0.1:4242/metrics", "… workers connect to
+/// 127.0.0.1:4243"): without the scheme, the path and a trailing comma.
+pub fn announced_addr(line: &str) -> SocketAddr {
+    line.split_whitespace()
+        .last()
+        .map(|word| word.trim_end_matches(','))
+        .map(|word| word.strip_prefix("http://").unwrap_or(word))
+        .map(|word| word.strip_suffix("/metrics").unwrap_or(word))
+        .and_then(|word| word.parse().ok())
+        .unwrap_or_else(|| panic!("no address at the end of {line:?}"))
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (for programs
+/// that cannot be told to listen on port 0 and say which they got).
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free TCP port on 127.0.0.1")
+}

@@ -530,10 +530,9 @@ fn prometheus_scrapes_what_the_jobs_did() {
     // One job on each scheduler, running at the same time.
     let spec = job(ROWS);
     let on_cluster = submit(cluster.scheduler, &spec);
-    // Job ids are "job-{milliseconds}-{counter per scheduler}": a
-    // millisecond apart, two schedulers cannot choose the same one (whose
-    // series, told apart only by `instance`, the sums below would mix).
-    std::thread::sleep(Duration::from_millis(2));
+    // Job ids carry a tag random per scheduler: two schedulers never
+    // choose the same one (whose series, told apart only by `instance`,
+    // the sums below would mix), even within one millisecond.
     let on_local = submit(local, &spec);
     assert_ne!(
         on_cluster, on_local,
@@ -551,12 +550,14 @@ fn prometheus_scrapes_what_the_jobs_did() {
     wait_for(&prometheus, "sum(faro_worker_running_attempts)", 0.0);
 
     // The bytes the tasks pushed to and fetched from the shuffle service
-    // are what it stored and served (one job each, one replica).
-    // `faro_shuffle_refused_total` is not checked: it counts, besides real
-    // refusals, answered requests whose client closed the connection
-    // before acknowledging the answer's end, so a clean job leaves it at
-    // 1 to 3.
+    // are what it stored and served (one job each, one replica), and a
+    // clean job had nothing refused.
     for (id, scrape_job) in [(&on_cluster, "faro-shuffle"), (&on_local, "faro-local")] {
+        wait_for(
+            &prometheus,
+            &format!(r#"faro_shuffle_refused_total{{job="{scrape_job}"}}"#),
+            0.0,
+        );
         let pushed = wait_for_shuffle_bytes(
             &prometheus,
             id,

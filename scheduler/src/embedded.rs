@@ -193,7 +193,7 @@ pub async fn finish(cluster: &Cluster, job_id: &str) {
 }
 
 /// Fills `bytes` from the OS random source (time-derived if unavailable).
-fn random_bytes(bytes: &mut [u8]) {
+pub(crate) fn random_bytes(bytes: &mut [u8]) {
     use std::io::Read;
     if std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(bytes))

@@ -68,6 +68,10 @@ pub struct Scheduler {
     running: Mutex<HashMap<String, tokio::task::AbortHandle>>,
     config: SchedulerConfig,
     next: AtomicU64,
+    /// Random per scheduler process, so ids from two schedulers (or one
+    /// restarted within a millisecond) never collide: metrics and shuffle
+    /// data are keyed by job id.
+    tag: String,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -124,6 +128,11 @@ impl Scheduler {
             running: Mutex::new(HashMap::new()),
             config,
             next: AtomicU64::new(0),
+            tag: {
+                let mut random = [0u8; 3];
+                crate::embedded::random_bytes(&mut random);
+                random.iter().map(|b| format!("{b:02x}")).collect()
+            },
         });
         for record in unfinished {
             match validate(&record.spec) {
@@ -154,8 +163,9 @@ impl Scheduler {
     pub fn submit(self: &Arc<Self>, spec: JobSpec) -> Result<String, SchedulerError> {
         let job = validate(&spec)?;
         let id = format!(
-            "job-{:x}-{}",
+            "job-{:x}-{}{}",
             now_ms(),
+            self.tag,
             self.next.fetch_add(1, Ordering::Relaxed)
         );
         let record = JobRecord {

@@ -106,7 +106,14 @@ impl ShuffleServer {
                 tx.send(Bytes::from(body))
                     .await
                     .map_err(|e| e.to_string())?;
-                tx.finish().await.map(|_| ()).map_err(|e| e.to_string())
+                // The answer is complete once sent; a client that closes
+                // its connection as soon as it has read it (they do) takes
+                // the end acknowledgement with it. Not a refusal: had it
+                // not read the answer, it would fail on its side.
+                if let Err(error) = tx.finish().await {
+                    tracing::debug!(%error, "client left before acknowledging its answer");
+                }
+                Ok(())
             }
             Err(message) => {
                 let _ = tx.refuse(&message).await;

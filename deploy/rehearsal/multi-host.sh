@@ -60,7 +60,11 @@ teardown() {
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
-  for host in "${hosts[@]}"; do ip netns del "$(ns "$host")" 2>/dev/null || true; done
+  for host in "${hosts[@]}"; do
+    # Whatever still runs on the host goes with it.
+    ip netns pids "$(ns "$host")" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+    ip netns del "$(ns "$host")" 2>/dev/null || true
+  done
   ip netns del "$net" 2>/dev/null || true
   rm -rf "$state"
 }
@@ -100,7 +104,9 @@ tls=(--cert "$id/node.pem" --key "$id/node.key" --ca "$id/ca.pem")
 start() { # start HOST LOG READY_TEXT ARGS...: runs faro on HOST, waits for READY_TEXT
   local host=$1 log=$2 ready=$3
   shift 3
-  on "$host" "$faro" "$@" >"$state/$log.log" 2>&1 &
+  # Not through `on`: a backgrounded function is a subshell, and $! would
+  # name it instead of the process (ip netns exec execs faro in place).
+  ip netns exec "$(ns "$host")" "$faro" "$@" >"$state/$log.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do
     grep -q "$ready" "$state/$log.log" && return 0

@@ -9,12 +9,10 @@
 mod support;
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{setup, start_node_with, Node, Setup};
+use support::{identity_args, setup, spawn_faro, start_node_with, FaroProcess, Node, Setup};
 
 /// Rows the test job generates.
 const ROWS: u64 = 6_000_000;
@@ -56,57 +54,20 @@ fn reference(rows: u64) -> HashMap<i64, (i64, i64)> {
         .collect()
 }
 
+/// A process that said it is up, and the line it said it with.
 struct Process {
-    child: Child,
-    /// Kept open: a process writing to a closed pipe dies.
-    _stdout: BufReader<ChildStdout>,
+    faro: FaroProcess,
     line: String,
 }
 
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Process {
-    fn kill9(&mut self) {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("reaped");
-    }
-}
-
 fn spawn(args: &[&str], extra: &[String]) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faro"))
-        .args(args)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("faro starts");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout
-        .read_line(&mut line)
-        .expect("the process says it is up");
-    assert!(!line.is_empty(), "{args:?} exited before it was up");
-    Process {
-        child,
-        _stdout: stdout,
-        line,
-    }
-}
-
-fn identity(setup: &Setup) -> Vec<String> {
-    [
-        ("--cert", &setup.pem.cert),
-        ("--key", &setup.pem.key),
-        ("--ca", &setup.pem.ca),
-    ]
-    .iter()
-    .flat_map(|(flag, path)| [flag.to_string(), path.display().to_string()])
-    .collect()
+    let mut faro = spawn_faro(
+        args.iter()
+            .map(|a| a.to_string())
+            .chain(extra.iter().cloned()),
+    );
+    let line = faro.next_line();
+    Process { faro, line }
 }
 
 struct Cluster {
@@ -144,7 +105,7 @@ fn start_scheduler(
     node: &Node,
     listen: &str,
 ) -> (Process, String, String) {
-    let mut extra = identity(setup);
+    let mut extra = identity_args(setup);
     extra.extend([
         "--listen".into(),
         listen.into(),
@@ -174,7 +135,7 @@ fn start_scheduler(
 }
 
 fn start_worker(setup: &Setup, control: &str) -> Process {
-    let mut extra = identity(setup);
+    let mut extra = identity_args(setup);
     extra.extend([
         "--scheduler".into(),
         control.into(),
@@ -371,7 +332,7 @@ fn killing_a_worker_during_the_reduce_stage_reruns_only_its_tasks() {
         .iter()
         .position(|w| w.line.contains(&victim))
         .unwrap_or_else(|| panic!("no worker {victim}"));
-    cluster.workers[index].kill9();
+    cluster.workers[index].faro.kill9();
     let status = finished(&cluster.url, &id);
     assert_reference(&cluster.url, &id, ROWS);
     // The map stage was committed: not one map attempt ran again.
@@ -419,7 +380,7 @@ fn a_restarted_scheduler_resumes_without_rerunning_committed_stages() {
     wait_for(&cluster.url, &id, "the reduce stage", |s| {
         s["done_regions"].as_array().is_some_and(|d| !d.is_empty()) && running(s, "agg")
     });
-    cluster.scheduler.kill9();
+    cluster.scheduler.faro.kill9();
     let listen = cluster.url.trim_start_matches("http://").to_string();
     let (scheduler, url, _) = start_scheduler(
         &cluster.setup,

@@ -420,84 +420,50 @@ fn assert_job_series(prometheus: &Prometheus, id: &str, status: &serde_json::Val
     });
 
     // Every generated row left the map stage (16 bytes a row: two integer
-    // columns) and reached the reduce stage.
-    wait_for(
-        prometheus,
-        &format!(r#"sum(faro_task_records_out_total{{job="{id}",vertex="rows"}})"#),
-        rows,
-    );
-    wait_for(
-        prometheus,
-        &format!(r#"sum(faro_task_bytes_out_total{{job="{id}",vertex="rows"}})"#),
-        rows * 16.0,
-    );
-    wait_for(
-        prometheus,
-        &format!(r#"sum(faro_task_records_in_total{{job="{id}",vertex=~"agg.*"}})"#),
-        rows,
-    );
-    // Each subtask ran once, and finished; nothing ran again.
-    wait_for(
-        prometheus,
-        &format!(r#"sum(faro_job_task_attempts_total{{job="{id}"}})"#),
-        tasks,
-    );
-    wait_for(
-        prometheus,
-        &format!(r#"count(faro_job_task_attempts_total{{job="{id}"}})"#),
-        tasks,
-    );
-    wait_for(
-        prometheus,
-        &format!(r#"sum(faro_job_reruns_total{{job="{id}"}})"#),
-        0.0,
-    );
-    wait_for(
-        prometheus,
-        &format!(r#"sum(faro_worker_attempts_total{{job="{id}",outcome="finished"}})"#),
-        tasks,
-    );
-    wait_for(
-        prometheus,
-        &format!(r#"sum(faro_worker_attempts_total{{job="{id}"}})"#),
-        tasks,
-    );
-    wait_for(
-        prometheus,
-        &format!(r#"faro_job_state{{job="{id}",state="finished"}}"#),
-        1.0,
-    );
-    wait_for(
-        prometheus,
-        &format!(r#"sum(faro_job_state{{job="{id}"}})"#),
-        1.0,
-    );
+    // columns) and reached the reduce stage; each subtask ran once, and
+    // finished; nothing ran again.
+    let expectations = [
+        (
+            r#"sum(faro_task_records_out_total{job="ID",vertex="rows"})"#,
+            rows,
+        ),
+        (
+            r#"sum(faro_task_bytes_out_total{job="ID",vertex="rows"})"#,
+            rows * 16.0,
+        ),
+        (
+            r#"sum(faro_task_records_in_total{job="ID",vertex=~"agg.*"})"#,
+            rows,
+        ),
+        (r#"sum(faro_job_task_attempts_total{job="ID"})"#, tasks),
+        (r#"count(faro_job_task_attempts_total{job="ID"})"#, tasks),
+        (r#"sum(faro_job_reruns_total{job="ID"})"#, 0.0),
+        (
+            r#"sum(faro_worker_attempts_total{job="ID",outcome="finished"})"#,
+            tasks,
+        ),
+        (r#"sum(faro_worker_attempts_total{job="ID"})"#, tasks),
+        (r#"faro_job_state{job="ID",state="finished"}"#, 1.0),
+        (r#"sum(faro_job_state{job="ID"})"#, 1.0),
+    ];
+    for (expr, expected) in expectations {
+        wait_for(prometheus, &expr.replace("ID", id), expected);
+    }
 }
 
 /// What Prometheus must hold of the scheduler scraped as `scrape_job`
 /// after one job: one worker, one finished job of 6 attempts.
 fn assert_scheduler_series(prometheus: &Prometheus, scrape_job: &str) {
     let tasks = (MAPS + REDUCES) as f64;
-    wait_for(
-        prometheus,
-        &format!(r#"faro_scheduler_workers{{job="{scrape_job}"}}"#),
-        1.0,
-    );
-    wait_for(
-        prometheus,
-        &format!(r#"faro_scheduler_jobs{{job="{scrape_job}",state="finished"}}"#),
-        1.0,
-    );
-    wait_for(
-        prometheus,
-        &format!(r#"sum(faro_scheduler_jobs{{job="{scrape_job}"}})"#),
-        1.0,
-    );
-    wait_for(
-        prometheus,
-        &format!(r#"faro_scheduler_task_attempts_total{{job="{scrape_job}"}}"#),
-        tasks,
-    );
+    let expectations = [
+        (r#"faro_scheduler_workers{job="SCRAPE"}"#, 1.0),
+        (r#"faro_scheduler_jobs{job="SCRAPE",state="finished"}"#, 1.0),
+        (r#"sum(faro_scheduler_jobs{job="SCRAPE"})"#, 1.0),
+        (r#"faro_scheduler_task_attempts_total{job="SCRAPE"}"#, tasks),
+    ];
+    for (expr, expected) in expectations {
+        wait_for(prometheus, &expr.replace("SCRAPE", scrape_job), expected);
+    }
 }
 
 #[test]

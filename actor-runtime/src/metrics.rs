@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use faro_shuffle::metrics::registered;
 use prometheus::{
     exponential_buckets, Counter, CounterVec, Histogram, HistogramOpts, IntCounter, IntCounterVec,
     IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
@@ -63,19 +64,6 @@ pub struct WorkerMetrics {
 
 /// A job and the (vertex, subtask) label pairs its series use.
 type JobSeries = (String, Vec<(String, String)>);
-
-/// Builds a metric and registers it; both only fail on a bad or clashing
-/// definition, a programming error the tests below catch.
-fn registered<M: prometheus::core::Collector + Clone + 'static>(
-    registry: &Registry,
-    metric: prometheus::Result<M>,
-) -> M {
-    let metric = metric.unwrap_or_else(|error| panic!("invalid metric definition: {error}"));
-    registry
-        .register(Box::new(metric.clone()))
-        .unwrap_or_else(|error| panic!("metric registered twice: {error}"));
-    metric
-}
 
 impl WorkerMetrics {
     /// Fresh metrics for a worker with `slots` slots.

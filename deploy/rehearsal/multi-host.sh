@@ -148,14 +148,19 @@ EOF
 
 "$faro" run "$job" >"$state/expected.txt" 2>/dev/null || fail "faro run $job failed"
 
+now() { date +%s.%N; }
+took() { python3 -c "print(f'{$(now) - $1:.1f} s')"; }
+
 # 1. The job as is, through `faro submit --wait` as a user runs it.
+began=$(now)
 faro_on_scheduler submit "$job" --wait >"$state/first.txt" 2>"$state/submit.log" ||
   fail "run 1 failed"
 diff -u "$state/expected.txt" "$state/first.txt" || fail "run 1's result differs from faro run's"
 first_id=$(sed -n 's/^submitted \([^;]*\);.*/\1/p' "$state/submit.log")
-say "run 1: the result matches faro run's"
+say "run 1: the result matches faro run's ($(took "$began"))"
 
 # 2. Again, cutting shuffle-0's link once the map stage has committed.
+began=$(now)
 job_id=$(faro_on_scheduler submit "$job")
 cut=""
 for _ in $(seq 1 600); do
@@ -164,8 +169,8 @@ for _ in $(seq 1 600); do
   [[ $state_now == running || $state_now == queued ]] || break
   if [[ $(field 'len(j["done_regions"])' <<<"$current") -ge 1 ]]; then
     ip -n "$net" link set p-shuffle-0 down
-    cut=yes
-    say "run 2: map stage committed; shuffle-0's link cut while the reducers read"
+    cut=$(now)
+    say "run 2: map stage committed after $(took "$began"); shuffle-0's link cut while the reducers read"
     break
   fi
   sleep 0.1
@@ -191,5 +196,5 @@ lost=$(field 'j["reruns"]["lost_partitions"]' <<<"$current")
   fail "no reducer noticed the cut (attempts $reduce_attempts): it came too late to test anything"
 [[ $(result_of "$first_id") == "$(result_of "$job_id")" ]] ||
   fail "run 2's result differs from run 1's"
-say "run 2: finished from shuffle-1's replica (map attempts 1, reducer attempts $reduce_attempts), same result"
+say "run 2: finished from shuffle-1's replica $(took "$cut") after the cut (map attempts 1, reducer attempts $reduce_attempts), same result"
 say "PASSED"

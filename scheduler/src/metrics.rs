@@ -7,6 +7,7 @@
 //! tasks), for unfinished jobs and the latest [`RETAINED_JOBS`] finished
 //! ones: its state, each subtask's attempts and its re-runs by cause.
 
+use faro_shuffle::metrics::registered;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use crate::jobs::{JobRecord, JobState};
@@ -27,19 +28,6 @@ fn state_label(state: JobState) -> &'static str {
         .iter()
         .find(|(s, _)| *s == state)
         .map_or("unknown", |(_, label)| label)
-}
-
-/// Builds a metric and registers it; both only fail on a bad or clashing
-/// definition, a programming error the tests below catch.
-fn registered<M: prometheus::core::Collector + Clone + 'static>(
-    registry: &Registry,
-    metric: prometheus::Result<M>,
-) -> M {
-    let metric = metric.unwrap_or_else(|error| panic!("invalid metric definition: {error}"));
-    registry
-        .register(Box::new(metric.clone()))
-        .unwrap_or_else(|error| panic!("metric registered twice: {error}"));
-    metric
 }
 
 /// Renders the scheduler's metrics for `jobs` and `workers` alive.

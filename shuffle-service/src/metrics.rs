@@ -59,9 +59,11 @@ struct HeldGauges {
     peak_rss: IntGauge,
 }
 
-/// Builds a metric and registers it; registration only fails on a name
-/// clash, which is a programming error caught by the tests below.
-fn registered<M: prometheus::core::Collector + Clone + 'static>(
+/// Builds a metric and registers it in `registry`. Both only fail on a
+/// bad or clashing definition: a programming error, caught by each
+/// process's metrics tests, so it panics. Every Faro process's metrics
+/// module uses it.
+pub fn registered<M: prometheus::core::Collector + Clone + 'static>(
     registry: &Registry,
     metric: prometheus::Result<M>,
 ) -> M {

@@ -233,6 +233,12 @@ impl Drop for FaroProcess {
 }
 
 impl FaroProcess {
+    /// Kills it with SIGKILL and reaps it.
+    pub fn kill9(&mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("reaped");
+    }
+
     /// The next line the process prints; fails if it exited instead.
     pub fn next_line(&mut self) -> String {
         let mut line = String::new();

@@ -5,7 +5,6 @@
 //! cancellation by name — dropping the wait cancels the task too.
 
 use std::sync::{Arc, Mutex};
-
 use std::time::Instant;
 
 use crate::data::Batch;

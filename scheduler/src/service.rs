@@ -66,6 +66,11 @@ pub struct Scheduler {
     node: Option<EmbeddedNode>,
     handle: tokio::runtime::Handle,
     running: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+    /// Held across every read-modify-write of a job record: the driver's
+    /// progress and a cancel change the same record from two threads, and
+    /// the later write must not undo the earlier (a cancelled job shown
+    /// running again).
+    record_writes: Mutex<()>,
     config: SchedulerConfig,
     next: AtomicU64,
     /// Random per scheduler process, so ids from two schedulers (or one
@@ -126,6 +131,7 @@ impl Scheduler {
             node,
             handle: tokio::runtime::Handle::current(),
             running: Mutex::new(HashMap::new()),
+            record_writes: Mutex::new(()),
             config,
             next: AtomicU64::new(0),
             tag: {
@@ -309,6 +315,7 @@ impl Scheduler {
             Progress::RegionDone {
                 region, collected, ..
             } => {
+                let _writing = lock(&self.record_writes);
                 let Ok(Some(mut record)) = self.store.job(id) else {
                     return;
                 };
@@ -328,6 +335,7 @@ impl Scheduler {
 
     /// Applies `change` to job `id` if the state rules allow it.
     fn update(&self, id: &str, change: impl FnOnce(&mut JobRecord)) {
+        let _writing = lock(&self.record_writes);
         let Ok(Some(mut record)) = self.store.job(id) else {
             return;
         };

@@ -10,34 +10,12 @@ mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::time::{Duration, Instant};
 
+use support::jobs::{distinct_per_key, finished, get, submit, wait_for};
 use support::{identity_args, setup, spawn_faro, start_node_with, FaroProcess, Node, Setup};
 
 /// Rows the test job generates.
 const ROWS: u64 = 6_000_000;
-
-/// The test job: a map stage generating rows and hashing them on `key`
-/// through the shuffle service, and a reduce stage counting rows and
-/// distinct values per key (count_distinct does not split, so every row
-/// crosses the shuffle and the reduce stage does real work).
-fn job(rows: u64) -> String {
-    format!(
-        r#"{{"name": "distinct-per-key", "vertices": [
-        {{"id": "rows", "operator": "generate", "parallelism": 2,
-          "params": {{"rows": {rows}, "columns": [
-            {{"name": "key", "expr": "i % 997"}},
-            {{"name": "val", "expr": "(i * 7919) % 20011"}}]}}}},
-        {{"id": "agg", "operator": "aggregate", "parallelism": 4,
-          "params": {{"group_by": ["key"], "aggregates": [
-            {{"name": "n", "function": "count"}},
-            {{"name": "distinct", "function": "count_distinct", "expr": "val"}}]}}}},
-        {{"id": "out", "operator": "collect", "parallelism": 4}}],
-      "edges": [
-        {{"from": "rows", "to": "agg", "partitioning": {{"hash": ["key"]}}, "exchange": "blocking"}},
-        {{"from": "agg", "to": "out", "partitioning": "forward"}}]}}"#
-    )
-}
 
 /// key → (rows, distinct values), computed directly.
 fn reference(rows: u64) -> HashMap<i64, (i64, i64)> {
@@ -167,61 +145,6 @@ fn start_cluster() -> Cluster {
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into()
-}
-
-fn get(url: &str) -> serde_json::Value {
-    agent()
-        .get(url)
-        .call()
-        .and_then(|mut r| r.body_mut().read_json())
-        .unwrap_or(serde_json::Value::Null)
-}
-
-fn submit(url: &str, spec: &str) -> String {
-    let mut response = agent()
-        .post(&format!("{url}/v1/jobs"))
-        .header("content-type", "application/json")
-        .send(spec)
-        .unwrap();
-    let body: serde_json::Value = response.body_mut().read_json().unwrap();
-    body["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{body}"))
-        .to_string()
-}
-
-/// Polls the job until `ready` holds of its status (or it ended).
-fn wait_for(
-    url: &str,
-    id: &str,
-    what: &str,
-    ready: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let status = get(&format!("{url}/v1/jobs/{id}"));
-        if ready(&status) {
-            return status;
-        }
-        let state = status["state"].as_str().unwrap_or("");
-        assert!(
-            !matches!(state, "failed" | "cancelled") && Instant::now() < deadline,
-            "waiting for {what}: {status:#}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn finished(url: &str, id: &str) -> serde_json::Value {
-    wait_for(url, id, "the job to finish", |s| s["state"] == "finished")
-}
-
 /// Whether an attempt of a subtask of the chain named `vertex` runs.
 fn running(status: &serde_json::Value, vertex: &str) -> bool {
     tasks(status).iter().any(|t| {
@@ -282,7 +205,7 @@ fn a_job_over_http_gives_the_reference_result() {
     let cluster = start_cluster();
     let workers = get(&format!("{}/v1/workers", cluster.url));
     assert_eq!(workers.as_array().map(Vec::len), Some(2), "{workers}");
-    let id = submit(&cluster.url, &job(200_000));
+    let id = submit(&cluster.url, &distinct_per_key(200_000));
     let status = finished(&cluster.url, &id);
     assert_reference(&cluster.url, &id, 200_000);
     // Every subtask ran once, spread over both workers.
@@ -317,7 +240,7 @@ fn a_job_over_http_gives_the_reference_result() {
 #[test]
 fn killing_a_worker_during_the_reduce_stage_reruns_only_its_tasks() {
     let mut cluster = start_cluster();
-    let id = submit(&cluster.url, &job(ROWS));
+    let id = submit(&cluster.url, &distinct_per_key(ROWS));
     let status = wait_for(&cluster.url, &id, "the reduce stage", |s| running(s, "agg"));
     // The worker to kill: one running a reduce attempt now.
     let victim = tasks(&status)
@@ -359,7 +282,7 @@ fn killing_a_worker_during_the_reduce_stage_reruns_only_its_tasks() {
 #[test]
 fn killing_the_shuffle_service_during_the_map_stage_then_restarting_it() {
     let mut cluster = start_cluster();
-    let id = submit(&cluster.url, &job(ROWS));
+    let id = submit(&cluster.url, &distinct_per_key(ROWS));
     wait_for(&cluster.url, &id, "the map stage", |s| running(s, "rows"));
     cluster.restart_node(false);
     let status = finished(&cluster.url, &id);
@@ -376,7 +299,7 @@ fn killing_the_shuffle_service_during_the_map_stage_then_restarting_it() {
 #[test]
 fn a_restarted_scheduler_resumes_without_rerunning_committed_stages() {
     let mut cluster = start_cluster();
-    let id = submit(&cluster.url, &job(ROWS));
+    let id = submit(&cluster.url, &distinct_per_key(ROWS));
     wait_for(&cluster.url, &id, "the reduce stage", |s| {
         s["done_regions"].as_array().is_some_and(|d| !d.is_empty()) && running(s, "agg")
     });
@@ -407,7 +330,7 @@ fn a_restarted_scheduler_resumes_without_rerunning_committed_stages() {
 #[test]
 fn lost_partitions_rerun_their_producers_then_the_consumers() {
     let mut cluster = start_cluster();
-    let id = submit(&cluster.url, &job(ROWS));
+    let id = submit(&cluster.url, &distinct_per_key(ROWS));
     wait_for(&cluster.url, &id, "the reduce stage", |s| {
         s["done_regions"].as_array().is_some_and(|d| !d.is_empty()) && running(s, "agg")
     });

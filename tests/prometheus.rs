@@ -20,39 +20,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::jobs::{agent, distinct_per_key, finished, submit, MAPS, REDUCES};
 use support::{
     announced_addr, free_tcp_port, identity_args, setup, spawn_faro, start_node_with, FaroProcess,
 };
 
 /// Rows the test job generates.
 const ROWS: u64 = 1_000_000;
-/// Subtasks of the map stage (`rows`) and of the reduce stage (`agg+out`).
-const MAPS: usize = 2;
-const REDUCES: usize = 4;
 /// How long a job, or an expected value in Prometheus, may take.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// The job of tests/cluster.rs: a map stage generating rows and hashing
-/// them on `key` through the shuffle service, and a reduce stage counting
-/// rows and distinct values per key (count_distinct does not split, so
-/// every row crosses the shuffle).
-fn job(rows: u64) -> String {
-    format!(
-        r#"{{"name": "distinct-per-key", "vertices": [
-        {{"id": "rows", "operator": "generate", "parallelism": {MAPS},
-          "params": {{"rows": {rows}, "columns": [
-            {{"name": "key", "expr": "i % 997"}},
-            {{"name": "val", "expr": "(i * 7919) % 20011"}}]}}}},
-        {{"id": "agg", "operator": "aggregate", "parallelism": {REDUCES},
-          "params": {{"group_by": ["key"], "aggregates": [
-            {{"name": "n", "function": "count"}},
-            {{"name": "distinct", "function": "count_distinct", "expr": "val"}}]}}}},
-        {{"id": "out", "operator": "collect", "parallelism": {REDUCES}}}],
-      "edges": [
-        {{"from": "rows", "to": "agg", "partitioning": {{"hash": ["key"]}}, "exchange": "blocking"}},
-        {{"from": "agg", "to": "out", "partitioning": "forward"}}]}}"#
-    )
-}
 
 // --- Faro --------------------------------------------------------------
 
@@ -142,49 +118,6 @@ fn start_local() -> (FaroProcess, SocketAddr) {
     let mut local = spawn_faro(["local", "--listen", "127.0.0.1:0", "--slots", "2"]);
     let addr = announced_addr(&local.next_line());
     (local, addr)
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into()
-}
-
-/// Submits the spec to the scheduler at `api`; returns the job id.
-fn submit(api: SocketAddr, spec: &str) -> String {
-    let body: serde_json::Value = agent()
-        .post(&format!("http://{api}/v1/jobs"))
-        .header("content-type", "application/json")
-        .send(spec)
-        .and_then(|mut response| response.body_mut().read_json())
-        .unwrap_or_else(|error| panic!("submitting to {api}: {error}"));
-    body["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no job id in the answer of {api}: {body}"))
-        .to_string()
-}
-
-/// Waits for the job to finish; returns its status.
-fn finished(api: SocketAddr, id: &str) -> serde_json::Value {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let status: serde_json::Value = agent()
-            .get(&format!("http://{api}/v1/jobs/{id}"))
-            .call()
-            .and_then(|mut response| response.body_mut().read_json())
-            .unwrap_or(serde_json::Value::Null);
-        let state = status["state"].as_str().unwrap_or("");
-        if state == "finished" {
-            return status;
-        }
-        assert!(
-            !matches!(state, "failed" | "cancelled") && Instant::now() < deadline,
-            "job {id} on {api} did not finish: {status:#}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Subtasks per vertex name (the chain's name) in a job's status.
@@ -494,18 +427,20 @@ fn prometheus_scrapes_what_the_jobs_did() {
     wait_for(&prometheus, r#"faro_worker_slots{job="faro-worker"}"#, 2.0);
 
     // One job on each scheduler, running at the same time.
-    let spec = job(ROWS);
-    let on_cluster = submit(cluster.scheduler, &spec);
+    let spec = distinct_per_key(ROWS);
+    let cluster_url = format!("http://{}", cluster.scheduler);
+    let local_url = format!("http://{local}");
+    let on_cluster = submit(&cluster_url, &spec);
     // Job ids carry a tag random per scheduler: two schedulers never
     // choose the same one (whose series, told apart only by `instance`,
     // the sums below would mix), even within one millisecond.
-    let on_local = submit(local, &spec);
+    let on_local = submit(&local_url, &spec);
     assert_ne!(
         on_cluster, on_local,
         "both schedulers chose the same job id"
     );
-    let cluster_status = finished(cluster.scheduler, &on_cluster);
-    let local_status = finished(local, &on_local);
+    let cluster_status = finished(&cluster_url, &on_cluster);
+    let local_status = finished(&local_url, &on_local);
     eprintln!("jobs finished after {:?}", started.elapsed());
 
     assert_job_series(&prometheus, &on_cluster, &cluster_status);

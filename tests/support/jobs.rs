@@ -1,0 +1,92 @@
+//! The job the process tests run, and the scheduler's REST API as they
+//! use it: submit a spec, poll a job until it is in the state wanted.
+
+use std::time::{Duration, Instant};
+
+/// Map subtasks of [`distinct_per_key`].
+pub const MAPS: usize = 2;
+/// Reduce subtasks of [`distinct_per_key`].
+pub const REDUCES: usize = 4;
+
+/// A map stage (`rows`) generating `rows` rows and hashing them on `key`
+/// through the shuffle service, and a reduce stage (`agg+out`) counting
+/// rows and distinct values per key: count_distinct does not split, so
+/// every row crosses the shuffle and the reduce stage does real work.
+pub fn distinct_per_key(rows: u64) -> String {
+    format!(
+        r#"{{"name": "distinct-per-key", "vertices": [
+        {{"id": "rows", "operator": "generate", "parallelism": {MAPS},
+          "params": {{"rows": {rows}, "columns": [
+            {{"name": "key", "expr": "i % 997"}},
+            {{"name": "val", "expr": "(i * 7919) % 20011"}}]}}}},
+        {{"id": "agg", "operator": "aggregate", "parallelism": {REDUCES},
+          "params": {{"group_by": ["key"], "aggregates": [
+            {{"name": "n", "function": "count"}},
+            {{"name": "distinct", "function": "count_distinct", "expr": "val"}}]}}}},
+        {{"id": "out", "operator": "collect", "parallelism": {REDUCES}}}],
+      "edges": [
+        {{"from": "rows", "to": "agg", "partitioning": {{"hash": ["key"]}}, "exchange": "blocking"}},
+        {{"from": "agg", "to": "out", "partitioning": "forward"}}]}}"#
+    )
+}
+
+/// An HTTP client that returns error statuses as answers.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+/// The JSON at `url`, or null if there is none (the server may be down).
+pub fn get(url: &str) -> serde_json::Value {
+    agent()
+        .get(url)
+        .call()
+        .and_then(|mut r| r.body_mut().read_json())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// Submits `spec` to the scheduler at `url` (`http://HOST:PORT`); returns
+/// the job's id.
+pub fn submit(url: &str, spec: &str) -> String {
+    let body: serde_json::Value = agent()
+        .post(&format!("{url}/v1/jobs"))
+        .header("content-type", "application/json")
+        .send(spec)
+        .and_then(|mut response| response.body_mut().read_json())
+        .unwrap_or_else(|error| panic!("submitting to {url}: {error}"));
+    body["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no job id in the answer of {url}: {body}"))
+        .to_string()
+}
+
+/// Polls the job until `ready` holds of its status; fails if it fails,
+/// is cancelled, or two minutes pass.
+pub fn wait_for(
+    url: &str,
+    id: &str,
+    what: &str,
+    ready: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let status = get(&format!("{url}/v1/jobs/{id}"));
+        if ready(&status) {
+            return status;
+        }
+        let state = status["state"].as_str().unwrap_or("");
+        assert!(
+            !matches!(state, "failed" | "cancelled") && Instant::now() < deadline,
+            "job {id} on {url}, waiting for {what}: {status:#}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits for the job to finish; returns its status.
+pub fn finished(url: &str, id: &str) -> serde_json::Value {
+    wait_for(url, id, "the job to finish", |s| s["state"] == "finished")
+}

@@ -261,6 +261,7 @@ async fn a_stalled_consumer_holds_the_producer_to_its_credits_and_loses_nothing(
         Partitioner::new(Partitioning::Forward, vec![], 1, 0),
         vec![ConsumerSink::Local(sender)],
         None,
+        faro_runtime::metrics::TaskMetrics::default(),
     );
     let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = sent.clone();

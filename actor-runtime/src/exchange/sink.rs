@@ -146,13 +146,15 @@ pub struct OutputWriter {
 }
 
 impl OutputWriter {
-    /// A writer over `sinks` (one per consumer subtask, in order).
+    /// A writer over `sinks` (one per consumer subtask, in order),
+    /// counting backpressure and shuffle bytes into `metrics`.
     pub fn new(
         exchange: usize,
         schema: Schema,
         partitioner: Partitioner,
         sinks: Vec<ConsumerSink>,
         shuffle: Option<ShuffleTarget>,
+        metrics: TaskMetrics,
     ) -> Self {
         Self {
             exchange,
@@ -162,14 +164,8 @@ impl OutputWriter {
             shuffle,
             range: None,
             producer: 0,
-            metrics: TaskMetrics::default(),
+            metrics,
         }
-    }
-
-    /// Counts backpressure and shuffle bytes into `metrics`.
-    pub fn with_metrics(mut self, metrics: TaskMetrics) -> Self {
-        self.metrics = metrics;
-        self
     }
 
     /// Credit this writer's consumers granted and it has not used yet

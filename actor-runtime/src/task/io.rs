@@ -92,9 +92,14 @@ impl OutputSpec {
             });
         }
         let partitioner = Partitioner::new(self.partitioning, self.keys, consumers, self.producer);
-        let writer =
-            OutputWriter::new(self.exchange, self.schema, partitioner, sinks, self.shuffle)
-                .with_metrics(metrics);
+        let writer = OutputWriter::new(
+            self.exchange,
+            self.schema,
+            partitioner,
+            sinks,
+            self.shuffle,
+            metrics,
+        );
         Ok(match self.range {
             Some(agreement) => writer.with_range(self.producer, agreement),
             None => writer,

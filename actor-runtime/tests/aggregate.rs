@@ -203,3 +203,86 @@ fn count_distinct_over_budget_fails_clearly() {
         .expect("over budget");
     assert!(err.to_string().contains("count_distinct"), "{err}");
 }
+
+#[test]
+fn an_integer_sum_that_overflows_fails_naming_the_aggregate_and_group() {
+    let input = vec![
+        vec![
+            Value::Int64(7),
+            Value::Utf8("a".into()),
+            Value::Int64(i64::MAX),
+            Value::Float64(0.0),
+        ],
+        vec![
+            Value::Int64(7),
+            Value::Utf8("b".into()),
+            Value::Int64(1),
+            Value::Float64(0.0),
+        ],
+    ];
+    let batches = batches(&schema(), &input, 1);
+    let params = AggregateParams {
+        group_by: vec!["k".into()],
+        aggregates: vec![spec("total", F::Sum, Some("v"))],
+        memory_bytes: None,
+    };
+    for mode in [AggregateMode::Complete, AggregateMode::Partial] {
+        let mut op = Aggregate::new(&params, &schema(), mode).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        use faro_runtime::operator::{Operator, Rows};
+        op.open(&operator_support::context(dir.path())).unwrap();
+        let mut out = Vec::new();
+        let err = batches
+            .iter()
+            .find_map(|b| op.process(0, &Rows::of_batch(b), &mut out).err())
+            .expect("the second row overflows the sum");
+        assert_eq!(
+            err.to_string(),
+            "BIGINT overflow in a sum in \"sum(v) AS total\" at the row where k = 7"
+        );
+    }
+}
+
+#[test]
+fn nan_and_the_two_zeros_are_one_group_each() {
+    let other_nan = f64::from_bits(f64::NAN.to_bits() | 1);
+    let input: Vec<Vec<Value>> = [f64::NAN, -other_nan, 0.0, -0.0, 1.0]
+        .iter()
+        .map(|x| {
+            vec![
+                Value::Int64(1),
+                Value::Utf8("a".into()),
+                Value::Int64(1),
+                Value::Float64(*x),
+            ]
+        })
+        .collect();
+    let params = AggregateParams {
+        group_by: vec!["x".into()],
+        aggregates: vec![spec("n", F::Count, None)],
+        memory_bytes: None,
+    };
+    let mut counts: Vec<i64> = complete(&params, &batches(&schema(), &input, 2))
+        .iter()
+        .map(|row| match row[1] {
+            Value::Int64(n) => n,
+            _ => -1,
+        })
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(counts, [1, 2, 2], "1.0 alone; both NaNs; both zeros");
+    let max = AggregateParams {
+        group_by: vec![],
+        aggregates: vec![
+            spec("top", F::Max, Some("x")),
+            spec("low", F::Min, Some("x")),
+        ],
+        memory_bytes: None,
+    };
+    let got = complete(&max, &batches(&schema(), &input, 2));
+    assert!(
+        matches!(got[0][0], Value::Float64(v) if v.is_nan()),
+        "NaN is the largest: {got:?}"
+    );
+    assert_eq!(got[0][1], Value::Float64(0.0));
+}

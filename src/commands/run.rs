@@ -24,20 +24,6 @@ pub struct RunArgs {
     slots: Option<usize>,
 }
 
-/// A value as a table cell.
-pub fn cell(value: &Value) -> String {
-    match value {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int64(v) | Value::Timestamp(v) => v.to_string(),
-        Value::Float64(v) => v.to_string(),
-        Value::Utf8(s) => s.clone(),
-        Value::Binary(b) => format!("{} bytes", b.len()),
-        Value::F32Vector(v) => format!("{v:?}"),
-        Value::F64Vector(v) => format!("{v:?}"),
-    }
-}
-
 /// Column names and rows of `batches`.
 pub fn table(batches: &[Batch]) -> (Vec<String>, Vec<Vec<Value>>) {
     let names = batches
@@ -56,7 +42,10 @@ pub fn table(batches: &[Batch]) -> (Vec<String>, Vec<Vec<Value>>) {
 
 /// Prints rows as an aligned text table.
 pub fn print_table(names: &[String], rows: &[Vec<Value>]) {
-    let cells: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(cell).collect()).collect();
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(Value::to_string).collect())
+        .collect();
     let mut widths: Vec<usize> = names.iter().map(|n| n.chars().count()).collect();
     for row in &cells {
         for (w, c) in widths.iter_mut().zip(row) {

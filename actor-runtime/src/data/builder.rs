@@ -8,59 +8,7 @@ use super::batch::Batch;
 use super::column::{BitmapBuilder, Column, ColumnData};
 use super::error::BatchError;
 use super::schema::{DataType, Field, Schema, VectorElement};
-
-/// One value of a row, for row-wise building and reading back.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    /// Absent.
-    Null,
-    /// A boolean.
-    Bool(bool),
-    /// A 64-bit integer.
-    Int64(i64),
-    /// A 64-bit float.
-    Float64(f64),
-    /// Text.
-    Utf8(String),
-    /// Bytes.
-    Binary(Vec<u8>),
-    /// Milliseconds since the epoch.
-    Timestamp(i64),
-    /// A vector of 32-bit floats.
-    F32Vector(Vec<f32>),
-    /// A vector of 64-bit floats.
-    F64Vector(Vec<f64>),
-}
-
-impl Value {
-    /// The value as JSON (timestamps as milliseconds, bytes as numbers).
-    pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            Value::Null => serde_json::Value::Null,
-            Value::Bool(b) => (*b).into(),
-            Value::Int64(v) | Value::Timestamp(v) => (*v).into(),
-            Value::Float64(v) => (*v).into(),
-            Value::Utf8(s) => s.clone().into(),
-            Value::Binary(b) => b.clone().into(),
-            Value::F32Vector(v) => v.clone().into(),
-            Value::F64Vector(v) => v.clone().into(),
-        }
-    }
-
-    fn kind_name(&self) -> &'static str {
-        match self {
-            Value::Null => "null",
-            Value::Bool(_) => "bool",
-            Value::Int64(_) => "i64",
-            Value::Float64(_) => "f64",
-            Value::Utf8(_) => "utf8",
-            Value::Binary(_) => "binary",
-            Value::Timestamp(_) => "timestamp",
-            Value::F32Vector(_) => "vector<f32>",
-            Value::F64Vector(_) => "vector<f64>",
-        }
-    }
-}
+use super::value::Value;
 
 /// Appends the values of one column.
 #[derive(Debug, Clone)]

@@ -11,11 +11,13 @@ mod builder;
 mod column;
 mod error;
 mod schema;
+mod value;
 mod view;
 
 pub use batch::{ArchivedBatch, Batch};
-pub use builder::{BatchBuilder, ColumnBuilder, Value};
+pub use builder::{BatchBuilder, ColumnBuilder};
 pub use column::{Bitmap, Column, ColumnData};
 pub use error::BatchError;
 pub use schema::{DataType, Field, Schema, VectorElement};
+pub use value::{format_f64, json_f64, Value};
 pub use view::{BatchView, BinaryValues, ColumnView, StrValues, ValuesView, BATCH_ALIGN};

@@ -2,14 +2,35 @@
 //! Faro's own small tree, so the rest of the engine never depends on the
 //! parser's (much larger, dialect-laden) types. Anything outside the
 //! supported subset is refused here, naming the construct.
+//!
+//! Expressions come from users, so their size is bounded before anything
+//! recursive touches them: at most [`MAX_TOKENS`] tokens (counted by the
+//! tokenizer, which loops), and a tree at most [`MAX_DEPTH`] deep. A flat
+//! chain such as `a + b + … + z` parses into a tree as deep as it is long;
+//! chains of `AND`, `OR` and `||` become one n-ary node instead (they are
+//! associative), so long conjunctions cost no depth, and `IN` keeps its
+//! list as a list. Everything downstream (type checking, evaluation,
+//! dropping the tree) recurses at most as deep as these bounds allow.
 
 use sqlparser::ast as sql;
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::Token;
+use sqlparser::tokenizer::{Token, Tokenizer};
 
-use super::error::ExprError;
+use super::error::{excerpt, ExprError};
 use crate::data::DataType;
+
+/// Most tokens (words, literals, operators; not whitespace) one
+/// expression may have: room for an `IN` list of 20,000 values or an
+/// `OR` of 10,000 comparisons, while bounding the work one expression
+/// costs.
+pub const MAX_TOKENS: usize = 50_000;
+
+/// Deepest an expression tree may be. Each operand of a binary operator,
+/// function argument, `CASE` branch or cast is one level below its
+/// parent; the operands of an `AND`, `OR` or `||` chain, however long,
+/// are one level below the chain.
+pub const MAX_DEPTH: usize = 128;
 
 /// A literal value in expression text.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +115,9 @@ pub enum Ast {
     Not(Box<Ast>),
     /// `l op r`
     Binary(BinaryOp, Box<Ast>, Box<Ast>),
+    /// `a op b op c …` for an associative `op` (`AND`, `OR`, `||`): the
+    /// operands in order, at least two.
+    Chain(BinaryOp, Vec<Ast>),
     /// `x IS [NOT] NULL`
     IsNull {
         /// The operand.
@@ -148,13 +172,24 @@ pub enum Ast {
 /// Parses SQL expression text.
 pub fn parse(text: &str) -> Result<Ast, ExprError> {
     let syntax = |message: String| ExprError::Syntax {
-        text: text.to_string(),
+        text: excerpt(text),
         message,
     };
     let dialect = GenericDialect {};
-    let mut parser = Parser::new(&dialect)
-        .try_with_sql(text)
+    let tokens = Tokenizer::new(&dialect, text)
+        .tokenize_with_location()
         .map_err(|e| syntax(e.to_string()))?;
+    let counted = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .count();
+    if counted > MAX_TOKENS {
+        return Err(ExprError::TooLarge {
+            text: excerpt(text),
+            message: format!("{counted} tokens, more than the {MAX_TOKENS} an expression may have"),
+        });
+    }
+    let mut parser = Parser::new(&dialect).with_tokens_with_locations(tokens);
     let expr = parser.parse_expr().map_err(|e| syntax(e.to_string()))?;
     let next = parser.peek_token();
     if next.token != Token::EOF {
@@ -163,20 +198,119 @@ pub fn parse(text: &str) -> Result<Ast, ExprError> {
             next.token
         )));
     }
-    convert(&expr).map_err(|construct| ExprError::Unsupported {
-        text: text.to_string(),
-        construct,
+    let converted = convert(&expr, 1);
+    dismantle(expr);
+    converted.map_err(|refusal| match refusal {
+        Refusal::Unsupported(construct) => ExprError::Unsupported {
+            text: excerpt(text),
+            construct: excerpt(&construct),
+        },
+        Refusal::TooDeep => ExprError::TooLarge {
+            text: excerpt(text),
+            message: format!(
+                "nested more than {MAX_DEPTH} levels deep (each operator of a chain \
+                 like `a + b + c` is one level; split it, or sum columns in steps)"
+            ),
+        },
     })
 }
 
-fn boxed(expr: &sql::Expr) -> Result<Box<Ast>, String> {
-    convert(expr).map(Box::new)
+/// Drops sqlparser's tree without recursing down its chains. A flat chain
+/// (`a + b + …`, `x IS NULL IS NULL …`, `a::T::T …`) parses into a tree
+/// as deep as it is long, which Rust's drop glue would descend one stack
+/// frame per level; here the chain's links are taken apart in a loop.
+/// Other shapes nest only as deep as the parser's own recursion limit.
+fn dismantle(expr: sql::Expr) {
+    use sql::Expr as E;
+    let mut pending = vec![expr];
+    while let Some(expr) = pending.pop() {
+        match expr {
+            E::BinaryOp { left, right, .. } => pending.extend([*left, *right]),
+            E::UnaryOp { expr, .. }
+            | E::Nested(expr)
+            | E::IsNull(expr)
+            | E::IsNotNull(expr)
+            | E::IsTrue(expr)
+            | E::IsNotTrue(expr)
+            | E::IsFalse(expr)
+            | E::IsNotFalse(expr)
+            | E::IsUnknown(expr)
+            | E::IsNotUnknown(expr)
+            | E::Cast { expr, .. }
+            | E::Collate { expr, .. } => pending.push(*expr),
+            E::InList { expr, list, .. } => {
+                pending.push(*expr);
+                pending.extend(list);
+            }
+            E::Between {
+                expr, low, high, ..
+            } => pending.extend([*expr, *low, *high]),
+            E::Like { expr, pattern, .. } | E::ILike { expr, pattern, .. } => {
+                pending.extend([*expr, *pattern])
+            }
+            E::AtTimeZone {
+                timestamp,
+                time_zone,
+            } => pending.extend([*timestamp, *time_zone]),
+            E::IsDistinctFrom(left, right) | E::IsNotDistinctFrom(left, right) => {
+                pending.extend([*left, *right])
+            }
+            other => drop(other),
+        }
+    }
 }
 
-/// Converts sqlparser's tree; `Err` names the construct that is not
-/// supported.
-fn convert(expr: &sql::Expr) -> Result<Ast, String> {
+/// Why sqlparser's tree cannot become Faro's.
+enum Refusal {
+    /// This construct is not supported (its SQL text).
+    Unsupported(String),
+    /// The tree is deeper than [`MAX_DEPTH`].
+    TooDeep,
+}
+
+impl From<String> for Refusal {
+    fn from(construct: String) -> Self {
+        Self::Unsupported(construct)
+    }
+}
+
+fn boxed(expr: &sql::Expr, depth: usize) -> Result<Box<Ast>, Refusal> {
+    convert(expr, depth).map(Box::new)
+}
+
+/// The operands of a chain of `op` rooted at `expr`, in order, found
+/// without recursion (a parenthesized chain of the same operator joins
+/// its parent: `op` is associative).
+fn chain_operands<'e>(expr: &'e sql::Expr, op: &sql::BinaryOperator) -> Vec<&'e sql::Expr> {
+    let mut operands = Vec::new();
+    let mut pending = vec![expr];
+    while let Some(mut next) = pending.pop() {
+        while let sql::Expr::Nested(inner) = next {
+            next = inner;
+        }
+        match next {
+            sql::Expr::BinaryOp {
+                left,
+                op: inner,
+                right,
+            } if inner == op => {
+                pending.push(right);
+                pending.push(left);
+            }
+            operand => operands.push(operand),
+        }
+    }
+    operands
+}
+
+/// Converts sqlparser's tree, `depth` levels down; a refusal names the
+/// construct that is not supported, or says the tree is too deep.
+fn convert(expr: &sql::Expr, depth: usize) -> Result<Ast, Refusal> {
     use sql::Expr as E;
+    if depth > MAX_DEPTH {
+        return Err(Refusal::TooDeep);
+    }
+    let below = depth + 1;
     Ok(match expr {
         E::Identifier(ident) => Ast::Column(ident.value.clone()),
         E::CompoundIdentifier(parts) => Ast::Column(
@@ -187,19 +321,26 @@ fn convert(expr: &sql::Expr) -> Result<Ast, String> {
                 .join("."),
         ),
         E::Value(value) => Ast::Literal(literal(&value.value)?),
-        E::Nested(inner) => convert(inner)?,
+        E::Nested(inner) => convert(inner, depth)?,
         E::UnaryOp { op, expr } => match op {
-            sql::UnaryOperator::Minus => match convert(expr)? {
-                Ast::Literal(Literal::Int64(v)) => Ast::Literal(Literal::Int64(-v)),
-                Ast::Literal(Literal::Float64(v)) => Ast::Literal(Literal::Float64(-v)),
-                other => Ast::Neg(Box::new(other)),
+            sql::UnaryOperator::Minus => match negative_integer(expr) {
+                // `-9223372036854775808` is the smallest BIGINT, though
+                // `9223372036854775808` alone does not fit.
+                Some(v) => Ast::Literal(Literal::Int64(v)),
+                None => match convert(expr, below)? {
+                    Ast::Literal(Literal::Int64(v)) if v != i64::MIN => {
+                        Ast::Literal(Literal::Int64(-v))
+                    }
+                    Ast::Literal(Literal::Float64(v)) => Ast::Literal(Literal::Float64(-v)),
+                    other => Ast::Neg(Box::new(other)),
+                },
             },
-            sql::UnaryOperator::Plus => convert(expr)?,
-            sql::UnaryOperator::Not => Ast::Not(boxed(expr)?),
-            other => return Err(format!("unary operator {other}")),
+            sql::UnaryOperator::Plus => convert(expr, below)?,
+            sql::UnaryOperator::Not => Ast::Not(boxed(expr, below)?),
+            other => return Err(format!("unary operator {other}").into()),
         },
         E::BinaryOp { left, op, right } => {
-            let op = match op {
+            let op_kind = match op {
                 sql::BinaryOperator::Plus => BinaryOp::Add,
                 sql::BinaryOperator::Minus => BinaryOp::Sub,
                 sql::BinaryOperator::Multiply => BinaryOp::Mul,
@@ -214,16 +355,24 @@ fn convert(expr: &sql::Expr) -> Result<Ast, String> {
                 sql::BinaryOperator::And => BinaryOp::And,
                 sql::BinaryOperator::Or => BinaryOp::Or,
                 sql::BinaryOperator::StringConcat => BinaryOp::Concat,
-                other => return Err(format!("operator {other}")),
+                other => return Err(format!("operator {other}").into()),
             };
-            Ast::Binary(op, boxed(left)?, boxed(right)?)
+            if matches!(op_kind, BinaryOp::And | BinaryOp::Or | BinaryOp::Concat) {
+                let operands = chain_operands(expr, op)
+                    .into_iter()
+                    .map(|operand| convert(operand, below))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ast::Chain(op_kind, operands)
+            } else {
+                Ast::Binary(op_kind, boxed(left, below)?, boxed(right, below)?)
+            }
         }
         E::IsNull(inner) => Ast::IsNull {
-            expr: boxed(inner)?,
+            expr: boxed(inner, below)?,
             negated: false,
         },
         E::IsNotNull(inner) => Ast::IsNull {
-            expr: boxed(inner)?,
+            expr: boxed(inner, below)?,
             negated: true,
         },
         E::Case {
@@ -232,20 +381,28 @@ fn convert(expr: &sql::Expr) -> Result<Ast, String> {
             else_result,
             ..
         } => Ast::Case {
-            operand: operand.as_deref().map(boxed).transpose()?,
+            operand: operand.as_deref().map(|o| boxed(o, below)).transpose()?,
             whens: conditions
                 .iter()
-                .map(|when| Ok((convert(&when.condition)?, convert(&when.result)?)))
-                .collect::<Result<_, String>>()?,
-            otherwise: else_result.as_deref().map(boxed).transpose()?,
+                .map(|when| {
+                    Ok((
+                        convert(&when.condition, below)?,
+                        convert(&when.result, below)?,
+                    ))
+                })
+                .collect::<Result<_, Refusal>>()?,
+            otherwise: else_result
+                .as_deref()
+                .map(|o| boxed(o, below))
+                .transpose()?,
         },
         E::Cast {
             kind: sql::CastKind::Cast,
             expr,
             data_type,
             format: None,
-        } => Ast::Cast(boxed(expr)?, cast_type(data_type)?),
-        E::Function(function) => call(function)?,
+        } => Ast::Cast(boxed(expr, below)?, cast_type(data_type)?),
+        E::Function(function) => call(function, below)?,
         // sqlparser gives these their own nodes; to Faro they are calls.
         E::Substring {
             expr,
@@ -253,13 +410,13 @@ fn convert(expr: &sql::Expr) -> Result<Ast, String> {
             substring_for,
             ..
         } => {
-            let mut args = vec![convert(expr)?];
+            let mut args = vec![convert(expr, below)?];
             args.push(match substring_from {
-                Some(from) => convert(from)?,
+                Some(from) => convert(from, below)?,
                 None => Ast::Literal(Literal::Int64(1)),
             });
             if let Some(length) = substring_for {
-                args.push(convert(length)?);
+                args.push(convert(length, below)?);
             }
             Ast::Call("substr".into(), args)
         }
@@ -268,24 +425,24 @@ fn convert(expr: &sql::Expr) -> Result<Ast, String> {
             trim_what: None,
             expr,
             trim_characters: None,
-        } => Ast::Call("trim".into(), vec![convert(expr)?]),
+        } => Ast::Call("trim".into(), vec![convert(expr, below)?]),
         E::Ceil {
             expr,
             field: sql::CeilFloorKind::DateTimeField(sql::DateTimeField::NoDateTime),
-        } => Ast::Call("ceil".into(), vec![convert(expr)?]),
+        } => Ast::Call("ceil".into(), vec![convert(expr, below)?]),
         E::Floor {
             expr,
             field: sql::CeilFloorKind::DateTimeField(sql::DateTimeField::NoDateTime),
-        } => Ast::Call("floor".into(), vec![convert(expr)?]),
+        } => Ast::Call("floor".into(), vec![convert(expr, below)?]),
         E::Between {
             expr,
             negated,
             low,
             high,
         } => Ast::Between {
-            expr: boxed(expr)?,
-            low: boxed(low)?,
-            high: boxed(high)?,
+            expr: boxed(expr, below)?,
+            low: boxed(low, below)?,
+            high: boxed(high, below)?,
             negated: *negated,
         },
         E::InList {
@@ -293,8 +450,11 @@ fn convert(expr: &sql::Expr) -> Result<Ast, String> {
             list,
             negated,
         } => Ast::InList {
-            expr: boxed(expr)?,
-            list: list.iter().map(convert).collect::<Result<_, _>>()?,
+            expr: boxed(expr, below)?,
+            list: list
+                .iter()
+                .map(|item| convert(item, below))
+                .collect::<Result<_, _>>()?,
             negated: *negated,
         },
         E::Like {
@@ -304,12 +464,24 @@ fn convert(expr: &sql::Expr) -> Result<Ast, String> {
             pattern,
             escape_char: None,
         } => Ast::Like {
-            expr: boxed(expr)?,
-            pattern: boxed(pattern)?,
+            expr: boxed(expr, below)?,
+            pattern: boxed(pattern, below)?,
             negated: *negated,
         },
-        other => return Err(format!("{other}")),
+        other => return Err(format!("{other}").into()),
     })
+}
+
+/// The value of `-expr` if `expr` is an integer literal whose negation
+/// is a BIGINT.
+fn negative_integer(expr: &sql::Expr) -> Option<i64> {
+    match expr {
+        sql::Expr::Value(sql::ValueWithSpan {
+            value: sql::Value::Number(text, _),
+            ..
+        }) => format!("-{text}").parse().ok(),
+        _ => None,
+    }
 }
 
 fn literal(value: &sql::Value) -> Result<Literal, String> {
@@ -341,14 +513,14 @@ fn cast_type(data_type: &sql::DataType) -> Result<DataType, String> {
     })
 }
 
-fn call(function: &sql::Function) -> Result<Ast, String> {
+fn call(function: &sql::Function, depth: usize) -> Result<Ast, Refusal> {
     let name = function.name.to_string().to_lowercase();
     let plain = function.over.is_none()
         && function.filter.is_none()
         && function.within_group.is_empty()
         && matches!(function.parameters, sql::FunctionArguments::None);
     if !plain {
-        return Err(format!("function call {function}"));
+        return Err(format!("function call {function}").into());
     }
     let args = match &function.args {
         sql::FunctionArguments::None => Vec::new(),
@@ -358,12 +530,14 @@ fn call(function: &sql::Function) -> Result<Ast, String> {
             list.args
                 .iter()
                 .map(|arg| match arg {
-                    sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Expr(expr)) => convert(expr),
-                    other => Err(format!("argument {other} of {name}")),
+                    sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Expr(expr)) => {
+                        convert(expr, depth)
+                    }
+                    other => Err(format!("argument {other} of {name}").into()),
                 })
                 .collect::<Result<_, _>>()?
         }
-        _ => return Err(format!("function call {function}")),
+        _ => return Err(format!("function call {function}").into()),
     };
     Ok(Ast::Call(name, args))
 }
@@ -388,7 +562,12 @@ mod tests {
         );
         assert!(matches!(
             parse("auction % 123 = 0 AND channel <> 'x'").unwrap(),
-            Ast::Binary(BinaryOp::And, _, _)
+            Ast::Chain(BinaryOp::And, operands) if operands.len() == 2
+        ));
+        // A chain, parenthesized or not, is one flat node.
+        assert!(matches!(
+            parse("a OR (b OR c) OR d").unwrap(),
+            Ast::Chain(BinaryOp::Or, operands) if operands.len() == 4
         ));
         assert!(matches!(
             parse("CASE WHEN a > 1 THEN 'big' ELSE 'small' END").unwrap(),

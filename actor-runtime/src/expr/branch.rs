@@ -48,31 +48,27 @@ fn combine(and: bool, a: bool, va: bool, b: bool, vb: bool) -> Option<bool> {
     (va && vb).then_some(!dominant)
 }
 
-pub(super) fn concat<'a>(l: Datum<'a>, r: Datum<'a>, rows: usize) -> Datum<'a> {
-    if is_null_scalar(&l) || is_null_scalar(&r) {
+/// `a || b || …`: null where any operand is.
+pub(super) fn concat<'a>(operands: &[Datum<'a>], rows: usize) -> Datum<'a> {
+    if operands.iter().any(is_null_scalar) {
         return all_null(Ty::Utf8, rows);
     }
-    let text = |d: &'_ Datum<'a>, i: usize| -> String {
-        match d {
-            Datum::Array(Array {
-                values: Values::Utf8(s),
-                ..
-            }) => s.get(i).to_string(),
-            Datum::Scalar(Scalar::Utf8(s)) => s.clone(),
-            _ => String::new(),
-        }
-    };
+    let mut valid: Option<Vec<bool>> = None;
+    for operand in operands {
+        valid = both_valid(valid.as_deref(), validity(operand));
+    }
     let mut builder = StringsBuilder::with_capacity(rows, rows * 16);
     let mut joined = String::new();
     for i in 0..rows {
         joined.clear();
-        joined.push_str(&text(&l, i));
-        joined.push_str(&text(&r, i));
+        for operand in operands {
+            joined.push_str(text_at(operand, i));
+        }
         builder.push(&joined);
     }
     Datum::Array(Array {
         values: Values::Utf8(builder.finish()),
-        validity: both_valid(validity(&l), validity(&r)),
+        validity: valid,
     })
 }
 

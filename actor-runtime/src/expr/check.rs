@@ -1,12 +1,14 @@
 //! Type checking: resolves column names against the input schema, gives
 //! every node a type, inserts the implicit casts SQL allows (integer to
 //! double, `NULL` to anything) and refuses everything else with a message
-//! naming the operation and the types. Desugars `BETWEEN`, `IN` and the
-//! simple `CASE` form, so evaluation has fewer shapes to handle.
+//! naming the operation and the types. Desugars `BETWEEN`, the simple
+//! `CASE` form and `IN` over expressions, so evaluation has fewer shapes
+//! to handle; `IN` over constants becomes one set lookup per row.
 
 use super::ast::{Ast, BinaryOp, Literal};
 use super::error::ExprError;
 use super::functions::Function;
+use super::in_set::ValueSet;
 use super::like::LikePattern;
 use super::types::{Scalar, Ty};
 use crate::data::Schema;
@@ -70,12 +72,15 @@ pub enum Kind {
     Arith(ArithOp, Box<Typed>, Box<Typed>),
     /// Comparison of two operands of one type.
     Compare(CmpOp, Box<Typed>, Box<Typed>),
-    /// Three-valued AND.
-    And(Box<Typed>, Box<Typed>),
-    /// Three-valued OR.
-    Or(Box<Typed>, Box<Typed>),
-    /// Text concatenation (null if either side is).
-    Concat(Box<Typed>, Box<Typed>),
+    /// Three-valued AND of two or more conditions.
+    And(Vec<Typed>),
+    /// Three-valued OR of two or more conditions.
+    Or(Vec<Typed>),
+    /// Text concatenation of two or more texts (null if any is).
+    Concat(Vec<Typed>),
+    /// `x [NOT] IN (constants…)`: the operand, the constants, and whether
+    /// it is negated.
+    InSet(Box<Typed>, ValueSet, bool),
     /// `IS NULL` (or `IS NOT NULL` when the flag is set).
     IsNull(Box<Typed>, bool),
     /// Boolean conditions and their results, then the default.
@@ -91,6 +96,49 @@ pub enum Kind {
 impl Typed {
     fn new(kind: Kind, ty: Ty, nullable: bool) -> Self {
         Self { kind, ty, nullable }
+    }
+
+    /// The input columns it reads, by position, each once, in order.
+    pub fn columns_read(&self) -> Vec<usize> {
+        let mut read = Vec::new();
+        self.collect_columns(&mut read);
+        read.sort_unstable();
+        read.dedup();
+        read
+    }
+
+    fn collect_columns(&self, read: &mut Vec<usize>) {
+        match &self.kind {
+            Kind::Column(index) => read.push(*index),
+            Kind::Literal(_) => {}
+            Kind::Neg(inner)
+            | Kind::Not(inner)
+            | Kind::IsNull(inner, _)
+            | Kind::Cast(inner)
+            | Kind::Like(inner, _, _)
+            | Kind::InSet(inner, _, _) => inner.collect_columns(read),
+            Kind::Arith(_, left, right) | Kind::Compare(_, left, right) => {
+                left.collect_columns(read);
+                right.collect_columns(read);
+            }
+            Kind::And(operands)
+            | Kind::Or(operands)
+            | Kind::Concat(operands)
+            | Kind::Call(_, operands) => {
+                for operand in operands {
+                    operand.collect_columns(read);
+                }
+            }
+            Kind::Case(branches, otherwise) => {
+                for (condition, result) in branches {
+                    condition.collect_columns(read);
+                    result.collect_columns(read);
+                }
+                if let Some(otherwise) = otherwise {
+                    otherwise.collect_columns(read);
+                }
+            }
+        }
     }
 
     /// This node converted to `ty` (no-op if it already is).
@@ -156,6 +204,13 @@ pub fn check(ast: &Ast, schema: &Schema) -> Result<Typed, ExprError> {
             Typed::new(Kind::Not(Box::new(inner)), Ty::Bool, nullable)
         }
         Ast::Binary(op, left, right) => binary(*op, check(left, schema)?, check(right, schema)?)?,
+        Ast::Chain(op, operands) => chain(
+            *op,
+            operands
+                .iter()
+                .map(|operand| check(operand, schema))
+                .collect::<Result<_, _>>()?,
+        )?,
         Ast::IsNull { expr, negated } => {
             let inner = check(expr, schema)?;
             Typed::new(Kind::IsNull(Box::new(inner), *negated), Ty::Bool, false)
@@ -193,19 +248,7 @@ pub fn check(ast: &Ast, schema: &Schema) -> Result<Typed, ExprError> {
             expr,
             list,
             negated,
-        } => {
-            let value = check(expr, schema)?;
-            let mut any: Option<Typed> = None;
-            for candidate in list {
-                let equal = binary(BinaryOp::Eq, value.clone(), check(candidate, schema)?)?;
-                any = Some(match any {
-                    None => equal,
-                    Some(previous) => binary(BinaryOp::Or, previous, equal)?,
-                });
-            }
-            let any = any.ok_or_else(|| mismatch("IN () needs at least one value".into()))?;
-            negate_if(any, *negated)
-        }
+        } => in_list(check(expr, schema)?, list, *negated, schema)?,
         Ast::Like {
             expr,
             pattern,
@@ -255,14 +298,6 @@ fn binary(op: BinaryOp, left: Typed, right: Typed) -> Result<Typed, ExprError> {
         let ty = common_type(lt, rt)
             .filter(|t| t.is_numeric())
             .ok_or_else(refuse)?;
-        // Division and modulo by zero give null, unless the divisor is a
-        // non-zero constant.
-        let constant_divisor = match &right.kind {
-            Kind::Literal(Scalar::Int64(v)) => *v != 0,
-            Kind::Literal(Scalar::Float64(v)) => *v != 0.0,
-            _ => false,
-        };
-        let nullable = nullable || (matches!(op, ArithOp::Div | ArithOp::Mod) && !constant_divisor);
         Ok(Typed::new(
             Kind::Arith(
                 op,
@@ -297,30 +332,85 @@ fn binary(op: BinaryOp, left: Typed, right: Typed) -> Result<Typed, ExprError> {
         BinaryOp::LtEq => compare(CmpOp::LtEq),
         BinaryOp::Gt => compare(CmpOp::Gt),
         BinaryOp::GtEq => compare(CmpOp::GtEq),
+        BinaryOp::And | BinaryOp::Or | BinaryOp::Concat => chain(op, vec![left, right]),
+    }
+}
+
+/// `a op b op …` for `AND`, `OR` or `||`.
+fn chain(op: BinaryOp, operands: Vec<Typed>) -> Result<Typed, ExprError> {
+    let nullable = operands.iter().any(|o| o.nullable);
+    match op {
         BinaryOp::And | BinaryOp::Or => {
-            let left = boolean(left, op.symbol())?;
-            let right = boolean(right, op.symbol())?;
+            let operands = operands
+                .into_iter()
+                .map(|o| boolean(o, op.symbol()))
+                .collect::<Result<Vec<_>, _>>()?;
             let kind = if op == BinaryOp::And {
-                Kind::And(Box::new(left), Box::new(right))
+                Kind::And(operands)
             } else {
-                Kind::Or(Box::new(left), Box::new(right))
+                Kind::Or(operands)
             };
             Ok(Typed::new(kind, Ty::Bool, nullable))
         }
         BinaryOp::Concat => {
-            if lt == Ty::Bool || rt == Ty::Bool {
-                return Err(refuse());
+            if let Some(b) = operands.iter().find(|o| o.ty == Ty::Bool) {
+                return Err(mismatch(format!("cannot apply || to {}", b.ty)));
             }
-            Ok(Typed::new(
-                Kind::Concat(
-                    Box::new(left.cast_to(Ty::Utf8)),
-                    Box::new(right.cast_to(Ty::Utf8)),
-                ),
-                Ty::Utf8,
-                nullable,
-            ))
+            let operands = operands.into_iter().map(|o| o.cast_to(Ty::Utf8)).collect();
+            Ok(Typed::new(Kind::Concat(operands), Ty::Utf8, nullable))
         }
+        other => Err(mismatch(format!("{} does not chain", other.symbol()))),
     }
+}
+
+/// `value [NOT] IN (list)`: a set lookup when every candidate is a
+/// constant, else an OR of equalities.
+fn in_list(value: Typed, list: &[Ast], negated: bool, schema: &Schema) -> Result<Typed, ExprError> {
+    if list.is_empty() {
+        return Err(mismatch("IN () needs at least one value".into()));
+    }
+    let candidates = list
+        .iter()
+        .map(|candidate| check(candidate, schema))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut ty = value.ty;
+    for candidate in &candidates {
+        ty = common_type(ty, candidate.ty).ok_or_else(|| {
+            mismatch(format!(
+                "cannot compare {} with an IN value of type {}",
+                value.ty, candidate.ty
+            ))
+        })?;
+    }
+    let constants: Option<Vec<Scalar>> = candidates
+        .iter()
+        .map(|c| match &c.kind {
+            Kind::Literal(scalar) => Some(scalar.clone()),
+            _ => None,
+        })
+        .collect();
+    if let Some(constants) = constants {
+        let set = ValueSet::new(ty, &constants)?;
+        let nullable = value.nullable || set.has_null();
+        return Ok(Typed::new(
+            Kind::InSet(Box::new(value.cast_to(ty)), set, negated),
+            Ty::Bool,
+            nullable,
+        ));
+    }
+    let equalities = candidates
+        .into_iter()
+        .map(|candidate| binary(BinaryOp::Eq, value.clone(), candidate))
+        .collect::<Result<Vec<_>, _>>()?;
+    let any = if equalities.len() == 1 {
+        equalities
+            .into_iter()
+            .next()
+            .ok_or_else(|| mismatch("IN ()".into()))?
+    } else {
+        chain(BinaryOp::Or, equalities)?
+    };
+    Ok(negate_if(any, negated))
 }
 
 fn case(

@@ -2,6 +2,14 @@
 //! columns. Each operation runs one tight loop per column (a constant side
 //! is broadcast without being materialized), nulls travel in a separate
 //! validity vector, and column references borrow the input's buffers.
+//!
+//! Integer arithmetic is checked, as in standard SQL and Spark's ANSI
+//! mode: an overflow or a division by zero is an error naming the
+//! operands (the loops only collect an overflow flag; the failing row is
+//! looked for once something overflowed, so the common case stays one
+//! tight loop). Double arithmetic follows IEEE 754 (NaN and ±infinity
+//! flow through), except that dividing by zero is an error as for
+//! integers. Doubles compare as [`compare_f64`] orders them.
 
 use std::borrow::Cow;
 
@@ -11,6 +19,7 @@ use super::check::{ArithOp, CmpOp, Kind, Typed};
 use super::error::ExprError;
 use super::types::{Scalar, Ty};
 use crate::data::ColumnView;
+use crate::kernels::floats::compare_f64;
 
 /// What an evaluation may depend on besides the input: the seed of
 /// seeded random functions and the global index of the first row, so a
@@ -39,6 +48,15 @@ pub struct Input<'i, 'a> {
 pub(super) enum Side<'s, T> {
     Slice(&'s [T]),
     Const(T),
+}
+
+impl<T: Copy> Side<'_, T> {
+    fn at(&self, i: usize) -> T {
+        match self {
+            Side::Slice(v) => v[i],
+            Side::Const(c) => *c,
+        }
+    }
 }
 
 /// `f` over two operands, one loop per shape so each can vectorize.
@@ -129,16 +147,7 @@ pub fn eval<'a>(expr: &Typed, input: &Input<'_, 'a>) -> Result<Datum<'a>, ExprEr
             )
         }
         Kind::Literal(value) => Datum::Scalar(value.clone()),
-        Kind::Neg(inner) => {
-            let value = eval(inner, input)?;
-            arith(
-                ArithOp::Sub,
-                Datum::Scalar(zero(expr.ty)),
-                value,
-                expr.ty,
-                rows,
-            )
-        }
+        Kind::Neg(inner) => negate(eval(inner, input)?, expr.ty, rows)?,
         Kind::Not(inner) => {
             let value = eval(inner, input)?;
             if let Datum::Scalar(s) = &value {
@@ -155,22 +164,32 @@ pub fn eval<'a>(expr: &Typed, input: &Input<'_, 'a>) -> Result<Datum<'a>, ExprEr
         }
         Kind::Arith(op, left, right) => {
             let (l, r) = (eval(left, input)?, eval(right, input)?);
-            arith(*op, l, r, expr.ty, rows)
+            arith(*op, l, r, expr.ty, rows)?
         }
         Kind::Compare(op, left, right) => {
             let (l, r) = (eval(left, input)?, eval(right, input)?);
             compare(*op, l, r, left.ty, rows)
         }
-        Kind::And(left, right) => {
-            branch::logic(true, eval(left, input)?, eval(right, input)?, rows)
+        Kind::And(operands) | Kind::Or(operands) => {
+            let and = matches!(expr.kind, Kind::And(_));
+            let mut operands = operands.iter();
+            let mut value = match operands.next() {
+                Some(first) => eval(first, input)?,
+                None => Datum::Scalar(Scalar::Bool(and)),
+            };
+            for operand in operands {
+                value = branch::logic(and, value, eval(operand, input)?, rows);
+            }
+            value
         }
-        Kind::Or(left, right) => {
-            branch::logic(false, eval(left, input)?, eval(right, input)?, rows)
+        Kind::Concat(operands) => {
+            let values = operands
+                .iter()
+                .map(|operand| eval(operand, input))
+                .collect::<Result<Vec<_>, _>>()?;
+            branch::concat(&values, rows)
         }
-        Kind::Concat(left, right) => {
-            let (l, r) = (eval(left, input)?, eval(right, input)?);
-            branch::concat(l, r, rows)
-        }
+        Kind::InSet(value, set, negated) => set.test(eval(value, input)?, value.ty, *negated, rows),
         Kind::IsNull(inner, negated) => {
             let value = eval(inner, input)?;
             let nulls: Vec<bool> = match &value {
@@ -220,56 +239,123 @@ pub fn eval<'a>(expr: &Typed, input: &Input<'_, 'a>) -> Result<Datum<'a>, ExprEr
     })
 }
 
-fn zero(ty: Ty) -> Scalar {
-    match ty {
-        Ty::Float64 => Scalar::Float64(0.0),
-        _ => Scalar::Int64(0),
-    }
-}
-
 pub(super) fn all_null(ty: Ty, rows: usize) -> Datum<'static> {
     Datum::Array(Array::repeat(&Scalar::Null, ty, rows))
 }
 
-fn arith<'a>(op: ArithOp, l: Datum<'a>, r: Datum<'a>, ty: Ty, rows: usize) -> Datum<'a> {
-    if is_null_scalar(&l) || is_null_scalar(&r) {
-        return all_null(ty, rows);
+/// A value error at `row` (filled in with the expression's text and the
+/// row's values by [`super::Expr::eval`]).
+pub(super) fn arithmetic(problem: String, row: usize) -> ExprError {
+    ExprError::bad_value(problem, Some(row))
+}
+
+/// Like [`map2`], where `f` also says whether the row overflowed; returns
+/// the values and whether any row did.
+fn map2_flagged<A: Copy, B: Copy>(
+    left: Side<'_, A>,
+    right: Side<'_, B>,
+    rows: usize,
+    f: impl Fn(A, B) -> (i64, bool),
+) -> (Vec<i64>, bool) {
+    let mut any = false;
+    let mut step = |x: A, y: B| {
+        let (value, bad) = f(x, y);
+        any |= bad;
+        value
+    };
+    let values = match (left, right) {
+        (Side::Slice(a), Side::Slice(b)) => a.iter().zip(b).map(|(&x, &y)| step(x, y)).collect(),
+        (Side::Slice(a), Side::Const(y)) => a.iter().map(|&x| step(x, y)).collect(),
+        (Side::Const(x), Side::Slice(b)) => b.iter().map(|&y| step(x, y)).collect(),
+        (Side::Const(x), Side::Const(y)) => {
+            let value = step(x, y);
+            vec![value; rows]
+        }
+    };
+    (values, any)
+}
+
+/// Integer `x op y`, or why it has no BIGINT value.
+fn checked_i64(op: ArithOp, x: i64, y: i64) -> Result<i64, String> {
+    let symbol = match op {
+        ArithOp::Add => "+",
+        ArithOp::Sub => "-",
+        ArithOp::Mul => "*",
+        ArithOp::Div => "/",
+        ArithOp::Mod => "%",
+    };
+    if y == 0 && matches!(op, ArithOp::Div | ArithOp::Mod) {
+        return Err(format!("division by zero: {x} {symbol} 0"));
     }
-    let mut valid = both_valid(validity(&l), validity(&r));
+    let value = match op {
+        ArithOp::Add => x.checked_add(y),
+        ArithOp::Sub => x.checked_sub(y),
+        ArithOp::Mul => x.checked_mul(y),
+        ArithOp::Div => x.checked_div(y),
+        // i64::MIN % -1 is 0, though computing it traps.
+        ArithOp::Mod => Some(x.wrapping_rem(y)),
+    };
+    value.ok_or_else(|| format!("BIGINT overflow: {x} {symbol} {y}"))
+}
+
+fn arith<'a>(
+    op: ArithOp,
+    l: Datum<'a>,
+    r: Datum<'a>,
+    ty: Ty,
+    rows: usize,
+) -> Result<Datum<'a>, ExprError> {
+    if is_null_scalar(&l) || is_null_scalar(&r) {
+        return Ok(all_null(ty, rows));
+    }
+    let valid = both_valid(validity(&l), validity(&r));
+    let is_valid = |i: usize| valid.as_ref().is_none_or(|v| v[i]);
     let values = if ty == Ty::Float64 {
         let (a, b) = (f64_side(&l), f64_side(&r));
+        if matches!(op, ArithOp::Div | ArithOp::Mod) {
+            if let Some(row) = (0..rows).find(|&i| is_valid(i) && b.at(i) == 0.0) {
+                let symbol = if op == ArithOp::Div { "/" } else { "%" };
+                return Err(arithmetic(
+                    format!("division by zero: {} {symbol} 0", a.at(row)),
+                    row,
+                ));
+            }
+        }
         let out = match op {
             ArithOp::Add => map2(a, b, rows, |x, y| x + y),
             ArithOp::Sub => map2(a, b, rows, |x, y| x - y),
             ArithOp::Mul => map2(a, b, rows, |x, y| x * y),
-            ArithOp::Div => map2(a, b, rows, |x, y| if y == 0.0 { 0.0 } else { x / y }),
-            ArithOp::Mod => map2(a, b, rows, |x, y| if y == 0.0 { 0.0 } else { x % y }),
+            ArithOp::Div => map2(a, b, rows, |x, y| x / y),
+            ArithOp::Mod => map2(a, b, rows, |x, y| x % y),
         };
-        if matches!(op, ArithOp::Div | ArithOp::Mod) {
-            null_where_zero(&mut valid, map2(b, Side::Const(()), rows, |y, ()| y == 0.0));
-        }
         Values::Float64(Cow::Owned(out))
     } else {
         let (a, b) = (i64_side(&l), i64_side(&r));
-        let out = match op {
-            ArithOp::Add => map2(a, b, rows, i64::wrapping_add),
-            ArithOp::Sub => map2(a, b, rows, i64::wrapping_sub),
-            ArithOp::Mul => map2(a, b, rows, i64::wrapping_mul),
-            ArithOp::Div => map2(
-                a,
-                b,
-                rows,
-                |x, y| if y == 0 { 0 } else { x.wrapping_div(y) },
-            ),
-            ArithOp::Mod => map2(
-                a,
-                b,
-                rows,
-                |x, y| if y == 0 { 0 } else { x.wrapping_rem(y) },
-            ),
+        let (out, bad) = match op {
+            ArithOp::Add => map2_flagged(a, b, rows, i64::overflowing_add),
+            ArithOp::Sub => map2_flagged(a, b, rows, i64::overflowing_sub),
+            ArithOp::Mul => map2_flagged(a, b, rows, i64::overflowing_mul),
+            ArithOp::Div => map2_flagged(a, b, rows, |x, y| {
+                if y == 0 {
+                    (0, true)
+                } else {
+                    x.overflowing_div(y)
+                }
+            }),
+            ArithOp::Mod => map2_flagged(a, b, rows, |x, y| {
+                if y == 0 {
+                    (0, true)
+                } else {
+                    (x.wrapping_rem(y), false)
+                }
+            }),
         };
-        if matches!(op, ArithOp::Div | ArithOp::Mod) {
-            null_where_zero(&mut valid, map2(b, Side::Const(()), rows, |y, ()| y == 0));
+        if bad {
+            // Only a valid row's overflow counts: a null row's
+            // placeholder values mean nothing.
+            for i in (0..rows).filter(|&i| is_valid(i)) {
+                checked_i64(op, a.at(i), b.at(i)).map_err(|problem| arithmetic(problem, i))?;
+            }
         }
         if ty == Ty::Timestamp {
             Values::Timestamp(Cow::Owned(out))
@@ -282,23 +368,42 @@ fn arith<'a>(op: ArithOp, l: Datum<'a>, r: Datum<'a>, ty: Ty, rows: usize) -> Da
             values,
             validity: valid,
         };
-        return Datum::Scalar(array.scalar(0));
+        return Ok(Datum::Scalar(array.scalar(0)));
     }
-    Datum::Array(Array {
+    Ok(Datum::Array(Array {
         values,
         validity: valid,
-    })
+    }))
 }
 
-fn null_where_zero(valid: &mut Option<Vec<bool>>, zero: Vec<bool>) {
-    if !zero.iter().any(|z| *z) {
-        return;
-    }
-    let mut v = valid.take().unwrap_or_else(|| vec![true; zero.len()]);
-    for (valid, zero) in v.iter_mut().zip(zero) {
-        *valid &= !zero;
-    }
-    *valid = Some(v);
+/// `-x`: checked for integers (`-(-9223372036854775808)` has no BIGINT).
+fn negate<'a>(value: Datum<'a>, ty: Ty, rows: usize) -> Result<Datum<'a>, ExprError> {
+    let negated = |x: &Scalar| match x {
+        Scalar::Int64(v) => v
+            .checked_neg()
+            .map(Scalar::Int64)
+            .ok_or_else(|| format!("BIGINT overflow: -({v})")),
+        Scalar::Float64(v) => Ok(Scalar::Float64(-v)),
+        other => Ok(other.clone()),
+    };
+    let array = match value {
+        Datum::Scalar(s) => return negated(&s).map(Datum::Scalar).map_err(|p| arithmetic(p, 0)),
+        Datum::Array(array) => array,
+    };
+    let values = match &array.values {
+        Values::Float64(v) => Values::Float64(Cow::Owned(v.iter().map(|x| -x).collect())),
+        Values::Int64(v) => {
+            if let Some(row) = (0..v.len()).find(|&i| v[i] == i64::MIN && array.is_valid(i)) {
+                return Err(arithmetic(format!("BIGINT overflow: -({})", i64::MIN), row));
+            }
+            Values::Int64(Cow::Owned(v.iter().map(|x| x.wrapping_neg()).collect()))
+        }
+        _ => return Ok(all_null(ty, rows)),
+    };
+    Ok(Datum::Array(Array {
+        values,
+        validity: array.validity,
+    }))
 }
 
 fn ordering_matches(op: CmpOp, ordering: std::cmp::Ordering) -> bool {
@@ -320,7 +425,7 @@ fn compare<'a>(op: CmpOp, l: Datum<'a>, r: Datum<'a>, ty: Ty, rows: usize) -> Da
     let valid = both_valid(validity(&l), validity(&r));
     let values: Vec<bool> = match ty {
         Ty::Float64 => map2(f64_side(&l), f64_side(&r), rows, |x, y| {
-            x.partial_cmp(&y).is_some_and(|o| ordering_matches(op, o))
+            ordering_matches(op, compare_f64(x, y))
         }),
         Ty::Int64 | Ty::Timestamp => map2(i64_side(&l), i64_side(&r), rows, |x, y| {
             ordering_matches(op, x.cmp(&y))

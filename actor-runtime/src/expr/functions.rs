@@ -6,9 +6,9 @@
 //! | `length(s)` | text → i64 (characters) |
 //! | `substr(s, start[, len])` | 1-based, like SQL |
 //! | `concat(a, b, …)` | anything → text; nulls count as empty |
-//! | `abs(x)` | numeric → same |
-//! | `round(x)`, `floor(x)`, `ceil(x)` | numeric → same |
-//! | `sqrt(x)`, `exp(x)`, `ln(x)`, `power(x, y)` | numeric → f64 |
+//! | `abs(x)` | numeric → same (`abs` of the smallest BIGINT is an overflow error) |
+//! | `round(x)`, `floor(x)`, `ceil(x)` | numeric → same (NaN and ±infinity unchanged) |
+//! | `sqrt(x)`, `exp(x)`, `ln(x)`, `power(x, y)` | numeric → f64, as IEEE 754 computes it (`sqrt(-1)` is NaN, `ln(0)` is -infinity) |
 //! | `coalesce(a, b, …)` | first non-null |
 //! | `hash(a, …)` | anything → non-negative i64, the same in every process |
 //! | `random()` | f64 in [0, 1), seeded, by row position |
@@ -150,7 +150,7 @@ impl Function {
                     numeric(arg)?;
                 }
                 let args = args.into_iter().map(|a| a.cast_to(Ty::Float64)).collect();
-                (Ty::Float64, true, args)
+                (Ty::Float64, any_nullable, args)
             }
             F::Coalesce => {
                 let mut ty = Ty::Null;
@@ -237,27 +237,26 @@ impl Function {
         for i in 0..rows {
             row.clear();
             row.extend(args.iter().map(|(d, _)| scalar_at(d, i)));
-            out.push(self.apply(&row, input.context.seed, input.context.first_row + i as u64));
+            let value = self
+                .apply(&row, input.context.seed, input.context.first_row + i as u64)
+                .map_err(|problem| ExprError::bad_value(problem, Some(i)))?;
+            out.push(value);
         }
         Ok(Datum::Array(from_scalars(&out, ty)))
     }
 
-    fn apply(self, args: &[Scalar], seed: u64, row: u64) -> Scalar {
+    /// The function of one row's arguments, or why it has no value.
+    fn apply(self, args: &[Scalar], seed: u64, row: u64) -> Result<Scalar, String> {
         use Function as F;
         use Scalar as S;
+        // Rounding an integer changes nothing; a double's NaN and
+        // infinities round to themselves.
         let float = |f: fn(f64) -> f64| match args.first() {
-            Some(S::Float64(x)) => {
-                let y = f(*x);
-                if y.is_finite() {
-                    S::Float64(y)
-                } else {
-                    S::Null
-                }
-            }
+            Some(S::Float64(x)) => S::Float64(f(*x)),
             Some(S::Int64(x)) => S::Int64(*x),
             _ => S::Null,
         };
-        match self {
+        Ok(match self {
             F::Length => match args.first() {
                 Some(S::Utf8(s)) => S::Int64(s.chars().count() as i64),
                 _ => S::Null,
@@ -267,7 +266,7 @@ impl Function {
                     let skip = usize::try_from(start.saturating_sub(1).max(0)).unwrap_or(0);
                     let take = match rest.first() {
                         Some(S::Int64(len)) => usize::try_from((*len).max(0)).unwrap_or(0),
-                        Some(_) => return S::Null,
+                        Some(_) => return Ok(S::Null),
                         None => usize::MAX,
                     };
                     S::Utf8(s.chars().skip(skip).take(take).collect())
@@ -284,7 +283,10 @@ impl Function {
                 S::Utf8(joined)
             }
             F::Abs => match args.first() {
-                Some(S::Int64(x)) => S::Int64(x.wrapping_abs()),
+                Some(S::Int64(x)) => S::Int64(
+                    x.checked_abs()
+                        .ok_or_else(|| format!("BIGINT overflow: abs({x})"))?,
+                ),
                 Some(S::Float64(x)) => S::Float64(x.abs()),
                 _ => S::Null,
             },
@@ -295,14 +297,7 @@ impl Function {
             F::Exp => float(f64::exp),
             F::Ln => float(f64::ln),
             F::Power => match args {
-                [S::Float64(x), S::Float64(y)] => {
-                    let z = x.powf(*y);
-                    if z.is_finite() {
-                        S::Float64(z)
-                    } else {
-                        S::Null
-                    }
-                }
+                [S::Float64(x), S::Float64(y)] => S::Float64(x.powf(*y)),
                 _ => S::Null,
             },
             F::Coalesce => args
@@ -319,7 +314,7 @@ impl Function {
                 _ => S::Null,
             },
             F::Lower | F::Upper | F::Trim | F::Hash | F::Random => S::Null,
-        }
+        })
     }
 }
 

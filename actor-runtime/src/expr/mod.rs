@@ -4,10 +4,17 @@
 //! input schema ([`check`]) and evaluated column-at-a-time over batches
 //! ([`eval`]).
 //!
-//! Semantics follow SQL: nulls propagate through arithmetic and
-//! comparisons, `AND`/`OR` are three-valued, integer `/` truncates, and a
-//! zero divisor gives null rather than failing the job. A cast of text that
-//! does not parse is an error naming the value.
+//! Semantics follow standard SQL (and Spark's ANSI mode): nulls propagate
+//! through arithmetic and comparisons, `AND`/`OR` are three-valued,
+//! integer `/` truncates. A value that cannot be computed — an integer
+//! overflow, a division by zero, a cast of a value that does not fit its
+//! type — is an error naming the operands, the expression and the row's
+//! values, never a wrapped or silently null result. Doubles follow IEEE
+//! 754 (NaN and ±infinity flow through arithmetic and math functions);
+//! NaN equals NaN and orders above every number in comparisons, sorting
+//! and grouping ([`crate::kernels::floats`]). Expression size is bounded
+//! ([`ast::MAX_TOKENS`], [`ast::MAX_DEPTH`]) so no expression can exhaust
+//! a thread's stack.
 
 pub mod array;
 pub mod ast;
@@ -17,15 +24,34 @@ pub mod check;
 mod error;
 pub mod eval;
 pub mod functions;
+pub mod in_set;
 mod like;
 pub mod types;
 
 pub use array::{Array, Datum, Values};
-pub use error::ExprError;
+pub use error::{excerpt, ExprError};
 pub use eval::{EvalContext, Input};
 pub use types::{Scalar, Ty};
 
 use crate::data::{Column, DataType, Field, Schema};
+
+/// `name = value` for each of `columns` at `row` of `input`, as an error
+/// names the row that failed.
+pub fn row_values(input: &Input<'_, '_>, columns: &[usize], row: usize) -> String {
+    columns
+        .iter()
+        .filter_map(|&c| input.columns.get(c))
+        .filter(|column| row < column.len)
+        .map(|column| {
+            let value = column.value(row);
+            match value {
+                crate::data::Value::Utf8(text) => format!("{} = {:?}", column.name, excerpt(&text)),
+                other => format!("{} = {other}", column.name),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// A parsed and type-checked expression, ready to evaluate over batches
 /// of the schema it was compiled against.
@@ -33,6 +59,8 @@ use crate::data::{Column, DataType, Field, Schema};
 pub struct Expr {
     text: String,
     typed: check::Typed,
+    /// The input columns it reads (named in errors about a row).
+    reads: Vec<usize>,
 }
 
 impl Expr {
@@ -42,6 +70,7 @@ impl Expr {
         let typed = check::check(&ast, schema)?;
         Ok(Self {
             text: text.to_string(),
+            reads: typed.columns_read(),
             typed,
         })
     }
@@ -77,7 +106,29 @@ impl Expr {
 
     /// Evaluates over `input`.
     pub fn eval<'a>(&self, input: &Input<'_, 'a>) -> Result<Datum<'a>, ExprError> {
-        eval::eval(&self.typed, input)
+        eval::eval(&self.typed, input).map_err(|error| self.locate(error, input))
+    }
+
+    /// Names this expression, and the row's values it read, in a value
+    /// error raised while evaluating it.
+    fn locate(&self, error: ExprError, input: &Input<'_, '_>) -> ExprError {
+        match error {
+            ExprError::BadValue {
+                text,
+                problem,
+                values,
+                row,
+            } if text.is_empty() => ExprError::BadValue {
+                text: excerpt(&self.text),
+                values: match row {
+                    Some(row) if values.is_empty() => row_values(input, &self.reads, row),
+                    _ => values,
+                },
+                problem,
+                row,
+            },
+            other => other,
+        }
     }
 
     /// Evaluates over `input` into a storage column.

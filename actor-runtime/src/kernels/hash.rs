@@ -2,6 +2,7 @@
 //! routes rows in hash partitioners and groups them in aggregations and
 //! joins, so equal keys always meet. Stable across processes and builds.
 
+use super::floats::key_bits;
 use crate::data::{ColumnView, ValuesView};
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
@@ -39,9 +40,7 @@ pub fn hash_into(column: &ColumnView<'_>, hashes: &mut [u64]) {
         }
         ValuesView::Float64(v) => {
             for (i, (h, x)) in hashes.iter_mut().zip(v).enumerate() {
-                // -0.0 and 0.0 are equal keys.
-                let bits = if *x == 0.0 { 0 } else { x.to_bits() };
-                *h = combine(*h, if valid(i) { bits } else { NULL });
+                *h = combine(*h, if valid(i) { key_bits(*x) } else { NULL });
             }
         }
         ValuesView::Bool(bits) => {

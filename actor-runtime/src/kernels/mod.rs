@@ -1,7 +1,9 @@
 //! Column kernels operators are built from: gathering rows ([`take`]),
-//! hashing rows over key columns ([`hash`]), and key encoding, value
-//! copying and row ordering ([`rows`]). Pure functions over column views.
+//! hashing rows over key columns ([`hash`]), key encoding, value copying
+//! and row ordering ([`rows`]), and how doubles compare and hash as keys
+//! ([`floats`]). Pure functions over column views.
 
+pub mod floats;
 pub mod hash;
 pub mod rows;
 pub mod take;

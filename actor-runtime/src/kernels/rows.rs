@@ -4,6 +4,7 @@
 
 use std::cmp::Ordering;
 
+use super::floats::{compare_f64, key_bits};
 use crate::data::{BatchError, ColumnBuilder, ColumnView, ValuesView};
 
 /// Appends an encoding of row `row` of `columns` to `out`: equal keys
@@ -21,10 +22,7 @@ pub fn encode_key(columns: &[&ColumnView<'_>], row: usize, out: &mut Vec<u8>) {
             ValuesView::Int64(v) | ValuesView::Timestamp(v) => {
                 out.extend_from_slice(&v[row].to_le_bytes())
             }
-            ValuesView::Float64(v) => {
-                let x = if v[row] == 0.0 { 0.0 } else { v[row] };
-                out.extend_from_slice(&x.to_bits().to_le_bytes())
-            }
+            ValuesView::Float64(v) => out.extend_from_slice(&key_bits(v[row]).to_le_bytes()),
             ValuesView::Utf8(text) => {
                 let bytes = text.bytes(row);
                 out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
@@ -74,7 +72,7 @@ pub fn append_value(
 }
 
 /// Orders row `a` of column `x` against row `b` of column `y` (same
-/// type): nulls first, floats by total order.
+/// type): nulls first, doubles as [`compare_f64`] orders them (NaN last).
 pub fn compare_values(x: &ColumnView<'_>, a: usize, y: &ColumnView<'_>, b: usize) -> Ordering {
     match (x.is_null(a), y.is_null(b)) {
         (true, true) => return Ordering::Equal,
@@ -85,7 +83,7 @@ pub fn compare_values(x: &ColumnView<'_>, a: usize, y: &ColumnView<'_>, b: usize
     match (x.values, y.values) {
         (ValuesView::Int64(p), ValuesView::Int64(q))
         | (ValuesView::Timestamp(p), ValuesView::Timestamp(q)) => p[a].cmp(&q[b]),
-        (ValuesView::Float64(p), ValuesView::Float64(q)) => p[a].total_cmp(&q[b]),
+        (ValuesView::Float64(p), ValuesView::Float64(q)) => compare_f64(p[a], q[b]),
         (ValuesView::Bool(p), ValuesView::Bool(q)) => p.get(a).cmp(&q.get(b)),
         (ValuesView::Utf8(p), ValuesView::Utf8(q)) => p.bytes(a).cmp(q.bytes(b)),
         (ValuesView::Binary(p), ValuesView::Binary(q)) => p.value(a).cmp(q.value(b)),

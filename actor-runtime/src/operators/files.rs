@@ -32,25 +32,12 @@ impl Files {
     }
 }
 
+/// A CSV or text cell: empty for null.
 fn text_of(column: &ColumnView<'_>, row: usize) -> String {
     match column.value(row) {
         Value::Null => String::new(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int64(v) | Value::Timestamp(v) => v.to_string(),
-        Value::Float64(v) => v.to_string(),
         Value::Utf8(s) => s,
-        other => format!("{other:?}"),
-    }
-}
-
-fn json_of(column: &ColumnView<'_>, row: usize) -> serde_json::Value {
-    match column.value(row) {
-        Value::Null => serde_json::Value::Null,
-        Value::Bool(b) => b.into(),
-        Value::Int64(v) | Value::Timestamp(v) => v.into(),
-        Value::Float64(v) => v.into(),
-        Value::Utf8(s) => s.into(),
-        other => format!("{other:?}").into(),
+        other => other.to_string(),
     }
 }
 
@@ -121,7 +108,7 @@ impl Operator for Files {
                         .fields
                         .iter()
                         .zip(&rows.columns)
-                        .map(|(f, c)| (f.name.clone(), json_of(c, row)))
+                        .map(|(f, c)| (f.name.clone(), c.value(row).to_json()))
                         .collect();
                     text.push_str(&serde_json::Value::Object(object).to_string());
                     text.push('\n');

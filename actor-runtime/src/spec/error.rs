@@ -73,12 +73,13 @@ pub enum SpecError {
     },
     /// A column named in params or a partitioning that the input lacks,
     /// or an expression that does not type-check.
-    #[error("{place}: {source}")]
+    #[error("{place}: {error}")]
     Expr {
         /// The vertex or edge.
         place: String,
-        /// The expression problem.
-        source: ExprError,
+        /// The expression problem (in the message, not a separate cause,
+        /// so a chain of causes does not repeat it).
+        error: ExprError,
     },
     /// Inputs or columns whose schemas do not fit together.
     #[error("{place}: {message}")]

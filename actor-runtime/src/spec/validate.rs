@@ -53,7 +53,7 @@ impl ValidJob {
 }
 
 fn expr_error(place: String) -> impl FnOnce(ExprError) -> SpecError {
-    move |source| SpecError::Expr { place, source }
+    move |error| SpecError::Expr { place, error }
 }
 
 fn vertex_place(id: &str) -> String {
@@ -243,7 +243,7 @@ fn check_partitioning(edge: &EdgeSpec, schema: &Schema) -> Result<(), SpecError>
 fn column_index(place: &str, schema: &Schema, name: &str) -> Result<usize, SpecError> {
     schema.index_of(name).ok_or_else(|| SpecError::Expr {
         place: place.to_string(),
-        source: ExprError::unknown_column(name, schema),
+        error: ExprError::unknown_column(name, schema),
     })
 }
 
@@ -317,7 +317,7 @@ fn output_schema(
             if predicate.ty() != Ty::Bool {
                 return Err(SpecError::Expr {
                     place,
-                    source: ExprError::TypeMismatch {
+                    error: ExprError::TypeMismatch {
                         message: format!(
                             "the predicate {:?} is {}, not bool",
                             params.predicate,
@@ -420,7 +420,7 @@ fn join_schema(
         if lt != rt {
             return Err(SpecError::Expr {
                 place: place.to_string(),
-                source: ExprError::TypeMismatch {
+                error: ExprError::TypeMismatch {
                     message: format!("join key {l} is {lt} but {r} is {rt}"),
                 },
             });

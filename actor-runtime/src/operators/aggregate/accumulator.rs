@@ -6,11 +6,16 @@
 //! `sum`, `min`, `max` → the value type, null for a group without values;
 //! `avg` → a sum (f64) and a count (i64). `count_distinct` keeps the
 //! distinct values themselves and cannot be split or spilled.
+//!
+//! An integer `sum` that overflows BIGINT is an error (the row that
+//! overflowed it is reported), not a wrapped total; doubles sum as IEEE
+//! 754 does; `min` and `max` of doubles order NaN above every number.
 
 use std::collections::HashSet;
 
 use crate::data::{ColumnBuilder, DataType, Field};
 use crate::expr::{Array, Values};
+use crate::kernels::floats::{compare_f64, key_bits};
 use crate::spec::operators::AggregateFunction;
 
 /// Typed per-group values of a min/max/sum.
@@ -40,6 +45,13 @@ impl Slots {
             Slots::Bool(v) => v.resize(groups, false),
         }
     }
+}
+
+/// An integer sum left BIGINT's range at this row of the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SumOverflow {
+    /// The row (of the raw or state batch being folded).
+    pub row: usize,
 }
 
 /// The state of one aggregate over all groups of a table.
@@ -109,13 +121,13 @@ impl Accumulator {
     }
 
     /// Folds raw values into their groups; `arg` is `None` for `count(*)`.
-    pub fn update(&mut self, groups: &[u32], arg: Option<&Array<'_>>) {
+    pub fn update(&mut self, groups: &[u32], arg: Option<&Array<'_>>) -> Result<(), SumOverflow> {
         use AggregateFunction as A;
         let Some(arg) = arg else {
             for &g in groups {
                 self.counts[g as usize] += 1;
             }
-            return;
+            return Ok(());
         };
         match self.function {
             A::Count => {
@@ -138,13 +150,14 @@ impl Accumulator {
                     }
                 }
             }
-            A::Sum | A::Min | A::Max => self.fold(groups, arg),
+            A::Sum | A::Min | A::Max => return self.fold(groups, arg),
         }
+        Ok(())
     }
 
     /// Folds another table's state columns (see the module docs) into
     /// their groups.
-    pub fn merge(&mut self, groups: &[u32], state: &[Array<'_>]) {
+    pub fn merge(&mut self, groups: &[u32], state: &[Array<'_>]) -> Result<(), SumOverflow> {
         use AggregateFunction as A;
         match self.function {
             A::Count => {
@@ -168,14 +181,15 @@ impl Accumulator {
             }
             A::Sum | A::Min | A::Max => {
                 if let Some(values) = state.first() {
-                    self.fold(groups, values);
+                    return self.fold(groups, values);
                 }
             }
             A::CountDistinct => {}
         }
+        Ok(())
     }
 
-    fn fold(&mut self, groups: &[u32], arg: &Array<'_>) {
+    fn fold(&mut self, groups: &[u32], arg: &Array<'_>) -> Result<(), SumOverflow> {
         let function = self.function;
         let counts = &mut self.counts;
         macro_rules! fold {
@@ -198,7 +212,18 @@ impl Accumulator {
         match (&mut self.slots, &arg.values) {
             (Slots::I64(slots), Values::Int64(v) | Values::Timestamp(v)) => match function {
                 AggregateFunction::Sum => {
-                    fold!(slots, v, |s: &mut i64, x: &i64| *s = s.wrapping_add(*x))
+                    for (row, &g) in groups.iter().enumerate() {
+                        if !valid(arg, row) {
+                            continue;
+                        }
+                        let g = g as usize;
+                        slots[g] = if counts[g] == 0 {
+                            v[row]
+                        } else {
+                            slots[g].checked_add(v[row]).ok_or(SumOverflow { row })?
+                        };
+                        counts[g] += 1;
+                    }
                 }
                 AggregateFunction::Min => fold!(slots, v, |s: &mut i64, x: &i64| *s = (*s).min(*x)),
                 _ => fold!(slots, v, |s: &mut i64, x: &i64| *s = (*s).max(*x)),
@@ -206,13 +231,21 @@ impl Accumulator {
             (Slots::F64(slots), Values::Float64(v)) => match function {
                 AggregateFunction::Sum => fold!(slots, v, |s: &mut f64, x: &f64| *s += *x),
                 AggregateFunction::Min => {
-                    fold!(slots, v, |s: &mut f64, x: &f64| if x.total_cmp(s).is_lt() {
-                        *s = *x
-                    })
+                    fold!(
+                        slots,
+                        v,
+                        |s: &mut f64, x: &f64| if compare_f64(*x, *s).is_lt() {
+                            *s = *x
+                        }
+                    )
                 }
-                _ => fold!(slots, v, |s: &mut f64, x: &f64| if x.total_cmp(s).is_gt() {
-                    *s = *x
-                }),
+                _ => fold!(
+                    slots,
+                    v,
+                    |s: &mut f64, x: &f64| if compare_f64(*x, *s).is_gt() {
+                        *s = *x
+                    }
+                ),
             },
             (Slots::Bool(slots), Values::Bool(v)) => match function {
                 AggregateFunction::Min => fold!(slots, v, |s: &mut bool, x: &bool| *s = *s && *x),
@@ -237,6 +270,7 @@ impl Accumulator {
             }
             _ => {}
         }
+        Ok(())
     }
 
     /// The state fields of this aggregate called `name`.
@@ -302,10 +336,7 @@ fn number(array: &Array<'_>, row: usize) -> f64 {
 fn encode(array: &Array<'_>, row: usize) -> Vec<u8> {
     match &array.values {
         Values::Int64(v) | Values::Timestamp(v) => v[row].to_le_bytes().to_vec(),
-        Values::Float64(v) => {
-            let x = if v[row] == 0.0 { 0.0 } else { v[row] };
-            x.to_bits().to_le_bytes().to_vec()
-        }
+        Values::Float64(v) => key_bits(v[row]).to_le_bytes().to_vec(),
         Values::Bool(v) => vec![u8::from(v[row])],
         Values::Utf8(s) => s.bytes(row).to_vec(),
     }

@@ -16,11 +16,11 @@ mod table;
 
 use std::path::PathBuf;
 
-use accumulator::Accumulator;
+use accumulator::{Accumulator, SumOverflow};
 use table::GroupTable;
 
 use crate::data::{DataType, Field, Schema};
-use crate::expr::{EvalContext, Expr};
+use crate::expr::{excerpt, row_values, EvalContext, Expr, ExprError};
 use crate::kernels::hash::{hash_rows, partition_of};
 use crate::kernels::views;
 use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
@@ -213,16 +213,39 @@ impl Aggregate {
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                acc.merge(&groups, &state);
+                acc.merge(&groups, &state)
+                    .map_err(|overflow| self.overflow(a, rows, overflow))?;
             } else {
                 let arg = match &self.args[a] {
                     Some(expr) => Some(expr.eval(&input)?.into_array(expr.ty(), rows.rows)),
                     None => None,
                 };
-                acc.update(&groups, arg.as_ref());
+                acc.update(&groups, arg.as_ref())
+                    .map_err(|overflow| self.overflow(a, rows, overflow))?;
             }
         }
         Ok(())
+    }
+
+    /// The error for aggregate `a`'s sum leaving BIGINT's range at a row
+    /// of `rows`, naming the aggregate and the row's group.
+    fn overflow(&self, a: usize, rows: &Rows<'_>, overflow: SumOverflow) -> OperatorError {
+        let column = &self.columns[a];
+        let keys: Vec<usize> = if self.mode == AggregateMode::Final {
+            (0..self.key_fields.len()).collect()
+        } else {
+            self.keys.clone()
+        };
+        let text = match &self.args[a] {
+            Some(expr) => format!("sum({}) AS {}", excerpt(expr.text()), column.name),
+            None => column.name.clone(),
+        };
+        OperatorError::Expr(ExprError::BadValue {
+            text,
+            problem: "BIGINT overflow in a sum".into(),
+            values: row_values(&rows.input(EvalContext::default()), &keys, overflow.row),
+            row: Some(overflow.row),
+        })
     }
 
     fn over_budget(&self) -> bool {

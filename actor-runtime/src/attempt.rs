@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use crate::data::Batch;
 use crate::deploy::TaskDeployment;
+use crate::failure::{FailureCause, TaskFailure};
 use crate::metrics::AttemptOutcome;
-use crate::task::actor::CANCELLED;
 use crate::task::TaskReport;
 use crate::worker::Worker;
 
@@ -85,7 +85,7 @@ impl Drop for AttemptMeter<'_> {
 impl Worker {
     /// Deploys `d` and waits for it to end, counting it in the worker's
     /// metrics.
-    pub async fn run_attempt(&self, d: TaskDeployment) -> Result<TaskDone, String> {
+    pub async fn run_attempt(&self, d: TaskDeployment) -> Result<TaskDone, TaskFailure> {
         let mut meter = AttemptMeter {
             worker: self,
             key: AttemptKey::of(&d),
@@ -97,19 +97,16 @@ impl Worker {
         let done = self.run_deployed(d).await;
         meter.outcome = match &done {
             Ok(_) => AttemptOutcome::Finished,
-            Err(error) if error == CANCELLED => AttemptOutcome::Cancelled,
+            Err(failure) if failure.cause == FailureCause::Cancelled => AttemptOutcome::Cancelled,
             Err(_) => AttemptOutcome::Failed,
         };
         done
     }
 
-    async fn run_deployed(&self, d: TaskDeployment) -> Result<TaskDone, String> {
+    async fn run_deployed(&self, d: TaskDeployment) -> Result<TaskDone, TaskFailure> {
         let key = AttemptKey::of(&d);
         let collected = Arc::new(Mutex::new(Vec::new()));
-        let handle = self
-            .deploy_task(d, &collected)
-            .await
-            .map_err(|e| e.to_string())?;
+        let handle = self.deploy_task(d, &collected).await?;
         self.running_attempts()
             .insert(key.clone(), handle.canceller());
         let guard = CancelOnDrop {
@@ -190,13 +187,13 @@ pub fn batch_from_bytes(bytes: &[u8]) -> Result<Batch, crate::data::BatchError> 
 }
 
 /// Encodes an attempt's outcome for the wire: a tag byte, then either the
-/// error text, or the report (JSON) and each collected batch's archive,
-/// each behind its length.
-pub fn encode_outcome(outcome: &Result<TaskDone, String>) -> Vec<u8> {
+/// failure (its cause's byte, then its message), or the report (JSON) and
+/// each collected batch's archive, each behind its length.
+pub fn encode_outcome(outcome: &Result<TaskDone, TaskFailure>) -> Vec<u8> {
     match outcome {
-        Err(message) => {
-            let mut out = vec![1u8];
-            out.extend_from_slice(message.as_bytes());
+        Err(failure) => {
+            let mut out = vec![2u8, failure.cause.to_byte()];
+            out.extend_from_slice(failure.message.as_bytes());
             out
         }
         Ok(done) => {
@@ -214,10 +211,18 @@ pub fn encode_outcome(outcome: &Result<TaskDone, String>) -> Vec<u8> {
     }
 }
 
-/// Decodes what [`encode_outcome`] wrote; every batch is validated.
-pub fn decode_outcome(mut bytes: &[u8]) -> Result<Result<TaskDone, String>, OutcomeError> {
+/// Decodes what [`encode_outcome`] wrote; every batch is validated. (Tag
+/// 1, a failure without a cause from an older worker, is transient.)
+pub fn decode_outcome(mut bytes: &[u8]) -> Result<Result<TaskDone, TaskFailure>, OutcomeError> {
     match take(&mut bytes, 1)?[0] {
-        1 => Ok(Err(String::from_utf8_lossy(bytes).into_owned())),
+        1 => Ok(Err(TaskFailure::transient(String::from_utf8_lossy(bytes)))),
+        2 => {
+            let cause = FailureCause::from_byte(take(&mut bytes, 1)?[0]);
+            Ok(Err(TaskFailure {
+                cause,
+                message: String::from_utf8_lossy(bytes).into_owned(),
+            }))
+        }
         0 => {
             let len = take_len(&mut bytes)?;
             let report = serde_json::from_slice(take(&mut bytes, len)?)
@@ -271,8 +276,9 @@ mod tests {
         assert_eq!(decoded.report.rows_in, 7);
         assert_eq!(decoded.report.bytes_out, 40);
         assert_eq!(decoded.collected, vec![batch(), batch()]);
-        let failed = decode_outcome(&encode_outcome(&Err("boom".into()))).unwrap();
-        assert_eq!(failed.unwrap_err(), "boom");
+        let failed =
+            decode_outcome(&encode_outcome(&Err(TaskFailure::deterministic("boom")))).unwrap();
+        assert_eq!(failed.unwrap_err(), TaskFailure::deterministic("boom"));
     }
 
     #[test]

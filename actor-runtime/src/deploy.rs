@@ -21,6 +21,7 @@ use tokio::sync::oneshot;
 use crate::exchange::agreement::{GatheredRanges, RangeAgreement};
 use crate::exchange::sink::{RangeCoordinator, ShuffleTarget};
 use crate::exchange::{InputQueue, InputSender, LOCAL_CREDITS};
+use crate::failure::{io_cause, FailureCause, TaskFailure};
 use crate::operator::OperatorContext;
 use crate::operators::basic::Collected;
 use crate::plan::Plan;
@@ -67,6 +68,16 @@ pub struct TaskDeployment {
 pub struct DeployError {
     task: String,
     message: String,
+    cause: FailureCause,
+}
+
+impl From<DeployError> for TaskFailure {
+    fn from(error: DeployError) -> Self {
+        Self {
+            cause: error.cause,
+            message: error.to_string(),
+        }
+    }
 }
 
 /// The channel key of a producer/consumer pair of an exchange. Pipelined
@@ -249,11 +260,19 @@ impl Worker {
         collect: &Collected,
     ) -> Result<TaskHandle, DeployError> {
         let task = format!("{}/{}[{}]", d.job_id, d.chain, d.subtask);
-        let fail = |message: String| DeployError {
-            task: task.clone(),
-            message,
+        // What the spec says cannot be wired fails the same way anywhere;
+        // a peer or shuffle node that does not answer may answer a re-run.
+        let failed = |cause: FailureCause| {
+            let task = task.clone();
+            move |message: String| DeployError {
+                task: task.clone(),
+                message,
+                cause,
+            }
         };
-        let planned = self.planned(&d).map_err(fail)?;
+        let fail = failed(FailureCause::Deterministic);
+        let unreachable = failed(FailureCause::Transient);
+        let planned = self.planned(&d).map_err(&fail)?;
         let plan = &planned.1;
         let chain = plan
             .chains
@@ -273,7 +292,7 @@ impl Worker {
             let (sender, queue) = InputQueue::new(LOCAL_CREDITS);
             let mut feeders = Vec::new();
             if exchange.exchange == Exchange::Blocking {
-                let cluster = self.shuffle_cluster(&d).await.map_err(fail)?;
+                let cluster = self.shuffle_cluster(&d).await.map_err(&unreachable)?;
                 feeders.push((
                     FeederSpec::Shuffle {
                         exchange: e,
@@ -286,7 +305,7 @@ impl Worker {
             } else {
                 for p in 0..exchange.producers {
                     let key = pair_key(&d.job_id, e, p, d.subtask, d.attempt);
-                    if worker_of(exchange.from, p).map_err(fail)? == me {
+                    if worker_of(exchange.from, p).map_err(&fail)? == me {
                         self.offer_sender(&key, sender.clone());
                     } else {
                         feeders.push((
@@ -308,7 +327,7 @@ impl Worker {
             let mut sinks = Vec::new();
             let mut shuffle = None;
             if exchange.exchange == Exchange::Blocking {
-                let cluster = self.shuffle_cluster(&d).await.map_err(fail)?;
+                let cluster = self.shuffle_cluster(&d).await.map_err(&unreachable)?;
                 shuffle = Some(ShuffleTarget {
                     cluster,
                     shuffle: e as u32,
@@ -320,12 +339,12 @@ impl Worker {
             } else {
                 for q in 0..exchange.consumers {
                     let key = pair_key(&d.job_id, e, d.subtask, q, d.attempt);
-                    let target = worker_of(exchange.to, q).map_err(fail)?;
+                    let target = worker_of(exchange.to, q).map_err(&fail)?;
                     if target == me {
                         sinks.push(SinkSpec::Local(self.local_sender(&key)));
                     } else {
                         sinks.push(SinkSpec::Remote {
-                            connection: self.connection(target).await.map_err(fail)?,
+                            connection: self.connection(target).await.map_err(&unreachable)?,
                             open: key.into_bytes(),
                             max_frame: d.max_frame,
                         });
@@ -349,8 +368,9 @@ impl Worker {
             .join(&d.job_id)
             .join(format!("{}-{}-{}", d.chain, d.subtask, d.attempt));
         std::fs::create_dir_all(&spill_dir)
-            .map_err(|e| fail(format!("creating {}: {e}", spill_dir.display())))?;
-        let operators = build(&chain.steps, collect).map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| failed(io_cause(&e))(format!("creating {}: {e}", spill_dir.display())))?;
+        let operators =
+            build(&chain.steps, collect).map_err(|e| failed(e.cause())(e.to_string()))?;
         let run = TaskRun {
             metrics: self.metrics().task(&d.job_id, &chain.name, d.subtask),
             span: tracing::info_span!(
@@ -365,7 +385,9 @@ impl Worker {
                 vertex: chain.name.clone(),
                 subtask: d.subtask,
                 parallelism: chain.parallelism,
+                attempt: d.attempt,
                 spill_dir,
+                access: self.access.clone(),
             },
             operators,
             inputs,

@@ -7,11 +7,13 @@
 //! type-checked, evaluated column-at-a-time) live in [`expr`]; job specs
 //! and their validation in [`spec`].
 
+pub mod access;
 pub mod attempt;
 pub mod data;
 pub mod deploy;
 pub mod exchange;
 pub mod expr;
+pub mod failure;
 pub mod kernels;
 pub mod metrics;
 pub mod operator;

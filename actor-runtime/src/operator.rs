@@ -17,9 +17,13 @@
 //! placed on any slot) but need not be `Sync`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::access::AccessPolicy;
 
 use crate::data::{Batch, BatchError, BatchView, ColumnView};
 use crate::expr::{EvalContext, ExprError, Input};
+use crate::failure::{io_cause, FailureCause};
 use crate::kernels::views;
 
 /// Where an operator instance runs.
@@ -31,8 +35,12 @@ pub struct OperatorContext {
     pub subtask: u32,
     /// The vertex's parallelism.
     pub parallelism: u32,
+    /// The attempt of the subtask this is (0 first).
+    pub attempt: u32,
     /// A private directory for spill files, removed after the task.
     pub spill_dir: PathBuf,
+    /// The files its job may read and write on this worker.
+    pub access: Arc<AccessPolicy>,
 }
 
 /// The columns of one input batch, owned or received.
@@ -121,6 +129,36 @@ pub enum OperatorError {
     /// The downstream side went away or failed.
     #[error("output closed: {0}")]
     OutputClosed(String),
+    /// A file outside what this worker may read or write.
+    #[error("{action} {path} refused: {reason}")]
+    AccessDenied {
+        /// `reading` or `writing`.
+        action: &'static str,
+        /// The path asked for.
+        path: String,
+        /// Why (which roots are allowed, or that output exists).
+        reason: String,
+    },
+    /// A store or service that may answer later did not (a timeout, a
+    /// throttled request).
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl OperatorError {
+    /// Whether running the task again can get past this error.
+    pub fn cause(&self) -> FailureCause {
+        match self {
+            Self::Expr(_)
+            | Self::Batch(_)
+            | Self::OverBudget { .. }
+            | Self::TooManyRows { .. }
+            | Self::BadInput(_)
+            | Self::AccessDenied { .. } => FailureCause::Deterministic,
+            Self::Io { source, .. } => io_cause(source),
+            Self::OutputClosed(_) | Self::Unavailable(_) => FailureCause::Transient,
+        }
+    }
 }
 
 impl OperatorError {

@@ -244,7 +244,7 @@ async fn wait_all(
                 outcome = handle.outcome_ref() => outcome,
                 _ = cancel_rx => {
                     handle.cancel();
-                    Err("cancelled".into())
+                    Err(crate::failure::TaskFailure::cancelled())
                 }
             };
             let _ = done_tx.send((name, outcome));

@@ -66,9 +66,11 @@ impl TaskHandle {
     /// Waits for the task's outcome, keeping the handle (to cancel it
     /// while waiting).
     pub async fn outcome_ref(&mut self) -> TaskOutcome {
-        (&mut self.done)
-            .await
-            .unwrap_or_else(|_| Err("the task's slot stopped".into()))
+        (&mut self.done).await.unwrap_or_else(|_| {
+            Err(crate::failure::TaskFailure::transient(
+                "the task's slot stopped",
+            ))
+        })
     }
 }
 
@@ -100,6 +102,7 @@ pub struct Worker {
     pub(crate) connections: Mutex<HashMap<SocketAddr, faro_transport::Connection>>,
     pub(crate) clusters: Mutex<HashMap<String, (u32, Arc<faro_shuffle::ShuffleCluster>)>>,
     pub(crate) spill_root: std::path::PathBuf,
+    pub(crate) access: Arc<crate::access::AccessPolicy>,
     running: Mutex<HashMap<crate::attempt::AttemptKey, TaskCanceller>>,
     samples: Mutex<Option<Arc<dyn crate::exchange::agreement::SampleExchange>>>,
     metrics: crate::metrics::WorkerMetrics,
@@ -158,6 +161,7 @@ impl Worker {
             connections: Mutex::new(HashMap::new()),
             clusters: Mutex::new(HashMap::new()),
             spill_root: std::env::temp_dir().join("faro-spill"),
+            access: Arc::new(crate::access::AccessPolicy::deny_all()),
             running: Mutex::new(HashMap::new()),
             samples: Mutex::new(None),
             metrics,
@@ -167,6 +171,13 @@ impl Worker {
     /// Spills tasks' state under `root` instead of the system temp dir.
     pub fn with_spill_root(mut self, root: &std::path::Path) -> Self {
         self.spill_root = root.to_path_buf();
+        self
+    }
+
+    /// Lets its jobs read and write the files `access` allows (a worker
+    /// starts allowing none).
+    pub fn with_access(mut self, access: crate::access::AccessPolicy) -> Self {
+        self.access = Arc::new(access);
         self
     }
 

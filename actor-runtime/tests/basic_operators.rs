@@ -51,7 +51,9 @@ fn generated(count: u64, parallelism: u32, batch_rows: usize) -> Vec<Vec<Value>>
             vertex: "gen".into(),
             subtask,
             parallelism,
+            attempt: 0,
             spill_dir: std::env::temp_dir(),
+            access: std::sync::Arc::new(faro_runtime::access::AccessPolicy::deny_all()),
         };
         source.open(&context).unwrap();
         while let Some(batch) = source.next_batch().unwrap() {

@@ -4,6 +4,7 @@
 
 mod operator_support;
 
+use faro_runtime::access::AccessPolicy;
 use faro_runtime::runner::{run_job, JobEnv};
 use faro_runtime::spec::{validate, JobSpec};
 use faro_runtime::worker::Worker;
@@ -29,7 +30,8 @@ async fn run(json: &str, dir: &std::path::Path, job: &str) -> Result<Vec<Vec<Val
         .map_err(|e| e.to_string())?;
     let worker = Worker::start(2, None)
         .unwrap()
-        .with_spill_root(&dir.join("spill"));
+        .with_spill_root(&dir.join("spill"))
+        .with_access(AccessPolicy::new(&[dir.to_path_buf()], &[dir.to_path_buf()]).unwrap());
     run_job(&spec, &[&worker], &env(job))
         .await
         .map(|out| rows(&out.collected))
@@ -203,4 +205,152 @@ async fn a_range_edge_sorts_globally_across_subtasks() {
         total += keys.len();
     }
     assert_eq!(total, 3000, "nothing lost");
+}
+
+/// A job generating `rows` rows into `files` sink `output` with `mode`.
+fn write_job(output: &std::path::Path, rows: u64, parallelism: u32, mode: &str) -> String {
+    format!(
+        r#"{{"vertices": [
+        {{"id": "gen", "operator": "generate", "parallelism": {parallelism}, "params": {{"rows": {rows},
+            "columns": [{{"name": "i", "expr": "i"}}]}}}},
+        {{"id": "out", "operator": "files", "parallelism": {parallelism},
+          "params": {{"path": "{}", "format": "csv", "mode": "{mode}"}}}}],
+      "edges": [{{"from": "gen", "to": "out", "partitioning": "forward"}}]}}"#,
+        output.display()
+    )
+}
+
+fn parts(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_output_is_kept_unless_the_job_says_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out");
+    run(&write_job(&output, 30, 3, "error"), dir.path(), "first")
+        .await
+        .unwrap();
+    assert_eq!(
+        parts(&output),
+        ["part-00000.csv", "part-00001.csv", "part-00002.csv"]
+    );
+    let before = std::fs::read_to_string(output.join("part-00001.csv")).unwrap();
+
+    let err = run(&write_job(&output, 5, 3, "error"), dir.path(), "again")
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("part-0000") && err.contains("the file exists; say `mode: overwrite`"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(output.join("part-00001.csv")).unwrap(),
+        before
+    );
+    assert_eq!(
+        parts(&output).len(),
+        3,
+        "no in-progress file is left behind"
+    );
+
+    run(
+        &write_job(&output, 4, 2, "overwrite"),
+        dir.path(),
+        "replace",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        parts(&output),
+        ["part-00000.csv", "part-00001.csv"],
+        "parts beyond the new parallelism are gone"
+    );
+    let lines: usize = parts(&output)
+        .iter()
+        .map(|p| {
+            std::fs::read_to_string(output.join(p))
+                .unwrap()
+                .lines()
+                .count()
+                - 1
+        })
+        .sum();
+    assert_eq!(lines, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_touch_no_file_outside_the_workers_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.txt"), "the worker's key\n").unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.txt"),
+        dir.path().join("innocent.txt"),
+    )
+    .unwrap();
+    let collect = r#"{"id": "out", "operator": "collect"}"#;
+    let text_job = |path: &std::path::Path| {
+        format!(
+            r#"{{"vertices": [
+            {{"id": "in", "operator": "read", "params": {{"path": "{}", "format": "text",
+              "schema": {{"fields": [{{"name": "line", "data_type": "utf8"}}]}}}}}},
+            {collect}],
+          "edges": [{{"from": "in", "to": "out", "partitioning": "forward"}}]}}"#,
+            path.display()
+        )
+    };
+    for (path, why) in [
+        (
+            outside.path().join("secret.txt"),
+            "outside what this worker allows",
+        ),
+        (dir.path().join("innocent.txt"), "it resolves to"),
+        (
+            dir.path()
+                .join("../")
+                .join(outside.path().file_name().unwrap()),
+            "outside",
+        ),
+        (dir.path().to_path_buf(), "outside what this worker allows"),
+    ] {
+        let err = run(&text_job(&path), dir.path(), "steal")
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("refused") && err.contains(why),
+            "{}: {err}",
+            path.display()
+        );
+        assert!(!err.contains("the worker's key"), "{err}");
+    }
+    let store = format!(
+        r#"{{"vertices": [
+        {{"id": "in", "operator": "read", "params": {{"path": "secret.txt", "format": "text",
+          "store": {{"scheme": "fs", "options": {{"root": "{}"}}}},
+          "schema": {{"fields": [{{"name": "line", "data_type": "utf8"}}]}}}}}},
+        {collect}],
+      "edges": [{{"from": "in", "to": "out", "partitioning": "forward"}}]}}"#,
+        outside.path().display()
+    );
+    let err = run(&store, dir.path(), "store").await.unwrap_err();
+    assert!(err.contains("refused"), "{err}");
+
+    let err = run(
+        &write_job(&outside.path().join("planted"), 3, 1, "overwrite"),
+        dir.path(),
+        "plant",
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("writing") && err.contains("refused"), "{err}");
+    assert!(
+        !outside.path().join("planted").exists(),
+        "no directory was created"
+    );
 }

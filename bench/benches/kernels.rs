@@ -23,7 +23,9 @@ fn context() -> OperatorContext {
         vertex: "bench".into(),
         subtask: 0,
         parallelism: 1,
+        attempt: 0,
         spill_dir: std::env::temp_dir(),
+        access: std::sync::Arc::new(faro_runtime::access::AccessPolicy::deny_all()),
     }
 }
 

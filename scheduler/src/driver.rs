@@ -336,11 +336,18 @@ impl Driver<'_> {
                 error: error.to_string(),
             });
             let next = attempt + 1;
+            if let AttemptError::Failed(failure) = &error {
+                if !failure.cause.is_retryable() {
+                    // Bad input, a value error, a limit or access denied:
+                    // a re-run would fail the same way.
+                    self.abandon(&tasks, &finished, &name);
+                    return Err(RegionFailure::Fatal(error.to_string()));
+                }
+            }
             if !policy.allows(next) {
                 self.abandon(&tasks, &finished, &name);
                 return Err(RegionFailure::Fatal(format!(
-                    "task {name} failed (attempt {next} of {}): {error}",
-                    policy.max_attempts
+                    "task {name} failed {next} times, the most allowed; the last time: {error}"
                 )));
             }
             let lost = self.lost(&chains, false).await;

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use faro_runtime::access::AccessPolicy;
 use faro_runtime::data::Batch;
 use faro_runtime::spec::ValidJob;
 use faro_runtime::task::TaskReport;
@@ -53,10 +54,15 @@ pub struct Embedded {
 }
 
 impl Embedded {
-    /// Starts a shuffle node and one worker with `slots` slots, keeping
-    /// data under `dir` (a temporary directory if `None`). Must be called
-    /// within a multi-threaded tokio runtime.
-    pub fn start(slots: usize, dir: Option<&Path>) -> Result<Self, EmbeddedError> {
+    /// Starts a shuffle node and one worker with `slots` slots whose jobs
+    /// may touch the files `access` allows, keeping data under `dir` (a
+    /// temporary directory if `None`). Must be called within a
+    /// multi-threaded tokio runtime.
+    pub fn start(
+        slots: usize,
+        dir: Option<&Path>,
+        access: AccessPolicy,
+    ) -> Result<Self, EmbeddedError> {
         let temp = match dir {
             Some(_) => None,
             None => Some(
@@ -92,7 +98,8 @@ impl Embedded {
         let worker = Arc::new(
             Worker::start(slots.max(1), Some(endpoint.clone()))
                 .map_err(start_error)?
-                .with_spill_root(&dir.join("spill")),
+                .with_spill_root(&dir.join("spill"))
+                .with_access(access),
         );
         let workers = Workers::new(Duration::from_secs(3600));
         workers.add_local(worker.clone());

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use faro_runtime::attempt::{decode_outcome, AttemptKey, TaskDone};
 use faro_runtime::deploy::TaskDeployment;
+use faro_runtime::failure::TaskFailure;
 use faro_runtime::worker::Worker;
 use faro_transport::{rpc, Connection, TransportError};
 use tokio::sync::{watch, Notify};
@@ -20,9 +21,9 @@ use crate::placement::WorkerSlots;
 /// How an attempt ended without finishing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AttemptError {
-    /// The task failed (its error).
+    /// The task failed (its error and whether a re-run may succeed).
     #[error("{0}")]
-    Failed(String),
+    Failed(TaskFailure),
     /// The worker it ran on was lost.
     #[error("worker {0} was lost")]
     WorkerLost(String),
@@ -105,7 +106,7 @@ impl WorkerEntry {
                 })
                 .unwrap_or_default();
                 let request = serde_json::to_vec(&ToWorker::Run(Box::new(d)))
-                    .map_err(|e| AttemptError::Failed(e.to_string()))?;
+                    .map_err(|e| AttemptError::Failed(TaskFailure::deterministic(e.to_string())))?;
                 let mut guard = CancelRemote {
                     connection: Some(connection.clone()),
                     request: cancel,
@@ -118,9 +119,11 @@ impl WorkerEntry {
                 match answer {
                     Ok(bytes) => match decode_outcome(&bytes) {
                         Ok(outcome) => outcome.map_err(AttemptError::Failed),
-                        Err(e) => Err(AttemptError::Failed(e.to_string())),
+                        Err(e) => Err(AttemptError::Failed(TaskFailure::transient(e.to_string()))),
                     },
-                    Err(TransportError::Refused(message)) => Err(AttemptError::Failed(message)),
+                    Err(TransportError::Refused(message)) => {
+                        Err(AttemptError::Failed(TaskFailure::transient(message)))
+                    }
                     Err(_) => Err(lost_error()),
                 }
             }

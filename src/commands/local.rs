@@ -28,11 +28,14 @@ pub struct LocalArgs {
     /// Rows of a job's `collect` result kept for `GET /v1/jobs/{id}/result`.
     #[arg(long, default_value_t = 100_000)]
     result_rows: usize,
+    #[command(flatten)]
+    files: super::file_access::FileAccessArgs,
 }
 
 /// Serves until stopped.
 pub fn run(args: &LocalArgs) -> anyhow::Result<()> {
     let slots = super::slots_or_cores(args.slots);
+    let access = args.files.policy()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -48,7 +51,7 @@ pub fn run(args: &LocalArgs) -> anyhow::Result<()> {
         };
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let store = Store::open(&dir.join("jobs.redb"))?;
-        let (cluster, node) = Embedded::start(slots, Some(&dir))?.into_parts();
+        let (cluster, node) = Embedded::start(slots, Some(&dir), access)?.into_parts();
         let config = SchedulerConfig {
             result_rows: args.result_rows,
             ..SchedulerConfig::default()

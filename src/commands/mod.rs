@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod cluster_config;
+pub mod file_access;
 pub mod identity;
 pub mod local;
 pub mod run;

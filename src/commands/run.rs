@@ -22,6 +22,8 @@ pub struct RunArgs {
     /// Slots of the embedded worker [default: one per core].
     #[arg(long)]
     slots: Option<usize>,
+    #[command(flatten)]
+    files: super::file_access::FileAccessArgs,
 }
 
 /// Column names and rows of `batches`.
@@ -92,11 +94,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let spec = super::load_spec(&args.job)?;
     let job = validate(&spec).with_context(|| format!("in {}", args.job.display()))?;
     let slots = super::slots_or_cores(args.slots);
+    let access = args.files.policy()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let cluster = Embedded::start(slots, None)?;
+        let cluster = Embedded::start(slots, None, access)?;
         let started = Instant::now();
         let job_id = format!("run-{}", std::process::id());
         let output = cluster

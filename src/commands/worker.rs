@@ -43,6 +43,14 @@ pub struct WorkerArgs {
     /// Where operators spill [default: the system temp dir].
     #[arg(long)]
     spill_dir: Option<PathBuf>,
+    /// A directory jobs may read under (repeat for more); without one,
+    /// jobs may read no files on this worker.
+    #[arg(long = "allow-read", value_name = "DIR")]
+    allow_read: Option<Vec<PathBuf>>,
+    /// A directory jobs may write under (repeat for more); without one,
+    /// jobs may write no files on this worker.
+    #[arg(long = "allow-write", value_name = "DIR")]
+    allow_write: Option<Vec<PathBuf>>,
     /// Serve `GET /metrics` (Prometheus) and `GET /healthz` over HTTP here.
     #[arg(long)]
     metrics: Option<SocketAddr>,
@@ -97,6 +105,18 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
     let spill_dir = args.spill_dir.clone().or(file.spill_dir);
     let metrics = args.metrics.or(file.metrics);
     let loopback = args.loopback || file.loopback;
+    let access = super::file_access::policy(
+        &args
+            .allow_read
+            .clone()
+            .or(file.allow_read)
+            .unwrap_or_default(),
+        &args
+            .allow_write
+            .clone()
+            .or(file.allow_write)
+            .unwrap_or_default(),
+    )?;
     if args.check {
         println!("faro worker: configuration ok");
         return Ok(());
@@ -107,7 +127,7 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
     runtime.block_on(async {
         let endpoint = Endpoint::bind(listen, &tls, transport(loopback))
             .with_context(|| format!("binding the data endpoint {listen}"))?;
-        let mut worker = Worker::start(slots, Some(endpoint.clone()))?;
+        let mut worker = Worker::start(slots, Some(endpoint.clone()))?.with_access(access);
         if let Some(advertise) = advertise {
             worker = worker.with_advertised(advertise);
         }

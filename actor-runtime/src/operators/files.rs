@@ -1,20 +1,34 @@
 //! The `files` sink: rows written as CSV (with a header line), JSON lines
-//! or text, one file per subtask in the target directory, synced at the
-//! end of input.
+//! or text, one file per subtask in the target directory.
+//!
+//! Each subtask writes `part-NNNNN.EXT.inprogress-ATTEMPT` and renames it
+//! to `part-NNNNN.EXT` once its input ended and the file is synced, so a
+//! reader never sees a half-written part and a failed attempt leaves
+//! nothing under the final name (its in-progress file is removed).
+//!
+//! Existing output is not replaced unless the job says `mode: overwrite`:
+//! the first attempt of a subtask fails, naming the file, if its part
+//! already exists. A re-run attempt may replace it, since after a first
+//! attempt found the name free, a part under it can only be this job's.
+//! The directory must lie under the worker's write roots.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
+use crate::access::Access;
 use crate::data::{ColumnView, Schema, Value};
 use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
-use crate::spec::operators::{FileFormat, FilesParams};
+use crate::spec::operators::{FileFormat, FilesParams, WriteMode};
 
 /// The `files` sink: one file per subtask in the target directory.
 pub struct Files {
     params: FilesParams,
     schema: Schema,
+    /// The part's final name.
     path: PathBuf,
+    /// Where it is written until it is complete.
+    in_progress: PathBuf,
     out: Option<BufWriter<File>>,
     wrote_header: bool,
 }
@@ -26,9 +40,43 @@ impl Files {
             params,
             schema: schema.clone(),
             path: PathBuf::new(),
+            in_progress: PathBuf::new(),
             out: None,
             wrote_header: false,
         }
+    }
+
+    fn extension(&self) -> &'static str {
+        match self.params.format {
+            FileFormat::Csv => "csv",
+            FileFormat::JsonLines => "jsonl",
+            FileFormat::Text => "txt",
+        }
+    }
+
+    /// Removes parts numbered `parallelism` and up, left by an earlier
+    /// run with more subtasks (overwrite mode, subtask 0 only).
+    fn remove_stale_parts(
+        &self,
+        dir: &std::path::Path,
+        parallelism: u32,
+    ) -> Result<(), OperatorError> {
+        let suffix = format!(".{}", self.extension());
+        let entries =
+            std::fs::read_dir(dir).map_err(OperatorError::io("listing", dir.display()))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stale = name
+                .strip_prefix("part-")
+                .and_then(|rest| rest.strip_suffix(&suffix))
+                .and_then(|n| n.parse::<u32>().ok())
+                .is_some_and(|n| n >= parallelism);
+            if stale {
+                std::fs::remove_file(entry.path())
+                    .map_err(OperatorError::io("removing", entry.path().display()))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -43,17 +91,28 @@ fn text_of(column: &ColumnView<'_>, row: usize) -> String {
 
 impl Operator for Files {
     fn open(&mut self, context: &OperatorContext) -> Result<(), OperatorError> {
-        std::fs::create_dir_all(&self.params.path)
-            .map_err(OperatorError::io("creating", &self.params.path))?;
-        let extension = match self.params.format {
-            FileFormat::Csv => "csv",
-            FileFormat::JsonLines => "jsonl",
-            FileFormat::Text => "txt",
-        };
-        self.path = PathBuf::from(&self.params.path)
-            .join(format!("part-{:05}.{extension}", context.subtask));
-        let file =
-            File::create(&self.path).map_err(OperatorError::io("creating", self.path.display()))?;
+        let dir = context
+            .access
+            .check(std::path::Path::new(&self.params.path), Access::Write)?;
+        std::fs::create_dir_all(&dir).map_err(OperatorError::io("creating", dir.display()))?;
+        let name = format!("part-{:05}.{}", context.subtask, self.extension());
+        self.path = dir.join(&name);
+        self.in_progress = dir.join(format!("{name}.inprogress-{}", context.attempt));
+        match self.params.mode {
+            WriteMode::Error if context.attempt == 0 && self.path.exists() => {
+                return Err(OperatorError::AccessDenied {
+                    action: "writing",
+                    path: self.path.display().to_string(),
+                    reason: "the file exists; say `mode: overwrite` to replace it".into(),
+                });
+            }
+            WriteMode::Overwrite if context.subtask == 0 => {
+                self.remove_stale_parts(&dir, context.parallelism)?;
+            }
+            _ => {}
+        }
+        let file = File::create(&self.in_progress)
+            .map_err(OperatorError::io("creating", self.in_progress.display()))?;
         self.out = Some(BufWriter::new(file));
         Ok(())
     }
@@ -64,7 +123,7 @@ impl Operator for Files {
         rows: &Rows<'_>,
         _: &mut dyn Emit,
     ) -> Result<(), OperatorError> {
-        let io = OperatorError::io("writing", self.path.display());
+        let io = OperatorError::io("writing", self.in_progress.display());
         let Some(out) = self.out.as_mut() else {
             return Ok(());
         };
@@ -120,13 +179,25 @@ impl Operator for Files {
 
     fn end_input(&mut self, _: usize, _: &mut dyn Emit) -> Result<(), OperatorError> {
         if let Some(mut out) = self.out.take() {
-            out.flush()
-                .map_err(OperatorError::io("writing", self.path.display()))?;
+            let writing = || OperatorError::io("writing", self.in_progress.display());
+            out.flush().map_err(writing())?;
             out.into_inner()
-                .map_err(|e| OperatorError::BadInput(e.to_string()))?
+                .map_err(|e| writing()(e.into_error()))?
                 .sync_all()
-                .map_err(OperatorError::io("syncing", self.path.display()))?;
+                .map_err(OperatorError::io("syncing", self.in_progress.display()))?;
+            std::fs::rename(&self.in_progress, &self.path)
+                .map_err(OperatorError::io("committing", self.path.display()))?;
         }
         Ok(())
+    }
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        // Not committed: the attempt failed or was cancelled (a cancelled
+        // task is dropped without being closed).
+        if self.out.take().is_some() {
+            let _ = std::fs::remove_file(&self.in_progress);
+        }
     }
 }

@@ -8,21 +8,76 @@
 //! chunks whatever the file size. A subtask reads every `parallelism`-th
 //! file of the sorted listing. Every parse error names the file, line and
 //! column.
+//!
+//! Only files the worker's [`AccessPolicy`] allows are read: the path is
+//! checked when the source opens, and each file a directory lists is
+//! checked again (a link inside an allowed directory may lead out). A
+//! line is at most [`MAX_LINE_BYTES`] long, so a file without line breaks
+//! cannot make the reader hold it whole.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
 
+use crate::access::{Access, AccessPolicy};
 use crate::data::{Batch, BatchBuilder, ColumnBuilder, DataType};
 use crate::operator::{OperatorContext, OperatorError, Source};
 use crate::spec::operators::{FileFormat, ReadParams};
 
 const CHUNK: usize = 1 << 20;
 
+/// Longest line a JSON-lines or text file may have.
+pub const MAX_LINE_BYTES: u64 = 16 << 20;
+
+/// Why the reader thread stopped, as an operator error to raise (kept
+/// cloneable: a failure is reported where it is met, and again at the
+/// file's end).
+#[derive(Debug, Clone)]
+enum Failure {
+    /// The job's input is wrong (a missing file, a bad store setting).
+    Input(String),
+    /// The store did not answer; it may later.
+    Unavailable(String),
+    /// A file the worker may not read.
+    Denied { path: String, reason: String },
+}
+
+impl Failure {
+    fn error(&self) -> OperatorError {
+        match self {
+            Self::Input(message) => OperatorError::BadInput(message.clone()),
+            Self::Unavailable(message) => OperatorError::Unavailable(message.clone()),
+            Self::Denied { path, reason } => OperatorError::AccessDenied {
+                action: "reading",
+                path: path.clone(),
+                reason: reason.clone(),
+            },
+        }
+    }
+
+    fn of(error: OperatorError) -> Self {
+        match error {
+            OperatorError::AccessDenied { path, reason, .. } => Self::Denied { path, reason },
+            other => Self::Input(other.to_string()),
+        }
+    }
+
+    /// An opendal error while `doing`: temporary ones may pass.
+    fn store(doing: String, error: &opendal::Error) -> Self {
+        let message = format!("{doing}: {error}");
+        if error.is_temporary() {
+            Self::Unavailable(message)
+        } else {
+            Self::Input(message)
+        }
+    }
+}
+
 /// What the reader thread sends.
 enum Piece {
     File(String),
     Bytes(Vec<u8>),
-    Failed(String),
+    Failed(Failure),
 }
 
 /// A file's bytes as `std::io::Read`, until the next file starts (then it
@@ -32,7 +87,7 @@ struct Chunks {
     buffer: Vec<u8>,
     at: usize,
     next_file: Option<String>,
-    failed: Option<String>,
+    failed: Option<Failure>,
 }
 
 impl Chunks {
@@ -59,8 +114,9 @@ impl std::io::Read for Chunks {
                     self.at = 0;
                 }
                 Ok(Piece::File(name)) => self.next_file = Some(name),
-                Ok(Piece::Failed(message)) => {
-                    self.failed = Some(message.clone());
+                Ok(Piece::Failed(failure)) => {
+                    let message = failure.error().to_string();
+                    self.failed = Some(failure);
                     return Err(std::io::Error::other(message));
                 }
                 Err(_) => return Ok(0),
@@ -73,23 +129,86 @@ impl std::io::Read for Chunks {
     }
 }
 
-/// Lists and streams the subtask's files on a background thread.
-fn start_reader(params: &ReadParams, subtask: u32, parallelism: u32) -> Receiver<Piece> {
-    let (tx, rx) = sync_channel(4);
-    let (scheme, options, path) = match &params.store {
-        Some(store) => (
-            store.scheme.clone(),
-            store.options.clone(),
-            params.path.clone(),
-        ),
-        None => {
-            let mut options = std::collections::BTreeMap::new();
-            options.insert("root".to_string(), "/".to_string());
-            let absolute =
-                std::path::absolute(&params.path).unwrap_or_else(|_| PathBuf::from(&params.path));
-            ("fs".to_string(), options, absolute.display().to_string())
+/// Where a `read` finds its files: an opendal service, its options, the
+/// path in it, and how file names are shown in messages.
+struct Location {
+    scheme: String,
+    options: std::collections::BTreeMap<String, String>,
+    path: String,
+    /// Local files are shown as absolute paths (opendal's keys drop the
+    /// leading `/`).
+    local: bool,
+}
+
+impl Location {
+    /// Where `params` points, once the worker's `access` allows it.
+    fn of(params: &ReadParams, access: &AccessPolicy) -> Result<Self, OperatorError> {
+        match &params.store {
+            Some(store) => {
+                access.check_store(
+                    &store.scheme,
+                    store.options.get("root").map(String::as_str),
+                    &params.path,
+                    Access::Read,
+                )?;
+                Ok(Self {
+                    scheme: store.scheme.clone(),
+                    options: store.options.clone(),
+                    path: params.path.clone(),
+                    local: false,
+                })
+            }
+            None => {
+                let resolved = access.check(Path::new(&params.path), Access::Read)?;
+                let mut options = std::collections::BTreeMap::new();
+                options.insert("root".to_string(), "/".to_string());
+                Ok(Self {
+                    scheme: "fs".into(),
+                    options,
+                    path: resolved.display().to_string(),
+                    local: true,
+                })
+            }
         }
-    };
+    }
+
+    /// A listed key as people read it.
+    fn shown(&self, key: &str) -> String {
+        if self.local {
+            format!("/{}", key.trim_start_matches('/'))
+        } else {
+            key.to_string()
+        }
+    }
+
+    /// Whether the worker may read the listed `key`.
+    fn allowed(&self, key: &str, access: &AccessPolicy) -> Result<(), Failure> {
+        if self.local {
+            access
+                .check(&PathBuf::from(self.shown(key)), Access::Read)
+                .map(|_| ())
+                .map_err(Failure::of)
+        } else {
+            access
+                .check_store(
+                    &self.scheme,
+                    self.options.get("root").map(String::as_str),
+                    key,
+                    Access::Read,
+                )
+                .map_err(Failure::of)
+        }
+    }
+}
+
+/// Lists and streams the subtask's files on a background thread.
+fn start_reader(
+    location: Location,
+    access: Arc<AccessPolicy>,
+    subtask: u32,
+    parallelism: u32,
+) -> Receiver<Piece> {
+    let (tx, rx) = sync_channel(4);
     std::thread::spawn(move || {
         let runtime = match tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -97,20 +216,24 @@ fn start_reader(params: &ReadParams, subtask: u32, parallelism: u32) -> Receiver
         {
             Ok(runtime) => runtime,
             Err(e) => {
-                let _ = tx.send(Piece::Failed(e.to_string()));
+                let _ = tx.send(Piece::Failed(Failure::Unavailable(e.to_string())));
                 return;
             }
         };
         runtime.block_on(async move {
-            let fail = |message: String| {
-                let _ = tx.send(Piece::Failed(message));
+            let fail = |failure: Failure| {
+                let _ = tx.send(Piece::Failed(failure));
             };
             opendal::init_default_registry();
-            let op = match opendal::Operator::via_iter(&scheme, options) {
+            let scheme = location.scheme.clone();
+            let op = match opendal::Operator::via_iter(&scheme, location.options.clone()) {
                 Ok(op) => op,
-                Err(e) => return fail(format!("opening store {scheme:?}: {e}")),
+                Err(e) => {
+                    return fail(Failure::Input(format!("opening store {scheme:?}: {e}")));
+                }
             };
-            let key = path.trim_start_matches('/').to_string();
+            let path = location.shown(&location.path);
+            let key = location.path.trim_start_matches('/').to_string();
             let files: Vec<String> = match op.stat(&key).await {
                 Ok(meta) if meta.is_file() => vec![key],
                 Ok(_) | Err(_) => {
@@ -128,11 +251,13 @@ fn start_reader(params: &ReadParams, subtask: u32, parallelism: u32) -> Receiver
                                 .collect();
                             files.sort();
                             if files.is_empty() {
-                                return fail(format!("{path}: no such file or directory"));
+                                return fail(Failure::Input(format!(
+                                    "{path}: no such file or directory"
+                                )));
                             }
                             files
                         }
-                        Err(e) => return fail(format!("listing {path}: {e}")),
+                        Err(e) => return fail(Failure::store(format!("listing {path}"), &e)),
                     }
                 }
             };
@@ -140,16 +265,20 @@ fn start_reader(params: &ReadParams, subtask: u32, parallelism: u32) -> Receiver
                 if i as u32 % parallelism.max(1) != subtask {
                     continue;
                 }
-                if tx.send(Piece::File(file.clone())).is_err() {
+                if let Err(denied) = location.allowed(&file, &access) {
+                    return fail(denied);
+                }
+                let shown = location.shown(&file);
+                if tx.send(Piece::File(shown.clone())).is_err() {
                     return;
                 }
                 let length = match op.stat(&file).await {
                     Ok(meta) => meta.content_length(),
-                    Err(e) => return fail(format!("reading {file}: {e}")),
+                    Err(e) => return fail(Failure::store(format!("reading {shown}"), &e)),
                 };
                 let reader = match op.reader(&file).await {
                     Ok(reader) => reader,
-                    Err(e) => return fail(format!("reading {file}: {e}")),
+                    Err(e) => return fail(Failure::store(format!("reading {shown}"), &e)),
                 };
                 let mut at = 0u64;
                 while at < length {
@@ -161,7 +290,7 @@ fn start_reader(params: &ReadParams, subtask: u32, parallelism: u32) -> Receiver
                                 return;
                             }
                         }
-                        Err(e) => return fail(format!("reading {file}: {e}")),
+                        Err(e) => return fail(Failure::store(format!("reading {shown}"), &e)),
                     }
                 }
             }
@@ -260,7 +389,7 @@ impl Read {
             None => loop {
                 match chunks.from.recv() {
                     Ok(Piece::File(name)) => break name,
-                    Ok(Piece::Failed(message)) => return Err(OperatorError::BadInput(message)),
+                    Ok(Piece::Failed(failure)) => return Err(failure.error()),
                     Ok(Piece::Bytes(_)) => continue,
                     Err(_) => return Ok(Cursor::Done),
                 }
@@ -310,7 +439,13 @@ impl Read {
 
 impl Source for Read {
     fn open(&mut self, context: &OperatorContext) -> Result<(), OperatorError> {
-        let pieces = start_reader(&self.params, context.subtask, context.parallelism);
+        let location = Location::of(&self.params, &context.access)?;
+        let pieces = start_reader(
+            location,
+            context.access.clone(),
+            context.subtask,
+            context.parallelism,
+        );
         self.cursor = Cursor::Idle(Chunks::new(pieces));
         Ok(())
     }
@@ -357,7 +492,7 @@ impl Source for Read {
                             let chunks = reader.into_inner();
                             return Err(chunks
                                 .failed
-                                .map_or_else(|| failed(e.to_string()), OperatorError::BadInput));
+                                .map_or_else(|| failed(e.to_string()), |f| f.error()));
                         }
                     }
                 }
@@ -367,12 +502,18 @@ impl Source for Read {
                     mut line,
                     text: plain,
                 } => {
-                    use std::io::BufRead;
+                    use std::io::{BufRead, Read as _};
                     let mut text = String::new();
                     line += 1;
                     let failed =
                         |e: String| OperatorError::BadInput(format!("{file} line {line}: {e}"));
-                    match reader.read_line(&mut text) {
+                    match (&mut reader).take(MAX_LINE_BYTES + 1).read_line(&mut text) {
+                        Ok(n) if n as u64 > MAX_LINE_BYTES => {
+                            return Err(failed(format!(
+                                "a line longer than {} MiB",
+                                MAX_LINE_BYTES >> 20
+                            )))
+                        }
                         Ok(0) => self.cursor = end_of_file(reader.into_inner())?,
                         Ok(_) if plain => {
                             let content = text.trim_end_matches(['\n', '\r']);
@@ -412,7 +553,7 @@ impl Source for Read {
                             let chunks = reader.into_inner();
                             return Err(chunks
                                 .failed
-                                .map_or_else(|| failed(e.to_string()), OperatorError::BadInput));
+                                .map_or_else(|| failed(e.to_string()), |f| f.error()));
                         }
                     }
                 }
@@ -428,7 +569,7 @@ impl Source for Read {
 /// After a file: a read failure ends the job; otherwise on to the next.
 fn end_of_file(chunks: Chunks) -> Result<Cursor, OperatorError> {
     match &chunks.failed {
-        Some(message) => Err(OperatorError::BadInput(message.clone())),
+        Some(failure) => Err(failure.error()),
         None => Ok(Cursor::Idle(chunks)),
     }
 }

@@ -236,6 +236,18 @@ fn default_collect_limit() -> usize {
     1_000_000
 }
 
+/// What the `files` sink does when its output already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteMode {
+    /// Fail the job, leaving the existing files as they are.
+    #[default]
+    Error,
+    /// Replace the existing part files (and remove parts beyond the
+    /// job's parallelism).
+    Overwrite,
+}
+
 /// `files`: writes rows to files, one per subtask.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -244,6 +256,9 @@ pub struct FilesParams {
     pub path: String,
     /// Their format.
     pub format: FileFormat,
+    /// Whether existing output may be replaced.
+    #[serde(default)]
+    pub mode: WriteMode,
 }
 
 /// A built-in operator with its parameters.

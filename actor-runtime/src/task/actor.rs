@@ -2,6 +2,15 @@
 //! task's loop as a future in its own context, reports the outcome once,
 //! and stops. Sending it [`Cancel`] stops it at once, dropping the loop
 //! (and with it the task's channels, so neighbours see the task gone).
+//!
+//! A panic in the task's loop is caught and reported as the task's
+//! failure: one task's fault never takes its slot (and the other tasks
+//! on it) or its worker down.
+
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context as Poll, Poll as Polled};
 
 use actix::{
     Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture,
@@ -9,12 +18,34 @@ use actix::{
 use tokio::sync::oneshot;
 
 use super::{TaskReport, TaskRun};
-
-/// The error of a task stopped by [`Cancel`].
-pub const CANCELLED: &str = "cancelled";
+use crate::failure::TaskFailure;
 
 /// What a task ends with: its report, or why it failed.
-pub type TaskOutcome = Result<TaskReport, String>;
+pub type TaskOutcome = Result<TaskReport, TaskFailure>;
+
+/// A future whose panic becomes an error.
+struct CatchPanic<F>(Pin<Box<F>>);
+
+impl<F: Future<Output = TaskOutcome>> Future for CatchPanic<F> {
+    type Output = TaskOutcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Poll<'_>) -> Polled<TaskOutcome> {
+        let inner = self.0.as_mut();
+        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(polled) => polled,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".into());
+                Polled::Ready(Err(TaskFailure::transient(format!(
+                    "internal error (panic): {what}"
+                ))))
+            }
+        }
+    }
+}
 
 /// One running task.
 pub struct TaskActor {
@@ -40,15 +71,16 @@ impl Actor for TaskActor {
             ctx.stop();
             return;
         };
-        let work =
-            async move { run.run().await }
-                .into_actor(self)
-                .map(move |result, actor, ctx| {
-                    if let Some(done) = actor.done.take() {
-                        let _ = done.send(result.map_err(|e| e.to_string()));
-                    }
-                    ctx.stop();
-                });
+        let work = CatchPanic(Box::pin(async move {
+            run.run().await.map_err(TaskFailure::from)
+        }))
+        .into_actor(self)
+        .map(move |result, actor, ctx| {
+            if let Some(done) = actor.done.take() {
+                let _ = done.send(result);
+            }
+            ctx.stop();
+        });
         ctx.spawn(work);
     }
 }
@@ -65,7 +97,7 @@ impl Handler<Cancel> for TaskActor {
 
     fn handle(&mut self, _: Cancel, ctx: &mut Self::Context) {
         if let Some(done) = self.done.take() {
-            let _ = done.send(Err(CANCELLED.into()));
+            let _ = done.send(Err(TaskFailure::cancelled()));
         }
         ctx.stop();
     }

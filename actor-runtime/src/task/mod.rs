@@ -43,6 +43,27 @@ pub enum TaskError {
     },
 }
 
+impl TaskError {
+    /// Whether running the task again can get past this error: an
+    /// operator says so itself; an exchange fails for reasons outside the
+    /// task (a peer, the network, the shuffle service).
+    pub fn cause(&self) -> crate::failure::FailureCause {
+        match self {
+            Self::Operator { source, .. } => source.cause(),
+            Self::Exchange { .. } => crate::failure::FailureCause::Transient,
+        }
+    }
+}
+
+impl From<TaskError> for crate::failure::TaskFailure {
+    fn from(error: TaskError) -> Self {
+        Self {
+            cause: error.cause(),
+            message: error.to_string(),
+        }
+    }
+}
+
 /// What a finished task did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TaskReport {

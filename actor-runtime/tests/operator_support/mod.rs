@@ -13,7 +13,9 @@ pub fn context(dir: &std::path::Path) -> OperatorContext {
         vertex: "test".into(),
         subtask: 0,
         parallelism: 1,
+        attempt: 0,
         spill_dir: dir.to_path_buf(),
+        access: std::sync::Arc::new(faro_runtime::access::AccessPolicy::deny_all()),
     }
 }
 

@@ -93,7 +93,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("faro: {error:#}");
+            // Errors quote what users and jobs wrote (names, values).
+            eprintln!("faro: {}", commands::run::printable(&format!("{error:#}")));
             ExitCode::FAILURE
         }
     }

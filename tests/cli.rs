@@ -68,6 +68,8 @@ fn check_process_config(process: &str, config: &str) -> std::process::Output {
         "a cluster secret of 32 bytes ok!",
     )
     .unwrap();
+    std::fs::write(dir.path().join("api-token"), "an-api-token\n").unwrap();
+    std::fs::write(dir.path().join("empty-token"), "\n").unwrap();
     let path = dir.path().join("shuffle.toml");
     let root = dir.path().display().to_string();
     std::fs::write(&path, config.replace("{dir}", &root)).unwrap();
@@ -139,6 +141,7 @@ cert = "{dir}/cert.pem"
 key = "{dir}/key.pem"
 ca = "{dir}/ca.pem"
 secret_file = "{dir}/secret"
+token_file = "{dir}/api-token"
 heartbeat_timeout_ms = 5000
 max_attempts = 3
 "#;
@@ -194,6 +197,31 @@ fn scheduler_and_worker_checks_name_what_is_wrong() {
             "none",
         ),
         (
+            "scheduler",
+            SCHEDULER_CONFIG.replace("token_file", "# token_file"),
+            "needs a bearer token",
+        ),
+        (
+            "scheduler",
+            SCHEDULER_CONFIG.replace("{dir}/api-token", "{dir}/empty-token"),
+            "the API token is empty",
+        ),
+        (
+            "scheduler",
+            format!("{SCHEDULER_CONFIG}insecure_no_auth = true\n"),
+            "choose one",
+        ),
+        (
+            "worker",
+            format!("{WORKER_CONFIG}metrics = \"127.0.0.1:0\"\n"),
+            "needs a bearer token",
+        ),
+        (
+            "worker",
+            format!("{WORKER_CONFIG}allow_read = [\"{{dir}}/no-such-dir\"]\n"),
+            "no-such-dir",
+        ),
+        (
             "worker",
             WORKER_CONFIG.replace("scheduler = ", "# scheduler = "),
             "--scheduler",
@@ -236,6 +264,9 @@ fn identity_writes_what_every_process_accepts_and_never_overwrites() {
     );
     let secret = std::fs::read(out.join("cluster-secret")).unwrap();
     assert_eq!(secret.len(), 64, "32 random bytes, hex");
+    let token = std::fs::read(out.join("api-token")).unwrap();
+    assert_eq!(token.len(), 64, "32 random bytes, hex");
+    assert_ne!(token, secret);
     use std::os::unix::fs::PermissionsExt;
     let key_mode = std::fs::metadata(out.join("node.key"))
         .unwrap()

@@ -12,7 +12,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use support::jobs::{distinct_per_key, finished, get, submit, wait_for};
-use support::{identity_args, setup, spawn_faro, start_node_with, FaroProcess, Node, Setup};
+use support::{
+    identity_args, setup, spawn_faro, start_node_with, token_args, FaroProcess, Node, Setup,
+};
 
 /// Rows the test job generates.
 const ROWS: u64 = 6_000_000;
@@ -84,6 +86,7 @@ fn start_scheduler(
     listen: &str,
 ) -> (Process, String, String) {
     let mut extra = identity_args(setup);
+    extra.extend(token_args(setup));
     extra.extend([
         "--listen".into(),
         listen.into(),

@@ -31,13 +31,16 @@ fn root() -> tempfile::TempDir {
         "a cluster secret of 32 bytes ok!",
     )
     .unwrap();
+    std::fs::write(root.path().join("etc/faro/api-token"), "an-api-token\n").unwrap();
+    std::fs::create_dir_all(root.path().join("srv/faro/data")).unwrap();
+    std::fs::create_dir_all(root.path().join("var/lib/faro/data")).unwrap();
     std::fs::create_dir_all(root.path().join("mnt/shuffle-tier")).unwrap();
     root
 }
 
 /// `text` with its absolute paths moved under `root`.
 fn moved_under(text: &str, root: &Path) -> String {
-    ["/etc/faro/", "/var/lib/faro/", "/mnt/"]
+    ["/etc/faro/", "/var/lib/faro/", "/mnt/", "/srv/faro/"]
         .iter()
         .fold(text.to_string(), |text, prefix| {
             text.replace(prefix, &format!("{}{prefix}", root.display()))

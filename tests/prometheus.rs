@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 
 use support::jobs::{agent, distinct_per_key, finished, submit, MAPS, REDUCES};
 use support::{
-    announced_addr, free_tcp_port, identity_args, setup, spawn_faro, start_node_with, FaroProcess,
+    announced_addr, free_tcp_port, identity_args, setup, spawn_faro, start_node_with, token_args,
+    FaroProcess,
 };
 
 /// Rows the test job generates.
@@ -68,6 +69,7 @@ fn start_cluster() -> Cluster {
         .map(|s| s.to_string())
         .chain(path_arg("--data-dir", &setup.dir.path().join("scheduler")))
         .chain(path_arg("--secret-file", &setup.secret_file))
+        .chain(token_args(&setup))
         .chain(identity_args(&setup)),
     );
     // "faro scheduler: REST API on http://ADDR, workers connect to ADDR"
@@ -92,6 +94,7 @@ fn start_cluster() -> Cluster {
         ]
         .iter()
         .map(|s| s.to_string())
+        .chain(token_args(&setup))
         .chain(identity_args(&setup)),
     );
     let worker_metrics = announced_addr(&worker.next_line());
@@ -162,19 +165,27 @@ fn prometheus_binary() -> PathBuf {
 }
 
 /// Starts Prometheus scraping every second `targets`: (scrape job name,
-/// address serving `/metrics`), each with `honor_labels` as
-/// deploy/prometheus/prometheus.yml has it; waits until it is ready.
-fn start_prometheus(targets: &[(&str, SocketAddr)]) -> Prometheus {
+/// address serving `/metrics`, the file of the bearer token it wants if
+/// any), each with `honor_labels` as deploy/prometheus/prometheus.yml has
+/// it; waits until it is ready.
+fn start_prometheus(targets: &[(&str, SocketAddr, Option<&Path>)]) -> Prometheus {
     let binary = prometheus_binary();
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut config = String::from(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n",
     );
-    for (name, addr) in targets {
+    for (name, addr, token) in targets {
         let _ = write!(
             config,
             "  - job_name: {name}\n    honor_labels: true\n    static_configs:\n      - targets: [\"{addr}\"]\n"
         );
+        if let Some(token) = token {
+            let _ = write!(
+                config,
+                "    authorization:\n      credentials_file: {}\n",
+                token.display()
+            );
+        }
     }
     let config_file = dir.path().join("prometheus.yml");
     std::fs::write(&config_file, config).expect("writing prometheus.yml");
@@ -406,11 +417,26 @@ fn prometheus_scrapes_what_the_jobs_did() {
     prometheus_binary();
     let cluster = start_cluster();
     let (_local, local) = start_local();
+    // The scheduler's and the worker's series name jobs: they want the
+    // cluster's token (`faro local` on loopback, and the shuffle node, do
+    // not).
+    for addr in [cluster.scheduler, cluster.worker_metrics] {
+        let status = agent()
+            .get(&format!("http://{addr}/metrics"))
+            .call()
+            .map(|response| response.status().as_u16());
+        assert_eq!(
+            status.ok(),
+            Some(401),
+            "{addr} serves metrics without a token"
+        );
+    }
+    let token = Some(cluster._setup.token_file.as_path());
     let prometheus = start_prometheus(&[
-        ("faro-local", local),
-        ("faro-shuffle", cluster.node_metrics),
-        ("faro-scheduler", cluster.scheduler),
-        ("faro-worker", cluster.worker_metrics),
+        ("faro-local", local, None),
+        ("faro-shuffle", cluster.node_metrics, None),
+        ("faro-scheduler", cluster.scheduler, token),
+        ("faro-worker", cluster.worker_metrics, token),
     ]);
 
     // Every target is up (the `up` series keeps the scrape job's name:

@@ -55,6 +55,7 @@ async fn the_metrics_endpoint_reports_what_the_node_did() {
         pem,
         secret_file,
         tls,
+        ..
     } = setup();
     let mut node = start_node_with(
         &dir.path().join("data"),
@@ -139,6 +140,7 @@ async fn a_node_restarted_on_an_empty_disk_serves_from_the_object_store() {
         pem,
         secret_file,
         tls,
+        ..
     } = setup();
     let store = dir.path().join("object-store");
     let config = dir.path().join("shuffle.toml");
@@ -207,6 +209,7 @@ async fn a_full_disk_refuses_pushes_and_the_node_keeps_serving() {
         pem,
         secret_file,
         tls,
+        ..
     } = setup();
     let data_dir = dir.path().join("small-disk");
     std::fs::create_dir(&data_dir).unwrap();
@@ -273,6 +276,7 @@ async fn sigterm_stops_the_node_cleanly_and_committed_data_stays() {
         pem,
         secret_file,
         tls,
+        ..
     } = setup();
     let data_dir = dir.path().join("data");
     let token = ClusterSecret::new(SECRET).token("job-term");

@@ -32,6 +32,7 @@ async fn committed_partitions_survive_sigkill_and_uncommitted_data_does_not() {
         pem,
         secret_file,
         tls,
+        ..
     } = setup();
     let data_dir = dir.path().join("data");
     let token = ClusterSecret::new(SECRET).token("job-7");
@@ -141,6 +142,7 @@ async fn producers_that_vanish_mid_push_leave_nothing_visible_and_nothing_leaked
         pem,
         secret_file,
         tls,
+        ..
     } = setup();
     let token = ClusterSecret::new(SECRET).token("job-8");
     let node = start_node(&dir.path().join("data"), &pem, &secret_file);
@@ -204,6 +206,7 @@ async fn partitions_spread_over_two_nodes_and_read_back_from_their_owners() {
         pem,
         secret_file,
         tls,
+        ..
     } = setup();
     let token = ClusterSecret::new(SECRET).token("job-9");
     let nodes = [
@@ -247,6 +250,7 @@ async fn with_two_replicas_a_killed_node_costs_nothing() {
         pem,
         secret_file,
         tls,
+        ..
     } = setup();
     let token = ClusterSecret::new(SECRET).token("job-10");
     let mut nodes = vec![
@@ -335,6 +339,7 @@ async fn jobs_whose_owner_stops_heartbeating_expire_and_lose_their_files() {
         pem,
         secret_file,
         tls,
+        ..
     } = setup();
     let data_dir = dir.path().join("data");
     let node = start_node_with(&data_dir, &pem, &secret_file, &["--job-ttl-secs", "1"]);

@@ -4,13 +4,13 @@
 //! so a failed attempt's rows never mix with a re-run's, its report, and
 //! cancellation by name — dropping the wait cancels the task too.
 
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::data::Batch;
 use crate::deploy::TaskDeployment;
 use crate::failure::{FailureCause, TaskFailure};
 use crate::metrics::AttemptOutcome;
+use crate::operators::basic::CollectBuffer;
 use crate::task::TaskReport;
 use crate::worker::Worker;
 
@@ -105,7 +105,7 @@ impl Worker {
 
     async fn run_deployed(&self, d: TaskDeployment) -> Result<TaskDone, TaskFailure> {
         let key = AttemptKey::of(&d);
-        let collected = Arc::new(Mutex::new(Vec::new()));
+        let collected = CollectBuffer::new(d.keep);
         let handle = self.deploy_task(d, &collected).await?;
         self.running_attempts()
             .insert(key.clone(), handle.canceller());
@@ -116,8 +116,9 @@ impl Worker {
         let outcome = handle.outcome().await;
         std::mem::forget(guard);
         self.running_attempts().remove(&key);
-        let report = outcome?;
-        let collected = std::mem::take(&mut *collected.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut report = outcome?;
+        let (collected, truncated) = CollectBuffer::take(&collected);
+        report.collect_truncated = truncated;
         Ok(TaskDone { report, collected })
     }
 
@@ -269,12 +270,14 @@ mod tests {
                 rows_out: 2,
                 bytes_in: 56,
                 bytes_out: 40,
+                collect_truncated: true,
             },
             collected: vec![batch(), batch()],
         };
         let decoded = decode_outcome(&encode_outcome(&Ok(done))).unwrap().unwrap();
         assert_eq!(decoded.report.rows_in, 7);
         assert_eq!(decoded.report.bytes_out, 40);
+        assert!(decoded.report.collect_truncated);
         assert_eq!(decoded.collected, vec![batch(), batch()]);
         let failed =
             decode_outcome(&encode_outcome(&Err(TaskFailure::deterministic("boom")))).unwrap();

@@ -23,7 +23,7 @@ use crate::exchange::sink::{RangeCoordinator, ShuffleTarget};
 use crate::exchange::{InputQueue, InputSender, LOCAL_CREDITS};
 use crate::failure::{io_cause, FailureCause, TaskFailure};
 use crate::operator::OperatorContext;
-use crate::operators::basic::Collected;
+use crate::operators::basic::{Collected, KeepLimit};
 use crate::plan::Plan;
 use crate::spec::{validate, Exchange, JobSpec, Partitioning, ValidJob};
 use crate::task::build::build;
@@ -60,6 +60,10 @@ pub struct TaskDeployment {
     pub shuffle: Option<ShuffleAccess>,
     /// Largest frame a receiver accepts.
     pub max_frame: usize,
+    /// How much of its `collect` rows the attempt keeps and returns
+    /// (everything if `None`).
+    #[serde(default)]
+    pub keep: Option<KeepLimit>,
 }
 
 /// Why a deployment cannot run.

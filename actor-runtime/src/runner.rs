@@ -10,13 +10,12 @@
 //! deploy the same descriptions over the network.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use faro_shuffle::storage::ShuffleShape;
 
 use crate::data::Batch;
 use crate::deploy::{ShuffleAccess, TaskDeployment};
-use crate::operators::basic::Collected;
+use crate::operators::basic::{CollectBuffer, Collected};
 use crate::plan::Plan;
 use crate::spec::{Exchange, ValidJob};
 use crate::task::TaskReport;
@@ -194,7 +193,7 @@ async fn run_regions(
                 .collect()
         })
         .collect();
-    let collected: Collected = Arc::new(Mutex::new(Vec::new()));
+    let collected: Collected = CollectBuffer::new(None);
     let mut reports = Vec::new();
     for region in regions {
         let mut handles = Vec::new();
@@ -209,6 +208,7 @@ async fn run_regions(
                     placement: placement.clone(),
                     shuffle: env.shuffle.clone(),
                     max_frame: env.max_frame,
+                    keep: None,
                 };
                 let worker = workers[s as usize % workers.len()];
                 let name = format!("{}[{s}]", plan.chains[c].name);
@@ -225,7 +225,7 @@ async fn run_regions(
         }
         reports.extend(wait_all(handles).await?);
     }
-    let collected = std::mem::take(&mut *collected.lock().unwrap_or_else(|p| p.into_inner()));
+    let (collected, _) = CollectBuffer::take(&collected);
     Ok(JobOutput { collected, reports })
 }
 

@@ -216,3 +216,54 @@ fn spec_files_in_inputs_validate() {
     }
     assert!(seen > 0);
 }
+
+#[test]
+fn sizes_over_the_bounds_are_refused_before_anything_is_allocated() {
+    use faro_runtime::spec::limits::{MAX_SPEC_BYTES, MAX_VERTICES};
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            r#""id": "sum", "operator": "aggregate", "parallelism": 3"#,
+            r#""id": "sum", "operator": "aggregate", "parallelism": 4294967295"#,
+            r#"vertex "sum" is too large: parallelism 4294967295, more than the 4096 allowed"#,
+        ),
+        (
+            r#""rows": 1000,"#,
+            r#""rows": 1000, "batch_rows": 1152921504606846976,"#,
+            r#"vertex "gen": bad params: batch_rows must be 1 to 1048576"#,
+        ),
+        (
+            r#""rows": 1000,"#,
+            r#""rows": 1000, "batch_rows": 0,"#,
+            r#"vertex "gen": bad params: batch_rows must be 1 to 1048576"#,
+        ),
+        (
+            r#""name": "bids""#,
+            r#""name": "bids\u001b[2J\u001b[H""#,
+            r#"holds the control character '\u{1b}'"#,
+        ),
+    ];
+    for (from, to, want) in cases {
+        let spec = GOOD.replace(from, to);
+        assert_ne!(spec, GOOD, "{from} is in the good spec");
+        let got = error(&spec);
+        assert!(got.contains(want), "{to}: got {got}");
+    }
+    let long_name = GOOD.replace(
+        r#""name": "bids""#,
+        &format!(r#""name": "{}""#, "n".repeat(300)),
+    );
+    assert!(error(&long_name).contains("the job name is too large: 300 characters"));
+
+    let many: Vec<String> = (0..=MAX_VERTICES)
+        .map(|i| format!(r#"{{"id": "v{i}", "operator": "blackhole"}}"#))
+        .collect();
+    let spec = format!(r#"{{"vertices": [{}]}}"#, many.join(","));
+    assert!(error(&spec).contains("1025 vertices, more than the 1024 allowed"));
+
+    let huge = format!(
+        r#"{{"name": "{}", "vertices": []}}"#,
+        "x".repeat(MAX_SPEC_BYTES)
+    );
+    let refused = JobSpec::parse(&huge).unwrap_err().to_string();
+    assert!(refused.contains("the job spec is too large"), "{refused}");
+}

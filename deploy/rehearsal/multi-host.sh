@@ -126,22 +126,25 @@ start scheduler scheduler "REST API" scheduler --listen "$scheduler" \
   --data-dir "$state/scheduler" --secret-file "$id/cluster-secret" \
   --shuffle-node "shuffle-0=${address[shuffle-0]}:7077" \
   --shuffle-node "shuffle-1=${address[shuffle-1]}:7077" --replicas 2 \
-  --heartbeat-timeout-ms 30000 "${tls[@]}"
+  --heartbeat-timeout-ms 30000 --token-file "$id/api-token" "${tls[@]}"
 for worker in worker-0 worker-1; do
   start "$worker" "$worker" "registered" worker --scheduler "$scheduler" \
     --slots 2 --listen "${address[$worker]}:7080" "${tls[@]}"
 done
 say "2 shuffle nodes, a scheduler and 2 workers up"
 
-faro_on_scheduler() { on scheduler "$faro" "$@" --scheduler "http://$scheduler"; }
+faro_on_scheduler() { on scheduler "$faro" "$@" --scheduler "http://$scheduler" --token-file "$id/api-token"; }
 field() { # field EXPR < STATUS: a Python expression over the job status `j`
   python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"
 }
 result_of() { # result_of JOB: the job's collected rows, as JSON
-  on scheduler python3 - "$scheduler" "$1" <<'EOF'
+  on scheduler python3 - "$scheduler" "$1" "$id/api-token" <<'EOF'
 import json, sys, urllib.request
-scheduler, job = sys.argv[1], sys.argv[2]
-with urllib.request.urlopen(f"http://{scheduler}/v1/jobs/{job}/result") as answer:
+scheduler, job, token_file = sys.argv[1], sys.argv[2], sys.argv[3]
+token = open(token_file).read().strip()
+request = urllib.request.Request(f"http://{scheduler}/v1/jobs/{job}/result",
+                                 headers={"Authorization": f"Bearer {token}"})
+with urllib.request.urlopen(request) as answer:
     print(json.dumps(json.load(answer), sort_keys=True))
 EOF
 }

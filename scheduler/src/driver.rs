@@ -14,6 +14,7 @@ use std::time::Duration;
 use faro_runtime::attempt::TaskDone;
 use faro_runtime::data::Batch;
 use faro_runtime::deploy::TaskDeployment;
+use faro_runtime::operators::basic::KeepLimit;
 use faro_runtime::plan::Plan;
 use faro_runtime::runner::checked_regions;
 use faro_runtime::spec::{Exchange, ValidJob};
@@ -25,6 +26,7 @@ use crate::failover::{scope, FailoverPolicy, RerunCause, Scope};
 use crate::placement::{place_chain, replace_subtask};
 pub use crate::progress::Progress;
 use crate::shuffle::ShuffleService;
+use crate::slots::{SlotGrant, SlotPool};
 use crate::workers::{AttemptError, Workers};
 
 /// Where jobs run: workers, and the shuffle service for blocking edges.
@@ -32,11 +34,13 @@ pub struct Cluster {
     /// The workers.
     pub workers: Arc<Workers>,
     /// The shuffle service, if there is one.
-    pub shuffle: Option<ShuffleService>,
+    pub shuffle: Option<Arc<ShuffleService>>,
     /// Largest frame a receiver accepts.
     pub max_frame: usize,
     /// Range-edge samples from worker processes.
     pub samples: Arc<crate::ranges::Samples>,
+    /// The workers' slots, granted to regions of every job in turn.
+    pub slots: Arc<SlotPool>,
 }
 
 /// One job to run.
@@ -55,6 +59,9 @@ pub struct JobRun {
     pub first_attempts: HashMap<(usize, u32), u32>,
     /// How long to wait for a worker when none is alive.
     pub worker_patience: Duration,
+    /// How much of their `collect` rows attempts keep and return
+    /// (everything if `None`).
+    pub keep: Option<KeepLimit>,
 }
 
 enum RegionFailure {
@@ -113,7 +120,7 @@ impl Driver<'_> {
     fn shuffle(&self) -> Result<&ShuffleService, String> {
         self.cluster
             .shuffle
-            .as_ref()
+            .as_deref()
             .ok_or_else(|| "the job has blocking edges but there is no shuffle service".into())
     }
 
@@ -144,12 +151,13 @@ impl Driver<'_> {
         let mut recoveries = 0u32;
         while let Some(r) = (0..self.regions.len()).find(|&r| !done[r]) {
             match self.run_region(r).await {
-                Ok(collected) => {
+                Ok((collected, truncated)) => {
                     done[r] = true;
                     let _ = self.progress.send(Progress::RegionDone {
                         region: r,
                         chains: self.regions[r].clone(),
                         collected,
+                        truncated,
                     });
                 }
                 Err(RegionFailure::InputsLost(producers)) => {
@@ -203,7 +211,10 @@ impl Driver<'_> {
         self.shuffle()?.register(&self.run.job_id, &shuffles).await
     }
 
-    async fn place(&mut self, chains: &[usize]) -> Result<(), RegionFailure> {
+    /// Waits for a worker and then for the slots the region needs (as
+    /// many as its widest chain has subtasks), in turn with every other
+    /// job's regions.
+    async fn admit(&self, chains: &[usize]) -> Result<SlotGrant, RegionFailure> {
         if !self
             .cluster
             .workers
@@ -215,7 +226,34 @@ impl Driver<'_> {
                 self.run.worker_patience
             )));
         }
-        let slots = self.cluster.workers.slots();
+        let need = chains
+            .iter()
+            .map(|&c| self.plan.chains[c].parallelism as usize)
+            .max()
+            .unwrap_or(1);
+        Ok(self
+            .cluster
+            .slots
+            .acquire(need, &self.cluster.workers)
+            .await)
+    }
+
+    /// Places the region's chains on the slots granted, or — when a
+    /// granted worker was lost since — on the workers alive.
+    fn place(&mut self, chains: &[usize], grant: &SlotGrant) -> Result<(), RegionFailure> {
+        let alive = self.cluster.workers.slots();
+        let granted_alive = grant
+            .slots()
+            .iter()
+            .all(|g| alive.iter().any(|a| a.id == g.id));
+        let slots = if granted_alive && !grant.slots().is_empty() {
+            grant.slots().to_vec()
+        } else {
+            alive
+        };
+        if slots.is_empty() {
+            return Err(RegionFailure::Fatal("no worker is left".into()));
+        }
         for &c in chains {
             self.placement[c] = place_chain(self.plan.chains[c].parallelism, &slots);
         }
@@ -249,6 +287,7 @@ impl Driver<'_> {
                 .as_ref()
                 .map(|s| s.access(&self.run.job_id)),
             max_frame: self.cluster.max_frame,
+            keep: self.run.keep,
         };
         let workers = self.cluster.workers.clone();
         let progress = self.progress.clone();
@@ -275,11 +314,14 @@ impl Driver<'_> {
     }
 
     /// Runs region `r` until every subtask finished once; returns its
-    /// `collect` rows.
-    async fn run_region(&mut self, r: usize) -> Result<Vec<Batch>, RegionFailure> {
+    /// `collect` rows, and whether any were dropped for the keep limit.
+    async fn run_region(&mut self, r: usize) -> Result<(Vec<Batch>, bool), RegionFailure> {
         let chains = self.regions[r].clone();
         let scope = scope(&self.plan, &chains);
         let policy = self.run.policy;
+        // Held until the region ends (also when it fails or the job is
+        // cancelled: dropping the grant gives the slots back).
+        let grant = self.admit(&chains).await?;
         let mut registered = self.register_outputs(&chains).await;
         let mut tries = 1;
         while let Err(error) = registered {
@@ -291,7 +333,7 @@ impl Driver<'_> {
             tries += 1;
             registered = self.register_outputs(&chains).await;
         }
-        self.place(&chains).await?;
+        self.place(&chains, &grant)?;
         let tasks: Vec<(usize, u32)> = chains
             .iter()
             .flat_map(|&c| (0..self.plan.chains[c].parallelism).map(move |s| (c, s)))
@@ -305,6 +347,7 @@ impl Driver<'_> {
         }
         let mut finished: HashSet<(usize, u32)> = HashSet::new();
         let mut collected = Vec::new();
+        let mut truncated = false;
         while finished.len() < tasks.len() {
             let Some(joined) = set.join_next().await else {
                 return Err(RegionFailure::Fatal("the region's tasks vanished".into()));
@@ -317,6 +360,7 @@ impl Driver<'_> {
                 Ok(done) => {
                     finished.insert((c, s));
                     collected.extend(done.collected);
+                    truncated |= done.report.collect_truncated;
                     let _ = self.progress.send(Progress::Finished {
                         chain: c,
                         subtask: s,
@@ -385,16 +429,25 @@ impl Driver<'_> {
                     self.abandon(&tasks, &finished, &name);
                     finished.clear();
                     collected.clear();
+                    truncated = false;
                     self.align_attempts(&tasks, next);
                     tokio::time::sleep(wait).await;
-                    self.place(&chains).await?;
+                    if !self
+                        .cluster
+                        .workers
+                        .wait_for_any(self.run.worker_patience)
+                        .await
+                    {
+                        return Err(RegionFailure::Fatal("no worker is left".into()));
+                    }
+                    self.place(&chains, &grant)?;
                     for &(oc, os) in &tasks {
                         self.spawn(&mut set, oc, os, Duration::ZERO);
                     }
                 }
             }
         }
-        Ok(collected)
+        Ok((collected, truncated))
     }
 
     /// Records the region's unfinished attempts as stopped (the caller

@@ -105,14 +105,15 @@ impl Embedded {
         workers.add_local(worker.clone());
         let cluster = Cluster {
             workers,
-            shuffle: Some(ShuffleService::new(
+            shuffle: Some(Arc::new(ShuffleService::new(
                 vec![("embedded".into(), node_addr)],
                 1,
                 secret,
                 endpoint,
-            )),
+            ))),
             max_frame: TransportOptions::default().buffer_size,
             samples: crate::ranges::Samples::new(),
+            slots: crate::slots::SlotPool::new(),
         };
         Ok(Self {
             _temp: temp,
@@ -153,6 +154,7 @@ impl Embedded {
             done_regions: Vec::new(),
             first_attempts: HashMap::new(),
             worker_patience: Duration::from_secs(1),
+            keep: None,
         };
         let outcome = drive(&self.cluster, run, tx).await;
         finish(&self.cluster, job_id).await;

@@ -3,8 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use faro_runtime::spec::JobSpec;
-
 use crate::failover::RerunCause;
 
 /// Where a job is in its life.
@@ -50,6 +48,8 @@ pub enum AttemptState {
     Finished,
     /// Failed, was lost with its worker, or was stopped for a restart.
     Failed,
+    /// Stopped because its job was cancelled.
+    Cancelled,
 }
 
 /// One attempt of a subtask.
@@ -126,8 +126,11 @@ pub struct JobResult {
     pub columns: Vec<String>,
     /// Rows, as JSON values in column order.
     pub rows: Vec<Vec<serde_json::Value>>,
-    /// Whether rows beyond the scheduler's limit were dropped.
+    /// Whether rows beyond the scheduler's limits were dropped.
     pub truncated: bool,
+    /// Bytes of the rows kept, as JSON.
+    #[serde(default)]
+    pub bytes: u64,
 }
 
 /// Everything kept about one job.
@@ -147,8 +150,6 @@ pub struct JobRecord {
     pub finished_ms: Option<u64>,
     /// Why it failed.
     pub error: Option<String>,
-    /// Its spec.
-    pub spec: JobSpec,
     /// Vertices and their parallelism, for status displays.
     pub vertices: Vec<(String, u32)>,
     /// Every subtask that was deployed, with its attempts.

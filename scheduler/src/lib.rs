@@ -2,7 +2,8 @@
 //! them, and keeps track of them.
 //!
 //! - [`placement`] and [`failover`]: the pure decisions — where subtasks
-//!   run, what re-runs after a failure, how long to wait.
+//!   run, what re-runs after a failure, how long to wait; [`slots`]: the
+//!   cluster's slots granted to regions in turn, across jobs.
 //! - [`workers`]: the workers tasks may run on (in-process, or processes
 //!   that registered over [`control`] and heartbeat); [`shuffle`]: the
 //!   shuffle service as the scheduler uses it.
@@ -15,9 +16,11 @@
 //!   `faro run` and `faro local` run jobs on; [`standalone`]: the
 //!   scheduler process's control endpoint.
 //! - [`jobs`]: what is known about a job; [`store`]: those records in
-//!   redb; [`service`]: the scheduler itself; [`rest`]: its REST API.
+//!   redb; [`service`]: the scheduler itself; [`rest`]: its REST API,
+//!   behind [`auth`].
 
 pub mod agent;
+pub mod auth;
 pub mod control;
 pub mod driver;
 pub mod embedded;
@@ -30,6 +33,7 @@ pub mod ranges;
 pub mod rest;
 pub mod service;
 pub mod shuffle;
+pub mod slots;
 pub mod standalone;
 pub mod store;
 pub mod workers;

@@ -146,10 +146,6 @@ mod tests {
     use crate::jobs::{AttemptState, AttemptStatus, Reruns, TaskStatus};
 
     fn job(id: &str, state: JobState, finished_ms: u64, attempts: usize) -> JobRecord {
-        let spec: faro_runtime::spec::JobSpec = serde_json::from_str(
-            r#"{"name":"t","vertices":[{"id":"a","operator":"collect"}],"edges":[]}"#,
-        )
-        .unwrap();
         JobRecord {
             id: id.into(),
             name: "t".into(),
@@ -158,7 +154,6 @@ mod tests {
             started_ms: Some(0),
             finished_ms: state.is_terminal().then_some(finished_ms),
             error: None,
-            spec,
             vertices: vec![],
             tasks: vec![TaskStatus {
                 vertex: "src->map".into(),

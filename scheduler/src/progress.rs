@@ -54,5 +54,7 @@ pub enum Progress {
         chains: Vec<usize>,
         /// Rows of its `collect` sinks.
         collected: Vec<Batch>,
+        /// Whether a sink dropped rows beyond what the scheduler keeps.
+        truncated: bool,
     },
 }

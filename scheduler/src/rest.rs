@@ -2,31 +2,40 @@
 //!
 //! | method and path | what |
 //! |---|---|
-//! | `POST /v1/jobs` | submit a spec (JSON); `201 {"id"}`, `400` with the validation message |
-//! | `GET /v1/jobs` | every job, oldest first |
+//! | `POST /v1/jobs` | submit a spec (JSON or YAML, at most 1 MiB); `201 {"id"}`, `400` with the validation message, `413` if larger |
+//! | `GET /v1/jobs?limit=N&after=CURSOR` | a page of jobs, oldest first: `{"jobs": […], "next": CURSOR or null}` (`limit` 1–1000, default 100) |
 //! | `GET /v1/jobs/{id}` | one job: state, vertices, tasks, timings, re-runs |
+//! | `GET /v1/jobs/{id}/spec` | the spec it was submitted with |
 //! | `POST /v1/jobs/{id}/cancel` | stop it and delete its shuffle data |
 //! | `GET /v1/jobs/{id}/result` | its `collect` rows (`409` until finished) |
 //! | `GET /v1/workers`, `GET /v1/shuffle/nodes` | the cluster |
 //! | `GET /healthz`, `GET /metrics` | health, Prometheus metrics |
 //! | `GET /v1/openapi.json` | this API as OpenAPI 3 |
 //!
-//! With a token configured every `/v1` call needs `Authorization: Bearer
-//! TOKEN` (`401` otherwise). Unknown ids are `404`.
+//! With a token ([`ApiAccess::Token`]) every `/v1` call and `/metrics`
+//! (which names jobs) need `Authorization: Bearer TOKEN` (`401`
+//! otherwise); `/healthz` never does. Unknown ids are `404`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use faro_runtime::spec::limits::MAX_SPEC_BYTES;
 use faro_runtime::spec::JobSpec;
 
+use crate::auth::ApiAccess;
 use crate::jobs::JobState;
 use crate::service::{Scheduler, SchedulerError};
 
+/// Jobs per page of `GET /v1/jobs` unless the request says.
+pub const DEFAULT_PAGE: usize = 100;
+/// Most jobs one page may hold.
+pub const MAX_PAGE: usize = 1000;
+
 struct Api {
     scheduler: Arc<Scheduler>,
-    token: Option<String>,
+    access: ApiAccess,
 }
 
 type State = web::Data<Api>;
@@ -46,23 +55,25 @@ fn failure(e: SchedulerError) -> HttpResponse {
 
 /// The refusal to send, unless the request carries the configured token.
 fn refusal(api: &Api, request: &HttpRequest) -> Option<HttpResponse> {
-    let Some(token) = &api.token else {
-        return None;
-    };
     let given = request
         .headers()
         .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    // Constant-time comparison: the token is a secret.
-    let matches = given.is_some_and(|g| {
-        g.len() == token.len()
-            && g.bytes()
-                .zip(token.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    });
-    (!matches).then(|| error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token"))
+        .and_then(|v| v.to_str().ok());
+    (!api.access.allows(given))
+        .then(|| error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token"))
+}
+
+/// The request's body, unless it is larger than `limit` bytes (read no
+/// further than that).
+async fn body_within(payload: web::Payload, limit: usize) -> Result<web::Bytes, HttpResponse> {
+    match payload.to_bytes_limited(limit).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(e)) => Err(error(StatusCode::BAD_REQUEST, e)),
+        Err(_) => Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the job spec is larger than the {limit} bytes allowed"),
+        )),
+    }
 }
 
 macro_rules! guarded {
@@ -73,8 +84,12 @@ macro_rules! guarded {
     };
 }
 
-async fn submit(api: State, request: HttpRequest, body: web::Bytes) -> HttpResponse {
+async fn submit(api: State, request: HttpRequest, payload: web::Payload) -> HttpResponse {
     guarded!(api, request);
+    let body = match body_within(payload, MAX_SPEC_BYTES).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
     let spec = match std::str::from_utf8(&body)
         .map_err(|e| e.to_string())
         .and_then(|text| JobSpec::parse(text).map_err(|e| e.to_string()))
@@ -88,19 +103,37 @@ async fn submit(api: State, request: HttpRequest, body: web::Bytes) -> HttpRespo
     }
 }
 
+/// The query of `GET /v1/jobs`.
+#[derive(serde::Deserialize)]
+struct PageQuery {
+    limit: Option<usize>,
+    after: Option<String>,
+}
+
 async fn list(api: State, request: HttpRequest) -> HttpResponse {
     guarded!(api, request);
-    match api.scheduler.jobs() {
-        Ok(jobs) => HttpResponse::Ok().json(
-            jobs.iter()
-                .map(|j| {
-                    serde_json::json!({
-                        "id": j.id, "name": j.name, "state": j.state,
-                        "submitted_ms": j.submitted_ms, "finished_ms": j.finished_ms,
-                    })
-                })
-                .collect::<Vec<_>>(),
-        ),
+    let query = match web::Query::<PageQuery>::from_query(request.query_string()) {
+        Ok(query) => query.into_inner(),
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("limit must be 1 to {MAX_PAGE}, not {limit}"),
+        );
+    }
+    match api.scheduler.page(query.after.as_deref(), limit) {
+        Ok(page) => HttpResponse::Ok().json(page),
+        Err(SchedulerError::Store(e)) if query.after.is_some() => error(StatusCode::BAD_REQUEST, e),
+        Err(e) => failure(e),
+    }
+}
+
+async fn spec(api: State, request: HttpRequest, id: web::Path<String>) -> HttpResponse {
+    guarded!(api, request);
+    match api.scheduler.spec(&id) {
+        Ok(spec) => HttpResponse::Ok().json(spec),
         Err(e) => failure(e),
     }
 }
@@ -184,7 +217,8 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok\n")
 }
 
-async fn metrics(api: State) -> HttpResponse {
+async fn metrics(api: State, request: HttpRequest) -> HttpResponse {
+    guarded!(api, request);
     let jobs = match api.scheduler.jobs() {
         Ok(jobs) => jobs,
         Err(error) => return HttpResponse::InternalServerError().body(error.to_string()),
@@ -213,22 +247,22 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 pub fn serve(
     addr: SocketAddr,
     scheduler: Arc<Scheduler>,
-    token: Option<String>,
+    access: ApiAccess,
 ) -> std::io::Result<SocketAddr> {
     let (bound_tx, bound_rx) = std::sync::mpsc::sync_channel(1);
     std::thread::Builder::new()
         .name("faro-rest".into())
         .spawn(move || {
-            let api = web::Data::new(Api { scheduler, token });
+            let api = web::Data::new(Api { scheduler, access });
             let server = HttpServer::new(move || {
                 App::new()
                     .app_data(api.clone())
-                    .app_data(web::PayloadConfig::new(16 << 20))
                     .route("/v1/jobs", web::post().to(submit))
                     .route("/v1/jobs", web::get().to(list))
                     .route("/v1/jobs/{id}", web::get().to(status))
                     .route("/v1/jobs/{id}/cancel", web::post().to(cancel))
                     .route("/v1/jobs/{id}/result", web::get().to(result))
+                    .route("/v1/jobs/{id}/spec", web::get().to(spec))
                     .route("/v1/workers", web::get().to(workers))
                     .route("/v1/shuffle/nodes", web::get().to(shuffle_nodes))
                     .route("/v1/openapi.json", web::get().to(openapi))

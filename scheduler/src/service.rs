@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use faro_runtime::data::Batch;
 use faro_runtime::kernels::views;
+use faro_runtime::operators::basic::KeepLimit;
 use faro_runtime::plan::Plan;
 use faro_runtime::spec::{validate, JobSpec, SpecError, ValidJob};
 
@@ -22,7 +23,7 @@ use crate::driver::{drive, Cluster, JobRun, Progress};
 use crate::embedded::{finish, EmbeddedNode};
 use crate::failover::FailoverPolicy;
 use crate::jobs::{now_ms, AttemptState, AttemptStatus, JobRecord, JobResult, JobState, Reruns};
-use crate::store::{Store, StoreError};
+use crate::store::{JobPage, Store, StoreError};
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,8 @@ pub enum SchedulerError {
 pub struct SchedulerConfig {
     /// Rows of a job's `collect` result kept.
     pub result_rows: usize,
+    /// Bytes of a job's `collect` result kept (as JSON).
+    pub result_bytes: usize,
     /// Attempts and waits.
     pub policy: FailoverPolicy,
     /// How long a job waits for a worker when none is alive.
@@ -53,6 +56,7 @@ impl Default for SchedulerConfig {
     fn default() -> Self {
         Self {
             result_rows: 100_000,
+            result_bytes: 64 << 20,
             policy: FailoverPolicy::default(),
             worker_patience: Duration::from_secs(30),
         }
@@ -84,8 +88,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl JobResult {
-    /// Appends `batches`' rows, keeping at most `limit`.
-    pub fn append(&mut self, batches: &[Batch], limit: usize) {
+    /// Appends `batches`' rows, keeping at most `rows` rows and `bytes`
+    /// bytes of them (as JSON); beyond that it is marked truncated.
+    pub fn append(&mut self, batches: &[Batch], rows: usize, bytes: usize) {
         if self.columns.is_empty() {
             if let Some(first) = batches.first() {
                 self.columns = first
@@ -99,12 +104,19 @@ impl JobResult {
         for batch in batches {
             let views = views(batch);
             for row in 0..batch.num_rows() {
-                if self.rows.len() < limit {
-                    self.rows
-                        .push(views.iter().map(|c| c.value(row).to_json()).collect());
-                } else {
+                if self.rows.len() >= rows {
                     self.truncated = true;
+                    return;
                 }
+                let values: Vec<serde_json::Value> =
+                    views.iter().map(|c| c.value(row).to_json()).collect();
+                let size = serde_json::to_vec(&values).map_or(0, |v| v.len());
+                if self.bytes + size as u64 > bytes as u64 {
+                    self.truncated = true;
+                    return;
+                }
+                self.bytes += size as u64;
+                self.rows.push(values);
             }
         }
     }
@@ -141,7 +153,17 @@ impl Scheduler {
             },
         });
         for record in unfinished {
-            match validate(&record.spec) {
+            let spec = match scheduler.store.spec(&record.id) {
+                Ok(Some(spec)) => spec,
+                Ok(None) | Err(_) => {
+                    scheduler.update(&record.id, |r| {
+                        r.state = JobState::Failed;
+                        r.error = Some("cannot resume: its spec was not kept".into());
+                    });
+                    continue;
+                }
+            };
+            match validate(&spec) {
                 Ok(job) => {
                     tracing::info!(job = %record.id, done_regions = ?record.done_regions, "resuming");
                     scheduler.start(record.id.clone(), job);
@@ -187,12 +209,11 @@ impl Scheduler {
                 .iter()
                 .map(|v| (v.id.clone(), v.parallelism))
                 .collect(),
-            spec,
             tasks: Vec::new(),
             reruns: Reruns::default(),
             done_regions: Vec::new(),
         };
-        self.store.put_job(&record)?;
+        self.store.add_job(&record, &spec)?;
         self.start(id.clone(), job);
         Ok(id)
     }
@@ -229,6 +250,10 @@ impl Scheduler {
             done_regions: record.done_regions.clone(),
             first_attempts: record.next_attempts(),
             worker_patience: self.config.worker_patience,
+            keep: Some(KeepLimit {
+                rows: self.config.result_rows,
+                bytes: self.config.result_bytes,
+            }),
         };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let recorder = {
@@ -313,14 +338,25 @@ impl Scheduler {
             }),
             Progress::Rerun(cause) => self.update(id, |r| r.reruns.count(cause)),
             Progress::RegionDone {
-                region, collected, ..
+                region,
+                collected,
+                truncated,
+                ..
             } => {
                 let _writing = lock(&self.record_writes);
                 let Ok(Some(mut record)) = self.store.job(id) else {
                     return;
                 };
+                if record.state.is_terminal() {
+                    return;
+                }
                 let mut result = self.store.result(id).ok().flatten().unwrap_or_default();
-                result.append(&collected, self.config.result_rows);
+                result.append(
+                    &collected,
+                    self.config.result_rows,
+                    self.config.result_bytes,
+                );
+                result.truncated |= truncated;
                 if !record.done_regions.contains(&region) {
                     record.done_regions.push(region);
                 }
@@ -333,13 +369,18 @@ impl Scheduler {
         }
     }
 
-    /// Applies `change` to job `id` if the state rules allow it.
+    /// Applies `change` to job `id` if the state rules allow it. A job that
+    /// ended changes no more: a cancelled job's driver may still report
+    /// what it did last, which must not show as running again.
     fn update(&self, id: &str, change: impl FnOnce(&mut JobRecord)) {
         let _writing = lock(&self.record_writes);
         let Ok(Some(mut record)) = self.store.job(id) else {
             return;
         };
         let before = record.state;
+        if before.is_terminal() {
+            return;
+        }
         change(&mut record);
         if record.state != before && !before.may_become(record.state) {
             return;
@@ -355,6 +396,19 @@ impl Scheduler {
     /// Every job.
     pub fn jobs(&self) -> Result<Vec<JobRecord>, SchedulerError> {
         Ok(self.store.jobs()?)
+    }
+
+    /// A page of the job listing: up to `limit` jobs after the cursor
+    /// `after`, oldest first.
+    pub fn page(&self, after: Option<&str>, limit: usize) -> Result<JobPage, SchedulerError> {
+        Ok(self.store.page(after, limit)?)
+    }
+
+    /// A job's spec.
+    pub fn spec(&self, id: &str) -> Result<JobSpec, SchedulerError> {
+        self.store
+            .spec(id)?
+            .ok_or_else(|| SchedulerError::NotFound(id.to_string()))
     }
 
     /// One job.
@@ -384,7 +438,16 @@ impl Scheduler {
             self.handle
                 .spawn(async move { finish(&scheduler.cluster, &job).await });
         }
-        self.update(id, |record| record.state = JobState::Cancelled);
+        self.update(id, |record| {
+            record.state = JobState::Cancelled;
+            let now = now_ms();
+            for attempt in record.tasks.iter_mut().flat_map(|t| t.attempts.iter_mut()) {
+                if attempt.state == AttemptState::Running {
+                    attempt.state = AttemptState::Cancelled;
+                    attempt.finished_ms = Some(now);
+                }
+            }
+        });
         self.job(id)
     }
 }

@@ -6,13 +6,23 @@
 //! Every call connects afresh: the scheduler talks to the service rarely
 //! (job start, after a failure, job end), and a node that restarted since
 //! the last call must not be asked over a dead connection.
+//!
+//! Deleting a job's data is retried, with a growing wait, until it
+//! succeeds or the nodes' own expiry would have removed the data anyway:
+//! a node busy or restarting when a job ends must not keep its data.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use faro_runtime::deploy::ShuffleAccess;
 use faro_shuffle::storage::ShuffleShape;
 use faro_shuffle::{ClusterSecret, ShuffleCluster};
 use faro_transport::Endpoint;
+
+/// How long a failed delete is retried: the nodes' default job TTL, after
+/// which they delete a silent job's data themselves.
+pub const DELETE_PATIENCE: Duration = Duration::from_secs(30 * 60);
 
 /// The shuffle service as the scheduler uses it.
 pub struct ShuffleService {
@@ -89,17 +99,46 @@ impl ShuffleService {
         }
     }
 
-    /// Deletes `job`'s data on every node it can reach.
-    pub async fn delete_job(&self, job: &str) {
-        let deleted = async {
-            self.connect(job)
-                .await?
-                .delete_job()
-                .await
-                .map_err(|e| e.to_string())
-        };
-        if let Err(error) = deleted.await {
-            tracing::warn!(%job, %error, "cannot delete the job's shuffle data");
+    /// Deletes `job`'s data on every node, trying once; if that fails,
+    /// tries again in the background (see [`DELETE_PATIENCE`]). Returns
+    /// whether the first try succeeded.
+    pub async fn delete_job(self: &Arc<Self>, job: &str) -> bool {
+        match self.try_delete(job).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%job, %error, "cannot delete the job's shuffle data yet; retrying");
+                let service = self.clone();
+                let job = job.to_string();
+                tokio::spawn(async move { service.keep_deleting(&job).await });
+                false
+            }
+        }
+    }
+
+    async fn try_delete(&self, job: &str) -> Result<(), String> {
+        self.connect(job)
+            .await?
+            .delete_job()
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn keep_deleting(&self, job: &str) {
+        let started = tokio::time::Instant::now();
+        let mut wait = Duration::from_millis(500);
+        loop {
+            tokio::time::sleep(wait).await;
+            match self.try_delete(job).await {
+                Ok(()) => {
+                    tracing::info!(%job, "deleted the job's shuffle data");
+                    return;
+                }
+                Err(error) if started.elapsed() >= DELETE_PATIENCE => {
+                    tracing::warn!(%job, %error, "gave up deleting the job's shuffle data; the nodes expire it");
+                    return;
+                }
+                Err(_) => wait = (wait * 2).min(Duration::from_secs(30)),
+            }
         }
     }
 }

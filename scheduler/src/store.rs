@@ -1,15 +1,30 @@
-//! The scheduler's metadata store: every job's record and result in an
-//! embedded redb database, written through on every change, so a
-//! restarted scheduler still knows every job.
+//! The scheduler's metadata store: every job's record, spec, listing
+//! entry and result in an embedded redb database, written through on
+//! every change, so a restarted scheduler still knows every job.
+//!
+//! A job's parts live in separate tables because they are read apart: the
+//! spec (up to a megabyte) is written once and read only to run or resume
+//! the job; the record (state, attempts) changes with every step; the
+//! listing entry (id, name, state, times) is keyed by submission time, so
+//! a page of `GET /v1/jobs` reads only the entries it returns.
 
 use std::path::Path;
 
+use faro_runtime::spec::JobSpec;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
 
-use crate::jobs::{JobRecord, JobResult};
+use crate::jobs::{JobRecord, JobResult, JobState};
 
 const JOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("jobs");
+const SPECS: TableDefinition<&str, &[u8]> = TableDefinition::new("specs");
+const LISTING: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("listing");
 const RESULTS: TableDefinition<&str, &[u8]> = TableDefinition::new("results");
+
+/// redb's page cache: the working set is a few records at a time (its
+/// default of 1 GiB would let a busy scheduler's memory grow with
+/// history).
+const CACHE_BYTES: usize = 16 << 20;
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +35,52 @@ fn failed(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
 }
 
+/// A job as `GET /v1/jobs` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSummary {
+    /// The job's id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its state.
+    pub state: JobState,
+    /// When it was submitted (ms since the epoch).
+    pub submitted_ms: u64,
+    /// When it ended.
+    pub finished_ms: Option<u64>,
+}
+
+impl JobSummary {
+    fn of(job: &JobRecord) -> Self {
+        Self {
+            id: job.id.clone(),
+            name: job.name.clone(),
+            state: job.state,
+            submitted_ms: job.submitted_ms,
+            finished_ms: job.finished_ms,
+        }
+    }
+}
+
+/// One page of the job listing, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobPage {
+    /// The jobs.
+    pub jobs: Vec<JobSummary>,
+    /// Where the next page starts (`after=`), if there is one.
+    pub next: Option<String>,
+}
+
+/// The cursor after `job` (its submission time and id).
+fn cursor(job: &JobSummary) -> String {
+    format!("{}.{}", job.submitted_ms, job.id)
+}
+
+fn parse_cursor(text: &str) -> Option<(u64, &str)> {
+    let (ms, id) = text.split_once('.')?;
+    Some((ms.parse().ok()?, id))
+}
+
 /// Jobs and results on disk.
 pub struct Store {
     db: Database,
@@ -28,26 +89,17 @@ pub struct Store {
 impl Store {
     /// Opens (creating) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(failed)?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(failed)?;
         let txn = db.begin_write().map_err(failed)?;
         txn.open_table(JOBS).map_err(failed)?;
+        txn.open_table(SPECS).map_err(failed)?;
+        txn.open_table(LISTING).map_err(failed)?;
         txn.open_table(RESULTS).map_err(failed)?;
         txn.commit().map_err(failed)?;
         Ok(Self { db })
-    }
-
-    fn put(
-        &self,
-        table: TableDefinition<&str, &[u8]>,
-        key: &str,
-        value: &[u8],
-    ) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(failed)?;
-        {
-            let mut table = txn.open_table(table).map_err(failed)?;
-            table.insert(key, value).map_err(failed)?;
-        }
-        txn.commit().map_err(failed)
     }
 
     fn get(
@@ -60,9 +112,61 @@ impl Store {
         Ok(table.get(key).map_err(failed)?.map(|v| v.value().to_vec()))
     }
 
-    /// Writes a job's record.
+    /// Writes a new job: its record, spec and listing entry.
+    pub fn add_job(&self, job: &JobRecord, spec: &JobSpec) -> Result<(), StoreError> {
+        let spec = serde_json::to_vec(spec).map_err(failed)?;
+        self.write(job, |txn| {
+            txn.open_table(SPECS)
+                .map_err(failed)?
+                .insert(job.id.as_str(), spec.as_slice())
+                .map_err(failed)?;
+            Ok(())
+        })
+    }
+
+    /// Writes a job's record (and its listing entry).
     pub fn put_job(&self, job: &JobRecord) -> Result<(), StoreError> {
-        self.put(JOBS, &job.id, &serde_json::to_vec(job).map_err(failed)?)
+        self.write(job, |_| Ok(()))
+    }
+
+    /// Writes a job's record and result in one transaction.
+    pub fn put_job_and_result(
+        &self,
+        job: &JobRecord,
+        result: &JobResult,
+    ) -> Result<(), StoreError> {
+        let result = serde_json::to_vec(result).map_err(failed)?;
+        self.write(job, |txn| {
+            txn.open_table(RESULTS)
+                .map_err(failed)?
+                .insert(job.id.as_str(), result.as_slice())
+                .map_err(failed)?;
+            Ok(())
+        })
+    }
+
+    /// Writes `job`'s record and listing entry, and whatever `more`
+    /// writes, in one transaction.
+    fn write(
+        &self,
+        job: &JobRecord,
+        more: impl FnOnce(&redb::WriteTransaction) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let record = serde_json::to_vec(job).map_err(failed)?;
+        let summary = serde_json::to_vec(&JobSummary::of(job)).map_err(failed)?;
+        let txn = self.db.begin_write().map_err(failed)?;
+        {
+            txn.open_table(JOBS)
+                .map_err(failed)?
+                .insert(job.id.as_str(), record.as_slice())
+                .map_err(failed)?;
+            txn.open_table(LISTING)
+                .map_err(failed)?
+                .insert((job.submitted_ms, job.id.as_str()), summary.as_slice())
+                .map_err(failed)?;
+            more(&txn)?;
+        }
+        txn.commit().map_err(failed)
     }
 
     /// A job's record.
@@ -72,7 +176,14 @@ impl Store {
             .transpose()
     }
 
-    /// Every job, oldest first.
+    /// A job's spec.
+    pub fn spec(&self, id: &str) -> Result<Option<JobSpec>, StoreError> {
+        self.get(SPECS, id)?
+            .map(|bytes| serde_json::from_slice(&bytes).map_err(failed))
+            .transpose()
+    }
+
+    /// Every job's record, oldest first.
     pub fn jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
         let txn = self.db.begin_read().map_err(failed)?;
         let table = txn.open_table(JOBS).map_err(failed)?;
@@ -85,30 +196,37 @@ impl Store {
         Ok(jobs)
     }
 
-    /// Writes a job's result.
-    pub fn put_result(&self, id: &str, result: &JobResult) -> Result<(), StoreError> {
-        self.put(RESULTS, id, &serde_json::to_vec(result).map_err(failed)?)
-    }
-
-    /// Writes a job's record and result in one transaction.
-    pub fn put_job_and_result(
-        &self,
-        job: &JobRecord,
-        result: &JobResult,
-    ) -> Result<(), StoreError> {
-        let job_bytes = serde_json::to_vec(job).map_err(failed)?;
-        let result_bytes = serde_json::to_vec(result).map_err(failed)?;
-        let txn = self.db.begin_write().map_err(failed)?;
-        {
-            let mut jobs = txn.open_table(JOBS).map_err(failed)?;
-            jobs.insert(job.id.as_str(), job_bytes.as_slice())
-                .map_err(failed)?;
-            let mut results = txn.open_table(RESULTS).map_err(failed)?;
-            results
-                .insert(job.id.as_str(), result_bytes.as_slice())
-                .map_err(failed)?;
+    /// Up to `limit` jobs submitted after the cursor `after` (from the
+    /// start without one), oldest first.
+    pub fn page(&self, after: Option<&str>, limit: usize) -> Result<JobPage, StoreError> {
+        let start = match after {
+            Some(text) => Some(
+                parse_cursor(text)
+                    .ok_or_else(|| StoreError(format!("{text:?} is not a page cursor")))?,
+            ),
+            None => None,
+        };
+        let txn = self.db.begin_read().map_err(failed)?;
+        let table = txn.open_table(LISTING).map_err(failed)?;
+        let range = match start {
+            Some(start) => table.range(start..).map_err(failed)?,
+            None => table.range::<(u64, &str)>(..).map_err(failed)?,
+        };
+        let mut jobs = Vec::new();
+        let mut more = false;
+        for entry in range {
+            let (key, value) = entry.map_err(failed)?;
+            if start.is_some_and(|s| key.value() == s) {
+                continue;
+            }
+            if jobs.len() == limit {
+                more = true;
+                break;
+            }
+            jobs.push(serde_json::from_slice::<JobSummary>(value.value()).map_err(failed)?);
         }
-        txn.commit().map_err(failed)
+        let next = if more { jobs.last().map(cursor) } else { None };
+        Ok(JobPage { jobs, next })
     }
 
     /// A job's result, if it has one.
@@ -116,5 +234,59 @@ impl Store {
         self.get(RESULTS, id)?
             .map(|bytes| serde_json::from_slice(&bytes).map_err(failed))
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::Reruns;
+
+    fn record(id: &str, submitted_ms: u64) -> JobRecord {
+        JobRecord {
+            id: id.into(),
+            name: format!("name of {id}"),
+            state: JobState::Queued,
+            submitted_ms,
+            started_ms: None,
+            finished_ms: None,
+            error: None,
+            vertices: Vec::new(),
+            tasks: Vec::new(),
+            reruns: Reruns::default(),
+            done_regions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn pages_follow_submission_order_and_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("jobs.redb")).unwrap();
+        for (i, ms) in [30, 10, 20, 20, 40].iter().enumerate() {
+            store
+                .add_job(&record(&format!("j{i}"), *ms), &JobSpec::default())
+                .unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.page(after.as_deref(), 2).unwrap();
+            assert!(page.jobs.len() <= 2);
+            seen.extend(page.jobs.iter().map(|j| j.id.clone()));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ["j1", "j2", "j3", "j0", "j4"]);
+        let mut changed = record("j1", 10);
+        changed.state = JobState::Running;
+        store.put_job(&changed).unwrap();
+        assert_eq!(
+            store.page(None, 1).unwrap().jobs[0].state,
+            JobState::Running
+        );
+        assert!(store.page(Some("garbage"), 1).is_err());
+        assert_eq!(store.spec("j3").unwrap(), Some(JobSpec::default()));
     }
 }

@@ -14,8 +14,25 @@ pub struct Remote {
     #[arg(long, env = "FARO_SCHEDULER", default_value = "http://127.0.0.1:8080")]
     scheduler: String,
     /// Bearer token, if the scheduler wants one.
-    #[arg(long, env = "FARO_TOKEN")]
+    #[arg(long, env = "FARO_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// File whose content is the bearer token (`api-token` from `faro
+    /// identity`).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+}
+
+impl Remote {
+    /// The bearer token to send, if any.
+    fn token(&self) -> anyhow::Result<Option<String>> {
+        match (&self.token, &self.token_file) {
+            (Some(token), _) => Ok(Some(token.trim().to_string())),
+            (None, Some(file)) => std::fs::read_to_string(file)
+                .map(|text| Some(text.trim().to_string()))
+                .with_context(|| format!("reading the API token {}", file.display())),
+            (None, None) => Ok(None),
+        }
+    }
 }
 
 /// Options of `faro submit`.
@@ -52,7 +69,7 @@ fn call(
         .build()
         .into();
     let url = format!("{}{path}", remote.scheduler.trim_end_matches('/'));
-    let auth = remote.token.as_ref().map(|t| format!("Bearer {t}"));
+    let auth = remote.token()?.map(|t| format!("Bearer {t}"));
     let response = match (method, body) {
         ("POST", Some(body)) => {
             let mut request = agent.post(&url);
@@ -169,24 +186,27 @@ pub fn submit(args: &SubmitArgs) -> anyhow::Result<()> {
     }
 }
 
-/// `faro jobs`.
+/// `faro jobs`: every job, page after page.
 pub fn jobs(remote: &Remote) -> anyhow::Result<()> {
-    let (status, jobs) = call(remote, "GET", "/v1/jobs", None)?;
-    let jobs = ok(status, jobs)?;
     let names = ["id", "name", "state"].map(str::to_string);
-    let rows: Vec<Vec<Value>> = jobs
-        .as_array()
-        .map(|jobs| {
-            jobs.iter()
-                .map(|j| {
-                    names
-                        .iter()
-                        .map(|n| Value::Utf8(j[n.as_str()].as_str().unwrap_or("").to_string()))
-                        .collect()
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut rows: Vec<Vec<Value>> = Vec::new();
+    let mut path = "/v1/jobs?limit=1000".to_string();
+    loop {
+        let (status, page) = call(remote, "GET", &path, None)?;
+        let page = ok(status, page)?;
+        for job in page["jobs"].as_array().into_iter().flatten() {
+            rows.push(
+                names
+                    .iter()
+                    .map(|n| Value::Utf8(job[n.as_str()].as_str().unwrap_or("").to_string()))
+                    .collect(),
+            );
+        }
+        match page["next"].as_str() {
+            Some(next) => path = format!("/v1/jobs?limit=1000&after={next}"),
+            None => break,
+        }
+    }
     super::run::print_table(&names, &rows);
     Ok(())
 }

@@ -1,10 +1,12 @@
 //! What the scheduler and worker processes share in configuration: the
-//! TLS identity every QUIC peer presents, reading a `--config` TOML file
-//! whose keys are the flags' names, and merging the two (a flag wins).
+//! TLS identity every QUIC peer presents, the bearer token of their HTTP
+//! endpoints, reading a `--config` TOML file whose keys are the flags'
+//! names, and merging the two (a flag wins).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use faro_scheduler::auth::{ApiAccess, ApiToken};
 use faro_transport::{TlsConfig, TransportOptions};
 use serde::de::DeserializeOwned;
 
@@ -58,5 +60,40 @@ impl IdentityPaths {
     /// Loads the identity.
     pub fn load(&self) -> anyhow::Result<TlsConfig> {
         identity(&self.cert, &self.key, &self.ca)
+    }
+}
+
+/// Who may call a process's HTTP endpoints: requests must carry the token
+/// given (`--token`, `FARO_TOKEN`, or the first line of `--token-file`),
+/// unless `insecure` (`--insecure-no-auth`) opens them to anyone. Where
+/// `needed` (a cluster's REST API, a worker's `/metrics`), starting with
+/// neither is refused, so an open API is always a choice.
+pub fn api_access(
+    token: Option<String>,
+    token_file: Option<&Path>,
+    insecure: bool,
+    needed: bool,
+) -> anyhow::Result<ApiAccess> {
+    let token = match (token, token_file) {
+        (Some(token), _) => Some(ApiToken::new(&token).context("--token (or FARO_TOKEN)")?),
+        (None, Some(file)) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading the API token {}", file.display()))?;
+            Some(ApiToken::new(&text).with_context(|| format!("in {}", file.display()))?)
+        }
+        (None, None) => None,
+    };
+    match (token, insecure) {
+        (Some(_), true) => {
+            anyhow::bail!("both an API token and --insecure-no-auth are set; choose one")
+        }
+        (Some(token), false) => Ok(ApiAccess::Token(token)),
+        (None, true) => Ok(ApiAccess::Open),
+        (None, false) if needed => anyhow::bail!(
+            "the HTTP API needs a bearer token: set --token-file FILE (or `token_file` in the \
+             config file, --token, FARO_TOKEN), or pass --insecure-no-auth to serve it to \
+             anyone who can reach it"
+        ),
+        (None, false) => Ok(ApiAccess::Open),
     }
 }

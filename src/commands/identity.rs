@@ -1,7 +1,9 @@
 //! `faro identity`: makes what a cluster's processes need to trust each
-//! other — a CA, one certificate and key it signed, and a random cluster
-//! secret — in the layout the example configurations and the Kubernetes
-//! secret expect (`ca.pem`, `node.pem`, `node.key`, `cluster-secret`).
+//! other — a CA, one certificate and key it signed, a random cluster
+//! secret — and the bearer token of the REST API and workers' `/metrics`,
+//! in the layout the example configurations and the Kubernetes secret
+//! expect (`ca.pem`, `node.pem`, `node.key`, `cluster-secret`,
+//! `api-token`).
 //!
 //! Every process dials its peers with the TLS server name `localhost`, so
 //! the certificate always carries that name; `--name` adds more.
@@ -27,7 +29,22 @@ pub struct IdentityArgs {
     force: bool,
 }
 
-const FILES: [&str; 4] = ["ca.pem", "node.pem", "node.key", "cluster-secret"];
+const FILES: [&str; 5] = [
+    "ca.pem",
+    "node.pem",
+    "node.key",
+    "cluster-secret",
+    "api-token",
+];
+
+/// 32 random bytes from the OS, as hex.
+fn random_hex(what: &str) -> anyhow::Result<String> {
+    let mut seed = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut seed))
+        .with_context(|| format!("reading /dev/urandom for the {what}"))?;
+    Ok(seed.iter().map(|b| format!("{b:02x}")).collect())
+}
 
 /// Writes `contents` to `path`, readable by its owner only when `secret`.
 fn write(path: &Path, contents: &[u8], secret: bool, force: bool) -> anyhow::Result<()> {
@@ -68,11 +85,8 @@ pub fn run(args: &IdentityArgs) -> anyhow::Result<()> {
     let identity = LocalCa::generate()
         .and_then(|ca| ca.issue(&names))
         .context("issuing the certificate")?;
-    let mut seed = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut random| random.read_exact(&mut seed))
-        .context("reading /dev/urandom for the cluster secret")?;
-    let secret: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+    let secret = random_hex("cluster secret")?;
+    let token = random_hex("API token")?;
     let out = |file: &str| args.out.join(file);
     write(
         &out("ca.pem"),
@@ -93,6 +107,7 @@ pub fn run(args: &IdentityArgs) -> anyhow::Result<()> {
         args.force,
     )?;
     write(&out("cluster-secret"), secret.as_bytes(), true, args.force)?;
+    write(&out("api-token"), token.as_bytes(), true, args.force)?;
     println!(
         "faro identity: wrote {} for {}",
         FILES.join(", "),

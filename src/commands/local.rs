@@ -22,9 +22,16 @@ pub struct LocalArgs {
     /// Slots of the embedded worker [default: one per core].
     #[arg(long)]
     slots: Option<usize>,
-    /// Require `Authorization: Bearer TOKEN` on every /v1 call.
-    #[arg(long, env = "FARO_TOKEN")]
+    /// Require `Authorization: Bearer TOKEN` on every /v1 call and
+    /// /metrics [needed unless --listen is a loopback address].
+    #[arg(long, env = "FARO_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// File whose content is the bearer token.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// Serve the API with no token on a non-loopback address.
+    #[arg(long)]
+    insecure_no_auth: bool,
     /// Rows of a job's `collect` result kept for `GET /v1/jobs/{id}/result`.
     #[arg(long, default_value_t = 100_000)]
     result_rows: usize,
@@ -36,6 +43,14 @@ pub struct LocalArgs {
 pub fn run(args: &LocalArgs) -> anyhow::Result<()> {
     let slots = super::slots_or_cores(args.slots);
     let access = args.files.policy()?;
+    // On loopback only this machine's users reach the API; elsewhere it
+    // wants a token, as a cluster's does.
+    let api = super::cluster_config::api_access(
+        args.token.clone(),
+        args.token_file.as_deref(),
+        args.insecure_no_auth,
+        !args.listen.ip().is_loopback(),
+    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -57,7 +72,7 @@ pub fn run(args: &LocalArgs) -> anyhow::Result<()> {
             ..SchedulerConfig::default()
         };
         let scheduler = Scheduler::new(store, cluster, Some(node), config)?;
-        let bound = faro_scheduler::rest::serve(args.listen, scheduler, args.token.clone())
+        let bound = faro_scheduler::rest::serve(args.listen, scheduler, api)
             .with_context(|| format!("binding the REST API on {}", args.listen))?;
         println!("faro local: REST API on http://{bound}");
         tracing::info!(slots, data_dir = %dir.display(), "embedded cluster up");

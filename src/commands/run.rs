@@ -42,11 +42,30 @@ pub fn table(batches: &[Batch]) -> (Vec<String>, Vec<Vec<Value>>) {
     (names, rows)
 }
 
+/// `text` safe to print on a terminal: control characters (escape
+/// sequences, line breaks) shown escaped, not obeyed — cells hold what
+/// jobs and their submitters wrote.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Prints rows as an aligned text table.
 pub fn print_table(names: &[String], rows: &[Vec<Value>]) {
+    let names: Vec<String> = names.iter().map(|n| printable(n)).collect();
     let cells: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| r.iter().map(Value::to_string).collect())
+        .map(|r| r.iter().map(|v| printable(&v.to_string())).collect())
         .collect();
     let mut widths: Vec<usize> = names.iter().map(|n| n.chars().count()).collect();
     for row in &cells {
@@ -64,7 +83,7 @@ pub fn print_table(names: &[String], rows: &[Vec<Value>]) {
             .trim_end()
             .to_string()
     };
-    println!("{}", line(names));
+    println!("{}", line(&names));
     println!(
         "{}",
         line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>())

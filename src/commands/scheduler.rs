@@ -21,7 +21,8 @@ use faro_shuffle::ClusterSecret;
 use faro_transport::Endpoint;
 use serde::Deserialize;
 
-use super::cluster_config::{load_file, required, transport, IdentityPaths};
+use super::cluster_config::{api_access, load_file, required, transport, IdentityPaths};
+use faro_scheduler::auth::ApiAccess;
 
 /// Options of `faro scheduler`. Each may instead be set in the `--config`
 /// file (TOML, same names with `_`); a flag wins over the file.
@@ -65,12 +66,25 @@ pub struct SchedulerArgs {
     /// File holding the cluster secret job tokens are derived from.
     #[arg(long)]
     secret_file: Option<PathBuf>,
-    /// Require `Authorization: Bearer TOKEN` on every /v1 call.
-    #[arg(long, env = "FARO_TOKEN")]
+    /// The bearer token every /v1 call and /metrics need
+    /// (`Authorization: Bearer TOKEN`); prefer --token-file.
+    #[arg(long, env = "FARO_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// File whose content is the bearer token (`faro identity` writes one
+    /// as `api-token`).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// Serve the REST API and /metrics to anyone who can reach them, with
+    /// no token.
+    #[arg(long)]
+    #[serde(default)]
+    insecure_no_auth: bool,
     /// Rows of a job's `collect` result kept [default: 100000].
     #[arg(long)]
     result_rows: Option<usize>,
+    /// Bytes (as JSON) of a job's `collect` result kept [default: 67108864].
+    #[arg(long)]
+    result_bytes: Option<usize>,
     /// A worker silent this long is lost and its attempts re-run
     /// [default: 10000].
     #[arg(long)]
@@ -110,7 +124,7 @@ struct Resolved {
     replicas: usize,
     identity: IdentityPaths,
     secret: ClusterSecret,
-    token: Option<String>,
+    access: ApiAccess,
     config: SchedulerConfig,
     heartbeat_timeout: Duration,
     loopback: bool,
@@ -162,9 +176,15 @@ fn resolve(flags: &SchedulerArgs) -> anyhow::Result<Resolved> {
             ca: required(flags.ca.clone(), file.ca, "ca")?,
         },
         secret: ClusterSecret::new(&secret),
-        token: flags.token.clone().or(file.token),
+        access: api_access(
+            flags.token.clone().or(file.token),
+            flags.token_file.as_deref().or(file.token_file.as_deref()),
+            flags.insecure_no_auth || file.insecure_no_auth,
+            true,
+        )?,
         config: SchedulerConfig {
             result_rows: flags.result_rows.or(file.result_rows).unwrap_or(100_000),
+            result_bytes: flags.result_bytes.or(file.result_bytes).unwrap_or(64 << 20),
             policy: FailoverPolicy {
                 max_attempts,
                 backoff,
@@ -221,21 +241,22 @@ pub fn run(args: &SchedulerArgs) -> anyhow::Result<()> {
             samples.clone(),
         ));
         let shuffle = (!resolved.nodes.is_empty()).then(|| {
-            ShuffleService::new(
+            std::sync::Arc::new(ShuffleService::new(
                 resolved.nodes.clone(),
                 resolved.replicas,
                 resolved.secret.clone(),
                 endpoint.clone(),
-            )
+            ))
         });
         let cluster = Cluster {
             workers,
             shuffle,
             max_frame: faro_transport::TransportOptions::default().buffer_size,
             samples,
+            slots: faro_scheduler::slots::SlotPool::new(),
         };
         let scheduler = Scheduler::new(store, cluster, None, resolved.config.clone())?;
-        let bound = faro_scheduler::rest::serve(listen, scheduler, resolved.token.clone())
+        let bound = faro_scheduler::rest::serve(listen, scheduler, resolved.access.clone())
             .with_context(|| format!("binding the REST API on {listen}"))?;
         println!("faro scheduler: REST API on http://{bound}, workers connect to {control}");
         tracing::info!(data_dir = %resolved.data_dir.display(), shuffle_nodes = resolved.nodes.len(), "scheduler up");

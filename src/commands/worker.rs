@@ -54,6 +54,17 @@ pub struct WorkerArgs {
     /// Serve `GET /metrics` (Prometheus) and `GET /healthz` over HTTP here.
     #[arg(long)]
     metrics: Option<SocketAddr>,
+    /// The bearer token /metrics needs (its series name jobs); prefer
+    /// --token-file.
+    #[arg(long, env = "FARO_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// File whose content is the bearer token (the cluster's API token).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// Serve /metrics to anyone who can reach it, with no token.
+    #[arg(long)]
+    #[serde(default)]
+    insecure_no_auth: bool,
     /// This process's certificate chain (PEM).
     #[arg(long)]
     cert: Option<PathBuf>,
@@ -104,6 +115,12 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
     let advertise = args.advertise.or(file.advertise);
     let spill_dir = args.spill_dir.clone().or(file.spill_dir);
     let metrics = args.metrics.or(file.metrics);
+    let metrics_access = super::cluster_config::api_access(
+        args.token.clone().or(file.token),
+        args.token_file.as_deref().or(file.token_file.as_deref()),
+        args.insecure_no_auth || file.insecure_no_auth,
+        metrics.is_some(),
+    )?;
     let loopback = args.loopback || file.loopback;
     let access = super::file_access::policy(
         &args
@@ -142,8 +159,11 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
         let worker = Arc::new(worker);
         if let Some(addr) = metrics {
             let scraped = worker.clone();
-            let bound =
-                crate::metrics_http::serve(addr, Arc::new(move || scraped.metrics().render()))?;
+            let bound = crate::metrics_http::serve(
+                addr,
+                Arc::new(move || scraped.metrics().render()),
+                metrics_access,
+            )?;
             println!("faro worker: metrics on http://{bound}/metrics");
         }
         tracing::info!(id = %worker.id(), slots, %scheduler, "worker up");

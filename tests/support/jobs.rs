@@ -39,10 +39,17 @@ pub fn agent() -> ureq::Agent {
         .into()
 }
 
+/// The `Authorization` header the test clusters want (a process started
+/// without a token ignores it).
+fn bearer() -> String {
+    format!("Bearer {}", super::API_TOKEN)
+}
+
 /// The JSON at `url`, or null if there is none (the server may be down).
 pub fn get(url: &str) -> serde_json::Value {
     agent()
         .get(url)
+        .header("authorization", &bearer())
         .call()
         .and_then(|mut r| r.body_mut().read_json())
         .unwrap_or(serde_json::Value::Null)
@@ -54,6 +61,7 @@ pub fn submit(url: &str, spec: &str) -> String {
     let body: serde_json::Value = agent()
         .post(&format!("{url}/v1/jobs"))
         .header("content-type", "application/json")
+        .header("authorization", &bearer())
         .send(spec)
         .and_then(|mut response| response.body_mut().read_json())
         .unwrap_or_else(|error| panic!("submitting to {url}: {error}"));

@@ -24,12 +24,17 @@ pub fn shape(maps: u32, partitions: u32) -> ShuffleShape {
 
 pub const SECRET: &[u8] = b"a test cluster secret, 32 bytes!";
 
+/// The bearer token of the test clusters' REST APIs and workers' metrics.
+pub const API_TOKEN: &str = "a-test-api-token-for-the-cluster";
+
 /// A temporary directory holding a fresh identity (PEM files) and the
 /// cluster secret, and the identity for clients.
 pub struct Setup {
     pub dir: tempfile::TempDir,
     pub pem: PemPaths,
     pub secret_file: std::path::PathBuf,
+    /// Holds [`API_TOKEN`].
+    pub token_file: std::path::PathBuf,
     pub tls: TlsConfig,
 }
 
@@ -39,11 +44,14 @@ pub fn setup() -> Setup {
     let pem = identity.write_pem_files(dir.path()).unwrap();
     let secret_file = dir.path().join("secret");
     std::fs::write(&secret_file, SECRET).unwrap();
+    let token_file = dir.path().join("api-token");
+    std::fs::write(&token_file, format!("{API_TOKEN}\n")).unwrap();
     Setup {
         tls: identity.tls_config(),
         dir,
         pem,
         secret_file,
+        token_file,
     }
 }
 
@@ -279,6 +287,14 @@ where
 }
 
 /// `--cert C --key K --ca A` for `setup`'s identity.
+/// `--token-file` with the setup's API token, for schedulers and workers.
+pub fn token_args(setup: &Setup) -> Vec<String> {
+    vec![
+        "--token-file".into(),
+        setup.token_file.display().to_string(),
+    ]
+}
+
 pub fn identity_args(setup: &Setup) -> Vec<String> {
     [
         ("--cert", &setup.pem.cert),

@@ -414,7 +414,7 @@ impl Operator for TopN {
         let batch = rows.to_batch(&self.schema)?;
         self.rows += batch.num_rows();
         self.buffered.push(batch);
-        if self.rows > (self.limit * 2).max(OUTPUT_ROWS) {
+        if self.rows > self.limit.saturating_mul(2).max(OUTPUT_ROWS) {
             self.compact()?;
         }
         Ok(())

@@ -9,6 +9,14 @@ pub enum SpecError {
     /// The spec is not valid JSON of the job shape.
     #[error("invalid job spec: {0}")]
     Malformed(String),
+    /// Something in the spec is over a bound (see [`super::limits`]).
+    #[error("{what} is too large: {message}")]
+    TooLarge {
+        /// What is too large.
+        what: String,
+        /// By how much, and the bound.
+        message: String,
+    },
     /// The spec has no vertices.
     #[error("the job has no vertices")]
     Empty,

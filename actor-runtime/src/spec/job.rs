@@ -96,8 +96,10 @@ impl JobSpec {
         serde_json::from_value(value).map_err(|e| e.to_string())
     }
 
-    /// Parses JSON or YAML: text starting with `{` is JSON.
+    /// Parses JSON or YAML: text starting with `{` is JSON. Text over
+    /// [`super::limits::MAX_SPEC_BYTES`] is refused unread.
     pub fn parse(text: &str) -> Result<Self, super::SpecError> {
+        super::limits::check_spec_bytes(text.len())?;
         let malformed = |e: String| super::SpecError::Malformed(e);
         if text.trim_start().starts_with('{') {
             Self::from_json(text).map_err(|e| malformed(e.to_string()))

@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::error::SpecError;
 use super::job::{EdgeSpec, JobSpec, Partitioning};
+use super::limits;
 use super::operators::{AggregateFunction, JoinKind, OperatorSpec};
 use crate::data::{DataType, Field, Schema};
 use crate::expr::{Expr, ExprError, Ty};
@@ -65,6 +66,7 @@ pub fn validate(spec: &JobSpec) -> Result<ValidJob, SpecError> {
     if spec.vertices.is_empty() {
         return Err(SpecError::Empty);
     }
+    limits::check_shape(spec)?;
     let mut index: HashMap<&str, usize> = HashMap::new();
     let mut operators = Vec::with_capacity(spec.vertices.len());
     for (i, vertex) in spec.vertices.iter().enumerate() {
@@ -293,6 +295,8 @@ fn output_schema(
     };
     Ok(match operator {
         OperatorSpec::Generate(params) => {
+            limits::check_batch_rows(id, params.batch_rows)?;
+            limits::check_columns(id, params.columns.len())?;
             let schema = generate_input_schema();
             let fields = params
                 .columns
@@ -302,6 +306,7 @@ fn output_schema(
             unique_names(&place, Schema::new(fields))?
         }
         OperatorSpec::Read(params) => {
+            limits::check_batch_rows(id, params.batch_rows)?;
             let one_text =
                 matches!(params.schema.fields.as_slice(), [f] if f.data_type == DataType::Utf8);
             if params.format == super::operators::FileFormat::Text && !one_text {
@@ -320,7 +325,7 @@ fn output_schema(
                     error: ExprError::TypeMismatch {
                         message: format!(
                             "the predicate {:?} is {}, not bool",
-                            params.predicate,
+                            crate::expr::excerpt(&params.predicate),
                             predicate.ty()
                         ),
                     },
@@ -329,6 +334,7 @@ fn output_schema(
             input
         }
         OperatorSpec::Project(params) => {
+            limits::check_columns(id, params.columns.len())?;
             let fields = params
                 .columns
                 .iter()
@@ -438,6 +444,7 @@ fn join_schema(
 }
 
 fn unique_names(place: &str, schema: Schema) -> Result<Schema, SpecError> {
+    limits::check_columns(place, schema.fields.len())?;
     let mut seen = HashSet::new();
     for field in &schema.fields {
         if !seen.insert(field.name.as_str()) {

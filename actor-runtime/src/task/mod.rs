@@ -79,6 +79,10 @@ pub struct TaskReport {
     /// Bytes it shipped downstream.
     #[serde(default)]
     pub bytes_out: u64,
+    /// Whether its `collect` sink dropped rows beyond what the job's
+    /// runner keeps.
+    #[serde(default)]
+    pub collect_truncated: bool,
 }
 
 /// Everything one task needs to run.

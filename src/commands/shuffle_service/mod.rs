@@ -153,7 +153,12 @@ pub fn run(args: &ShuffleServiceArgs) -> anyhow::Result<()> {
         println!("faro shuffle-service listening on {}", endpoint.local_addr()?);
         if let Some(addr) = config.metrics {
             let render = server.clone();
-            let bound = crate::metrics_http::serve(addr, Arc::new(move || render.render_metrics()))?;
+            // The node's metrics name no jobs: they are served openly.
+            let bound = crate::metrics_http::serve(
+                addr,
+                Arc::new(move || render.render_metrics()),
+                faro_scheduler::auth::ApiAccess::Open,
+            )?;
             println!("faro shuffle-service metrics on http://{bound}/metrics");
         }
         tracing::info!(data_dir = %config.data_dir.display(), shuffles = server.shuffle_count(), io = ?config.io, tier = ?config.tier.as_ref().map(|t| &t.scheme), "shuffle service up");

@@ -1,26 +1,36 @@
 //! `sort` (external merge sort) and `top_n`.
 //!
 //! Sort buffers its input; over its memory budget it sorts what it holds
-//! into a run on disk and starts again. At the end it sorts the rest and,
-//! if there are runs, merges them all (each run streamed back a batch at a
-//! time), so it sorts far more than its budget with bounded memory.
-//! Sorting what is held in memory is [`memory`]'s.
+//! (`memory`) into a run on disk and starts again. Runs are kept closed
+//! and merged a bounded number at a time (`merge`), level by level as
+//! `runs` decides, so neither open files nor the work per row grow with
+//! the number of runs. At the end, whatever is left is merged and streamed
+//! out; with no runs the buffer is sorted in memory. Sort thus handles far
+//! more than its budget with bounded memory and file handles.
 
 mod memory;
+mod merge;
+mod runs;
 
-use std::cmp::Ordering;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::data::{Batch, ColumnBuilder, ColumnView, Schema};
-use crate::kernels::rows::{append_value, compare_rows, KeyColumn};
-use crate::kernels::views;
+use crate::data::{Batch, Schema};
+use crate::kernels::rows::KeyColumn;
 use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
-use crate::operators::spill::{SpillReader, SpillWriter};
+use crate::operators::spill::{SpillFile, SpillWriter};
 use crate::spec::operators::SortKey;
 
 use memory::{gather, sorted_positions};
+pub use runs::MERGE_FAN_IN;
+use runs::{MergePolicy, Run};
 
+/// Rows per batch the sort emits and writes to its runs.
 const OUTPUT_ROWS: usize = 8192;
+
+/// Numbers run files, so that sorts sharing a spill directory (chained in
+/// one task) never pick the same name.
+static NEXT_RUN: AtomicU64 = AtomicU64::new(0);
 
 /// Resolves sort keys against `schema`.
 pub fn key_columns(keys: &[SortKey], schema: &Schema) -> Result<Vec<KeyColumn>, OperatorError> {
@@ -58,7 +68,8 @@ pub struct Sort {
     buffered: Vec<Batch>,
     bytes: u64,
     spill_dir: PathBuf,
-    runs: Vec<SpillReader>,
+    runs: Vec<Run>,
+    policy: MergePolicy,
 }
 
 impl Sort {
@@ -76,89 +87,64 @@ impl Sort {
             bytes: 0,
             spill_dir: PathBuf::new(),
             runs: Vec::new(),
+            policy: MergePolicy::new(MERGE_FAN_IN),
         })
     }
 
+    fn create_run(&self) -> Result<SpillWriter, OperatorError> {
+        let path = self.spill_dir.join(format!(
+            "sort-{}-{}.run",
+            std::process::id(),
+            NEXT_RUN.fetch_add(1, Ordering::Relaxed)
+        ));
+        SpillWriter::create(&path)
+    }
+
+    /// Sorts what is buffered into a new level-0 run.
     fn spill_run(&mut self) -> Result<(), OperatorError> {
         let batches = std::mem::take(&mut self.buffered);
         self.bytes = 0;
         let positions = sorted_positions(&self.keys, &batches);
-        let path = self.spill_dir.join(format!(
-            "sort-{}-{}.run",
-            std::process::id(),
-            self.runs.len()
-        ));
-        let mut writer = SpillWriter::create(&path)?;
+        let mut writer = self.create_run()?;
         gather(&self.schema, &batches, &positions, &mut |batch| {
             writer.write(&batch)
         })?;
-        self.runs.push(writer.finish()?);
+        self.runs.push(Run {
+            file: writer.close()?,
+            level: 0,
+        });
         Ok(())
     }
 
-    fn merge_runs(&mut self, out: &mut dyn Emit) -> Result<(), OperatorError> {
-        // Each run's current batch and next row; the smallest head wins.
-        let mut heads: Vec<Option<(Batch, usize)>> = Vec::with_capacity(self.runs.len());
-        for run in &mut self.runs {
-            heads.push(run.next_batch()?.map(|b| (b, 0)));
-        }
-        let mut builders = self.builders();
-        let mut pending = 0;
-        loop {
-            // Views of every head, taken once per output row.
-            let head_views: Vec<Option<(Vec<ColumnView<'_>>, usize)>> = heads
-                .iter()
-                .map(|h| h.as_ref().map(|(batch, row)| (views(batch), *row)))
-                .collect();
-            let mut best: Option<usize> = None;
-            for (i, head) in head_views.iter().enumerate() {
-                let Some((columns, row)) = head else { continue };
-                let better = match best.and_then(|b| head_views[b].as_ref()) {
-                    None => true,
-                    Some((other, other_row)) => {
-                        compare_rows(&self.keys, columns, *row, other, *other_row) == Ordering::Less
-                    }
-                };
-                if better {
-                    best = Some(i);
-                }
-            }
-            drop(head_views);
-            let Some(winner) = best else { break };
-            if let Some((batch, row)) = &mut heads[winner] {
-                let columns = views(batch);
-                for (builder, column) in builders.iter_mut().zip(&columns) {
-                    append_value(builder, column, *row)?;
-                }
-                *row += 1;
-                pending += 1;
-                if *row == batch.num_rows() {
-                    heads[winner] = self.runs[winner].next_batch()?.map(|b| (b, 0));
-                }
-            }
-            if pending == OUTPUT_ROWS {
-                out.emit(self.finish(std::mem::replace(&mut builders, self.builders()), pending)?)?;
-                pending = 0;
-            }
-        }
-        if pending > 0 {
-            out.emit(self.finish(builders, pending)?)?;
-        }
-        self.runs.clear();
+    fn levels(&self) -> Vec<u32> {
+        self.runs.iter().map(|run| run.level).collect()
+    }
+
+    /// Takes the runs at `positions` (ascending) out of the list, in order.
+    fn take_runs(&mut self, positions: &[usize]) -> Vec<Run> {
+        let (taken, kept) = std::mem::take(&mut self.runs)
+            .into_iter()
+            .enumerate()
+            .partition::<Vec<_>, _>(|(i, _)| positions.binary_search(i).is_ok());
+        self.runs = kept.into_iter().map(|(_, run)| run).collect();
+        taken.into_iter().map(|(_, run)| run).collect()
+    }
+
+    /// Merges the runs at `positions` into one new run, a level above the
+    /// highest of them.
+    fn merge_runs(&mut self, positions: &[usize]) -> Result<(), OperatorError> {
+        let runs = self.take_runs(positions);
+        let level = runs.iter().map(|run| run.level).max().unwrap_or(0) + 1;
+        let files: Vec<SpillFile> = runs.into_iter().map(|run| run.file).collect();
+        let mut writer = self.create_run()?;
+        merge::merge(&self.schema, &self.keys, files, &mut |batch| {
+            writer.write(&batch)
+        })?;
+        self.runs.push(Run {
+            file: writer.close()?,
+            level,
+        });
         Ok(())
-    }
-
-    fn builders(&self) -> Vec<ColumnBuilder> {
-        self.schema
-            .fields
-            .iter()
-            .map(|f| ColumnBuilder::new(f.clone(), OUTPUT_ROWS))
-            .collect()
-    }
-
-    fn finish(&self, builders: Vec<ColumnBuilder>, rows: usize) -> Result<Batch, OperatorError> {
-        let columns = builders.into_iter().map(ColumnBuilder::finish).collect();
-        Ok(Batch::new(self.schema.clone(), rows, columns)?)
     }
 }
 
@@ -179,6 +165,9 @@ impl Operator for Sort {
         self.buffered.push(batch);
         if self.budget.is_some_and(|b| self.bytes > b) {
             self.spill_run()?;
+            while let Some(positions) = self.policy.level_merge(&self.levels()) {
+                self.merge_runs(&positions)?;
+            }
         }
         Ok(())
     }
@@ -192,9 +181,24 @@ impl Operator for Sort {
             });
         }
         if !self.buffered.is_empty() {
+            // No level merge after this one: the final merges below read
+            // the runs once anyway.
             self.spill_run()?;
         }
-        self.merge_runs(out)
+        loop {
+            let sizes: Vec<u64> = self.runs.iter().map(|run| run.file.bytes()).collect();
+            let Some(positions) = self.policy.final_merge(&sizes) else {
+                break;
+            };
+            self.merge_runs(&positions)?;
+        }
+        let files = std::mem::take(&mut self.runs)
+            .into_iter()
+            .map(|run| run.file)
+            .collect();
+        merge::merge(&self.schema, &self.keys, files, &mut |batch| {
+            out.emit(batch)
+        })
     }
 
     fn close(&mut self) -> Result<(), OperatorError> {

@@ -5,6 +5,7 @@ mod batch;
 mod nexmark;
 mod rusage;
 mod shuffle;
+mod sort;
 mod transport;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,9 @@ enum Command {
         #[arg(long)]
         dir: std::path::PathBuf,
     },
+    /// The `sort` operator over far more rows than its memory budget:
+    /// hundreds of spilled runs, merged.
+    Sort(sort::SortArgs),
     /// Throughput between two processes over one QUIC connection on
     /// loopback: Faro's credit-based channels against raw quinn.
     Transport(transport::TransportArgs),
@@ -45,6 +49,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Batch(args) => batch::run(&args),
         Command::Shuffle(args) => shuffle::run(&args),
+        Command::Sort(args) => sort::run(&args),
         Command::Identity { dir } => shuffle::write_identity(&dir),
         Command::Transport(args) => transport::run(&args),
         Command::TransportReceiver(args) => transport::run_receiver(&args),

@@ -34,7 +34,7 @@ const CHANNELS: [&str; 4] = ["Google", "Facebook", "Baidu", "Apple"];
 const BASE_TIME_MS: i64 = 1_700_000_000_000;
 
 /// splitmix64: a tiny, fast, well-mixed deterministic generator.
-fn mix(mut x: u64) -> u64 {
+pub(crate) fn mix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

@@ -1,7 +1,12 @@
 //! Spill files: batches written to local disk when an operator's state
 //! outgrows its memory budget, and read back in place. Each batch is its
 //! rkyv archive preceded by its length; files live in the task's spill
-//! directory and are deleted when their reader or writer is dropped.
+//! directory and are deleted when whatever owns them last (writer, closed
+//! [`SpillFile`] or reader) is dropped, so a failing operator leaves none.
+//!
+//! A file is open only while it is written or read: a finished file can be
+//! kept closed as a [`SpillFile`], so an operator holding many of them (the
+//! sort's runs) holds no file handles or buffers for them.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -18,6 +23,7 @@ pub struct SpillWriter {
     file: BufWriter<File>,
     buffer: AlignedVec,
     batches: usize,
+    rows: u64,
     bytes: u64,
 }
 
@@ -31,6 +37,7 @@ impl SpillWriter {
             file: BufWriter::with_capacity(1 << 20, file),
             buffer: AlignedVec::new(),
             batches: 0,
+            rows: 0,
             bytes: 0,
         })
     }
@@ -46,6 +53,7 @@ impl SpillWriter {
             .map_err(io)?;
         self.bytes += 8 + bytes.len() as u64;
         self.batches += 1;
+        self.rows += batch.num_rows() as u64;
         self.buffer = bytes;
         Ok(())
     }
@@ -55,17 +63,80 @@ impl SpillWriter {
         self.bytes
     }
 
-    /// Flushes and returns a reader of what was written.
-    pub fn finish(mut self) -> Result<SpillReader, OperatorError> {
+    /// Rows written.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Flushes and closes the file, which stays on disk as a [`SpillFile`].
+    pub fn close(mut self) -> Result<SpillFile, OperatorError> {
         self.file
             .flush()
             .map_err(OperatorError::io("writing spill file", self.path.display()))?;
-        let path = std::mem::take(&mut self.path);
-        SpillReader::open(&path)
+        let file = SpillFile {
+            path: std::mem::take(&mut self.path),
+            rows: self.rows,
+            bytes: self.bytes,
+        };
+        // Dropping the writer (its path now empty) closes the handle and
+        // keeps the file, which `file` owns from here on.
+        drop(self);
+        Ok(file)
+    }
+
+    /// Flushes and returns a reader of what was written.
+    pub fn finish(self) -> Result<SpillReader, OperatorError> {
+        self.close()?.open()
     }
 }
 
 impl Drop for SpillWriter {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// A finished spill file, closed: no handle or buffer is held until it is
+/// opened. Deleted when dropped, unless it was opened (the reader then owns
+/// the file).
+#[derive(Debug)]
+pub struct SpillFile {
+    path: PathBuf,
+    rows: u64,
+    bytes: u64,
+}
+
+impl SpillFile {
+    /// Where the file is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Rows it holds.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Bytes it holds (archives and their lengths).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Opens the file for reading; the reader deletes it when dropped, and
+    /// so does a failure to open it.
+    pub fn open(mut self) -> Result<SpillReader, OperatorError> {
+        let file = File::open(&self.path)
+            .map_err(OperatorError::io("opening spill file", self.path.display()))?;
+        Ok(SpillReader {
+            path: std::mem::take(&mut self.path),
+            file: BufReader::with_capacity(1 << 20, file),
+        })
+    }
+}
+
+impl Drop for SpillFile {
     fn drop(&mut self) {
         if !self.path.as_os_str().is_empty() {
             let _ = std::fs::remove_file(&self.path);
@@ -80,13 +151,9 @@ pub struct SpillReader {
 }
 
 impl SpillReader {
-    fn open(path: &Path) -> Result<Self, OperatorError> {
-        let file =
-            File::open(path).map_err(OperatorError::io("opening spill file", path.display()))?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            file: BufReader::with_capacity(1 << 20, file),
-        })
+    /// Where the file is.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The next batch's archive, or `None` at the end. Read it with

@@ -1,0 +1,271 @@
+//! `sort` (external merge sort) and `top_n`.
+//!
+//! Sort buffers its input; over its memory budget it sorts what it holds
+//! (`memory`) into a run on disk and starts again. Runs are kept closed
+//! and merged a bounded number at a time (`merge`), level by level as
+//! `runs` decides, so neither open files nor the work per row grow with
+//! the number of runs. At the end, whatever is left is merged and streamed
+//! out; with no runs the buffer is sorted in memory. Sort thus handles far
+//! more than its budget with bounded memory and file handles.
+
+mod memory;
+mod merge;
+mod runs;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::data::{Batch, Schema};
+use crate::kernels::rows::KeyColumn;
+use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
+use crate::operators::spill::{SpillFile, SpillWriter};
+use crate::spec::operators::SortKey;
+
+use memory::{gather, sorted_positions};
+pub use runs::MERGE_FAN_IN;
+use runs::{MergePolicy, Run};
+
+/// Rows per batch the sort emits and writes to its runs.
+const OUTPUT_ROWS: usize = 8192;
+
+/// Numbers run files, so that sorts sharing a spill directory (chained in
+/// one task) never pick the same name.
+static NEXT_RUN: AtomicU64 = AtomicU64::new(0);
+
+/// Resolves sort keys against `schema`.
+pub fn key_columns(keys: &[SortKey], schema: &Schema) -> Result<Vec<KeyColumn>, OperatorError> {
+    keys.iter()
+        .map(|key| {
+            schema
+                .index_of(&key.column)
+                .map(|column| KeyColumn {
+                    column,
+                    descending: key.descending,
+                })
+                .ok_or_else(|| OperatorError::BadInput(format!("no sort column {}", key.column)))
+        })
+        .collect()
+}
+
+/// Bytes a batch holds, roughly.
+fn batch_bytes(batch: &Batch) -> u64 {
+    batch
+        .columns()
+        .iter()
+        .map(|c| match &c.data {
+            crate::data::ColumnData::Utf8 { offsets, data }
+            | crate::data::ColumnData::Binary { offsets, data } => offsets.len() * 4 + data.len(),
+            _ => batch.num_rows() * 8,
+        } as u64)
+        .sum()
+}
+
+/// The `sort` operator.
+pub struct Sort {
+    schema: Schema,
+    keys: Vec<KeyColumn>,
+    budget: Option<u64>,
+    buffered: Vec<Batch>,
+    bytes: u64,
+    spill_dir: PathBuf,
+    runs: Vec<Run>,
+    policy: MergePolicy,
+}
+
+impl Sort {
+    /// A sort of `schema` rows by `keys`, spilling beyond `budget` bytes.
+    pub fn new(
+        keys: &[SortKey],
+        schema: &Schema,
+        budget: Option<u64>,
+    ) -> Result<Self, OperatorError> {
+        Ok(Self {
+            schema: schema.clone(),
+            keys: key_columns(keys, schema)?,
+            budget,
+            buffered: Vec::new(),
+            bytes: 0,
+            spill_dir: PathBuf::new(),
+            runs: Vec::new(),
+            policy: MergePolicy::new(MERGE_FAN_IN),
+        })
+    }
+
+    fn create_run(&self) -> Result<SpillWriter, OperatorError> {
+        let path = self.spill_dir.join(format!(
+            "sort-{}-{}.run",
+            std::process::id(),
+            NEXT_RUN.fetch_add(1, Ordering::Relaxed)
+        ));
+        SpillWriter::create(&path)
+    }
+
+    /// Sorts what is buffered into a new level-0 run.
+    fn spill_run(&mut self) -> Result<(), OperatorError> {
+        let batches = std::mem::take(&mut self.buffered);
+        self.bytes = 0;
+        let positions = sorted_positions(&self.keys, &batches);
+        let mut writer = self.create_run()?;
+        gather(&self.schema, &batches, &positions, &mut |batch| {
+            writer.write(&batch)
+        })?;
+        self.runs.push(Run {
+            file: writer.close()?,
+            level: 0,
+        });
+        Ok(())
+    }
+
+    fn levels(&self) -> Vec<u32> {
+        self.runs.iter().map(|run| run.level).collect()
+    }
+
+    /// Takes the runs at `positions` (ascending) out of the list, in order.
+    fn take_runs(&mut self, positions: &[usize]) -> Vec<Run> {
+        let (taken, kept) = std::mem::take(&mut self.runs)
+            .into_iter()
+            .enumerate()
+            .partition::<Vec<_>, _>(|(i, _)| positions.binary_search(i).is_ok());
+        self.runs = kept.into_iter().map(|(_, run)| run).collect();
+        taken.into_iter().map(|(_, run)| run).collect()
+    }
+
+    /// Merges the runs at `positions` into one new run, a level above the
+    /// highest of them.
+    fn merge_runs(&mut self, positions: &[usize]) -> Result<(), OperatorError> {
+        let runs = self.take_runs(positions);
+        let level = runs.iter().map(|run| run.level).max().unwrap_or(0) + 1;
+        let files: Vec<SpillFile> = runs.into_iter().map(|run| run.file).collect();
+        let mut writer = self.create_run()?;
+        merge::merge(&self.schema, &self.keys, files, &mut |batch| {
+            writer.write(&batch)
+        })?;
+        self.runs.push(Run {
+            file: writer.close()?,
+            level,
+        });
+        Ok(())
+    }
+}
+
+impl Operator for Sort {
+    fn open(&mut self, context: &OperatorContext) -> Result<(), OperatorError> {
+        self.spill_dir = context.spill_dir.clone();
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        _: usize,
+        rows: &Rows<'_>,
+        _: &mut dyn Emit,
+    ) -> Result<(), OperatorError> {
+        let batch = rows.to_batch(&self.schema)?;
+        self.bytes += batch_bytes(&batch);
+        self.buffered.push(batch);
+        if self.budget.is_some_and(|b| self.bytes > b) {
+            self.spill_run()?;
+            while let Some(positions) = self.policy.level_merge(&self.levels()) {
+                self.merge_runs(&positions)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn end_input(&mut self, _: usize, out: &mut dyn Emit) -> Result<(), OperatorError> {
+        if self.runs.is_empty() {
+            let batches = std::mem::take(&mut self.buffered);
+            let positions = sorted_positions(&self.keys, &batches);
+            return gather(&self.schema, &batches, &positions, &mut |batch| {
+                out.emit(batch)
+            });
+        }
+        if !self.buffered.is_empty() {
+            // No level merge after this one: the final merges below read
+            // the runs once anyway.
+            self.spill_run()?;
+        }
+        loop {
+            let sizes: Vec<u64> = self.runs.iter().map(|run| run.file.bytes()).collect();
+            let Some(positions) = self.policy.final_merge(&sizes) else {
+                break;
+            };
+            self.merge_runs(&positions)?;
+        }
+        let files = std::mem::take(&mut self.runs)
+            .into_iter()
+            .map(|run| run.file)
+            .collect();
+        merge::merge(&self.schema, &self.keys, files, &mut |batch| {
+            out.emit(batch)
+        })
+    }
+
+    fn close(&mut self) -> Result<(), OperatorError> {
+        self.runs.clear();
+        self.buffered.clear();
+        Ok(())
+    }
+}
+
+/// The `top_n` operator: keeps the first `limit` rows in key order.
+pub struct TopN {
+    schema: Schema,
+    keys: Vec<KeyColumn>,
+    limit: usize,
+    buffered: Vec<Batch>,
+    rows: usize,
+}
+
+impl TopN {
+    /// The first `limit` rows of `schema` by `keys`.
+    pub fn new(keys: &[SortKey], schema: &Schema, limit: usize) -> Result<Self, OperatorError> {
+        Ok(Self {
+            schema: schema.clone(),
+            keys: key_columns(keys, schema)?,
+            limit,
+            buffered: Vec::new(),
+            rows: 0,
+        })
+    }
+
+    /// Keeps only the best `limit` rows held so far, in one batch.
+    fn compact(&mut self) -> Result<(), OperatorError> {
+        let batches = std::mem::take(&mut self.buffered);
+        let mut positions = sorted_positions(&self.keys, &batches);
+        positions.truncate(self.limit);
+        let mut kept = Vec::new();
+        gather(&self.schema, &batches, &positions, &mut |b| {
+            kept.push(b);
+            Ok(())
+        })?;
+        self.rows = kept.iter().map(Batch::num_rows).sum();
+        self.buffered = kept;
+        Ok(())
+    }
+}
+
+impl Operator for TopN {
+    fn process(
+        &mut self,
+        _: usize,
+        rows: &Rows<'_>,
+        _: &mut dyn Emit,
+    ) -> Result<(), OperatorError> {
+        let batch = rows.to_batch(&self.schema)?;
+        self.rows += batch.num_rows();
+        self.buffered.push(batch);
+        if self.rows > self.limit.saturating_mul(2).max(OUTPUT_ROWS) {
+            self.compact()?;
+        }
+        Ok(())
+    }
+
+    fn end_input(&mut self, _: usize, out: &mut dyn Emit) -> Result<(), OperatorError> {
+        self.compact()?;
+        for batch in std::mem::take(&mut self.buffered) {
+            out.emit(batch)?;
+        }
+        Ok(())
+    }
+}

@@ -3,6 +3,7 @@
 //! Each subcommand maps to a part of the map in `docs/architecture.md`.
 
 mod commands;
+mod memory;
 mod metrics_http;
 
 use std::process::ExitCode;
@@ -56,15 +57,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Long-running processes log their life; one-shot commands only
     // warnings (set RUST_LOG for more).
-    let default_level = match cli.command {
+    let one_shot = matches!(
+        cli.command,
         Command::Run(_)
-        | Command::Identity(_)
-        | Command::Submit(_)
-        | Command::Jobs(_)
-        | Command::Status(_)
-        | Command::Cancel(_) => "warn",
-        _ => "info",
-    };
+            | Command::Identity(_)
+            | Command::Submit(_)
+            | Command::Jobs(_)
+            | Command::Status(_)
+            | Command::Cancel(_)
+    );
+    let default_level = if one_shot { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| default_level.into());
     let logs = tracing_subscriber::fmt()
@@ -77,6 +79,9 @@ fn main() -> ExitCode {
             .with_current_span(true)
             .with_span_list(false)
             .init(),
+    }
+    if !one_shot {
+        memory::return_freed_memory_periodically();
     }
     let result = match &cli.command {
         Command::Identity(args) => commands::identity::run(args),

@@ -182,7 +182,7 @@ fn jobs_over_http_and_the_cli() {
     // Restarted on the same directory, it still knows every job.
     let again = start(&["--data-dir", data.path().to_str().unwrap()]);
     let (_, jobs) = get(&format!("{}/v1/jobs", again.url));
-    let states: Vec<&str> = jobs
+    let states: Vec<&str> = jobs["jobs"]
         .as_array()
         .unwrap()
         .iter()

@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 
 use crate::failover::{scope, FailoverPolicy, RerunCause, Scope};
 use crate::placement::{place_chain, replace_subtask};
-pub use crate::progress::Progress;
+pub use crate::progress::{Progress, Recorded};
 use crate::shuffle::ShuffleService;
 use crate::slots::{SlotGrant, SlotPool};
 use crate::workers::{AttemptError, Workers};
@@ -302,12 +302,16 @@ impl Driver<'_> {
                     Err(AttemptError::WorkerLost(worker)),
                 );
             };
+            // Recorded before it runs: see `progress`.
+            let (recorded, written) = Recorded::new();
             let _ = progress.send(Progress::Started {
                 chain,
                 subtask,
                 attempt,
                 worker: worker.clone(),
+                recorded,
             });
+            let _ = written.await;
             let outcome = entry.run(deployment).await;
             (chain, subtask, attempt, worker, outcome)
         });

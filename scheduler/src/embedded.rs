@@ -156,16 +156,24 @@ impl Embedded {
             worker_patience: Duration::from_secs(1),
             keep: None,
         };
+        // Progress is taken as it comes: the driver waits for each attempt's
+        // start to be taken before deploying it.
+        let gathering = tokio::spawn(async move {
+            let mut output = JobOutput::default();
+            while let Some(progress) = rx.recv().await {
+                match progress {
+                    Progress::Finished { report, .. } => output.reports.push(report),
+                    Progress::RegionDone { collected, .. } => output.collected.extend(collected),
+                    _ => {}
+                }
+            }
+            output
+        });
         let outcome = drive(&self.cluster, run, tx).await;
         finish(&self.cluster, job_id).await;
-        let mut output = JobOutput::default();
-        while let Ok(progress) = rx.try_recv() {
-            match progress {
-                Progress::Finished { report, .. } => output.reports.push(report),
-                Progress::RegionDone { collected, .. } => output.collected.extend(collected),
-                _ => {}
-            }
-        }
+        let output = gathering
+            .await
+            .map_err(|e| format!("gathering the job's output: {e}"))?;
         outcome.map(|()| output)
     }
 }

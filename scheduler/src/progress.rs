@@ -2,16 +2,44 @@
 //! and failed, re-runs, regions done with their rows — so the scheduler
 //! can keep the job's record (and a restarted scheduler can resume it)
 //! without the driver knowing about storage.
+//!
+//! An attempt is deployed only once whoever keeps the record has taken
+//! its [`Progress::Started`] (the message carries a [`Recorded`] signal,
+//! given when the message is dropped): a scheduler that dies right after
+//! deploying has still recorded the attempt's number, so the one that
+//! resumes never deploys the same number again.
 
 use faro_runtime::data::Batch;
 use faro_runtime::task::TaskReport;
+use tokio::sync::oneshot;
 
 use crate::failover::RerunCause;
+
+/// Given when its message has been handled (dropped): the driver waits for
+/// it before deploying the attempt the message announces.
+#[derive(Debug)]
+pub struct Recorded(Option<oneshot::Sender<()>>);
+
+impl Recorded {
+    /// A signal, and the wait for it.
+    pub fn new() -> (Self, oneshot::Receiver<()>) {
+        let (tx, rx) = oneshot::channel();
+        (Self(Some(tx)), rx)
+    }
+}
+
+impl Drop for Recorded {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
 
 /// One step of a job, as it happens.
 #[derive(Debug)]
 pub enum Progress {
-    /// An attempt was deployed.
+    /// An attempt is about to be deployed.
     Started {
         /// The chain.
         chain: usize,
@@ -21,6 +49,8 @@ pub enum Progress {
         attempt: u32,
         /// The worker it runs on.
         worker: String,
+        /// Given once this message is handled.
+        recorded: Recorded,
     },
     /// An attempt finished.
     Finished {

@@ -287,6 +287,7 @@ impl Scheduler {
                 subtask,
                 attempt,
                 worker,
+                recorded: _recorded,
             } => self.update(id, |r| {
                 r.task_mut(chain, subtask, &vertex(chain))
                     .attempts

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod jobs;
+pub mod local;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -26,6 +26,24 @@ pub struct Endpoint {
     options: Arc<TransportOptions>,
 }
 
+/// How long a pool must have held no frame before its idle buffers go
+/// back to the allocator, and how many it keeps warm.
+const POOL_IDLE: std::time::Duration = std::time::Duration::from_secs(2);
+const POOL_WARM: usize = 8;
+
+/// Trims `pool` now and then for as long as its endpoint lives.
+async fn trim_while_alive(pool: std::sync::Weak<BufferPool>) {
+    loop {
+        tokio::time::sleep(POOL_IDLE / 2).await;
+        match pool.upgrade() {
+            Some(pool) => {
+                pool.trim_idle(POOL_IDLE, POOL_WARM);
+            }
+            None => return,
+        }
+    }
+}
+
 impl Endpoint {
     /// Binds `addr` (port 0 picks a free port) with the given identity.
     /// Must be called inside a tokio runtime.
@@ -58,14 +76,16 @@ impl Endpoint {
             TransportError::Config("Endpoint::bind must run inside a tokio runtime".into())
         })?;
         let quinn = quinn::Endpoint::new(endpoint_config, Some(server), socket, runtime)?;
+        let pool = Arc::new(BufferPool::new(
+            options.pool_buffers,
+            options.floating_buffers,
+            options.buffer_size,
+        ));
+        tokio::spawn(trim_while_alive(Arc::downgrade(&pool)));
         Ok(Self {
             quinn,
             client,
-            pool: Arc::new(BufferPool::new(
-                options.pool_buffers,
-                options.floating_buffers,
-                options.buffer_size,
-            )),
+            pool,
             options: Arc::new(options),
         })
     }

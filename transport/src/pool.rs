@@ -18,8 +18,15 @@
 //! Since every frame needs a permit and every permit is one buffer, the
 //! memory the pool ever allocates is bounded by `capacity × buffer_size`.
 //! Buffers are 16-byte aligned so rkyv archives can be read in place.
+//!
+//! A pool that has held no frame for a while gives its idle buffers back
+//! to the allocator, keeping a few warm ([`BufferPool::trim_idle`], run by
+//! the endpoint): a burst of traffic must not keep its peak memory for the
+//! life of the process. While traffic flows nothing is freed, so the
+//! buffers are not touched afresh for every frame.
 
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
@@ -43,6 +50,8 @@ struct PoolState {
     allocated: usize,
     in_use: usize,
     peak_in_use: usize,
+    /// Since when no buffer has held a frame (`None` while one does).
+    idle_since: Option<Instant>,
 }
 
 /// A snapshot of a pool's counters.
@@ -88,6 +97,7 @@ impl BufferPool {
                 allocated: 0,
                 in_use: 0,
                 peak_in_use: 0,
+                idle_since: Some(Instant::now()),
             }),
             permits_returned: Notify::new(),
         }
@@ -181,6 +191,7 @@ impl BufferPool {
         };
         state.in_use += 1;
         state.peak_in_use = state.peak_in_use.max(state.in_use);
+        state.idle_since = None;
         Ok(buffer)
     }
 
@@ -189,6 +200,25 @@ impl BufferPool {
         let mut state = self.lock();
         state.in_use = state.in_use.saturating_sub(1);
         state.free_memory.push(buffer);
+        if state.in_use == 0 {
+            state.idle_since = Some(Instant::now());
+        }
+    }
+
+    /// Frees the idle buffers beyond `keep` if no buffer has held a frame
+    /// for `idle_for`; returns how many were freed.
+    pub fn trim_idle(&self, idle_for: Duration, keep: usize) -> usize {
+        let mut state = self.lock();
+        let idle = state
+            .idle_since
+            .is_some_and(|since| since.elapsed() >= idle_for);
+        if !idle || state.free_memory.len() <= keep {
+            return 0;
+        }
+        let freed = state.free_memory.len() - keep;
+        state.free_memory.truncate(keep);
+        state.allocated -= freed;
+        freed
     }
 }
 
@@ -237,6 +267,32 @@ mod tests {
             (stats.allocated, stats.in_use, stats.peak_in_use),
             (2, 0, 2)
         );
+    }
+
+    #[test]
+    fn an_idle_pool_gives_back_all_but_a_warm_few() {
+        let pool = BufferPool::new(8, 0, 100);
+        let taken: Vec<_> = (0..6).map(|_| pool.take_buffer().unwrap()).collect();
+        let mut taken = taken.into_iter();
+        let held = taken.next().unwrap();
+        for buffer in taken {
+            pool.recycle(buffer);
+        }
+        assert_eq!(
+            pool.trim_idle(Duration::ZERO, 2),
+            0,
+            "a frame is still held"
+        );
+        pool.recycle(held);
+        assert_eq!(
+            pool.trim_idle(Duration::from_secs(60), 2),
+            0,
+            "not idle long enough"
+        );
+        assert_eq!(pool.trim_idle(Duration::ZERO, 2), 4);
+        assert_eq!(pool.stats().allocated, 2);
+        let again: Vec<_> = (0..8).map(|_| pool.take_buffer().unwrap()).collect();
+        assert_eq!(again.len(), 8, "freed buffers can be allocated again");
     }
 
     #[test]

@@ -321,12 +321,42 @@ fn a_restarted_scheduler_resumes_without_rerunning_committed_stages() {
     for attempts in attempts_of(&status, "rows") {
         assert_eq!(attempts.len(), 1, "the map stage ran again: {status:#}");
     }
-    // The reduce stage ran again from a fresh attempt number.
-    assert!(
-        attempts_of(&status, "agg")
+    // The reduce stage ran again from fresh attempt numbers: the first
+    // scheduler recorded every attempt before deploying it, and no number
+    // it recorded was used again. (A subtask it had not yet recorded was
+    // never deployed, so its attempt 0 is still unused.)
+    let agg: Vec<_> = tasks(&status)
+        .into_iter()
+        .filter(|t| t["vertex"].as_str().is_some_and(|v| v.starts_with("agg")))
+        .collect();
+    assert!(!agg.is_empty(), "{status:#}");
+    for task in &agg {
+        let attempts = task["attempts"].as_array().unwrap();
+        let numbers: Vec<u64> = attempts
             .iter()
-            .all(|a| a.last().is_some_and(|(n, _)| *n >= 1)),
-        "{status:#}"
+            .map(|a| a["attempt"].as_u64().unwrap())
+            .collect();
+        let mut distinct = numbers.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(
+            distinct.len(),
+            numbers.len(),
+            "an attempt number was used twice: {status:#}"
+        );
+        let last = attempts.last().unwrap();
+        assert_eq!(last["state"], "finished", "{status:#}");
+        assert!(
+            attempts[..attempts.len() - 1]
+                .iter()
+                .all(|a| a["attempt"].as_u64() < last["attempt"].as_u64()),
+            "{status:#}"
+        );
+    }
+    assert!(
+        agg.iter()
+            .any(|t| t["attempts"].as_array().unwrap().len() > 1),
+        "the first scheduler's reduce attempts were not replaced: {status:#}"
     );
 }
 

@@ -369,3 +369,36 @@ async fn jobs_whose_owner_stops_heartbeating_expire_and_lose_their_files() {
         "refused by peer: job job-silent shuffle 0 is not registered on this node"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shape_beyond_the_bound_is_refused_at_once_and_the_node_serves_on() {
+    let Setup {
+        dir,
+        pem,
+        secret_file,
+        tls,
+        ..
+    } = setup();
+    let token = ClusterSecret::new(SECRET).token("job-wide");
+    let node = start_node(&dir.path().join("data"), &pem, &secret_file);
+    let (_endpoint, shuffle) = client(&tls, &node, "job-wide", &token).await;
+    for (maps, partitions) in [(1, u32::MAX), (1, 21_436_476), (u32::MAX, 1), (0, 4)] {
+        let started = std::time::Instant::now();
+        let refused = shuffle
+            .register(0, shape(maps, partitions))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("a shuffle needs 1 to 65536 maps and partitions"),
+            "{refused}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "refused at once"
+        );
+    }
+    shuffle.register(0, shape(2, PARTITIONS)).await.unwrap();
+    push_map(&shuffle, 0, 0, 3).await;
+    assert_eq!(shuffle.commit(0, 0, 0).await.unwrap(), Response::Committed);
+}

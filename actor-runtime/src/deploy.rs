@@ -323,7 +323,11 @@ impl Worker {
                 }
             }
             drop(sender);
-            inputs.push(InputSpec { queue, feeders });
+            inputs.push(InputSpec {
+                schema: exchange.schema.clone(),
+                queue,
+                feeders,
+            });
         }
         let mut outputs = Vec::new();
         for &e in &chain.outputs {

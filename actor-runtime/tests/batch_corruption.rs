@@ -221,3 +221,32 @@ fn batch_new_checks_lengths_and_types() {
         "column 'channel': invalid offsets: offsets descend"
     );
 }
+
+#[test]
+fn a_batch_claiming_more_rows_than_its_bytes_can_hold_is_refused() {
+    use faro_runtime::{Batch, BatchView, Schema};
+    let hollow = Batch::new(Schema::new(vec![]), u32::MAX as usize, vec![]).unwrap();
+    let bytes = hollow.to_bytes();
+    let error = BatchView::new(&bytes).unwrap_err().to_string();
+    assert!(error.contains("4294967295 rows in"), "{error}");
+    let fine = Batch::new(Schema::new(vec![]), 1000, vec![]).unwrap();
+    assert_eq!(BatchView::new(&fine.to_bytes()).unwrap().num_rows(), 1000);
+}
+
+#[test]
+fn a_received_batch_must_have_the_columns_its_reader_planned() {
+    use faro_runtime::{BatchBuilder, BatchView, DataType, Field, Schema, Value};
+    let sent = Schema::new(vec![Field::new("a", DataType::Utf8)]);
+    let mut builder = BatchBuilder::new(sent.clone(), 1);
+    builder.push_row(&[Value::Utf8("x".into())]).unwrap();
+    let bytes = builder.finish().unwrap().to_bytes();
+    let view = BatchView::new(&bytes).unwrap();
+    assert!(view.check_schema(&sent).is_ok());
+    let planned = Schema::new(vec![Field::new("a", DataType::Int64)]);
+    let error = view.check_schema(&planned).unwrap_err().to_string();
+    assert_eq!(
+        error,
+        "the batch has columns (a utf8), not the expected (a i64)"
+    );
+    assert!(view.check_schema(&Schema::new(vec![])).is_err());
+}

@@ -287,3 +287,11 @@ fn nan_and_infinity_are_values_with_one_consistent_meaning() {
 fn batch_with_x(x: f64) -> Batch {
     make(&[(0, Some(x), "a")])
 }
+
+#[test]
+fn constants_evaluate_over_an_empty_batch() {
+    let empty = make(&[]);
+    for text in ["3 % 8", "1 + 1", "1.5 * 2.0", "2 > 1", "-(4)", "'a' || 'b'"] {
+        assert_eq!(run(text, &empty).unwrap(), Vec::<Value>::new(), "{text}");
+    }
+}

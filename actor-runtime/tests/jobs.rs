@@ -255,6 +255,7 @@ fn numbers(start: i64, rows: usize) -> Batch {
 async fn a_stalled_consumer_holds_the_producer_to_its_credits_and_loses_nothing() {
     let (sender, mut queue) = InputQueue::new(4);
     let schema = numbers(0, 1).schema().clone();
+    let expected = schema.clone();
     let mut writer = OutputWriter::new(
         0,
         schema,
@@ -283,7 +284,7 @@ async fn a_stalled_consumer_holds_the_producer_to_its_credits_and_loses_nothing(
     while let Some(delivery) = queue.next().await {
         let incoming = delivery.unwrap();
         incoming
-            .with_rows(|rows| {
+            .with_rows(&expected, |rows| {
                 let faro_runtime::ValuesView::Int64(values) = rows.columns[0].values else {
                     panic!()
                 };

@@ -29,6 +29,14 @@ pub enum BatchError {
         /// Columns present.
         columns: usize,
     },
+    /// A received batch's columns are not the ones its reader planned for.
+    #[error("the batch has columns ({found}), not the expected ({expected})")]
+    UnexpectedSchema {
+        /// The columns expected, as `name type`.
+        expected: String,
+        /// The columns found.
+        found: String,
+    },
     /// A column's data is not of its field's type.
     #[error("column '{column}' is declared {expected} but holds {found} data")]
     TypeMismatch {

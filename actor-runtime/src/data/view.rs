@@ -435,6 +435,10 @@ impl std::fmt::Debug for BatchView<'_> {
     }
 }
 
+/// Most rows an archive may claim beyond one bit per archived byte (a
+/// batch whose columns take no space per row, or that has no columns).
+pub const MAX_HOLLOW_ROWS: usize = 1 << 16;
+
 impl<'a> BatchView<'a> {
     /// Validates `bytes` as an archived batch. Never panics, whatever the
     /// bytes: corrupt, truncated or hostile input is a [`BatchError`].
@@ -449,6 +453,17 @@ impl<'a> BatchView<'a> {
         let archived = rkyv::access::<ArchivedBatch, rancor::Error>(bytes)
             .map_err(|e| BatchError::Malformed(e.to_string()))?;
         let rows = archived.num_rows.to_native() as usize;
+        // Every column type but an empty one takes at least a bit per row,
+        // so real row counts are bounded by the bytes; a batch of no (or
+        // only empty) columns could claim billions of rows that a reader
+        // then allocates for.
+        let most = MAX_HOLLOW_ROWS.max(bytes.len().saturating_mul(8));
+        if rows > most {
+            return Err(BatchError::Malformed(format!(
+                "{rows} rows in {} bytes (at most {most})",
+                bytes.len()
+            )));
+        }
         let fields = archived.schema.fields.as_slice();
         if fields.len() != archived.columns.len() {
             return Err(BatchError::ColumnCount {
@@ -489,6 +504,39 @@ impl<'a> BatchView<'a> {
     /// The column called `name`, if there is one.
     pub fn column_by_name(&self, name: &str) -> Option<&ColumnView<'a>> {
         self.columns.iter().find(|column| column.name == name)
+    }
+
+    /// Whether its columns are `expected`'s, by name and type, in order:
+    /// a received batch is read by column position, so one from a peer
+    /// that planned differently must not reach an operator.
+    pub fn check_schema(&self, expected: &Schema) -> Result<(), BatchError> {
+        let fits = self.columns.len() == expected.fields.len()
+            && self
+                .columns
+                .iter()
+                .zip(&expected.fields)
+                .all(|(column, field)| {
+                    column.name == field.name && column.data_type == field.data_type
+                });
+        if fits {
+            return Ok(());
+        }
+        let names = |columns: Vec<String>| columns.join(", ");
+        Err(BatchError::UnexpectedSchema {
+            expected: names(
+                expected
+                    .fields
+                    .iter()
+                    .map(|f| format!("{} {}", f.name, f.data_type))
+                    .collect(),
+            ),
+            found: names(
+                self.columns
+                    .iter()
+                    .map(|c| format!("{} {}", c.name, c.data_type))
+                    .collect(),
+            ),
+        })
     }
 
     /// The schema, as an owned value.

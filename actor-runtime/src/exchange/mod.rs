@@ -25,7 +25,7 @@ pub use source::{forward_frames, InputQueue, InputSender};
 
 use rkyv::util::AlignedVec;
 
-use crate::data::{Batch, BatchError, BatchView};
+use crate::data::{Batch, BatchError, BatchView, Schema};
 use crate::operator::Rows;
 
 /// Batches a local edge holds in flight.
@@ -48,12 +48,18 @@ impl Incoming {
         }
     }
 
-    /// Reads the batch (validating an archive) and calls `f` with its rows.
-    pub fn with_rows<T>(&self, f: impl FnOnce(&Rows<'_>) -> T) -> Result<T, BatchError> {
+    /// Reads the batch (validating an archive, and that it has the
+    /// `expected` columns) and calls `f` with its rows.
+    pub fn with_rows<T>(
+        &self,
+        expected: &Schema,
+        f: impl FnOnce(&Rows<'_>) -> T,
+    ) -> Result<T, BatchError> {
         match self {
             Incoming::Owned(batch) => Ok(f(&Rows::of_batch(batch))),
             Incoming::Frame(frame) => {
                 let view = BatchView::new(frame)?;
+                view.check_schema(expected)?;
                 Ok(f(&Rows::of_view(&view)))
             }
         }

@@ -90,6 +90,10 @@ pub(super) fn validity<'d>(datum: &'d Datum<'_>) -> Option<&'d [bool]> {
     }
 }
 
+fn both_scalars(l: &Datum<'_>, r: &Datum<'_>) -> bool {
+    matches!((l, r), (Datum::Scalar(_), Datum::Scalar(_)))
+}
+
 pub(super) fn is_null_scalar(datum: &Datum<'_>) -> bool {
     matches!(datum, Datum::Scalar(Scalar::Null))
 }
@@ -308,6 +312,8 @@ fn arith<'a>(
     if is_null_scalar(&l) || is_null_scalar(&r) {
         return Ok(all_null(ty, rows));
     }
+    // Two constants make one value, whatever the batch's size (even 0).
+    let rows = if both_scalars(&l, &r) { 1 } else { rows };
     let valid = both_valid(validity(&l), validity(&r));
     let is_valid = |i: usize| valid.as_ref().is_none_or(|v| v[i]);
     let values = if ty == Ty::Float64 {
@@ -422,6 +428,7 @@ fn compare<'a>(op: CmpOp, l: Datum<'a>, r: Datum<'a>, ty: Ty, rows: usize) -> Da
     if is_null_scalar(&l) || is_null_scalar(&r) {
         return all_null(Ty::Bool, rows);
     }
+    let rows = if both_scalars(&l, &r) { 1 } else { rows };
     let valid = both_valid(validity(&l), validity(&r));
     let values: Vec<bool> = match ty {
         Ty::Float64 => map2(f64_side(&l), f64_side(&r), rows, |x, y| {

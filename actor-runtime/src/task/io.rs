@@ -131,6 +131,8 @@ pub enum FeederSpec {
 
 /// One input of a task, as deployed.
 pub struct InputSpec {
+    /// The columns its batches must have.
+    pub schema: crate::data::Schema,
     /// The queue it reads.
     pub queue: InputQueue,
     /// Feeders to start, each with a sender into the queue.

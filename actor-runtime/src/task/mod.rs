@@ -207,7 +207,11 @@ impl Running {
         self.ship(out).await
     }
 
-    async fn drive_inputs(&mut self, mut queues: Vec<InputQueue>) -> Result<(), TaskError> {
+    async fn drive_inputs(
+        &mut self,
+        mut queues: Vec<InputQueue>,
+        schemas: Vec<crate::data::Schema>,
+    ) -> Result<(), TaskError> {
         let mut open: Vec<bool> = vec![true; queues.len()];
         let mut start = 0usize;
         while open.iter().any(|o| *o) {
@@ -238,7 +242,7 @@ impl Running {
                     let mut seen = 0;
                     let head = &mut self.operators[0];
                     let processed = incoming
-                        .with_rows(|rows| {
+                        .with_rows(&schemas[input], |rows| {
                             seen = rows.rows;
                             head.process(input, rows, &mut out)
                         })
@@ -307,6 +311,7 @@ impl TaskRun {
                     .map_err(exchange_error)?,
             );
         }
+        let schemas = self.inputs.iter().map(|i| i.schema.clone()).collect();
         let queues: Vec<InputQueue> = self
             .inputs
             .into_iter()
@@ -327,7 +332,7 @@ impl TaskRun {
         let result = running.open_all(&self.context);
         let result = match result {
             Ok(()) if running.source.is_some() => running.drive_source().await,
-            Ok(()) => running.drive_inputs(queues).await,
+            Ok(()) => running.drive_inputs(queues, schemas).await,
             Err(e) => Err(e),
         };
         let closed = running.close_all();

@@ -71,8 +71,18 @@ impl ShuffleServer {
                 rx.refuse(&message);
                 return Err(message);
             }
-            seq += 1;
             self.metrics.frames_pushed.inc();
+            seq = match seq.checked_add(1) {
+                Some(next) => next,
+                None => {
+                    let message = format!(
+                        "push of map {map} attempt {attempt}: frame numbers past {} (start lower than first_seq {first_seq})",
+                        u32::MAX
+                    );
+                    rx.refuse(&message);
+                    return Err(message);
+                }
+            };
             self.metrics.bytes_pushed.inc_by(frame.len() as u64);
         }
     }
@@ -123,14 +133,9 @@ impl ShuffleServer {
     }
 
     fn register(&self, job: &str, shuffle: u32, shape: ShuffleShape) -> Result<Response, String> {
-        if shape.maps == 0 || shape.partitions == 0 {
-            return Err(format!(
-                "{}: a shuffle needs at least one map and one partition, got {} maps and {} partitions",
-                label(job, shuffle),
-                shape.maps,
-                shape.partitions
-            ));
-        }
+        shape
+            .check()
+            .map_err(|reason| format!("{}: {reason}", label(job, shuffle)))?;
         let mut shuffles = lock(&self.shuffles);
         if let Some(existing) = shuffles.get(&(job.to_string(), shuffle)) {
             let existing = lock(existing).shape();

@@ -36,6 +36,28 @@ pub struct ShuffleShape {
     pub partitions: u32,
 }
 
+impl ShuffleShape {
+    /// Most maps, and most partitions, a shuffle may have: a store keeps
+    /// a slot per partition and a register holds the node's lock while it
+    /// makes them, so a shape is bounded before anything is allocated.
+    /// (A job's subtasks are bounded at 65,536 in all.)
+    pub const MAX: u32 = 65_536;
+
+    /// Why this shape cannot be stored, if it cannot.
+    pub fn check(&self) -> Result<(), String> {
+        let fits = |n: u32| (1..=Self::MAX).contains(&n);
+        if fits(self.maps) && fits(self.partitions) {
+            return Ok(());
+        }
+        Err(format!(
+            "a shuffle needs 1 to {} maps and partitions, got {} maps and {} partitions",
+            Self::MAX,
+            self.maps,
+            self.partitions
+        ))
+    }
+}
+
 /// The stored state of one shuffle.
 pub struct ShuffleStore {
     label: String,
@@ -391,7 +413,8 @@ fn parse_meta(meta: &str) -> Option<ShuffleShape> {
         |name: &str| -> Option<u32> { lines.next()?.strip_prefix(name)?.trim().parse().ok() };
     let partitions = count("partitions ")?;
     let maps = count("maps ")?;
-    Some(ShuffleShape { maps, partitions })
+    let shape = ShuffleShape { maps, partitions };
+    shape.check().ok().map(|()| shape)
 }
 
 /// The visible frames of one partition, borrowed from its mmap.

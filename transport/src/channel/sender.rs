@@ -244,7 +244,13 @@ async fn read_credit(mut recv: quinn::RecvStream, credit: Arc<Credit>) {
     loop {
         let outcome = match read_header(&mut recv, 0).await {
             Ok(Some(header)) if header.kind == FrameKind::Credit => {
-                credit.available.fetch_add(header.aux, Ordering::AcqRel);
+                // Saturating: a peer announcing absurd credit must not
+                // wrap the count back to nothing.
+                let _ = credit
+                    .available
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+                        Some(now.saturating_add(header.aux))
+                    });
                 credit.wake.notify_one();
                 continue;
             }

@@ -300,3 +300,74 @@ async fn a_stalled_consumer_holds_the_producer_to_its_credits_and_loses_nothing(
     producer.await.unwrap();
     assert_eq!(next, 100_000);
 }
+
+/// A source that panics on its third batch, as a bug would.
+struct Panicking(u32);
+
+impl faro_runtime::operator::Source for Panicking {
+    fn next_batch(&mut self) -> Result<Option<Batch>, faro_runtime::operator::OperatorError> {
+        self.0 += 1;
+        if self.0 == 3 {
+            panic!("a bug in an operator");
+        }
+        Ok(Some(numbers(0, 10)))
+    }
+}
+
+fn lone_task(source: Box<dyn faro_runtime::operator::Source>) -> faro_runtime::task::TaskRun {
+    faro_runtime::task::TaskRun {
+        name: "lone[0]".into(),
+        context: faro_runtime::operator::OperatorContext {
+            vertex: "lone".into(),
+            subtask: 0,
+            parallelism: 1,
+            attempt: 0,
+            spill_dir: std::env::temp_dir(),
+            access: Arc::new(faro_runtime::access::AccessPolicy::deny_all()),
+        },
+        operators: faro_runtime::task::build::ChainOperators {
+            source: Some(source),
+            operators: vec![],
+        },
+        inputs: vec![],
+        outputs: vec![],
+        metrics: faro_runtime::metrics::TaskMetrics::default(),
+        span: tracing::Span::none(),
+    }
+}
+
+/// Ten batches, then the end.
+struct Ten(u32);
+
+impl faro_runtime::operator::Source for Ten {
+    fn next_batch(&mut self) -> Result<Option<Batch>, faro_runtime::operator::OperatorError> {
+        self.0 += 1;
+        Ok((self.0 <= 10).then(|| numbers(0, 10)))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_task_fails_alone_and_its_slot_runs_the_next() {
+    let worker = Worker::start(1, None).unwrap();
+    let failure = worker
+        .deploy(lone_task(Box::new(Panicking(0))))
+        .outcome()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        failure.cause,
+        faro_runtime::failure::FailureCause::Transient
+    );
+    assert!(
+        failure
+            .message
+            .contains("internal error (panic): a bug in an operator"),
+        "{failure}"
+    );
+    let report = worker
+        .deploy(lone_task(Box::new(Ten(0))))
+        .outcome()
+        .await
+        .expect("the same slot runs the next task");
+    assert_eq!(report.rows_in, 100);
+}

@@ -94,8 +94,13 @@ impl ShuffleStore {
         shape: ShuffleShape,
         io: IoPreference,
     ) -> Result<Self, StorageError> {
-        std::fs::create_dir_all(dir).map_err(io_error(label, "creating", dir))?;
         let meta = dir.join(META);
+        shape.check().map_err(|reason| StorageError::BadMetadata {
+            shuffle: label.to_string(),
+            path: meta.clone(),
+            reason,
+        })?;
+        std::fs::create_dir_all(dir).map_err(io_error(label, "creating", dir))?;
         let ShuffleShape { maps, partitions } = shape;
         std::fs::write(
             &meta,

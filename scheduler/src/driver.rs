@@ -14,6 +14,7 @@ use std::time::Duration;
 use faro_runtime::attempt::TaskDone;
 use faro_runtime::data::Batch;
 use faro_runtime::deploy::TaskDeployment;
+use faro_runtime::failure::FailureCause;
 use faro_runtime::operators::basic::KeepLimit;
 use faro_runtime::plan::Plan;
 use faro_runtime::runner::checked_regions;
@@ -385,9 +386,11 @@ impl Driver<'_> {
             });
             let next = attempt + 1;
             if let AttemptError::Failed(failure) = &error {
-                if !failure.cause.is_retryable() {
+                if failure.cause == FailureCause::Deterministic {
                     // Bad input, a value error, a limit or access denied:
-                    // a re-run would fail the same way.
+                    // a re-run would fail the same way. (An attempt
+                    // cancelled by its worker, not by this driver, runs
+                    // again like a transient failure.)
                     self.abandon(&tasks, &finished, &name);
                     return Err(RegionFailure::Fatal(error.to_string()));
                 }

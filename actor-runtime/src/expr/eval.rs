@@ -9,7 +9,8 @@
 //! looked for once something overflowed, so the common case stays one
 //! tight loop). Double arithmetic follows IEEE 754 (NaN and ±infinity
 //! flow through), except that dividing by zero is an error as for
-//! integers. Doubles compare as [`compare_f64`] orders them.
+//! integers. Doubles compare as [`crate::kernels::floats::compare_f64`]
+//! orders them.
 
 use std::borrow::Cow;
 
@@ -19,7 +20,6 @@ use super::check::{ArithOp, CmpOp, Kind, Typed};
 use super::error::ExprError;
 use super::types::{Scalar, Ty};
 use crate::data::ColumnView;
-use crate::kernels::floats::compare_f64;
 
 /// What an evaluation may depend on besides the input: the seed of
 /// seeded random functions and the global index of the first row, so a
@@ -253,32 +253,6 @@ pub(super) fn arithmetic(problem: String, row: usize) -> ExprError {
     ExprError::bad_value(problem, Some(row))
 }
 
-/// Like [`map2`], where `f` also says whether the row overflowed; returns
-/// the values and whether any row did.
-fn map2_flagged<A: Copy, B: Copy>(
-    left: Side<'_, A>,
-    right: Side<'_, B>,
-    rows: usize,
-    f: impl Fn(A, B) -> (i64, bool),
-) -> (Vec<i64>, bool) {
-    let mut any = false;
-    let mut step = |x: A, y: B| {
-        let (value, bad) = f(x, y);
-        any |= bad;
-        value
-    };
-    let values = match (left, right) {
-        (Side::Slice(a), Side::Slice(b)) => a.iter().zip(b).map(|(&x, &y)| step(x, y)).collect(),
-        (Side::Slice(a), Side::Const(y)) => a.iter().map(|&x| step(x, y)).collect(),
-        (Side::Const(x), Side::Slice(b)) => b.iter().map(|&y| step(x, y)).collect(),
-        (Side::Const(x), Side::Const(y)) => {
-            let value = step(x, y);
-            vec![value; rows]
-        }
-    };
-    (values, any)
-}
-
 /// Integer `x op y`, or why it has no BIGINT value.
 fn checked_i64(op: ArithOp, x: i64, y: i64) -> Result<i64, String> {
     let symbol = match op {
@@ -337,25 +311,7 @@ fn arith<'a>(
         Values::Float64(Cow::Owned(out))
     } else {
         let (a, b) = (i64_side(&l), i64_side(&r));
-        let (out, bad) = match op {
-            ArithOp::Add => map2_flagged(a, b, rows, i64::overflowing_add),
-            ArithOp::Sub => map2_flagged(a, b, rows, i64::overflowing_sub),
-            ArithOp::Mul => map2_flagged(a, b, rows, i64::overflowing_mul),
-            ArithOp::Div => map2_flagged(a, b, rows, |x, y| {
-                if y == 0 {
-                    (0, true)
-                } else {
-                    x.overflowing_div(y)
-                }
-            }),
-            ArithOp::Mod => map2_flagged(a, b, rows, |x, y| {
-                if y == 0 {
-                    (0, true)
-                } else {
-                    (x.wrapping_rem(y), false)
-                }
-            }),
-        };
+        let (out, bad) = super::checked::int_op(op, a, b, rows);
         if bad {
             // Only a valid row's overflow counts: a null row's
             // placeholder values mean nothing.
@@ -412,6 +368,20 @@ fn negate<'a>(value: Datum<'a>, ty: Ty, rows: usize) -> Result<Datum<'a>, ExprEr
     }))
 }
 
+/// Doubles compared as [`crate::kernels::floats::compare_f64`] orders them (NaN equal to NaN and
+/// above every number, -0.0 equal to 0.0), written with IEEE comparisons
+/// per operator so each loop stays branch-free and vectorizes.
+fn compare_doubles(op: CmpOp, a: Side<'_, f64>, b: Side<'_, f64>, rows: usize) -> Vec<bool> {
+    match op {
+        CmpOp::Eq => map2(a, b, rows, |x, y| x == y || (x.is_nan() && y.is_nan())),
+        CmpOp::NotEq => map2(a, b, rows, |x, y| !(x == y || (x.is_nan() && y.is_nan()))),
+        CmpOp::Lt => map2(a, b, rows, |x, y| x < y || (y.is_nan() && !x.is_nan())),
+        CmpOp::LtEq => map2(a, b, rows, |x, y| x <= y || y.is_nan()),
+        CmpOp::Gt => map2(a, b, rows, |x, y| x > y || (x.is_nan() && !y.is_nan())),
+        CmpOp::GtEq => map2(a, b, rows, |x, y| x >= y || x.is_nan()),
+    }
+}
+
 fn ordering_matches(op: CmpOp, ordering: std::cmp::Ordering) -> bool {
     use std::cmp::Ordering::*;
     match op {
@@ -431,9 +401,7 @@ fn compare<'a>(op: CmpOp, l: Datum<'a>, r: Datum<'a>, ty: Ty, rows: usize) -> Da
     let rows = if both_scalars(&l, &r) { 1 } else { rows };
     let valid = both_valid(validity(&l), validity(&r));
     let values: Vec<bool> = match ty {
-        Ty::Float64 => map2(f64_side(&l), f64_side(&r), rows, |x, y| {
-            ordering_matches(op, compare_f64(x, y))
-        }),
+        Ty::Float64 => compare_doubles(op, f64_side(&l), f64_side(&r), rows),
         Ty::Int64 | Ty::Timestamp => map2(i64_side(&l), i64_side(&r), rows, |x, y| {
             ordering_matches(op, x.cmp(&y))
         }),
@@ -486,4 +454,40 @@ fn compare<'a>(op: CmpOp, l: Datum<'a>, r: Datum<'a>, ty: Ty, rows: usize) -> Da
         values: Values::Bool(Cow::Owned(values)),
         validity: valid,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::floats::compare_f64;
+
+    #[test]
+    fn double_comparisons_agree_with_the_one_ordering() {
+        let values = [
+            f64::NAN,
+            -f64::NAN,
+            f64::NEG_INFINITY,
+            -1.0,
+            -0.0,
+            0.0,
+            1.0,
+            f64::INFINITY,
+        ];
+        for op in [
+            CmpOp::Eq,
+            CmpOp::NotEq,
+            CmpOp::Lt,
+            CmpOp::LtEq,
+            CmpOp::Gt,
+            CmpOp::GtEq,
+        ] {
+            for &x in &values {
+                for &y in &values {
+                    let got = compare_doubles(op, Side::Const(x), Side::Const(y), 1)[0];
+                    let want = ordering_matches(op, compare_f64(x, y));
+                    assert_eq!(got, want, "{x} {op:?} {y}");
+                }
+            }
+        }
+    }
 }

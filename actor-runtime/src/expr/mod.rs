@@ -21,6 +21,7 @@ pub mod ast;
 mod branch;
 mod cast;
 pub mod check;
+mod checked;
 mod error;
 pub mod eval;
 pub mod functions;

@@ -1,11 +1,21 @@
-//! Faro's runtime: the data model every operator computes on, and (in
-//! later parts) the operators, task actors and the worker that runs them.
+//! Faro's runtime: the data model every operator computes on, the
+//! operators, and the task actors and worker that run them.
 //!
-//! The data model lives in [`data`]: a [`Schema`] of typed fields and a
-//! columnar [`Batch`] archived with rkyv, which a receiver reads in place
-//! through a validated [`BatchView`]. Expressions over batches (SQL text,
-//! type-checked, evaluated column-at-a-time) live in [`expr`]; job specs
-//! and their validation in [`spec`].
+//! - [`data`]: a [`Schema`] of typed fields and a columnar [`Batch`]
+//!   archived with rkyv, which a receiver reads in place through a
+//!   validated [`BatchView`]; [`kernels`]: hashing, key encoding, ordering
+//!   (one rule for doubles) and gathering over columns.
+//! - [`expr`]: SQL expression text, bounded in size, type-checked and
+//!   evaluated column-at-a-time with checked arithmetic.
+//! - [`spec`]: job specs, their size [`spec::limits`] and validation;
+//!   [`plan`]: chains, split aggregates.
+//! - [`operator`] and [`operators`]: the operator contract and the
+//!   built-in operators; [`access`]: which files a job may touch.
+//! - [`exchange`], [`task`], [`worker`], [`deploy`], [`attempt`]: moving
+//!   batches, running chains as actix actors on slots, wiring a deployed
+//!   subtask, running one attempt; [`failure`]: why an attempt failed and
+//!   whether a re-run can help; [`metrics`]: per-task series;
+//!   [`runner`]: an in-process runner for the crate's own tests.
 
 pub mod access;
 pub mod attempt;

@@ -7,7 +7,7 @@ use crate::data::{DataType, Schema};
 /// Longest piece of an expression's text an error message quotes.
 const EXCERPT_CHARS: usize = 200;
 
-/// `text`, cut to [`EXCERPT_CHARS`] characters (marked with `…`): an error
+/// `text`, cut to 200 characters (marked with `…`): an error
 /// quotes the expression, and an expression may be long.
 pub fn excerpt(text: &str) -> String {
     match text.char_indices().nth(EXCERPT_CHARS) {

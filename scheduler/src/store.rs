@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use faro_runtime::spec::JobSpec;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::{JobRecord, JobResult, JobState};
@@ -99,7 +99,52 @@ impl Store {
         txn.open_table(LISTING).map_err(failed)?;
         txn.open_table(RESULTS).map_err(failed)?;
         txn.commit().map_err(failed)?;
-        Ok(Self { db })
+        let store = Self { db };
+        store.upgrade()?;
+        Ok(store)
+    }
+
+    /// Brings a store an earlier version wrote up to date: its records
+    /// held their specs, and it had no listing. Each job without a
+    /// listing entry gets one, and its spec moves to the spec table.
+    fn upgrade(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(failed)?;
+        {
+            let mut jobs = txn.open_table(JOBS).map_err(failed)?;
+            let mut specs = txn.open_table(SPECS).map_err(failed)?;
+            let mut listing = txn.open_table(LISTING).map_err(failed)?;
+            if listing.len().map_err(failed)? > 0 || jobs.len().map_err(failed)? == 0 {
+                return Ok(());
+            }
+            let mut old = Vec::new();
+            for entry in jobs.iter().map_err(failed)? {
+                let (key, value) = entry.map_err(failed)?;
+                old.push((key.value().to_string(), value.value().to_vec()));
+            }
+            for (id, bytes) in old {
+                let mut raw: serde_json::Value = serde_json::from_slice(&bytes).map_err(failed)?;
+                let spec = raw.as_object_mut().and_then(|record| record.remove("spec"));
+                let record: JobRecord = serde_json::from_value(raw).map_err(failed)?;
+                if let Some(spec) = spec {
+                    specs
+                        .insert(
+                            id.as_str(),
+                            serde_json::to_vec(&spec).map_err(failed)?.as_slice(),
+                        )
+                        .map_err(failed)?;
+                }
+                let summary = serde_json::to_vec(&JobSummary::of(&record)).map_err(failed)?;
+                listing
+                    .insert((record.submitted_ms, id.as_str()), summary.as_slice())
+                    .map_err(failed)?;
+                jobs.insert(
+                    id.as_str(),
+                    serde_json::to_vec(&record).map_err(failed)?.as_slice(),
+                )
+                .map_err(failed)?;
+            }
+        }
+        txn.commit().map_err(failed)
     }
 
     fn get(
@@ -256,6 +301,35 @@ mod tests {
             reruns: Reruns::default(),
             done_regions: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_store_of_the_earlier_layout_is_upgraded_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.redb");
+        {
+            // The earlier layout: records with their specs, no listing.
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut jobs = txn.open_table(JOBS).unwrap();
+                let mut old = serde_json::to_value(record("j-old", 5)).unwrap();
+                old["spec"] = serde_json::to_value(JobSpec {
+                    name: "kept".into(),
+                    ..JobSpec::default()
+                })
+                .unwrap();
+                jobs.insert("j-old", serde_json::to_vec(&old).unwrap().as_slice())
+                    .unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let page = store.page(None, 10).unwrap();
+        assert_eq!(page.jobs.len(), 1);
+        assert_eq!(page.jobs[0].id, "j-old");
+        assert_eq!(store.spec("j-old").unwrap().unwrap().name, "kept");
+        assert!(store.job("j-old").unwrap().is_some());
     }
 
     #[test]

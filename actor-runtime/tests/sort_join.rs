@@ -95,7 +95,7 @@ proptest! {
 
     #[test]
     fn top_n_keeps_the_first_rows(input in input_rows(), per_batch in 1usize..50, limit in 0usize..30) {
-        let mut op = TopN::new(&keys(), &schema(), limit).unwrap();
+        let mut op = TopN::new(&keys(), &schema(), limit, 1 << 30).unwrap();
         let got = rows(&run(&mut op, &batches(&schema(), &input, per_batch)));
         let mut want = reference_sort(input);
         want.truncate(limit);
@@ -186,4 +186,31 @@ fn a_join_whose_build_side_is_over_budget_fails_clearly() {
         "{message}"
     );
     assert!(message.contains("build (right) side"), "{message}");
+}
+
+#[test]
+fn a_top_n_whose_rows_outgrow_its_memory_fails_clearly() {
+    use faro_runtime::operator::{Operator, Rows};
+    let input: Vec<Vec<Value>> = (0..20_000)
+        .map(|i| {
+            vec![
+                Value::Int64(i),
+                Value::Utf8("a value of some length".into()),
+                Value::Float64(0.5),
+            ]
+        })
+        .collect();
+    let mut op = TopN::new(&keys(), &schema(), usize::MAX, 64 << 10).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    op.open(&operator_support::context(dir.path())).unwrap();
+    let mut out = Vec::new();
+    let error = batches(&schema(), &input, 1000)
+        .iter()
+        .find_map(|b| op.process(0, &Rows::of_batch(b), &mut out).err())
+        .expect("over budget")
+        .to_string();
+    assert!(
+        error.contains("top_n: needs more than its memory budget of 65536 bytes"),
+        "{error}"
+    );
 }

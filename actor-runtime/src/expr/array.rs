@@ -34,6 +34,14 @@ impl<'a> Strings<'a> {
         unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
+    /// Bytes of text in all rows.
+    pub fn total_bytes(&self) -> usize {
+        match (self.offsets.first(), self.offsets.last()) {
+            (Some(first), Some(last)) => last.saturating_sub(*first) as usize,
+            _ => 0,
+        }
+    }
+
     /// The bytes of row `i`.
     pub fn bytes(&self, i: usize) -> &[u8] {
         &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]

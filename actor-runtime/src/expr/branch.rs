@@ -49,15 +49,40 @@ fn combine(and: bool, a: bool, va: bool, b: bool, vb: bool) -> Option<bool> {
 }
 
 /// `a || b || …`: null where any operand is.
-pub(super) fn concat<'a>(operands: &[Datum<'a>], rows: usize) -> Datum<'a> {
+/// Most bytes of text one `||` may build in one batch: a batch's text
+/// column is addressed with 32-bit offsets, and a chain of `||` over long
+/// values could otherwise ask for more memory than the machine has.
+pub const MAX_TEXT_BYTES: usize = u32::MAX as usize;
+
+/// `a || b || …`: null where any operand is.
+pub(super) fn concat<'a>(operands: &[Datum<'a>], rows: usize) -> Result<Datum<'a>, ExprError> {
     if operands.iter().any(is_null_scalar) {
-        return all_null(Ty::Utf8, rows);
+        return Ok(all_null(Ty::Utf8, rows));
+    }
+    let total = operands
+        .iter()
+        .map(|operand| match operand {
+            Datum::Array(Array {
+                values: Values::Utf8(text),
+                ..
+            }) => text.total_bytes(),
+            Datum::Scalar(Scalar::Utf8(text)) => text.len().saturating_mul(rows),
+            _ => 0,
+        })
+        .fold(0usize, usize::saturating_add);
+    if total > MAX_TEXT_BYTES {
+        return Err(ExprError::bad_value(
+            format!(
+                "|| would build {total} bytes of text in one batch, more than {MAX_TEXT_BYTES}"
+            ),
+            None,
+        ));
     }
     let mut valid: Option<Vec<bool>> = None;
     for operand in operands {
         valid = both_valid(valid.as_deref(), validity(operand));
     }
-    let mut builder = StringsBuilder::with_capacity(rows, rows * 16);
+    let mut builder = StringsBuilder::with_capacity(rows, total);
     let mut joined = String::new();
     for i in 0..rows {
         joined.clear();
@@ -66,10 +91,10 @@ pub(super) fn concat<'a>(operands: &[Datum<'a>], rows: usize) -> Datum<'a> {
         }
         builder.push(&joined);
     }
-    Datum::Array(Array {
+    Ok(Datum::Array(Array {
         values: Values::Utf8(builder.finish()),
         validity: valid,
-    })
+    }))
 }
 
 pub(super) fn case<'a>(

@@ -191,7 +191,7 @@ pub fn eval<'a>(expr: &Typed, input: &Input<'_, 'a>) -> Result<Datum<'a>, ExprEr
                 .iter()
                 .map(|operand| eval(operand, input))
                 .collect::<Result<Vec<_>, _>>()?;
-            branch::concat(&values, rows)
+            branch::concat(&values, rows)?
         }
         Kind::InSet(value, set, negated) => set.test(eval(value, input)?, value.ty, *negated, rows),
         Kind::IsNull(inner, negated) => {

@@ -274,7 +274,17 @@ impl Function {
                 _ => S::Null,
             },
             F::Concat => {
-                let mut joined = String::new();
+                let total = args
+                    .iter()
+                    .map(|a| match a {
+                        S::Utf8(s) => s.len(),
+                        _ => 0,
+                    })
+                    .fold(0usize, usize::saturating_add);
+                if total > super::branch::MAX_TEXT_BYTES {
+                    return Err(format!("concat would build {total} bytes of text"));
+                }
+                let mut joined = String::with_capacity(total);
                 for arg in args {
                     if let S::Utf8(s) = arg {
                         joined.push_str(s);

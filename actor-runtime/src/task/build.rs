@@ -14,7 +14,8 @@ use crate::spec::operators::{AggregateParams, JoinParams};
 use crate::spec::OperatorSpec;
 
 /// Memory a stateful operator may hold when its spec gives no
-/// `memory_bytes`: aggregate and sort spill beyond it, hash join fails.
+/// `memory_bytes`: aggregate and sort spill beyond it, hash join fails;
+/// top-n (which has no setting) fails beyond it.
 pub const DEFAULT_MEMORY_BYTES: u64 = 1 << 30;
 
 /// A chain's operators: an optional source head, then operators.
@@ -70,7 +71,12 @@ pub fn build(steps: &[Step], collect: &Collected) -> Result<ChainOperators, Oper
                 &input,
                 params.memory_bytes.or(Some(DEFAULT_MEMORY_BYTES)),
             )?),
-            OperatorSpec::TopN(params) => Box::new(TopN::new(&params.keys, &input, params.limit)?),
+            OperatorSpec::TopN(params) => Box::new(TopN::new(
+                &params.keys,
+                &input,
+                params.limit,
+                DEFAULT_MEMORY_BYTES,
+            )?),
             OperatorSpec::HashJoin(params) => {
                 let right = step.input_schemas.get(1).cloned().unwrap_or_default();
                 let params = JoinParams {

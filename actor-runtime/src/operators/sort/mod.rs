@@ -208,24 +208,37 @@ impl Operator for Sort {
     }
 }
 
-/// The `top_n` operator: keeps the first `limit` rows in key order.
+/// The `top_n` operator: keeps the first `limit` rows in key order. It
+/// holds them in memory, so its `limit` is bounded by memory, not by the
+/// spec: past `budget` bytes it fails, naming the budget (a sort spills
+/// instead).
 pub struct TopN {
     schema: Schema,
     keys: Vec<KeyColumn>,
     limit: usize,
+    budget: u64,
     buffered: Vec<Batch>,
     rows: usize,
+    bytes: u64,
 }
 
 impl TopN {
-    /// The first `limit` rows of `schema` by `keys`.
-    pub fn new(keys: &[SortKey], schema: &Schema, limit: usize) -> Result<Self, OperatorError> {
+    /// The first `limit` rows of `schema` by `keys`, held in at most
+    /// `budget` bytes.
+    pub fn new(
+        keys: &[SortKey],
+        schema: &Schema,
+        limit: usize,
+        budget: u64,
+    ) -> Result<Self, OperatorError> {
         Ok(Self {
             schema: schema.clone(),
             keys: key_columns(keys, schema)?,
             limit,
+            budget,
             buffered: Vec::new(),
             rows: 0,
+            bytes: 0,
         })
     }
 
@@ -241,6 +254,14 @@ impl TopN {
         })?;
         self.rows = kept.iter().map(Batch::num_rows).sum();
         self.buffered = kept;
+        self.bytes = self.buffered.iter().map(batch_bytes).sum();
+        if self.bytes > self.budget {
+            return Err(OperatorError::OverBudget {
+                operator: "top_n".into(),
+                budget: self.budget,
+                detail: format!("its best {} rows; lower the limit, or sort", self.rows),
+            });
+        }
         Ok(())
     }
 }
@@ -254,8 +275,9 @@ impl Operator for TopN {
     ) -> Result<(), OperatorError> {
         let batch = rows.to_batch(&self.schema)?;
         self.rows += batch.num_rows();
+        self.bytes += batch_bytes(&batch);
         self.buffered.push(batch);
-        if self.rows > self.limit.saturating_mul(2).max(OUTPUT_ROWS) {
+        if self.rows > self.limit.saturating_mul(2).max(OUTPUT_ROWS) || self.bytes > self.budget {
             self.compact()?;
         }
         Ok(())

@@ -31,6 +31,10 @@ pub const MAGIC: [u8; 2] = *b"FR";
 pub const PROTOCOL_VERSION: u8 = 1;
 /// Upper bound for the payload of an [`FrameKind::Open`] or [`FrameKind::Error`] frame.
 pub const MAX_OPEN_PAYLOAD: u32 = 64 * 1024;
+/// Upper bound for the payload of an [`FrameKind::Event`] frame: events
+/// are a few words, and a receiver should not commit a data buffer's worth
+/// of memory to one.
+pub const MAX_EVENT_PAYLOAD: u32 = 4096;
 
 /// What a frame means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +51,11 @@ pub enum FrameKind {
     /// Either side refuses the channel; the payload says why (UTF-8), and
     /// the stream finishes after it.
     Error = 5,
+    /// An application event travelling in order with the data (a
+    /// watermark, a checkpoint barrier): a small payload the transport does
+    /// not read, sent and credited like a data frame so it can neither
+    /// overtake the data nor flood the receiver.
+    Event = 6,
 }
 
 impl FrameKind {
@@ -57,6 +66,7 @@ impl FrameKind {
             3 => Some(Self::Credit),
             4 => Some(Self::End),
             5 => Some(Self::Error),
+            6 => Some(Self::Event),
             _ => None,
         }
     }
@@ -166,6 +176,12 @@ impl FrameHeader {
                 length: self.length as u64,
                 max: max_payload as u64,
             }),
+            FrameKind::Event if self.length > MAX_EVENT_PAYLOAD.min(max_payload) => {
+                Err(FrameError::Oversized {
+                    length: self.length as u64,
+                    max: MAX_EVENT_PAYLOAD.min(max_payload) as u64,
+                })
+            }
             FrameKind::Open | FrameKind::Error if self.length > MAX_OPEN_PAYLOAD => {
                 Err(FrameError::Oversized {
                     length: self.length as u64,
@@ -235,6 +251,25 @@ mod tests {
             }
         );
         assert!(err.to_string().contains("2048"), "{err}");
+    }
+
+    #[test]
+    fn an_event_larger_than_a_few_words_is_refused() {
+        let fits = FrameHeader::for_payload(FrameKind::Event, 0, &[0u8; 9]).unwrap();
+        assert_eq!(FrameHeader::decode(&fits.encode(), 1 << 20).unwrap(), fits);
+        let header = FrameHeader {
+            kind: FrameKind::Event,
+            length: MAX_EVENT_PAYLOAD + 1,
+            aux: 0,
+            payload_crc: 0,
+        };
+        assert_eq!(
+            FrameHeader::decode(&header.encode(), 1 << 20).unwrap_err(),
+            FrameError::Oversized {
+                length: MAX_EVENT_PAYLOAD as u64 + 1,
+                max: MAX_EVENT_PAYLOAD as u64
+            }
+        );
     }
 
     #[test]

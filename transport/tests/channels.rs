@@ -229,3 +229,88 @@ async fn a_caller_supplied_checksum_is_trusted_only_if_it_matches() {
     assert!(err.to_string().contains("checksum"), "{err}");
     assert!(producer.await.unwrap().is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_arrive_in_order_with_the_data_where_they_are_accepted() {
+    let pair = connected_pair(TransportOptions::loopback(), TransportOptions::loopback()).await;
+    let sender = tokio::spawn({
+        let conn = pair.client_conn.clone();
+        async move {
+            let mut tx = conn.open_sender(b"with events").await?;
+            for seq in 0..20u64 {
+                tx.send(payload(seq, 512)).await?;
+                if seq % 5 == 4 {
+                    tx.send_event(bytes::Bytes::copy_from_slice(&seq.to_le_bytes()))
+                        .await?;
+                }
+            }
+            tx.finish().await
+        }
+    });
+    let mut rx = pair
+        .server_conn
+        .accept_channel()
+        .await
+        .unwrap()
+        .into_receiver()
+        .unwrap();
+    rx.accept_events();
+    for seq in 0..20u64 {
+        let frame = rx.recv().await.unwrap().expect("data");
+        assert!(!frame.is_event());
+        check_payload(&frame, seq, 512);
+        if seq % 5 == 4 {
+            let event = rx.recv().await.unwrap().expect("event");
+            assert!(
+                event.is_event(),
+                "the event follows the data sent before it"
+            );
+            assert_eq!(&event[..], &seq.to_le_bytes());
+        }
+    }
+    assert!(rx.recv().await.unwrap().is_none());
+    sender.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_on_a_channel_that_takes_none_refuses_it() {
+    let pair = connected_pair(TransportOptions::loopback(), TransportOptions::loopback()).await;
+    let sender = tokio::spawn({
+        let conn = pair.client_conn.clone();
+        async move {
+            let mut tx = conn.open_sender(b"data only").await?;
+            tx.send(payload(0, 64)).await?;
+            tx.send_event(bytes::Bytes::from_static(b"wm")).await?;
+            tx.finish().await
+        }
+    });
+    let mut rx = pair
+        .server_conn
+        .accept_channel()
+        .await
+        .unwrap()
+        .into_receiver()
+        .unwrap();
+    check_payload(&rx.recv().await.unwrap().unwrap(), 0, 64);
+    let error = rx.recv().await.unwrap_err();
+    assert!(error.to_string().contains("carries no events"), "{error}");
+    let refused = sender.await.unwrap().unwrap_err();
+    assert!(
+        refused.to_string().contains("carries no events"),
+        "the sender is told why: {refused}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_larger_than_a_few_words_is_refused_before_sending() {
+    let pair = connected_pair(TransportOptions::loopback(), TransportOptions::loopback()).await;
+    let mut tx = pair.client_conn.open_sender(b"big event").await.unwrap();
+    let error = tx
+        .send_event(bytes::Bytes::from(vec![0u8; 5000]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, TransportError::PayloadTooLarge { length: 5000, .. }),
+        "{error}"
+    );
+}

@@ -65,16 +65,24 @@ impl Drop for Shared {
     }
 }
 
-/// A received data frame, read in place from a 16-byte aligned pool
-/// buffer. Dropping it recycles the buffer and returns its credit.
+/// A received data (or event) frame, read in place from a 16-byte aligned
+/// pool buffer. Dropping it recycles the buffer and returns its credit.
 pub struct Frame {
     buffer: Option<Box<[u128]>>,
     len: usize,
     crc: u32,
+    event: bool,
     shared: Arc<Shared>,
 }
 
 impl Frame {
+    /// Whether the sender sent this as an event
+    /// ([`ChannelSender::send_event`](super::ChannelSender::send_event))
+    /// rather than data.
+    pub fn is_event(&self) -> bool {
+        self.event
+    }
+
     /// The payload's CRC-32C, verified on receipt: a store that keeps the
     /// same checksum need not read the payload again to compute it.
     pub fn checksum(&self) -> u32 {
@@ -95,7 +103,10 @@ impl Deref for Frame {
 
 impl std::fmt::Debug for Frame {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Frame").field("len", &self.len).finish()
+        f.debug_struct("Frame")
+            .field("len", &self.len)
+            .field("event", &self.event)
+            .finish()
     }
 }
 
@@ -117,6 +128,9 @@ pub struct ChannelReceiver {
     shared: Arc<Shared>,
     reader: JoinHandle<()>,
     finished: bool,
+    /// Whether the consumer reads event frames; one that does not (the
+    /// shuffle service, RPC) refuses a channel that sends one.
+    events: bool,
 }
 
 impl ChannelReceiver {
@@ -155,6 +169,7 @@ impl ChannelReceiver {
             shared,
             reader,
             finished: false,
+            events: false,
         })
     }
 
@@ -168,6 +183,15 @@ impl ChannelReceiver {
             return Ok(None);
         }
         match self.frames.recv().await {
+            Some(Ok(frame)) if frame.is_event() && !self.events => {
+                self.finished = true;
+                let error = FrameError::Unexpected {
+                    got: FrameKind::Event,
+                    context: "this channel carries no events",
+                };
+                self.refuse(&error.to_string());
+                Err(error.into())
+            }
             Some(Ok(frame)) => Ok(Some(frame)),
             Some(Err(error)) => {
                 self.finished = true;
@@ -184,6 +208,12 @@ impl ChannelReceiver {
                 Err(TransportError::ChannelClosed)
             }
         }
+    }
+
+    /// Lets [`Self::recv`] yield event frames ([`Frame::is_event`]); a
+    /// receiver that was not told so refuses a channel that sends one.
+    pub fn accept_events(&mut self) {
+        self.events = true;
     }
 
     /// Refuses the channel: no more credit is granted, and the sender's
@@ -261,7 +291,7 @@ async fn read_loop(
             }
         };
         match header.kind {
-            FrameKind::Data => {
+            FrameKind::Data | FrameKind::Event => {
                 shared.ledger().on_frame(header.aux)?;
                 let frame = read_payload(recv, shared, &header).await?;
                 shared.wake_granter.notify_one();
@@ -284,7 +314,7 @@ async fn read_loop(
             other => {
                 return Err(FrameError::Unexpected {
                     got: other,
-                    context: "a receiving channel accepts only Data and End frames",
+                    context: "a receiving channel accepts only Data, Event and End frames",
                 }
                 .into())
             }
@@ -302,6 +332,7 @@ async fn read_payload(
         buffer: Some(shared.pool.take_buffer()?),
         len,
         crc: header.payload_crc,
+        event: header.kind == FrameKind::Event,
         shared: shared.clone(),
     };
     let bytes = match frame.buffer.as_mut() {

@@ -6,6 +6,10 @@
 //! receiver lend floating buffers to the channels that need them. When the
 //! queue is full, [`ChannelSender::send`] waits: that wait is backpressure.
 //!
+//! Events (watermarks, barriers: [`ChannelSender::send_event`]) share the
+//! queue and the credit with the data, so they arrive exactly where they
+//! were sent in the stream.
+//!
 //! Queued frames go out on the next `send`, `flush` or `finish`; a producer
 //! that goes idle with frames queued calls `flush`, as Flink's output
 //! flusher does.
@@ -21,7 +25,7 @@ use tokio::task::JoinHandle;
 
 use super::{read_header, read_refusal, refusal_frame};
 use crate::error::{Fault, FrameError, TransportError};
-use crate::frame::{FrameHeader, FrameKind};
+use crate::frame::{FrameHeader, FrameKind, MAX_EVENT_PAYLOAD};
 
 /// Credits received from the peer, shared with the task that reads them.
 #[derive(Default)]
@@ -78,9 +82,9 @@ pub struct SenderStats {
 pub struct ChannelSender {
     send: quinn::SendStream,
     credit: Arc<Credit>,
-    /// Payloads waiting for credit, with their CRC-32C when the caller
-    /// supplied it.
-    queue: VecDeque<(Bytes, Option<u32>)>,
+    /// Frames waiting for credit: kind, payload, and the payload's CRC-32C
+    /// when the caller supplied it.
+    queue: VecDeque<(FrameKind, Bytes, Option<u32>)>,
     queue_limit: usize,
     max_payload: usize,
     credit_reader: Option<JoinHandle<()>>,
@@ -110,24 +114,44 @@ impl ChannelSender {
     /// Queues `payload` as one frame and sends what credit allows; waits
     /// while the local queue is full and no credit is available.
     pub async fn send(&mut self, payload: Bytes) -> Result<(), TransportError> {
-        self.enqueue(payload, None).await
+        self.enqueue(FrameKind::Data, payload, None).await
+    }
+
+    /// Queues an application event (at most [`MAX_EVENT_PAYLOAD`] bytes)
+    /// behind the data sent so far; it takes a credit like a data frame,
+    /// and the receiver sees it in order, [`Frame::is_event`] set.
+    ///
+    /// [`Frame::is_event`]: super::Frame::is_event
+    pub async fn send_event(&mut self, payload: Bytes) -> Result<(), TransportError> {
+        if payload.len() > MAX_EVENT_PAYLOAD as usize {
+            return Err(TransportError::PayloadTooLarge {
+                length: payload.len(),
+                max: MAX_EVENT_PAYLOAD as usize,
+            });
+        }
+        self.enqueue(FrameKind::Event, payload, None).await
     }
 
     /// Like [`Self::send`], for a payload whose CRC-32C the caller already
     /// has (a shuffle node serving checksummed records): saves a pass over
     /// the bytes. A wrong checksum makes the receiver reject the frame.
     pub async fn send_checked(&mut self, payload: Bytes, crc: u32) -> Result<(), TransportError> {
-        self.enqueue(payload, Some(crc)).await
+        self.enqueue(FrameKind::Data, payload, Some(crc)).await
     }
 
-    async fn enqueue(&mut self, payload: Bytes, crc: Option<u32>) -> Result<(), TransportError> {
+    async fn enqueue(
+        &mut self,
+        kind: FrameKind,
+        payload: Bytes,
+        crc: Option<u32>,
+    ) -> Result<(), TransportError> {
         if payload.len() > self.max_payload {
             return Err(TransportError::PayloadTooLarge {
                 length: payload.len(),
                 max: self.max_payload,
             });
         }
-        self.queue.push_back((payload, crc));
+        self.queue.push_back((kind, payload, crc));
         self.pump(false).await
     }
 
@@ -199,15 +223,13 @@ impl ChannelSender {
                 self.credit.acquire().await?;
                 self.stats.backpressure += waited.elapsed();
             }
-            let Some((payload, crc)) = self.queue.pop_front() else {
+            let Some((kind, payload, crc)) = self.queue.pop_front() else {
                 break;
             };
             let backlog = self.queue.len() as u32;
             let header = match crc {
-                Some(crc) => {
-                    FrameHeader::for_checked_payload(FrameKind::Data, backlog, &payload, crc)?
-                }
-                None => FrameHeader::for_payload(FrameKind::Data, backlog, &payload)?,
+                Some(crc) => FrameHeader::for_checked_payload(kind, backlog, &payload, crc)?,
+                None => FrameHeader::for_payload(kind, backlog, &payload)?,
             };
             self.stats.frames_sent += 1;
             self.stats.bytes_sent += payload.len() as u64;

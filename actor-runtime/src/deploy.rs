@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use crate::exchange::agreement::{GatheredRanges, RangeAgreement};
-use crate::exchange::sink::{RangeCoordinator, ShuffleTarget};
+use crate::exchange::sink::ShuffleTarget;
+use crate::exchange::RangeCoordinator;
 use crate::exchange::{InputQueue, InputSender, LOCAL_CREDITS};
 use crate::failure::{io_cause, FailureCause, TaskFailure};
 use crate::operator::OperatorContext;
@@ -293,37 +294,42 @@ impl Worker {
         let mut inputs = Vec::new();
         for &e in &chain.inputs {
             let exchange = &plan.exchanges[e];
-            let (sender, queue) = InputQueue::new(LOCAL_CREDITS);
+            // One channel per producer; a shuffle partition is one.
+            let channels = match exchange.exchange {
+                Exchange::Blocking => 1,
+                _ => exchange.producers as usize,
+            };
+            let (senders, queue) = InputQueue::new(channels, LOCAL_CREDITS);
             let mut feeders = Vec::new();
-            if exchange.exchange == Exchange::Blocking {
-                let cluster = self.shuffle_cluster(&d).await.map_err(&unreachable)?;
-                feeders.push((
-                    FeederSpec::Shuffle {
-                        exchange: e,
-                        cluster,
-                        shuffle: e as u32,
-                        partition: d.subtask,
-                    },
-                    sender.clone(),
-                ));
-            } else {
-                for p in 0..exchange.producers {
-                    let key = pair_key(&d.job_id, e, p, d.subtask, d.attempt);
-                    if worker_of(exchange.from, p).map_err(&fail)? == me {
-                        self.offer_sender(&key, sender.clone());
-                    } else {
-                        feeders.push((
-                            FeederSpec::Remote {
-                                exchange: e,
-                                channel: self.expect_channel(&key),
-                            },
-                            sender.clone(),
-                        ));
-                    }
+            for (p, sender) in (0u32..).zip(senders) {
+                if exchange.exchange == Exchange::Blocking {
+                    let cluster = self.shuffle_cluster(&d).await.map_err(&unreachable)?;
+                    feeders.push((
+                        FeederSpec::Shuffle {
+                            exchange: e,
+                            cluster,
+                            shuffle: e as u32,
+                            partition: d.subtask,
+                        },
+                        sender,
+                    ));
+                    continue;
+                }
+                let key = pair_key(&d.job_id, e, p, d.subtask, d.attempt);
+                if worker_of(exchange.from, p).map_err(&fail)? == me {
+                    self.offer_sender(&key, sender);
+                } else {
+                    feeders.push((
+                        FeederSpec::Remote {
+                            exchange: e,
+                            channel: self.expect_channel(&key),
+                        },
+                        sender,
+                    ));
                 }
             }
-            drop(sender);
             inputs.push(InputSpec {
+                exchange: e,
                 schema: exchange.schema.clone(),
                 queue,
                 feeders,

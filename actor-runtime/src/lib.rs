@@ -11,8 +11,10 @@
 //!   [`plan`]: chains, split aggregates.
 //! - [`operator`] and [`operators`]: the operator contract and the
 //!   built-in operators; [`access`]: which files a job may touch.
+//! - [`message`]: what travels an edge — batches and, in order with them,
+//!   watermarks, checkpoint barriers and end of data.
 //! - [`exchange`], [`task`], [`worker`], [`deploy`], [`attempt`]: moving
-//!   batches, running chains as actix actors on slots, wiring a deployed
+//!   messages, running chains as actix actors on slots, wiring a deployed
 //!   subtask, running one attempt; [`failure`]: why an attempt failed and
 //!   whether a re-run can help; [`metrics`]: per-task series;
 //!   [`runner`]: an in-process runner for the crate's own tests.
@@ -25,6 +27,7 @@ pub mod exchange;
 pub mod expr;
 pub mod failure;
 pub mod kernels;
+pub mod message;
 pub mod metrics;
 pub mod operator;
 pub mod operators;

@@ -1,20 +1,25 @@
 //! The operator contract: what every computing step of a job implements.
 //!
 //! An [`Operator`] is driven by the task it runs in, one call at a time
-//! (never concurrently): `open` once, then `process` for each input batch
+//! (never concurrently), in the order its inputs delivered (see
+//! [`crate::message`]): `open` once, then `process` for each input batch
 //! as it arrives (from any of its inputs, unless it states a
-//! [`Operator::input_preference`]), `end_input` once per input when that
-//! input is exhausted, and `close` once at the end, whether the task
-//! succeeded or not. Output goes to an [`Emit`] passed to each call, so an
-//! operator never knows whether it feeds a chained operator, a credit
-//! channel or the shuffle service. A [`Source`] has no inputs and is
-//! pulled for batches instead, so the task can stop pulling under
-//! backpressure.
+//! [`Operator::input_preference`]), `on_watermark` each time event time
+//! advances on every input, `on_barrier` when a checkpoint barrier has
+//! arrived on every input, `end_input` (the end-of-data hook) once per
+//! input when that input is exhausted, and `close` once at the end,
+//! whether the task succeeded or not. Output goes to an [`Emit`] passed to
+//! each call, so an operator never knows whether it feeds a chained
+//! operator, a credit channel or the shuffle service. A [`Source`] has no
+//! inputs and is pulled for batches instead, so the task can stop pulling
+//! under backpressure.
 //!
-//! Known limits: batch only for now — watermarks and checkpoint barriers
-//! will arrive as further hooks with default no-op implementations, so
-//! existing operators keep compiling. Operators are `Send` (a task may be
-//! placed on any slot) but need not be `Sync`.
+//! The hooks beyond `process` have defaults that suit a stateless
+//! operator: watermarks pass through, barriers find nothing to snapshot,
+//! end of input emits nothing. Known limits: `on_barrier` is where a
+//! snapshot will be taken, but state snapshots themselves belong to the
+//! checkpoint work; sources emit no watermarks yet. Operators are `Send`
+//! (a task may be placed on any slot) but need not be `Sync`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,6 +30,7 @@ use crate::data::{Batch, BatchError, BatchView, ColumnView};
 use crate::expr::{EvalContext, ExprError, Input};
 use crate::failure::{io_cause, FailureCause};
 use crate::kernels::views;
+use crate::message::{Barrier, Watermark};
 
 /// Where an operator instance runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,8 +218,30 @@ pub trait Operator: Send {
         out: &mut dyn Emit,
     ) -> Result<(), OperatorError>;
 
-    /// Input `input` has no more batches. Blocking operators (aggregate,
-    /// sort) emit their results when their last input ends.
+    /// Event time has reached `watermark` on every input: no row with an
+    /// earlier event time follows. Emit what it completes (windows that
+    /// end at or before it), then return the watermark to pass downstream
+    /// (after what was emitted); `None` holds it back. The default passes
+    /// it on unchanged.
+    fn on_watermark(
+        &mut self,
+        watermark: Watermark,
+        _out: &mut dyn Emit,
+    ) -> Result<Option<Watermark>, OperatorError> {
+        Ok(Some(watermark))
+    }
+
+    /// Checkpoint barrier `barrier` has arrived on every input: every
+    /// row before it has been processed, none after it. The point at
+    /// which an operator's state belongs to that checkpoint; the barrier
+    /// is passed downstream after whatever this emits. The default keeps
+    /// no state.
+    fn on_barrier(&mut self, _barrier: Barrier, _out: &mut dyn Emit) -> Result<(), OperatorError> {
+        Ok(())
+    }
+
+    /// End of data: input `input` has no more batches. Blocking operators
+    /// (aggregate, sort) emit their results when their last input ends.
     fn end_input(&mut self, _input: usize, _out: &mut dyn Emit) -> Result<(), OperatorError> {
         Ok(())
     }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use faro_runtime::deploy::ShuffleAccess;
 use faro_runtime::exchange::partition::Partitioner;
 use faro_runtime::exchange::{ConsumerSink, InputQueue, OutputWriter};
+use faro_runtime::message::{Message, Signal};
 use faro_runtime::runner::{run_job, JobEnv};
 use faro_runtime::spec::{validate, JobSpec, Partitioning};
 use faro_runtime::worker::Worker;
@@ -253,7 +254,8 @@ fn numbers(start: i64, rows: usize) -> Batch {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_consumer_holds_the_producer_to_its_credits_and_loses_nothing() {
-    let (sender, mut queue) = InputQueue::new(4);
+    let (mut senders, mut queue) = InputQueue::new(1, 4);
+    let sender = senders.pop().unwrap();
     let schema = numbers(0, 1).schema().clone();
     let expected = schema.clone();
     let mut writer = OutputWriter::new(
@@ -281,8 +283,12 @@ async fn a_stalled_consumer_holds_the_producer_to_its_credits_and_loses_nothing(
         "producer ran {ahead} batches ahead of a stalled consumer with 4 credits"
     );
     let mut next = 0i64;
-    while let Some(delivery) = queue.next().await {
-        let incoming = delivery.unwrap();
+    while let Some(delivery) = queue.next(0).await {
+        let incoming = match delivery.unwrap() {
+            Message::Data(incoming) => incoming,
+            Message::Signal(Signal::EndOfData) => break,
+            Message::Signal(other) => panic!("no {other:?} was sent"),
+        };
         incoming
             .with_rows(&expected, |rows| {
                 let faro_runtime::ValuesView::Int64(values) = rows.columns[0].values else {

@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::partition::RangeBounds;
-use super::sink::RangeCoordinator;
+use super::range::RangeCoordinator;
 use super::ExchangeError;
 use crate::data::{Batch, Schema};
 use crate::kernels::take::concat;

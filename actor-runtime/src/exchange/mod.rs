@@ -1,9 +1,9 @@
 //! Exchanges: how batches travel between tasks, under credits.
 //!
 //! - **Local pipelined** (both tasks in one worker): a bounded channel of
-//!   owned batches. Its capacity is the edge's credit: a producer waits
-//!   when the consumer holds that many unread batches, so memory per edge
-//!   is bounded whatever the speeds.
+//!   owned batches per (producer, consumer) pair. Its capacity is the
+//!   channel's credit: a producer waits when the consumer holds that many
+//!   unread messages, so memory per edge is bounded whatever the speeds.
 //! - **Remote pipelined**: a transport channel per (producer, consumer)
 //!   pair carrying rkyv archives of batches; the consumer reads them in
 //!   place from the receive buffer ([`crate::data::BatchView`]).
@@ -11,24 +11,32 @@
 //!   service as that reduce partition (map id = producer subtask) and
 //!   commits at the end; the consumer fetches its partition.
 //!
-//! Every consumer input is one bounded queue of [`Incoming`] batches fed
-//! by its producers (remote and shuffle sources through a small forwarding
-//! task each), so a task waits on one queue per input.
+//! Pipelined channels carry [`crate::message::Message`]s: batches and, in
+//! order with them, watermarks, checkpoint barriers and end of data (over
+//! the transport as event frames and its End frame). Blocking and range
+//! edges hold data until their producer's input ends, which only a bounded
+//! job has; they carry no watermarks or barriers.
+//!
+//! Every consumer input is one bounded queue per channel
+//! ([`InputQueue`]), fed directly by a local producer or by a small
+//! forwarding task for a remote channel or shuffle fetch.
 
 pub mod agreement;
 pub mod partition;
+mod range;
 pub mod sink;
 mod source;
 
+pub use range::RangeCoordinator;
 pub use sink::{ConsumerSink, OutputWriter};
-pub use source::{forward_frames, InputQueue, InputSender};
+pub use source::{forward_frames, Delivery, InputQueue, InputSender};
 
 use rkyv::util::AlignedVec;
 
 use crate::data::{Batch, BatchError, BatchView, Schema};
 use crate::operator::Rows;
 
-/// Batches a local edge holds in flight.
+/// Messages a local channel holds in flight.
 pub const LOCAL_CREDITS: usize = 4;
 
 /// A batch arriving at a task.

@@ -1,33 +1,32 @@
 //! The producer side: one [`OutputWriter`] per outgoing exchange of a
-//! task, routing each batch with its partitioner to per-consumer sinks.
-//!
-//! Range edges need boundaries every producer agrees on, so a range
-//! writer holds its output (and a systematic sample of it) until its input
-//! ends, hands the sample to the exchange's [`RangeCoordinator`], and
-//! routes once all producers' samples have produced the boundaries. The
-//! held output is in memory: range edges are for data that fits.
+//! task, routing each batch with its partitioner to per-consumer sinks,
+//! and each signal (watermark, barrier) to every consumer, in order with
+//! the batches. Range edges hold their output until the boundaries are
+//! agreed ([`super::range`]).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use faro_shuffle::cluster::ReplicatedPush;
 use faro_shuffle::ShuffleCluster;
 use faro_transport::ChannelSender;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use super::agreement::RangeAgreement;
-use super::partition::{Partitioner, RangeBounds, Route};
+use super::partition::{Partitioner, Route};
+use super::range::RangeHold;
 use super::{archive_within, ExchangeError, Incoming, InputSender};
 use crate::data::{Batch, Schema};
-use crate::kernels::take::{concat, take_batch};
+use crate::kernels::take::take_batch;
 use crate::kernels::views;
+use crate::message::{Message, Signal};
 use crate::metrics::TaskMetrics;
 use crate::operator::Rows;
 
 /// Where one consumer subtask's rows go.
 pub enum ConsumerSink {
-    /// The consumer's input queue, in this process.
+    /// The consumer's queue for this producer's channel, in this process.
     Local(InputSender),
     /// A transport channel to the consumer's worker; frames at most
     /// `max_frame` bytes.
@@ -61,77 +60,6 @@ pub struct ShuffleTarget {
     /// Largest frame the nodes accept.
     pub max_frame: usize,
 }
-
-/// Collects every producer's sample of a range edge and publishes the
-/// boundaries once the last one arrives.
-pub struct RangeCoordinator {
-    producers: u32,
-    keys: Vec<usize>,
-    consumers: u32,
-    samples: Mutex<Vec<Batch>>,
-    bounds: watch::Sender<Option<Arc<RangeBounds>>>,
-}
-
-impl RangeCoordinator {
-    /// A coordinator for `producers` producers routing to `consumers`.
-    pub fn new(producers: u32, keys: Vec<usize>, consumers: u32) -> Arc<Self> {
-        Arc::new(Self {
-            producers,
-            keys,
-            consumers,
-            samples: Mutex::new(Vec::new()),
-            bounds: watch::channel(None).0,
-        })
-    }
-
-    /// Adds one producer's sample; waits for everyone's boundaries.
-    pub async fn bounds(
-        &self,
-        sample: Batch,
-        schema: &Schema,
-    ) -> Result<Arc<RangeBounds>, ExchangeError> {
-        let mut watcher = self.bounds.subscribe();
-        let complete = {
-            let mut samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
-            samples.push(sample);
-            (samples.len() as u32 == self.producers).then(|| std::mem::take(&mut *samples))
-        };
-        if let Some(samples) = complete {
-            let all = concat(schema, &samples).map_err(|e| corrupt(e.to_string()))?;
-            let bounds = RangeBounds::from_sample(&all, &self.keys, self.consumers)
-                .map_err(|e| corrupt(e.to_string()))?;
-            self.bounds.send_replace(Some(Arc::new(bounds)));
-        }
-        loop {
-            if let Some(bounds) = watcher.borrow_and_update().clone() {
-                return Ok(bounds);
-            }
-            watcher
-                .changed()
-                .await
-                .map_err(|_| corrupt("range coordinator gone".into()))?;
-        }
-    }
-}
-
-fn corrupt(message: String) -> ExchangeError {
-    ExchangeError::Corrupt {
-        exchange: usize::MAX,
-        message,
-    }
-}
-
-/// Output held back on a range edge until boundaries are known.
-struct RangeHold {
-    agreement: Arc<dyn RangeAgreement>,
-    held: Vec<Batch>,
-    sample: Vec<Batch>,
-    stride: usize,
-    seen: usize,
-    sampled: usize,
-}
-
-const SAMPLE_ROWS: usize = 4096;
 
 /// Routes one producer subtask's output over one exchange.
 pub struct OutputWriter {
@@ -186,14 +114,7 @@ impl OutputWriter {
     /// Holds output until `agreement` has everyone's boundaries.
     pub fn with_range(mut self, producer: u32, agreement: Arc<dyn RangeAgreement>) -> Self {
         self.producer = producer;
-        self.range = Some(RangeHold {
-            agreement,
-            held: Vec::new(),
-            sample: Vec::new(),
-            stride: 1,
-            seen: 0,
-            sampled: 0,
-        });
+        self.range = Some(RangeHold::new(agreement));
         self
     }
 
@@ -212,28 +133,7 @@ impl OutputWriter {
             message: e.to_string(),
         };
         if let Some(range) = &mut self.range {
-            let picks: Vec<u32> = (0..batch.num_rows())
-                .filter(|i| (range.seen + i) % range.stride == 0)
-                .map(|i| i as u32)
-                .collect();
-            range.seen += batch.num_rows();
-            range.sampled += picks.len();
-            let columns = views(&batch);
-            range
-                .sample
-                .push(take_batch(&self.schema, &columns, &picks).map_err(failed)?);
-            if range.sampled > SAMPLE_ROWS {
-                // Thin the sample to every other row and halve the rate.
-                let all = concat(&self.schema, &range.sample).map_err(failed)?;
-                let half: Vec<u32> = (0..all.num_rows() as u32).step_by(2).collect();
-                let thinned = take_batch(&self.schema, &views(&all), &half).map_err(failed)?;
-                range.sampled = thinned.num_rows();
-                range.sample = vec![thinned];
-                range.stride *= 2;
-            }
-            drop(columns);
-            range.held.push(batch);
-            return Ok(());
+            return range.hold(batch, &self.schema).map_err(failed);
         }
         self.route(batch).await
     }
@@ -276,16 +176,18 @@ impl OutputWriter {
         let shuffle = self.shuffle.clone();
         let gone = || failed(format!("consumer {consumer} is gone"));
         match self.sinks.get_mut(consumer) {
-            Some(ConsumerSink::Local(queue)) => match queue.try_send(Ok(Incoming::Owned(batch))) {
-                Ok(()) => Ok(()),
-                Err(mpsc::error::TrySendError::Closed(_)) => Err(gone()),
-                Err(mpsc::error::TrySendError::Full(item)) => {
-                    let waited = Instant::now();
-                    let sent = queue.send(item).await.map_err(|_| gone());
-                    self.metrics.backpressured(waited.elapsed());
-                    sent
+            Some(ConsumerSink::Local(queue)) => {
+                match queue.try_send(Ok(Message::Data(Incoming::Owned(batch)))) {
+                    Ok(()) => Ok(()),
+                    Err(mpsc::error::TrySendError::Closed(_)) => Err(gone()),
+                    Err(mpsc::error::TrySendError::Full(item)) => {
+                        let waited = Instant::now();
+                        let sent = queue.send(item).await.map_err(|_| gone());
+                        self.metrics.backpressured(waited.elapsed());
+                        sent
+                    }
                 }
-            },
+            }
             Some(ConsumerSink::Remote { channel, max_frame }) => {
                 let before = channel.stats().backpressure;
                 for frame in
@@ -329,6 +231,47 @@ impl OutputWriter {
         }
     }
 
+    /// Sends a watermark or barrier to every consumer, behind the batches
+    /// sent before it. Blocking and range edges carry none (see the
+    /// module header of [`super`]): there it is dropped.
+    pub async fn send_signal(&mut self, signal: Signal) -> Result<(), ExchangeError> {
+        let Some(event) = signal.encode() else {
+            // End of data is `finish`'s to send.
+            return Ok(());
+        };
+        if self.shuffle.is_some() || self.range.is_some() {
+            return Ok(());
+        }
+        let exchange = self.exchange;
+        let failed = |message: String| ExchangeError::Transport { exchange, message };
+        for (consumer, sink) in self.sinks.iter_mut().enumerate() {
+            match sink {
+                ConsumerSink::Local(queue) => {
+                    let waited = Instant::now();
+                    queue
+                        .send(Ok(Message::Signal(signal)))
+                        .await
+                        .map_err(|_| failed(format!("consumer {consumer} is gone")))?;
+                    self.metrics.backpressured(waited.elapsed());
+                }
+                ConsumerSink::Remote { channel, .. } => {
+                    // Flushed at once: a signal must not wait in the queue
+                    // for data that may not come for a while.
+                    let before = channel.stats().backpressure;
+                    channel
+                        .send_event(Bytes::copy_from_slice(&event))
+                        .await
+                        .map_err(|e| failed(e.to_string()))?;
+                    channel.flush().await.map_err(|e| failed(e.to_string()))?;
+                    self.metrics
+                        .backpressured(channel.stats().backpressure.saturating_sub(before));
+                }
+                ConsumerSink::Shuffle { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Tells local consumers the producer failed (remote ones learn it
     /// from the channel ending uncleanly; a blocking edge is simply never
     /// committed), so no consumer takes a partial input for a whole one.
@@ -349,13 +292,9 @@ impl OutputWriter {
     /// blocking edge, commits this producer's output.
     pub async fn finish(mut self) -> Result<(), ExchangeError> {
         if let Some(range) = self.range.take() {
-            let sample = concat(&self.schema, &range.sample).map_err(|e| self.transport(e))?;
-            let bounds = range
-                .agreement
-                .bounds(self.producer, sample, &self.schema)
-                .await?;
-            self.partitioner.set_range((*bounds).clone());
-            for batch in range.held {
+            let (bounds, held) = range.settle(self.producer, &self.schema).await?;
+            self.partitioner.set_range(bounds);
+            for batch in held {
                 self.route(batch).await?;
             }
         }
@@ -363,7 +302,10 @@ impl OutputWriter {
         let failed = |message: String| ExchangeError::Transport { exchange, message };
         for sink in std::mem::take(&mut self.sinks) {
             match sink {
-                ConsumerSink::Local(queue) => drop(queue),
+                ConsumerSink::Local(queue) => queue
+                    .send(Ok(Message::Signal(Signal::EndOfData)))
+                    .await
+                    .map_err(|_| failed("a local consumer went away before the end".into()))?,
                 ConsumerSink::Remote { channel, .. } => {
                     channel.finish().await.map_err(|e| failed(e.to_string()))?;
                 }

@@ -131,11 +131,13 @@ pub enum FeederSpec {
 
 /// One input of a task, as deployed.
 pub struct InputSpec {
+    /// The exchange it reads.
+    pub exchange: usize,
     /// The columns its batches must have.
     pub schema: crate::data::Schema,
-    /// The queue it reads.
+    /// The queue it reads: a channel per producer (one for a shuffle).
     pub queue: InputQueue,
-    /// Feeders to start, each with a sender into the queue.
+    /// Feeders to start, each with its channel's sender.
     pub feeders: Vec<(FeederSpec, InputSender)>,
 }
 

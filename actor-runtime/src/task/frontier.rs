@@ -1,0 +1,261 @@
+//! Where a task's input channels stand: which have ended, the watermark
+//! each has reached, and which are held at a checkpoint barrier. Pure
+//! bookkeeping, no I/O: the task loop tells it what each channel
+//! delivered and acts on what it answers.
+//!
+//! - **Watermarks**: the task's watermark is the smallest any open channel
+//!   of any input has reached (a channel that has sent none holds it at
+//!   [`Watermark::MIN`]); a channel that ended no longer holds it back. It
+//!   is reported only when it advances, and not at the very end: when every
+//!   channel has ended, end of input is what flushes the operators. A
+//!   channel's watermark never moves back; an earlier one is ignored, as
+//!   Flink's watermark valve does.
+//! - **Barriers** (aligned): a channel that delivers barrier n is held (the
+//!   loop stops reading it) until every open channel has delivered n; then
+//!   the barrier is complete and every channel is released. A channel that
+//!   ends during alignment no longer needs to deliver it. A different
+//!   barrier while aligning is an error: barriers arrive in order, one
+//!   checkpoint at a time.
+
+use crate::message::{Barrier, Watermark};
+
+/// A channel broke the order signals must keep.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrontierError {
+    /// A second barrier while another was being aligned.
+    #[error("input {input} channel {channel} sent barrier {got} while barrier {aligning} was being aligned")]
+    BarrierOutOfOrder {
+        /// The input.
+        input: usize,
+        /// The channel.
+        channel: usize,
+        /// The barrier it sent.
+        got: u64,
+        /// The barrier being aligned.
+        aligning: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Channel {
+    ended: bool,
+    held: bool,
+    watermark: Watermark,
+}
+
+/// What a channel's end of data changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ended {
+    /// Its input has no open channel left.
+    pub input_ended: bool,
+    /// The task's watermark advanced (the channel held it back).
+    pub watermark: Option<Watermark>,
+    /// The barrier being aligned waited only for this channel.
+    pub barrier: Option<Barrier>,
+}
+
+/// The state of every channel of every input of one task.
+#[derive(Debug, Clone)]
+pub struct Frontier {
+    inputs: Vec<Vec<Channel>>,
+    watermark: Watermark,
+    aligning: Option<Barrier>,
+}
+
+impl Frontier {
+    /// A frontier over inputs with `channels[i]` channels each.
+    pub fn new(channels: &[usize]) -> Self {
+        let open = Channel {
+            ended: false,
+            held: false,
+            watermark: Watermark::MIN,
+        };
+        Self {
+            inputs: channels.iter().map(|&n| vec![open; n]).collect(),
+            watermark: Watermark::MIN,
+            aligning: None,
+        }
+    }
+
+    fn channel(&self, input: usize, channel: usize) -> Option<&Channel> {
+        self.inputs.get(input).and_then(|c| c.get(channel))
+    }
+
+    /// Whether the loop should read this channel now (open, not held).
+    pub fn readable(&self, input: usize, channel: usize) -> bool {
+        self.channel(input, channel)
+            .is_some_and(|c| !c.ended && !c.held)
+    }
+
+    /// Whether input `input` has a channel that has not ended.
+    pub fn input_open(&self, input: usize) -> bool {
+        self.inputs
+            .get(input)
+            .is_some_and(|channels| channels.iter().any(|c| !c.ended))
+    }
+
+    /// Whether every channel of every input has ended.
+    pub fn all_ended(&self) -> bool {
+        self.inputs.iter().flatten().all(|c| c.ended)
+    }
+
+    /// The task's watermark so far.
+    pub fn watermark(&self) -> Watermark {
+        self.watermark
+    }
+
+    /// Records that `channel` of `input` reached `watermark`; returns the
+    /// task's watermark if that advanced it.
+    pub fn on_watermark(
+        &mut self,
+        input: usize,
+        channel: usize,
+        watermark: Watermark,
+    ) -> Option<Watermark> {
+        let state = self.inputs.get_mut(input)?.get_mut(channel)?;
+        state.watermark = state.watermark.max(watermark);
+        self.advance()
+    }
+
+    /// Records that `channel` of `input` delivered `barrier`; returns it
+    /// once every open channel has.
+    pub fn on_barrier(
+        &mut self,
+        input: usize,
+        channel: usize,
+        barrier: Barrier,
+    ) -> Result<Option<Barrier>, FrontierError> {
+        match self.aligning {
+            Some(aligning) if aligning != barrier => {
+                return Err(FrontierError::BarrierOutOfOrder {
+                    input,
+                    channel,
+                    got: barrier.checkpoint,
+                    aligning: aligning.checkpoint,
+                })
+            }
+            _ => self.aligning = Some(barrier),
+        }
+        if let Some(state) = self.inputs.get_mut(input).and_then(|c| c.get_mut(channel)) {
+            state.held = true;
+        }
+        Ok(self.complete_barrier())
+    }
+
+    /// Records that `channel` of `input` has no more data.
+    pub fn on_end(&mut self, input: usize, channel: usize) -> Ended {
+        if let Some(state) = self.inputs.get_mut(input).and_then(|c| c.get_mut(channel)) {
+            state.ended = true;
+            state.held = false;
+        }
+        Ended {
+            input_ended: !self.input_open(input),
+            watermark: self.advance(),
+            barrier: self.complete_barrier(),
+        }
+    }
+
+    fn advance(&mut self) -> Option<Watermark> {
+        let open = self.inputs.iter().flatten().filter(|c| !c.ended);
+        let lowest = open.map(|c| c.watermark).min()?;
+        (lowest > self.watermark).then(|| {
+            self.watermark = lowest;
+            lowest
+        })
+    }
+
+    fn complete_barrier(&mut self) -> Option<Barrier> {
+        let barrier = self.aligning?;
+        let open = || self.inputs.iter().flatten().filter(|c| !c.ended);
+        if !open().all(|c| c.held) {
+            return None;
+        }
+        for channel in self.inputs.iter_mut().flatten() {
+            channel.held = false;
+        }
+        self.aligning = None;
+        Some(barrier)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const B1: Barrier = Barrier { checkpoint: 1 };
+
+    #[test]
+    fn the_watermark_is_the_slowest_open_channels_and_only_moves_forward() {
+        let mut f = Frontier::new(&[2, 1]);
+        assert_eq!(
+            f.on_watermark(0, 0, Watermark(10)),
+            None,
+            "two still at MIN"
+        );
+        assert_eq!(f.on_watermark(0, 1, Watermark(20)), None, "input 1 at MIN");
+        assert_eq!(f.on_watermark(1, 0, Watermark(5)), Some(Watermark(5)));
+        assert_eq!(f.on_watermark(1, 0, Watermark(15)), Some(Watermark(10)));
+        assert_eq!(
+            f.on_watermark(0, 0, Watermark(3)),
+            None,
+            "a step back is ignored"
+        );
+        assert_eq!(f.on_watermark(0, 0, Watermark(30)), Some(Watermark(15)));
+        assert_eq!(f.watermark(), Watermark(15));
+    }
+
+    #[test]
+    fn an_ended_channel_stops_holding_the_watermark_back_but_the_end_is_not_one() {
+        let mut f = Frontier::new(&[2]);
+        f.on_watermark(0, 0, Watermark(50));
+        let ended = f.on_end(0, 1);
+        assert_eq!(
+            ended,
+            Ended {
+                input_ended: false,
+                watermark: Some(Watermark(50)),
+                barrier: None
+            }
+        );
+        assert!(!f.readable(0, 1));
+        let last = f.on_end(0, 0);
+        assert!(last.input_ended && last.watermark.is_none());
+        assert!(f.all_ended());
+    }
+
+    #[test]
+    fn a_barrier_holds_each_channel_until_every_open_one_has_delivered_it() {
+        let mut f = Frontier::new(&[2, 1]);
+        assert_eq!(f.on_barrier(0, 1, B1), Ok(None));
+        assert!(!f.readable(0, 1), "held");
+        assert!(f.readable(0, 0) && f.readable(1, 0));
+        assert_eq!(f.on_barrier(1, 0, B1), Ok(None));
+        assert_eq!(f.on_barrier(0, 0, B1), Ok(Some(B1)));
+        assert!(f.readable(0, 0) && f.readable(0, 1) && f.readable(1, 0));
+    }
+
+    #[test]
+    fn a_channel_that_ends_during_alignment_completes_it() {
+        let mut f = Frontier::new(&[2]);
+        assert_eq!(f.on_barrier(0, 0, B1), Ok(None));
+        assert_eq!(f.on_end(0, 1).barrier, Some(B1));
+        assert!(f.readable(0, 0));
+    }
+
+    #[test]
+    fn a_second_barrier_during_alignment_is_an_error() {
+        let mut f = Frontier::new(&[2]);
+        f.on_barrier(0, 0, B1).unwrap();
+        let error = f.on_barrier(0, 1, Barrier { checkpoint: 2 }).unwrap_err();
+        assert!(
+            error.to_string().contains("barrier 2 while barrier 1"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_input_without_channels_is_ended_from_the_start() {
+        let f = Frontier::new(&[0]);
+        assert!(f.all_ended() && !f.input_open(0));
+    }
+}

@@ -1,0 +1,317 @@
+//! A running task's chain: pushes batches and signals through the chained
+//! operators by function call, in order, and ships what the last one emits
+//! through the task's outputs.
+//!
+//! Every message reaches the chain in the order its channel delivered it.
+//! A batch goes through [`Operator::process`] of each operator in turn. A
+//! watermark (the [`Frontier`]'s, once it advances) goes to each
+//! operator's [`Operator::on_watermark`] after the batches the operator
+//! before it emitted, so rows a watermark completes always precede it
+//! downstream; an operator may hold it back. An aligned barrier goes to
+//! each [`Operator::on_barrier`] and then to every output. End of data
+//! goes to the head's [`Operator::end_input`] per input, and down the chain
+//! once every input has ended.
+
+use std::future::poll_fn;
+use std::task::Poll;
+
+use super::frontier::Frontier;
+use super::{TaskError, TaskReport};
+use crate::data::{Batch, Schema};
+use crate::exchange::{ExchangeError, InputQueue, OutputWriter};
+use crate::message::{Message, Signal};
+use crate::metrics::TaskMetrics;
+use crate::operator::{Operator, OperatorContext, OperatorError, Rows, Source};
+
+pub(super) struct Running {
+    pub(super) name: String,
+    pub(super) source: Option<Box<dyn Source>>,
+    pub(super) operators: Vec<Box<dyn Operator>>,
+    pub(super) outputs: Vec<OutputWriter>,
+    pub(super) report: TaskReport,
+    pub(super) metrics: TaskMetrics,
+}
+
+impl Running {
+    fn op_error(&self, source: OperatorError) -> TaskError {
+        TaskError::Operator {
+            task: self.name.clone(),
+            source,
+        }
+    }
+
+    fn exchange_error(&self, source: ExchangeError) -> TaskError {
+        TaskError::Exchange {
+            task: self.name.clone(),
+            source,
+        }
+    }
+
+    /// Feeds `batches` to chained operator `op`; returns what it emits.
+    fn feed(&mut self, op: usize, batches: &[Batch]) -> Result<Vec<Batch>, TaskError> {
+        let mut out: Vec<Batch> = Vec::new();
+        for batch in batches {
+            self.operators[op]
+                .process(0, &Rows::of_batch(batch), &mut out)
+                .map_err(|e| self.op_error(e))?;
+        }
+        Ok(out)
+    }
+
+    /// Pushes `batches` through operators `from..`, returning what the
+    /// last one emits.
+    fn push(&mut self, from: usize, mut carry: Vec<Batch>) -> Result<Vec<Batch>, TaskError> {
+        for op in from..self.operators.len() {
+            carry = self.feed(op, &carry)?;
+        }
+        Ok(carry)
+    }
+
+    /// Takes `carry` and then `signal` through operators `from..`: each
+    /// operator processes what the one before emitted, then gets the
+    /// signal. Returns what the last emits and the signal left to ship
+    /// (`None` if an operator held a watermark back).
+    fn cascade(
+        &mut self,
+        from: usize,
+        mut carry: Vec<Batch>,
+        mut signal: Option<Signal>,
+    ) -> Result<(Vec<Batch>, Option<Signal>), TaskError> {
+        for op in from..self.operators.len() {
+            let mut out = self.feed(op, &carry)?;
+            let operator = &mut self.operators[op];
+            let passed = match signal {
+                Some(Signal::Watermark(watermark)) => operator
+                    .on_watermark(watermark, &mut out)
+                    .map(|w| w.map(Signal::Watermark)),
+                Some(Signal::Barrier(barrier)) => operator
+                    .on_barrier(barrier, &mut out)
+                    .map(|()| Some(Signal::Barrier(barrier))),
+                Some(Signal::EndOfData) => operator.end_input(0, &mut out).map(|()| signal),
+                None => Ok(None),
+            };
+            signal = passed.map_err(|e| self.op_error(e))?;
+            carry = out;
+        }
+        Ok((carry, signal))
+    }
+
+    /// Sends `signal` down the chain from operator `from`, then ships what
+    /// came out and the signal itself, if it got through.
+    async fn signal(&mut self, from: usize, signal: Signal) -> Result<(), TaskError> {
+        let (out, signal) = self.cascade(from, Vec::new(), Some(signal))?;
+        self.ship(out).await?;
+        if let Some(signal) = signal {
+            for i in 0..self.outputs.len() {
+                let sent = self.outputs[i].send_signal(signal).await;
+                sent.map_err(|e| self.exchange_error(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn count_in(&mut self, rows: usize, bytes: usize) {
+        self.report.rows_in += rows as u64;
+        self.report.bytes_in += bytes as u64;
+        self.metrics.batch_in(rows, bytes);
+    }
+
+    async fn ship(&mut self, batches: Vec<Batch>) -> Result<(), TaskError> {
+        if batches.is_empty() {
+            return Ok(());
+        }
+        for batch in batches {
+            let (rows, bytes) = (batch.num_rows(), batch.buffer_bytes());
+            self.report.rows_out += rows as u64;
+            self.report.bytes_out += bytes as u64;
+            self.metrics.batch_out(rows, bytes);
+            let mut batch = Some(batch);
+            let last = self.outputs.len().saturating_sub(1);
+            for (i, output) in self.outputs.iter_mut().enumerate() {
+                // The last output takes the batch; the others a copy.
+                let one = if i == last {
+                    batch.take()
+                } else {
+                    batch.clone()
+                };
+                let Some(one) = one else { break };
+                output
+                    .send(one)
+                    .await
+                    .map_err(|source| TaskError::Exchange {
+                        task: self.name.clone(),
+                        source,
+                    })?;
+            }
+        }
+        let credits = self.outputs.iter().map(OutputWriter::credits).sum();
+        self.metrics.set_credits(credits);
+        Ok(())
+    }
+
+    pub(super) async fn drive_source(&mut self) -> Result<(), TaskError> {
+        while let Some(batch) = match self.source.as_mut() {
+            Some(source) => source.next_batch().map_err(|e| self.op_error(e))?,
+            None => None,
+        } {
+            self.count_in(batch.num_rows(), batch.buffer_bytes());
+            let out = self.push(0, vec![batch])?;
+            self.ship(out).await?;
+            // Let the slot's other tasks (and the consumers) run.
+            tokio::task::yield_now().await;
+        }
+        let (out, _) = self.cascade(0, Vec::new(), Some(Signal::EndOfData))?;
+        self.ship(out).await
+    }
+
+    /// One batch from channel `channel` of input `input` into the head.
+    async fn process(
+        &mut self,
+        input: usize,
+        incoming: crate::exchange::Incoming,
+        schema: &Schema,
+    ) -> Result<(), TaskError> {
+        let mut out: Vec<Batch> = Vec::new();
+        let bytes = incoming.bytes();
+        let mut seen = 0;
+        let head = &mut self.operators[0];
+        let processed = incoming
+            .with_rows(schema, |rows| {
+                seen = rows.rows;
+                head.process(input, rows, &mut out)
+            })
+            .map_err(|e| self.op_error(e.into()))?;
+        self.count_in(seen, bytes);
+        processed.map_err(|e| self.op_error(e))?;
+        drop(incoming);
+        let out = self.push(1, out)?;
+        self.ship(out).await
+    }
+
+    /// Input `input` has ended: the head flushes what it held for it.
+    async fn end_input(&mut self, input: usize) -> Result<(), TaskError> {
+        let mut out: Vec<Batch> = Vec::new();
+        self.operators[0]
+            .end_input(input, &mut out)
+            .map_err(|e| self.op_error(e))?;
+        let out = self.push(1, out)?;
+        self.ship(out).await
+    }
+
+    pub(super) async fn drive_inputs(
+        &mut self,
+        mut queues: Vec<InputQueue>,
+        schemas: Vec<Schema>,
+        exchanges: Vec<usize>,
+    ) -> Result<(), TaskError> {
+        let channels: Vec<usize> = queues.iter().map(InputQueue::channels).collect();
+        // Every (input, channel), read round-robin.
+        let all: Vec<(usize, usize)> = (0..channels.len())
+            .flat_map(|i| (0..channels[i]).map(move |c| (i, c)))
+            .collect();
+        let mut frontier = Frontier::new(&channels);
+        for input in (0..channels.len()).filter(|&i| !frontier.input_open(i)) {
+            self.end_input(input).await?;
+        }
+        let mut start = 0usize;
+        while !frontier.all_ended() {
+            let preferred = self
+                .operators
+                .first()
+                .and_then(|op| op.input_preference())
+                .filter(|&p| frontier.input_open(p));
+            let (at, delivery) = poll_fn(|cx| {
+                for k in 0..all.len() {
+                    let at = (start + k) % all.len();
+                    let (input, channel) = all[at];
+                    if !frontier.readable(input, channel) || preferred.is_some_and(|p| p != input) {
+                        continue;
+                    }
+                    if let Poll::Ready(item) = queues[input].poll_channel(channel, cx) {
+                        return Poll::Ready((at, item));
+                    }
+                }
+                Poll::Pending
+            })
+            .await;
+            start = at + 1;
+            let (input, channel) = all[at];
+            let message = match delivery {
+                Some(Ok(message)) => message,
+                Some(Err(source)) => return Err(self.exchange_error(source)),
+                None => {
+                    return Err(self.exchange_error(ExchangeError::Transport {
+                        exchange: exchanges[input],
+                        message: format!("producer {channel} went away before the end of its data"),
+                    }))
+                }
+            };
+            match message {
+                Message::Data(incoming) => self.process(input, incoming, &schemas[input]).await?,
+                Message::Signal(Signal::Watermark(watermark)) => {
+                    if let Some(advanced) = frontier.on_watermark(input, channel, watermark) {
+                        self.signal(0, Signal::Watermark(advanced)).await?;
+                    }
+                }
+                Message::Signal(Signal::Barrier(barrier)) => {
+                    let aligned = frontier.on_barrier(input, channel, barrier).map_err(|e| {
+                        self.exchange_error(ExchangeError::Corrupt {
+                            exchange: exchanges[input],
+                            message: e.to_string(),
+                        })
+                    })?;
+                    if let Some(barrier) = aligned {
+                        self.signal(0, Signal::Barrier(barrier)).await?;
+                    }
+                }
+                Message::Signal(Signal::EndOfData) => {
+                    let ended = frontier.on_end(input, channel);
+                    if ended.input_ended {
+                        self.end_input(input).await?;
+                    }
+                    if let (Some(watermark), false) = (ended.watermark, frontier.all_ended()) {
+                        self.signal(0, Signal::Watermark(watermark)).await?;
+                    }
+                    if let Some(barrier) = ended.barrier {
+                        self.signal(0, Signal::Barrier(barrier)).await?;
+                    }
+                }
+            }
+        }
+        let (out, _) = self.cascade(1, Vec::new(), Some(Signal::EndOfData))?;
+        self.ship(out).await
+    }
+
+    pub(super) fn open_all(&mut self, context: &OperatorContext) -> Result<(), TaskError> {
+        if let Some(source) = &mut self.source {
+            source.open(context).map_err(|e| TaskError::Operator {
+                task: self.name.clone(),
+                source: e,
+            })?;
+        }
+        for i in 0..self.operators.len() {
+            self.operators[i]
+                .open(context)
+                .map_err(|e| self.op_error(e))?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn close_all(&mut self) -> Result<(), TaskError> {
+        let mut first = None;
+        if let Some(source) = &mut self.source {
+            if let Err(e) = source.close() {
+                first.get_or_insert(e);
+            }
+        }
+        for op in &mut self.operators {
+            if let Err(e) = op.close() {
+                first.get_or_insert(e);
+            }
+        }
+        match first {
+            Some(e) => Err(self.op_error(e)),
+            None => Ok(()),
+        }
+    }
+}

@@ -10,7 +10,8 @@
 //! - [`spec`]: job specs, their size [`spec::limits`] and validation;
 //!   [`plan`]: chains, split aggregates.
 //! - [`operator`] and [`operators`]: the operator contract and the
-//!   built-in operators; [`access`]: which files a job may touch.
+//!   built-in operators; [`access`]: which files a job may touch;
+//!   [`state`]: keyed state by key group, bounded, snapshotted.
 //! - [`message`]: what travels an edge — batches and, in order with them,
 //!   watermarks, checkpoint barriers and end of data.
 //! - [`exchange`], [`task`], [`worker`], [`deploy`], [`attempt`]: moving
@@ -34,6 +35,7 @@ pub mod operators;
 pub mod plan;
 pub mod runner;
 pub mod spec;
+pub mod state;
 pub mod task;
 pub mod worker;
 

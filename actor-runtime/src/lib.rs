@@ -13,7 +13,8 @@
 //!   built-in operators; [`access`]: which files a job may touch;
 //!   [`state`]: keyed state by key group, bounded, snapshotted.
 //! - [`message`]: what travels an edge — batches and, in order with them,
-//!   watermarks, checkpoint barriers and end of data.
+//!   watermarks, checkpoint barriers and end of data; [`event_time`]: how
+//!   sources turn timestamps into watermarks.
 //! - [`exchange`], [`task`], [`worker`], [`deploy`], [`attempt`]: moving
 //!   messages, running chains as actix actors on slots, wiring a deployed
 //!   subtask, running one attempt; [`failure`]: why an attempt failed and
@@ -24,6 +25,7 @@ pub mod access;
 pub mod attempt;
 pub mod data;
 pub mod deploy;
+pub mod event_time;
 pub mod exchange;
 pub mod expr;
 pub mod failure;

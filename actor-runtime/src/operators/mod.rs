@@ -10,3 +10,4 @@ pub mod join;
 pub mod read;
 pub mod sort;
 pub mod spill;
+pub mod window;

@@ -101,6 +101,9 @@ impl Running {
     async fn signal(&mut self, from: usize, signal: Signal) -> Result<(), TaskError> {
         let (out, signal) = self.cascade(from, Vec::new(), Some(signal))?;
         self.ship(out).await?;
+        if let Some(Signal::Watermark(watermark)) = signal {
+            self.metrics.set_watermark(watermark.0);
+        }
         if let Some(signal) = signal {
             for i in 0..self.outputs.len() {
                 let sent = self.outputs[i].send_signal(signal).await;

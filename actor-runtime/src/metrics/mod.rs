@@ -2,8 +2,8 @@
 //! vertex and subtask, as Flink labels its task metrics), and the
 //! worker's own slots and attempts.
 //!
-//! Tasks update their counters as batches move, so a scrape during a job
-//! sees it progress. A job's series outlive it for the next
+//! Tasks update their counters as batches and watermarks move
+//! ([`TaskMetrics`]), so a scrape during a job sees it progress. A job's series outlive it for the next
 //! [`RETAINED_JOBS`] jobs, so a scrape a little after a short job still
 //! sees its final values, while a long-lived worker's series stay bounded.
 
@@ -13,12 +13,16 @@ use std::time::Duration;
 
 use faro_shuffle::metrics::registered;
 use prometheus::{
-    exponential_buckets, Counter, CounterVec, Histogram, HistogramOpts, IntCounter, IntCounterVec,
-    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    exponential_buckets, CounterVec, GaugeVec, Histogram, HistogramOpts, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Finished jobs whose task series a worker keeps.
 pub const RETAINED_JOBS: usize = 16;
+
+mod task;
+
+pub use task::TaskMetrics;
 
 const TASK_LABELS: [&str; 3] = ["job", "vertex", "subtask"];
 
@@ -54,6 +58,9 @@ pub struct WorkerMetrics {
     credits: IntGaugeVec,
     shuffle_pushed: IntCounterVec,
     shuffle_fetched: IntCounterVec,
+    late_records: IntCounterVec,
+    state_bytes: IntGaugeVec,
+    watermark: GaugeVec,
     attempts: IntCounterVec,
     attempt_seconds: Histogram,
     running: IntGauge,
@@ -117,6 +124,27 @@ impl WorkerMetrics {
                 "faro_task_shuffle_bytes_fetched_total",
                 "Bytes a task fetched from the shuffle service",
             ),
+            late_records: per_task(
+                "faro_task_late_records_total",
+                "Rows a task dropped for arriving behind its watermark (past allowed lateness)",
+            ),
+            state_bytes: registered(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new("faro_task_state_bytes", "Bytes of keyed state a task holds"),
+                    &TASK_LABELS,
+                ),
+            ),
+            watermark: registered(
+                &r,
+                GaugeVec::new(
+                    Opts::new(
+                        "faro_task_watermark_timestamp_seconds",
+                        "Event time a task's watermark has reached (Unix seconds; lag = time() - this)",
+                    ),
+                    &TASK_LABELS,
+                ),
+            ),
             attempts: registered(
                 &r,
                 IntCounterVec::new(
@@ -166,6 +194,9 @@ impl WorkerMetrics {
             credits: self.credits.with_label_values(&labels),
             shuffle_pushed: self.shuffle_pushed.with_label_values(&labels),
             shuffle_fetched: self.shuffle_fetched.with_label_values(&labels),
+            late_records: self.late_records.with_label_values(&labels),
+            state_bytes: self.state_bytes.with_label_values(&labels),
+            watermark: (self.watermark.clone(), labels.map(str::to_string)),
         }
     }
 
@@ -199,11 +230,14 @@ impl WorkerMetrics {
                 &self.bytes_out,
                 &self.shuffle_pushed,
                 &self.shuffle_fetched,
+                &self.late_records,
             ] {
                 let _ = vec.remove_label_values(&labels);
             }
             let _ = self.backpressure.remove_label_values(&labels);
+            let _ = self.watermark.remove_label_values(&labels);
             let _ = self.credits.remove_label_values(&labels);
+            let _ = self.state_bytes.remove_label_values(&labels);
             for outcome in [
                 AttemptOutcome::Finished,
                 AttemptOutcome::Failed,
@@ -248,62 +282,6 @@ impl WorkerMetrics {
     }
 }
 
-/// One task's counters. Cloning shares them; the default counts into
-/// nothing (a task run outside a worker's metrics, as in unit tests).
-#[derive(Clone)]
-pub struct TaskMetrics {
-    records_in: IntCounter,
-    records_out: IntCounter,
-    bytes_in: IntCounter,
-    bytes_out: IntCounter,
-    backpressure: Counter,
-    credits: IntGauge,
-    shuffle_pushed: IntCounter,
-    shuffle_fetched: IntCounter,
-}
-
-impl Default for TaskMetrics {
-    fn default() -> Self {
-        WorkerMetrics::new(0).task("", "", 0)
-    }
-}
-
-impl TaskMetrics {
-    /// Counts a batch the task's head took in.
-    pub fn batch_in(&self, rows: usize, bytes: usize) {
-        self.records_in.inc_by(rows as u64);
-        self.bytes_in.inc_by(bytes as u64);
-    }
-
-    /// Counts a batch the task shipped.
-    pub fn batch_out(&self, rows: usize, bytes: usize) {
-        self.records_out.inc_by(rows as u64);
-        self.bytes_out.inc_by(bytes as u64);
-    }
-
-    /// Adds time the task waited for its consumers.
-    pub fn backpressured(&self, waited: Duration) {
-        if !waited.is_zero() {
-            self.backpressure.inc_by(waited.as_secs_f64());
-        }
-    }
-
-    /// Sets the credit the task's outputs hold unused.
-    pub fn set_credits(&self, credits: u64) {
-        self.credits.set(i64::try_from(credits).unwrap_or(i64::MAX));
-    }
-
-    /// Counts bytes pushed to the shuffle service.
-    pub fn shuffle_pushed(&self, bytes: usize) {
-        self.shuffle_pushed.inc_by(bytes as u64);
-    }
-
-    /// Counts bytes fetched from the shuffle service.
-    pub fn shuffle_fetched(&self, bytes: usize) {
-        self.shuffle_fetched.inc_by(bytes as u64);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,6 +299,13 @@ mod tests {
         task.batch_out(3, 240);
         task.shuffle_pushed(100);
         task.backpressured(Duration::from_millis(1500));
+        let text = metrics.render();
+        assert!(
+            !text.contains("faro_task_watermark"),
+            "none before the first"
+        );
+        task.set_watermark(1_700_000_000_500);
+        task.late(2);
         metrics.attempt_started();
         metrics.attempt_ended(
             "j1",
@@ -359,6 +344,17 @@ mod tests {
                 r#"faro_worker_attempts_total{job="j1",outcome="finished",subtask="1",vertex="agg"}"#
             ),
             Some(1.0)
+        );
+        assert_eq!(
+            value(
+                &text,
+                &format!("faro_task_watermark_timestamp_seconds{labels}")
+            ),
+            Some(1_700_000_000.5)
+        );
+        assert_eq!(
+            value(&text, &format!("faro_task_late_records_total{labels}")),
+            Some(2.0)
         );
         assert_eq!(value(&text, "faro_worker_running_attempts"), Some(0.0));
         assert_eq!(value(&text, "faro_worker_slots"), Some(4.0));

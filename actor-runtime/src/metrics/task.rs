@@ -1,0 +1,88 @@
+//! One task's series: cheap handles into the worker's metric vectors,
+//! counted into by the task loop and its exchanges.
+
+use std::time::Duration;
+
+use prometheus::{Counter, GaugeVec, IntCounter, IntGauge};
+
+use super::WorkerMetrics;
+
+/// One task's counters. Cloning shares them; the default counts into
+/// nothing (a task run outside a worker's metrics, as in unit tests).
+#[derive(Clone)]
+pub struct TaskMetrics {
+    pub(super) records_in: IntCounter,
+    pub(super) records_out: IntCounter,
+    pub(super) bytes_in: IntCounter,
+    pub(super) bytes_out: IntCounter,
+    pub(super) backpressure: Counter,
+    pub(super) credits: IntGauge,
+    pub(super) shuffle_pushed: IntCounter,
+    pub(super) shuffle_fetched: IntCounter,
+    pub(super) late_records: IntCounter,
+    pub(super) state_bytes: IntGauge,
+    /// The series appears with the task's first watermark: a batch task
+    /// has none, and a zero would read as 1970.
+    pub(super) watermark: (GaugeVec, [String; 3]),
+}
+
+impl Default for TaskMetrics {
+    fn default() -> Self {
+        WorkerMetrics::new(0).task("", "", 0)
+    }
+}
+
+impl TaskMetrics {
+    /// Counts a batch the task's head took in.
+    pub fn batch_in(&self, rows: usize, bytes: usize) {
+        self.records_in.inc_by(rows as u64);
+        self.bytes_in.inc_by(bytes as u64);
+    }
+
+    /// Counts a batch the task shipped.
+    pub fn batch_out(&self, rows: usize, bytes: usize) {
+        self.records_out.inc_by(rows as u64);
+        self.bytes_out.inc_by(bytes as u64);
+    }
+
+    /// Adds time the task waited for its consumers.
+    pub fn backpressured(&self, waited: Duration) {
+        if !waited.is_zero() {
+            self.backpressure.inc_by(waited.as_secs_f64());
+        }
+    }
+
+    /// Sets the credit the task's outputs hold unused.
+    pub fn set_credits(&self, credits: u64) {
+        self.credits.set(i64::try_from(credits).unwrap_or(i64::MAX));
+    }
+
+    /// Counts bytes pushed to the shuffle service.
+    pub fn shuffle_pushed(&self, bytes: usize) {
+        self.shuffle_pushed.inc_by(bytes as u64);
+    }
+
+    /// Counts bytes fetched from the shuffle service.
+    pub fn shuffle_fetched(&self, bytes: usize) {
+        self.shuffle_fetched.inc_by(bytes as u64);
+    }
+
+    /// Records the task's watermark (event-time milliseconds).
+    pub fn set_watermark(&self, watermark_ms: i64) {
+        let (vec, labels) = &self.watermark;
+        let labels: [&str; 3] = [&labels[0], &labels[1], &labels[2]];
+        vec.with_label_values(&labels)
+            .set(watermark_ms as f64 / 1000.0);
+    }
+
+    /// Counts rows dropped as late.
+    pub fn late(&self, rows: usize) {
+        self.late_records.inc_by(rows as u64);
+    }
+
+    /// Sets the bytes of keyed state the task holds.
+    pub fn set_state_bytes(&self, bytes: usize) {
+        self.state_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+}

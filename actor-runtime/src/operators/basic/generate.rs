@@ -1,0 +1,78 @@
+//! `generate`: rows computed from their index, split over the subtasks —
+//! the source that needs no input files.
+
+use crate::data::{Batch, Column, ColumnData, Schema};
+use crate::expr::{EvalContext, Expr};
+use crate::operator::{OperatorContext, OperatorError, Rows, Source};
+use crate::spec::operators::GenerateParams;
+use crate::spec::validate::generate_input_schema;
+
+use super::project::compile_columns;
+
+/// `generate`: the subtask's share of `rows` rows.
+pub struct Generate {
+    params: GenerateParams,
+    exprs: Vec<Expr>,
+    schema: Schema,
+    next: u64,
+    end: u64,
+}
+
+impl Generate {
+    /// A generator of `params`.
+    pub fn new(params: GenerateParams) -> Result<Self, OperatorError> {
+        let (exprs, schema) = compile_columns(&params.columns, &generate_input_schema())?;
+        Ok(Self {
+            params,
+            exprs,
+            schema,
+            next: 0,
+            end: 0,
+        })
+    }
+}
+
+impl Source for Generate {
+    fn open(&mut self, context: &OperatorContext) -> Result<(), OperatorError> {
+        let rows = u128::from(self.params.rows);
+        let (s, p) = (
+            u128::from(context.subtask),
+            u128::from(context.parallelism.max(1)),
+        );
+        self.next = (rows * s / p) as u64;
+        self.end = (rows * (s + 1) / p) as u64;
+        Ok(())
+    }
+
+    fn next_batch(&mut self) -> Result<Option<Batch>, OperatorError> {
+        if self.next >= self.end {
+            return Ok(None);
+        }
+        let count = (self.end - self.next).min(self.params.batch_rows.max(1) as u64);
+        let first = self.next;
+        self.next += count;
+        let index = Batch::new(
+            generate_input_schema(),
+            count as usize,
+            vec![Column {
+                validity: None,
+                data: ColumnData::Int64((first as i64..(first + count) as i64).collect()),
+            }],
+        )?;
+        let rows = Rows::of_batch(&index);
+        let context = EvalContext {
+            seed: self.params.seed,
+            first_row: first,
+        };
+        let columns = self
+            .exprs
+            .iter()
+            .map(|e| e.eval_column(&rows.input(context)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(Batch::new(
+            self.schema.clone(),
+            count as usize,
+            columns,
+        )?))
+    }
+}

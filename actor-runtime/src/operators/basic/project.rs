@@ -1,0 +1,56 @@
+//! `project`: new columns computed from each row, and the compiling of
+//! named expressions it shares with `generate`.
+
+use crate::data::{Batch, Schema};
+use crate::expr::{EvalContext, Expr};
+use crate::operator::{Emit, Operator, OperatorError, Rows};
+use crate::spec::operators::NamedExpr;
+
+/// Compiles `columns` against `input` into expressions and the output
+/// schema (validation already proved they compile).
+pub fn compile_columns(
+    columns: &[NamedExpr],
+    input: &Schema,
+) -> Result<(Vec<Expr>, Schema), OperatorError> {
+    let exprs = columns
+        .iter()
+        .map(|c| Expr::compile(&c.expr, input))
+        .collect::<Result<Vec<_>, _>>()?;
+    let fields = columns
+        .iter()
+        .zip(&exprs)
+        .map(|(c, e)| e.field(&c.name))
+        .collect();
+    Ok((exprs, Schema::new(fields)))
+}
+
+/// `project`: new columns from expressions.
+pub struct Project {
+    exprs: Vec<Expr>,
+    schema: Schema,
+}
+
+impl Project {
+    /// A projection of `input` rows to `columns`.
+    pub fn new(columns: &[NamedExpr], input: &Schema) -> Result<Self, OperatorError> {
+        let (exprs, schema) = compile_columns(columns, input)?;
+        Ok(Self { exprs, schema })
+    }
+}
+
+impl Operator for Project {
+    fn process(
+        &mut self,
+        _: usize,
+        rows: &Rows<'_>,
+        out: &mut dyn Emit,
+    ) -> Result<(), OperatorError> {
+        let input = rows.input(EvalContext::default());
+        let columns = self
+            .exprs
+            .iter()
+            .map(|e| e.eval_column(&input))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.emit(Batch::new(self.schema.clone(), rows.rows, columns)?)
+    }
+}

@@ -10,7 +10,10 @@
 //! - [`spec`]: job specs, their size [`spec::limits`] and validation;
 //!   [`plan`]: chains, split aggregates.
 //! - [`operator`] and [`operators`]: the operator contract and the
-//!   built-in operators; [`access`]: which files a job may touch.
+//!   built-in operators; [`catalogue`]: each built-in operator's one
+//!   definition (name, params, schema rule, state, how it is built), which
+//!   validation, the plan and the task builder all read; [`access`]:
+//!   which files a job may touch.
 //! - [`exchange`], [`task`], [`worker`], [`deploy`], [`attempt`]: moving
 //!   batches, running chains as actix actors on slots, wiring a deployed
 //!   subtask, running one attempt; [`failure`]: why an attempt failed and
@@ -19,6 +22,7 @@
 
 pub mod access;
 pub mod attempt;
+pub mod catalogue;
 pub mod data;
 pub mod deploy;
 pub mod exchange;

@@ -11,8 +11,8 @@ pub mod limits;
 pub mod operators;
 pub mod validate;
 
+pub use crate::catalogue::OperatorSpec;
 pub use builder::{columns, Dataflow, VertexRef};
 pub use error::SpecError;
 pub use job::{EdgeSpec, Exchange, JobSpec, Partitioning, VertexSpec};
-pub use operators::OperatorSpec;
 pub use validate::{validate, ValidJob, ValidVertex};

@@ -1,13 +1,9 @@
-//! The built-in operators as typed specs: each operator's parameters,
-//! parsed from a vertex's free-form `params` with errors that name the
-//! vertex. Adding an operator means adding a variant here, its schema
-//! rule in [`super::validate`], and its implementation in
-//! [`crate::operators`].
+//! The typed parameters of the built-in operators, as a vertex's
+//! free-form `params` hold them; each operator's catalogue definition
+//! ([`crate::catalogue`]) parses its own.
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::error::SpecError;
 use crate::data::Schema;
 
 /// A named output column computed by an expression.
@@ -259,110 +255,4 @@ pub struct FilesParams {
     /// Whether existing output may be replaced.
     #[serde(default)]
     pub mode: WriteMode,
-}
-
-/// A built-in operator with its parameters.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OperatorSpec {
-    /// See [`GenerateParams`].
-    Generate(GenerateParams),
-    /// See [`ReadParams`].
-    Read(ReadParams),
-    /// See [`FilterParams`].
-    Filter(FilterParams),
-    /// See [`ProjectParams`].
-    Project(ProjectParams),
-    /// See [`ExplodeParams`].
-    Explode(ExplodeParams),
-    /// See [`AggregateParams`].
-    Aggregate(AggregateParams),
-    /// See [`SortParams`].
-    Sort(SortParams),
-    /// See [`TopNParams`].
-    TopN(TopNParams),
-    /// See [`JoinParams`].
-    HashJoin(JoinParams),
-    /// All inputs, one after another (same schema).
-    Union,
-    /// Discards everything.
-    Blackhole,
-    /// See [`CollectParams`].
-    Collect(CollectParams),
-    /// See [`FilesParams`].
-    Files(FilesParams),
-}
-
-/// Operator names, for error messages.
-pub const OPERATORS: &[&str] = &[
-    "generate",
-    "read",
-    "filter",
-    "project",
-    "explode",
-    "aggregate",
-    "sort",
-    "top_n",
-    "hash_join",
-    "union",
-    "blackhole",
-    "collect",
-    "files",
-];
-
-fn params<T: DeserializeOwned>(vertex: &str, value: &serde_json::Value) -> Result<T, SpecError> {
-    let value = if value.is_null() {
-        serde_json::Value::Object(Default::default())
-    } else {
-        value.clone()
-    };
-    serde_json::from_value(value).map_err(|error| SpecError::BadParams {
-        vertex: vertex.to_string(),
-        message: error.to_string(),
-    })
-}
-
-impl OperatorSpec {
-    /// The typed spec of `operator` with `value` as its parameters.
-    pub fn parse(
-        vertex: &str,
-        operator: &str,
-        value: &serde_json::Value,
-    ) -> Result<Self, SpecError> {
-        Ok(match operator {
-            "generate" => Self::Generate(params(vertex, value)?),
-            "read" => Self::Read(params(vertex, value)?),
-            "filter" => Self::Filter(params(vertex, value)?),
-            "project" => Self::Project(params(vertex, value)?),
-            "explode" => Self::Explode(params(vertex, value)?),
-            "aggregate" => Self::Aggregate(params(vertex, value)?),
-            "sort" => Self::Sort(params(vertex, value)?),
-            "top_n" => Self::TopN(params(vertex, value)?),
-            "hash_join" => Self::HashJoin(params(vertex, value)?),
-            "union" => Self::Union,
-            "blackhole" => Self::Blackhole,
-            "collect" => Self::Collect(params(vertex, value)?),
-            "files" => Self::Files(params(vertex, value)?),
-            other => {
-                return Err(SpecError::UnknownOperator {
-                    vertex: vertex.to_string(),
-                    operator: other.to_string(),
-                })
-            }
-        })
-    }
-
-    /// How many inputs it takes: `(min, max)`.
-    pub fn inputs(&self) -> (usize, usize) {
-        match self {
-            Self::Generate(_) | Self::Read(_) => (0, 0),
-            Self::HashJoin(_) => (2, 2),
-            Self::Union => (1, usize::MAX),
-            _ => (1, 1),
-        }
-    }
-
-    /// Whether its output goes nowhere (a sink).
-    pub fn is_sink(&self) -> bool {
-        matches!(self, Self::Blackhole | Self::Collect(_) | Self::Files(_))
-    }
 }

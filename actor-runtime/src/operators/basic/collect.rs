@@ -1,11 +1,15 @@
 //! `collect`: a sink handing its rows to whoever runs the job, bounded by
-//! its own `limit` and by what the runner keeps ([`KeepLimit`]).
+//! its own `limit` and by what the runner keeps ([`KeepLimit`]); and its
+//! catalogue definition.
 
 use std::sync::{Arc, Mutex};
 
+use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
 use crate::data::{Batch, Schema};
 use crate::kernels::take::take_batch;
 use crate::operator::{Emit, Operator, OperatorError, Rows};
+use crate::spec::operators::CollectParams;
+use crate::spec::SpecError;
 
 /// Where `collect` sinks put their rows, shared with whoever runs the job.
 pub type Collected = Arc<Mutex<CollectBuffer>>;
@@ -113,5 +117,38 @@ impl Operator for Collect {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .offer(batch)
+    }
+}
+
+/// The catalogue's `collect`.
+pub struct CollectDefinition;
+
+impl OperatorDefinition for CollectDefinition {
+    type Params = CollectParams;
+
+    fn name(&self) -> &'static str {
+        "collect"
+    }
+
+    fn is_sink(&self) -> bool {
+        true
+    }
+
+    fn output_schema(
+        &self,
+        _: &CollectParams,
+        _: &SchemaContext<'_>,
+        inputs: &[Schema],
+    ) -> Result<Schema, SpecError> {
+        Ok(inputs.first().cloned().unwrap_or_default())
+    }
+
+    fn build(
+        &self,
+        params: &CollectParams,
+        context: &BuildContext<'_>,
+    ) -> Result<Built, OperatorError> {
+        let collect = Collect::new(&context.input(0), params.limit, context.collected.clone());
+        Ok(Built::Operator(Box::new(collect)))
     }
 }

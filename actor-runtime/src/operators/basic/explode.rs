@@ -1,7 +1,11 @@
-//! `explode`: one row per whitespace-separated word of a text column.
+//! `explode`: one row per whitespace-separated word of a text column;
+//! and its catalogue definition.
 
-use crate::data::{Batch, Column, ColumnData, Schema};
+use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
+use crate::data::{Batch, Column, ColumnData, DataType, Field, Schema};
 use crate::operator::{Emit, Operator, OperatorError, Rows};
+use crate::spec::operators::ExplodeParams;
+use crate::spec::SpecError;
 
 /// `explode`: one row per whitespace-separated word of a text column,
 /// the other columns repeated.
@@ -70,5 +74,47 @@ impl Operator for Explode {
             })
             .collect();
         out.emit(Batch::new(self.output.clone(), indices.len(), columns)?)
+    }
+}
+
+/// The catalogue's `explode`.
+pub struct ExplodeDefinition;
+
+impl OperatorDefinition for ExplodeDefinition {
+    type Params = ExplodeParams;
+
+    fn name(&self) -> &'static str {
+        "explode"
+    }
+
+    fn output_schema(
+        &self,
+        params: &ExplodeParams,
+        context: &SchemaContext<'_>,
+        inputs: &[Schema],
+    ) -> Result<Schema, SpecError> {
+        let input = inputs.first().cloned().unwrap_or_default();
+        let index = context.column(&input, &params.column)?;
+        if input.fields[index].data_type != DataType::Utf8 {
+            return Err(context.schema_error(format!(
+                "explode needs a utf8 column, {} is {}",
+                params.column, input.fields[index].data_type
+            )));
+        }
+        let mut fields = input.fields;
+        fields[index] = Field::new(
+            params.into.as_deref().unwrap_or(&params.column),
+            DataType::Utf8,
+        );
+        context.unique(Schema::new(fields))
+    }
+
+    fn build(
+        &self,
+        params: &ExplodeParams,
+        context: &BuildContext<'_>,
+    ) -> Result<Built, OperatorError> {
+        let explode = Explode::new(&params.column, &context.input(0), &context.step.output)?;
+        Ok(Built::Operator(Box::new(explode)))
     }
 }

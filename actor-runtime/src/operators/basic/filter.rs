@@ -1,9 +1,13 @@
-//! `filter`: keeps the rows where a predicate is true.
+//! `filter`: keeps the rows where a predicate is true; and its catalogue
+//! definition.
 
+use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
 use crate::data::Schema;
-use crate::expr::{EvalContext, Expr};
+use crate::expr::{excerpt, EvalContext, Expr, ExprError, Ty};
 use crate::kernels::take::{selected, take_batch};
 use crate::operator::{Emit, Operator, OperatorError, Rows};
+use crate::spec::operators::FilterParams;
+use crate::spec::SpecError;
 
 /// `filter`: keeps rows where the predicate is true.
 pub struct Filter {
@@ -36,5 +40,47 @@ impl Operator for Filter {
             return Ok(());
         }
         out.emit(take_batch(&self.schema, &rows.columns, &indices)?)
+    }
+}
+
+/// The catalogue's `filter`.
+pub struct FilterDefinition;
+
+impl OperatorDefinition for FilterDefinition {
+    type Params = FilterParams;
+
+    fn name(&self) -> &'static str {
+        "filter"
+    }
+
+    fn output_schema(
+        &self,
+        params: &FilterParams,
+        context: &SchemaContext<'_>,
+        inputs: &[Schema],
+    ) -> Result<Schema, SpecError> {
+        let input = inputs.first().cloned().unwrap_or_default();
+        let predicate = context.compile(&params.predicate, &input)?;
+        if predicate.ty() != Ty::Bool {
+            return Err(context.expr_error(ExprError::TypeMismatch {
+                message: format!(
+                    "the predicate {:?} is {}, not bool",
+                    excerpt(&params.predicate),
+                    predicate.ty()
+                ),
+            }));
+        }
+        Ok(input)
+    }
+
+    fn build(
+        &self,
+        params: &FilterParams,
+        context: &BuildContext<'_>,
+    ) -> Result<Built, OperatorError> {
+        Ok(Built::Operator(Box::new(Filter::new(
+            &params.predicate,
+            &context.input(0),
+        )?)))
     }
 }

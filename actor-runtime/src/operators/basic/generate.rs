@@ -1,13 +1,20 @@
 //! `generate`: rows computed from their index, split over the subtasks —
-//! the source that needs no input files.
+//! the source that needs no input files — and its catalogue definition.
 
-use crate::data::{Batch, Column, ColumnData, Schema};
+use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
+use crate::data::{Batch, Column, ColumnData, DataType, Field, Schema};
 use crate::expr::{EvalContext, Expr};
 use crate::operator::{OperatorContext, OperatorError, Rows, Source};
+use crate::spec::limits;
 use crate::spec::operators::GenerateParams;
-use crate::spec::validate::generate_input_schema;
+use crate::spec::SpecError;
 
-use super::project::compile_columns;
+use super::project::{columns_schema, compile_columns};
+
+/// The schema `generate`'s expressions see: the row index.
+pub fn generate_input_schema() -> Schema {
+    Schema::new(vec![Field::new("i", DataType::Int64)])
+}
 
 /// `generate`: the subtask's share of `rows` rows.
 pub struct Generate {
@@ -74,5 +81,35 @@ impl Source for Generate {
             count as usize,
             columns,
         )?))
+    }
+}
+
+/// The catalogue's `generate`.
+pub struct GenerateDefinition;
+
+impl OperatorDefinition for GenerateDefinition {
+    type Params = GenerateParams;
+
+    fn name(&self) -> &'static str {
+        "generate"
+    }
+
+    fn is_source(&self) -> bool {
+        true
+    }
+
+    fn output_schema(
+        &self,
+        params: &GenerateParams,
+        context: &SchemaContext<'_>,
+        _: &[Schema],
+    ) -> Result<Schema, SpecError> {
+        limits::check_batch_rows(context.vertex(), params.batch_rows)?;
+        limits::check_columns(context.vertex(), params.columns.len())?;
+        columns_schema(context, &params.columns, &generate_input_schema())
+    }
+
+    fn build(&self, params: &GenerateParams, _: &BuildContext<'_>) -> Result<Built, OperatorError> {
+        Ok(Built::Source(Box::new(Generate::new(params.clone())?)))
     }
 }

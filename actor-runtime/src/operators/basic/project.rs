@@ -1,10 +1,14 @@
-//! `project`: new columns computed from each row, and the compiling of
-//! named expressions it shares with `generate`.
+//! `project`: new columns computed from each row, its catalogue
+//! definition, and the compiling of named expressions it shares with
+//! `generate`.
 
+use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
 use crate::data::{Batch, Schema};
 use crate::expr::{EvalContext, Expr};
 use crate::operator::{Emit, Operator, OperatorError, Rows};
-use crate::spec::operators::NamedExpr;
+use crate::spec::limits;
+use crate::spec::operators::{NamedExpr, ProjectParams};
+use crate::spec::SpecError;
 
 /// Compiles `columns` against `input` into expressions and the output
 /// schema (validation already proved they compile).
@@ -22,6 +26,20 @@ pub fn compile_columns(
         .map(|(c, e)| e.field(&c.name))
         .collect();
     Ok((exprs, Schema::new(fields)))
+}
+
+/// The schema of `columns` computed over `input` rows, checked at
+/// `context`'s vertex.
+pub fn columns_schema(
+    context: &SchemaContext<'_>,
+    columns: &[NamedExpr],
+    input: &Schema,
+) -> Result<Schema, SpecError> {
+    let fields = columns
+        .iter()
+        .map(|c| context.compile(&c.expr, input).map(|e| e.field(&c.name)))
+        .collect::<Result<Vec<_>, _>>()?;
+    context.unique(Schema::new(fields))
 }
 
 /// `project`: new columns from expressions.
@@ -52,5 +70,38 @@ impl Operator for Project {
             .map(|e| e.eval_column(&input))
             .collect::<Result<Vec<_>, _>>()?;
         out.emit(Batch::new(self.schema.clone(), rows.rows, columns)?)
+    }
+}
+
+/// The catalogue's `project`.
+pub struct ProjectDefinition;
+
+impl OperatorDefinition for ProjectDefinition {
+    type Params = ProjectParams;
+
+    fn name(&self) -> &'static str {
+        "project"
+    }
+
+    fn output_schema(
+        &self,
+        params: &ProjectParams,
+        context: &SchemaContext<'_>,
+        inputs: &[Schema],
+    ) -> Result<Schema, SpecError> {
+        limits::check_columns(context.vertex(), params.columns.len())?;
+        let input = inputs.first().cloned().unwrap_or_default();
+        columns_schema(context, &params.columns, &input)
+    }
+
+    fn build(
+        &self,
+        params: &ProjectParams,
+        context: &BuildContext<'_>,
+    ) -> Result<Built, OperatorError> {
+        Ok(Built::Operator(Box::new(Project::new(
+            &params.columns,
+            &context.input(0),
+        )?)))
     }
 }

@@ -1,7 +1,10 @@
-//! `union`: every batch of every input, unchanged.
+//! `union`: every batch of every input (all of one schema), unchanged;
+//! and its catalogue definition.
 
+use crate::catalogue::{BuildContext, Built, NoParams, OperatorDefinition, SchemaContext};
 use crate::data::Schema;
 use crate::operator::{Emit, Operator, OperatorError, Rows};
+use crate::spec::SpecError;
 
 /// `union` (and any pass-through): every input batch, unchanged.
 pub struct Union {
@@ -25,5 +28,41 @@ impl Operator for Union {
         out: &mut dyn Emit,
     ) -> Result<(), OperatorError> {
         out.emit(rows.to_batch(&self.schema)?)
+    }
+}
+
+/// The catalogue's `union`.
+pub struct UnionDefinition;
+
+impl OperatorDefinition for UnionDefinition {
+    type Params = NoParams;
+
+    fn name(&self) -> &'static str {
+        "union"
+    }
+
+    fn inputs(&self) -> (usize, usize) {
+        (1, usize::MAX)
+    }
+
+    fn output_schema(
+        &self,
+        _: &NoParams,
+        context: &SchemaContext<'_>,
+        inputs: &[Schema],
+    ) -> Result<Schema, SpecError> {
+        let input = inputs.first().cloned().unwrap_or_default();
+        for (i, other) in inputs.iter().enumerate().skip(1) {
+            if other != &input {
+                return Err(context.schema_error(format!(
+                    "union input {i} has a different schema than input 0"
+                )));
+            }
+        }
+        Ok(input)
+    }
+
+    fn build(&self, _: &NoParams, context: &BuildContext<'_>) -> Result<Built, OperatorError> {
+        Ok(Built::Operator(Box::new(Union::new(&context.input(0)))))
     }
 }

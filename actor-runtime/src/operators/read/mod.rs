@@ -14,6 +14,8 @@
 //! checked again (a link inside an allowed directory may lead out). A
 //! line is at most [`MAX_LINE_BYTES`] long, so a file without line breaks
 //! cannot make the reader hold it whole.
+//!
+//! Its catalogue entry is [`ReadDefinition`].
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -23,6 +25,10 @@ use crate::access::{Access, AccessPolicy};
 use crate::data::{Batch, BatchBuilder, ColumnBuilder, DataType};
 use crate::operator::{OperatorContext, OperatorError, Source};
 use crate::spec::operators::{FileFormat, ReadParams};
+
+mod definition;
+
+pub use definition::ReadDefinition;
 
 const CHUNK: usize = 1 << 20;
 

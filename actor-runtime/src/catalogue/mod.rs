@@ -60,7 +60,7 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 mod tests {
     use super::*;
     use crate::data::{DataType, Field, Schema};
-    use crate::spec::operators::AggregateParams;
+    use crate::operators::aggregate::AggregateParams;
     use crate::spec::{validate, JobSpec};
 
     #[test]

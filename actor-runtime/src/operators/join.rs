@@ -7,11 +7,14 @@
 //! budget: over it, the join fails with a message saying so, rather than
 //! spilling (a grace hash join is future work).
 //!
-//! Its catalogue entry, [`HashJoinDefinition`], also says which incoming
+//! Its params are [`JoinParams`]; its catalogue entry,
+//! [`HashJoinDefinition`], also says which incoming
 //! edge is which side (the spec names the left and right vertices) and
 //! what a joined row looks like.
 
 use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{BuildContext, Built, OperatorDefinition, OperatorState, SchemaContext};
 use crate::data::{Batch, ColumnBuilder, Schema};
@@ -20,8 +23,42 @@ use crate::kernels::rows::{append_value, encode_key};
 use crate::kernels::take::take;
 use crate::kernels::views;
 use crate::operator::{Emit, Operator, OperatorError, Rows};
-use crate::spec::operators::{JoinKind, JoinParams};
 use crate::spec::SpecError;
+
+/// Join kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinKind {
+    /// Matching pairs only.
+    Inner,
+    /// Every left row, with nulls where nothing matches.
+    Left,
+}
+
+/// `hash_join`: builds a hash table of the right input, probes it with
+/// the left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinParams {
+    /// The vertex feeding the probe (left) side.
+    pub left: String,
+    /// The vertex feeding the build (right) side.
+    pub right: String,
+    /// Left key columns.
+    pub left_keys: Vec<String>,
+    /// Right key columns, pairwise with `left_keys`.
+    pub right_keys: Vec<String>,
+    /// Inner or left.
+    #[serde(default = "inner")]
+    pub kind: JoinKind,
+    /// Bytes the build side may take; over it the join fails clearly.
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
+}
+
+fn inner() -> JoinKind {
+    JoinKind::Inner
+}
 
 const PROBE: usize = 0;
 const BUILD: usize = 1;

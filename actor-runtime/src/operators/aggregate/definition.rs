@@ -1,14 +1,60 @@
-//! The catalogue's `aggregate`: its output schema and state come from
-//! [`AggregateShape`], the one place that works them out, and it can
-//! combine before a shuffle on (a subset of) its group keys.
+//! `aggregate`'s params and catalogue definition: its output schema and
+//! state come from [`AggregateShape`], the one place that works them out,
+//! and it can combine before a shuffle on (a subset of) its group keys.
+
+use serde::{Deserialize, Serialize};
 
 use super::{splittable, Aggregate, AggregateMode, AggregateShape};
 use crate::catalogue::{BuildContext, Built, OperatorDefinition, OperatorState, SchemaContext};
 use crate::data::Schema;
 use crate::operator::OperatorError;
 use crate::plan::Phase;
-use crate::spec::operators::AggregateParams;
 use crate::spec::SpecError;
+
+/// Aggregate functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AggregateFunction {
+    /// Rows (or non-null values of the expression).
+    Count,
+    /// Sum.
+    Sum,
+    /// Smallest value.
+    Min,
+    /// Largest value.
+    Max,
+    /// Mean, as a double.
+    Avg,
+    /// Distinct non-null values.
+    CountDistinct,
+}
+
+/// One aggregate output column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateSpec {
+    /// Output column name.
+    pub name: String,
+    /// The function.
+    pub function: AggregateFunction,
+    /// Its argument; `count` without one counts rows.
+    #[serde(default)]
+    pub expr: Option<String>,
+}
+
+/// `aggregate`: groups rows by key columns and computes aggregates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateParams {
+    /// Key columns (none: one global group).
+    #[serde(default)]
+    pub group_by: Vec<String>,
+    /// Output aggregates.
+    pub aggregates: Vec<AggregateSpec>,
+    /// Bytes of state before spilling to disk.
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
+}
 
 /// The catalogue's `aggregate`.
 pub struct AggregateDefinition;

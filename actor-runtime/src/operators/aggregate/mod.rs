@@ -23,7 +23,7 @@ mod table;
 use std::path::PathBuf;
 
 use accumulator::{Accumulator, SumOverflow};
-pub use definition::AggregateDefinition;
+pub use definition::{AggregateDefinition, AggregateFunction, AggregateParams, AggregateSpec};
 use schema::accumulators;
 pub use schema::{aggregate_field, AggregateShape};
 use table::GroupTable;
@@ -34,7 +34,6 @@ use crate::kernels::hash::{hash_rows, partition_of};
 use crate::kernels::views;
 use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
 use crate::operators::spill::SpillWriter;
-use crate::spec::operators::{AggregateFunction, AggregateParams};
 use crate::spec::SpecError;
 
 /// Where an aggregate sits relative to its shuffle.

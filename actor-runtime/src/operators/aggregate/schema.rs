@@ -4,10 +4,10 @@
 //! validated to produce is what its operator produces.
 
 use super::accumulator::Accumulator;
+use super::{AggregateFunction, AggregateParams};
 use crate::catalogue::column_index;
 use crate::data::{DataType, Field, Schema};
 use crate::expr::{Expr, Ty};
-use crate::spec::operators::{AggregateFunction, AggregateParams};
 use crate::spec::SpecError;
 
 /// What a table needs to know about one aggregate it computes.

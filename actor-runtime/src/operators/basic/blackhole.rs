@@ -1,5 +1,5 @@
-//! `blackhole`: a sink that counts its rows and discards them; and its
-//! catalogue definition.
+//! `blackhole`: a sink that counts its rows and discards them, and its
+//! catalogue definition (it takes no params).
 
 use crate::catalogue::{BuildContext, Built, NoParams, OperatorDefinition, SchemaContext};
 use crate::data::Schema;

@@ -1,15 +1,29 @@
 //! `collect`: a sink handing its rows to whoever runs the job, bounded by
-//! its own `limit` and by what the runner keeps ([`KeepLimit`]); and its
-//! catalogue definition.
+//! its own `limit` and by what the runner keeps ([`KeepLimit`]); its
+//! params and its catalogue definition.
 
 use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
 use crate::data::{Batch, Schema};
 use crate::kernels::take::take_batch;
 use crate::operator::{Emit, Operator, OperatorError, Rows};
-use crate::spec::operators::CollectParams;
 use crate::spec::SpecError;
+
+/// `collect`: rows returned to whoever runs the job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectParams {
+    /// At most this many rows are kept (the job fails beyond it).
+    #[serde(default = "default_collect_limit")]
+    pub limit: usize,
+}
+
+fn default_collect_limit() -> usize {
+    1_000_000
+}
 
 /// Where `collect` sinks put their rows, shared with whoever runs the job.
 pub type Collected = Arc<Mutex<CollectBuffer>>;

@@ -1,11 +1,24 @@
-//! `explode`: one row per whitespace-separated word of a text column;
-//! and its catalogue definition.
+//! `explode`: one row per whitespace-separated word of a text column; its
+//! params and its catalogue definition.
+
+use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
 use crate::data::{Batch, Column, ColumnData, DataType, Field, Schema};
 use crate::operator::{Emit, Operator, OperatorError, Rows};
-use crate::spec::operators::ExplodeParams;
 use crate::spec::SpecError;
+
+/// `explode`: one row per whitespace-separated word of a text column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExplodeParams {
+    /// The text column to split.
+    pub column: String,
+    /// The name of the output column holding each word (default: the
+    /// same name).
+    #[serde(default, rename = "as")]
+    pub into: Option<String>,
+}
 
 /// `explode`: one row per whitespace-separated word of a text column,
 /// the other columns repeated.

@@ -1,13 +1,22 @@
-//! `filter`: keeps the rows where a predicate is true; and its catalogue
-//! definition.
+//! `filter`: keeps the rows where a predicate is true; its params and its
+//! catalogue definition.
+
+use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
 use crate::data::Schema;
 use crate::expr::{excerpt, EvalContext, Expr, ExprError, Ty};
 use crate::kernels::take::{selected, take_batch};
 use crate::operator::{Emit, Operator, OperatorError, Rows};
-use crate::spec::operators::FilterParams;
 use crate::spec::SpecError;
+
+/// `filter`: keeps rows where the predicate is true.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterParams {
+    /// A boolean SQL expression.
+    pub predicate: String,
+}
 
 /// `filter`: keeps rows where the predicate is true.
 pub struct Filter {

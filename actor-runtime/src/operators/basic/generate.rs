@@ -1,15 +1,35 @@
-//! `generate`: rows computed from their index, split over the subtasks —
-//! the source that needs no input files — and its catalogue definition.
+//! `generate`, the source that needs no input files: rows computed from
+//! their index, split over the subtasks; its params and its catalogue
+//! definition.
+
+use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
 use crate::data::{Batch, Column, ColumnData, DataType, Field, Schema};
 use crate::expr::{EvalContext, Expr};
 use crate::operator::{OperatorContext, OperatorError, Rows, Source};
 use crate::spec::limits;
-use crate::spec::operators::GenerateParams;
 use crate::spec::SpecError;
 
-use super::project::{columns_schema, compile_columns};
+use super::project::{columns_schema, compile_columns, NamedExpr};
+
+/// `generate`: `rows` rows whose columns are expressions over the row
+/// index `i` (and seeded `random()` / `random_int(lo, hi)`), split over
+/// the subtasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateParams {
+    /// Rows in all, over all subtasks.
+    pub rows: u64,
+    /// The columns.
+    pub columns: Vec<NamedExpr>,
+    /// Seed of the random functions.
+    #[serde(default)]
+    pub seed: u64,
+    /// Rows per produced batch.
+    #[serde(default = "crate::spec::limits::default_batch_rows")]
+    pub batch_rows: usize,
+}
 
 /// The schema `generate`'s expressions see: the row index.
 pub fn generate_input_schema() -> Schema {

@@ -1,13 +1,14 @@
-//! `project`: new columns computed from each row, its catalogue
-//! definition, and the compiling of named expressions it shares with
-//! `generate`.
+//! `project`: new columns computed from each row, its params and its
+//! catalogue definition, and the named expressions ([`NamedExpr`]) it
+//! shares with `generate`: their params, compiling and output schema.
+
+use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
 use crate::data::{Batch, Schema};
 use crate::expr::{EvalContext, Expr};
 use crate::operator::{Emit, Operator, OperatorError, Rows};
 use crate::spec::limits;
-use crate::spec::operators::{NamedExpr, ProjectParams};
 use crate::spec::SpecError;
 
 /// Compiles `columns` against `input` into expressions and the output
@@ -26,6 +27,24 @@ pub fn compile_columns(
         .map(|(c, e)| e.field(&c.name))
         .collect();
     Ok((exprs, Schema::new(fields)))
+}
+
+/// A named output column computed by an expression.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedExpr {
+    /// Output column name.
+    pub name: String,
+    /// SQL expression text.
+    pub expr: String,
+}
+
+/// `project`: computes new columns from each row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectParams {
+    /// The output columns.
+    pub columns: Vec<NamedExpr>,
 }
 
 /// The schema of `columns` computed over `input` rows, checked at

@@ -1,5 +1,5 @@
-//! `union`: every batch of every input (all of one schema), unchanged;
-//! and its catalogue definition.
+//! `union`: every batch of every input (all of one schema), unchanged,
+//! and its catalogue definition (it takes no params).
 
 use crate::catalogue::{BuildContext, Built, NoParams, OperatorDefinition, SchemaContext};
 use crate::data::Schema;

@@ -1,13 +1,56 @@
-//! The catalogue's `read`: a source of files whose schema the spec
-//! declares, so its output schema is that declaration, checked.
+//! `read`'s params (with the [`FileFormat`]s it shares with the `files`
+//! sink) and its catalogue definition: a source of files whose schema the
+//! spec declares, so its output schema is that declaration, checked.
+
+use serde::{Deserialize, Serialize};
 
 use super::Read;
 use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
 use crate::data::{DataType, Schema};
 use crate::operator::OperatorError;
 use crate::spec::limits;
-use crate::spec::operators::{FileFormat, ReadParams};
 use crate::spec::SpecError;
+
+/// File formats of `read` and the `files` sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileFormat {
+    /// Comma-separated values, with a header line.
+    Csv,
+    /// One JSON object per line.
+    JsonLines,
+    /// Plain text: each line is one row of the schema's single text column.
+    Text,
+}
+
+/// Where files live: a local path, or a path in an opendal store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSpec {
+    /// opendal service (`fs`, `memory`, `s3`, …).
+    pub scheme: String,
+    /// The service's options.
+    #[serde(default)]
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
+/// `read`: rows from CSV or JSON-lines files of a declared schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadParams {
+    /// Files to read: a file, or a directory whose files are all read.
+    pub path: String,
+    /// Their format.
+    pub format: FileFormat,
+    /// The columns to read and their types.
+    pub schema: Schema,
+    /// An object store to read from instead of the local file system.
+    #[serde(default)]
+    pub store: Option<StoreSpec>,
+    /// Rows per produced batch.
+    #[serde(default = "crate::spec::limits::default_batch_rows")]
+    pub batch_rows: usize,
+}
 
 /// The catalogue's `read`.
 pub struct ReadDefinition;

@@ -24,11 +24,10 @@ use std::sync::Arc;
 use crate::access::{Access, AccessPolicy};
 use crate::data::{Batch, BatchBuilder, ColumnBuilder, DataType};
 use crate::operator::{OperatorContext, OperatorError, Source};
-use crate::spec::operators::{FileFormat, ReadParams};
 
 mod definition;
 
-pub use definition::ReadDefinition;
+pub use definition::{FileFormat, ReadDefinition, ReadParams, StoreSpec};
 
 const CHUNK: usize = 1 << 20;
 

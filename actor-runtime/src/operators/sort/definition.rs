@@ -1,12 +1,46 @@
-//! The catalogue's `sort` and `top_n`: both pass their input's schema
-//! through, checking their key columns, and both hold input rows.
+//! `sort`'s and `top_n`'s params and catalogue definitions: both pass
+//! their input's schema through, checking their key columns, and both
+//! hold input rows.
+
+use serde::{Deserialize, Serialize};
 
 use super::{Sort, TopN};
 use crate::catalogue::{BuildContext, Built, OperatorDefinition, OperatorState, SchemaContext};
 use crate::data::Schema;
 use crate::operator::OperatorError;
-use crate::spec::operators::{SortKey, SortParams, TopNParams};
 use crate::spec::SpecError;
+
+/// One sort key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SortKey {
+    /// The column.
+    pub column: String,
+    /// Largest first.
+    #[serde(default)]
+    pub descending: bool,
+}
+
+/// `sort`: orders all rows of each subtask (external merge sort).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SortParams {
+    /// Keys, most significant first.
+    pub keys: Vec<SortKey>,
+    /// Bytes of rows before spilling sorted runs to disk.
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
+}
+
+/// `top_n`: the first `limit` rows in key order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopNParams {
+    /// Keys, most significant first.
+    pub keys: Vec<SortKey>,
+    /// Rows kept.
+    pub limit: usize,
+}
 
 /// `inputs[0]`, once every key names one of its columns.
 fn keyed_input(

@@ -22,9 +22,8 @@ use crate::data::{Batch, Schema};
 use crate::kernels::rows::KeyColumn;
 use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
 use crate::operators::spill::{SpillFile, SpillWriter};
-use crate::spec::operators::SortKey;
 
-pub use definition::{SortDefinition, TopNDefinition};
+pub use definition::{SortDefinition, SortKey, SortParams, TopNDefinition, TopNParams};
 use memory::{gather, sorted_positions};
 pub use runs::MERGE_FAN_IN;
 use runs::{MergePolicy, Run};

@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use accumulator::{Accumulator, SumOverflow};
 pub use definition::{AggregateDefinition, AggregateFunction, AggregateParams, AggregateSpec};
 use schema::accumulators;
-pub use schema::{aggregate_field, AggregateShape};
+pub use schema::AggregateShape;
 use table::GroupTable;
 
 use crate::data::Schema;

@@ -100,7 +100,7 @@ pub(super) fn accumulators(columns: &[AggregateColumn]) -> Vec<Accumulator> {
 }
 
 /// The output field of aggregate `name`, `function` of `arg`.
-pub fn aggregate_field(
+fn aggregate_field(
     place: &str,
     name: &str,
     function: AggregateFunction,

@@ -1,8 +1,8 @@
 //! The contract of a built-in operator's definition: everything the
 //! validator, the planner and the task builder need to know about one
-//! operator, written once next to its implementation. Each hook has the
-//! default that most operators want, so a definition states only what
-//! makes its operator different.
+//! operator, written once next to its implementation. Every hook but the
+//! schema rule and the build has the default most operators want, so a
+//! definition states only what makes its operator different.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};

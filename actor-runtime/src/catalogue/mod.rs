@@ -5,8 +5,9 @@
 //! name, its typed params, its output schema rule, the state it keeps,
 //! whether it is a source, and how a planned step of it is built. The
 //! validator, the planner and the task builder ask the catalogue and never
-//! name an operator themselves, so adding one means writing its file and
-//! adding its definition to [`CATALOGUE`].
+//! name an operator themselves, so adding one means writing its file (a
+//! module of [`crate::operators`]) and adding its definition to
+//! [`CATALOGUE`].
 
 mod definition;
 mod schema;

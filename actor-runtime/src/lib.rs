@@ -10,8 +10,11 @@
 //! - [`spec`]: job specs, their size [`spec::limits`] and validation;
 //!   [`plan`]: chains, split aggregates.
 //! - [`operator`] and [`operators`]: the operator contract and the
-//!   built-in operators; [`access`]: which files a job may touch;
-//!   [`state`]: keyed state by key group, bounded, snapshotted.
+//!   built-in operators; [`catalogue`]: each built-in operator's one
+//!   definition (name, params, schema rule, state, how it is built), which
+//!   validation, the plan and the task builder all read; [`access`]:
+//!   which files a job may touch; [`state`]: keyed state by key group,
+//!   bounded, snapshotted.
 //! - [`message`]: what travels an edge — batches and, in order with them,
 //!   watermarks, checkpoint barriers and end of data; [`event_time`]: how
 //!   sources turn timestamps into watermarks.
@@ -23,6 +26,7 @@
 
 pub mod access;
 pub mod attempt;
+pub mod catalogue;
 pub mod data;
 pub mod deploy;
 pub mod event_time;

@@ -4,31 +4,43 @@
 //! - **Chaining.** A vertex whose only input is a pipelined forward edge
 //!   from a vertex with no other output joins that vertex's chain: chained
 //!   operators run in one task and hand batches over by function call.
-//! - **Combining before shuffling.** An aggregate fed by a hash edge on
-//!   (a subset of) its group keys is split: a partial aggregate joins the
-//!   producer's chain and only per-group state crosses the exchange, where
-//!   a final aggregate merges it.
+//! - **Combining before shuffling.** An operator fed by a hash edge that
+//!   its catalogue definition says it can combine before (an aggregate,
+//!   on a subset of its group keys) is split: a partial step joins the
+//!   producer's chain and only its state crosses the exchange, where a
+//!   final step merges it.
 //! - **Exchanges.** Every other edge becomes an exchange between two
 //!   chains, with its partitioning resolved to column positions in the
 //!   schema that actually crosses it.
 
 use crate::data::Schema;
-use crate::operators::aggregate::{splittable, Aggregate, AggregateMode};
 use crate::spec::{Exchange, OperatorSpec, Partitioning, ValidJob};
+
+/// Which part of its operator a step runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// All of it, in one place.
+    Complete,
+    /// The half before a shuffle: raw rows in, state out.
+    Partial,
+    /// The half after a shuffle: state in, final rows out.
+    Final,
+}
 
 /// One operator in a chain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
-    /// The vertex it comes from (a partial aggregate names its aggregate).
+    /// The vertex it comes from (a partial step names its vertex).
     pub vertex: String,
     /// The operator.
     pub operator: OperatorSpec,
-    /// Schemas of its inputs.
+    /// Schemas of its inputs (for a final step: of the raw rows, whose
+    /// state reaches it).
     pub input_schemas: Vec<Schema>,
     /// Schema of its output.
     pub output: Schema,
-    /// For aggregates: which half (or both) this step is.
-    pub aggregate_mode: Option<AggregateMode>,
+    /// Which part of the operator it runs.
+    pub phase: Phase,
 }
 
 /// Operators that run together in one task per subtask.
@@ -111,8 +123,7 @@ impl Plan {
                 operator: vertex.operator.clone(),
                 input_schemas: vertex.input_schemas.clone(),
                 output: vertex.output.clone(),
-                aggregate_mode: matches!(vertex.operator, OperatorSpec::Aggregate(_))
-                    .then_some(AggregateMode::Complete),
+                phase: Phase::Complete,
             };
             match chained_into {
                 Some(c) => {
@@ -144,7 +155,7 @@ impl Plan {
                     continue;
                 }
                 let mut schema = vertex.input_schemas[input].clone();
-                if let Some(state) = split_aggregate(&mut chains, fc, tc, &edge.partitioning) {
+                if let Some(state) = split(&mut chains, fc, tc, &edge.partitioning) {
                     schema = state;
                 }
                 let keys = match &edge.partitioning {
@@ -174,11 +185,11 @@ impl Plan {
     }
 }
 
-/// If chain `to` starts with an aggregate that can combine before the
-/// hash exchange from chain `from`, adds the partial half to `from` and
-/// makes `to`'s head the final half; returns the state schema that then
+/// If chain `to` starts with an operator that can combine before the
+/// hash exchange from chain `from`, adds its partial step to `from` and
+/// makes `to`'s head its final step; returns the state schema that then
 /// crosses the exchange.
-fn split_aggregate(
+fn split(
     chains: &mut [Chain],
     from: usize,
     to: usize,
@@ -188,25 +199,20 @@ fn split_aggregate(
         return None;
     };
     let head = chains[to].steps.first()?.clone();
-    let OperatorSpec::Aggregate(params) = &head.operator else {
-        return None;
-    };
-    let keyed = !hash_keys.is_empty() && hash_keys.iter().all(|k| params.group_by.contains(k));
-    if !keyed || !splittable(params) || head.aggregate_mode != Some(AggregateMode::Complete) {
+    if head.phase != Phase::Complete {
         return None;
     }
     let input = head.input_schemas.first()?.clone();
-    let partial = Aggregate::new(params, &input, AggregateMode::Partial).ok()?;
-    let state = partial.state_schema();
+    let state = head.operator.combine(&input, hash_keys)?;
     chains[from].name = format!("{}+{}(partial)", chains[from].name, head.vertex);
     chains[from].steps.push(Step {
         vertex: head.vertex.clone(),
         operator: head.operator.clone(),
         input_schemas: vec![input],
         output: state.clone(),
-        aggregate_mode: Some(AggregateMode::Partial),
+        phase: Phase::Partial,
     });
-    chains[to].steps[0].aggregate_mode = Some(AggregateMode::Final);
+    chains[to].steps[0].phase = Phase::Final;
     Some(state)
 }
 
@@ -236,14 +242,8 @@ mod tests {
         let plan = plan(JOB);
         let names: Vec<&str> = plan.chains.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["gen+f+agg(partial)", "agg", "out"]);
-        assert_eq!(
-            plan.chains[0].steps[2].aggregate_mode,
-            Some(AggregateMode::Partial)
-        );
-        assert_eq!(
-            plan.chains[1].steps[0].aggregate_mode,
-            Some(AggregateMode::Final)
-        );
+        assert_eq!(plan.chains[0].steps[2].phase, Phase::Partial);
+        assert_eq!(plan.chains[1].steps[0].phase, Phase::Final);
         let shuffle = &plan.exchanges[0];
         assert_eq!(
             (

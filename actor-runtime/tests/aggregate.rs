@@ -7,8 +7,9 @@ mod operator_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use faro_runtime::operators::aggregate::{Aggregate, AggregateMode};
-use faro_runtime::spec::operators::{AggregateFunction as F, AggregateParams, AggregateSpec};
+use faro_runtime::operators::aggregate::{
+    Aggregate, AggregateFunction as F, AggregateMode, AggregateParams, AggregateSpec,
+};
 use faro_runtime::{Batch, DataType, Field, Schema, Value};
 use operator_support::{batches, rows, run, sorted};
 use proptest::prelude::*;

@@ -4,9 +4,8 @@
 mod operator_support;
 
 use faro_runtime::operator::{OperatorContext, Source};
-use faro_runtime::operators::basic::{Filter, Generate, Project, Union};
+use faro_runtime::operators::basic::{Filter, Generate, GenerateParams, Project, Union};
 use faro_runtime::spec::columns;
-use faro_runtime::spec::operators::GenerateParams;
 use faro_runtime::{DataType, Field, Schema, Value};
 use operator_support::{batches, rows, run, run_inputs};
 use proptest::prelude::*;

@@ -5,9 +5,8 @@ mod operator_support;
 
 use std::cmp::Ordering;
 
-use faro_runtime::operators::join::HashJoin;
-use faro_runtime::operators::sort::{Sort, TopN};
-use faro_runtime::spec::operators::{JoinKind, JoinParams, SortKey};
+use faro_runtime::operators::join::{HashJoin, JoinKind, JoinParams};
+use faro_runtime::operators::sort::{Sort, SortKey, TopN};
 use faro_runtime::{DataType, Field, Schema, Value};
 use operator_support::{batches, rows, run, run_inputs, sorted};
 use proptest::prelude::*;

@@ -14,8 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use faro_runtime::operator::{Emit, Operator, OperatorError, Rows};
-use faro_runtime::operators::sort::{Sort, MERGE_FAN_IN};
-use faro_runtime::spec::operators::SortKey;
+use faro_runtime::operators::sort::{Sort, SortKey, MERGE_FAN_IN};
 use faro_runtime::{Batch, DataType, Field, Schema, Value};
 use operator_support::{batches, context, rows, run};
 use proptest::prelude::*;

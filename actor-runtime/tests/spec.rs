@@ -2,9 +2,8 @@
 //! each vertex will see, and each kind of mistake is refused before
 //! anything runs, with a message naming the vertex or edge.
 
-use faro_runtime::spec::operators::{
-    AggregateFunction, AggregateParams, AggregateSpec, GenerateParams,
-};
+use faro_runtime::operators::aggregate::{AggregateFunction, AggregateParams, AggregateSpec};
+use faro_runtime::operators::basic::GenerateParams;
 use faro_runtime::spec::{columns, validate, Dataflow, Exchange, JobSpec, Partitioning, SpecError};
 use faro_runtime::{DataType, Field, Schema};
 

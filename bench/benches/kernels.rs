@@ -8,13 +8,12 @@ use faro_runtime::exchange::partition::{Partitioner, Route};
 use faro_runtime::expr::{EvalContext, Expr};
 use faro_runtime::kernels::take::take_batch;
 use faro_runtime::operator::{Operator, OperatorContext, Rows, Source};
-use faro_runtime::operators::aggregate::{Aggregate, AggregateMode};
-use faro_runtime::operators::basic::Generate;
-use faro_runtime::operators::sort::Sort;
-use faro_runtime::spec::columns;
-use faro_runtime::spec::operators::{
-    AggregateFunction, AggregateParams, AggregateSpec, GenerateParams, SortKey,
+use faro_runtime::operators::aggregate::{
+    Aggregate, AggregateFunction, AggregateMode, AggregateParams, AggregateSpec,
 };
+use faro_runtime::operators::basic::{Generate, GenerateParams};
+use faro_runtime::operators::sort::{Sort, SortKey};
+use faro_runtime::spec::columns;
 use faro_runtime::spec::Partitioning;
 use faro_runtime::Batch;
 

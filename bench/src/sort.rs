@@ -9,8 +9,7 @@ use std::path::PathBuf;
 use anyhow::{ensure, Context};
 use faro_runtime::kernels::views;
 use faro_runtime::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
-use faro_runtime::operators::sort::Sort;
-use faro_runtime::spec::operators::SortKey;
+use faro_runtime::operators::sort::{Sort, SortKey};
 use faro_runtime::{Batch, BatchBuilder, DataType, Field, Schema, ValuesView};
 
 use crate::nexmark::mix;

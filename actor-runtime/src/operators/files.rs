@@ -11,15 +11,46 @@
 //! already exists. A re-run attempt may replace it, since after a first
 //! attempt found the name free, a part under it can only be this job's.
 //! The directory must lie under the worker's write roots.
+//!
+//! Its params and its catalogue entry, [`FilesDefinition`], are here too.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 use crate::access::Access;
+use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
 use crate::data::{ColumnView, Schema, Value};
 use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
-use crate::spec::operators::{FileFormat, FilesParams, WriteMode};
+use crate::operators::read::FileFormat;
+use crate::spec::SpecError;
+
+/// What the `files` sink does when its output already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteMode {
+    /// Fail the job, leaving the existing files as they are.
+    #[default]
+    Error,
+    /// Replace the existing part files (and remove parts beyond the
+    /// job's parallelism).
+    Overwrite,
+}
+
+/// `files`: writes rows to files, one per subtask.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesParams {
+    /// Directory to write `part-N.csv` / `part-N.jsonl` into.
+    pub path: String,
+    /// Their format.
+    pub format: FileFormat,
+    /// Whether existing output may be replaced.
+    #[serde(default)]
+    pub mode: WriteMode,
+}
 
 /// The `files` sink: one file per subtask in the target directory.
 pub struct Files {
@@ -199,5 +230,38 @@ impl Drop for Files {
         if self.out.take().is_some() {
             let _ = std::fs::remove_file(&self.in_progress);
         }
+    }
+}
+
+/// The catalogue's `files`.
+pub struct FilesDefinition;
+
+impl OperatorDefinition for FilesDefinition {
+    type Params = FilesParams;
+
+    fn name(&self) -> &'static str {
+        "files"
+    }
+
+    fn is_sink(&self) -> bool {
+        true
+    }
+
+    fn output_schema(
+        &self,
+        _: &FilesParams,
+        _: &SchemaContext<'_>,
+        inputs: &[Schema],
+    ) -> Result<Schema, SpecError> {
+        Ok(inputs.first().cloned().unwrap_or_default())
+    }
+
+    fn build(
+        &self,
+        params: &FilesParams,
+        context: &BuildContext<'_>,
+    ) -> Result<Built, OperatorError> {
+        let files = Files::new(params.clone(), &context.input(0));
+        Ok(Built::Operator(Box::new(files)))
     }
 }

@@ -6,15 +6,59 @@
 //! Null keys never match (SQL). The build side must fit its memory
 //! budget: over it, the join fails with a message saying so, rather than
 //! spilling (a grace hash join is future work).
+//!
+//! Its params are [`JoinParams`]; its catalogue entry,
+//! [`HashJoinDefinition`], also says which incoming
+//! edge is which side (the spec names the left and right vertices) and
+//! what a joined row looks like.
 
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
+
+use crate::catalogue::{BuildContext, Built, OperatorDefinition, OperatorState, SchemaContext};
 use crate::data::{Batch, ColumnBuilder, Schema};
+use crate::expr::ExprError;
 use crate::kernels::rows::{append_value, encode_key};
 use crate::kernels::take::take;
 use crate::kernels::views;
 use crate::operator::{Emit, Operator, OperatorError, Rows};
-use crate::spec::operators::{JoinKind, JoinParams};
+use crate::spec::SpecError;
+
+/// Join kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinKind {
+    /// Matching pairs only.
+    Inner,
+    /// Every left row, with nulls where nothing matches.
+    Left,
+}
+
+/// `hash_join`: builds a hash table of the right input, probes it with
+/// the left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinParams {
+    /// The vertex feeding the probe (left) side.
+    pub left: String,
+    /// The vertex feeding the build (right) side.
+    pub right: String,
+    /// Left key columns.
+    pub left_keys: Vec<String>,
+    /// Right key columns, pairwise with `left_keys`.
+    pub right_keys: Vec<String>,
+    /// Inner or left.
+    #[serde(default = "inner")]
+    pub kind: JoinKind,
+    /// Bytes the build side may take; over it the join fails clearly.
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
+}
+
+fn inner() -> JoinKind {
+    JoinKind::Inner
+}
 
 const PROBE: usize = 0;
 const BUILD: usize = 1;
@@ -180,5 +224,98 @@ impl Operator for HashJoin {
         self.table.clear();
         self.build.clear();
         Ok(())
+    }
+}
+
+/// The catalogue's `hash_join`.
+pub struct HashJoinDefinition;
+
+impl OperatorDefinition for HashJoinDefinition {
+    type Params = JoinParams;
+
+    fn name(&self) -> &'static str {
+        "hash_join"
+    }
+
+    fn inputs(&self) -> (usize, usize) {
+        (2, 2)
+    }
+
+    fn order_inputs(
+        &self,
+        vertex: &str,
+        join: &JoinParams,
+        from: &[&str],
+    ) -> Result<Vec<usize>, SpecError> {
+        let find = |side: &str| {
+            from.iter()
+                .position(|&f| f == side)
+                .ok_or_else(|| SpecError::BadParams {
+                    vertex: vertex.to_string(),
+                    message: format!("no edge from {side:?} into this join"),
+                })
+        };
+        let (left, right) = (find(&join.left)?, find(&join.right)?);
+        if left == right {
+            return Err(SpecError::BadParams {
+                vertex: vertex.to_string(),
+                message: "left and right must be different inputs".into(),
+            });
+        }
+        Ok(vec![left, right])
+    }
+
+    fn output_schema(
+        &self,
+        join: &JoinParams,
+        context: &SchemaContext<'_>,
+        inputs: &[Schema],
+    ) -> Result<Schema, SpecError> {
+        let (left, right) = match inputs {
+            [left, right] => (left, right),
+            _ => return Err(context.schema_error("a join takes a left and a right input")),
+        };
+        if join.left_keys.len() != join.right_keys.len() || join.left_keys.is_empty() {
+            return Err(context
+                .schema_error("left_keys and right_keys must be non-empty and of equal length"));
+        }
+        for (l, r) in join.left_keys.iter().zip(&join.right_keys) {
+            let lt = left.fields[context.column(left, l)?].data_type;
+            let rt = right.fields[context.column(right, r)?].data_type;
+            if lt != rt {
+                return Err(context.expr_error(ExprError::TypeMismatch {
+                    message: format!("join key {l} is {lt} but {r} is {rt}"),
+                }));
+            }
+        }
+        let mut fields = left.fields.clone();
+        for field in &right.fields {
+            let mut field = field.clone();
+            if join.kind == JoinKind::Left {
+                field.nullable = true;
+            }
+            fields.push(field);
+        }
+        context.unique(Schema::new(fields))
+    }
+
+    fn state(&self, join: &JoinParams, inputs: &[Schema]) -> Option<OperatorState> {
+        let schema = inputs.get(BUILD)?.clone();
+        let keys = indexes(&join.right_keys, &schema).ok()?;
+        Some(OperatorState::BuildSide {
+            input: BUILD,
+            schema,
+            keys,
+        })
+    }
+
+    fn build(&self, join: &JoinParams, context: &BuildContext<'_>) -> Result<Built, OperatorError> {
+        let params = JoinParams {
+            memory_bytes: Some(context.budget(join.memory_bytes)),
+            ..join.clone()
+        };
+        let (left, right) = (context.input(PROBE), context.input(BUILD));
+        let join = HashJoin::new(&params, &left, &right, &context.step.output)?;
+        Ok(Built::Operator(Box::new(join)))
     }
 }

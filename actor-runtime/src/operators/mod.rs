@@ -1,7 +1,8 @@
-//! The built-in operators (see [`crate::spec::operators`] for their
-//! parameters): [`basic`] stateless ones and simple sinks, [`aggregate`],
-//! [`sort`] and top-n, [`join`], [`read`] and the [`files`] sink, and the [`spill`] files stateful
-//! operators use when over budget.
+//! The built-in operators: [`basic`] stateless ones and simple sinks,
+//! [`aggregate`], [`sort`] and top-n, [`join`], [`read`] and the [`files`]
+//! sink, and the [`spill`] files stateful operators use when over budget.
+//! Each operator's implementation sits with its catalogue definition
+//! (see [`crate::catalogue`]).
 
 pub mod aggregate;
 pub mod basic;

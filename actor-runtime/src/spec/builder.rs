@@ -4,8 +4,9 @@
 use serde::Serialize;
 
 use super::job::{EdgeSpec, Exchange, JobSpec, Partitioning, VertexSpec};
-use super::operators::{
-    AggregateParams, CollectParams, FilterParams, GenerateParams, NamedExpr, ProjectParams,
+use crate::operators::aggregate::AggregateParams;
+use crate::operators::basic::{
+    CollectParams, FilterParams, GenerateParams, NamedExpr, ProjectParams,
 };
 
 /// A job under construction.

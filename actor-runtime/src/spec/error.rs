@@ -24,7 +24,7 @@ pub enum SpecError {
     #[error("vertex id {0:?} is used twice")]
     DuplicateVertex(String),
     /// An operator Faro does not have.
-    #[error("vertex {vertex:?}: unknown operator {operator:?} (known: {known})", known = super::operators::OPERATORS.join(", "))]
+    #[error("vertex {vertex:?}: unknown operator {operator:?} (known: {known})", known = crate::catalogue::names().collect::<Vec<_>>().join(", "))]
     UnknownOperator {
         /// The vertex.
         vertex: String,

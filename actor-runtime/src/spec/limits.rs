@@ -25,6 +25,13 @@ pub const MAX_SUBTASKS: u64 = 65_536;
 pub const MAX_BATCH_ROWS: usize = 1 << 20;
 /// Most columns a vertex may declare or compute.
 pub const MAX_COLUMNS: usize = 4096;
+/// Rows per batch when an operator's spec gives no `batch_rows`.
+pub const DEFAULT_BATCH_ROWS: usize = 8192;
+
+/// [`DEFAULT_BATCH_ROWS`], as serde defaults are written.
+pub fn default_batch_rows() -> usize {
+    DEFAULT_BATCH_ROWS
+}
 
 fn too_large(what: String, message: String) -> SpecError {
     SpecError::TooLarge { what, message }

@@ -13,10 +13,10 @@
 
 use std::collections::HashSet;
 
+use super::AggregateFunction;
 use crate::data::{ColumnBuilder, DataType, Field};
 use crate::expr::{Array, Values};
 use crate::kernels::floats::{compare_f64, key_bits};
-use crate::spec::operators::AggregateFunction;
 
 /// Typed per-group values of a min/max/sum.
 #[derive(Debug)]

@@ -10,23 +10,31 @@
 //! batches into 16 files by key hash and starts afresh; at the end it
 //! merges each file on its own, so it needs memory for about 1/16 of the
 //! groups at a time and still produces the exact answer.
+//!
+//! Its output and state schemas are worked out in one place,
+//! [`AggregateShape`], which validation and planning use too; its
+//! catalogue entry is [`AggregateDefinition`].
 
 mod accumulator;
+mod definition;
+mod schema;
 mod table;
 
 use std::path::PathBuf;
 
 use accumulator::{Accumulator, SumOverflow};
+pub use definition::{AggregateDefinition, AggregateFunction, AggregateParams, AggregateSpec};
+use schema::accumulators;
+pub use schema::AggregateShape;
 use table::GroupTable;
 
-use crate::data::{DataType, Field, Schema};
-use crate::expr::{excerpt, row_values, EvalContext, Expr, ExprError};
+use crate::data::Schema;
+use crate::expr::{excerpt, row_values, EvalContext, ExprError};
 use crate::kernels::hash::{hash_rows, partition_of};
 use crate::kernels::views;
 use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
 use crate::operators::spill::SpillWriter;
-use crate::spec::operators::{AggregateFunction, AggregateParams};
-use crate::spec::validate::aggregate_field;
+use crate::spec::SpecError;
 
 /// Where an aggregate sits relative to its shuffle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,21 +50,13 @@ pub enum AggregateMode {
 const SPILL_BUCKETS: u32 = 16;
 const OUTPUT_ROWS: usize = 8192;
 
-/// What a table needs to know about the aggregates it computes.
-#[derive(Debug, Clone)]
-struct AggregateColumn {
-    name: String,
-    function: AggregateFunction,
-    data_type: DataType,
-}
-
 /// The `aggregate` operator.
 pub struct Aggregate {
     mode: AggregateMode,
+    /// Where the keys are in the batches it folds.
     keys: Vec<usize>,
-    key_fields: Vec<Field>,
-    args: Vec<Option<Expr>>,
-    columns: Vec<AggregateColumn>,
+    /// Keys, arguments and output, as validation saw them.
+    shape: AggregateShape,
     /// Where each aggregate's state columns start in a state batch.
     state_offsets: Vec<usize>,
     table: GroupTable,
@@ -81,51 +81,23 @@ impl Aggregate {
         input: &Schema,
         mode: AggregateMode,
     ) -> Result<Self, OperatorError> {
-        let mut keys = Vec::new();
-        let mut key_fields = Vec::new();
-        for (k, name) in params.group_by.iter().enumerate() {
-            let index = input
-                .index_of(name)
-                .ok_or_else(|| OperatorError::BadInput(format!("no key column {name}")))?;
-            key_fields.push(input.fields[index].clone());
-            // In a state batch the keys come first.
-            keys.push(if mode == AggregateMode::Final {
-                k
-            } else {
-                index
-            });
+        if let Some(name) = params.group_by.iter().find(|k| input.index_of(k).is_none()) {
+            return Err(OperatorError::BadInput(format!("no key column {name}")));
         }
-        let mut args = Vec::new();
-        let mut columns = Vec::new();
-        for aggregate in &params.aggregates {
-            let arg = aggregate
-                .expr
-                .as_deref()
-                .map(|e| Expr::compile(e, input))
-                .transpose()?;
-            let field = aggregate_field(
-                "aggregate",
-                &aggregate.name,
-                aggregate.function,
-                arg.as_ref(),
-            )
-            .map_err(|e| OperatorError::BadInput(e.to_string()))?;
-            columns.push(AggregateColumn {
-                name: aggregate.name.clone(),
-                function: aggregate.function,
-                data_type: match aggregate.function {
-                    // Sum/min/max state has the argument's type.
-                    AggregateFunction::Count
-                    | AggregateFunction::CountDistinct
-                    | AggregateFunction::Avg => field.data_type,
-                    _ => arg.as_ref().map_or(field.data_type, Expr::data_type),
-                },
-            });
-            args.push(arg);
-        }
+        let shape =
+            AggregateShape::new("aggregate", params, input).map_err(|error| match error {
+                SpecError::Expr { error, .. } => OperatorError::Expr(error),
+                other => OperatorError::BadInput(other.to_string()),
+            })?;
+        // In a state batch the keys come first.
+        let keys = if mode == AggregateMode::Final {
+            (0..shape.keys.len()).collect()
+        } else {
+            shape.keys.clone()
+        };
         let mut state_offsets = Vec::new();
-        let mut offset = key_fields.len();
-        for column in &columns {
+        let mut offset = shape.key_fields.len();
+        for column in &shape.columns {
             state_offsets.push(offset);
             offset += if column.function == AggregateFunction::Avg {
                 2
@@ -133,13 +105,11 @@ impl Aggregate {
                 1
             };
         }
-        let table = GroupTable::new(&key_fields, &accumulators(&columns));
+        let table = GroupTable::new(&shape.key_fields, &accumulators(&shape.columns));
         Ok(Self {
             mode,
             keys,
-            key_fields,
-            args,
-            columns,
+            shape,
             state_offsets,
             table,
             budget: params.memory_bytes,
@@ -150,31 +120,16 @@ impl Aggregate {
 
     /// The schema of state batches (keys, then each aggregate's state).
     pub fn state_schema(&self) -> Schema {
-        let accs = accumulators(&self.columns);
-        let mut fields = self.key_fields.clone();
-        for (column, acc) in self.columns.iter().zip(&accs) {
-            fields.extend(acc.state_fields(&column.name));
-        }
-        Schema::new(fields)
+        self.shape.state_schema()
     }
 
     /// The schema of final output (keys, then each aggregate's value).
     pub fn output_schema(&self) -> Schema {
-        let mut fields = self.key_fields.clone();
-        for column in &self.columns {
-            fields.push(match column.function {
-                AggregateFunction::Count | AggregateFunction::CountDistinct => {
-                    Field::new(&column.name, DataType::Int64)
-                }
-                AggregateFunction::Avg => Field::nullable(&column.name, DataType::Float64),
-                _ => Field::nullable(&column.name, column.data_type),
-            });
-        }
-        Schema::new(fields)
+        self.shape.output_schema().clone()
     }
 
     fn fresh_table(&self) -> GroupTable {
-        GroupTable::new(&self.key_fields, &accumulators(&self.columns))
+        GroupTable::new(&self.shape.key_fields, &accumulators(&self.shape.columns))
     }
 
     /// The current table, leaving an empty one in its place.
@@ -191,7 +146,7 @@ impl Aggregate {
         merging: bool,
     ) -> Result<(), OperatorError> {
         let key_columns: Vec<_> = if merging {
-            rows.columns[..self.key_fields.len()].iter().collect()
+            rows.columns[..self.shape.key_fields.len()].iter().collect()
         } else {
             self.keys.iter().map(|&k| &rows.columns[k]).collect()
         };
@@ -200,7 +155,7 @@ impl Aggregate {
         for (a, acc) in table.accumulators.iter_mut().enumerate() {
             if merging {
                 let start = self.state_offsets[a];
-                let width = if self.columns[a].function == AggregateFunction::Avg {
+                let width = if self.shape.columns[a].function == AggregateFunction::Avg {
                     2
                 } else {
                     1
@@ -216,7 +171,7 @@ impl Aggregate {
                 acc.merge(&groups, &state)
                     .map_err(|overflow| self.overflow(a, rows, overflow))?;
             } else {
-                let arg = match &self.args[a] {
+                let arg = match &self.shape.args[a] {
                     Some(expr) => Some(expr.eval(&input)?.into_array(expr.ty(), rows.rows)),
                     None => None,
                 };
@@ -230,13 +185,13 @@ impl Aggregate {
     /// The error for aggregate `a`'s sum leaving BIGINT's range at a row
     /// of `rows`, naming the aggregate and the row's group.
     fn overflow(&self, a: usize, rows: &Rows<'_>, overflow: SumOverflow) -> OperatorError {
-        let column = &self.columns[a];
+        let column = &self.shape.columns[a];
         let keys: Vec<usize> = if self.mode == AggregateMode::Final {
-            (0..self.key_fields.len()).collect()
+            (0..self.shape.key_fields.len()).collect()
         } else {
             self.keys.clone()
         };
-        let text = match &self.args[a] {
+        let text = match &self.shape.args[a] {
             Some(expr) => format!("sum({}) AS {}", excerpt(expr.text()), column.name),
             None => column.name.clone(),
         };
@@ -276,7 +231,7 @@ impl Aggregate {
         let schema = self.state_schema();
         for batch in table.drain(&schema, true, OUTPUT_ROWS)? {
             let columns = views(&batch);
-            let key_columns: Vec<_> = columns[..self.key_fields.len()].iter().collect();
+            let key_columns: Vec<_> = columns[..self.shape.key_fields.len()].iter().collect();
             let hashes = hash_rows(&key_columns, batch.num_rows());
             let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); SPILL_BUCKETS as usize];
             for (row, hash) in hashes.iter().enumerate() {
@@ -291,13 +246,6 @@ impl Aggregate {
         }
         Ok(())
     }
-}
-
-fn accumulators(columns: &[AggregateColumn]) -> Vec<Accumulator> {
-    columns
-        .iter()
-        .map(|c| Accumulator::new(c.function, c.data_type))
-        .collect()
 }
 
 impl Operator for Aggregate {
@@ -339,7 +287,7 @@ impl Operator for Aggregate {
         };
         if self.spills.is_empty() {
             let mut table = self.take_table();
-            if !state && self.key_fields.is_empty() && table.len() == 0 {
+            if !state && self.shape.key_fields.is_empty() && table.len() == 0 {
                 // SQL: a global aggregate of nothing is one row.
                 table.groups_of(&[], 1)?;
             }

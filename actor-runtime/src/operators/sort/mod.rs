@@ -7,7 +7,10 @@
 //! the number of runs. At the end, whatever is left is merged and streamed
 //! out; with no runs the buffer is sorted in memory. Sort thus handles far
 //! more than its budget with bounded memory and file handles.
+//!
+//! Their catalogue entries are [`SortDefinition`] and [`TopNDefinition`].
 
+mod definition;
 mod memory;
 mod merge;
 mod runs;
@@ -19,8 +22,8 @@ use crate::data::{Batch, Schema};
 use crate::kernels::rows::KeyColumn;
 use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
 use crate::operators::spill::{SpillFile, SpillWriter};
-use crate::spec::operators::SortKey;
 
+pub use definition::{SortDefinition, SortKey, SortParams, TopNDefinition, TopNParams};
 use memory::{gather, sorted_positions};
 pub use runs::MERGE_FAN_IN;
 use runs::{MergePolicy, Run};

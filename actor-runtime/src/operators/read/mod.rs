@@ -14,6 +14,8 @@
 //! checked again (a link inside an allowed directory may lead out). A
 //! line is at most [`MAX_LINE_BYTES`] long, so a file without line breaks
 //! cannot make the reader hold it whole.
+//!
+//! Its catalogue entry is [`ReadDefinition`].
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -22,7 +24,10 @@ use std::sync::Arc;
 use crate::access::{Access, AccessPolicy};
 use crate::data::{Batch, BatchBuilder, ColumnBuilder, DataType};
 use crate::operator::{OperatorContext, OperatorError, Source};
-use crate::spec::operators::{FileFormat, ReadParams};
+
+mod definition;
+
+pub use definition::{FileFormat, ReadDefinition, ReadParams, StoreSpec};
 
 const CHUNK: usize = 1 << 20;
 

@@ -1,0 +1,54 @@
+//! `blackhole`: a sink that counts its rows and discards them, and its
+//! catalogue definition (it takes no params).
+
+use crate::catalogue::{BuildContext, Built, NoParams, OperatorDefinition, SchemaContext};
+use crate::data::Schema;
+use crate::operator::{Emit, Operator, OperatorError, Rows};
+use crate::spec::SpecError;
+
+/// `blackhole`: counts and discards.
+#[derive(Debug, Default)]
+pub struct Blackhole {
+    /// Rows discarded.
+    pub rows: u64,
+}
+
+impl Operator for Blackhole {
+    fn process(
+        &mut self,
+        _: usize,
+        rows: &Rows<'_>,
+        _: &mut dyn Emit,
+    ) -> Result<(), OperatorError> {
+        self.rows += rows.rows as u64;
+        Ok(())
+    }
+}
+
+/// The catalogue's `blackhole`.
+pub struct BlackholeDefinition;
+
+impl OperatorDefinition for BlackholeDefinition {
+    type Params = NoParams;
+
+    fn name(&self) -> &'static str {
+        "blackhole"
+    }
+
+    fn is_sink(&self) -> bool {
+        true
+    }
+
+    fn output_schema(
+        &self,
+        _: &NoParams,
+        _: &SchemaContext<'_>,
+        inputs: &[Schema],
+    ) -> Result<Schema, SpecError> {
+        Ok(inputs.first().cloned().unwrap_or_default())
+    }
+
+    fn build(&self, _: &NoParams, _: &BuildContext<'_>) -> Result<Built, OperatorError> {
+        Ok(Built::Operator(Box::<Blackhole>::default()))
+    }
+}

@@ -1,0 +1,168 @@
+//! `collect`: a sink handing its rows to whoever runs the job, bounded by
+//! its own `limit` and by what the runner keeps ([`KeepLimit`]); its
+//! params and its catalogue definition.
+
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
+use crate::data::{Batch, Schema};
+use crate::kernels::take::take_batch;
+use crate::operator::{Emit, Operator, OperatorError, Rows};
+use crate::spec::SpecError;
+
+/// `collect`: rows returned to whoever runs the job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectParams {
+    /// At most this many rows are kept (the job fails beyond it).
+    #[serde(default = "default_collect_limit")]
+    pub limit: usize,
+}
+
+fn default_collect_limit() -> usize {
+    1_000_000
+}
+
+/// Where `collect` sinks put their rows, shared with whoever runs the job.
+pub type Collected = Arc<Mutex<CollectBuffer>>;
+
+/// How much of its `collect` rows a job's runner keeps: a scheduler keeps
+/// a bounded result per job, so its workers need not ship more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeepLimit {
+    /// Rows kept.
+    pub rows: usize,
+    /// Bytes of column buffers kept.
+    pub bytes: usize,
+}
+
+/// The rows `collect` sinks hand over, up to a [`KeepLimit`]; what is
+/// beyond it is counted against the sink's own limit but not kept.
+#[derive(Debug, Default)]
+pub struct CollectBuffer {
+    /// What was kept, in arrival order.
+    pub batches: Vec<Batch>,
+    /// Whether rows were dropped for the keep limit.
+    pub truncated: bool,
+    keep: Option<KeepLimit>,
+    rows: usize,
+    bytes: usize,
+}
+
+impl CollectBuffer {
+    /// A buffer keeping at most `keep` (everything if `None`).
+    pub fn new(keep: Option<KeepLimit>) -> Collected {
+        Arc::new(Mutex::new(Self {
+            keep,
+            ..Self::default()
+        }))
+    }
+
+    /// Keeps `batch`, or the part of it that fits.
+    fn offer(&mut self, batch: Batch) -> Result<(), OperatorError> {
+        let Some(keep) = self.keep else {
+            self.batches.push(batch);
+            return Ok(());
+        };
+        let bytes = batch.buffer_bytes();
+        let room = keep.rows.saturating_sub(self.rows);
+        if self.bytes + bytes > keep.bytes || room == 0 {
+            self.truncated = true;
+            return Ok(());
+        }
+        let batch = if batch.num_rows() > room {
+            self.truncated = true;
+            let first: Vec<u32> = (0..room as u32).collect();
+            take_batch(batch.schema(), &crate::kernels::views(&batch), &first)?
+        } else {
+            batch
+        };
+        self.rows += batch.num_rows();
+        self.bytes += bytes;
+        self.batches.push(batch);
+        Ok(())
+    }
+
+    /// Takes what was kept, and whether anything was dropped.
+    pub fn take(collected: &Collected) -> (Vec<Batch>, bool) {
+        let mut buffer = collected.lock().unwrap_or_else(|p| p.into_inner());
+        (std::mem::take(&mut buffer.batches), buffer.truncated)
+    }
+}
+
+/// `collect`: keeps up to `limit` rows for the caller.
+pub struct Collect {
+    schema: Schema,
+    limit: usize,
+    held: usize,
+    into: Collected,
+}
+
+impl Collect {
+    /// A sink of `input` rows into `into`, failing beyond `limit` rows.
+    pub fn new(input: &Schema, limit: usize, into: Collected) -> Self {
+        Self {
+            schema: input.clone(),
+            limit,
+            held: 0,
+            into,
+        }
+    }
+}
+
+impl Operator for Collect {
+    fn process(
+        &mut self,
+        _: usize,
+        rows: &Rows<'_>,
+        _: &mut dyn Emit,
+    ) -> Result<(), OperatorError> {
+        self.held += rows.rows;
+        if self.held > self.limit {
+            return Err(OperatorError::TooManyRows {
+                operator: "collect".into(),
+                limit: self.limit,
+            });
+        }
+        let batch = rows.to_batch(&self.schema)?;
+        self.into
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .offer(batch)
+    }
+}
+
+/// The catalogue's `collect`.
+pub struct CollectDefinition;
+
+impl OperatorDefinition for CollectDefinition {
+    type Params = CollectParams;
+
+    fn name(&self) -> &'static str {
+        "collect"
+    }
+
+    fn is_sink(&self) -> bool {
+        true
+    }
+
+    fn output_schema(
+        &self,
+        _: &CollectParams,
+        _: &SchemaContext<'_>,
+        inputs: &[Schema],
+    ) -> Result<Schema, SpecError> {
+        Ok(inputs.first().cloned().unwrap_or_default())
+    }
+
+    fn build(
+        &self,
+        params: &CollectParams,
+        context: &BuildContext<'_>,
+    ) -> Result<Built, OperatorError> {
+        let collect = Collect::new(&context.input(0), params.limit, context.collected.clone());
+        Ok(Built::Operator(Box::new(collect)))
+    }
+}

@@ -1,0 +1,133 @@
+//! `explode`: one row per whitespace-separated word of a text column; its
+//! params and its catalogue definition.
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
+use crate::data::{Batch, Column, ColumnData, DataType, Field, Schema};
+use crate::operator::{Emit, Operator, OperatorError, Rows};
+use crate::spec::SpecError;
+
+/// `explode`: one row per whitespace-separated word of a text column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExplodeParams {
+    /// The text column to split.
+    pub column: String,
+    /// The name of the output column holding each word (default: the
+    /// same name).
+    #[serde(default, rename = "as")]
+    pub into: Option<String>,
+}
+
+/// `explode`: one row per whitespace-separated word of a text column,
+/// the other columns repeated.
+pub struct Explode {
+    column: usize,
+    output: Schema,
+}
+
+impl Explode {
+    /// Splits column `column` of `input` rows into `output` rows.
+    pub fn new(column: &str, input: &Schema, output: &Schema) -> Result<Self, OperatorError> {
+        let column = input
+            .index_of(column)
+            .ok_or_else(|| OperatorError::BadInput(format!("no column {column}")))?;
+        Ok(Self {
+            column,
+            output: output.clone(),
+        })
+    }
+}
+
+impl Operator for Explode {
+    fn process(
+        &mut self,
+        _: usize,
+        rows: &Rows<'_>,
+        out: &mut dyn Emit,
+    ) -> Result<(), OperatorError> {
+        let crate::data::ValuesView::Utf8(text) = rows.columns[self.column].values else {
+            return Err(OperatorError::BadInput(
+                "explode needs a text column".into(),
+            ));
+        };
+        let mut indices = Vec::new();
+        let mut offsets = vec![0u32];
+        let mut data = Vec::new();
+        for row in 0..rows.rows {
+            if rows.columns[self.column].is_null(row) {
+                continue;
+            }
+            for word in text.value(row).split_whitespace() {
+                indices.push(row as u32);
+                data.extend_from_slice(word.as_bytes());
+                offsets.push(u32::try_from(data.len()).unwrap_or(u32::MAX));
+            }
+        }
+        if indices.is_empty() {
+            return Ok(());
+        }
+        let mut words = Some(Column {
+            validity: None,
+            data: ColumnData::Utf8 { offsets, data },
+        });
+        let columns = rows
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(c, view)| {
+                if c == self.column {
+                    words
+                        .take()
+                        .unwrap_or_else(|| crate::kernels::take::take(view, &indices))
+                } else {
+                    crate::kernels::take::take(view, &indices)
+                }
+            })
+            .collect();
+        out.emit(Batch::new(self.output.clone(), indices.len(), columns)?)
+    }
+}
+
+/// The catalogue's `explode`.
+pub struct ExplodeDefinition;
+
+impl OperatorDefinition for ExplodeDefinition {
+    type Params = ExplodeParams;
+
+    fn name(&self) -> &'static str {
+        "explode"
+    }
+
+    fn output_schema(
+        &self,
+        params: &ExplodeParams,
+        context: &SchemaContext<'_>,
+        inputs: &[Schema],
+    ) -> Result<Schema, SpecError> {
+        let input = inputs.first().cloned().unwrap_or_default();
+        let index = context.column(&input, &params.column)?;
+        if input.fields[index].data_type != DataType::Utf8 {
+            return Err(context.schema_error(format!(
+                "explode needs a utf8 column, {} is {}",
+                params.column, input.fields[index].data_type
+            )));
+        }
+        let mut fields = input.fields;
+        fields[index] = Field::new(
+            params.into.as_deref().unwrap_or(&params.column),
+            DataType::Utf8,
+        );
+        context.unique(Schema::new(fields))
+    }
+
+    fn build(
+        &self,
+        params: &ExplodeParams,
+        context: &BuildContext<'_>,
+    ) -> Result<Built, OperatorError> {
+        let explode = Explode::new(&params.column, &context.input(0), &context.step.output)?;
+        Ok(Built::Operator(Box::new(explode)))
+    }
+}

@@ -1,0 +1,68 @@
+//! `union`: every batch of every input (all of one schema), unchanged,
+//! and its catalogue definition (it takes no params).
+
+use crate::catalogue::{BuildContext, Built, NoParams, OperatorDefinition, SchemaContext};
+use crate::data::Schema;
+use crate::operator::{Emit, Operator, OperatorError, Rows};
+use crate::spec::SpecError;
+
+/// `union` (and any pass-through): every input batch, unchanged.
+pub struct Union {
+    schema: Schema,
+}
+
+impl Union {
+    /// A union of inputs of `schema`.
+    pub fn new(schema: &Schema) -> Self {
+        Self {
+            schema: schema.clone(),
+        }
+    }
+}
+
+impl Operator for Union {
+    fn process(
+        &mut self,
+        _: usize,
+        rows: &Rows<'_>,
+        out: &mut dyn Emit,
+    ) -> Result<(), OperatorError> {
+        out.emit(rows.to_batch(&self.schema)?)
+    }
+}
+
+/// The catalogue's `union`.
+pub struct UnionDefinition;
+
+impl OperatorDefinition for UnionDefinition {
+    type Params = NoParams;
+
+    fn name(&self) -> &'static str {
+        "union"
+    }
+
+    fn inputs(&self) -> (usize, usize) {
+        (1, usize::MAX)
+    }
+
+    fn output_schema(
+        &self,
+        _: &NoParams,
+        context: &SchemaContext<'_>,
+        inputs: &[Schema],
+    ) -> Result<Schema, SpecError> {
+        let input = inputs.first().cloned().unwrap_or_default();
+        for (i, other) in inputs.iter().enumerate().skip(1) {
+            if other != &input {
+                return Err(context.schema_error(format!(
+                    "union input {i} has a different schema than input 0"
+                )));
+            }
+        }
+        Ok(input)
+    }
+
+    fn build(&self, _: &NoParams, context: &BuildContext<'_>) -> Result<Built, OperatorError> {
+        Ok(Built::Operator(Box::new(Union::new(&context.input(0)))))
+    }
+}

@@ -1,0 +1,87 @@
+//! `read`'s params (with the [`FileFormat`]s it shares with the `files`
+//! sink) and its catalogue definition: a source of files whose schema the
+//! spec declares, so its output schema is that declaration, checked.
+
+use serde::{Deserialize, Serialize};
+
+use super::Read;
+use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
+use crate::data::{DataType, Schema};
+use crate::operator::OperatorError;
+use crate::spec::limits;
+use crate::spec::SpecError;
+
+/// File formats of `read` and the `files` sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileFormat {
+    /// Comma-separated values, with a header line.
+    Csv,
+    /// One JSON object per line.
+    JsonLines,
+    /// Plain text: each line is one row of the schema's single text column.
+    Text,
+}
+
+/// Where files live: a local path, or a path in an opendal store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSpec {
+    /// opendal service (`fs`, `memory`, `s3`, …).
+    pub scheme: String,
+    /// The service's options.
+    #[serde(default)]
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
+/// `read`: rows from CSV or JSON-lines files of a declared schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadParams {
+    /// Files to read: a file, or a directory whose files are all read.
+    pub path: String,
+    /// Their format.
+    pub format: FileFormat,
+    /// The columns to read and their types.
+    pub schema: Schema,
+    /// An object store to read from instead of the local file system.
+    #[serde(default)]
+    pub store: Option<StoreSpec>,
+    /// Rows per produced batch.
+    #[serde(default = "crate::spec::limits::default_batch_rows")]
+    pub batch_rows: usize,
+}
+
+/// The catalogue's `read`.
+pub struct ReadDefinition;
+
+impl OperatorDefinition for ReadDefinition {
+    type Params = ReadParams;
+
+    fn name(&self) -> &'static str {
+        "read"
+    }
+
+    fn is_source(&self) -> bool {
+        true
+    }
+
+    fn output_schema(
+        &self,
+        params: &ReadParams,
+        context: &SchemaContext<'_>,
+        _: &[Schema],
+    ) -> Result<Schema, SpecError> {
+        limits::check_batch_rows(context.vertex(), params.batch_rows)?;
+        let one_text =
+            matches!(params.schema.fields.as_slice(), [f] if f.data_type == DataType::Utf8);
+        if params.format == FileFormat::Text && !one_text {
+            return Err(context.schema_error("text files are read into exactly one utf8 column"));
+        }
+        context.unique(params.schema.clone())
+    }
+
+    fn build(&self, params: &ReadParams, _: &BuildContext<'_>) -> Result<Built, OperatorError> {
+        Ok(Built::Source(Box::new(Read::new(params.clone()))))
+    }
+}

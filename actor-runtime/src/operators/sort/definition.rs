@@ -1,0 +1,132 @@
+//! `sort`'s and `top_n`'s params and catalogue definitions: both pass
+//! their input's schema through, checking their key columns, and both
+//! hold input rows.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Sort, TopN};
+use crate::catalogue::{BuildContext, Built, OperatorDefinition, OperatorState, SchemaContext};
+use crate::data::Schema;
+use crate::operator::OperatorError;
+use crate::spec::SpecError;
+
+/// One sort key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SortKey {
+    /// The column.
+    pub column: String,
+    /// Largest first.
+    #[serde(default)]
+    pub descending: bool,
+}
+
+/// `sort`: orders all rows of each subtask (external merge sort).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SortParams {
+    /// Keys, most significant first.
+    pub keys: Vec<SortKey>,
+    /// Bytes of rows before spilling sorted runs to disk.
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
+}
+
+/// `top_n`: the first `limit` rows in key order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopNParams {
+    /// Keys, most significant first.
+    pub keys: Vec<SortKey>,
+    /// Rows kept.
+    pub limit: usize,
+}
+
+/// `inputs[0]`, once every key names one of its columns.
+fn keyed_input(
+    context: &SchemaContext<'_>,
+    keys: &[SortKey],
+    inputs: &[Schema],
+) -> Result<Schema, SpecError> {
+    let input = inputs.first().cloned().unwrap_or_default();
+    for key in keys {
+        context.column(&input, &key.column)?;
+    }
+    Ok(input)
+}
+
+/// What both keep: their input rows.
+fn buffered_rows(inputs: &[Schema]) -> Option<OperatorState> {
+    Some(OperatorState::Rows {
+        schema: inputs.first().cloned().unwrap_or_default(),
+    })
+}
+
+/// The catalogue's `sort`.
+pub struct SortDefinition;
+
+impl OperatorDefinition for SortDefinition {
+    type Params = SortParams;
+
+    fn name(&self) -> &'static str {
+        "sort"
+    }
+
+    fn output_schema(
+        &self,
+        params: &SortParams,
+        context: &SchemaContext<'_>,
+        inputs: &[Schema],
+    ) -> Result<Schema, SpecError> {
+        keyed_input(context, &params.keys, inputs)
+    }
+
+    fn state(&self, _: &SortParams, inputs: &[Schema]) -> Option<OperatorState> {
+        buffered_rows(inputs)
+    }
+
+    fn build(
+        &self,
+        params: &SortParams,
+        context: &BuildContext<'_>,
+    ) -> Result<Built, OperatorError> {
+        let budget = context.budget(params.memory_bytes);
+        let sort = Sort::new(&params.keys, &context.input(0), Some(budget))?;
+        Ok(Built::Operator(Box::new(sort)))
+    }
+}
+
+/// The catalogue's `top_n`.
+pub struct TopNDefinition;
+
+impl OperatorDefinition for TopNDefinition {
+    type Params = TopNParams;
+
+    fn name(&self) -> &'static str {
+        "top_n"
+    }
+
+    fn output_schema(
+        &self,
+        params: &TopNParams,
+        context: &SchemaContext<'_>,
+        inputs: &[Schema],
+    ) -> Result<Schema, SpecError> {
+        keyed_input(context, &params.keys, inputs)
+    }
+
+    fn state(&self, _: &TopNParams, inputs: &[Schema]) -> Option<OperatorState> {
+        buffered_rows(inputs)
+    }
+
+    fn build(
+        &self,
+        params: &TopNParams,
+        context: &BuildContext<'_>,
+    ) -> Result<Built, OperatorError> {
+        // Top-n has no memory setting: it holds at most the default.
+        let budget = context.budget(None);
+        let top_n = TopN::new(&params.keys, &context.input(0), params.limit, budget)?;
+        Ok(Built::Operator(Box::new(top_n)))
+    }
+}

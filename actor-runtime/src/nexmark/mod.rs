@@ -1,0 +1,20 @@
+//! The Nexmark benchmark's event generator, as pure, deterministic code.
+//!
+//! Nexmark models an online auction: persons join, open auctions and bid.
+//! This module owns generating that stream the way the reference does
+//! (Apache Beam's `sdks/java/testing/nexmark` `sources/generator`, and the
+//! Flink-based `nexmark/nexmark` that Nexmark results are usually quoted
+//! from): the 1:3:46 mix of persons, auctions and bids, ids that keep
+//! bids and auctions pointing at existing (mostly hot) persons and open
+//! auctions, the reference's strings, log-spread prices and padding, and
+//! event times derived from the event number and a rate. It owns no I/O,
+//! no task and no clock (time is the `base_time_ms` input).
+//!
+//! - [`config`]: [`NexmarkConfig`], its reference defaults and checks, and
+//!   the time schedule (`event_time`, the out-of-order shuffle).
+
+pub mod config;
+
+pub use config::{
+    NexmarkConfig, NexmarkConfigError, FIRST_AUCTION_ID, FIRST_CATEGORY_ID, FIRST_PERSON_ID,
+};

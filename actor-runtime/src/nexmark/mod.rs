@@ -8,13 +8,33 @@
 //! bids and auctions pointing at existing (mostly hot) persons and open
 //! auctions, the reference's strings, log-spread prices and padding, and
 //! event times derived from the event number and a rate. It owns no I/O,
-//! no task and no clock (time is the `base_time_ms` input).
+//! no task and no clock (time is the `base_time_ms` input), so a future
+//! source operator only has to schedule [`NexmarkGenerator`] calls.
 //!
 //! - [`config`]: [`NexmarkConfig`], its reference defaults and checks, and
 //!   the time schedule (`event_time`, the out-of-order shuffle).
+//! - [`generator`]: [`NexmarkGenerator`], which split owns which events.
+//! - [`events`]: [`Event`] and its three kinds.
+//! - Internals, one reference class each: the `java.util.Random` every
+//!   event is drawn from, the id arithmetic, strings and prices, and one
+//!   file per kind.
 
+mod auction;
+mod bid;
 pub mod config;
+pub mod events;
+pub mod generator;
+mod ids;
+mod java_random;
+mod person;
+mod strings;
+
+#[cfg(test)]
+mod tests;
 
 pub use config::{
     NexmarkConfig, NexmarkConfigError, FIRST_AUCTION_ID, FIRST_CATEGORY_ID, FIRST_PERSON_ID,
 };
+pub use events::{Auction, Bid, Event, EventKind, Person};
+pub use generator::NexmarkGenerator;
+pub use ids::{AUCTION_ID_LEAD, PERSON_ID_LEAD};

@@ -9,17 +9,20 @@
 //! auctions, the reference's strings, log-spread prices and padding, and
 //! event times derived from the event number and a rate. It owns no I/O,
 //! no task and no clock (time is the `base_time_ms` input), so a future
-//! source operator only has to schedule [`NexmarkGenerator`] calls.
+//! source operator only has to schedule [`NexmarkGenerator`] calls and
+//! route the [`batch`] it builds.
 //!
 //! - [`config`]: [`NexmarkConfig`], its reference defaults and checks, and
 //!   the time schedule (`event_time`, the out-of-order shuffle).
 //! - [`generator`]: [`NexmarkGenerator`], which split owns which events.
-//! - [`events`]: [`Event`] and its three kinds.
+//! - [`events`]: [`Event`] and its three kinds; [`batch`]: their schemas
+//!   and Faro batches.
 //! - Internals, one reference class each: the `java.util.Random` every
 //!   event is drawn from, the id arithmetic, strings and prices, and one
 //!   file per kind.
 
 mod auction;
+pub mod batch;
 mod bid;
 pub mod config;
 pub mod events;
@@ -32,6 +35,10 @@ mod strings;
 #[cfg(test)]
 mod tests;
 
+pub use batch::{
+    auction_schema, auctions_batch, bid_schema, bids_batch, event_batches, person_schema,
+    persons_batch, EventBatches,
+};
 pub use config::{
     NexmarkConfig, NexmarkConfigError, FIRST_AUCTION_ID, FIRST_CATEGORY_ID, FIRST_PERSON_ID,
 };

@@ -36,6 +36,7 @@ pub mod failure;
 pub mod kernels;
 pub mod message;
 pub mod metrics;
+pub mod nexmark;
 pub mod operator;
 pub mod operators;
 pub mod plan;

@@ -24,6 +24,11 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
 use crate::failover::{scope, FailoverPolicy, RerunCause, Scope};
+
+/// How long a pipelined region waits, after a task failed for a reason a
+/// re-run might fix, for a neighbour's deterministic failure (see
+/// [`Driver::root_cause`]).
+const ROOT_CAUSE_GRACE: Duration = Duration::from_millis(300);
 use crate::placement::{place_chain, replace_subtask};
 pub use crate::progress::{Progress, Recorded};
 use crate::shuffle::ShuffleService;
@@ -395,6 +400,12 @@ impl Driver<'_> {
                     return Err(RegionFailure::Fatal(error.to_string()));
                 }
             }
+            if scope == Scope::Region {
+                if let Some((root, error)) = self.root_cause(&mut set, &mut finished).await {
+                    self.abandon(&tasks, &finished, &root);
+                    return Err(RegionFailure::Fatal(error));
+                }
+            }
             if !policy.allows(next) {
                 self.abandon(&tasks, &finished, &name);
                 return Err(RegionFailure::Fatal(format!(
@@ -455,6 +466,51 @@ impl Driver<'_> {
             }
         }
         Ok((collected, truncated))
+    }
+
+    /// After a task of a pipelined region failed for a reason a re-run
+    /// might fix, waits briefly for a neighbour's failure that says no
+    /// re-run can: a consumer that fails deterministically makes its
+    /// producers fail with "consumer is gone", and that echo may arrive
+    /// first. Returns the failed task's name and error if one does.
+    async fn root_cause(
+        &mut self,
+        set: &mut JoinSet<Joined>,
+        finished: &mut HashSet<(usize, u32)>,
+    ) -> Option<(String, String)> {
+        let deadline = tokio::time::Instant::now() + ROOT_CAUSE_GRACE;
+        while let Ok(Some(joined)) = tokio::time::timeout_at(deadline, set.join_next()).await {
+            let Ok((c, s, attempt, _, outcome)) = joined else {
+                continue;
+            };
+            let error = match outcome {
+                Ok(done) => {
+                    finished.insert((c, s));
+                    let _ = self.progress.send(Progress::Finished {
+                        chain: c,
+                        subtask: s,
+                        attempt,
+                        report: done.report,
+                    });
+                    continue;
+                }
+                Err(error) => error,
+            };
+            let _ = self.progress.send(Progress::Failed {
+                chain: c,
+                subtask: s,
+                attempt,
+                error: error.to_string(),
+            });
+            finished.insert((c, s));
+            if let AttemptError::Failed(failure) = &error {
+                if failure.cause == FailureCause::Deterministic {
+                    let name = format!("{}[{s}]", self.plan.chains[c].name);
+                    return Some((name, error.to_string()));
+                }
+            }
+        }
+        None
     }
 
     /// Records the region's unfinished attempts as stopped (the caller

@@ -60,7 +60,8 @@ pub fn printable(text: &str) -> String {
         .collect()
 }
 
-/// Prints rows as an aligned text table.
+/// Prints rows as an aligned text table. A reader that stops early (`|
+/// head`) ends the printing, not the process.
 pub fn print_table(names: &[String], rows: &[Vec<Value>]) {
     let names: Vec<String> = names.iter().map(|n| printable(n)).collect();
     let cells: Vec<Vec<String>> = rows
@@ -83,13 +84,16 @@ pub fn print_table(names: &[String], rows: &[Vec<Value>]) {
             .trim_end()
             .to_string()
     };
-    println!("{}", line(&names));
-    println!(
-        "{}",
-        line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>())
-    );
-    for row in &cells {
-        println!("{}", line(row));
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let rule = line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>());
+    let lines = [line(&names), rule]
+        .into_iter()
+        .chain(cells.iter().map(|row| line(row)));
+    for text in lines {
+        if writeln!(out, "{text}").is_err() {
+            return;
+        }
     }
 }
 

@@ -17,7 +17,8 @@
 //!   bounded, snapshotted.
 //! - [`message`]: what travels an edge — batches and, in order with them,
 //!   watermarks, checkpoint barriers and end of data; [`event_time`]: how
-//!   sources turn timestamps into watermarks.
+//!   sources turn timestamps into watermarks; [`nexmark`]: the Nexmark
+//!   benchmark's person/auction/bid event generator.
 //! - [`exchange`], [`task`], [`worker`], [`deploy`], [`attempt`]: moving
 //!   messages, running chains as actix actors on slots, wiring a deployed
 //!   subtask, running one attempt; [`failure`]: why an attempt failed and

@@ -16,9 +16,10 @@
 //!
 //! The hooks beyond `process` have defaults that suit a stateless
 //! operator: watermarks pass through, barriers find nothing to snapshot,
-//! end of input emits nothing. Known limits: `on_barrier` is where a
-//! snapshot will be taken, but state snapshots themselves belong to the
-//! checkpoint work; sources emit no watermarks yet. Operators are `Send`
+//! end of input emits nothing. A [`Source`] may pace itself to the
+//! wall clock (`ready_at`) and report its event time (`watermark`).
+//! Known limits: `on_barrier` is where a snapshot will be taken, but
+//! state snapshots themselves belong to the checkpoint work. Operators are `Send`
 //! (a task may be placed on any slot) but need not be `Sync`.
 
 use std::path::PathBuf;
@@ -261,6 +262,20 @@ pub trait Source: Send {
 
     /// The next batch, or `None` when the source is exhausted.
     fn next_batch(&mut self) -> Result<Option<Batch>, OperatorError>;
+
+    /// When the next batch is due, for a source paced to the wall clock
+    /// (the task waits until then without holding its slot); `None`: now.
+    fn ready_at(&self) -> Option<std::time::Instant> {
+        None
+    }
+
+    /// Event time the source has reached: after the batches it has
+    /// produced, no row at or before it follows. Asked after each batch;
+    /// the task forwards it when it advances. The default (and every
+    /// source in a batch job) has none.
+    fn watermark(&mut self) -> Option<Watermark> {
+        None
+    }
 
     /// Called once at the end.
     fn close(&mut self) -> Result<(), OperatorError> {

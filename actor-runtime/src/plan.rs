@@ -41,6 +41,8 @@ pub struct Step {
     pub output: Schema,
     /// Which part of the operator it runs.
     pub phase: Phase,
+    /// Whether the job streams: its sources then emit watermarks.
+    pub streaming: bool,
 }
 
 /// Operators that run together in one task per subtask.
@@ -124,6 +126,7 @@ impl Plan {
                 input_schemas: vertex.input_schemas.clone(),
                 output: vertex.output.clone(),
                 phase: Phase::Complete,
+                streaming: job.streaming,
             };
             match chained_into {
                 Some(c) => {
@@ -211,6 +214,7 @@ fn split(
         input_schemas: vec![input],
         output: state.clone(),
         phase: Phase::Partial,
+        streaming: head.streaming,
     });
     chains[to].steps[0].phase = Phase::Final;
     Some(state)

@@ -54,6 +54,12 @@ pub trait OperatorDefinition: Send + Sync + 'static {
         false
     }
 
+    /// Whether it is a source that may never end (which makes its job
+    /// streaming).
+    fn is_unbounded(&self, _params: &Self::Params) -> bool {
+        false
+    }
+
     /// How many inputs it takes: `(min, max)`.
     fn inputs(&self) -> (usize, usize) {
         if self.is_source() {

@@ -27,17 +27,21 @@ use crate::operators::basic::{
 };
 use crate::operators::files::FilesDefinition;
 use crate::operators::join::HashJoinDefinition;
+use crate::operators::nexmark::NexmarkDefinition;
 use crate::operators::read::ReadDefinition;
 use crate::operators::sort::{SortDefinition, TopNDefinition};
+use crate::operators::window::WindowDefinition;
 
 /// Every built-in operator, in the order error messages list them.
 pub static CATALOGUE: &[&dyn CatalogueEntry] = &[
     &GenerateDefinition,
     &ReadDefinition,
+    &NexmarkDefinition,
     &FilterDefinition,
     &ProjectDefinition,
     &ExplodeDefinition,
     &AggregateDefinition,
+    &WindowDefinition,
     &SortDefinition,
     &TopNDefinition,
     &HashJoinDefinition,

@@ -80,6 +80,7 @@ trait BoundHooks: Send + Sync {
     fn same(&self, other: &dyn BoundHooks) -> bool;
     fn debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
     fn order_inputs(&self, vertex: &str, from: &[&str]) -> Result<Vec<usize>, SpecError>;
+    fn is_unbounded(&self) -> bool;
     fn output_schema(
         &self,
         context: &SchemaContext<'_>,
@@ -118,6 +119,10 @@ impl<D: OperatorDefinition> BoundHooks for Bound<D> {
 
     fn order_inputs(&self, vertex: &str, from: &[&str]) -> Result<Vec<usize>, SpecError> {
         self.definition.order_inputs(vertex, &self.params, from)
+    }
+
+    fn is_unbounded(&self) -> bool {
+        self.definition.is_unbounded(&self.params)
     }
 
     fn output_schema(
@@ -190,6 +195,11 @@ impl OperatorSpec {
     /// Whether its output goes nowhere (a sink).
     pub fn is_sink(&self) -> bool {
         self.definition().is_sink()
+    }
+
+    /// See [`OperatorDefinition::is_unbounded`].
+    pub fn is_unbounded(&self) -> bool {
+        self.0.is_unbounded()
     }
 
     /// See [`OperatorDefinition::order_inputs`].

@@ -1,6 +1,7 @@
 //! The built-in operators: [`basic`] stateless ones and simple sinks,
 //! [`aggregate`], [`sort`] and top-n, [`join`], [`read`] and the [`files`]
-//! sink, and the [`spill`] files stateful operators use when over budget.
+//! sink, the [`nexmark`] source, event-time [`window`]s, and the
+//! [`spill`] files stateful operators use when over budget.
 //! Each operator's implementation sits with its catalogue definition
 //! (see [`crate::catalogue`]).
 
@@ -8,6 +9,7 @@ pub mod aggregate;
 pub mod basic;
 pub mod files;
 pub mod join;
+pub mod nexmark;
 pub mod read;
 pub mod sort;
 pub mod spill;

@@ -52,6 +52,21 @@ pub enum SpecError {
         /// The id that does not exist.
         missing: String,
     },
+    /// A blocking or range edge in a streaming job.
+    #[error("edge {from:?} -> {to:?}: {what} edges hold data until the input ends, and this job is streaming ({why}); use a pipelined edge with hash, broadcast, rebalance or forward partitioning")]
+    BlockingInStreaming {
+        /// The producer.
+        from: String,
+        /// The consumer.
+        to: String,
+        /// `blocking` or `range`.
+        what: &'static str,
+        /// Why the job is streaming.
+        why: String,
+    },
+    /// A batch job with a source that never ends.
+    #[error("the job's mode is batch, but source {0:?} is unbounded; set mode: streaming or bound the source")]
+    UnboundedInBatch(String),
     /// The edges form a cycle.
     #[error("the edges form a cycle through {0}")]
     Cycle(String),

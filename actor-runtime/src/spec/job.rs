@@ -17,6 +17,22 @@ pub struct JobSpec {
     /// How their outputs reach their inputs.
     #[serde(default)]
     pub edges: Vec<EdgeSpec>,
+    /// Batch or streaming; unset, a job is streaming exactly when one of
+    /// its sources is unbounded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<JobMode>,
+}
+
+/// How a job runs: the same graph, two engines' worth of behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobMode {
+    /// Bounded input, run stage by stage: blocking edges allowed, no
+    /// watermarks (an operator's results come at end of input).
+    Batch,
+    /// Input that may never end, run all at once: pipelined edges only,
+    /// sources emit watermarks and windows fire as event time passes.
+    Streaming,
 }
 
 /// One operator and how many parallel instances of it run.

@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::error::SpecError;
-use super::job::{EdgeSpec, JobSpec, Partitioning};
+use super::job::{EdgeSpec, Exchange, JobMode, JobSpec, Partitioning};
 use super::limits;
 use crate::catalogue::{column_index, OperatorSpec, SchemaContext};
 use crate::data::Schema;
@@ -45,6 +45,8 @@ pub struct ValidJob {
     pub edges: Vec<EdgeSpec>,
     /// Vertex indexes, producers before consumers.
     pub order: Vec<usize>,
+    /// Whether it runs as a streaming job (see [`JobSpec::mode`]).
+    pub streaming: bool,
 }
 
 impl ValidJob {
@@ -103,6 +105,7 @@ pub fn validate(spec: &JobSpec) -> Result<ValidJob, SpecError> {
         inputs[to].push(e);
     }
     let order = topological_order(spec, &index)?;
+    let streaming = check_mode(spec, &operators)?;
 
     let mut outputs: Vec<Option<Schema>> = vec![None; spec.vertices.len()];
     let mut vertices: Vec<Option<ValidVertex>> = vec![None; spec.vertices.len()];
@@ -157,7 +160,40 @@ pub fn validate(spec: &JobSpec) -> Result<ValidJob, SpecError> {
         vertices: vertices.into_iter().flatten().collect(),
         edges: spec.edges.clone(),
         order,
+        streaming,
     })
+}
+
+/// Whether the job streams, and that its edges suit its mode: a streaming
+/// job's edges must all be pipelined and not range-partitioned (both hold
+/// data until their input ends, which a streaming input never does).
+fn check_mode(spec: &JobSpec, operators: &[OperatorSpec]) -> Result<bool, SpecError> {
+    let unbounded = spec
+        .vertices
+        .iter()
+        .zip(operators)
+        .find(|(_, operator)| operator.is_unbounded())
+        .map(|(vertex, _)| vertex.id.clone());
+    let why = match (spec.mode, unbounded) {
+        (Some(JobMode::Batch), Some(source)) => return Err(SpecError::UnboundedInBatch(source)),
+        (Some(JobMode::Batch), None) | (None, None) => return Ok(false),
+        (_, Some(source)) => format!("source {source:?} is unbounded"),
+        (Some(JobMode::Streaming), None) => "its mode is streaming".to_string(),
+    };
+    for edge in &spec.edges {
+        let what = match (edge.exchange, &edge.partitioning) {
+            (Exchange::Blocking, _) => "blocking",
+            (_, Partitioning::Range(_)) => "range",
+            _ => continue,
+        };
+        return Err(SpecError::BlockingInStreaming {
+            from: edge.from.clone(),
+            to: edge.to.clone(),
+            what,
+            why,
+        });
+    }
+    Ok(true)
 }
 
 /// Kahn's algorithm; a leftover vertex lies on (or behind) a cycle.

@@ -153,13 +153,29 @@ impl Running {
     }
 
     pub(super) async fn drive_source(&mut self) -> Result<(), TaskError> {
-        while let Some(batch) = match self.source.as_mut() {
-            Some(source) => source.next_batch().map_err(|e| self.op_error(e))?,
-            None => None,
-        } {
+        let mut watermark = crate::message::Watermark::MIN;
+        while let Some(source) = self.source.as_mut() {
+            if let Some(due) = source.ready_at() {
+                tokio::time::sleep_until(due.into()).await;
+            }
+            let Some(source) = self.source.as_mut() else {
+                break;
+            };
+            let Some(batch) = source.next_batch().map_err(|e| self.op_error(e))? else {
+                break;
+            };
+            let advanced = self
+                .source
+                .as_mut()
+                .and_then(|source| source.watermark())
+                .filter(|&w| w > watermark);
             self.count_in(batch.num_rows(), batch.buffer_bytes());
             let out = self.push(0, vec![batch])?;
             self.ship(out).await?;
+            if let Some(advanced) = advanced {
+                watermark = advanced;
+                self.signal(0, Signal::Watermark(advanced)).await?;
+            }
             // Let the slot's other tasks (and the consumers) run.
             tokio::task::yield_now().await;
         }

@@ -1,0 +1,248 @@
+//! The streaming half: one spec gives equal results as a streaming job
+//! (watermarks fire the windows as event time passes) and as a batch job
+//! (the windows fire at end of input); windows over random out-of-order
+//! streams equal a naive reference, with late rows counted exactly.
+
+mod operator_support;
+
+use faro_runtime::message::Watermark;
+use faro_runtime::operator::Operator;
+use faro_runtime::operators::aggregate::{AggregateFunction, AggregateSpec};
+use faro_runtime::operators::window::{WindowAggregate, WindowKind, WindowParams};
+use faro_runtime::runner::{run_job, JobEnv};
+use faro_runtime::spec::{validate, JobMode, JobSpec};
+use faro_runtime::worker::Worker;
+use faro_runtime::{BatchBuilder, DataType, Field, Schema, Value};
+use operator_support::{rows, sorted};
+use proptest::prelude::*;
+
+fn example() -> JobSpec {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/streaming_window.yaml"
+    );
+    JobSpec::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The job's rows, sorted, and the worker's metrics after it.
+async fn run(spec: &JobSpec, id: &str) -> (Vec<Vec<Value>>, String) {
+    let job = validate(spec).unwrap();
+    let worker = Worker::start(4, None).unwrap();
+    let env = JobEnv {
+        job_id: id.into(),
+        shuffle: None,
+        max_frame: faro_transport::TransportOptions::default().buffer_size,
+    };
+    let output = run_job(&job, &[&worker], &env).await.unwrap();
+    (sorted(rows(&output.collected)), worker.metrics().render())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_spec_gives_equal_results_as_a_streaming_and_as_a_batch_job() {
+    let streaming = example();
+    assert!(validate(&streaming).unwrap().streaming);
+    let mut batch = streaming.clone();
+    batch.mode = Some(JobMode::Batch);
+    assert!(!validate(&batch).unwrap().streaming);
+    let ((a, streamed), (b, batched)) = (run(&streaming, "s").await, run(&batch, "b").await);
+    assert!(a.len() > 100, "{} busy windows", a.len());
+    assert_eq!(a, b);
+    // Streaming, event time reached the window operator (200,000 events
+    // at 10,000/s: 20 s of it); in batch mode there was none.
+    let reached = streamed
+        .lines()
+        .find(|l| l.starts_with("faro_task_watermark_timestamp_seconds") && l.contains("counts"))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok());
+    assert!(reached.is_some_and(|s| s > 15.0), "{reached:?}");
+    assert!(!batched.contains("faro_task_watermark_timestamp_seconds"));
+}
+
+#[test]
+fn a_streaming_job_refuses_blocking_and_range_edges_and_batch_refuses_unbounded_sources() {
+    let mut spec = example();
+    spec.edges[0].exchange = faro_runtime::spec::Exchange::Blocking;
+    let error = validate(&spec).unwrap_err().to_string();
+    assert!(
+        error.contains("\"bids\" -> \"counts\": blocking edges hold data")
+            && error.contains("its mode is streaming"),
+        "{error}"
+    );
+    let mut unbounded = example();
+    unbounded.mode = None;
+    unbounded.vertices[0].params = serde_json::json!({"table": "bid"});
+    assert!(
+        validate(&unbounded).unwrap().streaming,
+        "an unbounded source streams"
+    );
+    unbounded.mode = Some(JobMode::Batch);
+    let error = validate(&unbounded).unwrap_err().to_string();
+    assert!(error.contains("source \"bids\" is unbounded"), "{error}");
+}
+
+#[test]
+fn a_window_on_a_column_that_is_not_a_timestamp_is_refused() {
+    let mut spec = example();
+    spec.vertices[1].params["time"] = serde_json::json!("price");
+    let error = validate(&spec).unwrap_err().to_string();
+    assert!(
+        error.contains("time column \"price\" is i64; a window's time must be a timestamp"),
+        "{error}"
+    );
+}
+
+/// One step of an out-of-order stream: a row (time, key) or a watermark.
+#[derive(Debug, Clone)]
+enum Step {
+    Row(i64, i64),
+    Watermark(i64),
+}
+
+fn steps() -> impl Strategy<Value = Vec<Step>> {
+    proptest::collection::vec(
+        prop_oneof![
+            6 => (0i64..200, 0i64..3).prop_map(|(t, k)| Step::Row(t, k)),
+            1 => (0i64..220).prop_map(Step::Watermark),
+        ],
+        0..120,
+    )
+}
+
+fn kinds() -> impl Strategy<Value = WindowKind> {
+    prop_oneof![
+        (1i64..40).prop_map(|size_ms| WindowKind::Tumbling { size_ms }),
+        (1i64..8, 1i64..5).prop_map(|(slide, n)| WindowKind::Hopping {
+            size_ms: slide * n,
+            slide_ms: slide
+        }),
+        (1i64..8, 1i64..5).prop_map(|(step, n)| WindowKind::Cumulating {
+            max_size_ms: step * n,
+            step_ms: step
+        }),
+    ]
+}
+
+fn params(window: WindowKind, lateness: i64) -> WindowParams {
+    WindowParams {
+        time: "t".into(),
+        window,
+        offset_ms: 0,
+        group_by: vec!["k".into()],
+        aggregates: vec![AggregateSpec {
+            name: "n".into(),
+            function: AggregateFunction::Count,
+            expr: None,
+        }],
+        allowed_lateness_ms: lateness,
+        memory_bytes: None,
+    }
+}
+
+/// The naive reference: replays the stream, deciding for each row which
+/// of its windows were still open when it came; counts per window and key.
+fn reference(steps: &[Step], window: WindowKind, lateness: i64) -> (Vec<Vec<Value>>, u64) {
+    let assigner = params(window, lateness);
+    let windows_of = |t: i64| -> Vec<(i64, i64)> {
+        let (size, slide, cumulate) = match assigner.window {
+            WindowKind::Tumbling { size_ms } => (size_ms, size_ms, false),
+            WindowKind::Hopping { size_ms, slide_ms } => (size_ms, slide_ms, false),
+            WindowKind::Cumulating {
+                max_size_ms,
+                step_ms,
+            } => (max_size_ms, step_ms, true),
+        };
+        let mut all = Vec::new();
+        if cumulate {
+            let start = t.div_euclid(size) * size;
+            let mut end = start + slide;
+            while end <= start + size {
+                if end > t {
+                    all.push((start, end));
+                }
+                end += slide;
+            }
+        } else {
+            let mut start = t.div_euclid(slide) * slide;
+            while start + size > t {
+                all.push((start, start + size));
+                start -= slide;
+            }
+        }
+        all
+    };
+    let mut watermark = i64::MIN;
+    let mut counts = std::collections::BTreeMap::new();
+    let mut late = 0;
+    for step in steps {
+        match *step {
+            Step::Watermark(w) => watermark = watermark.max(w),
+            Step::Row(t, k) => {
+                let open: Vec<_> = windows_of(t)
+                    .into_iter()
+                    .filter(|&(_, end)| end - 1 + lateness > watermark)
+                    .collect();
+                late += u64::from(open.is_empty());
+                for (start, end) in open {
+                    *counts.entry((start, end, k)).or_insert(0i64) += 1;
+                }
+            }
+        }
+    }
+    let rows = counts
+        .into_iter()
+        .map(|((s, e, k), n)| {
+            vec![
+                Value::Timestamp(s),
+                Value::Timestamp(e),
+                Value::Int64(k),
+                Value::Int64(n),
+            ]
+        })
+        .collect();
+    (rows, late)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn windows_over_out_of_order_rows_equal_the_reference_and_count_late_rows(
+        steps in steps(), window in kinds(), lateness in 0i64..10,
+    ) {
+        let schema = Schema::new(vec![
+            Field::new("t", DataType::Timestamp),
+            Field::new("k", DataType::Int64),
+        ]);
+        let mut operator = WindowAggregate::new(&params(window, lateness), &schema).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        operator.open(&operator_support::context(dir.path())).unwrap();
+        let mut out = Vec::new();
+        let mut watermark = i64::MIN;
+        for step in &steps {
+            match *step {
+                Step::Row(t, k) => {
+                    let mut builder = BatchBuilder::new(schema.clone(), 1);
+                    builder.push_row(&[Value::Timestamp(t), Value::Int64(k)]).unwrap();
+                    let batch = builder.finish().unwrap();
+                    operator
+                        .process(0, &faro_runtime::operator::Rows::of_batch(&batch), &mut out)
+                        .unwrap();
+                }
+                Step::Watermark(w) => {
+                    let before = out.len();
+                    watermark = watermark.max(w);
+                    operator.on_watermark(Watermark(w), &mut out).unwrap();
+                    // What fired is complete: every window ended at or
+                    // before the watermark (less the allowed lateness).
+                    for row in rows(&out[before..]) {
+                        let Value::Timestamp(end) = row[1] else { panic!() };
+                        prop_assert!(end - 1 + lateness <= watermark);
+                    }
+                }
+            }
+        }
+        operator.end_input(0, &mut out).unwrap();
+        let (expected, late) = reference(&steps, window, lateness);
+        prop_assert_eq!(sorted(rows(&out)), sorted(expected));
+        prop_assert_eq!(operator.late_rows(), late);
+    }
+}

@@ -11,7 +11,6 @@
 //! checker promised (operators build their output batches from it) is
 //! printed as `INVARIANT:` on stderr, not treated as a crash.
 
-
 #![no_main]
 
 use std::sync::OnceLock;
@@ -20,7 +19,6 @@ use faro_runtime::expr::{EvalContext, Expr, Input, Ty};
 use faro_runtime::{Batch, BatchBuilder, BatchView, DataType, Field, Schema, Value};
 use libfuzzer_sys::fuzz_target;
 use rkyv::util::AlignedVec;
-
 
 fn schema() -> Schema {
     Schema::new(vec![

@@ -19,7 +19,7 @@
 #![no_main]
 
 use faro_transport::credit::CreditLedger;
-use faro_transport::frame::{FrameHeader, FrameKind, HEADER_LEN, MAX_OPEN_PAYLOAD};
+use faro_transport::frame::{FrameHeader, FrameKind, HEADER_LEN, MAX_EVENT_PAYLOAD, MAX_OPEN_PAYLOAD};
 use faro_transport::{Fault, FrameError};
 use libfuzzer_sys::fuzz_target;
 
@@ -71,6 +71,7 @@ fn next_frame(
     // memory than the receiver's limit for its kind.
     match header.kind {
         FrameKind::Data => assert!(header.length <= max_payload),
+        FrameKind::Event => assert!(header.length <= MAX_EVENT_PAYLOAD.min(max_payload)),
         FrameKind::Open | FrameKind::Error => assert!(header.length <= MAX_OPEN_PAYLOAD),
         FrameKind::Credit | FrameKind::End => assert_eq!(header.length, 0),
     }
@@ -175,11 +176,17 @@ fuzz_target!(|data: &[u8]| {
                 }
                 Some(Err(error)) => return report(&error),
                 Some(Ok((header, payload))) => match header.kind {
-                    FrameKind::Data => {
+                    FrameKind::Data | FrameKind::Event => {
                         if let Err(error) = ledger.on_frame(header.aux) {
                             return report(&error);
                         }
                         assert!(payload.len() <= max_payload as usize);
+                        if header.kind == FrameKind::Event {
+                            // As the runtime reads an event it accepts.
+                            if let Err(error) = faro_runtime::message::Signal::decode(&payload) {
+                                let _ = error.to_string();
+                            }
+                        }
                         if payload.len() % 2 == 0 {
                             let _ = ledger.on_release();
                         }
@@ -201,7 +208,7 @@ fuzz_target!(|data: &[u8]| {
                     other => {
                         return report(&FrameError::Unexpected {
                             got: other,
-                            context: "a receiving channel accepts only Data and End frames",
+                            context: "a receiving channel accepts only Data, Event and End frames",
                         })
                     }
                 },
@@ -215,8 +222,8 @@ fuzz_target!(|data: &[u8]| {
                 None => return,
                 Some(Err(error)) => return report(&error),
                 Some(Ok((header, payload))) => match header.kind {
-                    // An AtomicU32::fetch_add in the channel: wraps.
-                    FrameKind::Credit => available = available.wrapping_add(header.aux),
+                    // `read_credit` adds a peer's credit saturating.
+                    FrameKind::Credit => available = available.saturating_add(header.aux),
                     FrameKind::Error => {
                         let _ = String::from_utf8_lossy(&payload);
                         return;

@@ -23,7 +23,10 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) {
 }
 
 fn frame(kind: FrameKind, aux: u32, payload: &[u8]) -> Vec<u8> {
-    let mut out = FrameHeader::for_payload(kind, aux, payload).unwrap().encode().to_vec();
+    let mut out = FrameHeader::for_payload(kind, aux, payload)
+        .unwrap()
+        .encode()
+        .to_vec();
     out.extend_from_slice(payload);
     out
 }
@@ -38,13 +41,21 @@ fn frames(root: &Path) {
     push.extend(frame(FrameKind::End, 0, b""));
     write(&dir, "push-data-end", &push);
     let mut pull = vec![0x00, 2];
-    pull.extend(frame(FrameKind::Open, 2, b"S{\"Heartbeat\":{\"worker\":\"w\"}}"));
+    pull.extend(frame(
+        FrameKind::Open,
+        2,
+        b"S{\"Heartbeat\":{\"worker\":\"w\"}}",
+    ));
     pull.extend(frame(FrameKind::Credit, 4, b""));
     pull.extend(frame(FrameKind::Credit, u32::MAX, b""));
     pull.extend(frame(FrameKind::Error, 0, "refused: é".as_bytes()));
     write(&dir, "pull-credit-error", &pull);
     let mut upload = vec![0x13, 1];
-    upload.extend(frame(FrameKind::Open, 1, b"U\x01\x02\x03\x04\x05\x06\x07\x08"));
+    upload.extend(frame(
+        FrameKind::Open,
+        1,
+        b"U\x01\x02\x03\x04\x05\x06\x07\x08",
+    ));
     upload.extend(frame(FrameKind::Data, 0, &[0u8; 1024]));
     upload.extend(frame(FrameKind::Error, 0, b"bye"));
     write(&dir, "upload-fixed-crc", &upload);
@@ -61,8 +72,20 @@ fn sample_batches() -> Vec<(&'static str, Batch)> {
         Field::nullable("s", DataType::Utf8),
         Field::new("bin", DataType::Binary),
         Field::nullable("t", DataType::Timestamp),
-        Field::new("v32", DataType::Vector { element: VectorElement::F32, dim: 2 }),
-        Field::nullable("v64", DataType::Vector { element: VectorElement::F64, dim: 1 }),
+        Field::new(
+            "v32",
+            DataType::Vector {
+                element: VectorElement::F32,
+                dim: 2,
+            },
+        ),
+        Field::nullable(
+            "v64",
+            DataType::Vector {
+                element: VectorElement::F64,
+                dim: 1,
+            },
+        ),
     ]);
     let mut builder = BatchBuilder::new(all_types.clone(), 3);
     let rows = [
@@ -107,7 +130,8 @@ fn sample_batches() -> Vec<(&'static str, Batch)> {
             Field::nullable("n", DataType::Int64),
         ]);
         let mut b = BatchBuilder::new(schema, 2);
-        b.push_row(&[Value::Utf8("a".into()), Value::Int64(1)]).unwrap();
+        b.push_row(&[Value::Utf8("a".into()), Value::Int64(1)])
+            .unwrap();
         b.push_row(&[Value::Utf8("b".into()), Value::Null]).unwrap();
         b.finish().unwrap()
     };
@@ -117,7 +141,10 @@ fn sample_batches() -> Vec<(&'static str, Batch)> {
     let hollow = Batch::new(
         Schema::new(vec![Field::new(
             "v",
-            DataType::Vector { element: VectorElement::F32, dim: 0 },
+            DataType::Vector {
+                element: VectorElement::F32,
+                dim: 0,
+            },
         )]),
         u32::MAX as usize,
         vec![faro_runtime::Column {
@@ -126,7 +153,12 @@ fn sample_batches() -> Vec<(&'static str, Batch)> {
         }],
     )
     .unwrap();
-    vec![("mixed", mixed), ("words", words), ("empty", empty), ("hollow-4g-rows", hollow)]
+    vec![
+        ("mixed", mixed),
+        ("words", words),
+        ("empty", empty),
+        ("hollow-4g-rows", hollow),
+    ]
 }
 
 fn batches(root: &Path) {
@@ -143,18 +175,79 @@ fn control(root: &Path) {
         out
     };
     let sample = sample_batches()[1].1.to_bytes().to_vec();
-    write(&dir, "register", &json(0, &ToScheduler::Register { worker: "127.0.0.1:7000".into(), slots: 4 }));
-    write(&dir, "heartbeat", &json(0, &ToScheduler::Heartbeat { worker: "w".into() }));
+    write(
+        &dir,
+        "register",
+        &json(
+            0,
+            &ToScheduler::Register {
+                worker: "127.0.0.1:7000".into(),
+                slots: 4,
+            },
+        ),
+    );
+    write(
+        &dir,
+        "heartbeat",
+        &json(0, &ToScheduler::Heartbeat { worker: "w".into() }),
+    );
     write(
         &dir,
         "samples",
-        &json(0, &ToScheduler::Samples { job: "j".into(), exchange: 0, producer: 0, producers: 2, sample: sample.clone() }),
+        &json(
+            0,
+            &ToScheduler::Samples {
+                job: "j".into(),
+                exchange: 0,
+                producer: 0,
+                producers: 2,
+                sample: sample.clone(),
+            },
+        ),
     );
-    write(&dir, "registered", &json(1, &FromScheduler::Registered { heartbeat_ms: 250 }));
-    write(&dir, "all-samples", &json(1, &FromScheduler::Samples { samples: vec![sample.clone(), vec![]] }));
-    write(&dir, "refused", &json(1, &FromScheduler::Refused { message: "no".into() }));
-    write(&dir, "cancel", &json(2, &ToWorker::Cancel { job: "j".into(), chain: 1, subtask: 0, attempt: 2 }));
-    write(&dir, "finish", &json(2, &ToWorker::FinishJob { job: "j".into() }));
+    write(
+        &dir,
+        "registered",
+        &json(1, &FromScheduler::Registered { heartbeat_ms: 250 }),
+    );
+    write(
+        &dir,
+        "all-samples",
+        &json(
+            1,
+            &FromScheduler::Samples {
+                samples: vec![sample.clone(), vec![]],
+            },
+        ),
+    );
+    write(
+        &dir,
+        "refused",
+        &json(
+            1,
+            &FromScheduler::Refused {
+                message: "no".into(),
+            },
+        ),
+    );
+    write(
+        &dir,
+        "cancel",
+        &json(
+            2,
+            &ToWorker::Cancel {
+                job: "j".into(),
+                chain: 1,
+                subtask: 0,
+                attempt: 2,
+            },
+        ),
+    );
+    write(
+        &dir,
+        "finish",
+        &json(2, &ToWorker::FinishJob { job: "j".into() }),
+    );
     let spec = include_str!("../../examples/shuffle_agg.json");
     let run = format!(
         r#"{{"Run":{{"job_id":"j1","spec":{spec},"chain":1,"subtask":0,"attempt":0,"placement":[["127.0.0.1:7000","127.0.0.1:7001"],["127.0.0.1:7000","w2"],["w3"]],"shuffle":{{"nodes":[["n1","127.0.0.1:7100"]],"token":"ab","replicas":1}},"max_frame":1048576}}}}"#
@@ -170,7 +263,9 @@ fn control(root: &Path) {
     outcome.extend(encode_outcome(&Ok(done)));
     write(&dir, "outcome-ok", &outcome);
     let mut failed = vec![3];
-    failed.extend(encode_outcome(&Err(faro_runtime::failure::TaskFailure::deterministic("boom"))));
+    failed.extend(encode_outcome(&Err(
+        faro_runtime::failure::TaskFailure::deterministic("boom"),
+    )));
     write(&dir, "outcome-err", &failed);
     // Tag 1: a failure without a cause, from an older worker.
     write(&dir, "outcome-err-old", b"\x03\x01old failure");
@@ -191,8 +286,16 @@ mod erased {
 fn storage(root: &Path) {
     let dir = std::env::temp_dir().join(format!("faro-gen-seeds-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut store =
-        ShuffleStore::create(&dir, "seed", ShuffleShape { maps: 2, partitions: 2 }, IoPreference::Std).unwrap();
+    let mut store = ShuffleStore::create(
+        &dir,
+        "seed",
+        ShuffleShape {
+            maps: 2,
+            partitions: 2,
+        },
+        IoPreference::Std,
+    )
+    .unwrap();
     for (map, attempt, partition, seq, payload) in [
         (0, 0, 0, 0, &b"map 0 frame 0"[..]),
         (0, 0, 0, 1, b"map 0 frame 1, longer than sixteen bytes"),
@@ -201,7 +304,17 @@ fn storage(root: &Path) {
         (1, 1, 0, 0, b"winning attempt"),
         (1, 1, 1, 0, b"x"),
     ] {
-        store.push(partition, RecordKey { map_id: map, attempt, seq }, payload).unwrap();
+        store
+            .push(
+                partition,
+                RecordKey {
+                    map_id: map,
+                    attempt,
+                    seq,
+                },
+                payload,
+            )
+            .unwrap();
     }
     store.commit(0, 0).unwrap();
     store.commit(1, 1).unwrap();

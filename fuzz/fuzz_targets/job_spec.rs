@@ -5,14 +5,11 @@
 //! workers as JSON, so a spec that validated must still validate after
 //! `to_json` and plan to the same chains.
 
-
 #![no_main]
-
 
 use faro_runtime::plan::Plan;
 use faro_runtime::spec::{validate, JobSpec};
 use libfuzzer_sys::fuzz_target;
-
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -12,7 +12,6 @@
 //! visible frames, list/delete_job/stats/heartbeat. The same bytes are also
 //! decoded as a `Response`, as `ShuffleClient` reads the node's answers.
 
-
 #![no_main]
 
 use std::collections::HashMap;
@@ -24,9 +23,11 @@ use faro_shuffle::storage::{IoPreference, RecordKey, ShuffleShape, ShuffleStore}
 use faro_shuffle::ClusterSecret;
 use libfuzzer_sys::fuzz_target;
 
-
 fn scratch() -> PathBuf {
-    PathBuf::from(format!("/dev/shm/faro-fuzz-shuffle-request-{}", std::process::id()))
+    PathBuf::from(format!(
+        "/dev/shm/faro-fuzz-shuffle-request-{}",
+        std::process::id()
+    ))
 }
 
 fn secret() -> &'static ClusterSecret {
@@ -49,13 +50,23 @@ impl Node {
         let key = (job.clone(), shuffle);
         match envelope.request {
             Request::Register { maps, partitions } => {
+                // `register` refuses a shape out of bounds before it locks.
+                let shape = ShuffleShape { maps, partitions };
+                if let Err(reason) = shape.check() {
+                    let _ = format!("{}: {reason}", Self::label(&job, shuffle));
+                    return;
+                }
                 if let Some(existing) = self.shuffles.get(&key) {
-                    let _ = existing.shape() == ShuffleShape { maps, partitions };
+                    let _ = existing.shape() == shape;
                     return;
                 }
                 let dir = scratch().join(&job).join(shuffle.to_string());
-                let shape = ShuffleShape { maps, partitions };
-                match ShuffleStore::create(&dir, &Self::label(&job, shuffle), shape, IoPreference::Std) {
+                match ShuffleStore::create(
+                    &dir,
+                    &Self::label(&job, shuffle),
+                    shape,
+                    IoPreference::Std,
+                ) {
                     Ok(store) => {
                         self.shuffles.insert(key, store);
                     }
@@ -73,7 +84,8 @@ impl Node {
                 let Some(store) = self.shuffles.get_mut(&key) else {
                     return;
                 };
-                // `serve_push` counts with `seq += 1` (wraps in release).
+                // `serve_push` numbers the frames from `first_seq` and
+                // refuses the push past u32::MAX.
                 let mut seq = first_seq;
                 for frame in frames {
                     let key = RecordKey {
@@ -81,11 +93,16 @@ impl Node {
                         attempt,
                         seq,
                     };
-                    if let Err(error) = store.push_checked(partition, key, frame, crc32c::crc32c(frame)) {
+                    if let Err(error) =
+                        store.push_checked(partition, key, frame, crc32c::crc32c(frame))
+                    {
                         let _ = error.to_string();
                         return;
                     }
-                    seq = seq.wrapping_add(1);
+                    seq = match seq.checked_add(1) {
+                        Some(next) => next,
+                        None => return,
+                    };
                 }
             }
             Request::Commit { map, attempt } => {
@@ -109,7 +126,11 @@ impl Node {
                                 let payload = frames.get(index).expect("listed frame");
                                 let crc = frames.checksum(index).expect("listed checksum");
                                 assert_eq!(crc32c::crc32c(payload), crc);
-                                assert_eq!(payload.as_ptr() as usize % 16, 0, "payloads are 16-byte aligned");
+                                assert_eq!(
+                                    payload.as_ptr() as usize % 16,
+                                    0,
+                                    "payloads are 16-byte aligned"
+                                );
                             }
                             assert_eq!(frames.iter().count(), frames.len());
                         }
@@ -126,7 +147,11 @@ impl Node {
             Request::List => {
                 for ((owner, _), store) in &self.shuffles {
                     if owner == &job {
-                        let _ = (store.shape(), store.book().committed_maps(), store.stored_bytes());
+                        let _ = (
+                            store.shape(),
+                            store.book().committed_maps(),
+                            store.stored_bytes(),
+                        );
                     }
                 }
             }
@@ -142,7 +167,10 @@ fuzz_target!(|data: &[u8]| {
         // The client side: a node's answer.
         if let Ok(response) = serde_json::from_slice::<Response>(line) {
             let bytes = serde_json::to_vec(&response).expect("a response serializes");
-            assert_eq!(serde_json::from_slice::<Response>(&bytes).expect("round trip"), response);
+            assert_eq!(
+                serde_json::from_slice::<Response>(&bytes).expect("round trip"),
+                response
+            );
         }
         // The node side: an Open payload.
         let envelope = match serde_json::from_slice::<Envelope>(line) {
@@ -153,7 +181,10 @@ fuzz_target!(|data: &[u8]| {
             }
         };
         let bytes = serde_json::to_vec(&envelope).expect("an envelope serializes");
-        assert_eq!(serde_json::from_slice::<Envelope>(&bytes).expect("round trip"), envelope);
+        assert_eq!(
+            serde_json::from_slice::<Envelope>(&bytes).expect("round trip"),
+            envelope
+        );
         if !valid_job_id(&envelope.job) {
             continue;
         }

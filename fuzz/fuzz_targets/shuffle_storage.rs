@@ -15,7 +15,6 @@
 //! entries (so the fuzzer gets past the CRCs to the walking and visibility
 //! rules), bit 3 makes the extra push use map 0 attempt 0.
 
-
 #![no_main]
 
 use std::path::{Path, PathBuf};
@@ -25,9 +24,11 @@ use libfuzzer_sys::fuzz_target;
 
 const RECORD_HEADER_LEN: usize = 32;
 
-
 fn scratch() -> PathBuf {
-    PathBuf::from(format!("/dev/shm/faro-fuzz-shuffle-storage-{}", std::process::id()))
+    PathBuf::from(format!(
+        "/dev/shm/faro-fuzz-shuffle-storage-{}",
+        std::process::id()
+    ))
 }
 
 struct Cursor<'a>(&'a [u8]);
@@ -63,7 +64,9 @@ fn fix_records(bytes: &mut Vec<u8>) {
         if at + stored > bytes.len() {
             break;
         }
-        let payload_crc = crc32c::crc32c(&bytes[at + RECORD_HEADER_LEN..at + RECORD_HEADER_LEN + length as usize]);
+        let payload_crc = crc32c::crc32c(
+            &bytes[at + RECORD_HEADER_LEN..at + RECORD_HEADER_LEN + length as usize],
+        );
         let header = &mut bytes[at..at + RECORD_HEADER_LEN];
         header[0..4].copy_from_slice(b"FRSP");
         header[20..24].copy_from_slice(&payload_crc.to_le_bytes());
@@ -98,7 +101,11 @@ fn read_all(store: &ShuffleStore) {
             }
         }
     }
-    let _ = (store.stored_bytes(), store.is_complete(), store.partition_files());
+    let _ = (
+        store.stored_bytes(),
+        store.is_complete(),
+        store.partition_files(),
+    );
 }
 
 fn run(dir: &Path, data: &[u8]) {
@@ -144,8 +151,16 @@ fn run(dir: &Path, data: &[u8]) {
         let _ = (recovery.kept, recovery.cut);
     }
     read_all(&store);
-    let (map, attempt) = if flags & 8 != 0 { (0, 0) } else { (u32::from(shape_byte) % 3, 1) };
-    let key = RecordKey { map_id: map, attempt, seq: 0 };
+    let (map, attempt) = if flags & 8 != 0 {
+        (0, 0)
+    } else {
+        (u32::from(shape_byte) % 3, 1)
+    };
+    let key = RecordKey {
+        map_id: map,
+        attempt,
+        seq: 0,
+    };
     if store.push(0, key, b"one more frame").is_ok() {
         let _ = store.commit(map, attempt);
     }

@@ -383,28 +383,39 @@ impl Driver<'_> {
             };
             let name = format!("{}[{s}]", self.plan.chains[c].name);
             tracing::warn!(job = %self.run.job_id, task = %name, attempt, %worker, %error, "attempt failed");
-            let _ = self.progress.send(Progress::Failed {
-                chain: c,
-                subtask: s,
-                attempt,
-                error: error.to_string(),
-            });
             let next = attempt + 1;
-            if let AttemptError::Failed(failure) = &error {
-                if failure.cause == FailureCause::Deterministic {
-                    // Bad input, a value error, a limit or access denied:
-                    // a re-run would fail the same way. (An attempt
-                    // cancelled by its worker, not by this driver, runs
-                    // again like a transient failure.)
-                    self.abandon(&tasks, &finished, &name);
-                    return Err(RegionFailure::Fatal(error.to_string()));
+            let deterministic = matches!(
+                &error,
+                AttemptError::Failed(failure) if failure.cause == FailureCause::Deterministic
+            );
+            // In a pipelined region a failure may echo a neighbour's: that
+            // neighbour's failure is then the one to record and decide on.
+            let root = match scope {
+                Scope::Region if !deterministic => {
+                    self.root_cause(&mut set, &mut finished, (c, s, attempt, error.to_string()))
+                        .await
                 }
+                _ => None,
+            };
+            if root.is_none() {
+                let _ = self.progress.send(Progress::Failed {
+                    chain: c,
+                    subtask: s,
+                    attempt,
+                    error: error.to_string(),
+                });
             }
-            if scope == Scope::Region {
-                if let Some((root, error)) = self.root_cause(&mut set, &mut finished).await {
-                    self.abandon(&tasks, &finished, &root);
-                    return Err(RegionFailure::Fatal(error));
-                }
+            if deterministic {
+                // Bad input, a value error, a limit or access denied:
+                // a re-run would fail the same way. (An attempt
+                // cancelled by its worker, not by this driver, runs
+                // again like a transient failure.)
+                self.abandon(&tasks, &finished, &name);
+                return Err(RegionFailure::Fatal(error.to_string()));
+            }
+            if let Some((root, error)) = root {
+                self.abandon(&tasks, &finished, &root);
+                return Err(RegionFailure::Fatal(error));
             }
             if !policy.allows(next) {
                 self.abandon(&tasks, &finished, &name);
@@ -468,17 +479,23 @@ impl Driver<'_> {
         Ok((collected, truncated))
     }
 
-    /// After a task of a pipelined region failed for a reason a re-run
-    /// might fix, waits briefly for a neighbour's failure that says no
-    /// re-run can: a consumer that fails deterministically makes its
-    /// producers fail with "consumer is gone", and that echo may arrive
-    /// first. Returns the failed task's name and error if one does.
+    /// After a task of a pipelined region failed (`first`: chain,
+    /// subtask, attempt, error) for a reason a re-run might fix, waits
+    /// briefly for a neighbour's failure that says no re-run can: a
+    /// consumer that fails deterministically makes its producers fail with
+    /// "consumer is gone", and that echo may arrive first. Returns the
+    /// failed neighbour's name and error if one does — every failure seen
+    /// meanwhile, `first` included, is then recorded as stopped by it —
+    /// and otherwise records what it saw as it was.
     async fn root_cause(
         &mut self,
         set: &mut JoinSet<Joined>,
         finished: &mut HashSet<(usize, u32)>,
+        first: (usize, u32, u32, String),
     ) -> Option<(String, String)> {
         let deadline = tokio::time::Instant::now() + ROOT_CAUSE_GRACE;
+        let mut echoes = Vec::new();
+        let mut root = None;
         while let Ok(Some(joined)) = tokio::time::timeout_at(deadline, set.join_next()).await {
             let Ok((c, s, attempt, _, outcome)) = joined else {
                 continue;
@@ -496,21 +513,44 @@ impl Driver<'_> {
                 }
                 Err(error) => error,
             };
-            let _ = self.progress.send(Progress::Failed {
-                chain: c,
-                subtask: s,
-                attempt,
-                error: error.to_string(),
-            });
             finished.insert((c, s));
-            if let AttemptError::Failed(failure) = &error {
-                if failure.cause == FailureCause::Deterministic {
-                    let name = format!("{}[{s}]", self.plan.chains[c].name);
-                    return Some((name, error.to_string()));
-                }
+            if matches!(&error, AttemptError::Failed(f) if f.cause == FailureCause::Deterministic) {
+                let _ = self.progress.send(Progress::Failed {
+                    chain: c,
+                    subtask: s,
+                    attempt,
+                    error: error.to_string(),
+                });
+                let name = format!("{}[{s}]", self.plan.chains[c].name);
+                root = Some((name, error.to_string()));
+                break;
             }
+            echoes.push((c, s, attempt, error.to_string()));
         }
-        None
+        if root.is_none() {
+            // The first failure's record is the caller's to write.
+            for (chain, subtask, attempt, error) in echoes {
+                let _ = self.progress.send(Progress::Failed {
+                    chain,
+                    subtask,
+                    attempt,
+                    error,
+                });
+            }
+            return None;
+        }
+        let stopped = root
+            .as_ref()
+            .map(|(name, _)| format!("stopped: {name} failed"));
+        for (chain, subtask, attempt, _) in std::iter::once(first).chain(echoes) {
+            let _ = self.progress.send(Progress::Failed {
+                chain,
+                subtask,
+                attempt,
+                error: stopped.clone().unwrap_or_default(),
+            });
+        }
+        root
     }
 
     /// Records the region's unfinished attempts as stopped (the caller

@@ -34,7 +34,9 @@ fn input_rows() -> impl Strategy<Value = Vec<Vec<Value>>> {
 
 fn generated(count: u64, parallelism: u32, batch_rows: usize) -> Vec<Vec<Value>> {
     let params = GenerateParams {
-        rows: count,
+        rows: Some(count),
+        rows_per_second: None,
+        event_time: None,
         columns: columns(&[
             ("i", "i"),
             ("r", "random_int(0, 10)"),

@@ -79,10 +79,12 @@ fn the_builder_produces_the_same_spec_as_json() {
     let gen = flow.generate(
         "gen",
         GenerateParams {
-            rows: 10,
+            rows: Some(10),
             columns: columns(&[("k", "i % 2"), ("v", "i")]),
             seed: 0,
             batch_rows: 8192,
+            rows_per_second: None,
+            event_time: None,
         },
         2,
     );

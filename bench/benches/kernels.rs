@@ -30,10 +30,12 @@ fn context() -> OperatorContext {
 
 fn generate(rows: u64, exprs: &[(&str, &str)]) -> Vec<Batch> {
     let mut source = Generate::new(GenerateParams {
-        rows,
+        rows: Some(rows),
         columns: columns(exprs),
         seed: 7,
         batch_rows: 8192,
+        rows_per_second: None,
+        event_time: None,
     })
     .expect("valid columns");
     source.open(&context()).expect("opens");

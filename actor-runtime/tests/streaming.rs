@@ -304,3 +304,41 @@ fn event_time_on_a_column_that_is_not_a_timestamp_is_refused_and_null_rows_strea
         .to_string();
     assert!(error.contains("missing field `rows`"), "{error}");
 }
+
+#[test]
+fn open_windows_that_spill_keep_their_own_files() {
+    let schema = Schema::new(vec![
+        Field::new("t", DataType::Timestamp),
+        Field::new("k", DataType::Int64),
+    ]);
+    let mut builder = BatchBuilder::new(schema.clone(), 6000);
+    for i in 0..6000i64 {
+        // Three windows open at once, 2,000 keys in each.
+        builder
+            .push_row(&[Value::Timestamp(i % 3 * 10), Value::Int64(i / 3)])
+            .unwrap();
+    }
+    let batch = builder.finish().unwrap();
+    let run = |memory_bytes| {
+        let mut params = params(WindowKind::Tumbling { size_ms: 10 }, 0);
+        params.memory_bytes = memory_bytes;
+        let mut operator = WindowAggregate::new(&params, &schema).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        operator.open(&operator_support::context(dir.path())).unwrap();
+        let mut out = Vec::new();
+        for part in 0..6 {
+            let picks: Vec<u32> = (part * 1000..(part + 1) * 1000).collect();
+            let columns = faro_runtime::kernels::views(&batch);
+            let slice = faro_runtime::kernels::take::take_batch(&schema, &columns, &picks).unwrap();
+            operator
+                .process(0, &faro_runtime::operator::Rows::of_batch(&slice), &mut out)
+                .unwrap();
+        }
+        operator.end_input(0, &mut out).unwrap();
+        operator.close().unwrap();
+        sorted(rows(&out))
+    };
+    let spilled = run(Some(4096));
+    assert_eq!(spilled.len(), 6000);
+    assert_eq!(spilled, run(None));
+}

@@ -220,10 +220,15 @@ impl Aggregate {
             });
         }
         if self.spills.is_empty() {
+            // Several aggregates may share a task's spill directory (two
+            // in a chain; a window's, one per open window).
+            static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let instance = INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             for bucket in 0..SPILL_BUCKETS {
-                let path = self
-                    .spill_dir
-                    .join(format!("aggregate-{}-{bucket}.spill", std::process::id()));
+                let path = self.spill_dir.join(format!(
+                    "aggregate-{}-{instance}-{bucket}.spill",
+                    std::process::id()
+                ));
                 self.spills.push(SpillWriter::create(&path)?);
             }
         }

@@ -108,7 +108,7 @@ mod tests {
         assert!(
             unknown
                 .to_string()
-                .contains("(known: generate, read, filter,"),
+                .contains("(known: generate, read, nexmark, filter,"),
             "{unknown}"
         );
     }

@@ -324,7 +324,9 @@ fn open_windows_that_spill_keep_their_own_files() {
         params.memory_bytes = memory_bytes;
         let mut operator = WindowAggregate::new(&params, &schema).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        operator.open(&operator_support::context(dir.path())).unwrap();
+        operator
+            .open(&operator_support::context(dir.path()))
+            .unwrap();
         let mut out = Vec::new();
         for part in 0..6 {
             let picks: Vec<u32> = (part * 1000..(part + 1) * 1000).collect();

@@ -87,6 +87,13 @@ impl Frontier {
             .is_some_and(|c| !c.ended && !c.held)
     }
 
+    /// Whether input `input` has a channel the loop may read now.
+    pub fn input_readable(&self, input: usize) -> bool {
+        self.inputs
+            .get(input)
+            .is_some_and(|channels| channels.iter().any(|c| !c.ended && !c.held))
+    }
+
     /// Whether input `input` has a channel that has not ended.
     pub fn input_open(&self, input: usize) -> bool {
         self.inputs
@@ -228,6 +235,14 @@ mod tests {
         let mut f = Frontier::new(&[2, 1]);
         assert_eq!(f.on_barrier(0, 1, B1), Ok(None));
         assert!(!f.readable(0, 1), "held");
+        assert!(f.input_readable(0));
+        assert_eq!(f.on_barrier(0, 0, B1), Ok(None));
+        assert!(
+            !f.input_readable(0) && f.input_open(0),
+            "held whole, not ended"
+        );
+        let mut f = Frontier::new(&[2, 1]);
+        assert_eq!(f.on_barrier(0, 1, B1), Ok(None));
         assert!(f.readable(0, 0) && f.readable(1, 0));
         assert_eq!(f.on_barrier(1, 0, B1), Ok(None));
         assert_eq!(f.on_barrier(0, 0, B1), Ok(Some(B1)));

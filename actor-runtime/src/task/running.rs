@@ -234,11 +234,13 @@ impl Running {
         }
         let mut start = 0usize;
         while !frontier.all_ended() {
+            // A preferred input held whole at a barrier must let the
+            // others catch up, or alignment would wait on itself.
             let preferred = self
                 .operators
                 .first()
                 .and_then(|op| op.input_preference())
-                .filter(|&p| frontier.input_open(p));
+                .filter(|&p| frontier.input_readable(p));
             let (at, delivery) = poll_fn(|cx| {
                 for k in 0..all.len() {
                     let at = (start + k) % all.len();

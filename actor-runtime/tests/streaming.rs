@@ -57,6 +57,50 @@ async fn one_spec_gives_equal_results_as_a_streaming_and_as_a_batch_job() {
     assert!(!batched.contains("faro_task_watermark_timestamp_seconds"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watermarks_cross_quic_between_two_workers_and_the_windows_agree() {
+    let tls = faro_transport::LocalCa::generate()
+        .unwrap()
+        .issue(&["localhost"])
+        .unwrap()
+        .tls_config();
+    let worker = || {
+        let endpoint = faro_transport::Endpoint::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            &tls,
+            faro_transport::TransportOptions::loopback(),
+        )
+        .unwrap();
+        Worker::start(2, Some(endpoint)).unwrap()
+    };
+    let (a, b) = (worker(), worker());
+    let streaming = example();
+    let job = validate(&streaming).unwrap();
+    let env = JobEnv {
+        job_id: "two".into(),
+        shuffle: None,
+        max_frame: faro_transport::TransportOptions::default().buffer_size,
+    };
+    let output = run_job(&job, &[&a, &b], &env).await.unwrap();
+    let mut batch = streaming.clone();
+    batch.mode = Some(JobMode::Batch);
+    let (expected, _) = run(&batch, "one").await;
+    assert_eq!(sorted(rows(&output.collected)), expected);
+    // Subtask s of each vertex runs on worker s mod 2, so a hash edge's
+    // channels cross between the two: each worker's window subtask got
+    // its watermark partly over QUIC.
+    for worker in [&a, &b] {
+        let text = worker.metrics().render();
+        let reached = text
+            .lines()
+            .find(|l| {
+                l.starts_with("faro_task_watermark_timestamp_seconds") && l.contains("counts")
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok());
+        assert!(reached.is_some_and(|s| s > 15.0), "{reached:?}\n{text}");
+    }
+}
+
 #[test]
 fn a_streaming_job_refuses_blocking_and_range_edges_and_batch_refuses_unbounded_sources() {
     let mut spec = example();

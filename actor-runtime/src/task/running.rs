@@ -158,17 +158,12 @@ impl Running {
             if let Some(due) = source.ready_at() {
                 tokio::time::sleep_until(due.into()).await;
             }
-            let Some(source) = self.source.as_mut() else {
+            let next = source.next_batch();
+            // Asked after the batch: the watermark covers what it holds.
+            let advanced = source.watermark().filter(|&w| w > watermark);
+            let Some(batch) = next.map_err(|e| self.op_error(e))? else {
                 break;
             };
-            let Some(batch) = source.next_batch().map_err(|e| self.op_error(e))? else {
-                break;
-            };
-            let advanced = self
-                .source
-                .as_mut()
-                .and_then(|source| source.watermark())
-                .filter(|&w| w > watermark);
             self.count_in(batch.num_rows(), batch.buffer_bytes());
             let out = self.push(0, vec![batch])?;
             self.ship(out).await?;

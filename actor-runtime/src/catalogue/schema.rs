@@ -46,6 +46,25 @@ impl<'a> SchemaContext<'a> {
         column_index(&self.place, schema, name)
     }
 
+    /// The position of `name`, which must be a timestamp column of
+    /// `schema`; `role` names what the params call it, `why` says what
+    /// needs a timestamp.
+    pub fn timestamp_column(
+        &self,
+        schema: &Schema,
+        name: &str,
+        role: &str,
+        why: &str,
+    ) -> Result<usize, SpecError> {
+        let index = schema
+            .index_of(name)
+            .ok_or_else(|| self.bad_params(format!("no {role} column {name:?} in its columns")))?;
+        match schema.fields[index].data_type {
+            crate::data::DataType::Timestamp => Ok(index),
+            other => Err(self.bad_params(format!("{role} column {name:?} is {other}; {why}"))),
+        }
+    }
+
     /// `schema`, if its column names are distinct and not too many.
     pub fn unique(&self, schema: Schema) -> Result<Schema, SpecError> {
         unique_names(&self.place, schema)

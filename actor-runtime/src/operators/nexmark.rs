@@ -220,16 +220,15 @@ impl OperatorDefinition for NexmarkDefinition {
         _: &[Schema],
     ) -> Result<Schema, SpecError> {
         limits::check_batch_rows(context.vertex(), params.batch_rows)?;
-        let bad = |message: String| SpecError::BadParams {
-            vertex: context.vertex().to_string(),
-            message,
-        };
         if params.events == Some(0) {
-            return Err(bad(
-                "events must be positive; leave it out for an unbounded stream".into(),
-            ));
+            return Err(
+                context.bad_params("events must be positive; leave it out for an unbounded stream")
+            );
         }
-        params.config().validate().map_err(|e| bad(e.to_string()))?;
+        params
+            .config()
+            .validate()
+            .map_err(|e| context.bad_params(e.to_string()))?;
         Ok(params.schema())
     }
 

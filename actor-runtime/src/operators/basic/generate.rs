@@ -78,26 +78,15 @@ impl EventTimeParams {
 
     /// Checks the column (a timestamp of `schema`) and the delay; returns
     /// the column's position.
-    pub fn check(&self, vertex: &str, schema: &Schema) -> Result<usize, SpecError> {
-        let bad = |message: String| SpecError::BadParams {
-            vertex: vertex.to_string(),
-            message,
-        };
-        let index = schema.index_of(&self.column).ok_or_else(|| {
-            bad(format!(
-                "event_time column {:?} is not among its columns",
-                self.column
-            ))
-        })?;
-        let data_type = schema.fields[index].data_type;
-        if data_type != DataType::Timestamp {
-            return Err(bad(format!(
-                "event_time column {:?} is {data_type}; a watermark needs a timestamp column",
-                self.column
-            )));
-        }
+    pub fn check(&self, context: &SchemaContext<'_>, schema: &Schema) -> Result<usize, SpecError> {
+        let index = context.timestamp_column(
+            schema,
+            &self.column,
+            "event_time",
+            "a watermark needs a timestamp column",
+        )?;
         if self.max_out_of_orderness_ms < 0 {
-            return Err(bad("max_out_of_orderness_ms must not be negative".into()));
+            return Err(context.bad_params("max_out_of_orderness_ms must not be negative"));
         }
         Ok(index)
     }
@@ -150,10 +139,10 @@ impl Generate {
     }
 
     /// Reports watermarks from `event_time` (a streaming job).
-    fn streaming(mut self) -> Result<Self, OperatorError> {
+    fn streaming(mut self, vertex: &str) -> Result<Self, OperatorError> {
         if let Some(event_time) = &self.params.event_time {
             let index = event_time
-                .check("generate", &self.schema)
+                .check(&SchemaContext::new(vertex), &self.schema)
                 .map_err(|e| OperatorError::BadInput(e.to_string()))?;
             let strategy = event_time.strategy();
             let watermarks = SplitWatermarks::new(strategy, event_time.idle_timeout_ms, 1, 0);
@@ -282,7 +271,7 @@ impl OperatorDefinition for GenerateDefinition {
         limits::check_columns(context.vertex(), params.columns.len())?;
         let schema = columns_schema(context, &params.columns, &generate_input_schema())?;
         if let Some(event_time) = &params.event_time {
-            event_time.check(context.vertex(), &schema)?;
+            event_time.check(context, &schema)?;
         }
         Ok(schema)
     }
@@ -294,7 +283,7 @@ impl OperatorDefinition for GenerateDefinition {
     ) -> Result<Built, OperatorError> {
         let generate = Generate::new(params.clone())?;
         let generate = if context.step.streaming {
-            generate.streaming()?
+            generate.streaming(&context.step.vertex)?
         } else {
             generate
         };

@@ -301,25 +301,13 @@ impl OperatorDefinition for WindowDefinition {
         inputs: &[Schema],
     ) -> Result<Schema, SpecError> {
         let input = inputs.first().cloned().unwrap_or_default();
-        let bad = |message: String| SpecError::BadParams {
-            vertex: context.vertex().to_string(),
-            message,
-        };
-        match input.fields.iter().find(|f| f.name == params.time) {
-            None => {
-                return Err(bad(format!(
-                    "no time column {:?} in its input",
-                    params.time
-                )))
-            }
-            Some(field) if field.data_type != DataType::Timestamp => {
-                return Err(bad(format!(
-                    "time column {:?} is {}; a window's time must be a timestamp",
-                    params.time, field.data_type
-                )))
-            }
-            Some(_) => {}
-        }
+        let bad = |message: String| context.bad_params(message);
+        context.timestamp_column(
+            &input,
+            &params.time,
+            "time",
+            "a window's time must be a timestamp",
+        )?;
         params.assigner().check().map_err(|e| bad(e.to_string()))?;
         if params.allowed_lateness_ms < 0 {
             return Err(bad("allowed_lateness_ms must not be negative".into()));

@@ -1,6 +1,7 @@
 //! `faro run` as a user runs it: the shipped examples give their golden
 //! results, JSON output is what the table says, and a bad spec fails with
-//! a message naming the vertex and exit status 1.
+//! a message naming the vertex and exit status 1; an unbounded job prints
+//! its rows as they come and stops cleanly on Ctrl-C.
 
 use std::process::Command;
 
@@ -105,4 +106,67 @@ fn json_logs_carry_each_task_attempts_span() {
             "one end per task attempt: {line}"
         );
     }
+}
+
+/// An unbounded generator (`rows: null`), paced, filtered into `collect`.
+const UNBOUNDED: &str = r#"{"name": "ticker", "vertices": [
+    {"id": "ticks", "operator": "generate", "parallelism": 2,
+     "params": {"rows": null, "rows_per_second": 400, "batch_rows": 20,
+                "columns": [{"name": "n", "expr": "i"}]}},
+    {"id": "even", "operator": "filter", "parallelism": 2,
+     "params": {"predicate": "n % 2 = 0"}},
+    {"id": "out", "operator": "collect"}],
+  "edges": [
+    {"from": "ticks", "to": "even", "partitioning": "forward"},
+    {"from": "even", "to": "out", "partitioning": "rebalance"}]}"#;
+
+#[test]
+fn an_unbounded_job_prints_rows_as_they_come_until_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("ticker.json");
+    std::fs::write(&spec, UNBOUNDED).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faro"))
+        .args(["run", spec.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("faro runs");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let header = lines.next().unwrap().unwrap();
+    assert_eq!(header.trim(), "n");
+    assert!(lines.next().unwrap().unwrap().starts_with("----"));
+    // Rows arrive while the job runs: a bounded job would print nothing
+    // before its end, and this one has none.
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    while seen.len() < 50 {
+        let line = lines.next().expect("more rows").unwrap();
+        seen.push(line.trim().parse::<i64>().expect("a number"));
+    }
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert!(seen.iter().all(|n| n % 2 == 0), "{seen:?}");
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Every line still printed is a row; then the process ends by itself.
+    for line in lines {
+        let line = line.unwrap();
+        assert!(line.trim().parse::<i64>().is_ok(), "{line:?}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "faro run did not stop on Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(exit.success(), "{exit:?}: {stderr}");
+    assert!(stderr.contains("job \"ticker\" stopped after"), "{stderr}");
 }

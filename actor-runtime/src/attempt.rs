@@ -10,7 +10,7 @@ use crate::data::Batch;
 use crate::deploy::TaskDeployment;
 use crate::failure::{FailureCause, TaskFailure};
 use crate::metrics::AttemptOutcome;
-use crate::operators::basic::CollectBuffer;
+use crate::operators::basic::{CollectBuffer, LiveRows};
 use crate::task::TaskReport;
 use crate::worker::Worker;
 
@@ -84,8 +84,13 @@ impl Drop for AttemptMeter<'_> {
 
 impl Worker {
     /// Deploys `d` and waits for it to end, counting it in the worker's
-    /// metrics.
-    pub async fn run_attempt(&self, d: TaskDeployment) -> Result<TaskDone, TaskFailure> {
+    /// metrics. The rows of its `collect` sink go to `live` as they come
+    /// when given (and `d` asks for it), else back with the outcome.
+    pub async fn run_attempt(
+        &self,
+        d: TaskDeployment,
+        live: Option<LiveRows>,
+    ) -> Result<TaskDone, TaskFailure> {
         let mut meter = AttemptMeter {
             worker: self,
             key: AttemptKey::of(&d),
@@ -94,7 +99,7 @@ impl Worker {
             outcome: AttemptOutcome::Cancelled,
         };
         self.metrics().attempt_started();
-        let done = self.run_deployed(d).await;
+        let done = self.run_deployed(d, live).await;
         meter.outcome = match &done {
             Ok(_) => AttemptOutcome::Finished,
             Err(failure) if failure.cause == FailureCause::Cancelled => AttemptOutcome::Cancelled,
@@ -103,9 +108,16 @@ impl Worker {
         done
     }
 
-    async fn run_deployed(&self, d: TaskDeployment) -> Result<TaskDone, TaskFailure> {
+    async fn run_deployed(
+        &self,
+        d: TaskDeployment,
+        live: Option<LiveRows>,
+    ) -> Result<TaskDone, TaskFailure> {
         let key = AttemptKey::of(&d);
-        let collected = CollectBuffer::new(d.keep);
+        let collected = match live {
+            Some(live) if d.live_collect => CollectBuffer::live(live),
+            _ => CollectBuffer::new(d.keep),
+        };
         let handle = self.deploy_task(d, &collected).await?;
         self.running_attempts()
             .insert(key.clone(), handle.canceller());

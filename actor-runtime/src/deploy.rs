@@ -65,6 +65,10 @@ pub struct TaskDeployment {
     /// (everything if `None`).
     #[serde(default)]
     pub keep: Option<KeepLimit>,
+    /// Whether its `collect` rows go to the runner as they come (a
+    /// streaming job) rather than with its outcome.
+    #[serde(default)]
+    pub live_collect: bool,
 }
 
 /// Why a deployment cannot run.
@@ -406,6 +410,11 @@ impl Worker {
             operators,
             inputs,
             outputs,
+            live: collect
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_live()
+                .then(|| collect.clone()),
         };
         Ok(self.deploy(run))
     }

@@ -209,6 +209,7 @@ async fn run_regions(
                     shuffle: env.shuffle.clone(),
                     max_frame: env.max_frame,
                     keep: None,
+                    live_collect: false,
                 };
                 let worker = workers[s as usize % workers.len()];
                 let name = format!("{}[{s}]", plan.chains[c].name);

@@ -158,9 +158,12 @@ async fn serve_calls(connection: Connection, worker: Arc<Worker>) {
     let server = Arc::new(RpcServer::new());
     while let Ok(incoming) = connection.accept_channel().await {
         let (server, worker) = (server.clone(), worker.clone());
+        let connection = connection.clone();
         tokio::spawn(async move {
             match server.accept(incoming).await {
-                Ok(Some((request, responder))) => answer(&worker, &request, responder).await,
+                Ok(Some((request, responder))) => {
+                    answer(&worker, &connection, &request, responder).await
+                }
                 Ok(None) => {}
                 Err(error) => tracing::warn!(%error, "a control call failed"),
             }
@@ -168,7 +171,52 @@ async fn serve_calls(connection: Connection, worker: Arc<Worker>) {
     }
 }
 
-async fn answer(worker: &Worker, request: &[u8], responder: Responder) {
+/// How many batches of live rows wait on the worker for the scheduler.
+const LIVE_BATCHES: usize = 4;
+
+/// Runs an attempt; a streaming one's `collect` rows go to the scheduler
+/// as they come, every one of them before the attempt's outcome.
+async fn run_attempt(
+    worker: &Worker,
+    connection: &Connection,
+    deployment: faro_runtime::deploy::TaskDeployment,
+) -> Vec<u8> {
+    if !deployment.live_collect {
+        return encode_outcome(&worker.run_attempt(deployment, None).await);
+    }
+    let key = AttemptKey::of(&deployment);
+    let (live, mut rows) = tokio::sync::mpsc::channel::<Batch>(LIVE_BATCHES);
+    let (connection, sender) = (connection.clone(), worker.id());
+    let pump = tokio::spawn(async move {
+        while let Some(batch) = rows.recv().await {
+            let message = ToScheduler::Rows {
+                worker: sender.clone(),
+                job: key.job.clone(),
+                chain: key.chain,
+                subtask: key.subtask,
+                attempt: key.attempt,
+                batch: batch.to_bytes().to_vec(),
+            };
+            match ask(&connection, &message).await {
+                Ok(FromScheduler::Taken) => {}
+                // Dropping the receiver fails the sink: nobody reads.
+                Ok(other) => {
+                    tracing::warn!(answer = ?other, "the scheduler refused live rows");
+                    return;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot send live rows to the scheduler");
+                    return;
+                }
+            }
+        }
+    });
+    let outcome = worker.run_attempt(deployment, Some(live)).await;
+    let _ = pump.await;
+    encode_outcome(&outcome)
+}
+
+async fn answer(worker: &Worker, connection: &Connection, request: &[u8], responder: Responder) {
     let message: ToWorker = match serde_json::from_slice(request) {
         Ok(message) => message,
         Err(error) => {
@@ -179,7 +227,7 @@ async fn answer(worker: &Worker, request: &[u8], responder: Responder) {
         }
     };
     let response = match message {
-        ToWorker::Run(deployment) => encode_outcome(&worker.run_attempt(*deployment).await),
+        ToWorker::Run(deployment) => run_attempt(worker, connection, *deployment).await,
         ToWorker::Cancel {
             job,
             chain,

@@ -40,6 +40,23 @@ pub enum ToScheduler {
         /// The sample, an archived batch.
         sample: Vec<u8>,
     },
+    /// Rows a streaming job's `collect` sink took, as they come; answered
+    /// once the scheduler has taken them (so a slow reader holds the
+    /// sink), or refused when nobody waits for that attempt's rows.
+    Rows {
+        /// The worker sending.
+        worker: String,
+        /// The job.
+        job: String,
+        /// The chain.
+        chain: usize,
+        /// The subtask.
+        subtask: u32,
+        /// The attempt.
+        attempt: u32,
+        /// An archived batch.
+        batch: Vec<u8>,
+    },
 }
 
 /// The scheduler's answers to [`ToScheduler`].
@@ -55,6 +72,8 @@ pub enum FromScheduler {
     /// The scheduler does not know this worker (it expired it, or the
     /// scheduler restarted): register again.
     Unknown,
+    /// Rows taken.
+    Taken,
     /// Every producer's sample, by producer.
     Samples {
         /// Archived batches.

@@ -15,7 +15,7 @@ use faro_runtime::attempt::TaskDone;
 use faro_runtime::data::Batch;
 use faro_runtime::deploy::TaskDeployment;
 use faro_runtime::failure::FailureCause;
-use faro_runtime::operators::basic::KeepLimit;
+use faro_runtime::operators::basic::{KeepLimit, LiveRows};
 use faro_runtime::plan::Plan;
 use faro_runtime::runner::checked_regions;
 use faro_runtime::spec::{Exchange, ValidJob};
@@ -68,6 +68,9 @@ pub struct JobRun {
     /// How much of their `collect` rows attempts keep and return
     /// (everything if `None`).
     pub keep: Option<KeepLimit>,
+    /// Where a streaming job's `collect` rows go as they come; without
+    /// it they are kept and reported with their region, as in batch.
+    pub live: Option<LiveRows>,
 }
 
 enum RegionFailure {
@@ -294,7 +297,9 @@ impl Driver<'_> {
                 .map(|s| s.access(&self.run.job_id)),
             max_frame: self.cluster.max_frame,
             keep: self.run.keep,
+            live_collect: self.run.job.streaming && self.run.live.is_some(),
         };
+        let live = self.run.live.clone().filter(|_| self.run.job.streaming);
         let workers = self.cluster.workers.clone();
         let progress = self.progress.clone();
         set.spawn(async move {
@@ -318,7 +323,7 @@ impl Driver<'_> {
                 recorded,
             });
             let _ = written.await;
-            let outcome = entry.run(deployment).await;
+            let outcome = entry.run(deployment, live).await;
             (chain, subtask, attempt, worker, outcome)
         });
     }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use faro_runtime::access::AccessPolicy;
 use faro_runtime::data::Batch;
+use faro_runtime::operators::basic::LiveRows;
 use faro_runtime::spec::ValidJob;
 use faro_runtime::task::TaskReport;
 use faro_runtime::worker::Worker;
@@ -42,6 +43,8 @@ pub struct JobOutput {
     pub collected: Vec<Batch>,
     /// One report per finished task.
     pub reports: Vec<TaskReport>,
+    /// Whether the job was stopped before it ended.
+    pub stopped: bool,
 }
 
 /// A shuffle node and a worker in this process.
@@ -146,6 +149,22 @@ impl Embedded {
     /// Runs `job` as `job_id` to its end; its shuffle data is deleted
     /// afterwards, whatever the outcome.
     pub async fn run(&self, job_id: &str, job: &ValidJob) -> Result<JobOutput, String> {
+        self.run_until(job_id, job, None, std::future::pending())
+            .await
+    }
+
+    /// Runs `job` as `job_id` until it ends or `stop` completes (then its
+    /// tasks are cancelled and the output says `stopped`). A streaming
+    /// job's `collect` rows go to `live` as they come when it is given;
+    /// otherwise they are in the output. Its shuffle data is deleted
+    /// afterwards, whatever the outcome.
+    pub async fn run_until(
+        &self,
+        job_id: &str,
+        job: &ValidJob,
+        live: Option<LiveRows>,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<JobOutput, String> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let run = JobRun {
             job_id: job_id.to_string(),
@@ -155,6 +174,7 @@ impl Embedded {
             first_attempts: HashMap::new(),
             worker_patience: Duration::from_secs(1),
             keep: None,
+            live,
         };
         // Progress is taken as it comes: the driver waits for each attempt's
         // start to be taken before deploying it.
@@ -169,12 +189,27 @@ impl Embedded {
             }
             output
         });
-        let outcome = drive(&self.cluster, run, tx).await;
+        // Boxed so that dropping it drops the driver itself.
+        let mut driving = Box::pin(drive(&self.cluster, run, tx));
+        let outcome = tokio::select! {
+            outcome = &mut driving => Some(outcome),
+            () = stop => None,
+        };
+        // Stopped: every task is cancelled at once, before the driver
+        // (dropped) would cancel them one by one and their neighbours
+        // report each other gone.
         finish(&self.cluster, job_id).await;
-        let output = gathering
+        drop(driving);
+        let mut output = gathering
             .await
             .map_err(|e| format!("gathering the job's output: {e}"))?;
-        outcome.map(|()| output)
+        match outcome {
+            Some(outcome) => outcome.map(|()| output),
+            None => {
+                output.stopped = true;
+                Ok(output)
+            }
+        }
     }
 }
 

@@ -159,6 +159,9 @@ pub struct JobRecord {
     /// Regions (by index in run order) that finished: a restarted
     /// scheduler does not run them again while their output is committed.
     pub done_regions: Vec<usize>,
+    /// Whether it runs in streaming mode: its result grows as it runs.
+    #[serde(default)]
+    pub streaming: bool,
 }
 
 impl JobRecord {

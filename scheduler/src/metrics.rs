@@ -179,6 +179,7 @@ mod tests {
                 ..Reruns::default()
             },
             done_regions: vec![],
+            streaming: false,
         }
     }
 

@@ -25,6 +25,9 @@ use crate::failover::FailoverPolicy;
 use crate::jobs::{now_ms, AttemptState, AttemptStatus, JobRecord, JobResult, JobState, Reruns};
 use crate::store::{JobPage, Store, StoreError};
 
+/// Batches of a streaming job's rows waiting to be stored.
+const LIVE_BATCHES: usize = 4;
+
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
@@ -212,6 +215,7 @@ impl Scheduler {
             tasks: Vec::new(),
             reruns: Reruns::default(),
             done_regions: Vec::new(),
+            streaming: job.streaming,
         };
         self.store.add_job(&record, &spec)?;
         self.start(id.clone(), job);
@@ -238,6 +242,7 @@ impl Scheduler {
             r.state = JobState::Running;
             r.started_ms.get_or_insert_with(now_ms);
         });
+        let job_streaming = job.streaming;
         let names: Vec<String> = Plan::new(&job)
             .chains
             .iter()
@@ -254,7 +259,30 @@ impl Scheduler {
                 rows: self.config.result_rows,
                 bytes: self.config.result_bytes,
             }),
+            live: None,
         };
+        // A streaming job's rows are kept as they come (up to the result
+        // limits), so its result can be read while it runs.
+        let (live, keeping) = if job_streaming {
+            let (tx, mut rows) = tokio::sync::mpsc::channel::<Batch>(LIVE_BATCHES);
+            let scheduler = self.clone();
+            let id = id.clone();
+            let keeping = tokio::spawn(async move {
+                while let Some(batch) = rows.recv().await {
+                    let scheduler = scheduler.clone();
+                    let id = id.clone();
+                    // The store writes on a blocking thread.
+                    let _ = tokio::task::spawn_blocking(move || {
+                        scheduler.keep_rows(&id, &[batch], false, None)
+                    })
+                    .await;
+                }
+            });
+            (Some(tx), Some(keeping))
+        } else {
+            (None, None)
+        };
+        let run = JobRun { live, ..run };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let recorder = {
             let scheduler = self.clone();
@@ -267,6 +295,9 @@ impl Scheduler {
         };
         let outcome = drive(&self.cluster, run, tx).await;
         let _ = recorder.await;
+        if let Some(keeping) = keeping {
+            let _ = keeping.await;
+        }
         lock(&self.running).remove(&id);
         finish(&self.cluster, &id).await;
         self.update(&id, |r| match outcome {
@@ -343,30 +374,30 @@ impl Scheduler {
                 collected,
                 truncated,
                 ..
-            } => {
-                let _writing = lock(&self.record_writes);
-                let Ok(Some(mut record)) = self.store.job(id) else {
-                    return;
-                };
-                if record.state.is_terminal() {
-                    return;
-                }
-                let mut result = self.store.result(id).ok().flatten().unwrap_or_default();
-                result.append(
-                    &collected,
-                    self.config.result_rows,
-                    self.config.result_bytes,
-                );
-                result.truncated |= truncated;
-                if !record.done_regions.contains(&region) {
-                    record.done_regions.push(region);
-                }
-                // One transaction: a restart never sees a region done
-                // without its rows, nor its rows twice.
-                if let Err(error) = self.store.put_job_and_result(&record, &result) {
-                    tracing::warn!(job = id, %error, "cannot store a finished region");
-                }
-            }
+            } => self.keep_rows(id, &collected, truncated, Some(region)),
+        }
+    }
+
+    /// Adds `collected` to job `id`'s stored result (as far as the result
+    /// limits allow), with the region they finish if any.
+    fn keep_rows(&self, id: &str, collected: &[Batch], truncated: bool, region: Option<usize>) {
+        let _writing = lock(&self.record_writes);
+        let Ok(Some(mut record)) = self.store.job(id) else {
+            return;
+        };
+        if record.state.is_terminal() {
+            return;
+        }
+        let mut result = self.store.result(id).ok().flatten().unwrap_or_default();
+        result.append(collected, self.config.result_rows, self.config.result_bytes);
+        result.truncated |= truncated;
+        if let Some(region) = region.filter(|r| !record.done_regions.contains(r)) {
+            record.done_regions.push(region);
+        }
+        // One transaction: a restart never sees a region done without its
+        // rows, nor its rows twice.
+        if let Err(error) = self.store.put_job_and_result(&record, &result) {
+            tracing::warn!(job = id, %error, "cannot store the job's rows");
         }
     }
 
@@ -419,10 +450,17 @@ impl Scheduler {
             .ok_or_else(|| SchedulerError::NotFound(id.to_string()))
     }
 
-    /// A finished job's collected rows.
+    /// A job's collected rows: a finished job's, or a streaming job's so far.
     pub fn result(&self, id: &str) -> Result<Option<JobResult>, SchedulerError> {
         let job = self.job(id)?;
-        if job.state != JobState::Finished {
+        // A streaming job's rows are kept as they come: readable while it
+        // runs and after it is stopped; a batch job's only once whole.
+        let readable = match job.state {
+            JobState::Finished => true,
+            JobState::Running | JobState::Cancelled => job.streaming,
+            _ => false,
+        };
+        if !readable {
             return Ok(None);
         }
         Ok(Some(self.store.result(id)?.unwrap_or_default()))

@@ -1,11 +1,14 @@
 //! The scheduler process's control endpoint: worker processes connect,
 //! register and heartbeat here, and the scheduler calls them back on the
-//! same connections (see [`crate::control`]).
+//! same connections (see [`crate::control`]). Streaming jobs' workers
+//! send their live `collect` rows here too.
 
 use std::sync::Arc;
 
 use faro_transport::rpc::{Responder, RpcServer};
 use faro_transport::{Connection, Endpoint};
+
+use faro_runtime::attempt::{batch_from_bytes, AttemptKey};
 
 use crate::control::{FromScheduler, ToScheduler};
 use crate::ranges::Samples;
@@ -78,6 +81,22 @@ async fn answer(
             },
             Err(message) => FromScheduler::Refused { message },
         },
+        Ok(ToScheduler::Rows {
+            worker,
+            job,
+            chain,
+            subtask,
+            attempt,
+            batch,
+        }) => {
+            let key = AttemptKey {
+                job,
+                chain,
+                subtask,
+                attempt,
+            };
+            take_rows(workers, &worker, &key, &batch).await
+        }
         Err(error) => {
             responder
                 .refuse(&format!("malformed control request: {error}"))
@@ -88,5 +107,30 @@ async fn answer(
     let bytes = serde_json::to_vec(&answer).unwrap_or_default();
     if let Err(error) = responder.respond(&bytes).await {
         tracing::debug!(%error, "a worker did not take an answer");
+    }
+}
+
+/// Hands one batch of live `collect` rows to whoever reads the attempt's
+/// rows, waiting while they are behind.
+async fn take_rows(
+    workers: &Workers,
+    worker: &str,
+    key: &AttemptKey,
+    batch: &[u8],
+) -> FromScheduler {
+    let refused = |message: String| FromScheduler::Refused { message };
+    let Some(live) = workers.get(worker).and_then(|w| w.live_rows(key)) else {
+        return refused(format!(
+            "no live rows are awaited from {}[{}] attempt {} of job {}",
+            key.chain, key.subtask, key.attempt, key.job
+        ));
+    };
+    let batch = match batch_from_bytes(batch) {
+        Ok(batch) => batch,
+        Err(error) => return refused(format!("malformed rows: {error}")),
+    };
+    match live.send(batch).await {
+        Ok(()) => FromScheduler::Taken,
+        Err(_) => refused("the reader of the job's rows went away".into()),
     }
 }

@@ -300,6 +300,7 @@ mod tests {
             tasks: Vec::new(),
             reruns: Reruns::default(),
             done_regions: Vec::new(),
+            streaming: false,
         }
     }
 

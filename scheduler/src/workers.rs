@@ -5,12 +5,14 @@
 //! running on it ends as [`AttemptError::WorkerLost`], and it takes no new
 //! work until it registers again.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use faro_runtime::attempt::{decode_outcome, AttemptKey, TaskDone};
 use faro_runtime::deploy::TaskDeployment;
 use faro_runtime::failure::TaskFailure;
+use faro_runtime::operators::basic::LiveRows;
 use faro_runtime::worker::Worker;
 use faro_transport::{rpc, Connection, TransportError};
 use tokio::sync::{watch, Notify};
@@ -41,10 +43,25 @@ pub struct WorkerEntry {
     link: Link,
     last_seen: Mutex<Instant>,
     lost: watch::Sender<bool>,
+    /// Where the live `collect` rows of each attempt running there go,
+    /// while it runs (see [`WorkerEntry::live_rows`]).
+    live: Mutex<HashMap<AttemptKey, LiveRows>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Forgets an attempt's live rows channel when its wait ends.
+struct ForgetLive<'a> {
+    entry: &'a WorkerEntry,
+    key: AttemptKey,
+}
+
+impl Drop for ForgetLive<'_> {
+    fn drop(&mut self) {
+        lock(&self.entry.live).remove(&self.key);
+    }
 }
 
 /// Sends `Cancel` for an attempt whose wait was dropped before it ended.
@@ -87,17 +104,39 @@ impl WorkerEntry {
         lock(&self.last_seen).elapsed().as_millis() as u64
     }
 
-    /// Runs one attempt to its end. Dropping the future cancels it.
-    pub async fn run(&self, d: TaskDeployment) -> Result<TaskDone, AttemptError> {
+    /// Where the live `collect` rows of attempt `key` go, if it runs here
+    /// and streams them: a worker process sends them over the control
+    /// connection, and the scheduler forwards them here.
+    pub fn live_rows(&self, key: &AttemptKey) -> Option<LiveRows> {
+        lock(&self.live).get(key).cloned()
+    }
+
+    /// Runs one attempt to its end, its live `collect` rows (if `d` asks
+    /// for them) going to `live`. Dropping the future cancels it.
+    pub async fn run(
+        &self,
+        d: TaskDeployment,
+        live: Option<LiveRows>,
+    ) -> Result<TaskDone, AttemptError> {
         let mut lost = self.lost.subscribe();
         let lost_error = || AttemptError::WorkerLost(self.id.clone());
         if *lost.borrow() {
             return Err(lost_error());
         }
         match &self.link {
-            Link::Local(worker) => worker.run_attempt(d).await.map_err(AttemptError::Failed),
+            Link::Local(worker) => worker
+                .run_attempt(d, live)
+                .await
+                .map_err(AttemptError::Failed),
             Link::Remote(connection) => {
                 let key = AttemptKey::of(&d);
+                let _forget = live.map(|live| {
+                    lock(&self.live).insert(key.clone(), live);
+                    ForgetLive {
+                        entry: self,
+                        key: key.clone(),
+                    }
+                });
                 let cancel = serde_json::to_vec(&ToWorker::Cancel {
                     job: key.job,
                     chain: key.chain,
@@ -185,6 +224,7 @@ impl Workers {
             link,
             last_seen: Mutex::new(Instant::now()),
             lost: watch::channel(false).0,
+            live: Mutex::new(HashMap::new()),
         });
         let mut entries = lock(&self.entries);
         // A worker registering again under its id replaces its old self,

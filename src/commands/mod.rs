@@ -4,6 +4,7 @@ pub mod client;
 pub mod cluster_config;
 pub mod file_access;
 pub mod identity;
+pub mod live_rows;
 pub mod local;
 pub mod run;
 pub mod scheduler;

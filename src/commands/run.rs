@@ -1,15 +1,19 @@
 //! `faro run JOB`: starts the embedded cluster (a shuffle node and a
 //! worker with a slot per core, on temporary directories), runs one job,
-//! prints what its `collect` sinks gathered, and exits 0 only on success.
+//! prints what its `collect` sinks gathered (a streaming job's as they
+//! come, see [`live_rows`]), and exits 0 only on success or when Ctrl-C
+//! stopped it.
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use faro_runtime::kernels::views;
 use faro_runtime::spec::validate;
 use faro_runtime::{Batch, Value};
 use faro_scheduler::Embedded;
+
+use super::live_rows;
 
 /// Options of `faro run`.
 #[derive(clap::Args, Debug)]
@@ -112,7 +116,9 @@ pub fn rows_json(names: &[String], rows: &[Vec<Value>]) -> serde_json::Value {
         .into()
 }
 
-/// Runs the job.
+/// Runs the job: a batch job to its end, then its rows; a streaming job's
+/// rows as they come, until it ends or Ctrl-C stops it (cleanly: its
+/// tasks cancelled, its temporary data removed, exit status 0).
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let spec = super::load_spec(&args.job)?;
     let job = validate(&spec).with_context(|| format!("in {}", args.job.display()))?;
@@ -125,11 +131,51 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         let cluster = Embedded::start(slots, None, access)?;
         let started = Instant::now();
         let job_id = format!("run-{}", std::process::id());
-        let output = cluster
-            .run(&job_id, &job)
-            .await
-            .map_err(anyhow::Error::msg)?;
-        let elapsed = started.elapsed();
+        let name = if spec.name.is_empty() {
+            job_id.clone()
+        } else {
+            spec.name.clone()
+        };
+        let mut printer = job.streaming.then(|| live_rows::start(args.json));
+        let live = printer.as_ref().map(|p| p.rows.clone());
+        let reader_gone = printer.as_mut().map(|p| &mut p.reader_gone);
+        let stop = async {
+            match reader_gone {
+                Some(gone) => tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = gone => {}
+                },
+                None => {
+                    if tokio::signal::ctrl_c().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+            }
+        };
+        let output = cluster.run_until(&job_id, &job, live, stop).await;
+        let elapsed = started.elapsed().as_secs_f64();
+        if let Some(printer) = printer {
+            // The job's copies of the channel are gone with its tasks.
+            drop(printer.rows);
+            let printed = tokio::time::timeout(Duration::from_secs(5), printer.printed)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or(0);
+            let output = output.map_err(anyhow::Error::msg)?;
+            let how = if output.stopped {
+                "stopped"
+            } else {
+                "finished"
+            };
+            eprintln!("job {name:?} {how} after {elapsed:.2} s: {printed} rows printed");
+            return Ok(());
+        }
+        let output = output.map_err(anyhow::Error::msg)?;
+        if output.stopped {
+            eprintln!("job {name:?} stopped after {elapsed:.2} s");
+            return Ok(());
+        }
         let (names, rows) = table(&output.collected);
         if args.json {
             println!("{}", rows_json(&names, &rows));
@@ -138,13 +184,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
                 print_table(&names, &rows);
             }
             eprintln!(
-                "job {:?} finished in {:.2} s: {} tasks, {} rows collected",
-                if spec.name.is_empty() {
-                    &job_id
-                } else {
-                    &spec.name
-                },
-                elapsed.as_secs_f64(),
+                "job {name:?} finished in {elapsed:.2} s: {} tasks, {} rows collected",
                 output.reports.len(),
                 rows.len()
             );

@@ -98,3 +98,13 @@ pub fn wait_for(
 pub fn finished(url: &str, id: &str) -> serde_json::Value {
     wait_for(url, id, "the job to finish", |s| s["state"] == "finished")
 }
+
+/// Cancels job `id` on the scheduler at `url`; returns its status.
+pub fn cancel(url: &str, id: &str) -> serde_json::Value {
+    agent()
+        .post(&format!("{url}/v1/jobs/{id}/cancel"))
+        .header("authorization", &bearer())
+        .send_empty()
+        .and_then(|mut r| r.body_mut().read_json())
+        .unwrap_or_else(|error| panic!("cancelling {id} on {url}: {error}"))
+}

@@ -101,6 +101,8 @@ pub struct TaskRun {
     pub metrics: TaskMetrics,
     /// The span its logs go under (job, vertex, subtask, attempt).
     pub span: tracing::Span,
+    /// Its `collect` sink's buffer when rows pass on as they come.
+    pub live: Option<crate::operators::basic::Collected>,
 }
 
 impl TaskRun {
@@ -154,6 +156,7 @@ impl TaskRun {
                 ..TaskReport::default()
             },
             metrics: self.metrics,
+            live: self.live,
         };
         let result = running.open_all(&self.context);
         let result = match result {

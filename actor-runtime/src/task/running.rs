@@ -22,6 +22,7 @@ use crate::exchange::{ExchangeError, InputQueue, OutputWriter};
 use crate::message::{Message, Signal};
 use crate::metrics::TaskMetrics;
 use crate::operator::{Operator, OperatorContext, OperatorError, Rows, Source};
+use crate::operators::basic::{CollectBuffer, Collected};
 
 pub(super) struct Running {
     pub(super) name: String,
@@ -30,6 +31,9 @@ pub(super) struct Running {
     pub(super) outputs: Vec<OutputWriter>,
     pub(super) report: TaskReport,
     pub(super) metrics: TaskMetrics,
+    /// A live `collect` buffer in the chain: drained after every step,
+    /// so a slow reader holds the task as a consumer without credit does.
+    pub(super) live: Option<Collected>,
 }
 
 impl Running {
@@ -120,6 +124,11 @@ impl Running {
     }
 
     async fn ship(&mut self, batches: Vec<Batch>) -> Result<(), TaskError> {
+        if let Some(live) = &self.live {
+            CollectBuffer::drain(live)
+                .await
+                .map_err(|e| self.op_error(e))?;
+        }
         if batches.is_empty() {
             return Ok(());
         }

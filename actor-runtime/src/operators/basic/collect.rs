@@ -1,8 +1,20 @@
-//! `collect`: a sink handing its rows to whoever runs the job, bounded by
-//! its own `limit` and by what the runner keeps ([`KeepLimit`]); its
+//! `collect`: a sink handing its rows to whoever runs the job; its
 //! params and its catalogue definition.
+//!
+//! In a batch job the rows are kept until the task ends, bounded by the
+//! sink's own `limit` and by what the runner keeps ([`KeepLimit`]), and
+//! travel back with the task's outcome. In a streaming job they go out as
+//! they come ([`CollectBuffer::live`]): each batch waits in the buffer
+//! until the task loop hands it to the runner's bounded channel
+//! ([`CollectBuffer::drain`]), so a reader that stops reading holds the
+//! task the way a consumer without credit does, and nothing is held
+//! beyond a few batches — `limit` does not apply, since an unbounded job
+//! has no last row.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
 
 use serde::{Deserialize, Serialize};
 
@@ -38,8 +50,13 @@ pub struct KeepLimit {
     pub bytes: usize,
 }
 
+/// Where a streaming job's `collect` rows go as they come: the runner
+/// reads the other end, and a full channel holds the sink's task.
+pub type LiveRows = mpsc::Sender<Batch>;
+
 /// The rows `collect` sinks hand over, up to a [`KeepLimit`]; what is
-/// beyond it is counted against the sink's own limit but not kept.
+/// beyond it is counted against the sink's own limit but not kept. A live
+/// buffer keeps nothing: it passes rows on to its [`LiveRows`].
 #[derive(Debug, Default)]
 pub struct CollectBuffer {
     /// What was kept, in arrival order.
@@ -49,6 +66,9 @@ pub struct CollectBuffer {
     keep: Option<KeepLimit>,
     rows: usize,
     bytes: usize,
+    live: Option<LiveRows>,
+    /// Live rows the runner has not taken yet.
+    pending: VecDeque<Batch>,
 }
 
 impl CollectBuffer {
@@ -60,8 +80,25 @@ impl CollectBuffer {
         }))
     }
 
+    /// A buffer passing every row on to `live` as it comes.
+    pub fn live(live: LiveRows) -> Collected {
+        Arc::new(Mutex::new(Self {
+            live: Some(live),
+            ..Self::default()
+        }))
+    }
+
+    /// Whether rows pass on as they come instead of being kept.
+    pub fn is_live(&self) -> bool {
+        self.live.is_some()
+    }
+
     /// Keeps `batch`, or the part of it that fits.
     fn offer(&mut self, batch: Batch) -> Result<(), OperatorError> {
+        if self.live.is_some() {
+            self.pending.push_back(batch);
+            return Ok(());
+        }
         let Some(keep) = self.keep else {
             self.batches.push(batch);
             return Ok(());
@@ -85,6 +122,26 @@ impl CollectBuffer {
         Ok(())
     }
 
+    /// Hands every pending live row to the runner, waiting while its
+    /// channel is full; a no-op for a buffer that keeps its rows. Fails
+    /// when the runner stopped reading for good.
+    pub async fn drain(collected: &Collected) -> Result<(), OperatorError> {
+        loop {
+            // The lock is never held across the wait.
+            let next = {
+                let mut buffer = collected.lock().unwrap_or_else(|p| p.into_inner());
+                let live = buffer.live.clone();
+                live.zip(buffer.pending.pop_front())
+            };
+            let Some((live, batch)) = next else {
+                return Ok(());
+            };
+            live.send(batch).await.map_err(|_| {
+                OperatorError::OutputClosed("the reader of collected rows went away".into())
+            })?;
+        }
+    }
+
     /// Takes what was kept, and whether anything was dropped.
     pub fn take(collected: &Collected) -> (Vec<Batch>, bool) {
         let mut buffer = collected.lock().unwrap_or_else(|p| p.into_inner());
@@ -92,7 +149,8 @@ impl CollectBuffer {
     }
 }
 
-/// `collect`: keeps up to `limit` rows for the caller.
+/// `collect`: keeps up to `limit` rows for the caller, or passes every
+/// row on when its buffer is live.
 pub struct Collect {
     schema: Schema,
     limit: usize,
@@ -119,18 +177,18 @@ impl Operator for Collect {
         rows: &Rows<'_>,
         _: &mut dyn Emit,
     ) -> Result<(), OperatorError> {
+        let mut into = self
+            .into
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         self.held += rows.rows;
-        if self.held > self.limit {
+        if self.held > self.limit && !into.is_live() {
             return Err(OperatorError::TooManyRows {
                 operator: "collect".into(),
                 limit: self.limit,
             });
         }
-        let batch = rows.to_batch(&self.schema)?;
-        self.into
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .offer(batch)
+        into.offer(rows.to_batch(&self.schema)?)
     }
 }
 

@@ -12,7 +12,9 @@ mod project;
 mod union;
 
 pub use blackhole::{Blackhole, BlackholeDefinition};
-pub use collect::{Collect, CollectBuffer, CollectDefinition, CollectParams, Collected, KeepLimit};
+pub use collect::{
+    Collect, CollectBuffer, CollectDefinition, CollectParams, Collected, KeepLimit, LiveRows,
+};
 pub use explode::{Explode, ExplodeDefinition, ExplodeParams};
 pub use filter::{Filter, FilterDefinition, FilterParams};
 pub use generate::{generate_input_schema, Generate, GenerateDefinition, GenerateParams};

@@ -313,9 +313,11 @@ pub(crate) fn gather(
     let mut builder = ColumnBuilder::new(field.clone(), picks.len());
     for pick in picks {
         match pick {
-            Some((source, row)) => {
-                append_value(&mut builder, &sources[*source as usize][column], *row as usize)?
-            }
+            Some((source, row)) => append_value(
+                &mut builder,
+                &sources[*source as usize][column],
+                *row as usize,
+            )?,
             None => builder.push_null()?,
         }
     }

@@ -20,9 +20,8 @@
 
 use std::collections::{btree_map, BTreeMap, HashMap};
 
-use serde::{Deserialize, Serialize};
-
-use super::{check_sides, held_bytes, over_budget, Pairs, SideColumns, SideNames, LEFT, RIGHT};
+use super::params::IntervalJoinParams;
+use super::{check_sides, held_bytes, over_budget, Pairs, SideColumns, LEFT, RIGHT};
 use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
 use crate::data::{Batch, ColumnView, Schema};
 use crate::kernels::take::take_batch;
@@ -31,56 +30,6 @@ use crate::message::Watermark;
 use crate::operator::{Emit, Operator, OperatorError, Rows};
 use crate::operators::join::{joined_fields, order_sides};
 use crate::spec::SpecError;
-
-/// `interval_join`'s params.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IntervalJoinParams {
-    /// The vertex feeding the left side.
-    pub left: String,
-    /// The vertex feeding the right side.
-    pub right: String,
-    /// Left key columns.
-    pub left_keys: Vec<String>,
-    /// Right key columns, pairwise with `left_keys`.
-    pub right_keys: Vec<String>,
-    /// The left rows' event time (a timestamp column).
-    pub left_time: String,
-    /// The right rows' event time (a timestamp column).
-    pub right_time: String,
-    /// The earliest matching right time, relative to the left's.
-    pub lower_ms: i64,
-    /// The latest matching right time, relative to the left's.
-    pub upper_ms: i64,
-    /// Bytes the held rows may take; over it the join fails clearly.
-    #[serde(default)]
-    pub memory_bytes: Option<u64>,
-}
-
-impl IntervalJoinParams {
-    fn names(&self, side: usize) -> SideNames<'_> {
-        match side {
-            LEFT => SideNames {
-                keys: &self.left_keys,
-                time: &self.left_time,
-            },
-            _ => SideNames {
-                keys: &self.right_keys,
-                time: &self.right_time,
-            },
-        }
-    }
-
-    fn check(&self) -> Result<(), String> {
-        match self.lower_ms <= self.upper_ms {
-            true => Ok(()),
-            false => Err(format!(
-                "lower_ms ({}) is above upper_ms ({}): no pair of rows could match",
-                self.lower_ms, self.upper_ms
-            )),
-        }
-    }
-}
 
 /// The held rows of one key, by time, each as (held batch id, row).
 type ByTime = BTreeMap<i64, Vec<(u64, u32)>>;

@@ -2,9 +2,9 @@
 //! both inputs with equal keys in the same event-time window, emitted when
 //! the watermark passes the window) and [`interval`] (`interval_join`:
 //! pairs whose times lie within a fixed interval of each other, emitted as
-//! soon as both rows have arrived) — and what they share: reading a side's
-//! key and time columns, the spec checks, the memory budget and building
-//! joined rows.
+//! soon as both rows have arrived) — with their [`params`], and what they
+//! share: reading a side's key and time columns, the spec checks, the
+//! memory budget and building joined rows.
 //!
 //! Both reuse `hash_join`'s conventions ([`crate::operators::join`]): the
 //! spec names the `left` and `right` vertices, keys pair up by position
@@ -21,10 +21,12 @@
 //! two-sided [`crate::catalogue::OperatorState`] yet).
 
 pub mod interval;
+pub mod params;
 pub mod window;
 
-pub use interval::{IntervalJoin, IntervalJoinDefinition, IntervalJoinParams};
-pub use window::{WindowJoin, WindowJoinDefinition, WindowJoinKind, WindowJoinParams};
+pub use interval::{IntervalJoin, IntervalJoinDefinition};
+pub use params::{IntervalJoinParams, WindowJoinKind, WindowJoinParams};
+pub use window::{WindowJoin, WindowJoinDefinition};
 
 use crate::catalogue::SchemaContext;
 use crate::data::{Batch, Column, ColumnView, Schema, ValuesView};

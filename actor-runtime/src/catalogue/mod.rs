@@ -30,6 +30,7 @@ use crate::operators::join::HashJoinDefinition;
 use crate::operators::nexmark::NexmarkDefinition;
 use crate::operators::read::ReadDefinition;
 use crate::operators::sort::{SortDefinition, TopNDefinition};
+use crate::operators::stream_join::{IntervalJoinDefinition, WindowJoinDefinition};
 use crate::operators::window::WindowDefinition;
 
 /// Every built-in operator, in the order error messages list them.
@@ -45,6 +46,8 @@ pub static CATALOGUE: &[&dyn CatalogueEntry] = &[
     &SortDefinition,
     &TopNDefinition,
     &HashJoinDefinition,
+    &WindowJoinDefinition,
+    &IntervalJoinDefinition,
     &UnionDefinition,
     &BlackholeDefinition,
     &CollectDefinition,
@@ -109,6 +112,12 @@ mod tests {
             unknown
                 .to_string()
                 .contains("(known: generate, read, nexmark, filter,"),
+            "{unknown}"
+        );
+        assert!(
+            unknown
+                .to_string()
+                .contains(", top_n, hash_join, window_join, interval_join, union,"),
             "{unknown}"
         );
     }

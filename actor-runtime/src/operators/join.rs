@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{BuildContext, Built, OperatorDefinition, OperatorState, SchemaContext};
-use crate::data::{Batch, ColumnBuilder, Schema};
+use crate::data::{Batch, BatchError, Column, ColumnBuilder, ColumnView, Field, Schema};
 use crate::expr::ExprError;
 use crate::kernels::rows::{append_value, encode_key};
 use crate::kernels::take::take;
@@ -77,7 +77,9 @@ pub struct HashJoin {
     buffer: Vec<u8>,
 }
 
-fn indexes(names: &[String], schema: &Schema) -> Result<Vec<usize>, OperatorError> {
+/// The positions of the key columns `names` in `schema` (shared with the
+/// streaming joins, which resolve their keys the same way).
+pub(crate) fn indexes(names: &[String], schema: &Schema) -> Result<Vec<usize>, OperatorError> {
     names
         .iter()
         .map(|n| {
@@ -183,18 +185,10 @@ impl HashJoin {
         }
         let mut columns: Vec<_> = rows.columns.iter().map(|c| take(c, &left_rows)).collect();
         let build_views: Vec<_> = self.build.iter().map(views).collect();
+        let sources: Vec<&[ColumnView<'_>]> = build_views.iter().map(Vec::as_slice).collect();
         let right_fields = &self.output.fields[rows.columns.len()..];
         for (c, field) in right_fields.iter().enumerate() {
-            let mut builder = ColumnBuilder::new(field.clone(), left_rows.len());
-            for hit in &matches {
-                match hit {
-                    Some((b, r)) => {
-                        append_value(&mut builder, &build_views[*b as usize][c], *r as usize)?
-                    }
-                    None => builder.push_null()?,
-                }
-            }
-            columns.push(builder.finish());
+            columns.push(gather(field, &sources, c, &matches)?);
         }
         out.emit(Batch::new(self.output.clone(), left_rows.len(), columns)?)
     }
@@ -227,6 +221,109 @@ impl Operator for HashJoin {
     }
 }
 
+/// Which of `from` (the vertices feeding `vertex`) are the join's `left`
+/// and `right` inputs, in that order.
+pub(crate) fn order_sides(
+    vertex: &str,
+    left: &str,
+    right: &str,
+    from: &[&str],
+) -> Result<Vec<usize>, SpecError> {
+    let find = |side: &str| {
+        from.iter()
+            .position(|&f| f == side)
+            .ok_or_else(|| SpecError::BadParams {
+                vertex: vertex.to_string(),
+                message: format!("no edge from {side:?} into this join"),
+            })
+    };
+    let (left, right) = (find(left)?, find(right)?);
+    if left == right {
+        return Err(SpecError::BadParams {
+            vertex: vertex.to_string(),
+            message: "left and right must be different inputs".into(),
+        });
+    }
+    Ok(vec![left, right])
+}
+
+/// A join's two input schemas, left then right.
+pub(crate) fn sides<'s>(
+    context: &SchemaContext<'_>,
+    inputs: &'s [Schema],
+) -> Result<(&'s Schema, &'s Schema), SpecError> {
+    match inputs {
+        [left, right] => Ok((left, right)),
+        _ => Err(context.schema_error("a join takes a left and a right input")),
+    }
+}
+
+/// Checks that the key columns exist, pair up and have equal types.
+pub(crate) fn check_keys(
+    context: &SchemaContext<'_>,
+    left: &Schema,
+    right: &Schema,
+    left_keys: &[String],
+    right_keys: &[String],
+) -> Result<(), SpecError> {
+    if left_keys.len() != right_keys.len() || left_keys.is_empty() {
+        return Err(
+            context.schema_error("left_keys and right_keys must be non-empty and of equal length")
+        );
+    }
+    for (l, r) in left_keys.iter().zip(right_keys) {
+        let lt = left.fields[context.column(left, l)?].data_type;
+        let rt = right.fields[context.column(right, r)?].data_type;
+        if lt != rt {
+            return Err(context.expr_error(ExprError::TypeMismatch {
+                message: format!("join key {l} is {lt} but {r} is {rt}"),
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// A joined row's fields: the left's, then the right's; a side that may
+/// be missing from a row (the other side of an outer join) is nullable.
+pub(crate) fn joined_fields(
+    left: &Schema,
+    right: &Schema,
+    left_nullable: bool,
+    right_nullable: bool,
+) -> Vec<Field> {
+    let mut fields = Vec::with_capacity(left.fields.len() + right.fields.len());
+    for (schema, nullable) in [(left, left_nullable), (right, right_nullable)] {
+        for field in &schema.fields {
+            let mut field = field.clone();
+            field.nullable |= nullable;
+            fields.push(field);
+        }
+    }
+    fields
+}
+
+/// Column `column` of the rows `picks` names, as (source, row) in
+/// `sources` (null where a pick is `None`), typed as `field`.
+pub(crate) fn gather(
+    field: &Field,
+    sources: &[&[ColumnView<'_>]],
+    column: usize,
+    picks: &[Option<(u32, u32)>],
+) -> Result<Column, BatchError> {
+    let mut builder = ColumnBuilder::new(field.clone(), picks.len());
+    for pick in picks {
+        match pick {
+            Some((source, row)) => append_value(
+                &mut builder,
+                &sources[*source as usize][column],
+                *row as usize,
+            )?,
+            None => builder.push_null()?,
+        }
+    }
+    Ok(builder.finish())
+}
+
 /// The catalogue's `hash_join`.
 pub struct HashJoinDefinition;
 
@@ -247,22 +344,7 @@ impl OperatorDefinition for HashJoinDefinition {
         join: &JoinParams,
         from: &[&str],
     ) -> Result<Vec<usize>, SpecError> {
-        let find = |side: &str| {
-            from.iter()
-                .position(|&f| f == side)
-                .ok_or_else(|| SpecError::BadParams {
-                    vertex: vertex.to_string(),
-                    message: format!("no edge from {side:?} into this join"),
-                })
-        };
-        let (left, right) = (find(&join.left)?, find(&join.right)?);
-        if left == right {
-            return Err(SpecError::BadParams {
-                vertex: vertex.to_string(),
-                message: "left and right must be different inputs".into(),
-            });
-        }
-        Ok(vec![left, right])
+        order_sides(vertex, &join.left, &join.right, from)
     }
 
     fn output_schema(
@@ -271,31 +353,9 @@ impl OperatorDefinition for HashJoinDefinition {
         context: &SchemaContext<'_>,
         inputs: &[Schema],
     ) -> Result<Schema, SpecError> {
-        let (left, right) = match inputs {
-            [left, right] => (left, right),
-            _ => return Err(context.schema_error("a join takes a left and a right input")),
-        };
-        if join.left_keys.len() != join.right_keys.len() || join.left_keys.is_empty() {
-            return Err(context
-                .schema_error("left_keys and right_keys must be non-empty and of equal length"));
-        }
-        for (l, r) in join.left_keys.iter().zip(&join.right_keys) {
-            let lt = left.fields[context.column(left, l)?].data_type;
-            let rt = right.fields[context.column(right, r)?].data_type;
-            if lt != rt {
-                return Err(context.expr_error(ExprError::TypeMismatch {
-                    message: format!("join key {l} is {lt} but {r} is {rt}"),
-                }));
-            }
-        }
-        let mut fields = left.fields.clone();
-        for field in &right.fields {
-            let mut field = field.clone();
-            if join.kind == JoinKind::Left {
-                field.nullable = true;
-            }
-            fields.push(field);
-        }
+        let (left, right) = sides(context, inputs)?;
+        check_keys(context, left, right, &join.left_keys, &join.right_keys)?;
+        let fields = joined_fields(left, right, false, join.kind == JoinKind::Left);
         context.unique(Schema::new(fields))
     }
 

@@ -1,5 +1,6 @@
 //! The built-in operators: [`basic`] stateless ones and simple sinks,
-//! [`aggregate`], [`sort`] and top-n, [`join`], [`read`] and the [`files`]
+//! [`aggregate`], [`sort`] and top-n, [`join`], the streaming
+//! [`stream_join`]s (window and interval), [`read`] and the [`files`]
 //! sink, the [`nexmark`] source, event-time [`window`]s, and the
 //! [`spill`] files stateful operators use when over budget.
 //! Each operator's implementation sits with its catalogue definition
@@ -13,4 +14,5 @@ pub mod nexmark;
 pub mod read;
 pub mod sort;
 pub mod spill;
+pub mod stream_join;
 pub mod window;

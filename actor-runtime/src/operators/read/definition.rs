@@ -52,6 +52,24 @@ pub struct ReadParams {
     pub batch_rows: usize,
 }
 
+/// The output schema of a source reading `format` files into `schema`
+/// in batches of `batch_rows`: the declaration itself, once its column
+/// names are unique, its batch size within bounds, and plain text read
+/// into exactly one text column. Shared by every source of files.
+pub(crate) fn declared_schema(
+    format: FileFormat,
+    schema: &Schema,
+    batch_rows: usize,
+    context: &SchemaContext<'_>,
+) -> Result<Schema, SpecError> {
+    limits::check_batch_rows(context.vertex(), batch_rows)?;
+    let one_text = matches!(schema.fields.as_slice(), [f] if f.data_type == DataType::Utf8);
+    if format == FileFormat::Text && !one_text {
+        return Err(context.schema_error("text files are read into exactly one utf8 column"));
+    }
+    context.unique(schema.clone())
+}
+
 /// The catalogue's `read`.
 pub struct ReadDefinition;
 
@@ -72,13 +90,7 @@ impl OperatorDefinition for ReadDefinition {
         context: &SchemaContext<'_>,
         _: &[Schema],
     ) -> Result<Schema, SpecError> {
-        limits::check_batch_rows(context.vertex(), params.batch_rows)?;
-        let one_text =
-            matches!(params.schema.fields.as_slice(), [f] if f.data_type == DataType::Utf8);
-        if params.format == FileFormat::Text && !one_text {
-            return Err(context.schema_error("text files are read into exactly one utf8 column"));
-        }
-        context.unique(params.schema.clone())
+        declared_schema(params.format, &params.schema, params.batch_rows, context)
     }
 
     fn build(&self, params: &ReadParams, _: &BuildContext<'_>) -> Result<Built, OperatorError> {

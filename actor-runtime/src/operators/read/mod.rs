@@ -22,12 +22,15 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
 use crate::access::{Access, AccessPolicy};
-use crate::data::{Batch, BatchBuilder, ColumnBuilder, DataType};
+use crate::data::{Batch, BatchBuilder};
 use crate::operator::{OperatorContext, OperatorError, Source};
 
 mod definition;
+mod parse;
 
+pub(crate) use definition::declared_schema;
 pub use definition::{FileFormat, ReadDefinition, ReadParams, StoreSpec};
+pub(crate) use parse::FileRows;
 
 const CHUNK: usize = 1 << 20;
 
@@ -304,70 +307,12 @@ fn start_reader(
     rx
 }
 
-/// Parses one text field into `builder`.
-fn push_field(builder: &mut ColumnBuilder, data_type: DataType, text: &str) -> Result<(), String> {
-    if text.is_empty() && data_type != DataType::Utf8 {
-        return builder
-            .push_null()
-            .map_err(|_| "empty value in a non-nullable column".to_string());
-    }
-    let bad = |what: &str| format!("{text:?} is not {what}");
-    let result = match data_type {
-        DataType::Int64 => builder.push_i64(text.trim().parse().map_err(|_| bad("an integer"))?),
-        DataType::Timestamp => {
-            builder.push_i64(text.trim().parse().map_err(|_| bad("a timestamp in ms"))?)
-        }
-        DataType::Float64 => builder.push_f64(text.trim().parse().map_err(|_| bad("a number"))?),
-        DataType::Bool => builder.push_bool(match text.trim() {
-            "true" | "TRUE" | "1" => true,
-            "false" | "FALSE" | "0" => false,
-            _ => return Err(bad("a boolean")),
-        }),
-        DataType::Utf8 => builder.push_str(text),
-        other => return Err(format!("{other} columns cannot be read from text files")),
-    };
-    result.map_err(|e| e.to_string())
-}
-
-/// Parses one JSON value into `builder`.
-fn push_json(
-    builder: &mut ColumnBuilder,
-    data_type: DataType,
-    value: Option<&serde_json::Value>,
-) -> Result<(), String> {
-    use serde_json::Value as J;
-    let result = match (data_type, value) {
-        (_, None | Some(J::Null)) => builder.push_null(),
-        (DataType::Int64 | DataType::Timestamp, Some(J::Number(n))) => {
-            builder.push_i64(n.as_i64().ok_or_else(|| format!("{n} is not an integer"))?)
-        }
-        (DataType::Float64, Some(J::Number(n))) => builder.push_f64(n.as_f64().unwrap_or(f64::NAN)),
-        (DataType::Bool, Some(J::Bool(b))) => builder.push_bool(*b),
-        (DataType::Utf8, Some(J::String(s))) => builder.push_str(s),
-        (expected, Some(other)) => return Err(format!("{other} is not {expected}")),
-    };
-    result.map_err(|e| e.to_string())
-}
-
 /// Where the `read` source is in its files.
 enum Cursor {
     /// Between files.
     Idle(Chunks),
-    /// In a CSV file: its reader and each schema column's position.
-    Csv {
-        reader: Box<csv::Reader<Chunks>>,
-        positions: Vec<usize>,
-        file: String,
-        line: u64,
-    },
-    /// In a JSON-lines file.
-    Json {
-        reader: std::io::BufReader<Chunks>,
-        file: String,
-        line: u64,
-        /// Plain text: the line itself is the row's one column.
-        text: bool,
-    },
+    /// In a file.
+    In(FileRows<Chunks>),
     /// No more files.
     Done,
 }
@@ -402,43 +347,12 @@ impl Read {
         };
         chunks.buffer.clear();
         chunks.at = 0;
-        Ok(match self.params.format {
-            FileFormat::Csv => {
-                let mut reader = csv::ReaderBuilder::new()
-                    .has_headers(true)
-                    .from_reader(chunks);
-                let headers = reader
-                    .headers()
-                    .map_err(|e| OperatorError::BadInput(format!("{file}: {e}")))?
-                    .clone();
-                let positions = self
-                    .params
-                    .schema
-                    .fields
-                    .iter()
-                    .map(|f| {
-                        headers.iter().position(|h| h == f.name).ok_or_else(|| {
-                            OperatorError::BadInput(format!(
-                                "{file}: no column {:?} in the header",
-                                f.name
-                            ))
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                Cursor::Csv {
-                    reader: Box::new(reader),
-                    positions,
-                    file,
-                    line: 1,
-                }
-            }
-            FileFormat::JsonLines | FileFormat::Text => Cursor::Json {
-                reader: std::io::BufReader::new(chunks),
-                file,
-                line: 0,
-                text: self.params.format == FileFormat::Text,
-            },
-        })
+        Ok(Cursor::In(FileRows::open(
+            self.params.format,
+            &self.params.schema,
+            file,
+            chunks,
+        )?))
     }
 }
 
@@ -456,112 +370,22 @@ impl Source for Read {
     }
 
     fn next_batch(&mut self) -> Result<Option<Batch>, OperatorError> {
-        let schema = self.params.schema.clone();
-        let mut builder = BatchBuilder::new(schema.clone(), self.params.batch_rows);
-        let mut record = csv::StringRecord::new();
-        while builder.len() < self.params.batch_rows {
+        let schema = &self.params.schema;
+        let limit = self.params.batch_rows;
+        let mut builder = BatchBuilder::new(schema.clone(), limit);
+        while builder.len() < limit {
             match std::mem::replace(&mut self.cursor, Cursor::Done) {
                 Cursor::Done => break,
                 Cursor::Idle(chunks) => self.cursor = self.advance(chunks)?,
-                Cursor::Csv {
-                    mut reader,
-                    positions,
-                    file,
-                    mut line,
-                } => {
-                    let more = reader.read_record(&mut record);
-                    line += 1;
-                    let failed =
-                        |e: String| OperatorError::BadInput(format!("{file} line {line}: {e}"));
-                    match more {
-                        Ok(true) => {
-                            for (c, (field, &position)) in
-                                schema.fields.iter().zip(&positions).enumerate()
-                            {
-                                push_field(
-                                    builder.column(c),
-                                    field.data_type,
-                                    record.get(position).unwrap_or(""),
-                                )
-                                .map_err(|e| failed(format!("column {}: {e}", field.name)))?;
-                            }
-                            self.cursor = Cursor::Csv {
-                                reader,
-                                positions,
-                                file,
-                                line,
-                            };
-                        }
-                        Ok(false) => self.cursor = end_of_file(reader.into_inner())?,
-                        Err(e) => {
-                            let chunks = reader.into_inner();
-                            return Err(chunks
-                                .failed
-                                .map_or_else(|| failed(e.to_string()), |f| f.error()));
-                        }
+                Cursor::In(mut rows) => match rows.fill(schema, &mut builder, limit) {
+                    Ok(true) => self.cursor = Cursor::In(rows),
+                    Ok(false) => self.cursor = end_of_file(rows.into_source())?,
+                    // A failed read of the store is the cause, not the
+                    // parse error it left behind.
+                    Err(error) => {
+                        return Err(rows.source().failed.as_ref().map_or(error, Failure::error))
                     }
-                }
-                Cursor::Json {
-                    mut reader,
-                    file,
-                    mut line,
-                    text: plain,
-                } => {
-                    use std::io::{BufRead, Read as _};
-                    let mut text = String::new();
-                    line += 1;
-                    let failed =
-                        |e: String| OperatorError::BadInput(format!("{file} line {line}: {e}"));
-                    match (&mut reader).take(MAX_LINE_BYTES + 1).read_line(&mut text) {
-                        Ok(n) if n as u64 > MAX_LINE_BYTES => {
-                            return Err(failed(format!(
-                                "a line longer than {} MiB",
-                                MAX_LINE_BYTES >> 20
-                            )))
-                        }
-                        Ok(0) => self.cursor = end_of_file(reader.into_inner())?,
-                        Ok(_) if plain => {
-                            let content = text.trim_end_matches(['\n', '\r']);
-                            builder
-                                .column(0)
-                                .push_str(content)
-                                .map_err(|e| failed(e.to_string()))?;
-                            self.cursor = Cursor::Json {
-                                reader,
-                                file,
-                                line,
-                                text: plain,
-                            };
-                        }
-                        Ok(_) => {
-                            if !text.trim().is_empty() {
-                                let object: serde_json::Map<String, serde_json::Value> =
-                                    serde_json::from_str(&text)
-                                        .map_err(|e| failed(e.to_string()))?;
-                                for (c, field) in schema.fields.iter().enumerate() {
-                                    push_json(
-                                        builder.column(c),
-                                        field.data_type,
-                                        object.get(&field.name),
-                                    )
-                                    .map_err(|e| failed(format!("column {}: {e}", field.name)))?;
-                                }
-                            }
-                            self.cursor = Cursor::Json {
-                                reader,
-                                file,
-                                line,
-                                text: plain,
-                            };
-                        }
-                        Err(e) => {
-                            let chunks = reader.into_inner();
-                            return Err(chunks
-                                .failed
-                                .map_or_else(|| failed(e.to_string()), |f| f.error()));
-                        }
-                    }
-                }
+                },
             }
         }
         if builder.is_empty() {

@@ -26,6 +26,7 @@ use crate::operators::basic::{
     GenerateDefinition, ProjectDefinition, UnionDefinition,
 };
 use crate::operators::files::FilesDefinition;
+use crate::operators::follow::FollowDefinition;
 use crate::operators::join::HashJoinDefinition;
 use crate::operators::nexmark::NexmarkDefinition;
 use crate::operators::read::ReadDefinition;
@@ -38,6 +39,7 @@ pub static CATALOGUE: &[&dyn CatalogueEntry] = &[
     &GenerateDefinition,
     &ReadDefinition,
     &NexmarkDefinition,
+    &FollowDefinition,
     &FilterDefinition,
     &ProjectDefinition,
     &ExplodeDefinition,
@@ -111,7 +113,7 @@ mod tests {
         assert!(
             unknown
                 .to_string()
-                .contains("(known: generate, read, nexmark, filter,"),
+                .contains("(known: generate, read, nexmark, follow, filter,"),
             "{unknown}"
         );
         assert!(

@@ -1,7 +1,8 @@
 //! The built-in operators: [`basic`] stateless ones and simple sinks,
 //! [`aggregate`], [`sort`] and top-n, [`join`], the streaming
 //! [`stream_join`]s (window and interval), [`read`] and the [`files`]
-//! sink, the [`nexmark`] source, event-time [`window`]s, and the
+//! sink, the [`nexmark`] source, [`follow`] (files as they appear in a
+//! directory), event-time [`window`]s, and the
 //! [`spill`] files stateful operators use when over budget.
 //! Each operator's implementation sits with its catalogue definition
 //! (see [`crate::catalogue`]).
@@ -9,6 +10,7 @@
 pub mod aggregate;
 pub mod basic;
 pub mod files;
+pub mod follow;
 pub mod join;
 pub mod nexmark;
 pub mod read;

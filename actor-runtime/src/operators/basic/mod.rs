@@ -17,7 +17,9 @@ pub use collect::{
 };
 pub use explode::{Explode, ExplodeDefinition, ExplodeParams};
 pub use filter::{Filter, FilterDefinition, FilterParams};
-pub use generate::{generate_input_schema, Generate, GenerateDefinition, GenerateParams};
+pub use generate::{
+    generate_input_schema, EventTimeParams, Generate, GenerateDefinition, GenerateParams,
+};
 pub use project::{
     columns_schema, compile_columns, NamedExpr, Project, ProjectDefinition, ProjectParams,
 };

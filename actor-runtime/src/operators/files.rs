@@ -1,31 +1,47 @@
 //! The `files` sink: rows written as CSV (with a header line), JSON lines
-//! or text, one file per subtask in the target directory.
+//! or text into the target directory.
 //!
-//! Each subtask writes `part-NNNNN.EXT.inprogress-ATTEMPT` and renames it
-//! to `part-NNNNN.EXT` once its input ended and the file is synced, so a
-//! reader never sees a half-written part and a failed attempt leaves
-//! nothing under the final name (its in-progress file is removed).
+//! Without `rolling`, each subtask writes one part, `part-NNNNN.EXT`, when
+//! its input ends (a batch job's shape). With `rolling` — a streaming
+//! job's — each subtask writes a sequence of parts, `part-NNNNN-SSSSS.EXT`,
+//! finishing one and starting the next at the limits of [`rolling`], on
+//! every checkpoint barrier and at end of input, so a stream's rows land
+//! in finished files while it runs. Every part is written as
+//! `NAME.inprogress-ATTEMPT` and renamed to its name once synced
+//! ([`part`]): a reader never sees a half-written part under a final
+//! name, and a failed attempt leaves nothing under one.
 //!
 //! Existing output is not replaced unless the job says `mode: overwrite`:
-//! the first attempt of a subtask fails, naming the file, if its part
-//! already exists. A re-run attempt may replace it, since after a first
-//! attempt found the name free, a part under it can only be this job's.
-//! The directory must lie under the worker's write roots.
+//! the first attempt of a subtask fails, naming the file, if a part of
+//! that subtask already exists. A re-run attempt may replace it, since
+//! after a first attempt found the name free, a part under it can only be
+//! this job's; a re-run rolling subtask removes its earlier parts first
+//! (it writes its rows again). The directory must lie under the worker's
+//! write roots.
+//!
+//! Known limits: the rolling interval is checked when a batch or a
+//! watermark arrives, not on a timer of its own; without `rolling` an
+//! unbounded job's part is never finished.
 //!
 //! Its params and its catalogue entry, [`FilesDefinition`], are here too.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::access::Access;
 use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
-use crate::data::{ColumnView, Schema, Value};
+use crate::data::Schema;
+use crate::message::{Barrier, Watermark};
 use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
 use crate::operators::read::FileFormat;
 use crate::spec::SpecError;
+
+mod part;
+pub mod rolling;
+
+use part::{encode, header, Part};
+pub use rolling::{parse_part_name, part_name, RollingParams};
 
 /// What the `files` sink does when its output already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -39,7 +55,8 @@ pub enum WriteMode {
     Overwrite,
 }
 
-/// `files`: writes rows to files, one per subtask.
+/// `files`: writes rows to part files, one per subtask or, rolling, a
+/// sequence per subtask.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilesParams {
@@ -50,18 +67,23 @@ pub struct FilesParams {
     /// Whether existing output may be replaced.
     #[serde(default)]
     pub mode: WriteMode,
+    /// Finish parts as rows come (streaming); unset, one part per subtask.
+    #[serde(default)]
+    pub rolling: Option<RollingParams>,
 }
 
-/// The `files` sink: one file per subtask in the target directory.
+/// The `files` sink.
 pub struct Files {
     params: FilesParams,
     schema: Schema,
-    /// The part's final name.
-    path: PathBuf,
-    /// Where it is written until it is complete.
-    in_progress: PathBuf,
-    out: Option<BufWriter<File>>,
-    wrote_header: bool,
+    /// The directory, resolved when the sink opens.
+    dir: PathBuf,
+    subtask: u32,
+    attempt: u32,
+    /// The next rolled part's sequence number.
+    next_seq: u64,
+    /// The part being written, if any.
+    part: Option<Part>,
 }
 
 impl Files {
@@ -70,10 +92,11 @@ impl Files {
         Self {
             params,
             schema: schema.clone(),
-            path: PathBuf::new(),
-            in_progress: PathBuf::new(),
-            out: None,
-            wrote_header: false,
+            dir: PathBuf::new(),
+            subtask: 0,
+            attempt: 0,
+            next_seq: 0,
+            part: None,
         }
     }
 
@@ -85,38 +108,60 @@ impl Files {
         }
     }
 
-    /// Removes parts numbered `parallelism` and up, left by an earlier
-    /// run with more subtasks (overwrite mode, subtask 0 only).
-    fn remove_stale_parts(
-        &self,
-        dir: &std::path::Path,
-        parallelism: u32,
-    ) -> Result<(), OperatorError> {
-        let suffix = format!(".{}", self.extension());
+    /// The finished parts in `dir` (any subtask, either naming), sorted.
+    fn parts(&self, dir: &Path) -> Result<Vec<(String, u32)>, OperatorError> {
         let entries =
             std::fs::read_dir(dir).map_err(OperatorError::io("listing", dir.display()))?;
+        let mut parts = Vec::new();
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let stale = name
-                .strip_prefix("part-")
-                .and_then(|rest| rest.strip_suffix(&suffix))
-                .and_then(|n| n.parse::<u32>().ok())
-                .is_some_and(|n| n >= parallelism);
-            if stale {
-                std::fs::remove_file(entry.path())
-                    .map_err(OperatorError::io("removing", entry.path().display()))?;
+            if let Some((subtask, _)) = parse_part_name(&name, self.extension()) {
+                parts.push((name, subtask));
             }
         }
-        Ok(())
+        parts.sort();
+        Ok(parts)
     }
-}
 
-/// A CSV or text cell: empty for null.
-fn text_of(column: &ColumnView<'_>, row: usize) -> String {
-    match column.value(row) {
-        Value::Null => String::new(),
-        Value::Utf8(s) => s,
-        other => other.to_string(),
+    fn remove(&self, name: &str) -> Result<(), OperatorError> {
+        let path = self.dir.join(name);
+        std::fs::remove_file(&path).map_err(OperatorError::io("removing", path.display()))
+    }
+
+    /// Starts the next part: the one part without rolling, the next in
+    /// sequence with it (its CSV header written at once: each rolled part
+    /// is a file of its own).
+    fn start_part(&mut self) -> Result<&mut Part, OperatorError> {
+        let seq = self.params.rolling.map(|_| self.next_seq);
+        let name = part_name(self.subtask, seq, self.extension());
+        let mut part = Part::create(&self.dir, &name, self.attempt)?;
+        if seq.is_some() {
+            self.next_seq += 1;
+            let head = header(self.params.format, &self.schema)?;
+            part.write(&head, 0)?;
+            part.wrote_header = true;
+        }
+        Ok(self.part.insert(part))
+    }
+
+    /// Finishes the part being written, if there is one.
+    fn finish_part(&mut self) -> Result<(), OperatorError> {
+        match self.part.take() {
+            Some(part) => part.finish(),
+            None => Ok(()),
+        }
+    }
+
+    /// Finishes the part if its rolling interval has passed.
+    fn roll_if_due(&mut self) -> Result<(), OperatorError> {
+        let (Some(rolling), Some(part)) = (self.params.rolling, &self.part) else {
+            return Ok(());
+        };
+        let age = u64::try_from(part.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if rolling.due(age) {
+            self.finish_part()?;
+        }
+        Ok(())
     }
 }
 
@@ -124,27 +169,47 @@ impl Operator for Files {
     fn open(&mut self, context: &OperatorContext) -> Result<(), OperatorError> {
         let dir = context
             .access
-            .check(std::path::Path::new(&self.params.path), Access::Write)?;
+            .check(Path::new(&self.params.path), Access::Write)?;
         std::fs::create_dir_all(&dir).map_err(OperatorError::io("creating", dir.display()))?;
-        let name = format!("part-{:05}.{}", context.subtask, self.extension());
-        self.path = dir.join(&name);
-        self.in_progress = dir.join(format!("{name}.inprogress-{}", context.attempt));
-        match self.params.mode {
-            WriteMode::Error if context.attempt == 0 && self.path.exists() => {
-                return Err(OperatorError::AccessDenied {
-                    action: "writing",
-                    path: self.path.display().to_string(),
-                    reason: "the file exists; say `mode: overwrite` to replace it".into(),
-                });
-            }
-            WriteMode::Overwrite if context.subtask == 0 => {
-                self.remove_stale_parts(&dir, context.parallelism)?;
-            }
-            _ => {}
+        self.dir = dir;
+        self.subtask = context.subtask;
+        self.attempt = context.attempt;
+        let rolling = self.params.rolling.is_some();
+        let overwrite = self.params.mode == WriteMode::Overwrite;
+        let parts = self.parts(&self.dir)?;
+        let mine: Vec<&String> = parts
+            .iter()
+            .filter(|(name, subtask)| {
+                // Without rolling, only the one part is this subtask's to
+                // check (and renaming replaces it).
+                *subtask == context.subtask
+                    && (rolling || *name == part_name(context.subtask, None, self.extension()))
+            })
+            .map(|(name, _)| name)
+            .collect();
+        if let (Some(first), false, 0) = (mine.first(), overwrite, context.attempt) {
+            return Err(OperatorError::AccessDenied {
+                action: "writing",
+                path: self.dir.join(first).display().to_string(),
+                reason: "the file exists; say `mode: overwrite` to replace it".into(),
+            });
         }
-        let file = File::create(&self.in_progress)
-            .map_err(OperatorError::io("creating", self.in_progress.display()))?;
-        self.out = Some(BufWriter::new(file));
+        if rolling {
+            // Rolled parts are not replaced by name: a shorter rerun would
+            // leave the old ones beside its own.
+            for name in &mine {
+                self.remove(name)?;
+            }
+        }
+        if overwrite && context.subtask == 0 {
+            // Parts of subtasks an earlier, wider run had.
+            for (name, _) in parts.iter().filter(|(_, s)| *s >= context.parallelism) {
+                self.remove(name)?;
+            }
+        }
+        if !rolling {
+            self.start_part()?;
+        }
         Ok(())
     }
 
@@ -154,82 +219,65 @@ impl Operator for Files {
         rows: &Rows<'_>,
         _: &mut dyn Emit,
     ) -> Result<(), OperatorError> {
-        let io = OperatorError::io("writing", self.in_progress.display());
-        let Some(out) = self.out.as_mut() else {
-            return Ok(());
-        };
-        let mut text = String::new();
-        match self.params.format {
-            FileFormat::Csv => {
-                let mut writer = csv::WriterBuilder::new()
-                    .has_headers(false)
-                    .from_writer(Vec::new());
-                if !self.wrote_header {
-                    let names: Vec<&str> =
-                        self.schema.fields.iter().map(|f| f.name.as_str()).collect();
-                    writer
-                        .write_record(&names)
-                        .map_err(|e| OperatorError::BadInput(e.to_string()))?;
-                    self.wrote_header = true;
-                }
-                for row in 0..rows.rows {
-                    let fields: Vec<String> =
-                        rows.columns.iter().map(|c| text_of(c, row)).collect();
-                    writer
-                        .write_record(&fields)
-                        .map_err(|e| OperatorError::BadInput(e.to_string()))?;
-                }
-                let bytes = writer
-                    .into_inner()
-                    .map_err(|e| OperatorError::BadInput(e.to_string()))?;
-                return out.write_all(&bytes).map_err(io);
-            }
-            FileFormat::Text => {
-                for row in 0..rows.rows {
-                    let cells: Vec<String> = rows.columns.iter().map(|c| text_of(c, row)).collect();
-                    text.push_str(&cells.join("\t"));
-                    text.push('\n');
-                }
-            }
-            FileFormat::JsonLines => {
-                for row in 0..rows.rows {
-                    let object: serde_json::Map<String, serde_json::Value> = self
-                        .schema
-                        .fields
-                        .iter()
-                        .zip(&rows.columns)
-                        .map(|(f, c)| (f.name.clone(), c.value(row).to_json()))
-                        .collect();
-                    text.push_str(&serde_json::Value::Object(object).to_string());
-                    text.push('\n');
-                }
+        self.roll_if_due()?;
+        let rolling = self.params.rolling.unwrap_or_default();
+        if self.params.format == FileFormat::Csv && self.params.rolling.is_none() {
+            // One part: the header goes in with its first batch.
+            if let Some(part) = self.part.as_mut().filter(|p| !p.wrote_header) {
+                let head = header(self.params.format, &self.schema)?;
+                part.write(&head, 0)?;
+                part.wrote_header = true;
             }
         }
-        out.write_all(text.as_bytes()).map_err(io)
-    }
-
-    fn end_input(&mut self, _: usize, _: &mut dyn Emit) -> Result<(), OperatorError> {
-        if let Some(mut out) = self.out.take() {
-            let writing = || OperatorError::io("writing", self.in_progress.display());
-            out.flush().map_err(writing())?;
-            out.into_inner()
-                .map_err(|e| writing()(e.into_error()))?
-                .sync_all()
-                .map_err(OperatorError::io("syncing", self.in_progress.display()))?;
-            std::fs::rename(&self.in_progress, &self.path)
-                .map_err(OperatorError::io("committing", self.path.display()))?;
+        let encoded = encode(self.params.format, &self.schema, rows)?;
+        let (mut row, mut from) = (0, 0);
+        while row < encoded.ends.len() {
+            let part = match self.part.as_mut() {
+                Some(part) => part,
+                None if self.params.rolling.is_some() => self.start_part()?,
+                // The one part is gone: its input already ended.
+                None => return Ok(()),
+            };
+            // The rows that fit in this part, cut after the one that
+            // fills it.
+            let (mut count, mut to) = (0, from);
+            while row < encoded.ends.len() {
+                to = encoded.ends[row];
+                row += 1;
+                count += 1;
+                if rolling.full(part.rows + count, part.bytes + (to - from) as u64) {
+                    break;
+                }
+            }
+            part.write(&encoded.bytes[from..to], count)?;
+            from = to;
+            if rolling.full(part.rows, part.bytes) {
+                self.finish_part()?;
+            }
         }
         Ok(())
     }
-}
 
-impl Drop for Files {
-    fn drop(&mut self) {
-        // Not committed: the attempt failed or was cancelled (a cancelled
-        // task is dropped without being closed).
-        if self.out.take().is_some() {
-            let _ = std::fs::remove_file(&self.in_progress);
+    fn on_watermark(
+        &mut self,
+        watermark: Watermark,
+        _: &mut dyn Emit,
+    ) -> Result<Option<Watermark>, OperatorError> {
+        self.roll_if_due()?;
+        Ok(Some(watermark))
+    }
+
+    /// Rolling, the rows before a checkpoint barrier are finished with it
+    /// (as Flink's `FileSink` rolls on checkpoint).
+    fn on_barrier(&mut self, _: Barrier, _: &mut dyn Emit) -> Result<(), OperatorError> {
+        if self.params.rolling.is_some() {
+            self.finish_part()?;
         }
+        Ok(())
+    }
+
+    fn end_input(&mut self, _: usize, _: &mut dyn Emit) -> Result<(), OperatorError> {
+        self.finish_part()
     }
 }
 
@@ -249,10 +297,13 @@ impl OperatorDefinition for FilesDefinition {
 
     fn output_schema(
         &self,
-        _: &FilesParams,
-        _: &SchemaContext<'_>,
+        params: &FilesParams,
+        context: &SchemaContext<'_>,
         inputs: &[Schema],
     ) -> Result<Schema, SpecError> {
+        if let Some(problem) = params.rolling.as_ref().and_then(RollingParams::problem) {
+            return Err(context.bad_params(problem));
+        }
         Ok(inputs.first().cloned().unwrap_or_default())
     }
 

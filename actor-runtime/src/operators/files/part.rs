@@ -1,0 +1,180 @@
+//! One part file of the `files` sink: rows encoded in the sink's format,
+//! written under an in-progress name, and renamed to the final name only
+//! once flushed and synced — so no reader ever sees a half-written part
+//! under a final name, and a part that is not finished (a failed or
+//! cancelled attempt) is removed, leaving nothing behind.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::data::{ColumnView, Schema, Value};
+use crate::operator::{OperatorError, Rows};
+use crate::operators::read::FileFormat;
+
+/// A part being written.
+pub(super) struct Part {
+    /// The final name's path.
+    path: PathBuf,
+    /// Where it is written until it is finished.
+    in_progress: PathBuf,
+    out: Option<BufWriter<File>>,
+    /// Rows written.
+    pub(super) rows: u64,
+    /// Bytes written, header included.
+    pub(super) bytes: u64,
+    /// When it was created.
+    pub(super) opened: Instant,
+    /// Whether a CSV header has been written.
+    pub(super) wrote_header: bool,
+}
+
+impl Part {
+    /// Creates `dir/NAME.inprogress-ATTEMPT`, to become `dir/NAME`.
+    pub(super) fn create(dir: &Path, name: &str, attempt: u32) -> Result<Self, OperatorError> {
+        let in_progress = dir.join(format!("{name}.inprogress-{attempt}"));
+        let file = File::create(&in_progress)
+            .map_err(OperatorError::io("creating", in_progress.display()))?;
+        Ok(Self {
+            path: dir.join(name),
+            in_progress,
+            out: Some(BufWriter::new(file)),
+            rows: 0,
+            bytes: 0,
+            opened: Instant::now(),
+            wrote_header: false,
+        })
+    }
+
+    /// Appends `bytes` holding `rows` rows.
+    pub(super) fn write(&mut self, bytes: &[u8], rows: u64) -> Result<(), OperatorError> {
+        let Some(out) = self.out.as_mut() else {
+            return Ok(());
+        };
+        out.write_all(bytes)
+            .map_err(OperatorError::io("writing", self.in_progress.display()))?;
+        self.rows += rows;
+        self.bytes += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Flushes, syncs and renames the part to its final name.
+    pub(super) fn finish(mut self) -> Result<(), OperatorError> {
+        let Some(mut out) = self.out.take() else {
+            return Ok(());
+        };
+        let writing = || OperatorError::io("writing", self.in_progress.display());
+        let done = out
+            .flush()
+            .map_err(writing())
+            .and_then(|()| out.into_inner().map_err(|e| writing()(e.into_error())))
+            .and_then(|file| {
+                file.sync_all()
+                    .map_err(OperatorError::io("syncing", self.in_progress.display()))
+            })
+            .and_then(|()| {
+                std::fs::rename(&self.in_progress, &self.path)
+                    .map_err(OperatorError::io("committing", self.path.display()))
+            });
+        if done.is_err() {
+            let _ = std::fs::remove_file(&self.in_progress);
+        }
+        done
+    }
+}
+
+impl Drop for Part {
+    fn drop(&mut self) {
+        // Not finished: the attempt failed or was cancelled (a cancelled
+        // task is dropped without being closed).
+        if self.out.take().is_some() {
+            let _ = std::fs::remove_file(&self.in_progress);
+        }
+    }
+}
+
+/// Rows encoded in a file format: their bytes and where each row ends,
+/// so a batch can be cut between any two rows into two parts.
+pub(super) struct Encoded {
+    /// The rows' bytes, one after another.
+    pub(super) bytes: Vec<u8>,
+    /// The end offset of each row in `bytes`.
+    pub(super) ends: Vec<usize>,
+}
+
+/// A CSV header line (the column names); no header for other formats.
+pub(super) fn header(format: FileFormat, schema: &Schema) -> Result<Vec<u8>, OperatorError> {
+    if format != FileFormat::Csv {
+        return Ok(Vec::new());
+    }
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    let names: Vec<&str> = schema.fields.iter().map(|f| f.name.as_str()).collect();
+    writer.write_record(&names).map_err(csv_error)?;
+    writer.into_inner().map_err(|e| csv_error(e.into_error()))
+}
+
+fn csv_error(error: impl std::fmt::Display) -> OperatorError {
+    OperatorError::BadInput(error.to_string())
+}
+
+/// A CSV or text cell: empty for null.
+fn text_of(column: &ColumnView<'_>, row: usize) -> String {
+    match column.value(row) {
+        Value::Null => String::new(),
+        Value::Utf8(s) => s,
+        other => other.to_string(),
+    }
+}
+
+/// `rows` of `schema` in `format`, one line each.
+pub(super) fn encode(
+    format: FileFormat,
+    schema: &Schema,
+    rows: &Rows<'_>,
+) -> Result<Encoded, OperatorError> {
+    let mut ends = Vec::with_capacity(rows.rows);
+    let bytes = match format {
+        FileFormat::Csv => {
+            let mut writer = csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(Vec::new());
+            for row in 0..rows.rows {
+                let fields: Vec<String> = rows.columns.iter().map(|c| text_of(c, row)).collect();
+                writer.write_record(&fields).map_err(csv_error)?;
+                // The writer buffers: flushed, its vector ends at the row.
+                writer.flush().map_err(csv_error)?;
+                ends.push(writer.get_ref().len());
+            }
+            writer.into_inner().map_err(|e| csv_error(e.into_error()))?
+        }
+        FileFormat::Text => {
+            let mut text = String::new();
+            for row in 0..rows.rows {
+                let cells: Vec<String> = rows.columns.iter().map(|c| text_of(c, row)).collect();
+                text.push_str(&cells.join("\t"));
+                text.push('\n');
+                ends.push(text.len());
+            }
+            text.into_bytes()
+        }
+        FileFormat::JsonLines => {
+            let mut text = String::new();
+            for row in 0..rows.rows {
+                let object: serde_json::Map<String, serde_json::Value> = schema
+                    .fields
+                    .iter()
+                    .zip(&rows.columns)
+                    .map(|(f, c)| (f.name.clone(), c.value(row).to_json()))
+                    .collect();
+                text.push_str(&serde_json::Value::Object(object).to_string());
+                text.push('\n');
+                ends.push(text.len());
+            }
+            text.into_bytes()
+        }
+    };
+    Ok(Encoded { bytes, ends })
+}

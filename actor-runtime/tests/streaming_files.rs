@@ -103,11 +103,14 @@ impl Streaming {
             }
             let outcome = task.await.unwrap();
             let failure = outcome.expect_err("an unbounded job ends only when cancelled");
-            assert_eq!(
-                failure.cause,
-                FailureCause::Cancelled,
-                "{}",
-                failure.message
+            // A consumer may see its cancelled producer go before its
+            // own cancellation comes: that echo is no failure of its own.
+            assert!(
+                failure.cause == FailureCause::Cancelled
+                    || failure
+                        .message
+                        .contains("went away before the end of its data"),
+                "{failure:?}"
             );
         }
         self.worker.finish_job(&self.job);
@@ -224,6 +227,60 @@ async fn rows_written_into_a_followed_directory_arrive_once_in_finished_parts() 
         .filter(|n| n.contains(".inprogress"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// The rows of the finished JSON-lines parts in `dir`, sorted.
+fn finished_json_rows(dir: &Path) -> Vec<serde_json::Value> {
+    let mut rows = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".jsonl") {
+            let text = std::fs::read_to_string(dir.join(&name)).unwrap();
+            rows.extend(text.lines().map(|l| serde_json::from_str(l).unwrap()));
+        }
+    }
+    rows.sort_by_key(|row: &serde_json::Value| row.to_string());
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_time_of_followed_files_fires_windows_as_files_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+    std::fs::create_dir(&input).unwrap();
+    produce(&input, "a.csv", 0..25);
+    let job = format!(
+        r#"{{"vertices": [
+          {{"id": "in", "operator": "follow", "params": {{"path": "{}", "format": "csv", "poll_ms": 20, "schema": {SCHEMA}, "event_time": {{"column": "at"}}}}}},
+          {{"id": "w", "operator": "window", "params": {{"time": "at", "window": {{"tumbling": {{"size_ms": 10}}}}, "aggregates": [{{"name": "n", "function": "count"}}]}}}},
+          {{"id": "out", "operator": "files", "params": {{"path": "{}", "format": "json_lines", "rolling": {{"max_rows": 1}}}}}}],
+         "edges": [{{"from": "in", "to": "w", "partitioning": "forward"}}, {{"from": "w", "to": "out", "partitioning": "forward"}}]}}"#,
+        input.display(),
+        output.display()
+    );
+    let running = Streaming::start(&job, worker(dir.path()), "follow-windows");
+    let window = |start: i64, n: i64| serde_json::json!({"window_start": start, "window_end": start + 10, "n": n});
+    let count = |want: usize| {
+        let output = output.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while finished_json_rows(&output).len() < want && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            finished_json_rows(&output)
+        }
+    };
+    // Event time 24 has been seen: the windows ending by then fired.
+    assert_eq!(count(2).await, [window(0, 10), window(10, 10)]);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(finished_json_rows(&output).len(), 2, "[20, 30) waits");
+    assert!(running.tasks.iter().all(|t| !t.is_finished()));
+    produce(&input, "b.csv", 40..41);
+    assert_eq!(
+        count(3).await,
+        [window(0, 10), window(10, 10), window(20, 5)]
+    );
+    running.cancel().await;
 }
 
 async fn run_to_failure(json: &str, dir: &Path, job: &str) -> String {
@@ -418,7 +475,7 @@ fn a_rolling_sink_finishes_parts_by_size_and_by_interval() {
 
     let out = dir.path().join("interval");
     let interval = RollingParams {
-        interval_ms: Some(50),
+        interval_ms: Some(200),
         ..Default::default()
     };
     let mut sink = rolling_sink(&out, interval, WriteMode::Error);
@@ -427,7 +484,7 @@ fn a_rolling_sink_finishes_parts_by_size_and_by_interval() {
         .unwrap();
     sink.on_watermark(Watermark(1), &mut emitted).unwrap();
     assert!(finished_parts(&out).is_empty(), "not due yet");
-    std::thread::sleep(Duration::from_millis(60));
+    std::thread::sleep(Duration::from_millis(250));
     let passed = sink.on_watermark(Watermark(2), &mut emitted).unwrap();
     assert_eq!(passed, Some(Watermark(2)), "the watermark goes on");
     assert_eq!(
@@ -437,7 +494,7 @@ fn a_rolling_sink_finishes_parts_by_size_and_by_interval() {
     // An empty batch (a source with nothing new) also sees time pass.
     sink.process(0, &Rows::of_batch(&batch(2..3)), &mut emitted)
         .unwrap();
-    std::thread::sleep(Duration::from_millis(60));
+    std::thread::sleep(Duration::from_millis(250));
     sink.process(0, &Rows::of_batch(&batch(0..0)), &mut emitted)
         .unwrap();
     assert_eq!(finished_parts(&out).len(), 2);

@@ -123,9 +123,16 @@ impl Files {
         Ok(parts)
     }
 
+    /// Removes the part `name`; one already gone (another subtask or
+    /// attempt got there first) is no error.
     fn remove(&self, name: &str) -> Result<(), OperatorError> {
         let path = self.dir.join(name);
-        std::fs::remove_file(&path).map_err(OperatorError::io("removing", path.display()))
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(OperatorError::io("removing", path.display())(e))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Starts the next part: the one part without rolling, the next in

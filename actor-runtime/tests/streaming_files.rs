@@ -79,10 +79,11 @@ impl Streaming {
                     shuffle: None,
                     max_frame: 1 << 20,
                     keep: None,
+                    live_collect: false,
                 };
                 let worker = worker.clone();
                 tasks.push(tokio::spawn(async move {
-                    worker.run_attempt(deployment).await.map(|_| ())
+                    worker.run_attempt(deployment, None).await.map(|_| ())
                 }));
             }
         }

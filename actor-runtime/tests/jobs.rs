@@ -339,6 +339,7 @@ fn lone_task(source: Box<dyn faro_runtime::operator::Source>) -> faro_runtime::t
         outputs: vec![],
         metrics: faro_runtime::metrics::TaskMetrics::default(),
         span: tracing::Span::none(),
+        live: None,
     }
 }
 

@@ -1,11 +1,15 @@
-//! Event-time windows: which windows a row belongs to ([`assign`]:
-//! tumbling, hopping, cumulating), how a key's sessions merge
-//! ([`session`]), and the `window` operator built on them ([`aggregate`]:
-//! an incremental aggregate per window and group, fired by the watermark).
+//! Windows: which windows a row belongs to ([`assign`]: tumbling,
+//! hopping, cumulating; [`session`]: how a group's sessions merge), and
+//! the `window` operator built on them ([`aggregate`], running
+//! [`aligned`] or [`sessions`] state, with [`params`]).
 
 pub mod aggregate;
+pub mod aligned;
 pub mod assign;
+pub mod params;
 pub mod session;
+pub mod sessions;
 
-pub use aggregate::{WindowAggregate, WindowDefinition, WindowKind, WindowParams};
+pub use aggregate::{WindowAggregate, WindowDefinition};
 pub use assign::{Assigner, Window, WindowError};
+pub use params::{ParamsError, WindowKind, WindowParams};

@@ -30,7 +30,7 @@ use crate::operators::join::HashJoinDefinition;
 use crate::operators::nexmark::NexmarkDefinition;
 use crate::operators::read::ReadDefinition;
 use crate::operators::sort::{SortDefinition, TopNDefinition};
-use crate::operators::window::WindowDefinition;
+use crate::operators::window::{WindowDefinition, WindowTopNDefinition};
 
 /// Every built-in operator, in the order error messages list them.
 pub static CATALOGUE: &[&dyn CatalogueEntry] = &[
@@ -42,6 +42,7 @@ pub static CATALOGUE: &[&dyn CatalogueEntry] = &[
     &ExplodeDefinition,
     &AggregateDefinition,
     &WindowDefinition,
+    &WindowTopNDefinition,
     &SortDefinition,
     &TopNDefinition,
     &HashJoinDefinition,
@@ -108,7 +109,7 @@ mod tests {
         assert!(
             unknown
                 .to_string()
-                .contains("(known: generate, read, nexmark, filter,"),
+                .contains("(known: generate, read, nexmark, filter, project, explode, aggregate, window, window_top_n, sort, top_n,"),
             "{unknown}"
         );
     }

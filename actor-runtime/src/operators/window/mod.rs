@@ -1,7 +1,8 @@
 //! Windows: which windows a row belongs to ([`assign`]: tumbling,
-//! hopping, cumulating; [`session`]: how a group's sessions merge), and
-//! the `window` operator built on them ([`aggregate`], running
-//! [`aligned`] or [`sessions`] state, with [`params`]).
+//! hopping, cumulating; [`session`]: how a group's sessions merge), the
+//! `window` operator built on them ([`aggregate`], running [`aligned`]
+//! or [`sessions`] state, with [`params`]), and `window_top_n`
+//! ([`top_n`]: the best rows per window, after a `window`).
 
 pub mod aggregate;
 pub mod aligned;
@@ -9,7 +10,9 @@ pub mod assign;
 pub mod params;
 pub mod session;
 pub mod sessions;
+pub mod top_n;
 
 pub use aggregate::{WindowAggregate, WindowDefinition};
 pub use assign::{Assigner, Window, WindowError};
 pub use params::{ParamsError, WindowKind, WindowParams};
+pub use top_n::{WindowTopN, WindowTopNDefinition, WindowTopNParams};

@@ -62,8 +62,8 @@ pub(super) fn with_bounds(
 }
 
 enum Windows {
-    Aligned(AlignedWindows),
-    Session(SessionWindows),
+    Aligned(Box<AlignedWindows>),
+    Session(Box<SessionWindows>),
 }
 
 /// The running `window` operator.
@@ -92,12 +92,12 @@ impl WindowAggregate {
         fields.extend(probe.output_schema().fields);
         let output = Schema::new(fields);
         let windows = match (params.assigner(), params.window) {
-            (Some(assigner), _) => {
-                Windows::Aligned(AlignedWindows::new(params, assigner, input, output, wall)?)
-            }
-            (None, WindowKind::Session { gap_ms }) => {
-                Windows::Session(SessionWindows::new(params, gap_ms, input, output)?)
-            }
+            (Some(assigner), _) => Windows::Aligned(Box::new(AlignedWindows::new(
+                params, assigner, input, output, wall,
+            )?)),
+            (None, WindowKind::Session { gap_ms }) => Windows::Session(Box::new(
+                SessionWindows::new(params, gap_ms, input, output)?,
+            )),
             (None, _) => return Err(OperatorError::BadInput("an unknown window kind".into())),
         };
         Ok(Self { windows })
@@ -113,8 +113,8 @@ impl WindowAggregate {
 
     fn inner(&mut self) -> &mut dyn Operator {
         match &mut self.windows {
-            Windows::Aligned(w) => w,
-            Windows::Session(w) => w,
+            Windows::Aligned(w) => w.as_mut(),
+            Windows::Session(w) => w.as_mut(),
         }
     }
 }

@@ -1,12 +1,14 @@
 //! Windows: which windows a row belongs to ([`assign`]: tumbling,
 //! hopping, cumulating; [`session`]: how a group's sessions merge), the
 //! `window` operator built on them ([`aggregate`], running [`aligned`]
-//! or [`sessions`] state, with [`params`]), and `window_top_n`
-//! ([`top_n`]: the best rows per window, after a `window`).
+//! or [`sessions`] state — session rows kept in [`held`] — with
+//! [`params`]), and `window_top_n` ([`top_n`]: the best rows per window,
+//! after a `window`).
 
 pub mod aggregate;
 pub mod aligned;
 pub mod assign;
+pub mod held;
 pub mod params;
 pub mod session;
 pub mod sessions;

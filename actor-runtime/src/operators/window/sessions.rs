@@ -14,12 +14,23 @@
 //! when the session fires. Either way open sessions are bounded by the
 //! memory budget: beyond it the operator fails (`OverBudget`).
 //!
+//! Held batches outlive their fired rows while a row of theirs is still
+//! open, and a long session gathers a state row per batch; so once the
+//! held rows are more than twice what is needed, every open session's
+//! rows are taken and held again — folded into one state row per
+//! session where the final aggregate's output is itself state (all but
+//! `avg`), copied into fresh batches otherwise. Known limits: sessions
+//! with `avg` or `count_distinct` keep a row per batch (or per input
+//! row) until they fire, and the budget counts held rows, not the
+//! per-session index.
+//!
 //! Lateness follows Flink: a row is late if its own window `[t, t + gap)`
 //! has fired and it touches no open session of its group.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::assign::Window;
+use super::held::{schedule, HeldRow, HeldRows, Taking};
 use super::session::{add, containing, touches};
 use super::WindowParams;
 use crate::data::{Batch, Column, ColumnData, DataType, Field, Schema, ValuesView};
@@ -30,6 +41,9 @@ use crate::message::Watermark;
 use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
 use crate::operators::aggregate::{splittable, Aggregate, AggregateMode, AggregateParams};
 
+/// Held rows beyond twice what is needed before they are held again.
+const SLACK_ROWS: usize = 4096;
+
 /// Names of the session bounds inside the operator; never user columns.
 const START: &str = "\u{1}session_start";
 const END: &str = "\u{1}session_end";
@@ -39,13 +53,9 @@ const END: &str = "\u{1}session_end";
 struct Group {
     /// Sorted, disjoint, as [`add`] keeps them.
     windows: Vec<Window>,
-    /// By session start: `(held batch, row)` of each of its rows.
-    held: BTreeMap<i64, Vec<(u64, u32)>>,
+    /// By session start: where each of its rows is held.
+    held: BTreeMap<i64, Vec<HeldRow>>,
 }
-
-/// Per held batch: the rows that fire from it, and for each its
-/// session's final start and end.
-type Firing = BTreeMap<u64, (Vec<u32>, Vec<i64>, Vec<i64>)>;
 
 /// The running operator for session windows.
 pub struct SessionWindows {
@@ -59,19 +69,18 @@ pub struct SessionWindows {
     merge: AggregateParams,
     /// Whether held rows are partial state (else raw bounded rows).
     partial: bool,
-    held_schema: Schema,
+    /// Whether the final aggregate's output is state again, so a
+    /// session's state rows can be folded into one.
+    foldable: bool,
     held_keys: Vec<usize>,
     held_start: usize,
+    held: HeldRows,
     output: Schema,
     lateness: i64,
     watermark: Watermark,
     groups: HashMap<Box<[u8]>, Group>,
     /// Every open session as (end, start, group): the next to fire first.
     due: BTreeSet<(i64, i64, Box<[u8]>)>,
-    /// Held batches and how many of their rows are still in a session.
-    batches: HashMap<u64, (Batch, usize)>,
-    next_batch: u64,
-    bytes: u64,
     budget: u64,
     context: Option<OperatorContext>,
     late_rows: u64,
@@ -111,6 +120,9 @@ impl SessionWindows {
         } else {
             (bounded.clone(), keys.clone(), input.fields.len())
         };
+        let foldable = partial
+            && Aggregate::new(&merge, &bounded, AggregateMode::Final)?.output_schema()
+                == held_schema;
         Ok(Self {
             gap,
             time,
@@ -119,7 +131,8 @@ impl SessionWindows {
             bounded,
             merge,
             partial,
-            held_schema,
+            foldable,
+            held: HeldRows::new(held_schema, held_start),
             held_keys,
             held_start,
             output,
@@ -127,9 +140,6 @@ impl SessionWindows {
             watermark: Watermark::MIN,
             groups: HashMap::new(),
             due: BTreeSet::new(),
-            batches: HashMap::new(),
-            next_batch: 0,
-            bytes: 0,
             budget: params.memory_bytes.unwrap_or(u64::MAX),
             context: None,
             late_rows: 0,
@@ -175,19 +185,22 @@ impl SessionWindows {
     /// Keeps `batch` (of the held schema), each row joining the session
     /// its bounds name.
     fn hold(&mut self, batch: Batch) -> Result<(), OperatorError> {
-        let id = self.next_batch;
-        self.next_batch += 1;
         let columns = views(&batch);
-        let keys: Vec<_> = self.held_keys.iter().map(|&k| &columns[k]).collect();
         let ValuesView::Timestamp(starts) = columns[self.held_start].values else {
             return Err(OperatorError::BadInput(
                 "session bounds are not timestamps".into(),
             ));
         };
+        let keys: Vec<_> = self.held_keys.iter().map(|&k| &columns[k]).collect();
+        let mut homes = Vec::with_capacity(batch.num_rows());
         let mut key = Vec::new();
         for (row, &start) in starts.iter().enumerate().take(batch.num_rows()) {
             key.clear();
             encode_key(&keys, row, &mut key);
+            homes.push((key.as_slice().to_vec(), start));
+        }
+        let id = self.held.push(batch);
+        for (row, (key, start)) in homes.into_iter().enumerate() {
             let group = self.groups.get_mut(key.as_slice());
             let Some(rows) = group.and_then(|g| g.held.get_mut(&start)) else {
                 return Err(OperatorError::BadInput(
@@ -196,17 +209,14 @@ impl SessionWindows {
             };
             rows.push((id, row as u32));
         }
-        self.bytes += batch.buffer_bytes() as u64;
-        let rows = batch.num_rows();
-        self.batches.insert(id, (batch, rows));
-        if self.bytes > self.budget {
+        if self.held.bytes() > self.budget {
             return Err(OperatorError::OverBudget {
                 operator: "window".into(),
                 budget: self.budget,
                 detail: format!(
                     "{} open sessions hold {} bytes of {}; shorten the gap or the lateness",
                     self.due.len(),
-                    self.bytes,
+                    self.held.bytes(),
                     if self.partial { "state" } else { "rows" }
                 ),
             });
@@ -214,9 +224,57 @@ impl SessionWindows {
         Ok(())
     }
 
+    /// Takes every open session's rows and holds them again, folded into
+    /// one state row per session when that is possible — once the held
+    /// rows are more than twice what that leaves.
+    fn compact(&mut self) -> Result<(), OperatorError> {
+        let needed = if self.foldable {
+            self.due.len()
+        } else {
+            self.held.live()
+        };
+        if self.held.rows() <= needed.saturating_mul(2) + SLACK_ROWS {
+            return Ok(());
+        }
+        let mut taking = Taking::new();
+        for group in self.groups.values_mut() {
+            for &window in &group.windows {
+                let rows = group.held.get_mut(&window.start).map(std::mem::take);
+                schedule(&mut taking, rows.unwrap_or_default(), window);
+            }
+        }
+        let taken = self.held.take(taking)?;
+        if !self.foldable {
+            return taken.into_iter().try_for_each(|batch| self.hold(batch));
+        }
+        // The final output is state of the held schema (`foldable`).
+        let folded = self.merge(AggregateMode::Final, taken)?;
+        folded.into_iter().try_for_each(|batch| self.hold(batch))
+    }
+
+    /// `batches` (held rows with their final bounds) through an aggregate
+    /// by session and keys in `mode`: its output.
+    fn merge(&self, mode: AggregateMode, batches: Vec<Batch>) -> Result<Vec<Batch>, OperatorError> {
+        let mut merge = Aggregate::new(&self.merge, &self.bounded, mode)?;
+        let mut results: Vec<Batch> = Vec::new();
+        let mut run = || -> Result<(), OperatorError> {
+            if let Some(context) = &self.context {
+                merge.open(context)?;
+            }
+            for batch in &batches {
+                merge.process(0, &Rows::of_batch(batch), &mut results)?;
+            }
+            merge.end_input(0, &mut results)
+        };
+        let result = run();
+        let closed = merge.close();
+        result.and(closed)?;
+        Ok(results)
+    }
+
     /// Emits and drops every due session (all at end of input).
     fn fire(&mut self, all: bool, out: &mut dyn Emit) -> Result<(), OperatorError> {
-        let mut picks = Firing::new();
+        let mut taking = Taking::new();
         while let Some((end, start, key)) = self.due.first().cloned() {
             if !all && !self.is_due(&Window { start, end }) {
                 break;
@@ -226,17 +284,13 @@ impl SessionWindows {
                 continue;
             };
             group.windows.retain(|w| w.start != start);
-            for (batch, row) in group.held.remove(&start).unwrap_or_default() {
-                let (rows, starts, ends) = picks.entry(batch).or_default();
-                rows.push(row);
-                starts.push(start);
-                ends.push(end);
-            }
+            let rows = group.held.remove(&start).unwrap_or_default();
+            schedule(&mut taking, rows, Window { start, end });
             if group.windows.is_empty() {
                 self.groups.remove(&key);
             }
         }
-        if picks.is_empty() {
+        if taking.is_empty() {
             return Ok(());
         }
         let mode = if self.partial {
@@ -244,45 +298,8 @@ impl SessionWindows {
         } else {
             AggregateMode::Complete
         };
-        let mut merge = Aggregate::new(&self.merge, &self.bounded, mode)?;
-        if let Some(context) = &self.context {
-            merge.open(context)?;
-        }
-        let result = self.merge_into(&mut merge, picks, out);
-        let closed = merge.close();
-        result.and(closed)
-    }
-
-    fn merge_into(
-        &mut self,
-        merge: &mut Aggregate,
-        picks: Firing,
-        out: &mut dyn Emit,
-    ) -> Result<(), OperatorError> {
-        let mut ignored = Vec::new();
-        for (id, (rows, starts, ends)) in picks {
-            let Some((batch, live)) = self.batches.get_mut(&id) else {
-                continue;
-            };
-            let mut taken = take_batch(&self.held_schema, &views(batch), &rows)?;
-            *live -= rows.len().min(*live);
-            if *live == 0 {
-                self.bytes -= (batch.buffer_bytes() as u64).min(self.bytes);
-                self.batches.remove(&id);
-            }
-            let mut columns = taken.columns().to_vec();
-            for (at, values) in [(self.held_start, starts), (self.held_start + 1, ends)] {
-                columns[at] = Column {
-                    validity: None,
-                    data: ColumnData::Timestamp(values),
-                };
-            }
-            taken = Batch::new(self.held_schema.clone(), rows.len(), columns)?;
-            merge.process(0, &Rows::of_batch(&taken), &mut ignored)?;
-        }
-        let mut results: Vec<Batch> = Vec::new();
-        merge.end_input(0, &mut results)?;
-        for batch in results {
+        let taken = self.held.take(taking)?;
+        for batch in self.merge(mode, taken)? {
             // Already (start, end, keys, aggregates): only names change.
             let columns = batch.columns().to_vec();
             out.emit(Batch::new(self.output.clone(), batch.num_rows(), columns)?)?;
@@ -347,7 +364,8 @@ impl Operator for SessionWindows {
         }
         let bounded = Batch::new(self.bounded.clone(), picks.len(), columns)?;
         if !self.partial {
-            return self.hold(bounded);
+            self.hold(bounded)?;
+            return self.compact();
         }
         let mut partial = Aggregate::new(&self.merge, &self.bounded, AggregateMode::Partial)?;
         let mut state: Vec<Batch> = Vec::new();
@@ -357,7 +375,7 @@ impl Operator for SessionWindows {
         for batch in state {
             self.hold(batch)?;
         }
-        Ok(())
+        self.compact()
     }
 
     fn on_watermark(

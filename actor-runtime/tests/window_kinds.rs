@@ -247,6 +247,116 @@ proptest! {
     }
 }
 
+/// A long stream: key 0 never pauses (one session to the end), keys 1
+/// and 2 come in bursts; a watermark every ten batches, some rows late.
+fn long_stream(batches: i64) -> Vec<Step<SessionRow>> {
+    let mut steps = Vec::new();
+    for b in 0..batches {
+        let t = b * 4;
+        let mut rows = vec![(t, 0, Some(b % 17))];
+        if (b / 50) % 2 == 0 {
+            rows.push((t + 1, 1 + b % 2, Some(b % 5)));
+        }
+        if b % 7 == 0 {
+            rows.push((t - 60, 2, None));
+        }
+        steps.push(Step::Rows(rows));
+        if b % 10 == 9 {
+            steps.push(Step::Watermark(t - 40));
+        }
+    }
+    steps
+}
+
+#[test]
+fn long_sessions_hold_their_rows_again_and_still_equal_the_reference() {
+    // Key 0's session keeps every batch's state alive: past the slack
+    // the held rows are folded (count, sum, max) or copied afresh
+    // (count_distinct keeps raw rows), with sessions firing in between.
+    let steps = long_stream(3000);
+    for distinct in [false, true] {
+        let schema = session_schema();
+        let params = session_params(10, 3, distinct);
+        let mut operator = WindowAggregate::new(&params, &schema).unwrap();
+        let to_row = |r: &SessionRow| {
+            vec![
+                Value::Timestamp(r.0),
+                Value::Int64(r.1),
+                r.2.map_or(Value::Null, Value::Int64),
+            ]
+        };
+        let out = replay(&mut operator, &steps, &schema, to_row, 1, 3).unwrap();
+        let (expected, late) = session_reference(&steps, 10, 3, distinct);
+        assert!(
+            late > 0 && expected.len() > 50,
+            "{late} late, {} sessions",
+            expected.len()
+        );
+        assert_eq!(sorted(rows(&out)), sorted(expected), "distinct: {distinct}");
+        assert_eq!(operator.late_rows(), late);
+    }
+}
+
+#[test]
+fn a_long_session_folds_its_state_and_stays_within_its_budget() {
+    // Ten keys, one row each per batch, none ever pausing: unfolded, a
+    // state row per key and batch (10,000 of them) would pass 300 kB.
+    let schema = session_schema();
+    let mut params = session_params(50, 0, false);
+    params.memory_bytes = Some(300_000);
+    let mut operator = WindowAggregate::new(&params, &schema).unwrap();
+    let mut out = Vec::new();
+    for b in 0..1000i64 {
+        let rows: Vec<Vec<Value>> = (0..10)
+            .map(|k| {
+                vec![
+                    Value::Timestamp(b * 10 + k),
+                    Value::Int64(k),
+                    Value::Int64(b),
+                ]
+            })
+            .collect();
+        let batch = batch(&schema, &rows);
+        operator
+            .process(0, &Rows::of_batch(&batch), &mut out)
+            .unwrap();
+    }
+    operator.end_input(0, &mut out).unwrap();
+    let got = sorted(rows(&out));
+    let expected: Vec<Vec<Value>> = (0..10i64)
+        .map(|k| {
+            vec![
+                Value::Timestamp(k),
+                Value::Timestamp(9990 + k + 50),
+                Value::Int64(k),
+                Value::Int64(1000),
+                Value::Int64(999 * 1000 / 2),
+                Value::Int64(999),
+            ]
+        })
+        .collect();
+    assert_eq!(got, sorted(expected));
+    // The same stream without folding (count_distinct) runs out.
+    let mut params = session_params(50, 0, true);
+    params.memory_bytes = Some(300_000);
+    let mut raw = WindowAggregate::new(&params, &schema).unwrap();
+    let error = (0..1000i64)
+        .try_for_each(|b| {
+            let rows: Vec<Vec<Value>> = (0..10)
+                .map(|k| {
+                    vec![
+                        Value::Timestamp(b * 10 + k),
+                        Value::Int64(k),
+                        Value::Int64(b),
+                    ]
+                })
+                .collect();
+            raw.process(0, &Rows::of_batch(&batch(&schema, &rows)), &mut out)
+        })
+        .unwrap_err();
+    assert!(matches!(error, OperatorError::OverBudget { .. }), "{error}");
+}
+
 /// A row after a `window`: (window start, partition, score, id).
 type TopRow = (i64, i64, Option<i64>, i64);
 
@@ -682,4 +792,37 @@ fn processing_time_windows_fire_once_the_wall_clock_passes_their_end() {
         "{all:?}"
     );
     assert_eq!(operator.late_rows(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paced_stream_counted_in_wall_clock_windows_loses_no_row() {
+    // 80 rows at 200 a second: about 0.4 s of wall clock, so several
+    // 100 ms windows, each firing as later batches arrive.
+    let spec = serde_json::json!({"name": "wall", "mode": "streaming", "vertices": [
+        {"id": "gen", "operator": "generate", "params": {
+            "rows": 80, "rows_per_second": 200, "batch_rows": 4,
+            "columns": [{"name": "v", "expr": "i"}]}},
+        {"id": "w", "operator": "window", "params": {
+            "processing_time": true, "window": {"tumbling": {"size_ms": 100}},
+            "aggregates": [{"name": "n", "function": "count"}, {"name": "s", "function": "sum", "expr": "v"}]}},
+        {"id": "out", "operator": "collect"}],
+        "edges": [{"from": "gen", "to": "w", "partitioning": "forward"},
+                  {"from": "w", "to": "out", "partitioning": "forward"}]});
+    let spec = JobSpec::parse(&spec.to_string()).unwrap();
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let (windows, _) = run(&spec, "wall").await;
+    let int = |v: &Value| match v {
+        Value::Int64(n) | Value::Timestamp(n) => *n,
+        _ => panic!("{v:?}"),
+    };
+    assert!(windows.len() >= 3, "{windows:?}");
+    assert_eq!(windows.iter().map(|r| int(&r[2])).sum::<i64>(), 80);
+    assert_eq!(windows.iter().map(|r| int(&r[3])).sum::<i64>(), 79 * 80 / 2);
+    for row in &windows {
+        assert_eq!(int(&row[1]) - int(&row[0]), 100);
+        assert!(int(&row[1]) > started, "{row:?} before the job began");
+    }
 }

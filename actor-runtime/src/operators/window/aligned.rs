@@ -230,7 +230,7 @@ impl Operator for AlignedWindows {
 mod tests {
     use super::*;
     use crate::data::{BatchBuilder, DataType, Field, Value};
-    use crate::operators::window::{WindowKind, WindowParams};
+    use crate::operators::window::WindowParams;
     use std::sync::atomic::{AtomicI64, Ordering};
 
     static FAKE_NOW: AtomicI64 = AtomicI64::new(0);
@@ -281,6 +281,5 @@ mod tests {
         op.end_input(0, &mut out).unwrap();
         assert_eq!(out.len(), 2, "end of input fires the open window");
         assert_eq!(op.late_rows(), 0);
-        assert!(matches!(params.window, WindowKind::Tumbling { .. }));
     }
 }

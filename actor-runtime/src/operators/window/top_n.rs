@@ -276,7 +276,11 @@ impl Operator for WindowTopN {
     }
 
     fn end_input(&mut self, _input: usize, out: &mut dyn Emit) -> Result<(), OperatorError> {
-        self.fire(true, out)
+        self.fire(true, out)?;
+        if self.late_rows > 0 {
+            tracing::info!(late_rows = self.late_rows, "window_top_n dropped late rows");
+        }
+        Ok(())
     }
 }
 

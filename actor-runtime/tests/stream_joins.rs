@@ -243,6 +243,7 @@ fn windows_of(window: WindowKind, t: i64) -> Vec<(i64, i64)> {
             max_size_ms,
             step_ms,
         } => (max_size_ms, step_ms, true),
+        WindowKind::Session { .. } => unreachable!("window joins refuse sessions"),
     };
     let mut all = Vec::new();
     if cumulate {

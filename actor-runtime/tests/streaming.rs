@@ -167,7 +167,8 @@ fn kinds() -> impl Strategy<Value = WindowKind> {
 
 fn params(window: WindowKind, lateness: i64) -> WindowParams {
     WindowParams {
-        time: "t".into(),
+        time: Some("t".into()),
+        processing_time: false,
         window,
         offset_ms: 0,
         group_by: vec!["k".into()],
@@ -193,6 +194,7 @@ fn reference(steps: &[Step], window: WindowKind, lateness: i64) -> (Vec<Vec<Valu
                 max_size_ms,
                 step_ms,
             } => (max_size_ms, step_ms, true),
+            WindowKind::Session { .. } => unreachable!("sessions: tests/window_kinds.rs"),
         };
         let mut all = Vec::new();
         if cumulate {

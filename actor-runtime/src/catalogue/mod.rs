@@ -32,7 +32,7 @@ use crate::operators::nexmark::NexmarkDefinition;
 use crate::operators::read::ReadDefinition;
 use crate::operators::sort::{SortDefinition, TopNDefinition};
 use crate::operators::stream_join::{IntervalJoinDefinition, WindowJoinDefinition};
-use crate::operators::window::WindowDefinition;
+use crate::operators::window::{WindowDefinition, WindowTopNDefinition};
 
 /// Every built-in operator, in the order error messages list them.
 pub static CATALOGUE: &[&dyn CatalogueEntry] = &[
@@ -45,6 +45,7 @@ pub static CATALOGUE: &[&dyn CatalogueEntry] = &[
     &ExplodeDefinition,
     &AggregateDefinition,
     &WindowDefinition,
+    &WindowTopNDefinition,
     &SortDefinition,
     &TopNDefinition,
     &HashJoinDefinition,
@@ -113,7 +114,7 @@ mod tests {
         assert!(
             unknown
                 .to_string()
-                .contains("(known: generate, read, nexmark, follow, filter,"),
+                .contains("(known: generate, read, nexmark, follow, filter, project, explode, aggregate, window, window_top_n, sort,"),
             "{unknown}"
         );
         assert!(

@@ -66,27 +66,12 @@ pub struct WindowJoinParams {
 }
 
 impl WindowJoinParams {
-    pub(super) fn assigner(&self) -> Assigner {
-        let offset = self.offset_ms;
-        match self.window {
-            WindowKind::Tumbling { size_ms } => Assigner::Tumbling {
-                size: size_ms,
-                offset,
-            },
-            WindowKind::Hopping { size_ms, slide_ms } => Assigner::Hopping {
-                size: size_ms,
-                slide: slide_ms,
-                offset,
-            },
-            WindowKind::Cumulating {
-                max_size_ms,
-                step_ms,
-            } => Assigner::Cumulating {
-                max_size: max_size_ms,
-                step: step_ms,
-                offset,
-            },
-        }
+    /// The window assigner; sessions (which depend on the rows, not the
+    /// clock) are refused.
+    pub(super) fn assigner(&self) -> Result<Assigner, String> {
+        self.window.aligned(self.offset_ms).ok_or_else(|| {
+            "window_join takes tumbling, hopping or cumulating windows, not sessions".into()
+        })
     }
 
     /// The longest window: how far a window's rows reach back from its end.
@@ -94,6 +79,7 @@ impl WindowJoinParams {
         match self.window {
             WindowKind::Tumbling { size_ms } | WindowKind::Hopping { size_ms, .. } => size_ms,
             WindowKind::Cumulating { max_size_ms, .. } => max_size_ms,
+            WindowKind::Session { gap_ms } => gap_ms,
         }
     }
 

@@ -65,7 +65,7 @@ impl WindowJoin {
         right: &Schema,
         budget: u64,
     ) -> Result<Self, OperatorError> {
-        let assigner = params.assigner();
+        let assigner = params.assigner().map_err(OperatorError::BadInput)?;
         assigner
             .check()
             .map_err(|e| OperatorError::BadInput(e.to_string()))?;
@@ -328,6 +328,7 @@ impl OperatorDefinition for WindowJoinDefinition {
         let (left, right) = check_sides(context, inputs, params.names(LEFT), params.names(RIGHT))?;
         params
             .assigner()
+            .map_err(|e| context.bad_params(e))?
             .check()
             .map_err(|e| context.bad_params(e.to_string()))?;
         context.unique(params.output(left, right))

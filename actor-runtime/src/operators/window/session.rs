@@ -1,8 +1,8 @@
 //! Session windows of one key: each row opens `[ts, ts + gap)`, and
 //! windows that overlap or touch merge (Flink's rule), so a session ends
-//! after `gap` without a row. Pure: the window operator keeps one sorted
-//! list per key and merges the accumulators of the windows this reports
-//! as merged.
+//! after `gap` without a row. Pure: the session operator
+//! ([`super::sessions`]) keeps one sorted list per key and merges the
+//! state of the windows this reports as merged.
 
 use super::assign::Window;
 
@@ -43,6 +43,23 @@ pub fn add(sessions: &mut Vec<Window>, ts: i64, gap: i64) -> SessionMerge {
         merged
     };
     SessionMerge { window, merged }
+}
+
+/// Whether a row at `ts` would merge into one of `sessions` (sorted,
+/// disjoint): a row whose own window has fired may still join a session
+/// that has not, as Flink decides lateness after merging.
+pub fn touches(sessions: &[Window], ts: i64, gap: i64) -> bool {
+    let first = sessions.partition_point(|s| s.end < ts);
+    sessions
+        .get(first)
+        .is_some_and(|s| s.start <= ts.saturating_add(gap))
+}
+
+/// The session of `sessions` (sorted, disjoint, as [`add`] keeps them)
+/// that holds a row at `ts`.
+pub fn containing(sessions: &[Window], ts: i64) -> Option<Window> {
+    let at = sessions.partition_point(|s| s.end <= ts);
+    sessions.get(at).filter(|s| s.start <= ts).copied()
 }
 
 #[cfg(test)]
@@ -115,5 +132,22 @@ mod tests {
             }
         }
         assert_eq!(sessions, expected);
+        for &ts in &rows {
+            let holder = containing(&sessions, ts).unwrap();
+            assert!(holder.start <= ts && ts < holder.end);
+        }
+        assert_eq!(containing(&sessions, -1), None);
+    }
+
+    #[test]
+    fn a_row_touches_a_session_it_would_merge_into() {
+        let sessions = [w(10, 20), w(40, 50)];
+        assert!(touches(&sessions, 0, 10), "[0, 10) touches [10, 20)");
+        assert!(!touches(&sessions, -1, 10));
+        assert!(touches(&sessions, 20, 5), "starts at the end of [10, 20)");
+        assert!(!touches(&sessions, 21, 5));
+        assert!(touches(&sessions, 35, 5));
+        assert!(!touches(&sessions, 51, 100));
+        assert!(!touches(&[], 0, 10));
     }
 }

@@ -1,0 +1,285 @@
+//! Aligned windows — tumbling, hopping, cumulating — whose windows follow
+//! from a row's time alone. Each open window keeps an incremental
+//! [`Aggregate`] (the batch accumulators, spilling as they do), so a
+//! window's result is exactly the batch aggregate of its rows.
+//!
+//! The row's time is its event-time column, or (processing time) the
+//! wall clock when the batch arrives. Event-time windows fire when the
+//! watermark passes their end plus the allowed lateness; wall-clock
+//! windows once the clock has passed their end. The task loop gives
+//! operators no timer, so a wall-clock window fires at the first batch,
+//! watermark or end of input after its end — on a silent input, late.
+
+use std::collections::BTreeMap;
+
+use super::aggregate::with_bounds;
+use super::assign::{Assigner, Window};
+use super::WindowParams;
+use crate::data::{Batch, Schema, ValuesView};
+use crate::kernels::take::take_batch;
+use crate::message::Watermark;
+use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
+use crate::operators::aggregate::{Aggregate, AggregateMode, AggregateParams};
+
+/// Milliseconds since the epoch, by the wall clock.
+pub fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Where a row's time comes from.
+#[derive(Debug, Clone, Copy)]
+enum Clock {
+    /// This column (a timestamp).
+    Event(usize),
+    /// The wall clock at arrival, read by this function (a test's may
+    /// be fake).
+    Wall(fn() -> i64),
+}
+
+/// The running operator for aligned windows.
+pub struct AlignedWindows {
+    assigner: Assigner,
+    clock: Clock,
+    params: AggregateParams,
+    input: Schema,
+    output: Schema,
+    lateness: i64,
+    watermark: Watermark,
+    open: BTreeMap<(i64, i64), Aggregate>,
+    context: Option<OperatorContext>,
+    late_rows: u64,
+}
+
+impl AlignedWindows {
+    /// Windows of `params` (not sessions) over rows of `input`, emitting
+    /// `output`; `wall` is the clock processing time reads.
+    pub fn new(
+        params: &WindowParams,
+        assigner: Assigner,
+        input: &Schema,
+        output: Schema,
+        wall: fn() -> i64,
+    ) -> Result<Self, OperatorError> {
+        let clock = match &params.time {
+            Some(time) => Clock::Event(
+                input
+                    .index_of(time)
+                    .ok_or_else(|| OperatorError::BadInput(format!("no time column {time}")))?,
+            ),
+            None => Clock::Wall(wall),
+        };
+        Ok(Self {
+            assigner,
+            clock,
+            params: params.aggregate(),
+            input: input.clone(),
+            output,
+            lateness: params.allowed_lateness_ms.max(0),
+            watermark: Watermark::MIN,
+            open: BTreeMap::new(),
+            context: None,
+            late_rows: 0,
+        })
+    }
+
+    /// Rows dropped as late (or without a time) so far.
+    pub fn late_rows(&self) -> u64 {
+        self.late_rows
+    }
+
+    /// The clock's time for this call, read once so that rows assigned by
+    /// it never land in a window it already counts as complete.
+    fn now(&self) -> i64 {
+        match self.clock {
+            Clock::Event(_) => self.watermark.0,
+            Clock::Wall(now) => now(),
+        }
+    }
+
+    /// Whether `window` is complete at `now` (from [`Self::now`]).
+    fn fired(&self, window: &Window, now: i64) -> bool {
+        match self.clock {
+            Clock::Event(_) => window.max_timestamp().saturating_add(self.lateness) <= now,
+            Clock::Wall(_) => window.end <= now,
+        }
+    }
+
+    /// Emits and drops every window complete at `now` (all of them at
+    /// `i64::MAX`: end of input), earliest end first.
+    fn fire(&mut self, now: i64, out: &mut dyn Emit) -> Result<(), OperatorError> {
+        while let Some((&(end, start), _)) = self.open.first_key_value() {
+            if !self.fired(&Window { start, end }, now) {
+                break;
+            }
+            let Some(mut aggregate) = self.open.remove(&(end, start)) else {
+                break;
+            };
+            let mut results: Vec<Batch> = Vec::new();
+            aggregate.end_input(0, &mut results)?;
+            aggregate.close()?;
+            for batch in results {
+                out.emit(with_bounds(&self.output, start, end, &batch)?)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Each row's time, or `None` for a row without one.
+    fn times(&self, rows: &Rows<'_>, now: i64) -> Result<Vec<Option<i64>>, OperatorError> {
+        match self.clock {
+            Clock::Wall(_) => Ok(vec![Some(now); rows.rows]),
+            Clock::Event(time) => {
+                let column = &rows.columns[time];
+                let ValuesView::Timestamp(times) = column.values else {
+                    return Err(OperatorError::BadInput(
+                        "the window's time column is not a timestamp".into(),
+                    ));
+                };
+                Ok((0..rows.rows)
+                    .map(|row| (!column.is_null(row)).then(|| times[row]))
+                    .collect())
+            }
+        }
+    }
+}
+
+impl Operator for AlignedWindows {
+    fn open(&mut self, context: &OperatorContext) -> Result<(), OperatorError> {
+        self.context = Some(context.clone());
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        _input: usize,
+        rows: &Rows<'_>,
+        out: &mut dyn Emit,
+    ) -> Result<(), OperatorError> {
+        let now = self.now();
+        if let Clock::Wall(_) = self.clock {
+            // Before assigning: these rows arrive after those windows.
+            self.fire(now, out)?;
+        }
+        let mut per_window: BTreeMap<(i64, i64), Vec<u32>> = BTreeMap::new();
+        let mut windows = Vec::with_capacity(self.assigner.windows_per_row());
+        for (row, ts) in self.times(rows, now)?.into_iter().enumerate() {
+            let Some(ts) = ts else {
+                self.late_rows += 1;
+                continue;
+            };
+            windows.clear();
+            self.assigner.assign(ts, &mut windows);
+            let mut placed = false;
+            for window in windows.iter().filter(|w| !self.fired(w, now)) {
+                per_window
+                    .entry((window.end, window.start))
+                    .or_default()
+                    .push(row as u32);
+                placed = true;
+            }
+            self.late_rows += u64::from(!placed);
+        }
+        for (key, picks) in per_window {
+            let batch = take_batch(&self.input, &rows.columns, &picks)?;
+            let aggregate = match self.open.entry(key) {
+                std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::btree_map::Entry::Vacant(entry) => {
+                    let mut aggregate =
+                        Aggregate::new(&self.params, &self.input, AggregateMode::Complete)?;
+                    if let Some(context) = &self.context {
+                        aggregate.open(context)?;
+                    }
+                    entry.insert(aggregate)
+                }
+            };
+            let mut early: Vec<Batch> = Vec::new();
+            aggregate.process(0, &Rows::of_batch(&batch), &mut early)?;
+        }
+        Ok(())
+    }
+
+    fn on_watermark(
+        &mut self,
+        watermark: Watermark,
+        out: &mut dyn Emit,
+    ) -> Result<Option<Watermark>, OperatorError> {
+        self.watermark = self.watermark.max(watermark);
+        let now = self.now();
+        self.fire(now, out)?;
+        Ok(Some(watermark))
+    }
+
+    fn end_input(&mut self, _input: usize, out: &mut dyn Emit) -> Result<(), OperatorError> {
+        self.fire(i64::MAX, out)
+    }
+
+    fn close(&mut self) -> Result<(), OperatorError> {
+        let mut first = None;
+        for (_, mut aggregate) in std::mem::take(&mut self.open) {
+            if let Err(error) = aggregate.close() {
+                first.get_or_insert(error);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{BatchBuilder, DataType, Field, Value};
+    use crate::operators::window::WindowParams;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    static FAKE_NOW: AtomicI64 = AtomicI64::new(0);
+
+    fn fake_now() -> i64 {
+        FAKE_NOW.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn wall_clock_windows_take_the_arrival_time_and_fire_once_it_passes_their_end() {
+        let schema = Schema::new(vec![Field::new("v", DataType::Int64)]);
+        let params: WindowParams = serde_json::from_value(serde_json::json!({
+            "processing_time": true, "window": {"tumbling": {"size_ms": 100}},
+            "aggregates": [{"name": "n", "function": "count"}]}))
+        .unwrap();
+        let output = Schema::new(vec![
+            Field::new("window_start", DataType::Timestamp),
+            Field::new("window_end", DataType::Timestamp),
+            Field::new("n", DataType::Int64),
+        ]);
+        let assigner = params.assigner().unwrap();
+        let mut op = AlignedWindows::new(&params, assigner, &schema, output, fake_now).unwrap();
+        let batch = |n: usize| {
+            let mut b = BatchBuilder::new(schema.clone(), n);
+            for i in 0..n {
+                b.push_row(&[Value::Int64(i as i64)]).unwrap();
+            }
+            b.finish().unwrap()
+        };
+        let mut out = Vec::new();
+        FAKE_NOW.store(1_050, Ordering::SeqCst);
+        op.process(0, &Rows::of_batch(&batch(3)), &mut out).unwrap();
+        FAKE_NOW.store(1_099, Ordering::SeqCst);
+        op.process(0, &Rows::of_batch(&batch(2)), &mut out).unwrap();
+        assert!(out.is_empty(), "the clock has not passed 1100");
+        FAKE_NOW.store(1_100, Ordering::SeqCst);
+        op.on_watermark(Watermark::MIN, &mut out).unwrap();
+        let rows = crate::kernels::views(&out[0]);
+        assert_eq!(
+            (0..3).map(|c| rows[c].value(0)).collect::<Vec<_>>(),
+            [
+                Value::Timestamp(1_000),
+                Value::Timestamp(1_100),
+                Value::Int64(5)
+            ]
+        );
+        op.process(0, &Rows::of_batch(&batch(1)), &mut out).unwrap();
+        op.end_input(0, &mut out).unwrap();
+        assert_eq!(out.len(), 2, "end of input fires the open window");
+        assert_eq!(op.late_rows(), 0);
+    }
+}

@@ -443,7 +443,9 @@ fn a_streaming_jobs_rows_reach_the_scheduler_from_worker_processes_as_they_come(
     let spec = r#"{"name": "ticker", "vertices": [
         {"id": "ticks", "operator": "generate", "parallelism": 2,
          "params": {"rows": null, "rows_per_second": 2000, "batch_rows": 50,
-                    "columns": [{"name": "n", "expr": "i"}]}},
+                    "event_time": {"column": "t"},
+                    "columns": [{"name": "n", "expr": "i"},
+                                {"name": "t", "expr": "CAST(i * 10 AS TIMESTAMP)"}]}},
         {"id": "out", "operator": "collect", "parallelism": 2}],
       "edges": [{"from": "ticks", "to": "out", "partitioning": "rebalance"}]}"#;
     let id = submit(&cluster.url, spec);
@@ -460,6 +462,21 @@ fn a_streaming_jobs_rows_reach_the_scheduler_from_worker_processes_as_they_come(
     });
     let status = get(&format!("{}/v1/jobs/{id}", cluster.url));
     assert_eq!(status["streaming"], true, "{status:#}");
+    // Each running attempt's watermark, as its worker's heartbeats report
+    // it, advances in the job's status.
+    let watermark = |status: &serde_json::Value| -> Option<i64> {
+        tasks(status)
+            .iter()
+            .filter(|t| t["vertex"] == "ticks")
+            .flat_map(|t| t["attempts"].as_array().cloned().unwrap_or_default())
+            .filter_map(|a| a["watermark_ms"].as_i64())
+            .min()
+    };
+    let first = wait_for(&cluster.url, &id, "a watermark", |s| watermark(s).is_some());
+    let first = watermark(&first).unwrap_or_default();
+    wait_for(&cluster.url, &id, "the watermark to advance", |s| {
+        watermark(s).is_some_and(|w| w > first)
+    });
     let cancelled = support::jobs::cancel(&cluster.url, &id);
     assert_eq!(cancelled["state"], "cancelled", "{cancelled:#}");
     // What arrived stays readable, each generated row once.

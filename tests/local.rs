@@ -1,7 +1,9 @@
 //! `faro local` as a separate process: jobs submitted over HTTP and with
 //! the CLI run and give the reference result; bad specs get 400 with the
 //! validation message, unknown ids 404, a missing token 401; a cancelled
-//! job stops; job metadata survives a restart on the same data directory.
+//! job stops; an unbounded one shows its watermarks in `faro status` and
+//! its rows so far; job metadata survives a restart on the same data
+//! directory.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -169,6 +171,37 @@ fn jobs_over_http_and_the_cli() {
     assert!(String::from_utf8_lossy(&cancel.stdout).contains("cancelled"));
     assert_eq!(get(&format!("{url}/v1/jobs/{long}/result")).0, 409);
 
+    // An unbounded job runs until cancelled: `faro status` shows each
+    // running attempt's watermark, and its rows so far can be read.
+    let ticker = r#"{"name": "ticker", "vertices": [
+        {"id": "ticks", "operator": "generate", "params": {"rows": null,
+         "rows_per_second": 1000, "batch_rows": 50, "event_time": {"column": "t"},
+         "columns": [{"name": "n", "expr": "i"}, {"name": "t", "expr": "CAST(i AS TIMESTAMP)"}]}},
+        {"id": "out", "operator": "collect"}],
+      "edges": [{"from": "ticks", "to": "out", "partitioning": "forward"}]}"#;
+    let (_, created) = post(&format!("{url}/v1/jobs"), ticker, None);
+    let streaming = created["id"].as_str().unwrap().to_string();
+    wait_for(url, &streaming, "running");
+    let mut shown = serde_json::Value::Null;
+    for _ in 0..300 {
+        let status = faro(&["status", &streaming], url);
+        shown = serde_json::from_slice(&status.stdout).unwrap_or_default();
+        if shown["tasks"][0]["attempts"][0]["watermark_ms"].as_i64() > Some(0) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        shown["tasks"][0]["attempts"][0]["watermark_ms"].as_i64() > Some(0),
+        "{shown:#}"
+    );
+    let (status, so_far) = get(&format!("{url}/v1/jobs/{streaming}/result"));
+    assert_eq!(status, 200, "{so_far}");
+    faro(&["cancel", &streaming], url);
+    let (status, kept) = get(&format!("{url}/v1/jobs/{streaming}/result"));
+    assert_eq!(status, 200, "{kept}");
+    assert!(kept["rows"].as_array().map(Vec::len) >= so_far["rows"].as_array().map(Vec::len));
+
     let (status, api) = get(&format!("{url}/v1/openapi.json"));
     assert_eq!((status, api["openapi"].as_str()), (200, Some("3.0.3")));
     let listed = faro(&["jobs"], url);
@@ -188,7 +221,7 @@ fn jobs_over_http_and_the_cli() {
         .iter()
         .map(|j| j["state"].as_str().unwrap())
         .collect();
-    assert_eq!(states, ["finished", "finished", "cancelled"]);
+    assert_eq!(states, ["finished", "finished", "cancelled", "cancelled"]);
     let (status, result) = get(&format!("{}/v1/jobs/{id}/result", again.url));
     assert_eq!(
         (status, result["rows"].as_array().map(Vec::len)),

@@ -161,6 +161,15 @@ impl Worker {
         }
     }
 
+    /// The watermark (event-time ms) of each attempt running here that
+    /// has one.
+    pub fn watermarks(&self) -> Vec<(AttemptKey, i64)> {
+        self.running_attempts()
+            .iter()
+            .filter_map(|(key, task)| Some((key.clone(), task.progress().watermark_ms()?)))
+            .collect()
+    }
+
     /// Attempts running here.
     pub fn running_count(&self) -> usize {
         self.running_attempts().len()

@@ -16,7 +16,7 @@
 //!
 //! The hooks beyond `process` have defaults that suit a stateless
 //! operator: watermarks pass through, barriers find nothing to snapshot,
-//! end of input emits nothing. A [`Source`] may pace itself to the
+//! end of input emits nothing, no late rows and no state to report. A [`Source`] may pace itself to the
 //! wall clock (`ready_at`) and report its event time (`watermark`).
 //! Known limits: `on_barrier` is where a snapshot will be taken, but
 //! state snapshots themselves belong to the checkpoint work. Operators are `Send`
@@ -245,6 +245,21 @@ pub trait Operator: Send {
     /// (aggregate, sort) emit their results when their last input ends.
     fn end_input(&mut self, _input: usize, _out: &mut dyn Emit) -> Result<(), OperatorError> {
         Ok(())
+    }
+
+    /// Rows dropped so far for arriving behind the watermark (past any
+    /// allowed lateness); the task reports the total as
+    /// `faro_task_late_records_total`. Operators without event time drop
+    /// none.
+    fn late_rows(&self) -> u64 {
+        0
+    }
+
+    /// Bytes of state held in memory now (open windows, groups, buffered
+    /// rows); the task's chain reports the sum as `faro_task_state_bytes`.
+    /// Approximate, as the operator's memory budget counts it.
+    fn state_bytes(&self) -> u64 {
+        0
     }
 
     /// Called once at the end, after success or failure: release files.

@@ -18,6 +18,7 @@ use actix::{Actor, Addr, ArbiterHandle};
 use faro_transport::{ChannelReceiver, Endpoint, IncomingChannel};
 use tokio::sync::oneshot;
 
+use crate::metrics::TaskProgress;
 use crate::task::actor::{Cancel, TaskActor, TaskOutcome};
 use crate::task::TaskRun;
 
@@ -33,17 +34,26 @@ pub enum WorkerError {
 pub struct TaskHandle {
     addr: Addr<TaskActor>,
     done: oneshot::Receiver<TaskOutcome>,
+    progress: TaskProgress,
 }
 
-/// Stops one task; kept apart from its [`TaskHandle`] so the handle can
-/// be awaited while others may cancel.
+/// Stops one task, or tells where it has got to; kept apart from its
+/// [`TaskHandle`] so the handle can be awaited while others may cancel.
 #[derive(Clone)]
-pub struct TaskCanceller(Addr<TaskActor>);
+pub struct TaskCanceller {
+    addr: Addr<TaskActor>,
+    progress: TaskProgress,
+}
 
 impl TaskCanceller {
     /// Stops the task (nothing happens if it already ended).
     pub fn cancel(&self) {
-        self.0.do_send(Cancel);
+        self.addr.do_send(Cancel);
+    }
+
+    /// Where the task has got to.
+    pub fn progress(&self) -> &TaskProgress {
+        &self.progress
     }
 }
 
@@ -55,7 +65,10 @@ impl TaskHandle {
 
     /// A canceller for this task.
     pub fn canceller(&self) -> TaskCanceller {
-        TaskCanceller(self.addr.clone())
+        TaskCanceller {
+            addr: self.addr.clone(),
+            progress: self.progress.clone(),
+        }
     }
 
     /// Waits for the task's outcome.
@@ -242,9 +255,14 @@ impl Worker {
     pub fn deploy(&self, run: TaskRun) -> TaskHandle {
         let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         let (done_tx, done) = oneshot::channel();
+        let progress = run.metrics.progress();
         let addr =
             TaskActor::start_in_arbiter(&self.slots[slot], move |_| TaskActor::new(run, done_tx));
-        TaskHandle { addr, done }
+        TaskHandle {
+            addr,
+            done,
+            progress,
+        }
     }
 
     /// Drops channels and waiters whose key starts with `prefix` (a job's).

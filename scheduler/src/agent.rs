@@ -18,7 +18,7 @@ use faro_runtime::worker::Worker;
 use faro_transport::rpc::{call, Responder, RpcServer};
 use faro_transport::{Connection, Endpoint};
 
-use crate::control::{FromScheduler, ToScheduler, ToWorker, DONE};
+use crate::control::{AttemptWatermark, FromScheduler, ToScheduler, ToWorker, DONE};
 
 /// How long to wait before trying to reach the scheduler again.
 const RECONNECT: Duration = Duration::from_millis(500);
@@ -138,6 +138,11 @@ async fn session(
         // unanswered heartbeat is how the worker finds out.
         let beat = ToScheduler::Heartbeat {
             worker: worker.id(),
+            watermarks: worker
+                .watermarks()
+                .into_iter()
+                .map(|(key, ms)| AttemptWatermark::new(key, ms))
+                .collect(),
         };
         let heartbeat = ask(&connection, &beat);
         match tokio::time::timeout(patience, heartbeat).await {

@@ -8,6 +8,7 @@
 //! answered when the attempt ends, with the bytes of
 //! [`faro_runtime::attempt::encode_outcome`].
 
+use faro_runtime::attempt::AttemptKey;
 use faro_runtime::deploy::TaskDeployment;
 use serde::{Deserialize, Serialize};
 
@@ -21,10 +22,13 @@ pub enum ToScheduler {
         /// Its slots.
         slots: usize,
     },
-    /// The worker is alive.
+    /// The worker is alive; where its running attempts have got to.
     Heartbeat {
         /// Its id.
         worker: String,
+        /// The watermark of each running attempt that has one.
+        #[serde(default)]
+        watermarks: Vec<AttemptWatermark>,
     },
     /// A range edge producer's sample; answered with every producer's
     /// once all arrived.
@@ -57,6 +61,45 @@ pub enum ToScheduler {
         /// An archived batch.
         batch: Vec<u8>,
     },
+}
+
+/// One running attempt's watermark, as a heartbeat reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptWatermark {
+    /// The job.
+    pub job: String,
+    /// The chain.
+    pub chain: usize,
+    /// The subtask.
+    pub subtask: u32,
+    /// The attempt.
+    pub attempt: u32,
+    /// Event time reached (ms since the epoch).
+    pub watermark_ms: i64,
+}
+
+impl AttemptWatermark {
+    /// The report of `key`'s watermark.
+    pub fn new(key: AttemptKey, watermark_ms: i64) -> Self {
+        Self {
+            job: key.job,
+            chain: key.chain,
+            subtask: key.subtask,
+            attempt: key.attempt,
+            watermark_ms,
+        }
+    }
+
+    /// The attempt and its watermark.
+    pub fn into_parts(self) -> (AttemptKey, i64) {
+        let key = AttemptKey {
+            job: self.job,
+            chain: self.chain,
+            subtask: self.subtask,
+            attempt: self.attempt,
+        };
+        (key, self.watermark_ms)
+    }
 }
 
 /// The scheduler's answers to [`ToScheduler`].

@@ -77,6 +77,10 @@ pub struct AttemptStatus {
     pub bytes_out: u64,
     /// Why it failed.
     pub error: Option<String>,
+    /// Event time it has reached (ms since the epoch), while it runs in a
+    /// streaming job: filled in when the status is asked for, not stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark_ms: Option<i64>,
 }
 
 /// One subtask and its attempts.

@@ -171,6 +171,7 @@ mod tests {
                         bytes_in: 0,
                         bytes_out: 0,
                         error: None,
+                        watermark_ms: None,
                     })
                     .collect(),
             }],

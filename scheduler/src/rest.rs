@@ -140,7 +140,7 @@ async fn spec(api: State, request: HttpRequest, id: web::Path<String>) -> HttpRe
 
 async fn status(api: State, request: HttpRequest, id: web::Path<String>) -> HttpResponse {
     guarded!(api, request);
-    match api.scheduler.job(&id) {
+    match api.scheduler.status(&id) {
         Ok(job) => HttpResponse::Ok().json(job),
         Err(e) => failure(e),
     }

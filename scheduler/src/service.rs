@@ -333,6 +333,7 @@ impl Scheduler {
                         bytes_in: 0,
                         bytes_out: 0,
                         error: None,
+                        watermark_ms: None,
                     });
             }),
             Progress::Finished {
@@ -448,6 +449,22 @@ impl Scheduler {
         self.store
             .job(id)?
             .ok_or_else(|| SchedulerError::NotFound(id.to_string()))
+    }
+
+    /// A job's status as a user sees it: its record, with the watermark
+    /// each running attempt has reached.
+    pub fn status(&self, id: &str) -> Result<JobRecord, SchedulerError> {
+        let mut job = self.job(id)?;
+        if job.state == JobState::Running {
+            let watermarks = self.cluster.workers.watermarks(id);
+            for task in &mut job.tasks {
+                for attempt in &mut task.attempts {
+                    let key = (task.chain, task.subtask, attempt.attempt);
+                    attempt.watermark_ms = watermarks.get(&key).copied();
+                }
+            }
+        }
+        Ok(job)
     }
 
     /// A job's collected rows: a finished job's, or a streaming job's so far.

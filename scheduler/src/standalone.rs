@@ -59,8 +59,9 @@ async fn answer(
                 heartbeat_ms: (workers.timeout() / 4).as_millis().max(10) as u64,
             }
         }
-        Ok(ToScheduler::Heartbeat { worker }) => {
-            if workers.heartbeat(&worker) {
+        Ok(ToScheduler::Heartbeat { worker, watermarks }) => {
+            let watermarks = watermarks.into_iter().map(|w| w.into_parts()).collect();
+            if workers.heartbeat(&worker, watermarks) {
                 FromScheduler::Alive
             } else {
                 FromScheduler::Unknown

@@ -46,6 +46,9 @@ pub struct WorkerEntry {
     /// Where the live `collect` rows of each attempt running there go,
     /// while it runs (see [`WorkerEntry::live_rows`]).
     live: Mutex<HashMap<AttemptKey, LiveRows>>,
+    /// A worker process's running attempts' watermarks, as its last
+    /// heartbeat said.
+    watermarks: Mutex<Vec<(AttemptKey, i64)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -225,6 +228,7 @@ impl Workers {
             last_seen: Mutex::new(Instant::now()),
             lost: watch::channel(false).0,
             live: Mutex::new(HashMap::new()),
+            watermarks: Mutex::new(Vec::new()),
         });
         let mut entries = lock(&self.entries);
         // A worker registering again under its id replaces its old self,
@@ -262,11 +266,13 @@ impl Workers {
         });
     }
 
-    /// Takes a heartbeat; `false` if the worker is not registered.
-    pub fn heartbeat(&self, id: &str) -> bool {
+    /// Takes a heartbeat and the watermarks it reports; `false` if the
+    /// worker is not registered.
+    pub fn heartbeat(&self, id: &str, watermarks: Vec<(AttemptKey, i64)>) -> bool {
         match lock(&self.entries).iter().find(|e| e.id == id) {
             Some(entry) => {
                 *lock(&entry.last_seen) = Instant::now();
+                *lock(&entry.watermarks) = watermarks;
                 true
             }
             None => false,
@@ -320,6 +326,23 @@ impl Workers {
     /// The worker called `id`, if alive.
     pub fn get(&self, id: &str) -> Option<Arc<WorkerEntry>> {
         lock(&self.entries).iter().find(|e| e.id == id).cloned()
+    }
+
+    /// The watermark of every running attempt of `job` that has one, by
+    /// `(chain, subtask, attempt)`: a worker process's as of its last
+    /// heartbeat, the embedded worker's now.
+    pub fn watermarks(&self, job: &str) -> HashMap<(usize, u32, u32), i64> {
+        let mut all = HashMap::new();
+        for entry in self.alive() {
+            let reported = match &entry.link {
+                Link::Local(worker) => worker.watermarks(),
+                Link::Remote(_) => lock(&entry.watermarks).clone(),
+            };
+            for (key, ms) in reported.into_iter().filter(|(k, _)| k.job == job) {
+                all.insert((key.chain, key.subtask, key.attempt), ms);
+            }
+        }
+        all
     }
 
     /// Alive workers and their slots, for placement.

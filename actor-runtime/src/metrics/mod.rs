@@ -22,7 +22,7 @@ pub const RETAINED_JOBS: usize = 16;
 
 mod task;
 
-pub use task::TaskMetrics;
+pub use task::{TaskMetrics, TaskProgress};
 
 const TASK_LABELS: [&str; 3] = ["job", "vertex", "subtask"];
 
@@ -197,6 +197,7 @@ impl WorkerMetrics {
             late_records: self.late_records.with_label_values(&labels),
             state_bytes: self.state_bytes.with_label_values(&labels),
             watermark: (self.watermark.clone(), labels.map(str::to_string)),
+            progress: TaskProgress::default(),
         }
     }
 

@@ -1,6 +1,8 @@
 //! One task's series: cheap handles into the worker's metric vectors,
 //! counted into by the task loop and its exchanges.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::{Counter, GaugeVec, IntCounter, IntGauge};
@@ -24,6 +26,27 @@ pub struct TaskMetrics {
     /// The series appears with the task's first watermark: a batch task
     /// has none, and a zero would read as 1970.
     pub(super) watermark: (GaugeVec, [String; 3]),
+    /// The same watermark for this attempt alone, for status displays
+    /// (the gauge's series is per subtask, shared by its attempts).
+    pub(super) progress: TaskProgress,
+}
+
+/// Where one running task has got to, shared with the worker that runs
+/// it so `faro status` can show it: its watermark.
+#[derive(Clone, Debug)]
+pub struct TaskProgress(Arc<AtomicI64>);
+
+impl Default for TaskProgress {
+    fn default() -> Self {
+        Self(Arc::new(AtomicI64::new(i64::MIN)))
+    }
+}
+
+impl TaskProgress {
+    /// The task's watermark (event-time ms), if it has had one.
+    pub fn watermark_ms(&self) -> Option<i64> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|&w| w != i64::MIN)
+    }
 }
 
 impl Default for TaskMetrics {
@@ -67,8 +90,14 @@ impl TaskMetrics {
         self.shuffle_fetched.inc_by(bytes as u64);
     }
 
+    /// Where the task has got to (shared, for status displays).
+    pub fn progress(&self) -> TaskProgress {
+        self.progress.clone()
+    }
+
     /// Records the task's watermark (event-time milliseconds).
     pub fn set_watermark(&self, watermark_ms: i64) {
+        self.progress.0.store(watermark_ms, Ordering::Relaxed);
         let (vec, labels) = &self.watermark;
         let labels: [&str; 3] = [&labels[0], &labels[1], &labels[2]];
         vec.with_label_values(&labels)

@@ -157,6 +157,7 @@ impl TaskRun {
             },
             metrics: self.metrics,
             live: self.live,
+            late_reported: 0,
         };
         let result = running.open_all(&self.context);
         let result = match result {

@@ -34,6 +34,8 @@ pub(super) struct Running {
     /// A live `collect` buffer in the chain: drained after every step,
     /// so a slow reader holds the task as a consumer without credit does.
     pub(super) live: Option<Collected>,
+    /// Late rows already counted in the task's metrics.
+    pub(super) late_reported: u64,
 }
 
 impl Running {
@@ -123,7 +125,20 @@ impl Running {
         self.metrics.batch_in(rows, bytes);
     }
 
+    /// Reports what the chain's operators dropped as late and hold as
+    /// state: asked after every step, since only they know.
+    fn observe_operators(&mut self) {
+        let late: u64 = self.operators.iter().map(|op| op.late_rows()).sum();
+        if late > self.late_reported {
+            self.metrics.late((late - self.late_reported) as usize);
+            self.late_reported = late;
+        }
+        let state: u64 = self.operators.iter().map(|op| op.state_bytes()).sum();
+        self.metrics.set_state_bytes(state as usize);
+    }
+
     async fn ship(&mut self, batches: Vec<Batch>) -> Result<(), TaskError> {
+        self.observe_operators();
         if let Some(live) = &self.live {
             CollectBuffer::drain(live)
                 .await

@@ -254,6 +254,10 @@ impl Aggregate {
 }
 
 impl Operator for Aggregate {
+    fn state_bytes(&self) -> u64 {
+        self.table.bytes() as u64
+    }
+
     fn open(&mut self, context: &OperatorContext) -> Result<(), OperatorError> {
         self.spill_dir = context.spill_dir.clone();
         Ok(())

@@ -178,11 +178,6 @@ impl IntervalJoin {
         &self.output
     }
 
-    /// Rows dropped as late (or without a time) so far.
-    pub fn late_rows(&self) -> u64 {
-        self.late_rows
-    }
-
     /// Rows held waiting for a match, both sides.
     pub fn buffered_rows(&self) -> usize {
         self.stores.iter().map(|s| s.rows).sum()
@@ -211,6 +206,14 @@ impl IntervalJoin {
 }
 
 impl Operator for IntervalJoin {
+    fn late_rows(&self) -> u64 {
+        self.late_rows
+    }
+
+    fn state_bytes(&self) -> u64 {
+        self.stores[LEFT].bytes + self.stores[RIGHT].bytes
+    }
+
     fn process(
         &mut self,
         input: usize,

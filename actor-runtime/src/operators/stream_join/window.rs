@@ -95,11 +95,6 @@ impl WindowJoin {
         &self.output
     }
 
-    /// Rows dropped as late (or without a time) so far.
-    pub fn late_rows(&self) -> u64 {
-        self.late_rows
-    }
-
     /// Rows held in open windows (a row counts once per window).
     pub fn buffered_rows(&self) -> usize {
         self.open
@@ -205,6 +200,14 @@ impl WindowJoin {
 }
 
 impl Operator for WindowJoin {
+    fn late_rows(&self) -> u64 {
+        self.late_rows
+    }
+
+    fn state_bytes(&self) -> u64 {
+        self.held
+    }
+
     fn process(
         &mut self,
         input: usize,

@@ -103,11 +103,10 @@ impl WindowAggregate {
         Ok(Self { windows })
     }
 
-    /// Rows dropped as late (or without a time) so far.
-    pub fn late_rows(&self) -> u64 {
+    fn windows(&self) -> &dyn Operator {
         match &self.windows {
-            Windows::Aligned(w) => w.late_rows(),
-            Windows::Session(w) => w.late_rows(),
+            Windows::Aligned(w) => w.as_ref(),
+            Windows::Session(w) => w.as_ref(),
         }
     }
 
@@ -120,6 +119,14 @@ impl WindowAggregate {
 }
 
 impl Operator for WindowAggregate {
+    fn late_rows(&self) -> u64 {
+        self.windows().late_rows()
+    }
+
+    fn state_bytes(&self) -> u64 {
+        self.windows().state_bytes()
+    }
+
     fn open(&mut self, context: &OperatorContext) -> Result<(), OperatorError> {
         self.inner().open(context)
     }

@@ -84,11 +84,6 @@ impl AlignedWindows {
         })
     }
 
-    /// Rows dropped as late (or without a time) so far.
-    pub fn late_rows(&self) -> u64 {
-        self.late_rows
-    }
-
     /// The clock's time for this call, read once so that rows assigned by
     /// it never land in a window it already counts as complete.
     fn now(&self) -> i64 {
@@ -146,6 +141,14 @@ impl AlignedWindows {
 }
 
 impl Operator for AlignedWindows {
+    fn late_rows(&self) -> u64 {
+        self.late_rows
+    }
+
+    fn state_bytes(&self) -> u64 {
+        self.open.values().map(Operator::state_bytes).sum()
+    }
+
     fn open(&mut self, context: &OperatorContext) -> Result<(), OperatorError> {
         self.context = Some(context.clone());
         Ok(())

@@ -146,11 +146,6 @@ impl SessionWindows {
         })
     }
 
-    /// Rows dropped as late (or without a time) so far.
-    pub fn late_rows(&self) -> u64 {
-        self.late_rows
-    }
-
     fn is_due(&self, window: &Window) -> bool {
         window.max_timestamp().saturating_add(self.lateness) <= self.watermark.0
     }
@@ -309,6 +304,14 @@ impl SessionWindows {
 }
 
 impl Operator for SessionWindows {
+    fn late_rows(&self) -> u64 {
+        self.late_rows
+    }
+
+    fn state_bytes(&self) -> u64 {
+        self.held.bytes()
+    }
+
     fn open(&mut self, context: &OperatorContext) -> Result<(), OperatorError> {
         self.context = Some(context.clone());
         Ok(())

@@ -129,11 +129,6 @@ impl WindowTopN {
         })
     }
 
-    /// Rows dropped as late (or without window bounds) so far.
-    pub fn late_rows(&self) -> u64 {
-        self.late_rows
-    }
-
     fn is_due(&self, end: i64) -> bool {
         end.saturating_sub(1).saturating_add(self.lateness) <= self.watermark.0
     }
@@ -233,6 +228,14 @@ fn timestamps<'a>(column: &ColumnView<'a>) -> Result<&'a [i64], OperatorError> {
 }
 
 impl Operator for WindowTopN {
+    fn late_rows(&self) -> u64 {
+        self.late_rows
+    }
+
+    fn state_bytes(&self) -> u64 {
+        self.bytes
+    }
+
     fn process(
         &mut self,
         _input: usize,

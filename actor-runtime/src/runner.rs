@@ -15,7 +15,7 @@ use faro_shuffle::storage::ShuffleShape;
 
 use crate::data::Batch;
 use crate::deploy::{ShuffleAccess, TaskDeployment};
-use crate::operators::basic::{CollectBuffer, Collected};
+use crate::operators::basic::{CollectBuffer, Collected, LiveRows};
 use crate::plan::Plan;
 use crate::spec::{Exchange, ValidJob};
 use crate::task::TaskReport;
@@ -141,7 +141,18 @@ pub async fn run_job(
     workers: &[&Worker],
     env: &JobEnv,
 ) -> Result<JobOutput, RunError> {
-    let result = run_regions(job, workers, env).await;
+    run_job_with(job, workers, env, None).await
+}
+
+/// [`run_job`], a streaming job's `collect` rows going to `live` as they
+/// come (and not into the output) when it is given.
+pub async fn run_job_with(
+    job: &ValidJob,
+    workers: &[&Worker],
+    env: &JobEnv,
+    live: Option<LiveRows>,
+) -> Result<JobOutput, RunError> {
+    let result = run_regions(job, workers, env, live).await;
     for worker in workers {
         worker.finish_job(&env.job_id);
     }
@@ -152,6 +163,7 @@ async fn run_regions(
     job: &ValidJob,
     workers: &[&Worker],
     env: &JobEnv,
+    live: Option<LiveRows>,
 ) -> Result<JobOutput, RunError> {
     let first = workers
         .first()
@@ -193,7 +205,12 @@ async fn run_regions(
                 .collect()
         })
         .collect();
-    let collected: Collected = CollectBuffer::new(None);
+    let live = live.filter(|_| job.streaming);
+    let live_collect = live.is_some();
+    let collected: Collected = match live {
+        Some(live) => CollectBuffer::live(live),
+        None => CollectBuffer::new(None),
+    };
     let mut reports = Vec::new();
     for region in regions {
         let mut handles = Vec::new();
@@ -209,7 +226,7 @@ async fn run_regions(
                     shuffle: env.shuffle.clone(),
                     max_frame: env.max_frame,
                     keep: None,
-                    live_collect: false,
+                    live_collect,
                 };
                 let worker = workers[s as usize % workers.len()];
                 let name = format!("{}[{s}]", plan.chains[c].name);

@@ -9,7 +9,7 @@ use faro_runtime::message::Watermark;
 use faro_runtime::operator::Operator;
 use faro_runtime::operators::aggregate::{AggregateFunction, AggregateSpec};
 use faro_runtime::operators::window::{WindowAggregate, WindowKind, WindowParams};
-use faro_runtime::runner::{run_job, JobEnv};
+use faro_runtime::runner::{run_job, run_job_with, JobEnv};
 use faro_runtime::spec::{validate, JobMode, JobSpec};
 use faro_runtime::worker::Worker;
 use faro_runtime::{BatchBuilder, DataType, Field, Schema, Value};
@@ -429,4 +429,95 @@ fn open_windows_that_spill_keep_their_own_files() {
     let spilled = run(Some(4096));
     assert_eq!(spilled.len(), 6000);
     assert_eq!(spilled, run(None));
+}
+
+/// Rows `gen[subtask]` has shipped, as worker `text`'s metrics say.
+fn shipped(text: &str, job: &str, subtask: u32) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.starts_with("faro_task_records_out_total{")
+                && l.contains(&format!("job=\"{job}\""))
+                && l.contains("vertex=\"gen\"")
+                && l.contains(&format!("subtask=\"{subtask}\""))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_consumer_holds_a_producer_across_quic_to_its_credits() {
+    let tls = faro_transport::LocalCa::generate()
+        .unwrap()
+        .issue(&["localhost"])
+        .unwrap()
+        .tls_config();
+    let worker = || {
+        let endpoint = faro_transport::Endpoint::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            &tls,
+            faro_transport::TransportOptions::loopback(),
+        )
+        .unwrap();
+        std::sync::Arc::new(Worker::start(2, Some(endpoint)).unwrap())
+    };
+    let (a, b) = (worker(), worker());
+    // gen[1] runs on worker b and sends every row over QUIC to the one
+    // `collect` on worker a, whose reader (this test) stops reading.
+    const ROWS: i64 = 400_000;
+    let spec = JobSpec::parse(&format!(
+        r#"{{"name": "stall", "mode": "streaming", "vertices": [
+          {{"id": "gen", "operator": "generate", "parallelism": 2,
+            "params": {{"rows": {ROWS}, "batch_rows": 1000,
+                        "columns": [{{"name": "n", "expr": "i"}}]}}}},
+          {{"id": "out", "operator": "collect"}}],
+         "edges": [{{"from": "gen", "to": "out", "partitioning": "rebalance"}}]}}"#
+    ))
+    .unwrap();
+    let job = validate(&spec).unwrap();
+    let env = JobEnv {
+        job_id: "stall".into(),
+        shuffle: None,
+        max_frame: faro_transport::TransportOptions::default().buffer_size,
+    };
+    let (live, mut rows) = tokio::sync::mpsc::channel::<faro_runtime::Batch>(1);
+    let producer = b.clone();
+    let running = tokio::spawn(async move {
+        let workers = [a.as_ref(), b.as_ref()];
+        let output = run_job_with(&job, &workers, &env, Some(live)).await;
+        (output.map(|o| o.collected.len()), b.metrics().render())
+    });
+    // Nobody reads: the sink blocks, its credits stop coming back, and the
+    // producer on the other worker stops at what they allow.
+    let sleep = |ms| tokio::time::sleep(std::time::Duration::from_millis(ms));
+    sleep(1000).await;
+    let stalled = shipped(&producer.metrics().render(), "stall", 1);
+    sleep(1000).await;
+    let still = shipped(&producer.metrics().render(), "stall", 1);
+    assert!(!running.is_finished(), "the job ran on without a reader");
+    assert_eq!(stalled, still, "gen[1] kept shipping without credit");
+    assert!(
+        still < (ROWS / 4) as f64,
+        "gen[1] shipped {still} of its {} rows into a stalled consumer",
+        ROWS / 2
+    );
+    // Then read everything: every row arrives, once.
+    let mut seen = std::collections::HashSet::new();
+    while let Some(batch) = rows.recv().await {
+        for row in 0..batch.num_rows() {
+            let value = faro_runtime::kernels::views(&batch)[0].value(row);
+            assert!(seen.insert(format!("{value:?}")), "{value:?} twice");
+        }
+    }
+    let (collected, metrics) = running.await.unwrap();
+    assert_eq!(collected.unwrap(), 0, "live rows are not kept as well");
+    assert_eq!(seen.len() as i64, ROWS);
+    let backpressure = metrics
+        .lines()
+        .filter(|l| l.starts_with("faro_task_backpressure_seconds_total{") && l.contains("stall"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>();
+    assert!(
+        backpressure > 1.0,
+        "gen[1] waited for credit: {backpressure}"
+    );
 }

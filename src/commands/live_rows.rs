@@ -16,7 +16,7 @@ use faro_runtime::operators::basic::LiveRows;
 use faro_runtime::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::run::printable;
+use super::run::{cell, printable};
 
 /// Batches waiting for the printer.
 const WAITING_BATCHES: usize = 4;
@@ -91,7 +91,7 @@ impl Printer {
             return out.flush();
         }
         let cells: Vec<Vec<String>> = rows
-            .map(|row| row.iter().map(|v| printable(&v.to_string())).collect())
+            .map(|row| row.iter().map(cell).collect())
             .collect();
         let widths = match &self.widths {
             Some(widths) => widths.clone(),

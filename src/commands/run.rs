@@ -64,13 +64,25 @@ pub fn printable(text: &str) -> String {
         .collect()
 }
 
+/// A value as a table cell: timestamps as RFC 3339 UTC (`2026-11-29T15:54:40.391Z`),
+/// everything else as it displays; escaped for a terminal.
+pub fn cell(value: &Value) -> String {
+    match value {
+        Value::Timestamp(ms) => match jiff::Timestamp::from_millisecond(*ms) {
+            Ok(at) => at.to_string(),
+            Err(_) => ms.to_string(),
+        },
+        other => printable(&other.to_string()),
+    }
+}
+
 /// Prints rows as an aligned text table. A reader that stops early (`|
 /// head`) ends the printing, not the process.
 pub fn print_table(names: &[String], rows: &[Vec<Value>]) {
     let names: Vec<String> = names.iter().map(|n| printable(n)).collect();
     let cells: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| r.iter().map(|v| printable(&v.to_string())).collect())
+        .map(|r| r.iter().map(cell).collect())
         .collect();
     let mut widths: Vec<usize> = names.iter().map(|n| n.chars().count()).collect();
     for row in &cells {
@@ -202,5 +214,16 @@ mod tests {
         assert_eq!(printable("word count"), "word count");
         assert_eq!(printable("a\u{1b}[2Jb\nc"), "a\\u{1b}[2Jb\\nc");
         assert_eq!(printable("émile\t"), "émile\\t");
+    }
+
+    #[test]
+    fn timestamps_print_as_rfc_3339() {
+        use faro_runtime::Value;
+        assert_eq!(super::cell(&Value::Timestamp(0)), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            super::cell(&Value::Timestamp(1_764_431_680_391)),
+            "2025-11-29T15:54:40.391Z"
+        );
+        assert_eq!(super::cell(&Value::Int64(7)), "7");
     }
 }

@@ -620,8 +620,40 @@ fn timestamp(i: i64, step: i64) -> i64 {
     i * step + (i % 4) * 10
 }
 
+/// The last watermark each of a generated source's two subtasks reports:
+/// the largest time of its half of the rows, less the 100 ms allowed out of
+/// order and one.
+fn last_watermarks(step: i64) -> Vec<i64> {
+    let last = |s: i64| (2500 * s..2500 * (s + 1)).map(|i| timestamp(i, step)).max();
+    (0..2).map(|s| last(s).unwrap() - 101).collect()
+}
+
+/// Each subtask's `faro_task_watermark_timestamp_seconds` of `vertex`, in
+/// milliseconds, by subtask.
+fn watermark_gauges(metrics: &str, vertex: &str) -> Vec<i64> {
+    let mut gauges: Vec<(u32, i64)> = metrics
+        .lines()
+        .filter(|l| l.starts_with("faro_task_watermark_timestamp_seconds{"))
+        .filter(|l| l.contains(&format!("vertex=\"{vertex}\"")))
+        .map(|l| {
+            let subtask = l
+                .split("subtask=\"")
+                .nth(1)
+                .and_then(|s| s.split('"').next());
+            let seconds: f64 = l.rsplit(' ').next().unwrap().parse().unwrap();
+            (
+                subtask.unwrap().parse().unwrap(),
+                (seconds * 1000.0).round() as i64,
+            )
+        })
+        .collect();
+    gauges.sort_unstable();
+    gauges.into_iter().map(|(_, ms)| ms).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_spec_gives_equal_joins_as_a_streaming_and_as_a_batch_job() {
+    // Each with how far the join holds the watermark it passes back.
     let specs = [
         job(
             "window_join",
@@ -629,6 +661,7 @@ async fn one_spec_gives_equal_joins_as_a_streaming_and_as_a_batch_job() {
         ),
         job("interval_join", r#""lower_ms": -50, "upper_ms": 100"#),
     ];
+    let hold_backs = [999, 100];
     // Naive counts over the generated rows: no row is late, since each
     // source's rows come at most 30 ms out of order and it allows 100.
     let (mut windowed, mut interval) = (0usize, 0usize);
@@ -639,19 +672,31 @@ async fn one_spec_gives_equal_joins_as_a_streaming_and_as_a_batch_job() {
             interval += usize::from(lt - 50 <= rt && rt <= lt + 100);
         }
     }
-    for (spec, expected) in specs.iter().zip([windowed, interval]) {
+    let (left, right) = (last_watermarks(7), last_watermarks(5));
+    for ((spec, expected), hold_back) in specs.iter().zip([windowed, interval]).zip(hold_backs) {
         assert!(validate(spec).unwrap().streaming);
         let mut batch = spec.clone();
         batch.mode = Some(JobMode::Batch);
         let ((a, streamed), (b, batched)) = (run(spec, "s").await, run(&batch, "b").await);
         assert_eq!(a.len(), expected);
         assert_eq!(a, b);
-        // Streaming, event time reached the join; in batch there was none.
-        let reached = streamed
-            .lines()
-            .find(|l| l.starts_with("faro_task_watermark_timestamp_seconds") && l.contains("\"j"))
-            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok());
-        assert!(reached.is_some_and(|s| s > 20.0), "{reached:?}\n{streamed}");
+        // Streaming, each source subtask's event time reached the join;
+        // in batch there was none.
+        assert_eq!(watermark_gauges(&streamed, "l"), left, "{streamed}");
+        assert_eq!(watermark_gauges(&streamed, "r"), right, "{streamed}");
+        // A join subtask's watermark is the smallest over its open input
+        // channels, and an ended one stops holding it back: at the end it
+        // is where the channel that ended last left it (which one depends
+        // on timing), less the join's hold-back.
+        let last: Vec<i64> = left.iter().chain(&right).map(|w| w - hold_back).collect();
+        let joined = watermark_gauges(&streamed, "j");
+        assert_eq!(joined.len(), 2, "{streamed}");
+        for reached in joined {
+            assert!(
+                last.contains(&reached),
+                "{reached} not in {last:?}\n{streamed}"
+            );
+        }
         assert!(!batched.contains("faro_task_watermark_timestamp_seconds"));
     }
 }

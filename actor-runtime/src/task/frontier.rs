@@ -231,6 +231,28 @@ mod tests {
     }
 
     #[test]
+    fn the_last_watermark_is_where_the_channel_that_ended_last_left_it() {
+        // Two inputs of two channels each, every channel at its last
+        // watermark: only the order in which they end differs.
+        let last = [[17_422, 34_922], [12_424, 24_924]];
+        let run = |order: [(usize, usize); 4]| {
+            let mut f = Frontier::new(&[2, 2]);
+            for (input, channels) in last.iter().enumerate() {
+                for (channel, &w) in channels.iter().enumerate() {
+                    f.on_watermark(input, channel, Watermark(w));
+                }
+            }
+            for (input, channel) in order {
+                f.on_end(input, channel);
+            }
+            f.watermark()
+        };
+        assert_eq!(run([(0, 1), (1, 0), (1, 1), (0, 0)]), Watermark(17_422));
+        assert_eq!(run([(0, 0), (1, 0), (1, 1), (0, 1)]), Watermark(34_922));
+        assert_eq!(run([(0, 0), (0, 1), (1, 1), (1, 0)]), Watermark(12_424));
+    }
+
+    #[test]
     fn a_barrier_holds_each_channel_until_every_open_one_has_delivered_it() {
         let mut f = Frontier::new(&[2, 1]);
         assert_eq!(f.on_barrier(0, 1, B1), Ok(None));

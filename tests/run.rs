@@ -120,43 +120,37 @@ const UNBOUNDED: &str = r#"{"name": "ticker", "vertices": [
     {"from": "ticks", "to": "even", "partitioning": "forward"},
     {"from": "even", "to": "out", "partitioning": "rebalance"}]}"#;
 
-#[test]
-fn an_unbounded_job_prints_rows_as_they_come_until_ctrl_c() {
+/// Runs `faro run SPEC` until it has printed `rows` rows, then sends it
+/// SIGINT; returns the header, the rows and what it said on stderr, after
+/// checking it stopped cleanly (exit 0) within 20 s.
+fn run_until_ctrl_c(spec: &str, rows: usize) -> (String, Vec<String>, String) {
     use std::io::{BufRead, BufReader};
     use std::time::{Duration, Instant};
-    let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("ticker.json");
-    std::fs::write(&spec, UNBOUNDED).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_faro"))
-        .args(["run", spec.to_str().unwrap()])
+        .args(["run", spec])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("faro runs");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let header = lines.next().unwrap().unwrap();
-    assert_eq!(header.trim(), "n");
     assert!(lines.next().unwrap().unwrap().starts_with("----"));
-    // Rows arrive while the job runs: a bounded job would print nothing
-    // before its end, and this one has none.
+    // Rows arrive while the job runs: an unbounded job has no end to wait
+    // for.
     let started = Instant::now();
     let mut seen = Vec::new();
-    while seen.len() < 50 {
-        let line = lines.next().expect("more rows").unwrap();
-        seen.push(line.trim().parse::<i64>().expect("a number"));
+    while seen.len() < rows {
+        seen.push(lines.next().expect("more rows").unwrap());
     }
     assert!(started.elapsed() < Duration::from_secs(60));
-    assert!(seen.iter().all(|n| n % 2 == 0), "{seen:?}");
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     // Every line still printed is a row; then the process ends by itself.
-    for line in lines {
-        let line = line.unwrap();
-        assert!(line.trim().parse::<i64>().is_ok(), "{line:?}");
-    }
+    seen.extend(lines.map(|line| line.unwrap()));
     let deadline = Instant::now() + Duration::from_secs(20);
     let exit = loop {
         if let Some(exit) = child.try_wait().unwrap() {
@@ -168,5 +162,41 @@ fn an_unbounded_job_prints_rows_as_they_come_until_ctrl_c() {
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(exit.success(), "{exit:?}: {stderr}");
+    (header, seen, stderr)
+}
+
+#[test]
+fn an_unbounded_job_prints_rows_as_they_come_until_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("ticker.json");
+    std::fs::write(&spec, UNBOUNDED).unwrap();
+    let (header, rows, stderr) = run_until_ctrl_c(spec.to_str().unwrap(), 50);
+    assert_eq!(header.trim(), "n");
+    for row in &rows {
+        let n: i64 = row.trim().parse().expect("a number");
+        assert_eq!(n % 2, 0, "{row}");
+    }
     assert!(stderr.contains("job \"ticker\" stopped after"), "{stderr}");
+}
+
+#[test]
+fn the_live_top_auctions_example_ranks_three_auctions_per_second() {
+    let (header, rows, stderr) = run_until_ctrl_c("examples/streaming_top_auctions.yaml", 6);
+    let columns: Vec<&str> = header.split_whitespace().collect();
+    assert_eq!(
+        columns,
+        ["window_start", "window_end", "auction", "bids", "rank"]
+    );
+    // Whole windows print together: ranks 1, 2, 3 of one second each,
+    // the counts in decreasing order.
+    let cells: Vec<Vec<&str>> = rows.iter().map(|r| r.split_whitespace().collect()).collect();
+    for window in cells.chunks(3).filter(|w| w.len() == 3) {
+        assert!(window.iter().all(|r| r[0] == window[0][0]), "{window:?}");
+        assert!(window[0][0].ends_with('Z'), "RFC 3339: {window:?}");
+        let ranks: Vec<&str> = window.iter().map(|r| r[4]).collect();
+        assert_eq!(ranks, ["1", "2", "3"]);
+        let bids: Vec<i64> = window.iter().map(|r| r[3].parse().unwrap()).collect();
+        assert!(bids.windows(2).all(|p| p[0] >= p[1]), "{bids:?}");
+    }
+    assert!(stderr.contains("job \"top-auctions\" stopped after"), "{stderr}");
 }

@@ -90,9 +90,7 @@ impl Printer {
             }
             return out.flush();
         }
-        let cells: Vec<Vec<String>> = rows
-            .map(|row| row.iter().map(cell).collect())
-            .collect();
+        let cells: Vec<Vec<String>> = rows.map(|row| row.iter().map(cell).collect()).collect();
         let widths = match &self.widths {
             Some(widths) => widths.clone(),
             None => {

@@ -80,10 +80,7 @@ pub fn cell(value: &Value) -> String {
 /// head`) ends the printing, not the process.
 pub fn print_table(names: &[String], rows: &[Vec<Value>]) {
     let names: Vec<String> = names.iter().map(|n| printable(n)).collect();
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| r.iter().map(cell).collect())
-        .collect();
+    let cells: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(cell).collect()).collect();
     let mut widths: Vec<usize> = names.iter().map(|n| n.chars().count()).collect();
     for row in &cells {
         for (w, c) in widths.iter_mut().zip(row) {

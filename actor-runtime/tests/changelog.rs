@@ -427,3 +427,59 @@ fn corrupt_kind_bytes_are_refused() {
         "{error}"
     );
 }
+
+#[test]
+fn files_with_changelog_write_each_rows_kind_first() {
+    use faro_runtime::access::AccessPolicy;
+    use faro_runtime::operator::OperatorContext;
+    use faro_runtime::operators::files::{Files, FilesParams, WriteMode};
+    use faro_runtime::operators::read::FileFormat;
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let params = FilesParams {
+        path: out.display().to_string(),
+        format: FileFormat::Csv,
+        mode: WriteMode::Error,
+        rolling: None,
+        changelog: true,
+    };
+    let mut sink = Files::new(params, &input_schema());
+    let roots = [dir.path().to_path_buf()];
+    let context = OperatorContext {
+        access: std::sync::Arc::new(AccessPolicy::new(&roots, &roots).unwrap()),
+        ..operator_support::context(dir.path())
+    };
+    sink.open(&context).unwrap();
+    let batch = with_kinds().take(&[0, 1, 2, 3]).unwrap();
+    let mut emitted = Vec::new();
+    sink.process(0, &Rows::of_batch(&batch), &mut emitted)
+        .unwrap();
+    sink.end_input(0, &mut emitted).unwrap();
+    sink.close().unwrap();
+    let text = std::fs::read_to_string(out.join("part-00000.csv")).unwrap();
+    assert_eq!(text, "op,k,v\n+I,0,0\n-U,1,10\n+U,2,20\n-D,3,30\n");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn mutated_archives_with_kinds_never_panic(
+        flips in prop::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 1..4),
+    ) {
+        let mut bytes = rkyv::util::AlignedVec::<16>::new();
+        bytes.extend_from_slice(&with_kinds().to_bytes());
+        for (index, mask) in flips {
+            let at = index.index(bytes.len());
+            bytes[at] ^= mask;
+        }
+        if let Ok(view) = BatchView::new(&bytes) {
+            let rows = Rows::of_view(&view);
+            for row in 0..rows.rows {
+                std::hint::black_box(rows.kind(row));
+            }
+            let _ = view.to_batch();
+        }
+    }
+}

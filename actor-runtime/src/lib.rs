@@ -49,5 +49,5 @@ pub mod worker;
 
 pub use data::{
     Batch, BatchBuilder, BatchError, BatchView, Column, ColumnData, ColumnView, DataType, Field,
-    Schema, Value, ValuesView, VectorElement,
+    RowKind, RowKinds, Schema, Value, ValuesView, VectorElement,
 };

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use crate::access::AccessPolicy;
 
-use crate::data::{Batch, BatchError, BatchView, ColumnView};
+use crate::data::{Batch, BatchError, BatchView, ColumnView, RowKind, RowKinds};
 use crate::expr::{EvalContext, ExprError, Input};
 use crate::failure::{io_cause, FailureCause};
 use crate::kernels::views;
@@ -57,6 +57,9 @@ pub struct Rows<'a> {
     pub columns: Vec<ColumnView<'a>>,
     /// Rows in the batch.
     pub rows: usize,
+    /// Each row's kind, when the batch is part of a changelog; `None`:
+    /// every row is an insert.
+    pub kinds: Option<RowKinds<'a>>,
 }
 
 impl<'a> Rows<'a> {
@@ -65,6 +68,7 @@ impl<'a> Rows<'a> {
         Self {
             columns: views(batch),
             rows: batch.num_rows(),
+            kinds: batch.kinds(),
         }
     }
 
@@ -73,14 +77,28 @@ impl<'a> Rows<'a> {
         Self {
             columns: view.columns().to_vec(),
             rows: view.num_rows(),
+            kinds: view.kinds(),
         }
     }
 
-    /// An owned copy of these rows (for operators that keep their input
-    /// beyond the call: sort buffers, join build sides, collect sinks).
+    /// The kind of row `i`.
+    pub fn kind(&self, i: usize) -> RowKind {
+        self.kinds.map_or(RowKind::Insert, |kinds| kinds.get(i))
+    }
+
+    /// An owned batch of the rows at `indices` (in that order), with
+    /// their kinds: what a filter or a partitioner passes on.
+    pub fn take(&self, schema: &crate::data::Schema, indices: &[u32]) -> Result<Batch, BatchError> {
+        crate::kernels::take::take_batch(schema, &self.columns, indices)?
+            .with_kind_bytes(self.kinds.map(|kinds| kinds.take(indices)))
+    }
+
+    /// An owned copy of these rows, kinds included (for operators that
+    /// keep their input beyond the call: sort buffers, join build sides,
+    /// collect sinks).
     pub fn to_batch(&self, schema: &crate::data::Schema) -> Result<Batch, BatchError> {
         let all: Vec<u32> = (0..self.rows as u32).collect();
-        crate::kernels::take::take_batch(schema, &self.columns, &all)
+        self.take(schema, &all)
     }
 
     /// As expression input.

@@ -43,6 +43,10 @@ pub struct Step {
     pub phase: Phase,
     /// Whether the job streams: its sources then emit watermarks.
     pub streaming: bool,
+    /// Per input: whether it is a changelog (rows carry kinds).
+    pub input_changelogs: Vec<bool>,
+    /// Whether its output is a changelog.
+    pub changelog: bool,
 }
 
 /// Operators that run together in one task per subtask.
@@ -127,6 +131,8 @@ impl Plan {
                 output: vertex.output.clone(),
                 phase: Phase::Complete,
                 streaming: job.streaming,
+                input_changelogs: vertex.input_changelogs.clone(),
+                changelog: vertex.changelog,
             };
             match chained_into {
                 Some(c) => {
@@ -202,7 +208,9 @@ fn split(
         return None;
     };
     let head = chains[to].steps.first()?.clone();
-    if head.phase != Phase::Complete {
+    // An operator whose output is a changelog (a continuous aggregate)
+    // emits updates per batch; partial state cannot carry them.
+    if head.phase != Phase::Complete || head.changelog {
         return None;
     }
     let input = head.input_schemas.first()?.clone();
@@ -215,6 +223,8 @@ fn split(
         output: state.clone(),
         phase: Phase::Partial,
         streaming: head.streaming,
+        input_changelogs: head.input_changelogs.clone(),
+        changelog: false,
     });
     chains[to].steps[0].phase = Phase::Final;
     Some(state)

@@ -368,6 +368,7 @@ fn rolling_sink(out: &Path, rolling: RollingParams, mode: WriteMode) -> Files {
         format: FileFormat::Csv,
         mode,
         rolling: Some(rolling),
+        changelog: false,
     };
     Files::new(params, &schema())
 }

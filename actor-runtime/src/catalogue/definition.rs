@@ -91,6 +91,31 @@ pub trait OperatorDefinition: Send + Sync + 'static {
         inputs: &[Schema],
     ) -> Result<Schema, SpecError>;
 
+    /// Whether its output is a changelog (rows carrying
+    /// [`crate::data::RowKind`]s: updates and retractions), given the
+    /// job's mode and which inputs are changelogs (`context`); or, as
+    /// `Err(reason)`, why it cannot take the changelog inputs it has (the
+    /// validator names the vertex and the input). The default suits an
+    /// operator that assumes its input only grows: it refuses changelog
+    /// input and its output is not one. Operators that pass rows through
+    /// one by one ([`pass_changelog`]), consume retractions (`aggregate`)
+    /// or write them out (the sinks) say so.
+    fn changelog(
+        &self,
+        _params: &Self::Params,
+        context: &SchemaContext<'_>,
+    ) -> Result<bool, String> {
+        if context.any_changelog_input() {
+            return Err(format!(
+                "{} assumes its input only grows (inserts) and does not handle \
+                 retractions; put it before the continuous aggregate, or use a \
+                 window instead of an unwindowed aggregate",
+                self.name()
+            ));
+        }
+        Ok(false)
+    }
+
     /// What it keeps across batches, for inputs of these schemas; `None`
     /// when each batch is handled on its own.
     fn state(&self, _params: &Self::Params, _inputs: &[Schema]) -> Option<OperatorState> {
@@ -116,6 +141,13 @@ pub trait OperatorDefinition: Send + Sync + 'static {
         params: &Self::Params,
         context: &BuildContext<'_>,
     ) -> Result<Built, OperatorError>;
+}
+
+/// The [`OperatorDefinition::changelog`] of an operator that handles each
+/// row on its own and keeps its kind (filter, project, union): its output
+/// is a changelog exactly when an input is.
+pub fn pass_changelog(context: &SchemaContext<'_>) -> Result<bool, String> {
+    Ok(context.any_changelog_input())
 }
 
 /// Reads `value` as params of type `T`, naming `vertex` in the error.
@@ -201,6 +233,20 @@ impl BuildContext<'_> {
             .get(index)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// Whether input `index` is a changelog (its rows carry kinds).
+    pub fn input_changelog(&self, index: usize) -> bool {
+        self.step
+            .input_changelogs
+            .get(index)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// Whether the step's own output is a changelog.
+    pub fn changelog(&self) -> bool {
+        self.step.changelog
     }
 
     /// Which part of a split operator the step runs.

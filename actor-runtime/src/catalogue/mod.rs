@@ -14,7 +14,7 @@ mod schema;
 mod spec;
 
 pub use definition::{
-    parse_params, BuildContext, Built, NoParams, OperatorDefinition, OperatorState,
+    parse_params, pass_changelog, BuildContext, Built, NoParams, OperatorDefinition, OperatorState,
     DEFAULT_MEMORY_BYTES,
 };
 pub use schema::{column_index, SchemaContext};

@@ -15,6 +15,10 @@ use crate::spec::{limits, SpecError};
 pub struct SchemaContext<'a> {
     vertex: &'a str,
     place: String,
+    /// Whether the job streams.
+    streaming: bool,
+    /// Per input (in input order): whether it is a changelog.
+    changelogs: Vec<bool>,
 }
 
 impl<'a> SchemaContext<'a> {
@@ -23,7 +27,32 @@ impl<'a> SchemaContext<'a> {
         Self {
             vertex,
             place: format!("vertex {vertex:?}"),
+            streaming: false,
+            changelogs: Vec::new(),
         }
+    }
+
+    /// The same checks in a streaming job (`streaming`) whose inputs are
+    /// changelogs where `changelogs` says so (see [`crate::data::RowKind`]).
+    pub fn with_changelogs(mut self, streaming: bool, changelogs: &[bool]) -> Self {
+        self.streaming = streaming;
+        self.changelogs = changelogs.to_vec();
+        self
+    }
+
+    /// Whether the job streams.
+    pub fn streaming(&self) -> bool {
+        self.streaming
+    }
+
+    /// Whether input `index` is a changelog (its rows carry row kinds).
+    pub fn changelog_input(&self, index: usize) -> bool {
+        self.changelogs.get(index).copied().unwrap_or(false)
+    }
+
+    /// Whether any input is a changelog.
+    pub fn any_changelog_input(&self) -> bool {
+        self.changelogs.iter().any(|&c| c)
     }
 
     /// The vertex id.

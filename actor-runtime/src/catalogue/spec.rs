@@ -87,6 +87,7 @@ trait BoundHooks: Send + Sync {
         inputs: &[Schema],
     ) -> Result<Schema, SpecError>;
     fn state(&self, inputs: &[Schema]) -> Option<OperatorState>;
+    fn changelog(&self, context: &SchemaContext<'_>) -> Result<bool, String>;
     fn combine(&self, input: &Schema, hash_keys: &[String]) -> Option<Schema>;
     fn build(&self, context: &BuildContext<'_>) -> Result<Built, OperatorError>;
 }
@@ -139,6 +140,10 @@ impl<D: OperatorDefinition> BoundHooks for Bound<D> {
 
     fn combine(&self, input: &Schema, hash_keys: &[String]) -> Option<Schema> {
         self.definition.combine(&self.params, input, hash_keys)
+    }
+
+    fn changelog(&self, context: &SchemaContext<'_>) -> Result<bool, String> {
+        self.definition.changelog(&self.params, context)
     }
 
     fn build(&self, context: &BuildContext<'_>) -> Result<Built, OperatorError> {
@@ -219,6 +224,11 @@ impl OperatorSpec {
     /// See [`OperatorDefinition::state`].
     pub fn state(&self, inputs: &[Schema]) -> Option<OperatorState> {
         self.0.state(inputs)
+    }
+
+    /// See [`OperatorDefinition::changelog`].
+    pub fn changelog(&self, context: &SchemaContext<'_>) -> Result<bool, String> {
+        self.0.changelog(context)
     }
 
     /// See [`OperatorDefinition::combine`].

@@ -5,12 +5,16 @@
 //! network and sits in shuffle files. The receiving side never turns those
 //! bytes back into a `Batch`: it reads them in place through
 //! [`super::BatchView`].
+//!
+//! A batch of a changelog also carries a kind byte per row (see
+//! [`super::RowKind`]); other batches carry none and pay nothing for it.
 
 use rkyv::rancor;
 use rkyv::util::AlignedVec;
 
 use super::column::Column;
 use super::error::BatchError;
+use super::kind::{validate_kinds, RowKind, RowKinds};
 use super::schema::Schema;
 use super::view::{validate_column, ColumnView, FieldRef, RawColumn};
 
@@ -20,6 +24,8 @@ pub struct Batch {
     pub(crate) schema: Schema,
     pub(crate) num_rows: u32,
     pub(crate) columns: Vec<Column>,
+    /// One [`RowKind`] byte per row; `None`: every row is an insert.
+    pub(crate) kinds: Option<Vec<u8>>,
 }
 
 impl Batch {
@@ -40,7 +46,43 @@ impl Batch {
             schema,
             num_rows,
             columns,
+            kinds: None,
         })
+    }
+
+    /// The batch with these row kinds (one per row), as a changelog's.
+    pub fn with_kinds(self, kinds: &[RowKind]) -> Result<Self, BatchError> {
+        self.with_kind_bytes(Some(kinds.iter().map(|k| k.as_byte()).collect()))
+    }
+
+    /// The batch with these kind bytes (`None`: all inserts), checked as
+    /// received bytes are.
+    pub(crate) fn with_kind_bytes(mut self, kinds: Option<Vec<u8>>) -> Result<Self, BatchError> {
+        if let Some(bytes) = &kinds {
+            validate_kinds(bytes, self.num_rows())?;
+        }
+        self.kinds = kinds;
+        Ok(self)
+    }
+
+    /// Its row kinds, or `None` when every row is an insert.
+    pub fn kinds(&self) -> Option<RowKinds<'_>> {
+        // Checked whenever they are set, so this cannot fail.
+        let bytes = self.kinds.as_deref()?;
+        validate_kinds(bytes, self.num_rows()).ok()
+    }
+
+    /// The kind of row `i`.
+    pub fn kind(&self, i: usize) -> RowKind {
+        self.kinds().map_or(RowKind::Insert, |kinds| kinds.get(i))
+    }
+
+    /// A batch of the rows at `indices` (each below the row count), in
+    /// that order, with their kinds.
+    pub fn take(&self, indices: &[u32]) -> Result<Batch, BatchError> {
+        let columns = crate::kernels::views(self);
+        crate::kernels::take::take_batch(&self.schema, &columns, indices)?
+            .with_kind_bytes(self.kinds().map(|kinds| kinds.take(indices)))
     }
 
     /// The batch's schema.
@@ -100,7 +142,8 @@ impl Batch {
                 };
                 values + offsets + column.validity.as_ref().map_or(0, Vec::len)
             })
-            .sum()
+            .sum::<usize>()
+            + self.kinds.as_ref().map_or(0, Vec::len)
     }
 
     /// Archives the batch into a fresh buffer.

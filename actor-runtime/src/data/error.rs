@@ -109,6 +109,9 @@ pub enum BatchError {
         /// Rows of this column.
         found: usize,
     },
+    /// A batch's row kinds are not one valid kind byte per row.
+    #[error("row kinds: {0}")]
+    RowKinds(String),
     /// More rows than a batch can hold.
     #[error("a batch holds at most {max} rows, got {rows}", max = u32::MAX)]
     TooManyRows {

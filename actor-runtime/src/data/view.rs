@@ -5,7 +5,8 @@
 //! sound (pointers in bounds, tags valid, nothing overlapping), then
 //! [`validate_column`] proves it is a *batch*: the schema and columns agree,
 //! every buffer has the length the row count implies, offsets ascend within
-//! their data, text is UTF-8. After that, every accessor is a slice.
+//! their data, text is UTF-8, row kinds (if any) are one valid kind byte
+//! per row. After that, every accessor is a slice.
 //!
 //! For fixed-width columns the checks are O(1) per column; text and binary
 //! columns cost one pass over their offsets (and UTF-8 over their text).
@@ -15,6 +16,7 @@ use rkyv::rancor;
 use super::batch::{ArchivedBatch, Batch};
 use super::column::{ArchivedColumn, ArchivedColumnData, Bitmap, Column, ColumnData};
 use super::error::BatchError;
+use super::kind::{validate_kinds, RowKinds};
 use super::schema::{DataType, Field, Schema, VectorElement};
 use super::Value;
 
@@ -424,6 +426,7 @@ pub(crate) fn validate_column<'a>(
 pub struct BatchView<'a> {
     archived: &'a ArchivedBatch,
     columns: Vec<ColumnView<'a>>,
+    kinds: Option<RowKinds<'a>>,
 }
 
 impl std::fmt::Debug for BatchView<'_> {
@@ -483,12 +486,26 @@ impl<'a> BatchView<'a> {
                 validate_column(field, rows, RawColumn::from(column))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { archived, columns })
+        let kinds = archived
+            .kinds
+            .as_ref()
+            .map(|bytes| validate_kinds(bytes.as_slice(), rows))
+            .transpose()?;
+        Ok(Self {
+            archived,
+            columns,
+            kinds,
+        })
     }
 
     /// Number of rows.
     pub fn num_rows(&self) -> usize {
         self.archived.num_rows.to_native() as usize
+    }
+
+    /// Its row kinds (checked), or `None` when every row is an insert.
+    pub fn kinds(&self) -> Option<RowKinds<'a>> {
+        self.kinds
     }
 
     /// The checked columns, in schema order.

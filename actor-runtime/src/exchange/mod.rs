@@ -103,16 +103,9 @@ pub fn archive_within(batch: &Batch, max: usize) -> Result<Vec<AlignedVec>, Batc
         return Ok(vec![bytes]);
     }
     let half = batch.num_rows() / 2;
-    let columns = crate::kernels::views(batch);
     let first: Vec<u32> = (0..half as u32).collect();
     let second: Vec<u32> = (half as u32..batch.num_rows() as u32).collect();
-    let mut out = archive_within(
-        &crate::kernels::take::take_batch(batch.schema(), &columns, &first)?,
-        max,
-    )?;
-    out.extend(archive_within(
-        &crate::kernels::take::take_batch(batch.schema(), &columns, &second)?,
-        max,
-    )?);
+    let mut out = archive_within(&batch.take(&first)?, max)?;
+    out.extend(archive_within(&batch.take(&second)?, max)?);
     Ok(out)
 }

@@ -158,7 +158,12 @@ impl OutputWriter {
                 {
                     parts.push((
                         c,
-                        take_batch(&self.schema, &columns, rows).map_err(|e| self.transport(e))?,
+                        take_batch(&self.schema, &columns, rows)
+                            .and_then(|part| {
+                                // A changelog's rows keep their kinds.
+                                part.with_kind_bytes(batch.kinds().map(|kinds| kinds.take(rows)))
+                            })
+                            .map_err(|e| self.transport(e))?,
                     ));
                 }
                 drop(columns);

@@ -19,6 +19,11 @@
 //! (it writes its rows again). The directory must lie under the worker's
 //! write roots.
 //!
+//! A changelog (a continuous aggregate's updates) is refused unless the
+//! sink says `changelog: true`: then each row is written after a leading
+//! `op` column holding its kind (`+I`, `-U`, `+U`, `-D`), as Flink's
+//! changelog formats do, so a reader can apply them in order.
+//!
 //! Known limits: the rolling interval is checked when a batch or a
 //! watermark arrives, not on a timer of its own; without `rolling` an
 //! unbounded job's part is never finished.
@@ -31,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::Access;
 use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
-use crate::data::Schema;
+use crate::data::{with_op_column, with_op_field, Schema};
 use crate::message::{Barrier, Watermark};
 use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
 use crate::operators::read::FileFormat;
@@ -70,11 +75,18 @@ pub struct FilesParams {
     /// Finish parts as rows come (streaming); unset, one part per subtask.
     #[serde(default)]
     pub rolling: Option<RollingParams>,
+    /// Write a changelog input's row kinds in a leading `op` column
+    /// (without it, changelog input is refused).
+    #[serde(default)]
+    pub changelog: bool,
 }
 
 /// The `files` sink.
 pub struct Files {
     params: FilesParams,
+    /// The rows it is given.
+    input: Schema,
+    /// The rows it writes (with `changelog`, an `op` column first).
     schema: Schema,
     /// The directory, resolved when the sink opens.
     dir: PathBuf,
@@ -87,11 +99,18 @@ pub struct Files {
 }
 
 impl Files {
-    /// A sink of `schema` rows as `params` says.
-    pub fn new(params: FilesParams, schema: &Schema) -> Self {
+    /// A sink of `schema` rows as `params` says (with `changelog`, rows
+    /// of a changelog, written after their kind).
+    pub fn new(params: FilesParams, input: &Schema) -> Self {
+        let schema = if params.changelog {
+            with_op_field(input)
+        } else {
+            input.clone()
+        };
         Self {
             params,
-            schema: schema.clone(),
+            input: input.clone(),
+            schema,
             dir: PathBuf::new(),
             subtask: 0,
             attempt: 0,
@@ -236,6 +255,13 @@ impl Operator for Files {
                 part.wrote_header = true;
             }
         }
+        let with_op;
+        let rows = if self.params.changelog {
+            with_op = with_op_column(&rows.to_batch(&self.input)?)?;
+            &Rows::of_batch(&with_op)
+        } else {
+            rows
+        };
         let encoded = encode(self.params.format, &self.schema, rows)?;
         let (mut row, mut from) = (0, 0);
         while row < encoded.ends.len() {
@@ -311,7 +337,24 @@ impl OperatorDefinition for FilesDefinition {
         if let Some(problem) = params.rolling.as_ref().and_then(RollingParams::problem) {
             return Err(context.bad_params(problem));
         }
-        Ok(inputs.first().cloned().unwrap_or_default())
+        let input = inputs.first().cloned().unwrap_or_default();
+        if params.changelog {
+            context.unique(with_op_field(&input))?;
+        }
+        Ok(input)
+    }
+
+    /// A changelog is written only when the sink says `changelog: true`.
+    fn changelog(&self, params: &FilesParams, context: &SchemaContext<'_>) -> Result<bool, String> {
+        if context.changelog_input(0) && !params.changelog {
+            return Err(
+                "its rows update and retract earlier ones, which plain files cannot \
+                 show; say `changelog: true` to write each row's kind in a leading `op` column \
+                 (+I, -U, +U, -D)"
+                    .into(),
+            );
+        }
+        Ok(false)
     }
 
     fn build(

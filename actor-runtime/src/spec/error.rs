@@ -31,6 +31,19 @@ pub enum SpecError {
         /// The operator named.
         operator: String,
     },
+    /// A changelog (rows that update and retract earlier ones) reaches an
+    /// operator that cannot take it.
+    #[error("vertex {vertex:?} ({operator}) cannot take the changelog from {from:?}: {reason}")]
+    ChangelogInput {
+        /// The vertex refusing.
+        vertex: String,
+        /// Its operator.
+        operator: String,
+        /// The vertex whose output is a changelog.
+        from: String,
+        /// Why, and what to do instead.
+        reason: String,
+    },
     /// Parameters that do not fit the operator.
     #[error("vertex {vertex:?}: bad params: {message}")]
     BadParams {

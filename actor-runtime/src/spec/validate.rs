@@ -30,6 +30,12 @@ pub struct ValidVertex {
     pub input_schemas: Vec<Schema>,
     /// The schema of its output.
     pub output: Schema,
+    /// Per input (in input order): whether it is a changelog, its rows
+    /// carrying [`crate::data::RowKind`]s.
+    pub input_changelogs: Vec<bool>,
+    /// Whether its output is a changelog (see
+    /// [`crate::catalogue::OperatorDefinition::changelog`]).
+    pub changelog: bool,
 }
 
 /// A job that passed validation.
@@ -108,6 +114,7 @@ pub fn validate(spec: &JobSpec) -> Result<ValidJob, SpecError> {
     let streaming = check_mode(spec, &operators)?;
 
     let mut outputs: Vec<Option<Schema>> = vec![None; spec.vertices.len()];
+    let mut changelogs: Vec<bool> = vec![false; spec.vertices.len()];
     let mut vertices: Vec<Option<ValidVertex>> = vec![None; spec.vertices.len()];
     for &v in &order {
         let vertex = &spec.vertices[v];
@@ -143,7 +150,26 @@ pub fn validate(spec: &JobSpec) -> Result<ValidJob, SpecError> {
         for (k, &e) in edges.iter().enumerate() {
             check_partitioning(&spec.edges[e], &input_schemas[k])?;
         }
-        let output = operator.output_schema(&SchemaContext::new(&vertex.id), &input_schemas)?;
+        let input_changelogs: Vec<bool> = edges
+            .iter()
+            .map(|&e| changelogs[index[spec.edges[e].from.as_str()]])
+            .collect();
+        let context = SchemaContext::new(&vertex.id).with_changelogs(streaming, &input_changelogs);
+        changelogs[v] = operator.changelog(&context).map_err(|reason| {
+            let from = edges
+                .iter()
+                .zip(&input_changelogs)
+                .find(|(_, &changelog)| changelog)
+                .map(|(&e, _)| spec.edges[e].from.clone())
+                .unwrap_or_default();
+            SpecError::ChangelogInput {
+                vertex: vertex.id.clone(),
+                operator: vertex.operator.clone(),
+                from,
+                reason,
+            }
+        })?;
+        let output = operator.output_schema(&context, &input_schemas)?;
         outputs[v] = Some(output.clone());
         vertices[v] = Some(ValidVertex {
             id: vertex.id.clone(),
@@ -152,6 +178,8 @@ pub fn validate(spec: &JobSpec) -> Result<ValidJob, SpecError> {
             inputs: edges,
             input_schemas,
             output,
+            input_changelogs,
+            changelog: changelogs[v],
         });
     }
     Ok(ValidJob {

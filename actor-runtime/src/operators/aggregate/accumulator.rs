@@ -20,7 +20,7 @@ use crate::kernels::floats::{compare_f64, key_bits};
 
 /// Typed per-group values of a min/max/sum.
 #[derive(Debug)]
-enum Slots {
+pub(super) enum Slots {
     I64(Vec<i64>),
     F64(Vec<f64>),
     Str(Vec<String>),
@@ -57,17 +57,17 @@ pub struct SumOverflow {
 /// The state of one aggregate over all groups of a table.
 #[derive(Debug)]
 pub struct Accumulator {
-    function: AggregateFunction,
+    pub(super) function: AggregateFunction,
     /// Output type of the final value.
     data_type: DataType,
     /// Per group: how many values (count; avg's count).
-    counts: Vec<i64>,
+    pub(super) counts: Vec<i64>,
     /// Per group: sum / min / max.
-    slots: Slots,
+    pub(super) slots: Slots,
     /// avg's sums.
-    sums: Vec<f64>,
+    pub(super) sums: Vec<f64>,
     /// count_distinct's values, encoded.
-    distinct: Vec<HashSet<Vec<u8>>>,
+    pub(super) distinct: Vec<HashSet<Vec<u8>>>,
 }
 
 fn valid(array: &Array<'_>, row: usize) -> bool {
@@ -325,7 +325,7 @@ impl Accumulator {
     }
 }
 
-fn number(array: &Array<'_>, row: usize) -> f64 {
+pub(super) fn number(array: &Array<'_>, row: usize) -> f64 {
     match &array.values {
         Values::Int64(v) | Values::Timestamp(v) => v[row] as f64,
         Values::Float64(v) => v[row],

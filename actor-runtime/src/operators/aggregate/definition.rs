@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{splittable, Aggregate, AggregateMode, AggregateShape};
+use super::ContinuousAggregate;
+use super::{retractable, splittable, Aggregate, AggregateMode, AggregateShape};
 use crate::catalogue::{BuildContext, Built, OperatorDefinition, OperatorState, SchemaContext};
 use crate::data::Schema;
 use crate::operator::OperatorError;
@@ -77,6 +78,30 @@ impl OperatorDefinition for AggregateDefinition {
         context.unique(shape.output_schema().clone())
     }
 
+    /// In a streaming job it is continuous: its output is a changelog of
+    /// updates per batch ([`ContinuousAggregate`]). It takes a changelog
+    /// if all its functions can retract (count, sum, avg).
+    fn changelog(
+        &self,
+        params: &AggregateParams,
+        context: &SchemaContext<'_>,
+    ) -> Result<bool, String> {
+        if context.any_changelog_input() {
+            if let Some(a) = params.aggregates.iter().find(|a| !retractable(a.function)) {
+                let function = serde_json::to_value(a.function)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "aggregate {:?} is {function}, which cannot take retractions (it would \
+                     need every value seen); over a changelog only count, sum and avg can",
+                    a.name
+                ));
+            }
+        }
+        Ok(context.streaming())
+    }
+
     fn state(&self, params: &AggregateParams, inputs: &[Schema]) -> Option<OperatorState> {
         let shape = AggregateShape::new("aggregate", params, inputs.first()?).ok()?;
         Some(OperatorState::Groups {
@@ -110,6 +135,10 @@ impl OperatorDefinition for AggregateDefinition {
             memory_bytes: Some(context.budget(params.memory_bytes)),
             ..params.clone()
         };
+        if context.changelog() {
+            let aggregate = ContinuousAggregate::new(&params, &context.input(0))?;
+            return Ok(Built::Operator(Box::new(aggregate)));
+        }
         let mode = match context.phase() {
             Phase::Complete => AggregateMode::Complete,
             Phase::Partial => AggregateMode::Partial,

@@ -11,19 +11,27 @@
 //! merges each file on its own, so it needs memory for about 1/16 of the
 //! groups at a time and still produces the exact answer.
 //!
+//! In a streaming job `aggregate` is continuous instead
+//! ([`ContinuousAggregate`]): it emits a changelog of updates after each
+//! batch, and takes retractions in its input.
+//!
 //! Its output and state schemas are worked out in one place,
 //! [`AggregateShape`], which validation and planning use too; its
 //! catalogue entry is [`AggregateDefinition`].
 
 mod accumulator;
+mod continuous;
 mod definition;
+mod retract;
 mod schema;
 mod table;
 
 use std::path::PathBuf;
 
 use accumulator::{Accumulator, SumOverflow};
+pub use continuous::ContinuousAggregate;
 pub use definition::{AggregateDefinition, AggregateFunction, AggregateParams, AggregateSpec};
+pub use retract::retractable;
 use schema::accumulators;
 pub use schema::AggregateShape;
 use table::GroupTable;

@@ -39,6 +39,11 @@ impl OperatorDefinition for BlackholeDefinition {
         true
     }
 
+    /// Rows go nowhere, whatever their kind.
+    fn changelog(&self, _: &NoParams, _: &SchemaContext<'_>) -> Result<bool, String> {
+        Ok(false)
+    }
+
     fn output_schema(
         &self,
         _: &NoParams,

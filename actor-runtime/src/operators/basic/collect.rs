@@ -10,6 +10,11 @@
 //! task the way a consumer without credit does, and nothing is held
 //! beyond a few batches — `limit` does not apply, since an unbounded job
 //! has no last row.
+//!
+//! Fed a changelog (a continuous aggregate's updates), its rows get a
+//! leading `op` column, Flink's `+I`/`-U`/`+U`/`-D`
+//! ([`crate::data::RowKind`]): applied in order, they give the current
+//! result. Its output schema says so, so whoever reads the rows knows.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -19,8 +24,7 @@ use tokio::sync::mpsc;
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
-use crate::data::{Batch, Schema};
-use crate::kernels::take::take_batch;
+use crate::data::{with_op_column, with_op_field, Batch, Schema};
 use crate::operator::{Emit, Operator, OperatorError, Rows};
 use crate::spec::SpecError;
 
@@ -112,7 +116,7 @@ impl CollectBuffer {
         let batch = if batch.num_rows() > room {
             self.truncated = true;
             let first: Vec<u32> = (0..room as u32).collect();
-            take_batch(batch.schema(), &crate::kernels::views(&batch), &first)?
+            batch.take(&first)?
         } else {
             batch
         };
@@ -153,6 +157,8 @@ impl CollectBuffer {
 /// row on when its buffer is live.
 pub struct Collect {
     schema: Schema,
+    /// Whether its input is a changelog, whose kinds it writes out.
+    changelog: bool,
     limit: usize,
     held: usize,
     into: Collected,
@@ -163,10 +169,18 @@ impl Collect {
     pub fn new(input: &Schema, limit: usize, into: Collected) -> Self {
         Self {
             schema: input.clone(),
+            changelog: false,
             limit,
             held: 0,
             into,
         }
+    }
+
+    /// The same sink of a changelog: each row gets a leading `op` column
+    /// with its kind.
+    pub fn of_changelog(mut self) -> Self {
+        self.changelog = true;
+        self
     }
 }
 
@@ -188,7 +202,12 @@ impl Operator for Collect {
                 limit: self.limit,
             });
         }
-        into.offer(rows.to_batch(&self.schema)?)
+        let batch = rows.to_batch(&self.schema)?;
+        into.offer(if self.changelog {
+            with_op_column(&batch)?
+        } else {
+            batch
+        })
     }
 }
 
@@ -206,13 +225,22 @@ impl OperatorDefinition for CollectDefinition {
         true
     }
 
+    /// It takes a changelog, writing each row's kind.
+    fn changelog(&self, _: &CollectParams, _: &SchemaContext<'_>) -> Result<bool, String> {
+        Ok(false)
+    }
+
     fn output_schema(
         &self,
         _: &CollectParams,
-        _: &SchemaContext<'_>,
+        context: &SchemaContext<'_>,
         inputs: &[Schema],
     ) -> Result<Schema, SpecError> {
-        Ok(inputs.first().cloned().unwrap_or_default())
+        let input = inputs.first().cloned().unwrap_or_default();
+        if context.changelog_input(0) {
+            return context.unique(with_op_field(&input));
+        }
+        Ok(input)
     }
 
     fn build(
@@ -220,7 +248,10 @@ impl OperatorDefinition for CollectDefinition {
         params: &CollectParams,
         context: &BuildContext<'_>,
     ) -> Result<Built, OperatorError> {
-        let collect = Collect::new(&context.input(0), params.limit, context.collected.clone());
+        let mut collect = Collect::new(&context.input(0), params.limit, context.collected.clone());
+        if context.input_changelog(0) {
+            collect = collect.of_changelog();
+        }
         Ok(Built::Operator(Box::new(collect)))
     }
 }

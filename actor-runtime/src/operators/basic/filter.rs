@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
 use crate::data::Schema;
 use crate::expr::{excerpt, EvalContext, Expr, ExprError, Ty};
-use crate::kernels::take::{selected, take_batch};
+use crate::kernels::take::selected;
 use crate::operator::{Emit, Operator, OperatorError, Rows};
 use crate::spec::SpecError;
 
@@ -48,7 +48,9 @@ impl Operator for Filter {
         if indices.is_empty() {
             return Ok(());
         }
-        out.emit(take_batch(&self.schema, &rows.columns, &indices)?)
+        // A changelog's rows keep their kinds: a retraction filtered out
+        // is one whose insert was too (the predicate sees the same row).
+        out.emit(rows.take(&self.schema, &indices)?)
     }
 }
 
@@ -60,6 +62,11 @@ impl OperatorDefinition for FilterDefinition {
 
     fn name(&self) -> &'static str {
         "filter"
+    }
+
+    /// Each row is kept (or computed) with its kind.
+    fn changelog(&self, _: &FilterParams, context: &SchemaContext<'_>) -> Result<bool, String> {
+        crate::catalogue::pass_changelog(context)
     }
 
     fn output_schema(

@@ -88,7 +88,8 @@ impl Operator for Project {
             .iter()
             .map(|e| e.eval_column(&input))
             .collect::<Result<Vec<_>, _>>()?;
-        out.emit(Batch::new(self.schema.clone(), rows.rows, columns)?)
+        let kinds = rows.kinds.map(|kinds| kinds.bytes().to_vec());
+        out.emit(Batch::new(self.schema.clone(), rows.rows, columns)?.with_kind_bytes(kinds)?)
     }
 }
 
@@ -100,6 +101,11 @@ impl OperatorDefinition for ProjectDefinition {
 
     fn name(&self) -> &'static str {
         "project"
+    }
+
+    /// Each row is kept (or computed) with its kind.
+    fn changelog(&self, _: &ProjectParams, context: &SchemaContext<'_>) -> Result<bool, String> {
+        crate::catalogue::pass_changelog(context)
     }
 
     fn output_schema(

@@ -45,6 +45,11 @@ impl OperatorDefinition for UnionDefinition {
         (1, usize::MAX)
     }
 
+    /// Each row is kept (or computed) with its kind.
+    fn changelog(&self, _: &NoParams, context: &SchemaContext<'_>) -> Result<bool, String> {
+        crate::catalogue::pass_changelog(context)
+    }
+
     fn output_schema(
         &self,
         _: &NoParams,

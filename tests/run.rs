@@ -189,7 +189,10 @@ fn the_live_top_auctions_example_ranks_three_auctions_per_second() {
     );
     // Whole windows print together: ranks 1, 2, 3 of one second each,
     // the counts in decreasing order.
-    let cells: Vec<Vec<&str>> = rows.iter().map(|r| r.split_whitespace().collect()).collect();
+    let cells: Vec<Vec<&str>> = rows
+        .iter()
+        .map(|r| r.split_whitespace().collect())
+        .collect();
     for window in cells.chunks(3).filter(|w| w.len() == 3) {
         assert!(window.iter().all(|r| r[0] == window[0][0]), "{window:?}");
         assert!(window[0][0].ends_with('Z'), "RFC 3339: {window:?}");
@@ -198,5 +201,8 @@ fn the_live_top_auctions_example_ranks_three_auctions_per_second() {
         let bids: Vec<i64> = window.iter().map(|r| r[3].parse().unwrap()).collect();
         assert!(bids.windows(2).all(|p| p[0] >= p[1]), "{bids:?}");
     }
-    assert!(stderr.contains("job \"top-auctions\" stopped after"), "{stderr}");
+    assert!(
+        stderr.contains("job \"top-auctions\" stopped after"),
+        "{stderr}"
+    );
 }

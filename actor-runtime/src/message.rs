@@ -3,14 +3,15 @@
 //!
 //! A [`Message`] is a batch or a [`Signal`]: a [`Watermark`] (no row with an
 //! earlier event time follows on this channel), a checkpoint [`Barrier`]
-//! (everything before it belongs to checkpoint n), or end of data. Signals
+//! (everything before it belongs to checkpoint n), idleness (do not wait
+//! for this channel's event time for now), or end of data. Signals
 //! are in-band: they ride the same local queue or transport channel as the
 //! batches, so they can neither overtake data nor be overtaken by it — the
 //! property watermarks and aligned checkpoints rest on, as in Flink's
 //! stream elements, RisingWave's `Message { Chunk, Barrier, Watermark }` and
 //! Arroyo's `ArrowMessage { Data, Signal }`.
 //!
-//! On a transport channel a watermark or barrier is an event frame holding
+//! On a transport channel a watermark, barrier or idleness is an event frame holding
 //! [`Signal::encode`]'s nine bytes; end of data is the channel's own End
 //! frame, so it is never accepted as an event. The codec here is pure.
 
@@ -42,6 +43,11 @@ pub enum Signal {
     Watermark(Watermark),
     /// A checkpoint barrier.
     Barrier(Barrier),
+    /// The producer's event time is unknown for now (its source has read
+    /// nothing for its idle timeout): consumers stop waiting for this
+    /// channel's watermark until it sends rows or a watermark again —
+    /// Flink's idle watermark status.
+    Idle,
     /// The producer has no more data for this channel.
     EndOfData,
 }
@@ -69,6 +75,7 @@ pub enum SignalError {
 
 const WATERMARK: u8 = 1;
 const BARRIER: u8 = 2;
+const IDLE: u8 = 3;
 
 /// The bytes of an encoded signal.
 pub const SIGNAL_BYTES: usize = 9;
@@ -81,6 +88,7 @@ impl Signal {
         let (tag, word) = match self {
             Signal::Watermark(Watermark(time)) => (WATERMARK, *time as u64),
             Signal::Barrier(Barrier { checkpoint }) => (BARRIER, *checkpoint),
+            Signal::Idle => (IDLE, 0),
             Signal::EndOfData => return None,
         };
         let mut bytes = [0u8; SIGNAL_BYTES];
@@ -100,6 +108,8 @@ impl Signal {
         match bytes[0] {
             WATERMARK => Ok(Signal::Watermark(Watermark(word as i64))),
             BARRIER => Ok(Signal::Barrier(Barrier { checkpoint: word })),
+            IDLE if word == 0 => Ok(Signal::Idle),
+            IDLE => Err(SignalError::Tag(IDLE)),
             tag => Err(SignalError::Tag(tag)),
         }
     }
@@ -120,6 +130,7 @@ mod tests {
             Signal::Barrier(Barrier {
                 checkpoint: u64::MAX,
             }),
+            Signal::Idle,
         ] {
             let bytes = signal.encode().expect("an event");
             assert_eq!(Signal::decode(&bytes), Ok(signal));
@@ -132,6 +143,7 @@ mod tests {
         assert_eq!(Signal::decode(&[1, 2, 3]), Err(SignalError::Length(3)));
         assert_eq!(Signal::decode(&[0; 9]), Err(SignalError::Tag(0)));
         assert_eq!(Signal::decode(&[3; 9]), Err(SignalError::Tag(3)));
+        assert_eq!(Signal::decode(&[4; 9]), Err(SignalError::Tag(4)));
         assert!(Signal::decode(&[1; 10]).is_err());
     }
 }

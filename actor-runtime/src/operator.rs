@@ -310,6 +310,14 @@ pub trait Source: Send {
         None
     }
 
+    /// Whether the source has read nothing for its idle timeout, so its
+    /// consumers should stop waiting for its event time (asked after each
+    /// batch, empty ones included). The default never idles: a silent
+    /// source without a timeout holds event time where it is.
+    fn idle(&mut self) -> bool {
+        false
+    }
+
     /// Called once at the end.
     fn close(&mut self) -> Result<(), OperatorError> {
         Ok(())

@@ -259,6 +259,7 @@ async fn signals_cross_a_local_queue_and_a_quic_channel_in_order_with_the_data()
                 .unwrap(),
             Message::Signal(Signal::Watermark(w)) => seen.push(format!("watermark {}", w.0)),
             Message::Signal(Signal::Barrier(b)) => seen.push(format!("barrier {}", b.checkpoint)),
+            Message::Signal(Signal::Idle) => seen.push("idle".into()),
             Message::Signal(Signal::EndOfData) => break,
         }
     }

@@ -602,3 +602,48 @@ fn specs_of_follow_and_rolling_are_checked_before_anything_runs() {
     let error = check(batch).unwrap();
     assert!(error.contains("source \"in\" is unbounded"), "{error}");
 }
+
+/// A window over `follow` with two subtasks, where `a.csv` (ids 0..25,
+/// event times 0..24 ms) is all there is to read: its owner's watermark
+/// reaches 23, the other subtask's stays unknown.
+fn one_busy_subtask_job(input: &Path, output: &Path, idle_timeout: &str) -> String {
+    format!(
+        r#"{{"vertices": [
+          {{"id": "in", "operator": "follow", "parallelism": 2, "params": {{"path": "{}", "format": "csv", "poll_ms": 20, "schema": {SCHEMA}, "event_time": {{"column": "at"{idle_timeout}}}}}}},
+          {{"id": "w", "operator": "window", "params": {{"time": "at", "window": {{"tumbling": {{"size_ms": 10}}}}, "aggregates": [{{"name": "n", "function": "count"}}]}}}},
+          {{"id": "out", "operator": "files", "params": {{"path": "{}", "format": "json_lines", "rolling": {{"max_rows": 1}}}}}}],
+         "edges": [{{"from": "in", "to": "w", "partitioning": "rebalance"}}, {{"from": "w", "to": "out", "partitioning": "forward"}}]}}"#,
+        input.display(),
+        output.display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_subtask_stops_holding_windows_back_after_its_idle_timeout() {
+    for (timeout, fires) in [(r#", "idle_timeout_ms": 100"#, true), ("", false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+        std::fs::create_dir(&input).unwrap();
+        produce(&input, "a.csv", 0..25);
+        // One subtask owns the one file: the other never has a row.
+        let job = one_busy_subtask_job(&input, &output, timeout);
+        let running = Streaming::start(&job, worker(dir.path()), "idle");
+        let deadline = Instant::now() + Duration::from_secs(if fires { 60 } else { 1 });
+        while finished_json_rows(&output).len() < 2 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let rows = finished_json_rows(&output);
+        if fires {
+            // Idle, the silent subtask no longer holds the watermark: the
+            // windows the busy one's event time completed fire.
+            let window = |start: i64| serde_json::json!({"window_start": start, "window_end": start + 10, "n": 10});
+            assert_eq!(rows, [window(0), window(10)]);
+        } else {
+            // Without a timeout the silent subtask holds event time where
+            // it is (documented): nothing fires, nothing hangs but that.
+            assert!(rows.is_empty(), "{rows:?}");
+            assert!(running.tasks.iter().all(|t| !t.is_finished()));
+        }
+        running.cancel().await;
+    }
+}

@@ -10,6 +10,11 @@
 //!   channel has ended, end of input is what flushes the operators. A
 //!   channel's watermark never moves back; an earlier one is ignored, as
 //!   Flink's watermark valve does.
+//! - **Idleness**: a channel that says it is idle stops holding the
+//!   watermark back until it delivers rows or a watermark again. When
+//!   every open channel is idle, the watermark moves to the largest any of
+//!   them reached (as Flink's valve does), and the task is idle itself:
+//!   the loop tells its consumers so, once.
 //! - **Barriers** (aligned): a channel that delivers barrier n is held (the
 //!   loop stops reading it) until every open channel has delivered n; then
 //!   the barrier is complete and every channel is released. A channel that
@@ -40,6 +45,7 @@ pub enum FrontierError {
 struct Channel {
     ended: bool,
     held: bool,
+    idle: bool,
     watermark: Watermark,
 }
 
@@ -68,6 +74,7 @@ impl Frontier {
         let open = Channel {
             ended: false,
             held: false,
+            idle: false,
             watermark: Watermark::MIN,
         };
         Self {
@@ -121,7 +128,31 @@ impl Frontier {
     ) -> Option<Watermark> {
         let state = self.inputs.get_mut(input)?.get_mut(channel)?;
         state.watermark = state.watermark.max(watermark);
+        state.idle = false;
         self.advance()
+    }
+
+    /// Records that `channel` of `input` delivered rows: an idle channel
+    /// is active again (and holds the watermark back from now on).
+    pub fn on_data(&mut self, input: usize, channel: usize) {
+        if let Some(state) = self.inputs.get_mut(input).and_then(|c| c.get_mut(channel)) {
+            state.idle = false;
+        }
+    }
+
+    /// Records that `channel` of `input` is idle; returns the task's
+    /// watermark if that advanced it.
+    pub fn on_idle(&mut self, input: usize, channel: usize) -> Option<Watermark> {
+        let state = self.inputs.get_mut(input)?.get_mut(channel)?;
+        state.idle = true;
+        self.advance()
+    }
+
+    /// Whether every open channel is idle (and one is open): the task's
+    /// own event time is unknown for now.
+    pub fn all_idle(&self) -> bool {
+        let mut open = self.inputs.iter().flatten().filter(|c| !c.ended).peekable();
+        open.peek().is_some() && open.all(|c| c.idle)
     }
 
     /// Records that `channel` of `input` delivered `barrier`; returns it
@@ -163,11 +194,15 @@ impl Frontier {
     }
 
     fn advance(&mut self) -> Option<Watermark> {
-        let open = self.inputs.iter().flatten().filter(|c| !c.ended);
-        let lowest = open.map(|c| c.watermark).min()?;
-        (lowest > self.watermark).then(|| {
-            self.watermark = lowest;
-            lowest
+        let open = || self.inputs.iter().flatten().filter(|c| !c.ended);
+        let active = open().filter(|c| !c.idle).map(|c| c.watermark).min();
+        let reached = match active {
+            Some(lowest) => lowest,
+            None => open().map(|c| c.watermark).max()?,
+        };
+        (reached > self.watermark).then(|| {
+            self.watermark = reached;
+            reached
         })
     }
 
@@ -250,6 +285,42 @@ mod tests {
         assert_eq!(run([(0, 1), (1, 0), (1, 1), (0, 0)]), Watermark(17_422));
         assert_eq!(run([(0, 0), (1, 0), (1, 1), (0, 1)]), Watermark(34_922));
         assert_eq!(run([(0, 0), (0, 1), (1, 1), (1, 0)]), Watermark(12_424));
+    }
+
+    #[test]
+    fn an_idle_channel_stops_holding_the_watermark_back_until_it_speaks_again() {
+        let mut f = Frontier::new(&[3]);
+        assert_eq!(f.on_watermark(0, 0, Watermark(10)), None);
+        assert_eq!(f.on_watermark(0, 1, Watermark(20)), None);
+        // Channel 2 never sent a watermark: idle, it no longer holds 10.
+        assert_eq!(f.on_idle(0, 2), Some(Watermark(10)));
+        assert!(!f.all_idle());
+        // Rows make it active again; its watermark (none yet) holds the
+        // task where it is, never back.
+        f.on_data(0, 2);
+        assert_eq!(f.on_watermark(0, 0, Watermark(30)), None);
+        assert_eq!(f.on_watermark(0, 2, Watermark(25)), Some(Watermark(20)));
+        assert_eq!(f.watermark(), Watermark(20));
+    }
+
+    #[test]
+    fn when_every_channel_is_idle_the_watermark_is_the_largest_they_reached() {
+        let mut f = Frontier::new(&[1, 1]);
+        assert_eq!(f.on_watermark(0, 0, Watermark(5)), None);
+        assert_eq!(f.on_watermark(1, 0, Watermark(9)), Some(Watermark(5)));
+        // Whichever goes idle first, the last one idle moves the task to
+        // the largest watermark: none of them holds rows back any more.
+        assert_eq!(f.on_idle(0, 0), Some(Watermark(9)));
+        assert!(!f.all_idle());
+        assert_eq!(f.on_idle(1, 0), None);
+        assert!(f.all_idle());
+        // A watermark makes its channel active again.
+        assert_eq!(f.on_watermark(1, 0, Watermark(12)), Some(Watermark(12)));
+        assert!(!f.all_idle());
+        // Ended channels are neither idle nor active.
+        f.on_end(0, 0);
+        f.on_end(1, 0);
+        assert!(!f.all_idle());
     }
 
     #[test]

@@ -158,6 +158,7 @@ impl TaskRun {
             metrics: self.metrics,
             live: self.live,
             late_reported: 0,
+            idle: false,
         };
         let result = running.open_all(&self.context);
         let result = match result {

@@ -10,7 +10,10 @@
 //! downstream; an operator may hold it back. An aligned barrier goes to
 //! each [`Operator::on_barrier`] and then to every output. End of data
 //! goes to the head's [`Operator::end_input`] per input, and down the chain
-//! once every input has ended.
+//! once every input has ended. Idleness (a source with nothing to read
+//! for its idle timeout, or every input channel idle) skips the operators
+//! and goes to the consumers, once until the task sends rows or a
+//! watermark again.
 
 use std::future::poll_fn;
 use std::task::Poll;
@@ -36,6 +39,9 @@ pub(super) struct Running {
     pub(super) live: Option<Collected>,
     /// Late rows already counted in the task's metrics.
     pub(super) late_reported: u64,
+    /// Whether the consumers were told this task is idle (and have not
+    /// heard from it since).
+    pub(super) idle: bool,
 }
 
 impl Running {
@@ -94,6 +100,8 @@ impl Running {
                     .on_barrier(barrier, &mut out)
                     .map(|()| Some(Signal::Barrier(barrier))),
                 Some(Signal::EndOfData) => operator.end_input(0, &mut out).map(|()| signal),
+                // Idleness concerns only the consumers' frontiers.
+                Some(Signal::Idle) => Ok(signal),
                 None => Ok(None),
             };
             signal = passed.map_err(|e| self.op_error(e))?;
@@ -109,6 +117,7 @@ impl Running {
         self.ship(out).await?;
         if let Some(Signal::Watermark(watermark)) = signal {
             self.metrics.set_watermark(watermark.0);
+            self.idle = false;
         }
         if let Some(signal) = signal {
             for i in 0..self.outputs.len() {
@@ -147,6 +156,8 @@ impl Running {
         if batches.is_empty() {
             return Ok(());
         }
+        // Rows tell the consumers this task is active again.
+        self.idle = false;
         for batch in batches {
             let (rows, bytes) = (batch.num_rows(), batch.buffer_bytes());
             self.report.rows_out += rows as u64;
@@ -176,6 +187,17 @@ impl Running {
         Ok(())
     }
 
+    /// Tells the consumers once that this task is idle, when `idle` says
+    /// so and they have heard nothing from it since it last was.
+    async fn tell_idle(&mut self, idle: impl FnOnce(&mut Self) -> bool) -> Result<(), TaskError> {
+        if self.idle || !idle(self) {
+            return Ok(());
+        }
+        self.signal(0, Signal::Idle).await?;
+        self.idle = true;
+        Ok(())
+    }
+
     pub(super) async fn drive_source(&mut self) -> Result<(), TaskError> {
         let mut watermark = crate::message::Watermark::MIN;
         while let Some(source) = self.source.as_mut() {
@@ -195,6 +217,8 @@ impl Running {
                 watermark = advanced;
                 self.signal(0, Signal::Watermark(advanced)).await?;
             }
+            self.tell_idle(|s| s.source.as_mut().is_some_and(|s| s.idle()))
+                .await?;
             // Let the slot's other tasks (and the consumers) run.
             tokio::task::yield_now().await;
         }
@@ -287,11 +311,21 @@ impl Running {
                 }
             };
             match message {
-                Message::Data(incoming) => self.process(input, incoming, &schemas[input]).await?,
+                Message::Data(incoming) => {
+                    frontier.on_data(input, channel);
+                    self.process(input, incoming, &schemas[input]).await?
+                }
                 Message::Signal(Signal::Watermark(watermark)) => {
                     if let Some(advanced) = frontier.on_watermark(input, channel, watermark) {
                         self.signal(0, Signal::Watermark(advanced)).await?;
                     }
+                }
+                Message::Signal(Signal::Idle) => {
+                    if let Some(advanced) = frontier.on_idle(input, channel) {
+                        self.signal(0, Signal::Watermark(advanced)).await?;
+                    }
+                    let idle = frontier.all_idle();
+                    self.tell_idle(|_| idle).await?;
                 }
                 Message::Signal(Signal::Barrier(barrier)) => {
                     let aligned = frontier.on_barrier(input, channel, barrier).map_err(|e| {

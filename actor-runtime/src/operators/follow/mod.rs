@@ -17,7 +17,11 @@
 //! emits none. While there is nothing to read it asks to be woken at the
 //! next listing (`ready_at`, so the slot stays free) and hands on an
 //! empty batch, which lets its watermark's idle timeout and downstream
-//! timers (a rolling `files` sink's interval) see time pass.
+//! timers (a rolling `files` sink's interval) see time pass. Once it has
+//! read nothing for `idle_timeout_ms`, it tells its consumers it is idle
+//! (a subtask whose files all hash elsewhere would otherwise hold every
+//! window downstream); without a timeout, it holds event time where it
+//! is.
 //!
 //! Known limits: the set of files read is not checkpointed yet, so a
 //! restarted task reads every file of the directory again; a file is
@@ -249,5 +253,12 @@ impl Source for Follow {
         let now = self.now_ms();
         let (_, watermarks) = self.event_time.as_mut()?;
         watermarks.poll(now)
+    }
+
+    fn idle(&mut self) -> bool {
+        let now = self.now_ms();
+        self.event_time
+            .as_ref()
+            .is_some_and(|(_, watermarks)| watermarks.all_idle(now))
     }
 }

@@ -325,10 +325,10 @@ fn operators_that_cannot_take_retractions_are_refused_at_validation() {
     assert!(validate(&two_aggregates("streaming", files)).is_ok());
     let blackhole = r#"{"id": "out", "operator": "blackhole"}"#;
     assert!(validate(&two_aggregates("streaming", blackhole)).is_ok());
-    let top_n = r#"{"id": "out", "operator": "top_n", "params": {"limit": 3, "keys": [{"column": "keys"}]}}"#;
-    let error = refusal(top_n);
+    let sort = r#"{"id": "out", "operator": "sort", "params": {"keys": [{"column": "keys"}]}}"#;
+    let error = refusal(sort);
     assert!(
-        error.contains(r#"vertex "out" (top_n) cannot take the changelog from "histogram""#)
+        error.contains(r#"vertex "out" (sort) cannot take the changelog from "histogram""#)
             && error.contains("does not handle retractions"),
         "{error}"
     );

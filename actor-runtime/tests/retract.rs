@@ -4,16 +4,15 @@
 //! continuous aggregate ranked by `top_n` ends equal to the batch job;
 //! over its budget it fails clearly; `sort` still refuses a changelog.
 
+mod changelog_support;
 mod operator_support;
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 
+use changelog_support::{applied, apply_batches, collected};
 use faro_runtime::operator::{Operator, OperatorError, Rows};
 use faro_runtime::operators::sort::{ContinuousTopN, SortKey};
-use faro_runtime::runner::{run_job, JobEnv};
 use faro_runtime::spec::{validate, JobSpec};
-use faro_runtime::worker::Worker;
 use faro_runtime::{Batch, BatchBuilder, DataType, Field, RowKind, Schema, Value};
 use operator_support::{rows, sorted};
 use proptest::prelude::*;
@@ -52,26 +51,6 @@ fn compare(a: &[Value], b: &[Value]) -> Ordering {
     };
     // Descending with nulls first ascending means nulls last here.
     v(b).cmp(&v(a)).then_with(|| s(a).cmp(&s(b)))
-}
-
-/// Applies a changelog's rows to `table` in order; a retraction must
-/// remove a row the table holds.
-fn apply(table: &mut Vec<Vec<Value>>, kind: RowKind, row: Vec<Value>) {
-    if kind.is_retraction() {
-        let at = table.iter().position(|r| *r == row);
-        let at = at.unwrap_or_else(|| panic!("{kind} of {row:?}, which the table does not hold"));
-        table.swap_remove(at);
-    } else {
-        table.push(row);
-    }
-}
-
-fn apply_batches(table: &mut Vec<Vec<Value>>, batches: &[Batch]) {
-    for batch in batches {
-        for (i, row) in rows(std::slice::from_ref(batch)).into_iter().enumerate() {
-            apply(table, batch.kind(i), row);
-        }
-    }
 }
 
 /// `table` is a top `limit` of `net`: as many rows as it can be, each one
@@ -282,33 +261,6 @@ fn ranked(mode: &str, direct: bool) -> JobSpec {
     }
     let spec = json!({"name": "busiest", "mode": mode, "vertices": vertices, "edges": edges});
     JobSpec::parse(&spec.to_string()).unwrap()
-}
-
-async fn collected(spec: &JobSpec, id: &str) -> Vec<Batch> {
-    let job = validate(spec).unwrap();
-    let worker = Worker::start(4, None).unwrap();
-    let env = JobEnv {
-        job_id: id.into(),
-        shuffle: None,
-        max_frame: faro_transport::TransportOptions::default().buffer_size,
-    };
-    run_job(&job, &[&worker], &env).await.unwrap().collected
-}
-
-/// The table a collected changelog (its `op` column first) leaves, and how
-/// many rows of each kind it had.
-fn applied(batches: &[Batch]) -> (Vec<Vec<Value>>, BTreeMap<RowKind, usize>) {
-    let mut table = Vec::new();
-    let mut kinds = BTreeMap::new();
-    for row in rows(batches) {
-        let Value::Utf8(op) = &row[0] else {
-            panic!("no op column: {row:?}")
-        };
-        let kind = RowKind::parse_short(op).unwrap();
-        *kinds.entry(kind).or_insert(0) += 1;
-        apply(&mut table, kind, row[1..].to_vec());
-    }
-    (sorted(table), kinds)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

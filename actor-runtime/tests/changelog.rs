@@ -325,10 +325,10 @@ fn operators_that_cannot_take_retractions_are_refused_at_validation() {
     assert!(validate(&two_aggregates("streaming", files)).is_ok());
     let blackhole = r#"{"id": "out", "operator": "blackhole"}"#;
     assert!(validate(&two_aggregates("streaming", blackhole)).is_ok());
-    let top_n = r#"{"id": "out", "operator": "top_n", "params": {"limit": 3, "keys": [{"column": "keys"}]}}"#;
-    let error = refusal(top_n);
+    let sort = r#"{"id": "out", "operator": "sort", "params": {"keys": [{"column": "keys"}]}}"#;
+    let error = refusal(sort);
     assert!(
-        error.contains(r#"vertex "out" (top_n) cannot take the changelog from "histogram""#)
+        error.contains(r#"vertex "out" (sort) cannot take the changelog from "histogram""#)
             && error.contains("does not handle retractions"),
         "{error}"
     );
@@ -347,22 +347,46 @@ fn operators_that_cannot_take_retractions_are_refused_at_validation() {
     assert!(validate(&spec).is_ok());
 }
 
-#[test]
-fn a_hash_join_of_a_changelog_is_refused_naming_it() {
+/// `histogram` replaced by a two-input join of `busy` (a changelog) and
+/// a generated `dim`, keyed on `k` = `rk`.
+fn joined(operator: &str, params: serde_json::Value) -> JobSpec {
     let mut spec = two_aggregates("streaming", COLLECT);
     spec.vertices[3] = serde_json::from_value(serde_json::json!({
-        "id": "histogram", "operator": "hash_join", "parallelism": 2,
-        "params": {"left": "busy", "right": "gen", "left_keys": ["k"], "right_keys": ["k"]}}))
+        "id": "histogram", "operator": operator, "parallelism": 2, "params": params}))
     .unwrap();
+    spec.vertices.push(
+        serde_json::from_value(serde_json::json!({"id": "dim", "operator": "generate",
+            "params": {"rows": 10, "columns": [{"name": "rk", "expr": "i"}]}}))
+        .unwrap(),
+    );
     spec.edges.push(
         serde_json::from_value(serde_json::json!(
-            {"from": "gen", "to": "histogram", "partitioning": {"hash": ["k"]}}))
+            {"from": "dim", "to": "histogram", "partitioning": {"hash": ["rk"]}}))
         .unwrap(),
     );
     spec.edges[2].partitioning = faro_runtime::spec::Partitioning::Hash(vec!["k".into()]);
-    let error = validate(&spec).unwrap_err().to_string();
+    spec
+}
+
+#[test]
+fn a_streaming_hash_join_takes_a_changelog_and_a_time_bound_join_refuses_it() {
+    let keys = serde_json::json!({"left": "busy", "right": "dim", "left_keys": ["k"], "right_keys": ["rk"]});
+    let job = validate(&joined("hash_join", keys.clone())).unwrap();
+    let join = &job.vertices[job.vertex_index("histogram").unwrap()];
+    assert!(join.changelog && join.input_changelogs.iter().any(|&c| c));
+
+    let mut interval = keys;
+    interval["left_time"] = "k".into();
+    interval["right_time"] = "rk".into();
+    interval["lower_ms"] = 0.into();
+    interval["upper_ms"] = 0.into();
+    let error = validate(&joined("interval_join", interval))
+        .unwrap_err()
+        .to_string();
     assert!(
-        error.contains(r#"vertex "histogram" (hash_join) cannot take the changelog from "busy""#),
+        error.contains(
+            r#"vertex "histogram" (interval_join) cannot take the changelog from "busy""#
+        ),
         "{error}"
     );
 }

@@ -16,7 +16,7 @@ use crate::spec::SpecError;
 
 /// Memory a stateful operator may hold when its spec gives no
 /// `memory_bytes`: aggregate and sort spill beyond it, hash join fails;
-/// top-n (which has no setting) fails beyond it.
+/// top-n fails beyond it.
 pub const DEFAULT_MEMORY_BYTES: u64 = 1 << 30;
 
 /// One built-in operator: its name, its typed params, its output schema

@@ -2,6 +2,7 @@
 //! probes it with the left input (input 0). The task reads the build side
 //! to its end first ([`Operator::input_preference`]), so probe batches
 //! wait upstream under backpressure instead of in this operator's memory.
+//! That is a batch job's; a streaming one's is a [`RegularJoin`].
 //!
 //! Null keys never match (SQL). The build side must fit its memory
 //! budget: over it, the join fails with a message saying so, rather than
@@ -23,6 +24,7 @@ use crate::kernels::rows::{append_value, encode_key};
 use crate::kernels::take::take;
 use crate::kernels::views;
 use crate::operator::{Emit, Operator, OperatorError, Rows};
+use crate::operators::regular_join::RegularJoin;
 use crate::spec::SpecError;
 
 /// Join kinds.
@@ -359,6 +361,17 @@ impl OperatorDefinition for HashJoinDefinition {
         context.unique(Schema::new(fields))
     }
 
+    /// In a streaming job ([`RegularJoin`]) it takes changelogs, and emits
+    /// one when an input is one or it is a left join (a later match
+    /// replaces a padded row).
+    fn changelog(&self, join: &JoinParams, context: &SchemaContext<'_>) -> Result<bool, String> {
+        if !context.streaming() {
+            // A batch job has no changelogs; nothing to take or emit.
+            return Ok(false);
+        }
+        Ok(context.any_changelog_input() || join.kind == JoinKind::Left)
+    }
+
     fn state(&self, join: &JoinParams, inputs: &[Schema]) -> Option<OperatorState> {
         let schema = inputs.get(BUILD)?.clone();
         let keys = indexes(&join.right_keys, &schema).ok()?;
@@ -375,6 +388,12 @@ impl OperatorDefinition for HashJoinDefinition {
             ..join.clone()
         };
         let (left, right) = (context.input(PROBE), context.input(BUILD));
+        if context.step.streaming {
+            // Neither input may end, so neither can be built first.
+            let budget = context.budget(join.memory_bytes);
+            let join = RegularJoin::new(&params, &left, &right, &context.step.output, budget)?;
+            return Ok(Built::Operator(Box::new(join)));
+        }
         let join = HashJoin::new(&params, &left, &right, &context.step.output)?;
         Ok(Built::Operator(Box::new(join)))
     }

@@ -1,6 +1,7 @@
 //! The built-in operators: [`basic`] stateless ones and simple sinks,
-//! [`aggregate`], [`sort`] and top-n, [`join`], the streaming
-//! [`stream_join`]s (window and interval), [`read`] and the [`files`]
+//! [`aggregate`], [`sort`] and top-n, [`join`] (and, in a streaming job,
+//! the [`regular_join`]), the streaming [`stream_join`]s (window and
+//! interval), [`read`] and the [`files`]
 //! sink, the [`nexmark`] source, [`follow`] (files as they appear in a
 //! directory), event-time [`window`]s, and the
 //! [`spill`] files stateful operators use when over budget.
@@ -14,6 +15,7 @@ pub mod follow;
 pub mod join;
 pub mod nexmark;
 pub mod read;
+pub mod regular_join;
 pub mod sort;
 pub mod spill;
 pub mod stream_join;

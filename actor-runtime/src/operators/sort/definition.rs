@@ -1,10 +1,11 @@
 //! `sort`'s and `top_n`'s params and catalogue definitions: both pass
 //! their input's schema through, checking their key columns, and both
-//! hold input rows.
+//! hold input rows. In a streaming job `top_n` is continuous: its output
+//! is a changelog and it takes one.
 
 use serde::{Deserialize, Serialize};
 
-use super::{Sort, TopN};
+use super::{ContinuousTopN, Sort, TopN};
 use crate::catalogue::{BuildContext, Built, OperatorDefinition, OperatorState, SchemaContext};
 use crate::data::Schema;
 use crate::operator::OperatorError;
@@ -40,6 +41,10 @@ pub struct TopNParams {
     pub keys: Vec<SortKey>,
     /// Rows kept.
     pub limit: usize,
+    /// Bytes of rows it may hold (a batch job holds its best rows, a
+    /// streaming one every row); over it the job fails `OverBudget`.
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
 }
 
 /// `inputs[0]`, once every key names one of its columns.
@@ -115,6 +120,13 @@ impl OperatorDefinition for TopNDefinition {
         keyed_input(context, &params.keys, inputs)
     }
 
+    /// In a streaming job it is continuous ([`ContinuousTopN`]): its
+    /// output is a changelog of the changes to its best rows, whether its
+    /// input is one (retractions remove rows) or only grows.
+    fn changelog(&self, _: &TopNParams, context: &SchemaContext<'_>) -> Result<bool, String> {
+        Ok(context.streaming())
+    }
+
     fn state(&self, _: &TopNParams, inputs: &[Schema]) -> Option<OperatorState> {
         buffered_rows(inputs)
     }
@@ -124,9 +136,13 @@ impl OperatorDefinition for TopNDefinition {
         params: &TopNParams,
         context: &BuildContext<'_>,
     ) -> Result<Built, OperatorError> {
-        // Top-n has no memory setting: it holds at most the default.
-        let budget = context.budget(None);
-        let top_n = TopN::new(&params.keys, &context.input(0), params.limit, budget)?;
+        let budget = context.budget(params.memory_bytes);
+        let (keys, input, limit) = (&params.keys, &context.input(0), params.limit);
+        if context.changelog() {
+            let top_n = ContinuousTopN::new(keys, input, limit, budget)?;
+            return Ok(Built::Operator(Box::new(top_n)));
+        }
+        let top_n = TopN::new(keys, input, limit, budget)?;
         Ok(Built::Operator(Box::new(top_n)))
     }
 }

@@ -8,11 +8,18 @@
 //! out; with no runs the buffer is sorted in memory. Sort thus handles far
 //! more than its budget with bounded memory and file handles.
 //!
+//! `top_n` in a batch job keeps its best rows as they come and emits them
+//! at end of input ([`TopN`]); in a streaming job it is continuous
+//! ([`ContinuousTopN`]): it emits the changes to its best rows after every
+//! batch, as a changelog, and takes retractions.
+//!
 //! Their catalogue entries are [`SortDefinition`] and [`TopNDefinition`].
 
+mod continuous;
 mod definition;
 mod memory;
 mod merge;
+mod order_key;
 mod runs;
 
 use std::path::PathBuf;
@@ -23,6 +30,7 @@ use crate::kernels::rows::KeyColumn;
 use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
 use crate::operators::spill::{SpillFile, SpillWriter};
 
+pub use continuous::ContinuousTopN;
 pub use definition::{SortDefinition, SortKey, SortParams, TopNDefinition, TopNParams};
 use memory::{gather, sorted_positions};
 pub use runs::MERGE_FAN_IN;

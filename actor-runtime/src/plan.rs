@@ -164,7 +164,14 @@ impl Plan {
                     continue;
                 }
                 let mut schema = vertex.input_schemas[input].clone();
-                if let Some(state) = split(&mut chains, fc, tc, &edge.partitioning) {
+                // A partial step joins the producer's whole chain, so only
+                // a producer with no other output may take one: its other
+                // consumers would get partial state for rows.
+                let split = match outgoing(from) {
+                    1 => split(&mut chains, fc, tc, &edge.partitioning),
+                    _ => None,
+                };
+                if let Some(state) = split {
                     schema = state;
                 }
                 let keys = match &edge.partitioning {
@@ -250,6 +257,31 @@ mod tests {
         {"from": "gen", "to": "f", "partitioning": "forward"},
         {"from": "f", "to": "agg", "partitioning": {"hash": ["k"]}, "exchange": "blocking"},
         {"from": "agg", "to": "out", "partitioning": "rebalance"}]}"#;
+
+    #[test]
+    fn a_producer_with_another_output_does_not_combine_before_the_shuffle() {
+        let plan = plan(
+            r#"{"vertices": [
+            {"id": "gen", "operator": "generate", "parallelism": 2,
+             "params": {"rows": 10, "columns": [{"name": "k", "expr": "i % 3"}, {"name": "v", "expr": "i"}]}},
+            {"id": "agg", "operator": "aggregate", "parallelism": 2,
+             "params": {"group_by": ["k"], "aggregates": [{"name": "s", "function": "sum", "expr": "v"}]}},
+            {"id": "f", "operator": "filter", "parallelism": 2, "params": {"predicate": "v > 1"}},
+            {"id": "out", "operator": "collect"},
+            {"id": "sums", "operator": "collect"}],
+          "edges": [
+            {"from": "gen", "to": "agg", "partitioning": {"hash": ["k"]}},
+            {"from": "gen", "to": "f", "partitioning": "forward"},
+            {"from": "f", "to": "out", "partitioning": "rebalance"},
+            {"from": "agg", "to": "sums", "partitioning": "rebalance"}]}"#,
+        );
+        let names: Vec<&str> = plan.chains.iter().map(|c| c.name.as_str()).collect();
+        assert!(!names.iter().any(|n| n.contains("partial")), "{names:?}");
+        // Both of gen's exchanges carry its rows as they are.
+        for exchange in plan.exchanges.iter().filter(|e| e.from == 0) {
+            assert_eq!(exchange.schema.fields.len(), 2, "{exchange:?}");
+        }
+    }
 
     #[test]
     fn forward_pipelined_edges_chain_and_aggregates_combine_before_the_shuffle() {

@@ -125,9 +125,16 @@ impl Worker {
             worker: self,
             key: key.clone(),
         };
+        let progress = handle.canceller().progress().clone();
         let outcome = handle.outcome().await;
         std::mem::forget(guard);
         self.running_attempts().remove(&key);
+        // Stopping a job fails some of its tasks before their own stop
+        // comes (a neighbour went first): that is the stop, not a fault.
+        let outcome = outcome.map_err(|failure| match progress.stopping() {
+            true => TaskFailure::cancelled(),
+            false => failure,
+        });
         let mut report = outcome?;
         let (collected, truncated) = CollectBuffer::take(&collected);
         report.collect_truncated = truncated;
@@ -141,9 +148,13 @@ impl Worker {
         }
     }
 
-    /// Stops every attempt of `job` running here.
+    /// Stops every attempt of `job` running here: each is told its job is
+    /// stopping before any is cancelled.
     pub fn cancel_job(&self, job: &str) {
         let mut running = self.running_attempts();
+        for (_, task) in running.iter().filter(|(key, _)| key.job == job) {
+            task.progress().stop();
+        }
         running.retain(|key, cancel| {
             if key.job == job {
                 cancel.cancel();
@@ -156,7 +167,11 @@ impl Worker {
 
     /// Stops every attempt running here (the scheduler is gone).
     pub fn cancel_all(&self) {
-        for (_, cancel) in self.running_attempts().drain() {
+        let mut running = self.running_attempts();
+        for task in running.values() {
+            task.progress().stop();
+        }
+        for (_, cancel) in running.drain() {
             cancel.cancel();
         }
     }

@@ -1,7 +1,7 @@
 //! One task's series: cheap handles into the worker's metric vectors,
 //! counted into by the task loop and its exchanges.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,21 +31,42 @@ pub struct TaskMetrics {
     pub(super) progress: TaskProgress,
 }
 
-/// Where one running task has got to, shared with the worker that runs
-/// it so `faro status` can show it: its watermark.
+/// What a running task and the worker running it share: the watermark
+/// the task has reached (for `faro status`), and whether its job is being
+/// stopped (so a failure that stopping causes, such as a neighbour gone
+/// first, counts as the stop it is, not as a fault).
 #[derive(Clone, Debug)]
-pub struct TaskProgress(Arc<AtomicI64>);
+pub struct TaskProgress(Arc<ProgressCells>);
+
+#[derive(Debug)]
+struct ProgressCells {
+    watermark_ms: AtomicI64,
+    stopping: AtomicBool,
+}
 
 impl Default for TaskProgress {
     fn default() -> Self {
-        Self(Arc::new(AtomicI64::new(i64::MIN)))
+        Self(Arc::new(ProgressCells {
+            watermark_ms: AtomicI64::new(i64::MIN),
+            stopping: AtomicBool::new(false),
+        }))
     }
 }
 
 impl TaskProgress {
     /// The task's watermark (event-time ms), if it has had one.
     pub fn watermark_ms(&self) -> Option<i64> {
-        Some(self.0.load(Ordering::Relaxed)).filter(|&w| w != i64::MIN)
+        Some(self.0.watermark_ms.load(Ordering::Relaxed)).filter(|&w| w != i64::MIN)
+    }
+
+    /// Whether the task's job is being stopped.
+    pub fn stopping(&self) -> bool {
+        self.0.stopping.load(Ordering::Acquire)
+    }
+
+    /// Says the task's job is being stopped (before any of its tasks is).
+    pub fn stop(&self) {
+        self.0.stopping.store(true, Ordering::Release);
     }
 }
 
@@ -97,7 +118,10 @@ impl TaskMetrics {
 
     /// Records the task's watermark (event-time milliseconds).
     pub fn set_watermark(&self, watermark_ms: i64) {
-        self.progress.0.store(watermark_ms, Ordering::Relaxed);
+        self.progress
+            .0
+            .watermark_ms
+            .store(watermark_ms, Ordering::Relaxed);
         let (vec, labels) = &self.watermark;
         let labels: [&str; 3] = [&labels[0], &labels[1], &labels[2]];
         vec.with_label_values(&labels)

@@ -110,6 +110,7 @@ impl TaskRun {
     pub async fn run(self) -> Result<TaskReport, TaskError> {
         use tracing::Instrument;
         let span = self.span.clone();
+        let progress = self.metrics.progress();
         let result = self.run_in_span().instrument(span.clone()).await;
         span.in_scope(|| match &result {
             Ok(report) => tracing::info!(
@@ -117,6 +118,8 @@ impl TaskRun {
                 rows_out = report.rows_out,
                 "task finished"
             ),
+            // A neighbour stopped first: this is the job's stop.
+            Err(error) if progress.stopping() => tracing::debug!(%error, "task stopped"),
             Err(error) => tracing::warn!(%error, "task failed"),
         });
         result

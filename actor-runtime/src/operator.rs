@@ -16,7 +16,8 @@
 //!
 //! The hooks beyond `process` have defaults that suit a stateless
 //! operator: watermarks pass through, barriers find nothing to snapshot,
-//! end of input emits nothing, no late rows and no state to report. A [`Source`] may pace itself to the
+//! end of input emits nothing, no timer, no late rows and no state to
+//! report. A [`Source`] may pace itself to the
 //! wall clock (`ready_at`) and report its event time (`watermark`).
 //! Known limits: `on_barrier` is where a snapshot will be taken, but
 //! state snapshots themselves belong to the checkpoint work. Operators are `Send`
@@ -262,6 +263,22 @@ pub trait Operator: Send {
     /// End of data: input `input` has no more batches. Blocking operators
     /// (aggregate, sort) emit their results when their last input ends.
     fn end_input(&mut self, _input: usize, _out: &mut dyn Emit) -> Result<(), OperatorError> {
+        Ok(())
+    }
+
+    /// When, by the wall clock, the operator next wants
+    /// [`Operator::on_timer`] called — a processing-time window's end, a
+    /// rolling file's interval — so that it acts even when no input comes.
+    /// Asked after every call; `None` (the default): no timer.
+    fn timer(&self) -> Option<std::time::Instant> {
+        None
+    }
+
+    /// The time [`Operator::timer`] named has come: emit what it
+    /// completes. Called on the task's loop like every other hook; after
+    /// it the timer must lie ahead (or be `None`), or the loop would call
+    /// it again at once.
+    fn on_timer(&mut self, _out: &mut dyn Emit) -> Result<(), OperatorError> {
         Ok(())
     }
 

@@ -521,3 +521,59 @@ async fn a_stalled_consumer_holds_a_producer_across_quic_to_its_credits() {
         "gen[1] waited for credit: {backpressure}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_processing_time_window_fires_on_its_timer_with_no_input_coming() {
+    // Chained to its source (the source's loop waits for the timer) and
+    // behind an exchange (the input loop does).
+    for edge in ["forward", "rebalance"] {
+        processing_time_window_fires_on_time(edge).await;
+    }
+}
+
+async fn processing_time_window_fires_on_time(edge: &str) {
+    // One row a second into 100 ms wall-clock windows: each window is
+    // complete long before the next row could tell the operator so.
+    let spec = JobSpec::parse(&format!(
+        r#"{{"name": "clock", "mode": "streaming", "vertices": [
+          {{"id": "gen", "operator": "generate", "params": {{"rows": null,
+             "rows_per_second": 1, "batch_rows": 1,
+             "columns": [{{"name": "n", "expr": "i"}}]}}}},
+          {{"id": "w", "operator": "window", "params": {{"processing_time": true,
+             "window": {{"tumbling": {{"size_ms": 100}}}},
+             "aggregates": [{{"name": "rows", "function": "count"}}]}}}},
+          {{"id": "out", "operator": "collect"}}],
+         "edges": [{{"from": "gen", "to": "w", "partitioning": "{edge}"}},
+                   {{"from": "w", "to": "out", "partitioning": "forward"}}]}}"#
+    ))
+    .unwrap();
+    let job = validate(&spec).unwrap();
+    let env = JobEnv {
+        job_id: format!("clock-{edge}"),
+        shuffle: None,
+        max_frame: faro_transport::TransportOptions::default().buffer_size,
+    };
+    let (live, mut rows) = tokio::sync::mpsc::channel::<faro_runtime::Batch>(4);
+    let running = tokio::spawn(async move {
+        let worker = Worker::start(2, None).unwrap();
+        let _ = run_job_with(&job, &[&worker], &env, Some(live)).await;
+    });
+    for _ in 0..2 {
+        let batch = tokio::time::timeout(std::time::Duration::from_secs(30), rows.recv())
+            .await
+            .expect("a window fires")
+            .expect("the job runs");
+        let arrived = faro_runtime::operators::window::wall_clock_ms();
+        let columns = faro_runtime::kernels::views(&batch);
+        let Value::Timestamp(end) = columns[1].value(0) else {
+            panic!("window_end is a timestamp")
+        };
+        assert_eq!(columns[2].value(0), Value::Int64(1));
+        // Fired by the clock, not by the next row a second later.
+        assert!(
+            arrived - end < 700,
+            "{edge}: window ending {end} arrived at {arrived}"
+        );
+    }
+    running.abort();
+}

@@ -24,9 +24,9 @@
 //! `op` column holding its kind (`+I`, `-U`, `+U`, `-D`), as Flink's
 //! changelog formats do, so a reader can apply them in order.
 //!
-//! Known limits: the rolling interval is checked when a batch or a
-//! watermark arrives, not on a timer of its own; without `rolling` an
-//! unbounded job's part is never finished.
+//! The rolling interval runs on the operator's timer, so a part is
+//! finished on time even when no rows come. Known limit: without
+//! `rolling` an unbounded job's part is never finished.
 //!
 //! Its params and its catalogue entry, [`FilesDefinition`], are here too.
 
@@ -298,6 +298,17 @@ impl Operator for Files {
     ) -> Result<Option<Watermark>, OperatorError> {
         self.roll_if_due()?;
         Ok(Some(watermark))
+    }
+
+    /// A part open for its rolling interval is finished by the clock,
+    /// rows coming or not.
+    fn timer(&self) -> Option<std::time::Instant> {
+        let interval = self.params.rolling?.interval_ms?;
+        Some(self.part.as_ref()?.opened + std::time::Duration::from_millis(interval))
+    }
+
+    fn on_timer(&mut self, _: &mut dyn Emit) -> Result<(), OperatorError> {
+        self.roll_if_due()
     }
 
     /// Rolling, the rows before a checkpoint barrier are finished with it

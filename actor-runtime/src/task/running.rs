@@ -13,10 +13,13 @@
 //! once every input has ended. Idleness (a source with nothing to read
 //! for its idle timeout, or every input channel idle) skips the operators
 //! and goes to the consumers, once until the task sends rows or a
-//! watermark again.
+//! watermark again. An operator's timer (`Operator::timer`) wakes the
+//! loop by the wall clock even when no input comes, and its output goes
+//! down the chain as a batch's would.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::task::Poll;
+use std::time::Instant;
 
 use super::frontier::Frontier;
 use super::{TaskError, TaskReport};
@@ -187,6 +190,34 @@ impl Running {
         Ok(())
     }
 
+    /// The earliest wall-clock time an operator of the chain wants its
+    /// timer at.
+    fn next_timer(&self) -> Option<Instant> {
+        self.operators.iter().filter_map(|op| op.timer()).min()
+    }
+
+    /// Runs every timer that is due, each operator's output going down the
+    /// chain from the one after it.
+    async fn fire_timers(&mut self) -> Result<(), TaskError> {
+        for op in 0..self.operators.len() {
+            // The clock is read after the timer: a timer an operator
+            // computes as "now" is due.
+            if self.operators[op]
+                .timer()
+                .is_none_or(|due| due > Instant::now())
+            {
+                continue;
+            }
+            let mut out = Vec::new();
+            self.operators[op]
+                .on_timer(&mut out)
+                .map_err(|e| self.op_error(e))?;
+            let out = self.push(op + 1, out)?;
+            self.ship(out).await?;
+        }
+        Ok(())
+    }
+
     /// Tells the consumers once that this task is idle, when `idle` says
     /// so and they have heard nothing from it since it last was.
     async fn tell_idle(&mut self, idle: impl FnOnce(&mut Self) -> bool) -> Result<(), TaskError> {
@@ -200,10 +231,22 @@ impl Running {
 
     pub(super) async fn drive_source(&mut self) -> Result<(), TaskError> {
         let mut watermark = crate::message::Watermark::MIN;
-        while let Some(source) = self.source.as_mut() {
-            if let Some(due) = source.ready_at() {
+        while self.source.is_some() {
+            let due = self.source.as_ref().and_then(|s| s.ready_at());
+            // A timer before the source's next batch runs first.
+            if let Some(timer) = self.next_timer().filter(|&t| due.is_none_or(|d| t < d)) {
+                if due.is_some() || timer <= Instant::now() {
+                    tokio::time::sleep_until(timer.into()).await;
+                    self.fire_timers().await?;
+                    continue;
+                }
+            }
+            if let Some(due) = due {
                 tokio::time::sleep_until(due.into()).await;
             }
+            let Some(source) = self.source.as_mut() else {
+                break;
+            };
             let next = source.next_batch();
             // Asked after the batch: the watermark covers what it holds.
             let advanced = source.watermark().filter(|&w| w > watermark);
@@ -284,7 +327,16 @@ impl Running {
                 .first()
                 .and_then(|op| op.input_preference())
                 .filter(|&p| frontier.input_readable(p));
+            let mut timer = self
+                .next_timer()
+                .map(|due| Box::pin(tokio::time::sleep_until(due.into())));
             let (at, delivery) = poll_fn(|cx| {
+                // Polled first, so a busy input cannot starve a timer.
+                if let Some(sleep) = timer.as_mut() {
+                    if sleep.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready((None, None));
+                    }
+                }
                 for k in 0..all.len() {
                     let at = (start + k) % all.len();
                     let (input, channel) = all[at];
@@ -292,12 +344,16 @@ impl Running {
                         continue;
                     }
                     if let Poll::Ready(item) = queues[input].poll_channel(channel, cx) {
-                        return Poll::Ready((at, item));
+                        return Poll::Ready((Some(at), Some(item)));
                     }
                 }
                 Poll::Pending
             })
             .await;
+            let (Some(at), Some(delivery)) = (at, delivery) else {
+                self.fire_timers().await?;
+                continue;
+            };
             start = at + 1;
             let (input, channel) = all[at];
             let message = match delivery {

@@ -18,8 +18,8 @@
 //! are dropped and counted the same way. Known limits: a late row does not
 //! update a fired window (no retractions yet); each open aligned window
 //! has the aggregate's memory budget, while all open sessions share one
-//! and fail beyond it; wall-clock windows fire at the first batch,
-//! watermark or end of input after their end (operators have no timer).
+//! and fail beyond it. Wall-clock windows fire on the operator's timer
+//! once the clock passes their end, input or not.
 
 use super::aligned::{wall_clock_ms, AlignedWindows};
 use super::sessions::SessionWindows;
@@ -119,6 +119,14 @@ impl WindowAggregate {
 }
 
 impl Operator for WindowAggregate {
+    fn timer(&self) -> Option<std::time::Instant> {
+        self.windows().timer()
+    }
+
+    fn on_timer(&mut self, out: &mut dyn Emit) -> Result<(), OperatorError> {
+        self.inner().on_timer(out)
+    }
+
     fn late_rows(&self) -> u64 {
         self.windows().late_rows()
     }

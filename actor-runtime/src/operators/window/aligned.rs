@@ -6,9 +6,9 @@
 //! The row's time is its event-time column, or (processing time) the
 //! wall clock when the batch arrives. Event-time windows fire when the
 //! watermark passes their end plus the allowed lateness; wall-clock
-//! windows once the clock has passed their end. The task loop gives
-//! operators no timer, so a wall-clock window fires at the first batch,
-//! watermark or end of input after its end — on a silent input, late.
+//! windows once the clock has passed their end: the operator's timer
+//! (`Operator::timer`) wakes the task at the earliest open window's end,
+//! so a silent input does not delay them.
 
 use std::collections::BTreeMap;
 
@@ -141,6 +141,22 @@ impl AlignedWindows {
 }
 
 impl Operator for AlignedWindows {
+    /// Processing-time windows fire by the clock: at the earliest open
+    /// window's end, input or not.
+    fn timer(&self) -> Option<std::time::Instant> {
+        let Clock::Wall(now) = self.clock else {
+            return None;
+        };
+        let (&(end, _), _) = self.open.first_key_value()?;
+        let wait = u64::try_from(end.saturating_sub(now())).unwrap_or(0);
+        Some(std::time::Instant::now() + std::time::Duration::from_millis(wait))
+    }
+
+    fn on_timer(&mut self, out: &mut dyn Emit) -> Result<(), OperatorError> {
+        let now = self.now();
+        self.fire(now, out)
+    }
+
     fn late_rows(&self) -> u64 {
         self.late_rows
     }

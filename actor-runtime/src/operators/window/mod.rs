@@ -15,6 +15,7 @@ pub mod sessions;
 pub mod top_n;
 
 pub use aggregate::{WindowAggregate, WindowDefinition};
+pub use aligned::wall_clock_ms;
 pub use assign::{Assigner, Window, WindowError};
 pub use params::{ParamsError, WindowKind, WindowParams};
 pub use top_n::{WindowTopN, WindowTopNDefinition, WindowTopNParams};

@@ -314,7 +314,12 @@ mod tests {
         assert!(!f.all_idle());
         assert_eq!(f.on_idle(1, 0), None);
         assert!(f.all_idle());
-        // A watermark makes its channel active again.
+        // A watermark makes its channel active again, even one it sent
+        // before (what a task repeats when it wakes): it holds the
+        // watermark where it is, never back.
+        assert_eq!(f.on_watermark(1, 0, Watermark(3)), None);
+        assert!(!f.all_idle());
+        assert_eq!(f.watermark(), Watermark(9));
         assert_eq!(f.on_watermark(1, 0, Watermark(12)), Some(Watermark(12)));
         assert!(!f.all_idle());
         // Ended channels are neither idle nor active.

@@ -162,6 +162,7 @@ impl TaskRun {
             live: self.live,
             late_reported: 0,
             idle: false,
+            sent_watermark: crate::message::Watermark::MIN,
         };
         let result = running.open_all(&self.context);
         let result = match result {

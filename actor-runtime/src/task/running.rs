@@ -12,8 +12,8 @@
 //! goes to the head's [`Operator::end_input`] per input, and down the chain
 //! once every input has ended. Idleness (a source with nothing to read
 //! for its idle timeout, or every input channel idle) skips the operators
-//! and goes to the consumers, once until the task sends rows or a
-//! watermark again. An operator's timer (`Operator::timer`) wakes the
+//! and goes to the consumers once; active again, the task repeats its last
+//! watermark, so they wait for it again. An operator's timer (`Operator::timer`) wakes the
 //! loop by the wall clock even when no input comes, and its output goes
 //! down the chain as a batch's would.
 
@@ -45,6 +45,8 @@ pub(super) struct Running {
     /// Whether the consumers were told this task is idle (and have not
     /// heard from it since).
     pub(super) idle: bool,
+    /// The last watermark the task sent its consumers.
+    pub(super) sent_watermark: crate::message::Watermark,
 }
 
 impl Running {
@@ -120,6 +122,7 @@ impl Running {
         self.ship(out).await?;
         if let Some(Signal::Watermark(watermark)) = signal {
             self.metrics.set_watermark(watermark.0);
+            self.sent_watermark = watermark;
             self.idle = false;
         }
         if let Some(signal) = signal {
@@ -218,14 +221,26 @@ impl Running {
         Ok(())
     }
 
-    /// Tells the consumers once that this task is idle, when `idle` says
-    /// so and they have heard nothing from it since it last was.
-    async fn tell_idle(&mut self, idle: impl FnOnce(&mut Self) -> bool) -> Result<(), TaskError> {
-        if self.idle || !idle(self) {
+    /// Tells the consumers when this task becomes idle (its source has
+    /// nothing to read, or every input channel is idle) and when it is
+    /// active again. Active again, it repeats the last watermark it sent:
+    /// a watermark is what makes an idle channel hold the consumer's
+    /// watermark back again, even before any row comes through.
+    async fn tell_status(&mut self, idle: bool) -> Result<(), TaskError> {
+        if idle == self.idle {
             return Ok(());
         }
-        self.signal(0, Signal::Idle).await?;
-        self.idle = true;
+        if idle {
+            self.signal(0, Signal::Idle).await?;
+            self.idle = true;
+            return Ok(());
+        }
+        self.idle = false;
+        let watermark = Signal::Watermark(self.sent_watermark);
+        for i in 0..self.outputs.len() {
+            let sent = self.outputs[i].send_signal(watermark).await;
+            sent.map_err(|e| self.exchange_error(e))?;
+        }
         Ok(())
     }
 
@@ -260,8 +275,8 @@ impl Running {
                 watermark = advanced;
                 self.signal(0, Signal::Watermark(advanced)).await?;
             }
-            self.tell_idle(|s| s.source.as_mut().is_some_and(|s| s.idle()))
-                .await?;
+            let idle = self.source.as_mut().is_some_and(|s| s.idle());
+            self.tell_status(idle).await?;
             // Let the slot's other tasks (and the consumers) run.
             tokio::task::yield_now().await;
         }
@@ -380,8 +395,6 @@ impl Running {
                     if let Some(advanced) = frontier.on_idle(input, channel) {
                         self.signal(0, Signal::Watermark(advanced)).await?;
                     }
-                    let idle = frontier.all_idle();
-                    self.tell_idle(|_| idle).await?;
                 }
                 Message::Signal(Signal::Barrier(barrier)) => {
                     let aligned = frontier.on_barrier(input, channel, barrier).map_err(|e| {
@@ -407,6 +420,7 @@ impl Running {
                     }
                 }
             }
+            self.tell_status(frontier.all_idle()).await?;
         }
         let (out, _) = self.cascade(1, Vec::new(), Some(Signal::EndOfData))?;
         self.ship(out).await

@@ -230,6 +230,41 @@ fn jobs_over_http_and_the_cli() {
 }
 
 #[test]
+fn a_streaming_job_runs_on_once_its_result_is_full() {
+    let local = start(&["--result-rows", "100"]);
+    let url = &local.url;
+    let ticker = r#"{"name": "fast", "vertices": [
+        {"id": "ticks", "operator": "generate", "params": {"rows": null,
+         "rows_per_second": 20000, "batch_rows": 100, "event_time": {"column": "t"},
+         "columns": [{"name": "n", "expr": "i"}, {"name": "t", "expr": "CAST(i AS TIMESTAMP)"}]}},
+        {"id": "out", "operator": "collect"}],
+      "edges": [{"from": "ticks", "to": "out", "partitioning": "forward"}]}"#;
+    let (_, created) = post(&format!("{url}/v1/jobs"), ticker, None);
+    let id = created["id"].as_str().unwrap().to_string();
+    wait_for(url, &id, "running");
+    let watermark = || {
+        get(&format!("{url}/v1/jobs/{id}")).1["tasks"][0]["attempts"][0]["watermark_ms"].as_i64()
+    };
+    let mut full = serde_json::Value::Null;
+    for _ in 0..300 {
+        full = get(&format!("{url}/v1/jobs/{id}/result")).1;
+        if full["truncated"] == true {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(full["truncated"], true, "{full}");
+    assert_eq!(full["rows"].as_array().map(Vec::len), Some(100));
+    // Rows past the limit are taken and dropped, not waited for: the
+    // source's event time keeps moving.
+    let before = watermark();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(watermark() > before, "{before:?}");
+    assert_eq!(get(&format!("{url}/v1/jobs/{id}")).1["state"], "running");
+    faro(&["cancel", &id], url);
+}
+
+#[test]
 fn a_token_is_required_when_configured() {
     let local = start(&["--token", "s3cret-token"]);
     let url = &local.url;

@@ -268,14 +268,21 @@ impl Scheduler {
             let scheduler = self.clone();
             let id = id.clone();
             let keeping = tokio::spawn(async move {
+                let mut full = false;
                 while let Some(batch) = rows.recv().await {
+                    // Once the result is full the rows are still taken
+                    // (the job must not stall) but no longer stored.
+                    if full {
+                        continue;
+                    }
                     let scheduler = scheduler.clone();
                     let id = id.clone();
                     // The store writes on a blocking thread.
-                    let _ = tokio::task::spawn_blocking(move || {
+                    full = tokio::task::spawn_blocking(move || {
                         scheduler.keep_rows(&id, &[batch], false, None)
                     })
-                    .await;
+                    .await
+                    .unwrap_or(false);
                 }
             });
             (Some(tx), Some(keeping))
@@ -375,19 +382,28 @@ impl Scheduler {
                 collected,
                 truncated,
                 ..
-            } => self.keep_rows(id, &collected, truncated, Some(region)),
+            } => {
+                self.keep_rows(id, &collected, truncated, Some(region));
+            }
         }
     }
 
     /// Adds `collected` to job `id`'s stored result (as far as the result
-    /// limits allow), with the region they finish if any.
-    fn keep_rows(&self, id: &str, collected: &[Batch], truncated: bool, region: Option<usize>) {
+    /// limits allow), with the region they finish if any; returns whether
+    /// the result is full (rows were dropped).
+    fn keep_rows(
+        &self,
+        id: &str,
+        collected: &[Batch],
+        truncated: bool,
+        region: Option<usize>,
+    ) -> bool {
         let _writing = lock(&self.record_writes);
         let Ok(Some(mut record)) = self.store.job(id) else {
-            return;
+            return false;
         };
         if record.state.is_terminal() {
-            return;
+            return false;
         }
         let mut result = self.store.result(id).ok().flatten().unwrap_or_default();
         result.append(collected, self.config.result_rows, self.config.result_bytes);
@@ -400,6 +416,7 @@ impl Scheduler {
         if let Err(error) = self.store.put_job_and_result(&record, &result) {
             tracing::warn!(job = id, %error, "cannot store the job's rows");
         }
+        result.truncated
     }
 
     /// Applies `change` to job `id` if the state rules allow it. A job that

@@ -73,6 +73,10 @@ pub struct JobRun {
     pub live: Option<LiveRows>,
 }
 
+/// How long to wait before asking the shuffle service again about
+/// partitions it reported lost.
+const LOSS_RECHECK: Duration = Duration::from_secs(1);
+
 enum RegionFailure {
     /// Blocking inputs were lost: these producer regions must run again.
     InputsLost(Vec<usize>),
@@ -199,7 +203,16 @@ impl Driver<'_> {
         };
         let mut regions = Vec::new();
         for (id, shape, from) in exchanges {
-            let lost = shuffle.lost_partitions(&self.run.job_id, id, shape).await;
+            let mut lost = shuffle.lost_partitions(&self.run.job_id, id, shape).await;
+            if !lost.is_empty() {
+                // A node that did not answer in time (a loaded machine)
+                // reads as lost; asked again a moment later, a live one
+                // answers. Re-running committed producers would only be
+                // refused by the nodes that still hold their output.
+                tokio::time::sleep(LOSS_RECHECK).await;
+                let again = shuffle.lost_partitions(&self.run.job_id, id, shape).await;
+                lost.retain(|p| again.contains(p));
+            }
             if !lost.is_empty() {
                 tracing::warn!(job = %self.run.job_id, shuffle = id, ?lost, "partitions lost");
                 regions.extend(self.region_of(from).filter(|r| !regions.contains(r)));

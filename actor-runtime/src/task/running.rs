@@ -334,6 +334,8 @@ impl Running {
             self.end_input(input).await?;
         }
         let mut start = 0usize;
+        let mut timer_due = Instant::now();
+        let mut timer = Box::pin(tokio::time::sleep_until(timer_due.into()));
         while !frontier.all_ended() {
             // A preferred input held whole at a barrier must let the
             // others catch up, or alignment would wait on itself.
@@ -342,15 +344,17 @@ impl Running {
                 .first()
                 .and_then(|op| op.input_preference())
                 .filter(|&p| frontier.input_readable(p));
-            let mut timer = self
-                .next_timer()
-                .map(|due| Box::pin(tokio::time::sleep_until(due.into())));
+            // One sleep for the loop's life, moved only when the chain's
+            // earliest timer does: not a new timer per message.
+            let due = self.next_timer();
+            if let Some(due) = due.filter(|&d| d != timer_due) {
+                timer.as_mut().reset(due.into());
+                timer_due = due;
+            }
             let (at, delivery) = poll_fn(|cx| {
                 // Polled first, so a busy input cannot starve a timer.
-                if let Some(sleep) = timer.as_mut() {
-                    if sleep.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready((None, None));
-                    }
+                if due.is_some() && timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready((None, None));
                 }
                 for k in 0..all.len() {
                     let at = (start + k) % all.len();

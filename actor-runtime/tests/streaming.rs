@@ -57,23 +57,28 @@ async fn one_spec_gives_equal_results_as_a_streaming_and_as_a_batch_job() {
     assert!(!batched.contains("faro_task_watermark_timestamp_seconds"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watermarks_cross_quic_between_two_workers_and_the_windows_agree() {
+/// Two workers with QUIC endpoints on loopback, so channels between
+/// them cross the transport.
+fn two_quic_workers() -> [std::sync::Arc<Worker>; 2] {
     let tls = faro_transport::LocalCa::generate()
         .unwrap()
         .issue(&["localhost"])
         .unwrap()
         .tls_config();
-    let worker = || {
+    [(); 2].map(|()| {
         let endpoint = faro_transport::Endpoint::bind(
             "127.0.0.1:0".parse().unwrap(),
             &tls,
             faro_transport::TransportOptions::loopback(),
         )
         .unwrap();
-        Worker::start(2, Some(endpoint)).unwrap()
-    };
-    let (a, b) = (worker(), worker());
+        std::sync::Arc::new(Worker::start(2, Some(endpoint)).unwrap())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watermarks_cross_quic_between_two_workers_and_the_windows_agree() {
+    let [a, b] = two_quic_workers();
     let streaming = example();
     let job = validate(&streaming).unwrap();
     let env = JobEnv {
@@ -81,7 +86,9 @@ async fn watermarks_cross_quic_between_two_workers_and_the_windows_agree() {
         shuffle: None,
         max_frame: faro_transport::TransportOptions::default().buffer_size,
     };
-    let output = run_job(&job, &[&a, &b], &env).await.unwrap();
+    let output = run_job(&job, &[a.as_ref(), b.as_ref()], &env)
+        .await
+        .unwrap();
     let mut batch = streaming.clone();
     batch.mode = Some(JobMode::Batch);
     let (expected, _) = run(&batch, "one").await;
@@ -446,21 +453,7 @@ fn shipped(text: &str, job: &str, subtask: u32) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_consumer_holds_a_producer_across_quic_to_its_credits() {
-    let tls = faro_transport::LocalCa::generate()
-        .unwrap()
-        .issue(&["localhost"])
-        .unwrap()
-        .tls_config();
-    let worker = || {
-        let endpoint = faro_transport::Endpoint::bind(
-            "127.0.0.1:0".parse().unwrap(),
-            &tls,
-            faro_transport::TransportOptions::loopback(),
-        )
-        .unwrap();
-        std::sync::Arc::new(Worker::start(2, Some(endpoint)).unwrap())
-    };
-    let (a, b) = (worker(), worker());
+    let [a, b] = two_quic_workers();
     // gen[1] runs on worker b and sends every row over QUIC to the one
     // `collect` on worker a, whose reader (this test) stops reading.
     const ROWS: i64 = 400_000;

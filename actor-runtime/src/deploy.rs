@@ -374,6 +374,7 @@ impl Worker {
                 schema: exchange.schema.clone(),
                 partitioning: exchange.partitioning.clone(),
                 keys: exchange.keys.clone(),
+                key_groups: exchange.key_groups,
                 producer: d.subtask,
                 sinks,
                 shuffle,

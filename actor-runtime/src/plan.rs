@@ -11,7 +11,9 @@
 //!   final step merges it.
 //! - **Exchanges.** Every other edge becomes an exchange between two
 //!   chains, with its partitioning resolved to column positions in the
-//!   schema that actually crosses it.
+//!   schema that actually crosses it; a streaming job's hash edges route
+//!   through its key groups, so a key's rows reach the subtask that owns
+//!   the key's state.
 
 use crate::data::Schema;
 use crate::spec::{Exchange, OperatorSpec, Partitioning, ValidJob};
@@ -89,6 +91,9 @@ pub struct ExchangePlan {
     pub producers: u32,
     /// Consumer subtasks.
     pub consumers: u32,
+    /// For a hash edge of a streaming job: the job's key groups, which
+    /// rows are routed through (see [`crate::state::key_group`]).
+    pub key_groups: Option<u32>,
 }
 
 /// A job as tasks and exchanges.
@@ -194,6 +199,9 @@ impl Plan {
                     schema,
                     producers: job.vertices[from].parallelism,
                     consumers: vertex.parallelism,
+                    key_groups: job
+                        .key_groups
+                        .filter(|_| matches!(edge.partitioning, Partitioning::Hash(_))),
                 });
             }
         }

@@ -121,6 +121,7 @@ fn recording_task(
             schema: schema(),
             partitioning: Partitioning::Forward,
             keys: vec![],
+            key_groups: None,
             producer: 0,
             sinks: vec![SinkSpec::Local(local_sink)],
             shuffle: None,

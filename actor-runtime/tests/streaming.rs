@@ -131,6 +131,46 @@ fn a_streaming_job_refuses_blocking_and_range_edges_and_batch_refuses_unbounded_
 }
 
 #[test]
+fn a_keyed_vertex_needs_a_key_group_per_subtask_in_a_streaming_job() {
+    let mut spec = example();
+    spec.key_groups = Some(1);
+    let error = validate(&spec).unwrap_err().to_string();
+    assert!(
+        error.contains("vertex \"counts\": parallelism 2 is more than the job's 1 key groups"),
+        "{error}"
+    );
+    spec.key_groups = Some(0);
+    let error = validate(&spec).unwrap_err().to_string();
+    assert!(
+        error.contains("key_groups must be 1 to 32768, got 0"),
+        "{error}"
+    );
+    spec.key_groups = Some(2);
+    assert_eq!(validate(&spec).unwrap().key_groups, Some(2));
+    // A batch job keeps no state between runs: its hash edges route
+    // straight by hash, at any parallelism.
+    spec.key_groups = Some(1);
+    spec.mode = Some(JobMode::Batch);
+    assert_eq!(validate(&spec).unwrap().key_groups, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn few_key_groups_over_three_subtasks_give_the_batch_result() {
+    // 3 groups over 3 window subtasks: each subtask owns exactly one, and
+    // every key's rows still meet in one window subtask.
+    let mut streaming = example();
+    streaming.key_groups = Some(3);
+    for vertex in &mut streaming.vertices[1..3] {
+        vertex.parallelism = 3;
+    }
+    let mut batch = streaming.clone();
+    batch.mode = Some(JobMode::Batch);
+    let ((a, _), (b, _)) = (run(&streaming, "s3").await, run(&batch, "b3").await);
+    assert!(a.len() > 100, "{} busy windows", a.len());
+    assert_eq!(a, b);
+}
+
+#[test]
 fn a_window_on_a_column_that_is_not_a_timestamp_is_refused() {
     let mut spec = example();
     spec.vertices[1].params["time"] = serde_json::json!("price");

@@ -1,6 +1,8 @@
 //! Partitioners: which consumer subtask gets which rows of a batch, for
 //! every partitioning of an edge. Pure decisions; the exchange does the
-//! sending.
+//! sending. A hash edge of a streaming job routes through key groups
+//! ([`crate::state::key_group`]): a key goes to the subtask owning its
+//! group, where its keyed state is, at any parallelism.
 
 use crate::data::{Batch, ColumnView, Schema};
 use crate::kernels::hash::{hash_rows, partition_of};
@@ -8,6 +10,7 @@ use crate::kernels::rows::{compare_rows, KeyColumn};
 use crate::kernels::views;
 use crate::operator::Rows;
 use crate::spec::Partitioning;
+use crate::state::key_group::subtask_of_hash;
 
 /// Where a batch goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +99,7 @@ pub struct Partitioner {
     producer: u32,
     next: u32,
     range: Option<RangeBounds>,
+    key_groups: Option<u32>,
 }
 
 impl Partitioner {
@@ -115,7 +119,15 @@ impl Partitioner {
             next: producer % consumers.max(1),
             producer,
             range: None,
+            key_groups: None,
         }
+    }
+
+    /// Routes hash partitioning through `key_groups` groups (a streaming
+    /// job's) instead of straight by hash.
+    pub fn with_key_groups(mut self, key_groups: Option<u32>) -> Self {
+        self.key_groups = key_groups;
+        self
     }
 
     /// Sets range boundaries (needed before routing a range edge).
@@ -140,8 +152,12 @@ impl Partitioner {
                 let keys: Vec<&ColumnView<'_>> =
                     self.keys.iter().map(|&k| &rows.columns[k]).collect();
                 let mut split = vec![Vec::new(); self.consumers as usize];
+                let consumer = |hash| match self.key_groups {
+                    Some(groups) => subtask_of_hash(hash, groups, self.consumers),
+                    None => partition_of(hash, self.consumers),
+                };
                 for (row, hash) in hash_rows(&keys, rows.rows).into_iter().enumerate() {
-                    split[partition_of(hash, self.consumers) as usize].push(row as u32);
+                    split[consumer(hash) as usize].push(row as u32);
                 }
                 Route::Split(split)
             }
@@ -188,6 +204,37 @@ mod tests {
         assert_eq!(owner(0), owner(3));
         assert_eq!(owner(1), owner(4));
         assert_eq!(split.iter().map(Vec::len).sum::<usize>(), 7);
+    }
+
+    #[test]
+    fn key_groups_send_each_key_to_the_subtask_owning_its_group() {
+        use crate::kernels::hash::hash_rows;
+        use crate::state::key_group::key_group_of;
+        use crate::state::KeyGroupRange;
+        let values: Vec<i64> = (0..2_000).collect();
+        let b = batch(&values);
+        let hashes = hash_rows(&[&views(&b)[0]], b.num_rows());
+        for (groups, consumers) in [(128, 3), (128, 7), (10, 10), (7, 2)] {
+            let key = Partitioning::Hash(vec!["k".into()]);
+            let mut p = Partitioner::new(key, vec![0], consumers, 0).with_key_groups(Some(groups));
+            let Route::Split(split) = p.route(&Rows::of_batch(&b)) else {
+                panic!("a hash edge splits")
+            };
+            for (subtask, rows) in split.iter().enumerate() {
+                let owned = KeyGroupRange::of_subtask(groups, consumers, subtask as u32);
+                assert!(!rows.is_empty(), "{groups} groups, {consumers} subtasks");
+                for &row in rows {
+                    let group = key_group_of(hashes[row as usize], groups);
+                    assert!(owned.contains(group), "group {group} sent to {subtask}");
+                }
+            }
+            // Straight hashing would have sent some keys elsewhere: the
+            // routing is not the same function under another name.
+            let mut direct = Partitioner::new(Partitioning::Hash(vec!["k".into()]), vec![0], 3, 0);
+            if consumers == 3 {
+                assert_ne!(direct.route(&Rows::of_batch(&b)), Route::Split(split));
+            }
+        }
     }
 
     #[test]

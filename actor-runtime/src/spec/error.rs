@@ -52,6 +52,19 @@ pub enum SpecError {
         /// What is wrong.
         message: String,
     },
+    /// A key group count out of range.
+    #[error("key_groups must be 1 to {max}, got {0}", max = crate::state::MAX_KEY_GROUPS)]
+    KeyGroups(u32),
+    /// A keyed vertex with more subtasks than the job has key groups.
+    #[error("vertex {vertex:?}: parallelism {parallelism} is more than the job's {key_groups} key groups (set key_groups to at least {parallelism})")]
+    ParallelismOverKeyGroups {
+        /// The vertex fed by a hash edge.
+        vertex: String,
+        /// Its parallelism.
+        parallelism: u32,
+        /// The job's key groups.
+        key_groups: u32,
+    },
     /// Parallelism 0.
     #[error("vertex {0:?}: parallelism must be at least 1")]
     ZeroParallelism(String),

@@ -21,6 +21,13 @@ pub struct JobSpec {
     /// its sources is unbounded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<JobMode>,
+    /// Key groups of a streaming job (Flink's *max parallelism*): its hash
+    /// edges route a key to the subtask owning the key's group, so keyed
+    /// state can later be restored at another parallelism by moving whole
+    /// groups. Unset, 128; no vertex fed by a hash edge may run more
+    /// subtasks than this. A batch job ignores it (it keeps no state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_groups: Option<u32>,
 }
 
 /// How a job runs: the same graph, two engines' worth of behaviour.

@@ -13,6 +13,7 @@ use super::job::{EdgeSpec, Exchange, JobMode, JobSpec, Partitioning};
 use super::limits;
 use crate::catalogue::{column_index, OperatorSpec, SchemaContext};
 use crate::data::Schema;
+use crate::state::{DEFAULT_KEY_GROUPS, MAX_KEY_GROUPS};
 
 /// A vertex that passed validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +54,9 @@ pub struct ValidJob {
     pub order: Vec<usize>,
     /// Whether it runs as a streaming job (see [`JobSpec::mode`]).
     pub streaming: bool,
+    /// A streaming job's key groups (see [`JobSpec::key_groups`]); `None`
+    /// in a batch job, whose hash edges route straight by hash.
+    pub key_groups: Option<u32>,
 }
 
 impl ValidJob {
@@ -112,6 +116,7 @@ pub fn validate(spec: &JobSpec) -> Result<ValidJob, SpecError> {
     }
     let order = topological_order(spec, &index)?;
     let streaming = check_mode(spec, &operators)?;
+    let key_groups = check_key_groups(spec, streaming)?;
 
     let mut outputs: Vec<Option<Schema>> = vec![None; spec.vertices.len()];
     let mut changelogs: Vec<bool> = vec![false; spec.vertices.len()];
@@ -189,7 +194,35 @@ pub fn validate(spec: &JobSpec) -> Result<ValidJob, SpecError> {
         edges: spec.edges.clone(),
         order,
         streaming,
+        key_groups,
     })
+}
+
+/// A streaming job's key groups, and that every vertex a hash edge feeds
+/// can own at least one (a subtask without a group would get no rows).
+fn check_key_groups(spec: &JobSpec, streaming: bool) -> Result<Option<u32>, SpecError> {
+    let key_groups = spec.key_groups.unwrap_or(DEFAULT_KEY_GROUPS);
+    if key_groups == 0 || key_groups > MAX_KEY_GROUPS {
+        return Err(SpecError::KeyGroups(key_groups));
+    }
+    if !streaming {
+        return Ok(None);
+    }
+    for edge in &spec.edges {
+        let Partitioning::Hash(_) = edge.partitioning else {
+            continue;
+        };
+        if let Some(vertex) = spec.vertices.iter().find(|v| v.id == edge.to) {
+            if vertex.parallelism > key_groups {
+                return Err(SpecError::ParallelismOverKeyGroups {
+                    vertex: vertex.id.clone(),
+                    parallelism: vertex.parallelism,
+                    key_groups,
+                });
+            }
+        }
+    }
+    Ok(Some(key_groups))
 }
 
 /// Whether the job streams, and that its edges suit its mode: a streaming

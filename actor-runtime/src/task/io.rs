@@ -49,6 +49,8 @@ pub struct OutputSpec {
     pub partitioning: Partitioning,
     /// Key positions of hash/range partitioning.
     pub keys: Vec<usize>,
+    /// Key groups a hash edge routes through (streaming jobs).
+    pub key_groups: Option<u32>,
     /// This producer's subtask.
     pub producer: u32,
     /// One per consumer subtask.
@@ -91,7 +93,8 @@ impl OutputSpec {
                 },
             });
         }
-        let partitioner = Partitioner::new(self.partitioning, self.keys, consumers, self.producer);
+        let partitioner = Partitioner::new(self.partitioning, self.keys, consumers, self.producer)
+            .with_key_groups(self.key_groups);
         let writer = OutputWriter::new(
             self.exchange,
             self.schema,

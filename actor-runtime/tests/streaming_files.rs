@@ -5,24 +5,24 @@
 //! and a directory outside the worker's roots or a malformed file fails
 //! the job with a message naming it.
 
+mod streaming_support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use faro_runtime::access::AccessPolicy;
-use faro_runtime::deploy::TaskDeployment;
-use faro_runtime::failure::FailureCause;
 use faro_runtime::message::{Barrier, Watermark};
 use faro_runtime::operator::{Operator, OperatorContext, Rows, Source};
 use faro_runtime::operators::files::{Files, FilesParams, RollingParams, WriteMode};
 use faro_runtime::operators::follow::{Follow, FollowParams};
 use faro_runtime::operators::read::FileFormat;
-use faro_runtime::plan::Plan;
 use faro_runtime::runner::{run_job, JobEnv};
 use faro_runtime::spec::{validate, JobSpec};
 use faro_runtime::worker::Worker;
 use faro_runtime::{BatchBuilder, DataType, Field, Schema, Value};
+use streaming_support::Streaming;
 
 const SCHEMA: &str = r#"{"fields": [
     {"name": "id", "data_type": "int64"},
@@ -45,77 +45,6 @@ fn follow_job(input: &Path, output: &Path, rolling: &str) -> String {
         input.display(),
         output.display()
     )
-}
-
-/// A streaming job's tasks, each running as an attempt the test cancels.
-struct Streaming {
-    worker: Arc<Worker>,
-    job: String,
-    tasks: Vec<tokio::task::JoinHandle<Result<(), faro_runtime::failure::TaskFailure>>>,
-}
-
-impl Streaming {
-    fn start(json: &str, worker: Worker, job: &str) -> Self {
-        let spec = JobSpec::from_json(json).unwrap();
-        let valid = validate(&spec).unwrap();
-        assert!(valid.streaming, "a job that follows a directory streams");
-        let worker = Arc::new(worker);
-        let plan = Plan::new(&valid);
-        let placement: Vec<Vec<String>> = plan
-            .chains
-            .iter()
-            .map(|c| (0..c.parallelism).map(|_| worker.id()).collect())
-            .collect();
-        let mut tasks = Vec::new();
-        for chain in &plan.chains {
-            for subtask in 0..chain.parallelism {
-                let deployment = TaskDeployment {
-                    job_id: job.into(),
-                    spec: spec.clone(),
-                    chain: chain.id,
-                    subtask,
-                    attempt: 0,
-                    placement: placement.clone(),
-                    shuffle: None,
-                    max_frame: 1 << 20,
-                    keep: None,
-                    live_collect: false,
-                };
-                let worker = worker.clone();
-                tasks.push(tokio::spawn(async move {
-                    worker.run_attempt(deployment, None).await.map(|_| ())
-                }));
-            }
-        }
-        Self {
-            worker,
-            job: job.into(),
-            tasks,
-        }
-    }
-
-    /// Cancels the job; every task must have run until then.
-    async fn cancel(self) {
-        for task in self.tasks {
-            while !task.is_finished() {
-                // Again, in case a task registered after the last call.
-                self.worker.cancel_job(&self.job);
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            let outcome = task.await.unwrap();
-            let failure = outcome.expect_err("an unbounded job ends only when cancelled");
-            // A consumer may see its cancelled producer go before its
-            // own cancellation comes: that echo is no failure of its own.
-            assert!(
-                failure.cause == FailureCause::Cancelled
-                    || failure
-                        .message
-                        .contains("went away before the end of its data"),
-                "{failure:?}"
-            );
-        }
-        self.worker.finish_job(&self.job);
-    }
 }
 
 /// Writes `rows` (ids, with `at` = id) as a CSV file the way a producer
@@ -177,10 +106,7 @@ impl Streaming {
             if all_ids(&parts).len() >= want || Instant::now() > deadline {
                 return parts;
             }
-            if let Some(i) = self.tasks.iter().position(|t| t.is_finished()) {
-                let outcome = self.tasks.remove(i).await.unwrap();
-                panic!("a task of an unbounded job ended: {outcome:?}");
-            }
+            self.assert_running().await;
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -275,7 +201,7 @@ async fn event_time_of_followed_files_fires_windows_as_files_arrive() {
     assert_eq!(count(2).await, [window(0, 10), window(10, 10)]);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(finished_json_rows(&output).len(), 2, "[20, 30) waits");
-    assert!(running.tasks.iter().all(|t| !t.is_finished()));
+    assert!(running.all_running());
     produce(&input, "b.csv", 40..41);
     assert_eq!(
         count(3).await,
@@ -642,7 +568,7 @@ async fn an_idle_subtask_stops_holding_windows_back_after_its_idle_timeout() {
             // Without a timeout the silent subtask holds event time where
             // it is (documented): nothing fires, nothing hangs but that.
             assert!(rows.is_empty(), "{rows:?}");
-            assert!(running.tasks.iter().all(|t| !t.is_finished()));
+            assert!(running.all_running());
         }
         running.cancel().await;
     }

@@ -12,9 +12,16 @@
 //! in-process `memory` store) are refused: a store's credentials are the
 //! worker's, not the job's.
 //!
-//! Known limit: the check and the open are two steps, so a file swapped
+//! A job may name network services too: the Kafka brokers a `kafka`
+//! source or sink connects to must be ones the worker allows
+//! (`--allow-kafka HOST:PORT`, or every broker on this machine's loopback
+//! for `faro run` and `faro local`), so a job cannot probe or feed the
+//! worker's network at will.
+//!
+//! Known limits: the check and the open are two steps, so a file swapped
 //! for a link between them (by someone who can write inside a root) is
-//! not caught.
+//! not caught; a Kafka client is sent on from the bootstrap broker it was
+//! allowed to the brokers that one advertises, which are not checked.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -25,6 +32,8 @@ use crate::operator::OperatorError;
 pub struct AccessPolicy {
     read: Vec<PathBuf>,
     write: Vec<PathBuf>,
+    kafka: Vec<String>,
+    kafka_loopback: bool,
 }
 
 /// Read or write, for checks and messages.
@@ -106,7 +115,51 @@ impl AccessPolicy {
         Ok(Self {
             read: roots(read)?,
             write: roots(write)?,
+            ..Self::default()
         })
+    }
+
+    /// Also allows the Kafka brokers `brokers` (each `HOST:PORT`, as jobs
+    /// name them) and, with `loopback`, any broker on this machine.
+    pub fn with_kafka(mut self, brokers: Vec<String>, loopback: bool) -> Self {
+        self.kafka = brokers;
+        self.kafka_loopback = loopback;
+        self
+    }
+
+    /// Checks that a job may connect to each of `brokers`; otherwise an
+    /// error naming the first broker refused and what is allowed.
+    pub fn check_kafka(&self, brokers: &[String]) -> Result<(), OperatorError> {
+        let Some(refused) = brokers.iter().find(|b| !self.allows_broker(b)) else {
+            return Ok(());
+        };
+        let allowed = match (self.kafka.is_empty(), self.kafka_loopback) {
+            (true, false) => "this worker allows no Kafka brokers".to_string(),
+            (true, true) => "this worker allows only brokers on its loopback".to_string(),
+            (false, loopback) => format!(
+                "this worker allows {}{}",
+                self.kafka.join(", "),
+                if loopback { " and its loopback" } else { "" }
+            ),
+        };
+        Err(OperatorError::AccessDenied {
+            action: "connecting to",
+            path: format!("Kafka broker {refused}"),
+            reason: format!("{allowed} (start it with --allow-kafka HOST:PORT)"),
+        })
+    }
+
+    fn allows_broker(&self, broker: &str) -> bool {
+        if self.kafka.iter().any(|b| b == broker) {
+            return true;
+        }
+        let host = broker.rsplit_once(':').map_or(broker, |(host, _)| host);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        self.kafka_loopback
+            && (host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback()))
     }
 
     /// What `faro run` and `faro local` allow: the current directory and
@@ -245,5 +298,41 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("not open to jobs"), "{error}");
+    }
+
+    #[test]
+    fn kafka_brokers_are_allowed_by_name_or_by_loopback() {
+        let brokers = |list: &[&str]| list.iter().map(|b| b.to_string()).collect::<Vec<_>>();
+        let error = AccessPolicy::deny_all()
+            .check_kafka(&brokers(&["127.0.0.1:9092"]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "connecting to Kafka broker 127.0.0.1:9092 refused: this worker allows no Kafka \
+             brokers (start it with --allow-kafka HOST:PORT)"
+        );
+        let named = AccessPolicy::deny_all().with_kafka(brokers(&["kafka-1:9092"]), false);
+        assert!(named.check_kafka(&brokers(&["kafka-1:9092"])).is_ok());
+        let error = named
+            .check_kafka(&brokers(&["kafka-1:9092", "kafka-1:9093"]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("broker kafka-1:9093 refused: this worker allows kafka-1:9092"));
+        let local = AccessPolicy::deny_all().with_kafka(Vec::new(), true);
+        for ok in [
+            "localhost:9092",
+            "127.0.0.1:1",
+            "127.3.2.1:9092",
+            "[::1]:9092",
+        ] {
+            assert!(local.check_kafka(&brokers(&[ok])).is_ok(), "{ok}");
+        }
+        for refused in ["10.0.0.1:9092", "localhost.example.com:9092", "[::2]:1"] {
+            assert!(
+                local.check_kafka(&brokers(&[refused])).is_err(),
+                "{refused}"
+            );
+        }
     }
 }

@@ -1,8 +1,9 @@
-//! The file access flags of the commands that run jobs on an embedded
-//! worker (`faro run`, `faro local`): which directories jobs may read and
-//! write. Without flags, the current directory and the temp directory,
-//! for both — the working set of someone running jobs on their own
-//! machine. A worker process takes the same flags, but allows nothing
+//! The access flags of the commands that run jobs on an embedded worker
+//! (`faro run`, `faro local`): which directories jobs may read and write,
+//! and which Kafka brokers they may reach. Without flags, the current
+//! directory and the temp directory, for both, and any broker on this
+//! machine's loopback — the working set of someone running jobs on their
+//! own machine. A worker process takes the same flags, but allows nothing
 //! until given some (see `faro worker`).
 
 use std::path::PathBuf;
@@ -10,9 +11,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use faro_runtime::access::AccessPolicy;
 
-/// `--allow-read` and `--allow-write`.
+/// `--allow-read`, `--allow-write` and `--allow-kafka`.
 #[derive(clap::Args, Debug, Clone, Default)]
-pub struct FileAccessArgs {
+pub struct JobAccessArgs {
     /// A directory jobs may read under (repeat for more) [default: the
     /// current directory and the temp directory].
     #[arg(long = "allow-read", value_name = "DIR")]
@@ -21,9 +22,13 @@ pub struct FileAccessArgs {
     /// current directory and the temp directory].
     #[arg(long = "allow-write", value_name = "DIR")]
     allow_write: Vec<PathBuf>,
+    /// A Kafka broker jobs may connect to, as they name it (repeat for
+    /// more); brokers on this machine's loopback are always allowed.
+    #[arg(long = "allow-kafka", value_name = "HOST:PORT")]
+    allow_kafka: Vec<String>,
 }
 
-impl FileAccessArgs {
+impl JobAccessArgs {
     /// The policy these flags ask for.
     pub fn policy(&self) -> anyhow::Result<AccessPolicy> {
         let defaults = || -> anyhow::Result<Vec<PathBuf>> {
@@ -40,7 +45,7 @@ impl FileAccessArgs {
             true => defaults()?,
             false => self.allow_write.clone(),
         };
-        policy(&read, &write)
+        Ok(policy(&read, &write)?.with_kafka(self.allow_kafka.clone(), true))
     }
 }
 

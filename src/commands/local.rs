@@ -36,13 +36,13 @@ pub struct LocalArgs {
     #[arg(long, default_value_t = 100_000)]
     result_rows: usize,
     #[command(flatten)]
-    files: super::file_access::FileAccessArgs,
+    access: super::job_access::JobAccessArgs,
 }
 
 /// Serves until stopped.
 pub fn run(args: &LocalArgs) -> anyhow::Result<()> {
     let slots = super::slots_or_cores(args.slots);
-    let access = args.files.policy()?;
+    let access = args.access.policy()?;
     // On loopback only this machine's users reach the API; elsewhere it
     // wants a token, as a cluster's does.
     let api = super::cluster_config::api_access(

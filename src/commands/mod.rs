@@ -2,8 +2,8 @@
 
 pub mod client;
 pub mod cluster_config;
-pub mod file_access;
 pub mod identity;
+pub mod job_access;
 pub mod live_rows;
 pub mod local;
 pub mod run;

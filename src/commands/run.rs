@@ -27,7 +27,7 @@ pub struct RunArgs {
     #[arg(long)]
     slots: Option<usize>,
     #[command(flatten)]
-    files: super::file_access::FileAccessArgs,
+    access: super::job_access::JobAccessArgs,
 }
 
 /// Column names and rows of `batches`.
@@ -132,7 +132,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let spec = super::load_spec(&args.job)?;
     let job = validate(&spec).with_context(|| format!("in {}", args.job.display()))?;
     let slots = super::slots_or_cores(args.slots);
-    let access = args.files.policy()?;
+    let access = args.access.policy()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

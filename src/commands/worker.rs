@@ -51,6 +51,10 @@ pub struct WorkerArgs {
     /// jobs may write no files on this worker.
     #[arg(long = "allow-write", value_name = "DIR")]
     allow_write: Option<Vec<PathBuf>>,
+    /// A Kafka broker jobs may connect to, `HOST:PORT` as jobs name it
+    /// (repeat for more); without one, jobs may reach no broker.
+    #[arg(long = "allow-kafka", value_name = "HOST:PORT")]
+    allow_kafka: Option<Vec<String>>,
     /// Serve `GET /metrics` (Prometheus) and `GET /healthz` over HTTP here.
     #[arg(long)]
     metrics: Option<SocketAddr>,
@@ -122,7 +126,7 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
         metrics.is_some(),
     )?;
     let loopback = args.loopback || file.loopback;
-    let access = super::file_access::policy(
+    let access = super::job_access::policy(
         &args
             .allow_read
             .clone()
@@ -133,7 +137,14 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
             .clone()
             .or(file.allow_write)
             .unwrap_or_default(),
-    )?;
+    )?
+    .with_kafka(
+        args.allow_kafka
+            .clone()
+            .or(file.allow_kafka)
+            .unwrap_or_default(),
+        false,
+    );
     if args.check {
         println!("faro worker: configuration ok");
         return Ok(());

@@ -28,6 +28,7 @@ use crate::operators::basic::{
 use crate::operators::files::FilesDefinition;
 use crate::operators::follow::FollowDefinition;
 use crate::operators::join::HashJoinDefinition;
+use crate::operators::kafka::{KafkaDefinition, KafkaSinkDefinition};
 use crate::operators::nexmark::NexmarkDefinition;
 use crate::operators::read::ReadDefinition;
 use crate::operators::sort::{SortDefinition, TopNDefinition};
@@ -40,6 +41,7 @@ pub static CATALOGUE: &[&dyn CatalogueEntry] = &[
     &ReadDefinition,
     &NexmarkDefinition,
     &FollowDefinition,
+    &KafkaDefinition,
     &FilterDefinition,
     &ProjectDefinition,
     &ExplodeDefinition,
@@ -55,6 +57,7 @@ pub static CATALOGUE: &[&dyn CatalogueEntry] = &[
     &BlackholeDefinition,
     &CollectDefinition,
     &FilesDefinition,
+    &KafkaSinkDefinition,
 ];
 
 /// The operator called `name`.
@@ -114,7 +117,7 @@ mod tests {
         assert!(
             unknown
                 .to_string()
-                .contains("(known: generate, read, nexmark, follow, filter, project, explode, aggregate, window, window_top_n, sort,"),
+                .contains("(known: generate, read, nexmark, follow, kafka, filter, project, explode, aggregate, window, window_top_n, sort,"),
             "{unknown}"
         );
         assert!(

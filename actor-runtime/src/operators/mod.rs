@@ -3,7 +3,7 @@
 //! the [`regular_join`]), the streaming [`stream_join`]s (window and
 //! interval), [`read`] and the [`files`]
 //! sink, the [`nexmark`] source, [`follow`] (files as they appear in a
-//! directory), event-time [`window`]s, and the
+//! directory), [`kafka`] topics (source and sink), event-time [`window`]s, and the
 //! [`spill`] files stateful operators use when over budget.
 //! Each operator's implementation sits with its catalogue definition
 //! (see [`crate::catalogue`]).
@@ -13,6 +13,7 @@ pub mod basic;
 pub mod files;
 pub mod follow;
 pub mod join;
+pub mod kafka;
 pub mod nexmark;
 pub mod read;
 pub mod regular_join;

@@ -67,7 +67,9 @@ pub struct EventTimeParams {
 }
 
 impl EventTimeParams {
-    fn strategy(&self) -> WatermarkStrategy {
+    /// Flink's two strategies: monotonous when rows come in order (a
+    /// delay of 0), bounded out-of-orderness otherwise.
+    pub(crate) fn strategy(&self) -> WatermarkStrategy {
         match self.max_out_of_orderness_ms {
             0 => WatermarkStrategy::Monotonous,
             delay => WatermarkStrategy::BoundedOutOfOrderness {

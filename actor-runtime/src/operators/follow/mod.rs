@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 use crate::access::{Access, AccessPolicy};
 use crate::catalogue::SchemaContext;
 use crate::data::{Batch, BatchBuilder, ValuesView};
-use crate::event_time::{SplitWatermarks, WatermarkStrategy};
+use crate::event_time::SplitWatermarks;
 use crate::message::Watermark;
 use crate::operator::{OperatorContext, OperatorError, Source};
 use crate::operators::read::FileRows;
@@ -77,13 +77,7 @@ impl Follow {
                 let index = event_time
                     .check(&SchemaContext::new(vertex), &params.schema)
                     .map_err(|e| OperatorError::BadInput(e.to_string()))?;
-                // Flink's two strategies, chosen as `generate` chooses.
-                let strategy = match event_time.max_out_of_orderness_ms {
-                    0 => WatermarkStrategy::Monotonous,
-                    delay => WatermarkStrategy::BoundedOutOfOrderness {
-                        max_delay_ms: delay,
-                    },
-                };
+                let strategy = event_time.strategy();
                 let watermarks = SplitWatermarks::new(strategy, event_time.idle_timeout_ms, 1, 0);
                 Some((index, watermarks))
             }

@@ -30,7 +30,7 @@ mod parse;
 
 pub(crate) use definition::declared_schema;
 pub use definition::{FileFormat, ReadDefinition, ReadParams, StoreSpec};
-pub(crate) use parse::FileRows;
+pub(crate) use parse::{push_json_row, FileRows};
 
 const CHUNK: usize = 1 << 20;
 

@@ -194,14 +194,26 @@ fn line_row<R: Read>(
             .push_str(content)
             .map_err(|e| failed(e.to_string()))?;
     } else if !text.trim().is_empty() {
-        let object: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(&text).map_err(|e| failed(e.to_string()))?;
-        for (c, field) in schema.fields.iter().enumerate() {
-            push_json(builder.column(c), field.data_type, object.get(&field.name))
-                .map_err(|e| failed(format!("column {}: {e}", field.name)))?;
-        }
+        push_json_row(&text, schema, builder).map_err(failed)?;
     }
     Ok(true)
+}
+
+/// Parses one JSON object into a row of `schema` in `builder` (a missing
+/// member is null); the error names the column where there is one. Also
+/// how `kafka` reads a record's value.
+pub(crate) fn push_json_row(
+    text: &str,
+    schema: &Schema,
+    builder: &mut BatchBuilder,
+) -> Result<(), String> {
+    let object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(text).map_err(|e| e.to_string())?;
+    for (c, field) in schema.fields.iter().enumerate() {
+        push_json(builder.column(c), field.data_type, object.get(&field.name))
+            .map_err(|e| format!("column {}: {e}", field.name))?;
+    }
+    Ok(())
 }
 
 /// Parses one text field into `builder`.

@@ -1,7 +1,8 @@
 //! `faro run` as a user runs it: the shipped examples give their golden
 //! results, JSON output is what the table says, and a bad spec fails with
 //! a message naming the vertex and exit status 1; an unbounded job prints
-//! its rows as they come and stops cleanly on Ctrl-C.
+//! its rows as they come and stops cleanly on Ctrl-C; the Kafka examples
+//! write a topic of a real broker (tansu) and read it back windowed.
 
 use std::process::Command;
 
@@ -203,6 +204,105 @@ fn the_live_top_auctions_example_ranks_three_auctions_per_second() {
     }
     assert!(
         stderr.contains("job \"top-auctions\" stopped after"),
+        "{stderr}"
+    );
+}
+
+/// A tansu broker on a free loopback port, killed when dropped.
+struct Broker(std::process::Child, String);
+
+impl Broker {
+    fn start() -> Self {
+        let binary = std::env::var("FARO_TANSU").unwrap_or_else(|_| "tansu".into());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(&binary)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "memory://tansu/", "--silent"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {binary} (see .ci/run): {e}"));
+        Self(child, url)
+    }
+
+    /// Creates `topic`, once the broker answers.
+    fn create_topic(&self, topic: &str, partitions: u32) {
+        let binary = std::env::var("FARO_TANSU").unwrap_or_else(|_| "tansu".into());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let partitions = partitions.to_string();
+        while !Command::new(&binary)
+            .args(["topic", "create", topic, "--broker", &self.1])
+            .args(["--partitions", &partitions])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the broker never answered"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// `example` with the broker's address for the one it names.
+    fn example(&self, example: &str, dir: &std::path::Path) -> String {
+        let text = std::fs::read_to_string(example).unwrap();
+        let address = self.1.trim_start_matches("tcp://");
+        let path = dir.join(example.rsplit('/').next().unwrap());
+        std::fs::write(&path, text.replace("127.0.0.1:9092", address)).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_kafka_examples_fill_a_topic_and_read_it_back_in_windows() {
+    let broker = Broker::start();
+    broker.create_topic("bids", 3);
+    let dir = tempfile::tempdir().unwrap();
+    // `faro run` allows brokers on loopback without a flag.
+    let produce = faro(&[
+        "run",
+        &broker.example("examples/kafka_bids.yaml", dir.path()),
+    ]);
+    let stderr = String::from_utf8_lossy(&produce.stderr);
+    assert!(produce.status.success(), "{stderr}");
+    assert!(stderr.contains("job \"kafka-bids\" finished"), "{stderr}");
+    let windows = broker.example("examples/kafka_windows.yaml", dir.path());
+    let (header, rows, stderr) = run_until_ctrl_c(&windows, 20);
+    let columns: Vec<&str> = header.split_whitespace().collect();
+    assert_eq!(
+        columns,
+        ["window_start", "window_end", "auction", "bids", "top_price"]
+    );
+    for row in &rows {
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert!(
+            cells[0].ends_with("0Z") && cells[1].ends_with("0Z"),
+            "{row}"
+        );
+        assert!(cells[3].parse::<i64>().unwrap() >= 20, "{row}");
+    }
+    assert!(
+        stderr.contains("job \"kafka-windows\" stopped after"),
         "{stderr}"
     );
 }

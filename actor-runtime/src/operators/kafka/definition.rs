@@ -161,7 +161,7 @@ impl OperatorDefinition for KafkaDefinition {
         params: &KafkaParams,
         context: &BuildContext<'_>,
     ) -> Result<Built, OperatorError> {
-        let source = KafkaSource::new(params.clone(), &context.step.vertex)?;
+        let source = KafkaSource::new(params.clone(), &context.step.vertex);
         Ok(Built::Source(Box::new(source)))
     }
 }

@@ -71,8 +71,8 @@ pub struct KafkaSource {
 
 impl KafkaSource {
     /// A source of `params`, for vertex `vertex` (named in errors).
-    pub fn new(params: KafkaParams, vertex: &str) -> Result<Self, OperatorError> {
-        Ok(Self {
+    pub fn new(params: KafkaParams, vertex: &str) -> Self {
+        Self {
             params,
             vertex: vertex.to_string(),
             incoming: None,
@@ -82,7 +82,7 @@ impl KafkaSource {
             waiting_since: None,
             started: Instant::now(),
             event_time: None,
-        })
+        }
     }
 
     fn now_ms(&self) -> u64 {

@@ -3,9 +3,11 @@
 //! the slot, each partition a split of the source's watermark.
 //!
 //! While nothing has arrived the source hands on an empty batch and asks
-//! to be woken [`POLL`] later (`ready_at`: its slot stays free), which
+//! to be woken a little later (`ready_at`: its slot stays free), which
 //! lets idle timeouts and downstream timers see time pass, as `follow`
-//! does. A subtask that owns no partition (more subtasks than partitions)
+//! does: 1 ms after it last had rows, doubling while none come, up to
+//! [`POLL`], so a flowing topic is taken as fast as it is fetched and a
+//! quiet one costs a wake-up every 20 ms. A subtask that owns no partition (more subtasks than partitions)
 //! is idle from the start, so it holds no window back.
 
 use std::collections::VecDeque;
@@ -25,13 +27,20 @@ use crate::message::Watermark;
 use crate::operator::{OperatorContext, OperatorError, Source};
 use crate::operators::read::push_json_row;
 
-/// How long the source waits before looking again when nothing came.
+/// The longest the source waits before looking again when nothing came.
 pub const POLL: Duration = Duration::from_millis(20);
 
-/// Bytes a fetch asks for at most, per partition.
-const FETCH_BYTES: i32 = 1 << 20;
+/// The first wait after rows stop coming.
+const FIRST_POLL: Duration = Duration::from_millis(1);
 
-/// How long the broker may hold a fetch open waiting for records.
+/// Bytes a fetch asks for at most, per partition: as fast as 1 MiB
+/// against tansu, at a tenth of the memory (bench/RESULTS.md).
+const FETCH_BYTES: i32 = 1 << 18;
+
+/// How long the broker may hold a fetch open waiting for records, once
+/// the partition has run dry. A fetch after one that brought records
+/// waits for none: some brokers (tansu 0.6) hold every fetch for its whole
+/// wait, which would cap a busy partition at one fetch per wait.
 const FETCH_WAIT_MS: i32 = 200;
 
 /// Fetches in flight between the client thread and the source.
@@ -62,8 +71,9 @@ pub struct KafkaSource {
     done: Vec<bool>,
     /// Fetched records not yet made rows: (split, records, next index).
     pending: VecDeque<(usize, Vec<RecordAndOffset>, usize)>,
-    /// When the source last found nothing to read.
-    waiting_since: Option<Instant>,
+    /// When the source last found nothing to read, and how long it then
+    /// waits.
+    waiting: Option<(Instant, Duration)>,
     started: Instant,
     /// With `event_time`: the column and its per-partition watermarks.
     event_time: Option<(usize, SplitWatermarks)>,
@@ -79,7 +89,7 @@ impl KafkaSource {
             partitions: None,
             done: Vec::new(),
             pending: VecDeque::new(),
-            waiting_since: None,
+            waiting: None,
             started: Instant::now(),
             event_time: None,
         }
@@ -232,7 +242,7 @@ impl Source for KafkaSource {
 
     fn ready_at(&self) -> Option<Instant> {
         match self.pending.is_empty() {
-            true => self.waiting_since.map(|at| at + POLL),
+            true => self.waiting.map(|(since, wait)| since + wait),
             false => None,
         }
     }
@@ -253,7 +263,11 @@ impl Source for KafkaSource {
         let ranges = self.fill(&mut builder, limit)?;
         let batch = builder.finish()?;
         self.observe(&batch, &ranges);
-        self.waiting_since = (batch.num_rows() == 0).then(Instant::now);
+        self.waiting = match (batch.num_rows(), self.waiting) {
+            (0, Some((_, wait))) => Some((Instant::now(), (wait * 2).min(POLL))),
+            (0, None) => Some((Instant::now(), FIRST_POLL)),
+            _ => None,
+        };
         // Never `None` while reading: an empty batch says "nothing yet"
         // and lets time be seen downstream.
         Ok(Some(batch))
@@ -368,15 +382,17 @@ async fn follow(
         StartOffset::Latest => high_watermark,
     };
     let end = params.bounded.then_some(high_watermark);
+    let mut wait = 0;
     loop {
         if end.is_some_and(|end| offset >= end) {
             let _ = tx.send(Fetched::Done(split)).await;
             return Ok(());
         }
         let (fetched, _) = reader
-            .fetch_records(offset, 1..FETCH_BYTES, FETCH_WAIT_MS)
+            .fetch_records(offset, 1..FETCH_BYTES, wait)
             .await
             .map_err(|e| unavailable(brokers, e))?;
+        wait = if fetched.is_empty() { FETCH_WAIT_MS } else { 0 };
         // Each offset once and in order, whatever the broker repeats.
         let mut records = Vec::with_capacity(fetched.len());
         for record in fetched {

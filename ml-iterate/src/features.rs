@@ -1,0 +1,155 @@
+//! Features: the numbers an algorithm trains on, as a dense row-major
+//! matrix of doubles. They come from numeric columns (one feature each)
+//! or from one vector column (its elements), and are checked on the way
+//! in, so an algorithm never meets a null, a NaN or an infinity.
+//!
+//! Row-major because every algorithm here walks rows (a point to its
+//! nearest center, a row's contribution to a gradient) and a block of
+//! rows is then one matrix for a matrix product.
+
+use faro_runtime::data::{Batch, ValuesView};
+
+use crate::MlError;
+
+/// Rows of `dim` finite doubles each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Features {
+    dim: usize,
+    values: Vec<f64>,
+}
+
+impl Features {
+    /// Rows of `dim` values from `values`, row after row; every value
+    /// must be finite.
+    pub fn new(dim: usize, values: Vec<f64>) -> Result<Self, MlError> {
+        if dim == 0 || values.len() % dim != 0 {
+            return Err(MlError::Shape(format!(
+                "{} values do not make rows of {dim}",
+                values.len()
+            )));
+        }
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(MlError::NotFinite {
+                column: format!("feature {}", i % dim),
+                row: i / dim,
+                value: values[i],
+            });
+        }
+        Ok(Self { dim, values })
+    }
+
+    /// The features of `batch`: one per column of `columns` (each i64 or
+    /// f64), or the elements of a single vector column.
+    pub fn from_batch(batch: &Batch, columns: &[String]) -> Result<Self, MlError> {
+        let views = columns
+            .iter()
+            .map(|name| {
+                let index = batch
+                    .schema()
+                    .index_of(name)
+                    .ok_or_else(|| MlError::NoColumn(name.clone()))?;
+                batch
+                    .column(index)
+                    .ok_or_else(|| MlError::NoColumn(name.clone()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let rows = batch.num_rows();
+        let dim = match views.as_slice() {
+            [one] => match one.values {
+                ValuesView::F64Vector { dim, .. } | ValuesView::F32Vector { dim, .. } => dim,
+                _ => 1,
+            },
+            many => many.len(),
+        };
+        if dim == 0 {
+            return Err(MlError::Shape("no feature columns".into()));
+        }
+        let mut values = vec![0.0; rows * dim];
+        let vector = views.len() == 1 && is_vector(&views[0].values);
+        for (c, view) in views.iter().enumerate() {
+            let column = view.name;
+            if let Some(validity) = &view.validity {
+                if let Some(row) = (0..rows).find(|&r| !validity.get(r)) {
+                    return Err(MlError::Null {
+                        column: column.to_string(),
+                        row,
+                    });
+                }
+            }
+            match view.values {
+                ValuesView::Float64(v) => scatter(&mut values, dim, c, v.iter().copied()),
+                ValuesView::Int64(v) => scatter(&mut values, dim, c, v.iter().map(|&x| x as f64)),
+                ValuesView::F64Vector { values: v, .. } if vector => values.copy_from_slice(v),
+                ValuesView::F32Vector { values: v, .. } if vector => {
+                    for (out, x) in values.iter_mut().zip(v) {
+                        *out = f64::from(*x);
+                    }
+                }
+                _ => {
+                    return Err(MlError::NotNumeric {
+                        column: column.to_string(),
+                        data_type: view.data_type.to_string(),
+                    })
+                }
+            }
+        }
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            let column = match vector {
+                true => format!("{}[{}]", views[0].name, i % dim),
+                false => views[i % dim].name.to_string(),
+            };
+            return Err(MlError::NotFinite {
+                column,
+                row: i / dim,
+                value: values[i],
+            });
+        }
+        Ok(Self { dim, values })
+    }
+
+    /// Features per row.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Rows.
+    pub fn rows(&self) -> usize {
+        self.values.len() / self.dim
+    }
+
+    /// Row `i`.
+    pub fn row(&self, i: usize) -> &[f64] {
+        &self.values[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// Every value, row after row.
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+
+    /// These rows and then `other`'s (of the same width).
+    pub fn append(&mut self, other: &Features) -> Result<(), MlError> {
+        if other.dim != self.dim {
+            return Err(MlError::Shape(format!(
+                "rows of {} features after rows of {}",
+                other.dim, self.dim
+            )));
+        }
+        self.values.extend_from_slice(&other.values);
+        Ok(())
+    }
+}
+
+fn is_vector(values: &ValuesView<'_>) -> bool {
+    matches!(
+        values,
+        ValuesView::F64Vector { .. } | ValuesView::F32Vector { .. }
+    )
+}
+
+/// Writes `column` into feature `c` of each row.
+fn scatter(values: &mut [f64], dim: usize, c: usize, column: impl Iterator<Item = f64>) {
+    for (row, x) in column.enumerate() {
+        values[row * dim + c] = x;
+    }
+}

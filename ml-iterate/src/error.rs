@@ -33,6 +33,15 @@ pub enum MlError {
         /// The value (NaN, inf or -inf).
         value: f64,
     },
+    /// A label column that is missing or holds something other than
+    /// finite numbers.
+    #[error("label column {column:?}: {reason}")]
+    Label {
+        /// The column.
+        column: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Rows of different widths, or no features at all.
     #[error("features: {0}")]
     Shape(String),

@@ -11,11 +11,13 @@ use faro_runtime::data::{Batch, ValuesView};
 
 use crate::MlError;
 
-/// Rows of `dim` finite doubles each.
+/// Rows of `dim` finite doubles each, with a finite label per row when a
+/// supervised algorithm trains on them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Features {
     dim: usize,
     values: Vec<f64>,
+    labels: Option<Vec<f64>>,
 }
 
 impl Features {
@@ -35,7 +37,59 @@ impl Features {
                 value: values[i],
             });
         }
-        Ok(Self { dim, values })
+        Ok(Self {
+            dim,
+            values,
+            labels: None,
+        })
+    }
+
+    /// These rows labelled with `labels`, one finite value per row.
+    pub fn with_labels(mut self, labels: Vec<f64>) -> Result<Self, MlError> {
+        if labels.len() != self.rows() {
+            return Err(MlError::Shape(format!(
+                "{} labels for {} rows",
+                labels.len(),
+                self.rows()
+            )));
+        }
+        if let Some(row) = labels.iter().position(|v| !v.is_finite()) {
+            return Err(MlError::NotFinite {
+                column: "label".into(),
+                row,
+                value: labels[row],
+            });
+        }
+        self.labels = Some(labels);
+        Ok(self)
+    }
+
+    /// The features of `batch` (as [`Self::from_batch`]) labelled by its
+    /// numeric column `label`.
+    pub fn from_batch_labelled(
+        batch: &Batch,
+        columns: &[String],
+        label: &str,
+    ) -> Result<Self, MlError> {
+        let refused = |reason: String| MlError::Label {
+            column: label.to_string(),
+            reason,
+        };
+        let labels = Self::from_batch(batch, &[label.to_string()]).map_err(|e| match e {
+            MlError::NoColumn(_) => refused("not in the input".into()),
+            MlError::NotNumeric { data_type, .. } => {
+                refused(format!("is {data_type}; labels must be numbers"))
+            }
+            MlError::Null { row, .. } => refused(format!("is null in row {row}")),
+            MlError::NotFinite { row, value, .. } => {
+                refused(format!("holds {value} in row {row}; labels must be finite"))
+            }
+            other => other,
+        })?;
+        if labels.dim != 1 {
+            return Err(refused("is a vector; a label is one number".into()));
+        }
+        Self::from_batch(batch, columns)?.with_labels(labels.values)
     }
 
     /// The features of `batch`: one per column of `columns` (each i64 or
@@ -104,7 +158,11 @@ impl Features {
                 value: values[i],
             });
         }
-        Ok(Self { dim, values })
+        Ok(Self {
+            dim,
+            values,
+            labels: None,
+        })
     }
 
     /// Features per row.
@@ -127,16 +185,22 @@ impl Features {
         &self.values
     }
 
-    /// These rows and then `other`'s (of the same width).
-    pub fn append(&mut self, other: &Features) -> Result<(), MlError> {
-        if other.dim != self.dim {
-            return Err(MlError::Shape(format!(
-                "rows of {} features after rows of {}",
-                other.dim, self.dim
-            )));
+    /// Each row's label, if the rows are labelled.
+    pub fn labels(&self) -> Option<&[f64]> {
+        self.labels.as_deref()
+    }
+
+    /// Rows `start..end` (labels included), as their own features.
+    pub fn slice(&self, rows: std::ops::Range<usize>) -> Self {
+        let (start, end) = (rows.start.min(self.rows()), rows.end.min(self.rows()));
+        Self {
+            dim: self.dim,
+            values: self.values[start * self.dim..end.max(start) * self.dim].to_vec(),
+            labels: self
+                .labels
+                .as_ref()
+                .map(|l| l[start..end.max(start)].to_vec()),
         }
-        self.values.extend_from_slice(&other.values);
-        Ok(())
     }
 }
 

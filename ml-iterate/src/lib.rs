@@ -14,18 +14,21 @@
 //! - [`epoch`]: the [`EpochStep`] contract and [`fit_local`], the loop
 //!   over in-memory partitions the engine's distributed loop must match.
 //! - [`kmeans`]: k-means++ initialization and Lloyd epochs.
+//! - [`linear`]: least squares with an L2 penalty, in one epoch.
 //! - [`seeded`]: the seeded random stream initializations draw from.
 //!
-//! Not yet here: logistic and linear regression, model files and the
-//! `predict` operator.
+//! Not yet here: logistic regression, model files and the `predict`
+//! operator.
 
 pub mod epoch;
 mod error;
 pub mod features;
 pub mod kmeans;
+pub mod linear;
 pub mod seeded;
 
 pub use epoch::{fit_local, Epoch, EpochStep};
 pub use error::MlError;
 pub use features::Features;
 pub use kmeans::{KMeans, KMeansModel, KMeansPartial};
+pub use linear::{LinearModel, LinearPartial, LinearRegression};

@@ -30,9 +30,8 @@ fn blobs(centers: &[Vec<f64>], per_blob: usize, seed: u64) -> Features {
 /// `rows` cut into `parts` partitions of about equal size.
 fn split(rows: &Features, parts: usize) -> Vec<Features> {
     let per = rows.rows().div_ceil(parts).max(1);
-    rows.values()
-        .chunks(per * rows.dim())
-        .map(|chunk| Features::new(rows.dim(), chunk.to_vec()).unwrap())
+    (0..rows.rows().div_ceil(per))
+        .map(|p| rows.slice(p * per..(p + 1) * per))
         .collect()
 }
 

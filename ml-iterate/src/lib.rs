@@ -15,16 +15,18 @@
 //!   over in-memory partitions the engine's distributed loop must match.
 //! - [`kmeans`]: k-means++ initialization and Lloyd epochs.
 //! - [`linear`]: least squares with an L2 penalty, in one epoch.
+//! - [`logistic`]: binary and multinomial logistic regression by L-BFGS,
+//!   an epoch per evaluation of the loss and its gradient.
 //! - [`seeded`]: the seeded random stream initializations draw from.
 //!
-//! Not yet here: logistic regression, model files and the `predict`
-//! operator.
+//! Not yet here: model files and the `predict` operator.
 
 pub mod epoch;
 mod error;
 pub mod features;
 pub mod kmeans;
 pub mod linear;
+pub mod logistic;
 pub mod seeded;
 
 pub use epoch::{fit_local, Epoch, EpochStep};
@@ -32,3 +34,4 @@ pub use error::MlError;
 pub use features::Features;
 pub use kmeans::{KMeans, KMeansModel, KMeansPartial};
 pub use linear::{LinearModel, LinearPartial, LinearRegression};
+pub use logistic::{LogisticModel, LogisticPartial, LogisticRegression};

@@ -55,6 +55,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Operators of crates above the runtime, for every process that
+    // validates specs (scheduler, `faro run`, `faro local`) or runs them.
+    faro_ml::register();
     // Long-running processes log their life; one-shot commands only
     // warnings (set RUST_LOG for more).
     let one_shot = matches!(

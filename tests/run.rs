@@ -2,7 +2,8 @@
 //! results, JSON output is what the table says, and a bad spec fails with
 //! a message naming the vertex and exit status 1; an unbounded job prints
 //! its rows as they come and stops cleanly on Ctrl-C; the Kafka examples
-//! write a topic of a real broker (tansu) and read it back windowed.
+//! write a topic of a real broker (tansu) and read it back windowed; a
+//! model file written by hand in the documented format predicts.
 
 use std::process::Command;
 
@@ -305,4 +306,46 @@ fn the_kafka_examples_fill_a_topic_and_read_it_back_in_windows() {
         stderr.contains("job \"kafka-windows\" stopped after"),
         "{stderr}"
     );
+}
+
+#[test]
+fn predict_applies_a_model_file_written_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("price.json");
+    std::fs::write(
+        &model,
+        r#"{"format": "faro-model/1", "kind": "linear", "features": ["a", "b"],
+            "label": "price", "intercept": 3.0, "weights": [2.0, -1.0]}"#,
+    )
+    .unwrap();
+    let spec = dir.path().join("predict.json");
+    std::fs::write(
+        &spec,
+        format!(
+            r#"{{"name": "priced", "vertices": [
+              {{"id": "rows", "operator": "generate", "params": {{"rows": 5,
+                 "columns": [{{"name": "a", "expr": "i"}}, {{"name": "b", "expr": "i * i"}}]}}}},
+              {{"id": "model", "operator": "predict", "params":
+                 {{"model": "{}", "kind": "linear", "features": ["a", "b"], "output": "price"}}}},
+              {{"id": "out", "operator": "collect"}}],
+             "edges": [{{"from": "rows", "to": "model", "partitioning": "forward"}},
+                       {{"from": "model", "to": "out", "partitioning": "forward"}}]}}"#,
+            model.display()
+        ),
+    )
+    .unwrap();
+    let output = faro(&["run", spec.to_str().unwrap(), "--json"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let mut prices: Vec<(i64, f64)> = rows
+        .iter()
+        .map(|row| (row["a"].as_i64().unwrap(), row["price"].as_f64().unwrap()))
+        .collect();
+    prices.sort_by_key(|(a, _)| *a);
+    let expected: Vec<(i64, f64)> = (0..5).map(|i| (i, (3 + 2 * i - i * i) as f64)).collect();
+    assert_eq!(prices, expected);
 }

@@ -42,6 +42,14 @@ pub enum MlError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A model file that cannot be read, written or trusted.
+    #[error("model file {path}: {reason}")]
+    ModelFile {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// Rows of different widths, or no features at all.
     #[error("features: {0}")]
     Shape(String),

@@ -4,10 +4,11 @@
 //! into a model-sized partial, a merge of partials, and an update that
 //! makes the next model — so an epoch runs as one pass over partitioned
 //! data with one small exchange, the shape of Spark's `treeAggregate` and
-//! of a Flink ML iteration body. What lives here is pure computation on
-//! [`Features`] (no I/O); the iteration construct that feeds the model
-//! back each epoch, caches the training data in the shuffle service and
-//! reports progress lives in the plan, runtime and scheduler (see
+//! of a Flink ML iteration body. The algorithms are pure computation on
+//! [`Features`] (no I/O); model files and `predict` are the edges that
+//! touch files. The iteration construct that feeds the model back each
+//! epoch, caches the training data in the shuffle service and reports
+//! progress belongs to the plan, runtime and scheduler (see
 //! `docs/architecture.md`).
 //!
 //! - [`features`]: numeric or vector columns as a checked dense matrix.
@@ -17,9 +18,10 @@
 //! - [`linear`]: least squares with an L2 penalty, in one epoch.
 //! - [`logistic`]: binary and multinomial logistic regression by L-BFGS,
 //!   an epoch per evaluation of the loss and its gradient.
+//! - [`model_file`]: trained models as JSON files (`faro-model/1`).
+//! - [`predict`]: the operator that applies a model file in any job,
+//!   added to the runtime's catalogue by [`register`].
 //! - [`seeded`]: the seeded random stream initializations draw from.
-//!
-//! Not yet here: model files and the `predict` operator.
 
 pub mod epoch;
 mod error;
@@ -27,6 +29,8 @@ pub mod features;
 pub mod kmeans;
 pub mod linear;
 pub mod logistic;
+pub mod model_file;
+pub mod predict;
 pub mod seeded;
 
 pub use epoch::{fit_local, Epoch, EpochStep};
@@ -35,3 +39,9 @@ pub use features::Features;
 pub use kmeans::{KMeans, KMeansModel, KMeansPartial};
 pub use linear::{LinearModel, LinearPartial, LinearRegression};
 pub use logistic::{LogisticModel, LogisticPartial, LogisticRegression};
+
+/// Adds faro-ml's operators (`predict`) to the runtime's catalogue; call
+/// once at start, before specs are validated (calling again is harmless).
+pub fn register() {
+    faro_runtime::catalogue::register(&predict::PredictDefinition);
+}

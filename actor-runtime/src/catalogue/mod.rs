@@ -8,6 +8,11 @@
 //! name an operator themselves, so adding one means writing its file (a
 //! module of [`crate::operators`]) and adding its definition to
 //! [`CATALOGUE`].
+//!
+//! Crates above the runtime add operators of their own with [`register`]
+//! (faro-ml's `predict`): the runtime cannot name them, so the program
+//! that links them in registers them once at start, before any spec is
+//! validated or task built (the `faro` binary does, for every process).
 
 mod definition;
 mod schema;
@@ -60,14 +65,46 @@ pub static CATALOGUE: &[&dyn CatalogueEntry] = &[
     &KafkaSinkDefinition,
 ];
 
-/// The operator called `name`.
-pub fn lookup(name: &str) -> Option<&'static dyn CatalogueEntry> {
-    CATALOGUE.iter().copied().find(|entry| entry.name() == name)
+/// Operators registered by crates above the runtime.
+static REGISTERED: std::sync::RwLock<Vec<&'static dyn CatalogueEntry>> =
+    std::sync::RwLock::new(Vec::new());
+
+/// The operators registered so far (a poisoned lock still holds them:
+/// registering never panics halfway).
+fn registered() -> Vec<&'static dyn CatalogueEntry> {
+    match REGISTERED.read() {
+        Ok(entries) => entries.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
 }
 
-/// The operators' names, for error messages.
+/// Adds `entry` to the catalogue. Registering a name that is already
+/// there (a built-in, or the same entry twice) changes nothing, so a
+/// crate's `register` may be called more than once.
+pub fn register(entry: &'static dyn CatalogueEntry) {
+    if lookup(entry.name()).is_some() {
+        return;
+    }
+    let mut entries = match REGISTERED.write() {
+        Ok(entries) => entries,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if !entries.iter().any(|e| e.name() == entry.name()) {
+        entries.push(entry);
+    }
+}
+
+/// The operator called `name`.
+pub fn lookup(name: &str) -> Option<&'static dyn CatalogueEntry> {
+    let built_in = CATALOGUE.iter().copied().find(|entry| entry.name() == name);
+    built_in.or_else(|| registered().into_iter().find(|entry| entry.name() == name))
+}
+
+/// The operators' names, for error messages: the built-ins, then the
+/// registered ones.
 pub fn names() -> impl Iterator<Item = &'static str> {
-    CATALOGUE.iter().map(|entry| entry.name())
+    let registered: Vec<&'static str> = registered().iter().map(|e| e.name()).collect();
+    CATALOGUE.iter().map(|entry| entry.name()).chain(registered)
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@
 //! - [`predict`]: the operator that applies a model file in any job,
 //!   added to the runtime's catalogue by [`register`].
 //! - [`seeded`]: the seeded random stream initializations draw from.
+//! - [`standardize`]: feature moments in one epoch, scaling, and models
+//!   trained on scaled features turned back into the original units.
 
 pub mod epoch;
 mod error;
@@ -32,6 +34,7 @@ pub mod logistic;
 pub mod model_file;
 pub mod predict;
 pub mod seeded;
+pub mod standardize;
 
 pub use epoch::{fit_local, Epoch, EpochStep};
 pub use error::MlError;
@@ -39,6 +42,7 @@ pub use features::Features;
 pub use kmeans::{KMeans, KMeansModel, KMeansPartial};
 pub use linear::{LinearModel, LinearPartial, LinearRegression};
 pub use logistic::{LogisticModel, LogisticPartial, LogisticRegression};
+pub use standardize::{Moments, Scaling};
 
 /// Adds faro-ml's operators (`predict`) to the runtime's catalogue; call
 /// once at start, before specs are validated (calling again is harmless).

@@ -40,6 +40,19 @@ impl LinearModel {
         }
     }
 
+    /// This model, trained on features scaled by `scaling`, for the
+    /// original features.
+    pub fn unscaled(&self, scaling: &crate::Scaling) -> Self {
+        let coefficients: Vec<f64> = std::iter::once(self.intercept)
+            .chain(self.weights.iter().copied())
+            .collect();
+        let original = scaling.unscale(&coefficients);
+        Self {
+            intercept: original[0],
+            weights: original[1..].to_vec(),
+        }
+    }
+
     /// The prediction for `x`.
     pub fn predict(&self, x: &[f64]) -> f64 {
         self.intercept + self.weights.iter().zip(x).map(|(w, v)| w * v).sum::<f64>()

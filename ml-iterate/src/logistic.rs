@@ -19,9 +19,10 @@
 //!   gradient component is under `tolerance` (scikit-learn's `tol`) or no
 //!   step decreases the loss any more.
 //!
-//! Known limits: no feature standardization yet (scale the features
-//! first: L-BFGS on badly scaled features needs many more epochs); classes
-//! are the numbers `0..classes`.
+//! Features of very different scales slow L-BFGS down: standardize them
+//! first ([`crate::standardize`]) and turn the trained coefficients back
+//! with [`crate::Scaling::unscale`]. Known limit: classes are the numbers
+//! `0..classes`.
 
 use crate::{Epoch, EpochStep, Features, MlError};
 
@@ -108,6 +109,26 @@ impl LogisticModel {
             .accepted
             .as_ref()
             .map_or(&self.point, |(p, _, _)| p)
+    }
+
+    /// This model with its coefficients for features scaled by `scaling`
+    /// turned into coefficients for the original features.
+    pub fn unscaled(&self, scaling: &crate::Scaling) -> Self {
+        let coefficients = scaling.unscale(self.coefficients());
+        Self {
+            dim: self.dim,
+            classes: self.classes,
+            point: coefficients.clone(),
+            search: Lbfgs {
+                accepted: self
+                    .search
+                    .accepted
+                    .as_ref()
+                    .map(|(_, loss, _)| (coefficients, *loss, Vec::new())),
+                ..Lbfgs::default()
+            },
+            accuracy: self.accuracy,
+        }
     }
 
     /// Each class' probability for `x`, at the coefficients.

@@ -3,7 +3,8 @@
 //! a message naming the vertex and exit status 1; an unbounded job prints
 //! its rows as they come and stops cleanly on Ctrl-C; the Kafka examples
 //! write a topic of a real broker (tansu) and read it back windowed; a
-//! model file written by hand in the documented format predicts.
+//! model file written by hand in the documented format predicts; the
+//! training examples converge epoch by epoch over data read once.
 
 use std::process::Command;
 
@@ -348,4 +349,138 @@ fn predict_applies_a_model_file_written_by_hand() {
     prices.sort_by_key(|(a, _)| *a);
     let expected: Vec<(i64, f64)> = (0..5).map(|i| (i, (3 + 2 * i - i * i) as f64)).collect();
     assert_eq!(prices, expected);
+}
+
+/// Runs `example` with `dir` as the working directory (where it writes
+/// its model file); returns its table's header, rows and stderr.
+fn train_example(example: &str, dir: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_faro"))
+        .args(["run", &format!("{}/{example}", env!("CARGO_MANIFEST_DIR"))])
+        .current_dir(dir)
+        .output()
+        .expect("faro runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(output.status.success(), "{stderr}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let mut lines = stdout.lines();
+    let header = lines
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let rows = lines
+        .skip(1)
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect();
+    (header, rows, stderr)
+}
+
+/// The task count `faro run` reports: the data's tasks ran once, the
+/// training tasks once per epoch and once more to save the model.
+fn tasks(stderr: &str) -> usize {
+    let after = stderr.split("finished in ").nth(1).unwrap();
+    after
+        .split(": ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn kmeans_converges_epoch_by_epoch_over_points_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (header, rows, stderr) = train_example("examples/kmeans.yaml", dir.path());
+    assert_eq!(header, ["epoch", "inertia", "converged"]);
+    assert_eq!(rows[0][1], "null", "epoch 0 chooses the initial centers");
+    let inertia: Vec<f64> = rows[1..].iter().map(|r| r[1].parse().unwrap()).collect();
+    assert!(inertia.windows(2).all(|w| w[1] <= w[0]), "{inertia:?}");
+    assert_eq!(rows.last().unwrap()[2], "true", "{rows:?}");
+    assert!(rows[..rows.len() - 1].iter().all(|r| r[2] == "false"));
+    assert_eq!(tasks(&stderr), 2 + 2 * (rows.len() + 1), "{stderr}");
+    let model: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("kmeans.model.json")).unwrap())
+            .unwrap();
+    let mut centers: Vec<(f64, f64)> = model["centers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c[0].as_f64().unwrap(), c[1].as_f64().unwrap()))
+        .collect();
+    centers.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for ((x, y), (tx, ty)) in centers.iter().zip([(-5.0, 0.0), (0.0, 7.0), (5.0, 0.0)]) {
+        assert!(
+            (x - tx).abs() < 0.05 && (y - ty).abs() < 0.05,
+            "{centers:?}"
+        );
+    }
+}
+
+#[test]
+fn logistic_regression_converges_and_its_model_predicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (header, rows, stderr) = train_example("examples/logistic_regression.yaml", dir.path());
+    assert_eq!(header, ["epoch", "log_loss", "accuracy", "converged"]);
+    let last = rows.last().unwrap();
+    assert_eq!(last[3], "true", "{rows:?}");
+    let loss: f64 = last[1].parse().unwrap();
+    let first: f64 = rows[0][1].parse().unwrap();
+    assert!(
+        (first - std::f64::consts::LN_2).abs() < 1e-9,
+        "epoch 0 is the zero model"
+    );
+    assert!(loss < 0.2, "{loss}");
+    assert!(last[2].parse::<f64>().unwrap() > 0.9, "{last:?}");
+    assert_eq!(tasks(&stderr), 2 + 2 * (rows.len() + 1), "{stderr}");
+    // The saved model predicts in another job.
+    let spec = dir.path().join("apply.json");
+    std::fs::write(
+        &spec,
+        r#"{"vertices": [
+          {"id": "rows", "operator": "generate", "params": {"rows": 2,
+             "columns": [{"name": "a", "expr": "CASE i WHEN 0 THEN 3 ELSE -3 END"},
+                         {"name": "b", "expr": "CASE i WHEN 0 THEN -3 ELSE 3 END"}]}},
+          {"id": "model", "operator": "predict", "params":
+             {"model": "logistic.model.json", "kind": "logistic", "features": ["a", "b"]}},
+          {"id": "out", "operator": "collect"}],
+         "edges": [{"from": "rows", "to": "model", "partitioning": "forward"},
+                   {"from": "model", "to": "out", "partitioning": "forward"}]}"#,
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_faro"))
+        .args(["run", spec.to_str().unwrap(), "--json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let mut predicted: Vec<(i64, i64)> = rows
+        .iter()
+        .map(|r| (r["a"].as_i64().unwrap(), r["prediction"].as_i64().unwrap()))
+        .collect();
+    predicted.sort();
+    assert_eq!(predicted, [(-3, 0), (3, 1)]);
+}
+
+#[test]
+fn training_from_a_pipelined_edge_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string("examples/kmeans.yaml").unwrap();
+    let spec = dir.path().join("pipelined.yaml");
+    std::fs::write(&spec, text.replace(", exchange: blocking", "")).unwrap();
+    let output = faro(&["run", spec.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("edge \"points\" -> \"train\": train reads its input once per epoch, so the edge must be blocking"),
+        "{stderr}"
+    );
 }

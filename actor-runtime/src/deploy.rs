@@ -150,10 +150,12 @@ impl Worker {
             .unwrap_or_else(|| format!("chain{}", d.chain))
     }
 
-    /// The job's validated spec and plan, computed once per job.
+    /// The job's validated spec and plan, computed once per job — and
+    /// again when its spec changes (a training job's params carry the
+    /// model, fed back every epoch).
     fn planned(&self, d: &TaskDeployment) -> Result<Arc<(ValidJob, Plan)>, String> {
         let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(planned) = jobs.get(&d.job_id) {
+        if let Some(planned) = jobs.get(&d.job_id).filter(|p| p.0.spec == d.spec) {
             return Ok(planned.clone());
         }
         let job = validate(&d.spec).map_err(|e| e.to_string())?;

@@ -28,7 +28,7 @@ use crate::{Epoch, EpochStep, Features, MlError};
 pub const BLOCK_ROWS: usize = 1024;
 
 /// KMeans' parameters.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KMeans {
     /// Clusters.
     pub k: usize,
@@ -40,7 +40,7 @@ pub struct KMeans {
 }
 
 /// A KMeans model: `k` centers of `dim` features, row after row.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KMeansModel {
     /// Features per center.
     pub dim: usize,
@@ -73,7 +73,7 @@ impl KMeansModel {
 }
 
 /// One partition's sums for an epoch.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KMeansPartial {
     /// Per center, the sum of its rows.
     pub sums: Vec<f64>,

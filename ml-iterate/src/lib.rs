@@ -24,6 +24,8 @@
 //! - [`seeded`]: the seeded random stream initializations draw from.
 //! - [`standardize`]: feature moments in one epoch, scaling, and models
 //!   trained on scaled features turned back into the original units.
+//! - [`train`]: the operator of a training job, whose region the
+//!   scheduler runs once per epoch over the cached input.
 
 pub mod epoch;
 mod error;
@@ -35,6 +37,7 @@ pub mod model_file;
 pub mod predict;
 pub mod seeded;
 pub mod standardize;
+pub mod train;
 
 pub use epoch::{fit_local, Epoch, EpochStep};
 pub use error::MlError;
@@ -44,8 +47,9 @@ pub use linear::{LinearModel, LinearPartial, LinearRegression};
 pub use logistic::{LogisticModel, LogisticPartial, LogisticRegression};
 pub use standardize::{Moments, Scaling};
 
-/// Adds faro-ml's operators (`predict`) to the runtime's catalogue; call
+/// Adds faro-ml's operators (`predict`, `train`) to the runtime's catalogue; call
 /// once at start, before specs are validated (calling again is harmless).
 pub fn register() {
     faro_runtime::catalogue::register(&predict::PredictDefinition);
+    faro_runtime::catalogue::register(&train::TrainDefinition);
 }

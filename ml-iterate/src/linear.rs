@@ -16,14 +16,14 @@ use crate::{Epoch, EpochStep, Features, MlError};
 const BLOCK_ROWS: usize = 1024;
 
 /// Linear regression's parameters.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LinearRegression {
     /// The L2 penalty on the weights (not the intercept).
     pub l2: f64,
 }
 
 /// A linear model: `y ≈ intercept + weights · x`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LinearModel {
     /// One weight per feature.
     pub weights: Vec<f64>,
@@ -60,7 +60,7 @@ impl LinearModel {
 }
 
 /// One partition's sums.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LinearPartial {
     /// `XᵀX` of the rows with a leading 1, `(d+1)²`, row-major.
     pub xtx: Vec<f64>,

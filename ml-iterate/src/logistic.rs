@@ -36,7 +36,7 @@ const SUFFICIENT_DECREASE: f64 = 1e-4;
 const MAX_HALVINGS: u32 = 40;
 
 /// Logistic regression's parameters.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LogisticRegression {
     /// Classes; labels are `0..classes`.
     pub classes: usize,
@@ -47,7 +47,7 @@ pub struct LogisticRegression {
 }
 
 /// L-BFGS' state between epochs.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Lbfgs {
     /// The last accepted point, its loss and gradient.
     accepted: Option<(Vec<f64>, f64, Vec<f64>)>,
@@ -61,7 +61,7 @@ pub struct Lbfgs {
 }
 
 /// A logistic model and where training is.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LogisticModel {
     /// Features per row.
     pub dim: usize,
@@ -77,7 +77,7 @@ pub struct LogisticModel {
 }
 
 /// One partition's sums at the model's point.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LogisticPartial {
     /// Summed log-loss.
     pub loss: f64,

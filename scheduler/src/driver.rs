@@ -1,5 +1,7 @@
 //! Runs one job on the cluster: regions in order, each deployed as a unit
-//! once the blocking exchanges it reads are committed, with failover.
+//! once the blocking exchanges it reads are committed, with failover; a
+//! region holding an operator that trains over epochs runs again, epoch
+//! after epoch, with the model it feeds back, until it says it is done.
 //!
 //! The decisions are [`crate::failover`]'s and [`crate::placement`]'s;
 //! this module does the I/O: it deploys attempts to workers, waits for
@@ -86,6 +88,16 @@ enum RegionFailure {
 
 type Joined = (usize, u32, u32, String, Result<TaskDone, AttemptError>);
 
+/// What a region's end means for iterating operators.
+enum Epochs {
+    /// The region has none: its collected rows are the job's.
+    NotIterative(Vec<Batch>),
+    /// Run it again; these rows summarize the epoch that ended.
+    Again(Vec<Batch>),
+    /// Training has finished; these rows summarize the last epoch.
+    Finished(Vec<Batch>),
+}
+
 struct Driver<'a> {
     cluster: &'a Cluster,
     run: JobRun,
@@ -162,9 +174,22 @@ impl Driver<'_> {
             }
         }
         let mut recoveries = 0u32;
+        let mut epochs: HashMap<usize, Vec<Batch>> = HashMap::new();
         while let Some(r) = (0..self.regions.len()).find(|&r| !done[r]) {
             match self.run_region(r).await {
                 Ok((collected, truncated)) => {
+                    let collected = match self.after_epoch(r, collected)? {
+                        Epochs::NotIterative(collected) => collected,
+                        Epochs::Again(summary) => {
+                            epochs.entry(r).or_default().extend(summary);
+                            continue;
+                        }
+                        Epochs::Finished(summary) => {
+                            let mut rows = epochs.remove(&r).unwrap_or_default();
+                            rows.extend(summary);
+                            rows
+                        }
+                    };
                     done[r] = true;
                     let _ = self.progress.send(Progress::RegionDone {
                         region: r,
@@ -192,6 +217,52 @@ impl Driver<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Asks the operators of region `r` that train over epochs what the
+    /// epoch that just ended means (their `after_epoch`, given the rows the
+    /// region collected): run the region again, the spec now carrying the
+    /// model they feed back, or training has finished. The region re-reads
+    /// its blocking inputs, still committed in the shuffle service: the
+    /// cached training data.
+    fn after_epoch(&mut self, r: usize, collected: Vec<Batch>) -> Result<Epochs, String> {
+        let mut again = false;
+        let mut iterative = false;
+        let mut summary = Vec::new();
+        for &c in &self.regions[r] {
+            for step in &self.plan.chains[c].steps {
+                let Some(outcome) = step.operator.after_epoch(&collected) else {
+                    continue;
+                };
+                iterative = true;
+                let outcome = outcome.map_err(|e| format!("vertex {:?}: {e}", step.vertex))?;
+                summary.extend(outcome.summary);
+                if let Some(params) = outcome.next {
+                    let vertex = self
+                        .run
+                        .job
+                        .spec
+                        .vertices
+                        .iter_mut()
+                        .find(|v| v.id == step.vertex);
+                    if let Some(vertex) = vertex {
+                        vertex.params = params;
+                        again = true;
+                    }
+                }
+            }
+        }
+        if !iterative {
+            return Ok(Epochs::NotIterative(collected));
+        }
+        if !again {
+            return Ok(Epochs::Finished(summary));
+        }
+        self.run.job = faro_runtime::spec::validate(&self.run.job.spec)
+            .map_err(|e| format!("the next epoch's spec: {e}"))?;
+        self.plan = Plan::new(&self.run.job);
+        tracing::info!(job = %self.run.job_id, region = r, "epoch done; running the next");
+        Ok(Epochs::Again(summary))
     }
 
     /// Regions whose blocking exchanges into (or, with `outputs`, out of)

@@ -60,6 +60,13 @@ pub trait OperatorDefinition: Send + Sync + 'static {
         false
     }
 
+    /// Whether its input is read again and again (a `train` vertex's,
+    /// once per epoch), so must come through blocking edges: committed
+    /// once to the shuffle service, and read from there each time.
+    fn cached_input(&self) -> bool {
+        false
+    }
+
     /// How many inputs it takes: `(min, max)`.
     fn inputs(&self) -> (usize, usize) {
         if self.is_source() {
@@ -141,6 +148,30 @@ pub trait OperatorDefinition: Send + Sync + 'static {
         params: &Self::Params,
         context: &BuildContext<'_>,
     ) -> Result<Built, OperatorError>;
+
+    /// For an operator that trains over epochs (faro-ml's `train`): what
+    /// the epoch that just ended means, given the rows its region
+    /// collected — the params to run the region again with, or that
+    /// training has finished — and the rows the job's result shows for
+    /// it. Pure: the scheduler runs it between epochs. `None` (the
+    /// default): the operator does not iterate; its region runs once.
+    fn after_epoch(
+        &self,
+        _params: &Self::Params,
+        _collected: &[crate::data::Batch],
+    ) -> Option<Result<EpochOutcome, String>> {
+        None
+    }
+}
+
+/// What [`OperatorDefinition::after_epoch`] decides.
+#[derive(Debug, Clone)]
+pub struct EpochOutcome {
+    /// The vertex's params for the next epoch (the model fed back), or
+    /// `None` when training has finished.
+    pub next: Option<serde_json::Value>,
+    /// Rows for the job's result (one per epoch: its number and loss).
+    pub summary: Vec<crate::data::Batch>,
 }
 
 /// The [`OperatorDefinition::changelog`] of an operator that handles each

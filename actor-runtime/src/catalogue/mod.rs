@@ -19,8 +19,8 @@ mod schema;
 mod spec;
 
 pub use definition::{
-    parse_params, pass_changelog, BuildContext, Built, NoParams, OperatorDefinition, OperatorState,
-    DEFAULT_MEMORY_BYTES,
+    parse_params, pass_changelog, BuildContext, Built, EpochOutcome, NoParams, OperatorDefinition,
+    OperatorState, DEFAULT_MEMORY_BYTES,
 };
 pub use schema::{column_index, SchemaContext};
 pub use spec::{CatalogueEntry, OperatorSpec};

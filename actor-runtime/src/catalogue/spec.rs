@@ -8,7 +8,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
-use super::definition::{BuildContext, Built, OperatorDefinition, OperatorState};
+use super::definition::{BuildContext, Built, EpochOutcome, OperatorDefinition, OperatorState};
 use super::schema::SchemaContext;
 use crate::data::Schema;
 use crate::operator::OperatorError;
@@ -28,6 +28,10 @@ pub trait CatalogueEntry: Send + Sync {
 
     /// How many inputs it takes: `(min, max)`.
     fn inputs(&self) -> (usize, usize);
+
+    /// Whether its input must be cached (see
+    /// [`OperatorDefinition::cached_input`]).
+    fn cached_input(&self) -> bool;
 
     /// Parses `vertex`'s params into a spec of this operator.
     fn bind(
@@ -52,6 +56,10 @@ impl<D: OperatorDefinition> CatalogueEntry for D {
 
     fn inputs(&self) -> (usize, usize) {
         OperatorDefinition::inputs(self)
+    }
+
+    fn cached_input(&self) -> bool {
+        OperatorDefinition::cached_input(self)
     }
 
     fn bind(
@@ -90,6 +98,8 @@ trait BoundHooks: Send + Sync {
     fn changelog(&self, context: &SchemaContext<'_>) -> Result<bool, String>;
     fn combine(&self, input: &Schema, hash_keys: &[String]) -> Option<Schema>;
     fn build(&self, context: &BuildContext<'_>) -> Result<Built, OperatorError>;
+    fn after_epoch(&self, collected: &[crate::data::Batch])
+        -> Option<Result<EpochOutcome, String>>;
 }
 
 impl<D: OperatorDefinition> BoundHooks for Bound<D> {
@@ -148,6 +158,13 @@ impl<D: OperatorDefinition> BoundHooks for Bound<D> {
 
     fn build(&self, context: &BuildContext<'_>) -> Result<Built, OperatorError> {
         self.definition.build(&self.params, context)
+    }
+
+    fn after_epoch(
+        &self,
+        collected: &[crate::data::Batch],
+    ) -> Option<Result<EpochOutcome, String>> {
+        self.definition.after_epoch(&self.params, collected)
     }
 }
 
@@ -239,6 +256,14 @@ impl OperatorSpec {
     /// See [`OperatorDefinition::build`].
     pub fn build(&self, context: &BuildContext<'_>) -> Result<Built, OperatorError> {
         self.0.build(context)
+    }
+
+    /// See [`OperatorDefinition::after_epoch`].
+    pub fn after_epoch(
+        &self,
+        collected: &[crate::data::Batch],
+    ) -> Option<Result<EpochOutcome, String>> {
+        self.0.after_epoch(collected)
     }
 }
 

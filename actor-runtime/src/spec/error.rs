@@ -52,6 +52,17 @@ pub enum SpecError {
         /// What is wrong.
         message: String,
     },
+    /// A pipelined edge into an operator that reads its input again and
+    /// again.
+    #[error("edge {from:?} -> {to:?}: {operator} reads its input once per epoch, so the edge must be blocking (its rows are then kept in the shuffle service and read from there each epoch)")]
+    UncachedInput {
+        /// The producer.
+        from: String,
+        /// The vertex that reads again.
+        to: String,
+        /// Its operator.
+        operator: String,
+    },
     /// A key group count out of range.
     #[error("key_groups must be 1 to {max}, got {0}", max = crate::state::MAX_KEY_GROUPS)]
     KeyGroups(u32),

@@ -104,6 +104,13 @@ pub fn validate(spec: &JobSpec) -> Result<ValidJob, SpecError> {
             spec.vertices[from].parallelism,
             spec.vertices[to].parallelism,
         );
+        if operators[to].definition().cached_input() && edge.exchange != Exchange::Blocking {
+            return Err(SpecError::UncachedInput {
+                from: edge.from.clone(),
+                to: edge.to.clone(),
+                operator: spec.vertices[to].operator.clone(),
+            });
+        }
         if edge.partitioning == Partitioning::Forward && fp != tp {
             return Err(SpecError::ForwardParallelism {
                 from: edge.from.clone(),

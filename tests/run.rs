@@ -484,3 +484,93 @@ fn training_from_a_pipelined_edge_is_refused() {
         "{stderr}"
     );
 }
+
+/// A linear regression of `price` on `a` and `b` over 50,000 generated
+/// rows, with `change` applied to the spec text.
+fn linear_job(dir: &std::path::Path, change: (&str, &str)) -> std::process::Output {
+    let model = dir.join("linear.model.json");
+    let spec = format!(
+        r#"{{"name": "linear", "vertices": [
+          {{"id": "rows", "operator": "generate", "parallelism": 2, "params": {{"rows": 50000,
+             "columns": [{{"name": "a", "expr": "(hash(i, 'a') % 2001 - 1000) / 100.0"}},
+                         {{"name": "b", "expr": "(hash(i, 'b') % 2001 - 1000) / 100.0"}},
+                         {{"name": "n", "expr": "(hash(i, 'n') % 201 - 100) / 1000.0"}}]}}}},
+          {{"id": "priced", "operator": "project", "parallelism": 2, "params": {{"columns": [
+             {{"name": "a", "expr": "a"}}, {{"name": "b", "expr": "b"}},
+             {{"name": "price", "expr": "3.0 + 2.0 * a - b + n"}}]}}}},
+          {{"id": "train", "operator": "train", "parallelism": 2, "params": {{
+             "algorithm": {{"linear": {{"l2": 0}}}}, "features": ["a", "b"], "label": "price",
+             "model_file": "{}"}}}}],
+         "edges": [{{"from": "rows", "to": "priced", "partitioning": "forward"}},
+                   {{"from": "priced", "to": "train", "partitioning": "rebalance", "exchange": "blocking"}}]}}"#,
+        model.display()
+    );
+    let path = dir.join("linear.json");
+    std::fs::write(&path, spec.replace(change.0, change.1)).unwrap();
+    faro(&["run", path.to_str().unwrap()])
+}
+
+#[test]
+fn a_linear_regression_trains_in_one_epoch_and_bad_training_input_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = linear_job(dir.path(), ("", ""));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let table = String::from_utf8(output.stdout).unwrap();
+    let row: Vec<&str> = table.lines().nth(2).unwrap().split_whitespace().collect();
+    assert_eq!((row[0], row[2]), ("0", "true"), "{table}");
+    let rmse: f64 = row[1].parse().unwrap();
+    assert!(
+        (0.05..0.065).contains(&rmse),
+        "uniform noise of ±0.1: {rmse}"
+    );
+    let model: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("linear.model.json")).unwrap())
+            .unwrap();
+    assert!(
+        (model["intercept"].as_f64().unwrap() - 3.0).abs() < 0.01,
+        "{model}"
+    );
+    assert!(
+        (model["weights"][0].as_f64().unwrap() - 2.0).abs() < 0.01,
+        "{model}"
+    );
+    assert!(
+        (model["weights"][1].as_f64().unwrap() + 1.0).abs() < 0.01,
+        "{model}"
+    );
+
+    for (change, expected) in [
+        (
+            ("\"label\": \"price\"", "\"label\": \"nope\""),
+            "unknown column \"nope\"",
+        ),
+        (
+            (
+                "\"features\": [\"a\", \"b\"]",
+                "\"features\": [\"a\", \"a\"]",
+            ),
+            "the normal equations are singular",
+        ),
+        (
+            (
+                "\"expr\": \"(hash(i, 'a') % 2001 - 1000) / 100.0\"",
+                "\"expr\": \"sqrt(-1.0 - hash(i, 'a') % 3)\"",
+            ),
+            // `a` feeds `price` too, and the label is checked first.
+            "label column \"price\": holds NaN in row",
+        ),
+        (
+            ("\"linear\": {\"l2\": 0}", "\"kmeans\": {\"k\": 60000}"),
+            "k = 60000 is more than the 50000 rows to cluster",
+        ),
+    ] {
+        let output = linear_job(dir.path(), change);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{change:?}: {stderr}");
+        assert!(stderr.contains(expected), "{change:?}: {stderr}");
+    }
+}

@@ -37,7 +37,8 @@ use crate::{
     LogisticRegression, MlError,
 };
 
-/// Rows of the input all subtasks together keep for KMeans' init.
+/// Rows of the input all subtasks together keep for KMeans' init (at
+/// least four per cluster).
 pub const INIT_SAMPLE_ROWS: usize = 20_000;
 
 /// The column a subtask's partial crosses to the scheduler in.
@@ -313,7 +314,13 @@ impl Operator for Train {
         };
         self.random =
             Seeded::new(seed ^ u64::from(context.subtask).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        self.sample_limit = (INIT_SAMPLE_ROWS / context.parallelism.max(1) as usize).max(1);
+        // At least a few rows per cluster, so k beyond the sample is
+        // never refused while the input has the rows.
+        let wanted = match self.params.algorithm {
+            Algorithm::Kmeans { k, .. } => INIT_SAMPLE_ROWS.max(k.saturating_mul(4)),
+            _ => INIT_SAMPLE_ROWS,
+        };
+        self.sample_limit = wanted.div_ceil(context.parallelism.max(1) as usize).max(1);
         let Some(state) = self.params.state.as_ref().filter(|s| s.finished) else {
             return Ok(());
         };

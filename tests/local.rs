@@ -284,3 +284,55 @@ fn a_token_is_required_when_configured() {
         "health needs no token"
     );
 }
+
+#[test]
+fn a_training_job_reports_its_epochs_in_status_metrics_and_result() {
+    let local = start(&[]);
+    let url = &local.url;
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("kmeans.model.json");
+    let spec = format!(
+        r#"{{"name": "blobs", "vertices": [
+          {{"id": "points", "operator": "generate", "parallelism": 2, "params": {{"rows": 30000,
+             "columns": [{{"name": "x", "expr": "CASE i % 2 WHEN 0 THEN -4.0 ELSE 4.0 END + (hash(i, 'x') % 201 - 100) / 100.0"}}]}}}},
+          {{"id": "train", "operator": "train", "parallelism": 2, "params": {{
+             "algorithm": {{"kmeans": {{"k": 2, "seed": 3}}}}, "features": ["x"],
+             "model_file": "{}"}}}}],
+         "edges": [{{"from": "points", "to": "train", "partitioning": "rebalance", "exchange": "blocking"}}]}}"#,
+        model.display()
+    );
+    let (status, created) = post(&format!("{url}/v1/jobs"), &spec, None);
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let job = wait_for(url, &id, "finished");
+    // `faro status` prints this record: every epoch with its loss.
+    let epochs = job["epochs"].as_array().expect("epochs").clone();
+    assert!(epochs.len() >= 2, "{job}");
+    assert!(epochs[0]["loss"].is_null(), "epoch 0 chooses the centers");
+    assert!(
+        epochs[1..].iter().all(|e| e["loss"].as_f64().is_some()),
+        "{job}"
+    );
+    let (_, result) = get(&format!("{url}/v1/jobs/{id}/result"));
+    assert_eq!(
+        result["rows"].as_array().map(Vec::len),
+        Some(epochs.len()),
+        "{result}"
+    );
+    let mut response = agent().get(&format!("{url}/metrics")).call().unwrap();
+    let text = response.body_mut().read_to_string().unwrap();
+    let last = epochs.len() - 1;
+    assert!(
+        text.contains(&format!("faro_iteration_epoch{{job=\"{id}\"}} {last}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "faro_iteration_epoch_seconds_count{{job=\"{id}\"}} {}",
+            epochs.len()
+        )),
+        "{text}"
+    );
+    assert!(text.contains(&format!("faro_iteration_loss{{job=\"{id}\"}}")));
+    assert!(model.exists(), "the model file is written");
+}

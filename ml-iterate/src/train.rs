@@ -645,6 +645,8 @@ impl OperatorDefinition for TrainDefinition {
     ) -> Option<Result<EpochOutcome, String>> {
         if params.state.as_ref().is_some_and(|s| s.finished) {
             return Some(Ok(EpochOutcome {
+                epoch: None,
+                loss: None,
                 next: None,
                 summary: Vec::new(),
             }));
@@ -669,8 +671,11 @@ impl TrainDefinition {
         row.push(Value::Bool(summary.converged));
         let mut builder = BatchBuilder::new(summary_schema(&params.algorithm), 1);
         builder.push_row(&row).map_err(|e| e.to_string())?;
+        let loss = summary.loss;
         let summary = builder.finish().map_err(|e| e.to_string())?;
         Ok(EpochOutcome {
+            epoch: Some(epoch as u64),
+            loss,
             next: Some(serde_json::to_value(&next).map_err(|e| e.to_string())?),
             summary: vec![summary],
         })

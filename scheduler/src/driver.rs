@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use faro_runtime::attempt::TaskDone;
+use faro_runtime::catalogue::EpochOutcome;
 use faro_runtime::data::Batch;
 use faro_runtime::deploy::TaskDeployment;
 use faro_runtime::failure::FailureCause;
@@ -92,10 +93,10 @@ type Joined = (usize, u32, u32, String, Result<TaskDone, AttemptError>);
 enum Epochs {
     /// The region has none: its collected rows are the job's.
     NotIterative(Vec<Batch>),
-    /// Run it again; these rows summarize the epoch that ended.
-    Again(Vec<Batch>),
-    /// Training has finished; these rows summarize the last epoch.
-    Finished(Vec<Batch>),
+    /// Run it again; what each training vertex said of the epoch.
+    Again(Vec<(String, EpochOutcome)>),
+    /// Training has finished.
+    Finished(Vec<(String, EpochOutcome)>),
 }
 
 struct Driver<'a> {
@@ -174,22 +175,39 @@ impl Driver<'_> {
             }
         }
         let mut recoveries = 0u32;
-        let mut epochs: HashMap<usize, Vec<Batch>> = HashMap::new();
         while let Some(r) = (0..self.regions.len()).find(|&r| !done[r]) {
+            let started = std::time::Instant::now();
             match self.run_region(r).await {
                 Ok((collected, truncated)) => {
-                    let collected = match self.after_epoch(r, collected)? {
-                        Epochs::NotIterative(collected) => collected,
-                        Epochs::Again(summary) => {
-                            epochs.entry(r).or_default().extend(summary);
-                            continue;
-                        }
-                        Epochs::Finished(summary) => {
-                            let mut rows = epochs.remove(&r).unwrap_or_default();
-                            rows.extend(summary);
-                            rows
+                    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(0);
+                    let (epochs, again) = match self.after_epoch(r, collected)? {
+                        Epochs::NotIterative(collected) => (Err(collected), false),
+                        Epochs::Again(reports) => (Ok(reports), true),
+                        Epochs::Finished(reports) => (Ok(reports), false),
+                    };
+                    // Epoch rows go to the job's result as each ends.
+                    let collected = match epochs {
+                        Err(collected) => collected,
+                        Ok(reports) => {
+                            for (vertex, outcome) in reports {
+                                let Some(epoch) = outcome.epoch else {
+                                    continue;
+                                };
+                                let _ = self.progress.send(Progress::Epoch {
+                                    vertex,
+                                    epoch,
+                                    loss: outcome.loss,
+                                    duration_ms,
+                                    next: outcome.next,
+                                    summary: outcome.summary,
+                                });
+                            }
+                            Vec::new()
                         }
                     };
+                    if again {
+                        continue;
+                    }
                     done[r] = true;
                     let _ = self.progress.send(Progress::RegionDone {
                         region: r,
@@ -227,17 +245,14 @@ impl Driver<'_> {
     /// cached training data.
     fn after_epoch(&mut self, r: usize, collected: Vec<Batch>) -> Result<Epochs, String> {
         let mut again = false;
-        let mut iterative = false;
-        let mut summary = Vec::new();
+        let mut reports = Vec::new();
         for &c in &self.regions[r] {
             for step in &self.plan.chains[c].steps {
                 let Some(outcome) = step.operator.after_epoch(&collected) else {
                     continue;
                 };
-                iterative = true;
                 let outcome = outcome.map_err(|e| format!("vertex {:?}: {e}", step.vertex))?;
-                summary.extend(outcome.summary);
-                if let Some(params) = outcome.next {
+                if let Some(params) = &outcome.next {
                     let vertex = self
                         .run
                         .job
@@ -246,23 +261,24 @@ impl Driver<'_> {
                         .iter_mut()
                         .find(|v| v.id == step.vertex);
                     if let Some(vertex) = vertex {
-                        vertex.params = params;
+                        vertex.params = params.clone();
                         again = true;
                     }
                 }
+                reports.push((step.vertex.clone(), outcome));
             }
         }
-        if !iterative {
+        if reports.is_empty() {
             return Ok(Epochs::NotIterative(collected));
         }
         if !again {
-            return Ok(Epochs::Finished(summary));
+            return Ok(Epochs::Finished(reports));
         }
         self.run.job = faro_runtime::spec::validate(&self.run.job.spec)
             .map_err(|e| format!("the next epoch's spec: {e}"))?;
         self.plan = Plan::new(&self.run.job);
         tracing::info!(job = %self.run.job_id, region = r, "epoch done; running the next");
-        Ok(Epochs::Again(summary))
+        Ok(Epochs::Again(reports))
     }
 
     /// Regions whose blocking exchanges into (or, with `outputs`, out of)

@@ -184,6 +184,7 @@ impl Embedded {
                 match progress {
                     Progress::Finished { report, .. } => output.reports.push(report),
                     Progress::RegionDone { collected, .. } => output.collected.extend(collected),
+                    Progress::Epoch { summary, .. } => output.collected.extend(summary),
                     _ => {}
                 }
             }

@@ -166,6 +166,24 @@ pub struct JobRecord {
     /// Whether it runs in streaming mode: its result grows as it runs.
     #[serde(default)]
     pub streaming: bool,
+    /// A training job's epochs so far, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub epochs: Vec<EpochStatus>,
+    /// A training job's vertex and its params for the next epoch (the
+    /// model fed back): a restarted scheduler resumes from them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration: Option<(String, serde_json::Value)>,
+}
+
+/// One finished epoch of a training job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochStatus {
+    /// The epoch (0 first).
+    pub epoch: u64,
+    /// Its loss, if it measured one.
+    pub loss: Option<f64>,
+    /// How long it took.
+    pub duration_ms: u64,
 }
 
 impl JobRecord {

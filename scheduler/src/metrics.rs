@@ -5,10 +5,16 @@
 //! Cluster-wide series: jobs by state, workers alive, task attempts and
 //! re-runs by cause. Per job (labels `job`, and `vertex`/`subtask` for
 //! tasks), for unfinished jobs and the latest [`RETAINED_JOBS`] finished
-//! ones: its state, each subtask's attempts and its re-runs by cause.
+//! ones: its state, each subtask's attempts and its re-runs by cause; for
+//! a training job, its last epoch, loss and the epochs' durations
+//! (`faro_iteration_epoch`, `faro_iteration_loss`,
+//! `faro_iteration_epoch_seconds`).
 
 use faro_shuffle::metrics::registered;
-use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
 
 use crate::jobs::{JobRecord, JobState};
 
@@ -83,6 +89,38 @@ pub fn render(jobs: &[JobRecord], workers: usize) -> String {
         ),
     );
 
+    let epoch = registered(
+        &r,
+        IntGaugeVec::new(
+            Opts::new(
+                "faro_iteration_epoch",
+                "A training job's last finished epoch",
+            ),
+            &["job"],
+        ),
+    );
+    let loss = registered(
+        &r,
+        GaugeVec::new(
+            Opts::new(
+                "faro_iteration_loss",
+                "A training job's loss at its last epoch",
+            ),
+            &["job"],
+        ),
+    );
+    let epoch_seconds = registered(
+        &r,
+        HistogramVec::new(
+            HistogramOpts::new(
+                "faro_iteration_epoch_seconds",
+                "How long a training job's epochs took",
+            )
+            .buckets(vec![0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 60.0, 300.0]),
+            &["job"],
+        ),
+    );
+
     workers_alive.set(workers as i64);
     for (_, label) in STATES {
         jobs_by_state.with_label_values(&[label]).set(0);
@@ -113,6 +151,17 @@ pub fn render(jobs: &[JobRecord], workers: usize) -> String {
         }
         for (cause, n) in causes(job) {
             job_reruns.with_label_values(&[&job.id, cause]).inc_by(n);
+        }
+        if let Some(last) = job.epochs.last() {
+            epoch.with_label_values(&[&job.id]).set(last.epoch as i64);
+            if let Some(value) = job.epochs.iter().rev().find_map(|e| e.loss) {
+                loss.with_label_values(&[&job.id]).set(value);
+            }
+            for e in &job.epochs {
+                epoch_seconds
+                    .with_label_values(&[&job.id])
+                    .observe(e.duration_ms as f64 / 1000.0);
+            }
         }
     }
     TextEncoder::new()
@@ -181,6 +230,8 @@ mod tests {
             },
             done_regions: vec![],
             streaming: false,
+            epochs: Vec::new(),
+            iteration: None,
         }
     }
 

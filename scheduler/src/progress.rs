@@ -76,6 +76,21 @@ pub enum Progress {
     },
     /// Work runs again.
     Rerun(RerunCause),
+    /// An epoch of a training job ended.
+    Epoch {
+        /// The training vertex.
+        vertex: String,
+        /// The epoch.
+        epoch: u64,
+        /// Its loss, if it measured one.
+        loss: Option<f64>,
+        /// How long it took.
+        duration_ms: u64,
+        /// The vertex's params for the next epoch (`None`: none follows).
+        next: Option<serde_json::Value>,
+        /// Its rows for the job's result.
+        summary: Vec<Batch>,
+    },
     /// A region finished; `collected` are its `collect` rows.
     RegionDone {
         /// The region (index in run order).

@@ -22,7 +22,9 @@ use faro_runtime::spec::{validate, JobSpec, SpecError, ValidJob};
 use crate::driver::{drive, Cluster, JobRun, Progress};
 use crate::embedded::{finish, EmbeddedNode};
 use crate::failover::FailoverPolicy;
-use crate::jobs::{now_ms, AttemptState, AttemptStatus, JobRecord, JobResult, JobState, Reruns};
+use crate::jobs::{
+    now_ms, AttemptState, AttemptStatus, EpochStatus, JobRecord, JobResult, JobState, Reruns,
+};
 use crate::store::{JobPage, Store, StoreError};
 
 /// Batches of a streaming job's rows waiting to be stored.
@@ -166,9 +168,16 @@ impl Scheduler {
                     continue;
                 }
             };
+            let mut spec = spec;
+            // A training job goes on from its last finished epoch.
+            if let Some((vertex, params)) = &record.iteration {
+                if let Some(v) = spec.vertices.iter_mut().find(|v| &v.id == vertex) {
+                    v.params = params.clone();
+                }
+            }
             match validate(&spec) {
                 Ok(job) => {
-                    tracing::info!(job = %record.id, done_regions = ?record.done_regions, "resuming");
+                    tracing::info!(job = %record.id, done_regions = ?record.done_regions, epochs = record.epochs.len(), "resuming");
                     scheduler.start(record.id.clone(), job);
                 }
                 Err(error) => scheduler.update(&record.id, |r| {
@@ -216,6 +225,8 @@ impl Scheduler {
             reruns: Reruns::default(),
             done_regions: Vec::new(),
             streaming: job.streaming,
+            epochs: Vec::new(),
+            iteration: None,
         };
         self.store.add_job(&record, &spec)?;
         self.start(id.clone(), job);
@@ -377,6 +388,24 @@ impl Scheduler {
                 }
             }),
             Progress::Rerun(cause) => self.update(id, |r| r.reruns.count(cause)),
+            Progress::Epoch {
+                vertex,
+                epoch,
+                loss,
+                duration_ms,
+                next,
+                summary,
+            } => {
+                self.update(id, |r| {
+                    r.epochs.push(EpochStatus {
+                        epoch,
+                        loss,
+                        duration_ms,
+                    });
+                    r.iteration = next.map(|params| (vertex, params));
+                });
+                self.keep_rows(id, &summary, false, None);
+            }
             Progress::RegionDone {
                 region,
                 collected,

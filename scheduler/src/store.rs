@@ -301,6 +301,8 @@ mod tests {
             reruns: Reruns::default(),
             done_regions: Vec::new(),
             streaming: false,
+            epochs: Vec::new(),
+            iteration: None,
         }
     }
 

@@ -167,6 +167,11 @@ pub trait OperatorDefinition: Send + Sync + 'static {
 /// What [`OperatorDefinition::after_epoch`] decides.
 #[derive(Debug, Clone)]
 pub struct EpochOutcome {
+    /// The epoch that ended, if the run was one (a final run that only
+    /// saves the model is not).
+    pub epoch: Option<u64>,
+    /// Its loss, if it measured one.
+    pub loss: Option<f64>,
     /// The vertex's params for the next epoch (the model fed back), or
     /// `None` when training has finished.
     pub next: Option<serde_json::Value>,

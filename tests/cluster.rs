@@ -10,12 +10,9 @@
 mod support;
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 
+use support::cluster::{start_cluster, start_scheduler};
 use support::jobs::{distinct_per_key, finished, get, submit, wait_for};
-use support::{
-    identity_args, setup, spawn_faro, start_node_with, token_args, FaroProcess, Node, Setup,
-};
 
 /// Rows the test job generates.
 const ROWS: u64 = 6_000_000;
@@ -33,120 +30,6 @@ fn reference(rows: u64) -> HashMap<i64, (i64, i64)> {
         .into_iter()
         .map(|(k, n)| (k, (n, values[&k].len() as i64)))
         .collect()
-}
-
-/// A process that said it is up, and the line it said it with.
-struct Process {
-    faro: FaroProcess,
-    line: String,
-}
-
-fn spawn(args: &[&str], extra: &[String]) -> Process {
-    let mut faro = spawn_faro(
-        args.iter()
-            .map(|a| a.to_string())
-            .chain(extra.iter().cloned()),
-    );
-    let line = faro.next_line();
-    Process { faro, line }
-}
-
-struct Cluster {
-    setup: Setup,
-    node: Node,
-    node_dir: std::path::PathBuf,
-    scheduler: Process,
-    scheduler_dir: std::path::PathBuf,
-    url: String,
-    workers: Vec<Process>,
-}
-
-impl Cluster {
-    /// kill -9 the shuffle node and start it again on the same address
-    /// (with its disk wiped if `wipe`).
-    fn restart_node(&mut self, wipe: bool) {
-        let port = self.node.addr.to_string();
-        self.node.child.kill().unwrap();
-        self.node.child.wait().unwrap();
-        if wipe {
-            std::fs::remove_dir_all(&self.node_dir).unwrap();
-        }
-        self.node = start_node_with(
-            &self.node_dir,
-            &self.setup.pem,
-            &self.setup.secret_file,
-            &["--listen", &port],
-        );
-    }
-}
-
-fn start_scheduler(
-    setup: &Setup,
-    dir: &Path,
-    node: &Node,
-    listen: &str,
-) -> (Process, String, String) {
-    let mut extra = identity_args(setup);
-    extra.extend(token_args(setup));
-    extra.extend([
-        "--listen".into(),
-        listen.into(),
-        "--data-dir".into(),
-        dir.display().to_string(),
-        "--shuffle-node".into(),
-        format!("shuffle-a={}", node.addr),
-        "--secret-file".into(),
-        setup.secret_file.display().to_string(),
-        "--heartbeat-timeout-ms".into(),
-        "1000".into(),
-        "--backoff-ms".into(),
-        "200".into(),
-        "--max-attempts".into(),
-        "6".into(),
-    ]);
-    let process = spawn(&["scheduler", "--loopback"], &extra);
-    // "faro scheduler: REST API on http://ADDR, workers connect to ADDR"
-    let words: Vec<&str> = process.line.split_whitespace().collect();
-    let url = words
-        .iter()
-        .find(|w| w.starts_with("http://"))
-        .map(|w| w.trim_end_matches(',').to_string())
-        .unwrap_or_else(|| panic!("no URL in {:?}", process.line));
-    let control = words.last().map(|w| w.to_string()).unwrap_or_default();
-    (process, url, control)
-}
-
-fn start_worker(setup: &Setup, control: &str) -> Process {
-    let mut extra = identity_args(setup);
-    extra.extend([
-        "--scheduler".into(),
-        control.into(),
-        "--slots".into(),
-        "2".into(),
-        "--listen".into(),
-        "127.0.0.1:0".into(),
-    ]);
-    let worker = spawn(&["worker", "--loopback"], &extra);
-    assert!(worker.line.contains("registered"), "{:?}", worker.line);
-    worker
-}
-
-fn start_cluster() -> Cluster {
-    let setup = setup();
-    let node_dir = setup.dir.path().join("node");
-    let node = start_node_with(&node_dir, &setup.pem, &setup.secret_file, &[]);
-    let scheduler_dir = setup.dir.path().join("scheduler");
-    let (scheduler, url, control) = start_scheduler(&setup, &scheduler_dir, &node, "127.0.0.1:0");
-    let workers = (0..2).map(|_| start_worker(&setup, &control)).collect();
-    Cluster {
-        setup,
-        node,
-        node_dir,
-        scheduler,
-        scheduler_dir,
-        url,
-        workers,
-    }
 }
 
 /// Whether an attempt of a subtask of the chain named `vertex` runs.

@@ -1,0 +1,140 @@
+//! A cluster of separate processes — a shuffle node, a scheduler, two
+//! workers — that tests really kill and restart.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use super::{
+    identity_args, setup, spawn_faro, start_node_with, token_args, FaroProcess, Node, Setup,
+};
+
+/// A process that said it is up, and the line it said it with.
+pub struct Process {
+    /// The process.
+    pub faro: FaroProcess,
+    /// What it printed when it came up.
+    pub line: String,
+}
+
+/// Spawns `faro ARGS EXTRA` and waits for its first line.
+fn spawn(args: &[&str], extra: &[String]) -> Process {
+    let mut faro = spawn_faro(
+        args.iter()
+            .map(|a| a.to_string())
+            .chain(extra.iter().cloned()),
+    );
+    let line = faro.next_line();
+    Process { faro, line }
+}
+
+pub struct Cluster {
+    #[allow(missing_docs)]
+    pub setup: Setup,
+    #[allow(missing_docs)]
+    pub node: Node,
+    #[allow(missing_docs)]
+    pub node_dir: std::path::PathBuf,
+    #[allow(missing_docs)]
+    pub scheduler: Process,
+    #[allow(missing_docs)]
+    pub scheduler_dir: std::path::PathBuf,
+    #[allow(missing_docs)]
+    pub url: String,
+    #[allow(missing_docs)]
+    pub workers: Vec<Process>,
+}
+
+impl Cluster {
+    /// kill -9 the shuffle node and start it again on the same address
+    /// (with its disk wiped if `wipe`).
+    pub fn restart_node(&mut self, wipe: bool) {
+        let port = self.node.addr.to_string();
+        self.node.child.kill().unwrap();
+        self.node.child.wait().unwrap();
+        if wipe {
+            std::fs::remove_dir_all(&self.node_dir).unwrap();
+        }
+        self.node = start_node_with(
+            &self.node_dir,
+            &self.setup.pem,
+            &self.setup.secret_file,
+            &["--listen", &port],
+        );
+    }
+}
+
+/// Starts a scheduler keeping its data in `dir`.
+pub fn start_scheduler(
+    setup: &Setup,
+    dir: &Path,
+    node: &Node,
+    listen: &str,
+) -> (Process, String, String) {
+    let mut extra = identity_args(setup);
+    extra.extend(token_args(setup));
+    extra.extend([
+        "--listen".into(),
+        listen.into(),
+        "--data-dir".into(),
+        dir.display().to_string(),
+        "--shuffle-node".into(),
+        format!("shuffle-a={}", node.addr),
+        "--secret-file".into(),
+        setup.secret_file.display().to_string(),
+        "--heartbeat-timeout-ms".into(),
+        "1000".into(),
+        "--backoff-ms".into(),
+        "200".into(),
+        "--max-attempts".into(),
+        "6".into(),
+    ]);
+    let process = spawn(&["scheduler", "--loopback"], &extra);
+    // "faro scheduler: REST API on http://ADDR, workers connect to ADDR"
+    let words: Vec<&str> = process.line.split_whitespace().collect();
+    let url = words
+        .iter()
+        .find(|w| w.starts_with("http://"))
+        .map(|w| w.trim_end_matches(',').to_string())
+        .unwrap_or_else(|| panic!("no URL in {:?}", process.line));
+    let control = words.last().map(|w| w.to_string()).unwrap_or_default();
+    (process, url, control)
+}
+
+/// Starts a worker of the scheduler at `control`, writing under the
+/// setup's directory (training jobs save models there).
+pub fn start_worker(setup: &Setup, control: &str) -> Process {
+    let mut extra = identity_args(setup);
+    extra.extend([
+        "--scheduler".into(),
+        control.into(),
+        "--slots".into(),
+        "2".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--allow-write".into(),
+        setup.dir.path().display().to_string(),
+    ]);
+    let worker = spawn(&["worker", "--loopback"], &extra);
+    assert!(worker.line.contains("registered"), "{:?}", worker.line);
+    worker
+}
+
+/// A shuffle node, a scheduler and two workers.
+pub fn start_cluster() -> Cluster {
+    let setup = setup();
+    let node_dir = setup.dir.path().join("node");
+    let node = start_node_with(&node_dir, &setup.pem, &setup.secret_file, &[]);
+    let scheduler_dir = setup.dir.path().join("scheduler");
+    let (scheduler, url, control) = start_scheduler(&setup, &scheduler_dir, &node, "127.0.0.1:0");
+    let workers = (0..2).map(|_| start_worker(&setup, &control)).collect();
+    Cluster {
+        setup,
+        node,
+        node_dir,
+        scheduler,
+        scheduler_dir,
+        url,
+        workers,
+    }
+}

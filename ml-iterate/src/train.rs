@@ -10,8 +10,11 @@
 //! roots) for `predict`. The job's result is one row per epoch: its
 //! number, loss and whether it converged.
 //!
-//! KMeans spends epoch 0 on its initial centers: each subtask keeps a
-//! seeded sample of its rows, and k-means++ runs on their union.
+//! KMeans spends epoch 0 on its initial centers: each subtask keeps the
+//! rows whose seeded hash is smallest (bottom-k sampling), and k-means++
+//! runs on the smallest of their union — the same sample whichever
+//! subtask a row reached and in whatever order, so one seed gives one
+//! model.
 //!
 //! Known limits: the model is carried in the spec the scheduler holds, so
 //! a restarted scheduler starts training over (its input stays cached);
@@ -37,8 +40,7 @@ use crate::{
     LogisticRegression, MlError,
 };
 
-/// Rows of the input all subtasks together keep for KMeans' init (at
-/// least four per cluster).
+/// Rows of the input KMeans' init samples (at least four per cluster).
 pub const INIT_SAMPLE_ROWS: usize = 20_000;
 
 /// The column a subtask's partial crosses to the scheduler in.
@@ -137,8 +139,12 @@ pub struct TrainParams {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Contribution {
-    /// KMeans' epoch 0: a sample of the rows.
-    Sample { dim: usize, values: Vec<f64> },
+    /// KMeans' epoch 0: a sample of the rows, each with its hash.
+    Sample {
+        dim: usize,
+        values: Vec<f64>,
+        hashes: Vec<u64>,
+    },
     /// A fold's partial, as JSON of the algorithm's partial type.
     Partial(serde_json::Value),
 }
@@ -258,9 +264,10 @@ pub struct Train {
     params: TrainParams,
     input: Schema,
     work: Work,
-    sample: Vec<f64>,
-    seen: u64,
-    random: Seeded,
+    /// The sampled rows: the `sample_limit` smallest hashes (a max-heap
+    /// of (hash, row)).
+    sample: std::collections::BinaryHeap<(u64, Vec<u64>)>,
+    seed: u64,
     sample_limit: usize,
     sink: Collect,
 }
@@ -277,18 +284,19 @@ impl Train {
         }
     }
 
-    /// Reservoir sampling of KMeans' init rows.
+    /// Bottom-k sampling of KMeans' init rows by a seeded hash of their
+    /// values: which rows are kept does not depend on order or placement.
     fn sample(&mut self, rows: &Features) {
-        let dim = rows.dim();
         for r in 0..rows.rows() {
-            self.seen += 1;
-            if self.sample.len() / dim < self.sample_limit {
-                self.sample.extend_from_slice(rows.row(r));
-            } else {
-                let slot = self.random.below(self.seen as usize);
-                if slot < self.sample_limit {
-                    self.sample[slot * dim..(slot + 1) * dim].copy_from_slice(rows.row(r));
-                }
+            let bits: Vec<u64> = rows.row(r).iter().map(|v| v.to_bits()).collect();
+            let hash = bits
+                .iter()
+                .fold(self.seed, |h, b| Seeded::new(h ^ b).next_u64());
+            if self.sample.len() < self.sample_limit {
+                self.sample.push((hash, bits));
+            } else if self.sample.peek().is_some_and(|(top, _)| hash < *top) {
+                self.sample.pop();
+                self.sample.push((hash, bits));
             }
         }
     }
@@ -297,10 +305,17 @@ impl Train {
     fn contribution(&mut self) -> Result<Option<Contribution>, MlError> {
         Ok(match &self.work {
             Work::Nothing => None,
-            Work::Sample => Some(Contribution::Sample {
-                dim: dim_of(&self.input, &self.params.features),
-                values: std::mem::take(&mut self.sample),
-            }),
+            Work::Sample => {
+                let kept = std::mem::take(&mut self.sample).into_vec();
+                Some(Contribution::Sample {
+                    dim: dim_of(&self.input, &self.params.features),
+                    hashes: kept.iter().map(|(h, _)| *h).collect(),
+                    values: kept
+                        .iter()
+                        .flat_map(|(_, row)| row.iter().map(|b| f64::from_bits(*b)))
+                        .collect(),
+                })
+            }
             Work::Fold(fold) => Some(Contribution::Partial(fold.finish()?)),
         })
     }
@@ -308,19 +323,19 @@ impl Train {
 
 impl Operator for Train {
     fn open(&mut self, context: &OperatorContext) -> Result<(), OperatorError> {
-        let seed = match self.params.algorithm {
+        self.seed = match self.params.algorithm {
             Algorithm::Kmeans { seed, .. } => seed,
             _ => 0,
         };
-        self.random =
-            Seeded::new(seed ^ u64::from(context.subtask).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         // At least a few rows per cluster, so k beyond the sample is
         // never refused while the input has the rows.
         let wanted = match self.params.algorithm {
             Algorithm::Kmeans { k, .. } => INIT_SAMPLE_ROWS.max(k.saturating_mul(4)),
             _ => INIT_SAMPLE_ROWS,
         };
-        self.sample_limit = wanted.div_ceil(context.parallelism.max(1) as usize).max(1);
+        // Every subtask keeps as many as all together need: the union's
+        // smallest are then the input's smallest, however it was split.
+        self.sample_limit = wanted;
         let Some(state) = self.params.state.as_ref().filter(|s| s.finished) else {
             return Ok(());
         };
@@ -454,14 +469,34 @@ impl TrainParams {
         let (model, loss, accuracy, converged) = match (&self.algorithm, &self.state) {
             (Algorithm::Kmeans { k, tolerance, seed }, None) => {
                 let step = KMeans::new(*k, *tolerance, *seed).map_err(|e| e.to_string())?;
-                let mut values = Vec::new();
                 let mut dim = 1;
+                let mut rows: Vec<(u64, Vec<f64>)> = Vec::new();
                 for contribution in contributions {
-                    if let Contribution::Sample { dim: d, values: v } = contribution {
-                        dim = d;
-                        values.extend(v);
+                    if let Contribution::Sample {
+                        dim: d,
+                        values,
+                        hashes,
+                    } = contribution
+                    {
+                        dim = d.max(1);
+                        rows.extend(
+                            hashes
+                                .into_iter()
+                                .zip(values.chunks(dim).map(<[f64]>::to_vec)),
+                        );
                     }
                 }
+                // The input's smallest hashes, in hash order: the same
+                // sample, in the same order, however the rows were split.
+                rows.sort_by(|a, b| {
+                    a.0.cmp(&b.0).then_with(|| {
+                        a.1.iter()
+                            .map(|v| v.to_bits())
+                            .cmp(b.1.iter().map(|v| v.to_bits()))
+                    })
+                });
+                rows.truncate(INIT_SAMPLE_ROWS.max(k.saturating_mul(4)));
+                let values: Vec<f64> = rows.into_iter().flat_map(|(_, row)| row).collect();
                 let sample = Features::new(dim, values).map_err(|e| e.to_string())?;
                 let model = step.init(&sample).map_err(|e| e.to_string())?;
                 (to_json(&model)?, None, None, false)
@@ -630,9 +665,8 @@ impl OperatorDefinition for TrainDefinition {
             params: params.clone(),
             input,
             work,
-            sample: Vec::new(),
-            seen: 0,
-            random: Seeded::new(0),
+            sample: std::collections::BinaryHeap::new(),
+            seed: 0,
             sample_limit: 1,
             sink: Collect::new(&partial_schema(), usize::MAX, context.collected.clone()),
         })))

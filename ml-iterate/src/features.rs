@@ -7,7 +7,9 @@
 //! nearest center, a row's contribution to a gradient) and a block of
 //! rows is then one matrix for a matrix product.
 
-use faro_runtime::data::{Batch, ValuesView};
+use faro_runtime::catalogue::{column_index, SchemaContext};
+use faro_runtime::data::{Batch, DataType, Schema, ValuesView};
+use faro_runtime::spec::SpecError;
 
 use crate::MlError;
 
@@ -202,6 +204,33 @@ impl Features {
                 .map(|l| l[start..end.max(start)].to_vec()),
         }
     }
+}
+
+/// Checks, when a spec is validated, that `features` name columns of
+/// `input` that can be features: numbers, or one vector column.
+pub fn check_columns(
+    context: &SchemaContext<'_>,
+    input: &Schema,
+    features: &[String],
+) -> Result<(), SpecError> {
+    if features.is_empty() {
+        return Err(context.bad_params("features must name at least one column"));
+    }
+    for name in features {
+        let index = column_index(context.vertex(), input, name)?;
+        let numeric = match input.fields[index].data_type {
+            DataType::Int64 | DataType::Float64 => true,
+            DataType::Vector { .. } => features.len() == 1,
+            _ => false,
+        };
+        if !numeric {
+            return Err(context.schema_error(format!(
+                "feature column {name:?} is {}; features must be numbers or one vector column",
+                input.fields[index].data_type
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn is_vector(values: &ValuesView<'_>) -> bool {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use faro_runtime::access::Access;
 use faro_runtime::catalogue::{
-    column_index, pass_changelog, BuildContext, Built, OperatorDefinition, SchemaContext,
+    pass_changelog, BuildContext, Built, OperatorDefinition, SchemaContext,
 };
 use faro_runtime::data::{Batch, ColumnBuilder, DataType, Field, RowKind, Schema};
 use faro_runtime::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
@@ -164,23 +164,7 @@ impl OperatorDefinition for PredictDefinition {
         inputs: &[Schema],
     ) -> Result<Schema, SpecError> {
         let input = inputs.first().cloned().unwrap_or_default();
-        if params.features.is_empty() {
-            return Err(context.bad_params("features must name at least one column"));
-        }
-        for name in &params.features {
-            let index = column_index(context.vertex(), &input, name)?;
-            let numeric = match input.fields[index].data_type {
-                DataType::Int64 | DataType::Float64 => true,
-                DataType::Vector { .. } => params.features.len() == 1,
-                _ => false,
-            };
-            if !numeric {
-                return Err(context.schema_error(format!(
-                    "feature column {name:?} is {}; features must be numbers or one vector column",
-                    input.fields[index].data_type
-                )));
-            }
-        }
+        crate::features::check_columns(context, &input, &params.features)?;
         let mut fields = input.fields.clone();
         fields.push(Field::new(params.output.clone(), params.kind.output_type()));
         context.unique(Schema::new(fields))

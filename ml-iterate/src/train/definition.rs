@@ -40,23 +40,7 @@ impl OperatorDefinition for TrainDefinition {
         inputs: &[Schema],
     ) -> Result<Schema, SpecError> {
         let input = inputs.first().cloned().unwrap_or_default();
-        if params.features.is_empty() {
-            return Err(context.bad_params("features must name at least one column"));
-        }
-        for name in &params.features {
-            let index = column_index(context.vertex(), &input, name)?;
-            let numeric = match input.fields[index].data_type {
-                DataType::Int64 | DataType::Float64 => true,
-                DataType::Vector { .. } => params.features.len() == 1,
-                _ => false,
-            };
-            if !numeric {
-                return Err(context.schema_error(format!(
-                    "feature column {name:?} is {}; features must be numbers or one vector column",
-                    input.fields[index].data_type
-                )));
-            }
-        }
+        crate::features::check_columns(context, &input, &params.features)?;
         let supervised = !matches!(params.algorithm, Algorithm::Kmeans { .. });
         match (&params.label, supervised) {
             (None, true) => return Err(context.bad_params("this algorithm needs a label column")),

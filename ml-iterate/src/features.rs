@@ -192,6 +192,15 @@ impl Features {
         self.labels.as_deref()
     }
 
+    /// These rows cut into `parts` runs of about equal size, in order
+    /// (labels included): partitions, as subtasks would hold them.
+    pub fn partitions(&self, parts: usize) -> Vec<Self> {
+        let per = self.rows().div_ceil(parts.max(1)).max(1);
+        (0..self.rows().div_ceil(per))
+            .map(|p| self.slice(p * per..(p + 1) * per))
+            .collect()
+    }
+
     /// Rows `start..end` (labels included), as their own features.
     pub fn slice(&self, rows: std::ops::Range<usize>) -> Self {
         let (start, end) = (rows.start.min(self.rows()), rows.end.min(self.rows()));

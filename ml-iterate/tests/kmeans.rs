@@ -27,14 +27,6 @@ fn blobs(centers: &[Vec<f64>], per_blob: usize, seed: u64) -> Features {
     Features::new(dim, values).unwrap()
 }
 
-/// `rows` cut into `parts` partitions of about equal size.
-fn split(rows: &Features, parts: usize) -> Vec<Features> {
-    let per = rows.rows().div_ceil(parts).max(1);
-    (0..rows.rows().div_ceil(per))
-        .map(|p| rows.slice(p * per..(p + 1) * per))
-        .collect()
-}
-
 /// Lloyd's algorithm written out plainly: per epoch the inertia under
 /// the current centers and the centers after.
 fn naive_lloyd(rows: &Features, model: &KMeansModel, epochs: usize) -> Vec<(f64, Vec<f64>)> {
@@ -88,7 +80,7 @@ fn epochs_over_partitions_match_a_naive_lloyd_and_find_the_blobs() {
     let rows = blobs(&truth, 500, 11);
     let kmeans = KMeans::new(4, 1e-4, 42).unwrap();
     let init = kmeans.init(&rows).unwrap();
-    let epochs = fit_local(&kmeans, init.clone(), &split(&rows, 3), 50).unwrap();
+    let epochs = fit_local(&kmeans, init.clone(), &rows.partitions(3), 50).unwrap();
     let last = epochs.last().unwrap();
     assert!(last.converged, "well-separated blobs converge in 50 epochs");
     let reference = naive_lloyd(&rows, &init, epochs.len());
@@ -127,7 +119,7 @@ fn one_seed_gives_one_model_and_the_initial_centers_are_distinct_rows() {
             assert_ne!(a.center(c), a.center(d));
         }
     }
-    let run = |model: KMeansModel| fit_local(&kmeans, model, &split(&rows, 2), 30).unwrap();
+    let run = |model: KMeansModel| fit_local(&kmeans, model, &rows.partitions(2), 30).unwrap();
     assert_eq!(run(a), run(b));
 }
 
@@ -149,7 +141,7 @@ proptest! {
         let kmeans = KMeans::new(k, 0.0, seed).unwrap();
         let init = kmeans.init(&rows).unwrap();
         let whole = fit_local(&kmeans, init.clone(), std::slice::from_ref(&rows), 15).unwrap();
-        let parted = fit_local(&kmeans, init, &split(&rows, parts), 15).unwrap();
+        let parted = fit_local(&kmeans, init, &rows.partitions(parts), 15).unwrap();
         prop_assert_eq!(whole.len(), parted.len());
         for (a, b) in whole.iter().zip(&parted) {
             prop_assert!(close(a.loss, b.loss), "{} vs {}", a.loss, b.loss);

@@ -34,16 +34,15 @@ fn line(rows: usize, noise: f64, seed: u64) -> Features {
         .unwrap()
 }
 
-fn split(rows: &Features, parts: usize) -> Vec<Features> {
-    let per = rows.rows().div_ceil(parts).max(1);
-    (0..rows.rows().div_ceil(per))
-        .map(|p| rows.slice(p * per..(p + 1) * per))
-        .collect()
-}
-
 fn fit(l2: f64, rows: &Features, parts: usize) -> (LinearModel, f64) {
     let step = LinearRegression::new(l2).unwrap();
-    let epochs = fit_local(&step, LinearModel::zero(rows.dim()), &split(rows, parts), 5).unwrap();
+    let epochs = fit_local(
+        &step,
+        LinearModel::zero(rows.dim()),
+        &rows.partitions(parts),
+        5,
+    )
+    .unwrap();
     assert_eq!(epochs.len(), 1, "a closed form converges in one epoch");
     (epochs[0].model.clone(), epochs[0].loss)
 }

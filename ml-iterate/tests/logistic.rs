@@ -33,13 +33,6 @@ fn binary(rows: usize, seed: u64) -> Features {
         .unwrap()
 }
 
-fn split(rows: &Features, parts: usize) -> Vec<Features> {
-    let per = rows.rows().div_ceil(parts).max(1);
-    (0..rows.rows().div_ceil(per))
-        .map(|p| rows.slice(p * per..(p + 1) * per))
-        .collect()
-}
-
 /// The penalized mean log-loss and its gradient at `point`, written out
 /// plainly (two classes: one output; more: one per class).
 fn objective(rows: &Features, classes: usize, l2: f64, point: &[f64]) -> (f64, Vec<f64>) {
@@ -84,7 +77,7 @@ fn objective(rows: &Features, classes: usize, l2: f64, point: &[f64]) -> (f64, V
 
 fn train(step: &LogisticRegression, rows: &Features, parts: usize) -> (LogisticModel, usize) {
     let start = LogisticModel::zero(rows.dim(), step.classes);
-    let epochs = fit_local(step, start, &split(rows, parts), 200).unwrap();
+    let epochs = fit_local(step, start, &rows.partitions(parts), 200).unwrap();
     let last = epochs.last().unwrap();
     assert!(last.converged, "{} epochs without converging", epochs.len());
     (last.model.clone(), epochs.len())

@@ -28,18 +28,11 @@ fn skewed(rows: usize, seed: u64) -> Features {
         .unwrap()
 }
 
-fn split(rows: &Features, parts: usize) -> Vec<Features> {
-    let per = rows.rows().div_ceil(parts).max(1);
-    (0..rows.rows().div_ceil(per))
-        .map(|p| rows.slice(p * per..(p + 1) * per))
-        .collect()
-}
-
 fn moments(rows: &Features, parts: usize) -> Scaling {
     let epochs = fit_local(
         &Moments,
         Scaling::identity(rows.dim()),
-        &split(rows, parts),
+        &rows.partitions(parts),
         1,
     );
     epochs.unwrap().remove(0).model
@@ -71,7 +64,7 @@ fn standardized_logistic_regression_converges_sooner_and_turns_back_exactly() {
     let rows = skewed(5_000, 2);
     let step = LogisticRegression::new(2, 0.0, 1e-6).unwrap();
     let train = |rows: &Features| {
-        let epochs = fit_local(&step, LogisticModel::zero(4, 2), &split(rows, 2), 500).unwrap();
+        let epochs = fit_local(&step, LogisticModel::zero(4, 2), &rows.partitions(2), 500).unwrap();
         let last = epochs.last().unwrap();
         (last.model.clone(), last.converged, epochs.len())
     };

@@ -26,7 +26,7 @@ impl Features {
     /// Rows of `dim` values from `values`, row after row; every value
     /// must be finite.
     pub fn new(dim: usize, values: Vec<f64>) -> Result<Self, MlError> {
-        if dim == 0 || values.len() % dim != 0 {
+        if dim == 0 || !values.len().is_multiple_of(dim) {
             return Err(MlError::Shape(format!(
                 "{} values do not make rows of {dim}",
                 values.len()

@@ -80,7 +80,7 @@ async fn main() -> Result<(), TransportError> {
                 frames += 1;
                 // Channel 0 is a slow consumer, like a busy operator: while
                 // it naps it grants no credit, and its producer waits.
-                if channel == 0 && frames % 64 == 0 {
+                if channel == 0 && frames.is_multiple_of(64) {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             }

@@ -113,7 +113,7 @@ impl BitmapBuilder {
     }
 
     pub(crate) fn push(&mut self, bit: bool) {
-        if self.len % 8 == 0 {
+        if self.len.is_multiple_of(8) {
             self.bytes.push(0);
         }
         if bit {

@@ -447,7 +447,7 @@ impl<'a> BatchView<'a> {
     /// bytes: corrupt, truncated or hostile input is a [`BatchError`].
     pub fn new(bytes: &'a [u8]) -> Result<Self, BatchError> {
         let address = bytes.as_ptr() as usize;
-        if address % BATCH_ALIGN != 0 {
+        if !address.is_multiple_of(BATCH_ALIGN) {
             return Err(BatchError::Misaligned {
                 address,
                 required: BATCH_ALIGN,

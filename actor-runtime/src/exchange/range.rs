@@ -103,7 +103,7 @@ impl RangeHold {
     /// Holds `batch`, sampling every `stride`-th row of the output.
     pub(super) fn hold(&mut self, batch: Batch, schema: &Schema) -> Result<(), BatchError> {
         let picks: Vec<u32> = (0..batch.num_rows())
-            .filter(|i| (self.seen + i) % self.stride == 0)
+            .filter(|i| (self.seen + i).is_multiple_of(self.stride))
             .map(|i| i as u32)
             .collect();
         self.seen += batch.num_rows();

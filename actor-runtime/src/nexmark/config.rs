@@ -220,7 +220,7 @@ impl NexmarkConfig {
         if group == 0 {
             return Err(invalid("out_of_order_group_size", "must be at least 1"));
         }
-        if group % OUT_OF_ORDER_PRIME == 0 {
+        if group.is_multiple_of(OUT_OF_ORDER_PRIME) {
             return Err(invalid(
                 "out_of_order_group_size",
                 format!(

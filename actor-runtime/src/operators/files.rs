@@ -42,6 +42,7 @@ use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
 use crate::operators::read::FileFormat;
 use crate::spec::SpecError;
 
+mod parquet;
 mod part;
 pub mod rolling;
 
@@ -124,6 +125,7 @@ impl Files {
             FileFormat::Csv => "csv",
             FileFormat::JsonLines => "jsonl",
             FileFormat::Text => "txt",
+            FileFormat::Parquet => "parquet",
         }
     }
 
@@ -160,7 +162,13 @@ impl Files {
     fn start_part(&mut self) -> Result<&mut Part, OperatorError> {
         let seq = self.params.rolling.map(|_| self.next_seq);
         let name = part_name(self.subtask, seq, self.extension());
-        let mut part = Part::create(&self.dir, &name, self.attempt)?;
+        let mut part = Part::create(
+            &self.dir,
+            &name,
+            self.attempt,
+            self.params.format,
+            &self.schema,
+        )?;
         if seq.is_some() {
             self.next_seq += 1;
             let head = header(self.params.format, &self.schema)?;
@@ -273,7 +281,7 @@ impl Operator for Files {
             };
             // The rows that fit in this part, cut after the one that
             // fills it.
-            let (mut count, mut to) = (0, from);
+            let (first, mut count, mut to) = (row, 0, from);
             while row < encoded.ends.len() {
                 to = encoded.ends[row];
                 row += 1;
@@ -282,7 +290,7 @@ impl Operator for Files {
                     break;
                 }
             }
-            part.write(&encoded.bytes[from..to], count)?;
+            part.append(&encoded, rows, first..row)?;
             from = to;
             if rolling.full(part.rows, part.bytes) {
                 self.finish_part()?;

@@ -1,17 +1,28 @@
-//! One part file of the `files` sink: rows encoded in the sink's format,
-//! written under an in-progress name, and renamed to the final name only
-//! once flushed and synced — so no reader ever sees a half-written part
-//! under a final name, and a part that is not finished (a failed or
-//! cancelled attempt) is removed, leaving nothing behind.
+//! One part file of the `files` sink: rows encoded in the sink's format
+//! (lines of text, or a Parquet file through [`ParquetWriter`]), written
+//! under an in-progress name, and renamed to the final name only once
+//! flushed and synced — so no reader ever sees a half-written part under
+//! a final name, and a part that is not finished (a failed or cancelled
+//! attempt) is removed, leaving nothing behind.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::parquet::{row_ends, ParquetWriter};
 use crate::data::{ColumnView, Schema, Value};
 use crate::operator::{OperatorError, Rows};
 use crate::operators::read::FileFormat;
+
+/// What a part's rows are written through.
+enum Body {
+    /// Encoded lines, appended as they come.
+    Lines(BufWriter<File>),
+    /// Rows buffered into row groups, the footer written at the end.
+    Parquet(Box<ParquetWriter>),
+}
 
 /// A part being written.
 pub(super) struct Part {
@@ -19,7 +30,7 @@ pub(super) struct Part {
     path: PathBuf,
     /// Where it is written until it is finished.
     in_progress: PathBuf,
-    out: Option<BufWriter<File>>,
+    body: Option<Body>,
     /// Rows written.
     pub(super) rows: u64,
     /// Bytes written, header included.
@@ -31,15 +42,31 @@ pub(super) struct Part {
 }
 
 impl Part {
-    /// Creates `dir/NAME.inprogress-ATTEMPT`, to become `dir/NAME`.
-    pub(super) fn create(dir: &Path, name: &str, attempt: u32) -> Result<Self, OperatorError> {
+    /// Creates `dir/NAME.inprogress-ATTEMPT`, to become `dir/NAME`, for
+    /// rows of `schema` in `format`.
+    pub(super) fn create(
+        dir: &Path,
+        name: &str,
+        attempt: u32,
+        format: FileFormat,
+        schema: &Schema,
+    ) -> Result<Self, OperatorError> {
         let in_progress = dir.join(format!("{name}.inprogress-{attempt}"));
         let file = File::create(&in_progress)
             .map_err(OperatorError::io("creating", in_progress.display()))?;
+        let body = if format == FileFormat::Parquet {
+            let writer = ParquetWriter::new(file, schema).map_err(|e| {
+                let _ = std::fs::remove_file(&in_progress);
+                OperatorError::BadInput(format!("{}: {e}", in_progress.display()))
+            })?;
+            Body::Parquet(Box::new(writer))
+        } else {
+            Body::Lines(BufWriter::new(file))
+        };
         Ok(Self {
             path: dir.join(name),
             in_progress,
-            out: Some(BufWriter::new(file)),
+            body: Some(body),
             rows: 0,
             bytes: 0,
             opened: Instant::now(),
@@ -47,9 +74,9 @@ impl Part {
         })
     }
 
-    /// Appends `bytes` holding `rows` rows.
+    /// Appends `bytes` of text holding `rows` rows (a header: none).
     pub(super) fn write(&mut self, bytes: &[u8], rows: u64) -> Result<(), OperatorError> {
-        let Some(out) = self.out.as_mut() else {
+        let Some(Body::Lines(out)) = self.body.as_mut() else {
             return Ok(());
         };
         out.write_all(bytes)
@@ -59,16 +86,48 @@ impl Part {
         Ok(())
     }
 
+    /// Appends the rows `range` of `rows`, whose encoding is `encoded`.
+    pub(super) fn append(
+        &mut self,
+        encoded: &Encoded,
+        rows: &Rows<'_>,
+        range: Range<usize>,
+    ) -> Result<(), OperatorError> {
+        let from = range.start.checked_sub(1).map_or(0, |r| encoded.ends[r]);
+        let to = range.end.checked_sub(1).map_or(0, |r| encoded.ends[r]);
+        let count = (range.end - range.start) as u64;
+        match self.body.as_mut() {
+            Some(Body::Lines(_)) => self.write(&encoded.bytes[from..to], count),
+            Some(Body::Parquet(writer)) => {
+                writer
+                    .append(&rows.columns, range.start, range.end)
+                    .map_err(|e| {
+                        OperatorError::BadInput(format!("{}: {e}", self.in_progress.display()))
+                    })?;
+                self.rows += count;
+                self.bytes += (to - from) as u64;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Flushes, syncs and renames the part to its final name.
     pub(super) fn finish(mut self) -> Result<(), OperatorError> {
-        let Some(mut out) = self.out.take() else {
+        let Some(body) = self.body.take() else {
             return Ok(());
         };
         let writing = || OperatorError::io("writing", self.in_progress.display());
-        let done = out
-            .flush()
-            .map_err(writing())
-            .and_then(|()| out.into_inner().map_err(|e| writing()(e.into_error())))
+        let flushed = match body {
+            Body::Lines(mut out) => out
+                .flush()
+                .map_err(writing())
+                .and_then(|()| out.into_inner().map_err(|e| writing()(e.into_error()))),
+            Body::Parquet(writer) => writer
+                .finish()
+                .map_err(|e| writing()(std::io::Error::other(e))),
+        };
+        let done = flushed
             .and_then(|file| {
                 file.sync_all()
                     .map_err(OperatorError::io("syncing", self.in_progress.display()))
@@ -88,14 +147,16 @@ impl Drop for Part {
     fn drop(&mut self) {
         // Not finished: the attempt failed or was cancelled (a cancelled
         // task is dropped without being closed).
-        if self.out.take().is_some() {
+        if self.body.take().is_some() {
             let _ = std::fs::remove_file(&self.in_progress);
         }
     }
 }
 
 /// Rows encoded in a file format: their bytes and where each row ends,
-/// so a batch can be cut between any two rows into two parts.
+/// so a batch can be cut between any two rows into two parts. Parquet
+/// rows are encoded only when their row group is written: for them
+/// `bytes` is empty and `ends` are estimates.
 pub(super) struct Encoded {
     /// The rows' bytes, one after another.
     pub(super) bytes: Vec<u8>,
@@ -137,6 +198,12 @@ pub(super) fn encode(
 ) -> Result<Encoded, OperatorError> {
     let mut ends = Vec::with_capacity(rows.rows);
     let bytes = match format {
+        FileFormat::Parquet => {
+            return Ok(Encoded {
+                bytes: Vec::new(),
+                ends: row_ends(&rows.columns, rows.rows),
+            })
+        }
         FileFormat::Csv => {
             let mut writer = csv::WriterBuilder::new()
                 .has_headers(false)

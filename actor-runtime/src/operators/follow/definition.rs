@@ -70,6 +70,11 @@ impl OperatorDefinition for FollowDefinition {
         context: &SchemaContext<'_>,
         _: &[Schema],
     ) -> Result<Schema, SpecError> {
+        if !params.format.is_lines() {
+            return Err(context.bad_params(
+                "follow reads files line by line (csv, json_lines, text); read Parquet with `read`",
+            ));
+        }
         let schema = declared_schema(params.format, &params.schema, params.batch_rows, context)?;
         if !(1..=MAX_POLL_MS).contains(&params.poll_ms) {
             return Err(context.bad_params(format!(

@@ -1,6 +1,7 @@
 //! `read`: rows from CSV (with a header line), JSON lines or plain text
 //! files, from any path opendal reaches — a local path is opendal's `fs`
-//! service.
+//! service. Parquet files are read column by column instead, by
+//! [`ReadParquet`] in [`parquet`]; this module streams the line formats.
 //!
 //! Reading runs on a thread of its own with its own small async runtime
 //! (opendal is async; operators are called synchronously on their slot),
@@ -26,8 +27,10 @@ use crate::data::{Batch, BatchBuilder};
 use crate::operator::{OperatorContext, OperatorError, Source};
 
 mod definition;
+mod parquet;
 mod parse;
 
+pub use self::parquet::ReadParquet;
 pub(crate) use definition::declared_schema;
 pub use definition::{FileFormat, ReadDefinition, ReadParams, StoreSpec};
 pub(crate) use parse::{push_json_row, FileRows};
@@ -209,6 +212,41 @@ impl Location {
     }
 }
 
+/// The store `location` names, and the files at its path (the file
+/// itself, or a directory's files in name order).
+async fn open_listing(location: &Location) -> Result<(opendal::Operator, Vec<String>), Failure> {
+    opendal::init_default_registry();
+    let scheme = &location.scheme;
+    let op = opendal::Operator::via_iter(scheme, location.options.clone())
+        .map_err(|e| Failure::Input(format!("opening store {scheme:?}: {e}")))?;
+    let path = location.shown(&location.path);
+    let key = location.path.trim_start_matches('/').to_string();
+    if let Ok(meta) = op.stat(&key).await {
+        if meta.is_file() {
+            return Ok((op, vec![key]));
+        }
+    }
+    let dir = if key.ends_with('/') || key.is_empty() {
+        key.clone()
+    } else {
+        format!("{key}/")
+    };
+    let entries = op
+        .list(&dir)
+        .await
+        .map_err(|e| Failure::store(format!("listing {path}"), &e))?;
+    let mut files: Vec<String> = entries
+        .into_iter()
+        .filter(|e| e.metadata().is_file())
+        .map(|e| e.path().to_string())
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Failure::Input(format!("{path}: no such file or directory")));
+    }
+    Ok((op, files))
+}
+
 /// Lists and streams the subtask's files on a background thread.
 fn start_reader(
     location: Location,
@@ -232,42 +270,9 @@ fn start_reader(
             let fail = |failure: Failure| {
                 let _ = tx.send(Piece::Failed(failure));
             };
-            opendal::init_default_registry();
-            let scheme = location.scheme.clone();
-            let op = match opendal::Operator::via_iter(&scheme, location.options.clone()) {
-                Ok(op) => op,
-                Err(e) => {
-                    return fail(Failure::Input(format!("opening store {scheme:?}: {e}")));
-                }
-            };
-            let path = location.shown(&location.path);
-            let key = location.path.trim_start_matches('/').to_string();
-            let files: Vec<String> = match op.stat(&key).await {
-                Ok(meta) if meta.is_file() => vec![key],
-                Ok(_) | Err(_) => {
-                    let dir = if key.ends_with('/') || key.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{key}/")
-                    };
-                    match op.list(&dir).await {
-                        Ok(entries) => {
-                            let mut files: Vec<String> = entries
-                                .into_iter()
-                                .filter(|e| e.metadata().is_file())
-                                .map(|e| e.path().to_string())
-                                .collect();
-                            files.sort();
-                            if files.is_empty() {
-                                return fail(Failure::Input(format!(
-                                    "{path}: no such file or directory"
-                                )));
-                            }
-                            files
-                        }
-                        Err(e) => return fail(Failure::store(format!("listing {path}"), &e)),
-                    }
-                }
+            let (op, files) = match open_listing(&location).await {
+                Ok(listing) => listing,
+                Err(failure) => return fail(failure),
             };
             for (i, file) in files.into_iter().enumerate() {
                 if i as u32 % parallelism.max(1) != subtask {

@@ -74,6 +74,11 @@ impl<R: Read> FileRows<R> {
                     line: 1,
                 }
             }
+            FileFormat::Parquet => {
+                return Err(OperatorError::BadInput(format!(
+                    "{file}: Parquet files are not read line by line"
+                )))
+            }
             FileFormat::JsonLines | FileFormat::Text => Self::Lines {
                 reader: BufReader::new(reader),
                 file,

@@ -190,6 +190,23 @@ impl Worker {
         Ok(connection)
     }
 
+    /// The shuffle node in this process, if it owns `d`'s partition of
+    /// `shuffle` (its first replica).
+    fn in_process_owner(
+        &self,
+        d: &TaskDeployment,
+        cluster: &ShuffleCluster,
+        shuffle: u32,
+    ) -> Option<Arc<faro_shuffle::ShuffleServer>> {
+        let (address, server) = self.in_process_shuffle.as_ref()?;
+        let owner = cluster.owner_name(shuffle, d.subtask);
+        let nodes = &d.shuffle.as_ref()?.nodes;
+        nodes
+            .iter()
+            .any(|(name, at)| name == owner && at == address)
+            .then(|| server.clone())
+    }
+
     async fn shuffle_cluster(&self, d: &TaskDeployment) -> Result<Arc<ShuffleCluster>, String> {
         let access = d
             .shuffle
@@ -310,10 +327,12 @@ impl Worker {
             for (p, sender) in (0u32..).zip(senders) {
                 if exchange.exchange == Exchange::Blocking {
                     let cluster = self.shuffle_cluster(&d).await.map_err(&unreachable)?;
+                    let in_process = self.in_process_owner(&d, &cluster, e as u32);
                     feeders.push((
                         FeederSpec::Shuffle {
                             exchange: e,
                             cluster,
+                            in_process,
                             shuffle: e as u32,
                             partition: d.subtask,
                         },

@@ -119,6 +119,9 @@ pub struct Worker {
     running: Mutex<HashMap<crate::attempt::AttemptKey, TaskCanceller>>,
     samples: Mutex<Option<Arc<dyn crate::exchange::agreement::SampleExchange>>>,
     metrics: crate::metrics::WorkerMetrics,
+    /// A shuffle node in this process, by its address: partitions it owns
+    /// are read from its mmap, not fetched over the network.
+    pub(crate) in_process_shuffle: Option<(SocketAddr, Arc<faro_shuffle::ShuffleServer>)>,
 }
 
 /// Distinguishes workers without an endpoint within one process.
@@ -177,6 +180,7 @@ impl Worker {
             access: Arc::new(crate::access::AccessPolicy::deny_all()),
             running: Mutex::new(HashMap::new()),
             samples: Mutex::new(None),
+            in_process_shuffle: None,
             metrics,
         })
     }
@@ -191,6 +195,19 @@ impl Worker {
     /// starts allowing none).
     pub fn with_access(mut self, access: crate::access::AccessPolicy) -> Self {
         self.access = Arc::new(access);
+        self
+    }
+
+    /// Reads the shuffle partitions that `server`, listening at `address`
+    /// in this same process, owns straight from its memory-mapped files
+    /// (the embedded cluster's case): the fetch without QUIC, TLS or a
+    /// copy. Partitions it has no local copy of are fetched as usual.
+    pub fn with_in_process_shuffle(
+        mut self,
+        address: SocketAddr,
+        server: Arc<faro_shuffle::ShuffleServer>,
+    ) -> Self {
+        self.in_process_shuffle = Some((address, server));
         self
     }
 

@@ -2,7 +2,10 @@
 //! temporary (or given) directories, with an in-memory CA. `faro run`
 //! runs one job on it; `faro local` serves the REST API in front of it.
 //! Jobs run through the same [`driver`](crate::driver) as on a cluster of
-//! processes, failover included.
+//! processes, failover included. One difference: the worker reads the
+//! shuffle partitions of its in-process node straight from the node's
+//! memory-mapped files instead of fetching them over QUIC (pushes still
+//! go through the node's protocol, so commits and recovery are the same).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -45,7 +48,25 @@ pub struct JobOutput {
     pub reports: Vec<TaskReport>,
     /// Whether the job was stopped before it ended.
     pub stopped: bool,
+    /// A training job's epochs, in the order they ended.
+    pub epochs: Vec<EpochDone>,
 }
+
+/// One epoch of a training job, as it ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochDone {
+    /// The training vertex.
+    pub vertex: String,
+    /// The epoch (0 first).
+    pub epoch: u64,
+    /// Its loss, if it measured one.
+    pub loss: Option<f64>,
+    /// How long it took, in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// Called as each epoch ends (`faro run` prints it).
+pub type EpochHook = Arc<dyn Fn(&EpochDone) + Send + Sync>;
 
 /// A shuffle node and a worker in this process.
 pub struct Embedded {
@@ -54,6 +75,7 @@ pub struct Embedded {
     shuffle: Arc<ShuffleServer>,
     worker: Arc<Worker>,
     cluster: Cluster,
+    on_epoch: Option<EpochHook>,
 }
 
 impl Embedded {
@@ -102,7 +124,8 @@ impl Embedded {
             Worker::start(slots.max(1), Some(endpoint.clone()))
                 .map_err(start_error)?
                 .with_spill_root(&dir.join("spill"))
-                .with_access(access),
+                .with_access(access)
+                .with_in_process_shuffle(node_addr, shuffle.clone()),
         );
         let workers = Workers::new(Duration::from_secs(3600));
         workers.add_local(worker.clone());
@@ -124,7 +147,14 @@ impl Embedded {
             shuffle,
             worker,
             cluster,
+            on_epoch: None,
         })
+    }
+
+    /// Calls `hook` as each epoch of a training job ends, so progress can
+    /// be shown while the job runs.
+    pub fn on_epoch(&mut self, hook: impl Fn(&EpochDone) + Send + Sync + 'static) {
+        self.on_epoch = Some(Arc::new(hook));
     }
 
     /// The cluster jobs run on.
@@ -178,13 +208,33 @@ impl Embedded {
         };
         // Progress is taken as it comes: the driver waits for each attempt's
         // start to be taken before deploying it.
+        let on_epoch = self.on_epoch.clone();
         let gathering = tokio::spawn(async move {
             let mut output = JobOutput::default();
             while let Some(progress) = rx.recv().await {
                 match progress {
                     Progress::Finished { report, .. } => output.reports.push(report),
                     Progress::RegionDone { collected, .. } => output.collected.extend(collected),
-                    Progress::Epoch { summary, .. } => output.collected.extend(summary),
+                    Progress::Epoch {
+                        vertex,
+                        epoch,
+                        loss,
+                        duration_ms,
+                        summary,
+                        ..
+                    } => {
+                        let done = EpochDone {
+                            vertex,
+                            epoch,
+                            loss,
+                            duration_ms,
+                        };
+                        if let Some(hook) = &on_epoch {
+                            hook(&done);
+                        }
+                        output.epochs.push(done);
+                        output.collected.extend(summary);
+                    }
                     _ => {}
                 }
             }

@@ -196,6 +196,11 @@ impl ShuffleCluster {
             .owners(&self.job, shuffle, partition, self.replicas)
     }
 
+    /// The job this client speaks for.
+    pub fn job(&self) -> &str {
+        &self.job
+    }
+
     /// The name of the node that owns `partition`.
     pub fn owner_name(&self, shuffle: u32, partition: u32) -> &str {
         &self.placement.nodes()[self.placement.owner(&self.job, shuffle, partition)]

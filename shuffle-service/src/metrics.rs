@@ -39,6 +39,8 @@ pub struct ShuffleMetrics {
     pub tier_uploaded_bytes: IntCounter,
     /// Frames served from the object-store tier.
     pub tier_reads: IntCounter,
+    /// Partitions read in place by a worker in the same process.
+    pub in_process_reads: IntCounter,
     /// Open QUIC connections.
     pub connections: IntGauge,
     /// Channels being served.
@@ -129,6 +131,10 @@ impl ShuffleMetrics {
             tier_reads: counter(
                 "faro_shuffle_tier_read_frames_total",
                 "Frames served from the object store",
+            ),
+            in_process_reads: counter(
+                "faro_shuffle_in_process_reads_total",
+                "Partitions read in place by a worker in the same process",
             ),
             connections: gauge("faro_shuffle_connections", "Open QUIC connections"),
             active_channels: gauge("faro_shuffle_active_channels", "Channels being served"),

@@ -29,7 +29,7 @@ mod source;
 
 pub use range::RangeCoordinator;
 pub use sink::{ConsumerSink, OutputWriter};
-pub use source::{forward_frames, Delivery, InputQueue, InputSender};
+pub use source::{forward_frames, forward_mapped, Delivery, InputQueue, InputSender};
 
 use rkyv::util::AlignedVec;
 
@@ -45,6 +45,9 @@ pub enum Incoming {
     Owned(Batch),
     /// An archive in a transport receive buffer, read in place.
     Frame(faro_transport::Frame),
+    /// An archive in a shuffle node's memory-mapped partition file (a
+    /// node in this process), read in place.
+    Mapped(bytes::Bytes),
 }
 
 impl Incoming {
@@ -53,6 +56,7 @@ impl Incoming {
         match self {
             Incoming::Owned(batch) => batch.buffer_bytes(),
             Incoming::Frame(frame) => frame.len(),
+            Incoming::Mapped(bytes) => bytes.len(),
         }
     }
 
@@ -67,6 +71,11 @@ impl Incoming {
             Incoming::Owned(batch) => Ok(f(&Rows::of_batch(batch))),
             Incoming::Frame(frame) => {
                 let view = BatchView::new(frame)?;
+                view.check_schema(expected)?;
+                Ok(f(&Rows::of_view(&view)))
+            }
+            Incoming::Mapped(bytes) => {
+                let view = BatchView::new(bytes)?;
                 view.check_schema(expected)?;
                 Ok(f(&Rows::of_view(&view)))
             }

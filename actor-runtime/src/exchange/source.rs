@@ -99,3 +99,26 @@ pub async fn forward_frames(
         }
     }
 }
+
+/// Forwards the frames of a partition read in place (from a shuffle node
+/// in this process) into `queue`, then end of data. The queue's bound is
+/// the backpressure: nothing is read ahead but the mapping itself.
+/// `arrived` is told each frame's length.
+pub async fn forward_mapped(
+    _exchange: usize,
+    frames: Vec<bytes::Bytes>,
+    queue: InputSender,
+    mut arrived: impl FnMut(usize),
+) {
+    for frame in frames {
+        arrived(frame.len());
+        if queue
+            .send(Ok(Message::Data(Incoming::Mapped(frame))))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    let _ = queue.send(Ok(Message::Signal(Signal::EndOfData))).await;
+}

@@ -13,7 +13,8 @@ use crate::exchange::agreement::RangeAgreement;
 use crate::exchange::partition::Partitioner;
 use crate::exchange::sink::ShuffleTarget;
 use crate::exchange::{
-    forward_frames, ConsumerSink, ExchangeError, InputQueue, InputSender, OutputWriter,
+    forward_frames, forward_mapped, ConsumerSink, ExchangeError, InputQueue, InputSender,
+    OutputWriter,
 };
 use crate::metrics::TaskMetrics;
 use crate::spec::Partitioning;
@@ -118,6 +119,8 @@ pub enum FeederSpec {
         exchange: usize,
         /// The job's shuffle nodes.
         cluster: Arc<ShuffleCluster>,
+        /// The partition's owner, when it is a node in this process.
+        in_process: Option<Arc<faro_shuffle::ShuffleServer>>,
         /// The shuffle.
         shuffle: u32,
         /// The partition (this task's subtask).
@@ -157,24 +160,54 @@ impl InputSpec {
                         FeederSpec::Shuffle {
                             exchange,
                             cluster,
+                            in_process,
                             shuffle,
                             partition,
-                        } => match cluster.fetch(shuffle, partition).await {
-                            Ok(channel) => {
-                                forward_frames(exchange, channel, queue, |bytes| {
-                                    metrics.shuffle_fetched(bytes)
-                                })
-                                .await
-                            }
-                            Err(error) => {
-                                let _ = queue
-                                    .send(Err(ExchangeError::Transport {
-                                        exchange,
-                                        message: format!("fetching partition {partition}: {error}"),
-                                    }))
+                        } => {
+                            let local = in_process.map(|server| {
+                                server.read_in_process(cluster.job(), shuffle, partition)
+                            });
+                            match local {
+                                Some(Ok(Some(frames))) => {
+                                    return forward_mapped(exchange, frames, queue, |bytes| {
+                                        metrics.shuffle_fetched(bytes)
+                                    })
                                     .await;
+                                }
+                                Some(Err(error)) => {
+                                    let _ = queue
+                                        .send(Err(ExchangeError::Transport {
+                                            exchange,
+                                            message: format!(
+                                                "reading partition {partition}: {error}"
+                                            ),
+                                        }))
+                                        .await;
+                                    return;
+                                }
+                                // No local copy: the network's replicas or
+                                // object store may have one.
+                                Some(Ok(None)) | None => {}
                             }
-                        },
+                            match cluster.fetch(shuffle, partition).await {
+                                Ok(channel) => {
+                                    forward_frames(exchange, channel, queue, |bytes| {
+                                        metrics.shuffle_fetched(bytes)
+                                    })
+                                    .await
+                                }
+                                Err(error) => {
+                                    let _ = queue
+                                        .send(Err(ExchangeError::Transport {
+                                            exchange,
+                                            message: format!(
+                                                "fetching partition {partition}: {error}"
+                                            ),
+                                        }))
+                                        .await;
+                                }
+                            }
+                        }
                         FeederSpec::Remote { exchange, channel } => match channel.await {
                             Ok(channel) => forward_frames(exchange, channel, queue, |_| ()).await,
                             Err(_) => {

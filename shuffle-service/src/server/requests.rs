@@ -308,16 +308,10 @@ impl ShuffleServer {
         frames: PartitionFrames,
         tx: &mut ChannelSender,
     ) -> Result<(), String> {
-        let frames = Arc::new(frames);
-        for index in 0..frames.len() {
-            // The frame goes out straight from the mmap: no copy here.
-            let payload = Bytes::from_owner(MappedFrame {
-                frames: frames.clone(),
-                index,
-            });
+        // Each frame goes out straight from the mmap: no copy here; its
+        // CRC was checked against the record when the partition was read.
+        for (payload, crc) in frames.into_shared() {
             let len = payload.len() as u64;
-            // Checked against the record when the partition was read.
-            let crc = frames.checksum(index).unwrap_or(0);
             tx.send_checked(payload, crc)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -325,20 +319,31 @@ impl ShuffleServer {
         }
         Ok(())
     }
+
+    /// The committed frames of `partition` of the job's `shuffle` as this
+    /// node holds them, read in place from its mmap (every frame's CRC
+    /// checked), for a worker in the same process: the fetch without the
+    /// network. `None` when the node holds no local copy (a fetch then
+    /// finds it in the object store or on another replica).
+    pub fn read_in_process(
+        &self,
+        job: &str,
+        shuffle: u32,
+        partition: u32,
+    ) -> Result<Option<Vec<Bytes>>, String> {
+        match self.local_frames(job, shuffle, partition, 0..u32::MAX)? {
+            FetchSource::Local(frames) => {
+                let frames: Vec<Bytes> = frames.into_shared().into_iter().map(|(f, _)| f).collect();
+                let bytes: usize = frames.iter().map(Bytes::len).sum();
+                self.metrics.bytes_fetched.inc_by(bytes as u64);
+                self.metrics.in_process_reads.inc();
+                Ok(Some(frames))
+            }
+            FetchSource::Missing(_) => Ok(None),
+        }
+    }
 }
 
 fn error_is_not_found(error: &StorageError) -> bool {
     matches!(error, StorageError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
-}
-
-/// One frame of a mapped partition, owning a share of the mapping.
-struct MappedFrame {
-    frames: Arc<PartitionFrames>,
-    index: usize,
-}
-
-impl AsRef<[u8]> for MappedFrame {
-    fn as_ref(&self) -> &[u8] {
-        self.frames.get(self.index).unwrap_or(&[])
-    }
 }

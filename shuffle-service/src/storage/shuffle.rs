@@ -13,6 +13,8 @@
 //! are skipped by readers); after it, the data is already on disk.
 
 use std::ops::Range;
+
+use bytes::Bytes;
 use std::path::{Path, PathBuf};
 
 use super::append_io::{AppendIo, IoPath, IoPreference};
@@ -464,5 +466,35 @@ impl PartitionFrames {
         self.frames
             .iter()
             .map(move |(range, _)| &bytes[range.clone()])
+    }
+}
+
+impl PartitionFrames {
+    /// Each frame as `Bytes` sharing the mapping (no copy), with its
+    /// verified CRC-32C; the mapping lives as long as any of them.
+    pub fn into_shared(self) -> Vec<(Bytes, u32)> {
+        let frames = std::sync::Arc::new(self);
+        (0..frames.len())
+            .map(|index| {
+                let crc = frames.checksum(index).unwrap_or(0);
+                let frame = MappedFrame {
+                    frames: frames.clone(),
+                    index,
+                };
+                (Bytes::from_owner(frame), crc)
+            })
+            .collect()
+    }
+}
+
+/// One frame of a mapped partition, owning a share of the mapping.
+struct MappedFrame {
+    frames: std::sync::Arc<PartitionFrames>,
+    index: usize,
+}
+
+impl AsRef<[u8]> for MappedFrame {
+    fn as_ref(&self) -> &[u8] {
+        self.frames.get(self.index).unwrap_or(&[])
     }
 }

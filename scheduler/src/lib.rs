@@ -38,5 +38,5 @@ pub mod standalone;
 pub mod store;
 pub mod workers;
 
-pub use embedded::{Embedded, EmbeddedError};
+pub use embedded::{Embedded, EmbeddedError, EpochDone, EpochHook};
 pub use service::{Scheduler, SchedulerError};

@@ -137,7 +137,17 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let cluster = Embedded::start(slots, None, access)?;
+        let mut cluster = Embedded::start(slots, None, access)?;
+        // A training job's progress as it goes: its table comes at the end.
+        cluster.on_epoch(|done| {
+            let loss = done
+                .loss
+                .map_or(String::new(), |l| format!(", loss {l:.6e}"));
+            eprintln!(
+                "{}: epoch {} done in {} ms{loss}",
+                done.vertex, done.epoch, done.duration_ms
+            );
+        });
         let started = Instant::now();
         let job_id = format!("run-{}", std::process::id());
         let name = if spec.name.is_empty() {

@@ -9,6 +9,7 @@
 
 use faro_runtime::catalogue::{column_index, SchemaContext};
 use faro_runtime::data::{Batch, DataType, Schema, ValuesView};
+use faro_runtime::operator::Rows;
 use faro_runtime::spec::SpecError;
 
 use crate::MlError;
@@ -73,11 +74,21 @@ impl Features {
         columns: &[String],
         label: &str,
     ) -> Result<Self, MlError> {
+        Self::from_rows_labelled(&Rows::of_batch(batch), columns, label)
+    }
+
+    /// The features of `rows` (as [`Self::from_rows`]) labelled by their
+    /// numeric column `label`.
+    pub fn from_rows_labelled(
+        rows: &Rows<'_>,
+        columns: &[String],
+        label: &str,
+    ) -> Result<Self, MlError> {
         let refused = |reason: String| MlError::Label {
             column: label.to_string(),
             reason,
         };
-        let labels = Self::from_batch(batch, &[label.to_string()]).map_err(|e| match e {
+        let labels = Self::from_rows(rows, &[label.to_string()]).map_err(|e| match e {
             MlError::NoColumn(_) => refused("not in the input".into()),
             MlError::NotNumeric { data_type, .. } => {
                 refused(format!("is {data_type}; labels must be numbers"))
@@ -91,25 +102,29 @@ impl Features {
         if labels.dim != 1 {
             return Err(refused("is a vector; a label is one number".into()));
         }
-        Self::from_batch(batch, columns)?.with_labels(labels.values)
+        Self::from_rows(rows, columns)?.with_labels(labels.values)
     }
 
     /// The features of `batch`: one per column of `columns` (each i64 or
     /// f64), or the elements of a single vector column.
     pub fn from_batch(batch: &Batch, columns: &[String]) -> Result<Self, MlError> {
+        Self::from_rows(&Rows::of_batch(batch), columns)
+    }
+
+    /// The features of `rows` as [`Self::from_batch`] takes them, read
+    /// from the columns in place (a received or mapped batch is not
+    /// copied into an owned one first).
+    pub fn from_rows(rows: &Rows<'_>, columns: &[String]) -> Result<Self, MlError> {
         let views = columns
             .iter()
             .map(|name| {
-                let index = batch
-                    .schema()
-                    .index_of(name)
-                    .ok_or_else(|| MlError::NoColumn(name.clone()))?;
-                batch
-                    .column(index)
+                rows.columns
+                    .iter()
+                    .find(|view| view.name == name.as_str())
                     .ok_or_else(|| MlError::NoColumn(name.clone()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let rows = batch.num_rows();
+        let count = rows.rows;
         let dim = match views.as_slice() {
             [one] => match one.values {
                 ValuesView::F64Vector { dim, .. } | ValuesView::F32Vector { dim, .. } => dim,
@@ -120,34 +135,40 @@ impl Features {
         if dim == 0 {
             return Err(MlError::Shape("no feature columns".into()));
         }
-        let mut values = vec![0.0; rows * dim];
         let vector = views.len() == 1 && is_vector(&views[0].values);
-        for (c, view) in views.iter().enumerate() {
+        let mut sources = Vec::with_capacity(views.len());
+        for view in &views {
             let column = view.name;
             if let Some(validity) = &view.validity {
-                if let Some(row) = (0..rows).find(|&r| !validity.get(r)) {
+                if let Some(row) = (0..count).find(|&r| !validity.get(r)) {
                     return Err(MlError::Null {
                         column: column.to_string(),
                         row,
                     });
                 }
             }
-            match view.values {
-                ValuesView::Float64(v) => scatter(&mut values, dim, c, v.iter().copied()),
-                ValuesView::Int64(v) => scatter(&mut values, dim, c, v.iter().map(|&x| x as f64)),
-                ValuesView::F64Vector { values: v, .. } if vector => values.copy_from_slice(v),
-                ValuesView::F32Vector { values: v, .. } if vector => {
-                    for (out, x) in values.iter_mut().zip(v) {
-                        *out = f64::from(*x);
-                    }
-                }
+            sources.push(match view.values {
+                ValuesView::Float64(v) => Source::F64(v),
+                ValuesView::Int64(v) => Source::I64(v),
+                ValuesView::F64Vector { values: v, .. } if vector => Source::F64(v),
+                ValuesView::F32Vector { values: v, .. } if vector => Source::F32(v),
                 _ => {
                     return Err(MlError::NotNumeric {
                         column: column.to_string(),
                         data_type: view.data_type.to_string(),
                     })
                 }
+            });
+        }
+        let mut values = vec![0.0; count * dim];
+        match sources.as_slice() {
+            [Source::F64(v)] if vector => values.copy_from_slice(&v[..count * dim]),
+            [Source::F32(v)] => {
+                for (out, x) in values.iter_mut().zip(*v) {
+                    *out = f64::from(*x);
+                }
             }
+            _ => transpose(&sources, count, &mut values),
         }
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             let column = match vector {
@@ -250,8 +271,33 @@ fn is_vector(values: &ValuesView<'_>) -> bool {
 }
 
 /// Writes `column` into feature `c` of each row.
-fn scatter(values: &mut [f64], dim: usize, c: usize, column: impl Iterator<Item = f64>) {
-    for (row, x) in column.enumerate() {
-        values[row * dim + c] = x;
+/// A feature column's values.
+enum Source<'a> {
+    F64(&'a [f64]),
+    I64(&'a [i64]),
+    F32(&'a [f32]),
+}
+
+/// Rows at a time in [`transpose`]: a block of rows' output fits in the
+/// first-level cache while every column writes into it.
+const TRANSPOSE_ROWS: usize = 256;
+
+/// Writes one column per source into row-major `values` of `rows` rows,
+/// a block of rows at a time so the writes stay in cache.
+fn transpose(sources: &[Source<'_>], rows: usize, values: &mut [f64]) {
+    let dim = sources.len();
+    for start in (0..rows).step_by(TRANSPOSE_ROWS) {
+        let end = (start + TRANSPOSE_ROWS).min(rows);
+        let block = &mut values[start * dim..end * dim];
+        for (c, source) in sources.iter().enumerate() {
+            let cells = block.iter_mut().skip(c).step_by(dim);
+            match source {
+                Source::F64(v) => cells.zip(&v[start..end]).for_each(|(o, x)| *o = *x),
+                Source::I64(v) => cells.zip(&v[start..end]).for_each(|(o, x)| *o = *x as f64),
+                Source::F32(v) => cells
+                    .zip(&v[start..end])
+                    .for_each(|(o, x)| *o = f64::from(*x)),
+            }
+        }
     }
 }

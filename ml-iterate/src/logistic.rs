@@ -16,8 +16,12 @@
 //!   (Armijo). An evaluation that fails it halves the step and the next
 //!   epoch evaluates there; one that passes is accepted and the step and
 //!   gradient change join the memory. It has converged when the largest
-//!   gradient component is under `tolerance` (scikit-learn's `tol`) or no
-//!   step decreases the loss any more.
+//!   gradient component is under `tolerance` (scikit-learn's `tol`), when
+//!   an accepted step lowers the loss by less than [`PROGRESS_PER_TOLERANCE`]
+//!   × `tolerance` of it (Spark MLlib's rule: with the default tolerance
+//!   of 1e-4 that is 1e-7, a tenth of Spark's default; past it the
+//!   model's predictions no longer change), or when no step decreases the
+//!   loss any more.
 //!
 //! Features of very different scales slow L-BFGS down: standardize them
 //! first ([`crate::standardize`]) and turn the trained coefficients back
@@ -34,6 +38,11 @@ const SUFFICIENT_DECREASE: f64 = 1e-4;
 
 /// Halvings of a step before the line search gives up.
 const MAX_HALVINGS: u32 = 40;
+
+/// An accepted step that lowers the loss by less than this many
+/// tolerances' worth of it (a fraction `1e-3 × tolerance`) ends training:
+/// the optimum is reached as far as the model's predictions can tell.
+pub const PROGRESS_PER_TOLERANCE: f64 = 1e-3;
 
 /// Logistic regression's parameters.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -384,8 +393,11 @@ impl EpochStep for LogisticRegression {
         }
         next.accuracy = accuracy;
         let largest = gradient.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+        let stalled = search.accepted.as_ref().is_some_and(|(_, before, _)| {
+            before - loss < PROGRESS_PER_TOLERANCE * self.tolerance * loss.abs()
+        });
         search.accepted = Some((model.point.clone(), loss, gradient.clone()));
-        if largest <= self.tolerance {
+        if largest <= self.tolerance || stalled {
             return Ok(Epoch {
                 model: next,
                 loss,

@@ -117,6 +117,27 @@ fn a_binary_model_converges_near_the_truth_at_the_optimum() {
 }
 
 #[test]
+fn training_stops_once_steps_no_longer_lower_the_loss() {
+    let rows = binary(20_000, 5);
+    let accuracy = |model: &LogisticModel| {
+        let labels = rows.labels().unwrap();
+        (0..rows.rows())
+            .filter(|&r| {
+                let p = model.probabilities(rows.row(r));
+                (p[1] > 0.5) == (labels[r] == 1.0)
+            })
+            .count()
+    };
+    let loose = LogisticRegression::new(2, 1e-4, 1e-4).unwrap();
+    let tight = LogisticRegression::new(2, 1e-4, 1e-10).unwrap();
+    let (stopped, early) = train(&loose, &rows, 2);
+    let (optimal, late) = train(&tight, &rows, 2);
+    assert!(early < late, "{early} epochs against {late}");
+    let (a, b) = (accuracy(&stopped), accuracy(&optimal));
+    assert!(a.abs_diff(b) <= 2, "{a} against {b} rows right");
+}
+
+#[test]
 fn three_classes_are_told_apart_and_any_split_trains_the_same_model() {
     let mut random = Seeded::new(8);
     let centers = [[-4.0, 0.0], [4.0, 0.0], [0.0, 5.0]];

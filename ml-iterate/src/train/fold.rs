@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use faro_runtime::access::Access;
-use faro_runtime::data::{Batch, BatchBuilder, DataType, Schema, Value};
+use faro_runtime::data::{BatchBuilder, DataType, Schema, Value};
 use faro_runtime::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
 use faro_runtime::operators::basic::{Collect, Collected};
 use serde::Serialize;
@@ -168,10 +168,10 @@ impl Train {
         })
     }
 
-    fn features(&self, batch: &Batch) -> Result<Features, MlError> {
+    fn features(&self, rows: &Rows<'_>) -> Result<Features, MlError> {
         match &self.params.label {
-            Some(label) => Features::from_batch_labelled(batch, &self.params.features, label),
-            None => Features::from_batch(batch, &self.params.features),
+            Some(label) => Features::from_rows_labelled(rows, &self.params.features, label),
+            None => Features::from_rows(rows, &self.params.features),
         }
     }
 
@@ -261,8 +261,7 @@ impl Operator for Train {
         if matches!(self.work, Work::Nothing) || rows.rows == 0 {
             return Ok(());
         }
-        let batch = rows.to_batch(&self.input)?;
-        let features = self.features(&batch).map_err(bad)?;
+        let features = self.features(rows).map_err(bad)?;
         match &mut self.work {
             Work::Sample => self.sample(&features),
             Work::Fold(fold) => fold.fold(&features).map_err(bad)?,

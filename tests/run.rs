@@ -567,6 +567,14 @@ fn a_linear_regression_trains_in_one_epoch_and_bad_training_input_is_named() {
             ("\"linear\": {\"l2\": 0}", "\"kmeans\": {\"k\": 60000}"),
             "k = 60000 is more than the 50000 rows to cluster",
         ),
+        (
+            // Finite features whose squares are not: a diverging fit.
+            (
+                "\"expr\": \"(hash(i, 'b') % 2001 - 1000) / 100.0\"",
+                "\"expr\": \"(hash(i, 'b') % 2001 - 1000) * 1e300\"",
+            ),
+            "the fit diverged: this subtask's sums overflowed",
+        ),
     ] {
         let output = linear_job(dir.path(), change);
         let stderr = String::from_utf8_lossy(&output.stderr);

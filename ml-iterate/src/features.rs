@@ -84,6 +84,17 @@ impl Features {
         columns: &[String],
         label: &str,
     ) -> Result<Self, MlError> {
+        Self::from_rows_labelled_in(rows, columns, label, Vec::new())
+    }
+
+    /// [`Self::from_rows_labelled`] into `buffer`'s memory, as
+    /// [`Self::from_rows_in`].
+    pub fn from_rows_labelled_in(
+        rows: &Rows<'_>,
+        columns: &[String],
+        label: &str,
+        buffer: Vec<f64>,
+    ) -> Result<Self, MlError> {
         let refused = |reason: String| MlError::Label {
             column: label.to_string(),
             reason,
@@ -102,7 +113,7 @@ impl Features {
         if labels.dim != 1 {
             return Err(refused("is a vector; a label is one number".into()));
         }
-        Self::from_rows(rows, columns)?.with_labels(labels.values)
+        Self::from_rows_in(rows, columns, buffer)?.with_labels(labels.values)
     }
 
     /// The features of `batch`: one per column of `columns` (each i64 or
@@ -115,6 +126,18 @@ impl Features {
     /// from the columns in place (a received or mapped batch is not
     /// copied into an owned one first).
     pub fn from_rows(rows: &Rows<'_>, columns: &[String]) -> Result<Self, MlError> {
+        Self::from_rows_in(rows, columns, Vec::new())
+    }
+
+    /// [`Self::from_rows`] into `buffer`'s memory (its contents are
+    /// replaced): a fold that gives each batch's features back with
+    /// [`Self::into_values`] allocates, and faults in, no new pages per
+    /// batch.
+    pub fn from_rows_in(
+        rows: &Rows<'_>,
+        columns: &[String],
+        mut values: Vec<f64>,
+    ) -> Result<Self, MlError> {
         let views = columns
             .iter()
             .map(|name| {
@@ -160,7 +183,8 @@ impl Features {
                 }
             });
         }
-        let mut values = vec![0.0; count * dim];
+        values.clear();
+        values.resize(count * dim, 0.0);
         match sources.as_slice() {
             [Source::F64(v)] if vector => values.copy_from_slice(&v[..count * dim]),
             [Source::F32(v)] => {
@@ -186,6 +210,11 @@ impl Features {
             values,
             labels: None,
         })
+    }
+
+    /// The values' memory, to fill again with [`Self::from_rows_in`].
+    pub fn into_values(self) -> Vec<f64> {
+        self.values
     }
 
     /// Features per row.

@@ -156,6 +156,20 @@ impl EpochStep for LinearRegression {
         if merged.rows == 0 {
             return Err(MlError::BadParams("no rows to fit".into()));
         }
+        if let Some(i) = (1..n).find(|&i| !merged.xtx[i * n + i].is_finite()) {
+            return Err(MlError::BadParams(format!(
+                "the fit diverged: the squares of feature {} (counting from 0 in `features`) \
+                 sum past the largest double; scale the features down",
+                i - 1
+            )));
+        }
+        if !merged.yty.is_finite() {
+            return Err(MlError::BadParams(
+                "the fit diverged: the squares of the label sum past the largest double; \
+                 scale the label down"
+                    .into(),
+            ));
+        }
         let mut a = merged.xtx.clone();
         for i in 1..n {
             a[i * n + i] += self.l2;

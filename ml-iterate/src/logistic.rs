@@ -12,9 +12,10 @@
 //!   next point to evaluate.
 //! - **L-BFGS** (the update, no I/O): the two-loop recursion over the last
 //!   [`MEMORY`] steps gives a direction; a backtracking line search takes
-//!   the first step length (1, then halves) with sufficient decrease
-//!   (Armijo). An evaluation that fails it halves the step and the next
-//!   epoch evaluates there; one that passes is accepted and the step and
+//!   the first step length (1, then shorter) with sufficient decrease
+//!   (Armijo). An evaluation that fails it shortens the step to the
+//!   minimum of the parabola through what is known (between a tenth and a
+//!   half of it) and the next epoch evaluates there; one that passes is accepted and the step and
 //!   gradient change join the memory. It has converged when the largest
 //!   gradient component is under `tolerance` (scikit-learn's `tol`), when
 //!   an accepted step lowers the loss by less than [`PROGRESS_PER_TOLERANCE`]
@@ -359,7 +360,21 @@ impl EpochStep for LogisticRegression {
                     converged: true,
                 });
             }
-            search.step /= 2.0;
+            // The step that minimizes the parabola through the loss at 0
+            // (value and slope) and at the rejected step, kept between a
+            // tenth and a half of it (Nocedal & Wright's backtracking by
+            // interpolation: usually one retry, where halving takes several).
+            let slope = search
+                .accepted
+                .as_ref()
+                .map_or(0.0, |(_, _, g)| dot(g, &search.direction));
+            let tried = search.step;
+            let curvature = 2.0 * (loss - best - slope * tried);
+            let minimum = match curvature > 0.0 {
+                true => -slope * tried * tried / curvature,
+                false => tried / 2.0,
+            };
+            search.step = minimum.clamp(0.1 * tried, 0.5 * tried);
             next.point = base
                 .iter()
                 .zip(&search.direction)

@@ -45,7 +45,29 @@ where
     }
 
     fn finish(&self) -> Result<serde_json::Value, MlError> {
-        serde_json::to_value(&self.partial).map_err(|e| MlError::BadParams(e.to_string()))
+        let value =
+            serde_json::to_value(&self.partial).map_err(|e| MlError::BadParams(e.to_string()))?;
+        // JSON has no infinity: serde_json writes an overflowed sum as
+        // null, which the merge would meet as a puzzle. Said here instead.
+        if holds_null(&value) {
+            return Err(MlError::BadParams(
+                "the fit diverged: this subtask's sums overflowed the largest double; \
+                 scale the features (or the label) down"
+                    .into(),
+            ));
+        }
+        Ok(value)
+    }
+}
+
+/// Whether `value` holds a null anywhere (a partial never does, unless a
+/// number in it was not finite).
+fn holds_null(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Null => true,
+        serde_json::Value::Array(items) => items.iter().any(holds_null),
+        serde_json::Value::Object(members) => members.values().any(holds_null),
+        _ => false,
     }
 }
 
@@ -142,6 +164,8 @@ pub struct Train {
     seed: u64,
     sample_limit: usize,
     sink: Collect,
+    /// The last batch's feature memory, filled again by the next.
+    scratch: Vec<f64>,
 }
 
 fn bad(error: impl std::fmt::Display) -> OperatorError {
@@ -162,16 +186,20 @@ impl Train {
             input,
             work,
             sample: std::collections::BinaryHeap::new(),
+            scratch: Vec::new(),
             seed: 0,
             sample_limit: 1,
             sink: Collect::new(&partial_schema(), usize::MAX, collected),
         })
     }
 
-    fn features(&self, rows: &Rows<'_>) -> Result<Features, MlError> {
+    fn features(&mut self, rows: &Rows<'_>) -> Result<Features, MlError> {
+        let buffer = std::mem::take(&mut self.scratch);
         match &self.params.label {
-            Some(label) => Features::from_rows_labelled(rows, &self.params.features, label),
-            None => Features::from_rows(rows, &self.params.features),
+            Some(label) => {
+                Features::from_rows_labelled_in(rows, &self.params.features, label, buffer)
+            }
+            None => Features::from_rows_in(rows, &self.params.features, buffer),
         }
     }
 
@@ -267,6 +295,7 @@ impl Operator for Train {
             Work::Fold(fold) => fold.fold(&features).map_err(bad)?,
             Work::Nothing => {}
         }
+        self.scratch = features.into_values();
         Ok(())
     }
 

@@ -334,5 +334,15 @@ fn a_training_job_reports_its_epochs_in_status_metrics_and_result() {
         "{text}"
     );
     assert!(text.contains(&format!("faro_iteration_loss{{job=\"{id}\"}}")));
+    // Every epoch's two training tasks read the cached partitions from
+    // the shuffle node in this process, in place.
+    let in_process = text
+        .lines()
+        .find_map(|l| l.strip_prefix("faro_shuffle_in_process_reads_total "))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    assert!(
+        in_process.is_some_and(|n| n >= 2 * epochs.len() as u64),
+        "{in_process:?}: {text}"
+    );
     assert!(model.exists(), "the model file is written");
 }

@@ -61,76 +61,61 @@ impl ColumnDecoder {
         let failed =
             |row: usize, problem: String| format!("row {}: {problem}", first_row + row as u64);
         let push_err = |row: usize| move |e: crate::data::BatchError| failed(row, e.to_string());
+        let flat = Flat {
+            rows,
+            max_def,
+            first_row,
+        };
+        let said = |e: crate::data::BatchError| e.to_string();
         match (&mut self.reader, self.source.decode) {
             (ColumnReader::BoolColumnReader(r), Decode::Bool) => {
-                scalars(r, rows, max_def, def, |row, v| match v {
-                    Some(v) => out.push_bool(*v).map_err(push_err(row)),
-                    None => out.push_null().map_err(push_err(row)),
-                })
+                scalars(r, flat, def, out, |o, v| o.push_bool(*v).map_err(said))
             }
             (ColumnReader::Int32ColumnReader(r), Decode::Int32(scale)) => {
-                scalars(r, rows, max_def, def, |row, v| match v {
-                    Some(v) => out
-                        .push_i64(scale.apply(i64::from(*v)))
-                        .map_err(push_err(row)),
-                    None => out.push_null().map_err(push_err(row)),
+                scalars(r, flat, def, out, |o, v| {
+                    o.push_i64(scale.apply(i64::from(*v))).map_err(said)
                 })
             }
             (ColumnReader::Int64ColumnReader(r), Decode::Int64(scale)) => {
-                scalars(r, rows, max_def, def, |row, v| match v {
-                    Some(v) => out.push_i64(scale.apply(*v)).map_err(push_err(row)),
-                    None => out.push_null().map_err(push_err(row)),
+                scalars(r, flat, def, out, |o, v| {
+                    o.push_i64(scale.apply(*v)).map_err(said)
                 })
             }
             (ColumnReader::Int32ColumnReader(r), Decode::Int32AsFloat) => {
-                scalars(r, rows, max_def, def, |row, v| match v {
-                    Some(v) => out.push_f64(f64::from(*v)).map_err(push_err(row)),
-                    None => out.push_null().map_err(push_err(row)),
+                scalars(r, flat, def, out, |o, v| {
+                    o.push_f64(f64::from(*v)).map_err(said)
                 })
             }
             (ColumnReader::Int64ColumnReader(r), Decode::Int64AsFloat) => {
-                scalars(r, rows, max_def, def, |row, v| match v {
-                    Some(v) => out.push_f64(*v as f64).map_err(push_err(row)),
-                    None => out.push_null().map_err(push_err(row)),
+                scalars(r, flat, def, out, |o, v| {
+                    o.push_f64(*v as f64).map_err(said)
                 })
             }
             (ColumnReader::FloatColumnReader(r), Decode::Float) => {
-                scalars(r, rows, max_def, def, |row, v| match v {
-                    Some(v) => out.push_f64(f64::from(*v)).map_err(push_err(row)),
-                    None => out.push_null().map_err(push_err(row)),
+                scalars(r, flat, def, out, |o, v| {
+                    o.push_f64(f64::from(*v)).map_err(said)
                 })
             }
             (ColumnReader::DoubleColumnReader(r), Decode::Double) => {
-                scalars(r, rows, max_def, def, |row, v| match v {
-                    Some(v) => out.push_f64(*v).map_err(push_err(row)),
-                    None => out.push_null().map_err(push_err(row)),
+                scalars(r, flat, def, out, |o, v| o.push_f64(*v).map_err(said))
+            }
+            (ColumnReader::ByteArrayColumnReader(r), Decode::Bytes { text: true }) => {
+                scalars(r, flat, def, out, |o, v: &ByteArray| {
+                    let text = std::str::from_utf8(v.data())
+                        .map_err(|_| "text that is not UTF-8".to_string())?;
+                    o.push_str(text).map_err(said)
                 })
             }
-            (ColumnReader::ByteArrayColumnReader(r), Decode::Bytes { text }) => scalars(
-                r,
-                rows,
-                max_def,
-                def,
-                |row, v: Option<&ByteArray>| match v {
-                    Some(v) if text => {
-                        let s = std::str::from_utf8(v.data())
-                            .map_err(|_| failed(row, "text that is not UTF-8".into()))?;
-                        out.push_str(s).map_err(push_err(row))
-                    }
-                    Some(v) => out.push_bytes(v.data()).map_err(push_err(row)),
-                    None => out.push_null().map_err(push_err(row)),
-                },
-            ),
-            (ColumnReader::FixedLenByteArrayColumnReader(r), Decode::FixedBytes) => scalars(
-                r,
-                rows,
-                max_def,
-                def,
-                |row, v: Option<&FixedLenByteArray>| match v {
-                    Some(v) => out.push_bytes(v.data()).map_err(push_err(row)),
-                    None => out.push_null().map_err(push_err(row)),
-                },
-            ),
+            (ColumnReader::ByteArrayColumnReader(r), Decode::Bytes { text: false }) => {
+                scalars(r, flat, def, out, |o, v: &ByteArray| {
+                    o.push_bytes(v.data()).map_err(said)
+                })
+            }
+            (ColumnReader::FixedLenByteArrayColumnReader(r), Decode::FixedBytes) => {
+                scalars(r, flat, def, out, |o, v: &FixedLenByteArray| {
+                    o.push_bytes(v.data()).map_err(said)
+                })
+            }
             (ColumnReader::DoubleColumnReader(r), Decode::Vector { dim, element, .. }) => {
                 let rep = &mut self.rep;
                 vectors(r, rows, levels, def, rep, dim, |row, v: Option<&[f64]>| {
@@ -152,15 +137,29 @@ impl ColumnDecoder {
     }
 }
 
-/// Reads `rows` records of a flat column, calling `push` with each row's
-/// value (`None` for null) in order.
-fn scalars<T: ParquetType>(
-    reader: &mut ColumnReaderImpl<T>,
+/// Where a flat column's rows are: how many to read, the level of a
+/// present value, and the first row's number in the file.
+#[derive(Clone, Copy)]
+struct Flat {
     rows: usize,
     max_def: i16,
+    first_row: u64,
+}
+
+/// Reads `flat.rows` records of a flat column into `out`: a null for each
+/// missing value, `push` for each present one.
+fn scalars<T: ParquetType>(
+    reader: &mut ColumnReaderImpl<T>,
+    flat: Flat,
     def: &mut Vec<i16>,
-    mut push: impl FnMut(usize, Option<&T::T>) -> Result<(), String>,
+    out: &mut ColumnBuilder,
+    mut push: impl FnMut(&mut ColumnBuilder, &T::T) -> Result<(), String>,
 ) -> Result<(), String> {
+    let Flat {
+        rows,
+        max_def,
+        first_row,
+    } = flat;
     let mut values = Vec::with_capacity(rows);
     def.clear();
     let mut read = 0;
@@ -173,15 +172,15 @@ fn scalars<T: ParquetType>(
         }
         read += records;
     }
-    if max_def == 0 {
-        for (row, value) in values.iter().enumerate() {
-            push(row, Some(value))?;
-        }
-        return Ok(());
-    }
+    // A required column has no levels: every value is present.
+    let present = |row: usize| max_def == 0 || def.get(row) == Some(&max_def);
     let mut next = values.iter();
-    for (row, level) in def.iter().enumerate() {
-        push(row, if *level == max_def { next.next() } else { None })?;
+    for row in 0..rows {
+        let pushed = match present(row).then(|| next.next()).flatten() {
+            Some(value) => push(out, value),
+            None => out.push_null().map_err(|e| e.to_string()),
+        };
+        pushed.map_err(|problem| format!("row {}: {problem}", first_row + row as u64))?;
     }
     Ok(())
 }

@@ -293,7 +293,7 @@ mod tests {
             err.contains("f.parquet") && err.contains("\"name\""),
             "{err}"
         );
-        assert!(err.contains("String") && err.contains("float64"), "{err}");
+        assert!(err.contains("String") && err.contains("f64"), "{err}");
         let err = decode_of("nope", DataType::Int64).unwrap_err();
         assert!(
             err.contains("not in the file") && err.contains("small, big"),

@@ -29,6 +29,29 @@ pub const ROW_GROUP_ROWS: usize = 1 << 17;
 /// Buffered bytes at which a row group is written.
 pub const ROW_GROUP_BYTES: u64 = 64 << 20;
 
+/// Why writing a Parquet part failed, kept apart so that a full or
+/// failing disk stays an I/O error (which recovery may retry) and only
+/// rows Parquet cannot hold are bad input.
+#[derive(Debug)]
+pub(super) enum WriteError {
+    /// Writing the file failed.
+    Io(std::io::Error),
+    /// The rows or schema cannot be written as Parquet.
+    Format(String),
+}
+
+impl From<parquet::errors::ParquetError> for WriteError {
+    fn from(error: parquet::errors::ParquetError) -> Self {
+        // The crate carries the writer's I/O errors boxed.
+        if let parquet::errors::ParquetError::External(inner) = &error {
+            if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+                return Self::Io(std::io::Error::new(io.kind(), io.to_string()));
+            }
+        }
+        Self::Format(error.to_string())
+    }
+}
+
 /// One column's buffered rows: values of present rows, and levels.
 enum Buffer {
     Bool(Vec<bool>),
@@ -58,23 +81,22 @@ pub(super) struct ParquetWriter {
 
 impl ParquetWriter {
     /// Starts a file of `schema` rows on `file`.
-    pub(super) fn new(file: File, schema: &Schema) -> Result<Self, String> {
+    pub(super) fn new(file: File, schema: &Schema) -> Result<Self, WriteError> {
         let fields: Vec<TypePtr> = schema
             .fields
             .iter()
             .map(parquet_type)
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<_, _>>()
+            .map_err(WriteError::Format)?;
         let root = Type::group_type_builder("schema")
             .with_fields(fields)
-            .build()
-            .map_err(|e| e.to_string())?;
+            .build()?;
         let properties = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_created_by(format!("faro {}", env!("CARGO_PKG_VERSION")))
             .build();
         // The writer buffers its output itself.
-        let writer = SerializedFileWriter::new(file, Arc::new(root), Arc::new(properties))
-            .map_err(|e| e.to_string())?;
+        let writer = SerializedFileWriter::new(file, Arc::new(root), Arc::new(properties))?;
         let columns = schema.fields.iter().map(ColumnBuffer::new).collect();
         Ok(Self {
             writer,
@@ -91,7 +113,7 @@ impl ParquetWriter {
         columns: &[ColumnView<'_>],
         from: usize,
         to: usize,
-    ) -> Result<(), String> {
+    ) -> Result<(), WriteError> {
         for (buffer, column) in self.columns.iter_mut().zip(columns) {
             self.bytes += buffer.append(column, from, to);
         }
@@ -103,15 +125,16 @@ impl ParquetWriter {
     }
 
     /// Writes the buffered rows as a row group.
-    fn flush_group(&mut self) -> Result<(), String> {
+    fn flush_group(&mut self) -> Result<(), WriteError> {
         if self.rows == 0 {
             return Ok(());
         }
-        let failed = |e: parquet::errors::ParquetError| e.to_string();
-        let mut group = self.writer.next_row_group().map_err(failed)?;
+        let mut group = self.writer.next_row_group()?;
         for buffer in &mut self.columns {
-            let Some(mut column) = group.next_column().map_err(failed)? else {
-                return Err("the file has fewer columns than the sink".into());
+            let Some(mut column) = group.next_column()? else {
+                return Err(WriteError::Format(
+                    "the file has fewer columns than the sink".into(),
+                ));
             };
             let (def, rep) = (
                 buffer.nullable_or_list().then_some(&buffer.def[..]),
@@ -125,12 +148,11 @@ impl ParquetWriter {
                 }
                 Buffer::FloatList(v) => write::<FloatType>(&mut column, v, def, rep),
                 Buffer::Bytes(v) => write::<ByteArrayType>(&mut column, v, def, rep),
-            }
-            .map_err(failed)?;
-            column.close().map_err(failed)?;
+            }?;
+            column.close()?;
             buffer.clear();
         }
-        group.close().map_err(failed)?;
+        group.close()?;
         self.rows = 0;
         self.bytes = 0;
         Ok(())
@@ -138,9 +160,9 @@ impl ParquetWriter {
 
     /// Writes what is buffered and the footer, and gives the file back
     /// (to be synced).
-    pub(super) fn finish(mut self) -> Result<File, String> {
+    pub(super) fn finish(mut self) -> Result<File, WriteError> {
         self.flush_group()?;
-        self.writer.into_inner().map_err(|e| e.to_string())
+        Ok(self.writer.into_inner()?)
     }
 }
 
@@ -329,4 +351,23 @@ fn parquet_type(field: &Field) -> Result<TypePtr, String> {
     built
         .map(Arc::new)
         .map_err(|e| format!("column {:?}: {e}", field.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::errors::ParquetError;
+
+    #[test]
+    fn a_full_disk_stays_an_io_error_and_bad_rows_do_not() {
+        let full = std::io::Error::new(std::io::ErrorKind::StorageFull, "no space left");
+        match WriteError::from(ParquetError::External(Box::new(full))) {
+            WriteError::Io(e) => assert_eq!(e.kind(), std::io::ErrorKind::StorageFull),
+            other => panic!("{other:?}"),
+        }
+        match WriteError::from(ParquetError::General("bad levels".into())) {
+            WriteError::Format(message) => assert!(message.contains("bad levels")),
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::parquet::{row_ends, ParquetWriter};
+use super::parquet::{row_ends, ParquetWriter, WriteError};
 use crate::data::{ColumnView, Schema, Value};
 use crate::operator::{OperatorError, Rows};
 use crate::operators::read::FileFormat;
@@ -57,7 +57,7 @@ impl Part {
         let body = if format == FileFormat::Parquet {
             let writer = ParquetWriter::new(file, schema).map_err(|e| {
                 let _ = std::fs::remove_file(&in_progress);
-                OperatorError::BadInput(format!("{}: {e}", in_progress.display()))
+                written(&in_progress, e)
             })?;
             Body::Parquet(Box::new(writer))
         } else {
@@ -101,9 +101,7 @@ impl Part {
             Some(Body::Parquet(writer)) => {
                 writer
                     .append(&rows.columns, range.start, range.end)
-                    .map_err(|e| {
-                        OperatorError::BadInput(format!("{}: {e}", self.in_progress.display()))
-                    })?;
+                    .map_err(|e| written(&self.in_progress, e))?;
                 self.rows += count;
                 self.bytes += (to - from) as u64;
                 Ok(())
@@ -123,9 +121,7 @@ impl Part {
                 .flush()
                 .map_err(writing())
                 .and_then(|()| out.into_inner().map_err(|e| writing()(e.into_error()))),
-            Body::Parquet(writer) => writer
-                .finish()
-                .map_err(|e| writing()(std::io::Error::other(e))),
+            Body::Parquet(writer) => writer.finish().map_err(|e| written(&self.in_progress, e)),
         };
         let done = flushed
             .and_then(|file| {
@@ -140,6 +136,17 @@ impl Part {
             let _ = std::fs::remove_file(&self.in_progress);
         }
         done
+    }
+}
+
+/// A failed Parquet write of `path` as the operator's error: the disk's
+/// failures stay I/O errors.
+fn written(path: &Path, error: WriteError) -> OperatorError {
+    match error {
+        WriteError::Io(source) => OperatorError::io("writing", path.display())(source),
+        WriteError::Format(message) => {
+            OperatorError::BadInput(format!("{}: {message}", path.display()))
+        }
     }
 }
 

@@ -231,7 +231,7 @@ fn nearest(block: &[f64], model: &KMeansModel, dots: &mut Vec<f64>, out: &mut Ve
 
 /// `|x|²`.
 fn norm(x: &[f64]) -> f64 {
-    x.iter().map(|v| v * v).sum()
+    crate::dot::dot(x, x)
 }
 
 impl EpochStep for KMeans {

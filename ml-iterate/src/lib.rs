@@ -27,6 +27,7 @@
 //! - [`train`]: the operator of a training job, whose region the
 //!   scheduler runs once per epoch over the cached input.
 
+mod dot;
 pub mod epoch;
 mod error;
 pub mod features;

@@ -149,6 +149,50 @@ impl LogisticModel {
     }
 }
 
+/// The binary fold: one weight vector, a sigmoid, one exponential a row.
+/// Kept apart from the general (softmax) fold because it is the common
+/// case and the hot loop: the dot product vectorizes ([`crate::dot`]),
+/// and the class, the loss and the residual all come from the one score.
+fn local_binary(
+    point: &[f64],
+    rows: &Features,
+    labels: &[f64],
+    partial: &mut LogisticPartial,
+) -> Result<(), MlError> {
+    let (bias, weights) = (point[0], &point[1..]);
+    let (intercept, gradient) = partial.gradient.split_at_mut(1);
+    let (mut loss, mut bias_gradient, mut correct) = (0.0, 0.0, 0u64);
+    for (r, &y) in labels.iter().enumerate() {
+        if y != 0.0 && y != 1.0 {
+            return Err(MlError::Label {
+                column: "label".into(),
+                reason: format!("{y} in row {r} is not a class (0 to 1)"),
+            });
+        }
+        let x = rows.row(r);
+        let z = bias + crate::dot::dot(weights, x);
+        let e = (-z.abs()).exp();
+        let p = if z >= 0.0 {
+            1.0 / (1.0 + e)
+        } else {
+            e / (1.0 + e)
+        };
+        // log(1 + e^z) − y·z, without overflow.
+        loss += z.max(0.0) + e.ln_1p() - y * z;
+        correct += u64::from((z >= 0.0) == (y == 1.0));
+        let residual = p - y;
+        bias_gradient += residual;
+        for (g, v) in gradient.iter_mut().zip(x) {
+            *g += residual * v;
+        }
+    }
+    partial.loss += loss;
+    intercept[0] += bias_gradient;
+    partial.correct += correct;
+    partial.rows += labels.len() as u64;
+    Ok(())
+}
+
 /// Each output's score `b + w·x` at `point`.
 fn scores_at(point: &[f64], dim: usize, x: &[f64], scores: &mut Vec<f64>) {
     scores.clear();
@@ -274,6 +318,9 @@ impl EpochStep for LogisticRegression {
         let labels = rows
             .labels()
             .ok_or_else(|| MlError::BadParams("logistic regression needs a label column".into()))?;
+        if model.classes == 2 {
+            return local_binary(&model.point, rows, labels, partial);
+        }
         let (mut scores, mut p, mut residuals) = (Vec::new(), Vec::new(), Vec::new());
         for (r, &label) in labels.iter().enumerate() {
             let class = label as usize;

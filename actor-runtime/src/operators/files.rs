@@ -1,5 +1,6 @@
-//! The `files` sink: rows written as CSV (with a header line), JSON lines
-//! or text into the target directory.
+//! The `files` sink: rows written as CSV (with a header line), JSON lines,
+//! text or Parquet ([`parquet`]: a row group at a time) into the target
+//! directory.
 //!
 //! Without `rolling`, each subtask writes one part, `part-NNNNN.EXT`, when
 //! its input ends (a batch job's shape). With `rolling` — a streaming
@@ -66,7 +67,8 @@ pub enum WriteMode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilesParams {
-    /// Directory to write `part-N.csv` / `part-N.jsonl` into.
+    /// Directory to write the part files (`part-N.csv`, `.jsonl`, `.txt`,
+    /// `.parquet`) into.
     pub path: String,
     /// Their format.
     pub format: FileFormat,

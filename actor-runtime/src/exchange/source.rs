@@ -105,7 +105,6 @@ pub async fn forward_frames(
 /// the backpressure: nothing is read ahead but the mapping itself.
 /// `arrived` is told each frame's length.
 pub async fn forward_mapped(
-    _exchange: usize,
     frames: Vec<bytes::Bytes>,
     queue: InputSender,
     mut arrived: impl FnMut(usize),

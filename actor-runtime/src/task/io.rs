@@ -169,7 +169,7 @@ impl InputSpec {
                             });
                             match local {
                                 Some(Ok(Some(frames))) => {
-                                    return forward_mapped(exchange, frames, queue, |bytes| {
+                                    return forward_mapped(frames, queue, |bytes| {
                                         metrics.shuffle_fetched(bytes)
                                     })
                                     .await;

@@ -86,3 +86,11 @@ pub fn fit_local<S: EpochStep>(
     }
     Ok(epochs)
 }
+
+/// Adds `other` into `into`, element by element: most partials merge
+/// their sums this way.
+pub(crate) fn add_into<T: std::ops::AddAssign + Copy>(into: &mut [T], other: &[T]) {
+    for (a, b) in into.iter_mut().zip(other) {
+        *a += *b;
+    }
+}

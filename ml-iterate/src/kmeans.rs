@@ -21,6 +21,7 @@
 //! (scikit-learn moves it to a far point); init samples are the caller's
 //! to draw.
 
+use crate::epoch::add_into;
 use crate::seeded::Seeded;
 use crate::{Epoch, EpochStep, Features, MlError};
 
@@ -278,12 +279,8 @@ impl EpochStep for KMeans {
     }
 
     fn merge(&self, into: &mut KMeansPartial, other: KMeansPartial) {
-        for (a, b) in into.sums.iter_mut().zip(other.sums) {
-            *a += b;
-        }
-        for (a, b) in into.counts.iter_mut().zip(other.counts) {
-            *a += b;
-        }
+        add_into(&mut into.sums, &other.sums);
+        add_into(&mut into.counts, &other.counts);
         into.inertia += other.inertia;
     }
 

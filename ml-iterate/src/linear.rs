@@ -10,6 +10,7 @@
 //! number, so nearly collinear features without a penalty lose digits;
 //! exactly collinear ones without `l2` are refused as singular.
 
+use crate::epoch::add_into;
 use crate::{Epoch, EpochStep, Features, MlError};
 
 /// Rows added to `XᵀX` as one product.
@@ -137,12 +138,8 @@ impl EpochStep for LinearRegression {
     }
 
     fn merge(&self, into: &mut LinearPartial, other: LinearPartial) {
-        for (a, b) in into.xtx.iter_mut().zip(other.xtx) {
-            *a += b;
-        }
-        for (a, b) in into.xty.iter_mut().zip(other.xty) {
-            *a += b;
-        }
+        add_into(&mut into.xtx, &other.xtx);
+        add_into(&mut into.xty, &other.xty);
         into.yty += other.yty;
         into.rows += other.rows;
     }

@@ -29,6 +29,7 @@
 //! with [`crate::Scaling::unscale`]. Known limit: classes are the numbers
 //! `0..classes`.
 
+use crate::epoch::add_into;
 use crate::{Epoch, EpochStep, Features, MlError};
 
 /// Steps L-BFGS remembers.
@@ -364,9 +365,7 @@ impl EpochStep for LogisticRegression {
 
     fn merge(&self, into: &mut LogisticPartial, other: LogisticPartial) {
         into.loss += other.loss;
-        for (a, b) in into.gradient.iter_mut().zip(other.gradient) {
-            *a += b;
-        }
+        add_into(&mut into.gradient, &other.gradient);
         into.correct += other.correct;
         into.rows += other.rows;
     }

@@ -137,6 +137,33 @@ impl ColumnDecoder {
     }
 }
 
+/// Reads `rows` whole records: their values (non-null ones only) into
+/// `values`, their levels into `def` (and `rep`, for lists), replacing
+/// what the buffers held.
+fn records<T: ParquetType>(
+    reader: &mut ColumnReaderImpl<T>,
+    rows: usize,
+    def: &mut Vec<i16>,
+    mut rep: Option<&mut Vec<i16>>,
+    values: &mut Vec<T::T>,
+) -> Result<(), String> {
+    def.clear();
+    if let Some(rep) = rep.as_deref_mut() {
+        rep.clear();
+    }
+    let mut read = 0;
+    while read < rows {
+        let (records, _, _) = reader
+            .read_records(rows - read, Some(def), rep.as_deref_mut(), values)
+            .map_err(|e| e.to_string())?;
+        if records == 0 {
+            return Err(format!("the chunk ends {} rows early", rows - read));
+        }
+        read += records;
+    }
+    Ok(())
+}
+
 /// Where a flat column's rows are: how many to read, the level of a
 /// present value, and the first row's number in the file.
 #[derive(Clone, Copy)]
@@ -161,17 +188,7 @@ fn scalars<T: ParquetType>(
         first_row,
     } = flat;
     let mut values = Vec::with_capacity(rows);
-    def.clear();
-    let mut read = 0;
-    while read < rows {
-        let (records, _, _) = reader
-            .read_records(rows - read, Some(def), None, &mut values)
-            .map_err(|e| e.to_string())?;
-        if records == 0 {
-            return Err(format!("the chunk ends {} rows early", rows - read));
-        }
-        read += records;
-    }
+    records(reader, rows, def, None, &mut values)?;
     // A required column has no levels: every value is present.
     let present = |row: usize| max_def == 0 || def.get(row) == Some(&max_def);
     let mut next = values.iter();
@@ -209,18 +226,7 @@ fn vectors<T: ParquetType>(
     mut push: impl FnMut(usize, Option<&[T::T]>) -> Result<(), String>,
 ) -> Result<(), String> {
     let mut values = Vec::with_capacity(rows * dim as usize);
-    def.clear();
-    rep.clear();
-    let mut read = 0;
-    while read < rows {
-        let (records, _, _) = reader
-            .read_records(rows - read, Some(def), Some(rep), &mut values)
-            .map_err(|e| e.to_string())?;
-        if records == 0 {
-            return Err(format!("the chunk ends {} rows early", rows - read));
-        }
-        read += records;
-    }
+    records(reader, rows, def, Some(&mut *rep), &mut values)?;
     let ListLevels {
         max_def,
         list_def,

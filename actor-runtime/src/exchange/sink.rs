@@ -312,7 +312,11 @@ impl OutputWriter {
                     .await
                     .map_err(|_| failed("a local consumer went away before the end".into()))?,
                 ConsumerSink::Remote { channel, .. } => {
-                    channel.finish().await.map_err(|e| failed(e.to_string()))?;
+                    // The last frames wait for credit too.
+                    let before = channel.stats().backpressure;
+                    let stats = channel.finish().await.map_err(|e| failed(e.to_string()))?;
+                    self.metrics
+                        .backpressured(stats.backpressure.saturating_sub(before));
                 }
                 ConsumerSink::Shuffle { push, .. } => {
                     if let Some(push) = push {

@@ -4,7 +4,8 @@
 //! Payloads it cannot send yet wait in a short local queue; every frame
 //! announces how many wait behind it (the backlog), which is what lets the
 //! receiver lend floating buffers to the channels that need them. When the
-//! queue is full, [`ChannelSender::send`] waits: that wait is backpressure.
+//! queue is full, [`ChannelSender::send`] waits: that wait is backpressure
+//! (and so is a write QUIC's stream window holds up).
 //!
 //! Events (watermarks, barriers: [`ChannelSender::send_event`]) share the
 //! queue and the credit with the data, so they arrive exactly where they
@@ -74,7 +75,9 @@ pub struct SenderStats {
     pub frames_sent: u64,
     /// Payload bytes written to the stream.
     pub bytes_sent: u64,
-    /// Time spent waiting for credit: how long the receiver held us back.
+    /// Time spent waiting for credit, or for QUIC's flow-control window
+    /// when the receiver stops reading the stream before its credits run
+    /// out: how long the receiver held us back.
     pub backpressure: Duration,
 }
 
@@ -234,7 +237,12 @@ impl ChannelSender {
             self.stats.frames_sent += 1;
             self.stats.bytes_sent += payload.len() as u64;
             let mut chunks = [Bytes::copy_from_slice(&header.encode()), payload];
-            if let Err(error) = self.send.write_all_chunks(&mut chunks).await {
+            // Normally quinn takes the frame at once; it waits only when
+            // the stream's window is full, which is backpressure too.
+            let writing = Instant::now();
+            let written = self.send.write_all_chunks(&mut chunks).await;
+            self.stats.backpressure += writing.elapsed();
+            if let Err(error) = written {
                 // A refusal explains a stopped stream better than its code;
                 // it may still be in flight on the credit direction (the
                 // receiver stops reading as it refuses), so let the credit

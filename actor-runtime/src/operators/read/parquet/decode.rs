@@ -53,78 +53,74 @@ impl ColumnDecoder {
         first_row: u64,
     ) -> Result<(), String> {
         let (max_def, def) = (self.max_def, &mut self.def);
-        let levels = ListLevels {
-            max_def,
-            list_def: self.list_def,
-            first_row,
-        };
         let failed =
             |row: usize, problem: String| format!("row {}: {problem}", first_row + row as u64);
         let push_err = |row: usize| move |e: crate::data::BatchError| failed(row, e.to_string());
-        let flat = Flat {
-            rows,
+        let chunk = RowSpan {
+            count: rows,
             max_def,
+            list_def: self.list_def,
             first_row,
         };
         let said = |e: crate::data::BatchError| e.to_string();
         match (&mut self.reader, self.source.decode) {
             (ColumnReader::BoolColumnReader(r), Decode::Bool) => {
-                scalars(r, flat, def, out, |o, v| o.push_bool(*v).map_err(said))
+                scalars(r, chunk, def, out, |o, v| o.push_bool(*v).map_err(said))
             }
             (ColumnReader::Int32ColumnReader(r), Decode::Int32(scale)) => {
-                scalars(r, flat, def, out, |o, v| {
+                scalars(r, chunk, def, out, |o, v| {
                     o.push_i64(scale.apply(i64::from(*v))).map_err(said)
                 })
             }
             (ColumnReader::Int64ColumnReader(r), Decode::Int64(scale)) => {
-                scalars(r, flat, def, out, |o, v| {
+                scalars(r, chunk, def, out, |o, v| {
                     o.push_i64(scale.apply(*v)).map_err(said)
                 })
             }
             (ColumnReader::Int32ColumnReader(r), Decode::Int32AsFloat) => {
-                scalars(r, flat, def, out, |o, v| {
+                scalars(r, chunk, def, out, |o, v| {
                     o.push_f64(f64::from(*v)).map_err(said)
                 })
             }
             (ColumnReader::Int64ColumnReader(r), Decode::Int64AsFloat) => {
-                scalars(r, flat, def, out, |o, v| {
+                scalars(r, chunk, def, out, |o, v| {
                     o.push_f64(*v as f64).map_err(said)
                 })
             }
             (ColumnReader::FloatColumnReader(r), Decode::Float) => {
-                scalars(r, flat, def, out, |o, v| {
+                scalars(r, chunk, def, out, |o, v| {
                     o.push_f64(f64::from(*v)).map_err(said)
                 })
             }
             (ColumnReader::DoubleColumnReader(r), Decode::Double) => {
-                scalars(r, flat, def, out, |o, v| o.push_f64(*v).map_err(said))
+                scalars(r, chunk, def, out, |o, v| o.push_f64(*v).map_err(said))
             }
             (ColumnReader::ByteArrayColumnReader(r), Decode::Bytes { text: true }) => {
-                scalars(r, flat, def, out, |o, v: &ByteArray| {
+                scalars(r, chunk, def, out, |o, v: &ByteArray| {
                     let text = std::str::from_utf8(v.data())
                         .map_err(|_| "text that is not UTF-8".to_string())?;
                     o.push_str(text).map_err(said)
                 })
             }
             (ColumnReader::ByteArrayColumnReader(r), Decode::Bytes { text: false }) => {
-                scalars(r, flat, def, out, |o, v: &ByteArray| {
+                scalars(r, chunk, def, out, |o, v: &ByteArray| {
                     o.push_bytes(v.data()).map_err(said)
                 })
             }
             (ColumnReader::FixedLenByteArrayColumnReader(r), Decode::FixedBytes) => {
-                scalars(r, flat, def, out, |o, v: &FixedLenByteArray| {
+                scalars(r, chunk, def, out, |o, v: &FixedLenByteArray| {
                     o.push_bytes(v.data()).map_err(said)
                 })
             }
             (ColumnReader::DoubleColumnReader(r), Decode::Vector { dim, element, .. }) => {
                 let rep = &mut self.rep;
-                vectors(r, rows, levels, def, rep, dim, |row, v: Option<&[f64]>| {
+                vectors(r, chunk, def, rep, dim, |row, v: Option<&[f64]>| {
                     push_vector(out, element, v, |x| *x).map_err(push_err(row))
                 })
             }
             (ColumnReader::FloatColumnReader(r), Decode::Vector { dim, element, .. }) => {
                 let rep = &mut self.rep;
-                vectors(r, rows, levels, def, rep, dim, |row, v: Option<&[f32]>| {
+                vectors(r, chunk, def, rep, dim, |row, v: Option<&[f32]>| {
                     push_vector(out, element, v, |x| f64::from(*x)).map_err(push_err(row))
                 })
             }
@@ -164,29 +160,35 @@ fn records<T: ParquetType>(
     Ok(())
 }
 
-/// Where a flat column's rows are: how many to read, the level of a
-/// present value, and the first row's number in the file.
+/// The rows a read takes and how their levels read.
 #[derive(Clone, Copy)]
-struct Flat {
-    rows: usize,
+struct RowSpan {
+    /// How many to read.
+    count: usize,
+    /// The definition level of a present value (a list's element).
     max_def: i16,
+    /// A list's: the level of a present list (below it less one: null;
+    /// at it less one: empty).
+    list_def: i16,
+    /// The first row's number in the file.
     first_row: u64,
 }
 
-/// Reads `flat.rows` records of a flat column into `out`: a null for each
-/// missing value, `push` for each present one.
+/// Reads `rows.count` records of a flat column into `out`: a null for
+/// each missing value, `push` for each present one.
 fn scalars<T: ParquetType>(
     reader: &mut ColumnReaderImpl<T>,
-    flat: Flat,
+    rows: RowSpan,
     def: &mut Vec<i16>,
     out: &mut ColumnBuilder,
     mut push: impl FnMut(&mut ColumnBuilder, &T::T) -> Result<(), String>,
 ) -> Result<(), String> {
-    let Flat {
-        rows,
+    let RowSpan {
+        count: rows,
         max_def,
         first_row,
-    } = flat;
+        ..
+    } = rows;
     let mut values = Vec::with_capacity(rows);
     records(reader, rows, def, None, &mut values)?;
     // A required column has no levels: every value is present.
@@ -202,36 +204,25 @@ fn scalars<T: ParquetType>(
     Ok(())
 }
 
-/// A list column's definition levels, and where its rows start.
-#[derive(Clone, Copy)]
-struct ListLevels {
-    /// An element is present.
-    max_def: i16,
-    /// The list is present (below: null; at it less one: empty).
-    list_def: i16,
-    /// The first row's number in the file.
-    first_row: u64,
-}
-
-/// Reads `rows` records of a list column, calling `push` with each row's
+/// Reads `rows.count` records of a list column, calling `push` with each row's
 /// elements (`None` for a null list); every present list must hold `dim`
 /// non-null elements.
 fn vectors<T: ParquetType>(
     reader: &mut ColumnReaderImpl<T>,
-    rows: usize,
-    levels: ListLevels,
+    rows: RowSpan,
     def: &mut Vec<i16>,
     rep: &mut Vec<i16>,
     dim: u32,
     mut push: impl FnMut(usize, Option<&[T::T]>) -> Result<(), String>,
 ) -> Result<(), String> {
-    let mut values = Vec::with_capacity(rows * dim as usize);
-    records(reader, rows, def, Some(&mut *rep), &mut values)?;
-    let ListLevels {
+    let RowSpan {
+        count: rows,
         max_def,
         list_def,
         first_row,
-    } = levels;
+    } = rows;
+    let mut values = Vec::with_capacity(rows * dim as usize);
+    records(reader, rows, def, Some(&mut *rep), &mut values)?;
     let failed = |row: usize, problem: &str| format!("row {}: {problem}", first_row + row as u64);
     let (mut row, mut at, mut level) = (0, 0, 0);
     while level < def.len() {

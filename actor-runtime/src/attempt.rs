@@ -129,6 +129,7 @@ impl Worker {
         let outcome = handle.outcome().await;
         std::mem::forget(guard);
         self.running_attempts().remove(&key);
+        self.forget_checkpoint_inbox(&key);
         // Stopping a job fails some of its tasks before their own stop
         // comes (a neighbour went first): that is the stop, not a fault.
         let outcome = outcome.map_err(|failure| match progress.stopping() {
@@ -143,6 +144,7 @@ impl Worker {
 
     /// Stops one attempt, if it runs here.
     pub fn cancel_attempt(&self, key: &AttemptKey) {
+        self.forget_checkpoint_inbox(key);
         if let Some(cancel) = self.running_attempts().remove(key) {
             cancel.cancel();
         }

@@ -69,6 +69,10 @@ pub struct TaskDeployment {
     /// streaming job) rather than with its outcome.
     #[serde(default)]
     pub live_collect: bool,
+    /// Where a checkpointed job's state goes and which checkpoint the
+    /// attempt restores; `None` for a job without checkpoints.
+    #[serde(default)]
+    pub checkpoints: Option<crate::checkpoint::CheckpointTarget>,
 }
 
 /// Why a deployment cannot run.
@@ -411,7 +415,15 @@ impl Worker {
             .map_err(|e| failed(io_cause(&e))(format!("creating {}: {e}", spill_dir.display())))?;
         let operators =
             build(&chain.steps, collect).map_err(|e| failed(e.cause())(e.to_string()))?;
+        let checkpoints = match &d.checkpoints {
+            Some(target) => Some(
+                self.checkpoint_link(&crate::attempt::AttemptKey::of(&d), target)
+                    .map_err(&fail)?,
+            ),
+            None => None,
+        };
         let run = TaskRun {
+            checkpoints,
             metrics: self.metrics().task(&d.job_id, &chain.name, d.subtask),
             span: tracing::info_span!(
                 "task",

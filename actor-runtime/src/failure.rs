@@ -28,6 +28,10 @@ pub enum FailureCause {
     Transient,
     /// The attempt was stopped on request.
     Cancelled,
+    /// The checkpoint it was to restore from cannot be read (a file is
+    /// missing, truncated or fails its checksum): restoring from an
+    /// earlier complete checkpoint may succeed.
+    CheckpointUnreadable,
 }
 
 impl FailureCause {
@@ -42,6 +46,7 @@ impl FailureCause {
             Self::Deterministic => 0,
             Self::Transient => 1,
             Self::Cancelled => 2,
+            Self::CheckpointUnreadable => 3,
         }
     }
 
@@ -51,6 +56,7 @@ impl FailureCause {
         match byte {
             0 => Self::Deterministic,
             2 => Self::Cancelled,
+            3 => Self::CheckpointUnreadable,
             _ => Self::Transient,
         }
     }
@@ -122,6 +128,7 @@ mod tests {
             FailureCause::Deterministic,
             FailureCause::Transient,
             FailureCause::Cancelled,
+            FailureCause::CheckpointUnreadable,
         ] {
             assert_eq!(FailureCause::from_byte(cause.to_byte()), cause);
         }

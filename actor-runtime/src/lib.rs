@@ -14,7 +14,8 @@
 //!   definition (name, params, schema rule, state, how it is built), which
 //!   validation, the plan and the task builder all read; [`access`]:
 //!   which files a job may touch; [`state`]: keyed state by key group,
-//!   bounded, snapshotted.
+//!   bounded, snapshotted; [`checkpoint`]: a task's part of a checkpoint
+//!   (commands, acknowledgements, stored state).
 //! - [`message`]: what travels an edge — batches and, in order with them,
 //!   watermarks, checkpoint barriers and end of data; [`event_time`]: how
 //!   sources turn timestamps into watermarks; [`nexmark`]: the Nexmark
@@ -28,6 +29,7 @@
 pub mod access;
 pub mod attempt;
 pub mod catalogue;
+pub mod checkpoint;
 pub mod data;
 pub mod deploy;
 pub mod event_time;

@@ -19,8 +19,10 @@
 //! end of input emits nothing, no timer, no late rows and no state to
 //! report. A [`Source`] may pace itself to the
 //! wall clock (`ready_at`) and report its event time (`watermark`).
-//! Known limits: `on_barrier` is where a snapshot will be taken, but
-//! state snapshots themselves belong to the checkpoint work. Operators are `Send`
+//! At a checkpoint an operator's `snapshot_state` follows its
+//! `on_barrier`, a restored task hands each operator its state with
+//! `restore_state` before `open`, and `checkpoint_complete` tells sinks
+//! to commit (see [`crate::checkpoint`]). Operators are `Send`
 //! (a task may be placed on any slot) but need not be `Sync`.
 
 use std::path::PathBuf;
@@ -260,6 +262,36 @@ pub trait Operator: Send {
         Ok(())
     }
 
+    /// Its state at checkpoint `checkpoint`, asked right after
+    /// [`Operator::on_barrier`] (every row before the barrier processed,
+    /// none after): everything it keeps across batches, as bytes
+    /// [`Operator::restore_state`] reads back. `None` (the default): it
+    /// keeps nothing. Only operators whose catalogue definition says
+    /// `checkpointable` run in a checkpointed job, so one that keeps
+    /// state and does not override this is never asked. A sink
+    /// pre-commits here what it commits in
+    /// [`Operator::checkpoint_complete`].
+    fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<Vec<u8>>, OperatorError> {
+        Ok(None)
+    }
+
+    /// Takes back what [`Operator::snapshot_state`] returned, before
+    /// `open`: the task starts again from a checkpoint. The default, for
+    /// an operator that never returns state, refuses any.
+    fn restore_state(&mut self, _state: &[u8]) -> Result<(), OperatorError> {
+        Err(OperatorError::BadInput(
+            "a checkpoint holds state for an operator that keeps none".into(),
+        ))
+    }
+
+    /// Checkpoint `checkpoint` is complete: every task of the job has
+    /// stored its state. A sink makes visible what it pre-committed at
+    /// that checkpoint's barrier (two-phase commit). Called in order, on
+    /// the task's loop; a checkpoint that never completes is never named.
+    fn checkpoint_complete(&mut self, _checkpoint: u64) -> Result<(), OperatorError> {
+        Ok(())
+    }
+
     /// End of data: input `input` has no more batches. Blocking operators
     /// (aggregate, sort) emit their results when their last input ends.
     fn end_input(&mut self, _input: usize, _out: &mut dyn Emit) -> Result<(), OperatorError> {
@@ -325,6 +357,22 @@ pub trait Source: Send {
     /// source in a batch job) has none.
     fn watermark(&mut self) -> Option<Watermark> {
         None
+    }
+
+    /// Where the source has got to at checkpoint `checkpoint` (taken
+    /// right after the batches before the barrier): what
+    /// [`Source::restore_state`] needs to go on from there. `None` (the
+    /// default): nothing to keep.
+    fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<Vec<u8>>, OperatorError> {
+        Ok(None)
+    }
+
+    /// Rewinds to what [`Source::snapshot_state`] returned, before
+    /// `open`. The default refuses any state.
+    fn restore_state(&mut self, _state: &[u8]) -> Result<(), OperatorError> {
+        Err(OperatorError::BadInput(
+            "a checkpoint holds a position for a source that keeps none".into(),
+        ))
     }
 
     /// Whether the source has read nothing for its idle timeout, so its

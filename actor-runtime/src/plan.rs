@@ -45,6 +45,9 @@ pub struct Step {
     pub phase: Phase,
     /// Whether the job streams: its sources then emit watermarks.
     pub streaming: bool,
+    /// Whether the job is checkpointed: sinks then commit their output
+    /// when a checkpoint completes (exactly once).
+    pub checkpointing: bool,
     /// Per input: whether it is a changelog (rows carry kinds).
     pub input_changelogs: Vec<bool>,
     /// Whether its output is a changelog.
@@ -136,6 +139,7 @@ impl Plan {
                 output: vertex.output.clone(),
                 phase: Phase::Complete,
                 streaming: job.streaming,
+                checkpointing: job.checkpoints.is_some(),
                 input_changelogs: vertex.input_changelogs.clone(),
                 changelog: vertex.changelog,
             };
@@ -238,6 +242,7 @@ fn split(
         output: state.clone(),
         phase: Phase::Partial,
         streaming: head.streaming,
+        checkpointing: head.checkpointing,
         input_changelogs: head.input_changelogs.clone(),
         changelog: false,
     });

@@ -227,6 +227,7 @@ async fn run_regions(
                     max_frame: env.max_frame,
                     keep: None,
                     live_collect,
+                    checkpoints: None,
                 };
                 let worker = workers[s as usize % workers.len()];
                 let name = format!("{}[{s}]", plan.chains[c].name);

@@ -122,6 +122,9 @@ pub struct Worker {
     /// A shuffle node in this process, by its address: partitions it owns
     /// are read from its mmap, not fetched over the network.
     pub(crate) in_process_shuffle: Option<(SocketAddr, Arc<faro_shuffle::ShuffleServer>)>,
+    /// Where its tasks' checkpoint acknowledgements go, and each running
+    /// attempt's command inbox (see [`crate::checkpoint::routing`]).
+    pub(crate) checkpoints: crate::checkpoint::routing::CheckpointRoutes,
 }
 
 /// Distinguishes workers without an endpoint within one process.
@@ -181,6 +184,7 @@ impl Worker {
             running: Mutex::new(HashMap::new()),
             samples: Mutex::new(None),
             in_process_shuffle: None,
+            checkpoints: Default::default(),
             metrics,
         })
     }

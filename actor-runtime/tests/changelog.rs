@@ -468,7 +468,7 @@ fn files_with_changelog_write_each_rows_kind_first() {
         rolling: None,
         changelog: true,
     };
-    let mut sink = Files::new(params, &input_schema());
+    let mut sink = Files::new(params, &input_schema(), false);
     let roots = [dir.path().to_path_buf()];
     let context = OperatorContext {
         access: std::sync::Arc::new(AccessPolicy::new(&roots, &roots).unwrap()),

@@ -340,6 +340,7 @@ fn lone_task(source: Box<dyn faro_runtime::operator::Source>) -> faro_runtime::t
         metrics: faro_runtime::metrics::TaskMetrics::default(),
         span: tracing::Span::none(),
         live: None,
+        checkpoints: None,
     }
 }
 

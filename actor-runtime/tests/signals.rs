@@ -130,6 +130,7 @@ fn recording_task(
         metrics: faro_runtime::metrics::TaskMetrics::default(),
         span: tracing::Span::none(),
         live: None,
+        checkpoints: None,
     }
 }
 

@@ -296,7 +296,7 @@ fn rolling_sink(out: &Path, rolling: RollingParams, mode: WriteMode) -> Files {
         rolling: Some(rolling),
         changelog: false,
     };
-    Files::new(params, &schema())
+    Files::new(params, &schema(), false)
 }
 
 fn names(dir: &Path) -> Vec<String> {

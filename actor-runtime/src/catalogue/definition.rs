@@ -54,6 +54,16 @@ pub trait OperatorDefinition: Send + Sync + 'static {
         false
     }
 
+    /// Whether its running operator (or source) snapshots everything it
+    /// keeps across batches at a checkpoint barrier and restores it
+    /// ([`crate::operator::Operator::snapshot_state`]): stateless ones
+    /// and those that implement the hooks say so. A job with checkpoints
+    /// may only hold such operators, since a restore would silently lose
+    /// the state of any other.
+    fn checkpointable(&self, _params: &Self::Params) -> bool {
+        false
+    }
+
     /// Whether it is a source that may never end (which makes its job
     /// streaming).
     fn is_unbounded(&self, _params: &Self::Params) -> bool {

@@ -89,6 +89,7 @@ trait BoundHooks: Send + Sync {
     fn debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
     fn order_inputs(&self, vertex: &str, from: &[&str]) -> Result<Vec<usize>, SpecError>;
     fn is_unbounded(&self) -> bool;
+    fn checkpointable(&self) -> bool;
     fn output_schema(
         &self,
         context: &SchemaContext<'_>,
@@ -134,6 +135,10 @@ impl<D: OperatorDefinition> BoundHooks for Bound<D> {
 
     fn is_unbounded(&self) -> bool {
         self.definition.is_unbounded(&self.params)
+    }
+
+    fn checkpointable(&self) -> bool {
+        self.definition.checkpointable(&self.params)
     }
 
     fn output_schema(
@@ -217,6 +222,11 @@ impl OperatorSpec {
     /// Whether its output goes nowhere (a sink).
     pub fn is_sink(&self) -> bool {
         self.definition().is_sink()
+    }
+
+    /// See [`OperatorDefinition::checkpointable`].
+    pub fn checkpointable(&self) -> bool {
+        self.0.checkpointable()
     }
 
     /// See [`OperatorDefinition::is_unbounded`].

@@ -29,6 +29,15 @@
 //! finished on time even when no rows come. Known limit: without
 //! `rolling` an unbounded job's part is never finished.
 //!
+//! In a checkpointed job the sink writes exactly once ([`commit`]): a
+//! finished part stays hidden until the checkpoint after it completes,
+//! and a restored sink commits what its checkpoint covered and drops the
+//! rest, which it writes again. It then rolls parts at every barrier
+//! even without `rolling`. Known limit: at end of input the last parts
+//! are committed as the sink ends, not at a final checkpoint, so a job
+//! that fails after one sink subtask ended but before all did may write
+//! that subtask's last rows twice.
+//!
 //! Its params and its catalogue entry, [`FilesDefinition`], are here too.
 
 use std::path::{Path, PathBuf};
@@ -43,10 +52,12 @@ use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
 use crate::operators::read::FileFormat;
 use crate::spec::SpecError;
 
+pub mod commit;
 mod parquet;
 mod part;
 pub mod rolling;
 
+use commit::{pending_name, remove_uncommitted, Commits};
 use part::{encode, header, Part};
 pub use rolling::{parse_part_name, part_name, RollingParams};
 
@@ -95,16 +106,27 @@ pub struct Files {
     dir: PathBuf,
     subtask: u32,
     attempt: u32,
-    /// The next rolled part's sequence number.
-    next_seq: u64,
+    /// The next part's sequence number and, exactly once, the finished
+    /// parts not yet visible ([`commit`]).
+    commits: Commits,
+    /// Whether finished parts wait for their checkpoint to complete (a
+    /// checkpointed job).
+    exactly_once: bool,
+    /// Whether a restore brought back the state of an earlier attempt.
+    restored: bool,
     /// The part being written, if any.
     part: Option<Part>,
 }
 
 impl Files {
     /// A sink of `schema` rows as `params` says (with `changelog`, rows
-    /// of a changelog, written after their kind).
-    pub fn new(params: FilesParams, input: &Schema) -> Self {
+    /// of a changelog, written after their kind); `exactly_once` (a
+    /// checkpointed job) makes parts visible only when the checkpoint
+    /// after them completes, and rolls parts even without `rolling`.
+    pub fn new(mut params: FilesParams, input: &Schema, exactly_once: bool) -> Self {
+        if exactly_once {
+            params.rolling.get_or_insert_with(RollingParams::default);
+        }
         let schema = if params.changelog {
             with_op_field(input)
         } else {
@@ -117,7 +139,9 @@ impl Files {
             dir: PathBuf::new(),
             subtask: 0,
             attempt: 0,
-            next_seq: 0,
+            commits: Commits::default(),
+            exactly_once,
+            restored: false,
             part: None,
         }
     }
@@ -162,7 +186,7 @@ impl Files {
     /// sequence with it (its CSV header written at once: each rolled part
     /// is a file of its own).
     fn start_part(&mut self) -> Result<&mut Part, OperatorError> {
-        let seq = self.params.rolling.map(|_| self.next_seq);
+        let seq = self.params.rolling.map(|_| self.commits.next_seq);
         let name = part_name(self.subtask, seq, self.extension());
         let mut part = Part::create(
             &self.dir,
@@ -172,7 +196,7 @@ impl Files {
             &self.schema,
         )?;
         if seq.is_some() {
-            self.next_seq += 1;
+            self.commits.next_seq += 1;
             let head = header(self.params.format, &self.schema)?;
             part.write(&head, 0)?;
             part.wrote_header = true;
@@ -180,12 +204,28 @@ impl Files {
         Ok(self.part.insert(part))
     }
 
-    /// Finishes the part being written, if there is one.
+    /// Finishes the part being written, if there is one: visible at
+    /// once, or exactly once pending until its checkpoint completes.
     fn finish_part(&mut self) -> Result<(), OperatorError> {
-        match self.part.take() {
-            Some(part) => part.finish(),
-            None => Ok(()),
+        let Some(part) = self.part.take() else {
+            return Ok(());
+        };
+        if !self.exactly_once {
+            return part.finish();
         }
+        let name = part.name();
+        part.finish_as(&pending_name(&name))?;
+        self.commits.pending.push(name);
+        Ok(())
+    }
+
+    /// A restored sink's start: what its checkpoint pre-committed is
+    /// complete, so it is committed; what came after is written again,
+    /// so this subtask's uncommitted files go.
+    fn resume(&mut self) -> Result<(), OperatorError> {
+        let dir = self.dir.clone();
+        self.commits.commit_all(&dir)?;
+        remove_uncommitted(&dir, self.subtask, self.extension())
     }
 
     /// Finishes the part if its rolling interval has passed.
@@ -210,6 +250,9 @@ impl Operator for Files {
         self.dir = dir;
         self.subtask = context.subtask;
         self.attempt = context.attempt;
+        if self.restored {
+            return self.resume();
+        }
         let rolling = self.params.rolling.is_some();
         let overwrite = self.params.mode == WriteMode::Overwrite;
         let parts = self.parts(&self.dir)?;
@@ -236,6 +279,7 @@ impl Operator for Files {
             for name in &mine {
                 self.remove(name)?;
             }
+            remove_uncommitted(&self.dir, self.subtask, self.extension())?;
         }
         if overwrite && context.subtask == 0 {
             // Parts of subtasks an earlier, wider run had.
@@ -323,15 +367,37 @@ impl Operator for Files {
 
     /// Rolling, the rows before a checkpoint barrier are finished with it
     /// (as Flink's `FileSink` rolls on checkpoint).
-    fn on_barrier(&mut self, _: Barrier, _: &mut dyn Emit) -> Result<(), OperatorError> {
+    /// Exactly once, the parts finished since the last barrier are
+    /// pre-committed under this one.
+    fn on_barrier(&mut self, barrier: Barrier, _: &mut dyn Emit) -> Result<(), OperatorError> {
         if self.params.rolling.is_some() {
             self.finish_part()?;
         }
+        self.commits.precommit(barrier.checkpoint);
         Ok(())
     }
 
+    fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<Vec<u8>>, OperatorError> {
+        Ok(Some(self.commits.encode()))
+    }
+
+    fn restore_state(&mut self, state: &[u8]) -> Result<(), OperatorError> {
+        self.commits = Commits::decode(state)?;
+        self.restored = true;
+        Ok(())
+    }
+
+    fn checkpoint_complete(&mut self, checkpoint: u64) -> Result<(), OperatorError> {
+        let dir = self.dir.clone();
+        self.commits.commit_through(&dir, checkpoint)
+    }
+
+    /// At end of input every finished part is committed: no checkpoint
+    /// follows the last rows.
     fn end_input(&mut self, _: usize, _: &mut dyn Emit) -> Result<(), OperatorError> {
-        self.finish_part()
+        self.finish_part()?;
+        let dir = self.dir.clone();
+        self.commits.commit_all(&dir)
     }
 }
 
@@ -346,6 +412,11 @@ impl OperatorDefinition for FilesDefinition {
     }
 
     fn is_sink(&self) -> bool {
+        true
+    }
+
+    /// Its state is the parts awaiting their checkpoint.
+    fn checkpointable(&self, _: &FilesParams) -> bool {
         true
     }
 
@@ -383,7 +454,11 @@ impl OperatorDefinition for FilesDefinition {
         params: &FilesParams,
         context: &BuildContext<'_>,
     ) -> Result<Built, OperatorError> {
-        let files = Files::new(params.clone(), &context.input(0));
+        let files = Files::new(
+            params.clone(),
+            &context.input(0),
+            context.step.checkpointing,
+        );
         Ok(Built::Operator(Box::new(files)))
     }
 }

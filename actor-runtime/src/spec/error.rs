@@ -63,6 +63,9 @@ pub enum SpecError {
         /// Its operator.
         operator: String,
     },
+    /// Checkpoints the job cannot have.
+    #[error("checkpoints: {0}")]
+    Checkpoints(String),
     /// A key group count out of range.
     #[error("key_groups must be 1 to {max}, got {0}", max = crate::state::MAX_KEY_GROUPS)]
     KeyGroups(u32),

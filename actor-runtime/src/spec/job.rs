@@ -28,6 +28,35 @@ pub struct JobSpec {
     /// subtasks than this. A batch job ignores it (it keeps no state).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_groups: Option<u32>,
+    /// Periodic checkpoints of a streaming job: its state and source
+    /// positions are snapshotted so a failure restarts from the last
+    /// complete one, and its `files` sinks commit exactly once. Unset:
+    /// none (a failure restarts the job's region from the beginning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoints: Option<CheckpointSpec>,
+}
+
+/// `checkpoints`: how often a streaming job is checkpointed and how many
+/// complete checkpoints are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointSpec {
+    /// Milliseconds from one checkpoint's start to the next's.
+    pub interval_ms: u64,
+    /// Complete checkpoints kept; older ones are deleted.
+    #[serde(default = "default_retain")]
+    pub retain: u32,
+    /// Milliseconds a checkpoint may take before it is abandoned.
+    #[serde(default = "default_checkpoint_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_retain() -> u32 {
+    3
+}
+
+fn default_checkpoint_timeout() -> u64 {
+    60_000
 }
 
 /// How a job runs: the same graph, two engines' worth of behaviour.

@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::error::SpecError;
-use super::job::{EdgeSpec, Exchange, JobMode, JobSpec, Partitioning};
+use super::job::{CheckpointSpec, EdgeSpec, Exchange, JobMode, JobSpec, Partitioning};
 use super::limits;
 use crate::catalogue::{column_index, OperatorSpec, SchemaContext};
 use crate::data::Schema;
@@ -57,6 +57,8 @@ pub struct ValidJob {
     /// A streaming job's key groups (see [`JobSpec::key_groups`]); `None`
     /// in a batch job, whose hash edges route straight by hash.
     pub key_groups: Option<u32>,
+    /// A streaming job's checkpoints (see [`JobSpec::checkpoints`]).
+    pub checkpoints: Option<CheckpointSpec>,
 }
 
 impl ValidJob {
@@ -124,6 +126,7 @@ pub fn validate(spec: &JobSpec) -> Result<ValidJob, SpecError> {
     let order = topological_order(spec, &index)?;
     let streaming = check_mode(spec, &operators)?;
     let key_groups = check_key_groups(spec, streaming)?;
+    let checkpoints = check_checkpoints(spec, streaming, &operators)?;
 
     let mut outputs: Vec<Option<Schema>> = vec![None; spec.vertices.len()];
     let mut changelogs: Vec<bool> = vec![false; spec.vertices.len()];
@@ -202,8 +205,54 @@ pub fn validate(spec: &JobSpec) -> Result<ValidJob, SpecError> {
         order,
         streaming,
         key_groups,
+        checkpoints,
     })
 }
+
+/// A job's checkpoints: only a streaming job has them, at an interval of
+/// at least [`MIN_CHECKPOINT_INTERVAL_MS`], and every operator must be
+/// able to snapshot what it keeps (else a restore would lose it).
+fn check_checkpoints(
+    spec: &JobSpec,
+    streaming: bool,
+    operators: &[OperatorSpec],
+) -> Result<Option<CheckpointSpec>, SpecError> {
+    let Some(checkpoints) = spec.checkpoints else {
+        return Ok(None);
+    };
+    let bad = |message: String| Err(SpecError::Checkpoints(message));
+    if !streaming {
+        return bad("only a streaming job is checkpointed (a batch job re-runs what failed from the shuffle service)".into());
+    }
+    if checkpoints.interval_ms < MIN_CHECKPOINT_INTERVAL_MS {
+        return bad(format!(
+            "interval_ms must be at least {MIN_CHECKPOINT_INTERVAL_MS}, got {}",
+            checkpoints.interval_ms
+        ));
+    }
+    if checkpoints.retain == 0 {
+        return bad("retain must be at least 1".into());
+    }
+    if checkpoints.timeout_ms == 0 {
+        return bad("timeout_ms must be at least 1".into());
+    }
+    if let Some((vertex, _)) = spec
+        .vertices
+        .iter()
+        .zip(operators)
+        .find(|(_, operator)| !operator.checkpointable())
+    {
+        return bad(format!(
+            "vertex {:?}: {} cannot snapshot its state yet, so the job cannot be checkpointed \
+             (stateless operators, nexmark, aligned windows and files can)",
+            vertex.id, vertex.operator
+        ));
+    }
+    Ok(Some(checkpoints))
+}
+
+/// The shortest checkpoint interval a job may ask for.
+pub const MIN_CHECKPOINT_INTERVAL_MS: u64 = 10;
 
 /// A streaming job's key groups, and that every vertex a hash edge feeds
 /// can own at least one (a subtask without a group would get no rows).

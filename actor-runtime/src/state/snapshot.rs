@@ -39,67 +39,13 @@ impl KeyedSnapshot {
 
     /// The snapshot's bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let body: usize = self.groups.values().map(|b| b.len() + 12).sum();
-        let mut out = Vec::with_capacity(16 + body);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&self.key_groups.to_le_bytes());
-        out.extend_from_slice(&(self.groups.len() as u32).to_le_bytes());
-        for (group, blob) in &self.groups {
-            out.extend_from_slice(&group.to_le_bytes());
-            out.extend_from_slice(&(blob.len() as u64).to_le_bytes());
-            out.extend_from_slice(blob);
-        }
-        let crc = crc32c::crc32c(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        out
+        encode_blobs(MAGIC, self.key_groups, &self.groups)
     }
 
     /// Reads a snapshot back, checking every field and checksum.
     pub fn decode(bytes: &[u8]) -> Result<Self, StateError> {
-        let Some(body_len) = bytes.len().checked_sub(4) else {
-            return Err(StateError::Corrupt("truncated: no checksum".into()));
-        };
-        let (bytes, trailer) = bytes.split_at(body_len);
-        let mut stored = [0u8; 4];
-        stored.copy_from_slice(trailer);
-        if crc32c::crc32c(bytes) != u32::from_le_bytes(stored) {
-            return Err(StateError::Corrupt(
-                "checksum mismatch: truncated or corrupted".into(),
-            ));
-        }
-        let mut reader = Reader { bytes, at: 0 };
-        if reader.take(4, "the magic")? != MAGIC {
-            return Err(StateError::Corrupt("not a keyed state snapshot".into()));
-        }
-        let key_groups = reader.u32("the key group count")?;
-        let count = reader.u32("the group count")?;
-        if count > key_groups {
-            return Err(StateError::Corrupt(format!(
-                "{count} groups in a job of {key_groups}"
-            )));
-        }
-        let mut groups = BTreeMap::new();
-        let mut previous = None;
-        for _ in 0..count {
-            let group = reader.u32("a group id")?;
-            if group >= key_groups || previous.is_some_and(|p| group <= p) {
-                return Err(StateError::Corrupt(format!(
-                    "group {group} out of order or out of 0..{key_groups}"
-                )));
-            }
-            previous = Some(group);
-            let len = reader.u64("a blob length")?;
-            let len = usize::try_from(len)
-                .map_err(|_| StateError::Corrupt(format!("group {group}: length {len}")))?;
-            let blob = reader.take(len, "a group's blob")?;
-            groups.insert(group, blob.to_vec());
-        }
-        if reader.at != bytes.len() {
-            return Err(StateError::Corrupt(format!(
-                "{} bytes after the last group",
-                bytes.len() - reader.at
-            )));
-        }
+        let (key_groups, groups) =
+            decode_blobs(MAGIC, "keyed state snapshot", bytes).map_err(StateError::Corrupt)?;
         Ok(Self { key_groups, groups })
     }
 
@@ -130,35 +76,98 @@ impl KeyedSnapshot {
     }
 }
 
+/// Encodes numbered blobs (ids below `bound`) in the checked layout the
+/// module header describes, behind `magic`: keyed snapshots (one blob
+/// per key group) and a task's checkpoint (one per operator) share it.
+pub(crate) fn encode_blobs(magic: &[u8; 4], bound: u32, blobs: &BTreeMap<u32, Vec<u8>>) -> Vec<u8> {
+    let body: usize = blobs.values().map(|b| b.len() + 12).sum();
+    let mut out = Vec::with_capacity(16 + body);
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&bound.to_le_bytes());
+    out.extend_from_slice(&(blobs.len() as u32).to_le_bytes());
+    for (id, blob) in blobs {
+        out.extend_from_slice(&id.to_le_bytes());
+        out.extend_from_slice(&(blob.len() as u64).to_le_bytes());
+        out.extend_from_slice(blob);
+    }
+    let crc = crc32c::crc32c(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Reads what [`encode_blobs`] wrote behind `magic` (`what` names it in
+/// errors): the bound and the blobs, every field and the checksum checked.
+pub(crate) fn decode_blobs(
+    magic: &[u8; 4],
+    what: &str,
+    bytes: &[u8],
+) -> Result<(u32, BTreeMap<u32, Vec<u8>>), String> {
+    let Some(body_len) = bytes.len().checked_sub(4) else {
+        return Err("truncated: no checksum".into());
+    };
+    let (bytes, trailer) = bytes.split_at(body_len);
+    let mut stored = [0u8; 4];
+    stored.copy_from_slice(trailer);
+    if crc32c::crc32c(bytes) != u32::from_le_bytes(stored) {
+        return Err("checksum mismatch: truncated or corrupted".into());
+    }
+    let mut reader = Reader { bytes, at: 0 };
+    if reader.take(4, "the magic")? != magic {
+        return Err(format!("not a {what}"));
+    }
+    let bound = reader.u32("the id bound")?;
+    let count = reader.u32("the blob count")?;
+    if count > bound {
+        return Err(format!("{count} blobs where at most {bound} may be"));
+    }
+    let mut blobs = BTreeMap::new();
+    let mut previous = None;
+    for _ in 0..count {
+        let id = reader.u32("an id")?;
+        if id >= bound || previous.is_some_and(|p| id <= p) {
+            return Err(format!("blob {id} out of order or out of 0..{bound}"));
+        }
+        previous = Some(id);
+        let len = reader.u64("a blob length")?;
+        let len = usize::try_from(len).map_err(|_| format!("blob {id}: length {len}"))?;
+        let blob = reader.take(len, "a blob")?;
+        blobs.insert(id, blob.to_vec());
+    }
+    if reader.at != bytes.len() {
+        return Err(format!(
+            "{} bytes after the last blob",
+            bytes.len() - reader.at
+        ));
+    }
+    Ok((bound, blobs))
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, len: usize, what: &str) -> Result<&'a [u8], StateError> {
+    fn take(&mut self, len: usize, what: &str) -> Result<&'a [u8], String> {
         let end = self
             .at
             .checked_add(len)
             .filter(|&end| end <= self.bytes.len());
         let Some(end) = end else {
-            return Err(StateError::Corrupt(format!(
-                "truncated at byte {} reading {what}",
-                self.at
-            )));
+            return Err(format!("truncated at byte {} reading {what}", self.at));
         };
         let slice = &self.bytes[self.at..end];
         self.at = end;
         Ok(slice)
     }
 
-    fn u32(&mut self, what: &str) -> Result<u32, StateError> {
+    fn u32(&mut self, what: &str) -> Result<u32, String> {
         let mut word = [0u8; 4];
         word.copy_from_slice(self.take(4, what)?);
         Ok(u32::from_le_bytes(word))
     }
 
-    fn u64(&mut self, what: &str) -> Result<u64, StateError> {
+    fn u64(&mut self, what: &str) -> Result<u64, String> {
         let mut word = [0u8; 8];
         word.copy_from_slice(self.take(8, what)?);
         Ok(u64::from_le_bytes(word))

@@ -10,6 +10,7 @@
 
 pub mod actor;
 pub mod build;
+pub mod checkpointing;
 pub mod frontier;
 mod io;
 mod running;
@@ -41,6 +42,16 @@ pub enum TaskError {
         /// The failure.
         source: crate::exchange::ExchangeError,
     },
+    /// The checkpoint to restore could not be read back.
+    #[error("task {task}: cannot restore checkpoint {checkpoint}: {message}")]
+    Restore {
+        /// The task.
+        task: String,
+        /// The checkpoint.
+        checkpoint: u64,
+        /// What is missing or damaged.
+        message: String,
+    },
 }
 
 impl TaskError {
@@ -51,6 +62,7 @@ impl TaskError {
         match self {
             Self::Operator { source, .. } => source.cause(),
             Self::Exchange { .. } => crate::failure::FailureCause::Transient,
+            Self::Restore { .. } => crate::failure::FailureCause::CheckpointUnreadable,
         }
     }
 }
@@ -103,6 +115,8 @@ pub struct TaskRun {
     pub span: tracing::Span,
     /// Its `collect` sink's buffer when rows pass on as they come.
     pub live: Option<crate::operators::basic::Collected>,
+    /// Its link to the checkpoint coordinator, in a checkpointed job.
+    pub checkpoints: Option<checkpointing::TaskCheckpoints>,
 }
 
 impl TaskRun {
@@ -163,8 +177,12 @@ impl TaskRun {
             late_reported: 0,
             idle: false,
             sent_watermark: crate::message::Watermark::MIN,
+            checkpoints: self.checkpoints,
         };
-        let result = running.open_all(&self.context);
+        let result = match running.restore().await {
+            Ok(()) => running.open_all(&self.context),
+            Err(e) => Err(e),
+        };
         let result = match result {
             Ok(()) if running.source.is_some() => running.drive_source().await,
             Ok(()) => running.drive_inputs(queues, schemas, exchanges).await,

@@ -30,6 +30,16 @@ use crate::metrics::TaskMetrics;
 use crate::operator::{Operator, OperatorContext, OperatorError, Rows, Source};
 use crate::operators::basic::{CollectBuffer, Collected};
 
+/// What woke the input loop.
+enum Wake {
+    /// An operator's timer is due.
+    Timer,
+    /// The checkpoint coordinator sent a command.
+    Command(crate::checkpoint::CheckpointCommand),
+    /// A channel (by its place in the round-robin) delivered an item.
+    Delivery(usize, Option<crate::exchange::Delivery>),
+}
+
 pub(super) struct Running {
     pub(super) name: String,
     pub(super) source: Option<Box<dyn Source>>,
@@ -47,10 +57,12 @@ pub(super) struct Running {
     pub(super) idle: bool,
     /// The last watermark the task sent its consumers.
     pub(super) sent_watermark: crate::message::Watermark,
+    /// Its link to the checkpoint coordinator, in a checkpointed job.
+    pub(super) checkpoints: Option<super::checkpointing::TaskCheckpoints>,
 }
 
 impl Running {
-    fn op_error(&self, source: OperatorError) -> TaskError {
+    pub(super) fn op_error(&self, source: OperatorError) -> TaskError {
         TaskError::Operator {
             task: self.name.clone(),
             source,
@@ -117,7 +129,7 @@ impl Running {
 
     /// Sends `signal` down the chain from operator `from`, then ships what
     /// came out and the signal itself, if it got through.
-    async fn signal(&mut self, from: usize, signal: Signal) -> Result<(), TaskError> {
+    pub(super) async fn signal(&mut self, from: usize, signal: Signal) -> Result<(), TaskError> {
         let (out, signal) = self.cascade(from, Vec::new(), Some(signal))?;
         self.ship(out).await?;
         if let Some(Signal::Watermark(watermark)) = signal {
@@ -244,20 +256,55 @@ impl Running {
         Ok(())
     }
 
+    /// Serves every checkpoint command waiting, without waiting for one.
+    async fn serve_commands(&mut self) -> Result<(), TaskError> {
+        while let Some(command) = self
+            .checkpoints
+            .as_mut()
+            .and_then(|link| link.inbox.try_recv().ok())
+        {
+            self.on_command(command).await?;
+        }
+        Ok(())
+    }
+
+    /// Sleeps until `until`, serving checkpoint commands as they come (a
+    /// paced source triggers its barrier on time, not at its next row).
+    async fn sleep_serving(&mut self, until: Instant) -> Result<(), TaskError> {
+        loop {
+            let sleep = tokio::time::sleep_until(until.into());
+            let command = match self.checkpoints.as_mut() {
+                None => None,
+                Some(link) => tokio::select! {
+                    () = sleep => return Ok(()),
+                    command = link.inbox.recv() => command,
+                },
+            };
+            match command {
+                Some(command) => self.on_command(command).await?,
+                None => {
+                    tokio::time::sleep_until(until.into()).await;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
     pub(super) async fn drive_source(&mut self) -> Result<(), TaskError> {
         let mut watermark = crate::message::Watermark::MIN;
         while self.source.is_some() {
+            self.serve_commands().await?;
             let due = self.source.as_ref().and_then(|s| s.ready_at());
             // A timer before the source's next batch runs first.
             if let Some(timer) = self.next_timer().filter(|&t| due.is_none_or(|d| t < d)) {
                 if due.is_some() || timer <= Instant::now() {
-                    tokio::time::sleep_until(timer.into()).await;
+                    self.sleep_serving(timer).await?;
                     self.fire_timers().await?;
                     continue;
                 }
             }
             if let Some(due) = due {
-                tokio::time::sleep_until(due.into()).await;
+                self.sleep_serving(due).await?;
             }
             let Some(source) = self.source.as_mut() else {
                 break;
@@ -351,10 +398,17 @@ impl Running {
                 timer.as_mut().reset(due.into());
                 timer_due = due;
             }
-            let (at, delivery) = poll_fn(|cx| {
-                // Polled first, so a busy input cannot starve a timer.
+            let checkpoints = &mut self.checkpoints;
+            let woken = poll_fn(|cx| {
+                // Polled first, so a busy input cannot starve a timer or
+                // the coordinator.
                 if due.is_some() && timer.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready((None, None));
+                    return Poll::Ready(Wake::Timer);
+                }
+                if let Some(link) = checkpoints.as_mut() {
+                    if let Poll::Ready(Some(command)) = link.inbox.poll_recv(cx) {
+                        return Poll::Ready(Wake::Command(command));
+                    }
                 }
                 for k in 0..all.len() {
                     let at = (start + k) % all.len();
@@ -363,15 +417,22 @@ impl Running {
                         continue;
                     }
                     if let Poll::Ready(item) = queues[input].poll_channel(channel, cx) {
-                        return Poll::Ready((Some(at), Some(item)));
+                        return Poll::Ready(Wake::Delivery(at, item));
                     }
                 }
                 Poll::Pending
             })
             .await;
-            let (Some(at), Some(delivery)) = (at, delivery) else {
-                self.fire_timers().await?;
-                continue;
+            let (at, delivery) = match woken {
+                Wake::Timer => {
+                    self.fire_timers().await?;
+                    continue;
+                }
+                Wake::Command(command) => {
+                    self.on_command(command).await?;
+                    continue;
+                }
+                Wake::Delivery(at, delivery) => (at, delivery),
             };
             start = at + 1;
             let (input, channel) = all[at];
@@ -401,6 +462,7 @@ impl Running {
                     }
                 }
                 Message::Signal(Signal::Barrier(barrier)) => {
+                    self.barrier_arrived();
                     let aligned = frontier.on_barrier(input, channel, barrier).map_err(|e| {
                         self.exchange_error(ExchangeError::Corrupt {
                             exchange: exchanges[input],
@@ -409,6 +471,7 @@ impl Running {
                     })?;
                     if let Some(barrier) = aligned {
                         self.signal(0, Signal::Barrier(barrier)).await?;
+                        self.snapshot(barrier.checkpoint)?;
                     }
                 }
                 Message::Signal(Signal::EndOfData) => {
@@ -421,6 +484,7 @@ impl Running {
                     }
                     if let Some(barrier) = ended.barrier {
                         self.signal(0, Signal::Barrier(barrier)).await?;
+                        self.snapshot(barrier.checkpoint)?;
                     }
                 }
             }

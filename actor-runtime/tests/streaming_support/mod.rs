@@ -47,6 +47,7 @@ impl Streaming {
                     max_frame: 1 << 20,
                     keep: None,
                     live_collect: false,
+                    checkpoints: None,
                 };
                 let worker = worker.clone();
                 tasks.push(tokio::spawn(async move {

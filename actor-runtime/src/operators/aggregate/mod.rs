@@ -36,7 +36,7 @@ use schema::accumulators;
 pub use schema::AggregateShape;
 use table::GroupTable;
 
-use crate::data::Schema;
+use crate::data::{Batch, Schema};
 use crate::expr::{excerpt, row_values, EvalContext, ExprError};
 use crate::kernels::hash::{hash_rows, partition_of};
 use crate::kernels::views;
@@ -209,6 +209,36 @@ impl Aggregate {
             values: row_values(&rows.input(EvalContext::default()), &keys, overflow.row),
             row: Some(overflow.row),
         })
+    }
+
+    /// Its groups' state as state batches (keys, then each aggregate's
+    /// state: what a partial aggregate emits), the aggregate left as it
+    /// was: a checkpoint's copy. State spilled to disk is not copied yet,
+    /// so an aggregate that spilled refuses, naming why.
+    pub fn state_batches(&mut self) -> Result<Vec<Batch>, OperatorError> {
+        if !self.spills.is_empty() {
+            return Err(OperatorError::OverBudget {
+                operator: "aggregate".into(),
+                budget: self.budget.unwrap_or(0),
+                detail: "state spilled to disk, which checkpoints do not copy yet".into(),
+            });
+        }
+        let batches = self
+            .take_table()
+            .drain(&self.state_schema(), true, OUTPUT_ROWS)?;
+        self.merge_state(&batches)?;
+        Ok(batches)
+    }
+
+    /// Merges state batches (from [`Aggregate::state_batches`]) into its
+    /// groups: a restore.
+    pub fn merge_state(&mut self, batches: &[Batch]) -> Result<(), OperatorError> {
+        let mut table = std::mem::replace(&mut self.table, GroupTable::empty());
+        let merged = batches
+            .iter()
+            .try_for_each(|batch| self.fold(&mut table, &Rows::of_batch(batch), true));
+        self.table = table;
+        merged
     }
 
     fn over_budget(&self) -> bool {

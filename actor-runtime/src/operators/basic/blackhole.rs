@@ -31,6 +31,11 @@ pub struct BlackholeDefinition;
 impl OperatorDefinition for BlackholeDefinition {
     type Params = NoParams;
 
+    /// Stateless: each batch on its own.
+    fn checkpointable(&self, _: &NoParams) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "blackhole"
     }

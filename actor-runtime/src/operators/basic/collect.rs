@@ -217,6 +217,11 @@ pub struct CollectDefinition;
 impl OperatorDefinition for CollectDefinition {
     type Params = CollectParams;
 
+    /// Live in a streaming job: rows pass on as they come and nothing is kept (after a restore the rows since the checkpoint come again: at least once).
+    fn checkpointable(&self, _: &CollectParams) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "collect"
     }

@@ -96,6 +96,11 @@ pub struct ExplodeDefinition;
 impl OperatorDefinition for ExplodeDefinition {
     type Params = ExplodeParams;
 
+    /// Stateless: each batch on its own.
+    fn checkpointable(&self, _: &ExplodeParams) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "explode"
     }

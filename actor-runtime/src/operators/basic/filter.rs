@@ -60,6 +60,11 @@ pub struct FilterDefinition;
 impl OperatorDefinition for FilterDefinition {
     type Params = FilterParams;
 
+    /// Stateless: each batch on its own.
+    fn checkpointable(&self, _: &FilterParams) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "filter"
     }

@@ -99,6 +99,11 @@ pub struct ProjectDefinition;
 impl OperatorDefinition for ProjectDefinition {
     type Params = ProjectParams;
 
+    /// Stateless: each batch on its own.
+    fn checkpointable(&self, _: &ProjectParams) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "project"
     }

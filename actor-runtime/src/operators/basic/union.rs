@@ -37,6 +37,11 @@ pub struct UnionDefinition;
 impl OperatorDefinition for UnionDefinition {
     type Params = NoParams;
 
+    /// Stateless: each batch on its own.
+    fn checkpointable(&self, _: &NoParams) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "union"
     }

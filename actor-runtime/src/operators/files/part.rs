@@ -110,6 +110,21 @@ impl Part {
         }
     }
 
+    /// Its final name.
+    pub(super) fn name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Flushes, syncs and renames the part to `name` in its directory
+    /// instead of its final name (a part pending its commit).
+    pub(super) fn finish_as(mut self, name: &str) -> Result<(), OperatorError> {
+        self.path.set_file_name(name);
+        self.finish()
+    }
+
     /// Flushes, syncs and renames the part to its final name.
     pub(super) fn finish(mut self) -> Result<(), OperatorError> {
         let Some(body) = self.body.take() else {

@@ -19,7 +19,9 @@
 //! update a fired window (no retractions yet); each open aligned window
 //! has the aggregate's memory budget, while all open sessions share one
 //! and fail beyond it. Wall-clock windows fire on the operator's timer
-//! once the clock passes their end, input or not.
+//! once the clock passes their end, input or not. Aligned windows are
+//! checkpointed (their groups' state, watermark and late count);
+//! sessions are not yet, so a job with them cannot have checkpoints.
 
 use super::aligned::{wall_clock_ms, AlignedWindows};
 use super::sessions::SessionWindows;
@@ -28,7 +30,7 @@ use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
 use crate::data::{Batch, Column, ColumnData, DataType, Field, Schema};
 use crate::message::Watermark;
 use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
-use crate::operators::aggregate::{Aggregate, AggregateMode, AggregateShape};
+use crate::operators::aggregate::{splittable, Aggregate, AggregateMode, AggregateShape};
 use crate::spec::SpecError;
 
 fn bounds_fields() -> [Field; 2] {
@@ -164,6 +166,14 @@ impl Operator for WindowAggregate {
         Ok(())
     }
 
+    fn snapshot_state(&mut self, checkpoint: u64) -> Result<Option<Vec<u8>>, OperatorError> {
+        self.inner().snapshot_state(checkpoint)
+    }
+
+    fn restore_state(&mut self, state: &[u8]) -> Result<(), OperatorError> {
+        self.inner().restore_state(state)
+    }
+
     fn close(&mut self) -> Result<(), OperatorError> {
         self.inner().close()
     }
@@ -177,6 +187,12 @@ impl OperatorDefinition for WindowDefinition {
 
     fn name(&self) -> &'static str {
         "window"
+    }
+
+    /// Aligned windows snapshot their groups' state; sessions (rows held
+    /// per key) and `count_distinct` (which has no partial state) not yet.
+    fn checkpointable(&self, params: &WindowParams) -> bool {
+        params.assigner().is_some() && splittable(&params.aggregate())
     }
 
     fn output_schema(

@@ -9,10 +9,15 @@
 //! windows once the clock has passed their end: the operator's timer
 //! (`Operator::timer`) wakes the task at the earliest open window's end,
 //! so a silent input does not delay them.
+//!
+//! At a checkpoint the open windows' groups, the watermark and the late
+//! count are snapshotted (`aligned_state`), and restored before the
+//! operator opens.
 
 use std::collections::BTreeMap;
 
 use super::aggregate::with_bounds;
+use super::aligned_state::AlignedSnapshot;
 use super::assign::{Assigner, Window};
 use super::WindowParams;
 use crate::data::{Batch, Schema, ValuesView};
@@ -167,6 +172,36 @@ impl Operator for AlignedWindows {
 
     fn open(&mut self, context: &OperatorContext) -> Result<(), OperatorError> {
         self.context = Some(context.clone());
+        // Windows a restore brought back.
+        for aggregate in self.open.values_mut() {
+            aggregate.open(context)?;
+        }
+        Ok(())
+    }
+
+    fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<Vec<u8>>, OperatorError> {
+        let mut windows = Vec::with_capacity(self.open.len());
+        for (key, aggregate) in &mut self.open {
+            windows.push((*key, aggregate.state_batches()?));
+        }
+        let snapshot = AlignedSnapshot {
+            watermark: self.watermark.0,
+            late_rows: self.late_rows,
+            windows,
+        };
+        Ok(Some(snapshot.encode()))
+    }
+
+    fn restore_state(&mut self, state: &[u8]) -> Result<(), OperatorError> {
+        let snapshot = AlignedSnapshot::decode(state)?;
+        self.watermark = Watermark(snapshot.watermark);
+        self.late_rows = snapshot.late_rows;
+        self.open.clear();
+        for (key, batches) in snapshot.windows {
+            let mut aggregate = Aggregate::new(&self.params, &self.input, AggregateMode::Complete)?;
+            aggregate.merge_state(&batches)?;
+            self.open.insert(key, aggregate);
+        }
         Ok(())
     }
 

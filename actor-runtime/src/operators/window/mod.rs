@@ -7,6 +7,7 @@
 
 pub mod aggregate;
 pub mod aligned;
+mod aligned_state;
 pub mod assign;
 pub mod held;
 pub mod params;

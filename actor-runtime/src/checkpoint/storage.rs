@@ -1,0 +1,167 @@
+//! Where checkpoints are kept: a directory, through opendal, holding
+//! `JOB/chk-NNNNNNNNNN/CHAIN-SUBTASK.state` per task of each checkpoint.
+//! The scheduler records which checkpoints are complete (in its store);
+//! this layout only holds the bytes, so a checkpoint directory without a
+//! record is an unfinished one and is never restored.
+
+use opendal::services::Fs;
+use opendal::Operator;
+
+/// Why checkpoint storage could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A job id that cannot name a directory.
+    #[error("job id {0:?} cannot name a checkpoint directory")]
+    BadJob(String),
+    /// The store failed (a full disk, a missing file, no permission).
+    #[error("{doing} {path}: {source}")]
+    Store {
+        /// What was being done.
+        doing: &'static str,
+        /// The file.
+        path: String,
+        /// opendal's error (boxed: it is large, and errors are rare).
+        source: Box<opendal::Error>,
+    },
+}
+
+impl StorageError {
+    /// Whether the file asked for does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Store { source, .. } if source.kind() == opendal::ErrorKind::NotFound)
+    }
+}
+
+/// A checkpoint store rooted at one directory.
+#[derive(Clone, Debug)]
+pub struct CheckpointStorage {
+    root: String,
+    op: Operator,
+}
+
+fn store_error(doing: &'static str, path: &str) -> impl FnOnce(opendal::Error) -> StorageError {
+    let path = path.to_string();
+    move |source| StorageError::Store {
+        doing,
+        path,
+        source: Box::new(source),
+    }
+}
+
+impl CheckpointStorage {
+    /// The store under directory `root` (created as needed).
+    pub fn new(root: &str) -> Result<Self, StorageError> {
+        let op = Operator::new(Fs::default().root(root)).map_err(store_error("opening", root))?;
+        Ok(Self {
+            root: root.to_string(),
+            op,
+        })
+    }
+
+    /// The directory it is rooted at.
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
+    fn job_dir(job: &str) -> Result<String, StorageError> {
+        let safe = !job.is_empty()
+            && job
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        match safe {
+            true => Ok(format!("{job}/")),
+            false => Err(StorageError::BadJob(job.to_string())),
+        }
+    }
+
+    /// The directory of checkpoint `checkpoint` of `job`.
+    pub fn checkpoint_dir(job: &str, checkpoint: u64) -> Result<String, StorageError> {
+        Ok(format!("{}chk-{checkpoint:010}/", Self::job_dir(job)?))
+    }
+
+    /// The file of one task's state in a checkpoint.
+    pub fn task_path(
+        job: &str,
+        checkpoint: u64,
+        chain: usize,
+        subtask: u32,
+    ) -> Result<String, StorageError> {
+        Ok(format!(
+            "{}{chain:03}-{subtask:05}.state",
+            Self::checkpoint_dir(job, checkpoint)?
+        ))
+    }
+
+    /// Writes `bytes` to `path` (opendal's `fs` writes to a temporary
+    /// name and renames, so a reader never sees half a file).
+    pub async fn write(&self, path: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
+        self.op
+            .write(path, bytes)
+            .await
+            .map(|_| ())
+            .map_err(store_error("writing", &self.shown(path)))
+    }
+
+    /// Reads the file at `path`.
+    pub async fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
+        self.op
+            .read(path)
+            .await
+            .map(|buffer| buffer.to_vec())
+            .map_err(store_error("reading", &self.shown(path)))
+    }
+
+    /// Deletes checkpoint `checkpoint` of `job`, every file of it.
+    pub async fn delete_checkpoint(&self, job: &str, checkpoint: u64) -> Result<(), StorageError> {
+        let dir = Self::checkpoint_dir(job, checkpoint)?;
+        self.op
+            .delete_with(&dir)
+            .recursive(true)
+            .await
+            .map_err(store_error("deleting", &self.shown(&dir)))
+    }
+
+    /// Deletes every checkpoint of `job`.
+    pub async fn delete_job(&self, job: &str) -> Result<(), StorageError> {
+        let dir = Self::job_dir(job)?;
+        self.op
+            .delete_with(&dir)
+            .recursive(true)
+            .await
+            .map_err(store_error("deleting", &self.shown(&dir)))
+    }
+
+    /// `path` as a person finds it: under the root.
+    fn shown(&self, path: &str) -> String {
+        format!("{}/{path}", self.root.trim_end_matches('/'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_job_checkpoint_and_task_and_refuse_odd_job_ids() {
+        assert_eq!(
+            CheckpointStorage::task_path("job-7", 12, 1, 3).unwrap(),
+            "job-7/chk-0000000012/001-00003.state"
+        );
+        for bad in ["", "../x", "a/b", "a b", "."] {
+            assert!(CheckpointStorage::job_dir(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn files_round_trip_and_a_checkpoint_is_deleted_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = CheckpointStorage::new(dir.path().to_str().unwrap()).unwrap();
+        let path = CheckpointStorage::task_path("j", 1, 0, 0).unwrap();
+        storage.write(&path, b"state".to_vec()).await.unwrap();
+        assert_eq!(storage.read(&path).await.unwrap(), b"state");
+        storage.delete_checkpoint("j", 1).await.unwrap();
+        let gone = storage.read(&path).await.unwrap_err();
+        assert!(gone.is_not_found(), "{gone}");
+        assert!(gone.to_string().contains("chk-0000000001"), "{gone}");
+    }
+}

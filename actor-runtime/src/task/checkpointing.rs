@@ -1,0 +1,215 @@
+//! A task's part in checkpoints: restoring its chain's state before the
+//! operators open, injecting a barrier at a source when the coordinator
+//! triggers one, snapshotting the chain once a barrier has gone through
+//! it, writing the snapshot off the loop and acknowledging it, and
+//! telling the operators when a checkpoint is complete.
+//!
+//! The snapshot is taken on the task's loop right after the barrier went
+//! through every chained operator and before anything after it is read,
+//! so it holds exactly the rows before the barrier. Encoding is the
+//! synchronous part; the write to storage runs as a task of its own, so
+//! rows flow on while it lands, and its acknowledgement (or the reason it
+//! failed, which abandons the checkpoint but not the job) goes to the
+//! coordinator when it is done.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::running::Running;
+use super::TaskError;
+use crate::attempt::AttemptKey;
+use crate::checkpoint::{
+    CheckpointAck, CheckpointAcks, CheckpointCommand, CheckpointStorage, TaskCheckpointStats,
+    TaskState,
+};
+use crate::message::{Barrier, Signal};
+
+/// A running task's link to the checkpoint coordinator.
+pub struct TaskCheckpoints {
+    /// Commands for this attempt.
+    pub inbox: UnboundedReceiver<CheckpointCommand>,
+    /// Where acknowledgements go.
+    pub acks: Arc<dyn CheckpointAcks>,
+    /// Where state is written and read.
+    pub storage: CheckpointStorage,
+    /// The attempt, which names its state file.
+    pub key: AttemptKey,
+    /// The checkpoint to restore before the operators open.
+    pub restore: Option<u64>,
+    /// When the first barrier of the checkpoint being aligned arrived.
+    pub(super) align_started: Option<Instant>,
+}
+
+impl TaskCheckpoints {
+    /// A link for attempt `key`, restoring `restore` first if set.
+    pub fn new(
+        inbox: UnboundedReceiver<CheckpointCommand>,
+        acks: Arc<dyn CheckpointAcks>,
+        storage: CheckpointStorage,
+        key: AttemptKey,
+        restore: Option<u64>,
+    ) -> Self {
+        Self {
+            inbox,
+            acks,
+            storage,
+            key,
+            restore,
+            align_started: None,
+        }
+    }
+}
+
+impl Running {
+    fn restore_error(&self, checkpoint: u64, message: String) -> TaskError {
+        TaskError::Restore {
+            task: self.name.clone(),
+            checkpoint,
+            message,
+        }
+    }
+
+    /// Reads the task's state from the checkpoint it restores (if any)
+    /// and hands each slot its part, before anything opens.
+    pub(super) async fn restore(&mut self) -> Result<(), TaskError> {
+        let Some(link) = &self.checkpoints else {
+            return Ok(());
+        };
+        let Some(checkpoint) = link.restore else {
+            return Ok(());
+        };
+        let key = &link.key;
+        let path = CheckpointStorage::task_path(&key.job, checkpoint, key.chain, key.subtask)
+            .map_err(|e| self.restore_error(checkpoint, e.to_string()))?;
+        let read = link.storage.read(&path).await;
+        let bytes = read.map_err(|e| self.restore_error(checkpoint, e.to_string()))?;
+        let state = TaskState::decode(&bytes)
+            .map_err(|e| self.restore_error(checkpoint, format!("{path}: {e}")))?;
+        let slots = self.operators.len() as u32 + 1;
+        if state.slots != slots {
+            return Err(self.restore_error(
+                checkpoint,
+                format!(
+                    "{path} holds {} operators' state where the task has {slots}",
+                    state.slots
+                ),
+            ));
+        }
+        for (slot, blob) in &state.blobs {
+            let restored = match (*slot, &mut self.source) {
+                (0, Some(source)) => source.restore_state(blob),
+                (0, None) => Err(crate::operator::OperatorError::BadInput(
+                    "state for a source the task does not have".into(),
+                )),
+                (slot, _) => self.operators[slot as usize - 1].restore_state(blob),
+            };
+            restored.map_err(|e| self.restore_error(checkpoint, format!("{path}: {e}")))?;
+        }
+        tracing::info!(
+            checkpoint,
+            bytes = bytes.len(),
+            "restored from a checkpoint"
+        );
+        Ok(())
+    }
+
+    /// Serves one command from the coordinator.
+    pub(super) async fn on_command(&mut self, command: CheckpointCommand) -> Result<(), TaskError> {
+        match command {
+            // Only a source starts a checkpoint; other tasks wait for the
+            // barrier.
+            CheckpointCommand::Trigger(checkpoint) if self.source.is_some() => {
+                let barrier = Barrier { checkpoint };
+                self.signal(0, Signal::Barrier(barrier)).await?;
+                self.snapshot(checkpoint)
+            }
+            CheckpointCommand::Trigger(_) => Ok(()),
+            CheckpointCommand::Complete(checkpoint) => {
+                for op in 0..self.operators.len() {
+                    let completed = self.operators[op].checkpoint_complete(checkpoint);
+                    completed.map_err(|e| self.op_error(e))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Notes that a barrier arrived on one input channel: the first one
+    /// of a checkpoint starts its alignment.
+    pub(super) fn barrier_arrived(&mut self) {
+        if let Some(link) = &mut self.checkpoints {
+            link.align_started.get_or_insert_with(Instant::now);
+        }
+    }
+
+    /// Snapshots the chain for `checkpoint` (its barrier has just gone
+    /// through every operator) and writes it off the loop, acknowledging
+    /// when written. A task without a link (no checkpoints) does nothing.
+    pub(super) fn snapshot(&mut self, checkpoint: u64) -> Result<(), TaskError> {
+        let Some(link) = &mut self.checkpoints else {
+            return Ok(());
+        };
+        let alignment = link.align_started.take().map(|at| at.elapsed());
+        let started = Instant::now();
+        let mut blobs = BTreeMap::new();
+        if let Some(source) = &mut self.source {
+            let state = source.snapshot_state(checkpoint);
+            if let Some(blob) = state.map_err(|e| op_failure(&self.name, e))? {
+                blobs.insert(0, blob);
+            }
+        }
+        for (i, op) in self.operators.iter_mut().enumerate() {
+            let state = op.snapshot_state(checkpoint);
+            if let Some(blob) = state.map_err(|e| op_failure(&self.name, e))? {
+                blobs.insert(i as u32 + 1, blob);
+            }
+        }
+        let Some(link) = &self.checkpoints else {
+            return Ok(());
+        };
+        let bytes = TaskState {
+            slots: self.operators.len() as u32 + 1,
+            blobs,
+        }
+        .encode();
+        let mut stats = TaskCheckpointStats {
+            bytes: bytes.len() as u64,
+            alignment_ms: alignment.map_or(0, |d| d.as_millis() as u64),
+            sync_ms: started.elapsed().as_millis() as u64,
+            async_ms: 0,
+        };
+        let key = link.key.clone();
+        let (storage, acks) = (link.storage.clone(), link.acks.clone());
+        tokio::spawn(async move {
+            let written = Instant::now();
+            let outcome =
+                match CheckpointStorage::task_path(&key.job, checkpoint, key.chain, key.subtask) {
+                    Ok(path) => storage.write(&path, bytes).await,
+                    Err(e) => Err(e),
+                };
+            stats.async_ms = written.elapsed().as_millis() as u64;
+            if let Err(error) = &outcome {
+                tracing::warn!(checkpoint, %error, "cannot store this task's checkpoint");
+            }
+            acks.ack(CheckpointAck {
+                job: key.job,
+                chain: key.chain,
+                subtask: key.subtask,
+                attempt: key.attempt,
+                checkpoint,
+                outcome: outcome.map(|()| stats).map_err(|e| e.to_string()),
+            });
+        });
+        Ok(())
+    }
+}
+
+fn op_failure(task: &str, source: crate::operator::OperatorError) -> TaskError {
+    TaskError::Operator {
+        task: task.to_string(),
+        source,
+    }
+}

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use faro_runtime::attempt::{batch_from_bytes, encode_outcome, AttemptKey};
+use faro_runtime::checkpoint::{CheckpointAck, CheckpointAcks};
 use faro_runtime::data::Batch;
 use faro_runtime::exchange::agreement::{Agreeing, SampleExchange, SampleRequest};
 use faro_runtime::worker::Worker;
@@ -23,8 +24,8 @@ use crate::control::{AttemptWatermark, FromScheduler, ToScheduler, ToWorker, DON
 /// How long to wait before trying to reach the scheduler again.
 const RECONNECT: Duration = Duration::from_millis(500);
 
-/// The worker's way to the scheduler for range samples: the current
-/// control connection.
+/// The worker's way to the scheduler for range samples and checkpoint
+/// acknowledgements: the current control connection.
 #[derive(Default)]
 struct SchedulerSamples {
     connection: Mutex<Option<Connection>>,
@@ -62,11 +63,33 @@ impl SampleExchange for SchedulerSamples {
     }
 }
 
+impl CheckpointAcks for SchedulerSamples {
+    /// Sent on the current control connection, off the task's loop; an
+    /// acknowledgement that cannot be sent leaves the checkpoint to time
+    /// out.
+    fn ack(&self, ack: CheckpointAck) {
+        let connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let Some(connection) = connection else {
+            return;
+        };
+        tokio::spawn(async move {
+            if let Err(error) = ask(&connection, &ToScheduler::CheckpointAck(ack)).await {
+                tracing::warn!(%error, "cannot acknowledge a checkpoint");
+            }
+        });
+    }
+}
+
 /// Serves `scheduler` from `worker` until the process ends.
 pub async fn serve_scheduler(worker: Arc<Worker>, endpoint: Endpoint, scheduler: SocketAddr) {
     let mut announced = false;
     let samples = Arc::new(SchedulerSamples::default());
     worker.set_sample_exchange(samples.clone());
+    worker.set_checkpoint_acks(samples.clone());
     loop {
         match session(&worker, &endpoint, scheduler, &mut announced, &samples).await {
             Ok(()) => {}
@@ -245,6 +268,29 @@ async fn answer(worker: &Worker, connection: &Connection, request: &[u8], respon
                 subtask,
                 attempt,
             });
+            DONE.to_vec()
+        }
+        ToWorker::Checkpoint {
+            job,
+            chain,
+            subtask,
+            attempt,
+            checkpoint,
+        } => {
+            let key = AttemptKey {
+                job,
+                chain,
+                subtask,
+                attempt,
+            };
+            if !worker.trigger_checkpoint(&key, checkpoint) {
+                responder.refuse("the attempt does not run here").await;
+                return;
+            }
+            DONE.to_vec()
+        }
+        ToWorker::CheckpointComplete { job, checkpoint } => {
+            worker.checkpoint_complete(&job, checkpoint);
             DONE.to_vec()
         }
         ToWorker::FinishJob { job } => {

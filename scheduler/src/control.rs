@@ -9,6 +9,7 @@
 //! [`faro_runtime::attempt::encode_outcome`].
 
 use faro_runtime::attempt::AttemptKey;
+use faro_runtime::checkpoint::CheckpointAck;
 use faro_runtime::deploy::TaskDeployment;
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +62,9 @@ pub enum ToScheduler {
         /// An archived batch.
         batch: Vec<u8>,
     },
+    /// A task's part of a checkpoint is stored (or why not); answered
+    /// `Taken`.
+    CheckpointAck(CheckpointAck),
 }
 
 /// One running attempt's watermark, as a heartbeat reports it.
@@ -144,6 +148,26 @@ pub enum ToWorker {
         subtask: u32,
         /// The attempt.
         attempt: u32,
+    },
+    /// Start a checkpoint at one source attempt (it injects the barrier).
+    Checkpoint {
+        /// The job.
+        job: String,
+        /// The chain.
+        chain: usize,
+        /// The subtask.
+        subtask: u32,
+        /// The attempt.
+        attempt: u32,
+        /// The checkpoint.
+        checkpoint: u64,
+    },
+    /// A checkpoint of a job is complete: its sinks commit.
+    CheckpointComplete {
+        /// The job.
+        job: String,
+        /// The checkpoint.
+        checkpoint: u64,
     },
     /// Stop every attempt of a job and forget it (it ended or was
     /// cancelled).

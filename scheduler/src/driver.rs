@@ -26,7 +26,11 @@ use faro_shuffle::storage::ShuffleShape;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
+use crate::checkpoints::{CheckpointHistory, CheckpointHub};
+mod checkpointing;
 use crate::failover::{scope, FailoverPolicy, RerunCause, Scope};
+use checkpointing::Checkpointing;
+use faro_runtime::checkpoint::CheckpointTarget;
 
 /// How long a pipelined region waits, after a task failed for a reason a
 /// re-run might fix, for a neighbour's deterministic failure (see
@@ -50,6 +54,8 @@ pub struct Cluster {
     pub samples: Arc<crate::ranges::Samples>,
     /// The workers' slots, granted to regions of every job in turn.
     pub slots: Arc<SlotPool>,
+    /// Where checkpoints are stored and acknowledged.
+    pub checkpoints: Arc<CheckpointHub>,
 }
 
 /// One job to run.
@@ -74,6 +80,9 @@ pub struct JobRun {
     /// Where a streaming job's `collect` rows go as they come; without
     /// it they are kept and reported with their region, as in batch.
     pub live: Option<LiveRows>,
+    /// The job's checkpoints so far (a resumed job restores from the
+    /// newest usable one).
+    pub checkpoints: CheckpointHistory,
 }
 
 /// How long to wait before asking the shuffle service again about
@@ -87,7 +96,7 @@ enum RegionFailure {
     Fatal(String),
 }
 
-type Joined = (usize, u32, u32, String, Result<TaskDone, AttemptError>);
+pub(crate) type Joined = (usize, u32, u32, String, Result<TaskDone, AttemptError>);
 
 /// What a region's end means for iterating operators.
 enum Epochs {
@@ -110,6 +119,11 @@ struct Driver<'a> {
     /// attempts with one number, whatever re-ran it.
     last_deployed: HashMap<(usize, u32), u32>,
     placement: Vec<Vec<String>>,
+    /// A checkpointed job's coordinator and restore point.
+    checkpointing: Option<Checkpointing>,
+    /// Whether a failure seen while looking for a root cause said the
+    /// checkpoint being restored cannot be read.
+    unreadable: bool,
 }
 
 /// Runs `run` on `cluster` to its end, reporting each step to `progress`.
@@ -125,8 +139,11 @@ pub async fn drive(
         .iter()
         .map(|c| vec![String::new(); c.parallelism as usize])
         .collect();
+    let checkpointing = Checkpointing::new(cluster, &run);
     let mut driver = Driver {
         cluster,
+        checkpointing,
+        unreadable: false,
         next_attempt: run.first_attempts.clone(),
         last_deployed: HashMap::new(),
         run,
@@ -135,7 +152,9 @@ pub async fn drive(
         progress,
         placement,
     };
-    driver.run_all().await
+    let outcome = driver.run_all().await;
+    cluster.checkpoints.forget(&driver.run.job_id);
+    outcome
 }
 
 impl Driver<'_> {
@@ -398,6 +417,10 @@ impl Driver<'_> {
             max_frame: self.cluster.max_frame,
             keep: self.run.keep,
             live_collect: self.run.job.streaming && self.run.live.is_some(),
+            checkpoints: self.checkpointing.as_ref().map(|c| CheckpointTarget {
+                root: self.cluster.checkpoints.root().to_string(),
+                restore: c.restore,
+            }),
         };
         let live = self.run.live.clone().filter(|_| self.run.job.streaming);
         let workers = self.cluster.workers.clone();
@@ -457,6 +480,7 @@ impl Driver<'_> {
             self.align_attempts(&tasks, 0);
         }
         let mut set = JoinSet::new();
+        self.restoring();
         for &(c, s) in &tasks {
             self.spawn(&mut set, c, s, Duration::ZERO);
         }
@@ -464,7 +488,7 @@ impl Driver<'_> {
         let mut collected = Vec::new();
         let mut truncated = false;
         while finished.len() < tasks.len() {
-            let Some(joined) = set.join_next().await else {
+            let Some(joined) = self.next_joined(&mut set, &tasks, &finished).await else {
                 return Err(RegionFailure::Fatal("the region's tasks vanished".into()));
             };
             // An aborted attempt (region restart) was accounted for then.
@@ -492,6 +516,10 @@ impl Driver<'_> {
             let deterministic = matches!(
                 &error,
                 AttemptError::Failed(failure) if failure.cause == FailureCause::Deterministic
+            );
+            self.unreadable |= matches!(
+                &error,
+                AttemptError::Failed(failure) if failure.cause == FailureCause::CheckpointUnreadable
             );
             // In a pipelined region a failure may echo a neighbour's: that
             // neighbour's failure is then the one to record and decide on.
@@ -565,6 +593,7 @@ impl Driver<'_> {
                     collected.clear();
                     truncated = false;
                     self.align_attempts(&tasks, next);
+                    self.fall_back();
                     tokio::time::sleep(wait).await;
                     if !self
                         .cluster
@@ -575,6 +604,7 @@ impl Driver<'_> {
                         return Err(RegionFailure::Fatal("no worker is left".into()));
                     }
                     self.place(&chains, &grant)?;
+                    self.restoring();
                     for &(oc, os) in &tasks {
                         self.spawn(&mut set, oc, os, Duration::ZERO);
                     }
@@ -619,6 +649,10 @@ impl Driver<'_> {
                 Err(error) => error,
             };
             finished.insert((c, s));
+            self.unreadable |= matches!(
+                &error,
+                AttemptError::Failed(f) if f.cause == FailureCause::CheckpointUnreadable
+            );
             if matches!(&error, AttemptError::Failed(f) if f.cause == FailureCause::Deterministic) {
                 let _ = self.progress.send(Progress::Failed {
                     chain: c,

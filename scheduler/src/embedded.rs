@@ -22,6 +22,7 @@ use faro_shuffle::storage::IoPreference;
 use faro_shuffle::{ClusterSecret, ShuffleServer};
 use faro_transport::{Endpoint, LocalCa, TransportOptions};
 
+use crate::checkpoints::CheckpointHub;
 use crate::driver::{drive, Cluster, JobRun, Progress};
 use crate::failover::FailoverPolicy;
 use crate::shuffle::ShuffleService;
@@ -127,6 +128,10 @@ impl Embedded {
                 .with_access(access)
                 .with_in_process_shuffle(node_addr, shuffle.clone()),
         );
+        let checkpoints = Arc::new(CheckpointHub::new(
+            dir.join("checkpoints").to_string_lossy().into_owned(),
+        ));
+        worker.set_checkpoint_acks(checkpoints.clone());
         let workers = Workers::new(Duration::from_secs(3600));
         workers.add_local(worker.clone());
         let cluster = Cluster {
@@ -140,6 +145,7 @@ impl Embedded {
             max_frame: TransportOptions::default().buffer_size,
             samples: crate::ranges::Samples::new(),
             slots: crate::slots::SlotPool::new(),
+            checkpoints: checkpoints.clone(),
         };
         Ok(Self {
             _temp: temp,
@@ -205,6 +211,7 @@ impl Embedded {
             worker_patience: Duration::from_secs(1),
             keep: None,
             live,
+            checkpoints: Default::default(),
         };
         // Progress is taken as it comes: the driver waits for each attempt's
         // start to be taken before deploying it.

@@ -173,6 +173,10 @@ pub struct JobRecord {
     /// model fed back): a restarted scheduler resumes from them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iteration: Option<(String, serde_json::Value)>,
+    /// A checkpointed job's checkpoints: complete ones, abandoned,
+    /// unusable, restores.
+    #[serde(default)]
+    pub checkpoints: crate::checkpoints::CheckpointHistory,
 }
 
 /// One finished epoch of a training job.

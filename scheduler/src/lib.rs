@@ -8,7 +8,8 @@
 //!   that registered over [`control`] and heartbeat); [`shuffle`]: the
 //!   shuffle service as the scheduler uses it.
 //! - [`driver`]: runs one job's regions in order over those, with failover,
-//!   reporting each step as [`progress`];
+//!   reporting each step as [`progress`]; a streaming job's checkpoints
+//!   are decided by [`coordinator`] and stored as [`checkpoints`] says;
 //!   [`ranges`]: range-edge samples gathered for producers in several
 //!   processes.
 //! - [`agent`]: the worker process's side of the control connection.
@@ -21,7 +22,9 @@
 
 pub mod agent;
 pub mod auth;
+pub mod checkpoints;
 pub mod control;
+pub mod coordinator;
 pub mod driver;
 pub mod embedded;
 pub mod failover;

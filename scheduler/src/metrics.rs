@@ -232,6 +232,7 @@ mod tests {
             streaming: false,
             epochs: Vec::new(),
             iteration: None,
+            checkpoints: Default::default(),
         }
     }
 

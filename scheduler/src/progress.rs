@@ -92,6 +92,14 @@ pub enum Progress {
         summary: Vec<Batch>,
     },
     /// A region finished; `collected` are its `collect` rows.
+    /// A checkpoint completed.
+    Checkpoint(crate::coordinator::CheckpointRecord),
+    /// A checkpoint was started and abandoned.
+    CheckpointAbandoned(u64),
+    /// A checkpoint was found unreadable on restore.
+    CheckpointUnusable(u64),
+    /// A region was deployed to restore this checkpoint.
+    Restored(u64),
     RegionDone {
         /// The region (index in run order).
         region: usize,

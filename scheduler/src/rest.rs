@@ -6,6 +6,7 @@
 //! | `GET /v1/jobs?limit=N&after=CURSOR` | a page of jobs, oldest first: `{"jobs": […], "next": CURSOR or null}` (`limit` 1–1000, default 100) |
 //! | `GET /v1/jobs/{id}` | one job: state, vertices, tasks, timings, re-runs |
 //! | `GET /v1/jobs/{id}/spec` | the spec it was submitted with |
+//! | `GET /v1/jobs/{id}/checkpoints` | a checkpointed job's history: complete checkpoints (id, trigger time, duration, bytes, alignment), abandoned, unusable, restores |
 //! | `POST /v1/jobs/{id}/cancel` | stop it and delete its shuffle data |
 //! | `GET /v1/jobs/{id}/result` | its `collect` rows (`409` until finished) |
 //! | `GET /v1/workers`, `GET /v1/shuffle/nodes` | the cluster |
@@ -138,6 +139,14 @@ async fn spec(api: State, request: HttpRequest, id: web::Path<String>) -> HttpRe
     }
 }
 
+async fn checkpoints(api: State, request: HttpRequest, id: web::Path<String>) -> HttpResponse {
+    guarded!(api, request);
+    match api.scheduler.job(&id) {
+        Ok(job) => HttpResponse::Ok().json(job.checkpoints),
+        Err(e) => failure(e),
+    }
+}
+
 async fn status(api: State, request: HttpRequest, id: web::Path<String>) -> HttpResponse {
     guarded!(api, request);
     match api.scheduler.status(&id) {
@@ -263,6 +272,7 @@ pub fn serve(
                     .route("/v1/jobs/{id}/cancel", web::post().to(cancel))
                     .route("/v1/jobs/{id}/result", web::get().to(result))
                     .route("/v1/jobs/{id}/spec", web::get().to(spec))
+                    .route("/v1/jobs/{id}/checkpoints", web::get().to(checkpoints))
                     .route("/v1/workers", web::get().to(workers))
                     .route("/v1/shuffle/nodes", web::get().to(shuffle_nodes))
                     .route("/v1/openapi.json", web::get().to(openapi))

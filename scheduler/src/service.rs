@@ -19,6 +19,7 @@ use faro_runtime::operators::basic::KeepLimit;
 use faro_runtime::plan::Plan;
 use faro_runtime::spec::{validate, JobSpec, SpecError, ValidJob};
 
+use crate::checkpoints::HISTORY;
 use crate::driver::{drive, Cluster, JobRun, Progress};
 use crate::embedded::{finish, EmbeddedNode};
 use crate::failover::FailoverPolicy;
@@ -227,6 +228,7 @@ impl Scheduler {
             streaming: job.streaming,
             epochs: Vec::new(),
             iteration: None,
+            checkpoints: Default::default(),
         };
         self.store.add_job(&record, &spec)?;
         self.start(id.clone(), job);
@@ -271,6 +273,7 @@ impl Scheduler {
                 bytes: self.config.result_bytes,
             }),
             live: None,
+            checkpoints: record.checkpoints.clone(),
         };
         // A streaming job's rows are kept as they come (up to the result
         // limits), so its result can be read while it runs.
@@ -413,6 +416,19 @@ impl Scheduler {
                 ..
             } => {
                 self.keep_rows(id, &collected, truncated, Some(region));
+            }
+            Progress::Checkpoint(record) => self.update(id, |r| {
+                let history = &mut r.checkpoints;
+                history.completed.push(record);
+                let over = history.completed.len().saturating_sub(HISTORY);
+                history.completed.drain(..over);
+            }),
+            Progress::CheckpointAbandoned(_) => self.update(id, |r| r.checkpoints.abandoned += 1),
+            Progress::CheckpointUnusable(checkpoint) => {
+                self.update(id, |r| r.checkpoints.unusable.push(checkpoint))
+            }
+            Progress::Restored(checkpoint) => {
+                self.update(id, |r| r.checkpoints.restores.push(checkpoint))
             }
         }
     }

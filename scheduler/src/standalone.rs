@@ -10,33 +10,45 @@ use faro_transport::{Connection, Endpoint};
 
 use faro_runtime::attempt::{batch_from_bytes, AttemptKey};
 
+use crate::checkpoints::CheckpointHub;
 use crate::control::{FromScheduler, ToScheduler};
 use crate::ranges::Samples;
 use crate::workers::Workers;
+use faro_runtime::checkpoint::CheckpointAcks;
 
 /// Accepts workers on `endpoint` until it closes; range samples are
-/// gathered in `samples`.
-pub async fn serve_control(endpoint: Endpoint, workers: Arc<Workers>, samples: Arc<Samples>) {
+/// gathered in `samples`, checkpoint acknowledgements routed by
+/// `checkpoints`.
+pub async fn serve_control(
+    endpoint: Endpoint,
+    workers: Arc<Workers>,
+    samples: Arc<Samples>,
+    checkpoints: Arc<CheckpointHub>,
+) {
     workers.spawn_expiry();
     while let Some(connection) = endpoint.accept().await {
         match connection {
             Ok(connection) => {
-                tokio::spawn(serve_worker(connection, workers.clone(), samples.clone()));
+                let routes = (workers.clone(), samples.clone(), checkpoints.clone());
+                tokio::spawn(serve_worker(connection, routes));
             }
             Err(error) => tracing::debug!(%error, "a worker could not connect"),
         }
     }
 }
 
-async fn serve_worker(connection: Connection, workers: Arc<Workers>, samples: Arc<Samples>) {
+/// What a worker's messages reach: the registry, the range samples and
+/// the checkpoint acknowledgement routes.
+type Routes = (Arc<Workers>, Arc<Samples>, Arc<CheckpointHub>);
+
+async fn serve_worker(connection: Connection, routes: Routes) {
     let server = Arc::new(RpcServer::new());
     while let Ok(incoming) = connection.accept_channel().await {
-        let (server, workers, connection) = (server.clone(), workers.clone(), connection.clone());
-        let samples = samples.clone();
+        let (server, routes, connection) = (server.clone(), routes.clone(), connection.clone());
         tokio::spawn(async move {
             match server.accept(incoming).await {
                 Ok(Some((request, responder))) => {
-                    answer(&workers, &samples, &connection, &request, responder).await;
+                    answer(&routes, &connection, &request, responder).await;
                 }
                 Ok(None) => {}
                 Err(error) => tracing::debug!(%error, "a control call failed"),
@@ -45,13 +57,8 @@ async fn serve_worker(connection: Connection, workers: Arc<Workers>, samples: Ar
     }
 }
 
-async fn answer(
-    workers: &Arc<Workers>,
-    samples: &Samples,
-    connection: &Connection,
-    request: &[u8],
-    responder: Responder,
-) {
+async fn answer(routes: &Routes, connection: &Connection, request: &[u8], responder: Responder) {
+    let (workers, samples, checkpoints) = routes;
     let answer = match serde_json::from_slice::<ToScheduler>(request) {
         Ok(ToScheduler::Register { worker, slots }) => {
             workers.register(worker, slots, connection.clone());
@@ -97,6 +104,10 @@ async fn answer(
                 attempt,
             };
             take_rows(workers, &worker, &key, &batch).await
+        }
+        Ok(ToScheduler::CheckpointAck(ack)) => {
+            checkpoints.ack(ack);
+            FromScheduler::Taken
         }
         Err(error) => {
             responder

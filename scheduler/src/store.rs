@@ -303,6 +303,7 @@ mod tests {
             streaming: false,
             epochs: Vec::new(),
             iteration: None,
+            checkpoints: Default::default(),
         }
     }
 

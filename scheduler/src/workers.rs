@@ -31,6 +31,9 @@ pub enum AttemptError {
     WorkerLost(String),
 }
 
+/// How long a checkpoint call to a worker process may take.
+const CONTROL_CALL: Duration = Duration::from_secs(5);
+
 enum Link {
     Local(Arc<Worker>),
     Remote(Connection),
@@ -167,6 +170,45 @@ impl WorkerEntry {
                         Err(AttemptError::Failed(TaskFailure::transient(message)))
                     }
                     Err(_) => Err(lost_error()),
+                }
+            }
+        }
+    }
+
+    /// Tells attempt `key` to start checkpoint `checkpoint`; `false` if
+    /// it is not running there (the checkpoint cannot complete).
+    pub async fn trigger_checkpoint(&self, key: &AttemptKey, checkpoint: u64) -> bool {
+        match &self.link {
+            Link::Local(worker) => worker.trigger_checkpoint(key, checkpoint),
+            Link::Remote(connection) => {
+                let request = ToWorker::Checkpoint {
+                    job: key.job.clone(),
+                    chain: key.chain,
+                    subtask: key.subtask,
+                    attempt: key.attempt,
+                    checkpoint,
+                };
+                let request = serde_json::to_vec(&request).unwrap_or_default();
+                let call = rpc::call(connection, &request);
+                matches!(tokio::time::timeout(CONTROL_CALL, call).await, Ok(Ok(_)))
+            }
+        }
+    }
+
+    /// Tells the worker's attempts of `job` that `checkpoint` is
+    /// complete. A worker that does not hear it commits when it restores.
+    pub async fn checkpoint_complete(&self, job: &str, checkpoint: u64) {
+        match &self.link {
+            Link::Local(worker) => worker.checkpoint_complete(job, checkpoint),
+            Link::Remote(connection) => {
+                let request = ToWorker::CheckpointComplete {
+                    job: job.to_string(),
+                    checkpoint,
+                };
+                let request = serde_json::to_vec(&request).unwrap_or_default();
+                let call = rpc::call(connection, &request);
+                if !matches!(tokio::time::timeout(CONTROL_CALL, call).await, Ok(Ok(_))) {
+                    tracing::debug!(worker = %self.id, checkpoint, "a completion notice was not taken");
                 }
             }
         }

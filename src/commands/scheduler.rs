@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use faro_scheduler::checkpoints::CheckpointHub;
 use faro_scheduler::driver::Cluster;
 use faro_scheduler::failover::FailoverPolicy;
 use faro_scheduler::ranges::Samples;
@@ -48,6 +49,10 @@ pub struct SchedulerArgs {
     /// Directory of the job metadata store.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Directory checkpoints are written under: every worker must reach
+    /// it (a local or shared file system) [default: DATA_DIR/checkpoints].
+    #[arg(long)]
+    checkpoint_dir: Option<PathBuf>,
     /// A shuffle-service node as NAME=HOST:PORT (repeat for each node).
     #[arg(long = "shuffle-node")]
     shuffle_nodes: Option<Vec<String>>,
@@ -235,10 +240,18 @@ pub fn run(args: &SchedulerArgs) -> anyhow::Result<()> {
         let control = endpoint.local_addr()?;
         let workers = Workers::new(resolved.heartbeat_timeout);
         let samples = Samples::new();
+        let checkpoint_dir = args
+            .checkpoint_dir
+            .clone()
+            .unwrap_or_else(|| resolved.data_dir.join("checkpoints"));
+        let checkpoints = std::sync::Arc::new(CheckpointHub::new(
+            checkpoint_dir.to_string_lossy().into_owned(),
+        ));
         tokio::spawn(faro_scheduler::standalone::serve_control(
             endpoint.clone(),
             workers.clone(),
             samples.clone(),
+            checkpoints.clone(),
         ));
         let shuffle = (!resolved.nodes.is_empty()).then(|| {
             std::sync::Arc::new(ShuffleService::new(
@@ -254,6 +267,7 @@ pub fn run(args: &SchedulerArgs) -> anyhow::Result<()> {
             max_frame: faro_transport::TransportOptions::default().buffer_size,
             samples,
             slots: faro_scheduler::slots::SlotPool::new(),
+            checkpoints,
         };
         let scheduler = Scheduler::new(store, cluster, None, resolved.config.clone())?;
         let bound = faro_scheduler::rest::serve(listen, scheduler, resolved.access.clone())

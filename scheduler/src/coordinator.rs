@@ -1,0 +1,263 @@
+//! The checkpoint coordinator's decisions, without I/O: which checkpoint
+//! to start, whose acknowledgements it waits for, when it is complete,
+//! abandoned or timed out, and which complete checkpoints to keep. The
+//! driver does the talking (triggers, completion notices, deleting old
+//! checkpoints) and the recording.
+//!
+//! One checkpoint is in flight at a time, as Flink's default
+//! (`max-concurrent-checkpoints: 1`). A checkpoint waits for every task
+//! of the region under the attempt it was triggered for: an
+//! acknowledgement from another attempt (a restarted task's predecessor)
+//! is ignored, a task that could not store its state declines it, and one
+//! that takes longer than the timeout is abandoned. Ids only grow, also
+//! across restores and scheduler restarts.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use faro_runtime::checkpoint::{CheckpointAck, TaskCheckpointStats};
+use serde::{Deserialize, Serialize};
+
+/// A complete checkpoint, as the job's history shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointRecord {
+    /// Its id.
+    pub id: u64,
+    /// When it was triggered (ms since the epoch).
+    pub triggered_ms: u64,
+    /// Milliseconds from trigger to the last acknowledgement.
+    pub duration_ms: u64,
+    /// Bytes of state over all tasks.
+    pub bytes: u64,
+    /// The longest barrier alignment of any task.
+    pub alignment_ms: u64,
+    /// The longest synchronous (on the task's loop) part of any task.
+    pub sync_ms: u64,
+    /// Tasks that acknowledged.
+    pub tasks: u32,
+}
+
+/// A checkpoint waiting for acknowledgements.
+#[derive(Debug)]
+struct Pending {
+    id: u64,
+    started: Instant,
+    triggered_ms: u64,
+    /// The attempt each task must acknowledge from.
+    expected: HashMap<(usize, u32), u32>,
+    acked: HashMap<(usize, u32), TaskCheckpointStats>,
+}
+
+/// What an acknowledgement meant.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AckOutcome {
+    /// Not for the checkpoint in flight or its attempts.
+    Ignored,
+    /// Counted; others are still missing.
+    Waiting,
+    /// The last one: the checkpoint is complete.
+    Completed(CheckpointRecord),
+    /// A task could not take its part: the checkpoint is abandoned.
+    Declined {
+        /// The checkpoint.
+        id: u64,
+        /// The task's reason.
+        reason: String,
+    },
+}
+
+/// The coordinator of one job's checkpoints.
+#[derive(Debug)]
+pub struct Coordinator {
+    next: u64,
+    pending: Option<Pending>,
+}
+
+impl Coordinator {
+    /// Ids start after `last` (the highest id the job used before).
+    pub fn new(last: u64) -> Self {
+        Self {
+            next: last + 1,
+            pending: None,
+        }
+    }
+
+    /// The checkpoint in flight, if any.
+    pub fn pending(&self) -> Option<u64> {
+        self.pending.as_ref().map(|p| p.id)
+    }
+
+    /// Starts the next checkpoint over `tasks` (chain, subtask, attempt),
+    /// unless one is in flight.
+    pub fn trigger(
+        &mut self,
+        tasks: &[(usize, u32, u32)],
+        now: Instant,
+        now_ms: u64,
+    ) -> Option<u64> {
+        if self.pending.is_some() || tasks.is_empty() {
+            return None;
+        }
+        let id = self.next;
+        self.next += 1;
+        self.pending = Some(Pending {
+            id,
+            started: now,
+            triggered_ms: now_ms,
+            expected: tasks.iter().map(|&(c, s, a)| ((c, s), a)).collect(),
+            acked: HashMap::new(),
+        });
+        Some(id)
+    }
+
+    /// Takes one task's acknowledgement.
+    pub fn ack(&mut self, ack: &CheckpointAck, now: Instant) -> AckOutcome {
+        let Some(pending) = self.pending.as_mut() else {
+            return AckOutcome::Ignored;
+        };
+        let task = (ack.chain, ack.subtask);
+        if ack.checkpoint != pending.id || pending.expected.get(&task) != Some(&ack.attempt) {
+            return AckOutcome::Ignored;
+        }
+        let stats = match &ack.outcome {
+            Ok(stats) => *stats,
+            Err(reason) => {
+                let id = pending.id;
+                self.pending = None;
+                return AckOutcome::Declined {
+                    id,
+                    reason: reason.clone(),
+                };
+            }
+        };
+        pending.acked.insert(task, stats);
+        if pending.acked.len() < pending.expected.len() {
+            return AckOutcome::Waiting;
+        }
+        let Some(done) = self.pending.take() else {
+            return AckOutcome::Ignored;
+        };
+        let stats = done.acked.values();
+        AckOutcome::Completed(CheckpointRecord {
+            id: done.id,
+            triggered_ms: done.triggered_ms,
+            duration_ms: now.saturating_duration_since(done.started).as_millis() as u64,
+            bytes: stats.clone().map(|s| s.bytes).sum(),
+            alignment_ms: stats.clone().map(|s| s.alignment_ms).max().unwrap_or(0),
+            sync_ms: stats.map(|s| s.sync_ms).max().unwrap_or(0),
+            tasks: done.acked.len() as u32,
+        })
+    }
+
+    /// Abandons the checkpoint in flight if it has run past `timeout`;
+    /// returns its id.
+    pub fn expire(&mut self, now: Instant, timeout: Duration) -> Option<u64> {
+        let late = self
+            .pending
+            .as_ref()
+            .is_some_and(|p| now.saturating_duration_since(p.started) > timeout);
+        late.then(|| self.abandon()).flatten()
+    }
+
+    /// Abandons the checkpoint in flight (its tasks are restarting);
+    /// returns its id.
+    pub fn abandon(&mut self) -> Option<u64> {
+        self.pending.take().map(|p| p.id)
+    }
+}
+
+/// Of the complete checkpoints `complete` (oldest first), those to
+/// delete so that the newest `retain` are kept.
+pub fn beyond_retention(complete: &[u64], retain: u32) -> &[u64] {
+    let keep = (retain as usize).max(1);
+    &complete[..complete.len().saturating_sub(keep)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ack(checkpoint: u64, chain: usize, subtask: u32, attempt: u32) -> CheckpointAck {
+        CheckpointAck {
+            job: "j".into(),
+            chain,
+            subtask,
+            attempt,
+            checkpoint,
+            outcome: Ok(TaskCheckpointStats {
+                bytes: 10,
+                alignment_ms: u64::from(subtask),
+                sync_ms: 1,
+                async_ms: 2,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_completes_once_every_task_of_its_attempts_acknowledged() {
+        let now = Instant::now();
+        let mut c = Coordinator::new(4);
+        let tasks = [(0, 0, 1), (0, 1, 1), (1, 0, 1)];
+        assert_eq!(c.trigger(&tasks, now, 1_000), Some(5));
+        assert_eq!(c.trigger(&tasks, now, 1_000), None, "one at a time");
+        assert_eq!(c.ack(&ack(5, 0, 0, 1), now), AckOutcome::Waiting);
+        assert_eq!(
+            c.ack(&ack(5, 0, 1, 0), now),
+            AckOutcome::Ignored,
+            "old attempt"
+        );
+        assert_eq!(
+            c.ack(&ack(4, 0, 1, 1), now),
+            AckOutcome::Ignored,
+            "old checkpoint"
+        );
+        assert_eq!(c.ack(&ack(5, 0, 1, 1), now), AckOutcome::Waiting);
+        let later = now + Duration::from_millis(30);
+        let AckOutcome::Completed(record) = c.ack(&ack(5, 1, 0, 1), later) else {
+            panic!("not complete");
+        };
+        assert_eq!(
+            (
+                record.id,
+                record.bytes,
+                record.tasks,
+                record.alignment_ms,
+                record.duration_ms
+            ),
+            (5, 30, 3, 1, 30)
+        );
+        assert_eq!(c.pending(), None);
+        assert_eq!(c.trigger(&tasks, later, 2_000), Some(6));
+    }
+
+    #[test]
+    fn a_decline_or_a_timeout_abandons_it_and_ids_keep_growing() {
+        let now = Instant::now();
+        let mut c = Coordinator::new(0);
+        let tasks = [(0, 0, 0), (0, 1, 0)];
+        assert_eq!(c.trigger(&tasks, now, 0), Some(1));
+        let mut declined = ack(1, 0, 1, 0);
+        declined.outcome = Err("disk full".into());
+        assert_eq!(
+            c.ack(&declined, now),
+            AckOutcome::Declined {
+                id: 1,
+                reason: "disk full".into()
+            }
+        );
+        assert_eq!(c.trigger(&tasks, now, 0), Some(2));
+        let timeout = Duration::from_secs(1);
+        assert_eq!(c.expire(now + timeout, timeout), None);
+        assert_eq!(c.expire(now + timeout * 2, timeout), Some(2));
+        assert_eq!(c.trigger(&tasks, now, 0), Some(3));
+        assert_eq!(c.abandon(), Some(3));
+        assert_eq!(c.ack(&ack(3, 0, 0, 0), now), AckOutcome::Ignored);
+    }
+
+    #[test]
+    fn retention_keeps_the_newest() {
+        assert_eq!(beyond_retention(&[1, 2, 3, 4, 5], 3), &[1, 2]);
+        assert!(beyond_retention(&[1, 2], 3).is_empty());
+        assert_eq!(beyond_retention(&[1, 2], 0), &[1], "at least one is kept");
+    }
+}

@@ -1,0 +1,252 @@
+//! The driver's side of a checkpointed job: it triggers checkpoints on
+//! the job's interval at the source tasks, takes the tasks'
+//! acknowledgements, records complete checkpoints and tells the workers
+//! (sinks commit), deletes what retention drops, and picks the
+//! checkpoint a (re)started region restores — falling back to the one
+//! before when a task finds it unreadable. Decisions are
+//! [`crate::coordinator`]'s.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use faro_runtime::attempt::AttemptKey;
+use faro_runtime::checkpoint::{CheckpointAck, CheckpointStorage};
+use faro_runtime::spec::CheckpointSpec;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::task::{JoinError, JoinSet};
+
+use super::{Cluster, Driver, JobRun, Joined, Progress};
+use crate::coordinator::{beyond_retention, AckOutcome, Coordinator};
+
+/// A checkpointed job's coordinator, acknowledgements and restore point.
+pub(super) struct Checkpointing {
+    spec: CheckpointSpec,
+    coordinator: Coordinator,
+    acks: UnboundedReceiver<CheckpointAck>,
+    storage: Option<CheckpointStorage>,
+    /// Complete checkpoints a restore may use, oldest first.
+    usable: Vec<u64>,
+    /// What the next deployment of the region restores.
+    pub(super) restore: Option<u64>,
+    /// When the next checkpoint is due.
+    next_at: tokio::time::Instant,
+}
+
+/// What woke the driver while a checkpointed region runs.
+enum Woke {
+    Joined(Option<Result<Joined, JoinError>>),
+    Due,
+    Ack(Option<CheckpointAck>),
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Checkpointing {
+    /// The job's checkpointing, if its spec asks for it.
+    pub(super) fn new(cluster: &Cluster, run: &JobRun) -> Option<Self> {
+        let spec = run.job.checkpoints?;
+        let usable = run.checkpoints.usable();
+        let storage = match cluster.checkpoints.storage() {
+            Ok(storage) => Some(storage),
+            Err(error) => {
+                tracing::warn!(%error, "checkpoint storage cannot be opened");
+                None
+            }
+        };
+        let last = run
+            .checkpoints
+            .last_id()
+            .max(run.checkpoints.unusable.iter().copied().max().unwrap_or(0));
+        Some(Self {
+            spec,
+            coordinator: Coordinator::new(last),
+            acks: cluster.checkpoints.listen(&run.job_id),
+            storage,
+            restore: usable.last().copied(),
+            usable,
+            next_at: tokio::time::Instant::now(),
+        })
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_millis(self.spec.interval_ms)
+    }
+
+    /// Deletes checkpoint `id`'s files, off the driver's loop.
+    fn delete(&self, job: &str, id: u64) {
+        let Some(storage) = self.storage.clone() else {
+            return;
+        };
+        let job = job.to_string();
+        tokio::spawn(async move {
+            if let Err(error) = storage.delete_checkpoint(&job, id).await {
+                tracing::debug!(%error, "deleting a checkpoint");
+            }
+        });
+    }
+}
+
+impl Driver<'_> {
+    /// The region is about to be deployed: the next checkpoint is due an
+    /// interval from now, and the restore point (if any) is recorded.
+    pub(super) fn restoring(&mut self) {
+        let Some(c) = self.checkpointing.as_mut() else {
+            return;
+        };
+        c.next_at = tokio::time::Instant::now() + c.interval();
+        if let Some(id) = c.restore {
+            tracing::info!(job = %self.run.job_id, checkpoint = id, "restoring from a checkpoint");
+            let _ = self.progress.send(Progress::Restored(id));
+        }
+    }
+
+    /// The region restarts: the checkpoint in flight is abandoned, and
+    /// the restore point is the newest usable checkpoint — not the one
+    /// just found unreadable.
+    pub(super) fn fall_back(&mut self) {
+        let unreadable = std::mem::take(&mut self.unreadable);
+        let Some(c) = self.checkpointing.as_mut() else {
+            return;
+        };
+        if let Some(id) = c.coordinator.abandon() {
+            let _ = self.progress.send(Progress::CheckpointAbandoned(id));
+            c.delete(&self.run.job_id, id);
+        }
+        if let (true, Some(bad)) = (unreadable, c.restore) {
+            tracing::warn!(job = %self.run.job_id, checkpoint = bad, "checkpoint unreadable; falling back to the one before");
+            c.usable.retain(|&id| id != bad);
+            let _ = self.progress.send(Progress::CheckpointUnusable(bad));
+        }
+        c.restore = c.usable.last().copied();
+    }
+
+    /// The next attempt to end, serving checkpoints meanwhile.
+    pub(super) async fn next_joined(
+        &mut self,
+        set: &mut JoinSet<Joined>,
+        tasks: &[(usize, u32)],
+        finished: &HashSet<(usize, u32)>,
+    ) -> Option<Result<Joined, JoinError>> {
+        loop {
+            let woke = match self.checkpointing.as_mut() {
+                None => return set.join_next().await,
+                Some(c) => tokio::select! {
+                    joined = set.join_next() => Woke::Joined(joined),
+                    () = tokio::time::sleep_until(c.next_at) => Woke::Due,
+                    ack = c.acks.recv() => Woke::Ack(ack),
+                },
+            };
+            match woke {
+                Woke::Joined(joined) => return joined,
+                // A task that ended (its input did) can take no part.
+                Woke::Due if finished.is_empty() => self.trigger(tasks).await,
+                Woke::Due => {
+                    if let Some(c) = self.checkpointing.as_mut() {
+                        c.next_at += c.interval();
+                    }
+                }
+                Woke::Ack(Some(ack)) => self.take_ack(ack, tasks).await,
+                Woke::Ack(None) => return set.join_next().await,
+            }
+        }
+    }
+
+    /// Starts the next checkpoint at every source task of the region.
+    async fn trigger(&mut self, tasks: &[(usize, u32)]) {
+        let job = self.run.job_id.clone();
+        let attempts: Vec<(usize, u32, u32)> = tasks
+            .iter()
+            .map(|&(c, s)| (c, s, *self.last_deployed.get(&(c, s)).unwrap_or(&0)))
+            .collect();
+        let Some(c) = self.checkpointing.as_mut() else {
+            return;
+        };
+        c.next_at = tokio::time::Instant::now() + c.interval();
+        let timeout = Duration::from_millis(c.spec.timeout_ms);
+        if let Some(id) = c.coordinator.expire(Instant::now(), timeout) {
+            tracing::warn!(%job, checkpoint = id, "checkpoint timed out");
+            let _ = self.progress.send(Progress::CheckpointAbandoned(id));
+            c.delete(&job, id);
+        }
+        let Some(id) = c.coordinator.trigger(&attempts, Instant::now(), now_ms()) else {
+            return;
+        };
+        for &(chain, subtask, attempt) in &attempts {
+            let is_source = self.plan.chains[chain]
+                .steps
+                .first()
+                .is_some_and(|step| step.operator.is_source());
+            if !is_source {
+                continue;
+            }
+            let worker = &self.placement[chain][subtask as usize];
+            let key = AttemptKey {
+                job: job.clone(),
+                chain,
+                subtask,
+                attempt,
+            };
+            let triggered = match self.cluster.workers.get(worker) {
+                Some(entry) => entry.trigger_checkpoint(&key, id).await,
+                None => false,
+            };
+            if !triggered {
+                // Not running yet (or any more): the next one may be.
+                tracing::debug!(%job, checkpoint = id, "a source could not start the checkpoint");
+                if let Some(c) = self.checkpointing.as_mut() {
+                    if let Some(id) = c.coordinator.abandon() {
+                        let _ = self.progress.send(Progress::CheckpointAbandoned(id));
+                        c.delete(&job, id);
+                    }
+                }
+                return;
+            }
+        }
+    }
+
+    /// Takes one task's acknowledgement; on the last, records the
+    /// checkpoint, tells every worker of the region and applies
+    /// retention.
+    async fn take_ack(&mut self, ack: CheckpointAck, tasks: &[(usize, u32)]) {
+        let job = self.run.job_id.clone();
+        let Some(c) = self.checkpointing.as_mut() else {
+            return;
+        };
+        match c.coordinator.ack(&ack, Instant::now()) {
+            AckOutcome::Ignored | AckOutcome::Waiting => {}
+            AckOutcome::Declined { id, reason } => {
+                tracing::warn!(%job, checkpoint = id, %reason, "checkpoint declined");
+                let _ = self.progress.send(Progress::CheckpointAbandoned(id));
+                c.delete(&job, id);
+            }
+            AckOutcome::Completed(record) => {
+                let id = record.id;
+                tracing::info!(%job, checkpoint = id, bytes = record.bytes, duration_ms = record.duration_ms, "checkpoint complete");
+                c.usable.push(id);
+                c.restore = Some(id);
+                for &old in beyond_retention(&c.usable, c.spec.retain) {
+                    c.delete(&job, old);
+                }
+                let keep = c
+                    .usable
+                    .len()
+                    .saturating_sub(beyond_retention(&c.usable, c.spec.retain).len());
+                c.usable = c.usable.split_off(c.usable.len() - keep);
+                let _ = self.progress.send(Progress::Checkpoint(record));
+                let workers: HashSet<&String> = tasks
+                    .iter()
+                    .map(|&(chain, s)| &self.placement[chain][s as usize])
+                    .collect();
+                for worker in workers {
+                    if let Some(entry) = self.cluster.workers.get(worker) {
+                        entry.checkpoint_complete(&job, id).await;
+                    }
+                }
+            }
+        }
+    }
+}

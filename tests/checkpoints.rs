@@ -77,15 +77,22 @@ fn completed(url: &str, id: &str) -> usize {
         .map_or(0, Vec::len)
 }
 
-#[test]
-fn a_worker_killed_mid_stream_costs_nothing_and_duplicates_nothing() {
-    let mut cluster = start_cluster();
-    let expected = reference(&cluster);
+/// Submits the checkpointed job and waits for two complete checkpoints;
+/// returns its id and output directory.
+fn checkpointed_run(cluster: &Cluster) -> (String, std::path::PathBuf) {
     let out = cluster.setup.dir.path().join("streamed");
     let id = submit(&cluster.url, &windowed_bids(&out, true));
     wait_for(&cluster.url, &id, "two checkpoints", |_| {
         completed(&cluster.url, &id) >= 2
     });
+    (id, out)
+}
+
+#[test]
+fn a_worker_killed_mid_stream_costs_nothing_and_duplicates_nothing() {
+    let mut cluster = start_cluster();
+    let expected = reference(&cluster);
+    let (id, out) = checkpointed_run(&cluster);
     // The worker to kill: one running the job's tasks now.
     let status = get(&format!("{}/v1/jobs/{id}", cluster.url));
     let victim = status["tasks"]
@@ -130,11 +137,7 @@ fn a_worker_killed_mid_stream_costs_nothing_and_duplicates_nothing() {
 fn a_restarted_scheduler_resumes_from_the_latest_checkpoint() {
     let mut cluster = start_cluster();
     let expected = reference(&cluster);
-    let out = cluster.setup.dir.path().join("streamed");
-    let id = submit(&cluster.url, &windowed_bids(&out, true));
-    wait_for(&cluster.url, &id, "two checkpoints", |_| {
-        completed(&cluster.url, &id) >= 2
-    });
+    let (id, out) = checkpointed_run(&cluster);
     cluster.scheduler.faro.kill9();
     let listen = cluster.url.trim_start_matches("http://").to_string();
     let (scheduler, _, _) = start_scheduler(

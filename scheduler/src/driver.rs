@@ -569,6 +569,8 @@ impl Driver<'_> {
             let wait = policy.backoff(next);
             match scope {
                 Scope::Subtask => {
+                    // The checkpoint in flight waits for the old attempt.
+                    self.abandon_checkpoint();
                     self.next_attempt.insert((c, s), next);
                     if !self
                         .cluster

@@ -135,26 +135,24 @@ impl SplitPosition {
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, OperatorError> {
-        let bad = || {
-            OperatorError::BadInput(format!(
-                "a nexmark position of {} bytes, not 16",
-                bytes.len()
-            ))
+        let &[a, b, c, d, e, f, g, h, ref generated @ ..] = bytes else {
+            return Err(Self::wrong_length(bytes));
         };
-        let word = |at: usize, len: usize| bytes.get(at..at + len).ok_or_else(bad);
-        if bytes.len() != 16 {
-            return Err(bad());
-        }
-        let u32_at = |at| -> Result<u32, OperatorError> {
-            Ok(u32::from_le_bytes(
-                word(at, 4)?.try_into().map_err(|_| bad())?,
-            ))
+        let Ok(generated) = <[u8; 8]>::try_from(generated) else {
+            return Err(Self::wrong_length(bytes));
         };
         Ok(Self {
-            split: u32_at(0)?,
-            splits: u32_at(4)?,
-            generated: u64::from_le_bytes(word(8, 8)?.try_into().map_err(|_| bad())?),
+            split: u32::from_le_bytes([a, b, c, d]),
+            splits: u32::from_le_bytes([e, f, g, h]),
+            generated: u64::from_le_bytes(generated),
         })
+    }
+
+    fn wrong_length(bytes: &[u8]) -> OperatorError {
+        OperatorError::BadInput(format!(
+            "a nexmark position of {} bytes, not 16",
+            bytes.len()
+        ))
     }
 }
 

@@ -109,6 +109,21 @@ impl Driver<'_> {
     /// just found unreadable.
     pub(super) fn fall_back(&mut self) {
         let unreadable = std::mem::take(&mut self.unreadable);
+        self.abandon_checkpoint();
+        let Some(c) = self.checkpointing.as_mut() else {
+            return;
+        };
+        if let (true, Some(bad)) = (unreadable, c.restore) {
+            tracing::warn!(job = %self.run.job_id, checkpoint = bad, "checkpoint unreadable; falling back to the one before");
+            c.usable.retain(|&id| id != bad);
+            let _ = self.progress.send(Progress::CheckpointUnusable(bad));
+        }
+        c.restore = c.usable.last().copied();
+    }
+
+    /// Abandons the checkpoint in flight, if any: a task it waits for
+    /// restarted or could not start it, so it can never complete.
+    pub(super) fn abandon_checkpoint(&mut self) {
         let Some(c) = self.checkpointing.as_mut() else {
             return;
         };
@@ -116,12 +131,6 @@ impl Driver<'_> {
             let _ = self.progress.send(Progress::CheckpointAbandoned(id));
             c.delete(&self.run.job_id, id);
         }
-        if let (true, Some(bad)) = (unreadable, c.restore) {
-            tracing::warn!(job = %self.run.job_id, checkpoint = bad, "checkpoint unreadable; falling back to the one before");
-            c.usable.retain(|&id| id != bad);
-            let _ = self.progress.send(Progress::CheckpointUnusable(bad));
-        }
-        c.restore = c.usable.last().copied();
     }
 
     /// The next attempt to end, serving checkpoints meanwhile.
@@ -197,12 +206,7 @@ impl Driver<'_> {
             if !triggered {
                 // Not running yet (or any more): the next one may be.
                 tracing::debug!(%job, checkpoint = id, "a source could not start the checkpoint");
-                if let Some(c) = self.checkpointing.as_mut() {
-                    if let Some(id) = c.coordinator.abandon() {
-                        let _ = self.progress.send(Progress::CheckpointAbandoned(id));
-                        c.delete(&job, id);
-                    }
-                }
+                self.abandon_checkpoint();
                 return;
             }
         }
@@ -228,14 +232,10 @@ impl Driver<'_> {
                 tracing::info!(%job, checkpoint = id, bytes = record.bytes, duration_ms = record.duration_ms, "checkpoint complete");
                 c.usable.push(id);
                 c.restore = Some(id);
-                for &old in beyond_retention(&c.usable, c.spec.retain) {
+                let dropped = beyond_retention(&c.usable, c.spec.retain).len();
+                for old in c.usable.drain(..dropped).collect::<Vec<_>>() {
                     c.delete(&job, old);
                 }
-                let keep = c
-                    .usable
-                    .len()
-                    .saturating_sub(beyond_retention(&c.usable, c.spec.retain).len());
-                c.usable = c.usable.split_off(c.usable.len() - keep);
                 let _ = self.progress.send(Progress::Checkpoint(record));
                 let workers: HashSet<&String> = tasks
                     .iter()

@@ -12,7 +12,7 @@ mod support;
 use std::collections::{HashMap, HashSet};
 
 use support::cluster::{start_cluster, start_scheduler};
-use support::jobs::{distinct_per_key, finished, get, submit, wait_for};
+use support::jobs::{distinct_per_key, distinct_per_key_paced, finished, get, submit, wait_for};
 
 /// Rows the test job generates.
 const ROWS: u64 = 6_000_000;
@@ -169,7 +169,10 @@ fn killing_a_worker_during_the_reduce_stage_reruns_only_its_tasks() {
 #[test]
 fn killing_the_shuffle_service_during_the_map_stage_then_restarting_it() {
     let mut cluster = start_cluster();
-    let id = submit(&cluster.url, &distinct_per_key(ROWS));
+    // Paced to last about three seconds: unpaced, the map stage may commit
+    // between the poll that saw it running and the kill, and nothing
+    // would be lost for the test to see recovered.
+    let id = submit(&cluster.url, &distinct_per_key_paced(ROWS, Some(ROWS / 3)));
     wait_for(&cluster.url, &id, "the map stage", |s| running(s, "rows"));
     cluster.restart_node(false);
     let status = finished(&cluster.url, &id);

@@ -13,10 +13,18 @@ pub const REDUCES: usize = 4;
 /// rows and distinct values per key: count_distinct does not split, so
 /// every row crosses the shuffle and the reduce stage does real work.
 pub fn distinct_per_key(rows: u64) -> String {
+    distinct_per_key_paced(rows, None)
+}
+
+/// [`distinct_per_key`] with the map stage generating at most
+/// `rows_per_second` rows, so that it surely still runs when a test
+/// kills a process under it.
+pub fn distinct_per_key_paced(rows: u64, rows_per_second: Option<u64>) -> String {
+    let rate = rows_per_second.map_or(String::new(), |r| format!(r#""rows_per_second": {r}, "#));
     format!(
         r#"{{"name": "distinct-per-key", "vertices": [
         {{"id": "rows", "operator": "generate", "parallelism": {MAPS},
-          "params": {{"rows": {rows}, "columns": [
+          "params": {{"rows": {rows}, {rate}"columns": [
             {{"name": "key", "expr": "i % 997"}},
             {{"name": "val", "expr": "(i * 7919) % 20011"}}]}}}},
         {{"id": "agg", "operator": "aggregate", "parallelism": {REDUCES},

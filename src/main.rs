@@ -51,6 +51,8 @@ enum Command {
     Status(commands::client::JobArgs),
     /// Cancel a job.
     Cancel(commands::client::JobArgs),
+    /// Take a savepoint of a checkpointed job (and stop it with --stop).
+    Savepoint(commands::client::SavepointArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
             | Command::Jobs(_)
             | Command::Status(_)
             | Command::Cancel(_)
+            | Command::Savepoint(_)
     );
     let default_level = if one_shot { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
         Command::Jobs(remote) => commands::client::jobs(remote),
         Command::Status(args) => commands::client::status(args),
         Command::Cancel(args) => commands::client::cancel(args),
+        Command::Savepoint(args) => commands::client::savepoint(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

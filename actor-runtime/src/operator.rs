@@ -29,6 +29,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::access::AccessPolicy;
+use crate::checkpoint::Rescaled;
 
 use crate::data::{Batch, BatchError, BatchView, ColumnView, RowKind, RowKinds};
 use crate::expr::{EvalContext, ExprError, Input};
@@ -284,6 +285,17 @@ pub trait Operator: Send {
         ))
     }
 
+    /// Takes back saved state at a new parallelism (a savepoint resumed
+    /// with more or fewer subtasks), before `open`: `from` holds every
+    /// old subtask's state and says which share is this subtask's. The
+    /// default refuses, naming the operator's limit.
+    fn restore_rescaled(&mut self, from: &Rescaled<'_>) -> Result<(), OperatorError> {
+        Err(OperatorError::BadInput(format!(
+            "saved by {} subtasks, its state cannot be split over {}",
+            from.from_parallelism, from.parallelism
+        )))
+    }
+
     /// Checkpoint `checkpoint` is complete: every task of the job has
     /// stored its state. A sink makes visible what it pre-committed at
     /// that checkpoint's barrier (two-phase commit). Called in order, on
@@ -373,6 +385,15 @@ pub trait Source: Send {
         Err(OperatorError::BadInput(
             "a checkpoint holds a position for a source that keeps none".into(),
         ))
+    }
+
+    /// Takes back saved positions at a new parallelism, before `open`
+    /// (see [`Operator::restore_rescaled`]). The default refuses.
+    fn restore_rescaled(&mut self, from: &Rescaled<'_>) -> Result<(), OperatorError> {
+        Err(OperatorError::BadInput(format!(
+            "a source saved by {} subtasks cannot resume on {}",
+            from.from_parallelism, from.parallelism
+        )))
     }
 
     /// Whether the source has read nothing for its idle timeout, so its

@@ -289,8 +289,12 @@ async fn answer(worker: &Worker, connection: &Connection, request: &[u8], respon
             }
             DONE.to_vec()
         }
-        ToWorker::CheckpointComplete { job, checkpoint } => {
-            worker.checkpoint_complete(&job, checkpoint);
+        ToWorker::CheckpointComplete {
+            job,
+            checkpoint,
+            stop,
+        } => {
+            worker.checkpoint_complete(&job, checkpoint, stop);
             DONE.to_vec()
         }
         ToWorker::FinishJob { job } => {

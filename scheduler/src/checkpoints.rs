@@ -1,10 +1,13 @@
 //! Where the scheduler keeps checkpoints and hears about them: the
-//! storage root every worker writes under, and the routing of tasks'
-//! acknowledgements to the driver of their job — straight from the
-//! embedded worker, or from a worker process's control message.
+//! storage root every worker writes under, the directory savepoints are
+//! copied to, the routing of tasks' acknowledgements to the driver of
+//! their job — straight from the embedded worker, or from a worker
+//! process's control message — and of savepoint requests from the REST
+//! API to the same driver.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use faro_runtime::checkpoint::{CheckpointAck, CheckpointAcks, CheckpointStorage, StorageError};
 use serde::{Deserialize, Serialize};
@@ -27,6 +30,33 @@ pub struct CheckpointHistory {
     pub unusable: Vec<u64>,
     /// Each restore: the checkpoint restored from.
     pub restores: Vec<u64>,
+    /// The savepoint the job was started from, restored until its first
+    /// checkpoint completes.
+    #[serde(default)]
+    pub from_savepoint: Option<String>,
+    /// Savepoints taken of the job.
+    #[serde(default)]
+    pub savepoints: Vec<SavepointRecord>,
+}
+
+/// A savepoint taken of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavepointRecord {
+    /// The checkpoint it was.
+    pub checkpoint: u64,
+    /// Its directory (what `--from-savepoint` takes).
+    pub path: String,
+    /// Whether the job stopped at it.
+    pub stopped: bool,
+}
+
+/// A request for a savepoint, answered when it is taken (or could not
+/// be).
+pub struct SavepointRequest {
+    /// Stop the job at it.
+    pub stop: bool,
+    /// Where the answer goes.
+    pub reply: tokio::sync::oneshot::Sender<Result<SavepointRecord, String>>,
 }
 
 impl CheckpointHistory {
@@ -45,24 +75,55 @@ impl CheckpointHistory {
     }
 }
 
-/// The checkpoint storage and every running job's acknowledgement route.
+/// The checkpoint storage and every running job's acknowledgement and
+/// savepoint-request routes.
 pub struct CheckpointHub {
     root: String,
+    savepoints: PathBuf,
     routes: Mutex<HashMap<String, UnboundedSender<CheckpointAck>>>,
+    requests: Mutex<HashMap<String, UnboundedSender<SavepointRequest>>>,
 }
 
 impl CheckpointHub {
-    /// Checkpoints under directory `root`.
-    pub fn new(root: impl Into<String>) -> Self {
+    /// Checkpoints under directory `root`, savepoints under `savepoints`.
+    pub fn new(root: impl Into<String>, savepoints: impl Into<PathBuf>) -> Self {
         Self {
             root: root.into(),
+            savepoints: savepoints.into(),
             routes: Mutex::new(HashMap::new()),
+            requests: Mutex::new(HashMap::new()),
         }
     }
 
     /// The directory checkpoints are stored under.
     pub fn root(&self) -> &str {
         &self.root
+    }
+
+    /// The directory savepoints are copied to.
+    pub fn savepoint_root(&self) -> &Path {
+        &self.savepoints
+    }
+
+    /// Routes savepoint requests for `job` to the returned receiver
+    /// until [`CheckpointHub::forget`].
+    pub fn listen_requests(&self, job: &str) -> UnboundedReceiver<SavepointRequest> {
+        let (tx, rx) = unbounded_channel();
+        lock(&self.requests).insert(job.to_string(), tx);
+        rx
+    }
+
+    /// Hands a savepoint request to `job`'s driver; gives it back when
+    /// the job is not running checkpointed.
+    pub fn request_savepoint(
+        &self,
+        job: &str,
+        request: SavepointRequest,
+    ) -> Result<(), SavepointRequest> {
+        match lock(&self.requests).get(job) {
+            Some(route) => route.send(request).map_err(|e| e.0),
+            None => Err(request),
+        }
     }
 
     /// The store.
@@ -81,12 +142,10 @@ impl CheckpointHub {
         rx
     }
 
-    /// Stops routing `job`'s acknowledgements.
+    /// Stops routing `job`'s acknowledgements and requests.
     pub fn forget(&self, job: &str) {
-        self.routes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(job);
+        lock(&self.routes).remove(job);
+        lock(&self.requests).remove(job);
     }
 }
 
@@ -97,4 +156,8 @@ impl CheckpointAcks for CheckpointHub {
             let _ = route.send(ack);
         }
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -168,6 +168,10 @@ pub enum ToWorker {
         job: String,
         /// The checkpoint.
         checkpoint: u64,
+        /// A savepoint to stop at: the tasks then take no more input and
+        /// acknowledge.
+        #[serde(default)]
+        stop: bool,
     },
     /// Stop every attempt of a job and forget it (it ended or was
     /// cancelled).

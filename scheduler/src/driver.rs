@@ -28,9 +28,9 @@ use tokio::task::JoinSet;
 
 use crate::checkpoints::{CheckpointHistory, CheckpointHub};
 mod checkpointing;
+mod savepointing;
 use crate::failover::{scope, FailoverPolicy, RerunCause, Scope};
 use checkpointing::Checkpointing;
-use faro_runtime::checkpoint::CheckpointTarget;
 
 /// How long a pipelined region waits, after a task failed for a reason a
 /// re-run might fix, for a neighbour's deterministic failure (see
@@ -92,6 +92,8 @@ const LOSS_RECHECK: Duration = Duration::from_secs(1);
 enum RegionFailure {
     /// Blocking inputs were lost: these producer regions must run again.
     InputsLost(Vec<usize>),
+    /// The job stopped at a savepoint.
+    Stopped,
     /// The job cannot go on.
     Fatal(String),
 }
@@ -139,7 +141,7 @@ pub async fn drive(
         .iter()
         .map(|c| vec![String::new(); c.parallelism as usize])
         .collect();
-    let checkpointing = Checkpointing::new(cluster, &run);
+    let checkpointing = Checkpointing::new(cluster, &run)?;
     let mut driver = Driver {
         cluster,
         checkpointing,
@@ -251,6 +253,7 @@ impl Driver<'_> {
                     }
                 }
                 Err(RegionFailure::Fatal(message)) => return Err(message),
+                Err(RegionFailure::Stopped) => return Ok(()),
             }
         }
         Ok(())
@@ -417,10 +420,10 @@ impl Driver<'_> {
             max_frame: self.cluster.max_frame,
             keep: self.run.keep,
             live_collect: self.run.job.streaming && self.run.live.is_some(),
-            checkpoints: self.checkpointing.as_ref().map(|c| CheckpointTarget {
-                root: self.cluster.checkpoints.root().to_string(),
-                restore: c.restore,
-            }),
+            checkpoints: self
+                .checkpointing
+                .as_ref()
+                .map(|c| c.target(self.cluster, &self.plan, &self.run.job_id, chain)),
         };
         let live = self.run.live.clone().filter(|_| self.run.job.streaming);
         let workers = self.cluster.workers.clone();
@@ -489,6 +492,9 @@ impl Driver<'_> {
         let mut truncated = false;
         while finished.len() < tasks.len() {
             let Some(joined) = self.next_joined(&mut set, &tasks, &finished).await else {
+                if self.stopped() {
+                    return Err(RegionFailure::Stopped);
+                }
                 return Err(RegionFailure::Fatal("the region's tasks vanished".into()));
             };
             // An aborted attempt (region restart) was accounted for then.

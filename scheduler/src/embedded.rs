@@ -130,6 +130,7 @@ impl Embedded {
         );
         let checkpoints = Arc::new(CheckpointHub::new(
             dir.join("checkpoints").to_string_lossy().into_owned(),
+            dir.join("savepoints"),
         ));
         worker.set_checkpoint_acks(checkpoints.clone());
         let workers = Workers::new(Duration::from_secs(3600));

@@ -34,6 +34,7 @@ pub mod placement;
 pub mod progress;
 pub mod ranges;
 pub mod rest;
+pub mod savepoints;
 pub mod service;
 pub mod shuffle;
 pub mod slots;

@@ -91,15 +91,17 @@ pub enum Progress {
         /// Its rows for the job's result.
         summary: Vec<Batch>,
     },
-    /// A region finished; `collected` are its `collect` rows.
     /// A checkpoint completed.
     Checkpoint(crate::coordinator::CheckpointRecord),
+    /// A savepoint was taken.
+    Savepoint(crate::checkpoints::SavepointRecord),
     /// A checkpoint was started and abandoned.
     CheckpointAbandoned(u64),
     /// A checkpoint was found unreadable on restore.
     CheckpointUnusable(u64),
     /// A region was deployed to restore this checkpoint.
     Restored(u64),
+    /// A region finished; `collected` are its `collect` rows.
     RegionDone {
         /// The region (index in run order).
         region: usize,

@@ -50,6 +50,8 @@ fn failure(e: SchedulerError) -> HttpResponse {
         SchedulerError::Invalid(_) => StatusCode::BAD_REQUEST,
         SchedulerError::NotFound(_) => StatusCode::NOT_FOUND,
         SchedulerError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        SchedulerError::Savepoint(_) => StatusCode::BAD_REQUEST,
+        SchedulerError::Conflict(_) => StatusCode::CONFLICT,
     };
     error(status, e)
 }
@@ -98,8 +100,56 @@ async fn submit(api: State, request: HttpRequest, payload: web::Payload) -> Http
         Ok(spec) => spec,
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
-    match api.scheduler.submit(spec) {
+    let query = match web::Query::<SubmitQuery>::from_query(request.query_string()) {
+        Ok(query) => query.into_inner(),
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    match api
+        .scheduler
+        .submit_from(spec, query.from_savepoint.as_deref())
+    {
         Ok(id) => HttpResponse::Created().json(serde_json::json!({ "id": id })),
+        Err(e) => failure(e),
+    }
+}
+
+/// The query of `POST /v1/jobs`.
+#[derive(serde::Deserialize)]
+struct SubmitQuery {
+    /// A savepoint directory to restore the job's state from.
+    from_savepoint: Option<String>,
+}
+
+/// The body of `POST /v1/jobs/{id}/savepoints` (all optional).
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SavepointBody {
+    /// Stop the job at the savepoint.
+    #[serde(default)]
+    stop: bool,
+}
+
+async fn savepoint(
+    api: State,
+    request: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    guarded!(api, request);
+    let body = match body_within(payload, 4096).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let asked = match body.is_empty() {
+        true => Ok(SavepointBody::default()),
+        false => serde_json::from_slice::<SavepointBody>(&body),
+    };
+    let asked = match asked {
+        Ok(asked) => asked,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("savepoint request: {e}")),
+    };
+    match api.scheduler.savepoint(&id, asked.stop).await {
+        Ok(record) => HttpResponse::Created().json(record),
         Err(e) => failure(e),
     }
 }
@@ -273,6 +323,7 @@ pub fn serve(
                     .route("/v1/jobs/{id}/result", web::get().to(result))
                     .route("/v1/jobs/{id}/spec", web::get().to(spec))
                     .route("/v1/jobs/{id}/checkpoints", web::get().to(checkpoints))
+                    .route("/v1/jobs/{id}/savepoints", web::post().to(savepoint))
                     .route("/v1/workers", web::get().to(workers))
                     .route("/v1/shuffle/nodes", web::get().to(shuffle_nodes))
                     .route("/v1/openapi.json", web::get().to(openapi))

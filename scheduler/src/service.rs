@@ -19,13 +19,14 @@ use faro_runtime::operators::basic::KeepLimit;
 use faro_runtime::plan::Plan;
 use faro_runtime::spec::{validate, JobSpec, SpecError, ValidJob};
 
-use crate::checkpoints::HISTORY;
+use crate::checkpoints::{CheckpointHistory, SavepointRecord, SavepointRequest, HISTORY};
 use crate::driver::{drive, Cluster, JobRun, Progress};
 use crate::embedded::{finish, EmbeddedNode};
 use crate::failover::FailoverPolicy;
 use crate::jobs::{
     now_ms, AttemptState, AttemptStatus, EpochStatus, JobRecord, JobResult, JobState, Reruns,
 };
+use crate::savepoints::{self, SavepointError};
 use crate::store::{JobPage, Store, StoreError};
 
 /// Batches of a streaming job's rows waiting to be stored.
@@ -43,6 +44,12 @@ pub enum SchedulerError {
     /// The store failed (HTTP 500).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The savepoint to start from cannot be used (HTTP 400).
+    #[error(transparent)]
+    Savepoint(#[from] SavepointError),
+    /// The job is not in a state to do what was asked (HTTP 409).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// How the scheduler runs jobs.
@@ -202,7 +209,28 @@ impl Scheduler {
 
     /// Validates and starts `spec`; returns the job's id.
     pub fn submit(self: &Arc<Self>, spec: JobSpec) -> Result<String, SchedulerError> {
+        self.submit_from(spec, None)
+    }
+
+    /// Validates and starts `spec`, restoring its state from the
+    /// savepoint in directory `savepoint` if given (the job must be
+    /// checkpointed, and the savepoint must fit it); returns its id.
+    pub fn submit_from(
+        self: &Arc<Self>,
+        spec: JobSpec,
+        savepoint: Option<&str>,
+    ) -> Result<String, SchedulerError> {
         let job = validate(&spec)?;
+        if let Some(dir) = savepoint {
+            if job.checkpoints.is_none() {
+                return Err(SchedulerError::Conflict(
+                    "only a checkpointed job (one with `checkpoints`) can start from a savepoint"
+                        .into(),
+                ));
+            }
+            let meta = savepoints::read(std::path::Path::new(dir))?;
+            savepoints::check_compatible(&meta, &Plan::new(&job))?;
+        }
         let id = format!(
             "job-{:x}-{}{}",
             now_ms(),
@@ -228,7 +256,10 @@ impl Scheduler {
             streaming: job.streaming,
             epochs: Vec::new(),
             iteration: None,
-            checkpoints: Default::default(),
+            checkpoints: CheckpointHistory {
+                from_savepoint: savepoint.map(str::to_string),
+                ..CheckpointHistory::default()
+            },
         };
         self.store.add_job(&record, &spec)?;
         self.start(id.clone(), job);
@@ -322,7 +353,17 @@ impl Scheduler {
         lock(&self.running).remove(&id);
         finish(&self.cluster, &id).await;
         self.update(&id, |r| match outcome {
-            Ok(()) => r.state = JobState::Finished,
+            Ok(()) => {
+                r.state = JobState::Finished;
+                // Attempts still running stopped at a savepoint.
+                let now = now_ms();
+                for attempt in r.tasks.iter_mut().flat_map(|t| t.attempts.iter_mut()) {
+                    if attempt.state == AttemptState::Running {
+                        attempt.state = AttemptState::Finished;
+                        attempt.finished_ms = Some(now);
+                    }
+                }
+            }
             Err(error) => {
                 r.state = JobState::Failed;
                 r.error = Some(error);
@@ -429,6 +470,9 @@ impl Scheduler {
             }
             Progress::Restored(checkpoint) => {
                 self.update(id, |r| r.checkpoints.restores.push(checkpoint))
+            }
+            Progress::Savepoint(savepoint) => {
+                self.update(id, |r| r.checkpoints.savepoints.push(savepoint))
             }
         }
     }
@@ -543,6 +587,34 @@ impl Scheduler {
             return Ok(None);
         }
         Ok(Some(self.store.result(id)?.unwrap_or_default()))
+    }
+
+    /// Takes a savepoint of running checkpointed job `id` (stopping it
+    /// there with `stop`); answers once it is taken (and, stopping, every
+    /// task has stopped).
+    pub async fn savepoint(&self, id: &str, stop: bool) -> Result<SavepointRecord, SchedulerError> {
+        self.job(id)?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let request = SavepointRequest { stop, reply };
+        if self
+            .cluster
+            .checkpoints
+            .request_savepoint(id, request)
+            .is_err()
+        {
+            return Err(SchedulerError::Conflict(format!(
+                "job {id} is not running with checkpoints"
+            )));
+        }
+        match answer.await {
+            Ok(Ok(record)) => Ok(record),
+            Ok(Err(why)) => Err(SchedulerError::Conflict(format!(
+                "no savepoint of job {id}: {why}"
+            ))),
+            Err(_) => Err(SchedulerError::Conflict(format!(
+                "job {id} ended before its savepoint was taken"
+            ))),
+        }
     }
 
     /// Stops a job's tasks and deletes its shuffle data.

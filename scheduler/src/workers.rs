@@ -196,14 +196,16 @@ impl WorkerEntry {
     }
 
     /// Tells the worker's attempts of `job` that `checkpoint` is
-    /// complete. A worker that does not hear it commits when it restores.
-    pub async fn checkpoint_complete(&self, job: &str, checkpoint: u64) {
+    /// complete (with `stop`, a savepoint they stop at). A worker that
+    /// does not hear it commits when it restores.
+    pub async fn checkpoint_complete(&self, job: &str, checkpoint: u64, stop: bool) {
         match &self.link {
-            Link::Local(worker) => worker.checkpoint_complete(job, checkpoint),
+            Link::Local(worker) => worker.checkpoint_complete(job, checkpoint, stop),
             Link::Remote(connection) => {
                 let request = ToWorker::CheckpointComplete {
                     job: job.to_string(),
                     checkpoint,
+                    stop,
                 };
                 let request = serde_json::to_vec(&request).unwrap_or_default();
                 let call = rpc::call(connection, &request);

@@ -43,6 +43,22 @@ pub struct SubmitArgs {
     /// Wait for the job to end and print its result.
     #[arg(long)]
     wait: bool,
+    /// Start the job from a savepoint's state: its directory, as `faro
+    /// savepoint` printed it (the job may have other parallelisms).
+    #[arg(long, value_name = "PATH")]
+    from_savepoint: Option<String>,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+/// `faro savepoint`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct SavepointArgs {
+    /// The job's id.
+    id: String,
+    /// Stop the job at the savepoint (nothing after it becomes visible).
+    #[arg(long)]
+    stop: bool,
     #[command(flatten)]
     remote: Remote,
 }
@@ -153,7 +169,11 @@ fn print_result(result: &serde_json::Value) {
 pub fn submit(args: &SubmitArgs) -> anyhow::Result<()> {
     let spec = super::load_spec(&args.job)?;
     let body = serde_json::to_value(&spec)?;
-    let (status, answer) = call(&args.remote, "POST", "/v1/jobs", Some(&body))?;
+    let path = match &args.from_savepoint {
+        Some(savepoint) => format!("/v1/jobs?from_savepoint={}", query_encoded(savepoint)),
+        None => "/v1/jobs".to_string(),
+    };
+    let (status, answer) = call(&args.remote, "POST", &path, Some(&body))?;
     let answer = ok(status, answer)?;
     let id = answer["id"]
         .as_str()
@@ -230,4 +250,35 @@ pub fn cancel(args: &JobArgs) -> anyhow::Result<()> {
     let job = ok(status, job)?;
     println!("{} {}", args.id, job["state"].as_str().unwrap_or("?"));
     Ok(())
+}
+
+/// Takes a savepoint of a job (and stops it there with `--stop`); prints
+/// the savepoint's directory.
+pub fn savepoint(args: &SavepointArgs) -> anyhow::Result<()> {
+    let body = serde_json::json!({ "stop": args.stop });
+    let path = format!("/v1/jobs/{}/savepoints", args.id);
+    let (status, answer) = call(&args.remote, "POST", &path, Some(&body))?;
+    let answer = ok(status, answer)?;
+    let dir = answer["path"]
+        .as_str()
+        .context("the scheduler returned no savepoint path")?;
+    println!("{dir}");
+    if args.stop {
+        eprintln!("job {} stopped at the savepoint", args.id);
+    }
+    Ok(())
+}
+
+/// `value` percent-encoded for a URL's query.
+fn query_encoded(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
 }

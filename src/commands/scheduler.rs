@@ -53,6 +53,10 @@ pub struct SchedulerArgs {
     /// it (a local or shared file system) [default: DATA_DIR/checkpoints].
     #[arg(long)]
     checkpoint_dir: Option<PathBuf>,
+    /// Directory savepoints are copied to, which a job started from one
+    /// must reach on every worker [default: DATA_DIR/savepoints].
+    #[arg(long)]
+    savepoint_dir: Option<PathBuf>,
     /// A shuffle-service node as NAME=HOST:PORT (repeat for each node).
     #[arg(long = "shuffle-node")]
     shuffle_nodes: Option<Vec<String>>,
@@ -244,8 +248,13 @@ pub fn run(args: &SchedulerArgs) -> anyhow::Result<()> {
             .checkpoint_dir
             .clone()
             .unwrap_or_else(|| resolved.data_dir.join("checkpoints"));
+        let savepoint_dir = args
+            .savepoint_dir
+            .clone()
+            .unwrap_or_else(|| resolved.data_dir.join("savepoints"));
         let checkpoints = std::sync::Arc::new(CheckpointHub::new(
             checkpoint_dir.to_string_lossy().into_owned(),
+            savepoint_dir,
         ));
         tokio::spawn(faro_scheduler::standalone::serve_control(
             endpoint.clone(),

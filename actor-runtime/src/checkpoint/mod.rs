@@ -17,11 +17,19 @@
 //! commit what they pre-committed at the barrier (two-phase commit). A
 //! restored task reads its state back before it opens its operators.
 //!
+//!
+//! A restore follows a [`RestorePlan`] the scheduler draws: for each
+//! slot of the task's chain, which saved chain and slot hold its state.
+//! Restoring the same job, that is the task's own file; resuming a
+//! savepoint at another parallelism, an operator is handed every old
+//! subtask's state and keeps its share ([`rescale`]).
+//!
 //! Known limits: barriers are aligned only (no unaligned checkpoints
 //! yet), state is written whole each time (not incremental), and the
 //! storage is a directory every worker reaches (a local or shared file
 //! system through opendal's `fs`).
 
+pub mod rescale;
 pub mod routing;
 pub mod storage;
 pub mod task_state;
@@ -30,6 +38,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::attempt::AttemptKey;
 
+pub use rescale::{KeyRouting, Rescaled};
 pub use storage::{CheckpointStorage, StorageError};
 pub use task_state::TaskState;
 
@@ -41,6 +50,11 @@ pub enum CheckpointCommand {
     Trigger(u64),
     /// Checkpoint `n` is complete: sinks commit.
     Complete(u64),
+    /// Checkpoint `n`, a savepoint to stop at, is complete: sinks
+    /// commit, then the task stops taking input and answers with a
+    /// [`CheckpointAck`] for `n` so the job can be cancelled with
+    /// nothing after the savepoint visible.
+    Stop(u64),
 }
 
 /// What one task's part of a checkpoint cost.
@@ -100,6 +114,36 @@ pub trait CheckpointAcks: Send + Sync {
 pub struct CheckpointTarget {
     /// The directory holding every job's checkpoints.
     pub root: String,
-    /// The complete checkpoint to restore, or `None` to start afresh.
-    pub restore: Option<u64>,
+    /// What to restore, or `None` to start afresh.
+    pub restore: Option<RestorePlan>,
+}
+
+/// What one task restores: a complete checkpoint (or savepoint) and,
+/// per slot of its chain, where that slot's state was saved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestorePlan {
+    /// The checkpoint's number (a savepoint's is the checkpoint it was).
+    pub checkpoint: u64,
+    /// The directory holding its task files.
+    pub dir: String,
+    /// Subtasks of the task's chain now.
+    pub parallelism: u32,
+    /// Where each slot that had state saved finds it.
+    pub slots: Vec<SlotRestore>,
+}
+
+/// Where one slot of a restored chain finds its saved state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotRestore {
+    /// The slot in the task's chain (0: its source; *i + 1*: operator *i*).
+    pub slot: u32,
+    /// The chain that saved it.
+    pub from_chain: usize,
+    /// Its slot in that chain.
+    pub from_slot: u32,
+    /// That chain's subtasks when it saved.
+    pub from_parallelism: u32,
+    /// How keys reach the slot, when a hash edge feeds the chain (used
+    /// only when the parallelism changed).
+    pub keys: Option<KeyRouting>,
 }

@@ -49,7 +49,7 @@ impl Worker {
             acks,
             storage,
             key.clone(),
-            target.restore,
+            target.restore.clone(),
         ))
     }
 
@@ -67,13 +67,18 @@ impl Worker {
     }
 
     /// Tells every attempt of `job` running here that `checkpoint` is
-    /// complete (sinks commit).
-    pub fn checkpoint_complete(&self, job: &str, checkpoint: u64) {
+    /// complete (sinks commit); with `stop` (a savepoint to stop at) they
+    /// then take no more input and acknowledge.
+    pub fn checkpoint_complete(&self, job: &str, checkpoint: u64, stop: bool) {
+        let command = match stop {
+            true => CheckpointCommand::Stop(checkpoint),
+            false => CheckpointCommand::Complete(checkpoint),
+        };
         for (_, inbox) in lock(&self.checkpoints.inboxes)
             .iter()
             .filter(|(key, _)| key.job == job)
         {
-            let _ = inbox.send(CheckpointCommand::Complete(checkpoint));
+            let _ = inbox.send(command);
         }
     }
 }

@@ -87,9 +87,16 @@ impl CheckpointStorage {
         subtask: u32,
     ) -> Result<String, StorageError> {
         Ok(format!(
-            "{}{chain:03}-{subtask:05}.state",
-            Self::checkpoint_dir(job, checkpoint)?
+            "{}{}",
+            Self::checkpoint_dir(job, checkpoint)?,
+            Self::task_file(chain, subtask)
         ))
+    }
+
+    /// The name of one task's state file inside a checkpoint's (or a
+    /// savepoint's) directory.
+    pub fn task_file(chain: usize, subtask: u32) -> String {
+        format!("{chain:03}-{subtask:05}.state")
     }
 
     /// Writes `bytes` to `path` (opendal's `fs` writes to a temporary

@@ -114,6 +114,9 @@ pub struct Files {
     exactly_once: bool,
     /// Whether a restore brought back the state of an earlier attempt.
     restored: bool,
+    /// Other old subtasks whose parts this one finishes off when it
+    /// opens: a savepoint resumed on fewer subtasks.
+    adopted: Vec<(u32, Commits)>,
     /// The part being written, if any.
     part: Option<Part>,
 }
@@ -142,6 +145,7 @@ impl Files {
             commits: Commits::default(),
             exactly_once,
             restored: false,
+            adopted: Vec::new(),
             part: None,
         }
     }
@@ -225,7 +229,12 @@ impl Files {
     fn resume(&mut self) -> Result<(), OperatorError> {
         let dir = self.dir.clone();
         self.commits.commit_all(&dir)?;
-        remove_uncommitted(&dir, self.subtask, self.extension())
+        remove_uncommitted(&dir, self.subtask, self.extension())?;
+        for (old, mut commits) in std::mem::take(&mut self.adopted) {
+            commits.commit_all(&dir)?;
+            remove_uncommitted(&dir, old, self.extension())?;
+        }
+        Ok(())
     }
 
     /// Finishes the part if its rolling interval has passed.
@@ -383,6 +392,24 @@ impl Operator for Files {
 
     fn restore_state(&mut self, state: &[u8]) -> Result<(), OperatorError> {
         self.commits = Commits::decode(state)?;
+        self.restored = true;
+        Ok(())
+    }
+
+    /// Its own old state (if it had a namesake) and that of the old
+    /// subtasks it adopts: their parts are committed or removed as its
+    /// own are, and it goes on numbering its own.
+    fn restore_rescaled(
+        &mut self,
+        from: &crate::checkpoint::Rescaled<'_>,
+    ) -> Result<(), OperatorError> {
+        for (old, bytes) in from.adopted() {
+            let commits = Commits::decode(bytes)?;
+            match *old == from.subtask {
+                true => self.commits = commits,
+                false => self.adopted.push((*old, commits)),
+            }
+        }
         self.restored = true;
         Ok(())
     }

@@ -22,10 +22,11 @@ use super::running::Running;
 use super::TaskError;
 use crate::attempt::AttemptKey;
 use crate::checkpoint::{
-    CheckpointAck, CheckpointAcks, CheckpointCommand, CheckpointStorage, TaskCheckpointStats,
-    TaskState,
+    CheckpointAck, CheckpointAcks, CheckpointCommand, CheckpointStorage, Rescaled, RestorePlan,
+    TaskCheckpointStats, TaskState,
 };
 use crate::message::{Barrier, Signal};
+use crate::operator::OperatorError;
 
 /// A running task's link to the checkpoint coordinator.
 pub struct TaskCheckpoints {
@@ -37,8 +38,8 @@ pub struct TaskCheckpoints {
     pub storage: CheckpointStorage,
     /// The attempt, which names its state file.
     pub key: AttemptKey,
-    /// The checkpoint to restore before the operators open.
-    pub restore: Option<u64>,
+    /// What to restore before the operators open.
+    pub restore: Option<RestorePlan>,
     /// When the first barrier of the checkpoint being aligned arrived.
     pub(super) align_started: Option<Instant>,
 }
@@ -50,7 +51,7 @@ impl TaskCheckpoints {
         acks: Arc<dyn CheckpointAcks>,
         storage: CheckpointStorage,
         key: AttemptKey,
-        restore: Option<u64>,
+        restore: Option<RestorePlan>,
     ) -> Self {
         Self {
             inbox,
@@ -72,48 +73,89 @@ impl Running {
         }
     }
 
-    /// Reads the task's state from the checkpoint it restores (if any)
-    /// and hands each slot its part, before anything opens.
+    /// Reads the state its restore plan names (if any) and hands each
+    /// slot its part before anything opens: its own saved state when the
+    /// parallelism is unchanged, every old subtask's to keep a share of
+    /// when it changed.
     pub(super) async fn restore(&mut self) -> Result<(), TaskError> {
         let Some(link) = &self.checkpoints else {
             return Ok(());
         };
-        let Some(checkpoint) = link.restore else {
+        let Some(plan) = link.restore.clone() else {
             return Ok(());
         };
-        let key = &link.key;
-        let path = CheckpointStorage::task_path(&key.job, checkpoint, key.chain, key.subtask)
+        let checkpoint = plan.checkpoint;
+        let subtask = link.key.subtask;
+        let storage = CheckpointStorage::new(&plan.dir)
             .map_err(|e| self.restore_error(checkpoint, e.to_string()))?;
-        let read = link.storage.read(&path).await;
-        let bytes = read.map_err(|e| self.restore_error(checkpoint, e.to_string()))?;
-        let state = TaskState::decode(&bytes)
-            .map_err(|e| self.restore_error(checkpoint, format!("{path}: {e}")))?;
-        let slots = self.operators.len() as u32 + 1;
-        if state.slots != slots {
-            return Err(self.restore_error(
-                checkpoint,
-                format!(
-                    "{path} holds {} operators' state where the task has {slots}",
-                    state.slots
-                ),
-            ));
-        }
-        for (slot, blob) in &state.blobs {
-            let restored = match (*slot, &mut self.source) {
-                (0, Some(source)) => source.restore_state(blob),
-                (0, None) => Err(crate::operator::OperatorError::BadInput(
-                    "state for a source the task does not have".into(),
-                )),
-                (slot, _) => self.operators[slot as usize - 1].restore_state(blob),
+        let mut files: BTreeMap<(usize, u32), TaskState> = BTreeMap::new();
+        let mut bytes_read = 0;
+        for slot in &plan.slots {
+            let rescaled = slot.from_parallelism != plan.parallelism;
+            let olds: Vec<u32> = match rescaled {
+                false => vec![subtask],
+                true => (0..slot.from_parallelism).collect(),
             };
-            restored.map_err(|e| self.restore_error(checkpoint, format!("{path}: {e}")))?;
+            let mut states = Vec::with_capacity(olds.len());
+            for old in olds {
+                let file = (slot.from_chain, old);
+                if let std::collections::btree_map::Entry::Vacant(entry) = files.entry(file) {
+                    let name = CheckpointStorage::task_file(file.0, file.1);
+                    let read = storage.read(&name).await;
+                    let bytes = read.map_err(|e| self.restore_error(checkpoint, e.to_string()))?;
+                    bytes_read += bytes.len();
+                    let state = TaskState::decode(&bytes).map_err(|e| {
+                        self.restore_error(checkpoint, format!("{}/{name}: {e}", plan.dir))
+                    })?;
+                    entry.insert(state);
+                }
+                if let Some(blob) = files[&file].blobs.get(&slot.from_slot) {
+                    states.push((old, blob.clone()));
+                }
+            }
+            // A slot that saved nothing (stateless) is not asked.
+            let restored = match (rescaled, states.first()) {
+                (_, None) => Ok(()),
+                (false, Some((_, blob))) => self.restore_slot(slot.slot, Restore::Same(blob)),
+                (true, Some(_)) => self.restore_slot(
+                    slot.slot,
+                    Restore::Rescaled(Rescaled {
+                        states: &states,
+                        from_parallelism: slot.from_parallelism,
+                        subtask,
+                        parallelism: plan.parallelism,
+                        keys: slot.keys.as_ref(),
+                    }),
+                ),
+            };
+            restored.map_err(|e| self.restore_error(checkpoint, format!("{}: {e}", plan.dir)))?;
         }
-        tracing::info!(
-            checkpoint,
-            bytes = bytes.len(),
-            "restored from a checkpoint"
-        );
+        tracing::info!(checkpoint, bytes = bytes_read, "restored from a checkpoint");
         Ok(())
+    }
+
+    fn restore_slot(&mut self, slot: u32, restore: Restore<'_>) -> Result<(), OperatorError> {
+        match (slot, &mut self.source) {
+            (0, Some(source)) => match restore {
+                Restore::Same(blob) => source.restore_state(blob),
+                Restore::Rescaled(rescaled) => source.restore_rescaled(&rescaled),
+            },
+            (0, None) => Err(OperatorError::BadInput(
+                "state for a source the task does not have".into(),
+            )),
+            (slot, _) => {
+                let Some(op) = self.operators.get_mut(slot as usize - 1) else {
+                    return Err(OperatorError::BadInput(format!(
+                        "state for operator {slot} of a chain of {}",
+                        self.operators.len()
+                    )));
+                };
+                match restore {
+                    Restore::Same(blob) => op.restore_state(blob),
+                    Restore::Rescaled(rescaled) => op.restore_rescaled(&rescaled),
+                }
+            }
+        }
     }
 
     /// Serves one command from the coordinator.
@@ -127,14 +169,34 @@ impl Running {
                 self.snapshot(checkpoint)
             }
             CheckpointCommand::Trigger(_) => Ok(()),
-            CheckpointCommand::Complete(checkpoint) => {
-                for op in 0..self.operators.len() {
-                    let completed = self.operators[op].checkpoint_complete(checkpoint);
-                    completed.map_err(|e| self.op_error(e))?;
+            CheckpointCommand::Complete(checkpoint) => self.complete(checkpoint),
+            CheckpointCommand::Stop(checkpoint) => {
+                self.complete(checkpoint)?;
+                if let Some(link) = &self.checkpoints {
+                    link.acks.ack(CheckpointAck {
+                        job: link.key.job.clone(),
+                        chain: link.key.chain,
+                        subtask: link.key.subtask,
+                        attempt: link.key.attempt,
+                        checkpoint,
+                        outcome: Ok(TaskCheckpointStats::default()),
+                    });
                 }
+                tracing::info!(checkpoint, "stopped at a savepoint");
+                // Nothing after the savepoint may reach a sink: the task
+                // takes no more input and waits to be cancelled.
+                std::future::pending::<()>().await;
                 Ok(())
             }
         }
+    }
+
+    fn complete(&mut self, checkpoint: u64) -> Result<(), TaskError> {
+        for op in 0..self.operators.len() {
+            let completed = self.operators[op].checkpoint_complete(checkpoint);
+            completed.map_err(|e| self.op_error(e))?;
+        }
+        Ok(())
     }
 
     /// Notes that a barrier arrived on one input channel: the first one
@@ -205,6 +267,14 @@ impl Running {
         });
         Ok(())
     }
+}
+
+/// What one slot is handed back.
+enum Restore<'a> {
+    /// Its own state: the parallelism is unchanged.
+    Same(&'a [u8]),
+    /// Every old subtask's, to keep a share of.
+    Rescaled(Rescaled<'a>),
 }
 
 fn op_failure(task: &str, source: crate::operator::OperatorError) -> TaskError {

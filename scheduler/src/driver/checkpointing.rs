@@ -3,20 +3,38 @@
 //! acknowledgements, records complete checkpoints and tells the workers
 //! (sinks commit), deletes what retention drops, and picks the
 //! checkpoint a (re)started region restores — falling back to the one
-//! before when a task finds it unreadable. Decisions are
-//! [`crate::coordinator`]'s.
+//! before when a task finds it unreadable, or the savepoint the job was
+//! started from before its first checkpoint completes. Decisions are
+//! [`crate::coordinator`]'s; savepoint requests are served beside
+//! (`savepointing`).
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use faro_runtime::attempt::AttemptKey;
-use faro_runtime::checkpoint::{CheckpointAck, CheckpointStorage};
+use faro_runtime::checkpoint::{CheckpointAck, CheckpointStorage, CheckpointTarget};
 use faro_runtime::spec::CheckpointSpec;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::{JoinError, JoinSet};
 
+use super::savepointing::Savepointing;
 use super::{Cluster, Driver, JobRun, Joined, Progress};
+use crate::checkpoints::SavepointRequest;
 use crate::coordinator::{beyond_retention, AckOutcome, Coordinator};
+use crate::savepoints::{self, SavepointMeta};
+
+/// What a deployment restores.
+pub(super) enum RestorePoint {
+    /// A complete checkpoint of this job.
+    Checkpoint(u64),
+    /// The savepoint the job was started from.
+    Savepoint {
+        /// Its description.
+        meta: SavepointMeta,
+        /// Its directory.
+        dir: String,
+    },
+}
 
 /// A checkpointed job's coordinator, acknowledgements and restore point.
 pub(super) struct Checkpointing {
@@ -27,9 +45,13 @@ pub(super) struct Checkpointing {
     /// Complete checkpoints a restore may use, oldest first.
     usable: Vec<u64>,
     /// What the next deployment of the region restores.
-    pub(super) restore: Option<u64>,
+    restore: Option<RestorePoint>,
     /// When the next checkpoint is due.
-    next_at: tokio::time::Instant,
+    pub(super) next_at: tokio::time::Instant,
+    /// Savepoint requests for the job.
+    requests: UnboundedReceiver<SavepointRequest>,
+    /// The savepoint being taken, if any.
+    pub(super) savepoint: Option<Savepointing>,
 }
 
 /// What woke the driver while a checkpointed region runs.
@@ -37,6 +59,7 @@ enum Woke {
     Joined(Option<Result<Joined, JoinError>>),
     Due,
     Ack(Option<CheckpointAck>),
+    Request(Option<SavepointRequest>),
 }
 
 fn now_ms() -> u64 {
@@ -46,10 +69,25 @@ fn now_ms() -> u64 {
 }
 
 impl Checkpointing {
-    /// The job's checkpointing, if its spec asks for it.
-    pub(super) fn new(cluster: &Cluster, run: &JobRun) -> Option<Self> {
-        let spec = run.job.checkpoints?;
+    /// The job's checkpointing, if its spec asks for it; an error when
+    /// the savepoint it starts from cannot be read.
+    pub(super) fn new(cluster: &Cluster, run: &JobRun) -> Result<Option<Self>, String> {
+        let Some(spec) = run.job.checkpoints else {
+            return Ok(None);
+        };
         let usable = run.checkpoints.usable();
+        let restore = match (usable.last(), &run.checkpoints.from_savepoint) {
+            (Some(&id), _) => Some(RestorePoint::Checkpoint(id)),
+            (None, Some(dir)) => {
+                let meta =
+                    savepoints::read(std::path::Path::new(dir)).map_err(|e| e.to_string())?;
+                Some(RestorePoint::Savepoint {
+                    meta,
+                    dir: dir.clone(),
+                })
+            }
+            (None, None) => None,
+        };
         let storage = match cluster.checkpoints.storage() {
             Ok(storage) => Some(storage),
             Err(error) => {
@@ -61,15 +99,48 @@ impl Checkpointing {
             .checkpoints
             .last_id()
             .max(run.checkpoints.unusable.iter().copied().max().unwrap_or(0));
-        Some(Self {
+        Ok(Some(Self {
             spec,
             coordinator: Coordinator::new(last),
             acks: cluster.checkpoints.listen(&run.job_id),
             storage,
-            restore: usable.last().copied(),
+            restore,
             usable,
             next_at: tokio::time::Instant::now(),
-        })
+            requests: cluster.checkpoints.listen_requests(&run.job_id),
+            savepoint: None,
+        }))
+    }
+
+    /// What subtasks of `chain` are deployed with: where checkpoints go
+    /// and what (if anything) they restore.
+    pub(super) fn target(
+        &self,
+        cluster: &Cluster,
+        plan: &faro_runtime::plan::Plan,
+        job: &str,
+        chain: usize,
+    ) -> CheckpointTarget {
+        let root = cluster.checkpoints.root();
+        let restore = match &self.restore {
+            None => None,
+            Some(RestorePoint::Checkpoint(id)) => {
+                savepoints::checkpoint_dir(root, job, *id).map(|dir| {
+                    savepoints::restore_plan(&savepoints::layout_of(plan), plan, chain, *id, &dir)
+                })
+            }
+            Some(RestorePoint::Savepoint { meta, dir }) => Some(savepoints::restore_plan(
+                &meta.chains,
+                plan,
+                chain,
+                meta.checkpoint,
+                dir,
+            )),
+        };
+        CheckpointTarget {
+            root: root.to_string(),
+            restore,
+        }
     }
 
     fn interval(&self) -> Duration {
@@ -98,9 +169,15 @@ impl Driver<'_> {
             return;
         };
         c.next_at = tokio::time::Instant::now() + c.interval();
-        if let Some(id) = c.restore {
-            tracing::info!(job = %self.run.job_id, checkpoint = id, "restoring from a checkpoint");
-            let _ = self.progress.send(Progress::Restored(id));
+        match &c.restore {
+            Some(RestorePoint::Checkpoint(id)) => {
+                tracing::info!(job = %self.run.job_id, checkpoint = id, "restoring from a checkpoint");
+                let _ = self.progress.send(Progress::Restored(*id));
+            }
+            Some(RestorePoint::Savepoint { dir, .. }) => {
+                tracing::info!(job = %self.run.job_id, savepoint = %dir, "restoring from a savepoint");
+            }
+            None => {}
         }
     }
 
@@ -113,12 +190,23 @@ impl Driver<'_> {
         let Some(c) = self.checkpointing.as_mut() else {
             return;
         };
-        if let (true, Some(bad)) = (unreadable, c.restore) {
-            tracing::warn!(job = %self.run.job_id, checkpoint = bad, "checkpoint unreadable; falling back to the one before");
-            c.usable.retain(|&id| id != bad);
-            let _ = self.progress.send(Progress::CheckpointUnusable(bad));
+        match (unreadable, &c.restore) {
+            (true, Some(RestorePoint::Checkpoint(bad))) => {
+                let bad = *bad;
+                tracing::warn!(job = %self.run.job_id, checkpoint = bad, "checkpoint unreadable; falling back to the one before");
+                c.usable.retain(|&id| id != bad);
+                let _ = self.progress.send(Progress::CheckpointUnusable(bad));
+            }
+            // A savepoint has nothing before it: it is tried again, and
+            // the job fails when its attempts run out.
+            (_, Some(RestorePoint::Savepoint { .. })) if c.usable.is_empty() => return,
+            _ => {}
         }
-        c.restore = c.usable.last().copied();
+        if let Some(&id) = c.usable.last() {
+            c.restore = Some(RestorePoint::Checkpoint(id));
+        } else if matches!(c.restore, Some(RestorePoint::Checkpoint(_))) {
+            c.restore = None;
+        }
     }
 
     /// Abandons the checkpoint in flight, if any: a task it waits for
@@ -130,6 +218,7 @@ impl Driver<'_> {
         if let Some(id) = c.coordinator.abandon() {
             let _ = self.progress.send(Progress::CheckpointAbandoned(id));
             c.delete(&self.run.job_id, id);
+            self.savepoint_failed(id, "a task it waited for restarted");
         }
     }
 
@@ -147,10 +236,13 @@ impl Driver<'_> {
                     joined = set.join_next() => Woke::Joined(joined),
                     () = tokio::time::sleep_until(c.next_at) => Woke::Due,
                     ack = c.acks.recv() => Woke::Ack(ack),
+                    request = c.requests.recv() => Woke::Request(request),
                 },
             };
             match woke {
                 Woke::Joined(joined) => return joined,
+                Woke::Request(Some(request)) => self.take_request(request, finished),
+                Woke::Request(None) => {}
                 // A task that ended (its input did) can take no part.
                 Woke::Due if finished.is_empty() => self.trigger(tasks).await,
                 Woke::Due => {
@@ -158,7 +250,12 @@ impl Driver<'_> {
                         c.next_at += c.interval();
                     }
                 }
-                Woke::Ack(Some(ack)) => self.take_ack(ack, tasks).await,
+                Woke::Ack(Some(ack)) => {
+                    self.take_ack(ack, tasks).await;
+                    if self.stopped() {
+                        return None;
+                    }
+                }
                 Woke::Ack(None) => return set.join_next().await,
             }
         }
@@ -180,10 +277,17 @@ impl Driver<'_> {
             tracing::warn!(%job, checkpoint = id, "checkpoint timed out");
             let _ = self.progress.send(Progress::CheckpointAbandoned(id));
             c.delete(&job, id);
+            self.savepoint_failed(id, "it timed out");
         }
+        let Some(c) = self.checkpointing.as_mut() else {
+            return;
+        };
         let Some(id) = c.coordinator.trigger(&attempts, Instant::now(), now_ms()) else {
             return;
         };
+        if let Some(savepoint) = c.savepoint.as_mut().filter(|s| s.id.is_none()) {
+            savepoint.id = Some(id);
+        }
         for &(chain, subtask, attempt) in &attempts {
             let is_source = self.plan.chains[chain]
                 .steps
@@ -217,6 +321,9 @@ impl Driver<'_> {
     /// retention.
     async fn take_ack(&mut self, ack: CheckpointAck, tasks: &[(usize, u32)]) {
         let job = self.run.job_id.clone();
+        if self.stop_acked(&ack) {
+            return;
+        }
         let Some(c) = self.checkpointing.as_mut() else {
             return;
         };
@@ -226,24 +333,26 @@ impl Driver<'_> {
                 tracing::warn!(%job, checkpoint = id, %reason, "checkpoint declined");
                 let _ = self.progress.send(Progress::CheckpointAbandoned(id));
                 c.delete(&job, id);
+                self.savepoint_failed(id, &format!("a task declined it: {reason}"));
             }
             AckOutcome::Completed(record) => {
                 let id = record.id;
                 tracing::info!(%job, checkpoint = id, bytes = record.bytes, duration_ms = record.duration_ms, "checkpoint complete");
                 c.usable.push(id);
-                c.restore = Some(id);
+                c.restore = Some(RestorePoint::Checkpoint(id));
                 let dropped = beyond_retention(&c.usable, c.spec.retain).len();
                 for old in c.usable.drain(..dropped).collect::<Vec<_>>() {
                     c.delete(&job, old);
                 }
                 let _ = self.progress.send(Progress::Checkpoint(record));
+                let stop = self.savepoint_completed(id, tasks).await;
                 let workers: HashSet<&String> = tasks
                     .iter()
                     .map(|&(chain, s)| &self.placement[chain][s as usize])
                     .collect();
                 for worker in workers {
                     if let Some(entry) = self.cluster.workers.get(worker) {
-                        entry.checkpoint_complete(&job, id).await;
+                        entry.checkpoint_complete(&job, id, stop).await;
                     }
                 }
             }

@@ -174,6 +174,13 @@ impl Operator for WindowAggregate {
         self.inner().restore_state(state)
     }
 
+    fn restore_rescaled(
+        &mut self,
+        from: &crate::checkpoint::Rescaled<'_>,
+    ) -> Result<(), OperatorError> {
+        self.inner().restore_rescaled(from)
+    }
+
     fn close(&mut self) -> Result<(), OperatorError> {
         self.inner().close()
     }

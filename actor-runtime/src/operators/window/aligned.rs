@@ -20,6 +20,7 @@ use super::aggregate::with_bounds;
 use super::aligned_state::AlignedSnapshot;
 use super::assign::{Assigner, Window};
 use super::WindowParams;
+use crate::checkpoint::Rescaled;
 use crate::data::{Batch, Schema, ValuesView};
 use crate::kernels::take::take_batch;
 use crate::message::Watermark;
@@ -145,6 +146,21 @@ impl AlignedWindows {
     }
 }
 
+impl AlignedWindows {
+    /// Takes the saved windows back into fresh aggregates.
+    fn restore(&mut self, snapshot: AlignedSnapshot) -> Result<(), OperatorError> {
+        self.watermark = Watermark(snapshot.watermark);
+        self.late_rows = snapshot.late_rows;
+        self.open.clear();
+        for (key, batches) in snapshot.windows {
+            let mut aggregate = Aggregate::new(&self.params, &self.input, AggregateMode::Complete)?;
+            aggregate.merge_state(&batches)?;
+            self.open.insert(key, aggregate);
+        }
+        Ok(())
+    }
+}
+
 impl Operator for AlignedWindows {
     /// Processing-time windows fire by the clock: at the earliest open
     /// window's end, input or not.
@@ -193,16 +209,42 @@ impl Operator for AlignedWindows {
     }
 
     fn restore_state(&mut self, state: &[u8]) -> Result<(), OperatorError> {
-        let snapshot = AlignedSnapshot::decode(state)?;
-        self.watermark = Watermark(snapshot.watermark);
-        self.late_rows = snapshot.late_rows;
-        self.open.clear();
-        for (key, batches) in snapshot.windows {
-            let mut aggregate = Aggregate::new(&self.params, &self.input, AggregateMode::Complete)?;
-            aggregate.merge_state(&batches)?;
-            self.open.insert(key, aggregate);
+        self.restore(AlignedSnapshot::decode(state)?)
+    }
+
+    /// Keyed (a hash edge feeds it), each old subtask's windows give up
+    /// the groups whose keys this subtask now owns; unkeyed (a partial
+    /// aggregate before its shuffle), whole states move. The watermark is
+    /// the lowest saved, so no row the old subtasks would have counted is
+    /// dropped as late.
+    fn restore_rescaled(&mut self, from: &Rescaled<'_>) -> Result<(), OperatorError> {
+        let mut merged = AlignedSnapshot {
+            watermark: i64::MAX,
+            ..AlignedSnapshot::default()
+        };
+        let mut windows: BTreeMap<(i64, i64), Vec<Batch>> = BTreeMap::new();
+        for (old, bytes) in from.states {
+            let snapshot = AlignedSnapshot::decode(bytes)?;
+            merged.watermark = merged.watermark.min(snapshot.watermark);
+            let adopted = from.adopts(*old);
+            if adopted {
+                merged.late_rows += snapshot.late_rows;
+            }
+            for (key, batches) in snapshot.windows {
+                for batch in batches {
+                    let owned = match from.keys {
+                        Some(_) => from.owned_rows(&batch, "window state")?,
+                        None if adopted => batch,
+                        None => continue,
+                    };
+                    if owned.num_rows() > 0 {
+                        windows.entry(key).or_default().push(owned);
+                    }
+                }
+            }
         }
-        Ok(())
+        merged.windows = windows.into_iter().collect();
+        self.restore(merged)
     }
 
     fn process(

@@ -1,6 +1,8 @@
 //! Checkpoints across processes, really killed: a windowed count over the
 //! Nexmark source writing files, checkpointed every 300 ms, survives
-//! kill -9 of a worker (the one running its tasks) and of the scheduler, and its committed output is
+//! kill -9 of a worker (the one running its tasks) and of the scheduler
+//! — also when the newest checkpoint was damaged meanwhile, which is
+//! then passed over for the one before — and its committed output is
 //! exactly what the same windows give undisturbed (computed here by the
 //! same spec in batch mode): nothing lost, nothing twice.
 
@@ -156,4 +158,93 @@ fn a_restarted_scheduler_resumes_from_the_latest_checkpoint() {
             .is_some_and(|r| !r.is_empty()),
         "resumed from a checkpoint: {history:#}"
     );
+}
+
+#[test]
+fn a_damaged_newest_checkpoint_is_passed_over_for_the_one_before() {
+    let mut cluster = start_cluster();
+    let expected = reference(&cluster);
+    let (id, out) = checkpointed_run(&cluster);
+    let newest = checkpoints(&cluster.url, &id)["completed"]
+        .as_array()
+        .and_then(|c| c.last()?["id"].as_u64())
+        .unwrap();
+    cluster.scheduler.faro.kill9();
+    // With the scheduler down no checkpoint starts. In each from the
+    // newest it reported on (one may have completed since), one byte of
+    // one file flips and another file goes.
+    let job_dir = cluster.scheduler_dir.join("checkpoints").join(&id);
+    for checkpoint in on_disk(&job_dir).into_iter().filter(|&c| c >= newest) {
+        let dir = job_dir.join(format!("chk-{checkpoint:010}"));
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        if let Some(first) = files.first() {
+            let mut bytes = std::fs::read(first).unwrap();
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0x40;
+            std::fs::write(first, bytes).unwrap();
+        }
+        if let Some(second) = files.get(1) {
+            std::fs::remove_file(second).unwrap();
+        }
+    }
+    let listen = cluster.url.trim_start_matches("http://").to_string();
+    let (scheduler, _, _) = start_scheduler(
+        &cluster.setup,
+        &cluster.scheduler_dir,
+        &cluster.node,
+        &listen,
+    );
+    cluster.scheduler = scheduler;
+    let status = finished(&cluster.url, &id);
+    assert_eq!(committed_rows(&out), expected, "{status:#}");
+    let history = checkpoints(&cluster.url, &id);
+    let unusable: Vec<u64> = history["unusable"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.as_u64())
+        .collect();
+    assert!(
+        unusable.contains(&newest) && unusable.iter().all(|&c| c >= newest),
+        "{history:#}"
+    );
+    let restores: Vec<u64> = history["restores"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.as_u64())
+        .collect();
+    assert!(
+        restores.contains(&newest) && restores.last().is_some_and(|&r| r < newest),
+        "tried the newest, then restored an older one: {history:#}"
+    );
+    // The attempt that could not restore says why.
+    let errors: Vec<String> = status["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t["attempts"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a["error"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains(&format!("checkpoint {newest}"))),
+        "{errors:#?}"
+    );
+}
+
+/// The checkpoints (`chk-N`) under a job's checkpoint directory.
+fn on_disk(job_dir: &Path) -> Vec<u64> {
+    std::fs::read_dir(job_dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", job_dir.display()))
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().to_string_lossy().into_owned();
+            name.strip_prefix("chk-")?.parse().ok()
+        })
+        .collect()
 }

@@ -295,14 +295,19 @@ mod tests {
         // Every slot of the chain has a saved counterpart.
         assert_eq!(restore.slots.len(), now.chains[last].steps.len());
         // The source's chain is fed by no hash edge.
-        assert!(restore_plan(&layout, &now, 0, 7, "/sp").slots[0].keys.is_none());
+        assert!(restore_plan(&layout, &now, 0, 7, "/sp").slots[0]
+            .keys
+            .is_none());
     }
 
     #[test]
     fn a_savepoint_with_state_the_job_lacks_or_other_key_groups_is_refused() {
         let saved = plan(2, "counts");
         let error = check_compatible(&meta(&saved), &plan(2, "tallies")).unwrap_err();
-        assert!(matches!(&error, SavepointError::UnknownVertex(v, _) if v == "counts"), "{error}");
+        assert!(
+            matches!(&error, SavepointError::UnknownVertex(v, _) if v == "counts"),
+            "{error}"
+        );
         let mut other = meta(&saved);
         other.key_groups = Some(4096);
         let error = check_compatible(&other, &saved).unwrap_err();
@@ -317,7 +322,10 @@ mod tests {
         std::fs::write(from.join("000-00000.state"), b"state").unwrap();
         let meta = meta(&plan(2, "counts"));
         let written = write(&dir.path().join("savepoints"), &from, &meta).unwrap();
-        assert_eq!(std::fs::read(written.join("000-00000.state")).unwrap(), b"state");
+        assert_eq!(
+            std::fs::read(written.join("000-00000.state")).unwrap(),
+            b"state"
+        );
         assert_eq!(read(&written).unwrap(), meta);
         std::fs::write(written.join(METADATA), b"{ cut").unwrap();
         let error = read(&written).unwrap_err().to_string();

@@ -23,6 +23,9 @@ pub const HISTORY: usize = 100;
 pub struct CheckpointHistory {
     /// Complete checkpoints, oldest first (the newest [`HISTORY`]).
     pub completed: Vec<CheckpointRecord>,
+    /// Checkpoints completed in all (the list above keeps the newest).
+    #[serde(default)]
+    pub completed_total: u64,
     /// Checkpoints started and abandoned (declined, timed out, or cut
     /// short by a failure).
     pub abandoned: u64,

@@ -164,9 +164,77 @@ pub fn render(jobs: &[JobRecord], workers: usize) -> String {
             }
         }
     }
+    checkpoint_series(&r, &exported(jobs));
     TextEncoder::new()
         .encode_to_string(&r.gather())
         .unwrap_or_else(|error| format!("# encoding failed: {error}\n"))
+}
+
+/// A checkpointed job's checkpoints: how many completed, were abandoned
+/// or found unusable, restores, and the last one's duration, size and
+/// alignment (Flink's `lastCheckpoint*` gauges).
+fn checkpoint_series(r: &Registry, jobs: &[&JobRecord]) {
+    let counted = registered(
+        r,
+        IntCounterVec::new(
+            Opts::new(
+                "faro_checkpoints_total",
+                "A job's checkpoints by outcome (completed, abandoned, unusable on restore)",
+            ),
+            &["job", "outcome"],
+        ),
+    );
+    let restores = registered(
+        r,
+        IntCounterVec::new(
+            Opts::new(
+                "faro_checkpoint_restores_total",
+                "Times a job was restored from a checkpoint",
+            ),
+            &["job"],
+        ),
+    );
+    let last =
+        |name: &str, help: &str| registered(r, GaugeVec::new(Opts::new(name, help), &["job"]));
+    let duration = last(
+        "faro_checkpoint_last_duration_seconds",
+        "Trigger to last acknowledgement of a job's newest complete checkpoint",
+    );
+    let size = last(
+        "faro_checkpoint_last_size_bytes",
+        "State bytes of a job's newest complete checkpoint",
+    );
+    let alignment = last(
+        "faro_checkpoint_last_alignment_seconds",
+        "Longest barrier alignment of any task in a job's newest complete checkpoint",
+    );
+    for job in jobs {
+        let history = &job.checkpoints;
+        let Some(newest) = history.completed.last() else {
+            continue;
+        };
+        let outcomes = [
+            (
+                "completed",
+                history.completed_total.max(history.completed.len() as u64),
+            ),
+            ("abandoned", history.abandoned),
+            ("unusable", history.unusable.len() as u64),
+        ];
+        for (outcome, n) in outcomes {
+            counted.with_label_values(&[&job.id, outcome]).inc_by(n);
+        }
+        restores
+            .with_label_values(&[&job.id])
+            .inc_by(history.restores.len() as u64);
+        duration
+            .with_label_values(&[&job.id])
+            .set(newest.duration_ms as f64 / 1000.0);
+        size.with_label_values(&[&job.id]).set(newest.bytes as f64);
+        alignment
+            .with_label_values(&[&job.id])
+            .set(newest.alignment_ms as f64 / 1000.0);
+    }
 }
 
 fn causes(job: &JobRecord) -> [(&'static str, u64); 3] {
@@ -304,5 +372,42 @@ mod tests {
             Some((RETAINED_JOBS + 2) as f64),
             "totals still count every job"
         );
+    }
+
+    #[test]
+    fn a_checkpointed_job_exports_its_checkpoint_counts_and_newest_checkpoint() {
+        let mut streaming = job("job-s", JobState::Running, 0, 1);
+        let record = |id, duration_ms, bytes| crate::coordinator::CheckpointRecord {
+            id,
+            triggered_ms: 0,
+            duration_ms,
+            bytes,
+            alignment_ms: 250,
+            sync_ms: 1,
+            tasks: 4,
+        };
+        streaming.checkpoints.completed = vec![record(3, 100, 10), record(5, 1500, 4096)];
+        streaming.checkpoints.completed_total = 4;
+        streaming.checkpoints.abandoned = 1;
+        streaming.checkpoints.unusable = vec![4];
+        streaming.checkpoints.restores = vec![4, 3];
+        let text = render(&[streaming, job("job-b", JobState::Finished, 1, 1)], 1);
+        let series = |name: &str| value(&text, name);
+        let completed = r#"faro_checkpoints_total{job="job-s",outcome="completed"}"#;
+        assert_eq!(series(completed), Some(4.0), "{text}");
+        let abandoned = r#"faro_checkpoints_total{job="job-s",outcome="abandoned"}"#;
+        assert_eq!(series(abandoned), Some(1.0));
+        let unusable = r#"faro_checkpoints_total{job="job-s",outcome="unusable"}"#;
+        assert_eq!(series(unusable), Some(1.0));
+        let restores = r#"faro_checkpoint_restores_total{job="job-s"}"#;
+        assert_eq!(series(restores), Some(2.0));
+        let duration = r#"faro_checkpoint_last_duration_seconds{job="job-s"}"#;
+        assert_eq!(series(duration), Some(1.5));
+        let size = r#"faro_checkpoint_last_size_bytes{job="job-s"}"#;
+        assert_eq!(series(size), Some(4096.0));
+        let alignment = r#"faro_checkpoint_last_alignment_seconds{job="job-s"}"#;
+        assert_eq!(series(alignment), Some(0.25));
+        // A job without checkpoints has no such series.
+        assert!(!text.contains(r#"job="job-b",outcome"#), "{text}");
     }
 }

@@ -461,6 +461,7 @@ impl Scheduler {
             Progress::Checkpoint(record) => self.update(id, |r| {
                 let history = &mut r.checkpoints;
                 history.completed.push(record);
+                history.completed_total += 1;
                 let over = history.completed.len().saturating_sub(HISTORY);
                 history.completed.drain(..over);
             }),

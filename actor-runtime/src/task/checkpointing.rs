@@ -1,8 +1,10 @@
 //! A task's part in checkpoints: restoring its chain's state before the
-//! operators open, injecting a barrier at a source when the coordinator
-//! triggers one, snapshotting the chain once a barrier has gone through
-//! it, writing the snapshot off the loop and acknowledging it, and
-//! telling the operators when a checkpoint is complete.
+//! operators open (as its restore plan says: its own saved state, or
+//! every old subtask's to keep a share of when the parallelism changed),
+//! injecting a barrier at a source when the coordinator triggers one,
+//! snapshotting the chain once a barrier has gone through it, writing
+//! the snapshot off the loop and acknowledging it, telling the operators
+//! when a checkpoint is complete, and stopping at a savepoint.
 //!
 //! The snapshot is taken on the task's loop right after the barrier went
 //! through every chained operator and before anything after it is read,

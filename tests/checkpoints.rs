@@ -12,6 +12,7 @@ use std::path::Path;
 
 use support::cluster::{start_cluster, start_scheduler, Cluster};
 use support::jobs::{finished, get, submit, wait_for};
+use support::outputs::{assert_same_rows, committed_rows};
 
 /// The streaming job (`mode`: streaming with checkpoints, or batch for
 /// the reference), writing CSV parts under `out`.
@@ -41,30 +42,12 @@ fn windowed_bids(out: &Path, streaming: bool) -> String {
     )
 }
 
-/// Every data line of the visible CSV parts in `dir`, sorted; fails on a
-/// pending or in-progress part left behind.
-fn committed_rows(dir: &Path) -> Vec<String> {
-    let mut rows = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        assert!(
-            !name.starts_with(".pending-") && !name.contains(".inprogress-"),
-            "{name} left behind in {}",
-            dir.display()
-        );
-        let text = std::fs::read_to_string(dir.join(&name)).unwrap();
-        rows.extend(text.lines().skip(1).map(str::to_string));
-    }
-    rows.sort();
-    rows
-}
-
 /// The reference rows: the same windows in batch mode.
 fn reference(cluster: &Cluster) -> Vec<String> {
     let out = cluster.setup.dir.path().join("reference");
     let id = submit(&cluster.url, &windowed_bids(&out, false));
     finished(&cluster.url, &id);
-    let rows = committed_rows(&out);
+    let rows = committed_rows(&out, true);
     assert!(rows.len() > 1_000, "{} reference rows", rows.len());
     rows
 }
@@ -112,7 +95,11 @@ fn a_worker_killed_mid_stream_costs_nothing_and_duplicates_nothing() {
         .unwrap_or_else(|| panic!("no worker {victim}"));
     cluster.workers[index].faro.kill9();
     let status = finished(&cluster.url, &id);
-    assert_eq!(committed_rows(&out), expected, "{status:#}");
+    assert_same_rows(
+        &committed_rows(&out, true),
+        &expected,
+        &format!("{status:#}"),
+    );
     let history = checkpoints(&cluster.url, &id);
     let restores = history["restores"].as_array().cloned().unwrap_or_default();
     assert!(
@@ -150,7 +137,11 @@ fn a_restarted_scheduler_resumes_from_the_latest_checkpoint() {
     );
     cluster.scheduler = scheduler;
     let status = finished(&cluster.url, &id);
-    assert_eq!(committed_rows(&out), expected, "{status:#}");
+    assert_same_rows(
+        &committed_rows(&out, true),
+        &expected,
+        &format!("{status:#}"),
+    );
     let history = checkpoints(&cluster.url, &id);
     assert!(
         history["restores"]
@@ -200,7 +191,11 @@ fn a_damaged_newest_checkpoint_is_passed_over_for_the_one_before() {
     );
     cluster.scheduler = scheduler;
     let status = finished(&cluster.url, &id);
-    assert_eq!(committed_rows(&out), expected, "{status:#}");
+    assert_same_rows(
+        &committed_rows(&out, true),
+        &expected,
+        &format!("{status:#}"),
+    );
     let history = checkpoints(&cluster.url, &id);
     let unusable: Vec<u64> = history["unusable"]
         .as_array()

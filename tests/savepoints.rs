@@ -14,6 +14,7 @@ use std::process::Command;
 
 use support::cluster::{start_cluster, Cluster};
 use support::jobs::{finished, get, submit, wait_for};
+use support::outputs::{assert_same_rows, committed_rows};
 
 /// The job, with the window and sink at `parallelism` (streaming with
 /// checkpoints, or batch for the reference), writing CSV under `out`.
@@ -41,46 +42,6 @@ fn windowed_bids(out: &Path, streaming: bool, parallelism: u32) -> String {
         ]}}"#,
         out.display()
     )
-}
-
-/// Every data line of the visible CSV parts in `dir`, sorted; fails on a
-/// pending or in-progress part left behind when `settled`.
-fn committed_rows(dir: &Path, settled: bool) -> Vec<String> {
-    let mut rows = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        let hidden = name.starts_with('.') || name.contains(".inprogress-");
-        assert!(!(settled && hidden), "{name} left behind");
-        if !hidden {
-            let text = std::fs::read_to_string(dir.join(&name)).unwrap();
-            rows.extend(text.lines().skip(1).map(str::to_string));
-        }
-    }
-    rows.sort();
-    rows
-}
-
-/// Fails naming how many rows are missing and extra (and a few of each),
-/// not with two whole outputs.
-fn assert_same_rows(got: &[String], expected: &[String], context: &str) {
-    let missing: Vec<&String> = expected
-        .iter()
-        .filter(|r| got.binary_search(r).is_err())
-        .collect();
-    let extra: Vec<&String> = got
-        .iter()
-        .filter(|r| expected.binary_search(r).is_err())
-        .collect();
-    assert!(
-        got.len() == expected.len() && missing.is_empty() && extra.is_empty(),
-        "{} rows, {} expected; missing {} (first {:?}), extra {} (first {:?}); {context}",
-        got.len(),
-        expected.len(),
-        missing.len(),
-        &missing[..missing.len().min(5)],
-        extra.len(),
-        &extra[..extra.len().min(5)],
-    );
 }
 
 /// `faro ARGS` against the cluster's scheduler; its standard output.

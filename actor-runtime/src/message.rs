@@ -14,6 +14,13 @@
 //! On a transport channel a watermark, barrier or idleness is an event frame holding
 //! [`Signal::encode`]'s nine bytes; end of data is the channel's own End
 //! frame, so it is never accepted as an event. The codec here is pure.
+//!
+//! The one exception is an unaligned checkpoint's barrier
+//! ([`Overtaking`]): it travels beside the data, not behind it, and says
+//! how many data messages its producer sent on the channel before it, so
+//! the consumer knows which of the messages it overtook belong to the
+//! checkpoint (they are stored with it and replayed on restore). Its
+//! event frame is seventeen bytes.
 
 /// Event time a stream has reached: milliseconds since the Unix epoch, the
 /// unit of [`crate::DataType::Timestamp`].
@@ -34,6 +41,51 @@ impl Watermark {
 pub struct Barrier {
     /// The checkpoint's id, increasing over a job's run.
     pub checkpoint: u64,
+}
+
+/// An unaligned checkpoint's barrier on one channel: it overtakes the
+/// data queued on the channel; the first `after` data messages the
+/// producer sent on it are before the barrier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overtaking {
+    /// The barrier.
+    pub barrier: Barrier,
+    /// Data messages the producer sent on this channel before it.
+    pub after: u64,
+}
+
+/// The bytes of an encoded [`Overtaking`] barrier.
+pub const OVERTAKING_BYTES: usize = 17;
+
+impl Overtaking {
+    /// Its event-frame payload: a tag byte, the checkpoint and the count.
+    pub fn encode(&self) -> [u8; OVERTAKING_BYTES] {
+        let mut bytes = [0u8; OVERTAKING_BYTES];
+        bytes[0] = OVERTAKING;
+        bytes[1..9].copy_from_slice(&self.barrier.checkpoint.to_le_bytes());
+        bytes[9..].copy_from_slice(&self.after.to_le_bytes());
+        bytes
+    }
+
+    /// Reads an event frame's payload back, if it is one (`None` for
+    /// any other event, which [`Signal::decode`] reads).
+    pub fn decode(bytes: &[u8]) -> Option<Overtaking> {
+        let bytes = <&[u8; OVERTAKING_BYTES]>::try_from(bytes).ok()?;
+        if bytes[0] != OVERTAKING {
+            return None;
+        }
+        let word = |range: std::ops::Range<usize>| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&bytes[range]);
+            u64::from_le_bytes(word)
+        };
+        Some(Overtaking {
+            barrier: Barrier {
+                checkpoint: word(1..9),
+            },
+            after: word(9..17),
+        })
+    }
 }
 
 /// A control message travelling in order with the data.
@@ -76,6 +128,7 @@ pub enum SignalError {
 const WATERMARK: u8 = 1;
 const BARRIER: u8 = 2;
 const IDLE: u8 = 3;
+const OVERTAKING: u8 = 4;
 
 /// The bytes of an encoded signal.
 pub const SIGNAL_BYTES: usize = 9;
@@ -145,5 +198,20 @@ mod tests {
         assert_eq!(Signal::decode(&[3; 9]), Err(SignalError::Tag(3)));
         assert_eq!(Signal::decode(&[4; 9]), Err(SignalError::Tag(4)));
         assert!(Signal::decode(&[1; 10]).is_err());
+    }
+
+    #[test]
+    fn an_overtaking_barrier_round_trips_and_no_signal_reads_as_one() {
+        let overtaking = Overtaking {
+            barrier: Barrier { checkpoint: 7 },
+            after: u64::MAX - 1,
+        };
+        assert_eq!(Overtaking::decode(&overtaking.encode()), Some(overtaking));
+        let barrier = Signal::Barrier(Barrier { checkpoint: 7 });
+        assert_eq!(Overtaking::decode(&barrier.encode().unwrap()), None);
+        assert!(Signal::decode(&overtaking.encode()).is_err());
+        let mut wrong = overtaking.encode();
+        wrong[0] = BARRIER;
+        assert_eq!(Overtaking::decode(&wrong), None);
     }
 }

@@ -276,6 +276,7 @@ async fn answer(worker: &Worker, connection: &Connection, request: &[u8], respon
             subtask,
             attempt,
             checkpoint,
+            unaligned,
         } => {
             let key = AttemptKey {
                 job,
@@ -283,7 +284,7 @@ async fn answer(worker: &Worker, connection: &Connection, request: &[u8], respon
                 subtask,
                 attempt,
             };
-            if !worker.trigger_checkpoint(&key, checkpoint) {
+            if !worker.trigger_checkpoint(&key, checkpoint, unaligned) {
                 responder.refuse("the attempt does not run here").await;
                 return;
             }

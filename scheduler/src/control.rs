@@ -161,6 +161,9 @@ pub enum ToWorker {
         attempt: u32,
         /// The checkpoint.
         checkpoint: u64,
+        /// Unaligned: the barrier overtakes queued data.
+        #[serde(default)]
+        unaligned: bool,
     },
     /// A checkpoint of a job is complete: its sinks commit.
     CheckpointComplete {

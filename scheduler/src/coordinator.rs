@@ -29,8 +29,12 @@ pub struct CheckpointRecord {
     pub duration_ms: u64,
     /// Bytes of state over all tasks.
     pub bytes: u64,
-    /// The longest barrier alignment of any task.
+    /// The longest barrier alignment of any task (unaligned: the longest
+    /// time from a task's first barrier to the last in-flight message).
     pub alignment_ms: u64,
+    /// In-flight bytes stored (an unaligned checkpoint's overtaken data).
+    #[serde(default)]
+    pub in_flight_bytes: u64,
     /// The longest synchronous (on the task's loop) part of any task.
     pub sync_ms: u64,
     /// Tasks that acknowledged.
@@ -144,6 +148,7 @@ impl Coordinator {
             duration_ms: now.saturating_duration_since(done.started).as_millis() as u64,
             bytes: stats.clone().map(|s| s.bytes).sum(),
             alignment_ms: stats.clone().map(|s| s.alignment_ms).max().unwrap_or(0),
+            in_flight_bytes: stats.clone().map(|s| s.in_flight_bytes).sum(),
             sync_ms: stats.map(|s| s.sync_ms).max().unwrap_or(0),
             tasks: done.acked.len() as u32,
         })
@@ -189,6 +194,7 @@ mod tests {
                 alignment_ms: u64::from(subtask),
                 sync_ms: 1,
                 async_ms: 2,
+                in_flight_bytes: 3,
             }),
         }
     }

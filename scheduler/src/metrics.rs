@@ -383,6 +383,7 @@ mod tests {
             duration_ms,
             bytes,
             alignment_ms: 250,
+            in_flight_bytes: 0,
             sync_ms: 1,
             tasks: 4,
         };

@@ -177,9 +177,14 @@ impl WorkerEntry {
 
     /// Tells attempt `key` to start checkpoint `checkpoint`; `false` if
     /// it is not running there (the checkpoint cannot complete).
-    pub async fn trigger_checkpoint(&self, key: &AttemptKey, checkpoint: u64) -> bool {
+    pub async fn trigger_checkpoint(
+        &self,
+        key: &AttemptKey,
+        checkpoint: u64,
+        unaligned: bool,
+    ) -> bool {
         match &self.link {
-            Link::Local(worker) => worker.trigger_checkpoint(key, checkpoint),
+            Link::Local(worker) => worker.trigger_checkpoint(key, checkpoint, unaligned),
             Link::Remote(connection) => {
                 let request = ToWorker::Checkpoint {
                     job: key.job.clone(),
@@ -187,6 +192,7 @@ impl WorkerEntry {
                     subtask: key.subtask,
                     attempt: key.attempt,
                     checkpoint,
+                    unaligned,
                 };
                 let request = serde_json::to_vec(&request).unwrap_or_default();
                 let call = rpc::call(connection, &request);

@@ -7,6 +7,7 @@
 pub mod cluster;
 pub mod jobs;
 pub mod local;
+pub mod outputs;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

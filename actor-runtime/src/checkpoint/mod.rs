@@ -24,8 +24,15 @@
 //! savepoint at another parallelism, an operator is handed every old
 //! subtask's state and keeps its share ([`rescale`]).
 //!
-//! Known limits: barriers are aligned only (no unaligned checkpoints
-//! yet), state is written whole each time (not incremental), and the
+//! Unaligned (per checkpoint, as the trigger says), the barrier overtakes
+//! the data queued on each channel ([`crate::message::Overtaking`]); a
+//! task snapshots at the first one, forwards it at once, and stores with
+//! its state the data messages it overtook — those before the barrier on
+//! every channel — which a restored task replays before reading on.
+//!
+//! Known limits: state is written whole each time (not incremental), the
+//! data an unaligned barrier waits behind in a producer's transport queue
+//! is not overtaken (a bounded few frames), and the
 //! storage is a directory every worker reaches (a local or shared file
 //! system through opendal's `fs`).
 
@@ -48,6 +55,9 @@ pub enum CheckpointCommand {
     /// Start checkpoint `n`: a source task snapshots its position and
     /// sends barrier `n` downstream (other tasks wait for the barrier).
     Trigger(u64),
+    /// Start checkpoint `n` unaligned: the barrier overtakes the data
+    /// queued downstream, and each task stores what it overtook.
+    TriggerUnaligned(u64),
     /// Checkpoint `n` is complete: sinks commit.
     Complete(u64),
     /// Checkpoint `n`, a savepoint to stop at, is complete: sinks
@@ -69,6 +79,10 @@ pub struct TaskCheckpointStats {
     pub sync_ms: u64,
     /// Milliseconds writing the state to storage, off the loop.
     pub async_ms: u64,
+    /// Bytes of in-flight data stored with the state (an unaligned
+    /// checkpoint's overtaken messages).
+    #[serde(default)]
+    pub in_flight_bytes: u64,
 }
 
 /// A task's answer to a checkpoint: its state is stored, or why not.

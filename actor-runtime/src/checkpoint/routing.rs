@@ -59,11 +59,16 @@ impl Worker {
     }
 
     /// Tells attempt `key` to start checkpoint `checkpoint` (a source
-    /// injects its barrier); `false` if the attempt does not run here.
-    pub fn trigger_checkpoint(&self, key: &AttemptKey, checkpoint: u64) -> bool {
+    /// injects its barrier, `unaligned` or not); `false` if the attempt
+    /// does not run here.
+    pub fn trigger_checkpoint(&self, key: &AttemptKey, checkpoint: u64, unaligned: bool) -> bool {
+        let command = match unaligned {
+            true => CheckpointCommand::TriggerUnaligned(checkpoint),
+            false => CheckpointCommand::Trigger(checkpoint),
+        };
         lock(&self.checkpoints.inboxes)
             .get(key)
-            .is_some_and(|inbox| inbox.send(CheckpointCommand::Trigger(checkpoint)).is_ok())
+            .is_some_and(|inbox| inbox.send(command).is_ok())
     }
 
     /// Tells every attempt of `job` running here that `checkpoint` is

@@ -3,6 +3,11 @@
 //! The scheduler records which checkpoints are complete (in its store);
 //! this layout only holds the bytes, so a checkpoint directory without a
 //! record is an unfinished one and is never restored.
+//!
+//! Tasks write their state on a runtime of its own ([`spawn_io`]): a
+//! task's loop that always has input ready (backpressure) never yields
+//! its thread, and a write queued behind it would hold the checkpoint for
+//! as long as the backlog lasts.
 
 use opendal::services::Fs;
 use opendal::Operator;
@@ -29,6 +34,35 @@ impl StorageError {
     /// Whether the file asked for does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::Store { source, .. } if source.kind() == opendal::ErrorKind::NotFound)
+    }
+}
+
+/// Runs `write` (a task's state going to storage, then its
+/// acknowledgement) on the checkpoint I/O runtime: one thread of its own,
+/// started on first use.
+pub fn spawn_io<F>(write: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    static IO: std::sync::OnceLock<Option<tokio::runtime::Runtime>> = std::sync::OnceLock::new();
+    let runtime = IO.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("faro-checkpoint-io")
+            .enable_all()
+            .build()
+            .map_err(
+                |error| tracing::warn!(%error, "no checkpoint I/O thread; writing on the task's"),
+            )
+            .ok()
+    });
+    match runtime {
+        Some(runtime) => {
+            runtime.spawn(write);
+        }
+        None => {
+            tokio::spawn(write);
+        }
     }
 }
 

@@ -2,13 +2,16 @@
 //! of each chained operator (slot *i + 1*), in the checked blob layout
 //! keyed snapshots use (magic `FTS1`, CRC-32C over all), so a truncated
 //! or corrupted file is an error naming what is wrong, never a wrong
-//! restore.
+//! restore. An unaligned checkpoint's file also holds the in-flight
+//! messages the barrier overtook: magic `FTS2`, one slot more, the last.
 
 use std::collections::BTreeMap;
 
 use crate::state::snapshot::{decode_blobs, encode_blobs};
 
 const MAGIC: &[u8; 4] = b"FTS1";
+const WITH_IN_FLIGHT: &[u8; 4] = b"FTS2";
+const WHAT: &str = "task checkpoint file";
 
 /// The state of one task's chain at a checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -17,18 +20,45 @@ pub struct TaskState {
     pub slots: u32,
     /// The state of each slot that keeps any.
     pub blobs: BTreeMap<u32, Vec<u8>>,
+    /// An unaligned checkpoint's in-flight messages, encoded.
+    pub in_flight: Option<Vec<u8>>,
 }
 
 impl TaskState {
     /// The file's bytes.
     pub fn encode(&self) -> Vec<u8> {
-        encode_blobs(MAGIC, self.slots, &self.blobs)
+        match &self.in_flight {
+            None => encode_blobs(MAGIC, self.slots, &self.blobs),
+            Some(in_flight) => {
+                let mut blobs = self.blobs.clone();
+                blobs.insert(self.slots, in_flight.clone());
+                encode_blobs(WITH_IN_FLIGHT, self.slots + 1, &blobs)
+            }
+        }
     }
 
     /// Reads a file back, checking every field and the checksum.
     pub fn decode(bytes: &[u8]) -> Result<Self, String> {
-        let (slots, blobs) = decode_blobs(MAGIC, "task checkpoint file", bytes)?;
-        Ok(Self { slots, blobs })
+        if bytes.starts_with(WITH_IN_FLIGHT) {
+            let (bound, mut blobs) = decode_blobs(WITH_IN_FLIGHT, WHAT, bytes)?;
+            let slots = bound
+                .checked_sub(1)
+                .ok_or("an unaligned checkpoint file with no slots")?;
+            let in_flight = blobs
+                .remove(&slots)
+                .ok_or("an unaligned checkpoint file without its in-flight messages")?;
+            return Ok(Self {
+                slots,
+                blobs,
+                in_flight: Some(in_flight),
+            });
+        }
+        let (slots, blobs) = decode_blobs(MAGIC, WHAT, bytes)?;
+        Ok(Self {
+            slots,
+            blobs,
+            in_flight: None,
+        })
     }
 }
 
@@ -57,5 +87,23 @@ mod tests {
         let keyed = crate::state::KeyedSnapshot::new(4).encode();
         let error = TaskState::decode(&keyed).unwrap_err();
         assert!(error.contains("not a task checkpoint file"), "{error}");
+    }
+
+    #[test]
+    fn in_flight_messages_ride_in_a_slot_of_their_own() {
+        let mut state = TaskState {
+            slots: 2,
+            ..TaskState::default()
+        };
+        state.blobs.insert(1, b"window".to_vec());
+        state.in_flight = Some(b"messages".to_vec());
+        let bytes = state.encode();
+        assert_eq!(&bytes[..4], b"FTS2");
+        assert_eq!(TaskState::decode(&bytes).unwrap(), state);
+        for at in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[at] ^= 1;
+            assert!(TaskState::decode(&bad).is_err(), "flip at {at}");
+        }
     }
 }

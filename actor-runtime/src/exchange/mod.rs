@@ -60,6 +60,16 @@ impl Incoming {
         }
     }
 
+    /// The batch as an archive's bytes (a copy), to store: an unaligned
+    /// checkpoint's in-flight message.
+    pub fn archive(&self) -> Vec<u8> {
+        match self {
+            Incoming::Owned(batch) => batch.to_bytes().to_vec(),
+            Incoming::Frame(frame) => frame.to_vec(),
+            Incoming::Mapped(bytes) => bytes.to_vec(),
+        }
+    }
+
     /// Reads the batch (validating an archive, and that it has the
     /// `expected` columns) and calls `f` with its rows.
     pub fn with_rows<T>(

@@ -20,7 +20,7 @@ use super::{archive_within, ExchangeError, Incoming, InputSender};
 use crate::data::{Batch, Schema};
 use crate::kernels::take::take_batch;
 use crate::kernels::views;
-use crate::message::{Message, Signal};
+use crate::message::{Barrier, Message, Overtaking, Signal};
 use crate::metrics::TaskMetrics;
 use crate::operator::Rows;
 
@@ -71,6 +71,9 @@ pub struct OutputWriter {
     range: Option<RangeHold>,
     producer: u32,
     metrics: TaskMetrics,
+    /// Data messages sent to each consumer: what an overtaking barrier
+    /// tells it came before.
+    sent: Vec<u64>,
 }
 
 impl OutputWriter {
@@ -88,6 +91,7 @@ impl OutputWriter {
             exchange,
             schema,
             partitioner,
+            sent: vec![0; sinks.len()],
             sinks,
             shuffle,
             range: None,
@@ -180,8 +184,12 @@ impl OutputWriter {
         let failed = |message: String| ExchangeError::Transport { exchange, message };
         let shuffle = self.shuffle.clone();
         let gone = || failed(format!("consumer {consumer} is gone"));
+        let sent = self.sent.get_mut(consumer);
         match self.sinks.get_mut(consumer) {
             Some(ConsumerSink::Local(queue)) => {
+                if let Some(sent) = sent {
+                    *sent += 1;
+                }
                 match queue.try_send(Ok(Message::Data(Incoming::Owned(batch)))) {
                     Ok(()) => Ok(()),
                     Err(mpsc::error::TrySendError::Closed(_)) => Err(gone()),
@@ -195,9 +203,13 @@ impl OutputWriter {
             }
             Some(ConsumerSink::Remote { channel, max_frame }) => {
                 let before = channel.stats().backpressure;
-                for frame in
-                    archive_within(&batch, *max_frame).map_err(|e| failed(e.to_string()))?
-                {
+                let frames =
+                    archive_within(&batch, *max_frame).map_err(|e| failed(e.to_string()))?;
+                // Each frame is one message for the consumer.
+                if let Some(sent) = sent {
+                    *sent += frames.len() as u64;
+                }
+                for frame in frames {
                     channel
                         .send(Bytes::from_owner(frame))
                         .await
@@ -270,6 +282,41 @@ impl OutputWriter {
                     channel.flush().await.map_err(|e| failed(e.to_string()))?;
                     self.metrics
                         .backpressured(channel.stats().backpressure.saturating_sub(before));
+                }
+                ConsumerSink::Shuffle { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends an unaligned checkpoint's barrier to every consumer, ahead of
+    /// the data queued for it, saying how many data messages came before
+    /// it. Blocking and range edges carry none.
+    pub async fn send_overtaking(&mut self, barrier: Barrier) -> Result<(), ExchangeError> {
+        if self.shuffle.is_some() || self.range.is_some() {
+            return Ok(());
+        }
+        let exchange = self.exchange;
+        let failed = |message: String| ExchangeError::Transport { exchange, message };
+        for (consumer, sink) in self.sinks.iter_mut().enumerate() {
+            let overtaking = Overtaking {
+                barrier,
+                after: self.sent.get(consumer).copied().unwrap_or(0),
+            };
+            match sink {
+                ConsumerSink::Local(queue) => {
+                    if !queue.overtake(overtaking) {
+                        return Err(failed(format!("consumer {consumer} is gone")));
+                    }
+                }
+                ConsumerSink::Remote { channel, .. } => {
+                    // Behind what the transport already holds for it
+                    // (bounded by credits); the consumer reads ahead.
+                    channel
+                        .send_event(Bytes::copy_from_slice(&overtaking.encode()))
+                        .await
+                        .map_err(|e| failed(e.to_string()))?;
+                    channel.flush().await.map_err(|e| failed(e.to_string()))?;
                 }
                 ConsumerSink::Shuffle { .. } => {}
             }

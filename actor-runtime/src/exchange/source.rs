@@ -4,37 +4,98 @@
 //! shuffle fetch. Per-channel queues let the task stop reading one channel
 //! (a checkpoint barrier's alignment) while the others flow, and let
 //! watermarks be tracked where they are defined: per channel.
+//!
+//! Beside each channel's bounded queue runs a lane for unaligned
+//! checkpoints' barriers ([`Overtaking`]), which must not wait behind the
+//! queued data: a local producer puts them there directly, and the
+//! forwarder of a remote channel reads ahead of a full queue (as far as
+//! the transport's credits let the producer send) to find them.
+
+use std::collections::VecDeque;
 
 use faro_transport::ChannelReceiver;
 use tokio::sync::mpsc;
 
 use super::{ExchangeError, Incoming};
-use crate::message::{Message, Signal};
+use crate::message::{Message, Overtaking, Signal};
 
 /// What a feeder puts into a channel's queue.
 pub type Delivery = Result<Message<Incoming>, ExchangeError>;
 
-/// The producing end of one channel's queue.
-pub type InputSender = mpsc::Sender<Delivery>;
+/// The producing end of one channel's queue, and of its lane for
+/// overtaking barriers.
+#[derive(Debug, Clone)]
+pub struct InputSender {
+    data: mpsc::Sender<Delivery>,
+    overtaking: mpsc::UnboundedSender<Overtaking>,
+}
+
+impl InputSender {
+    /// Queues `delivery`, waiting for room.
+    pub async fn send(&self, delivery: Delivery) -> Result<(), mpsc::error::SendError<Delivery>> {
+        self.data.send(delivery).await
+    }
+
+    /// Queues `delivery` if there is room now.
+    pub fn try_send(&self, delivery: Delivery) -> Result<(), mpsc::error::TrySendError<Delivery>> {
+        self.data.try_send(delivery)
+    }
+
+    /// Waits for room for one delivery.
+    pub async fn reserve(&self) -> Result<mpsc::Permit<'_, Delivery>, mpsc::error::SendError<()>> {
+        self.data.reserve().await
+    }
+
+    /// Room left in the queue.
+    pub fn capacity(&self) -> usize {
+        self.data.capacity()
+    }
+
+    /// Hands the consumer an unaligned checkpoint's barrier at once;
+    /// `false` if it has gone.
+    pub fn overtake(&self, barrier: Overtaking) -> bool {
+        self.overtaking.send(barrier).is_ok()
+    }
+}
 
 /// One input of a task: a queue per channel, each in the order its
-/// producer sent. A channel ends with [`Signal::EndOfData`]; one whose
-/// producer goes away without it has failed.
+/// producer sent, and each channel's overtaking barriers. A channel ends
+/// with [`Signal::EndOfData`]; one whose producer goes away without it
+/// has failed.
 pub struct InputQueue {
     channels: Vec<mpsc::Receiver<Delivery>>,
+    overtaking: Vec<mpsc::UnboundedReceiver<Overtaking>>,
 }
 
 impl InputQueue {
     /// An input of `channels` channels, each holding at most `credits`
     /// messages, and each channel's sending end.
     pub fn new(channels: usize, credits: usize) -> (Vec<InputSender>, Self) {
-        let (senders, receivers) = (0..channels).map(|_| mpsc::channel(credits.max(1))).unzip();
-        (
-            senders,
-            Self {
-                channels: receivers,
-            },
-        )
+        let mut senders = Vec::with_capacity(channels);
+        let mut queue = Self {
+            channels: Vec::with_capacity(channels),
+            overtaking: Vec::with_capacity(channels),
+        };
+        for _ in 0..channels {
+            let (data, receiver) = mpsc::channel(credits.max(1));
+            let (overtaking, lane) = mpsc::unbounded_channel();
+            senders.push(InputSender { data, overtaking });
+            queue.channels.push(receiver);
+            queue.overtaking.push(lane);
+        }
+        (senders, queue)
+    }
+
+    /// Polls channel `channel`'s lane for an overtaking barrier.
+    pub fn poll_overtaking(
+        &mut self,
+        channel: usize,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Overtaking>> {
+        match self.overtaking.get_mut(channel) {
+            Some(lane) => lane.poll_recv(cx),
+            None => std::task::Poll::Ready(None),
+        }
     }
 
     /// How many channels feed this input.
@@ -63,9 +124,11 @@ impl InputQueue {
 
 /// Forwards what arrives on `channel` into `queue` until the channel ends
 /// (then sends end of data) or fails (then forwards the error): archived
-/// batches as data, event frames as signals. Each data frame keeps its
-/// transport credit while it waits in the queue, so a slow task slows the
-/// remote producer. `arrived` is told each data frame's length.
+/// batches as data, event frames as signals, an overtaking barrier to the
+/// queue's lane at once. While the queue is full it reads on and holds
+/// what comes: each data frame keeps its transport credit while it waits,
+/// so what is held is bounded by the credits and a slow task still slows
+/// the remote producer. `arrived` is told each data frame's length.
 pub async fn forward_frames(
     exchange: usize,
     mut channel: ChannelReceiver,
@@ -73,29 +136,53 @@ pub async fn forward_frames(
     mut arrived: impl FnMut(usize),
 ) {
     channel.accept_events();
+    let mut held: VecDeque<Delivery> = VecDeque::new();
+    let mut reading = true;
     loop {
-        let delivery = match channel.recv().await {
-            Ok(Some(frame)) if frame.is_event() => match Signal::decode(&frame) {
-                Ok(signal) => Ok(Message::Signal(signal)),
-                Err(error) => {
-                    let message = format!("a malformed signal: {error}");
-                    channel.refuse(&message);
-                    Err(ExchangeError::Corrupt { exchange, message })
+        tokio::select! {
+            biased;
+            permit = queue.reserve(), if !held.is_empty() => {
+                let (Ok(permit), Some(delivery)) = (permit, held.pop_front()) else {
+                    return;
+                };
+                let last = matches!(delivery, Err(_) | Ok(Message::Signal(Signal::EndOfData)));
+                permit.send(delivery);
+                if last {
+                    return;
                 }
-            },
-            Ok(Some(frame)) => {
-                arrived(frame.len());
-                Ok(Message::Data(Incoming::Frame(frame)))
             }
-            Ok(None) => Ok(Message::Signal(Signal::EndOfData)),
-            Err(error) => Err(ExchangeError::Transport {
-                exchange,
-                message: error.to_string(),
-            }),
-        };
-        let last = matches!(delivery, Err(_) | Ok(Message::Signal(Signal::EndOfData)));
-        if queue.send(delivery).await.is_err() || last {
-            return;
+            received = channel.recv(), if reading => {
+                let delivery = match received {
+                    Ok(Some(frame)) if frame.is_event() => {
+                        if let Some(barrier) = Overtaking::decode(&frame) {
+                            if !queue.overtake(barrier) {
+                                return;
+                            }
+                            continue;
+                        }
+                        match Signal::decode(&frame) {
+                            Ok(signal) => Ok(Message::Signal(signal)),
+                            Err(error) => {
+                                let message = format!("a malformed signal: {error}");
+                                channel.refuse(&message);
+                                Err(ExchangeError::Corrupt { exchange, message })
+                            }
+                        }
+                    }
+                    Ok(Some(frame)) => {
+                        arrived(frame.len());
+                        Ok(Message::Data(Incoming::Frame(frame)))
+                    }
+                    Ok(None) => Ok(Message::Signal(Signal::EndOfData)),
+                    Err(error) => Err(ExchangeError::Transport {
+                        exchange,
+                        message: error.to_string(),
+                    }),
+                };
+                reading = !matches!(delivery, Err(_) | Ok(Message::Signal(Signal::EndOfData)));
+                held.push_back(delivery);
+            }
+            else => return,
         }
     }
 }

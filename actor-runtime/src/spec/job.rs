@@ -49,6 +49,12 @@ pub struct CheckpointSpec {
     /// Milliseconds a checkpoint may take before it is abandoned.
     #[serde(default = "default_checkpoint_timeout")]
     pub timeout_ms: u64,
+    /// Unaligned: barriers overtake the data queued on each channel and
+    /// that data is stored with the checkpoint, so a checkpoint under
+    /// backpressure does not wait for the backlog (savepoints stay
+    /// aligned).
+    #[serde(default)]
+    pub unaligned: bool,
 }
 
 fn default_retain() -> u32 {

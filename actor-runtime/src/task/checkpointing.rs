@@ -132,7 +132,24 @@ impl Running {
             };
             restored.map_err(|e| self.restore_error(checkpoint, format!("{}: {e}", plan.dir)))?;
         }
-        tracing::info!(checkpoint, bytes = bytes_read, "restored from a checkpoint");
+        // An unaligned checkpoint's in-flight messages, replayed once the
+        // operators are open. Only a task restored at its own parallelism
+        // has them (savepoints, the only rescaled restores, are aligned).
+        let own = plan
+            .slots
+            .iter()
+            .find(|s| s.from_parallelism == plan.parallelism)
+            .and_then(|s| files.get(&(s.from_chain, subtask)));
+        if let Some(blob) = own.and_then(|f| f.in_flight.as_ref()) {
+            self.replay = super::unaligned::decode(blob)
+                .map_err(|e| self.restore_error(checkpoint, format!("{}: {e}", plan.dir)))?;
+        }
+        tracing::info!(
+            checkpoint,
+            bytes = bytes_read,
+            in_flight = self.replay.len(),
+            "restored from a checkpoint"
+        );
         Ok(())
     }
 
@@ -170,7 +187,11 @@ impl Running {
                 self.signal(0, Signal::Barrier(barrier)).await?;
                 self.snapshot(checkpoint)
             }
-            CheckpointCommand::Trigger(_) => Ok(()),
+            CheckpointCommand::TriggerUnaligned(checkpoint) if self.source.is_some() => {
+                self.overtake_outputs(Barrier { checkpoint }).await?;
+                self.snapshot(checkpoint)
+            }
+            CheckpointCommand::Trigger(_) | CheckpointCommand::TriggerUnaligned(_) => Ok(()),
             CheckpointCommand::Complete(checkpoint) => self.complete(checkpoint),
             CheckpointCommand::Stop(checkpoint) => {
                 self.complete(checkpoint)?;
@@ -213,8 +234,17 @@ impl Running {
     /// through every operator) and writes it off the loop, acknowledging
     /// when written. A task without a link (no checkpoints) does nothing.
     pub(super) fn snapshot(&mut self, checkpoint: u64) -> Result<(), TaskError> {
+        if let Some(taken) = self.take_snapshot(checkpoint)? {
+            self.store_snapshot(taken, Vec::new());
+        }
+        Ok(())
+    }
+
+    /// The chain's state at `checkpoint`, encoded on the loop (`None`
+    /// without checkpoints).
+    pub(super) fn take_snapshot(&mut self, checkpoint: u64) -> Result<Option<Taken>, TaskError> {
         let Some(link) = &mut self.checkpoints else {
-            return Ok(());
+            return Ok(None);
         };
         let alignment = link.align_started.take().map(|at| at.elapsed());
         let started = Instant::now();
@@ -231,23 +261,40 @@ impl Running {
                 blobs.insert(i as u32 + 1, blob);
             }
         }
+        Ok(Some(Taken {
+            checkpoint,
+            state: TaskState {
+                slots: self.operators.len() as u32 + 1,
+                blobs,
+                in_flight: None,
+            },
+            stats: TaskCheckpointStats {
+                alignment_ms: alignment.map_or(0, |d| d.as_millis() as u64),
+                sync_ms: started.elapsed().as_millis() as u64,
+                ..TaskCheckpointStats::default()
+            },
+        }))
+    }
+
+    /// Writes a taken snapshot, with the in-flight messages an unaligned
+    /// barrier overtook, off the loop; acknowledges when written.
+    pub(super) fn store_snapshot(&self, mut taken: Taken, in_flight: Vec<(u32, Vec<u8>)>) {
         let Some(link) = &self.checkpoints else {
-            return Ok(());
+            return;
         };
-        let bytes = TaskState {
-            slots: self.operators.len() as u32 + 1,
-            blobs,
+        let checkpoint = taken.checkpoint;
+        if !in_flight.is_empty() {
+            taken.stats.in_flight_bytes = in_flight.iter().map(|(_, m)| m.len() as u64).sum();
+            taken.state.in_flight = Some(super::unaligned::encode(&in_flight));
         }
-        .encode();
+        let bytes = taken.state.encode();
         let mut stats = TaskCheckpointStats {
             bytes: bytes.len() as u64,
-            alignment_ms: alignment.map_or(0, |d| d.as_millis() as u64),
-            sync_ms: started.elapsed().as_millis() as u64,
-            async_ms: 0,
+            ..taken.stats
         };
         let key = link.key.clone();
         let (storage, acks) = (link.storage.clone(), link.acks.clone());
-        tokio::spawn(async move {
+        crate::checkpoint::storage::spawn_io(async move {
             let written = Instant::now();
             let outcome =
                 match CheckpointStorage::task_path(&key.job, checkpoint, key.chain, key.subtask) {
@@ -267,8 +314,17 @@ impl Running {
                 outcome: outcome.map(|()| stats).map_err(|e| e.to_string()),
             });
         });
-        Ok(())
     }
+}
+
+/// A chain's state taken at a barrier, not yet written.
+pub(super) struct Taken {
+    /// The checkpoint.
+    pub(super) checkpoint: u64,
+    /// The state.
+    pub(super) state: TaskState,
+    /// What taking it cost so far.
+    pub(super) stats: TaskCheckpointStats,
 }
 
 /// What one slot is handed back.

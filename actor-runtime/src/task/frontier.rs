@@ -94,6 +94,11 @@ impl Frontier {
             .is_some_and(|c| !c.ended && !c.held)
     }
 
+    /// Whether a channel has not ended (held at a barrier or not).
+    pub fn channel_open(&self, input: usize, channel: usize) -> bool {
+        self.channel(input, channel).is_some_and(|c| !c.ended)
+    }
+
     /// Whether input `input` has a channel the loop may read now.
     pub fn input_readable(&self, input: usize) -> bool {
         self.inputs

@@ -14,6 +14,7 @@ pub mod checkpointing;
 pub mod frontier;
 mod io;
 mod running;
+mod unaligned;
 
 pub use io::{FeederSpec, InputSpec, OutputSpec, SinkSpec};
 
@@ -178,6 +179,8 @@ impl TaskRun {
             idle: false,
             sent_watermark: crate::message::Watermark::MIN,
             checkpoints: self.checkpoints,
+            recording: None,
+            replay: Vec::new(),
         };
         let result = match running.restore().await {
             Ok(()) => running.open_all(&self.context),

@@ -17,6 +17,7 @@
 //! loop by the wall clock even when no input comes, and its output goes
 //! down the chain as a batch's would.
 
+use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::task::Poll;
 use std::time::Instant;
@@ -36,8 +37,12 @@ enum Wake {
     Timer,
     /// The checkpoint coordinator sent a command.
     Command(crate::checkpoint::CheckpointCommand),
-    /// A channel (by its place in the round-robin) delivered an item.
-    Delivery(usize, Option<crate::exchange::Delivery>),
+    /// A channel (by its place in the round-robin) delivered an
+    /// unaligned checkpoint's barrier, ahead of its data.
+    Overtaking(usize, crate::message::Overtaking),
+    /// A channel (by its place in the round-robin) delivered an item;
+    /// `true` if it was pulled ahead of its turn (already counted).
+    Delivery(usize, Option<crate::exchange::Delivery>, bool),
 }
 
 pub(super) struct Running {
@@ -59,6 +64,11 @@ pub(super) struct Running {
     pub(super) sent_watermark: crate::message::Watermark,
     /// Its link to the checkpoint coordinator, in a checkpointed job.
     pub(super) checkpoints: Option<super::checkpointing::TaskCheckpoints>,
+    /// The unaligned checkpoint whose in-flight messages it records.
+    pub(super) recording: Option<super::unaligned::Recording>,
+    /// In-flight messages a restored unaligned checkpoint holds, replayed
+    /// before the inputs are read: (input, batch).
+    pub(super) replay: Vec<(usize, Batch)>,
 }
 
 impl Running {
@@ -69,7 +79,7 @@ impl Running {
         }
     }
 
-    fn exchange_error(&self, source: ExchangeError) -> TaskError {
+    pub(super) fn exchange_error(&self, source: ExchangeError) -> TaskError {
         TaskError::Exchange {
             task: self.name.clone(),
             source,
@@ -100,7 +110,7 @@ impl Running {
     /// operator processes what the one before emitted, then gets the
     /// signal. Returns what the last emits and the signal left to ship
     /// (`None` if an operator held a watermark back).
-    fn cascade(
+    pub(super) fn cascade(
         &mut self,
         from: usize,
         mut carry: Vec<Batch>,
@@ -164,7 +174,7 @@ impl Running {
         self.metrics.set_state_bytes(state as usize);
     }
 
-    async fn ship(&mut self, batches: Vec<Batch>) -> Result<(), TaskError> {
+    pub(super) async fn ship(&mut self, batches: Vec<Batch>) -> Result<(), TaskError> {
         self.observe_operators();
         if let Some(live) = &self.live {
             CollectBuffer::drain(live)
@@ -377,6 +387,22 @@ impl Running {
             .flat_map(|i| (0..channels[i]).map(move |c| (i, c)))
             .collect();
         let mut frontier = Frontier::new(&channels);
+        // Data messages taken from each channel's queue (what an
+        // overtaking barrier's count is compared with), and what an
+        // unaligned checkpoint pulled from a queue ahead of its turn.
+        let mut pulled: Vec<Vec<u64>> = channels.iter().map(|&n| vec![0; n]).collect();
+        let mut ahead: Vec<Vec<VecDeque<crate::exchange::Delivery>>> = channels
+            .iter()
+            .map(|&n| (0..n).map(|_| VecDeque::new()).collect())
+            .collect();
+        for (input, batch) in std::mem::take(&mut self.replay) {
+            self.process(
+                input,
+                crate::exchange::Incoming::Owned(batch),
+                &schemas[input],
+            )
+            .await?;
+        }
         for input in (0..channels.len()).filter(|&i| !frontier.input_open(i)) {
             self.end_input(input).await?;
         }
@@ -409,6 +435,14 @@ impl Running {
                     if let Poll::Ready(Some(command)) = link.inbox.poll_recv(cx) {
                         return Poll::Ready(Wake::Command(command));
                     }
+                    // Overtaking barriers before any data.
+                    for (at, &(input, channel)) in all.iter().enumerate() {
+                        if let Poll::Ready(Some(barrier)) =
+                            queues[input].poll_overtaking(channel, cx)
+                        {
+                            return Poll::Ready(Wake::Overtaking(at, barrier));
+                        }
+                    }
                 }
                 for k in 0..all.len() {
                     let at = (start + k) % all.len();
@@ -416,8 +450,11 @@ impl Running {
                     if !frontier.readable(input, channel) || preferred.is_some_and(|p| p != input) {
                         continue;
                     }
+                    if let Some(item) = ahead[input][channel].pop_front() {
+                        return Poll::Ready(Wake::Delivery(at, Some(item), true));
+                    }
                     if let Poll::Ready(item) = queues[input].poll_channel(channel, cx) {
-                        return Poll::Ready(Wake::Delivery(at, item));
+                        return Poll::Ready(Wake::Delivery(at, item, false));
                     }
                 }
                 Poll::Pending
@@ -432,7 +469,27 @@ impl Running {
                     self.on_command(command).await?;
                     continue;
                 }
-                Wake::Delivery(at, delivery) => (at, delivery),
+                Wake::Overtaking(at, barrier) => {
+                    let (input, channel) = all[at];
+                    self.overtaking_arrived(input, channel, barrier).await?;
+                    let (queue, ahead) = (&mut queues[input], &mut ahead[input][channel]);
+                    self.pull_ahead(queue, (input, channel), &mut pulled[input][channel], ahead)
+                        .await;
+                    self.finish_recording(&pulled, |i, c| frontier.channel_open(i, c));
+                    continue;
+                }
+                Wake::Delivery(at, delivery, early) => {
+                    if let (false, Some(Ok(Message::Data(incoming)))) = (early, &delivery) {
+                        let (input, channel) = all[at];
+                        pulled[input][channel] += 1;
+                        if self.recording.is_some() {
+                            let n = pulled[input][channel];
+                            self.record_in_flight(input, channel, n, incoming);
+                            self.finish_recording(&pulled, |i, c| frontier.channel_open(i, c));
+                        }
+                    }
+                    (at, delivery)
+                }
             };
             start = at + 1;
             let (input, channel) = all[at];
@@ -476,6 +533,7 @@ impl Running {
                 }
                 Message::Signal(Signal::EndOfData) => {
                     let ended = frontier.on_end(input, channel);
+                    self.finish_recording(&pulled, |i, c| frontier.channel_open(i, c));
                     if ended.input_ended {
                         self.end_input(input).await?;
                     }

@@ -285,8 +285,12 @@ impl Driver<'_> {
         let Some(id) = c.coordinator.trigger(&attempts, Instant::now(), now_ms()) else {
             return;
         };
+        // A savepoint is aligned: it holds no in-flight data, so it can
+        // be restored at another parallelism.
+        let mut unaligned = c.spec.unaligned;
         if let Some(savepoint) = c.savepoint.as_mut().filter(|s| s.id.is_none()) {
             savepoint.id = Some(id);
+            unaligned = false;
         }
         for &(chain, subtask, attempt) in &attempts {
             let is_source = self.plan.chains[chain]
@@ -304,7 +308,7 @@ impl Driver<'_> {
                 attempt,
             };
             let triggered = match self.cluster.workers.get(worker) {
-                Some(entry) => entry.trigger_checkpoint(&key, id).await,
+                Some(entry) => entry.trigger_checkpoint(&key, id, unaligned).await,
                 None => false,
             };
             if !triggered {

@@ -1,0 +1,137 @@
+//! Unaligned checkpoints across processes: a Nexmark source running as
+//! fast as it can into a hopping window that cannot keep up (a
+//! hundred windows a row) writing files — backpressure on every edge. The
+//! checkpoints are unaligned, so their barriers overtake the queued data,
+//! which is stored with them; kill -9 of a worker mid-stream restores the
+//! state and replays that data, and the committed output equals the same
+//! windows computed undisturbed in batch mode.
+
+mod support;
+
+use std::path::Path;
+
+use support::cluster::{start_cluster, Cluster};
+use support::jobs::{finished, get, submit, wait_for};
+use support::outputs::{assert_same_rows, committed_rows};
+
+/// The job (streaming with unaligned checkpoints, or batch for the
+/// reference), writing CSV parts under `out`.
+fn backpressured(out: &Path, streaming: bool) -> String {
+    let (mode, extra) = match streaming {
+        true => (
+            "streaming",
+            r#","checkpoints": {"interval_ms": 200, "unaligned": true}"#,
+        ),
+        false => ("batch", ""),
+    };
+    format!(
+        r#"{{"name": "unaligned", "mode": "{mode}"{extra},
+        "vertices": [
+          {{"id": "bids", "operator": "nexmark", "parallelism": 1,
+            "params": {{"table": "bid", "events": 150000, "rate": 10000}}}},
+          {{"id": "buckets", "operator": "project", "parallelism": 1,
+            "params": {{"columns": [{{"name": "bucket", "expr": "auction % 16"}},
+                                    {{"name": "price", "expr": "price"}},
+                                    {{"name": "date_time", "expr": "date_time"}}]}}}},
+          {{"id": "windows", "operator": "window", "parallelism": 1,
+            "params": {{"time": "date_time",
+                       "window": {{"hopping": {{"size_ms": 2000, "slide_ms": 20}}}},
+                       "group_by": ["bucket"],
+                       "aggregates": [{{"name": "bids", "function": "count"}},
+                                      {{"name": "top", "function": "max", "expr": "price"}}]}}}},
+          {{"id": "out", "operator": "files", "parallelism": 1,
+            "params": {{"path": "{}", "format": "csv"}}}}
+        ],
+        "edges": [
+          {{"from": "bids", "to": "buckets", "partitioning": "forward"}},
+          {{"from": "buckets", "to": "windows", "partitioning": {{"hash": ["bucket"]}}}},
+          {{"from": "windows", "to": "out", "partitioning": "forward"}}
+        ]}}"#,
+        out.display()
+    )
+}
+
+fn checkpoints(cluster: &Cluster, id: &str) -> serde_json::Value {
+    get(&format!("{}/v1/jobs/{id}/checkpoints", cluster.url))
+}
+
+/// Complete checkpoints that stored in-flight data.
+fn with_in_flight(cluster: &Cluster, id: &str) -> usize {
+    checkpoints(cluster, id)["completed"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["in_flight_bytes"].as_u64() > Some(0))
+        .count()
+}
+
+#[test]
+fn a_worker_killed_under_backpressure_replays_the_overtaken_data_exactly() {
+    let mut cluster = start_cluster();
+    let dir = cluster.setup.dir.path();
+    let reference = dir.join("reference");
+    let id = submit(&cluster.url, &backpressured(&reference, false));
+    finished(&cluster.url, &id);
+    let expected = committed_rows(&reference, true);
+    assert!(expected.len() > 1_000, "{} reference rows", expected.len());
+
+    let out = dir.join("streamed");
+    let id = submit(&cluster.url, &backpressured(&out, true));
+    let status = wait_for(&cluster.url, &id, "a checkpoint with in-flight data", |s| {
+        s["state"] == "finished" || with_in_flight(&cluster, &id) >= 1
+    });
+    assert_eq!(
+        status["state"],
+        "running",
+        "no checkpoint overtook data: {:#}",
+        checkpoints(&cluster, &id)
+    );
+    let status = get(&format!("{}/v1/jobs/{id}", cluster.url));
+    let victim = status["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| {
+            t["vertex"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("windows"))
+        })
+        .flat_map(|t| t["attempts"].as_array().cloned().unwrap_or_default())
+        .find(|a| a["state"] == "running")
+        .and_then(|a| a["worker"].as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("no window running: {status:#}"));
+    let index = cluster
+        .workers
+        .iter()
+        .position(|w| w.line.contains(&victim))
+        .unwrap_or_else(|| panic!("no worker {victim}"));
+    cluster.workers[index].faro.kill9();
+    let status = finished(&cluster.url, &id);
+    let history = checkpoints(&cluster, &id);
+    assert_same_rows(
+        &committed_rows(&out, true),
+        &expected,
+        &format!("{history:#}"),
+    );
+    // It restored a checkpoint that held overtaken data, and replayed it.
+    let restored = history["restores"]
+        .as_array()
+        .and_then(|r| r.last()?.as_u64())
+        .unwrap_or_else(|| panic!("no restore: {history:#} {status:#}"));
+    let record = history["completed"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["id"].as_u64() == Some(restored))
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        record["in_flight_bytes"].as_u64() > Some(0),
+        "restored checkpoint {restored} held no in-flight data: {history:#}"
+    );
+    assert_eq!(
+        history["unusable"],
+        serde_json::json!([]),
+        "every restore read its checkpoint: {status:#}"
+    );
+}

@@ -4,7 +4,8 @@
 //! checkpoints are unaligned, so their barriers overtake the queued data,
 //! which is stored with them; kill -9 of a worker mid-stream restores the
 //! state and replays that data, and the committed output equals the same
-//! windows computed undisturbed in batch mode.
+//! windows computed undisturbed in batch mode. Aligned checkpoints with an
+//! alignment timeout give way to unaligned ones under the same load.
 
 mod support;
 
@@ -14,15 +15,15 @@ use support::cluster::{start_cluster, Cluster};
 use support::jobs::{finished, get, submit, wait_for};
 use support::outputs::{assert_same_rows, committed_rows};
 
-/// The job (streaming with unaligned checkpoints, or batch for the
-/// reference), writing CSV parts under `out`.
-fn backpressured(out: &Path, streaming: bool) -> String {
-    let (mode, extra) = match streaming {
-        true => (
-            "streaming",
-            r#","checkpoints": {"interval_ms": 200, "unaligned": true}"#,
-        ),
-        false => ("batch", ""),
+/// Unaligned checkpoints every 200 ms.
+const UNALIGNED: &str = r#"{"interval_ms": 200, "unaligned": true}"#;
+
+/// The job (streaming with `checkpoints`, or batch for the reference
+/// without), writing CSV parts under `out`.
+fn backpressured(out: &Path, checkpoints: Option<&str>) -> String {
+    let (mode, extra) = match checkpoints {
+        Some(spec) => ("streaming", format!(r#","checkpoints": {spec}"#)),
+        None => ("batch", String::new()),
     };
     format!(
         r#"{{"name": "unaligned", "mode": "{mode}"{extra},
@@ -51,6 +52,16 @@ fn backpressured(out: &Path, streaming: bool) -> String {
     )
 }
 
+/// The same windows in batch mode.
+fn reference(cluster: &Cluster) -> Vec<String> {
+    let reference = cluster.setup.dir.path().join("reference");
+    let id = submit(&cluster.url, &backpressured(&reference, None));
+    finished(&cluster.url, &id);
+    let expected = committed_rows(&reference, true);
+    assert!(expected.len() > 1_000, "{} reference rows", expected.len());
+    expected
+}
+
 fn checkpoints(cluster: &Cluster, id: &str) -> serde_json::Value {
     get(&format!("{}/v1/jobs/{id}/checkpoints", cluster.url))
 }
@@ -69,14 +80,9 @@ fn with_in_flight(cluster: &Cluster, id: &str) -> usize {
 fn a_worker_killed_under_backpressure_replays_the_overtaken_data_exactly() {
     let mut cluster = start_cluster();
     let dir = cluster.setup.dir.path();
-    let reference = dir.join("reference");
-    let id = submit(&cluster.url, &backpressured(&reference, false));
-    finished(&cluster.url, &id);
-    let expected = committed_rows(&reference, true);
-    assert!(expected.len() > 1_000, "{} reference rows", expected.len());
-
+    let expected = reference(&cluster);
     let out = dir.join("streamed");
-    let id = submit(&cluster.url, &backpressured(&out, true));
+    let id = submit(&cluster.url, &backpressured(&out, Some(UNALIGNED)));
     let status = wait_for(&cluster.url, &id, "a checkpoint with in-flight data", |s| {
         s["state"] == "finished" || with_in_flight(&cluster, &id) >= 1
     });
@@ -133,5 +139,25 @@ fn a_worker_killed_under_backpressure_replays_the_overtaken_data_exactly() {
         history["unusable"],
         serde_json::json!([]),
         "every restore read its checkpoint: {status:#}"
+    );
+}
+
+#[test]
+fn aligned_checkpoints_past_their_alignment_timeout_give_way_to_unaligned_ones() {
+    let cluster = start_cluster();
+    let expected = reference(&cluster);
+    let out = cluster.setup.dir.path().join("streamed");
+    let spec = r#"{"interval_ms": 200, "alignment_timeout_ms": 1}"#;
+    let id = submit(&cluster.url, &backpressured(&out, Some(spec)));
+    let status = finished(&cluster.url, &id);
+    let history = checkpoints(&cluster, &id);
+    assert_same_rows(
+        &committed_rows(&out, true),
+        &expected,
+        &format!("{status:#}"),
+    );
+    assert!(
+        history["abandoned"].as_u64() >= Some(1) && with_in_flight(&cluster, &id) >= 1,
+        "aligned ones abandoned, unaligned ones with in-flight data completed: {history:#}"
     );
 }

@@ -46,6 +46,8 @@ pub struct CheckpointRecord {
 struct Pending {
     id: u64,
     started: Instant,
+    /// Whether its barriers overtake data (no alignment to time out).
+    unaligned: bool,
     triggered_ms: u64,
     /// The attempt each task must acknowledge from.
     expected: HashMap<(usize, u32), u32>,
@@ -98,6 +100,7 @@ impl Coordinator {
         tasks: &[(usize, u32, u32)],
         now: Instant,
         now_ms: u64,
+        unaligned: bool,
     ) -> Option<u64> {
         if self.pending.is_some() || tasks.is_empty() {
             return None;
@@ -107,6 +110,7 @@ impl Coordinator {
         self.pending = Some(Pending {
             id,
             started: now,
+            unaligned,
             triggered_ms: now_ms,
             expected: tasks.iter().map(|&(c, s, a)| ((c, s), a)).collect(),
             acked: HashMap::new(),
@@ -164,6 +168,24 @@ impl Coordinator {
         late.then(|| self.abandon()).flatten()
     }
 
+    /// Abandons the aligned checkpoint in flight if its alignment has run
+    /// past `limit` (Flink's aligned checkpoint timeout, decided here for
+    /// the whole checkpoint): the next one should be unaligned. Returns
+    /// its id.
+    pub fn past_alignment(&mut self, now: Instant, limit: Duration) -> Option<u64> {
+        let late = self
+            .pending
+            .as_ref()
+            .is_some_and(|p| !p.unaligned && now.saturating_duration_since(p.started) >= limit);
+        late.then(|| self.abandon()).flatten()
+    }
+
+    /// When the aligned checkpoint in flight (if any) reaches `limit`.
+    pub fn alignment_deadline(&self, limit: Duration) -> Option<Instant> {
+        let pending = self.pending.as_ref().filter(|p| !p.unaligned)?;
+        Some(pending.started + limit)
+    }
+
     /// Abandons the checkpoint in flight (its tasks are restarting);
     /// returns its id.
     pub fn abandon(&mut self) -> Option<u64> {
@@ -176,6 +198,26 @@ impl Coordinator {
 pub fn beyond_retention(complete: &[u64], retain: u32) -> &[u64] {
     let keep = (retain as usize).max(1);
     &complete[..complete.len().saturating_sub(keep)]
+}
+
+#[cfg(test)]
+mod alignment_tests {
+    use super::*;
+
+    #[test]
+    fn an_aligned_checkpoint_past_its_alignment_limit_gives_way_an_unaligned_one_never() {
+        let tasks = [(0, 0, 0)];
+        let now = Instant::now();
+        let limit = Duration::from_millis(100);
+        let mut c = Coordinator::new(0);
+        assert_eq!(c.trigger(&tasks, now, 0, false), Some(1));
+        assert_eq!(c.alignment_deadline(limit), Some(now + limit));
+        assert_eq!(c.past_alignment(now + limit / 2, limit), None);
+        assert_eq!(c.past_alignment(now + limit, limit), Some(1));
+        assert_eq!(c.trigger(&tasks, now + limit, 0, true), Some(2));
+        assert_eq!(c.alignment_deadline(limit), None);
+        assert_eq!(c.past_alignment(now + limit * 10, limit), None);
+    }
 }
 
 #[cfg(test)]
@@ -204,8 +246,8 @@ mod tests {
         let now = Instant::now();
         let mut c = Coordinator::new(4);
         let tasks = [(0, 0, 1), (0, 1, 1), (1, 0, 1)];
-        assert_eq!(c.trigger(&tasks, now, 1_000), Some(5));
-        assert_eq!(c.trigger(&tasks, now, 1_000), None, "one at a time");
+        assert_eq!(c.trigger(&tasks, now, 1_000, false), Some(5));
+        assert_eq!(c.trigger(&tasks, now, 1_000, false), None, "one at a time");
         assert_eq!(c.ack(&ack(5, 0, 0, 1), now), AckOutcome::Waiting);
         assert_eq!(
             c.ack(&ack(5, 0, 1, 0), now),
@@ -233,7 +275,7 @@ mod tests {
             (5, 30, 3, 1, 30)
         );
         assert_eq!(c.pending(), None);
-        assert_eq!(c.trigger(&tasks, later, 2_000), Some(6));
+        assert_eq!(c.trigger(&tasks, later, 2_000, false), Some(6));
     }
 
     #[test]
@@ -241,7 +283,7 @@ mod tests {
         let now = Instant::now();
         let mut c = Coordinator::new(0);
         let tasks = [(0, 0, 0), (0, 1, 0)];
-        assert_eq!(c.trigger(&tasks, now, 0), Some(1));
+        assert_eq!(c.trigger(&tasks, now, 0, false), Some(1));
         let mut declined = ack(1, 0, 1, 0);
         declined.outcome = Err("disk full".into());
         assert_eq!(
@@ -251,11 +293,11 @@ mod tests {
                 reason: "disk full".into()
             }
         );
-        assert_eq!(c.trigger(&tasks, now, 0), Some(2));
+        assert_eq!(c.trigger(&tasks, now, 0, false), Some(2));
         let timeout = Duration::from_secs(1);
         assert_eq!(c.expire(now + timeout, timeout), None);
         assert_eq!(c.expire(now + timeout * 2, timeout), Some(2));
-        assert_eq!(c.trigger(&tasks, now, 0), Some(3));
+        assert_eq!(c.trigger(&tasks, now, 0, false), Some(3));
         assert_eq!(c.abandon(), Some(3));
         assert_eq!(c.ack(&ack(3, 0, 0, 0), now), AckOutcome::Ignored);
     }

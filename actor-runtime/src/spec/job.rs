@@ -55,6 +55,11 @@ pub struct CheckpointSpec {
     /// aligned).
     #[serde(default)]
     pub unaligned: bool,
+    /// Aligned checkpoints whose alignment takes longer than this are
+    /// abandoned for an unaligned one at once (Flink's aligned checkpoint
+    /// timeout).
+    #[serde(default)]
+    pub alignment_timeout_ms: Option<u64>,
 }
 
 fn default_retain() -> u32 {

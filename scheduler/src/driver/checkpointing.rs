@@ -282,15 +282,37 @@ impl Driver<'_> {
         let Some(c) = self.checkpointing.as_mut() else {
             return;
         };
-        let Some(id) = c.coordinator.trigger(&attempts, Instant::now(), now_ms()) else {
-            return;
-        };
+        let limit = c.spec.alignment_timeout_ms.map(Duration::from_millis);
+        let savepoint = c.savepoint.as_ref().is_some_and(|s| s.id.is_some());
+        let mut switched = false;
+        if let Some(limit) = limit.filter(|_| !savepoint) {
+            if let Some(id) = c.coordinator.past_alignment(Instant::now(), limit) {
+                tracing::info!(%job, checkpoint = id, "alignment timed out; the next checkpoint is unaligned");
+                let _ = self.progress.send(Progress::CheckpointAbandoned(id));
+                c.delete(&job, id);
+                switched = true;
+            }
+            if let Some(deadline) = c.coordinator.alignment_deadline(limit) {
+                c.next_at = c.next_at.min(deadline.into());
+            }
+        }
         // A savepoint is aligned: it holds no in-flight data, so it can
         // be restored at another parallelism.
-        let mut unaligned = c.spec.unaligned;
+        let mut unaligned = c.spec.unaligned || switched;
+        if c.savepoint.as_ref().is_some_and(|s| s.id.is_none()) {
+            unaligned = false;
+        }
+        let Some(id) = c
+            .coordinator
+            .trigger(&attempts, Instant::now(), now_ms(), unaligned)
+        else {
+            return;
+        };
+        if let Some(deadline) = limit.and_then(|l| c.coordinator.alignment_deadline(l)) {
+            c.next_at = c.next_at.min(deadline.into());
+        }
         if let Some(savepoint) = c.savepoint.as_mut().filter(|s| s.id.is_none()) {
             savepoint.id = Some(id);
-            unaligned = false;
         }
         for &(chain, subtask, attempt) in &attempts {
             let is_source = self.plan.chains[chain]

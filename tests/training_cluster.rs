@@ -96,8 +96,12 @@ fn a_killed_worker_reruns_training_tasks_and_the_model_is_the_same() {
             .map(|c| c.as_f64().unwrap())
             .collect()
     };
+    // The same model up to rounding: a re-run subtask may take its
+    // partition's map outputs in another interleaving, so its partial
+    // sums are added in another order (25 epochs later, a few parts in
+    // 10^10). A lost or doubled batch of rows would move them by far more.
     let (a, b) = (read(&calm), read(&disturbed));
     for (x, y) in a.iter().zip(&b) {
-        assert!((x - y).abs() < 1e-9, "{a:?} vs {b:?}");
+        assert!((x - y).abs() <= 1e-8 * x.abs().max(1.0), "{a:?} vs {b:?}");
     }
 }

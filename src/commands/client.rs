@@ -72,6 +72,12 @@ pub struct JobArgs {
     remote: Remote,
 }
 
+/// How long a request may take; a savepoint answers only once taken.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `faro savepoint` waits (a checkpoint's own default timeout
+/// is 60 s; copying large state adds to it).
+const SAVEPOINT_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// Sends a request; returns the status and JSON body.
 fn call(
     remote: &Remote,
@@ -79,9 +85,20 @@ fn call(
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> anyhow::Result<(u16, serde_json::Value)> {
+    call_within(remote, method, path, body, REQUEST_TIMEOUT)
+}
+
+/// [`call`], waiting at most `timeout` for the answer.
+fn call_within(
+    remote: &Remote,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+    timeout: Duration,
+) -> anyhow::Result<(u16, serde_json::Value)> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
+        .timeout_global(Some(timeout))
         .build()
         .into();
     let url = format!("{}{path}", remote.scheduler.trim_end_matches('/'));
@@ -257,7 +274,8 @@ pub fn cancel(args: &JobArgs) -> anyhow::Result<()> {
 pub fn savepoint(args: &SavepointArgs) -> anyhow::Result<()> {
     let body = serde_json::json!({ "stop": args.stop });
     let path = format!("/v1/jobs/{}/savepoints", args.id);
-    let (status, answer) = call(&args.remote, "POST", &path, Some(&body))?;
+    let (status, answer) =
+        call_within(&args.remote, "POST", &path, Some(&body), SAVEPOINT_TIMEOUT)?;
     let answer = ok(status, answer)?;
     let dir = answer["path"]
         .as_str()

@@ -12,6 +12,7 @@ pub mod actor;
 pub mod build;
 pub mod checkpointing;
 pub mod frontier;
+mod inputs;
 mod io;
 mod running;
 mod unaligned;

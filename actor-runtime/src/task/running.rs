@@ -4,7 +4,7 @@
 //!
 //! Every message reaches the chain in the order its channel delivered it.
 //! A batch goes through [`Operator::process`] of each operator in turn. A
-//! watermark (the [`Frontier`]'s, once it advances) goes to each
+//! watermark (the [`Frontier`](super::frontier::Frontier)'s, once it advances) goes to each
 //! operator's [`Operator::on_watermark`] after the batches the operator
 //! before it emitted, so rows a watermark completes always precede it
 //! downstream; an operator may hold it back. An aligned barrier goes to
@@ -13,37 +13,20 @@
 //! once every input has ended. Idleness (a source with nothing to read
 //! for its idle timeout, or every input channel idle) skips the operators
 //! and goes to the consumers once; active again, the task repeats its last
-//! watermark, so they wait for it again. An operator's timer (`Operator::timer`) wakes the
-//! loop by the wall clock even when no input comes, and its output goes
-//! down the chain as a batch's would.
+//! watermark, so they wait for it again. An operator's timer
+//! (`Operator::timer`) wakes the loop by the wall clock even when no
+//! input comes, and its output goes down the chain as a batch's would.
+//! The input loop itself is `super::inputs`'.
 
-use std::collections::VecDeque;
-use std::future::{poll_fn, Future};
-use std::task::Poll;
 use std::time::Instant;
 
-use super::frontier::Frontier;
 use super::{TaskError, TaskReport};
 use crate::data::{Batch, Schema};
-use crate::exchange::{ExchangeError, InputQueue, OutputWriter};
-use crate::message::{Message, Signal};
+use crate::exchange::{ExchangeError, OutputWriter};
+use crate::message::Signal;
 use crate::metrics::TaskMetrics;
 use crate::operator::{Operator, OperatorContext, OperatorError, Rows, Source};
 use crate::operators::basic::{CollectBuffer, Collected};
-
-/// What woke the input loop.
-enum Wake {
-    /// An operator's timer is due.
-    Timer,
-    /// The checkpoint coordinator sent a command.
-    Command(crate::checkpoint::CheckpointCommand),
-    /// A channel (by its place in the round-robin) delivered an
-    /// unaligned checkpoint's barrier, ahead of its data.
-    Overtaking(usize, crate::message::Overtaking),
-    /// A channel (by its place in the round-robin) delivered an item;
-    /// `true` if it was pulled ahead of its turn (already counted).
-    Delivery(usize, Option<crate::exchange::Delivery>, bool),
-}
 
 pub(super) struct Running {
     pub(super) name: String,
@@ -217,13 +200,13 @@ impl Running {
 
     /// The earliest wall-clock time an operator of the chain wants its
     /// timer at.
-    fn next_timer(&self) -> Option<Instant> {
+    pub(super) fn next_timer(&self) -> Option<Instant> {
         self.operators.iter().filter_map(|op| op.timer()).min()
     }
 
     /// Runs every timer that is due, each operator's output going down the
     /// chain from the one after it.
-    async fn fire_timers(&mut self) -> Result<(), TaskError> {
+    pub(super) async fn fire_timers(&mut self) -> Result<(), TaskError> {
         for op in 0..self.operators.len() {
             // The clock is read after the timer: a timer an operator
             // computes as "now" is due.
@@ -248,7 +231,7 @@ impl Running {
     /// active again. Active again, it repeats the last watermark it sent:
     /// a watermark is what makes an idle channel hold the consumer's
     /// watermark back again, even before any row comes through.
-    async fn tell_status(&mut self, idle: bool) -> Result<(), TaskError> {
+    pub(super) async fn tell_status(&mut self, idle: bool) -> Result<(), TaskError> {
         if idle == self.idle {
             return Ok(());
         }
@@ -342,7 +325,7 @@ impl Running {
     }
 
     /// One batch from channel `channel` of input `input` into the head.
-    async fn process(
+    pub(super) async fn process(
         &mut self,
         input: usize,
         incoming: crate::exchange::Incoming,
@@ -366,189 +349,12 @@ impl Running {
     }
 
     /// Input `input` has ended: the head flushes what it held for it.
-    async fn end_input(&mut self, input: usize) -> Result<(), TaskError> {
+    pub(super) async fn end_input(&mut self, input: usize) -> Result<(), TaskError> {
         let mut out: Vec<Batch> = Vec::new();
         self.operators[0]
             .end_input(input, &mut out)
             .map_err(|e| self.op_error(e))?;
         let out = self.push(1, out)?;
-        self.ship(out).await
-    }
-
-    pub(super) async fn drive_inputs(
-        &mut self,
-        mut queues: Vec<InputQueue>,
-        schemas: Vec<Schema>,
-        exchanges: Vec<usize>,
-    ) -> Result<(), TaskError> {
-        let channels: Vec<usize> = queues.iter().map(InputQueue::channels).collect();
-        // Every (input, channel), read round-robin.
-        let all: Vec<(usize, usize)> = (0..channels.len())
-            .flat_map(|i| (0..channels[i]).map(move |c| (i, c)))
-            .collect();
-        let mut frontier = Frontier::new(&channels);
-        // Data messages taken from each channel's queue (what an
-        // overtaking barrier's count is compared with), and what an
-        // unaligned checkpoint pulled from a queue ahead of its turn.
-        let mut pulled: Vec<Vec<u64>> = channels.iter().map(|&n| vec![0; n]).collect();
-        let mut ahead: Vec<Vec<VecDeque<crate::exchange::Delivery>>> = channels
-            .iter()
-            .map(|&n| (0..n).map(|_| VecDeque::new()).collect())
-            .collect();
-        for (input, batch) in std::mem::take(&mut self.replay) {
-            self.process(
-                input,
-                crate::exchange::Incoming::Owned(batch),
-                &schemas[input],
-            )
-            .await?;
-        }
-        for input in (0..channels.len()).filter(|&i| !frontier.input_open(i)) {
-            self.end_input(input).await?;
-        }
-        let mut start = 0usize;
-        let mut timer_due = Instant::now();
-        let mut timer = Box::pin(tokio::time::sleep_until(timer_due.into()));
-        while !frontier.all_ended() {
-            // A preferred input held whole at a barrier must let the
-            // others catch up, or alignment would wait on itself.
-            let preferred = self
-                .operators
-                .first()
-                .and_then(|op| op.input_preference())
-                .filter(|&p| frontier.input_readable(p));
-            // One sleep for the loop's life, moved only when the chain's
-            // earliest timer does: not a new timer per message.
-            let due = self.next_timer();
-            if let Some(due) = due.filter(|&d| d != timer_due) {
-                timer.as_mut().reset(due.into());
-                timer_due = due;
-            }
-            let checkpoints = &mut self.checkpoints;
-            let woken = poll_fn(|cx| {
-                // Polled first, so a busy input cannot starve a timer or
-                // the coordinator.
-                if due.is_some() && timer.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Wake::Timer);
-                }
-                if let Some(link) = checkpoints.as_mut() {
-                    if let Poll::Ready(Some(command)) = link.inbox.poll_recv(cx) {
-                        return Poll::Ready(Wake::Command(command));
-                    }
-                    // Overtaking barriers before any data.
-                    for (at, &(input, channel)) in all.iter().enumerate() {
-                        if let Poll::Ready(Some(barrier)) =
-                            queues[input].poll_overtaking(channel, cx)
-                        {
-                            return Poll::Ready(Wake::Overtaking(at, barrier));
-                        }
-                    }
-                }
-                for k in 0..all.len() {
-                    let at = (start + k) % all.len();
-                    let (input, channel) = all[at];
-                    if !frontier.readable(input, channel) || preferred.is_some_and(|p| p != input) {
-                        continue;
-                    }
-                    if let Some(item) = ahead[input][channel].pop_front() {
-                        return Poll::Ready(Wake::Delivery(at, Some(item), true));
-                    }
-                    if let Poll::Ready(item) = queues[input].poll_channel(channel, cx) {
-                        return Poll::Ready(Wake::Delivery(at, item, false));
-                    }
-                }
-                Poll::Pending
-            })
-            .await;
-            let (at, delivery) = match woken {
-                Wake::Timer => {
-                    self.fire_timers().await?;
-                    continue;
-                }
-                Wake::Command(command) => {
-                    self.on_command(command).await?;
-                    continue;
-                }
-                Wake::Overtaking(at, barrier) => {
-                    let (input, channel) = all[at];
-                    self.overtaking_arrived(input, channel, barrier).await?;
-                    let (queue, ahead) = (&mut queues[input], &mut ahead[input][channel]);
-                    self.pull_ahead(queue, (input, channel), &mut pulled[input][channel], ahead)
-                        .await;
-                    self.finish_recording(&pulled, |i, c| frontier.channel_open(i, c));
-                    continue;
-                }
-                Wake::Delivery(at, delivery, early) => {
-                    if let (false, Some(Ok(Message::Data(incoming)))) = (early, &delivery) {
-                        let (input, channel) = all[at];
-                        pulled[input][channel] += 1;
-                        if self.recording.is_some() {
-                            let n = pulled[input][channel];
-                            self.record_in_flight(input, channel, n, incoming);
-                            self.finish_recording(&pulled, |i, c| frontier.channel_open(i, c));
-                        }
-                    }
-                    (at, delivery)
-                }
-            };
-            start = at + 1;
-            let (input, channel) = all[at];
-            let message = match delivery {
-                Some(Ok(message)) => message,
-                Some(Err(source)) => return Err(self.exchange_error(source)),
-                None => {
-                    return Err(self.exchange_error(ExchangeError::Transport {
-                        exchange: exchanges[input],
-                        message: format!("producer {channel} went away before the end of its data"),
-                    }))
-                }
-            };
-            match message {
-                Message::Data(incoming) => {
-                    frontier.on_data(input, channel);
-                    self.process(input, incoming, &schemas[input]).await?
-                }
-                Message::Signal(Signal::Watermark(watermark)) => {
-                    if let Some(advanced) = frontier.on_watermark(input, channel, watermark) {
-                        self.signal(0, Signal::Watermark(advanced)).await?;
-                    }
-                }
-                Message::Signal(Signal::Idle) => {
-                    if let Some(advanced) = frontier.on_idle(input, channel) {
-                        self.signal(0, Signal::Watermark(advanced)).await?;
-                    }
-                }
-                Message::Signal(Signal::Barrier(barrier)) => {
-                    self.barrier_arrived();
-                    let aligned = frontier.on_barrier(input, channel, barrier).map_err(|e| {
-                        self.exchange_error(ExchangeError::Corrupt {
-                            exchange: exchanges[input],
-                            message: e.to_string(),
-                        })
-                    })?;
-                    if let Some(barrier) = aligned {
-                        self.signal(0, Signal::Barrier(barrier)).await?;
-                        self.snapshot(barrier.checkpoint)?;
-                    }
-                }
-                Message::Signal(Signal::EndOfData) => {
-                    let ended = frontier.on_end(input, channel);
-                    self.finish_recording(&pulled, |i, c| frontier.channel_open(i, c));
-                    if ended.input_ended {
-                        self.end_input(input).await?;
-                    }
-                    if let (Some(watermark), false) = (ended.watermark, frontier.all_ended()) {
-                        self.signal(0, Signal::Watermark(watermark)).await?;
-                    }
-                    if let Some(barrier) = ended.barrier {
-                        self.signal(0, Signal::Barrier(barrier)).await?;
-                        self.snapshot(barrier.checkpoint)?;
-                    }
-                }
-            }
-            self.tell_status(frontier.all_idle()).await?;
-        }
-        let (out, _) = self.cascade(1, Vec::new(), Some(Signal::EndOfData))?;
         self.ship(out).await
     }
 

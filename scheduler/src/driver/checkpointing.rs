@@ -187,6 +187,7 @@ impl Driver<'_> {
     pub(super) fn fall_back(&mut self) {
         let unreadable = std::mem::take(&mut self.unreadable);
         self.abandon_checkpoint();
+        self.stop_interrupted();
         let Some(c) = self.checkpointing.as_mut() else {
             return;
         };

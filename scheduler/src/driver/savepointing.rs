@@ -164,6 +164,25 @@ impl Driver<'_> {
         true
     }
 
+    /// The region restarts: a stop still waiting for its tasks will not
+    /// come (they are gone); the request is answered with where the
+    /// savepoint is, and the job runs on from it.
+    pub(super) fn stop_interrupted(&mut self) {
+        let Some(c) = self.checkpointing.as_mut() else {
+            return;
+        };
+        let Some(mut savepoint) = c.savepoint.take_if(|s| s.stopping.is_some()) else {
+            return;
+        };
+        if let (Some(reply), Some((record, _))) = (savepoint.reply.take(), &savepoint.stopping) {
+            let _ = reply.send(Err(format!(
+                "savepoint {} was taken but a task failed before the job stopped; \
+                 the job runs on",
+                record.path
+            )));
+        }
+    }
+
     /// Whether the job stopped at a savepoint.
     pub(super) fn stopped(&self) -> bool {
         self.checkpointing

@@ -10,7 +10,7 @@ mod support;
 
 use std::path::Path;
 
-use support::cluster::{start_cluster, start_scheduler, Cluster};
+use support::cluster::{start_cluster, Cluster};
 use support::jobs::{finished, get, submit, wait_for};
 use support::outputs::{assert_same_rows, committed_rows};
 
@@ -128,14 +128,7 @@ fn a_restarted_scheduler_resumes_from_the_latest_checkpoint() {
     let expected = reference(&cluster);
     let (id, out) = checkpointed_run(&cluster);
     cluster.scheduler.faro.kill9();
-    let listen = cluster.url.trim_start_matches("http://").to_string();
-    let (scheduler, _, _) = start_scheduler(
-        &cluster.setup,
-        &cluster.scheduler_dir,
-        &cluster.node,
-        &listen,
-    );
-    cluster.scheduler = scheduler;
+    cluster.restart_scheduler();
     let status = finished(&cluster.url, &id);
     assert_same_rows(
         &committed_rows(&out, true),
@@ -182,14 +175,7 @@ fn a_damaged_newest_checkpoint_is_passed_over_for_the_one_before() {
             std::fs::remove_file(second).unwrap();
         }
     }
-    let listen = cluster.url.trim_start_matches("http://").to_string();
-    let (scheduler, _, _) = start_scheduler(
-        &cluster.setup,
-        &cluster.scheduler_dir,
-        &cluster.node,
-        &listen,
-    );
-    cluster.scheduler = scheduler;
+    cluster.restart_scheduler();
     let status = finished(&cluster.url, &id);
     assert_same_rows(
         &committed_rows(&out, true),

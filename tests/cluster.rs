@@ -11,7 +11,7 @@ mod support;
 
 use std::collections::{HashMap, HashSet};
 
-use support::cluster::{start_cluster, start_scheduler};
+use support::cluster::start_cluster;
 use support::jobs::{distinct_per_key, distinct_per_key_paced, finished, get, submit, wait_for};
 
 /// Rows the test job generates.
@@ -194,15 +194,7 @@ fn a_restarted_scheduler_resumes_without_rerunning_committed_stages() {
         s["done_regions"].as_array().is_some_and(|d| !d.is_empty()) && running(s, "agg")
     });
     cluster.scheduler.faro.kill9();
-    let listen = cluster.url.trim_start_matches("http://").to_string();
-    let (scheduler, url, _) = start_scheduler(
-        &cluster.setup,
-        &cluster.scheduler_dir,
-        &cluster.node,
-        &listen,
-    );
-    cluster.scheduler = scheduler;
-    assert_eq!(url, cluster.url);
+    cluster.restart_scheduler();
     let status = finished(&cluster.url, &id);
     assert_reference(&cluster.url, &id, ROWS);
     for attempts in attempts_of(&status, "rows") {

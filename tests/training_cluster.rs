@@ -6,7 +6,7 @@
 
 mod support;
 
-use support::cluster::{start_cluster, start_scheduler};
+use support::cluster::start_cluster;
 use support::jobs::{finished, submit, wait_for};
 
 /// A logistic regression over 100,000 generated rows that stops only
@@ -52,14 +52,7 @@ fn a_restarted_scheduler_goes_on_from_the_last_finished_epoch() {
     let id = submit(&cluster.url, &training(&model, 40));
     wait_for(&cluster.url, &id, "five epochs", |s| epochs(s).len() >= 5);
     cluster.scheduler.faro.kill9();
-    let listen = cluster.url.trim_start_matches("http://").to_string();
-    let (scheduler, _, _) = start_scheduler(
-        &cluster.setup,
-        &cluster.scheduler_dir,
-        &cluster.node,
-        &listen,
-    );
-    cluster.scheduler = scheduler;
+    cluster.restart_scheduler();
     let status = finished(&cluster.url, &id);
     // Every epoch once, in order: it went on, not over.
     assert_eq!(epochs(&status), (0..40).collect::<Vec<u64>>(), "{status:#}");

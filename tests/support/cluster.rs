@@ -62,6 +62,16 @@ impl Cluster {
             &["--listen", &port],
         );
     }
+
+    /// Starts the scheduler again (it was killed) on its address and
+    /// with its directory, as an operator restarting it would.
+    pub fn restart_scheduler(&mut self) {
+        let listen = self.url.trim_start_matches("http://").to_string();
+        let (scheduler, url, _) =
+            start_scheduler(&self.setup, &self.scheduler_dir, &self.node, &listen);
+        assert_eq!(url, self.url, "the scheduler came back elsewhere");
+        self.scheduler = scheduler;
+    }
 }
 
 /// Starts a scheduler keeping its data in `dir`.

@@ -80,20 +80,7 @@ fn a_worker_killed_mid_stream_costs_nothing_and_duplicates_nothing() {
     let (id, out) = checkpointed_run(&cluster);
     // The worker to kill: one running the job's tasks now.
     let status = get(&format!("{}/v1/jobs/{id}", cluster.url));
-    let victim = status["tasks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|t| t["attempts"].as_array().cloned().unwrap_or_default())
-        .find(|a| a["state"] == "running")
-        .and_then(|a| a["worker"].as_str().map(str::to_string))
-        .unwrap_or_else(|| panic!("nothing running: {status:#}"));
-    let index = cluster
-        .workers
-        .iter()
-        .position(|w| w.line.contains(&victim))
-        .unwrap_or_else(|| panic!("no worker {victim}"));
-    cluster.workers[index].faro.kill9();
+    cluster.kill_worker_running(&status, "");
     let status = finished(&cluster.url, &id);
     assert_same_rows(
         &committed_rows(&out, true),

@@ -130,19 +130,7 @@ fn killing_a_worker_during_the_reduce_stage_reruns_only_its_tasks() {
     let id = submit(&cluster.url, &distinct_per_key(ROWS));
     let status = wait_for(&cluster.url, &id, "the reduce stage", |s| running(s, "agg"));
     // The worker to kill: one running a reduce attempt now.
-    let victim = tasks(&status)
-        .iter()
-        .filter(|t| t["vertex"].as_str().is_some_and(|v| v.starts_with("agg")))
-        .flat_map(|t| t["attempts"].as_array().cloned().unwrap_or_default())
-        .find(|a| a["state"] == "running")
-        .map(|a| a["worker"].as_str().unwrap().to_string())
-        .unwrap();
-    let index = cluster
-        .workers
-        .iter()
-        .position(|w| w.line.contains(&victim))
-        .unwrap_or_else(|| panic!("no worker {victim}"));
-    cluster.workers[index].faro.kill9();
+    let victim = cluster.kill_worker_running(&status, "agg");
     let status = finished(&cluster.url, &id);
     assert_reference(&cluster.url, &id, ROWS);
     // The map stage was committed: not one map attempt ran again.

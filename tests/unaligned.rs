@@ -93,25 +93,7 @@ fn a_worker_killed_under_backpressure_replays_the_overtaken_data_exactly() {
         checkpoints(&cluster, &id)
     );
     let status = get(&format!("{}/v1/jobs/{id}", cluster.url));
-    let victim = status["tasks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|t| {
-            t["vertex"]
-                .as_str()
-                .is_some_and(|v| v.starts_with("windows"))
-        })
-        .flat_map(|t| t["attempts"].as_array().cloned().unwrap_or_default())
-        .find(|a| a["state"] == "running")
-        .and_then(|a| a["worker"].as_str().map(str::to_string))
-        .unwrap_or_else(|| panic!("no window running: {status:#}"));
-    let index = cluster
-        .workers
-        .iter()
-        .position(|w| w.line.contains(&victim))
-        .unwrap_or_else(|| panic!("no worker {victim}"));
-    cluster.workers[index].faro.kill9();
+    cluster.kill_worker_running(&status, "windows");
     let status = finished(&cluster.url, &id);
     let history = checkpoints(&cluster, &id);
     assert_same_rows(

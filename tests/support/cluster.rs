@@ -63,6 +63,28 @@ impl Cluster {
         );
     }
 
+    /// kill -9 of the worker running an attempt of a chain whose name
+    /// starts with `vertex` ("" for any) in job status `status`; returns
+    /// the worker's id.
+    pub fn kill_worker_running(&mut self, status: &serde_json::Value, vertex: &str) -> String {
+        let victim = status["tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["vertex"].as_str().is_some_and(|v| v.starts_with(vertex)))
+            .flat_map(|t| t["attempts"].as_array().cloned().unwrap_or_default())
+            .find(|a| a["state"] == "running")
+            .and_then(|a| a["worker"].as_str().map(str::to_string))
+            .unwrap_or_else(|| panic!("no {vertex:?} attempt running: {status:#}"));
+        let index = self
+            .workers
+            .iter()
+            .position(|w| w.line.contains(&victim))
+            .unwrap_or_else(|| panic!("no worker {victim}"));
+        self.workers[index].faro.kill9();
+        victim
+    }
+
     /// Starts the scheduler again (it was killed) on its address and
     /// with its directory, as an operator restarting it would.
     pub fn restart_scheduler(&mut self) {

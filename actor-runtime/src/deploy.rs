@@ -57,6 +57,10 @@ pub struct TaskDeployment {
     pub attempt: u32,
     /// The worker of every subtask, by chain: `placement[chain][subtask]`.
     pub placement: Vec<Vec<String>>,
+    /// The attempt every subtask runs, shaped as `placement`; empty when
+    /// all run this deployment's (a region deployed as a whole).
+    #[serde(default)]
+    pub attempts: Vec<Vec<u32>>,
     /// The shuffle service, for blocking edges.
     pub shuffle: Option<ShuffleAccess>,
     /// Largest frame a receiver accepts.
@@ -93,12 +97,45 @@ impl From<DeployError> for TaskFailure {
     }
 }
 
-/// The channel key of a producer/consumer pair of an exchange. Pipelined
-/// neighbours are always deployed under the same attempt (a region is
-/// restarted as a whole), so the attempt keeps a restarted region's
-/// channels apart from the leftovers of the one it replaces.
-pub fn pair_key(job: &str, exchange: usize, producer: u32, consumer: u32, attempt: u32) -> String {
-    format!("{job}/{exchange}/{producer}->{consumer}@{attempt}")
+/// The channel key of a producer/consumer pair of an exchange, each
+/// given as (subtask, attempt). The attempts keep a restarted task's
+/// channels apart from the leftovers of the one it replaces, whether its
+/// whole region restarted or (approximate failover) it alone.
+pub fn pair_key(job: &str, exchange: usize, producer: (u32, u32), consumer: (u32, u32)) -> String {
+    let ((p, pa), (c, ca)) = (producer, consumer);
+    format!("{job}/{exchange}/{p}@{pa}->{c}@{ca}")
+}
+
+/// Where one subtask of a job runs: its attempt and worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// The attempt.
+    pub attempt: u32,
+    /// The worker's id (its data address).
+    pub worker: String,
+}
+
+/// Where every subtask of a job runs, by (chain, subtask).
+pub type PeerTable = HashMap<(usize, u32), Peer>;
+
+impl TaskDeployment {
+    /// Where every subtask runs, as this deployment says.
+    pub fn peers(&self) -> PeerTable {
+        let mut peers = PeerTable::new();
+        for (chain, workers) in self.placement.iter().enumerate() {
+            for (subtask, worker) in (0u32..).zip(workers) {
+                let attempt = self
+                    .attempts
+                    .get(chain)
+                    .and_then(|a| a.get(subtask as usize))
+                    .copied()
+                    .unwrap_or(self.attempt);
+                let worker = worker.clone();
+                peers.insert((chain, subtask), Peer { attempt, worker });
+            }
+        }
+        peers
+    }
 }
 
 /// Each range exchange's coordinator, by job and exchange.
@@ -169,7 +206,7 @@ impl Worker {
         Ok(planned)
     }
 
-    async fn connection(&self, to: &str) -> Result<Connection, String> {
+    pub(crate) async fn connection(&self, to: &str) -> Result<Connection, String> {
         let addr: SocketAddr = to
             .parse()
             .map_err(|_| format!("worker {to} has no data address"))?;
@@ -178,7 +215,7 @@ impl Worker {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&addr)
-            .filter(|c| c.is_open())
+            .and_then(|all| all.iter().find(|c| c.is_open()))
         {
             return Ok(c.clone());
         }
@@ -187,10 +224,12 @@ impl Worker {
             .connect(addr, "localhost")
             .await
             .map_err(|e| format!("connecting to worker {to}: {e}"))?;
-        self.connections
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(addr, connection.clone());
+        // Tasks deployed at once may each connect: every one is kept, so
+        // closing the peer's connections (it was lost) reaches them all.
+        let mut connections = self.connections.lock().unwrap_or_else(|p| p.into_inner());
+        let all = connections.entry(addr).or_default();
+        all.retain(|c| c.is_open());
+        all.push(connection.clone());
         Ok(connection)
     }
 
@@ -258,7 +297,7 @@ impl Worker {
 
     /// Takes the sender a local consumer registered for `key`, waiting for
     /// the consumer to be deployed if it is not yet.
-    fn local_sender(&self, key: &str) -> oneshot::Receiver<InputSender> {
+    pub(crate) fn local_sender(&self, key: &str) -> oneshot::Receiver<InputSender> {
         let (tx, rx) = oneshot::channel();
         let mut locals = self.locals.lock().unwrap_or_else(|p| p.into_inner());
         match locals.offered.remove(key) {
@@ -273,7 +312,7 @@ impl Worker {
     }
 
     /// Offers a local producer its sender into this consumer's queue.
-    fn offer_sender(&self, key: &str, sender: InputSender) {
+    pub(crate) fn offer_sender(&self, key: &str, sender: InputSender) {
         let mut locals = self.locals.lock().unwrap_or_else(|p| p.into_inner());
         match locals.wanted.remove(key) {
             Some(waiter) => {
@@ -311,13 +350,25 @@ impl Worker {
             .get(d.chain)
             .ok_or_else(|| fail(format!("no chain {}", d.chain)))?;
         let me = self.id();
-        let worker_of = |chain: usize, subtask: u32| -> Result<&str, String> {
-            d.placement
-                .get(chain)
-                .and_then(|w| w.get(subtask as usize))
-                .map(String::as_str)
+        // First, so a neighbour's restart announced from now on reaches
+        // the task, and one announced before is in the table it wires by.
+        let mut peers = d.peers();
+        let checkpoints = match &d.checkpoints {
+            Some(target) => Some(
+                self.checkpoint_link(&crate::attempt::AttemptKey::of(&d), target, &mut peers)
+                    .map_err(&fail)?,
+            ),
+            None => None,
+        };
+        let peer_of = |chain: usize, subtask: u32| -> Result<&Peer, String> {
+            peers
+                .get(&(chain, subtask))
                 .ok_or_else(|| format!("no placement for chain {chain} subtask {subtask}"))
         };
+        let approximate = planned
+            .0
+            .checkpoints
+            .is_some_and(|c| c.failover == crate::spec::Failover::Approximate);
         let mut inputs = Vec::new();
         for &e in &chain.inputs {
             let exchange = &plan.exchanges[e];
@@ -344,8 +395,9 @@ impl Worker {
                     ));
                     continue;
                 }
-                let key = pair_key(&d.job_id, e, p, d.subtask, d.attempt);
-                if worker_of(exchange.from, p).map_err(&fail)? == me {
+                let producer = peer_of(exchange.from, p).map_err(&fail)?;
+                let key = pair_key(&d.job_id, e, (p, producer.attempt), (d.subtask, d.attempt));
+                if producer.worker == me {
                     self.offer_sender(&key, sender);
                 } else {
                     feeders.push((
@@ -381,8 +433,9 @@ impl Worker {
                 sinks.extend((0..exchange.consumers).map(|q| SinkSpec::Shuffle { partition: q }));
             } else {
                 for q in 0..exchange.consumers {
-                    let key = pair_key(&d.job_id, e, d.subtask, q, d.attempt);
-                    let target = worker_of(exchange.to, q).map_err(&fail)?;
+                    let consumer = peer_of(exchange.to, q).map_err(&fail)?;
+                    let key = pair_key(&d.job_id, e, (d.subtask, d.attempt), (q, consumer.attempt));
+                    let target = consumer.worker.as_str();
                     if target == me {
                         sinks.push(SinkSpec::Local(self.local_sender(&key)));
                     } else {
@@ -401,6 +454,7 @@ impl Worker {
                 keys: exchange.keys.clone(),
                 key_groups: exchange.key_groups,
                 producer: d.subtask,
+                tolerant: approximate && exchange.exchange != Exchange::Blocking,
                 sinks,
                 shuffle,
                 range: matches!(exchange.partitioning, Partitioning::Range(_))
@@ -415,14 +469,8 @@ impl Worker {
             .map_err(|e| failed(io_cause(&e))(format!("creating {}: {e}", spill_dir.display())))?;
         let operators =
             build(&chain.steps, collect).map_err(|e| failed(e.cause())(e.to_string()))?;
-        let checkpoints = match &d.checkpoints {
-            Some(target) => Some(
-                self.checkpoint_link(&crate::attempt::AttemptKey::of(&d), target)
-                    .map_err(&fail)?,
-            ),
-            None => None,
-        };
         let run = TaskRun {
+            approximate,
             checkpoints,
             metrics: self.metrics().task(&d.job_id, &chain.name, d.subtask),
             span: tracing::info_span!(
@@ -463,6 +511,7 @@ impl Worker {
             locals.wanted.retain(|key, _| !key.starts_with(&prefix));
         }
         self.forget_channels(&prefix);
+        self.forget_peers(job);
         self.jobs
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -23,7 +23,8 @@
 //! - [`exchange`], [`task`], [`worker`], [`deploy`], [`attempt`]: moving
 //!   messages, running chains as actix actors on slots, wiring a deployed
 //!   subtask, running one attempt; [`failure`]: why an attempt failed and
-//!   whether a re-run can help; [`metrics`]: per-task series;
+//!   whether a re-run can help; [`rewire`]: approximate failover's
+//!   swap of one restarted task's channels; [`metrics`]: per-task series;
 //!   [`runner`]: an in-process runner for the crate's own tests.
 
 pub mod access;
@@ -43,6 +44,7 @@ pub mod nexmark;
 pub mod operator;
 pub mod operators;
 pub mod plan;
+pub mod rewire;
 pub mod runner;
 pub mod spec;
 pub mod state;

@@ -223,6 +223,7 @@ async fn run_regions(
                     subtask: s,
                     attempt: 0,
                     placement: placement.clone(),
+                    attempts: Vec::new(),
                     shuffle: env.shuffle.clone(),
                     max_frame: env.max_frame,
                     keep: None,

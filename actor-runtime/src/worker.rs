@@ -112,7 +112,7 @@ pub struct Worker {
     router: Arc<Mutex<Router>>,
     pub(crate) locals: Mutex<LocalPairs>,
     pub(crate) jobs: Mutex<HashMap<String, Arc<(crate::spec::ValidJob, crate::plan::Plan)>>>,
-    pub(crate) connections: Mutex<HashMap<SocketAddr, faro_transport::Connection>>,
+    pub(crate) connections: Mutex<HashMap<SocketAddr, Vec<faro_transport::Connection>>>,
     pub(crate) clusters: Mutex<HashMap<String, (u32, Arc<faro_shuffle::ShuffleCluster>)>>,
     pub(crate) spill_root: std::path::PathBuf,
     pub(crate) access: Arc<crate::access::AccessPolicy>,

@@ -341,6 +341,7 @@ fn lone_task(source: Box<dyn faro_runtime::operator::Source>) -> faro_runtime::t
         span: tracing::Span::none(),
         live: None,
         checkpoints: None,
+        approximate: false,
     }
 }
 

@@ -123,6 +123,7 @@ fn recording_task(
             keys: vec![],
             key_groups: None,
             producer: 0,
+            tolerant: false,
             sinks: vec![SinkSpec::Local(local_sink)],
             shuffle: None,
             range: None,
@@ -131,6 +132,7 @@ fn recording_task(
         span: tracing::Span::none(),
         live: None,
         checkpoints: None,
+        approximate: false,
     }
 }
 

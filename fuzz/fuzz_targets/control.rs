@@ -93,7 +93,7 @@ fuzz_target!(|data: &[u8]| {
                     let exchange = &plan.exchanges[e];
                     for p in 0..exchange.producers.min(1 << 12) {
                         let _ =
-                            faro_runtime::deploy::pair_key(&d.job_id, e, p, d.subtask, d.attempt);
+                            faro_runtime::deploy::pair_key(&d.job_id, e, (p, 0), (d.subtask, d.attempt));
                         let _ = worker_of(exchange.from, p);
                     }
                 }
@@ -101,7 +101,7 @@ fuzz_target!(|data: &[u8]| {
                     let exchange = &plan.exchanges[e];
                     for q in 0..exchange.consumers.min(1 << 12) {
                         let _ =
-                            faro_runtime::deploy::pair_key(&d.job_id, e, d.subtask, q, d.attempt);
+                            faro_runtime::deploy::pair_key(&d.job_id, e, (d.subtask, d.attempt), (q, 0));
                         if let Some(target) = worker_of(exchange.to, q) {
                             let _ = target.parse::<std::net::SocketAddr>();
                         }

@@ -82,6 +82,24 @@ impl CheckpointAcks for SchedulerSamples {
             }
         });
     }
+
+    /// Sent like an acknowledgement; a report that cannot be sent is
+    /// lost with the connection (the count is a lower bound then).
+    fn records_lost(&self, lost: faro_runtime::rewire::RecordsLost) {
+        let connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let Some(connection) = connection else {
+            return;
+        };
+        tokio::spawn(async move {
+            if let Err(error) = ask(&connection, &ToScheduler::RecordsLost(lost)).await {
+                tracing::warn!(%error, "cannot report records possibly lost");
+            }
+        });
+    }
 }
 
 /// Serves `scheduler` from `worker` until the process ends.
@@ -296,6 +314,10 @@ async fn answer(worker: &Worker, connection: &Connection, request: &[u8], respon
             stop,
         } => {
             worker.checkpoint_complete(&job, checkpoint, stop);
+            DONE.to_vec()
+        }
+        ToWorker::PeerRestarted(restart) => {
+            worker.peer_restarted(restart).await;
             DONE.to_vec()
         }
         ToWorker::FinishJob { job } => {

@@ -3,13 +3,15 @@
 //! copied to, the routing of tasks' acknowledgements to the driver of
 //! their job — straight from the embedded worker, or from a worker
 //! process's control message — and of savepoint requests from the REST
-//! API to the same driver.
+//! API to the same driver, as of approximate failover's reports of
+//! records possibly lost.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use faro_runtime::checkpoint::{CheckpointAck, CheckpointAcks, CheckpointStorage, StorageError};
+use faro_runtime::rewire::RecordsLost;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
@@ -85,6 +87,7 @@ pub struct CheckpointHub {
     savepoints: PathBuf,
     routes: Mutex<HashMap<String, UnboundedSender<CheckpointAck>>>,
     requests: Mutex<HashMap<String, UnboundedSender<SavepointRequest>>>,
+    losses: Mutex<HashMap<String, UnboundedSender<RecordsLost>>>,
 }
 
 impl CheckpointHub {
@@ -95,6 +98,7 @@ impl CheckpointHub {
             savepoints: savepoints.into(),
             routes: Mutex::new(HashMap::new()),
             requests: Mutex::new(HashMap::new()),
+            losses: Mutex::new(HashMap::new()),
         }
     }
 
@@ -145,10 +149,19 @@ impl CheckpointHub {
         rx
     }
 
-    /// Stops routing `job`'s acknowledgements and requests.
+    /// Routes `job`'s reports of records possibly lost to the returned
+    /// receiver until [`CheckpointHub::forget`].
+    pub fn listen_losses(&self, job: &str) -> UnboundedReceiver<RecordsLost> {
+        let (tx, rx) = unbounded_channel();
+        lock(&self.losses).insert(job.to_string(), tx);
+        rx
+    }
+
+    /// Stops routing `job`'s acknowledgements, requests and reports.
     pub fn forget(&self, job: &str) {
         lock(&self.routes).remove(job);
         lock(&self.requests).remove(job);
+        lock(&self.losses).remove(job);
     }
 }
 
@@ -157,6 +170,12 @@ impl CheckpointAcks for CheckpointHub {
         let routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(route) = routes.get(&ack.job) {
             let _ = route.send(ack);
+        }
+    }
+
+    fn records_lost(&self, lost: RecordsLost) {
+        if let Some(route) = lock(&self.losses).get(&lost.job) {
+            let _ = route.send(lost);
         }
     }
 }

@@ -65,6 +65,9 @@ pub enum ToScheduler {
     /// A task's part of a checkpoint is stored (or why not); answered
     /// `Taken`.
     CheckpointAck(CheckpointAck),
+    /// Rows a restarted neighbour may have lost (approximate failover);
+    /// answered `Taken`.
+    RecordsLost(faro_runtime::rewire::RecordsLost),
 }
 
 /// One running attempt's watermark, as a heartbeat reports it.
@@ -176,6 +179,9 @@ pub enum ToWorker {
         #[serde(default)]
         stop: bool,
     },
+    /// A subtask restarted alone (approximate failover): wire the
+    /// worker's tasks that exchange data with it to its new attempt.
+    PeerRestarted(faro_runtime::rewire::PeerRestart),
     /// Stop every attempt of a job and forget it (it ended or was
     /// cancelled).
     FinishJob {

@@ -27,6 +27,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
 use crate::checkpoints::{CheckpointHistory, CheckpointHub};
+mod approximate;
 mod checkpointing;
 mod savepointing;
 use crate::failover::{scope, FailoverPolicy, RerunCause, Scope};
@@ -412,6 +413,17 @@ impl Driver<'_> {
             subtask,
             attempt,
             placement: self.placement.clone(),
+            attempts: self
+                .plan
+                .chains
+                .iter()
+                .enumerate()
+                .map(|(c, chain)| {
+                    (0..chain.parallelism)
+                        .map(|s| *self.next_attempt.get(&(c, s)).unwrap_or(&0))
+                        .collect()
+                })
+                .collect(),
             shuffle: self
                 .cluster
                 .shuffle
@@ -458,7 +470,8 @@ impl Driver<'_> {
     /// `collect` rows, and whether any were dropped for the keep limit.
     async fn run_region(&mut self, r: usize) -> Result<(Vec<Batch>, bool), RegionFailure> {
         let chains = self.regions[r].clone();
-        let scope = scope(&self.plan, &chains);
+        let failover = self.run.job.checkpoints.map(|c| c.failover);
+        let scope = scope(&self.plan, &chains, failover.unwrap_or_default());
         let policy = self.run.policy;
         // Held until the region ends (also when it fails or the job is
         // cancelled: dropping the grant gives the slots back).
@@ -574,7 +587,7 @@ impl Driver<'_> {
             let _ = self.progress.send(Progress::Rerun(cause));
             let wait = policy.backoff(next);
             match scope {
-                Scope::Subtask => {
+                Scope::Subtask | Scope::Approximate => {
                     // The checkpoint in flight waits for the old attempt.
                     self.abandon_checkpoint();
                     self.next_attempt.insert((c, s), next);
@@ -592,6 +605,10 @@ impl Driver<'_> {
                         self.placement[c][s as usize] = to;
                     }
                     self.spawn(&mut set, c, s, wait);
+                    if scope == Scope::Approximate {
+                        let lost = (cause == RerunCause::WorkerLost).then_some(worker);
+                        self.announce_restart(&tasks, (c, s), lost);
+                    }
                 }
                 Scope::Region => {
                     set.abort_all();

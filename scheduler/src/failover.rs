@@ -6,14 +6,17 @@
 //!   committed per attempt (first commit wins), so a re-run reads the same
 //!   data and a late duplicate changes nothing.
 //! - A region with pipelined exchanges restarts as a whole: its consumers
-//!   have taken part of the failed producer's stream.
+//!   have taken part of the failed producer's stream — unless the job
+//!   asks for approximate failover (`checkpoints.failover`): then the
+//!   failed subtask alone restarts from the last complete checkpoint
+//!   while the others run on, trading exactness for availability.
 //! - Each subtask gets `max_attempts` attempts; the wait before a re-run
 //!   doubles from `backoff` up to `max_backoff`.
 
 use std::time::Duration;
 
 use faro_runtime::plan::Plan;
-use faro_runtime::spec::Exchange;
+use faro_runtime::spec::{Exchange, Failover};
 
 /// Attempts and waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,17 +61,21 @@ pub enum Scope {
     Subtask,
     /// Every subtask of the region.
     Region,
+    /// The failed subtask alone, from the last complete checkpoint, while
+    /// its pipelined neighbours run on and are wired to its new attempt.
+    Approximate,
 }
 
-/// The scope of a failure in the region made of `chains`.
-pub fn scope(plan: &Plan, chains: &[usize]) -> Scope {
+/// The scope of a failure in the region made of `chains`, in a job that
+/// fails over as `failover` says.
+pub fn scope(plan: &Plan, chains: &[usize], failover: Failover) -> Scope {
     let pipelined_inside = plan.exchanges.iter().any(|e| {
         e.exchange == Exchange::Pipelined && chains.contains(&e.from) && chains.contains(&e.to)
     });
-    if pipelined_inside {
-        Scope::Region
-    } else {
-        Scope::Subtask
+    match (pipelined_inside, failover) {
+        (false, _) => Scope::Subtask,
+        (true, Failover::Region) => Scope::Region,
+        (true, Failover::Approximate) => Scope::Approximate,
     }
 }
 
@@ -118,7 +125,8 @@ mod tests {
         let regions = faro_runtime::runner::regions(&plan);
         assert_eq!(regions.len(), 2);
         for region in &regions {
-            assert_eq!(scope(&plan, region), Scope::Subtask);
+            assert_eq!(scope(&plan, region, Failover::Region), Scope::Subtask);
+            assert_eq!(scope(&plan, region, Failover::Approximate), Scope::Subtask);
         }
     }
 
@@ -127,12 +135,16 @@ mod tests {
         let plan = stages("blocking", "rebalance", 1);
         let regions = faro_runtime::runner::regions(&plan);
         assert_eq!(regions.len(), 2);
-        assert_eq!(scope(&plan, &regions[0]), Scope::Subtask);
-        assert_eq!(scope(&plan, &regions[1]), Scope::Region);
+        assert_eq!(scope(&plan, &regions[0], Failover::Region), Scope::Subtask);
+        assert_eq!(scope(&plan, &regions[1], Failover::Region), Scope::Region);
         let plan = stages("pipelined", "forward", 2);
         let regions = faro_runtime::runner::regions(&plan);
         assert_eq!(regions.len(), 1);
-        assert_eq!(scope(&plan, &regions[0]), Scope::Region);
+        assert_eq!(scope(&plan, &regions[0], Failover::Region), Scope::Region);
+        assert_eq!(
+            scope(&plan, &regions[0], Failover::Approximate),
+            Scope::Approximate
+        );
     }
 
     #[test]

@@ -105,6 +105,11 @@ pub struct Reruns {
     pub lost_workers: u32,
     /// Regions re-run because shuffle partitions they produced were lost.
     pub lost_partitions: u32,
+    /// Rows the neighbours of tasks restarted alone (approximate
+    /// failover) had sent them after the checkpoint they restored: rows
+    /// that may be missing from the job's results.
+    #[serde(default)]
+    pub records_possibly_lost: u64,
 }
 
 impl Reruns {

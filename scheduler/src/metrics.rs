@@ -194,6 +194,16 @@ fn checkpoint_series(r: &Registry, jobs: &[&JobRecord]) {
             &["job"],
         ),
     );
+    let lost = registered(
+        r,
+        IntCounterVec::new(
+            Opts::new(
+                "faro_records_possibly_lost_total",
+                "Rows neighbours sent tasks that approximate failover restarted alone, after the checkpoint they restored",
+            ),
+            &["job"],
+        ),
+    );
     let last =
         |name: &str, help: &str| registered(r, GaugeVec::new(Opts::new(name, help), &["job"]));
     let duration = last(
@@ -227,6 +237,8 @@ fn checkpoint_series(r: &Registry, jobs: &[&JobRecord]) {
         restores
             .with_label_values(&[&job.id])
             .inc_by(history.restores.len() as u64);
+        lost.with_label_values(&[&job.id])
+            .inc_by(job.reruns.records_possibly_lost);
         duration
             .with_label_values(&[&job.id])
             .set(newest.duration_ms as f64 / 1000.0);
@@ -392,6 +404,7 @@ mod tests {
         streaming.checkpoints.abandoned = 1;
         streaming.checkpoints.unusable = vec![4];
         streaming.checkpoints.restores = vec![4, 3];
+        streaming.reruns.records_possibly_lost = 17;
         let text = render(&[streaming, job("job-b", JobState::Finished, 1, 1)], 1);
         let series = |name: &str| value(&text, name);
         let completed = r#"faro_checkpoints_total{job="job-s",outcome="completed"}"#;
@@ -402,6 +415,8 @@ mod tests {
         assert_eq!(series(unusable), Some(1.0));
         let restores = r#"faro_checkpoint_restores_total{job="job-s"}"#;
         assert_eq!(series(restores), Some(2.0));
+        let lost = r#"faro_records_possibly_lost_total{job="job-s"}"#;
+        assert_eq!(series(lost), Some(17.0));
         let duration = r#"faro_checkpoint_last_duration_seconds{job="job-s"}"#;
         assert_eq!(series(duration), Some(1.5));
         let size = r#"faro_checkpoint_last_size_bytes{job="job-s"}"#;

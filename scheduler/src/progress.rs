@@ -101,6 +101,8 @@ pub enum Progress {
     CheckpointUnusable(u64),
     /// A region was deployed to restore this checkpoint.
     Restored(u64),
+    /// Rows a task restarted alone may have lost (approximate failover).
+    RecordsLost(u64),
     /// A region finished; `collected` are its `collect` rows.
     RegionDone {
         /// The region (index in run order).

@@ -472,6 +472,9 @@ impl Scheduler {
             Progress::Restored(checkpoint) => {
                 self.update(id, |r| r.checkpoints.restores.push(checkpoint))
             }
+            Progress::RecordsLost(records) => {
+                self.update(id, |r| r.reruns.records_possibly_lost += records)
+            }
             Progress::Savepoint(savepoint) => {
                 self.update(id, |r| r.checkpoints.savepoints.push(savepoint))
             }

@@ -109,6 +109,10 @@ async fn answer(routes: &Routes, connection: &Connection, request: &[u8], respon
             checkpoints.ack(ack);
             FromScheduler::Taken
         }
+        Ok(ToScheduler::RecordsLost(lost)) => {
+            checkpoints.records_lost(lost);
+            FromScheduler::Taken
+        }
         Err(error) => {
             responder
                 .refuse(&format!("malformed control request: {error}"))

@@ -222,6 +222,22 @@ impl WorkerEntry {
         }
     }
 
+    /// Tells the worker a subtask of its job restarted alone
+    /// (approximate failover), so its tasks wire to the new attempt.
+    pub async fn peer_restarted(&self, restart: faro_runtime::rewire::PeerRestart) {
+        match &self.link {
+            Link::Local(worker) => worker.peer_restarted(restart).await,
+            Link::Remote(connection) => {
+                let request =
+                    serde_json::to_vec(&ToWorker::PeerRestarted(restart)).unwrap_or_default();
+                let call = rpc::call(connection, &request);
+                if !matches!(tokio::time::timeout(CONTROL_CALL, call).await, Ok(Ok(_))) {
+                    tracing::warn!(worker = %self.id, "a restart notice was not taken");
+                }
+            }
+        }
+    }
+
     /// Stops every attempt of `job` on the worker and forgets the job.
     pub async fn finish_job(&self, job: &str) {
         match &self.link {

@@ -264,7 +264,25 @@ impl FaroProcess {
     }
 }
 
-/// Starts `faro ARGS`, its stderr discarded.
+/// Where a spawned process's stderr goes: discarded, or — with
+/// `FARO_TEST_STDERR=DIR` set, to debug a process test — appended to a
+/// file per process under DIR.
+fn stderr_of(command: &str) -> Stdio {
+    let Some(dir) = std::env::var_os("FARO_TEST_STDERR") else {
+        return Stdio::null();
+    };
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let role = command.split_whitespace().nth(1).unwrap_or("faro");
+    let path = std::path::Path::new(&dir).join(format!("{}-{n}-{role}.log", std::process::id()));
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_or_else(|_| Stdio::null(), Stdio::from)
+}
+
+/// Starts `faro ARGS`, its stderr discarded (see [`stderr_of`]).
 pub fn spawn_faro<I, S>(args: I) -> FaroProcess
 where
     I: IntoIterator<Item = S>,
@@ -278,7 +296,7 @@ where
     let mut child = Command::new(env!("CARGO_BIN_EXE_faro"))
         .args(&args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr_of(&command))
         .spawn()
         .unwrap_or_else(|error| panic!("starting `{command}`: {error}"));
     let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));

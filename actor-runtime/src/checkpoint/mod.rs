@@ -50,7 +50,7 @@ pub use storage::{CheckpointStorage, StorageError};
 pub use task_state::TaskState;
 
 /// What the scheduler's coordinator tells one running task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug)]
 pub enum CheckpointCommand {
     /// Start checkpoint `n`: a source task snapshots its position and
     /// sends barrier `n` downstream (other tasks wait for the barrier).
@@ -65,6 +65,10 @@ pub enum CheckpointCommand {
     /// [`CheckpointAck`] for `n` so the job can be cancelled with
     /// nothing after the savepoint visible.
     Stop(u64),
+    /// A neighbour restarted alone from the last complete checkpoint
+    /// (approximate failover): swap in the channels to and from its new
+    /// attempt.
+    PeerRestarted(Box<crate::rewire::Rewire>),
 }
 
 /// What one task's part of a checkpoint cost.
@@ -120,6 +124,10 @@ impl CheckpointAck {
 pub trait CheckpointAcks: Send + Sync {
     /// Delivers one acknowledgement (never blocks the task's loop).
     fn ack(&self, ack: CheckpointAck);
+
+    /// Reports rows a restarted neighbour may have lost (approximate
+    /// failover; never blocks the task's loop).
+    fn records_lost(&self, lost: crate::rewire::RecordsLost);
 }
 
 /// A deployment's checkpoint settings: where the job's checkpoints are

@@ -22,6 +22,7 @@
 //! forwarding task for a remote channel or shuffle fetch.
 
 pub mod agreement;
+pub mod delivered;
 pub mod partition;
 mod range;
 pub mod sink;
@@ -29,7 +30,7 @@ mod source;
 
 pub use range::RangeCoordinator;
 pub use sink::{ConsumerSink, OutputWriter};
-pub use source::{forward_frames, forward_mapped, Delivery, InputQueue, InputSender};
+pub use source::{forward_frames, forward_mapped, ChannelEnds, Delivery, InputQueue, InputSender};
 
 use rkyv::util::AlignedVec;
 

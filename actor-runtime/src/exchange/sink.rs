@@ -3,6 +3,11 @@
 //! and each signal (watermark, barrier) to every consumer, in order with
 //! the batches. Range edges hold their output until the boundaries are
 //! agreed ([`super::range`]).
+//!
+//! Under approximate failover a writer tolerates a pipelined consumer
+//! that goes away: that consumer's rows are dropped (and counted, see
+//! [`super::delivered`]) until [`OutputWriter::reconnect`] hands it the
+//! channel to the consumer's new attempt.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,9 +16,10 @@ use bytes::Bytes;
 use faro_shuffle::cluster::ReplicatedPush;
 use faro_shuffle::ShuffleCluster;
 use faro_transport::ChannelSender;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::agreement::RangeAgreement;
+use super::delivered::Delivered;
 use super::partition::{Partitioner, Route};
 use super::range::RangeHold;
 use super::{archive_within, ExchangeError, Incoming, InputSender};
@@ -44,6 +50,12 @@ pub enum ConsumerSink {
         /// The open push, if any.
         push: Option<ReplicatedPush>,
     },
+    /// A restarted consumer in this process, not deployed yet: its queue
+    /// arrives when it is; rows for it are dropped until then.
+    Pending(oneshot::Receiver<InputSender>),
+    /// A consumer that went away (approximate failover): rows for it are
+    /// dropped until it is reconnected.
+    Detached,
 }
 
 /// The shuffle a blocking edge's writer pushes to.
@@ -74,6 +86,11 @@ pub struct OutputWriter {
     /// Data messages sent to each consumer: what an overtaking barrier
     /// tells it came before.
     sent: Vec<u64>,
+    /// Rows routed to each consumer, and at each barrier.
+    delivered: Delivered,
+    /// Whether a consumer that goes away is detached rather than failing
+    /// the task (approximate failover).
+    tolerant: bool,
 }
 
 impl OutputWriter {
@@ -92,6 +109,8 @@ impl OutputWriter {
             schema,
             partitioner,
             sent: vec![0; sinks.len()],
+            delivered: Delivered::new(sinks.len()),
+            tolerant: false,
             sinks,
             shuffle,
             range: None,
@@ -111,8 +130,72 @@ impl OutputWriter {
                 ConsumerSink::Shuffle { push, .. } => {
                     push.as_ref().map_or(0, |p| u64::from(p.credit()))
                 }
+                ConsumerSink::Pending(_) | ConsumerSink::Detached => 0,
             })
             .sum()
+    }
+
+    /// The exchange it writes.
+    pub fn exchange(&self) -> usize {
+        self.exchange
+    }
+
+    /// Detaches a consumer that goes away instead of failing (approximate
+    /// failover; pipelined edges only).
+    pub fn tolerate_lost_consumers(mut self) -> Self {
+        self.tolerant = true;
+        self
+    }
+
+    /// Puts `sink` in place of consumer `consumer`'s (its new attempt,
+    /// after approximate failover restored it from `restored_from`);
+    /// returns how many rows it was sent since that checkpoint's barrier
+    /// — rows that may have been lost.
+    pub fn reconnect(
+        &mut self,
+        consumer: usize,
+        sink: ConsumerSink,
+        restored_from: Option<u64>,
+    ) -> u64 {
+        let Some(slot) = self.sinks.get_mut(consumer) else {
+            return 0;
+        };
+        *slot = sink;
+        self.sent[consumer] = 0;
+        self.delivered.lost_since(consumer, restored_from)
+    }
+
+    /// Takes a pending consumer's queue if it has been deployed since.
+    fn resolve(&mut self, consumer: usize) {
+        if let Some(sink @ ConsumerSink::Pending(_)) = self.sinks.get_mut(consumer) {
+            let ConsumerSink::Pending(queue) = sink else {
+                return;
+            };
+            match queue.try_recv() {
+                Ok(queue) => *sink = ConsumerSink::Local(queue),
+                Err(oneshot::error::TryRecvError::Empty) => {}
+                Err(oneshot::error::TryRecvError::Closed) => *sink = ConsumerSink::Detached,
+            }
+        }
+    }
+
+    /// What a failed send to `consumer` becomes: with approximate
+    /// failover the consumer is detached and the task goes on.
+    fn lost(
+        &mut self,
+        consumer: usize,
+        result: Result<(), ExchangeError>,
+    ) -> Result<(), ExchangeError> {
+        match result {
+            Err(error) if self.tolerant => {
+                tracing::warn!(exchange = self.exchange, consumer, %error, "consumer lost; dropping its rows until it is back");
+                if let Some(sink) = self.sinks.get_mut(consumer) {
+                    *sink = ConsumerSink::Detached;
+                }
+                Ok(())
+            }
+            result => result,
+        }
     }
 
     /// Holds output until `agreement` has everyone's boundaries.
@@ -180,6 +263,20 @@ impl OutputWriter {
     }
 
     async fn deliver(&mut self, consumer: usize, batch: Batch) -> Result<(), ExchangeError> {
+        self.delivered.add(consumer, batch.num_rows());
+        self.resolve(consumer);
+        let pipelined = matches!(
+            self.sinks.get(consumer),
+            Some(ConsumerSink::Local(_) | ConsumerSink::Remote { .. })
+        );
+        let delivered = self.deliver_now(consumer, batch).await;
+        match pipelined {
+            true => self.lost(consumer, delivered),
+            false => delivered,
+        }
+    }
+
+    async fn deliver_now(&mut self, consumer: usize, batch: Batch) -> Result<(), ExchangeError> {
         let exchange = self.exchange;
         let failed = |message: String| ExchangeError::Transport { exchange, message };
         let shuffle = self.shuffle.clone();
@@ -244,6 +341,8 @@ impl OutputWriter {
                     .backpressured(push.backpressure().saturating_sub(before));
                 Ok(())
             }
+            // Dropped, and counted as delivered: see `Delivered`.
+            Some(ConsumerSink::Pending(_) | ConsumerSink::Detached) => Ok(()),
             None => Err(failed(format!("no consumer {consumer}"))),
         }
     }
@@ -259,32 +358,47 @@ impl OutputWriter {
         if self.shuffle.is_some() || self.range.is_some() {
             return Ok(());
         }
+        if let Signal::Barrier(barrier) = signal {
+            self.delivered.barrier(barrier.checkpoint);
+        }
+        for consumer in 0..self.sinks.len() {
+            self.resolve(consumer);
+            let sent = self.signal_one(consumer, signal, &event).await;
+            self.lost(consumer, sent)?;
+        }
+        Ok(())
+    }
+
+    async fn signal_one(
+        &mut self,
+        consumer: usize,
+        signal: Signal,
+        event: &[u8],
+    ) -> Result<(), ExchangeError> {
         let exchange = self.exchange;
         let failed = |message: String| ExchangeError::Transport { exchange, message };
-        for (consumer, sink) in self.sinks.iter_mut().enumerate() {
-            match sink {
-                ConsumerSink::Local(queue) => {
-                    let waited = Instant::now();
-                    queue
-                        .send(Ok(Message::Signal(signal)))
-                        .await
-                        .map_err(|_| failed(format!("consumer {consumer} is gone")))?;
-                    self.metrics.backpressured(waited.elapsed());
-                }
-                ConsumerSink::Remote { channel, .. } => {
-                    // Flushed at once: a signal must not wait in the queue
-                    // for data that may not come for a while.
-                    let before = channel.stats().backpressure;
-                    channel
-                        .send_event(Bytes::copy_from_slice(&event))
-                        .await
-                        .map_err(|e| failed(e.to_string()))?;
-                    channel.flush().await.map_err(|e| failed(e.to_string()))?;
-                    self.metrics
-                        .backpressured(channel.stats().backpressure.saturating_sub(before));
-                }
-                ConsumerSink::Shuffle { .. } => {}
+        match self.sinks.get_mut(consumer) {
+            Some(ConsumerSink::Local(queue)) => {
+                let waited = Instant::now();
+                queue
+                    .send(Ok(Message::Signal(signal)))
+                    .await
+                    .map_err(|_| failed(format!("consumer {consumer} is gone")))?;
+                self.metrics.backpressured(waited.elapsed());
             }
+            Some(ConsumerSink::Remote { channel, .. }) => {
+                // Flushed at once: a signal must not wait in the queue
+                // for data that may not come for a while.
+                let before = channel.stats().backpressure;
+                channel
+                    .send_event(Bytes::copy_from_slice(event))
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+                channel.flush().await.map_err(|e| failed(e.to_string()))?;
+                self.metrics
+                    .backpressured(channel.stats().backpressure.saturating_sub(before));
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -296,30 +410,40 @@ impl OutputWriter {
         if self.shuffle.is_some() || self.range.is_some() {
             return Ok(());
         }
+        self.delivered.barrier(barrier.checkpoint);
+        for consumer in 0..self.sinks.len() {
+            self.resolve(consumer);
+            let sent = self.overtake_one(consumer, barrier).await;
+            self.lost(consumer, sent)?;
+        }
+        Ok(())
+    }
+
+    async fn overtake_one(
+        &mut self,
+        consumer: usize,
+        barrier: Barrier,
+    ) -> Result<(), ExchangeError> {
         let exchange = self.exchange;
         let failed = |message: String| ExchangeError::Transport { exchange, message };
-        for (consumer, sink) in self.sinks.iter_mut().enumerate() {
-            let overtaking = Overtaking {
-                barrier,
-                after: self.sent.get(consumer).copied().unwrap_or(0),
-            };
-            match sink {
-                ConsumerSink::Local(queue) => {
-                    if !queue.overtake(overtaking) {
-                        return Err(failed(format!("consumer {consumer} is gone")));
-                    }
-                }
-                ConsumerSink::Remote { channel, .. } => {
-                    // Behind what the transport already holds for it
-                    // (bounded by credits); the consumer reads ahead.
-                    channel
-                        .send_event(Bytes::copy_from_slice(&overtaking.encode()))
-                        .await
-                        .map_err(|e| failed(e.to_string()))?;
-                    channel.flush().await.map_err(|e| failed(e.to_string()))?;
-                }
-                ConsumerSink::Shuffle { .. } => {}
+        let overtaking = Overtaking {
+            barrier,
+            after: self.sent.get(consumer).copied().unwrap_or(0),
+        };
+        match self.sinks.get_mut(consumer) {
+            Some(ConsumerSink::Local(queue)) if !queue.overtake(overtaking) => {
+                return Err(failed(format!("consumer {consumer} is gone")));
             }
+            Some(ConsumerSink::Remote { channel, .. }) => {
+                // Behind what the transport already holds for it
+                // (bounded by credits); the consumer reads ahead.
+                channel
+                    .send_event(Bytes::copy_from_slice(&overtaking.encode()))
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+                channel.flush().await.map_err(|e| failed(e.to_string()))?;
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -370,6 +494,7 @@ impl OutputWriter {
                         push.finish().await.map_err(|e| failed(e.to_string()))?;
                     }
                 }
+                ConsumerSink::Pending(_) | ConsumerSink::Detached => {}
             }
         }
         if let Some(target) = &self.shuffle {

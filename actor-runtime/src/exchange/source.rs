@@ -58,6 +58,14 @@ impl InputSender {
     }
 }
 
+/// The receiving ends of one channel made apart from an input
+/// ([`InputQueue::channel`]).
+#[derive(Debug)]
+pub struct ChannelEnds {
+    data: mpsc::Receiver<Delivery>,
+    overtaking: mpsc::UnboundedReceiver<Overtaking>,
+}
+
 /// One input of a task: a queue per channel, each in the order its
 /// producer sent, and each channel's overtaking barriers. A channel ends
 /// with [`Signal::EndOfData`]; one whose producer goes away without it
@@ -77,13 +85,42 @@ impl InputQueue {
             overtaking: Vec::with_capacity(channels),
         };
         for _ in 0..channels {
-            let (data, receiver) = mpsc::channel(credits.max(1));
-            let (overtaking, lane) = mpsc::unbounded_channel();
-            senders.push(InputSender { data, overtaking });
-            queue.channels.push(receiver);
-            queue.overtaking.push(lane);
+            let (sender, ends) = Self::channel(credits);
+            senders.push(sender);
+            queue.channels.push(ends.data);
+            queue.overtaking.push(ends.overtaking);
         }
         (senders, queue)
+    }
+
+    /// A fresh channel of `credits` messages, not yet part of an input:
+    /// its sending end, and the ends [`InputQueue::swap`] puts in place.
+    pub fn channel(credits: usize) -> (InputSender, ChannelEnds) {
+        let (data, receiver) = mpsc::channel(credits.max(1));
+        let (overtaking, lane) = mpsc::unbounded_channel();
+        let ends = ChannelEnds {
+            data: receiver,
+            overtaking: lane,
+        };
+        (InputSender { data, overtaking }, ends)
+    }
+
+    /// Puts `ends` in place of channel `channel` (its producer restarted:
+    /// approximate failover). What the old channel still held is dropped
+    /// with it, and its producer's sends fail from now on. `false` if
+    /// there is no such channel.
+    pub fn swap(&mut self, channel: usize, ends: ChannelEnds) -> bool {
+        match (
+            self.channels.get_mut(channel),
+            self.overtaking.get_mut(channel),
+        ) {
+            (Some(data), Some(overtaking)) => {
+                *data = ends.data;
+                *overtaking = ends.overtaking;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Polls channel `channel`'s lane for an overtaking barrier.

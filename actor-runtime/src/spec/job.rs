@@ -60,6 +60,27 @@ pub struct CheckpointSpec {
     /// timeout).
     #[serde(default)]
     pub alignment_timeout_ms: Option<u64>,
+    /// What a failed task takes down with it (see [`Failover`]).
+    #[serde(default)]
+    pub failover: Failover,
+}
+
+/// `checkpoints.failover`: what restarts when a task of a streaming job
+/// fails or its worker is lost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Failover {
+    /// Every task of the region restarts from the last complete
+    /// checkpoint: exactly once, the whole job pauses.
+    #[default]
+    Region,
+    /// Flink's approximate task-local recovery: only the failed task
+    /// restarts from the last complete checkpoint; the others keep
+    /// running, the data in flight to and from it is dropped, and the job
+    /// reports how many records its neighbours sent it since that
+    /// checkpoint (records that may have been lost). Availability over
+    /// exactness.
+    Approximate,
 }
 
 fn default_retain() -> u32 {

@@ -14,5 +14,7 @@ pub mod validate;
 pub use crate::catalogue::OperatorSpec;
 pub use builder::{columns, Dataflow, VertexRef};
 pub use error::SpecError;
-pub use job::{CheckpointSpec, EdgeSpec, Exchange, JobMode, JobSpec, Partitioning, VertexSpec};
+pub use job::{
+    CheckpointSpec, EdgeSpec, Exchange, Failover, JobMode, JobSpec, Partitioning, VertexSpec,
+};
 pub use validate::{validate, ValidJob, ValidVertex, MIN_CHECKPOINT_INTERVAL_MS};

@@ -192,6 +192,11 @@ impl Running {
                 self.snapshot(checkpoint)
             }
             CheckpointCommand::Trigger(_) | CheckpointCommand::TriggerUnaligned(_) => Ok(()),
+            // A task with inputs swaps those in its input loop.
+            CheckpointCommand::PeerRestarted(mut rewire) => {
+                self.rewire_outputs(&mut rewire).await;
+                Ok(())
+            }
             CheckpointCommand::Complete(checkpoint) => self.complete(checkpoint),
             CheckpointCommand::Stop(checkpoint) => {
                 self.complete(checkpoint)?;
@@ -247,6 +252,7 @@ impl Running {
             return Ok(None);
         };
         let alignment = link.align_started.take().map(|at| at.elapsed());
+        self.snapshotted = self.snapshotted.max(checkpoint);
         let started = Instant::now();
         let mut blobs = BTreeMap::new();
         if let Some(source) = &mut self.source {

@@ -21,6 +21,11 @@
 //!   ends during alignment no longer needs to deliver it. A different
 //!   barrier while aligning is an error: barriers arrive in order, one
 //!   checkpoint at a time.
+//! - **Detached channels** (approximate failover): a channel whose
+//!   producer went away without ending is neither read nor waited for —
+//!   by the watermark or an alignment — yet its input stays open until
+//!   the producer's new attempt is swapped in ([`Frontier::rewire`]). A
+//!   rewired channel joins no alignment already under way.
 
 use crate::message::{Barrier, Watermark};
 
@@ -46,7 +51,15 @@ struct Channel {
     ended: bool,
     held: bool,
     idle: bool,
+    detached: bool,
     watermark: Watermark,
+}
+
+impl Channel {
+    /// Whether it holds the watermark and alignments back.
+    fn counts(&self) -> bool {
+        !self.ended && !self.detached
+    }
 }
 
 /// What a channel's end of data changed.
@@ -75,6 +88,7 @@ impl Frontier {
             ended: false,
             held: false,
             idle: false,
+            detached: false,
             watermark: Watermark::MIN,
         };
         Self {
@@ -91,7 +105,7 @@ impl Frontier {
     /// Whether the loop should read this channel now (open, not held).
     pub fn readable(&self, input: usize, channel: usize) -> bool {
         self.channel(input, channel)
-            .is_some_and(|c| !c.ended && !c.held)
+            .is_some_and(|c| c.counts() && !c.held)
     }
 
     /// Whether a channel has not ended (held at a barrier or not).
@@ -103,7 +117,7 @@ impl Frontier {
     pub fn input_readable(&self, input: usize) -> bool {
         self.inputs
             .get(input)
-            .is_some_and(|channels| channels.iter().any(|c| !c.ended && !c.held))
+            .is_some_and(|channels| channels.iter().any(|c| c.counts() && !c.held))
     }
 
     /// Whether input `input` has a channel that has not ended.
@@ -156,7 +170,12 @@ impl Frontier {
     /// Whether every open channel is idle (and one is open): the task's
     /// own event time is unknown for now.
     pub fn all_idle(&self) -> bool {
-        let mut open = self.inputs.iter().flatten().filter(|c| !c.ended).peekable();
+        let mut open = self
+            .inputs
+            .iter()
+            .flatten()
+            .filter(|c| c.counts())
+            .peekable();
         open.peek().is_some() && open.all(|c| c.idle)
     }
 
@@ -198,8 +217,37 @@ impl Frontier {
         }
     }
 
+    /// Records that `channel` of `input` lost its producer (approximate
+    /// failover): it is not read or waited for until rewired.
+    pub fn detach(&mut self, input: usize, channel: usize) -> Ended {
+        if let Some(state) = self.inputs.get_mut(input).and_then(|c| c.get_mut(channel)) {
+            state.detached = true;
+            state.held = false;
+        }
+        Ended {
+            input_ended: false,
+            watermark: self.advance(),
+            barrier: self.complete_barrier(),
+        }
+    }
+
+    /// Records that `channel` of `input` now comes from its producer's
+    /// new attempt: read again, holding the watermark back from where it
+    /// was (never behind), but excused from the alignment under way —
+    /// the new attempt may never send that barrier. Returns the barrier
+    /// if that completes it.
+    pub fn rewire(&mut self, input: usize, channel: usize) -> Option<Barrier> {
+        let aligning = self.aligning.is_some();
+        let state = self.inputs.get_mut(input)?.get_mut(channel)?;
+        state.detached = false;
+        state.ended = false;
+        state.idle = false;
+        state.held = aligning;
+        self.complete_barrier()
+    }
+
     fn advance(&mut self) -> Option<Watermark> {
-        let open = || self.inputs.iter().flatten().filter(|c| !c.ended);
+        let open = || self.inputs.iter().flatten().filter(|c| c.counts());
         let active = open().filter(|c| !c.idle).map(|c| c.watermark).min();
         let reached = match active {
             Some(lowest) => lowest,
@@ -213,7 +261,7 @@ impl Frontier {
 
     fn complete_barrier(&mut self) -> Option<Barrier> {
         let barrier = self.aligning?;
-        let open = || self.inputs.iter().flatten().filter(|c| !c.ended);
+        let open = || self.inputs.iter().flatten().filter(|c| c.counts());
         if !open().all(|c| c.held) {
             return None;
         }
@@ -230,6 +278,41 @@ mod tests {
     use super::*;
 
     const B1: Barrier = Barrier { checkpoint: 1 };
+
+    #[test]
+    fn a_detached_channel_holds_nothing_back_until_rewired_and_the_input_stays_open() {
+        let mut f = Frontier::new(&[2]);
+        f.on_watermark(0, 0, Watermark(40));
+        f.on_watermark(0, 1, Watermark(10));
+        assert_eq!(f.on_barrier(0, 0, B1), Ok(None));
+        let detached = f.detach(0, 1);
+        assert_eq!(detached.watermark, Some(Watermark(40)));
+        assert_eq!(detached.barrier, Some(B1), "no longer waited for");
+        assert!(!detached.input_ended && !f.all_ended());
+        assert!(!f.readable(0, 1));
+        assert_eq!(f.rewire(0, 1), None);
+        assert!(f.readable(0, 1));
+        assert_eq!(
+            f.on_watermark(0, 1, Watermark(20)),
+            None,
+            "it holds the watermark again, from where the task was"
+        );
+        assert_eq!(f.on_watermark(0, 1, Watermark(50)), None);
+        assert_eq!(f.on_watermark(0, 0, Watermark(60)), Some(Watermark(50)));
+    }
+
+    #[test]
+    fn a_rewired_channel_is_excused_from_the_alignment_under_way() {
+        let mut f = Frontier::new(&[3]);
+        assert_eq!(f.on_barrier(0, 0, B1), Ok(None));
+        assert_eq!(f.rewire(0, 2), None, "channel 1 has not delivered it");
+        assert!(!f.readable(0, 2), "held until the alignment completes");
+        assert_eq!(f.on_barrier(0, 1, B1), Ok(Some(B1)));
+        assert!(f.readable(0, 2));
+        let mut f = Frontier::new(&[2]);
+        assert_eq!(f.on_barrier(0, 0, B1), Ok(None));
+        assert_eq!(f.rewire(0, 1), Some(B1), "the only one missing");
+    }
 
     #[test]
     fn the_watermark_is_the_slowest_open_channels_and_only_moves_forward() {

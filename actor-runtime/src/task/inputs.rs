@@ -7,7 +7,10 @@
 //! an operator's due timer, a command from the checkpoint coordinator and
 //! an unaligned checkpoint's overtaking barriers (`super::unaligned`),
 //! so a busy input starves none of them. A restored task first replays
-//! the in-flight messages its checkpoint held.
+//! the in-flight messages its checkpoint held. Under approximate
+//! failover a channel whose producer is lost is detached rather than
+//! failing the task, and a restarted producer's channel is swapped in
+//! (`super::rewire`).
 
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
@@ -128,6 +131,20 @@ impl Running {
                     self.fire_timers().await?;
                     continue;
                 }
+                Wake::Command(crate::checkpoint::CheckpointCommand::PeerRestarted(mut rewire)) => {
+                    self.rewire_outputs(&mut rewire).await;
+                    let (swapped, aligned) =
+                        self.rewire_inputs(&mut rewire, &mut queues, &exchanges, &mut frontier);
+                    for (input, channel) in swapped {
+                        pulled[input][channel] = 0;
+                        ahead[input][channel].clear();
+                    }
+                    if let Some(barrier) = aligned {
+                        self.signal(0, Signal::Barrier(barrier)).await?;
+                        self.snapshot(barrier.checkpoint)?;
+                    }
+                    continue;
+                }
                 Wake::Command(command) => {
                     self.on_command(command).await?;
                     continue;
@@ -158,6 +175,27 @@ impl Running {
             let (input, channel) = all[at];
             let message = match delivery {
                 Some(Ok(message)) => message,
+                // Approximate failover: the task reads on without the
+                // producer until its new attempt is swapped in.
+                lost if self.approximate
+                    && !matches!(lost, Some(Err(ExchangeError::Corrupt { .. }))) =>
+                {
+                    let why = match lost {
+                        Some(Err(error)) => error.to_string(),
+                        _ => "it went away before the end of its data".into(),
+                    };
+                    tracing::warn!(input, channel, %why, "producer lost; reading on without it");
+                    self.recording = None;
+                    let detached = frontier.detach(input, channel);
+                    if let Some(watermark) = detached.watermark {
+                        self.signal(0, Signal::Watermark(watermark)).await?;
+                    }
+                    if let Some(barrier) = detached.barrier {
+                        self.signal(0, Signal::Barrier(barrier)).await?;
+                        self.snapshot(barrier.checkpoint)?;
+                    }
+                    continue;
+                }
                 Some(Err(source)) => return Err(self.exchange_error(source)),
                 None => {
                     return Err(self.exchange_error(ExchangeError::Transport {
@@ -181,6 +219,10 @@ impl Running {
                         self.signal(0, Signal::Watermark(advanced)).await?;
                     }
                 }
+                // A checkpoint this task already took, sent again by a
+                // neighbour's new attempt (approximate failover).
+                Message::Signal(Signal::Barrier(barrier))
+                    if barrier.checkpoint <= self.snapshotted => {}
                 Message::Signal(Signal::Barrier(barrier)) => {
                     self.barrier_arrived();
                     let aligned = frontier.on_barrier(input, channel, barrier).map_err(|e| {

@@ -54,6 +54,9 @@ pub struct OutputSpec {
     pub key_groups: Option<u32>,
     /// This producer's subtask.
     pub producer: u32,
+    /// Whether a consumer that goes away is dropped rather than failing
+    /// the task (approximate failover, pipelined edges).
+    pub tolerant: bool,
     /// One per consumer subtask.
     pub sinks: Vec<SinkSpec>,
     /// For blocking edges: where to push and commit.
@@ -104,6 +107,10 @@ impl OutputSpec {
             self.shuffle,
             metrics,
         );
+        let writer = match self.tolerant {
+            true => writer.tolerate_lost_consumers(),
+            false => writer,
+        };
         Ok(match self.range {
             Some(agreement) => writer.with_range(self.producer, agreement),
             None => writer,
@@ -151,80 +158,85 @@ impl InputSpec {
     /// Starts the feeders on the current runtime; returns the queue.
     /// Shuffle fetches count into `metrics`.
     pub fn start(self, metrics: &TaskMetrics) -> InputQueue {
-        use tracing::Instrument;
         for (feeder, queue) in self.feeders {
-            let metrics = metrics.clone();
-            tokio::spawn(
-                async move {
-                    match feeder {
-                        FeederSpec::Shuffle {
-                            exchange,
-                            cluster,
-                            in_process,
-                            shuffle,
-                            partition,
-                        } => {
-                            let local = in_process.map(|server| {
-                                server.read_in_process(cluster.job(), shuffle, partition)
-                            });
-                            match local {
-                                Some(Ok(Some(frames))) => {
-                                    return forward_mapped(frames, queue, |bytes| {
-                                        metrics.shuffle_fetched(bytes)
-                                    })
-                                    .await;
-                                }
-                                Some(Err(error)) => {
-                                    let _ = queue
-                                        .send(Err(ExchangeError::Transport {
-                                            exchange,
-                                            message: format!(
-                                                "reading partition {partition}: {error}"
-                                            ),
-                                        }))
-                                        .await;
-                                    return;
-                                }
-                                // No local copy: the network's replicas or
-                                // object store may have one.
-                                Some(Ok(None)) | None => {}
+            feeder.start(queue, metrics);
+        }
+        self.queue
+    }
+}
+
+impl FeederSpec {
+    /// Starts feeding `queue` on the current runtime; shuffle fetches
+    /// count into `metrics`.
+    pub fn start(self, queue: InputSender, metrics: &TaskMetrics) {
+        use tracing::Instrument;
+        let feeder = self;
+        let metrics = metrics.clone();
+        tokio::spawn(
+            async move {
+                match feeder {
+                    FeederSpec::Shuffle {
+                        exchange,
+                        cluster,
+                        in_process,
+                        shuffle,
+                        partition,
+                    } => {
+                        let local = in_process.map(|server| {
+                            server.read_in_process(cluster.job(), shuffle, partition)
+                        });
+                        match local {
+                            Some(Ok(Some(frames))) => {
+                                return forward_mapped(frames, queue, |bytes| {
+                                    metrics.shuffle_fetched(bytes)
+                                })
+                                .await;
                             }
-                            match cluster.fetch(shuffle, partition).await {
-                                Ok(channel) => {
-                                    forward_frames(exchange, channel, queue, |bytes| {
-                                        metrics.shuffle_fetched(bytes)
-                                    })
-                                    .await
-                                }
-                                Err(error) => {
-                                    let _ = queue
-                                        .send(Err(ExchangeError::Transport {
-                                            exchange,
-                                            message: format!(
-                                                "fetching partition {partition}: {error}"
-                                            ),
-                                        }))
-                                        .await;
-                                }
-                            }
-                        }
-                        FeederSpec::Remote { exchange, channel } => match channel.await {
-                            Ok(channel) => forward_frames(exchange, channel, queue, |_| ()).await,
-                            Err(_) => {
+                            Some(Err(error)) => {
                                 let _ = queue
                                     .send(Err(ExchangeError::Transport {
                                         exchange,
-                                        message: "the worker stopped before the producer connected"
-                                            .into(),
+                                        message: format!("reading partition {partition}: {error}"),
+                                    }))
+                                    .await;
+                                return;
+                            }
+                            // No local copy: the network's replicas or
+                            // object store may have one.
+                            Some(Ok(None)) | None => {}
+                        }
+                        match cluster.fetch(shuffle, partition).await {
+                            Ok(channel) => {
+                                forward_frames(exchange, channel, queue, |bytes| {
+                                    metrics.shuffle_fetched(bytes)
+                                })
+                                .await
+                            }
+                            Err(error) => {
+                                let _ = queue
+                                    .send(Err(ExchangeError::Transport {
+                                        exchange,
+                                        message: format!("fetching partition {partition}: {error}"),
                                     }))
                                     .await;
                             }
-                        },
+                        }
                     }
+                    FeederSpec::Remote { exchange, channel } => match channel.await {
+                        Ok(channel) => forward_frames(exchange, channel, queue, |_| ()).await,
+                        Err(_) => {
+                            let _ = queue
+                                .send(Err(ExchangeError::Transport {
+                                    exchange,
+                                    message: "the worker stopped before the producer connected"
+                                        .into(),
+                                }))
+                                .await;
+                        }
+                    },
                 }
-                .in_current_span(),
-            );
-        }
-        self.queue
+            }
+            .in_current_span(),
+        );
     }
 }

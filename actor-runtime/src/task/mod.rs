@@ -14,6 +14,7 @@ pub mod checkpointing;
 pub mod frontier;
 mod inputs;
 mod io;
+mod rewire;
 mod running;
 mod unaligned;
 
@@ -119,6 +120,9 @@ pub struct TaskRun {
     pub live: Option<crate::operators::basic::Collected>,
     /// Its link to the checkpoint coordinator, in a checkpointed job.
     pub checkpoints: Option<checkpointing::TaskCheckpoints>,
+    /// Whether the job fails over approximately: a neighbour that goes
+    /// away is waited for (its rows dropped), not a failure.
+    pub approximate: bool,
 }
 
 impl TaskRun {
@@ -182,6 +186,8 @@ impl TaskRun {
             checkpoints: self.checkpoints,
             recording: None,
             replay: Vec::new(),
+            approximate: self.approximate,
+            snapshotted: 0,
         };
         let result = match running.restore().await {
             Ok(()) => running.open_all(&self.context),

@@ -52,6 +52,12 @@ pub(super) struct Running {
     /// In-flight messages a restored unaligned checkpoint holds, replayed
     /// before the inputs are read: (input, batch).
     pub(super) replay: Vec<(usize, Batch)>,
+    /// Whether the job fails over approximately: a lost neighbour is
+    /// waited for, not a failure.
+    pub(super) approximate: bool,
+    /// The newest checkpoint the task snapshotted: an older barrier is
+    /// stale.
+    pub(super) snapshotted: u64,
 }
 
 impl Running {

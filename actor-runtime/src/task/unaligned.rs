@@ -103,7 +103,9 @@ impl Running {
     ) -> Result<(), TaskError> {
         let checkpoint = overtaking.barrier.checkpoint;
         let current = self.recording.as_ref().map(|r| r.taken.checkpoint);
-        if current.is_some_and(|c| c > checkpoint) {
+        if current.is_some_and(|c| c > checkpoint)
+            || (current.is_none() && checkpoint <= self.snapshotted)
+        {
             // A barrier of a checkpoint given up on: nothing to do.
             return Ok(());
         }

@@ -43,6 +43,7 @@ impl Streaming {
                     subtask,
                     attempt: 0,
                     placement: placement.clone(),
+                    attempts: Vec::new(),
                     shuffle: None,
                     max_frame: 1 << 20,
                     keep: None,

@@ -50,6 +50,8 @@ pub(super) struct Checkpointing {
     pub(super) next_at: tokio::time::Instant,
     /// Savepoint requests for the job.
     requests: UnboundedReceiver<SavepointRequest>,
+    /// Reports of records possibly lost (approximate failover).
+    losses: UnboundedReceiver<faro_runtime::rewire::RecordsLost>,
     /// The savepoint being taken, if any.
     pub(super) savepoint: Option<Savepointing>,
 }
@@ -60,6 +62,7 @@ enum Woke {
     Due,
     Ack(Option<CheckpointAck>),
     Request(Option<SavepointRequest>),
+    Lost(Option<faro_runtime::rewire::RecordsLost>),
 }
 
 fn now_ms() -> u64 {
@@ -108,6 +111,7 @@ impl Checkpointing {
             usable,
             next_at: tokio::time::Instant::now(),
             requests: cluster.checkpoints.listen_requests(&run.job_id),
+            losses: cluster.checkpoints.listen_losses(&run.job_id),
             savepoint: None,
         }))
     }
@@ -140,6 +144,14 @@ impl Checkpointing {
         CheckpointTarget {
             root: root.to_string(),
             restore,
+        }
+    }
+
+    /// The checkpoint of this job a deployment restores now, if any.
+    pub(super) fn restored_from(&self) -> Option<u64> {
+        match self.restore {
+            Some(RestorePoint::Checkpoint(id)) => Some(id),
+            _ => None,
         }
     }
 
@@ -238,12 +250,17 @@ impl Driver<'_> {
                     () = tokio::time::sleep_until(c.next_at) => Woke::Due,
                     ack = c.acks.recv() => Woke::Ack(ack),
                     request = c.requests.recv() => Woke::Request(request),
+                    lost = c.losses.recv() => Woke::Lost(lost),
                 },
             };
             match woke {
                 Woke::Joined(joined) => return joined,
                 Woke::Request(Some(request)) => self.take_request(request, finished),
-                Woke::Request(None) => {}
+                Woke::Request(None) | Woke::Lost(None) => {}
+                Woke::Lost(Some(lost)) => {
+                    tracing::warn!(job = %lost.job, chain = lost.chain, subtask = lost.subtask, records = lost.records, "records possibly lost");
+                    let _ = self.progress.send(Progress::RecordsLost(lost.records));
+                }
                 // A task that ended (its input did) can take no part.
                 Woke::Due if finished.is_empty() => self.trigger(tasks).await,
                 Woke::Due => {

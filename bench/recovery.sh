@@ -12,9 +12,14 @@
 # lost worker), redeployment (new attempts running) and processing again
 # (a new attempt's watermark advances past where it restored to).
 #
-# Usage: bench/recovery.sh [RUNS] [FARO_BINARY] [SCHEDULER FLAGS...]
-#   defaults: 3 runs, target/release/faro, no flags (the defaults);
-#   e.g. `bench/recovery.sh 3 target/release/faro --heartbeat-timeout-ms 1000`
+# Also prints how many tasks restarted and the rows the job reports
+# possibly lost (approximate failover restarts only the lost worker's).
+#
+# Usage: [SPEC=FILE] bench/recovery.sh [RUNS] [FARO_BINARY] [SCHEDULER FLAGS...]
+#   defaults: 3 runs, target/release/faro, no flags (the defaults),
+#   SPEC=bench/streaming/recovery.yaml;
+#   e.g. `bench/recovery.sh 3 target/release/faro --heartbeat-timeout-ms 1000`,
+#   `SPEC=bench/streaming/recovery_approximate.yaml bench/recovery.sh 3`
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -22,13 +27,13 @@ runs=${1:-3}
 faro=$(realpath "${2:-target/release/faro}")
 shift $(($# < 2 ? $# : 2))
 flags=("$@")
-spec=$(realpath bench/streaming/recovery.yaml)
+spec=$(realpath "${SPEC:-bench/streaming/recovery.yaml}")
 work=$(mktemp -d -t faro-recovery.XXXXXX)
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
+  [[ -n ${KEEP:-} ]] || rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -116,8 +121,16 @@ else:
     esac
     sleep 0.02
   done
+  restarted=$(job "$id" | python3 -c '
+import json, sys
+job = json.load(sys.stdin)
+tasks = job["tasks"]
+again = sum(1 for t in tasks if len(t["attempts"]) > 1)
+lost = job["reruns"]["records_possibly_lost"]
+print(f"{again} of {len(tasks)} tasks restarted, {lost} rows possibly lost")')
   echo "run $run: lost worker recorded after $((detected - killed)) ms," \
-    "window redeployed after $((deployed - killed)) ms, processing again after $((processing - killed)) ms"
+    "window redeployed after $((deployed - killed)) ms, processing again after $((processing - killed)) ms;" \
+    "$restarted"
   curl -sf "${auth[@]}" -X POST "$url/v1/jobs/$id/cancel" >/dev/null
   start_worker "$victim"
   unset "worker_pid[$victim]" 2>/dev/null || true

@@ -87,16 +87,17 @@ pub struct NewChannel {
     pub feeder: Option<(FeederSpec, InputSender)>,
 }
 
-/// Rows a producer had sent a restarted consumer after the checkpoint it
-/// restored: possibly lost.
+/// Rows a producer sent a restarted consumer that its new attempt never
+/// sees: those after the checkpoint it restored, and those dropped while
+/// it was being deployed. Possibly lost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordsLost {
     /// The job.
     pub job: String,
-    /// The restarted consumer's chain.
-    pub chain: usize,
-    /// Its subtask.
-    pub subtask: u32,
+    /// The exchange they crossed.
+    pub exchange: usize,
+    /// The consumer's subtask.
+    pub consumer: u32,
     /// The rows.
     pub records: u64,
 }

@@ -91,6 +91,11 @@ pub struct OutputWriter {
     /// Whether a consumer that goes away is detached rather than failing
     /// the task (approximate failover).
     tolerant: bool,
+    /// Rows dropped for each consumer since it was reconnected, while its
+    /// new attempt was not deployed yet.
+    pending_drops: Vec<u64>,
+    /// Such drops whose wait has ended: (consumer, rows), to report.
+    settled_drops: Vec<(u32, u64)>,
 }
 
 impl OutputWriter {
@@ -111,6 +116,8 @@ impl OutputWriter {
             sent: vec![0; sinks.len()],
             delivered: Delivered::new(sinks.len()),
             tolerant: false,
+            pending_drops: vec![0; sinks.len()],
+            settled_drops: Vec::new(),
             sinks,
             shuffle,
             range: None,
@@ -162,7 +169,15 @@ impl OutputWriter {
         };
         *slot = sink;
         self.sent[consumer] = 0;
+        // What was dropped so far is in the count below.
+        self.pending_drops[consumer] = 0;
         self.delivered.lost_since(consumer, restored_from)
+    }
+
+    /// Rows dropped for reconnected consumers while their new attempts
+    /// were being deployed, once each has been: (consumer, rows).
+    pub fn take_settled_drops(&mut self) -> Vec<(u32, u64)> {
+        std::mem::take(&mut self.settled_drops)
     }
 
     /// Takes a pending consumer's queue if it has been deployed since.
@@ -173,8 +188,12 @@ impl OutputWriter {
             };
             match queue.try_recv() {
                 Ok(queue) => *sink = ConsumerSink::Local(queue),
-                Err(oneshot::error::TryRecvError::Empty) => {}
+                Err(oneshot::error::TryRecvError::Empty) => return,
                 Err(oneshot::error::TryRecvError::Closed) => *sink = ConsumerSink::Detached,
+            }
+            let dropped = std::mem::take(&mut self.pending_drops[consumer]);
+            if dropped > 0 {
+                self.settled_drops.push((consumer as u32, dropped));
             }
         }
     }
@@ -342,7 +361,11 @@ impl OutputWriter {
                 Ok(())
             }
             // Dropped, and counted as delivered: see `Delivered`.
-            Some(ConsumerSink::Pending(_) | ConsumerSink::Detached) => Ok(()),
+            Some(ConsumerSink::Detached) => Ok(()),
+            Some(ConsumerSink::Pending(_)) => {
+                self.pending_drops[consumer] += batch.num_rows() as u64;
+                Ok(())
+            }
             None => Err(failed(format!("no consumer {consumer}"))),
         }
     }

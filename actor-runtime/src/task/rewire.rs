@@ -18,7 +18,6 @@ impl Running {
             return;
         }
         let consumer = rewire.subtask as usize;
-        let mut lost = 0;
         for (exchange, sink) in std::mem::take(&mut rewire.outputs) {
             let Some(writer) = self.outputs.iter_mut().find(|w| w.exchange() == exchange) else {
                 continue;
@@ -38,25 +37,46 @@ impl Running {
                 },
                 SinkSpec::Shuffle { .. } => continue,
             };
-            lost += writer.reconnect(consumer, sink, rewire.restored_from);
+            let lost = writer.reconnect(consumer, sink, rewire.restored_from);
+            tracing::info!(
+                exchange,
+                consumer,
+                restored_from = rewire.restored_from,
+                lost,
+                "a consumer restarted; sending to its new attempt"
+            );
+            self.report_lost(exchange, rewire.subtask, lost);
         }
-        tracing::info!(
-            chain = rewire.chain,
-            subtask = rewire.subtask,
-            lost,
-            "a consumer restarted; sending to its new attempt"
-        );
-        let Some(link) = &self.checkpoints else {
+    }
+
+    /// Reports the rows dropped for reconnected consumers while their new
+    /// attempts were being deployed, once each is (after shipping).
+    pub(super) fn report_settled_drops(&mut self) {
+        let mut settled = Vec::new();
+        for writer in &mut self.outputs {
+            let exchange = writer.exchange();
+            settled.extend(
+                writer
+                    .take_settled_drops()
+                    .into_iter()
+                    .map(|d| (exchange, d)),
+            );
+        }
+        for (exchange, (consumer, rows)) in settled {
+            self.report_lost(exchange, consumer, rows);
+        }
+    }
+
+    fn report_lost(&self, exchange: usize, consumer: u32, records: u64) {
+        let Some(link) = self.checkpoints.as_ref().filter(|_| records > 0) else {
             return;
         };
-        if lost > 0 {
-            link.acks.records_lost(RecordsLost {
-                job: link.key.job.clone(),
-                chain: rewire.chain,
-                subtask: rewire.subtask,
-                records: lost,
-            });
-        }
+        link.acks.records_lost(RecordsLost {
+            job: link.key.job.clone(),
+            exchange,
+            consumer,
+            records,
+        });
     }
 
     /// Swaps in the channels from the restarted neighbour's new attempt

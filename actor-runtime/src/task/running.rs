@@ -201,6 +201,9 @@ impl Running {
         }
         let credits = self.outputs.iter().map(OutputWriter::credits).sum();
         self.metrics.set_credits(credits);
+        if self.approximate {
+            self.report_settled_drops();
+        }
         Ok(())
     }
 

@@ -258,7 +258,7 @@ impl Driver<'_> {
                 Woke::Request(Some(request)) => self.take_request(request, finished),
                 Woke::Request(None) | Woke::Lost(None) => {}
                 Woke::Lost(Some(lost)) => {
-                    tracing::warn!(job = %lost.job, chain = lost.chain, subtask = lost.subtask, records = lost.records, "records possibly lost");
+                    tracing::warn!(job = %lost.job, exchange = lost.exchange, consumer = lost.consumer, records = lost.records, "records possibly lost");
                     let _ = self.progress.send(Progress::RecordsLost(lost.records));
                 }
                 // A task that ended (its input did) can take no part.

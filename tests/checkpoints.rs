@@ -4,13 +4,15 @@
 //! — also when the newest checkpoint was damaged meanwhile, which is
 //! then passed over for the one before — and its committed output is
 //! exactly what the same windows give undisturbed (computed here by the
-//! same spec in batch mode): nothing lost, nothing twice.
+//! same spec in batch mode): nothing lost, nothing twice. The same holds
+//! with the checkpoints in an S3 bucket (moto's server) instead of a
+//! directory.
 
 mod support;
 
 use std::path::Path;
 
-use support::cluster::{start_cluster, Cluster};
+use support::cluster::{start_cluster, start_cluster_with, Cluster};
 use support::jobs::{finished, get, submit, wait_for};
 use support::outputs::{assert_same_rows, committed_rows};
 
@@ -106,6 +108,58 @@ fn a_worker_killed_mid_stream_costs_nothing_and_duplicates_nothing() {
     assert!(
         last["bytes"].as_u64() > Some(0) && last["tasks"] == 4,
         "{history:#}"
+    );
+}
+
+#[test]
+fn checkpoints_in_an_s3_bucket_restore_a_killed_worker_exactly() {
+    let s3 = support::s3::S3Server::start();
+    s3.create_bucket("faro-checkpoints");
+    let store = format!(
+        "s3://faro-checkpoints/chk?endpoint={}&region=us-east-1&access_key_id=test&secret_access_key=test",
+        s3.endpoint
+    );
+    let mut cluster = start_cluster_with(&["--checkpoint-dir".into(), store]);
+    let expected = reference(&cluster);
+    let (id, out) = checkpointed_run(&cluster);
+    let stored = s3.keys("faro-checkpoints");
+    assert!(
+        stored
+            .iter()
+            .any(|k| k.starts_with(&format!("chk/{id}/chk-")) && k.ends_with(".state")),
+        "task state in the bucket: {stored:?}"
+    );
+    // A savepoint is copied out of the bucket into a directory.
+    let savepoint: serde_json::Value = support::jobs::agent()
+        .post(&format!("{}/v1/jobs/{id}/savepoints", cluster.url))
+        .header("authorization", &support::jobs::bearer())
+        .send_json(serde_json::json!({"stop": false}))
+        .and_then(|mut r| r.body_mut().read_json())
+        .unwrap();
+    let copied = Path::new(savepoint["path"].as_str().unwrap());
+    assert!(copied.join("_metadata.json").is_file(), "{savepoint:#}");
+    let states = std::fs::read_dir(copied)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".state"))
+        })
+        .count();
+    assert_eq!(states, 4, "every task's state: {savepoint:#}");
+    let status = get(&format!("{}/v1/jobs/{id}", cluster.url));
+    cluster.kill_worker_running(&status, "");
+    let status = finished(&cluster.url, &id);
+    assert_same_rows(
+        &committed_rows(&out, true),
+        &expected,
+        &format!("{status:#}"),
+    );
+    let history = checkpoints(&cluster.url, &id);
+    assert!(
+        history["restores"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty()),
+        "restored from the bucket: {history:#}"
     );
 }
 

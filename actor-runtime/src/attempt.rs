@@ -118,7 +118,14 @@ impl Worker {
             Some(live) if d.live_collect => CollectBuffer::live(live),
             _ => CollectBuffer::new(d.keep),
         };
-        let handle = self.deploy_task(d, &collected).await?;
+        let handle = match self.deploy_task(d, &collected).await {
+            Ok(handle) => handle,
+            Err(error) => {
+                // Its inbox was registered before the wiring that failed.
+                self.forget_checkpoint_inbox(&key);
+                return Err(error.into());
+            }
+        };
         self.running_attempts()
             .insert(key.clone(), handle.canceller());
         let guard = CancelOnDrop {

@@ -14,6 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
+use faro_runtime::checkpoint::location::Location;
 use faro_runtime::checkpoint::{CheckpointStorage, KeyRouting, RestorePlan, SlotRestore};
 use faro_runtime::plan::{Phase, Plan};
 use faro_runtime::spec::Partitioning;
@@ -198,30 +199,45 @@ pub fn restore_plan(
     }
 }
 
-/// The directory of checkpoint `checkpoint` of `job` under `root`.
+/// The location of checkpoint `checkpoint` of `job` in the store at
+/// `root` (a directory or an `s3://` location).
 pub fn checkpoint_dir(root: &str, job: &str, checkpoint: u64) -> Option<String> {
     let dir = CheckpointStorage::checkpoint_dir(job, checkpoint).ok()?;
-    Some(format!("{}/{dir}", root.trim_end_matches('/')))
+    Some(Location::join(root, &dir))
 }
 
-/// Copies checkpoint directory `from` to a new savepoint directory under
-/// `root` and writes its description there; returns the directory. The
-/// description is written last, so a directory without one is an
-/// unfinished copy.
-pub fn write(root: &Path, from: &Path, meta: &SavepointMeta) -> std::io::Result<PathBuf> {
+/// Copies the checkpoint at location `from` (a directory or an `s3://`
+/// location) to a new savepoint directory under `root` and writes its
+/// description there; returns the directory. The description is written
+/// last, so a directory without one is an unfinished copy. Files are
+/// copied one at a time, each written off the caller's loop.
+pub async fn write(root: &Path, from: &str, meta: &SavepointMeta) -> Result<PathBuf, String> {
     let dir = root.join(format!("savepoint-{}-{}", meta.job, meta.checkpoint));
-    std::fs::create_dir_all(&dir)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        if entry.file_type()?.is_file() {
-            std::fs::copy(entry.path(), dir.join(entry.file_name()))?;
-        }
+    let blocking = |f: Box<dyn FnOnce() -> std::io::Result<()> + Send>| async move {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    };
+    let made = dir.clone();
+    blocking(Box::new(move || std::fs::create_dir_all(made))).await?;
+    let store = CheckpointStorage::new(from).map_err(|e| e.to_string())?;
+    for name in store.list("").await.map_err(|e| e.to_string())? {
+        let bytes = store.read(&name).await.map_err(|e| e.to_string())?;
+        let to = dir.join(&name);
+        blocking(Box::new(move || std::fs::write(to, bytes))).await?;
     }
-    let text = serde_json::to_vec_pretty(meta).map_err(std::io::Error::other)?;
+    let text = serde_json::to_vec_pretty(meta).map_err(|e| e.to_string())?;
+    let described = dir.clone();
+    blocking(Box::new(move || describe(&described, &text))).await?;
+    Ok(dir)
+}
+
+/// Writes a savepoint's description (through a temporary name).
+fn describe(dir: &Path, text: &[u8]) -> std::io::Result<()> {
     let temporary = dir.join(format!(".{METADATA}"));
     std::fs::write(&temporary, text)?;
-    std::fs::rename(temporary, dir.join(METADATA))?;
-    Ok(dir)
+    std::fs::rename(temporary, dir.join(METADATA))
 }
 
 /// Reads the description of the savepoint in `dir`.
@@ -314,14 +330,17 @@ mod tests {
         assert!(error.to_string().contains("4096"), "{error}");
     }
 
-    #[test]
-    fn a_savepoint_is_copied_whole_and_described_last() {
+    #[tokio::test]
+    async fn a_savepoint_is_copied_whole_and_described_last() {
         let dir = tempfile::tempdir().unwrap();
         let from = dir.path().join("chk");
         std::fs::create_dir_all(&from).unwrap();
         std::fs::write(from.join("000-00000.state"), b"state").unwrap();
         let meta = meta(&plan(2, "counts"));
-        let written = write(&dir.path().join("savepoints"), &from, &meta).unwrap();
+        let from = from.display().to_string();
+        let written = write(&dir.path().join("savepoints"), &from, &meta)
+            .await
+            .unwrap();
         assert_eq!(
             std::fs::read(written.join("000-00000.state")).unwrap(),
             b"state"

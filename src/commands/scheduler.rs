@@ -49,10 +49,13 @@ pub struct SchedulerArgs {
     /// Directory of the job metadata store.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Directory checkpoints are written under: every worker must reach
-    /// it (a local or shared file system) [default: DATA_DIR/checkpoints].
+    /// Where checkpoints are written: a directory every worker reaches
+    /// (a local or shared file system), or an S3 bucket as
+    /// `s3://BUCKET/PREFIX?endpoint=URL&region=R` (credentials as
+    /// `&access_key_id=K&secret_access_key=S`, or each process's `AWS_*`
+    /// environment) [default: DATA_DIR/checkpoints].
     #[arg(long)]
-    checkpoint_dir: Option<PathBuf>,
+    checkpoint_dir: Option<String>,
     /// Directory savepoints are copied to, which a job started from one
     /// must reach on every worker [default: DATA_DIR/savepoints].
     #[arg(long)]
@@ -247,13 +250,15 @@ pub fn run(args: &SchedulerArgs) -> anyhow::Result<()> {
         let checkpoint_dir = args
             .checkpoint_dir
             .clone()
-            .unwrap_or_else(|| resolved.data_dir.join("checkpoints"));
+            .unwrap_or_else(|| resolved.data_dir.join("checkpoints").display().to_string());
+        faro_runtime::checkpoint::CheckpointStorage::new(&checkpoint_dir)
+            .with_context(|| "--checkpoint-dir".to_string())?;
         let savepoint_dir = args
             .savepoint_dir
             .clone()
             .unwrap_or_else(|| resolved.data_dir.join("savepoints"));
         let checkpoints = std::sync::Arc::new(CheckpointHub::new(
-            checkpoint_dir.to_string_lossy().into_owned(),
+            checkpoint_dir,
             savepoint_dir,
         ));
         tokio::spawn(faro_scheduler::standalone::serve_control(

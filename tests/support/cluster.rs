@@ -43,6 +43,8 @@ pub struct Cluster {
     pub url: String,
     #[allow(missing_docs)]
     pub workers: Vec<Process>,
+    /// Flags the scheduler was started with beyond the usual ones.
+    pub scheduler_args: Vec<String>,
 }
 
 impl Cluster {
@@ -89,8 +91,13 @@ impl Cluster {
     /// with its directory, as an operator restarting it would.
     pub fn restart_scheduler(&mut self) {
         let listen = self.url.trim_start_matches("http://").to_string();
-        let (scheduler, url, _) =
-            start_scheduler(&self.setup, &self.scheduler_dir, &self.node, &listen);
+        let (scheduler, url, _) = start_scheduler_with(
+            &self.setup,
+            &self.scheduler_dir,
+            &self.node,
+            &listen,
+            &self.scheduler_args,
+        );
         assert_eq!(url, self.url, "the scheduler came back elsewhere");
         self.scheduler = scheduler;
     }
@@ -102,6 +109,17 @@ pub fn start_scheduler(
     dir: &Path,
     node: &Node,
     listen: &str,
+) -> (Process, String, String) {
+    start_scheduler_with(setup, dir, node, listen, &[])
+}
+
+/// Starts a scheduler keeping its data in `dir`, with `args` added.
+pub fn start_scheduler_with(
+    setup: &Setup,
+    dir: &Path,
+    node: &Node,
+    listen: &str,
+    args: &[String],
 ) -> (Process, String, String) {
     let mut extra = identity_args(setup);
     extra.extend(token_args(setup));
@@ -121,6 +139,7 @@ pub fn start_scheduler(
         "--max-attempts".into(),
         "6".into(),
     ]);
+    extra.extend(args.iter().cloned());
     let process = spawn(&["scheduler", "--loopback"], &extra);
     // "faro scheduler: REST API on http://ADDR, workers connect to ADDR"
     let words: Vec<&str> = process.line.split_whitespace().collect();
@@ -154,11 +173,18 @@ pub fn start_worker(setup: &Setup, control: &str) -> Process {
 
 /// A shuffle node, a scheduler and two workers.
 pub fn start_cluster() -> Cluster {
+    start_cluster_with(&[])
+}
+
+/// A shuffle node, a scheduler started with `scheduler_args` added, and
+/// two workers.
+pub fn start_cluster_with(scheduler_args: &[String]) -> Cluster {
     let setup = setup();
     let node_dir = setup.dir.path().join("node");
     let node = start_node_with(&node_dir, &setup.pem, &setup.secret_file, &[]);
     let scheduler_dir = setup.dir.path().join("scheduler");
-    let (scheduler, url, control) = start_scheduler(&setup, &scheduler_dir, &node, "127.0.0.1:0");
+    let (scheduler, url, control) =
+        start_scheduler_with(&setup, &scheduler_dir, &node, "127.0.0.1:0", scheduler_args);
     let workers = (0..2).map(|_| start_worker(&setup, &control)).collect();
     Cluster {
         setup,
@@ -168,5 +194,6 @@ pub fn start_cluster() -> Cluster {
         scheduler_dir,
         url,
         workers,
+        scheduler_args: scheduler_args.to_vec(),
     }
 }

@@ -49,7 +49,8 @@ pub fn agent() -> ureq::Agent {
 
 /// The `Authorization` header the test clusters want (a process started
 /// without a token ignores it).
-fn bearer() -> String {
+/// The `authorization` header's value for the tests' API token.
+pub fn bearer() -> String {
     format!("Bearer {}", super::API_TOKEN)
 }
 

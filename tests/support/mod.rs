@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod jobs;
 pub mod local;
 pub mod outputs;
+pub mod s3;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -32,10 +32,11 @@
 //!
 //! Known limits: state is written whole each time (not incremental), the
 //! data an unaligned barrier waits behind in a producer's transport queue
-//! is not overtaken (a bounded few frames), and the
-//! storage is a directory every worker reaches (a local or shared file
-//! system through opendal's `fs`).
+//! is not overtaken (a bounded few frames), and the store is a directory
+//! every worker reaches or an S3 bucket ([`location`]), no other opendal
+//! service yet.
 
+pub mod location;
 pub mod rescale;
 pub mod routing;
 pub mod storage;

@@ -1,4 +1,5 @@
-//! Where checkpoints are kept: a directory, through opendal, holding
+//! Where checkpoints are kept: a store ([`super::location`]: a directory,
+//! or an S3 bucket), through opendal, holding
 //! `JOB/chk-NNNNNNNNNN/CHAIN-SUBTASK.state` per task of each checkpoint.
 //! The scheduler records which checkpoints are complete (in its store);
 //! this layout only holds the bytes, so a checkpoint directory without a
@@ -9,8 +10,9 @@
 //! its thread, and a write queued behind it would hold the checkpoint for
 //! as long as the backlog lasts.
 
-use opendal::services::Fs;
 use opendal::Operator;
+
+use super::location::Location;
 
 /// Why checkpoint storage could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +20,14 @@ pub enum StorageError {
     /// A job id that cannot name a directory.
     #[error("job id {0:?} cannot name a checkpoint directory")]
     BadJob(String),
+    /// A store location that cannot be parsed.
+    #[error("checkpoint store {location:?}: {why}")]
+    BadLocation {
+        /// The location given.
+        location: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// The store failed (a full disk, a missing file, no permission).
     #[error("{doing} {path}: {source}")]
     Store {
@@ -66,7 +76,7 @@ where
     }
 }
 
-/// A checkpoint store rooted at one directory.
+/// A checkpoint store rooted at one location.
 #[derive(Clone, Debug)]
 pub struct CheckpointStorage {
     root: String,
@@ -83,16 +93,32 @@ fn store_error(doing: &'static str, path: &str) -> impl FnOnce(opendal::Error) -
 }
 
 impl CheckpointStorage {
-    /// The store under directory `root` (created as needed).
+    /// The store at `root`, a location string (a directory, created as
+    /// needed, or `s3://…`: see [`super::location`]).
     pub fn new(root: &str) -> Result<Self, StorageError> {
-        let op = Operator::new(Fs::default().root(root)).map_err(store_error("opening", root))?;
+        let op = Location::parse(root)?.operator(root)?;
         Ok(Self {
             root: root.to_string(),
             op,
         })
     }
 
-    /// The directory it is rooted at.
+    /// The names of the files directly under `dir` (relative to the
+    /// root, ending in `/`; `""` for the root itself).
+    pub async fn list(&self, dir: &str) -> Result<Vec<String>, StorageError> {
+        let entries = self
+            .op
+            .list(dir)
+            .await
+            .map_err(store_error("listing", &self.shown(dir)))?;
+        Ok(entries
+            .into_iter()
+            .filter(|e| e.metadata().is_file())
+            .map(|e| e.name().to_string())
+            .collect())
+    }
+
+    /// The location it is rooted at.
     pub fn root(&self) -> &str {
         &self.root
     }
@@ -172,9 +198,11 @@ impl CheckpointStorage {
             .map_err(store_error("deleting", &self.shown(&dir)))
     }
 
-    /// `path` as a person finds it: under the root.
+    /// `path` as a person finds it: under the root (credentials in a
+    /// location's query are not shown).
     fn shown(&self, path: &str) -> String {
-        format!("{}/{path}", self.root.trim_end_matches('/'))
+        let root = Location::shown(&self.root);
+        format!("{}/{path}", root.trim_end_matches('/'))
     }
 }
 

@@ -20,6 +20,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::agreement::RangeAgreement;
 use super::delivered::Delivered;
+
+mod reconnect;
 use super::partition::{Partitioner, Route};
 use super::range::RangeHold;
 use super::{archive_within, ExchangeError, Incoming, InputSender};
@@ -145,76 +147,6 @@ impl OutputWriter {
     /// The exchange it writes.
     pub fn exchange(&self) -> usize {
         self.exchange
-    }
-
-    /// Detaches a consumer that goes away instead of failing (approximate
-    /// failover; pipelined edges only).
-    pub fn tolerate_lost_consumers(mut self) -> Self {
-        self.tolerant = true;
-        self
-    }
-
-    /// Puts `sink` in place of consumer `consumer`'s (its new attempt,
-    /// after approximate failover restored it from `restored_from`);
-    /// returns how many rows it was sent since that checkpoint's barrier
-    /// — rows that may have been lost.
-    pub fn reconnect(
-        &mut self,
-        consumer: usize,
-        sink: ConsumerSink,
-        restored_from: Option<u64>,
-    ) -> u64 {
-        let Some(slot) = self.sinks.get_mut(consumer) else {
-            return 0;
-        };
-        *slot = sink;
-        self.sent[consumer] = 0;
-        // What was dropped so far is in the count below.
-        self.pending_drops[consumer] = 0;
-        self.delivered.lost_since(consumer, restored_from)
-    }
-
-    /// Rows dropped for reconnected consumers while their new attempts
-    /// were being deployed, once each has been: (consumer, rows).
-    pub fn take_settled_drops(&mut self) -> Vec<(u32, u64)> {
-        std::mem::take(&mut self.settled_drops)
-    }
-
-    /// Takes a pending consumer's queue if it has been deployed since.
-    fn resolve(&mut self, consumer: usize) {
-        if let Some(sink @ ConsumerSink::Pending(_)) = self.sinks.get_mut(consumer) {
-            let ConsumerSink::Pending(queue) = sink else {
-                return;
-            };
-            match queue.try_recv() {
-                Ok(queue) => *sink = ConsumerSink::Local(queue),
-                Err(oneshot::error::TryRecvError::Empty) => return,
-                Err(oneshot::error::TryRecvError::Closed) => *sink = ConsumerSink::Detached,
-            }
-            let dropped = std::mem::take(&mut self.pending_drops[consumer]);
-            if dropped > 0 {
-                self.settled_drops.push((consumer as u32, dropped));
-            }
-        }
-    }
-
-    /// What a failed send to `consumer` becomes: with approximate
-    /// failover the consumer is detached and the task goes on.
-    fn lost(
-        &mut self,
-        consumer: usize,
-        result: Result<(), ExchangeError>,
-    ) -> Result<(), ExchangeError> {
-        match result {
-            Err(error) if self.tolerant => {
-                tracing::warn!(exchange = self.exchange, consumer, %error, "consumer lost; dropping its rows until it is back");
-                if let Some(sink) = self.sinks.get_mut(consumer) {
-                    *sink = ConsumerSink::Detached;
-                }
-                Ok(())
-            }
-            result => result,
-        }
     }
 
     /// Holds output until `agreement` has everyone's boundaries.

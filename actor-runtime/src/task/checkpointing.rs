@@ -23,6 +23,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::running::Running;
 use super::TaskError;
 use crate::attempt::AttemptKey;
+use crate::checkpoint::location::Location;
 use crate::checkpoint::{
     CheckpointAck, CheckpointAcks, CheckpointCommand, CheckpointStorage, Rescaled, RestorePlan,
     TaskCheckpointStats, TaskState,
@@ -107,7 +108,10 @@ impl Running {
                     let bytes = read.map_err(|e| self.restore_error(checkpoint, e.to_string()))?;
                     bytes_read += bytes.len();
                     let state = TaskState::decode(&bytes).map_err(|e| {
-                        self.restore_error(checkpoint, format!("{}/{name}: {e}", plan.dir))
+                        self.restore_error(
+                            checkpoint,
+                            format!("{}/{name}: {e}", Location::shown(&plan.dir)),
+                        )
                     })?;
                     entry.insert(state);
                 }
@@ -130,7 +134,9 @@ impl Running {
                     }),
                 ),
             };
-            restored.map_err(|e| self.restore_error(checkpoint, format!("{}: {e}", plan.dir)))?;
+            restored.map_err(|e| {
+                self.restore_error(checkpoint, format!("{}: {e}", Location::shown(&plan.dir)))
+            })?;
         }
         // An unaligned checkpoint's in-flight messages, replayed once the
         // operators are open. Only a task restored at its own parallelism
@@ -141,8 +147,9 @@ impl Running {
             .find(|s| s.from_parallelism == plan.parallelism)
             .and_then(|s| files.get(&(s.from_chain, subtask)));
         if let Some(blob) = own.and_then(|f| f.in_flight.as_ref()) {
-            self.replay = super::unaligned::decode(blob)
-                .map_err(|e| self.restore_error(checkpoint, format!("{}: {e}", plan.dir)))?;
+            self.replay = super::unaligned::decode(blob).map_err(|e| {
+                self.restore_error(checkpoint, format!("{}: {e}", Location::shown(&plan.dir)))
+            })?;
         }
         tracing::info!(
             checkpoint,

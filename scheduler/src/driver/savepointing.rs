@@ -8,7 +8,6 @@
 //! checkpoint is abandoned answers with the reason.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 
 use faro_runtime::checkpoint::CheckpointAck;
 use tokio::sync::oneshot;
@@ -96,15 +95,11 @@ impl Driver<'_> {
             chains: savepoints::layout_of(&self.plan),
         };
         let root = self.cluster.checkpoints.savepoint_root().to_path_buf();
-        let from = savepoints::checkpoint_dir(self.cluster.checkpoints.root(), &job, id)
-            .map(PathBuf::from);
-        let written = tokio::task::spawn_blocking(move || match from {
-            Some(from) => savepoints::write(&root, &from, &meta).map_err(|e| e.to_string()),
+        let from = savepoints::checkpoint_dir(self.cluster.checkpoints.root(), &job, id);
+        let written = match from {
+            Some(from) => savepoints::write(&root, &from, &meta).await,
             None => Err(format!("job id {job:?} names no checkpoint directory")),
-        })
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|written| written);
+        };
         let dir = match written {
             Ok(dir) => dir,
             Err(error) => {

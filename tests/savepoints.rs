@@ -1,11 +1,12 @@
 //! Savepoints across processes: a windowed count over the Nexmark source
 //! writing files is stopped with a savepoint (`faro savepoint --stop`) at
-//! window parallelism 2, resumed from it at 3 (`faro submit
-//! --from-savepoint`), stopped again and resumed at 1 to the end of its
-//! stream. The committed output equals the same windows computed
-//! undisturbed in batch mode: each key's window state followed its key
-//! group to the subtask that now gets its rows, and no sink made anything
-//! after a savepoint visible.
+//! parallelism 2 (source, window and sink), resumed from it at 3 (`faro
+//! submit --from-savepoint`), stopped again and resumed at 1 to the end
+//! of its stream. The committed output equals the same windows computed
+//! undisturbed in batch mode: the new source splits generated exactly the
+//! events no old one had, each key's window state followed its key group
+//! to the subtask that now gets its rows, and no sink made anything after
+//! a savepoint visible.
 
 mod support;
 
@@ -16,8 +17,8 @@ use support::cluster::{start_cluster, Cluster};
 use support::jobs::{finished, get, submit, wait_for};
 use support::outputs::{assert_same_rows, committed_rows};
 
-/// The job, with the window and sink at `parallelism` (streaming with
-/// checkpoints, or batch for the reference), writing CSV under `out`.
+/// The job, every vertex at `parallelism` (streaming with checkpoints,
+/// or batch for the reference), writing CSV under `out`.
 fn windowed_bids(out: &Path, streaming: bool, parallelism: u32) -> String {
     let (mode, real_time, extra) = match streaming {
         true => ("streaming", true, r#","checkpoints": {"interval_ms": 200}"#),
@@ -26,7 +27,7 @@ fn windowed_bids(out: &Path, streaming: bool, parallelism: u32) -> String {
     format!(
         r#"{{"name": "rescaled-windows", "mode": "{mode}"{extra},
         "vertices": [
-          {{"id": "bids", "operator": "nexmark", "parallelism": 1,
+          {{"id": "bids", "operator": "nexmark", "parallelism": {parallelism},
             "params": {{"table": "bid", "events": 60000, "rate": 10000, "real_time": {real_time}}}}},
           {{"id": "counts", "operator": "window", "parallelism": {parallelism},
             "params": {{"time": "date_time", "window": {{"tumbling": {{"size_ms": 500}}}},

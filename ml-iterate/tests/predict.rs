@@ -55,8 +55,12 @@ async fn predictions(spec: &JobSpec, dir: &Path) -> Result<Vec<(i64, Value)>, St
     let worker = Worker::start(2, None)
         .unwrap()
         .with_access(AccessPolicy::new(&[dir.to_path_buf()], &[]).unwrap());
+    // Tests run at once in this process, and their workers share the
+    // spill root: one job's cleanup must not meet another's directories.
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let env = JobEnv {
-        job_id: "predict".into(),
+        job_id: format!("predict-{run}"),
         shuffle: None,
         max_frame: 1 << 20,
     };

@@ -17,6 +17,12 @@
 //! unsplit stream, times included; every split advances through event time
 //! together, at `first_event_rate / N` (which is what the reference's
 //! `numEventGenerators` divides the rate by).
+//!
+//! A split resumed at another parallelism (a savepoint rescaled) skips
+//! the numbers the old splits already generated: each old layout is a
+//! *taken* layer, `limits[r]` being the first number old split `r` had
+//! not generated, so number `x` is taken if `x < limits[x mod len]`. The
+//! new splits together then generate exactly the numbers no old one did.
 
 use super::auction::next_auction;
 use super::bid::next_bid;
@@ -37,8 +43,12 @@ pub struct NexmarkGenerator {
     split_count: u64,
     /// Events of this split in all.
     split_events: u64,
-    /// Events this split has generated so far.
+    /// Events this split has generated so far (numbers it skipped as
+    /// taken included).
     generated: u64,
+    /// Numbers earlier layouts of the stream generated, one layer per
+    /// layout (see the module header); dropped once passed.
+    taken: Vec<Vec<u64>>,
 }
 
 /// MurmurHash3's 64-bit finalizer: spreads the seed over all bits, so
@@ -82,6 +92,7 @@ impl NexmarkGenerator {
             split_count: count,
             split_events,
             generated: 0,
+            taken: Vec::new(),
         })
     }
 
@@ -105,6 +116,48 @@ impl NexmarkGenerator {
     /// restore a checkpoint), at most [`Self::split_events`].
     pub fn resume_at(&mut self, events_generated: u64) {
         self.generated = events_generated.min(self.split_events);
+        self.skip_taken();
+    }
+
+    /// Skips, from now on, the numbers earlier layouts generated: each
+    /// layer's `limits[r]` is the first number split `r` of that layout
+    /// had not generated.
+    pub fn resume_past(&mut self, taken: Vec<Vec<u64>>) {
+        self.taken = taken.into_iter().filter(|l| !l.is_empty()).collect();
+        // Below every limit of a layer, all numbers are taken.
+        let floor = self
+            .taken
+            .iter()
+            .filter_map(|limits| limits.iter().min())
+            .max()
+            .copied()
+            .unwrap_or(0);
+        if floor > self.split_index {
+            let first = (floor - self.split_index).div_ceil(self.split_count);
+            self.generated = self.generated.max(first).min(self.split_events);
+        }
+        self.skip_taken();
+    }
+
+    /// The layers of numbers still to skip (what a checkpoint of a
+    /// rescaled split must keep).
+    pub fn taken(&self) -> &[Vec<u64>] {
+        &self.taken
+    }
+
+    fn skip_taken(&mut self) {
+        while let Some(number) = self.next_event_number() {
+            let is_taken =
+                |limits: &Vec<u64>| number < limits[(number % limits.len() as u64) as usize];
+            if !self.taken.iter().any(is_taken) {
+                // A layer whose every limit is behind has nothing left.
+                self.taken
+                    .retain(|limits| limits.iter().any(|&l| l > number));
+                return;
+            }
+            self.generated += 1;
+        }
+        self.taken.clear();
     }
 
     /// Whether every event of the split has been generated.
@@ -171,6 +224,9 @@ impl NexmarkGenerator {
     pub fn next_event(&mut self) -> Option<Event> {
         let number = self.next_event_number()?;
         self.generated += 1;
+        if !self.taken.is_empty() {
+            self.skip_taken();
+        }
         Some(self.event_at(number))
     }
 

@@ -230,3 +230,53 @@ fn out_of_order_times_stay_above_the_watermark() {
     times.sort_unstable();
     assert_eq!(times, (0..4_000).collect::<Vec<i64>>());
 }
+
+/// Runs each split of a `count`-split layout past `taken` for `runs[i]`
+/// events (to its end if fewer remain), counting every number generated
+/// in `seen`; returns the layers the next layout must skip.
+fn run_layout(
+    config: &NexmarkConfig,
+    count: u32,
+    runs: &[u64],
+    taken: &[Vec<u64>],
+    seen: &mut [u32],
+) -> Vec<Vec<u64>> {
+    let mut limits = Vec::new();
+    let mut layers: Vec<Vec<u64>> = Vec::new();
+    for (index, &run) in (0..count).zip(runs) {
+        let mut split = NexmarkGenerator::new(config.clone(), index, count).unwrap();
+        split.resume_past(taken.to_vec());
+        for _ in 0..run {
+            let Some(number) = split.next_event_number() else {
+                break;
+            };
+            split.next_event();
+            seen[number as usize] += 1;
+        }
+        limits.push(u64::from(index) + split.events_generated() * u64::from(count));
+        for layer in split.taken() {
+            if !layers.contains(layer) {
+                layers.push(layer.clone());
+            }
+        }
+    }
+    layers.insert(0, limits);
+    layers
+}
+
+#[test]
+fn splits_resumed_at_other_parallelisms_generate_exactly_what_is_left() {
+    let config = bounded(1_000);
+    let mut seen = vec![0u32; 1_000];
+    let taken = run_layout(&config, 2, &[210, 37], &[], &mut seen);
+    let taken = run_layout(&config, 3, &[40, 0, 300], &taken, &mut seen);
+    let taken = run_layout(&config, 5, &[10, 20, 30, 0, 50], &taken, &mut seen);
+    run_layout(&config, 1, &[u64::MAX], &taken, &mut seen);
+    let wrong: Vec<(usize, u32)> = seen
+        .iter()
+        .enumerate()
+        .filter(|(_, &n)| n != 1)
+        .map(|(number, &n)| (number, n))
+        .collect();
+    assert!(wrong.is_empty(), "numbers not generated once: {wrong:?}");
+}

@@ -13,14 +13,17 @@
 //! At a checkpoint it records its split and how many events it has
 //! generated; restored, it goes on from there (each event is a pure
 //! function of its number, so the rows after the checkpoint are the same
-//! ones again), paced as if it had never stopped. Known limit: it must
-//! be restored at the parallelism it was checkpointed at.
+//! ones again), paced as if it had never stopped. Resumed at another
+//! parallelism (a savepoint), every new split skips the numbers any old
+//! split generated ([`crate::nexmark`]'s taken layers), so together they
+//! generate exactly the rest of the stream.
 
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
+use crate::checkpoint::Rescaled;
 use crate::data::{Batch, Schema};
 use crate::message::Watermark;
 use crate::nexmark::{
@@ -112,45 +115,80 @@ pub struct NexmarkSource {
     generator: Option<NexmarkGenerator>,
     started: Instant,
     /// The position a restore asked for, applied when the source opens.
-    resume: Option<SplitPosition>,
+    resume: Option<Resume>,
     /// Its split of the stream: subtask and parallelism.
     split: (u32, u32),
 }
 
 /// Where one split of the stream has got to: what a checkpoint holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct SplitPosition {
     split: u32,
     splits: u32,
     generated: u64,
+    /// Numbers earlier layouts generated, still ahead (a rescaled split).
+    taken: Vec<Vec<u64>>,
+}
+
+/// What an opening source resumes.
+enum Resume {
+    /// Its own split's position.
+    Same(SplitPosition),
+    /// Another parallelism's: the numbers already generated, as layers.
+    Rescaled(Vec<Vec<u64>>),
 }
 
 impl SplitPosition {
+    /// 16 bytes, then (a rescaled split) its taken layers as lengths and
+    /// limits, all little-endian.
     fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16);
         out.extend_from_slice(&self.split.to_le_bytes());
         out.extend_from_slice(&self.splits.to_le_bytes());
         out.extend_from_slice(&self.generated.to_le_bytes());
+        for layer in &self.taken {
+            out.extend_from_slice(&(layer.len() as u64).to_le_bytes());
+            for limit in layer {
+                out.extend_from_slice(&limit.to_le_bytes());
+            }
+        }
         out
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, OperatorError> {
-        let &[a, b, c, d, e, f, g, h, ref generated @ ..] = bytes else {
-            return Err(Self::wrong_length(bytes));
+        let mut words = bytes.chunks(8);
+        let mut word = || -> Result<u64, OperatorError> {
+            let chunk = words.next().ok_or_else(|| Self::malformed(bytes))?;
+            let chunk = <[u8; 8]>::try_from(chunk).map_err(|_| Self::malformed(bytes))?;
+            Ok(u64::from_le_bytes(chunk))
         };
-        let Ok(generated) = <[u8; 8]>::try_from(generated) else {
-            return Err(Self::wrong_length(bytes));
+        let split = word()?;
+        let mut position = Self {
+            split: split as u32,
+            splits: (split >> 32) as u32,
+            generated: word()?,
+            taken: Vec::new(),
         };
-        Ok(Self {
-            split: u32::from_le_bytes([a, b, c, d]),
-            splits: u32::from_le_bytes([e, f, g, h]),
-            generated: u64::from_le_bytes(generated),
-        })
+        let total = bytes.len() / 8;
+        let mut read = 2;
+        while read < total {
+            let len = word()?;
+            if len == 0 || len > (total - read - 1) as u64 {
+                return Err(Self::malformed(bytes));
+            }
+            let layer = (0..len).map(|_| word()).collect::<Result<Vec<u64>, _>>()?;
+            read += 1 + layer.len();
+            position.taken.push(layer);
+        }
+        match bytes.len() % 8 {
+            0 => Ok(position),
+            _ => Err(Self::malformed(bytes)),
+        }
     }
 
-    fn wrong_length(bytes: &[u8]) -> OperatorError {
+    fn malformed(bytes: &[u8]) -> OperatorError {
         OperatorError::BadInput(format!(
-            "a nexmark position of {} bytes, not 16",
+            "a nexmark position of {} bytes that does not parse",
             bytes.len()
         ))
     }
@@ -197,19 +235,29 @@ impl Source for NexmarkSource {
                 .map_err(|e| OperatorError::BadInput(format!("vertex {}: {e}", context.vertex)))?;
         self.started = Instant::now();
         self.split = (context.subtask, context.parallelism);
-        if let Some(position) = self.resume.take() {
-            if (position.split, position.splits) != (context.subtask, context.parallelism) {
-                return Err(OperatorError::BadInput(format!(
-                    "vertex {}: the checkpoint holds split {} of {}, this is {} of {}; \
-                     a nexmark source is restored at the parallelism it was checkpointed at",
-                    context.vertex,
-                    position.split,
-                    position.splits,
-                    context.subtask,
-                    context.parallelism
-                )));
+        let resumed = match self.resume.take() {
+            None => false,
+            Some(Resume::Rescaled(taken)) => {
+                generator.resume_past(taken);
+                true
             }
-            generator.resume_at(position.generated);
+            Some(Resume::Same(position)) => {
+                if (position.split, position.splits) != (context.subtask, context.parallelism) {
+                    return Err(OperatorError::BadInput(format!(
+                        "vertex {}: the checkpoint holds split {} of {}, this is {} of {}",
+                        context.vertex,
+                        position.split,
+                        position.splits,
+                        context.subtask,
+                        context.parallelism
+                    )));
+                }
+                generator.resume_at(position.generated);
+                generator.resume_past(position.taken);
+                true
+            }
+        };
+        if resumed {
             // Paced as if it had never stopped: the next event is due now.
             let next = generator
                 .next_scheduled_time()
@@ -231,12 +279,52 @@ impl Source for NexmarkSource {
             split: self.split.0,
             splits: self.split.1,
             generated: generator.events_generated(),
+            taken: generator.taken().to_vec(),
         };
         Ok(Some(position.encode()))
     }
 
     fn restore_state(&mut self, state: &[u8]) -> Result<(), OperatorError> {
-        self.resume = Some(SplitPosition::decode(state)?);
+        self.resume = Some(Resume::Same(SplitPosition::decode(state)?));
+        Ok(())
+    }
+
+    /// Every new split skips what any old split generated: the old
+    /// layout's limits (where each old split had got to) as a new layer,
+    /// and the layers the old splits still skipped themselves.
+    fn restore_rescaled(&mut self, from: &Rescaled<'_>) -> Result<(), OperatorError> {
+        let old = from.from_parallelism;
+        let mut limits = vec![None; old as usize];
+        let mut taken: Vec<Vec<u64>> = Vec::new();
+        for (subtask, blob) in from.states {
+            let position = SplitPosition::decode(blob)?;
+            if position.splits != old || position.split != *subtask {
+                return Err(OperatorError::BadInput(format!(
+                    "old subtask {subtask} of {old} saved split {} of {}",
+                    position.split, position.splits
+                )));
+            }
+            let next = u64::from(position.split) + position.generated * u64::from(old);
+            if let Some(limit) = limits.get_mut(*subtask as usize) {
+                *limit = Some(next);
+            }
+            for layer in position.taken {
+                if !taken.contains(&layer) {
+                    taken.push(layer);
+                }
+            }
+        }
+        let limits = limits
+            .into_iter()
+            .enumerate()
+            .map(|(split, limit)| {
+                limit.ok_or_else(|| {
+                    OperatorError::BadInput(format!("no saved position of split {split} of {old}"))
+                })
+            })
+            .collect::<Result<Vec<u64>, _>>()?;
+        taken.insert(0, limits);
+        self.resume = Some(Resume::Rescaled(taken));
         Ok(())
     }
 

@@ -148,18 +148,20 @@ fn checkpoints_in_an_s3_bucket_restore_a_killed_worker_exactly() {
     assert_eq!(states, 4, "every task's state: {savepoint:#}");
     let status = get(&format!("{}/v1/jobs/{id}", cluster.url));
     cluster.kill_worker_running(&status, "");
-    let status = finished(&cluster.url, &id);
-    assert_same_rows(
-        &committed_rows(&out, true),
-        &expected,
-        &format!("{status:#}"),
-    );
-    let history = checkpoints(&cluster.url, &id);
+    finishes_restored_exactly(&cluster, &id, &out, &expected);
+}
+
+/// Waits for job `id` to finish; its committed output is `expected`
+/// exactly, and it was restored from a checkpoint.
+fn finishes_restored_exactly(cluster: &Cluster, id: &str, out: &Path, expected: &[String]) {
+    let status = finished(&cluster.url, id);
+    assert_same_rows(&committed_rows(out, true), expected, &format!("{status:#}"));
+    let history = checkpoints(&cluster.url, id);
     assert!(
         history["restores"]
             .as_array()
             .is_some_and(|r| !r.is_empty()),
-        "restored from the bucket: {history:#}"
+        "restored from a checkpoint: {history:#}"
     );
 }
 
@@ -170,19 +172,7 @@ fn a_restarted_scheduler_resumes_from_the_latest_checkpoint() {
     let (id, out) = checkpointed_run(&cluster);
     cluster.scheduler.faro.kill9();
     cluster.restart_scheduler();
-    let status = finished(&cluster.url, &id);
-    assert_same_rows(
-        &committed_rows(&out, true),
-        &expected,
-        &format!("{status:#}"),
-    );
-    let history = checkpoints(&cluster.url, &id);
-    assert!(
-        history["restores"]
-            .as_array()
-            .is_some_and(|r| !r.is_empty()),
-        "resumed from a checkpoint: {history:#}"
-    );
+    finishes_restored_exactly(&cluster, &id, &out, &expected);
 }
 
 #[test]

@@ -68,24 +68,23 @@ impl CheckpointAcks for SchedulerSamples {
     /// acknowledgement that cannot be sent leaves the checkpoint to time
     /// out.
     fn ack(&self, ack: CheckpointAck) {
-        let connection = self
-            .connection
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let Some(connection) = connection else {
-            return;
-        };
-        tokio::spawn(async move {
-            if let Err(error) = ask(&connection, &ToScheduler::CheckpointAck(ack)).await {
-                tracing::warn!(%error, "cannot acknowledge a checkpoint");
-            }
-        });
+        self.tell(ToScheduler::CheckpointAck(ack), "acknowledge a checkpoint");
     }
 
     /// Sent like an acknowledgement; a report that cannot be sent is
     /// lost with the connection (the count is a lower bound then).
     fn records_lost(&self, lost: faro_runtime::rewire::RecordsLost) {
+        self.tell(
+            ToScheduler::RecordsLost(lost),
+            "report records possibly lost",
+        );
+    }
+}
+
+impl SchedulerSamples {
+    /// Sends `message` on the current control connection, off the
+    /// caller's loop; logs if it cannot (`doing` says what it was for).
+    fn tell(&self, message: ToScheduler, doing: &'static str) {
         let connection = self
             .connection
             .lock()
@@ -95,8 +94,8 @@ impl CheckpointAcks for SchedulerSamples {
             return;
         };
         tokio::spawn(async move {
-            if let Err(error) = ask(&connection, &ToScheduler::RecordsLost(lost)).await {
-                tracing::warn!(%error, "cannot report records possibly lost");
+            if let Err(error) = ask(&connection, &message).await {
+                tracing::warn!(%error, "cannot {doing}");
             }
         });
     }

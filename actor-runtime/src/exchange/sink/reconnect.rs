@@ -43,19 +43,17 @@ impl OutputWriter {
 
     /// Takes a pending consumer's queue if it has been deployed since.
     pub(super) fn resolve(&mut self, consumer: usize) {
-        if let Some(sink @ ConsumerSink::Pending(_)) = self.sinks.get_mut(consumer) {
-            let ConsumerSink::Pending(queue) = sink else {
-                return;
-            };
-            match queue.try_recv() {
-                Ok(queue) => *sink = ConsumerSink::Local(queue),
-                Err(oneshot::error::TryRecvError::Empty) => return,
-                Err(oneshot::error::TryRecvError::Closed) => *sink = ConsumerSink::Detached,
-            }
-            let dropped = std::mem::take(&mut self.pending_drops[consumer]);
-            if dropped > 0 {
-                self.settled_drops.push((consumer as u32, dropped));
-            }
+        let Some(ConsumerSink::Pending(queue)) = self.sinks.get_mut(consumer) else {
+            return;
+        };
+        self.sinks[consumer] = match queue.try_recv() {
+            Ok(queue) => ConsumerSink::Local(queue),
+            Err(oneshot::error::TryRecvError::Empty) => return,
+            Err(oneshot::error::TryRecvError::Closed) => ConsumerSink::Detached,
+        };
+        let dropped = std::mem::take(&mut self.pending_drops[consumer]);
+        if dropped > 0 {
+            self.settled_drops.push((consumer as u32, dropped));
         }
     }
 

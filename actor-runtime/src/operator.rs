@@ -19,7 +19,8 @@
 //! end of input emits nothing, no timer, no late rows and no state to
 //! report. A [`Source`] may pace itself to the
 //! wall clock (`ready_at`) and report its event time (`watermark`).
-//! At a checkpoint an operator's `snapshot_state` follows its
+//! At a checkpoint an operator's `snapshot_parts` (by default its
+//! `snapshot_state`, whole) follows its
 //! `on_barrier`, a restored task hands each operator its state with
 //! `restore_state` before `open`, and `checkpoint_complete` tells sinks
 //! to commit (see [`crate::checkpoint`]). Operators are `Send`
@@ -30,6 +31,7 @@ use std::sync::Arc;
 
 use crate::access::AccessPolicy;
 use crate::checkpoint::Rescaled;
+use crate::state::parts::StateSnapshot;
 
 use crate::data::{Batch, BatchError, BatchView, ColumnView, RowKind, RowKinds};
 use crate::expr::{EvalContext, ExprError, Input};
@@ -274,6 +276,21 @@ pub trait Operator: Send {
     /// [`Operator::checkpoint_complete`].
     fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<Vec<u8>>, OperatorError> {
         Ok(None)
+    }
+
+    /// Its state at checkpoint `checkpoint` in parts, for an incremental
+    /// checkpoint: parts that did not change after the snapshot of
+    /// checkpoint `since` may be [`crate::state::parts::Part::Unchanged`] (with `since`
+    /// `None`, every part has its bytes). The parts, concatenated in id
+    /// order, are what [`Operator::restore_state`] reads back. What the
+    /// task calls; the default hands [`Operator::snapshot_state`] whole,
+    /// so an operator overrides one of the two.
+    fn snapshot_parts(
+        &mut self,
+        checkpoint: u64,
+        _since: Option<u64>,
+    ) -> Result<Option<StateSnapshot>, OperatorError> {
+        Ok(self.snapshot_state(checkpoint)?.map(StateSnapshot::Whole))
     }
 
     /// Takes back what [`Operator::snapshot_state`] returned, before

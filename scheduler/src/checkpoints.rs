@@ -70,12 +70,13 @@ impl CheckpointHistory {
         self.completed.last().map_or(0, |c| c.id)
     }
 
-    /// The complete checkpoints a restore may use, oldest first.
-    pub fn usable(&self) -> Vec<u64> {
+    /// The complete checkpoints a restore may use, oldest first, each
+    /// with the oldest earlier one its files point into.
+    pub fn usable(&self) -> Vec<(u64, Option<u64>)> {
         self.completed
             .iter()
-            .map(|c| c.id)
-            .filter(|id| !self.unusable.contains(id))
+            .map(|c| (c.id, c.shared_from))
+            .filter(|(id, _)| !self.unusable.contains(id))
             .collect()
     }
 }

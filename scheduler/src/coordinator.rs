@@ -39,6 +39,11 @@ pub struct CheckpointRecord {
     pub sync_ms: u64,
     /// Tasks that acknowledged.
     pub tasks: u32,
+    /// The oldest earlier checkpoint whose files it points into (an
+    /// incremental checkpoint's unchanged parts), which must be kept
+    /// while it is.
+    #[serde(default)]
+    pub shared_from: Option<u64>,
 }
 
 /// A checkpoint waiting for acknowledgements.
@@ -153,8 +158,9 @@ impl Coordinator {
             bytes: stats.clone().map(|s| s.bytes).sum(),
             alignment_ms: stats.clone().map(|s| s.alignment_ms).max().unwrap_or(0),
             in_flight_bytes: stats.clone().map(|s| s.in_flight_bytes).sum(),
-            sync_ms: stats.map(|s| s.sync_ms).max().unwrap_or(0),
+            sync_ms: stats.clone().map(|s| s.sync_ms).max().unwrap_or(0),
             tasks: done.acked.len() as u32,
+            shared_from: stats.filter_map(|s| s.shared_from).min(),
         })
     }
 
@@ -193,11 +199,19 @@ impl Coordinator {
     }
 }
 
-/// Of the complete checkpoints `complete` (oldest first), those to
-/// delete so that the newest `retain` are kept.
-pub fn beyond_retention(complete: &[u64], retain: u32) -> &[u64] {
+/// Of the complete checkpoints `complete` (oldest first, each with the
+/// oldest earlier checkpoint its files point into), those to delete so
+/// that the newest `retain` are kept, and every one whose files a kept
+/// one may point into.
+pub fn beyond_retention(complete: &[(u64, Option<u64>)], retain: u32) -> Vec<u64> {
     let keep = (retain as usize).max(1);
-    &complete[..complete.len().saturating_sub(keep)]
+    let cut = complete.len().saturating_sub(keep);
+    let pointed_into = complete[cut..].iter().filter_map(|&(_, from)| from).min();
+    complete[..cut]
+        .iter()
+        .map(|&(id, _)| id)
+        .filter(|&id| pointed_into.is_none_or(|from| id < from))
+        .collect()
 }
 
 #[cfg(test)]
@@ -237,6 +251,7 @@ mod tests {
                 sync_ms: 1,
                 async_ms: 2,
                 in_flight_bytes: 3,
+                shared_from: (subtask > 0).then_some(u64::from(subtask)),
             }),
         }
     }
@@ -274,6 +289,11 @@ mod tests {
             ),
             (5, 30, 3, 1, 30)
         );
+        assert_eq!(
+            record.shared_from,
+            Some(1),
+            "the oldest any task points into"
+        );
         assert_eq!(c.pending(), None);
         assert_eq!(c.trigger(&tasks, later, 2_000, false), Some(6));
     }
@@ -304,8 +324,25 @@ mod tests {
 
     #[test]
     fn retention_keeps_the_newest() {
-        assert_eq!(beyond_retention(&[1, 2, 3, 4, 5], 3), &[1, 2]);
-        assert!(beyond_retention(&[1, 2], 3).is_empty());
-        assert_eq!(beyond_retention(&[1, 2], 0), &[1], "at least one is kept");
+        let whole = |ids: &[u64]| ids.iter().map(|&id| (id, None)).collect::<Vec<_>>();
+        assert_eq!(beyond_retention(&whole(&[1, 2, 3, 4, 5]), 3), [1, 2]);
+        assert!(beyond_retention(&whole(&[1, 2]), 3).is_empty());
+        assert_eq!(
+            beyond_retention(&whole(&[1, 2]), 0),
+            [1],
+            "at least one is kept"
+        );
+        // Incremental: 5 points into 2's files (and so maybe into 3's and
+        // 4's), so only 1 goes.
+        let shared = [
+            (1, None),
+            (2, None),
+            (3, Some(2)),
+            (4, Some(2)),
+            (5, Some(2)),
+        ];
+        assert_eq!(beyond_retention(&shared, 1), [1]);
+        let rebased = [(1, None), (2, None), (3, Some(2)), (4, None), (5, Some(4))];
+        assert_eq!(beyond_retention(&rebased, 1), [1, 2, 3]);
     }
 }

@@ -398,6 +398,7 @@ mod tests {
             in_flight_bytes: 0,
             sync_ms: 1,
             tasks: 4,
+            shared_from: None,
         };
         streaming.checkpoints.completed = vec![record(3, 100, 10), record(5, 1500, 4096)];
         streaming.checkpoints.completed_total = 4;

@@ -15,6 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use faro_runtime::checkpoint::location::Location;
+use faro_runtime::checkpoint::reading::read_task_state;
 use faro_runtime::checkpoint::{CheckpointStorage, KeyRouting, RestorePlan, SlotRestore};
 use faro_runtime::plan::{Phase, Plan};
 use faro_runtime::spec::Partitioning;
@@ -207,7 +208,8 @@ pub fn checkpoint_dir(root: &str, job: &str, checkpoint: u64) -> Option<String> 
 }
 
 /// Copies the checkpoint at location `from` (a directory or an `s3://`
-/// location) to a new savepoint directory under `root` and writes its
+/// location), every task's state whole, to a new savepoint directory
+/// under `root` and writes its
 /// description there; returns the directory. The description is written
 /// last, so a directory without one is an unfinished copy. Files are
 /// copied one at a time, each written off the caller's loop.
@@ -223,7 +225,13 @@ pub async fn write(root: &Path, from: &str, meta: &SavepointMeta) -> Result<Path
     blocking(Box::new(move || std::fs::create_dir_all(made))).await?;
     let store = CheckpointStorage::new(from).map_err(|e| e.to_string())?;
     for name in store.list("").await.map_err(|e| e.to_string())? {
-        let bytes = store.read(&name).await.map_err(|e| e.to_string())?;
+        // A savepoint stands alone: a task's state is written whole, its
+        // parts (wherever the checkpoint points) read into it.
+        let bytes = match CheckpointStorage::parts_file_of(&name) {
+            Some(_) => read_task_state(from, &name).await?.state.encode(),
+            None if name.ends_with(".parts") => continue,
+            None => store.read(&name).await.map_err(|e| e.to_string())?,
+        };
         let to = dir.join(&name);
         blocking(Box::new(move || std::fs::write(to, bytes))).await?;
     }

@@ -83,6 +83,23 @@ impl Location {
         )
     }
 
+    /// The location beside `location` (a directory) named `name`: its
+    /// last path component replaced, options kept.
+    pub fn sibling(location: &str, name: &str) -> String {
+        let (base, query) = match location.split_once("://") {
+            Some(_) => match location.split_once('?') {
+                Some((base, query)) => (base, format!("?{query}")),
+                None => (location, String::new()),
+            },
+            None => (location, String::new()),
+        };
+        let parent = base
+            .trim_end_matches('/')
+            .rsplit_once('/')
+            .map_or("", |(parent, _)| parent);
+        format!("{parent}/{}{query}", name.trim_matches('/'))
+    }
+
     /// `location` as messages show it: without its options (they may
     /// hold credentials).
     pub fn shown(location: &str) -> &str {
@@ -143,5 +160,14 @@ mod tests {
             "s3://b/p/j/chk-1?region=r"
         );
         assert_eq!(Location::join("s3://b", "j"), "s3://b/j");
+    }
+
+    #[test]
+    fn a_sibling_replaces_the_last_component_and_keeps_the_options() {
+        assert_eq!(Location::sibling("/d/j/chk-1/", "chk-3"), "/d/j/chk-3");
+        assert_eq!(
+            Location::sibling("s3://b/p/j/chk-1?region=r", "chk-3/"),
+            "s3://b/p/j/chk-3?region=r"
+        );
     }
 }

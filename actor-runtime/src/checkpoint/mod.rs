@@ -30,13 +30,22 @@
 //! its state the data messages it overtook — those before the barrier on
 //! every channel — which a restored task replays before reading on.
 //!
-//! Known limits: state is written whole each time (not incremental), the
+//! Incremental: an operator that hands its state in parts (a continuous
+//! aggregate: one part per key group) has only the parts that changed
+//! since the task's last complete checkpoint written; the others point
+//! at where that checkpoint stored them ([`increments`], read back whole
+//! by [`reading`]).
+//!
+//! Known limits: only the continuous aggregate is incremental (others
+//! write their state whole each time), the
 //! data an unaligned barrier waits behind in a producer's transport queue
 //! is not overtaken (a bounded few frames), and the store is a directory
 //! every worker reaches or an S3 bucket ([`location`]), no other opendal
 //! service yet.
 
+pub mod increments;
 pub mod location;
+pub mod reading;
 pub mod rescale;
 pub mod routing;
 pub mod storage;
@@ -88,6 +97,10 @@ pub struct TaskCheckpointStats {
     /// checkpoint's overtaken messages).
     #[serde(default)]
     pub in_flight_bytes: u64,
+    /// The oldest earlier checkpoint whose files this state points into
+    /// (an incremental checkpoint's unchanged parts): it must be kept.
+    #[serde(default)]
+    pub shared_from: Option<u64>,
 }
 
 /// A task's answer to a checkpoint: its state is stored, or why not.

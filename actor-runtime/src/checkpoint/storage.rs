@@ -1,6 +1,8 @@
 //! Where checkpoints are kept: a store ([`super::location`]: a directory,
 //! or an S3 bucket), through opendal, holding
-//! `JOB/chk-NNNNNNNNNN/CHAIN-SUBTASK.state` per task of each checkpoint.
+//! `JOB/chk-NNNNNNNNNN/CHAIN-SUBTASK.state` per task of each checkpoint,
+//! and beside it `CHAIN-SUBTASK.parts` when the task stored state in
+//! parts ([`super::increments`]).
 //! The scheduler records which checkpoints are complete (in its store);
 //! this layout only holds the bytes, so a checkpoint directory without a
 //! record is an unfinished one and is never restored.
@@ -136,7 +138,16 @@ impl CheckpointStorage {
 
     /// The directory of checkpoint `checkpoint` of `job`.
     pub fn checkpoint_dir(job: &str, checkpoint: u64) -> Result<String, StorageError> {
-        Ok(format!("{}chk-{checkpoint:010}/", Self::job_dir(job)?))
+        Ok(format!(
+            "{}{}/",
+            Self::job_dir(job)?,
+            Self::checkpoint_name(checkpoint)
+        ))
+    }
+
+    /// The name of checkpoint `checkpoint`'s directory in its job's.
+    pub fn checkpoint_name(checkpoint: u64) -> String {
+        format!("chk-{checkpoint:010}")
     }
 
     /// The file of one task's state in a checkpoint.
@@ -157,6 +168,24 @@ impl CheckpointStorage {
     /// savepoint's) directory.
     pub fn task_file(chain: usize, subtask: u32) -> String {
         format!("{chain:03}-{subtask:05}.state")
+    }
+
+    /// The file of one task's parts (an incremental checkpoint's
+    /// changed state) in a checkpoint.
+    pub fn parts_path(
+        job: &str,
+        checkpoint: u64,
+        chain: usize,
+        subtask: u32,
+    ) -> Result<String, StorageError> {
+        let state = Self::task_path(job, checkpoint, chain, subtask)?;
+        Ok(Self::parts_file_of(&state).unwrap_or(state))
+    }
+
+    /// The parts file beside the task state file `name`, if it is one.
+    pub fn parts_file_of(name: &str) -> Option<String> {
+        name.strip_suffix(".state")
+            .map(|stem| format!("{stem}.parts"))
     }
 
     /// Writes `bytes` to `path` (opendal's `fs` writes to a temporary

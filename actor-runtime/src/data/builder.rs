@@ -195,6 +195,48 @@ impl ColumnBuilder {
         Ok(())
     }
 
+    /// Appends row `row` of `other`, a builder of the same type: a copy
+    /// of a value not yet finished into a column (a group table's keys).
+    pub fn push_from(&mut self, other: &ColumnBuilder, row: usize) -> Result<(), BatchError> {
+        let out_of_range = || BatchError::Length {
+            column: other.field.name.clone(),
+            what: "rows to copy from",
+            expected: row + 1,
+            found: other.len,
+        };
+        if row >= other.len {
+            return Err(out_of_range());
+        }
+        if other.validity.as_ref().is_some_and(|v| !v.get(row)) {
+            return self.push_null();
+        }
+        let dim = other.dim();
+        let span = |offsets: &[u32]| {
+            let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+            start..end
+        };
+        match &other.data {
+            ColumnData::Bool(_) => self.push_bool(other.bools.get(row)),
+            ColumnData::Int64(v) | ColumnData::Timestamp(v) => self.push_i64(v[row]),
+            ColumnData::Float64(v) => self.push_f64(v[row]),
+            ColumnData::Utf8 { offsets, data } => match &mut self.data {
+                // Copied as bytes: they were checked text when pushed.
+                ColumnData::Utf8 {
+                    offsets: to,
+                    data: to_data,
+                } => {
+                    push_bytes_at(to, to_data, &data[span(offsets)], &self.field.name)?;
+                    self.present();
+                    Ok(())
+                }
+                _ => Err(self.wrong("utf8")),
+            },
+            ColumnData::Binary { offsets, data } => self.push_bytes(&data[span(offsets)]),
+            ColumnData::F32Vector(v) => self.push_f32_vector(&v[row * dim..(row + 1) * dim]),
+            ColumnData::F64Vector(v) => self.push_f64_vector(&v[row * dim..(row + 1) * dim]),
+        }
+    }
+
     fn dim(&self) -> usize {
         match self.field.data_type {
             DataType::Vector { dim, .. } => dim as usize,

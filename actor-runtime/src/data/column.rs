@@ -123,6 +123,11 @@ impl BitmapBuilder {
         self.len += 1;
     }
 
+    /// Bit `i` (false past the end).
+    pub(crate) fn get(&self, i: usize) -> bool {
+        i < self.len && self.bytes[i / 8] & (1 << (i % 8)) != 0
+    }
+
     pub(crate) fn finish(self) -> Vec<u8> {
         self.bytes
     }

@@ -8,6 +8,8 @@
 //!   naming the state and the budget, never silent growth.
 //! - [`snapshot`]: a [`KeyedSnapshot`] (one blob per group) and its checked
 //!   byte format.
+//! - [`parts`]: state handed to a checkpoint in parts, only the changed
+//!   ones with bytes ([`parts::ChangedParts`] tracks which).
 //!
 //! Known limits: state does not spill yet; the checkpoint work decides
 //! where snapshots are stored and when they are taken (an operator's
@@ -15,6 +17,7 @@
 
 pub mod key_group;
 pub mod keyed;
+pub mod parts;
 pub mod snapshot;
 
 pub use key_group::{KeyGroupRange, DEFAULT_KEY_GROUPS, MAX_KEY_GROUPS};

@@ -23,13 +23,16 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::running::Running;
 use super::TaskError;
 use crate::attempt::AttemptKey;
+use crate::checkpoint::increments::{Increments, LaidOut};
 use crate::checkpoint::location::Location;
+use crate::checkpoint::reading::read_task_state;
 use crate::checkpoint::{
     CheckpointAck, CheckpointAcks, CheckpointCommand, CheckpointStorage, Rescaled, RestorePlan,
     TaskCheckpointStats, TaskState,
 };
 use crate::message::{Barrier, Signal};
 use crate::operator::OperatorError;
+use crate::state::parts::StateSnapshot;
 
 /// A running task's link to the checkpoint coordinator.
 pub struct TaskCheckpoints {
@@ -45,6 +48,8 @@ pub struct TaskCheckpoints {
     pub restore: Option<RestorePlan>,
     /// When the first barrier of the checkpoint being aligned arrived.
     pub(super) align_started: Option<Instant>,
+    /// What its stored parts are, for incremental snapshots.
+    pub(super) increments: Increments,
 }
 
 impl TaskCheckpoints {
@@ -63,6 +68,7 @@ impl TaskCheckpoints {
             key,
             restore,
             align_started: None,
+            increments: Increments::default(),
         }
     }
 }
@@ -89,8 +95,6 @@ impl Running {
         };
         let checkpoint = plan.checkpoint;
         let subtask = link.key.subtask;
-        let storage = CheckpointStorage::new(&plan.dir)
-            .map_err(|e| self.restore_error(checkpoint, e.to_string()))?;
         let mut files: BTreeMap<(usize, u32), TaskState> = BTreeMap::new();
         let mut bytes_read = 0;
         for slot in &plan.slots {
@@ -104,16 +108,10 @@ impl Running {
                 let file = (slot.from_chain, old);
                 if let std::collections::btree_map::Entry::Vacant(entry) = files.entry(file) {
                     let name = CheckpointStorage::task_file(file.0, file.1);
-                    let read = storage.read(&name).await;
-                    let bytes = read.map_err(|e| self.restore_error(checkpoint, e.to_string()))?;
-                    bytes_read += bytes.len();
-                    let state = TaskState::decode(&bytes).map_err(|e| {
-                        self.restore_error(
-                            checkpoint,
-                            format!("{}/{name}: {e}", Location::shown(&plan.dir)),
-                        )
-                    })?;
-                    entry.insert(state);
+                    let read = read_task_state(&plan.dir, &name).await;
+                    let read = read.map_err(|e| self.restore_error(checkpoint, e))?;
+                    bytes_read += read.bytes;
+                    entry.insert(read.state);
                 }
                 if let Some(blob) = files[&file].blobs.get(&slot.from_slot) {
                     states.push((old, blob.clone()));
@@ -227,6 +225,9 @@ impl Running {
     }
 
     fn complete(&mut self, checkpoint: u64) -> Result<(), TaskError> {
+        if let Some(link) = &mut self.checkpoints {
+            link.increments.completed(checkpoint);
+        }
         for op in 0..self.operators.len() {
             let completed = self.operators[op].checkpoint_complete(checkpoint);
             completed.map_err(|e| self.op_error(e))?;
@@ -261,32 +262,70 @@ impl Running {
         let alignment = link.align_started.take().map(|at| at.elapsed());
         self.snapshotted = self.snapshotted.max(checkpoint);
         let started = Instant::now();
-        let mut blobs = BTreeMap::new();
-        if let Some(source) = &mut self.source {
-            let state = source.snapshot_state(checkpoint);
-            if let Some(blob) = state.map_err(|e| op_failure(&self.name, e))? {
-                blobs.insert(0, blob);
+        let since = link.increments.since();
+        let slots = self.snapshot_slots(checkpoint, since)?;
+        let laid_out = match self.lay_out(checkpoint, since, slots) {
+            Ok(laid_out) => laid_out,
+            // An operator called a part unchanged that the base lacks: a
+            // bug of its bookkeeping, which a full snapshot gets past.
+            Err(why) if since.is_some() => {
+                tracing::warn!(checkpoint, %why, "incremental snapshot refused; taking it whole");
+                let slots = self.snapshot_slots(checkpoint, None)?;
+                self.lay_out(checkpoint, None, slots)
+                    .map_err(|why| op_failure(&self.name, OperatorError::BadInput(why)))?
             }
-        }
-        for (i, op) in self.operators.iter_mut().enumerate() {
-            let state = op.snapshot_state(checkpoint);
-            if let Some(blob) = state.map_err(|e| op_failure(&self.name, e))? {
-                blobs.insert(i as u32 + 1, blob);
-            }
-        }
+            Err(why) => return Err(op_failure(&self.name, OperatorError::BadInput(why))),
+        };
         Ok(Some(Taken {
             checkpoint,
             state: TaskState {
                 slots: self.operators.len() as u32 + 1,
-                blobs,
+                blobs: laid_out.whole,
+                manifests: laid_out.manifests,
                 in_flight: None,
             },
+            parts_file: laid_out.parts_file,
             stats: TaskCheckpointStats {
                 alignment_ms: alignment.map_or(0, |d| d.as_millis() as u64),
                 sync_ms: started.elapsed().as_millis() as u64,
+                shared_from: laid_out.shared_from,
                 ..TaskCheckpointStats::default()
             },
         }))
+    }
+
+    /// Each slot's state at `checkpoint`, relative to `since`.
+    fn snapshot_slots(
+        &mut self,
+        checkpoint: u64,
+        since: Option<u64>,
+    ) -> Result<Vec<(u32, StateSnapshot)>, TaskError> {
+        let mut slots = Vec::new();
+        if let Some(source) = &mut self.source {
+            let state = source.snapshot_state(checkpoint);
+            if let Some(blob) = state.map_err(|e| op_failure(&self.name, e))? {
+                slots.push((0, StateSnapshot::Whole(blob)));
+            }
+        }
+        for (i, op) in self.operators.iter_mut().enumerate() {
+            let state = op.snapshot_parts(checkpoint, since);
+            if let Some(snapshot) = state.map_err(|e| op_failure(&self.name, e))? {
+                slots.push((i as u32 + 1, snapshot));
+            }
+        }
+        Ok(slots)
+    }
+
+    fn lay_out(
+        &mut self,
+        checkpoint: u64,
+        since: Option<u64>,
+        slots: Vec<(u32, StateSnapshot)>,
+    ) -> Result<LaidOut, String> {
+        match &mut self.checkpoints {
+            Some(link) => link.increments.lay_out(checkpoint, since, slots),
+            None => Err("no checkpoint link".into()),
+        }
     }
 
     /// Writes a taken snapshot, with the in-flight messages an unaligned
@@ -301,19 +340,26 @@ impl Running {
             taken.state.in_flight = Some(super::unaligned::encode(&in_flight));
         }
         let bytes = taken.state.encode();
+        let parts = taken.parts_file;
         let mut stats = TaskCheckpointStats {
-            bytes: bytes.len() as u64,
+            bytes: (bytes.len() + parts.len()) as u64,
             ..taken.stats
         };
         let key = link.key.clone();
         let (storage, acks) = (link.storage.clone(), link.acks.clone());
         crate::checkpoint::storage::spawn_io(async move {
             let written = Instant::now();
-            let outcome =
-                match CheckpointStorage::task_path(&key.job, checkpoint, key.chain, key.subtask) {
-                    Ok(path) => storage.write(&path, bytes).await,
-                    Err(e) => Err(e),
-                };
+            // The parts first: a state file is only ever read with them.
+            let write = async {
+                let (job, chain, subtask) = (&key.job, key.chain, key.subtask);
+                if !parts.is_empty() {
+                    let path = CheckpointStorage::parts_path(job, checkpoint, chain, subtask)?;
+                    storage.write(&path, parts).await?;
+                }
+                let path = CheckpointStorage::task_path(job, checkpoint, chain, subtask)?;
+                storage.write(&path, bytes).await
+            };
+            let outcome = write.await;
             stats.async_ms = written.elapsed().as_millis() as u64;
             if let Err(error) = &outcome {
                 tracing::warn!(checkpoint, %error, "cannot store this task's checkpoint");
@@ -336,6 +382,8 @@ pub(super) struct Taken {
     pub(super) checkpoint: u64,
     /// The state.
     pub(super) state: TaskState,
+    /// The parts that changed, for the task's parts file.
+    pub(super) parts_file: Vec<u8>,
     /// What taking it cost so far.
     pub(super) stats: TaskCheckpointStats,
 }

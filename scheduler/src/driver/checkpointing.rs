@@ -42,8 +42,9 @@ pub(super) struct Checkpointing {
     coordinator: Coordinator,
     acks: UnboundedReceiver<CheckpointAck>,
     storage: Option<CheckpointStorage>,
-    /// Complete checkpoints a restore may use, oldest first.
-    usable: Vec<u64>,
+    /// Complete checkpoints a restore may use, oldest first, each with
+    /// the oldest earlier one its files point into.
+    usable: Vec<(u64, Option<u64>)>,
     /// What the next deployment of the region restores.
     restore: Option<RestorePoint>,
     /// When the next checkpoint is due.
@@ -80,7 +81,7 @@ impl Checkpointing {
         };
         let usable = run.checkpoints.usable();
         let restore = match (usable.last(), &run.checkpoints.from_savepoint) {
-            (Some(&id), _) => Some(RestorePoint::Checkpoint(id)),
+            (Some(&(id, _)), _) => Some(RestorePoint::Checkpoint(id)),
             (None, Some(dir)) => {
                 let meta =
                     savepoints::read(std::path::Path::new(dir)).map_err(|e| e.to_string())?;
@@ -207,7 +208,7 @@ impl Driver<'_> {
             (true, Some(RestorePoint::Checkpoint(bad))) => {
                 let bad = *bad;
                 tracing::warn!(job = %self.run.job_id, checkpoint = bad, "checkpoint unreadable; falling back to the one before");
-                c.usable.retain(|&id| id != bad);
+                c.usable.retain(|&(id, _)| id != bad);
                 let _ = self.progress.send(Progress::CheckpointUnusable(bad));
             }
             // A savepoint has nothing before it: it is tried again, and
@@ -215,7 +216,7 @@ impl Driver<'_> {
             (_, Some(RestorePoint::Savepoint { .. })) if c.usable.is_empty() => return,
             _ => {}
         }
-        if let Some(&id) = c.usable.last() {
+        if let Some(&(id, _)) = c.usable.last() {
             c.restore = Some(RestorePoint::Checkpoint(id));
         } else if matches!(c.restore, Some(RestorePoint::Checkpoint(_))) {
             c.restore = None;
@@ -382,10 +383,11 @@ impl Driver<'_> {
             AckOutcome::Completed(record) => {
                 let id = record.id;
                 tracing::info!(%job, checkpoint = id, bytes = record.bytes, duration_ms = record.duration_ms, "checkpoint complete");
-                c.usable.push(id);
+                c.usable.push((id, record.shared_from));
                 c.restore = Some(RestorePoint::Checkpoint(id));
-                let dropped = beyond_retention(&c.usable, c.spec.retain).len();
-                for old in c.usable.drain(..dropped).collect::<Vec<_>>() {
+                let dropped = beyond_retention(&c.usable, c.spec.retain);
+                c.usable.retain(|(id, _)| !dropped.contains(id));
+                for old in dropped {
                     c.delete(&job, old);
                 }
                 let _ = self.progress.send(Progress::Checkpoint(record));

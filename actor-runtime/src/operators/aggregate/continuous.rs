@@ -15,6 +15,10 @@
 //! row", as SQL's `GROUP BY` does; a retraction of a row never inserted is
 //! an error.
 //!
+//! It is checkpointed incrementally: its groups are kept by key group,
+//! and a checkpoint stores only the key groups a batch touched since the
+//! last complete one ([`super::continuous_state`]).
+//!
 //! Known limits: state is held in memory (no spilling; beyond its budget
 //! it fails `OverBudget`), and a deleted group keeps its slot in the table
 //! (state grows with the distinct keys ever seen). A global aggregate (no
@@ -22,20 +26,26 @@
 
 use std::collections::HashMap;
 
+use super::continuous_state::KeyGroupIndex;
 use super::retract::SignedError;
 use super::{Aggregate, AggregateMode, AggregateParams};
+use crate::checkpoint::Rescaled;
 use crate::data::{Batch, ColumnBuilder, RowKind, Schema};
 use crate::expr::{EvalContext, ExprError};
 use crate::kernels::take::take;
 use crate::kernels::views;
 use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
+use crate::state::parts::StateSnapshot;
 
 /// `aggregate` emitting updates per batch, over inserts or a changelog.
 pub struct ContinuousAggregate {
     /// The batch aggregate whose table, shape and errors it shares.
-    inner: Aggregate,
+    pub(super) inner: Aggregate,
     /// Per group: rows inserted less rows retracted.
-    live: Vec<i64>,
+    pub(super) live: Vec<i64>,
+    /// Its groups by key group, and which changed when: what its
+    /// incremental checkpoints need ([`super::continuous_state`]).
+    pub(super) key_groups: KeyGroupIndex,
 }
 
 impl ContinuousAggregate {
@@ -44,6 +54,7 @@ impl ContinuousAggregate {
         Ok(Self {
             inner: Aggregate::new(params, input, AggregateMode::Complete)?,
             live: Vec::new(),
+            key_groups: KeyGroupIndex::default(),
         })
     }
 
@@ -108,6 +119,7 @@ impl Operator for ContinuousAggregate {
     ) -> Result<(), OperatorError> {
         let key_columns: Vec<_> = self.inner.keys.iter().map(|&k| &rows.columns[k]).collect();
         let groups = self.inner.table.groups_of(&key_columns, rows.rows)?;
+        self.key_groups.place(&key_columns, rows.rows, &groups);
         self.live.resize(self.inner.table.len(), 0);
         // The groups the batch touches, in first-seen order, each with a
         // row of it (whose key columns give the group's key).
@@ -118,6 +130,9 @@ impl Operator for ContinuousAggregate {
                 touched.push((g, row));
                 row
             });
+        }
+        for &(g, _) in &touched {
+            self.key_groups.touch(g);
         }
         let fields = self.output_schema().fields[self.inner.keys.len()..].to_vec();
         let mut values: Vec<ColumnBuilder> = fields
@@ -220,6 +235,22 @@ impl Operator for ContinuousAggregate {
         columns.extend(value_views.iter().map(|c| take(c, &value_rows)));
         let batch = Batch::new(self.output_schema(), kinds.len(), columns)?.with_kinds(&kinds)?;
         out.emit(batch)
+    }
+
+    fn snapshot_parts(
+        &mut self,
+        checkpoint: u64,
+        since: Option<u64>,
+    ) -> Result<Option<StateSnapshot>, OperatorError> {
+        self.snapshot_in_parts(checkpoint, since)
+    }
+
+    fn restore_state(&mut self, state: &[u8]) -> Result<(), OperatorError> {
+        self.restore_saved(state)
+    }
+
+    fn restore_rescaled(&mut self, from: &Rescaled<'_>) -> Result<(), OperatorError> {
+        self.restore_share(from)
     }
 
     fn close(&mut self) -> Result<(), OperatorError> {

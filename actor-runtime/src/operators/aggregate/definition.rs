@@ -110,6 +110,12 @@ impl OperatorDefinition for AggregateDefinition {
         })
     }
 
+    /// In a streaming job it is checkpointed in key groups, incrementally
+    /// (a `count_distinct` keeps no state a restore could merge).
+    fn checkpointable(&self, params: &AggregateParams) -> bool {
+        splittable(params)
+    }
+
     fn combine(
         &self,
         params: &AggregateParams,

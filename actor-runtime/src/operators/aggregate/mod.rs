@@ -21,6 +21,7 @@
 
 mod accumulator;
 mod continuous;
+mod continuous_state;
 mod definition;
 mod retract;
 mod schema;

@@ -252,6 +252,33 @@ impl GroupTable {
         Ok(g)
     }
 
+    /// The state rows of `groups` (keys, then each aggregate's state, as
+    /// `schema` says), the table left as it is: a checkpoint's copy of
+    /// some of its groups.
+    pub fn state_rows(&self, schema: &Schema, groups: &[u32]) -> Result<Batch, OperatorError> {
+        let mut builders: Vec<ColumnBuilder> = schema
+            .fields
+            .iter()
+            .map(|f| ColumnBuilder::new(f.clone(), groups.len()))
+            .collect();
+        let (keys, values) = builders.split_at_mut(self.key_fields.len());
+        for (to, from) in keys.iter_mut().zip(&self.keys) {
+            for &g in groups {
+                to.push_from(from, g as usize)?;
+            }
+        }
+        let mut at = 0;
+        for acc in &self.accumulators {
+            let width = acc.state_fields("").len();
+            for &g in groups {
+                acc.push_state(g as usize, &mut values[at..at + width])?;
+            }
+            at += width;
+        }
+        let columns = builders.into_iter().map(ColumnBuilder::finish).collect();
+        Ok(Batch::new(schema.clone(), groups.len(), columns)?)
+    }
+
     /// Empties the table into batches of at most `chunk` rows of `schema`:
     /// keys, then each aggregate's state (`state`) or final value.
     pub fn drain(

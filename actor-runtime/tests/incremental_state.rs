@@ -1,0 +1,189 @@
+//! Incremental checkpoints of a continuous aggregate: after a batch that
+//! touches two keys of five thousand, its snapshot has bytes for at most
+//! two key groups and calls the rest unchanged; stored through the task's
+//! bookkeeping into real checkpoint files, read back whole across two
+//! checkpoints, it restores an aggregate that answers exactly as the
+//! original does; and a damaged or missing parts file of the older
+//! checkpoint is an error naming the file, never a partial restore.
+
+mod operator_support;
+
+use std::collections::BTreeMap;
+
+use faro_runtime::checkpoint::increments::{Increments, LaidOut};
+use faro_runtime::checkpoint::reading::read_task_state;
+use faro_runtime::checkpoint::{CheckpointStorage, TaskState};
+use faro_runtime::operator::{Operator, Rows};
+use faro_runtime::operators::aggregate::{
+    AggregateFunction, AggregateParams, AggregateSpec, ContinuousAggregate,
+};
+use faro_runtime::state::parts::{Part, StateSnapshot};
+use faro_runtime::{Batch, BatchBuilder, DataType, Field, Schema, Value};
+use operator_support::{rows, sorted};
+
+fn schema() -> Schema {
+    Schema::new(vec![
+        Field::new("k", DataType::Int64),
+        Field::new("v", DataType::Int64),
+    ])
+}
+
+fn params() -> AggregateParams {
+    let spec = |name: &str, function, expr: Option<&str>| AggregateSpec {
+        name: name.into(),
+        function,
+        expr: expr.map(str::to_string),
+    };
+    AggregateParams {
+        group_by: vec!["k".into()],
+        aggregates: vec![
+            spec("rows", AggregateFunction::Count, None),
+            spec("total", AggregateFunction::Sum, Some("v")),
+            spec("mean", AggregateFunction::Avg, Some("v")),
+            spec("top", AggregateFunction::Max, Some("v")),
+        ],
+        memory_bytes: None,
+    }
+}
+
+fn batch(keys: impl Iterator<Item = i64>) -> Batch {
+    let keys: Vec<i64> = keys.collect();
+    let mut builder = BatchBuilder::new(schema(), keys.len());
+    for k in keys {
+        builder
+            .push_row(&[Value::Int64(k), Value::Int64(k * 3 + 1)])
+            .unwrap();
+    }
+    builder.finish().unwrap()
+}
+
+fn aggregate() -> ContinuousAggregate {
+    let mut operator = ContinuousAggregate::new(&params(), &schema()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    operator
+        .open(&operator_support::context(dir.path()))
+        .unwrap();
+    operator
+}
+
+fn feed(operator: &mut ContinuousAggregate, batch: &Batch) -> Vec<Vec<Value>> {
+    let mut out: Vec<Batch> = Vec::new();
+    operator
+        .process(0, &Rows::of_batch(batch), &mut out)
+        .unwrap();
+    sorted(rows(&out))
+}
+
+fn parts_of(snapshot: Option<StateSnapshot>) -> Vec<(u32, Part)> {
+    match snapshot {
+        Some(StateSnapshot::Parts(parts)) => parts,
+        other => panic!("not in parts: {other:?}"),
+    }
+}
+
+/// The original after 5000 keys (checkpoint 1) and two more rows
+/// (checkpoint 2, relative to 1), and both snapshots.
+fn two_snapshots() -> (ContinuousAggregate, Vec<(u32, Part)>, Vec<(u32, Part)>) {
+    let mut original = aggregate();
+    feed(&mut original, &batch(0..5000));
+    let first = parts_of(original.snapshot_parts(1, None).unwrap());
+    feed(&mut original, &batch([7, 4242].into_iter()));
+    let second = parts_of(original.snapshot_parts(2, Some(1)).unwrap());
+    (original, first, second)
+}
+
+#[test]
+fn after_a_small_batch_only_the_key_groups_it_touched_have_bytes() {
+    let (mut original, first, second) = two_snapshots();
+    assert!(first.len() > 100, "5000 keys fill most of 128 key groups");
+    assert!(first.iter().all(|(_, p)| matches!(p, Part::Changed(_))));
+    let changed: Vec<u32> = second
+        .iter()
+        .filter(|(_, p)| matches!(p, Part::Changed(_)))
+        .map(|&(id, _)| id)
+        .collect();
+    assert!(
+        (1..=2).contains(&changed.len()),
+        "two keys touch at most two key groups: {changed:?}"
+    );
+    assert_eq!(second.len(), first.len(), "every key group still has state");
+    // Whole again: the unchanged parts from the first snapshot.
+    let earlier: BTreeMap<u32, &Part> = first.iter().map(|(id, p)| (*id, p)).collect();
+    let mut whole = Vec::new();
+    for (id, part) in &second {
+        let part = match part {
+            Part::Unchanged => earlier[id],
+            changed => changed,
+        };
+        let Part::Changed(bytes) = part else {
+            panic!("part {id} unchanged twice")
+        };
+        whole.extend_from_slice(bytes);
+    }
+    let mut restored = aggregate();
+    restored.restore_state(&whole).unwrap();
+    // Both retract and re-add every group's value the same way.
+    let next = batch((0..5000).step_by(7));
+    assert_eq!(feed(&mut restored, &next), feed(&mut original, &next));
+}
+
+fn write(dir: &std::path::Path, checkpoint: u64, laid_out: LaidOut) {
+    let chk = dir.join(format!("j/chk-{checkpoint:010}"));
+    std::fs::create_dir_all(&chk).unwrap();
+    let state = TaskState {
+        slots: 2,
+        blobs: laid_out.whole,
+        manifests: laid_out.manifests,
+        in_flight: None,
+    };
+    std::fs::write(chk.join("000-00000.parts"), laid_out.parts_file).unwrap();
+    std::fs::write(chk.join("000-00000.state"), state.encode()).unwrap();
+}
+
+#[tokio::test]
+async fn stored_across_two_checkpoints_it_reads_back_whole_or_names_the_damage() {
+    let (mut original, first, second) = two_snapshots();
+    let store = tempfile::tempdir().unwrap();
+    let mut increments = Increments::default();
+    let laid_out = increments
+        .lay_out(1, None, vec![(1, StateSnapshot::Parts(first))])
+        .unwrap();
+    let full = laid_out.parts_file.len();
+    write(store.path(), 1, laid_out);
+    increments.completed(1);
+    assert_eq!(increments.since(), Some(1));
+    let laid_out = increments
+        .lay_out(2, Some(1), vec![(1, StateSnapshot::Parts(second))])
+        .unwrap();
+    assert_eq!(laid_out.shared_from, Some(1));
+    assert!(
+        laid_out.parts_file.len() * 20 < full,
+        "{} bytes written of {full}",
+        laid_out.parts_file.len()
+    );
+    write(store.path(), 2, laid_out);
+
+    let dir = store.path().join("j/chk-0000000002");
+    let dir = dir.to_str().unwrap();
+    let name = CheckpointStorage::task_file(0, 0);
+    let read = read_task_state(dir, &name).await.unwrap();
+    assert!(read.state.manifests.is_empty());
+    let mut restored = aggregate();
+    restored.restore_state(&read.state.blobs[&1]).unwrap();
+    let next = batch((0..5000).step_by(3));
+    assert_eq!(feed(&mut restored, &next), feed(&mut original, &next));
+
+    // The older checkpoint's parts, damaged, then gone.
+    let older = store.path().join("j/chk-0000000001/000-00000.parts");
+    let mut bytes = std::fs::read(&older).unwrap();
+    bytes[full / 2] ^= 0x10;
+    std::fs::write(&older, &bytes).unwrap();
+    let error = read_task_state(dir, &name).await.unwrap_err();
+    assert!(
+        error.contains("chk-0000000001/000-00000.parts") && error.contains("checksum"),
+        "{error}"
+    );
+    std::fs::remove_file(&older).unwrap();
+    let error = read_task_state(dir, &name).await.unwrap_err();
+    assert!(error.contains("chk-0000000001"), "{error}");
+}

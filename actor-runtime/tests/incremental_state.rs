@@ -74,7 +74,10 @@ fn feed(operator: &mut ContinuousAggregate, batch: &Batch) -> Vec<Vec<Value>> {
     sorted(rows(&out))
 }
 
-fn parts_of(snapshot: Option<StateSnapshot>) -> Vec<(u32, Part)> {
+/// A snapshot's parts, by id.
+type Parts = Vec<(u32, Part)>;
+
+fn parts_of(snapshot: Option<StateSnapshot>) -> Parts {
     match snapshot {
         Some(StateSnapshot::Parts(parts)) => parts,
         other => panic!("not in parts: {other:?}"),
@@ -83,7 +86,7 @@ fn parts_of(snapshot: Option<StateSnapshot>) -> Vec<(u32, Part)> {
 
 /// The original after 5000 keys (checkpoint 1) and two more rows
 /// (checkpoint 2, relative to 1), and both snapshots.
-fn two_snapshots() -> (ContinuousAggregate, Vec<(u32, Part)>, Vec<(u32, Part)>) {
+fn two_snapshots() -> (ContinuousAggregate, Parts, Parts) {
     let mut original = aggregate();
     feed(&mut original, &batch(0..5000));
     let first = parts_of(original.snapshot_parts(1, None).unwrap());

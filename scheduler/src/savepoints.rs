@@ -340,22 +340,60 @@ mod tests {
 
     #[tokio::test]
     async fn a_savepoint_is_copied_whole_and_described_last() {
+        use faro_runtime::checkpoint::increments::PartRef;
+        use faro_runtime::checkpoint::TaskState;
         let dir = tempfile::tempdir().unwrap();
-        let from = dir.path().join("chk");
+        let older = dir.path().join("j/chk-0000000001");
+        let from = dir.path().join("j/chk-0000000002");
+        std::fs::create_dir_all(&older).unwrap();
         std::fs::create_dir_all(&from).unwrap();
-        std::fs::write(from.join("000-00000.state"), b"state").unwrap();
+        // One task stored whole, one in parts: one in the older
+        // checkpoint's parts file, one in its own.
+        let mut whole = TaskState {
+            slots: 2,
+            ..TaskState::default()
+        };
+        whole.blobs.insert(1, b"state".to_vec());
+        std::fs::write(from.join("000-00000.state"), whole.encode()).unwrap();
+        let part = |checkpoint, bytes: &[u8]| PartRef {
+            checkpoint,
+            offset: 0,
+            len: bytes.len() as u64,
+            crc: crc32c::crc32c(bytes),
+        };
+        std::fs::write(older.join("001-00000.parts"), b"old-").unwrap();
+        std::fs::write(from.join("001-00000.parts"), b"new").unwrap();
+        let mut parted = TaskState {
+            slots: 2,
+            ..TaskState::default()
+        };
+        parted
+            .manifests
+            .insert(1, vec![(0, part(1, b"old-")), (1, part(2, b"new"))]);
+        std::fs::write(from.join("001-00000.state"), parted.encode()).unwrap();
         let meta = meta(&plan(2, "counts"));
         let from = from.display().to_string();
         let written = write(&dir.path().join("savepoints"), &from, &meta)
             .await
             .unwrap();
-        assert_eq!(
-            std::fs::read(written.join("000-00000.state")).unwrap(),
-            b"state"
-        );
+        let copied = |name: &str| TaskState::decode(&std::fs::read(written.join(name)).unwrap());
+        assert_eq!(copied("000-00000.state").unwrap(), whole);
+        let mut joined = TaskState {
+            slots: 2,
+            ..TaskState::default()
+        };
+        joined.blobs.insert(1, b"old-new".to_vec());
+        assert_eq!(copied("001-00000.state").unwrap(), joined);
+        assert!(!written.join("001-00000.parts").exists());
         assert_eq!(read(&written).unwrap(), meta);
         std::fs::write(written.join(METADATA), b"{ cut").unwrap();
         let error = read(&written).unwrap_err().to_string();
         assert!(error.contains(METADATA), "{error}");
+        // A damaged part fails the savepoint, naming it.
+        std::fs::write(older.join("001-00000.parts"), b"old!").unwrap();
+        let error = write(&dir.path().join("again"), &from, &meta)
+            .await
+            .unwrap_err();
+        assert!(error.contains("checksum"), "{error}");
     }
 }

@@ -367,9 +367,10 @@ mod tests {
             slots: 2,
             ..TaskState::default()
         };
-        parted
-            .manifests
-            .insert(1, vec![(0, part(1, b"old-")), (1, part(2, b"new"))]);
+        parted.manifests.insert(
+            1,
+            vec![(0, vec![part(1, b"old-")]), (1, vec![part(2, b"new")])],
+        );
         std::fs::write(from.join("001-00000.state"), parted.encode()).unwrap();
         let meta = meta(&plan(2, "counts"));
         let from = from.display().to_string();

@@ -3,12 +3,13 @@
 //! with a full one, and which checkpoints its files still point into.
 //!
 //! A slot whose operator hands its state in parts
-//! ([`crate::state::parts`]) is stored as a manifest: per part, the
-//! checkpoint whose *parts file* (`CHAIN-SUBTASK.parts`, beside the task's
-//! state file) holds it, where, and its CRC-32C. A snapshot writes the
-//! parts that changed into its own parts file and copies the manifest
-//! entries of the others from the *base*: the newest checkpoint this task
-//! knows complete. Only a complete checkpoint is a base — its files are
+//! ([`crate::state::parts`]) is stored as a manifest: per part, a chain
+//! of pieces — where it was last written whole, then what was appended
+//! since — each named by the checkpoint whose *parts file*
+//! (`CHAIN-SUBTASK.parts`, beside the task's state file) holds it, where,
+//! and its CRC-32C. A snapshot writes the new pieces into its own parts
+//! file and takes the chains of the others from the *base*: the newest
+//! checkpoint this task knows complete. Only a complete checkpoint is a base — its files are
 //! kept while a retained checkpoint points into them (the coordinator is
 //! told the oldest one each acknowledgement points into) — and the first
 //! snapshot of an attempt is full, so a part is only ever read from the
@@ -37,19 +38,23 @@ pub struct PartRef {
     pub crc: u32,
 }
 
-/// A slot's state stored in parts: (part id, where), ids ascending.
-pub type Manifest = Vec<(u32, PartRef)>;
+/// A slot's state stored in parts: (part id, its pieces in order), ids
+/// ascending.
+pub type Manifest = Vec<(u32, Vec<PartRef>)>;
 
 /// A manifest's bytes (inside the task's checksummed file).
 pub fn encode_manifest(manifest: &Manifest) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + manifest.len() * 36);
+    let mut out = Vec::with_capacity(8 + manifest.len() * 48);
     (manifest.len() as u64).encode(&mut out);
-    for (id, at) in manifest {
+    for (id, chain) in manifest {
         u64::from(*id).encode(&mut out);
-        at.checkpoint.encode(&mut out);
-        at.offset.encode(&mut out);
-        at.len.encode(&mut out);
-        u64::from(at.crc).encode(&mut out);
+        (chain.len() as u64).encode(&mut out);
+        for at in chain {
+            at.checkpoint.encode(&mut out);
+            at.offset.encode(&mut out);
+            at.len.encode(&mut out);
+            u64::from(at.crc).encode(&mut out);
+        }
     }
     out
 }
@@ -67,17 +72,23 @@ pub fn decode_manifest(mut bytes: &[u8]) -> Result<Manifest, String> {
             return Err(format!("part manifest: part {id} out of order"));
         }
         previous = Some(id);
-        let (checkpoint, offset, len) = (word(bytes)?, word(bytes)?, word(bytes)?);
-        let crc = u32::try_from(word(bytes)?).map_err(|_| "part manifest: a CRC past u32")?;
-        manifest.push((
-            id,
-            PartRef {
+        let pieces = word(bytes)?;
+        // Each piece takes 32 bytes: a count past what is left is damage.
+        if pieces > bytes.len() as u64 / 32 {
+            return Err(format!("part manifest: part {id} of {pieces} pieces"));
+        }
+        let mut chain = Vec::with_capacity(pieces as usize);
+        for _ in 0..pieces {
+            let (checkpoint, offset, len) = (word(bytes)?, word(bytes)?, word(bytes)?);
+            let crc = u32::try_from(word(bytes)?).map_err(|_| "part manifest: a CRC past u32")?;
+            chain.push(PartRef {
                 checkpoint,
                 offset,
                 len,
                 crc,
-            },
-        ));
+            });
+        }
+        manifest.push((id, chain));
     }
     if !bytes.is_empty() {
         return Err(format!(
@@ -124,7 +135,11 @@ impl Increments {
     /// `None`: the next snapshot is full).
     pub fn since(&self) -> Option<u64> {
         let base = self.base.as_ref()?;
-        let refs = base.manifests.values().flatten().map(|(_, at)| at);
+        let refs = base
+            .manifests
+            .values()
+            .flatten()
+            .flat_map(|(_, chain)| chain);
         let live: u64 = refs.clone().map(|at| at.len).sum();
         let files: BTreeSet<u64> = refs.map(|at| at.checkpoint).collect();
         let held: u64 = files.iter().filter_map(|c| self.files.get(c)).sum();
@@ -151,26 +166,34 @@ impl Increments {
             };
             let mut manifest = Manifest::with_capacity(parts.len());
             for (id, part) in parts {
-                let at = match part {
-                    Part::Changed(bytes) => {
-                        let at = PartRef {
-                            checkpoint,
-                            offset: out.parts_file.len() as u64,
-                            len: bytes.len() as u64,
-                            crc: crc32c::crc32c(&bytes),
-                        };
-                        out.parts_file.extend_from_slice(&bytes);
-                        at
-                    }
-                    Part::Unchanged => self.reused(since, slot, id)?,
+                let mut write = |bytes: Vec<u8>| {
+                    let at = PartRef {
+                        checkpoint,
+                        offset: out.parts_file.len() as u64,
+                        len: bytes.len() as u64,
+                        crc: crc32c::crc32c(&bytes),
+                    };
+                    out.parts_file.extend_from_slice(&bytes);
+                    at
                 };
-                if at.checkpoint < checkpoint {
-                    out.shared_from = Some(
-                        out.shared_from
-                            .map_or(at.checkpoint, |s| s.min(at.checkpoint)),
-                    );
+                let chain = match part {
+                    Part::Changed(bytes) => vec![write(bytes)],
+                    Part::Unchanged => self.reused(since, slot, id)?,
+                    Part::Appended(bytes) => {
+                        let mut chain = self.reused(since, slot, id)?;
+                        chain.push(write(bytes));
+                        chain
+                    }
+                };
+                let oldest = chain
+                    .iter()
+                    .map(|at| at.checkpoint)
+                    .filter(|&c| c < checkpoint)
+                    .min();
+                if let Some(oldest) = oldest {
+                    out.shared_from = Some(out.shared_from.map_or(oldest, |s| s.min(oldest)));
                 }
-                manifest.push((id, at));
+                manifest.push((id, chain));
             }
             out.manifests.insert(slot, manifest);
         }
@@ -185,7 +208,7 @@ impl Increments {
         Ok(out)
     }
 
-    fn reused(&self, since: Option<u64>, slot: u32, id: u32) -> Result<PartRef, String> {
+    fn reused(&self, since: Option<u64>, slot: u32, id: u32) -> Result<Vec<PartRef>, String> {
         let base = self
             .base
             .as_ref()
@@ -197,7 +220,7 @@ impl Increments {
             })?;
         let manifest = base.manifests.get(&slot);
         let found = manifest.and_then(|m| m.iter().find(|(i, _)| *i == id));
-        found.map(|(_, at)| *at).ok_or_else(|| {
+        found.map(|(_, chain)| chain.clone()).ok_or_else(|| {
             format!(
                 "slot {slot}: part {id} called unchanged since checkpoint {}, which did not store it",
                 base.checkpoint
@@ -217,7 +240,8 @@ impl Increments {
             .base
             .iter()
             .chain(self.pending.values())
-            .flat_map(|s| s.manifests.values().flatten().map(|(_, at)| at.checkpoint))
+            .flat_map(|s| s.manifests.values().flatten())
+            .flat_map(|(_, chain)| chain.iter().map(|at| at.checkpoint))
             .chain(self.pending.keys().copied())
             .collect();
         self.files.retain(|c, _| pointed.contains(c));
@@ -229,16 +253,21 @@ mod tests {
     use super::*;
 
     fn parts(list: &[(u32, Option<&str>)]) -> StateSnapshot {
+        parts_with(list.iter().map(|&(id, bytes)| (id, bytes, false)))
+    }
+
+    /// Parts: unchanged (`None`), or bytes replacing or appended.
+    fn parts_with<'a>(list: impl Iterator<Item = (u32, Option<&'a str>, bool)>) -> StateSnapshot {
         StateSnapshot::Parts(
-            list.iter()
-                .map(|&(id, bytes)| {
-                    let part = match bytes {
-                        Some(b) => Part::Changed(b.as_bytes().to_vec()),
-                        None => Part::Unchanged,
-                    };
-                    (id, part)
-                })
-                .collect(),
+            list.map(|(id, bytes, appended)| {
+                let part = match (bytes, appended) {
+                    (Some(b), false) => Part::Changed(b.as_bytes().to_vec()),
+                    (Some(b), true) => Part::Appended(b.as_bytes().to_vec()),
+                    (None, _) => Part::Unchanged,
+                };
+                (id, part)
+            })
+            .collect(),
         )
     }
 
@@ -270,9 +299,35 @@ mod tests {
         assert_eq!(second.shared_from, Some(1));
         let manifest = &second.manifests[&1];
         assert_eq!(manifest[0].1, first.manifests[&1][0].1, "part 0 reused");
-        assert_eq!((manifest[1].1.checkpoint, manifest[1].1.offset), (2, 0));
-        assert_eq!((manifest[2].1.checkpoint, manifest[2].1.offset), (2, 2));
-        assert_eq!(manifest[2].1.crc, crc32c::crc32c(b"d"));
+        assert_eq!(
+            (manifest[1].1[0].checkpoint, manifest[1].1[0].offset),
+            (2, 0)
+        );
+        assert_eq!(
+            (manifest[2].1[0].checkpoint, manifest[2].1[0].offset),
+            (2, 2)
+        );
+        assert_eq!(manifest[2].1[0].crc, crc32c::crc32c(b"d"));
+    }
+
+    #[test]
+    fn an_appended_part_is_its_stored_pieces_then_the_new_one() {
+        let mut inc = Increments::default();
+        inc.lay_out(1, None, vec![(1, parts(&[(0, Some("base"))]))])
+            .unwrap();
+        inc.completed(1);
+        let appended = |n| parts_with([(0, Some("+d"), true)].into_iter().take(n));
+        let second = inc.lay_out(2, Some(1), vec![(1, appended(1))]).unwrap();
+        assert_eq!(second.parts_file, b"+d");
+        inc.completed(2);
+        let third = inc.lay_out(3, Some(2), vec![(1, appended(1))]).unwrap();
+        let chain: Vec<(u64, u64)> = third.manifests[&1][0]
+            .1
+            .iter()
+            .map(|at| (at.checkpoint, at.len))
+            .collect();
+        assert_eq!(chain, [(1, 4), (2, 2), (3, 2)]);
+        assert_eq!(third.shared_from, Some(1));
     }
 
     #[test]
@@ -325,32 +380,22 @@ mod tests {
 
     #[test]
     fn a_manifest_round_trips_and_damage_is_caught() {
+        let at = |checkpoint, offset, len, crc| PartRef {
+            checkpoint,
+            offset,
+            len,
+            crc,
+        };
         let manifest: Manifest = vec![
-            (
-                0,
-                PartRef {
-                    checkpoint: 3,
-                    offset: 0,
-                    len: 9,
-                    crc: 7,
-                },
-            ),
-            (
-                5,
-                PartRef {
-                    checkpoint: 4,
-                    offset: 9,
-                    len: 1,
-                    crc: u32::MAX,
-                },
-            ),
+            (0, vec![at(3, 0, 9, 7)]),
+            (5, vec![at(2, 9, 1, u32::MAX), at(4, 0, 5, 1)]),
         ];
         let bytes = encode_manifest(&manifest);
         assert_eq!(decode_manifest(&bytes).unwrap(), manifest);
         for len in 0..bytes.len() {
             assert!(decode_manifest(&bytes[..len]).is_err(), "cut at {len}");
         }
-        let swapped: Manifest = vec![manifest[1], manifest[0]];
+        let swapped: Manifest = vec![manifest[1].clone(), manifest[0].clone()];
         assert!(decode_manifest(&encode_manifest(&swapped)).is_err());
     }
 }

@@ -1,12 +1,13 @@
 //! Reading one task's saved state back whole: its state file and, for a
-//! slot stored in parts ([`super::increments`]), each part from the parts
-//! file that holds it — the task's own file in that checkpoint's
+//! slot stored in parts ([`super::increments`]), each piece of each part,
+//! in order, from the parts file that holds it — the task's own file in that checkpoint's
 //! directory, beside this one — checked against the part's CRC-32C. A
 //! missing or damaged file or part is an error naming it, so a restore
 //! falls back rather than take partial state.
 
 use std::collections::BTreeMap;
 
+use super::increments::PartRef;
 use super::location::Location;
 use super::storage::CheckpointStorage;
 use super::TaskState;
@@ -35,8 +36,12 @@ pub async fn read_task_state(dir: &str, name: &str) -> Result<ReadState, String>
         .ok_or_else(|| format!("{}: not a task state file", shown(name, dir)))?;
     let mut files: BTreeMap<u64, (String, Vec<u8>)> = BTreeMap::new();
     for (slot, manifest) in std::mem::take(&mut state.manifests) {
-        let mut whole = Vec::with_capacity(manifest.iter().map(|(_, at)| at.len as usize).sum());
-        for (id, at) in manifest {
+        let pieces: Vec<(u32, PartRef)> = manifest
+            .iter()
+            .flat_map(|(id, chain)| chain.iter().map(|at| (*id, *at)))
+            .collect();
+        let mut whole = Vec::with_capacity(pieces.iter().map(|(_, at)| at.len as usize).sum());
+        for (id, at) in pieces {
             if let std::collections::btree_map::Entry::Vacant(entry) = files.entry(at.checkpoint) {
                 let name = CheckpointStorage::checkpoint_name(at.checkpoint);
                 let location = Location::sibling(dir, &name);

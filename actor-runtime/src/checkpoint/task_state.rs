@@ -185,7 +185,9 @@ mod tests {
             len: 20,
             crc: 5,
         };
-        state.manifests.insert(2, vec![(0, at), (9, at)]);
+        state
+            .manifests
+            .insert(2, vec![(0, vec![at]), (9, vec![at, at])]);
         state.in_flight = Some(b"messages".to_vec());
         let bytes = state.encode();
         assert_eq!(&bytes[..4], b"FTS3");

@@ -5,22 +5,29 @@
 //! the task stores the changed ones and points at the stored copies of
 //! the others ([`crate::checkpoint::increments`]).
 //!
-//! The parts of a state, concatenated in ascending id order, are exactly
-//! the bytes [`crate::operator::Operator::restore_state`] reads back, so a
-//! restore (and a rescale) needs nothing new: each part must therefore be
-//! self-delimiting. [`ChangedParts`] is the bookkeeping an operator keeps
-//! to answer "changed since checkpoint *c*?".
-
-use std::collections::HashMap;
+//! A part that changed a little may instead be *appended to*: its stored
+//! bytes stay, and the new bytes follow them (a changelog of the part,
+//! as Flink's changelog state backend keeps one), which costs what
+//! changed rather than the part's size.
+//!
+//! The parts of a state, concatenated in ascending id order — each as its
+//! stored bytes followed by whatever was appended to it — are exactly the
+//! bytes [`crate::operator::Operator::restore_state`] reads back, so a
+//! restore (and a rescale) needs nothing new: each part must be
+//! self-delimiting, and bytes appended later must supersede what they
+//! follow. [`ChangedParts`] is the bookkeeping an operator keeps to answer
+//! "changed since checkpoint *c*?", of its parts or of finer things.
 
 /// One part of a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Part {
-    /// Its bytes now.
+    /// Its bytes now, replacing what was stored.
     Changed(Vec<u8>),
     /// The same bytes as at the checkpoint the snapshot was asked
     /// relative to.
     Unchanged,
+    /// Bytes to follow what was stored at that checkpoint.
+    Appended(Vec<u8>),
 }
 
 /// An operator's (or a source's) state at a checkpoint.
@@ -33,52 +40,42 @@ pub enum StateSnapshot {
     Parts(Vec<(u32, Part)>),
 }
 
-impl StateSnapshot {
-    /// The whole state, when no part is [`Part::Unchanged`].
-    pub fn into_whole(self) -> Option<Vec<u8>> {
-        match self {
-            Self::Whole(bytes) => Some(bytes),
-            Self::Parts(parts) => {
-                let mut whole = Vec::new();
-                for (_, part) in parts {
-                    match part {
-                        Part::Changed(bytes) => whole.extend_from_slice(&bytes),
-                        Part::Unchanged => return None,
-                    }
-                }
-                Some(whole)
-            }
-        }
-    }
-}
-
-/// Which parts changed after which snapshot: per part, the newest
-/// checkpoint whose snapshot was taken before the part's last change.
+/// Which parts (or groups, or anything numbered densely) changed after
+/// which snapshot: per part, one more than the newest checkpoint whose
+/// snapshot was taken before the part's last change (0: never changed).
 ///
 /// A part changed since checkpoint *c* exactly when it was changed after
-/// the snapshot of *c* was taken, that is when its mark is *c* or newer
+/// the snapshot of *c* was taken, that is when its mark is past *c*
 /// (snapshots are taken in increasing checkpoint order). A restored
 /// operator starts with no marks; the task asks its first snapshot whole.
 #[derive(Debug, Clone, Default)]
 pub struct ChangedParts {
     /// The checkpoint of the newest snapshot taken (0: none yet).
     taken: u64,
-    marks: HashMap<u32, u64>,
+    marks: Vec<u64>,
 }
 
 impl ChangedParts {
     /// Notes that `part` changes now.
     #[inline]
     pub fn touch(&mut self, part: u32) {
-        self.marks.insert(part, self.taken);
+        let part = part as usize;
+        if part >= self.marks.len() {
+            self.marks.resize(part + 1, 0);
+        }
+        self.marks[part] = self.taken + 1;
     }
 
     /// Whether `part` changed after the snapshot of `since` (every part
     /// did when there is no such checkpoint).
+    #[inline]
     pub fn changed_since(&self, part: u32, since: Option<u64>) -> bool {
         match since {
             None => true,
-            Some(since) => self.marks.get(&part).is_some_and(|&mark| mark >= since),
+            Some(since) => self
+                .marks
+                .get(part as usize)
+                .is_some_and(|&mark| mark > since),
         }
     }
 
@@ -113,16 +110,5 @@ mod tests {
         assert!(changes.changed_since(3, Some(6)));
         assert!(!changes.changed_since(9, Some(6)), "never touched");
         assert!(changes.changed_since(9, None));
-    }
-
-    #[test]
-    fn only_a_snapshot_with_every_part_changed_is_whole() {
-        let parts = StateSnapshot::Parts(vec![
-            (0, Part::Changed(b"ab".to_vec())),
-            (4, Part::Changed(b"c".to_vec())),
-        ]);
-        assert_eq!(parts.into_whole(), Some(b"abc".to_vec()));
-        let partial = StateSnapshot::Parts(vec![(0, Part::Unchanged)]);
-        assert_eq!(partial.into_whole(), None);
     }
 }

@@ -46,6 +46,9 @@ pub struct ContinuousAggregate {
     /// Its groups by key group, and which changed when: what its
     /// incremental checkpoints need ([`super::continuous_state`]).
     pub(super) key_groups: KeyGroupIndex,
+    /// What it was made of, to make another like it (a restore's
+    /// staging).
+    pub(super) made_of: (AggregateParams, Schema),
 }
 
 impl ContinuousAggregate {
@@ -55,6 +58,7 @@ impl ContinuousAggregate {
             inner: Aggregate::new(params, input, AggregateMode::Complete)?,
             live: Vec::new(),
             key_groups: KeyGroupIndex::default(),
+            made_of: (params.clone(), input.clone()),
         })
     }
 

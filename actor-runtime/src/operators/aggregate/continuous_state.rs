@@ -1,19 +1,23 @@
 //! The continuous aggregate's checkpoints, incremental: its groups are
 //! kept by key group (of the hash of their group key, over
-//! [`STATE_KEY_GROUPS`]), every batch notes the key groups it touched,
-//! and a snapshot hands a part per key group holding live groups — bytes
-//! for those touched since the checkpoint the task names, "unchanged" for
-//! the rest ([`crate::state::parts`]). State that grows with every key
-//! ever seen is then written in proportion to what changed, not to its
-//! size.
+//! [`STATE_KEY_GROUPS`]), every batch notes the groups it touched, and a
+//! snapshot hands a part per key group ([`crate::state::parts`]):
+//! "unchanged" when none of its groups was touched since the checkpoint
+//! the task names; the touched groups alone, appended, when they are few;
+//! the whole key group again once what was appended to it since it was
+//! last written whole passes half its groups. State that grows with every
+//! key ever seen is then written in proportion to the groups that
+//! changed, not to its size.
 //!
-//! A part is the archive of one state batch, behind its length: the
-//! keys, each aggregate's state (what a partial aggregate emits) and the
-//! group's net row count (`__rows`). Parts concatenated are what a
-//! restore reads; at another parallelism each old subtask's rows are
-//! split by where their keys now go ([`Rescaled::owned_rows`]).
+//! A piece is the archive of one state batch, behind its length: the
+//! keys, each aggregate's state (what a partial aggregate emits), how
+//! many values each `sum` holds (`__valuesN`: a retraction needs it, and
+//! the partial state has only the sum) and the group's net row count
+//! (`__rows`, 0 for a group whose rows were all retracted). A restore reads pieces in order and a group's later row
+//! replaces its earlier one; at another parallelism each old subtask's
+//! rows are split by where their keys now go ([`Rescaled::owned_rows`]).
 
-use super::ContinuousAggregate;
+use super::{AggregateFunction, ContinuousAggregate};
 use crate::attempt::batch_from_bytes;
 use crate::checkpoint::Rescaled;
 use crate::data::{Batch, Column, ColumnData, ColumnView, DataType, Field, Schema, ValuesView};
@@ -37,7 +41,12 @@ const ROWS: &str = "__rows";
 pub struct KeyGroupIndex {
     of_group: Vec<u32>,
     members: Vec<Vec<u32>>,
+    /// Of key groups.
     changes: ChangedParts,
+    /// Of groups.
+    group_changes: ChangedParts,
+    /// Per key group: groups appended since it was last written whole.
+    appended: Vec<usize>,
 }
 
 impl KeyGroupIndex {
@@ -50,6 +59,7 @@ impl KeyGroupIndex {
         }
         if self.members.is_empty() {
             self.members = vec![Vec::new(); STATE_KEY_GROUPS as usize];
+            self.appended = vec![0; STATE_KEY_GROUPS as usize];
         }
         let hashes = hash_rows(key_columns, rows);
         for (&g, hash) in groups.iter().zip(hashes) {
@@ -62,10 +72,18 @@ impl KeyGroupIndex {
     }
 
     /// Notes that group `g` changes now.
+    #[inline]
     pub fn touch(&mut self, g: u32) {
         if let Some(&key_group) = self.of_group.get(g as usize) {
             self.changes.touch(key_group);
+            self.group_changes.touch(g);
         }
+    }
+
+    /// Notes that the snapshot of `checkpoint` was taken.
+    fn taken(&mut self, checkpoint: u64) {
+        self.changes.taken(checkpoint);
+        self.group_changes.taken(checkpoint);
     }
 }
 
@@ -81,68 +99,127 @@ impl ContinuousAggregate {
     /// Saved rows: the state schema and `__rows`.
     fn saved_schema(&self) -> Schema {
         let mut fields = self.inner.state_schema().fields;
+        for a in self.sums() {
+            fields.push(Field::new(format!("__values{a}"), DataType::Int64));
+        }
         fields.push(Field::new(ROWS, DataType::Int64));
         Schema::new(fields)
     }
 
-    /// Its state at `checkpoint`, a part per key group with live groups:
-    /// bytes for those touched after the snapshot of `since`.
+    /// The aggregates that are sums: their state is the sum alone, but
+    /// a retraction needs how many values it holds, saved beside it.
+    fn sums(&self) -> Vec<usize> {
+        let accumulators = &self.inner.table.accumulators;
+        (0..accumulators.len())
+            .filter(|&a| accumulators[a].function == AggregateFunction::Sum)
+            .collect()
+    }
+
+    /// Its state at `checkpoint`, a part per key group that has groups,
+    /// relative to the snapshot of `since` (see the module header).
     pub(super) fn snapshot_in_parts(
         &mut self,
         checkpoint: u64,
         since: Option<u64>,
     ) -> Result<Option<StateSnapshot>, OperatorError> {
-        let (schema, state_schema) = (self.saved_schema(), self.inner.state_schema());
         let mut parts = Vec::new();
-        for (key_group, members) in self.key_groups.members.iter().enumerate() {
-            let live: Vec<u32> = members
-                .iter()
-                .copied()
-                .filter(|&g| self.live.get(g as usize).is_some_and(|&n| n > 0))
-                .collect();
-            if live.is_empty() {
+        for key_group in 0..self.key_groups.members.len() {
+            let index = &self.key_groups;
+            let members = &index.members[key_group];
+            if members.is_empty() {
                 continue;
             }
-            let key_group = key_group as u32;
-            if !self.key_groups.changes.changed_since(key_group, since) {
-                parts.push((key_group, Part::Unchanged));
+            let id = key_group as u32;
+            if since.is_some() && !index.changes.changed_since(id, since) {
+                parts.push((id, Part::Unchanged));
                 continue;
             }
-            let state = self.inner.table.state_rows(&state_schema, &live)?;
-            let mut columns = state.columns().to_vec();
-            columns.push(Column {
-                validity: None,
-                data: ColumnData::Int64(live.iter().map(|&g| self.live[g as usize]).collect()),
-            });
-            let batch = Batch::new(schema.clone(), live.len(), columns)?;
-            let mut bytes = Vec::new();
-            batch.to_bytes().to_vec().encode(&mut bytes);
-            parts.push((key_group, Part::Changed(bytes)));
+            let touched: Vec<u32> = match since {
+                None => Vec::new(),
+                Some(_) => members
+                    .iter()
+                    .copied()
+                    .filter(|&g| index.group_changes.changed_since(g, since))
+                    .collect(),
+            };
+            let appended = index.appended[key_group] + touched.len();
+            let part = if since.is_some() && appended * 2 <= members.len() {
+                // Retracted groups too: their zero count replaces a row.
+                self.key_groups.appended[key_group] = appended;
+                Part::Appended(self.encode_groups(&touched)?)
+            } else {
+                let live: Vec<u32> = members
+                    .iter()
+                    .copied()
+                    .filter(|&g| self.live.get(g as usize).is_some_and(|&n| n > 0))
+                    .collect();
+                self.key_groups.appended[key_group] = 0;
+                Part::Changed(self.encode_groups(&live)?)
+            };
+            parts.push((id, part));
         }
-        self.key_groups.changes.taken(checkpoint);
+        self.key_groups.taken(checkpoint);
         Ok(Some(StateSnapshot::Parts(parts)))
+    }
+
+    /// The saved rows of `groups`: their state and row counts.
+    fn saved_rows(&self, groups: &[u32]) -> Result<Batch, OperatorError> {
+        let state = self
+            .inner
+            .table
+            .state_rows(&self.inner.state_schema(), groups)?;
+        let mut columns = state.columns().to_vec();
+        let counts = |of: &[i64]| Column {
+            validity: None,
+            data: ColumnData::Int64(groups.iter().map(|&g| of[g as usize]).collect()),
+        };
+        for a in self.sums() {
+            columns.push(counts(&self.inner.table.accumulators[a].counts));
+        }
+        columns.push(counts(&self.live));
+        Ok(Batch::new(self.saved_schema(), groups.len(), columns)?)
+    }
+
+    /// One piece: the saved rows of `groups`, behind their length.
+    fn encode_groups(&self, groups: &[u32]) -> Result<Vec<u8>, OperatorError> {
+        let mut bytes = Vec::new();
+        self.saved_rows(groups)?
+            .to_bytes()
+            .to_vec()
+            .encode(&mut bytes);
+        Ok(bytes)
     }
 
     /// Takes back the saved state of this subtask.
     pub(super) fn restore_saved(&mut self, bytes: &[u8]) -> Result<(), OperatorError> {
         for batch in self.decode_saved(bytes)? {
-            self.absorb(&batch)?;
+            self.absorb(&batch, Absorb::Replace)?;
         }
         Ok(())
     }
 
-    /// Takes back this subtask's share of every old subtask's state.
+    /// Takes back this subtask's share of every old subtask's state:
+    /// each old state is read on its own (its later rows replacing
+    /// earlier ones), then added in, so the same key in two old states
+    /// (an unkeyed aggregate's) sums.
     pub(super) fn restore_share(&mut self, from: &Rescaled<'_>) -> Result<(), OperatorError> {
         for (old, bytes) in from.states {
+            let (params, input) = &self.made_of;
+            let mut staging = ContinuousAggregate::new(params, input)?;
             for batch in self.decode_saved(bytes)? {
                 let owned = match from.keys {
                     Some(_) => from.owned_rows(&batch, "aggregate state")?,
                     None if from.adopts(*old) => batch,
                     None => continue,
                 };
-                if owned.num_rows() > 0 {
-                    self.absorb(&owned)?;
-                }
+                staging.absorb(&owned, Absorb::Replace)?;
+            }
+            let live: Vec<u32> = (0..staging.live.len() as u32)
+                .filter(|&g| staging.live[g as usize] > 0)
+                .collect();
+            if !live.is_empty() {
+                let rows = staging.saved_rows(&live)?;
+                self.absorb(&rows, Absorb::Add)?;
             }
         }
         Ok(())
@@ -166,16 +243,10 @@ impl ContinuousAggregate {
         Ok(batches)
     }
 
-    /// Merges saved rows into its groups, with their row counts.
-    fn absorb(&mut self, batch: &Batch) -> Result<(), OperatorError> {
+    /// Takes saved rows into its groups, with their row counts.
+    fn absorb(&mut self, batch: &Batch, how: Absorb) -> Result<(), OperatorError> {
         let rows = batch.num_rows();
-        let width = batch.columns().len() - 1;
-        let state = Batch::new(
-            self.inner.state_schema(),
-            rows,
-            batch.columns()[..width].to_vec(),
-        )?;
-        self.inner.merge_state(std::slice::from_ref(&state))?;
+        let width = self.inner.state_schema().fields.len();
         let columns = views(batch);
         let keys: Vec<&ColumnView<'_>> = columns[..self.inner.shape.key_fields.len()]
             .iter()
@@ -183,14 +254,57 @@ impl ContinuousAggregate {
         let groups = self.inner.table.groups_of(&keys, rows)?;
         self.key_groups.place(&keys, rows, &groups);
         self.live.resize(self.inner.table.len(), 0);
-        let ValuesView::Int64(counts) = columns[width].values else {
-            return Err(OperatorError::BadInput(format!(
-                "aggregate state: {ROWS} is not BIGINT"
-            )));
+        if how == Absorb::Replace {
+            for &g in &groups {
+                self.live[g as usize] = 0;
+                for acc in &mut self.inner.table.accumulators {
+                    acc.reset(g as usize);
+                }
+            }
+        }
+        // A merge counts each saved sum as one value; the saved counts
+        // say how many it holds.
+        let sums = self.sums();
+        let before: Vec<Vec<i64>> = sums
+            .iter()
+            .map(|&a| {
+                let counts = &self.inner.table.accumulators[a].counts;
+                groups.iter().map(|&g| counts[g as usize]).collect()
+            })
+            .collect();
+        let state = Batch::new(
+            self.inner.state_schema(),
+            rows,
+            batch.columns()[..width].to_vec(),
+        )?;
+        self.inner.merge_state(std::slice::from_ref(&state))?;
+        let int64 = |at: usize| match columns[at].values {
+            ValuesView::Int64(values) => Ok(values),
+            _ => Err(OperatorError::BadInput(format!(
+                "aggregate state: {} is not BIGINT",
+                columns[at].name
+            ))),
         };
+        for (i, &a) in sums.iter().enumerate() {
+            let saved = int64(width + i)?;
+            let counts = &mut self.inner.table.accumulators[a].counts;
+            for (row, &g) in groups.iter().enumerate() {
+                counts[g as usize] = before[i][row] + saved[row];
+            }
+        }
+        let counts = int64(width + sums.len())?;
         for (&g, &count) in groups.iter().zip(counts) {
             self.live[g as usize] += count;
         }
         Ok(())
     }
+}
+
+/// How saved rows meet a group that already holds some.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Absorb {
+    /// They replace it: a later piece of the same subtask's state.
+    Replace,
+    /// They add to it: another old subtask's state.
+    Add,
 }

@@ -2,6 +2,7 @@
 //! line: it parses arguments and dispatches to the benchmark modules.
 
 mod batch;
+mod checkpoint;
 mod nexmark;
 mod rusage;
 mod shuffle;
@@ -24,6 +25,9 @@ enum Command {
     /// Building, archiving and validated in-place access of columnar
     /// batches shaped like Nexmark bids.
     Batch(batch::BatchArgs),
+    /// Full against incremental checkpoints of a continuous aggregate
+    /// over millions of keys: snapshot, write and restore.
+    Checkpoint(checkpoint::CheckpointArgs),
     /// Push, commit, fetch and verify against running shuffle nodes.
     Shuffle(shuffle::ShuffleArgs),
     /// Write a throw-away TLS identity (cert.pem, key.pem, ca.pem) and a
@@ -48,6 +52,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Batch(args) => batch::run(&args),
+        Command::Checkpoint(args) => checkpoint::run(&args),
         Command::Shuffle(args) => shuffle::run(&args),
         Command::Sort(args) => sort::run(&args),
         Command::Identity { dir } => shuffle::write_identity(&dir),

@@ -5,7 +5,8 @@
 //! worker is killed with -9 once such a checkpoint is complete; the job
 //! restores from it — reading parts out of several checkpoints — and the
 //! changelog it committed, applied in order, is exactly the batch
-//! aggregate of every bid: nothing lost, nothing counted twice. Stopped
+//! aggregate of every bid: nothing lost, nothing counted twice; the
+//! surviving worker's metrics time the restore. Stopped
 //! with a savepoint after such a checkpoint, the job's savepoint holds
 //! every task's state whole, and resumed from it at parallelism 3 each
 //! key's groups follow it to its new subtask, exactly again.
@@ -146,6 +147,17 @@ fn a_killed_worker_restores_incremental_checkpoints_exactly() {
         .filter_map(|r| r.as_u64())
         .collect();
     assert!(!restores.is_empty(), "restored: {history:#}");
+    // The surviving worker says how long its restores took.
+    let restored: f64 = cluster
+        .worker_metrics()
+        .iter()
+        .flat_map(|text| text.lines().map(str::to_string).collect::<Vec<_>>())
+        .filter_map(|line| {
+            let value = line.strip_prefix("faro_worker_checkpoint_restore_seconds_count ")?;
+            value.trim().parse::<f64>().ok()
+        })
+        .sum();
+    assert!(restored >= 1.0, "no restore in the workers' metrics");
     let shared = incremental(&history);
     assert!(
         shared.iter().any(|c| c <= &restores[0]),

@@ -15,6 +15,8 @@ pub struct Process {
     pub faro: FaroProcess,
     /// What it printed when it came up.
     pub line: String,
+    /// Where it serves `/metrics` (a worker's), if it said.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// Spawns `faro ARGS EXTRA` and waits for its first line.
@@ -25,7 +27,11 @@ fn spawn(args: &[&str], extra: &[String]) -> Process {
             .chain(extra.iter().cloned()),
     );
     let line = faro.next_line();
-    Process { faro, line }
+    Process {
+        faro,
+        line,
+        metrics: None,
+    }
 }
 
 pub struct Cluster {
@@ -48,6 +54,24 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// The `/metrics` text of every worker still answering.
+    pub fn worker_metrics(&self) -> Vec<String> {
+        self.workers
+            .iter()
+            .filter_map(|w| w.metrics)
+            .filter_map(|addr| {
+                super::jobs::agent()
+                    .get(&format!("http://{addr}/metrics"))
+                    .header("authorization", &super::jobs::bearer())
+                    .call()
+                    .ok()?
+                    .body_mut()
+                    .read_to_string()
+                    .ok()
+            })
+            .collect()
+    }
+
     /// kill -9 the shuffle node and start it again on the same address
     /// (with its disk wiped if `wipe`).
     pub fn restart_node(&mut self, wipe: bool) {
@@ -165,8 +189,14 @@ pub fn start_worker(setup: &Setup, control: &str) -> Process {
         "127.0.0.1:0".into(),
         "--allow-write".into(),
         setup.dir.path().display().to_string(),
+        "--metrics".into(),
+        "127.0.0.1:0".into(),
     ]);
-    let worker = spawn(&["worker", "--loopback"], &extra);
+    extra.extend(super::token_args(setup));
+    let mut worker = spawn(&["worker", "--loopback"], &extra);
+    // First where it serves metrics, then that it registered.
+    worker.metrics = Some(super::announced_addr(&worker.line));
+    worker.line = worker.faro.next_line();
     assert!(worker.line.contains("registered"), "{:?}", worker.line);
     worker
 }

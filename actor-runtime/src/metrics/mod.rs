@@ -63,6 +63,8 @@ pub struct WorkerMetrics {
     watermark: GaugeVec,
     attempts: IntCounterVec,
     attempt_seconds: Histogram,
+    restore_seconds: Histogram,
+    restored_bytes: prometheus::IntCounter,
     running: IntGauge,
     slots: IntGauge,
     /// Jobs with series, oldest first.
@@ -168,6 +170,26 @@ impl WorkerMetrics {
                     )
                 }),
             ),
+            restore_seconds: registered(
+                &r,
+                // 1 ms … ~17 min, doubling.
+                exponential_buckets(1e-3, 2.0, 21).and_then(|buckets| {
+                    Histogram::with_opts(
+                        HistogramOpts::new(
+                            "faro_worker_checkpoint_restore_seconds",
+                            "Time a task took to read its checkpointed state and hand it to its operators",
+                        )
+                        .buckets(buckets),
+                    )
+                }),
+            ),
+            restored_bytes: registered(
+                &r,
+                prometheus::IntCounter::new(
+                    "faro_worker_checkpoint_restored_bytes_total",
+                    "Bytes of checkpointed state tasks on this worker read to restore",
+                ),
+            ),
             running: registered(
                 &r,
                 IntGauge::new("faro_worker_running_attempts", "Attempts running now"),
@@ -197,6 +219,7 @@ impl WorkerMetrics {
             late_records: self.late_records.with_label_values(&labels),
             state_bytes: self.state_bytes.with_label_values(&labels),
             watermark: (self.watermark.clone(), labels.map(str::to_string)),
+            restores: (self.restore_seconds.clone(), self.restored_bytes.clone()),
             progress: TaskProgress::default(),
         }
     }

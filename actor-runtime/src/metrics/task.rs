@@ -26,6 +26,9 @@ pub struct TaskMetrics {
     /// The series appears with the task's first watermark: a batch task
     /// has none, and a zero would read as 1970.
     pub(super) watermark: (GaugeVec, [String; 3]),
+    /// The worker's restore duration and bytes (not per task: a restore
+    /// is rare, and its time matters across the worker).
+    pub(super) restores: (prometheus::Histogram, IntCounter),
     /// The same watermark for this attempt alone, for status displays
     /// (the gauge's series is per subtask, shared by its attempts).
     pub(super) progress: TaskProgress,
@@ -81,6 +84,12 @@ impl TaskMetrics {
     pub fn batch_in(&self, rows: usize, bytes: usize) {
         self.records_in.inc_by(rows as u64);
         self.bytes_in.inc_by(bytes as u64);
+    }
+
+    /// Counts a restore from a checkpoint: how long and how many bytes.
+    pub fn restored(&self, took: Duration, bytes: usize) {
+        self.restores.0.observe(took.as_secs_f64());
+        self.restores.1.inc_by(bytes as u64);
     }
 
     /// Counts a batch the task shipped.

@@ -95,6 +95,7 @@ impl Running {
         };
         let checkpoint = plan.checkpoint;
         let subtask = link.key.subtask;
+        let started = Instant::now();
         let mut files: BTreeMap<(usize, u32), TaskState> = BTreeMap::new();
         let mut bytes_read = 0;
         for slot in &plan.slots {
@@ -149,9 +150,11 @@ impl Running {
                 self.restore_error(checkpoint, format!("{}: {e}", Location::shown(&plan.dir)))
             })?;
         }
+        self.metrics.restored(started.elapsed(), bytes_read);
         tracing::info!(
             checkpoint,
             bytes = bytes_read,
+            ms = started.elapsed().as_millis() as u64,
             in_flight = self.replay.len(),
             "restored from a checkpoint"
         );

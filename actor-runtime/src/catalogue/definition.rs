@@ -295,6 +295,12 @@ impl BuildContext<'_> {
         self.step.changelog
     }
 
+    /// Whether the job is checkpointed (a stateful operator then keeps
+    /// what incremental snapshots need).
+    pub fn checkpointing(&self) -> bool {
+        self.step.checkpointing
+    }
+
     /// Which part of a split operator the step runs.
     pub fn phase(&self) -> Phase {
         self.step.phase

@@ -26,7 +26,7 @@
 
 use std::collections::HashMap;
 
-use super::continuous_state::KeyGroupIndex;
+use super::key_groups::KeyGroupIndex;
 use super::retract::SignedError;
 use super::{Aggregate, AggregateMode, AggregateParams};
 use crate::checkpoint::Rescaled;
@@ -82,7 +82,7 @@ impl ContinuousAggregate {
             // The groups are known; folding finds the same ones again.
             let folded = self.inner.fold(&mut table, rows, false);
             self.inner.table = table;
-            return folded;
+            return folded.map(drop);
         };
         let input = rows.input(EvalContext::default());
         for a in 0..self.inner.table.accumulators.len() {

@@ -1,91 +1,29 @@
 //! The continuous aggregate's checkpoints, incremental: its groups are
-//! kept by key group (of the hash of their group key, over
-//! [`STATE_KEY_GROUPS`]), every batch notes the groups it touched, and a
-//! snapshot hands a part per key group ([`crate::state::parts`]):
-//! "unchanged" when none of its groups was touched since the checkpoint
-//! the task names; the touched groups alone, appended, when they are few;
-//! the whole key group again once what was appended to it since it was
-//! last written whole passes half its groups. State that grows with every
-//! key ever seen is then written in proportion to the groups that
-//! changed, not to its size.
+//! kept by key group, and a snapshot hands a part per key group as
+//! [`super::key_groups::KeyGroupIndex::plan`] decides — unchanged, the touched groups
+//! appended, or whole ([`crate::state::parts`]).
 //!
 //! A piece is the archive of one state batch, behind its length: the
 //! keys, each aggregate's state (what a partial aggregate emits), how
 //! many values each `sum` holds (`__valuesN`: a retraction needs it, and
 //! the partial state has only the sum) and the group's net row count
-//! (`__rows`, 0 for a group whose rows were all retracted). A restore reads pieces in order and a group's later row
-//! replaces its earlier one; at another parallelism each old subtask's
-//! rows are split by where their keys now go ([`Rescaled::owned_rows`]).
+//! (`__rows`, 0 for a group whose rows were all retracted). A restore
+//! reads pieces in order and a group's later row replaces its earlier
+//! one; at another parallelism each old subtask's rows are split by where
+//! their keys now go ([`Rescaled::owned_rows`]).
 
+use super::key_groups::Piece;
 use super::{AggregateFunction, ContinuousAggregate};
 use crate::attempt::batch_from_bytes;
 use crate::checkpoint::Rescaled;
 use crate::data::{Batch, Column, ColumnData, ColumnView, DataType, Field, Schema, ValuesView};
-use crate::kernels::hash::hash_rows;
 use crate::kernels::views;
 use crate::operator::OperatorError;
-use crate::state::key_group::key_group_of;
-use crate::state::parts::{ChangedParts, Part, StateSnapshot};
+use crate::state::parts::{Part, StateSnapshot};
 use crate::state::StateValue;
-
-/// Key groups the state is split into for checkpoints: the default
-/// count of a job's, whatever the job's routing uses, since a part only
-/// needs to be a stable share of the keys.
-pub const STATE_KEY_GROUPS: u32 = crate::state::DEFAULT_KEY_GROUPS;
 
 /// The column of a saved group's net row count.
 const ROWS: &str = "__rows";
-
-/// Which key group each group is in, its members, and which changed.
-#[derive(Debug, Default)]
-pub struct KeyGroupIndex {
-    of_group: Vec<u32>,
-    members: Vec<Vec<u32>>,
-    /// Of key groups.
-    changes: ChangedParts,
-    /// Of groups.
-    group_changes: ChangedParts,
-    /// Per key group: groups appended since it was last written whole.
-    appended: Vec<usize>,
-}
-
-impl KeyGroupIndex {
-    /// Places the groups `groups_of` just created (numbered past those
-    /// placed, in order of their first row) in their key groups.
-    pub fn place(&mut self, key_columns: &[&ColumnView<'_>], rows: usize, groups: &[u32]) {
-        let placed = self.of_group.len();
-        if groups.iter().all(|&g| (g as usize) < placed) {
-            return;
-        }
-        if self.members.is_empty() {
-            self.members = vec![Vec::new(); STATE_KEY_GROUPS as usize];
-            self.appended = vec![0; STATE_KEY_GROUPS as usize];
-        }
-        let hashes = hash_rows(key_columns, rows);
-        for (&g, hash) in groups.iter().zip(hashes) {
-            if g as usize == self.of_group.len() {
-                let key_group = key_group_of(hash, STATE_KEY_GROUPS);
-                self.of_group.push(key_group);
-                self.members[key_group as usize].push(g);
-            }
-        }
-    }
-
-    /// Notes that group `g` changes now.
-    #[inline]
-    pub fn touch(&mut self, g: u32) {
-        if let Some(&key_group) = self.of_group.get(g as usize) {
-            self.changes.touch(key_group);
-            self.group_changes.touch(g);
-        }
-    }
-
-    /// Notes that the snapshot of `checkpoint` was taken.
-    fn taken(&mut self, checkpoint: u64) {
-        self.changes.taken(checkpoint);
-        self.group_changes.taken(checkpoint);
-    }
-}
 
 fn names(schema: &Schema) -> Vec<&str> {
     schema.fields.iter().map(|f| f.name.as_str()).collect()
@@ -116,49 +54,31 @@ impl ContinuousAggregate {
     }
 
     /// Its state at `checkpoint`, a part per key group that has groups,
-    /// relative to the snapshot of `since` (see the module header).
+    /// relative to the snapshot of `since` (see [`super::key_groups::KeyGroupIndex::plan`]).
     pub(super) fn snapshot_in_parts(
         &mut self,
         checkpoint: u64,
         since: Option<u64>,
     ) -> Result<Option<StateSnapshot>, OperatorError> {
-        let mut parts = Vec::new();
-        for key_group in 0..self.key_groups.members.len() {
-            let index = &self.key_groups;
-            let members = &index.members[key_group];
-            if members.is_empty() {
-                continue;
-            }
-            let id = key_group as u32;
-            if since.is_some() && !index.changes.changed_since(id, since) {
-                parts.push((id, Part::Unchanged));
-                continue;
-            }
-            let touched: Vec<u32> = match since {
-                None => Vec::new(),
-                Some(_) => members
-                    .iter()
-                    .copied()
-                    .filter(|&g| index.group_changes.changed_since(g, since))
-                    .collect(),
-            };
-            let appended = index.appended[key_group] + touched.len();
-            let part = if since.is_some() && appended * 2 <= members.len() {
+        let plan = self.key_groups.plan(checkpoint, since);
+        let mut parts = Vec::with_capacity(plan.len());
+        for (key_group, piece) in plan {
+            let part = match piece {
+                Piece::Unchanged => Part::Unchanged,
                 // Retracted groups too: their zero count replaces a row.
-                self.key_groups.appended[key_group] = appended;
-                Part::Appended(self.encode_groups(&touched)?)
-            } else {
-                let live: Vec<u32> = members
-                    .iter()
-                    .copied()
-                    .filter(|&g| self.live.get(g as usize).is_some_and(|&n| n > 0))
-                    .collect();
-                self.key_groups.appended[key_group] = 0;
-                Part::Changed(self.encode_groups(&live)?)
+                Piece::Append(touched) => Part::Appended(self.encode_groups(&touched)?),
+                Piece::Whole => {
+                    let members = self.key_groups.members_of(key_group);
+                    let live: Vec<u32> = members
+                        .iter()
+                        .copied()
+                        .filter(|&g| self.live.get(g as usize).is_some_and(|&n| n > 0))
+                        .collect();
+                    Part::Changed(self.encode_groups(&live)?)
+                }
             };
-            parts.push((id, part));
+            parts.push((key_group, part));
         }
-        self.key_groups.taken(checkpoint);
         Ok(Some(StateSnapshot::Parts(parts)))
     }
 

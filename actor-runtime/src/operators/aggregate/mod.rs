@@ -23,6 +23,8 @@ mod accumulator;
 mod continuous;
 mod continuous_state;
 mod definition;
+mod key_groups;
+mod pieces;
 mod retract;
 mod schema;
 mod table;
@@ -32,6 +34,9 @@ use std::path::PathBuf;
 use accumulator::{Accumulator, SumOverflow};
 pub use continuous::ContinuousAggregate;
 pub use definition::{AggregateDefinition, AggregateFunction, AggregateParams, AggregateSpec};
+use key_groups::KeyGroupIndex;
+pub use key_groups::STATE_KEY_GROUPS;
+pub use pieces::StatePiece;
 pub use retract::retractable;
 use schema::accumulators;
 pub use schema::AggregateShape;
@@ -72,6 +77,9 @@ pub struct Aggregate {
     budget: Option<u64>,
     spill_dir: PathBuf,
     spills: Vec<SpillWriter>,
+    /// Which groups changed when, once a checkpointed window asks
+    /// ([`Aggregate::track_changes`]).
+    changes: Option<KeyGroupIndex>,
 }
 
 /// Whether `params` can be split into partial and final aggregates.
@@ -124,6 +132,7 @@ impl Aggregate {
             budget: params.memory_bytes,
             spill_dir: PathBuf::new(),
             spills: Vec::new(),
+            changes: None,
         })
     }
 
@@ -147,13 +156,14 @@ impl Aggregate {
         std::mem::replace(&mut self.table, fresh)
     }
 
-    /// Folds one batch (raw rows, or state in final mode) into `table`.
+    /// Folds one batch (raw rows, or state in final mode) into `table`;
+    /// returns each row's group.
     fn fold(
         &self,
         table: &mut GroupTable,
         rows: &Rows<'_>,
         merging: bool,
-    ) -> Result<(), OperatorError> {
+    ) -> Result<Vec<u32>, OperatorError> {
         let key_columns: Vec<_> = if merging {
             rows.columns[..self.shape.key_fields.len()].iter().collect()
         } else {
@@ -188,7 +198,7 @@ impl Aggregate {
                     .map_err(|overflow| self.overflow(a, rows, overflow))?;
             }
         }
-        Ok(())
+        Ok(groups)
     }
 
     /// The error for aggregate `a`'s sum leaving BIGINT's range at a row
@@ -235,9 +245,10 @@ impl Aggregate {
     /// groups: a restore.
     pub fn merge_state(&mut self, batches: &[Batch]) -> Result<(), OperatorError> {
         let mut table = std::mem::replace(&mut self.table, GroupTable::empty());
-        let merged = batches
-            .iter()
-            .try_for_each(|batch| self.fold(&mut table, &Rows::of_batch(batch), true));
+        let merged = batches.iter().try_for_each(|batch| {
+            self.fold(&mut table, &Rows::of_batch(batch), true)
+                .map(drop)
+        });
         self.table = table;
         merged
     }
@@ -312,7 +323,14 @@ impl Operator for Aggregate {
         let mut table = std::mem::replace(&mut self.table, GroupTable::empty());
         let folded = self.fold(&mut table, rows, merging);
         self.table = table;
-        folded?;
+        let groups = folded?;
+        if let Some(changes) = &mut self.changes {
+            let keys: Vec<_> = self.keys.iter().map(|&k| &rows.columns[k]).collect();
+            changes.place(&keys, rows.rows, &groups);
+            for g in groups {
+                changes.touch(g);
+            }
+        }
         if self.over_budget() {
             if self.mode == AggregateMode::Partial {
                 let table = self.take_table();

@@ -105,6 +105,15 @@ impl WindowAggregate {
         Ok(Self { windows })
     }
 
+    /// Makes its snapshots incremental (a checkpointed job's): aligned
+    /// windows track the groups they change.
+    pub fn incremental(mut self) -> Self {
+        if let Windows::Aligned(windows) = self.windows {
+            self.windows = Windows::Aligned(Box::new(windows.incremental()));
+        }
+        self
+    }
+
     fn windows(&self) -> &dyn Operator {
         match &self.windows {
             Windows::Aligned(w) => w.as_ref(),
@@ -166,8 +175,12 @@ impl Operator for WindowAggregate {
         Ok(())
     }
 
-    fn snapshot_state(&mut self, checkpoint: u64) -> Result<Option<Vec<u8>>, OperatorError> {
-        self.inner().snapshot_state(checkpoint)
+    fn snapshot_parts(
+        &mut self,
+        checkpoint: u64,
+        since: Option<u64>,
+    ) -> Result<Option<crate::state::parts::StateSnapshot>, OperatorError> {
+        self.inner().snapshot_parts(checkpoint, since)
     }
 
     fn restore_state(&mut self, state: &[u8]) -> Result<(), OperatorError> {
@@ -235,9 +248,10 @@ impl OperatorDefinition for WindowDefinition {
             memory_bytes: Some(context.budget(params.memory_bytes)),
             ..params.clone()
         };
-        Ok(Built::Operator(Box::new(WindowAggregate::new(
-            &params,
-            &context.input(0),
-        )?)))
+        let mut windows = WindowAggregate::new(&params, &context.input(0))?;
+        if context.checkpointing() {
+            windows = windows.incremental();
+        }
+        Ok(Built::Operator(Box::new(windows)))
     }
 }

@@ -12,12 +12,16 @@
 //!
 //! At a checkpoint the open windows' groups, the watermark and the late
 //! count are snapshotted (`aligned_state`), and restored before the
-//! operator opens.
+//! operator opens. In a checkpointed job each window's aggregate tracks
+//! the groups it changes, and a snapshot is incremental: a part per
+//! window and key group, unchanged, appended to or whole (numbered
+//! `1 + window id × 128 + key group`, where a window's id is the
+//! smallest no other open window has; part 0 is the header).
 
 use std::collections::BTreeMap;
 
 use super::aggregate::with_bounds;
-use super::aligned_state::AlignedSnapshot;
+use super::aligned_state::{decode, encode_header, encode_rows, Saved, WindowKey};
 use super::assign::{Assigner, Window};
 use super::WindowParams;
 use crate::checkpoint::Rescaled;
@@ -25,7 +29,10 @@ use crate::data::{Batch, Schema, ValuesView};
 use crate::kernels::take::take_batch;
 use crate::message::Watermark;
 use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
-use crate::operators::aggregate::{Aggregate, AggregateMode, AggregateParams};
+use crate::operators::aggregate::{
+    Aggregate, AggregateMode, AggregateParams, StatePiece, STATE_KEY_GROUPS,
+};
+use crate::state::parts::{Part, StateSnapshot};
 
 /// Milliseconds since the epoch, by the wall clock.
 pub fn wall_clock_ms() -> i64 {
@@ -53,9 +60,16 @@ pub struct AlignedWindows {
     output: Schema,
     lateness: i64,
     watermark: Watermark,
-    open: BTreeMap<(i64, i64), Aggregate>,
+    open: BTreeMap<WindowKey, Aggregate>,
     context: Option<OperatorContext>,
     late_rows: u64,
+    /// Checkpointed: windows track their changes, for incremental
+    /// snapshots.
+    incremental: bool,
+    /// Each open window's id, numbering its parts.
+    ids: BTreeMap<WindowKey, u32>,
+    /// The checkpoint of the newest snapshot taken (0: none).
+    taken: u64,
 }
 
 impl AlignedWindows {
@@ -87,7 +101,32 @@ impl AlignedWindows {
             open: BTreeMap::new(),
             context: None,
             late_rows: 0,
+            incremental: false,
+            ids: BTreeMap::new(),
+            taken: 0,
         })
+    }
+
+    /// Makes its snapshots incremental (in a checkpointed job): each
+    /// window's aggregate tracks the groups it changes.
+    pub fn incremental(mut self) -> Self {
+        self.incremental = true;
+        self
+    }
+
+    /// A fresh aggregate for a window opening now, with its id.
+    fn open_window(&mut self, key: WindowKey) -> Result<&mut Aggregate, OperatorError> {
+        let mut aggregate = Aggregate::new(&self.params, &self.input, AggregateMode::Complete)?;
+        if self.incremental {
+            aggregate.track_changes(self.taken);
+        }
+        if let Some(context) = &self.context {
+            aggregate.open(context)?;
+        }
+        let used: std::collections::BTreeSet<u32> = self.ids.values().copied().collect();
+        let id = (0..).find(|id| !used.contains(id)).unwrap_or(0);
+        self.ids.insert(key, id);
+        Ok(self.open.entry(key).or_insert(aggregate))
     }
 
     /// The clock's time for this call, read once so that rows assigned by
@@ -117,6 +156,7 @@ impl AlignedWindows {
             let Some(mut aggregate) = self.open.remove(&(end, start)) else {
                 break;
             };
+            self.ids.remove(&(end, start));
             let mut results: Vec<Batch> = Vec::new();
             aggregate.end_input(0, &mut results)?;
             aggregate.close()?;
@@ -147,17 +187,42 @@ impl AlignedWindows {
 }
 
 impl AlignedWindows {
-    /// Takes the saved windows back into fresh aggregates.
-    fn restore(&mut self, snapshot: AlignedSnapshot) -> Result<(), OperatorError> {
-        self.watermark = Watermark(snapshot.watermark);
-        self.late_rows = snapshot.late_rows;
-        self.open.clear();
-        for (key, batches) in snapshot.windows {
-            let mut aggregate = Aggregate::new(&self.params, &self.input, AggregateMode::Complete)?;
-            aggregate.merge_state(&batches)?;
-            self.open.insert(key, aggregate);
+    /// Takes back one subtask's saved state: pieces in order, each row
+    /// replacing what its group held.
+    fn restore_saved(&mut self, saved: Saved) -> Result<(), OperatorError> {
+        self.watermark = Watermark(saved.watermark);
+        self.late_rows = saved.late_rows;
+        for (key, batch) in saved.pieces {
+            let aggregate = match self.open.contains_key(&key) {
+                true => self.open.get_mut(&key),
+                false => Some(self.open_window(key)?),
+            };
+            if let Some(aggregate) = aggregate {
+                aggregate.absorb_replacing(&batch)?;
+            }
         }
         Ok(())
+    }
+
+    /// Each window's state as whole state batches (its saved pieces
+    /// read in order): what an old subtask leaves a rescaled restore.
+    fn windows_of(&self, saved: Saved) -> Result<BTreeMap<WindowKey, Vec<Batch>>, OperatorError> {
+        let mut staging: BTreeMap<WindowKey, Aggregate> = BTreeMap::new();
+        for (key, batch) in saved.pieces {
+            let aggregate =
+                match staging.entry(key) {
+                    std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(entry) => entry.insert(
+                        Aggregate::new(&self.params, &self.input, AggregateMode::Complete)?,
+                    ),
+                };
+            aggregate.absorb_replacing(&batch)?;
+        }
+        let mut windows = BTreeMap::new();
+        for (key, mut aggregate) in staging {
+            windows.insert(key, aggregate.state_batches()?);
+        }
+        Ok(windows)
     }
 }
 
@@ -195,21 +260,37 @@ impl Operator for AlignedWindows {
         Ok(())
     }
 
-    fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<Vec<u8>>, OperatorError> {
-        let mut windows = Vec::with_capacity(self.open.len());
+    fn snapshot_parts(
+        &mut self,
+        checkpoint: u64,
+        since: Option<u64>,
+    ) -> Result<Option<StateSnapshot>, OperatorError> {
+        let header = encode_header(self.watermark.0, self.late_rows);
+        let mut parts = vec![(0, Part::Changed(header))];
         for (key, aggregate) in &mut self.open {
-            windows.push((*key, aggregate.state_batches()?));
+            let id = self.ids.get(key).copied().unwrap_or(0);
+            for (key_group, piece) in aggregate.snapshot_pieces(checkpoint, since)? {
+                let part = id
+                    .checked_mul(STATE_KEY_GROUPS)
+                    .and_then(|p| p.checked_add(key_group + 1))
+                    .ok_or_else(|| {
+                        OperatorError::BadInput(format!("window {id} past the part numbers"))
+                    })?;
+                let part_state = match piece {
+                    StatePiece::Unchanged => Part::Unchanged,
+                    StatePiece::Appended(batch) => Part::Appended(encode_rows(*key, &batch)),
+                    StatePiece::Whole(batch) => Part::Changed(encode_rows(*key, &batch)),
+                };
+                parts.push((part, part_state));
+            }
         }
-        let snapshot = AlignedSnapshot {
-            watermark: self.watermark.0,
-            late_rows: self.late_rows,
-            windows,
-        };
-        Ok(Some(snapshot.encode()))
+        parts.sort_by_key(|(part, _)| *part);
+        self.taken = self.taken.max(checkpoint);
+        Ok(Some(StateSnapshot::Parts(parts)))
     }
 
     fn restore_state(&mut self, state: &[u8]) -> Result<(), OperatorError> {
-        self.restore(AlignedSnapshot::decode(state)?)
+        self.restore_saved(decode(state)?)
     }
 
     /// Keyed (a hash edge feeds it), each old subtask's windows give up
@@ -218,19 +299,17 @@ impl Operator for AlignedWindows {
     /// the lowest saved, so no row the old subtasks would have counted is
     /// dropped as late.
     fn restore_rescaled(&mut self, from: &Rescaled<'_>) -> Result<(), OperatorError> {
-        let mut merged = AlignedSnapshot {
-            watermark: i64::MAX,
-            ..AlignedSnapshot::default()
-        };
-        let mut windows: BTreeMap<(i64, i64), Vec<Batch>> = BTreeMap::new();
+        let mut watermark = i64::MAX;
+        let mut late_rows = 0;
+        let mut windows: BTreeMap<WindowKey, Vec<Batch>> = BTreeMap::new();
         for (old, bytes) in from.states {
-            let snapshot = AlignedSnapshot::decode(bytes)?;
-            merged.watermark = merged.watermark.min(snapshot.watermark);
+            let saved = decode(bytes)?;
+            watermark = watermark.min(saved.watermark);
             let adopted = from.adopts(*old);
             if adopted {
-                merged.late_rows += snapshot.late_rows;
+                late_rows += saved.late_rows;
             }
-            for (key, batches) in snapshot.windows {
+            for (key, batches) in self.windows_of(saved)? {
                 for batch in batches {
                     let owned = match from.keys {
                         Some(_) => from.owned_rows(&batch, "window state")?,
@@ -243,8 +322,14 @@ impl Operator for AlignedWindows {
                 }
             }
         }
-        merged.windows = windows.into_iter().collect();
-        self.restore(merged)
+        self.watermark = Watermark(watermark);
+        self.late_rows = late_rows;
+        // Old subtasks' shares of one window add up.
+        for (key, batches) in windows {
+            let aggregate = self.open_window(key)?;
+            aggregate.merge_state(&batches)?;
+        }
+        Ok(())
     }
 
     fn process(
@@ -279,16 +364,12 @@ impl Operator for AlignedWindows {
         }
         for (key, picks) in per_window {
             let batch = take_batch(&self.input, &rows.columns, &picks)?;
-            let aggregate = match self.open.entry(key) {
-                std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
-                std::collections::btree_map::Entry::Vacant(entry) => {
-                    let mut aggregate =
-                        Aggregate::new(&self.params, &self.input, AggregateMode::Complete)?;
-                    if let Some(context) = &self.context {
-                        aggregate.open(context)?;
-                    }
-                    entry.insert(aggregate)
-                }
+            let aggregate = match self.open.contains_key(&key) {
+                true => self.open.get_mut(&key),
+                false => Some(self.open_window(key)?),
+            };
+            let Some(aggregate) = aggregate else {
+                continue;
             };
             let mut early: Vec<Batch> = Vec::new();
             aggregate.process(0, &Rows::of_batch(&batch), &mut early)?;

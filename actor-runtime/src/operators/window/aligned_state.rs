@@ -1,77 +1,89 @@
-//! The aligned windows' part of a checkpoint: the watermark they have
-//! seen, the late rows counted, and each open window's groups as the
-//! aggregate's state batches (what a partial aggregate would emit), so a
-//! restore merges them back into fresh aggregates and every window fires
-//! with exactly the rows it had plus those after the checkpoint.
+//! The aligned windows' part of a checkpoint, in pieces: a header (the
+//! watermark they have seen and the late rows counted) and, per open
+//! window and key group, state rows of its aggregate (what a partial
+//! aggregate would emit) — all of a key group's groups, or only those
+//! touched since the last checkpoint, appended
+//! ([`crate::operators::aggregate::StatePiece`]). A restore reads the
+//! pieces in order into fresh aggregates, each row replacing what its
+//! group held, so every window fires with exactly the rows it had plus
+//! those after the checkpoint.
 //!
-//! Layout (little-endian, inside the task's checksummed file): the
-//! watermark (i64), late rows (u64), the window count (u64); per window
-//! its end and start (i64 each), its batch count (u64) and each batch's
-//! archive behind its length.
+//! Layout of a piece (little-endian, inside the task's checksummed files):
+//! a tag (u64); for the header (0) the watermark (i64) and late rows
+//! (u64); for window rows (1) the window's end and start (i64 each) and
+//! the batch's archive behind its length.
 
 use crate::attempt::batch_from_bytes;
 use crate::data::Batch;
 use crate::operator::OperatorError;
 use crate::state::{StateError, StateValue};
 
-/// One open window: `(end, start)` and its groups' state.
-pub(super) type WindowState = ((i64, i64), Vec<Batch>);
+const HEADER: u64 = 0;
+const ROWS: u64 = 1;
 
-/// The aligned windows at a checkpoint.
+/// One open window: `(end, start)`.
+pub(super) type WindowKey = (i64, i64);
+
+/// What a saved state holds, pieces in the order they were written.
 #[derive(Debug, Default)]
-pub(super) struct AlignedSnapshot {
+pub(super) struct Saved {
     pub(super) watermark: i64,
     pub(super) late_rows: u64,
-    pub(super) windows: Vec<WindowState>,
+    pub(super) pieces: Vec<(WindowKey, Batch)>,
 }
 
 fn corrupt(error: StateError) -> OperatorError {
     OperatorError::BadInput(format!("window state: {error}"))
 }
 
-impl AlignedSnapshot {
-    pub(super) fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.watermark.encode(&mut out);
-        self.late_rows.encode(&mut out);
-        (self.windows.len() as u64).encode(&mut out);
-        for ((end, start), batches) in &self.windows {
-            end.encode(&mut out);
-            start.encode(&mut out);
-            (batches.len() as u64).encode(&mut out);
-            for batch in batches {
-                batch.to_bytes().to_vec().encode(&mut out);
-            }
-        }
-        out
-    }
+/// The header piece.
+pub(super) fn encode_header(watermark: i64, late_rows: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(24);
+    HEADER.encode(&mut out);
+    watermark.encode(&mut out);
+    late_rows.encode(&mut out);
+    out
+}
 
-    pub(super) fn decode(mut bytes: &[u8]) -> Result<Self, OperatorError> {
-        let bytes = &mut bytes;
-        let watermark = i64::decode(bytes).map_err(corrupt)?;
-        let late_rows = u64::decode(bytes).map_err(corrupt)?;
-        let count = u64::decode(bytes).map_err(corrupt)?;
-        let mut windows = Vec::new();
-        for _ in 0..count {
-            let (end, start) = <(i64, i64)>::decode(bytes).map_err(corrupt)?;
-            let batches = u64::decode(bytes).map_err(corrupt)?;
-            let mut state = Vec::new();
-            for _ in 0..batches {
-                let archive = Vec::<u8>::decode(bytes).map_err(corrupt)?;
-                state.push(batch_from_bytes(&archive)?);
+/// A piece of window `key`'s state rows.
+pub(super) fn encode_rows((end, start): WindowKey, batch: &Batch) -> Vec<u8> {
+    let archive = batch.to_bytes();
+    let mut out = Vec::with_capacity(archive.len() + 32);
+    ROWS.encode(&mut out);
+    end.encode(&mut out);
+    start.encode(&mut out);
+    archive.to_vec().encode(&mut out);
+    out
+}
+
+/// Reads saved state back: one header, any number of row pieces.
+pub(super) fn decode(mut bytes: &[u8]) -> Result<Saved, OperatorError> {
+    let bytes = &mut bytes;
+    let mut saved = Saved::default();
+    let mut headers = 0;
+    while !bytes.is_empty() {
+        match u64::decode(bytes).map_err(corrupt)? {
+            HEADER => {
+                saved.watermark = i64::decode(bytes).map_err(corrupt)?;
+                saved.late_rows = u64::decode(bytes).map_err(corrupt)?;
+                headers += 1;
             }
-            windows.push(((end, start), state));
+            ROWS => {
+                let key = <(i64, i64)>::decode(bytes).map_err(corrupt)?;
+                let archive = Vec::<u8>::decode(bytes).map_err(corrupt)?;
+                saved.pieces.push((key, batch_from_bytes(&archive)?));
+            }
+            tag => {
+                return Err(OperatorError::BadInput(format!(
+                    "window state: a piece of unknown kind {tag}"
+                )))
+            }
         }
-        if !bytes.is_empty() {
-            return Err(OperatorError::BadInput(format!(
-                "window state: {} bytes after the last window",
-                bytes.len()
-            )));
-        }
-        Ok(Self {
-            watermark,
-            late_rows,
-            windows,
-        })
     }
+    if headers != 1 {
+        return Err(OperatorError::BadInput(format!(
+            "window state: {headers} headers where one must be"
+        )));
+    }
+    Ok(saved)
 }

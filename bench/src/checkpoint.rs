@@ -1,6 +1,7 @@
-//! `faro-bench checkpoint`: full against incremental checkpoints of a
-//! large continuous aggregate (a count and a sum per key over millions of
-//! keys), through the path a task takes — the operator's snapshot in key
+//! `faro-bench checkpoint`: full against incremental checkpoints of large
+//! keyed state — a continuous aggregate, or (`--window`) an open one-day
+//! window (a count and a sum per key over millions of keys) — through the
+//! path a task takes — the operator's snapshot in key
 //! group parts, the task's part bookkeeping, the state and parts files
 //! written through the checkpoint store — and the restore that reads
 //! them back across checkpoints. Each round first changes `touched` keys
@@ -19,6 +20,7 @@ use faro_runtime::operator::{Operator, OperatorContext, Rows};
 use faro_runtime::operators::aggregate::{
     AggregateFunction, AggregateParams, AggregateSpec, ContinuousAggregate,
 };
+use faro_runtime::operators::window::{WindowAggregate, WindowKind, WindowParams};
 use faro_runtime::{Batch, BatchBuilder, DataType, Field, Schema, Value};
 
 use crate::nexmark::mix;
@@ -36,15 +38,43 @@ pub struct CheckpointArgs {
     /// Where the checkpoints go (default: a fresh temporary directory).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Keep the state in an open one-day tumbling window instead of a
+    /// continuous aggregate.
+    #[arg(long)]
+    window: bool,
 }
 
 const JOB: &str = "bench";
 
 fn schema() -> Schema {
     Schema::new(vec![
+        Field::new("ts", DataType::Timestamp),
         Field::new("k", DataType::Int64),
         Field::new("v", DataType::Int64),
     ])
+}
+
+/// The operator holding the state, unopened.
+fn subject(window: bool) -> anyhow::Result<Box<dyn Operator>> {
+    if !window {
+        return Ok(Box::new(ContinuousAggregate::new(&params(), &schema())?));
+    }
+    let aggregate = params();
+    let params = WindowParams {
+        time: Some("ts".into()),
+        processing_time: false,
+        window: WindowKind::Tumbling {
+            size_ms: 86_400_000,
+        },
+        offset_ms: 0,
+        group_by: aggregate.group_by,
+        aggregates: aggregate.aggregates,
+        allowed_lateness_ms: 0,
+        memory_bytes: None,
+    };
+    Ok(Box::new(
+        WindowAggregate::new(&params, &schema())?.incremental(),
+    ))
 }
 
 fn params() -> AggregateParams {
@@ -66,12 +96,16 @@ fn params() -> AggregateParams {
 fn batch(keys: &[i64]) -> anyhow::Result<Batch> {
     let mut builder = BatchBuilder::new(schema(), keys.len());
     for &k in keys {
-        builder.push_row(&[Value::Int64(k), Value::Int64(k & 1023)])?;
+        builder.push_row(&[
+            Value::Timestamp(1_000),
+            Value::Int64(k),
+            Value::Int64(k & 1023),
+        ])?;
     }
     Ok(builder.finish()?)
 }
 
-fn feed(operator: &mut ContinuousAggregate, keys: &[i64]) -> anyhow::Result<()> {
+fn feed(operator: &mut dyn Operator, keys: &[i64]) -> anyhow::Result<()> {
     for chunk in keys.chunks(65_536) {
         let mut out: Vec<Batch> = Vec::new();
         operator.process(0, &Rows::of_batch(&batch(chunk)?), &mut out)?;
@@ -87,7 +121,7 @@ struct Taken {
 }
 
 async fn take(
-    operator: &mut ContinuousAggregate,
+    operator: &mut dyn Operator,
     increments: &mut Increments,
     storage: &CheckpointStorage,
     checkpoint: u64,
@@ -126,8 +160,8 @@ async fn take(
     })
 }
 
-/// Reads checkpoint `checkpoint` back and restores a fresh aggregate.
-async fn restore(root: &str, checkpoint: u64) -> anyhow::Result<(Duration, usize)> {
+/// Reads checkpoint `checkpoint` back and restores a fresh operator.
+async fn restore(root: &str, checkpoint: u64, window: bool) -> anyhow::Result<(Duration, usize)> {
     let started = Instant::now();
     let dir = format!(
         "{root}/{}",
@@ -136,7 +170,7 @@ async fn restore(root: &str, checkpoint: u64) -> anyhow::Result<(Duration, usize
     let read = read_task_state(&dir, &CheckpointStorage::task_file(0, 0))
         .await
         .map_err(anyhow::Error::msg)?;
-    let mut operator = ContinuousAggregate::new(&params(), &schema())?;
+    let mut operator = subject(window)?;
     operator.restore_state(read.state.blobs.get(&1).context("no state")?)?;
     Ok((started.elapsed(), read.bytes))
 }
@@ -162,7 +196,8 @@ pub fn run(args: &CheckpointArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let storage = CheckpointStorage::new(&root)?;
-    let mut operator = ContinuousAggregate::new(&params(), &schema())?;
+    let mut operator = subject(args.window)?;
+    let operator = operator.as_mut();
     let temp_spill = tempfile::tempdir()?;
     operator.open(&OperatorContext {
         vertex: "aggregate".into(),
@@ -173,16 +208,21 @@ pub fn run(args: &CheckpointArgs) -> anyhow::Result<()> {
         access: std::sync::Arc::new(faro_runtime::access::AccessPolicy::deny_all()),
     })?;
     let keys: Vec<i64> = (0..args.keys as i64).collect();
-    feed(&mut operator, &keys)?;
-    println!("{} keys; checkpoints under {root}", args.keys);
+    feed(operator, &keys)?;
+    let held = if args.window {
+        "an open window"
+    } else {
+        "a continuous aggregate"
+    };
+    println!("{} keys in {held}; checkpoints under {root}", args.keys);
     println!("| checkpoint | keys changed | kind | snapshot (on the loop) | write | bytes | restore (read + rebuild) |");
     println!("|---|---|---|---|---|---|---|");
     let mut increments = Increments::default();
     let mut full = Increments::default();
     let mut checkpoint = 1;
-    let first = runtime.block_on(take(&mut operator, &mut increments, &storage, 1, None))?;
+    let first = runtime.block_on(take(operator, &mut increments, &storage, 1, None))?;
     increments.completed(1);
-    let (restored, _) = runtime.block_on(restore(&root, 1))?;
+    let (restored, _) = runtime.block_on(restore(&root, 1, args.window))?;
     print_row(checkpoint, 0, "full", &first, restored);
     let mut seed = 7;
     for &touched in &args.touched {
@@ -192,18 +232,13 @@ pub fn run(args: &CheckpointArgs) -> anyhow::Result<()> {
                 (seed % args.keys as u64) as i64
             })
             .collect();
-        feed(&mut operator, &changed)?;
+        feed(operator, &changed)?;
         checkpoint += 1;
         let since = increments.since();
-        let taken = runtime.block_on(take(
-            &mut operator,
-            &mut increments,
-            &storage,
-            checkpoint,
-            since,
-        ))?;
+        let taken =
+            runtime.block_on(take(operator, &mut increments, &storage, checkpoint, since))?;
         increments.completed(checkpoint);
-        let (restored, _) = runtime.block_on(restore(&root, checkpoint))?;
+        let (restored, _) = runtime.block_on(restore(&root, checkpoint, args.window))?;
         let kind = if since.is_some() {
             "incremental"
         } else {
@@ -212,8 +247,8 @@ pub fn run(args: &CheckpointArgs) -> anyhow::Result<()> {
         print_row(checkpoint, touched, kind, &taken, restored);
         // The same state, written whole, beside it.
         checkpoint += 1;
-        let whole = runtime.block_on(take(&mut operator, &mut full, &storage, checkpoint, None))?;
-        let (restored, _) = runtime.block_on(restore(&root, checkpoint))?;
+        let whole = runtime.block_on(take(operator, &mut full, &storage, checkpoint, None))?;
+        let (restored, _) = runtime.block_on(restore(&root, checkpoint, args.window))?;
         print_row(checkpoint, touched, "full", &whole, restored);
     }
     Ok(())

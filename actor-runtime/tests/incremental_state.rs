@@ -266,6 +266,51 @@ fn an_open_window_appends_only_the_key_groups_a_batch_touched() {
     assert_eq!(fire(&mut restored), expected);
 }
 
+/// A window's snapshot with every part whole, as bytes.
+fn whole_window(operator: &mut WindowAggregate, checkpoint: u64) -> Vec<u8> {
+    let mut whole = Vec::new();
+    for (id, part) in parts_of(operator.snapshot_parts(checkpoint, None).unwrap()) {
+        let Part::Changed(bytes) = part else {
+            panic!("part {id} of a full snapshot is not whole")
+        };
+        whole.extend_from_slice(&bytes);
+    }
+    whole
+}
+
+#[test]
+fn a_window_restored_at_another_parallelism_keeps_its_groups_in_later_snapshots() {
+    // Two old subtasks' windows, taken together by one new subtask.
+    let mut olds = [window(), window()];
+    let mut out: Vec<Batch> = Vec::new();
+    for (old, keys) in olds.iter_mut().zip([0..2500, 2500..5000]) {
+        old.process(0, &Rows::of_batch(&window_rows(keys)), &mut out)
+            .unwrap();
+    }
+    let states: Vec<(u32, Vec<u8>)> = olds
+        .iter_mut()
+        .enumerate()
+        .map(|(i, old)| (i as u32, whole_window(old, 1)))
+        .collect();
+    let mut rescaled = window();
+    rescaled
+        .restore_rescaled(&faro_runtime::checkpoint::Rescaled {
+            states: &states,
+            from_parallelism: 2,
+            subtask: 0,
+            parallelism: 1,
+            keys: None,
+        })
+        .unwrap();
+    // Its next checkpoint holds every restored group.
+    let again = whole_window(&mut rescaled, 2);
+    let mut restored = window();
+    restored.restore_state(&again).unwrap();
+    let mut fired: Vec<Batch> = Vec::new();
+    restored.end_input(0, &mut fired).unwrap();
+    assert_eq!(rows(&fired).len(), 5000);
+}
+
 fn write(dir: &std::path::Path, checkpoint: u64, laid_out: LaidOut) {
     let chk = dir.join(format!("j/chk-{checkpoint:010}"));
     std::fs::create_dir_all(&chk).unwrap();

@@ -42,6 +42,10 @@ pub struct CheckpointArgs {
     /// continuous aggregate.
     #[arg(long)]
     window: bool,
+    /// With `--window`: only time taking the keys in, with the window
+    /// tracking its changes (as in a checkpointed job) and without.
+    #[arg(long)]
+    ingest_only: bool,
 }
 
 const JOB: &str = "bench";
@@ -56,6 +60,12 @@ fn schema() -> Schema {
 
 /// The operator holding the state, unopened.
 fn subject(window: bool) -> anyhow::Result<Box<dyn Operator>> {
+    subject_tracking(window, true)
+}
+
+/// The operator holding the state, unopened; a window tracks its
+/// changes if `tracking`.
+fn subject_tracking(window: bool, tracking: bool) -> anyhow::Result<Box<dyn Operator>> {
     if !window {
         return Ok(Box::new(ContinuousAggregate::new(&params(), &schema())?));
     }
@@ -72,9 +82,11 @@ fn subject(window: bool) -> anyhow::Result<Box<dyn Operator>> {
         allowed_lateness_ms: 0,
         memory_bytes: None,
     };
-    Ok(Box::new(
-        WindowAggregate::new(&params, &schema())?.incremental(),
-    ))
+    let windows = WindowAggregate::new(&params, &schema())?;
+    Ok(match tracking {
+        true => Box::new(windows.incremental()),
+        false => Box::new(windows),
+    })
 }
 
 fn params() -> AggregateParams {
@@ -186,6 +198,9 @@ fn mb(bytes: usize) -> String {
 /// Runs the benchmark and prints one line per checkpoint.
 pub fn run(args: &CheckpointArgs) -> anyhow::Result<()> {
     ensure!(args.keys > 0, "--keys must be positive");
+    if args.ingest_only {
+        return ingest(args);
+    }
     let temp = tempfile::tempdir()?;
     let root = args.dir.clone().unwrap_or(temp.path().to_path_buf());
     let root = root
@@ -250,6 +265,34 @@ pub fn run(args: &CheckpointArgs) -> anyhow::Result<()> {
         let whole = runtime.block_on(take(operator, &mut full, &storage, checkpoint, None))?;
         let (restored, _) = runtime.block_on(restore(&root, checkpoint, args.window))?;
         print_row(checkpoint, touched, "full", &whole, restored);
+    }
+    Ok(())
+}
+
+/// Times taking `--keys` keys into a window, tracking and not, three
+/// times each, alternated.
+fn ingest(args: &CheckpointArgs) -> anyhow::Result<()> {
+    let keys: Vec<i64> = (0..args.keys as i64).collect();
+    let spill = tempfile::tempdir()?;
+    for round in 0..3 {
+        for tracking in [false, true] {
+            let mut operator = subject_tracking(true, tracking)?;
+            operator.open(&OperatorContext {
+                vertex: "window".into(),
+                subtask: 0,
+                parallelism: 1,
+                attempt: 0,
+                spill_dir: spill.path().to_path_buf(),
+                access: std::sync::Arc::new(faro_runtime::access::AccessPolicy::deny_all()),
+            })?;
+            let started = Instant::now();
+            feed(operator.as_mut(), &keys)?;
+            println!(
+                "round {round}: {} keys into a window, tracking {tracking}: {}",
+                args.keys,
+                ms(started.elapsed())
+            );
+        }
     }
     Ok(())
 }

@@ -30,15 +30,15 @@
 //! its state the data messages it overtook — those before the barrier on
 //! every channel — which a restored task replays before reading on.
 //!
-//! Incremental: an operator that hands its state in parts (a continuous
-//! aggregate: one part per key group) has only the parts that changed
-//! since the task's last complete checkpoint written; the others point
-//! at where that checkpoint stored them ([`increments`], read back whole
-//! by [`reading`]).
+//! Incremental: an operator that hands its state in parts (the
+//! continuous aggregate, aligned windows: a part per key group, or per
+//! window and key group) has only what changed since the task's last
+//! complete checkpoint written — new parts, or rows appended to stored
+//! ones; the others point at where earlier checkpoints stored them
+//! ([`increments`], read back whole by [`reading`]).
 //!
-//! Known limits: only the continuous aggregate is incremental (others
-//! write their state whole each time), the
-//! data an unaligned barrier waits behind in a producer's transport queue
+//! Known limits: other operators and sources write their state whole
+//! each time, the data an unaligned barrier waits behind in a producer's transport queue
 //! is not overtaken (a bounded few frames), and the store is a directory
 //! every worker reaches or an S3 bucket ([`location`]), no other opendal
 //! service yet.

@@ -68,6 +68,10 @@ impl<'a> Rescaled<'a> {
                 self.parallelism, self.from_parallelism
             )));
         };
+        if self.parallelism <= 1 {
+            // One subtask owns every key.
+            return Ok(batch.clone());
+        }
         let columns = views(batch);
         let mut key_columns = Vec::with_capacity(keys.columns.len());
         for name in &keys.columns {

@@ -60,6 +60,12 @@ impl ContinuousAggregate {
         checkpoint: u64,
         since: Option<u64>,
     ) -> Result<Option<StateSnapshot>, OperatorError> {
+        if self.key_groups.placed() != self.inner.table.len() {
+            return Err(super::pieces::unplaced(
+                self.key_groups.placed(),
+                self.inner.table.len(),
+            ));
+        }
         let plan = self.key_groups.plan(checkpoint, since);
         let mut parts = Vec::with_capacity(plan.len());
         for (key_group, piece) in plan {
@@ -118,21 +124,29 @@ impl ContinuousAggregate {
         Ok(())
     }
 
-    /// Takes back this subtask's share of every old subtask's state:
-    /// each old state is read on its own (its later rows replacing
-    /// earlier ones), then added in, so the same key in two old states
-    /// (an unkeyed aggregate's) sums.
+    /// Takes back this subtask's share of every old subtask's state.
+    /// Keyed, each key was one old subtask's, so its rows replace one
+    /// another in order as in a same-parallelism restore; unkeyed, each
+    /// adopted old state is read on its own (later rows replacing earlier
+    /// ones) and then added in, so the same key in two old states sums.
     pub(super) fn restore_share(&mut self, from: &Rescaled<'_>) -> Result<(), OperatorError> {
         for (old, bytes) in from.states {
+            if from.keys.is_some() {
+                for batch in self.decode_saved(bytes)? {
+                    let owned = from.owned_rows(&batch, "aggregate state")?;
+                    if owned.num_rows() > 0 {
+                        self.absorb(&owned, Absorb::Replace)?;
+                    }
+                }
+                continue;
+            }
+            if !from.adopts(*old) {
+                continue;
+            }
             let (params, input) = &self.made_of;
             let mut staging = ContinuousAggregate::new(params, input)?;
             for batch in self.decode_saved(bytes)? {
-                let owned = match from.keys {
-                    Some(_) => from.owned_rows(&batch, "aggregate state")?,
-                    None if from.adopts(*old) => batch,
-                    None => continue,
-                };
-                staging.absorb(&owned, Absorb::Replace)?;
+                staging.absorb(&batch, Absorb::Replace)?;
             }
             let live: Vec<u32> = (0..staging.live.len() as u32)
                 .filter(|&g| staging.live[g as usize] > 0)

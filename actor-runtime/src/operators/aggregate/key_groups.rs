@@ -75,6 +75,12 @@ impl KeyGroupIndex {
         }
     }
 
+    /// How many groups are placed: all the aggregate holds, or a
+    /// snapshot would miss some.
+    pub fn placed(&self) -> usize {
+        self.of_group.len()
+    }
+
     /// Notes that group `g` changes now.
     #[inline]
     pub fn touch(&mut self, g: u32) {

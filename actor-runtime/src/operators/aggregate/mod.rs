@@ -170,6 +170,18 @@ impl Aggregate {
             self.keys.iter().map(|&k| &rows.columns[k]).collect()
         };
         let groups = table.groups_of(&key_columns, rows.rows)?;
+        self.fold_into(table, rows, merging, &groups)?;
+        Ok(groups)
+    }
+
+    /// Folds one batch into `table`, its rows' groups already found.
+    fn fold_into(
+        &self,
+        table: &mut GroupTable,
+        rows: &Rows<'_>,
+        merging: bool,
+        groups: &[u32],
+    ) -> Result<(), OperatorError> {
         let input = rows.input(EvalContext::default());
         for (a, acc) in table.accumulators.iter_mut().enumerate() {
             if merging {
@@ -187,18 +199,18 @@ impl Aggregate {
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                acc.merge(&groups, &state)
+                acc.merge(groups, &state)
                     .map_err(|overflow| self.overflow(a, rows, overflow))?;
             } else {
                 let arg = match &self.shape.args[a] {
                     Some(expr) => Some(expr.eval(&input)?.into_array(expr.ty(), rows.rows)),
                     None => None,
                 };
-                acc.update(&groups, arg.as_ref())
+                acc.update(groups, arg.as_ref())
                     .map_err(|overflow| self.overflow(a, rows, overflow))?;
             }
         }
-        Ok(groups)
+        Ok(())
     }
 
     /// The error for aggregate `a`'s sum leaving BIGINT's range at a row
@@ -242,13 +254,28 @@ impl Aggregate {
     }
 
     /// Merges state batches (from [`Aggregate::state_batches`]) into its
-    /// groups: a restore.
+    /// groups: a restore. Groups it changes count as changed when it
+    /// tracks changes.
     pub fn merge_state(&mut self, batches: &[Batch]) -> Result<(), OperatorError> {
         let mut table = std::mem::replace(&mut self.table, GroupTable::empty());
-        let merged = batches.iter().try_for_each(|batch| {
-            self.fold(&mut table, &Rows::of_batch(batch), true)
-                .map(drop)
-        });
+        let mut merged = Ok(());
+        for batch in batches {
+            let rows = Rows::of_batch(batch);
+            let groups = match self.fold(&mut table, &rows, true) {
+                Ok(groups) => groups,
+                Err(error) => {
+                    merged = Err(error);
+                    break;
+                }
+            };
+            if let Some(changes) = &mut self.changes {
+                let keys: Vec<_> = rows.columns[..self.shape.key_fields.len()].iter().collect();
+                changes.place(&keys, rows.rows, &groups);
+                for g in groups {
+                    changes.touch(g);
+                }
+            }
+        }
         self.table = table;
         merged
     }

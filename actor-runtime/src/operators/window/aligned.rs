@@ -115,7 +115,7 @@ impl AlignedWindows {
     }
 
     /// A fresh aggregate for a window opening now, with its id.
-    fn open_window(&mut self, key: WindowKey) -> Result<&mut Aggregate, OperatorError> {
+    fn open_window(&mut self, key: WindowKey) -> Result<(), OperatorError> {
         let mut aggregate = Aggregate::new(&self.params, &self.input, AggregateMode::Complete)?;
         if self.incremental {
             aggregate.track_changes(self.taken);
@@ -126,7 +126,8 @@ impl AlignedWindows {
         let used: std::collections::BTreeSet<u32> = self.ids.values().copied().collect();
         let id = (0..).find(|id| !used.contains(id)).unwrap_or(0);
         self.ids.insert(key, id);
-        Ok(self.open.entry(key).or_insert(aggregate))
+        self.open.insert(key, aggregate);
+        Ok(())
     }
 
     /// The clock's time for this call, read once so that rows assigned by
@@ -187,19 +188,23 @@ impl AlignedWindows {
 }
 
 impl AlignedWindows {
+    /// The aggregate of window `key`, opened if it is not.
+    fn window(&mut self, key: WindowKey) -> Result<&mut Aggregate, OperatorError> {
+        if !self.open.contains_key(&key) {
+            self.open_window(key)?;
+        }
+        self.open
+            .get_mut(&key)
+            .ok_or_else(|| OperatorError::BadInput("a window opened and gone".into()))
+    }
+
     /// Takes back one subtask's saved state: pieces in order, each row
     /// replacing what its group held.
     fn restore_saved(&mut self, saved: Saved) -> Result<(), OperatorError> {
         self.watermark = Watermark(saved.watermark);
         self.late_rows = saved.late_rows;
         for (key, batch) in saved.pieces {
-            let aggregate = match self.open.contains_key(&key) {
-                true => self.open.get_mut(&key),
-                false => Some(self.open_window(key)?),
-            };
-            if let Some(aggregate) = aggregate {
-                aggregate.absorb_replacing(&batch)?;
-            }
+            self.window(key)?.absorb_replacing(&batch)?;
         }
         Ok(())
     }
@@ -301,7 +306,6 @@ impl Operator for AlignedWindows {
     fn restore_rescaled(&mut self, from: &Rescaled<'_>) -> Result<(), OperatorError> {
         let mut watermark = i64::MAX;
         let mut late_rows = 0;
-        let mut windows: BTreeMap<WindowKey, Vec<Batch>> = BTreeMap::new();
         for (old, bytes) in from.states {
             let saved = decode(bytes)?;
             watermark = watermark.min(saved.watermark);
@@ -309,26 +313,30 @@ impl Operator for AlignedWindows {
             if adopted {
                 late_rows += saved.late_rows;
             }
-            for (key, batches) in self.windows_of(saved)? {
-                for batch in batches {
-                    let owned = match from.keys {
-                        Some(_) => from.owned_rows(&batch, "window state")?,
-                        None if adopted => batch,
-                        None => continue,
-                    };
-                    if owned.num_rows() > 0 {
-                        windows.entry(key).or_default().push(owned);
+            match from.keys {
+                // Each key was one old subtask's: its rows, in order,
+                // replace one another as in a restore at the same
+                // parallelism.
+                Some(_) => {
+                    for (key, batch) in saved.pieces {
+                        let owned = from.owned_rows(&batch, "window state")?;
+                        if owned.num_rows() > 0 {
+                            self.window(key)?.absorb_replacing(&owned)?;
+                        }
                     }
                 }
+                // Whole states of unkeyed windows: old subtasks' shares
+                // of one window add up.
+                None if adopted => {
+                    for (key, batches) in self.windows_of(saved)? {
+                        self.window(key)?.merge_state(&batches)?;
+                    }
+                }
+                None => {}
             }
         }
         self.watermark = Watermark(watermark);
         self.late_rows = late_rows;
-        // Old subtasks' shares of one window add up.
-        for (key, batches) in windows {
-            let aggregate = self.open_window(key)?;
-            aggregate.merge_state(&batches)?;
-        }
         Ok(())
     }
 
@@ -364,13 +372,7 @@ impl Operator for AlignedWindows {
         }
         for (key, picks) in per_window {
             let batch = take_batch(&self.input, &rows.columns, &picks)?;
-            let aggregate = match self.open.contains_key(&key) {
-                true => self.open.get_mut(&key),
-                false => Some(self.open_window(key)?),
-            };
-            let Some(aggregate) = aggregate else {
-                continue;
-            };
+            let aggregate = self.window(key)?;
             let mut early: Vec<Batch> = Vec::new();
             aggregate.process(0, &Rows::of_batch(&batch), &mut early)?;
         }

@@ -118,6 +118,10 @@ struct Driver<'a> {
     regions: Vec<Vec<usize>>,
     progress: UnboundedSender<Progress>,
     next_attempt: HashMap<(usize, u32), u32>,
+    /// Failures so far, per failed subtask (per region when the region
+    /// restarts whole), against the policy's attempts: attempt numbers
+    /// also count a training job's epochs, which are not failures.
+    failures: HashMap<(usize, Option<(usize, u32)>), u32>,
     /// The last attempt deployed per subtask: a subtask never runs two
     /// attempts with one number, whatever re-ran it.
     last_deployed: HashMap<(usize, u32), u32>,
@@ -148,6 +152,7 @@ pub async fn drive(
         checkpointing,
         unreadable: false,
         next_attempt: run.first_attempts.clone(),
+        failures: HashMap::new(),
         last_deployed: HashMap::new(),
         run,
         plan,
@@ -569,10 +574,16 @@ impl Driver<'_> {
                 self.abandon(&tasks, &finished, &root);
                 return Err(RegionFailure::Fatal(error));
             }
-            if !policy.allows(next) {
+            let failed = self
+                .failures
+                .entry((r, (scope != Scope::Region).then_some((c, s))))
+                .or_default();
+            *failed += 1;
+            let failed = *failed;
+            if !policy.allows(failed) {
                 self.abandon(&tasks, &finished, &name);
                 return Err(RegionFailure::Fatal(format!(
-                    "task {name} failed {next} times, the most allowed; the last time: {error}"
+                    "task {name} failed {failed} times, the most allowed; the last time: {error}"
                 )));
             }
             let lost = self.lost(&chains, false).await;
@@ -585,7 +596,7 @@ impl Driver<'_> {
                 AttemptError::Failed(_) => RerunCause::TaskFailed,
             };
             let _ = self.progress.send(Progress::Rerun(cause));
-            let wait = policy.backoff(next);
+            let wait = policy.backoff(failed);
             match scope {
                 Scope::Subtask | Scope::Approximate => {
                     // The checkpoint in flight waits for the old attempt.

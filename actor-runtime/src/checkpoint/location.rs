@@ -21,6 +21,18 @@ pub struct Location {
     options: BTreeMap<String, String>,
 }
 
+/// A location's path and its options (`?…`, kept whole; only a URL has
+/// them, a directory's name may hold a `?`).
+fn split_options(location: &str) -> (&str, &str) {
+    match location.split_once("://") {
+        Some(_) => match location.find('?') {
+            Some(at) => location.split_at(at),
+            None => (location, ""),
+        },
+        None => (location, ""),
+    }
+}
+
 fn bad(location: &str, why: &str) -> StorageError {
     StorageError::BadLocation {
         location: location.to_string(),
@@ -69,13 +81,7 @@ impl Location {
 
     /// `sub` (a relative directory) under `location`, as a location.
     pub fn join(location: &str, sub: &str) -> String {
-        let (base, query) = match location.split_once("://") {
-            Some(_) => match location.split_once('?') {
-                Some((base, query)) => (base, format!("?{query}")),
-                None => (location, String::new()),
-            },
-            None => (location, String::new()),
-        };
+        let (base, query) = split_options(location);
         format!(
             "{}/{}{query}",
             base.trim_end_matches('/'),
@@ -86,13 +92,7 @@ impl Location {
     /// The location beside `location` (a directory) named `name`: its
     /// last path component replaced, options kept.
     pub fn sibling(location: &str, name: &str) -> String {
-        let (base, query) = match location.split_once("://") {
-            Some(_) => match location.split_once('?') {
-                Some((base, query)) => (base, format!("?{query}")),
-                None => (location, String::new()),
-            },
-            None => (location, String::new()),
-        };
+        let (base, query) = split_options(location);
         let parent = base
             .trim_end_matches('/')
             .rsplit_once('/')

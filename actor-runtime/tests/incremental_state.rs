@@ -94,6 +94,28 @@ fn parts_of(snapshot: Option<StateSnapshot>) -> Parts {
     }
 }
 
+/// The state a restore reads after two snapshots, the first whole and
+/// the second relative to it: per part, its new bytes, or the first
+/// snapshot's followed by what was appended.
+fn joined(first: &[(u32, Part)], second: &[(u32, Part)]) -> Vec<u8> {
+    let earlier: BTreeMap<u32, &Part> = first.iter().map(|(id, p)| (*id, p)).collect();
+    let mut whole = Vec::new();
+    for (id, part) in second {
+        if let Part::Changed(bytes) = part {
+            whole.extend_from_slice(bytes);
+            continue;
+        }
+        let Part::Changed(stored) = earlier[id] else {
+            panic!("part {id} of the first snapshot is not whole")
+        };
+        whole.extend_from_slice(stored);
+        if let Part::Appended(bytes) = part {
+            whole.extend_from_slice(bytes);
+        }
+    }
+    whole
+}
+
 /// The original after 5000 keys (checkpoint 1) and two more rows
 /// (checkpoint 2, relative to 1), and both snapshots.
 fn two_snapshots() -> (ContinuousAggregate, Parts, Parts) {
@@ -123,18 +145,7 @@ fn after_a_small_batch_only_the_key_groups_it_touched_have_bytes() {
         "two keys touch at most two key groups: {written:?}"
     );
     assert_eq!(second.len(), first.len(), "every key group still has state");
-    // Whole again: each part's first bytes, then what was appended.
-    let earlier: BTreeMap<u32, &Part> = first.iter().map(|(id, p)| (*id, p)).collect();
-    let mut whole = Vec::new();
-    for (id, part) in &second {
-        let Part::Changed(stored) = earlier[id] else {
-            panic!("part {id} of the first snapshot is not whole")
-        };
-        whole.extend_from_slice(stored);
-        if let Part::Appended(bytes) = part {
-            whole.extend_from_slice(bytes);
-        }
-    }
+    let whole = joined(&first, &second);
     let mut restored = aggregate();
     restored.restore_state(&whole).unwrap();
     // Both retract and re-add every group's value the same way.
@@ -238,22 +249,7 @@ fn an_open_window_appends_only_the_key_groups_a_batch_touched() {
         (2..=3).contains(&written.len()),
         "the header and at most two key groups: {written:?}"
     );
-    let earlier: BTreeMap<u32, &Part> = first.iter().map(|(id, p)| (*id, p)).collect();
-    let mut whole = Vec::new();
-    for (id, part) in &second {
-        match part {
-            Part::Changed(bytes) => whole.extend_from_slice(bytes),
-            Part::Unchanged | Part::Appended(_) => {
-                let Part::Changed(stored) = earlier[id] else {
-                    panic!("part {id} of the first snapshot is not whole")
-                };
-                whole.extend_from_slice(stored);
-                if let Part::Appended(bytes) = part {
-                    whole.extend_from_slice(bytes);
-                }
-            }
-        }
-    }
+    let whole = joined(&first, &second);
     let mut restored = window();
     restored.restore_state(&whole).unwrap();
     let fire = |operator: &mut WindowAggregate| {

@@ -117,6 +117,18 @@ fn batch(keys: &[i64]) -> anyhow::Result<Batch> {
     Ok(builder.finish()?)
 }
 
+/// Where the operator runs: one subtask, spilling under `spill`.
+fn context(spill: &std::path::Path) -> OperatorContext {
+    OperatorContext {
+        vertex: "state".into(),
+        subtask: 0,
+        parallelism: 1,
+        attempt: 0,
+        spill_dir: spill.to_path_buf(),
+        access: std::sync::Arc::new(faro_runtime::access::AccessPolicy::deny_all()),
+    }
+}
+
 fn feed(operator: &mut dyn Operator, keys: &[i64]) -> anyhow::Result<()> {
     for chunk in keys.chunks(65_536) {
         let mut out: Vec<Batch> = Vec::new();
@@ -214,14 +226,7 @@ pub fn run(args: &CheckpointArgs) -> anyhow::Result<()> {
     let mut operator = subject(args.window)?;
     let operator = operator.as_mut();
     let temp_spill = tempfile::tempdir()?;
-    operator.open(&OperatorContext {
-        vertex: "aggregate".into(),
-        subtask: 0,
-        parallelism: 1,
-        attempt: 0,
-        spill_dir: temp_spill.path().to_path_buf(),
-        access: std::sync::Arc::new(faro_runtime::access::AccessPolicy::deny_all()),
-    })?;
+    operator.open(&context(temp_spill.path()))?;
     let keys: Vec<i64> = (0..args.keys as i64).collect();
     feed(operator, &keys)?;
     let held = if args.window {
@@ -277,14 +282,7 @@ fn ingest(args: &CheckpointArgs) -> anyhow::Result<()> {
     for round in 0..3 {
         for tracking in [false, true] {
             let mut operator = subject_tracking(true, tracking)?;
-            operator.open(&OperatorContext {
-                vertex: "window".into(),
-                subtask: 0,
-                parallelism: 1,
-                attempt: 0,
-                spill_dir: spill.path().to_path_buf(),
-                access: std::sync::Arc::new(faro_runtime::access::AccessPolicy::deny_all()),
-            })?;
+            operator.open(&context(spill.path()))?;
             let started = Instant::now();
             feed(operator.as_mut(), &keys)?;
             println!(

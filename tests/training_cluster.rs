@@ -7,7 +7,7 @@
 
 mod support;
 
-use support::cluster::start_cluster;
+use support::cluster::{start_cluster, worker_running};
 use support::jobs::{finished, submit, wait_for};
 
 /// A logistic regression over 100,000 generated rows that stops only
@@ -74,8 +74,11 @@ fn a_killed_worker_reruns_training_tasks_and_the_model_is_the_same() {
 
     let disturbed = cluster.setup.dir.path().join("disturbed.model.json");
     let id = submit(&cluster.url, &training(&disturbed, 150));
-    // Past the attempts a failure may take: epochs are not failures.
-    let status = wait_for(&cluster.url, &id, "eight epochs", |s| epochs(s).len() >= 8);
+    // Past the attempts a failure may take: epochs are not failures. Each
+    // epoch is a new attempt, so wait for a moment one is running.
+    let status = wait_for(&cluster.url, &id, "eight epochs, one running", |s| {
+        epochs(s).len() >= 8 && worker_running(s, "train").is_some()
+    });
     cluster.kill_worker_running(&status, "train");
     let status = finished(&cluster.url, &id);
     assert!(

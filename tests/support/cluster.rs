@@ -93,14 +93,7 @@ impl Cluster {
     /// starts with `vertex` ("" for any) in job status `status`; returns
     /// the worker's id.
     pub fn kill_worker_running(&mut self, status: &serde_json::Value, vertex: &str) -> String {
-        let victim = status["tasks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|t| t["vertex"].as_str().is_some_and(|v| v.starts_with(vertex)))
-            .flat_map(|t| t["attempts"].as_array().cloned().unwrap_or_default())
-            .find(|a| a["state"] == "running")
-            .and_then(|a| a["worker"].as_str().map(str::to_string))
+        let victim = worker_running(status, vertex)
             .unwrap_or_else(|| panic!("no {vertex:?} attempt running: {status:#}"));
         let index = self
             .workers
@@ -125,6 +118,19 @@ impl Cluster {
         assert_eq!(url, self.url, "the scheduler came back elsewhere");
         self.scheduler = scheduler;
     }
+}
+
+/// The worker running an attempt of a chain whose name starts with
+/// `vertex` in job status `status`, if one is running.
+pub fn worker_running(status: &serde_json::Value, vertex: &str) -> Option<String> {
+    status["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["vertex"].as_str().is_some_and(|v| v.starts_with(vertex)))
+        .flat_map(|t| t["attempts"].as_array().cloned().unwrap_or_default())
+        .find(|a| a["state"] == "running")
+        .and_then(|a| a["worker"].as_str().map(str::to_string))
 }
 
 /// Starts a scheduler keeping its data in `dir`.

@@ -53,6 +53,8 @@ enum Command {
     Cancel(commands::client::JobArgs),
     /// Take a savepoint of a checkpointed job (and stop it with --stop).
     Savepoint(commands::client::SavepointArgs),
+    /// Run SQL: from -e, a file (-f) or an interactive prompt.
+    Sql(commands::sql::SqlArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
             | Command::Status(_)
             | Command::Cancel(_)
             | Command::Savepoint(_)
+            | Command::Sql(_)
     );
     let default_level = if one_shot { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -101,12 +104,16 @@ fn main() -> ExitCode {
         Command::Status(args) => commands::client::status(args),
         Command::Cancel(args) => commands::client::cancel(args),
         Command::Savepoint(args) => commands::client::savepoint(args),
+        Command::Sql(args) => commands::sql::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // Errors quote what users and jobs wrote (names, values).
-            eprintln!("faro: {}", commands::run::printable(&format!("{error:#}")));
+            eprintln!(
+                "faro: {}",
+                commands::run::printable_lines(&format!("{error:#}"))
+            );
             ExitCode::FAILURE
         }
     }

@@ -23,6 +23,15 @@ pub struct Remote {
 }
 
 impl Remote {
+    /// The scheduler at `url`, with a token or a token file.
+    pub fn new(url: &str, token: Option<String>, token_file: Option<PathBuf>) -> Self {
+        Self {
+            scheduler: url.to_string(),
+            token,
+            token_file,
+        }
+    }
+
     /// The bearer token to send, if any.
     fn token(&self) -> anyhow::Result<Option<String>> {
         match (&self.token, &self.token_file) {
@@ -185,29 +194,48 @@ fn print_result(result: &serde_json::Value) {
 /// `faro submit`.
 pub fn submit(args: &SubmitArgs) -> anyhow::Result<()> {
     let spec = super::load_spec(&args.job)?;
-    let body = serde_json::to_value(&spec)?;
     let path = match &args.from_savepoint {
         Some(savepoint) => format!("/v1/jobs?from_savepoint={}", query_encoded(savepoint)),
         None => "/v1/jobs".to_string(),
     };
-    let (status, answer) = call(&args.remote, "POST", &path, Some(&body))?;
+    submit_to(&args.remote, &path, &spec, args.wait)
+}
+
+/// Submits `spec`; with `wait`, waits for it to end and prints its rows,
+/// else prints its id.
+pub fn submit_spec(
+    remote: &Remote,
+    spec: &faro_runtime::spec::JobSpec,
+    wait: bool,
+) -> anyhow::Result<()> {
+    submit_to(remote, "/v1/jobs", spec, wait)
+}
+
+fn submit_to(
+    remote: &Remote,
+    path: &str,
+    spec: &faro_runtime::spec::JobSpec,
+    wait: bool,
+) -> anyhow::Result<()> {
+    let body = serde_json::to_value(spec)?;
+    let (status, answer) = call(remote, "POST", path, Some(&body))?;
     let answer = ok(status, answer)?;
     let id = answer["id"]
         .as_str()
         .context("the scheduler returned no id")?
         .to_string();
-    if !args.wait {
+    if !wait {
         println!("{id}");
         return Ok(());
     }
     eprintln!("submitted {id}; waiting");
     loop {
-        let (status, job) = call(&args.remote, "GET", &format!("/v1/jobs/{id}"), None)?;
+        let (status, job) = call(remote, "GET", &format!("/v1/jobs/{id}"), None)?;
         let job = ok(status, job)?;
         match job["state"].as_str() {
             Some("finished") => {
                 let (status, result) =
-                    call(&args.remote, "GET", &format!("/v1/jobs/{id}/result"), None)?;
+                    call(remote, "GET", &format!("/v1/jobs/{id}/result"), None)?;
                 print_result(&ok(status, result)?);
                 eprintln!("job {id} finished");
                 return Ok(());

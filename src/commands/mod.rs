@@ -9,6 +9,7 @@ pub mod local;
 pub mod run;
 pub mod scheduler;
 pub mod shuffle_service;
+pub mod sql;
 pub mod worker;
 
 /// Slots for an embedded worker: as asked, or one per core.

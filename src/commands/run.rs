@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use faro_runtime::kernels::views;
-use faro_runtime::spec::validate;
+use faro_runtime::spec::{validate, ValidJob};
 use faro_runtime::{Batch, Value};
 use faro_scheduler::Embedded;
 
@@ -62,6 +62,12 @@ pub fn printable(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// [`printable`] line by line: line breaks kept (a SQL error points at
+/// its column on the next line), other control characters escaped.
+pub fn printable_lines(text: &str) -> String {
+    text.lines().map(printable).collect::<Vec<_>>().join("\n")
 }
 
 /// A value as a table cell: timestamps as RFC 3339 UTC (`2026-11-29T15:54:40.391Z`),
@@ -138,78 +144,95 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         let mut cluster = Embedded::start(slots, None, access)?;
-        // A training job's progress as it goes: its table comes at the end.
-        cluster.on_epoch(|done| {
-            let loss = done
-                .loss
-                .map_or(String::new(), |l| format!(", loss {l:.6e}"));
-            eprintln!(
-                "{}: epoch {} done in {} ms{loss}",
-                done.vertex, done.epoch, done.duration_ms
-            );
-        });
-        let started = Instant::now();
-        let job_id = format!("run-{}", std::process::id());
-        let name = if spec.name.is_empty() {
-            job_id.clone()
-        } else {
-            spec.name.clone()
-        };
-        let mut printer = job.streaming.then(|| live_rows::start(args.json));
-        let live = printer.as_ref().map(|p| p.rows.clone());
-        let reader_gone = printer.as_mut().map(|p| &mut p.reader_gone);
-        let stop = async {
-            match reader_gone {
-                Some(gone) => tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = gone => {}
-                },
-                None => {
-                    if tokio::signal::ctrl_c().await.is_err() {
-                        std::future::pending::<()>().await;
-                    }
+        print_epochs(&mut cluster);
+        run_on(&cluster, &job, args.json).await
+    })
+}
+
+/// Prints a training job's progress as it goes (its table comes at the
+/// end).
+pub fn print_epochs(cluster: &mut Embedded) {
+    cluster.on_epoch(|done| {
+        let loss = done
+            .loss
+            .map_or(String::new(), |l| format!(", loss {l:.6e}"));
+        eprintln!(
+            "{}: epoch {} done in {} ms{loss}",
+            done.vertex, done.epoch, done.duration_ms
+        );
+    });
+}
+
+/// Runs one validated job on `cluster` and prints its rows (as JSON
+/// objects with `json`).
+pub async fn run_on(cluster: &Embedded, job: &ValidJob, json: bool) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let job_id = format!("run-{}-{}", std::process::id(), next_run());
+    let name = if job.name.is_empty() {
+        job_id.clone()
+    } else {
+        job.name.clone()
+    };
+    let mut printer = job.streaming.then(|| live_rows::start(json));
+    let live = printer.as_ref().map(|p| p.rows.clone());
+    let reader_gone = printer.as_mut().map(|p| &mut p.reader_gone);
+    let stop = async {
+        match reader_gone {
+            Some(gone) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = gone => {}
+            },
+            None => {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
                 }
             }
-        };
-        let output = cluster.run_until(&job_id, &job, live, stop).await;
-        let elapsed = started.elapsed().as_secs_f64();
-        if let Some(printer) = printer {
-            // The job's copies of the channel are gone with its tasks.
-            drop(printer.rows);
-            let printed = tokio::time::timeout(Duration::from_secs(5), printer.printed)
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or(0);
-            let output = output.map_err(anyhow::Error::msg)?;
-            let how = if output.stopped {
-                "stopped"
-            } else {
-                "finished"
-            };
-            eprintln!("job {name:?} {how} after {elapsed:.2} s: {printed} rows printed");
-            return Ok(());
         }
+    };
+    let output = cluster.run_until(&job_id, job, live, stop).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    if let Some(printer) = printer {
+        // The job's copies of the channel are gone with its tasks.
+        drop(printer.rows);
+        let printed = tokio::time::timeout(Duration::from_secs(5), printer.printed)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or(0);
         let output = output.map_err(anyhow::Error::msg)?;
-        if output.stopped {
-            eprintln!("job {name:?} stopped after {elapsed:.2} s");
-            return Ok(());
-        }
-        let (names, rows) = table(&output.collected);
-        if args.json {
-            println!("{}", rows_json(&names, &rows));
+        let how = if output.stopped {
+            "stopped"
         } else {
-            if !names.is_empty() {
-                print_table(&names, &rows);
-            }
-            eprintln!(
-                "job {name:?} finished in {elapsed:.2} s: {} tasks, {} rows collected",
-                output.reports.len(),
-                rows.len()
-            );
+            "finished"
+        };
+        eprintln!("job {name:?} {how} after {elapsed:.2} s: {printed} rows printed");
+        return Ok(());
+    }
+    let output = output.map_err(anyhow::Error::msg)?;
+    if output.stopped {
+        eprintln!("job {name:?} stopped after {elapsed:.2} s");
+        return Ok(());
+    }
+    let (names, rows) = table(&output.collected);
+    if json {
+        println!("{}", rows_json(&names, &rows));
+    } else {
+        if !names.is_empty() {
+            print_table(&names, &rows);
         }
-        Ok(())
-    })
+        eprintln!(
+            "job {name:?} finished in {elapsed:.2} s: {} tasks, {} rows collected",
+            output.reports.len(),
+            rows.len()
+        );
+    }
+    Ok(())
+}
+
+/// A number for each job this process runs, so their ids differ.
+fn next_run() -> u64 {
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! `union`: every batch of every input (all of one schema), unchanged,
-//! and its catalogue definition (it takes no params).
+//! `union`: every batch of every input (all with the same column names
+//! and types), unchanged but for the schema it carries, and its catalogue
+//! definition (it takes no params).
 
 use crate::catalogue::{BuildContext, Built, NoParams, OperatorDefinition, SchemaContext};
 use crate::data::Schema;
@@ -29,6 +30,16 @@ impl Operator for Union {
     ) -> Result<(), OperatorError> {
         out.emit(rows.to_batch(&self.schema)?)
     }
+}
+
+/// `name TYPE, …` of `schema`, as a union's error shows it.
+fn columns_of(schema: &Schema) -> String {
+    schema
+        .fields
+        .iter()
+        .map(|f| format!("{} {:?}", f.name, f.data_type))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The catalogue's `union`.
@@ -61,18 +72,31 @@ impl OperatorDefinition for UnionDefinition {
         context: &SchemaContext<'_>,
         inputs: &[Schema],
     ) -> Result<Schema, SpecError> {
-        let input = inputs.first().cloned().unwrap_or_default();
+        let mut output = inputs.first().cloned().unwrap_or_default();
         for (i, other) in inputs.iter().enumerate().skip(1) {
-            if other != &input {
+            let same_columns = other.fields.len() == output.fields.len()
+                && other
+                    .fields
+                    .iter()
+                    .zip(&output.fields)
+                    .all(|(a, b)| a.name == b.name && a.data_type == b.data_type);
+            if !same_columns {
                 return Err(context.schema_error(format!(
-                    "union input {i} has a different schema than input 0"
+                    "union input {i} has other columns than input 0 ({} vs {})",
+                    columns_of(other),
+                    columns_of(&output)
                 )));
             }
+            // A column that may be null in any input may be null in the
+            // union; its batches are stamped with that schema.
+            for (field, other) in output.fields.iter_mut().zip(&other.fields) {
+                field.nullable |= other.nullable;
+            }
         }
-        Ok(input)
+        Ok(output)
     }
 
     fn build(&self, _: &NoParams, context: &BuildContext<'_>) -> Result<Built, OperatorError> {
-        Ok(Built::Operator(Box::new(Union::new(&context.input(0)))))
+        Ok(Built::Operator(Box::new(Union::new(&context.step.output))))
     }
 }

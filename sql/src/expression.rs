@@ -1,0 +1,391 @@
+//! SQL expressions to Faro expression text: names resolved to the
+//! columns that carry them, group keys and aggregate calls replaced by
+//! the columns an aggregation made, Flink's spellings mapped onto the
+//! engine's functions. The text is then compiled by the runtime's own
+//! expression engine ([`faro_runtime::expr`]), so its type rules are the
+//! ones the job will run with.
+
+use sqlparser::ast::{self as sql, Spanned};
+use sqlparser::tokenizer::Span;
+
+use crate::error::{ErrorKind, SqlError};
+use crate::scope::Scope;
+
+/// Aggregate functions a query may call.
+pub const AGGREGATES: &[&str] = &["count", "sum", "min", "max", "avg"];
+
+/// Whether `function` is a call of an aggregate function.
+pub fn is_aggregate(function: &sql::Function) -> bool {
+    function.over.is_none() && AGGREGATES.contains(&function_name(function).as_str())
+}
+
+/// A function's name, lower-cased.
+pub fn function_name(function: &sql::Function) -> String {
+    function.name.to_string().to_lowercase()
+}
+
+/// `expr` as text that is the same for the same expression however its
+/// function names are capitalized (`COUNT(*)` and `count(*)`), so a
+/// select list and a `HAVING` find the same aggregate.
+pub fn canonical(expr: &sql::Expr) -> String {
+    match expr {
+        sql::Expr::Function(function) => {
+            let mut lowered = function.clone();
+            for part in &mut lowered.name.0 {
+                if let sql::ObjectNamePart::Identifier(ident) = part {
+                    ident.value = ident.value.to_lowercase();
+                }
+            }
+            lowered.to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// How an expression's names are resolved.
+pub struct Resolver<'a> {
+    /// The columns in reach.
+    pub scope: &'a Scope,
+    /// Whole expressions (as sqlparser prints them) that stand for a
+    /// column: group keys and aggregate calls after an aggregation.
+    pub replaced: &'a [(String, String)],
+    /// Where the expression is (`WHERE`, `ON`, …), for an aggregate found
+    /// where none may be.
+    pub clause: &'static str,
+}
+
+impl Resolver<'_> {
+    /// Names resolved against `scope` alone.
+    pub fn plain<'a>(scope: &'a Scope, clause: &'static str) -> Resolver<'a> {
+        Resolver {
+            scope,
+            replaced: &[],
+            clause,
+        }
+    }
+
+    /// `expr` as expression text.
+    pub fn render(&self, expr: &sql::Expr) -> Result<String, SqlError> {
+        if !self.replaced.is_empty() {
+            let printed = canonical(expr);
+            if let Some((_, column)) = self.replaced.iter().find(|(e, _)| *e == printed) {
+                return Ok(quote(column));
+            }
+        }
+        use sql::Expr as E;
+        let r = |e: &sql::Expr| self.render(e);
+        Ok(match expr {
+            E::Identifier(ident) => quote(&self.scope.resolve(std::slice::from_ref(ident))?.internal),
+            E::CompoundIdentifier(parts) => quote(&self.scope.resolve(parts)?.internal),
+            E::Value(value) => literal(&value.value, expr.span())?,
+            E::TypedString(typed) => {
+                let sql::Value::SingleQuotedString(text) = &typed.value.value else {
+                    return Err(SqlError::unsupported(expr.span(), format!("the literal {expr}")));
+                };
+                format!(
+                    "CAST({} AS {})",
+                    quote_text(text),
+                    type_name(&typed.data_type, expr.span())?
+                )
+            }
+            E::Nested(inner) => format!("({})", r(inner)?),
+            E::UnaryOp { op, expr: inner } => match op {
+                sql::UnaryOperator::Minus => format!("(-{})", r(inner)?),
+                sql::UnaryOperator::Plus => r(inner)?,
+                sql::UnaryOperator::Not => format!("(NOT {})", r(inner)?),
+                other => return Err(SqlError::unsupported(expr.span(), format!("the operator {other}"))),
+            },
+            E::BinaryOp { left, op, right } => {
+                let symbol = binary_symbol(op)
+                    .ok_or_else(|| SqlError::unsupported(expr.span(), format!("the operator {op}")))?;
+                if is_interval(left) || is_interval(right) {
+                    return Err(SqlError::unsupported(
+                        expr.span(),
+                        "arithmetic with INTERVAL outside window and join bounds",
+                    ));
+                }
+                format!("({} {symbol} {})", r(left)?, r(right)?)
+            }
+            E::IsNull(inner) => format!("({} IS NULL)", r(inner)?),
+            E::IsNotNull(inner) => format!("({} IS NOT NULL)", r(inner)?),
+            E::IsTrue(inner) => format!("coalesce({}, FALSE)", r(inner)?),
+            E::IsNotTrue(inner) => format!("(NOT coalesce({}, FALSE))", r(inner)?),
+            E::IsFalse(inner) => format!("coalesce(NOT {}, FALSE)", r(inner)?),
+            E::IsNotFalse(inner) => format!("(NOT coalesce(NOT {}, FALSE))", r(inner)?),
+            E::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => {
+                let mut text = String::from("(CASE");
+                if let Some(operand) = operand {
+                    text += &format!(" {}", r(operand)?);
+                }
+                for when in conditions {
+                    text += &format!(" WHEN {} THEN {}", r(&when.condition)?, r(&when.result)?);
+                }
+                if let Some(otherwise) = else_result {
+                    text += &format!(" ELSE {}", r(otherwise)?);
+                }
+                text + " END)"
+            }
+            E::Cast {
+                kind: sql::CastKind::Cast | sql::CastKind::DoubleColon,
+                expr: inner,
+                data_type,
+                format: None,
+            } => format!("CAST({} AS {})", r(inner)?, type_name(data_type, expr.span())?),
+            E::Function(function) => self.function(function, expr)?,
+            E::Substring {
+                expr: inner,
+                substring_from,
+                substring_for,
+                ..
+            } => {
+                let from = substring_from.as_deref().map(r).transpose()?.unwrap_or("1".into());
+                match substring_for {
+                    Some(length) => format!("substr({}, {from}, {})", r(inner)?, r(length)?),
+                    None => format!("substr({}, {from})", r(inner)?),
+                }
+            }
+            E::Trim {
+                trim_where: None,
+                trim_what: None,
+                expr: inner,
+                trim_characters: None,
+            } => format!("trim({})", r(inner)?),
+            E::Ceil { expr: inner, field } | E::Floor { expr: inner, field }
+                if matches!(
+                    field,
+                    sql::CeilFloorKind::DateTimeField(sql::DateTimeField::NoDateTime)
+                ) =>
+            {
+                let name = if matches!(expr, E::Ceil { .. }) { "ceil" } else { "floor" };
+                format!("{name}({})", r(inner)?)
+            }
+            E::Between {
+                expr: inner,
+                negated,
+                low,
+                high,
+            } => format!(
+                "({} {}BETWEEN {} AND {})",
+                r(inner)?,
+                if *negated { "NOT " } else { "" },
+                r(low)?,
+                r(high)?
+            ),
+            E::InList {
+                expr: inner,
+                list,
+                negated,
+            } => format!(
+                "({} {}IN ({}))",
+                r(inner)?,
+                if *negated { "NOT " } else { "" },
+                list.iter().map(r).collect::<Result<Vec<_>, _>>()?.join(", ")
+            ),
+            E::Like {
+                negated,
+                any: false,
+                expr: inner,
+                pattern,
+                escape_char: None,
+            } => format!(
+                "({} {}LIKE {})",
+                r(inner)?,
+                if *negated { "NOT " } else { "" },
+                r(pattern)?
+            ),
+            E::ILike {
+                negated,
+                any: false,
+                expr: inner,
+                pattern,
+                escape_char: None,
+            } => format!(
+                "(lower({}) {}LIKE lower({}))",
+                r(inner)?,
+                if *negated { "NOT " } else { "" },
+                r(pattern)?
+            ),
+            E::Subquery(_) | E::InSubquery { .. } | E::Exists { .. } => {
+                return Err(SqlError::unsupported(
+                    expr.span(),
+                    "a subquery inside an expression (use a JOIN or a subquery in FROM)",
+                ))
+            }
+            E::Interval(_) => {
+                return Err(SqlError::unsupported(
+                    expr.span(),
+                    "an INTERVAL outside window and join bounds",
+                ))
+            }
+            other => return Err(SqlError::unsupported(expr.span(), format!("the expression {other}"))),
+        })
+    }
+
+    /// A function call: aggregates are refused here (an aggregation
+    /// replaces the calls it computes), Flink's spellings mapped.
+    fn function(&self, function: &sql::Function, expr: &sql::Expr) -> Result<String, SqlError> {
+        let span = expr.span();
+        let name = function_name(function);
+        if function.over.is_some() {
+            return Err(SqlError::unsupported(
+                span,
+                format!("the window function {expr} here (ROW_NUMBER() OVER goes in a subquery filtered on its rank)"),
+            ));
+        }
+        if AGGREGATES.contains(&name.as_str()) {
+            return Err(SqlError::new(
+                ErrorKind::Invalid,
+                span,
+                format!("the aggregate {expr} is not allowed in {}", self.clause),
+            ));
+        }
+        if function.filter.is_some() || !function.within_group.is_empty() {
+            return Err(SqlError::unsupported(span, format!("{expr} on a scalar function")));
+        }
+        let args = plain_arguments(function, span)?
+            .into_iter()
+            .map(|a| self.render(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let call = |f: &str| format!("{f}({})", args.join(", "));
+        Ok(match (name.as_str(), args.as_slice()) {
+            ("character_length", _) => call("char_length"),
+            ("ifnull" | "nvl", _) => call("coalesce"),
+            ("mod", [a, b]) => format!("({a} % {b})"),
+            ("nullif", [a, b]) => format!("(CASE WHEN {a} = {b} THEN NULL ELSE {a} END)"),
+            ("if", [c, a, b]) => format!("(CASE WHEN {c} THEN {a} ELSE {b} END)"),
+            _ => call(&name),
+        })
+    }
+}
+
+/// A function's arguments, all plain expressions.
+pub fn plain_arguments(function: &sql::Function, span: Span) -> Result<Vec<&sql::Expr>, SqlError> {
+    match &function.args {
+        sql::FunctionArguments::None => Ok(Vec::new()),
+        sql::FunctionArguments::List(list) if list.clauses.is_empty() => list
+            .args
+            .iter()
+            .map(|arg| match arg {
+                sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Expr(e)) => Ok(e),
+                other => Err(SqlError::unsupported(span, format!("the argument {other}"))),
+            })
+            .collect(),
+        _ => Err(SqlError::unsupported(span, format!("the call {function}"))),
+    }
+}
+
+/// An identifier as expression text (always quoted, so any name works).
+pub fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Text as a SQL string literal.
+fn quote_text(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+fn literal(value: &sql::Value, span: Span) -> Result<String, SqlError> {
+    Ok(match value {
+        sql::Value::Null => "NULL".into(),
+        sql::Value::Boolean(b) => if *b { "TRUE" } else { "FALSE" }.into(),
+        sql::Value::Number(n, _) => n.clone(),
+        sql::Value::SingleQuotedString(s) => quote_text(s),
+        other => return Err(SqlError::unsupported(span, format!("the literal {other}"))),
+    })
+}
+
+fn binary_symbol(op: &sql::BinaryOperator) -> Option<&'static str> {
+    use sql::BinaryOperator as B;
+    Some(match op {
+        B::Plus => "+",
+        B::Minus => "-",
+        B::Multiply => "*",
+        B::Divide => "/",
+        B::Modulo => "%",
+        B::Eq => "=",
+        B::NotEq => "<>",
+        B::Lt => "<",
+        B::LtEq => "<=",
+        B::Gt => ">",
+        B::GtEq => ">=",
+        B::And => "AND",
+        B::Or => "OR",
+        B::StringConcat => "||",
+        _ => return None,
+    })
+}
+
+fn is_interval(expr: &sql::Expr) -> bool {
+    matches!(expr, sql::Expr::Interval(_))
+}
+
+/// The engine's name for a SQL type in a cast.
+fn type_name(data_type: &sql::DataType, span: Span) -> Result<&'static str, SqlError> {
+    use faro_runtime::data::DataType as D;
+    Ok(match crate::table::data_type(data_type, span)? {
+        D::Int64 => "BIGINT",
+        D::Float64 => "DOUBLE",
+        D::Utf8 => "VARCHAR",
+        D::Bool => "BOOLEAN",
+        D::Timestamp => "TIMESTAMP",
+        other => return Err(SqlError::unsupported(span, format!("a cast to {other:?}"))),
+    })
+}
+
+/// Milliseconds of `INTERVAL 'n' UNIT` (or `INTERVAL 'n unit'`).
+pub fn interval_ms(interval: &sql::Interval, span: Span) -> Result<i64, SqlError> {
+    use sql::DateTimeField as F;
+    let bad = || {
+        SqlError::invalid(
+            span,
+            format!("cannot read INTERVAL {interval} (write INTERVAL '10' SECOND)"),
+        )
+    };
+    if interval.last_field.is_some() {
+        return Err(SqlError::unsupported(span, format!("the interval range {interval}")));
+    }
+    let text = match interval.value.as_ref() {
+        sql::Expr::Value(v) => match &v.value {
+            sql::Value::SingleQuotedString(s) => s.trim().to_string(),
+            sql::Value::Number(n, _) => n.clone(),
+            _ => return Err(bad()),
+        },
+        _ => return Err(bad()),
+    };
+    let (number, unit) = match &interval.leading_field {
+        Some(field) => (text.as_str(), unit_ms(field).ok_or_else(bad)?),
+        None => {
+            let (number, unit) = text.split_once(char::is_whitespace).ok_or_else(bad)?;
+            let field = match unit.trim().to_lowercase().trim_end_matches('s') {
+                "millisecond" => F::Millisecond,
+                "second" => F::Second,
+                "minute" => F::Minute,
+                "hour" => F::Hour,
+                "day" => F::Day,
+                _ => return Err(bad()),
+            };
+            (number, unit_ms(&field).ok_or_else(bad)?)
+        }
+    };
+    let n: i64 = number.trim().parse().map_err(|_| bad())?;
+    n.checked_mul(unit).filter(|ms| *ms > 0).ok_or_else(|| {
+        SqlError::invalid(span, format!("INTERVAL {interval} must be positive and fit in milliseconds"))
+    })
+}
+
+fn unit_ms(field: &sql::DateTimeField) -> Option<i64> {
+    use sql::DateTimeField as F;
+    Some(match field {
+        F::Millisecond | F::Milliseconds => 1,
+        F::Second | F::Seconds => 1_000,
+        F::Minute | F::Minutes => 60_000,
+        F::Hour | F::Hours => 3_600_000,
+        F::Day | F::Days => 86_400_000,
+        _ => return None,
+    })
+}

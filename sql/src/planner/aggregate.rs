@@ -1,0 +1,323 @@
+//! Grouping: `GROUP BY` keys and the aggregate calls of a select list and
+//! its `HAVING` onto one `aggregate` vertex (or, grouped by a window
+//! table function's `window_start, window_end`, one `window` vertex).
+//! After it, each aggregate call and computed key is a column, and the
+//! select list and `HAVING` are resolved against those.
+//!
+//! `FILTER (WHERE c)` becomes the aggregate of `CASE WHEN c THEN x END`
+//! (aggregates skip nulls); `COUNT(DISTINCT x)` is `count_distinct`.
+
+use faro_runtime::spec::Partitioning;
+use serde_json::json;
+use sqlparser::ast::{self as sql, Spanned};
+
+use super::from::forward_or_rebalance;
+use super::window_tvf::WindowTvf;
+use super::{Planner, Projected};
+use crate::error::{ErrorKind, SqlError};
+use crate::expression::{canonical, function_name, is_aggregate, plain_arguments, quote, Resolver};
+use crate::graph::{Input, Relation};
+use crate::scope::{fresh_name, ColumnRef, Scope};
+
+/// The aggregate calls of `select`'s list and `HAVING`, each once.
+pub fn calls(select: &sql::Select) -> Vec<sql::Function> {
+    let mut found: Vec<sql::Function> = Vec::new();
+    let mut pending: Vec<&sql::Expr> = select
+        .projection
+        .iter()
+        .filter_map(|item| match item {
+            sql::SelectItem::UnnamedExpr(e) | sql::SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
+            _ => None,
+        })
+        .chain(select.having.as_ref())
+        .collect();
+    while let Some(expr) = pending.pop() {
+        use sql::Expr as E;
+        match expr {
+            E::Function(f) if is_aggregate(f) => {
+                let key = canonical(expr);
+                if !found.iter().any(|g| canonical(&E::Function(g.clone())) == key) {
+                    found.push(f.clone());
+                }
+            }
+            E::Function(f) => {
+                if let sql::FunctionArguments::List(list) = &f.args {
+                    for arg in &list.args {
+                        if let sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Expr(e)) = arg {
+                            pending.push(e);
+                        }
+                    }
+                }
+            }
+            E::BinaryOp { left, right, .. } => pending.extend([&**left, &**right]),
+            E::UnaryOp { expr, .. }
+            | E::Nested(expr)
+            | E::IsNull(expr)
+            | E::IsNotNull(expr)
+            | E::IsTrue(expr)
+            | E::IsFalse(expr)
+            | E::IsNotTrue(expr)
+            | E::IsNotFalse(expr)
+            | E::Cast { expr, .. }
+            | E::Ceil { expr, .. }
+            | E::Floor { expr, .. } => pending.push(expr),
+            E::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => {
+                pending.extend(operand.as_deref());
+                for when in conditions {
+                    pending.extend([&when.condition, &when.result]);
+                }
+                pending.extend(else_result.as_deref());
+            }
+            E::Between { expr, low, high, .. } => pending.extend([&**expr, &**low, &**high]),
+            E::InList { expr, list, .. } => {
+                pending.push(expr);
+                pending.extend(list);
+            }
+            E::Like { expr, pattern, .. } | E::ILike { expr, pattern, .. } => {
+                pending.extend([&**expr, &**pattern])
+            }
+            E::Substring { expr, substring_from, substring_for, .. } => {
+                pending.push(expr);
+                pending.extend(substring_from.as_deref());
+                pending.extend(substring_for.as_deref());
+            }
+            E::Trim { expr, .. } => pending.push(expr),
+            _ => {}
+        }
+    }
+    found
+}
+
+impl Planner<'_> {
+    /// Groups `input` as `select` says; returns the grouped relation and
+    /// what each computed key and aggregate call became.
+    pub(super) fn aggregation(
+        &mut self,
+        input: Relation,
+        window: Option<WindowTvf>,
+        select: &sql::Select,
+        calls: &[sql::Function],
+    ) -> Result<(Relation, Vec<(String, String)>), SqlError> {
+        let span = select.span();
+        let mut group: Vec<&sql::Expr> = match &select.group_by {
+            sql::GroupByExpr::Expressions(exprs, _) => exprs.iter().collect(),
+            sql::GroupByExpr::All(_) => Vec::new(),
+        };
+        if let Some(tvf) = &window {
+            let is_bound = |e: &&sql::Expr, bound: &str| match e {
+                sql::Expr::Identifier(i) => i.value.eq_ignore_ascii_case(bound),
+                sql::Expr::CompoundIdentifier(p) => p.last().is_some_and(|i| i.value.eq_ignore_ascii_case(bound)),
+                _ => false,
+            };
+            let has = |bound: &str| group.iter().any(|e| is_bound(e, bound));
+            if !has("window_start") || !has("window_end") {
+                return Err(SqlError::unsupported(
+                    tvf.span,
+                    "a window table function not grouped by window_start and window_end",
+                ));
+            }
+            group.retain(|e| !is_bound(e, "window_start") && !is_bound(e, "window_end"));
+        }
+        // Keys: plain columns as they are, expressions computed first.
+        let mut keys: Vec<ColumnRef> = Vec::new();
+        let mut computed: Vec<(String, String, &sql::Expr)> = Vec::new();
+        for expr in &group {
+            let resolver = Resolver::plain(&input.scope, "GROUP BY");
+            let (text, _) = self.compile(&resolver, expr)?;
+            match plain_column(expr, &input.scope) {
+                Some(column) => keys.push(column),
+                None => {
+                    let taken: Vec<&str> =
+                        input.scope.internal_names().chain(computed.iter().map(|c| c.0.as_str())).collect();
+                    let name = fresh_name(&format!("EXPR${}", computed.len()), taken.into_iter());
+                    computed.push((name, text, expr));
+                }
+            }
+        }
+        let mut input = input;
+        if !computed.is_empty() {
+            let mut columns: Vec<Projected> = input
+                .scope
+                .columns
+                .iter()
+                .map(|c| Projected { name: c.name.clone(), qualifier: c.qualifier.clone(), expr: quote(&c.internal) })
+                .collect();
+            columns.extend(computed.iter().map(|(name, text, _)| Projected {
+                name: name.clone(),
+                qualifier: None,
+                expr: text.clone(),
+            }));
+            let time = input.time.clone();
+            input = self.project_columns(&input, &columns, span)?;
+            input.time = time;
+            let n = input.scope.columns.len() - computed.len();
+            keys.extend(input.scope.columns[n..].iter().cloned());
+        }
+        let mut specs = Vec::new();
+        let mut replaced: Vec<(String, String)> = computed
+            .iter()
+            .zip(&keys[keys.len() - computed.len()..])
+            .map(|((_, _, expr), key)| (canonical(expr), key.internal.clone()))
+            .collect();
+        for (i, call) in calls.iter().enumerate() {
+            let taken: Vec<&str> =
+                keys.iter().map(|k| k.internal.as_str()).chain(replaced.iter().map(|r| r.1.as_str())).collect();
+            let name = fresh_name(&format!("agg${i}"), taken.into_iter());
+            specs.push(self.aggregate_spec(call, &name, &input.scope)?);
+            replaced.push((canonical(&sql::Expr::Function(call.clone())), name));
+        }
+        let key_names: Vec<String> = keys.iter().map(|k| k.internal.clone()).collect();
+        let (parallelism, partitioning) = if key_names.is_empty() {
+            (1, forward_or_rebalance(&input, 1))
+        } else {
+            (self.settings.parallelism, Partitioning::Hash(key_names.clone()))
+        };
+        let (name, operator, params, leading) = match &window {
+            Some(tvf) => {
+                let time = input.scope.resolve(std::slice::from_ref(&tvf.time))?.internal.clone();
+                if self.graph.streaming() && input.time.as_deref() != Some(time.as_str()) {
+                    return Err(SqlError::new(
+                        ErrorKind::Invalid,
+                        tvf.time.span,
+                        format!(
+                            "a streaming window needs a watermark on {:?}: declare WATERMARK FOR {} AS {} - INTERVAL '…' SECOND in its CREATE TABLE",
+                            tvf.time.value, tvf.time.value, tvf.time.value
+                        ),
+                    ));
+                }
+                let params = json!({"time": time, "window": tvf.kind, "group_by": key_names, "aggregates": specs});
+                let qualifier = tvf.alias.as_ref().map(|a| a.name.value.clone());
+                ("window", "window", params, window_bounds(qualifier))
+            }
+            None => {
+                let params = json!({"group_by": key_names, "aggregates": specs});
+                ("aggregate", "aggregate", params, Vec::new())
+            }
+        };
+        let edge = Input { from: &input, partitioning };
+        let (vertex, schema, changelog) = self.graph.add(name, operator, params, parallelism, &[edge], span)?;
+        let names = leading
+            .into_iter()
+            .chain(keys)
+            .chain(replaced[computed.len()..].iter().map(|(_, internal)| ColumnRef {
+                qualifier: None,
+                name: internal.clone(),
+                internal: internal.clone(),
+                data_type: faro_runtime::data::DataType::Int64,
+                nullable: true,
+            }));
+        let columns = names
+            .zip(&schema.fields)
+            .map(|(column, field)| ColumnRef {
+                internal: field.name.clone(),
+                data_type: field.data_type.clone(),
+                nullable: field.nullable,
+                ..column
+            })
+            .collect();
+        let relation = Relation {
+            vertex,
+            scope: Scope { columns },
+            parallelism,
+            changelog,
+            time: None,
+            rows: None,
+        };
+        Ok((relation, replaced))
+    }
+
+    /// One aggregate call as the operator's aggregate spec.
+    fn aggregate_spec(&self, call: &sql::Function, name: &str, scope: &Scope) -> Result<serde_json::Value, SqlError> {
+        let expr = sql::Expr::Function(call.clone());
+        let span = expr.span();
+        let function = function_name(call);
+        let distinct = matches!(
+            &call.args,
+            sql::FunctionArguments::List(list) if matches!(list.duplicate_treatment, Some(sql::DuplicateTreatment::Distinct))
+        );
+        let star = matches!(
+            &call.args,
+            sql::FunctionArguments::List(list) if matches!(list.args.as_slice(), [sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Wildcard)])
+        );
+        let argument: Option<sql::Expr> = if star {
+            if function != "count" {
+                return Err(SqlError::invalid(span, format!("{expr}: only COUNT takes *")));
+            }
+            None
+        } else {
+            let mut bare = call.clone();
+            if let sql::FunctionArguments::List(list) = &mut bare.args {
+                list.duplicate_treatment = None;
+            }
+            match plain_arguments(&bare, span)?.as_slice() {
+                [one] => Some((*one).clone()),
+                _ => return Err(SqlError::invalid(span, format!("{expr} takes one argument"))),
+            }
+        };
+        // FILTER (WHERE c): only rows where c holds reach the aggregate.
+        let argument = match (&call.filter, argument) {
+            (None, argument) => argument,
+            (Some(condition), argument) => Some(sql::Expr::Case {
+                case_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+                end_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+                operand: None,
+                conditions: vec![sql::CaseWhen {
+                    condition: (**condition).clone(),
+                    result: argument.unwrap_or(sql::Expr::value(sql::Value::Number("1".into(), false))),
+                }],
+                else_result: None,
+            }),
+        };
+        let kind = match (function.as_str(), distinct) {
+            ("count", true) => "count_distinct",
+            (f, false) => f,
+            (_, true) => return Err(SqlError::unsupported(span, format!("DISTINCT in {expr} (only COUNT(DISTINCT …))"))),
+        };
+        let text = match &argument {
+            Some(argument) => {
+                let resolver = Resolver::plain(scope, "an aggregate's argument");
+                let (text, compiled) = self.compile(&resolver, argument).map_err(|e| e.or_at(span))?;
+                let numeric = matches!(compiled.data_type(), faro_runtime::data::DataType::Int64 | faro_runtime::data::DataType::Float64);
+                if matches!(kind, "sum" | "avg") && !numeric {
+                    return Err(SqlError::new(
+                        ErrorKind::Type,
+                        span,
+                        format!("{expr} needs a number, and its argument is {:?}", compiled.data_type()),
+                    ));
+                }
+                Some(text)
+            }
+            None => None,
+        };
+        Ok(json!({"name": name, "function": kind, "expr": text}))
+    }
+}
+
+/// `window_start` and `window_end`, as a window aggregation emits them.
+fn window_bounds(qualifier: Option<String>) -> Vec<ColumnRef> {
+    ["window_start", "window_end"]
+        .into_iter()
+        .map(|name| ColumnRef {
+            qualifier: qualifier.clone(),
+            name: name.to_string(),
+            internal: name.to_string(),
+            data_type: faro_runtime::data::DataType::Timestamp,
+            nullable: false,
+        })
+        .collect()
+}
+
+/// The column `expr` names, if it is a plain column of `scope`.
+fn plain_column(expr: &sql::Expr, scope: &Scope) -> Option<ColumnRef> {
+    let parts = match expr {
+        sql::Expr::Identifier(ident) => vec![ident.clone()],
+        sql::Expr::CompoundIdentifier(parts) => parts.clone(),
+        _ => return None,
+    };
+    scope.resolve(&parts).ok().cloned()
+}

@@ -1,0 +1,326 @@
+//! Tables as sources and sinks: a `CREATE TABLE`'s connector and options
+//! become the source vertex that scans it (`nexmark`, `read`, `generate`)
+//! or the sink vertex an `INSERT INTO` writes through (`files`,
+//! `blackhole`). Options are checked against what each connector knows,
+//! naming the table.
+
+use faro_runtime::data::{DataType, Field, Schema};
+use faro_runtime::expr::Expr;
+use faro_runtime::spec::Partitioning;
+use serde_json::{json, Map, Value};
+use sqlparser::tokenizer::Span;
+
+use super::Planner;
+use crate::error::{did_you_mean, ErrorKind, SqlError};
+use crate::expression::quote;
+use crate::graph::{Input, Relation};
+use crate::scope::Scope;
+use crate::table::TableDef;
+
+/// Options each connector reads (besides `connector`).
+const NEXMARK_OPTIONS: &[&str] = &["table", "events", "rate", "seed"];
+const FILES_OPTIONS: &[&str] = &["path", "format", "sink.mode"];
+const GENERATE_OPTIONS: &[&str] = &["rows", "rows-per-second", "seed"];
+
+impl Planner<'_> {
+    /// The source vertex reading `table`, its columns qualified by
+    /// `qualifier`.
+    pub(super) fn scan(&mut self, table: &TableDef, qualifier: &str, span: Span) -> Result<Relation, SqlError> {
+        let (operator, params, rows, produced) = match table.connector() {
+            "nexmark" => self.nexmark(table, span)?,
+            "files" => files_source(table, self.graph.streaming(), span)?,
+            "generate" => self.generate(table, span)?,
+            "blackhole" => {
+                return Err(SqlError::invalid(
+                    span,
+                    format!("table {:?} is a blackhole: it can only be written", table.name),
+                ))
+            }
+            other => return Err(unknown_connector(table, other)),
+        };
+        let (vertex, schema, changelog) =
+            self.graph
+                .add(&table.name, operator, params, self.settings.parallelism, &[], span)?;
+        let mut relation = Relation {
+            vertex,
+            scope: Scope::of(&schema, Some(qualifier)),
+            parallelism: self.settings.parallelism,
+            changelog,
+            time: table.watermark.as_ref().map(|w| w.column.clone()),
+            rows,
+        };
+        let names = |fields: &[Field]| fields.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
+        if names(&produced) != names(&table.columns) {
+            // The source makes more (or other) columns than declared: keep
+            // the declared ones, in their order.
+            let columns: Vec<(String, String)> = table
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), quote(&c.name)))
+                .collect();
+            relation = self.project(&relation, &columns, span)?;
+            relation.scope = relation.scope.requalified(qualifier);
+        }
+        Ok(relation)
+    }
+
+    fn nexmark(&self, table: &TableDef, span: Span) -> Result<Source, SqlError> {
+        check_options(table, NEXMARK_OPTIONS, span)?;
+        let kind = table.option("table").unwrap_or(&table.name).to_lowercase();
+        let (share, schema) = match kind.as_str() {
+            "bid" | "bids" => (46, faro_runtime::nexmark::bid_schema()),
+            "auction" | "auctions" => (3, faro_runtime::nexmark::auction_schema()),
+            "person" | "persons" | "people" => (1, faro_runtime::nexmark::person_schema()),
+            other => {
+                return Err(SqlError::invalid(
+                    span,
+                    format!("nexmark has tables bid, auction and person, not {other:?} (set 'table')"),
+                ))
+            }
+        };
+        let mut params = Map::new();
+        params.insert("table".into(), json!(kind.trim_end_matches('s').replace("people", "person")));
+        let events = number_option(table, "events", span)?;
+        if events.is_none() && !self.graph.streaming() {
+            return Err(SqlError::invalid(
+                span,
+                format!("a batch query needs a bounded table: set 'events' on {:?}", table.name),
+            ));
+        }
+        if let Some(events) = events {
+            params.insert("events".into(), json!(events));
+        }
+        for key in ["rate", "seed"] {
+            if let Some(n) = number_option(table, key, span)? {
+                params.insert(key.into(), json!(n));
+            }
+        }
+        if let Some(w) = &table.watermark {
+            if w.column != "date_time" {
+                return Err(SqlError::invalid(
+                    table.span,
+                    "a nexmark table's watermark follows date_time, the generator's event time",
+                ));
+            }
+        }
+        check_declared(table, &schema, "nexmark's", span)?;
+        Ok(("nexmark", Value::Object(params), events.map(|e| e * share / 50), schema.fields))
+    }
+
+    fn generate(&self, table: &TableDef, span: Span) -> Result<Source, SqlError> {
+        let field_options = |key: &String| key.starts_with("fields.") && key.ends_with(".expr");
+        let known: Vec<&str> = GENERATE_OPTIONS.to_vec();
+        for key in table.options.keys().filter(|k| *k != "connector" && !field_options(k)) {
+            if !known.contains(&key.as_str()) {
+                return Err(unknown_option(table, key, &known, span));
+            }
+        }
+        let rows = number_option(table, "rows", span)?;
+        if rows.is_none() && !self.graph.streaming() {
+            return Err(SqlError::invalid(
+                span,
+                format!("a batch query needs a bounded table: set 'rows' on {:?}", table.name),
+            ));
+        }
+        let input = Schema::new(vec![Field::new("i", DataType::Int64)]);
+        let mut columns = Vec::new();
+        for column in &table.columns {
+            let key = format!("fields.{}.expr", column.name);
+            let text = table.option(&key).ok_or_else(|| {
+                SqlError::invalid(
+                    table.span,
+                    format!("generated column {:?} needs its expression: '{key}' = 'i % 100' (over the row number i)", column.name),
+                )
+            })?;
+            let compiled = Expr::compile(text, &input)
+                .map_err(|e| SqlError::new(ErrorKind::Type, table.span, format!("'{key}': {e}")))?;
+            let expr = if compiled.data_type() == column.data_type {
+                text.to_string()
+            } else {
+                format!("CAST(({text}) AS {})", cast_name(&column.data_type))
+            };
+            columns.push(json!({"name": column.name, "expr": expr}));
+        }
+        let mut params = json!({"rows": rows, "columns": columns});
+        if let Some(seed) = number_option(table, "seed", span)? {
+            params["seed"] = json!(seed);
+        }
+        if let Some(rate) = number_option(table, "rows-per-second", span)? {
+            params["rows_per_second"] = json!(rate);
+        }
+        if let Some(w) = &table.watermark {
+            params["event_time"] = json!({"column": w.column, "max_out_of_orderness_ms": w.delay_ms});
+        }
+        Ok(("generate", params, rows, table.columns.clone()))
+    }
+
+    /// The sink vertex writing `relation` into `table`.
+    pub(super) fn sink(
+        &mut self,
+        table: &TableDef,
+        relation: &Relation,
+        overwrite: bool,
+        span: Span,
+    ) -> Result<String, SqlError> {
+        let (operator, params) = match table.connector() {
+            "files" => {
+                check_options(table, FILES_OPTIONS, span)?;
+                let (path, format) = path_and_format(table, span)?;
+                let mode = match (overwrite, table.option("sink.mode")) {
+                    (true, _) | (_, Some("overwrite")) => "overwrite",
+                    (false, None | Some("error")) => "error",
+                    (false, Some(other)) => {
+                        return Err(SqlError::invalid(span, format!("'sink.mode' is 'error' or 'overwrite', not {other:?}")))
+                    }
+                };
+                let mut params = json!({"path": path, "format": format, "mode": mode});
+                if relation.changelog {
+                    params["changelog"] = json!(true);
+                }
+                ("files", params)
+            }
+            "blackhole" => ("blackhole", json!({})),
+            other if ["nexmark", "generate"].contains(&other) => {
+                return Err(SqlError::invalid(
+                    span,
+                    format!("table {:?} ({other}) can only be read", table.name),
+                ))
+            }
+            other => return Err(unknown_connector(table, other)),
+        };
+        let input = Input {
+            from: relation,
+            partitioning: Partitioning::Forward,
+        };
+        let (vertex, _, _) =
+            self.graph
+                .add(&format!("{}_sink", table.name), operator, params, relation.parallelism, &[input], span)?;
+        Ok(vertex)
+    }
+}
+
+/// A source: operator, params, rows if known, and the columns it makes.
+type Source = (&'static str, Value, Option<u64>, Vec<Field>);
+
+fn files_source(table: &TableDef, streaming: bool, span: Span) -> Result<Source, SqlError> {
+    check_options(table, FILES_OPTIONS, span)?;
+    if streaming && table.watermark.is_some() {
+        return Err(SqlError::unsupported(
+            table.span,
+            "a watermark on a files table in a streaming query (files emit no event time)",
+        ));
+    }
+    let (path, format) = path_and_format(table, span)?;
+    let schema = Schema::new(table.columns.clone());
+    let params = json!({"path": path, "format": format, "schema": schema});
+    Ok(("read", params, None, table.columns.clone()))
+}
+
+/// Checks that each declared column is one of `schema`'s, of its type.
+fn check_declared(table: &TableDef, schema: &Schema, what: &str, span: Span) -> Result<(), SqlError> {
+    for c in &table.columns {
+        let field = schema.fields.iter().find(|f| f.name == c.name).ok_or_else(|| {
+            let names: Vec<&str> = schema.fields.iter().map(|f| f.name.as_str()).collect();
+            SqlError::new(
+                ErrorKind::UnknownName,
+                table.span,
+                format!(
+                    "{:?} is not a column of {what} {} table{}; it has {}",
+                    c.name,
+                    table.option("table").unwrap_or(&table.name),
+                    did_you_mean(&c.name, names.iter().copied()),
+                    names.join(", ")
+                ),
+            )
+        })?;
+        if field.data_type != c.data_type {
+            return Err(SqlError::new(
+                ErrorKind::Type,
+                span,
+                format!(
+                    "column {:?} is {:?} in {what} table, declared {:?}",
+                    c.name, field.data_type, c.data_type
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn path_and_format(table: &TableDef, span: Span) -> Result<(String, &'static str), SqlError> {
+    let path = table
+        .option("path")
+        .ok_or_else(|| SqlError::invalid(span, format!("files table {:?} needs a 'path'", table.name)))?;
+    let format = match table.option("format").map(str::to_lowercase).as_deref() {
+        Some("csv") => "csv",
+        Some("json") | Some("json-lines") | Some("jsonl") => "json_lines",
+        Some("parquet") => "parquet",
+        Some("text") | Some("raw") => "text",
+        other => {
+            return Err(SqlError::invalid(
+                span,
+                format!(
+                    "files table {:?} needs a 'format' of 'csv', 'json', 'parquet' or 'text'{}",
+                    table.name,
+                    other.map(|o| format!(", not {o:?}")).unwrap_or_default()
+                ),
+            ))
+        }
+    };
+    Ok((path.to_string(), format))
+}
+
+fn check_options(table: &TableDef, known: &[&str], span: Span) -> Result<(), SqlError> {
+    match table.options.keys().find(|k| *k != "connector" && !known.contains(&k.as_str())) {
+        Some(key) => Err(unknown_option(table, key, known, span)),
+        None => Ok(()),
+    }
+}
+
+fn unknown_option(table: &TableDef, key: &str, known: &[&str], span: Span) -> SqlError {
+    SqlError::invalid(
+        span,
+        format!(
+            "the {} connector has no option {key:?}{}; it reads {}",
+            table.connector(),
+            did_you_mean(key, known.iter().copied()),
+            known.join(", ")
+        ),
+    )
+}
+
+fn unknown_connector(table: &TableDef, connector: &str) -> SqlError {
+    let known = ["nexmark", "files", "generate", "blackhole"];
+    SqlError::new(
+        ErrorKind::UnknownName,
+        table.span,
+        format!(
+            "table {:?} has an unknown connector {connector:?}{}; the connectors are {}",
+            table.name,
+            did_you_mean(connector, known),
+            known.join(", ")
+        ),
+    )
+}
+
+fn number_option(table: &TableDef, key: &str, span: Span) -> Result<Option<u64>, SqlError> {
+    table
+        .option(key)
+        .map(|text| {
+            text.trim().replace('_', "").parse::<u64>().map_err(|_| {
+                SqlError::invalid(span, format!("option {key:?} of {:?} is a number, not {text:?}", table.name))
+            })
+        })
+        .transpose()
+}
+
+/// The engine's name of a type, in a cast.
+pub(super) fn cast_name(data_type: &DataType) -> &'static str {
+    match data_type {
+        DataType::Int64 => "BIGINT",
+        DataType::Float64 => "DOUBLE",
+        DataType::Bool => "BOOLEAN",
+        DataType::Timestamp => "TIMESTAMP",
+        _ => "VARCHAR",
+    }
+}

@@ -1,0 +1,118 @@
+//! `FROM`: tables, views, `WITH` queries, subqueries, window table
+//! functions and the joins between them.
+
+use faro_runtime::spec::Partitioning;
+use serde_json::json;
+use sqlparser::ast::{self as sql, Spanned};
+
+use super::window_tvf::WindowTvf;
+use super::Planner;
+use crate::error::SqlError;
+use crate::graph::Relation;
+use crate::scope::Scope;
+
+impl Planner<'_> {
+    /// The relation `FROM` makes, and the window table function it
+    /// applies, if it is one.
+    pub(super) fn from(
+        &mut self,
+        from: &[sql::TableWithJoins],
+        span: sqlparser::tokenizer::Span,
+    ) -> Result<(Relation, Option<WindowTvf>), SqlError> {
+        match from {
+            [] => Ok((self.one_row(span)?, None)),
+            [only] if only.joins.is_empty() => self.windowed_factor(&only.relation),
+            [only] => {
+                let mut relation = self.factor(&only.relation)?;
+                for join in &only.joins {
+                    let right = self.factor(&join.relation)?;
+                    relation = self.join(relation, right, &join.join_operator, join.relation.span())?;
+                }
+                Ok((relation, None))
+            }
+            [_, second, ..] => Err(SqlError::unsupported(
+                second.relation.span(),
+                "a comma join (write JOIN … ON)",
+            )),
+        }
+    }
+
+    /// A factor that may be a window table function.
+    fn windowed_factor(
+        &mut self,
+        factor: &sql::TableFactor,
+    ) -> Result<(Relation, Option<WindowTvf>), SqlError> {
+        if let sql::TableFactor::TableFunction { expr, alias } = factor {
+            let tvf = WindowTvf::read(expr, alias.as_ref())?;
+            let relation = self.named(&tvf.data, tvf.alias.as_ref())?;
+            return Ok((relation, Some(tvf)));
+        }
+        Ok((self.factor(factor)?, None))
+    }
+
+    /// A table, view, `WITH` query or subquery.
+    fn factor(&mut self, factor: &sql::TableFactor) -> Result<Relation, SqlError> {
+        let span = factor.span();
+        match factor {
+            sql::TableFactor::Table {
+                name,
+                alias,
+                args: None,
+                with_hints,
+                version: None,
+                with_ordinality: false,
+                partitions,
+                sample: None,
+                ..
+            } if with_hints.is_empty() && partitions.is_empty() => self.named(name, alias.as_ref()),
+            sql::TableFactor::Derived {
+                lateral: false,
+                subquery,
+                alias,
+                ..
+            } => {
+                let mut relation = self.query(subquery)?;
+                if let Some(alias) = alias {
+                    if !alias.columns.is_empty() {
+                        return Err(SqlError::unsupported(span, "column aliases on a subquery"));
+                    }
+                    relation.scope = relation.scope.requalified(&alias.name.value);
+                }
+                Ok(relation)
+            }
+            sql::TableFactor::NestedJoin {
+                table_with_joins,
+                alias: None,
+            } => Ok(self.from(std::slice::from_ref(table_with_joins), span)?.0),
+            sql::TableFactor::TableFunction { .. } => Err(SqlError::unsupported(
+                span,
+                "a window table function in a join (window joins are not planned from SQL yet)",
+            )),
+            other => Err(SqlError::unsupported(span, format!("the table {other}"))),
+        }
+    }
+
+    /// `SELECT` without `FROM`: one row with no columns of interest.
+    fn one_row(&mut self, span: sqlparser::tokenizer::Span) -> Result<Relation, SqlError> {
+        let params = json!({"rows": 1, "columns": [{"name": "row", "expr": "i"}]});
+        let (vertex, schema, changelog) = self.graph.add("values", "generate", params, 1, &[], span)?;
+        Ok(Relation {
+            vertex,
+            scope: Scope::of(&schema, None),
+            parallelism: 1,
+            changelog,
+            time: None,
+            rows: Some(1),
+        })
+    }
+}
+
+/// Whether an edge into a vertex of `parallelism` from `from` can be
+/// forward (same parallelism), else rebalanced.
+pub(super) fn forward_or_rebalance(from: &Relation, parallelism: u32) -> Partitioning {
+    if from.parallelism == parallelism {
+        Partitioning::Forward
+    } else {
+        Partitioning::Rebalance
+    }
+}

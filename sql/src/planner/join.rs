@@ -1,0 +1,331 @@
+//! Joins onto `hash_join`: equalities between the two sides become its
+//! keys (an expression key is computed first, chained into that side's
+//! task), other conditions of an inner join a filter after it. A right
+//! join is a left join with the sides swapped and its columns put back
+//! in order; a column that both sides name is renamed on the right, so
+//! `a.id` and `b.id` both survive.
+
+use faro_runtime::spec::Partitioning;
+use serde_json::json;
+use sqlparser::ast::{self as sql, Spanned};
+use sqlparser::tokenizer::Span;
+
+use super::Planner;
+use crate::error::{ErrorKind, SqlError};
+use crate::expression::{quote, Resolver};
+use crate::graph::{Input, Relation};
+use crate::scope::{fresh_name, Scope};
+
+/// Which rows a join keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Inner,
+    Left,
+    Right,
+}
+
+impl Planner<'_> {
+    /// `left JOIN right` under `operator`.
+    pub(super) fn join(
+        &mut self,
+        left: Relation,
+        right: Relation,
+        operator: &sql::JoinOperator,
+        span: Span,
+    ) -> Result<Relation, SqlError> {
+        use sql::JoinOperator as J;
+        let (kind, constraint) = match operator {
+            J::Join(c) | J::Inner(c) => (Kind::Inner, c),
+            J::Left(c) | J::LeftOuter(c) => (Kind::Left, c),
+            J::Right(c) | J::RightOuter(c) => (Kind::Right, c),
+            J::FullOuter(_) => return Err(SqlError::unsupported(span, "FULL OUTER JOIN")),
+            J::CrossJoin(_) => {
+                return Err(SqlError::unsupported(span, "CROSS JOIN (join on an equality)"))
+            }
+            _ => return Err(SqlError::unsupported(span, "this kind of join")),
+        };
+        let right = self.renamed_apart(&left, right, span)?;
+        let both = Scope {
+            columns: left.scope.columns.iter().chain(&right.scope.columns).cloned().collect(),
+        };
+        let conjuncts: Vec<sql::Expr> = match constraint {
+            sql::JoinConstraint::On(expr) => conjuncts(expr),
+            sql::JoinConstraint::Using(names) => using(names, &left, &right)?,
+            sql::JoinConstraint::Natural => return Err(SqlError::unsupported(span, "NATURAL JOIN")),
+            sql::JoinConstraint::None => {
+                return Err(SqlError::invalid(span, "a join needs ON or USING"))
+            }
+        };
+        let mut left_keys = Vec::new();
+        let mut right_keys = Vec::new();
+        let mut residual = Vec::new();
+        for conjunct in &conjuncts {
+            // Unknown or ambiguous names are reported against both sides.
+            self.compile(&Resolver::plain(&both, "ON"), conjunct)?;
+            match equality_sides(conjunct, &left.scope, &right.scope) {
+                Some((l, r)) => {
+                    left_keys.push(l);
+                    right_keys.push(r);
+                }
+                None => residual.push(conjunct),
+            }
+        }
+        if left_keys.is_empty() {
+            return Err(SqlError::unsupported(
+                span,
+                "a join without an equality between its two sides",
+            ));
+        }
+        if kind != Kind::Inner && !residual.is_empty() {
+            return Err(SqlError::unsupported(
+                residual[0].span(),
+                "an outer join condition other than equalities (filter in WHERE or a subquery)",
+            ));
+        }
+        let (left, left_names) = self.with_keys(left, &left_keys, span)?;
+        let (right, right_names) = self.with_keys(right, &right_keys, span)?;
+        let joined = match kind {
+            Kind::Inner | Kind::Left => {
+                self.hash_join(&left, &right, &left_names, &right_names, kind == Kind::Left, span)?
+            }
+            Kind::Right => {
+                let swapped =
+                    self.hash_join(&right, &left, &right_names, &left_names, true, span)?;
+                // Back in SQL's order: the left's columns first.
+                let n = right.scope.columns.len();
+                let order: Vec<usize> = (n..swapped.scope.columns.len()).chain(0..n).collect();
+                self.reorder(&swapped, &order, span)?
+            }
+        };
+        let mut relation = joined;
+        for conjunct in residual {
+            relation = self.condition(relation, conjunct, "ON")?;
+        }
+        Ok(relation)
+    }
+
+    /// `right` with every internal name the left also has renamed.
+    fn renamed_apart(&mut self, left: &Relation, right: Relation, span: Span) -> Result<Relation, SqlError> {
+        let clash = |name: &str| left.scope.internal_names().any(|n| n == name);
+        if !right.scope.internal_names().any(clash) {
+            return Ok(right);
+        }
+        let mut taken: Vec<String> = left.scope.internal_names().map(str::to_string).collect();
+        let mut columns = Vec::new();
+        for column in &right.scope.columns {
+            let base = match &column.qualifier {
+                Some(q) if clash(&column.internal) => format!("{q}.{}", column.name),
+                _ => column.internal.clone(),
+            };
+            let name = fresh_name(&base, taken.iter().map(String::as_str));
+            taken.push(name.clone());
+            columns.push(super::Projected {
+                name: name.clone(),
+                qualifier: column.qualifier.clone(),
+                expr: quote(&column.internal),
+            });
+        }
+        let mut renamed = self.project_columns(&right, &columns, span)?;
+        // The SQL names stay; only the internal ones moved.
+        for (column, original) in renamed.scope.columns.iter_mut().zip(&right.scope.columns) {
+            column.name = original.name.clone();
+        }
+        Ok(renamed)
+    }
+
+    /// `relation` with each of `keys` as a column: plain columns as they
+    /// are, expressions computed by a projection.
+    fn with_keys(
+        &mut self,
+        relation: Relation,
+        keys: &[sql::Expr],
+        span: Span,
+    ) -> Result<(Relation, Vec<String>), SqlError> {
+        let mut plain = Vec::new();
+        for key in keys {
+            match key_column(key, &relation.scope) {
+                Some(name) => plain.push(Some(name)),
+                None => plain.push(None),
+            }
+        }
+        if plain.iter().all(Option::is_some) {
+            return Ok((relation, plain.into_iter().flatten().collect()));
+        }
+        let mut columns: Vec<super::Projected> = relation
+            .scope
+            .columns
+            .iter()
+            .map(|c| super::Projected {
+                name: c.internal.clone(),
+                qualifier: c.qualifier.clone(),
+                expr: quote(&c.internal),
+            })
+            .collect();
+        let mut names = Vec::new();
+        for (key, plain) in keys.iter().zip(plain) {
+            match plain {
+                Some(name) => names.push(name),
+                None => {
+                    let (text, _) = self.compile(&Resolver::plain(&relation.scope, "ON"), key)?;
+                    let name = fresh_name("join_key", columns.iter().map(|c| c.name.as_str()));
+                    columns.push(super::Projected {
+                        name: name.clone(),
+                        qualifier: None,
+                        expr: text,
+                    });
+                    names.push(name);
+                }
+            }
+        }
+        let mut projected = self.project_columns(&relation, &columns, span)?;
+        for (column, original) in projected.scope.columns.iter_mut().zip(&relation.scope.columns) {
+            column.name = original.name.clone();
+        }
+        Ok((projected, names))
+    }
+
+    /// A `hash_join` of `probe` (left) with `build` (right).
+    fn hash_join(
+        &mut self,
+        probe: &Relation,
+        build: &Relation,
+        probe_keys: &[String],
+        build_keys: &[String],
+        left_outer: bool,
+        span: Span,
+    ) -> Result<Relation, SqlError> {
+        // A small bounded build side is sent whole to every probe subtask,
+        // and the probe side is not shuffled at all.
+        let broadcast = !self.graph.streaming()
+            && build.rows.is_some_and(|rows| rows <= self.settings.broadcast_rows);
+        let (parallelism, probe_edge, build_edge) = if broadcast {
+            (probe.parallelism, Partitioning::Forward, Partitioning::Broadcast)
+        } else {
+            (
+                self.settings.parallelism,
+                Partitioning::Hash(probe_keys.to_vec()),
+                Partitioning::Hash(build_keys.to_vec()),
+            )
+        };
+        let params = json!({
+            "left": probe.vertex, "right": build.vertex,
+            "left_keys": probe_keys, "right_keys": build_keys,
+            "kind": if left_outer { "left" } else { "inner" },
+        });
+        let inputs = [
+            Input { from: probe, partitioning: probe_edge },
+            Input { from: build, partitioning: build_edge },
+        ];
+        let (vertex, schema, changelog) =
+            self.graph.add("join", "hash_join", params, parallelism, &inputs, span)?;
+        let mut columns: Vec<_> = probe.scope.columns.iter().chain(&build.scope.columns).cloned().collect();
+        for (column, field) in columns.iter_mut().zip(&schema.fields) {
+            column.nullable = field.nullable;
+        }
+        Ok(Relation {
+            vertex,
+            scope: Scope { columns },
+            parallelism,
+            changelog,
+            time: None,
+            rows: None,
+        })
+    }
+
+    /// `relation`'s columns in `order`.
+    fn reorder(&mut self, relation: &Relation, order: &[usize], span: Span) -> Result<Relation, SqlError> {
+        let columns: Vec<super::Projected> = order
+            .iter()
+            .filter_map(|&i| relation.scope.columns.get(i))
+            .map(|c| super::Projected {
+                name: c.internal.clone(),
+                qualifier: c.qualifier.clone(),
+                expr: quote(&c.internal),
+            })
+            .collect();
+        let mut reordered = self.project_columns(relation, &columns, span)?;
+        for (column, &i) in reordered.scope.columns.iter_mut().zip(order) {
+            if let Some(original) = relation.scope.columns.get(i) {
+                column.name = original.name.clone();
+            }
+        }
+        Ok(reordered)
+    }
+}
+
+/// The conjuncts of an `AND` chain.
+fn conjuncts(expr: &sql::Expr) -> Vec<sql::Expr> {
+    let mut out = Vec::new();
+    let mut pending = vec![expr];
+    while let Some(e) = pending.pop() {
+        match e {
+            sql::Expr::BinaryOp {
+                left,
+                op: sql::BinaryOperator::And,
+                right,
+            } => {
+                pending.push(right);
+                pending.push(left);
+            }
+            sql::Expr::Nested(inner) => pending.push(inner),
+            other => out.push(other.clone()),
+        }
+    }
+    out
+}
+
+/// `USING (a, b)` as `left.a = right.a AND …`.
+fn using(names: &[sql::ObjectName], left: &Relation, right: &Relation) -> Result<Vec<sql::Expr>, SqlError> {
+    names
+        .iter()
+        .map(|name| {
+            let column = crate::table::object_name(name)?;
+            let side = |relation: &Relation| {
+                let ident = sql::Ident::with_span(name.span(), column.clone());
+                let found = relation.scope.resolve(std::slice::from_ref(&ident))?;
+                let named = sql::Ident::with_span(name.span(), found.name.clone());
+                Ok::<_, SqlError>(match &found.qualifier {
+                    Some(q) => sql::Expr::CompoundIdentifier(vec![sql::Ident::new(q), named]),
+                    None => sql::Expr::Identifier(named),
+                })
+            };
+            Ok(sql::Expr::BinaryOp {
+                left: Box::new(side(left)?),
+                op: sql::BinaryOperator::Eq,
+                right: Box::new(side(right)?),
+            })
+        })
+        .collect::<Result<_, SqlError>>()
+        .map_err(|e: SqlError| SqlError { kind: ErrorKind::UnknownName, ..e })
+}
+
+/// For `l = r` with `l` over the left side only and `r` over the right
+/// only (or the other way round): the left's and the right's operand.
+fn equality_sides(expr: &sql::Expr, left: &Scope, right: &Scope) -> Option<(sql::Expr, sql::Expr)> {
+    let sql::Expr::BinaryOp {
+        left: a,
+        op: sql::BinaryOperator::Eq,
+        right: b,
+    } = expr
+    else {
+        return None;
+    };
+    let over = |e: &sql::Expr, scope: &Scope| Resolver::plain(scope, "ON").render(e).is_ok();
+    if over(a, left) && over(b, right) && !over(a, right) && !over(b, left) {
+        Some(((**a).clone(), (**b).clone()))
+    } else if over(b, left) && over(a, right) && !over(b, right) && !over(a, left) {
+        Some(((**b).clone(), (**a).clone()))
+    } else {
+        None
+    }
+}
+
+/// The internal name of `expr` if it is a plain column of `scope`.
+fn key_column(expr: &sql::Expr, scope: &Scope) -> Option<String> {
+    let parts = match expr {
+        sql::Expr::Identifier(ident) => vec![ident.clone()],
+        sql::Expr::CompoundIdentifier(parts) => parts.clone(),
+        _ => return None,
+    };
+    scope.resolve(&parts).ok().map(|c| c.internal.clone())
+}

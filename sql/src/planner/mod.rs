@@ -1,0 +1,341 @@
+//! Queries onto job graphs. A query is planned bottom-up into
+//! [`Relation`]s, each a vertex of the graph with a scope naming its
+//! columns: sources for tables, `filter` for `WHERE` and `HAVING`,
+//! `project` for `SELECT` lists, `aggregate` or `window` for grouping,
+//! `hash_join` for joins, `union`, and `top_n` / `sort` for `ORDER BY`.
+//!
+//! The decisions a query planner owns are made here and say why:
+//! - **Push-down.** A filter sits right after its source on a forward
+//!   edge, so it runs in the source's task (chained): rows it drops never
+//!   leave the task. Only the declared columns of a table are read
+//!   (Parquet reads no others).
+//! - **Partial/final aggregation.** An aggregate is fed by a hash edge on
+//!   its keys; the runtime's plan then splits it, combining rows in the
+//!   producer's task before the shuffle (`faro_runtime::plan`).
+//! - **Edges.** Hash edges into aggregates and joins; a join's input of
+//!   known small size (a bounded generator under the broadcast
+//!   threshold) is broadcast instead, so the other side is not shuffled.
+//!   In a batch job shuffles are blocking (through the shuffle service,
+//!   so a failed consumer re-runs alone); in a streaming job pipelined.
+//! - **Top-N in two phases.** `ORDER BY … LIMIT n` keeps n rows per
+//!   subtask first, then n of those at one subtask.
+
+mod aggregate;
+mod connector;
+mod from;
+mod join;
+mod order;
+mod select;
+mod window_tvf;
+
+use std::collections::BTreeMap;
+
+use faro_runtime::expr::Expr;
+use faro_runtime::spec::{JobSpec, Partitioning};
+use serde_json::json;
+use sqlparser::ast::{self as sql, Spanned};
+use sqlparser::tokenizer::Span;
+
+use crate::error::{ErrorKind, SqlError};
+use crate::expression::Resolver;
+use crate::graph::{Graph, Input, Relation};
+use crate::scope::{fresh_name, ColumnRef, Scope};
+use crate::settings::Settings;
+use crate::table::TableDef;
+
+/// What statements have defined so far.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    /// Tables, by name.
+    pub tables: BTreeMap<String, TableDef>,
+    /// Views, by name: their query, planned where they are used.
+    pub views: BTreeMap<String, sql::Query>,
+}
+
+/// Views inside views inside … at most this deep (a view cannot name
+/// itself, but `CREATE OR REPLACE` could make a cycle).
+const MAX_VIEW_DEPTH: usize = 32;
+
+/// One column of a projection: its SQL name and its expression text.
+#[derive(Debug, Clone)]
+pub struct Projected {
+    /// The name SQL knows it by.
+    pub name: String,
+    /// The table or alias qualifying it, if it keeps one.
+    pub qualifier: Option<String>,
+    /// Expression text over the input's internal names.
+    pub expr: String,
+}
+
+/// Plans one job.
+pub struct Planner<'a> {
+    catalog: &'a Catalog,
+    settings: &'a Settings,
+    graph: Graph,
+    /// `WITH` queries in reach, innermost last.
+    ctes: Vec<(String, sql::Query)>,
+    views_open: usize,
+}
+
+impl<'a> Planner<'a> {
+    /// A planner over `catalog` with `settings`.
+    pub fn new(catalog: &'a Catalog, settings: &'a Settings) -> Self {
+        Self {
+            catalog,
+            settings,
+            graph: Graph::new(settings.mode),
+            ctes: Vec::new(),
+            views_open: 0,
+        }
+    }
+
+    /// A job running `query` whose rows are collected for the caller.
+    pub fn select_job(mut self, query: &sql::Query) -> Result<JobSpec, SqlError> {
+        let relation = self.query(query)?;
+        let partitioning = if relation.parallelism == 1 {
+            Partitioning::Forward
+        } else {
+            Partitioning::Rebalance
+        };
+        let input = Input {
+            from: &relation,
+            partitioning,
+        };
+        self.graph
+            .add("collect", "collect", json!({}), 1, &[input], query.span())?;
+        Ok(self.finish())
+    }
+
+    /// A job writing `query`'s rows into `table`.
+    pub fn insert_job(
+        mut self,
+        table: &TableDef,
+        query: &sql::Query,
+        overwrite: bool,
+    ) -> Result<JobSpec, SqlError> {
+        let span = query.span();
+        let relation = self.query(query)?;
+        let relation = self.conform(relation, table, span)?;
+        self.sink(table, &relation, overwrite, span)?;
+        Ok(self.finish())
+    }
+
+    fn finish(self) -> JobSpec {
+        let name = self.settings.name.clone().unwrap_or_else(|| "sql".to_string());
+        let mut spec = self.graph.into_spec(name, self.settings.mode);
+        spec.checkpoints = self.settings.checkpoints;
+        spec
+    }
+
+    /// Plans a query: its `WITH` queries, its body, its order and limit.
+    fn query(&mut self, query: &sql::Query) -> Result<Relation, SqlError> {
+        let span = query.span();
+        if query.fetch.is_some() || !query.locks.is_empty() || query.for_clause.is_some() {
+            return Err(SqlError::unsupported(span, "FETCH, FOR and locking clauses"));
+        }
+        let outer = self.ctes.len();
+        if let Some(with) = &query.with {
+            if with.recursive {
+                return Err(SqlError::unsupported(span, "WITH RECURSIVE"));
+            }
+            for cte in &with.cte_tables {
+                if !cte.alias.columns.is_empty() {
+                    return Err(SqlError::unsupported(cte.alias.name.span, "column lists on WITH queries"));
+                }
+                self.ctes.push((cte.alias.name.value.clone(), (*cte.query).clone()));
+            }
+        }
+        let planned = self.set_expr(&query.body).and_then(|relation| {
+            self.order_and_limit(relation, query.order_by.as_ref(), query.limit_clause.as_ref(), span)
+        });
+        self.ctes.truncate(outer);
+        planned
+    }
+
+    fn set_expr(&mut self, body: &sql::SetExpr) -> Result<Relation, SqlError> {
+        match body {
+            sql::SetExpr::Select(select) => self.select(select),
+            sql::SetExpr::Query(query) => self.query(query),
+            sql::SetExpr::SetOperation {
+                op: sql::SetOperator::Union,
+                set_quantifier,
+                left,
+                right,
+            } => {
+                let span = body.span();
+                let left = self.set_expr(left)?;
+                let right = self.set_expr(right)?;
+                let all = match set_quantifier {
+                    sql::SetQuantifier::All => true,
+                    sql::SetQuantifier::None | sql::SetQuantifier::Distinct => false,
+                    other => return Err(SqlError::unsupported(span, format!("UNION {other}"))),
+                };
+                let union = self.union(left, right, span)?;
+                if all {
+                    Ok(union)
+                } else {
+                    self.distinct(union, span)
+                }
+            }
+            sql::SetExpr::SetOperation { op, .. } => Err(SqlError::unsupported(body.span(), op)),
+            sql::SetExpr::Values(_) => Err(SqlError::unsupported(body.span(), "VALUES")),
+            other => Err(SqlError::unsupported(body.span(), format!("the query {other}"))),
+        }
+    }
+
+    /// `expr` rendered against `resolver` and type-checked against the
+    /// schema it will run on.
+    fn compile(
+        &self,
+        resolver: &Resolver<'_>,
+        expr: &sql::Expr,
+    ) -> Result<(String, Expr), SqlError> {
+        let text = resolver.render(expr)?;
+        let compiled = Expr::compile(&text, &resolver.scope.schema()).map_err(|e| {
+            SqlError::new(ErrorKind::Type, expr.span(), format!("{e} (in {expr})"))
+        })?;
+        Ok((text, compiled))
+    }
+
+    /// A `project` vertex computing `columns` over `input` (forward:
+    /// chained into the input's task).
+    fn project(&mut self, input: &Relation, columns: &[(String, String)], span: Span) -> Result<Relation, SqlError> {
+        let projected: Vec<Projected> = columns
+            .iter()
+            .map(|(name, expr)| Projected {
+                name: name.clone(),
+                qualifier: None,
+                expr: expr.clone(),
+            })
+            .collect();
+        self.project_columns(input, &projected, span)
+    }
+
+    /// A `project` vertex computing `columns`, each with its qualifier.
+    fn project_columns(
+        &mut self,
+        input: &Relation,
+        columns: &[Projected],
+        span: Span,
+    ) -> Result<Relation, SqlError> {
+        let mut internals: Vec<String> = Vec::with_capacity(columns.len());
+        for column in columns {
+            let internal = fresh_name(&column.name, internals.iter().map(String::as_str));
+            internals.push(internal);
+        }
+        let params = json!({"columns": columns.iter().zip(&internals)
+            .map(|(c, name)| json!({"name": name, "expr": c.expr}))
+            .collect::<Vec<_>>()});
+        let forward = Input {
+            from: input,
+            partitioning: Partitioning::Forward,
+        };
+        let (vertex, schema, changelog) =
+            self.graph
+                .add("project", "project", params, input.parallelism, &[forward], span)?;
+        let time = input.time.as_ref().and_then(|t| {
+            let reference = crate::expression::quote(t);
+            columns
+                .iter()
+                .zip(&internals)
+                .find(|(c, _)| c.expr == reference)
+                .map(|(_, internal)| internal.clone())
+        });
+        let scope = Scope {
+            columns: columns
+                .iter()
+                .zip(&schema.fields)
+                .map(|(c, field)| ColumnRef {
+                    qualifier: c.qualifier.clone(),
+                    name: c.name.clone(),
+                    internal: field.name.clone(),
+                    data_type: field.data_type.clone(),
+                    nullable: field.nullable,
+                })
+                .collect(),
+        };
+        Ok(Relation {
+            vertex,
+            scope,
+            parallelism: input.parallelism,
+            changelog,
+            time,
+            rows: input.rows,
+        })
+    }
+
+    /// A `filter` vertex keeping rows where `predicate` holds.
+    fn filter(&mut self, input: Relation, predicate: &str, span: Span) -> Result<Relation, SqlError> {
+        let forward = Input {
+            from: &input,
+            partitioning: Partitioning::Forward,
+        };
+        let (vertex, _, changelog) = self.graph.add(
+            "filter",
+            "filter",
+            json!({"predicate": predicate}),
+            input.parallelism,
+            &[forward],
+            span,
+        )?;
+        Ok(Relation {
+            vertex,
+            changelog,
+            ..input
+        })
+    }
+
+    /// A `WHERE`-like condition over `input`.
+    fn condition(&mut self, input: Relation, expr: &sql::Expr, clause: &'static str) -> Result<Relation, SqlError> {
+        let (text, compiled) = self.compile(&Resolver::plain(&input.scope, clause), expr)?;
+        if compiled.data_type() != faro_runtime::data::DataType::Bool {
+            return Err(SqlError::new(
+                ErrorKind::Type,
+                expr.span(),
+                format!("{clause} needs a condition, and {expr} is {:?}", compiled.data_type()),
+            ));
+        }
+        self.filter(input, &text, expr.span())
+    }
+
+    /// The view, `WITH` query or table called `name`.
+    fn named(&mut self, name: &sql::ObjectName, alias: Option<&sql::TableAlias>) -> Result<Relation, SqlError> {
+        let span = name.span();
+        let table_name = crate::table::object_name(name)?;
+        let qualifier = alias.map_or(table_name.clone(), |a| a.name.value.clone());
+        if let Some(alias) = alias {
+            if !alias.columns.is_empty() {
+                return Err(SqlError::unsupported(span, "column aliases on a table"));
+            }
+        }
+        let cte = self.ctes.iter().rev().find(|(n, _)| *n == table_name).map(|(_, q)| q.clone());
+        let view = self.catalog.views.get(&table_name).cloned();
+        if let Some(query) = cte.or(view) {
+            if self.views_open >= MAX_VIEW_DEPTH {
+                return Err(SqlError::invalid(span, format!("views nest more than {MAX_VIEW_DEPTH} deep at {table_name:?} (a cycle?)")));
+            }
+            self.views_open += 1;
+            let planned = self.query(&query);
+            self.views_open -= 1;
+            let mut relation = planned.map_err(|e| e.or_at(span))?;
+            relation.scope = relation.scope.requalified(&qualifier);
+            return Ok(relation);
+        }
+        let Some(table) = self.catalog.tables.get(&table_name) else {
+            let known = self
+                .catalog
+                .tables
+                .keys()
+                .chain(self.catalog.views.keys())
+                .map(String::as_str)
+                .chain(self.ctes.iter().map(|(n, _)| n.as_str()));
+            return Err(SqlError::new(
+                ErrorKind::UnknownName,
+                span,
+                format!("unknown table {table_name:?}{}", crate::error::did_you_mean(&table_name, known)),
+            ));
+        };
+        let table = table.clone();
+        self.scan(&table, &qualifier, span)
+    }
+}

@@ -14,6 +14,7 @@ impl Planner<'_> {
         let span = select.span();
         refuse_extras(select)?;
         let (mut relation, window) = self.from(&select.from, span)?;
+        let ungrouped = relation.scope.clone();
         if let Some(predicate) = &select.selection {
             relation = self.condition(relation, predicate, "WHERE")?;
         }
@@ -28,7 +29,8 @@ impl Planner<'_> {
         };
         let aggregates = super::aggregate::calls(select);
         let mut replaced = Vec::new();
-        if grouped || !aggregates.is_empty() || window.is_some() {
+        let aggregated = grouped || !aggregates.is_empty() || window.is_some();
+        if aggregated {
             let (aggregated, substitutions) = self.aggregation(relation, window, select, &aggregates)?;
             relation = aggregated;
             replaced = substitutions;
@@ -41,15 +43,19 @@ impl Planner<'_> {
                 replaced: &replaced,
                 clause: "HAVING",
             };
-            let (text, compiled) = self.compile(&resolver, having)?;
+            let (text, compiled) = self
+                .compile(&resolver, having)
+                .map_err(|e| not_grouped(e, &ungrouped, aggregated))?;
             if compiled.data_type() != faro_runtime::data::DataType::Bool {
                 return Err(SqlError::invalid(having.span(), format!("HAVING needs a condition, not {having}")));
             }
             relation = self.filter(relation, &text, having.span())?;
         }
-        let columns = self.select_list(&relation, &select.projection, &replaced)?;
+        let columns = self
+            .select_list(&relation, &select.projection, &replaced)
+            .map_err(|e| not_grouped(e, &ungrouped, aggregated))?;
         let mut projected = self.project_columns(&relation, &columns, span)?;
-        if !replaced.is_empty() {
+        if aggregated {
             // After grouping no column is the source's event time.
             projected.time = None;
         }
@@ -139,6 +145,23 @@ impl Planner<'_> {
             }
         }
         Ok(columns)
+    }
+}
+
+/// An unknown column after grouping that the grouped rows had: it is
+/// neither a key nor inside an aggregate.
+fn not_grouped(error: SqlError, ungrouped: &crate::scope::Scope, aggregated: bool) -> SqlError {
+    let name = error
+        .message
+        .strip_prefix("unknown column \"")
+        .and_then(|rest| rest.split('"').next());
+    let was_there = name.is_some_and(|n| ungrouped.columns.iter().any(|c| c.name.eq_ignore_ascii_case(n)));
+    match name {
+        Some(name) if was_there && aggregated => SqlError {
+            message: format!("column {name:?} is neither grouped by nor inside an aggregate"),
+            ..error
+        },
+        _ => error,
     }
 }
 

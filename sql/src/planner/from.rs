@@ -5,6 +5,7 @@ use faro_runtime::spec::Partitioning;
 use serde_json::json;
 use sqlparser::ast::{self as sql, Spanned};
 
+use super::lateral::WordsCall;
 use super::window_tvf::WindowTvf;
 use super::Planner;
 use crate::error::SqlError;
@@ -25,14 +26,47 @@ impl Planner<'_> {
             [only] => {
                 let mut relation = self.factor(&only.relation)?;
                 for join in &only.joins {
-                    let right = self.factor(&join.relation)?;
-                    relation = self.join(relation, right, &join.join_operator, join.relation.span())?;
+                    relation = self.joined(relation, join)?;
                 }
                 Ok((relation, None))
+            }
+            // `FROM t, LATERAL TABLE(words(…))`: Flink's comma form.
+            [first, second] if second.joins.is_empty() && WordsCall::read(&second.relation)?.is_some() => {
+                let (relation, _) = self.from(std::slice::from_ref(first), span)?;
+                match WordsCall::read(&second.relation)? {
+                    Some(call) => Ok((self.words(relation, &call)?, None)),
+                    None => Ok((relation, None)),
+                }
             }
             [_, second, ..] => Err(SqlError::unsupported(
                 second.relation.span(),
                 "a comma join (write JOIN … ON)",
+            )),
+        }
+    }
+
+    /// `relation` joined as `join` says: with a table, or with the words
+    /// of its own rows (a lateral table function).
+    fn joined(&mut self, relation: Relation, join: &sql::Join) -> Result<Relation, SqlError> {
+        let span = join.relation.span();
+        let Some(call) = WordsCall::read(&join.relation)? else {
+            let right = self.factor(&join.relation)?;
+            return self.join(relation, right, &join.join_operator, span);
+        };
+        let on_true = |c: &sql::JoinConstraint| match c {
+            sql::JoinConstraint::None => true,
+            sql::JoinConstraint::On(sql::Expr::Value(v)) => v.value == sql::Value::Boolean(true),
+            _ => false,
+        };
+        match &join.join_operator {
+            sql::JoinOperator::CrossJoin(c) | sql::JoinOperator::Join(c) | sql::JoinOperator::Inner(c)
+                if on_true(c) =>
+            {
+                self.words(relation, &call)
+            }
+            _ => Err(SqlError::unsupported(
+                span,
+                "this join with a table function (write CROSS JOIN LATERAL TABLE(words(…)) AS t(word))",
             )),
         }
     }

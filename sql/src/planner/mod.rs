@@ -24,6 +24,7 @@ mod aggregate;
 mod connector;
 mod from;
 mod join;
+mod lateral;
 mod order;
 mod select;
 mod window_tvf;

@@ -200,7 +200,10 @@ impl Planner<'_> {
             }
         };
         let edge = Input { from: &input, partitioning };
-        let (vertex, schema, changelog) = self.graph.add(name, operator, params, parallelism, &[edge], span)?;
+        let (vertex, schema, changelog) = self
+            .graph
+            .add(name, operator, params, parallelism, &[edge], span)
+            .map_err(|e| named_calls(e, &replaced))?;
         let names = leading
             .into_iter()
             .chain(keys)
@@ -296,6 +299,15 @@ impl Planner<'_> {
         };
         Ok(json!({"name": name, "function": kind, "expr": text}))
     }
+}
+
+/// An error about the grouping vertex with its internal column names
+/// replaced by the SQL they stand for.
+fn named_calls(mut error: SqlError, replaced: &[(String, String)]) -> SqlError {
+    for (sql, internal) in replaced {
+        error.message = error.message.replace(&format!("{internal:?}"), sql);
+    }
+    error
 }
 
 /// `window_start` and `window_end`, as a window aggregation emits them.

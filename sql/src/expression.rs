@@ -95,17 +95,7 @@ impl Resolver<'_> {
                 sql::UnaryOperator::Not => format!("(NOT {})", r(inner)?),
                 other => return Err(SqlError::unsupported(expr.span(), format!("the operator {other}"))),
             },
-            E::BinaryOp { left, op, right } => {
-                let symbol = binary_symbol(op)
-                    .ok_or_else(|| SqlError::unsupported(expr.span(), format!("the operator {op}")))?;
-                if is_interval(left) || is_interval(right) {
-                    return Err(SqlError::unsupported(
-                        expr.span(),
-                        "arithmetic with INTERVAL outside window and join bounds",
-                    ));
-                }
-                format!("({} {symbol} {})", r(left)?, r(right)?)
-            }
+            E::BinaryOp { .. } => self.chain(expr)?,
             E::IsNull(inner) => format!("({} IS NULL)", r(inner)?),
             E::IsNotNull(inner) => format!("({} IS NOT NULL)", r(inner)?),
             E::IsTrue(inner) => format!("coalesce({}, FALSE)", r(inner)?),
@@ -226,6 +216,44 @@ impl Resolver<'_> {
         })
     }
 
+    /// A chain of operators of one precedence (`a - b + c`, `x AND y AND
+    /// z`) as one flat parenthesized run: its left spine is walked in a
+    /// loop, so a long chain neither recurses here nor nests parentheses
+    /// the engine's parser would have to descend.
+    fn chain(&self, expr: &sql::Expr) -> Result<String, SqlError> {
+        let mut links: Vec<(&'static str, &sql::Expr)> = Vec::new();
+        let mut spine = expr;
+        let class = |op: &sql::BinaryOperator| binary_symbol(op).map(precedence_class);
+        let top = match expr {
+            sql::Expr::BinaryOp { op, .. } => class(op),
+            _ => None,
+        };
+        while let sql::Expr::BinaryOp { left, op, right } = spine {
+            let symbol = binary_symbol(op)
+                .ok_or_else(|| SqlError::unsupported(spine.span(), format!("the operator {op}")))?;
+            if class(op) != top {
+                break;
+            }
+            if is_interval(left) || is_interval(right) {
+                return Err(SqlError::unsupported(
+                    spine.span(),
+                    "arithmetic with INTERVAL outside window and join bounds",
+                ));
+            }
+            links.push((symbol, right));
+            spine = left;
+            if top == Some(0) {
+                // Comparisons do not chain.
+                break;
+            }
+        }
+        let mut text = format!("({}", self.render(spine)?);
+        for (symbol, right) in links.iter().rev() {
+            text += &format!(" {symbol} {}", self.render(right)?);
+        }
+        Ok(text + ")")
+    }
+
     /// A function call: aggregates are refused here (an aggregation
     /// replaces the calls it computes), Flink's spellings mapped.
     fn function(&self, function: &sql::Function, expr: &sql::Expr) -> Result<String, SqlError> {
@@ -318,6 +346,20 @@ fn binary_symbol(op: &sql::BinaryOperator) -> Option<&'static str> {
         B::StringConcat => "||",
         _ => return None,
     })
+}
+
+/// Operators that associate left with each other: a left spine of them
+/// can be written without parentheses. Comparisons are left alone (`a =
+/// b = c` is not a chain).
+fn precedence_class(symbol: &str) -> u8 {
+    match symbol {
+        "+" | "-" => 1,
+        "*" | "/" | "%" => 2,
+        "AND" => 3,
+        "OR" => 4,
+        "||" => 5,
+        _ => 0,
+    }
 }
 
 fn is_interval(expr: &sql::Expr) -> bool {

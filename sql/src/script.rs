@@ -21,10 +21,17 @@ use crate::error::{ErrorKind, Position, SqlError};
 /// Largest script accepted, in bytes (as large as a job spec may be).
 pub const MAX_SCRIPT_BYTES: usize = faro_runtime::spec::limits::MAX_SPEC_BYTES;
 
-/// How deep sqlparser may recurse into one statement: deep enough for
-/// any query people write, shallow enough for the 2 MiB stacks of
-/// Faro's threads.
+/// How deep sqlparser may recurse into one statement (parentheses,
+/// subqueries, calls): deep enough for any query people write.
 const RECURSION_LIMIT: usize = 64;
+
+/// Most operators one statement may have. sqlparser reads a chain such
+/// as `a + b + … + z` in a loop into a tree as deep as the chain is long,
+/// and printing, cloning, planning and dropping the tree recurse down
+/// it; with this bound (and [`RECURSION_LIMIT`]) no tree is deeper than
+/// about 10,000 levels, which [`crate::Session`] plans on a stack made
+/// for it.
+pub const MAX_OPERATORS: usize = 10_000;
 
 /// A `WATERMARK FOR column AS expr` clause of a `CREATE TABLE`.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +83,14 @@ pub fn parse_script(text: &str) -> Result<Vec<ParsedStatement>, SqlError> {
 /// Parses one statement's tokens.
 fn parse_statement(tokens: Vec<TokenWithSpan>) -> Result<ParsedStatement, SqlError> {
     let span = tokens.first().map_or(Span::empty(), |t| t.span);
+    let operators = tokens.iter().filter(|t| is_operator(&t.token)).count();
+    if operators > MAX_OPERATORS {
+        return Err(SqlError::new(
+            ErrorKind::Invalid,
+            span,
+            format!("the statement has {operators} operators, more than the {MAX_OPERATORS} a statement may have"),
+        ));
+    }
     let mut tokens = unwrap_table_arguments(tokens);
     // An explicit end, placed after the last token, so "found: EOF" has a
     // position.
@@ -136,6 +151,25 @@ fn is_blank(token: &Token) -> bool {
 
 fn is_keyword(token: &Token, keyword: Keyword) -> bool {
     matches!(token, Token::Word(w) if w.keyword == keyword && w.quote_style.is_none())
+}
+
+/// Whether `token` joins operands into a bigger expression.
+fn is_operator(token: &Token) -> bool {
+    const WORDS: &[&str] = &["AND", "OR", "NOT", "IS", "LIKE", "ILIKE", "BETWEEN", "IN", "COLLATE", "AT", "ESCAPE", "SIMILAR"];
+    match token {
+        Token::Word(w) => w.quote_style.is_none() && WORDS.iter().any(|k| w.value.eq_ignore_ascii_case(k)),
+        Token::Whitespace(_)
+        | Token::Number(_, _)
+        | Token::SingleQuotedString(_)
+        | Token::DoubleQuotedString(_)
+        | Token::LParen
+        | Token::RParen
+        | Token::Comma
+        | Token::Period
+        | Token::SemiColon
+        | Token::EOF => false,
+        _ => true,
+    }
 }
 
 /// Whether `token` is the unquoted word `word` (sqlparser has no keyword

@@ -13,6 +13,9 @@ use crate::script::{parse_script, ParsedStatement};
 use crate::settings::Settings;
 use crate::table::{object_name, TableDef};
 
+/// Stack of the thread [`Session::execute`] plans on.
+pub const PLANNING_STACK_BYTES: usize = 256 << 20;
+
 /// What a statement came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -57,16 +60,37 @@ impl Session {
         &self.settings
     }
 
-    /// Runs every statement of `script` in order; stops at the first error.
+    /// Plans every statement of `script` in order; stops at the first
+    /// error (the statements before it still took effect).
+    ///
+    /// Parsing, planning and dropping a statement's tree recurse as deep
+    /// as the tree is (at most about [`crate::script::MAX_OPERATORS`]
+    /// levels), so they run on a thread with a stack of
+    /// [`PLANNING_STACK_BYTES`] (reserved, touched only as deep as used).
     pub fn execute(&mut self, script: &str) -> Result<Vec<Outcome>, SqlError> {
-        parse_script(script)?
-            .iter()
-            .map(|statement| self.statement(statement))
-            .collect()
+        let internal = |message: String| SqlError {
+            kind: ErrorKind::Invalid,
+            message,
+            at: None,
+        };
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("sql-planner".into())
+                .stack_size(PLANNING_STACK_BYTES)
+                .spawn_scoped(scope, || {
+                    parse_script(script)?
+                        .iter()
+                        .map(|statement| self.statement(statement))
+                        .collect()
+                })
+                .map_err(|e| internal(format!("starting the planner: {e}")))?
+                .join()
+                .map_err(|_| internal("the planner failed".to_string()))?
+        })
     }
 
     /// One parsed statement.
-    pub fn statement(&mut self, parsed: &ParsedStatement) -> Result<Outcome, SqlError> {
+    fn statement(&mut self, parsed: &ParsedStatement) -> Result<Outcome, SqlError> {
         let span = parsed.span;
         match &parsed.statement {
             sql::Statement::CreateTable(create) => {

@@ -76,14 +76,14 @@ pub fn run(args: &SqlArgs) -> anyhow::Result<()> {
     })
 }
 
-/// Runs every statement of `text`; stops at the first that fails.
+/// Runs every statement of `text`.
 async fn execute(session: &mut Session, text: &str, origin: &str, target: &Target, json: bool) -> anyhow::Result<()> {
-    let statements = faro_sql::script::parse_script(text)
+    // Every statement is planned before any job runs: a mistake in the
+    // last statement is reported before the first one's job has run.
+    let outcomes = session
+        .execute(text)
         .map_err(|e| anyhow::anyhow!("in {origin}: {}", e.pointed(text)))?;
-    for statement in &statements {
-        let outcome = session
-            .statement(statement)
-            .map_err(|e| anyhow::anyhow!("in {origin}: {}", e.pointed(text)))?;
+    for outcome in outcomes {
         act(outcome, target, json).await?;
     }
     Ok(())

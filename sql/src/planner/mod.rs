@@ -193,7 +193,8 @@ impl<'a> Planner<'a> {
     ) -> Result<(String, Expr), SqlError> {
         let text = resolver.render(expr)?;
         let compiled = Expr::compile(&text, &resolver.scope.schema()).map_err(|e| {
-            SqlError::new(ErrorKind::Type, expr.span(), format!("{e} (in {expr})"))
+            let sql = faro_runtime::expr::excerpt(&expr.to_string());
+            SqlError::new(ErrorKind::Type, expr.span(), format!("{e} (in {sql})"))
         })?;
         Ok((text, compiled))
     }

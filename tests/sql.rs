@@ -43,7 +43,12 @@ fn final_rows(batches: &[Batch]) -> (Vec<String>, Vec<String>) {
     let Some(first) = batches.first() else {
         return (Vec::new(), Vec::new());
     };
-    let names: Vec<String> = first.schema().fields.iter().map(|f| f.name.clone()).collect();
+    let names: Vec<String> = first
+        .schema()
+        .fields
+        .iter()
+        .map(|f| f.name.clone())
+        .collect();
     let changelog = names.first().is_some_and(|n| n == "op");
     let mut rows: Vec<String> = Vec::new();
     for batch in batches {
@@ -66,12 +71,20 @@ fn final_rows(batches: &[Batch]) -> (Vec<String>, Vec<String>) {
             }
         }
     }
-    let names = if changelog { names[1..].to_vec() } else { names };
+    let names = if changelog {
+        names[1..].to_vec()
+    } else {
+        names
+    };
     (names, rows)
 }
 
 fn line(values: &[Value]) -> String {
-    values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" | ")
+    values
+        .iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 /// Runs the script's last statement (a query) in `mode`; returns the
@@ -128,7 +141,10 @@ async fn golden_queries_give_their_expected_results_in_every_mode() {
         let expected_path = dir.join("expected").join(format!("{id}.out"));
         let mut results = Vec::new();
         for mode in &header.modes {
-            results.push((mode.clone(), run(&cluster, &script, mode, header.ordered, &id).await));
+            results.push((
+                mode.clone(),
+                run(&cluster, &script, mode, header.ordered, &id).await,
+            ));
         }
         if bless {
             std::fs::write(&expected_path, &results[0].1).unwrap();
@@ -137,7 +153,9 @@ async fn golden_queries_give_their_expected_results_in_every_mode() {
             .unwrap_or_else(|_| panic!("no {} (run with FARO_BLESS=1)", expected_path.display()));
         for (mode, result) in results {
             if result != expected {
-                failures.push(format!("{id} ({mode}):\n--- expected\n{expected}--- got\n{result}"));
+                failures.push(format!(
+                    "{id} ({mode}):\n--- expected\n{expected}--- got\n{result}"
+                ));
             }
         }
     }

@@ -56,17 +56,29 @@ fn batch_only(query: &str) -> bool {
 fn write_tables(dir: &Path) {
     let mut state: u64 = 42;
     let mut next = move || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         state >> 33
     };
     let mut t = String::from("id,grp,val,name,qty\n");
     for id in 0..600 {
         let grp = next() % 5;
         let val = (next() % 1_000_000) as f64 / 1_000_000.0;
-        let letters = ["alpha", "Bravo", "beta", "gamma", "aZ", "Delta", "epsiloN", "zZ"];
+        let letters = [
+            "alpha", "Bravo", "beta", "gamma", "aZ", "Delta", "epsiloN", "zZ",
+        ];
         let name = format!("{}{}", letters[(next() % 8) as usize], next() % 10);
-        let name = if id % 37 == 0 { letters[(id / 37 % 8) as usize].to_string() } else { name };
-        let qty = if next() % 9 == 0 { String::new() } else { (next() % 12).to_string() };
+        let name = if id % 37 == 0 {
+            letters[(id / 37 % 8) as usize].to_string()
+        } else {
+            name
+        };
+        let qty = if next() % 9 == 0 {
+            String::new()
+        } else {
+            (next() % 12).to_string()
+        };
         writeln!(t, "{id},{grp},{val},{name},{qty}").unwrap();
     }
     let mut u = String::from("id,w\n");
@@ -94,7 +106,12 @@ fn normalized(cell: &str) -> String {
 fn rows_text(rows: Vec<Vec<String>>, keep_order: bool) -> String {
     let mut lines: Vec<String> = rows
         .iter()
-        .map(|r| r.iter().map(|c| normalized(c)).collect::<Vec<_>>().join(" | "))
+        .map(|r| {
+            r.iter()
+                .map(|c| normalized(c))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
         .collect();
     if !keep_order {
         lines.sort();
@@ -143,7 +160,13 @@ print(json.dumps(out))
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-async fn faro(cluster: &Embedded, dir: &Path, query: &str, mode: &str, n: usize) -> Vec<Vec<String>> {
+async fn faro(
+    cluster: &Embedded,
+    dir: &Path,
+    query: &str,
+    mode: &str,
+    n: usize,
+) -> Vec<Vec<String>> {
     let tables = format!(
         "SET 'execution.runtime-mode' = '{mode}';
          CREATE TABLE t (id BIGINT, grp BIGINT, val DOUBLE, name STRING, qty BIGINT)
@@ -166,7 +189,11 @@ async fn faro(cluster: &Embedded, dir: &Path, query: &str, mode: &str, n: usize)
         .unwrap_or_else(|e| panic!("{query} ({mode}): {e}"));
     let mut rows: Vec<Vec<String>> = Vec::new();
     for batch in &output.collected {
-        let changelog = batch.schema().fields.first().is_some_and(|f| f.name == "op");
+        let changelog = batch
+            .schema()
+            .fields
+            .first()
+            .is_some_and(|f| f.name == "op");
         let columns = views(batch);
         for row in 0..batch.num_rows() {
             let cells: Vec<String> = columns
@@ -184,7 +211,10 @@ async fn faro(cluster: &Embedded, dir: &Path, query: &str, mode: &str, n: usize)
             match cells[0].as_str() {
                 "+I" | "+U" => rows.push(values),
                 _ => {
-                    let at = rows.iter().position(|r| *r == values).expect("a retraction of a row never added");
+                    let at = rows
+                        .iter()
+                        .position(|r| *r == values)
+                        .expect("a retraction of a row never added");
                     rows.remove(at);
                 }
             }
@@ -204,12 +234,21 @@ async fn queries_agree_with_sqlite_in_batch_and_streaming_mode() {
     for (n, (query, expected)) in QUERIES.iter().zip(reference).enumerate() {
         let keep_order = ordered(query);
         let expected = rows_text(expected, keep_order);
-        assert!(!expected.is_empty() || query.contains("IS NULL GROUP"), "{query}: SQLite found no rows");
-        let modes: &[&str] = if batch_only(query) { &["batch"] } else { &["batch", "streaming"] };
+        assert!(
+            !expected.is_empty() || query.contains("IS NULL GROUP"),
+            "{query}: SQLite found no rows"
+        );
+        let modes: &[&str] = if batch_only(query) {
+            &["batch"]
+        } else {
+            &["batch", "streaming"]
+        };
         for mode in modes {
             let got = rows_text(faro(&cluster, dir.path(), query, mode, n).await, keep_order);
             if got != expected {
-                disagreements.push(format!("{query} ({mode}):\n--- sqlite\n{expected}\n--- faro\n{got}"));
+                disagreements.push(format!(
+                    "{query} ({mode}):\n--- sqlite\n{expected}\n--- faro\n{got}"
+                ));
             }
         }
     }

@@ -3,6 +3,7 @@
 //! | method and path | what |
 //! |---|---|
 //! | `POST /v1/jobs` | submit a spec (JSON or YAML, at most 1 MiB); `201 {"id"}`, `400` with the validation message, `413` if larger |
+//! | `POST /v1/sql` | run a SQL script (text, or `{"sql": …}`): definitions and settings hold for the script, each query or `INSERT` is submitted as a job; `200 {"statements": [{"done"} or {"explain"} or {"job", "inserts_into"}]}`, `400 {"error", "kind", "line", "column"}` |
 //! | `GET /v1/jobs?limit=N&after=CURSOR` | a page of jobs, oldest first: `{"jobs": […], "next": CURSOR or null}` (`limit` 1–1000, default 100) |
 //! | `GET /v1/jobs/{id}` | one job: state, vertices, tasks, timings, re-runs |
 //! | `GET /v1/jobs/{id}/spec` | the spec it was submitted with |
@@ -111,6 +112,64 @@ async fn submit(api: State, request: HttpRequest, payload: web::Payload) -> Http
         Ok(id) => HttpResponse::Created().json(serde_json::json!({ "id": id })),
         Err(e) => failure(e),
     }
+}
+
+/// SQL jobs run this many subtasks per parallel vertex unless the script
+/// sets `parallelism.default`.
+pub const SQL_PARALLELISM: u32 = 2;
+
+async fn sql(api: State, request: HttpRequest, payload: web::Payload) -> HttpResponse {
+    guarded!(api, request);
+    let body = match body_within(payload, MAX_SPEC_BYTES).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let text = match std::str::from_utf8(&body) {
+        Ok(text) if text.trim_start().starts_with('{') => {
+            match serde_json::from_str::<SqlBody>(text) {
+                Ok(body) => body.sql,
+                Err(e) => return error(StatusCode::BAD_REQUEST, e),
+            }
+        }
+        Ok(text) => text.to_string(),
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    // Planning recurses as deep as a statement's tree: off the server's
+    // threads, on the planner's own.
+    let planned = web::block(move || faro_sql::Session::new(SQL_PARALLELISM).execute(&text)).await;
+    let outcomes = match planned {
+        Ok(Ok(outcomes)) => outcomes,
+        Ok(Err(e)) => {
+            let kind = format!("{:?}", e.kind).to_lowercase();
+            return HttpResponse::BadRequest().json(serde_json::json!({
+                "error": e.to_string(),
+                "kind": kind,
+                "line": e.at.map(|p| p.line),
+                "column": e.at.map(|p| p.column),
+            }));
+        }
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let mut statements = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        statements.push(match outcome {
+            faro_sql::Outcome::Done(message) => serde_json::json!({ "done": message }),
+            faro_sql::Outcome::Explain(plan) => serde_json::json!({ "explain": plan }),
+            faro_sql::Outcome::Job(job) => match api.scheduler.submit(job.spec) {
+                Ok(id) => serde_json::json!({ "job": id, "inserts_into": job.inserts_into }),
+                Err(e) => return failure(e),
+            },
+        });
+    }
+    HttpResponse::Ok().json(serde_json::json!({ "statements": statements }))
+}
+
+/// `POST /v1/sql` as JSON.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SqlBody {
+    /// The script.
+    sql: String,
 }
 
 /// The query of `POST /v1/jobs`.
@@ -318,6 +377,7 @@ pub fn serve(
                     .app_data(api.clone())
                     .route("/v1/jobs", web::post().to(submit))
                     .route("/v1/jobs", web::get().to(list))
+                    .route("/v1/sql", web::post().to(sql))
                     .route("/v1/jobs/{id}", web::get().to(status))
                     .route("/v1/jobs/{id}/cancel", web::post().to(cancel))
                     .route("/v1/jobs/{id}/result", web::get().to(result))

@@ -110,7 +110,10 @@ impl SqlError {
 
 /// The closest of `candidates` to `name`, if one is close enough to be
 /// a likely typo (edit distance at most a third of the name, at least 1).
-pub fn suggestion<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn suggestion<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let wanted = name.to_lowercase();
     let limit = (wanted.chars().count().div_ceil(3)).max(1);
     candidates

@@ -21,7 +21,11 @@ pub fn explain(spec: &JobSpec) -> String {
             "  {} = {}{} x{}\n",
             vertex.id,
             vertex.operator,
-            if detail.is_empty() { String::new() } else { format!(" {detail}") },
+            if detail.is_empty() {
+                String::new()
+            } else {
+                format!(" {detail}")
+            },
             vertex.parallelism
         );
     }
@@ -48,7 +52,11 @@ pub fn explain(spec: &JobSpec) -> String {
             "  {} -> {} {partitioning} {exchange}{}\n",
             edge.from,
             edge.to,
-            if combined { " (partial aggregate before the shuffle)" } else { "" }
+            if combined {
+                " (partial aggregate before the shuffle)"
+            } else {
+                ""
+            }
         );
     }
     if let Some(checkpoints) = &spec.checkpoints {
@@ -103,7 +111,10 @@ fn detail(operator: &str, params: &serde_json::Value) -> String {
                                 "{} := {}({})",
                                 a.get("name").map(compact).unwrap_or_default(),
                                 a.get("function").map(compact).unwrap_or_default(),
-                                a.get("expr").filter(|e| !e.is_null()).map(compact).unwrap_or("*".into())
+                                a.get("expr")
+                                    .filter(|e| !e.is_null())
+                                    .map(compact)
+                                    .unwrap_or("*".into())
                             )
                         })
                         .collect::<Vec<_>>()
@@ -117,8 +128,20 @@ fn detail(operator: &str, params: &serde_json::Value) -> String {
             };
             format!("group by {}{window} [{aggregates}]", text("group_by"))
         }
-        "hash_join" => format!("{} on {} = {}", text("kind"), text("left_keys"), text("right_keys")),
-        "sort" | "top_n" => format!("{}{}", text("keys"), params.get("limit").map(|l| format!(" limit {l}")).unwrap_or_default()),
+        "hash_join" => format!(
+            "{} on {} = {}",
+            text("kind"),
+            text("left_keys"),
+            text("right_keys")
+        ),
+        "sort" | "top_n" => format!(
+            "{}{}",
+            text("keys"),
+            params
+                .get("limit")
+                .map(|l| format!(" limit {l}"))
+                .unwrap_or_default()
+        ),
         "nexmark" => format!("table {}", text("table")),
         "read" | "files" => format!("{} {}", text("format"), text("path")),
         "generate" => format!("rows {}", text("rows")),

@@ -75,12 +75,17 @@ impl Resolver<'_> {
         use sql::Expr as E;
         let r = |e: &sql::Expr| self.render(e);
         Ok(match expr {
-            E::Identifier(ident) => quote(&self.scope.resolve(std::slice::from_ref(ident))?.internal),
+            E::Identifier(ident) => {
+                quote(&self.scope.resolve(std::slice::from_ref(ident))?.internal)
+            }
             E::CompoundIdentifier(parts) => quote(&self.scope.resolve(parts)?.internal),
             E::Value(value) => literal(&value.value, expr.span())?,
             E::TypedString(typed) => {
                 let sql::Value::SingleQuotedString(text) = &typed.value.value else {
-                    return Err(SqlError::unsupported(expr.span(), format!("the literal {expr}")));
+                    return Err(SqlError::unsupported(
+                        expr.span(),
+                        format!("the literal {expr}"),
+                    ));
                 };
                 format!(
                     "CAST({} AS {})",
@@ -93,7 +98,12 @@ impl Resolver<'_> {
                 sql::UnaryOperator::Minus => format!("(-{})", r(inner)?),
                 sql::UnaryOperator::Plus => r(inner)?,
                 sql::UnaryOperator::Not => format!("(NOT {})", r(inner)?),
-                other => return Err(SqlError::unsupported(expr.span(), format!("the operator {other}"))),
+                other => {
+                    return Err(SqlError::unsupported(
+                        expr.span(),
+                        format!("the operator {other}"),
+                    ))
+                }
             },
             E::BinaryOp { .. } => self.chain(expr)?,
             E::IsNull(inner) => format!("({} IS NULL)", r(inner)?),
@@ -125,7 +135,11 @@ impl Resolver<'_> {
                 expr: inner,
                 data_type,
                 format: None,
-            } => format!("CAST({} AS {})", r(inner)?, type_name(data_type, expr.span())?),
+            } => format!(
+                "CAST({} AS {})",
+                r(inner)?,
+                type_name(data_type, expr.span())?
+            ),
             E::Function(function) => self.function(function, expr)?,
             E::Substring {
                 expr: inner,
@@ -133,7 +147,11 @@ impl Resolver<'_> {
                 substring_for,
                 ..
             } => {
-                let from = substring_from.as_deref().map(r).transpose()?.unwrap_or("1".into());
+                let from = substring_from
+                    .as_deref()
+                    .map(r)
+                    .transpose()?
+                    .unwrap_or("1".into());
                 match substring_for {
                     Some(length) => format!("substr({}, {from}, {})", r(inner)?, r(length)?),
                     None => format!("substr({}, {from})", r(inner)?),
@@ -151,7 +169,11 @@ impl Resolver<'_> {
                     sql::CeilFloorKind::DateTimeField(sql::DateTimeField::NoDateTime)
                 ) =>
             {
-                let name = if matches!(expr, E::Ceil { .. }) { "ceil" } else { "floor" };
+                let name = if matches!(expr, E::Ceil { .. }) {
+                    "ceil"
+                } else {
+                    "floor"
+                };
                 format!("{name}({})", r(inner)?)
             }
             E::Between {
@@ -174,7 +196,10 @@ impl Resolver<'_> {
                 "({} {}IN ({}))",
                 r(inner)?,
                 if *negated { "NOT " } else { "" },
-                list.iter().map(r).collect::<Result<Vec<_>, _>>()?.join(", ")
+                list.iter()
+                    .map(r)
+                    .collect::<Result<Vec<_>, _>>()?
+                    .join(", ")
             ),
             E::Like {
                 negated,
@@ -212,7 +237,12 @@ impl Resolver<'_> {
                     "an INTERVAL outside window and join bounds",
                 ))
             }
-            other => return Err(SqlError::unsupported(expr.span(), format!("the expression {other}"))),
+            other => {
+                return Err(SqlError::unsupported(
+                    expr.span(),
+                    format!("the expression {other}"),
+                ))
+            }
         })
     }
 
@@ -273,7 +303,10 @@ impl Resolver<'_> {
             ));
         }
         if function.filter.is_some() || !function.within_group.is_empty() {
-            return Err(SqlError::unsupported(span, format!("{expr} on a scalar function")));
+            return Err(SqlError::unsupported(
+                span,
+                format!("{expr} on a scalar function"),
+            ));
         }
         let args = plain_arguments(function, span)?
             .into_iter()
@@ -389,7 +422,10 @@ pub fn interval_ms(interval: &sql::Interval, span: Span) -> Result<i64, SqlError
         )
     };
     if interval.last_field.is_some() {
-        return Err(SqlError::unsupported(span, format!("the interval range {interval}")));
+        return Err(SqlError::unsupported(
+            span,
+            format!("the interval range {interval}"),
+        ));
     }
     let text = match interval.value.as_ref() {
         sql::Expr::Value(v) => match &v.value {
@@ -416,7 +452,10 @@ pub fn interval_ms(interval: &sql::Interval, span: Span) -> Result<i64, SqlError
     };
     let n: i64 = number.trim().parse().map_err(|_| bad())?;
     n.checked_mul(unit).filter(|ms| *ms > 0).ok_or_else(|| {
-        SqlError::invalid(span, format!("INTERVAL {interval} must be positive and fit in milliseconds"))
+        SqlError::invalid(
+            span,
+            format!("INTERVAL {interval} must be positive and fit in milliseconds"),
+        )
     })
 }
 

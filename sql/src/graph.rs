@@ -80,13 +80,21 @@ impl Graph {
     ) -> Result<(String, Schema, bool), SqlError> {
         let id = self.fresh_id(name);
         let refused = |message: String| SqlError::new(ErrorKind::Invalid, span, message);
-        let spec = OperatorSpec::parse(&id, operator, &params).map_err(|e| refused(e.to_string()))?;
+        let spec =
+            OperatorSpec::parse(&id, operator, &params).map_err(|e| refused(e.to_string()))?;
         let mut schemas = Vec::with_capacity(inputs.len());
         let mut changelogs = Vec::with_capacity(inputs.len());
         for input in inputs {
-            let (schema, changelog) = self.outputs.get(&input.from.vertex).cloned().ok_or_else(|| {
-                refused(format!("internal: vertex {} is not planned", input.from.vertex))
-            })?;
+            let (schema, changelog) =
+                self.outputs
+                    .get(&input.from.vertex)
+                    .cloned()
+                    .ok_or_else(|| {
+                        refused(format!(
+                            "internal: vertex {} is not planned",
+                            input.from.vertex
+                        ))
+                    })?;
             schemas.push(schema);
             changelogs.push(changelog);
         }

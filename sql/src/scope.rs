@@ -45,7 +45,7 @@ impl Scope {
                     qualifier: qualifier.map(str::to_string),
                     name: f.name.clone(),
                     internal: f.name.clone(),
-                    data_type: f.data_type.clone(),
+                    data_type: f.data_type,
                     nullable: f.nullable,
                 })
                 .collect(),
@@ -67,7 +67,7 @@ impl Scope {
                 .iter()
                 .map(|c| Field {
                     name: c.internal.clone(),
-                    data_type: c.data_type.clone(),
+                    data_type: c.data_type,
                     nullable: c.nullable,
                 })
                 .collect(),
@@ -84,13 +84,20 @@ impl Scope {
             [name] => (None, name),
             [qualifier, name] => (Some(qualifier.value.as_str()), name),
             _ => {
-                let text = parts.iter().map(|p| p.value.as_str()).collect::<Vec<_>>().join(".");
+                let text = parts
+                    .iter()
+                    .map(|p| p.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(".");
                 return Err(SqlError::unsupported(span, format!("the name {text}")));
             }
         };
         let fits_qualifier = |c: &&ColumnRef| match qualifier {
             None => true,
-            Some(q) => c.qualifier.as_deref().is_some_and(|cq| cq.eq_ignore_ascii_case(q)),
+            Some(q) => c
+                .qualifier
+                .as_deref()
+                .is_some_and(|cq| cq.eq_ignore_ascii_case(q)),
         };
         let exact: Vec<&ColumnRef> = self
             .columns
@@ -116,7 +123,10 @@ impl Scope {
                 format!(
                     "column {:?} is ambiguous: it may be {}",
                     name.value,
-                    many.iter().map(|c| c.display()).collect::<Vec<_>>().join(" or ")
+                    many.iter()
+                        .map(|c| c.display())
+                        .collect::<Vec<_>>()
+                        .join(" or ")
                 ),
             )),
         }
@@ -125,17 +135,24 @@ impl Scope {
     fn unknown(&self, qualifier: Option<&str>, name: &Ident) -> SqlError {
         let span = name.span;
         if let Some(q) = qualifier {
-            let known = self
-                .columns
-                .iter()
-                .any(|c| c.qualifier.as_deref().is_some_and(|cq| cq.eq_ignore_ascii_case(q)));
+            let known = self.columns.iter().any(|c| {
+                c.qualifier
+                    .as_deref()
+                    .is_some_and(|cq| cq.eq_ignore_ascii_case(q))
+            });
             if !known {
-                let qualifiers: Vec<&str> =
-                    self.columns.iter().filter_map(|c| c.qualifier.as_deref()).collect();
+                let qualifiers: Vec<&str> = self
+                    .columns
+                    .iter()
+                    .filter_map(|c| c.qualifier.as_deref())
+                    .collect();
                 return SqlError::new(
                     ErrorKind::UnknownName,
                     span,
-                    format!("unknown table or alias {q:?}{}", did_you_mean(q, qualifiers)),
+                    format!(
+                        "unknown table or alias {q:?}{}",
+                        did_you_mean(q, qualifiers)
+                    ),
                 );
             }
         }
@@ -149,7 +166,11 @@ impl Scope {
         SqlError::new(
             ErrorKind::UnknownName,
             span,
-            format!("unknown column {:?}{hint}; the columns are {}", name.value, names.join(", ")),
+            format!(
+                "unknown column {:?}{hint}; the columns are {}",
+                name.value,
+                names.join(", ")
+            ),
         )
     }
 
@@ -188,10 +209,16 @@ mod tests {
 
     fn scope() -> Scope {
         let a = Scope::of(
-            &Schema::new(vec![Field::new("id", DataType::Int64), Field::new("price", DataType::Int64)]),
+            &Schema::new(vec![
+                Field::new("id", DataType::Int64),
+                Field::new("price", DataType::Int64),
+            ]),
             Some("a"),
         );
-        let mut b = Scope::of(&Schema::new(vec![Field::new("id", DataType::Int64)]), Some("b"));
+        let mut b = Scope::of(
+            &Schema::new(vec![Field::new("id", DataType::Int64)]),
+            Some("b"),
+        );
         b.columns[0].internal = "id_2".into();
         Scope {
             columns: a.columns.into_iter().chain(b.columns).collect(),
@@ -213,7 +240,10 @@ mod tests {
         let error = scope.resolve(&ident("prcie")).unwrap_err();
         assert!(error.message.contains("did you mean \"price\""), "{error}");
         let error = scope.resolve(&ident("c.id")).unwrap_err();
-        assert!(error.message.contains("unknown table or alias \"c\""), "{error}");
+        assert!(
+            error.message.contains("unknown table or alias \"c\""),
+            "{error}"
+        );
     }
 
     #[test]

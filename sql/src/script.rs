@@ -155,9 +155,14 @@ fn is_keyword(token: &Token, keyword: Keyword) -> bool {
 
 /// Whether `token` joins operands into a bigger expression.
 fn is_operator(token: &Token) -> bool {
-    const WORDS: &[&str] = &["AND", "OR", "NOT", "IS", "LIKE", "ILIKE", "BETWEEN", "IN", "COLLATE", "AT", "ESCAPE", "SIMILAR"];
+    const WORDS: &[&str] = &[
+        "AND", "OR", "NOT", "IS", "LIKE", "ILIKE", "BETWEEN", "IN", "COLLATE", "AT", "ESCAPE",
+        "SIMILAR",
+    ];
     match token {
-        Token::Word(w) => w.quote_style.is_none() && WORDS.iter().any(|k| w.value.eq_ignore_ascii_case(k)),
+        Token::Word(w) => {
+            w.quote_style.is_none() && WORDS.iter().any(|k| w.value.eq_ignore_ascii_case(k))
+        }
         Token::Whitespace(_)
         | Token::Number(_, _)
         | Token::SingleQuotedString(_)

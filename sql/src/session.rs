@@ -96,7 +96,12 @@ impl Session {
             sql::Statement::CreateTable(create) => {
                 let table = TableDef::from_create(create, parsed.watermark.as_ref())?;
                 let name = table.name.clone();
-                self.define(&name, create.if_not_exists, create.or_replace, create.name.span())?;
+                self.define(
+                    &name,
+                    create.if_not_exists,
+                    create.or_replace,
+                    create.name.span(),
+                )?;
                 if create.if_not_exists && self.catalog.tables.contains_key(&name) {
                     return Ok(Outcome::Done(format!("table {name} exists")));
                 }
@@ -106,42 +111,75 @@ impl Session {
             }
             sql::Statement::CreateView(view) => {
                 if !view.columns.is_empty() || view.materialized {
-                    return Err(SqlError::unsupported(span, "materialized views and view column lists"));
+                    return Err(SqlError::unsupported(
+                        span,
+                        "materialized views and view column lists",
+                    ));
                 }
                 let name = object_name(&view.name)?;
                 self.define(&name, view.if_not_exists, view.or_replace, view.name.span())?;
                 // Planned once now, so a view that cannot run is refused here.
                 Planner::new(&self.catalog, &self.settings).select_job(&view.query)?;
                 self.catalog.tables.remove(&name);
-                self.catalog.views.insert(name.clone(), (*view.query).clone());
+                self.catalog
+                    .views
+                    .insert(name.clone(), (*view.query).clone());
                 Ok(Outcome::Done(format!("view {name} created")))
             }
             sql::Statement::Set(set) => self.set(set, span),
             sql::Statement::Query(query) => Ok(Outcome::Job(self.plan_query(query)?)),
             sql::Statement::Insert(insert) => Ok(Outcome::Job(self.plan_insert(insert, span)?)),
-            sql::Statement::Explain { statement, analyze: false, .. } => {
+            sql::Statement::Explain {
+                statement,
+                analyze: false,
+                ..
+            } => {
                 let job = match statement.as_ref() {
                     sql::Statement::Query(query) => self.plan_query(query)?,
                     sql::Statement::Insert(insert) => self.plan_insert(insert, span)?,
-                    other => return Err(SqlError::unsupported(span, format!("EXPLAIN of {}", first_words(other)))),
+                    other => {
+                        return Err(SqlError::unsupported(
+                            span,
+                            format!("EXPLAIN of {}", first_words(other)),
+                        ))
+                    }
                 };
                 Ok(Outcome::Explain(crate::explain(&job.spec)))
             }
-            other => Err(SqlError::unsupported(span, format!("the statement {}", first_words(other)))),
+            other => Err(SqlError::unsupported(
+                span,
+                format!("the statement {}", first_words(other)),
+            )),
         }
     }
 
     /// Refuses a name already defined, unless the statement allows it.
-    fn define(&self, name: &str, if_not_exists: bool, or_replace: bool, span: sqlparser::tokenizer::Span) -> Result<(), SqlError> {
+    fn define(
+        &self,
+        name: &str,
+        if_not_exists: bool,
+        or_replace: bool,
+        span: sqlparser::tokenizer::Span,
+    ) -> Result<(), SqlError> {
         let taken = self.catalog.tables.contains_key(name) || self.catalog.views.contains_key(name);
         if taken && !if_not_exists && !or_replace {
-            return Err(SqlError::invalid(span, format!("{name:?} is already defined (CREATE OR REPLACE redefines it)")));
+            return Err(SqlError::invalid(
+                span,
+                format!("{name:?} is already defined (CREATE OR REPLACE redefines it)"),
+            ));
         }
         Ok(())
     }
 
-    fn set(&mut self, set: &sql::Set, span: sqlparser::tokenizer::Span) -> Result<Outcome, SqlError> {
-        let sql::Set::SingleAssignment { variable, values, .. } = set else {
+    fn set(
+        &mut self,
+        set: &sql::Set,
+        span: sqlparser::tokenizer::Span,
+    ) -> Result<Outcome, SqlError> {
+        let sql::Set::SingleAssignment {
+            variable, values, ..
+        } = set
+        else {
             return Err(SqlError::unsupported(span, format!("{set}")));
         };
         let key = variable.to_string().trim_matches('\'').to_string();
@@ -152,7 +190,12 @@ impl Session {
                 other => other.to_string(),
             },
             [sql::Expr::Identifier(i)] => i.value.clone(),
-            _ => return Err(SqlError::invalid(span, format!("SET {key} needs one value"))),
+            _ => {
+                return Err(SqlError::invalid(
+                    span,
+                    format!("SET {key} needs one value"),
+                ))
+            }
         };
         self.settings
             .set(&key, &value)
@@ -170,7 +213,11 @@ impl Session {
         })
     }
 
-    fn plan_insert(&self, insert: &sql::Insert, span: sqlparser::tokenizer::Span) -> Result<PlannedJob, SqlError> {
+    fn plan_insert(
+        &self,
+        insert: &sql::Insert,
+        span: sqlparser::tokenizer::Span,
+    ) -> Result<PlannedJob, SqlError> {
         let started = Instant::now();
         let sql::TableObject::TableName(name) = &insert.table else {
             return Err(SqlError::unsupported(span, "INSERT INTO a table function"));
@@ -178,12 +225,19 @@ impl Session {
         let name = object_name(name)?;
         let table = self.table(&name, span)?;
         if !insert.columns.is_empty() || insert.partitioned.is_some() || insert.on.is_some() {
-            return Err(SqlError::unsupported(span, "INSERT column lists, PARTITION and ON clauses"));
+            return Err(SqlError::unsupported(
+                span,
+                "INSERT column lists, PARTITION and ON clauses",
+            ));
         }
         let Some(source) = &insert.source else {
             return Err(SqlError::invalid(span, "INSERT INTO needs a query"));
         };
-        let spec = Planner::new(&self.catalog, &self.settings).insert_job(table, source, insert.overwrite)?;
+        let spec = Planner::new(&self.catalog, &self.settings).insert_job(
+            table,
+            source,
+            insert.overwrite,
+        )?;
         Ok(PlannedJob {
             spec,
             inserts_into: Some(name),
@@ -198,7 +252,10 @@ impl Session {
                 span,
                 format!(
                     "unknown table {name:?}{}",
-                    crate::error::did_you_mean(name, self.catalog.tables.keys().map(String::as_str))
+                    crate::error::did_you_mean(
+                        name,
+                        self.catalog.tables.keys().map(String::as_str)
+                    )
                 ),
             )
         })
@@ -207,5 +264,10 @@ impl Session {
 
 /// A statement's first words, to name it in an error.
 fn first_words(statement: &sql::Statement) -> String {
-    statement.to_string().split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+    statement
+        .to_string()
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -82,9 +82,7 @@ impl Settings {
                 match &mut self.checkpoints {
                     Some(spec) => spec.unaligned = unaligned,
                     None => {
-                        return Err(format!(
-                            "set execution.checkpointing.interval before {key}"
-                        ))
+                        return Err(format!("set execution.checkpointing.interval before {key}"))
                     }
                 }
             }
@@ -110,7 +108,9 @@ impl Settings {
 /// milliseconds.
 pub fn duration_ms(text: &str) -> Option<u64> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().ok()?;
     let unit_ms = match unit.trim().to_lowercase().as_str() {
@@ -132,10 +132,15 @@ mod tests {
         let mut settings = Settings::new(2);
         settings.set("execution.runtime-mode", "streaming").unwrap();
         assert_eq!(settings.mode, JobMode::Streaming);
-        settings.set("execution.checkpointing.interval", "2 s").unwrap();
+        settings
+            .set("execution.checkpointing.interval", "2 s")
+            .unwrap();
         assert_eq!(settings.checkpoints.map(|c| c.interval_ms), Some(2000));
         let error = settings.set("parallelism.defualt", "2").unwrap_err();
-        assert!(error.contains("did you mean \"parallelism.default\""), "{error}");
+        assert!(
+            error.contains("did you mean \"parallelism.default\""),
+            "{error}"
+        );
         assert!(settings.set("parallelism.default", "0").is_err());
         assert_eq!(duration_ms("500ms"), Some(500));
         assert_eq!(duration_ms("1 min"), Some(60_000));

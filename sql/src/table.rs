@@ -68,7 +68,10 @@ impl TableDef {
             });
         }
         if columns.is_empty() {
-            return Err(SqlError::invalid(span, format!("table {name:?} has no columns")));
+            return Err(SqlError::invalid(
+                span,
+                format!("table {name:?} has no columns"),
+            ));
         }
         let watermark = watermark
             .map(|clause| Watermark::from_clause(clause, &columns))
@@ -76,7 +79,12 @@ impl TableDef {
         let options = match &create.table_options {
             sql::CreateTableOptions::With(options) => with_options(options)?,
             sql::CreateTableOptions::None => BTreeMap::new(),
-            other => return Err(SqlError::unsupported(span, format!("table options {other}"))),
+            other => {
+                return Err(SqlError::unsupported(
+                    span,
+                    format!("table options {other}"),
+                ))
+            }
         };
         if !options.contains_key("connector") {
             return Err(SqlError::invalid(
@@ -199,7 +207,10 @@ fn with_options(options: &[sql::SqlOption]) -> Result<BTreeMap<String, String>, 
     let mut map = BTreeMap::new();
     for option in options {
         let sql::SqlOption::KeyValue { key, value } = option else {
-            return Err(SqlError::unsupported(option.span(), format!("the option {option}")));
+            return Err(SqlError::unsupported(
+                option.span(),
+                format!("the option {option}"),
+            ));
         };
         let text = match value {
             sql::Expr::Value(v) => match &v.value {
@@ -223,6 +234,9 @@ fn with_options(options: &[sql::SqlOption]) -> Result<BTreeMap<String, String>, 
 fn option_value_error(key: &sql::Ident, value: &sql::Expr) -> SqlError {
     SqlError::invalid(
         value.span(),
-        format!("option {:?} must be a quoted string, not {value}", key.value),
+        format!(
+            "option {:?} must be a quoted string, not {value}",
+            key.value
+        ),
     )
 }

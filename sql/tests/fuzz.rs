@@ -22,13 +22,68 @@ fn corpus() -> Vec<String> {
 
 /// Words and symbols a mutation splices in.
 const PIECES: &[&str] = &[
-    "SELECT", "FROM", "WHERE", "GROUP BY", "HAVING", "JOIN", "LEFT JOIN", "ON", "AND", "OR", "NOT",
-    "(", ")", ",", ";", "*", "'", "\"", "`", "-", "/", "%", "||", "=", "<>", "NULL", "TRUE",
-    "COUNT(*)", "SUM(", "MAX(DISTINCT", "CAST(", "AS", "BIGINT", "INTERVAL '1' SECOND",
-    "TABLE(", "TUMBLE(", "DESCRIPTOR(", "LATERAL TABLE(words(", "UNION ALL", "ORDER BY", "LIMIT",
-    "-9223372036854775808", "1e400", "0.5", "x", "k", "v", "nums", "WATERMARK FOR", "WITH",
-    "CREATE TABLE", "CREATE VIEW", "SET", "EXPLAIN", "INSERT INTO", "OVER (", "ROW_NUMBER()",
-    "\u{0}", "é", "\n", "--", "/*",
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "GROUP BY",
+    "HAVING",
+    "JOIN",
+    "LEFT JOIN",
+    "ON",
+    "AND",
+    "OR",
+    "NOT",
+    "(",
+    ")",
+    ",",
+    ";",
+    "*",
+    "'",
+    "\"",
+    "`",
+    "-",
+    "/",
+    "%",
+    "||",
+    "=",
+    "<>",
+    "NULL",
+    "TRUE",
+    "COUNT(*)",
+    "SUM(",
+    "MAX(DISTINCT",
+    "CAST(",
+    "AS",
+    "BIGINT",
+    "INTERVAL '1' SECOND",
+    "TABLE(",
+    "TUMBLE(",
+    "DESCRIPTOR(",
+    "LATERAL TABLE(words(",
+    "UNION ALL",
+    "ORDER BY",
+    "LIMIT",
+    "-9223372036854775808",
+    "1e400",
+    "0.5",
+    "x",
+    "k",
+    "v",
+    "nums",
+    "WATERMARK FOR",
+    "WITH",
+    "CREATE TABLE",
+    "CREATE VIEW",
+    "SET",
+    "EXPLAIN",
+    "INSERT INTO",
+    "OVER (",
+    "ROW_NUMBER()",
+    "\u{0}",
+    "é",
+    "\n",
+    "--",
+    "/*",
 ];
 
 fn check(script: &str) -> Result<(), TestCaseError> {
@@ -43,7 +98,10 @@ fn well_formed(error: &SqlError, script: &str) -> Result<(), TestCaseError> {
     prop_assert!(!error.message.is_empty(), "an empty message for {script:?}");
     if let Some(at) = error.at {
         let lines = script.lines().count().max(1) as u64;
-        prop_assert!(at.line >= 1 && at.line <= lines + 1, "{error} is outside {script:?}");
+        prop_assert!(
+            at.line >= 1 && at.line <= lines + 1,
+            "{error} is outside {script:?}"
+        );
     }
     Ok(())
 }
@@ -88,7 +146,11 @@ proptest! {
 
 #[test]
 fn deep_and_long_inputs_are_refused_cleanly() {
-    let deep = format!("SELECT {}1{} AS x", "(".repeat(100_000), ")".repeat(100_000));
+    let deep = format!(
+        "SELECT {}1{} AS x",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
     let error = Session::new(2).execute(&deep).unwrap_err();
     assert!(error.message.contains("nested"), "{error}");
     let table = "CREATE TABLE n (k BIGINT) WITH ('connector' = 'generate', 'rows' = '1', 'fields.k.expr' = 'i');";

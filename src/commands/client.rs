@@ -234,8 +234,7 @@ fn submit_to(
         let job = ok(status, job)?;
         match job["state"].as_str() {
             Some("finished") => {
-                let (status, result) =
-                    call(remote, "GET", &format!("/v1/jobs/{id}/result"), None)?;
+                let (status, result) = call(remote, "GET", &format!("/v1/jobs/{id}/result"), None)?;
                 print_result(&ok(status, result)?);
                 eprintln!("job {id} finished");
                 return Ok(());

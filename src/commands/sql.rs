@@ -57,7 +57,11 @@ pub fn run(args: &SqlArgs) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         let target = match &args.scheduler {
-            Some(url) => Target::Scheduler(Remote::new(url, args.token.clone(), args.token_file.clone())),
+            Some(url) => Target::Scheduler(Remote::new(
+                url,
+                args.token.clone(),
+                args.token_file.clone(),
+            )),
             None => {
                 let mut cluster = Embedded::start(slots, None, args.access.policy()?)?;
                 super::run::print_epochs(&mut cluster);
@@ -69,7 +73,14 @@ pub fn run(args: &SqlArgs) -> anyhow::Result<()> {
             (None, Some(path)) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading {}", path.display()))?;
-                execute(&mut session, &text, &path.display().to_string(), &target, args.json).await
+                execute(
+                    &mut session,
+                    &text,
+                    &path.display().to_string(),
+                    &target,
+                    args.json,
+                )
+                .await
             }
             (None, None) => prompt(&mut session, &target, args.json).await,
         }
@@ -77,7 +88,13 @@ pub fn run(args: &SqlArgs) -> anyhow::Result<()> {
 }
 
 /// Runs every statement of `text`.
-async fn execute(session: &mut Session, text: &str, origin: &str, target: &Target, json: bool) -> anyhow::Result<()> {
+async fn execute(
+    session: &mut Session,
+    text: &str,
+    origin: &str,
+    target: &Target,
+    json: bool,
+) -> anyhow::Result<()> {
     // Every statement is planned before any job runs: a mistake in the
     // last statement is reported before the first one's job has run.
     let outcomes = session
@@ -95,16 +112,19 @@ async fn act(outcome: Outcome, target: &Target, json: bool) -> anyhow::Result<()
         Outcome::Done(message) => eprintln!("{message}"),
         Outcome::Explain(plan) => print!("{plan}"),
         Outcome::Job(job) => {
-            let valid = validate(&job.spec).context("the planned job is not valid (a planner bug)")?;
+            let valid =
+                validate(&job.spec).context("the planned job is not valid (a planner bug)")?;
             match target {
                 Target::Embedded(cluster) => super::run::run_on(cluster, &valid, json).await?,
                 Target::Scheduler(remote) => {
                     let remote = remote.clone();
                     let spec = job.spec.clone();
                     let wait = job.inserts_into.is_none() && !valid.streaming;
-                    tokio::task::spawn_blocking(move || super::client::submit_spec(&remote, &spec, wait))
-                        .await
-                        .context("submitting the job")??;
+                    tokio::task::spawn_blocking(move || {
+                        super::client::submit_spec(&remote, &spec, wait)
+                    })
+                    .await
+                    .context("submitting the job")??;
                 }
             }
             if let Some(table) = job.inserts_into {
@@ -121,7 +141,11 @@ async fn prompt(session: &mut Session, target: &Target, json: bool) -> anyhow::R
     eprintln!("Faro SQL: end statements with ';', leave with 'quit' or Ctrl-D.");
     let mut pending = String::new();
     loop {
-        let prompt = if pending.is_empty() { "faro> " } else { "   -> " };
+        let prompt = if pending.is_empty() {
+            "faro> "
+        } else {
+            "   -> "
+        };
         let line = match editor.readline(prompt) {
             Ok(line) => line,
             Err(rustyline::error::ReadlineError::Interrupted) => {
@@ -132,7 +156,12 @@ async fn prompt(session: &mut Session, target: &Target, json: bool) -> anyhow::R
             Err(error) => bail!("reading a line: {error}"),
         };
         let trimmed = line.trim();
-        if pending.is_empty() && matches!(trimmed.to_lowercase().trim_end_matches(';'), "quit" | "exit") {
+        if pending.is_empty()
+            && matches!(
+                trimmed.to_lowercase().trim_end_matches(';'),
+                "quit" | "exit"
+            )
+        {
             return Ok(());
         }
         pending.push_str(&line);

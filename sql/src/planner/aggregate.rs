@@ -26,7 +26,9 @@ pub fn calls(select: &sql::Select) -> Vec<sql::Function> {
         .projection
         .iter()
         .filter_map(|item| match item {
-            sql::SelectItem::UnnamedExpr(e) | sql::SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
+            sql::SelectItem::UnnamedExpr(e) | sql::SelectItem::ExprWithAlias { expr: e, .. } => {
+                Some(e)
+            }
             _ => None,
         })
         .chain(select.having.as_ref())
@@ -36,7 +38,10 @@ pub fn calls(select: &sql::Select) -> Vec<sql::Function> {
         match expr {
             E::Function(f) if is_aggregate(f) => {
                 let key = canonical(expr);
-                if !found.iter().any(|g| canonical(&E::Function(g.clone())) == key) {
+                if !found
+                    .iter()
+                    .any(|g| canonical(&E::Function(g.clone())) == key)
+                {
                     found.push(f.clone());
                 }
             }
@@ -73,7 +78,9 @@ pub fn calls(select: &sql::Select) -> Vec<sql::Function> {
                 }
                 pending.extend(else_result.as_deref());
             }
-            E::Between { expr, low, high, .. } => pending.extend([&**expr, &**low, &**high]),
+            E::Between {
+                expr, low, high, ..
+            } => pending.extend([&**expr, &**low, &**high]),
             E::InList { expr, list, .. } => {
                 pending.push(expr);
                 pending.extend(list);
@@ -81,7 +88,12 @@ pub fn calls(select: &sql::Select) -> Vec<sql::Function> {
             E::Like { expr, pattern, .. } | E::ILike { expr, pattern, .. } => {
                 pending.extend([&**expr, &**pattern])
             }
-            E::Substring { expr, substring_from, substring_for, .. } => {
+            E::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
                 pending.push(expr);
                 pending.extend(substring_from.as_deref());
                 pending.extend(substring_for.as_deref());
@@ -111,7 +123,9 @@ impl Planner<'_> {
         if let Some(tvf) = &window {
             let is_bound = |e: &&sql::Expr, bound: &str| match e {
                 sql::Expr::Identifier(i) => i.value.eq_ignore_ascii_case(bound),
-                sql::Expr::CompoundIdentifier(p) => p.last().is_some_and(|i| i.value.eq_ignore_ascii_case(bound)),
+                sql::Expr::CompoundIdentifier(p) => p
+                    .last()
+                    .is_some_and(|i| i.value.eq_ignore_ascii_case(bound)),
                 _ => false,
             };
             let has = |bound: &str| group.iter().any(|e| is_bound(e, bound));
@@ -132,8 +146,11 @@ impl Planner<'_> {
             match plain_column(expr, &input.scope) {
                 Some(column) => keys.push(column),
                 None => {
-                    let taken: Vec<&str> =
-                        input.scope.internal_names().chain(computed.iter().map(|c| c.0.as_str())).collect();
+                    let taken: Vec<&str> = input
+                        .scope
+                        .internal_names()
+                        .chain(computed.iter().map(|c| c.0.as_str()))
+                        .collect();
                     let name = fresh_name(&format!("EXPR${}", computed.len()), taken.into_iter());
                     computed.push((name, text, expr));
                 }
@@ -145,7 +162,11 @@ impl Planner<'_> {
                 .scope
                 .columns
                 .iter()
-                .map(|c| Projected { name: c.name.clone(), qualifier: c.qualifier.clone(), expr: quote(&c.internal) })
+                .map(|c| Projected {
+                    name: c.name.clone(),
+                    qualifier: c.qualifier.clone(),
+                    expr: quote(&c.internal),
+                })
                 .collect();
             columns.extend(computed.iter().map(|(name, text, _)| Projected {
                 name: name.clone(),
@@ -165,8 +186,11 @@ impl Planner<'_> {
             .map(|((_, _, expr), key)| (canonical(expr), key.internal.clone()))
             .collect();
         for (i, call) in calls.iter().enumerate() {
-            let taken: Vec<&str> =
-                keys.iter().map(|k| k.internal.as_str()).chain(replaced.iter().map(|r| r.1.as_str())).collect();
+            let taken: Vec<&str> = keys
+                .iter()
+                .map(|k| k.internal.as_str())
+                .chain(replaced.iter().map(|r| r.1.as_str()))
+                .collect();
             let name = fresh_name(&format!("agg${i}"), taken.into_iter());
             specs.push(self.aggregate_spec(call, &name, &input.scope)?);
             replaced.push((canonical(&sql::Expr::Function(call.clone())), name));
@@ -175,11 +199,18 @@ impl Planner<'_> {
         let (parallelism, partitioning) = if key_names.is_empty() {
             (1, forward_or_rebalance(&input, 1))
         } else {
-            (self.settings.parallelism, Partitioning::Hash(key_names.clone()))
+            (
+                self.settings.parallelism,
+                Partitioning::Hash(key_names.clone()),
+            )
         };
         let (name, operator, params, leading) = match &window {
             Some(tvf) => {
-                let time = input.scope.resolve(std::slice::from_ref(&tvf.time))?.internal.clone();
+                let time = input
+                    .scope
+                    .resolve(std::slice::from_ref(&tvf.time))?
+                    .internal
+                    .clone();
                 if self.graph.streaming() && input.time.as_deref() != Some(time.as_str()) {
                     return Err(SqlError::new(
                         ErrorKind::Invalid,
@@ -199,7 +230,10 @@ impl Planner<'_> {
                 ("aggregate", "aggregate", params, Vec::new())
             }
         };
-        let edge = Input { from: &input, partitioning };
+        let edge = Input {
+            from: &input,
+            partitioning,
+        };
         let (vertex, schema, changelog) = self
             .graph
             .add(name, operator, params, parallelism, &[edge], span)
@@ -207,18 +241,22 @@ impl Planner<'_> {
         let names = leading
             .into_iter()
             .chain(keys)
-            .chain(replaced[computed.len()..].iter().map(|(_, internal)| ColumnRef {
-                qualifier: None,
-                name: internal.clone(),
-                internal: internal.clone(),
-                data_type: faro_runtime::data::DataType::Int64,
-                nullable: true,
-            }));
+            .chain(
+                replaced[computed.len()..]
+                    .iter()
+                    .map(|(_, internal)| ColumnRef {
+                        qualifier: None,
+                        name: internal.clone(),
+                        internal: internal.clone(),
+                        data_type: faro_runtime::data::DataType::Int64,
+                        nullable: true,
+                    }),
+            );
         let columns = names
             .zip(&schema.fields)
             .map(|(column, field)| ColumnRef {
                 internal: field.name.clone(),
-                data_type: field.data_type.clone(),
+                data_type: field.data_type,
                 nullable: field.nullable,
                 ..column
             })
@@ -235,7 +273,12 @@ impl Planner<'_> {
     }
 
     /// One aggregate call as the operator's aggregate spec.
-    fn aggregate_spec(&self, call: &sql::Function, name: &str, scope: &Scope) -> Result<serde_json::Value, SqlError> {
+    fn aggregate_spec(
+        &self,
+        call: &sql::Function,
+        name: &str,
+        scope: &Scope,
+    ) -> Result<serde_json::Value, SqlError> {
         let expr = sql::Expr::Function(call.clone());
         let span = expr.span();
         let function = function_name(call);
@@ -249,7 +292,10 @@ impl Planner<'_> {
         );
         let argument: Option<sql::Expr> = if star {
             if function != "count" {
-                return Err(SqlError::invalid(span, format!("{expr}: only COUNT takes *")));
+                return Err(SqlError::invalid(
+                    span,
+                    format!("{expr}: only COUNT takes *"),
+                ));
             }
             None
         } else {
@@ -259,7 +305,12 @@ impl Planner<'_> {
             }
             match plain_arguments(&bare, span)?.as_slice() {
                 [one] => Some((*one).clone()),
-                _ => return Err(SqlError::invalid(span, format!("{expr} takes one argument"))),
+                _ => {
+                    return Err(SqlError::invalid(
+                        span,
+                        format!("{expr} takes one argument"),
+                    ))
+                }
             }
         };
         // FILTER (WHERE c): only rows where c holds reach the aggregate.
@@ -271,7 +322,8 @@ impl Planner<'_> {
                 operand: None,
                 conditions: vec![sql::CaseWhen {
                     condition: (**condition).clone(),
-                    result: argument.unwrap_or(sql::Expr::value(sql::Value::Number("1".into(), false))),
+                    result: argument
+                        .unwrap_or(sql::Expr::value(sql::Value::Number("1".into(), false))),
                 }],
                 else_result: None,
             }),
@@ -279,18 +331,31 @@ impl Planner<'_> {
         let kind = match (function.as_str(), distinct) {
             ("count", true) => "count_distinct",
             (f, false) => f,
-            (_, true) => return Err(SqlError::unsupported(span, format!("DISTINCT in {expr} (only COUNT(DISTINCT …))"))),
+            (_, true) => {
+                return Err(SqlError::unsupported(
+                    span,
+                    format!("DISTINCT in {expr} (only COUNT(DISTINCT …))"),
+                ))
+            }
         };
         let text = match &argument {
             Some(argument) => {
                 let resolver = Resolver::plain(scope, "an aggregate's argument");
-                let (text, compiled) = self.compile(&resolver, argument).map_err(|e| e.or_at(span))?;
-                let numeric = matches!(compiled.data_type(), faro_runtime::data::DataType::Int64 | faro_runtime::data::DataType::Float64);
+                let (text, compiled) = self
+                    .compile(&resolver, argument)
+                    .map_err(|e| e.or_at(span))?;
+                let numeric = matches!(
+                    compiled.data_type(),
+                    faro_runtime::data::DataType::Int64 | faro_runtime::data::DataType::Float64
+                );
                 if matches!(kind, "sum" | "avg") && !numeric {
                     return Err(SqlError::new(
                         ErrorKind::Type,
                         span,
-                        format!("{expr} needs a number, and its argument is {:?}", compiled.data_type()),
+                        format!(
+                            "{expr} needs a number, and its argument is {:?}",
+                            compiled.data_type()
+                        ),
                     ));
                 }
                 Some(text)

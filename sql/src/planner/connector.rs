@@ -25,7 +25,12 @@ const GENERATE_OPTIONS: &[&str] = &["rows", "rows-per-second", "seed"];
 impl Planner<'_> {
     /// The source vertex reading `table`, its columns qualified by
     /// `qualifier`.
-    pub(super) fn scan(&mut self, table: &TableDef, qualifier: &str, span: Span) -> Result<Relation, SqlError> {
+    pub(super) fn scan(
+        &mut self,
+        table: &TableDef,
+        qualifier: &str,
+        span: Span,
+    ) -> Result<Relation, SqlError> {
         let (operator, params, rows, produced) = match table.connector() {
             "nexmark" => self.nexmark(table, span)?,
             "files" => files_source(table, self.graph.streaming(), span)?,
@@ -33,14 +38,22 @@ impl Planner<'_> {
             "blackhole" => {
                 return Err(SqlError::invalid(
                     span,
-                    format!("table {:?} is a blackhole: it can only be written", table.name),
+                    format!(
+                        "table {:?} is a blackhole: it can only be written",
+                        table.name
+                    ),
                 ))
             }
             other => return Err(unknown_connector(table, other)),
         };
-        let (vertex, schema, changelog) =
-            self.graph
-                .add(&table.name, operator, params, self.settings.parallelism, &[], span)?;
+        let (vertex, schema, changelog) = self.graph.add(
+            &table.name,
+            operator,
+            params,
+            self.settings.parallelism,
+            &[],
+            span,
+        )?;
         let mut relation = Relation {
             vertex,
             scope: Scope::of(&schema, Some(qualifier)),
@@ -67,24 +80,31 @@ impl Planner<'_> {
     fn nexmark(&self, table: &TableDef, span: Span) -> Result<Source, SqlError> {
         check_options(table, NEXMARK_OPTIONS, span)?;
         let kind = table.option("table").unwrap_or(&table.name).to_lowercase();
-        let (share, schema) = match kind.as_str() {
-            "bid" | "bids" => (46, faro_runtime::nexmark::bid_schema()),
-            "auction" | "auctions" => (3, faro_runtime::nexmark::auction_schema()),
-            "person" | "persons" | "people" => (1, faro_runtime::nexmark::person_schema()),
-            other => {
-                return Err(SqlError::invalid(
+        let (share, schema) =
+            match kind.as_str() {
+                "bid" | "bids" => (46, faro_runtime::nexmark::bid_schema()),
+                "auction" | "auctions" => (3, faro_runtime::nexmark::auction_schema()),
+                "person" | "persons" | "people" => (1, faro_runtime::nexmark::person_schema()),
+                other => return Err(SqlError::invalid(
                     span,
-                    format!("nexmark has tables bid, auction and person, not {other:?} (set 'table')"),
-                ))
-            }
-        };
+                    format!(
+                        "nexmark has tables bid, auction and person, not {other:?} (set 'table')"
+                    ),
+                )),
+            };
         let mut params = Map::new();
-        params.insert("table".into(), json!(kind.trim_end_matches('s').replace("people", "person")));
+        params.insert(
+            "table".into(),
+            json!(kind.trim_end_matches('s').replace("people", "person")),
+        );
         let events = number_option(table, "events", span)?;
         if events.is_none() && !self.graph.streaming() {
             return Err(SqlError::invalid(
                 span,
-                format!("a batch query needs a bounded table: set 'events' on {:?}", table.name),
+                format!(
+                    "a batch query needs a bounded table: set 'events' on {:?}",
+                    table.name
+                ),
             ));
         }
         if let Some(events) = events {
@@ -104,13 +124,22 @@ impl Planner<'_> {
             }
         }
         check_declared(table, &schema, "nexmark's", span)?;
-        Ok(("nexmark", Value::Object(params), events.map(|e| e * share / 50), schema.fields))
+        Ok((
+            "nexmark",
+            Value::Object(params),
+            events.map(|e| e * share / 50),
+            schema.fields,
+        ))
     }
 
     fn generate(&self, table: &TableDef, span: Span) -> Result<Source, SqlError> {
         let field_options = |key: &String| key.starts_with("fields.") && key.ends_with(".expr");
         let known: Vec<&str> = GENERATE_OPTIONS.to_vec();
-        for key in table.options.keys().filter(|k| *k != "connector" && !field_options(k)) {
+        for key in table
+            .options
+            .keys()
+            .filter(|k| *k != "connector" && !field_options(k))
+        {
             if !known.contains(&key.as_str()) {
                 return Err(unknown_option(table, key, &known, span));
             }
@@ -119,7 +148,10 @@ impl Planner<'_> {
         if rows.is_none() && !self.graph.streaming() {
             return Err(SqlError::invalid(
                 span,
-                format!("a batch query needs a bounded table: set 'rows' on {:?}", table.name),
+                format!(
+                    "a batch query needs a bounded table: set 'rows' on {:?}",
+                    table.name
+                ),
             ));
         }
         let input = Schema::new(vec![Field::new("i", DataType::Int64)]);
@@ -149,7 +181,8 @@ impl Planner<'_> {
             params["rows_per_second"] = json!(rate);
         }
         if let Some(w) = &table.watermark {
-            params["event_time"] = json!({"column": w.column, "max_out_of_orderness_ms": w.delay_ms});
+            params["event_time"] =
+                json!({"column": w.column, "max_out_of_orderness_ms": w.delay_ms});
         }
         Ok(("generate", params, rows, table.columns.clone()))
     }
@@ -170,7 +203,10 @@ impl Planner<'_> {
                     (true, _) | (_, Some("overwrite")) => "overwrite",
                     (false, None | Some("error")) => "error",
                     (false, Some(other)) => {
-                        return Err(SqlError::invalid(span, format!("'sink.mode' is 'error' or 'overwrite', not {other:?}")))
+                        return Err(SqlError::invalid(
+                            span,
+                            format!("'sink.mode' is 'error' or 'overwrite', not {other:?}"),
+                        ))
                     }
                 };
                 let mut params = json!({"path": path, "format": format, "mode": mode});
@@ -192,9 +228,14 @@ impl Planner<'_> {
             from: relation,
             partitioning: Partitioning::Forward,
         };
-        let (vertex, _, _) =
-            self.graph
-                .add(&format!("{}_sink", table.name), operator, params, relation.parallelism, &[input], span)?;
+        let (vertex, _, _) = self.graph.add(
+            &format!("{}_sink", table.name),
+            operator,
+            params,
+            relation.parallelism,
+            &[input],
+            span,
+        )?;
         Ok(vertex)
     }
 }
@@ -217,22 +258,31 @@ fn files_source(table: &TableDef, streaming: bool, span: Span) -> Result<Source,
 }
 
 /// Checks that each declared column is one of `schema`'s, of its type.
-fn check_declared(table: &TableDef, schema: &Schema, what: &str, span: Span) -> Result<(), SqlError> {
+fn check_declared(
+    table: &TableDef,
+    schema: &Schema,
+    what: &str,
+    span: Span,
+) -> Result<(), SqlError> {
     for c in &table.columns {
-        let field = schema.fields.iter().find(|f| f.name == c.name).ok_or_else(|| {
-            let names: Vec<&str> = schema.fields.iter().map(|f| f.name.as_str()).collect();
-            SqlError::new(
-                ErrorKind::UnknownName,
-                table.span,
-                format!(
-                    "{:?} is not a column of {what} {} table{}; it has {}",
-                    c.name,
-                    table.option("table").unwrap_or(&table.name),
-                    did_you_mean(&c.name, names.iter().copied()),
-                    names.join(", ")
-                ),
-            )
-        })?;
+        let field = schema
+            .fields
+            .iter()
+            .find(|f| f.name == c.name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = schema.fields.iter().map(|f| f.name.as_str()).collect();
+                SqlError::new(
+                    ErrorKind::UnknownName,
+                    table.span,
+                    format!(
+                        "{:?} is not a column of {what} {} table{}; it has {}",
+                        c.name,
+                        table.option("table").unwrap_or(&table.name),
+                        did_you_mean(&c.name, names.iter().copied()),
+                        names.join(", ")
+                    ),
+                )
+            })?;
         if field.data_type != c.data_type {
             return Err(SqlError::new(
                 ErrorKind::Type,
@@ -248,9 +298,9 @@ fn check_declared(table: &TableDef, schema: &Schema, what: &str, span: Span) -> 
 }
 
 fn path_and_format(table: &TableDef, span: Span) -> Result<(String, &'static str), SqlError> {
-    let path = table
-        .option("path")
-        .ok_or_else(|| SqlError::invalid(span, format!("files table {:?} needs a 'path'", table.name)))?;
+    let path = table.option("path").ok_or_else(|| {
+        SqlError::invalid(span, format!("files table {:?} needs a 'path'", table.name))
+    })?;
     let format = match table.option("format").map(str::to_lowercase).as_deref() {
         Some("csv") => "csv",
         Some("json") | Some("json-lines") | Some("jsonl") => "json_lines",
@@ -271,7 +321,11 @@ fn path_and_format(table: &TableDef, span: Span) -> Result<(String, &'static str
 }
 
 fn check_options(table: &TableDef, known: &[&str], span: Span) -> Result<(), SqlError> {
-    match table.options.keys().find(|k| *k != "connector" && !known.contains(&k.as_str())) {
+    match table
+        .options
+        .keys()
+        .find(|k| *k != "connector" && !known.contains(&k.as_str()))
+    {
         Some(key) => Err(unknown_option(table, key, known, span)),
         None => Ok(()),
     }
@@ -308,7 +362,13 @@ fn number_option(table: &TableDef, key: &str, span: Span) -> Result<Option<u64>,
         .option(key)
         .map(|text| {
             text.trim().replace('_', "").parse::<u64>().map_err(|_| {
-                SqlError::invalid(span, format!("option {key:?} of {:?} is a number, not {text:?}", table.name))
+                SqlError::invalid(
+                    span,
+                    format!(
+                        "option {key:?} of {:?} is a number, not {text:?}",
+                        table.name
+                    ),
+                )
             })
         })
         .transpose()

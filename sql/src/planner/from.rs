@@ -31,7 +31,9 @@ impl Planner<'_> {
                 Ok((relation, None))
             }
             // `FROM t, LATERAL TABLE(words(…))`: Flink's comma form.
-            [first, second] if second.joins.is_empty() && WordsCall::read(&second.relation)?.is_some() => {
+            [first, second]
+                if second.joins.is_empty() && WordsCall::read(&second.relation)?.is_some() =>
+            {
                 let (relation, _) = self.from(std::slice::from_ref(first), span)?;
                 match WordsCall::read(&second.relation)? {
                     Some(call) => Ok((self.words(relation, &call)?, None)),
@@ -129,7 +131,8 @@ impl Planner<'_> {
     /// `SELECT` without `FROM`: one row with no columns of interest.
     fn one_row(&mut self, span: sqlparser::tokenizer::Span) -> Result<Relation, SqlError> {
         let params = json!({"rows": 1, "columns": [{"name": "row", "expr": "i"}]});
-        let (vertex, schema, changelog) = self.graph.add("values", "generate", params, 1, &[], span)?;
+        let (vertex, schema, changelog) =
+            self.graph.add("values", "generate", params, 1, &[], span)?;
         Ok(Relation {
             vertex,
             scope: Scope::of(&schema, None),

@@ -40,18 +40,29 @@ impl Planner<'_> {
             J::Right(c) | J::RightOuter(c) => (Kind::Right, c),
             J::FullOuter(_) => return Err(SqlError::unsupported(span, "FULL OUTER JOIN")),
             J::CrossJoin(_) => {
-                return Err(SqlError::unsupported(span, "CROSS JOIN (join on an equality)"))
+                return Err(SqlError::unsupported(
+                    span,
+                    "CROSS JOIN (join on an equality)",
+                ))
             }
             _ => return Err(SqlError::unsupported(span, "this kind of join")),
         };
         let right = self.renamed_apart(&left, right, span)?;
         let both = Scope {
-            columns: left.scope.columns.iter().chain(&right.scope.columns).cloned().collect(),
+            columns: left
+                .scope
+                .columns
+                .iter()
+                .chain(&right.scope.columns)
+                .cloned()
+                .collect(),
         };
         let conjuncts: Vec<sql::Expr> = match constraint {
             sql::JoinConstraint::On(expr) => conjuncts(expr),
             sql::JoinConstraint::Using(names) => using(names, &left, &right)?,
-            sql::JoinConstraint::Natural => return Err(SqlError::unsupported(span, "NATURAL JOIN")),
+            sql::JoinConstraint::Natural => {
+                return Err(SqlError::unsupported(span, "NATURAL JOIN"))
+            }
             sql::JoinConstraint::None => {
                 return Err(SqlError::invalid(span, "a join needs ON or USING"))
             }
@@ -85,9 +96,14 @@ impl Planner<'_> {
         let (left, left_names) = self.with_keys(left, &left_keys, span)?;
         let (right, right_names) = self.with_keys(right, &right_keys, span)?;
         let joined = match kind {
-            Kind::Inner | Kind::Left => {
-                self.hash_join(&left, &right, &left_names, &right_names, kind == Kind::Left, span)?
-            }
+            Kind::Inner | Kind::Left => self.hash_join(
+                &left,
+                &right,
+                &left_names,
+                &right_names,
+                kind == Kind::Left,
+                span,
+            )?,
             Kind::Right => {
                 let swapped =
                     self.hash_join(&right, &left, &right_names, &left_names, true, span)?;
@@ -105,7 +121,12 @@ impl Planner<'_> {
     }
 
     /// `right` with every internal name the left also has renamed.
-    fn renamed_apart(&mut self, left: &Relation, right: Relation, span: Span) -> Result<Relation, SqlError> {
+    fn renamed_apart(
+        &mut self,
+        left: &Relation,
+        right: Relation,
+        span: Span,
+    ) -> Result<Relation, SqlError> {
         let clash = |name: &str| left.scope.internal_names().any(|n| n == name);
         if !right.scope.internal_names().any(clash) {
             return Ok(right);
@@ -178,7 +199,12 @@ impl Planner<'_> {
             }
         }
         let mut projected = self.project_columns(&relation, &columns, span)?;
-        for (column, original) in projected.scope.columns.iter_mut().zip(&relation.scope.columns) {
+        for (column, original) in projected
+            .scope
+            .columns
+            .iter_mut()
+            .zip(&relation.scope.columns)
+        {
             column.name = original.name.clone();
         }
         Ok((projected, names))
@@ -197,9 +223,15 @@ impl Planner<'_> {
         // A small bounded build side is sent whole to every probe subtask,
         // and the probe side is not shuffled at all.
         let broadcast = !self.graph.streaming()
-            && build.rows.is_some_and(|rows| rows <= self.settings.broadcast_rows);
+            && build
+                .rows
+                .is_some_and(|rows| rows <= self.settings.broadcast_rows);
         let (parallelism, probe_edge, build_edge) = if broadcast {
-            (probe.parallelism, Partitioning::Forward, Partitioning::Broadcast)
+            (
+                probe.parallelism,
+                Partitioning::Forward,
+                Partitioning::Broadcast,
+            )
         } else {
             (
                 self.settings.parallelism,
@@ -213,12 +245,25 @@ impl Planner<'_> {
             "kind": if left_outer { "left" } else { "inner" },
         });
         let inputs = [
-            Input { from: probe, partitioning: probe_edge },
-            Input { from: build, partitioning: build_edge },
+            Input {
+                from: probe,
+                partitioning: probe_edge,
+            },
+            Input {
+                from: build,
+                partitioning: build_edge,
+            },
         ];
         let (vertex, schema, changelog) =
-            self.graph.add("join", "hash_join", params, parallelism, &inputs, span)?;
-        let mut columns: Vec<_> = probe.scope.columns.iter().chain(&build.scope.columns).cloned().collect();
+            self.graph
+                .add("join", "hash_join", params, parallelism, &inputs, span)?;
+        let mut columns: Vec<_> = probe
+            .scope
+            .columns
+            .iter()
+            .chain(&build.scope.columns)
+            .cloned()
+            .collect();
         for (column, field) in columns.iter_mut().zip(&schema.fields) {
             column.nullable = field.nullable;
         }
@@ -233,7 +278,12 @@ impl Planner<'_> {
     }
 
     /// `relation`'s columns in `order`.
-    fn reorder(&mut self, relation: &Relation, order: &[usize], span: Span) -> Result<Relation, SqlError> {
+    fn reorder(
+        &mut self,
+        relation: &Relation,
+        order: &[usize],
+        span: Span,
+    ) -> Result<Relation, SqlError> {
         let columns: Vec<super::Projected> = order
             .iter()
             .filter_map(|&i| relation.scope.columns.get(i))
@@ -275,7 +325,11 @@ fn conjuncts(expr: &sql::Expr) -> Vec<sql::Expr> {
 }
 
 /// `USING (a, b)` as `left.a = right.a AND …`.
-fn using(names: &[sql::ObjectName], left: &Relation, right: &Relation) -> Result<Vec<sql::Expr>, SqlError> {
+fn using(
+    names: &[sql::ObjectName],
+    left: &Relation,
+    right: &Relation,
+) -> Result<Vec<sql::Expr>, SqlError> {
     names
         .iter()
         .map(|name| {
@@ -296,7 +350,10 @@ fn using(names: &[sql::ObjectName], left: &Relation, right: &Relation) -> Result
             })
         })
         .collect::<Result<_, SqlError>>()
-        .map_err(|e: SqlError| SqlError { kind: ErrorKind::UnknownName, ..e })
+        .map_err(|e: SqlError| SqlError {
+            kind: ErrorKind::UnknownName,
+            ..e
+        })
 }
 
 /// For `l = r` with `l` over the left side only and `r` over the right

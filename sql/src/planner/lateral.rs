@@ -54,7 +54,10 @@ impl<'q> WordsCall<'q> {
             _ => return Ok(None),
         };
         let sql::Expr::Function(function) = call else {
-            return Err(SqlError::unsupported(call.span(), format!("the table function {call} (words(text) splits text into words)")));
+            return Err(SqlError::unsupported(
+                call.span(),
+                format!("the table function {call} (words(text) splits text into words)"),
+            ));
         };
         let name = function_name(function);
         if !TABLE_FUNCTIONS.contains(&name.as_str()) {
@@ -69,13 +72,23 @@ impl<'q> WordsCall<'q> {
         }
         let argument = match plain_arguments(function, call.span())?.as_slice() {
             [one] => *one,
-            _ => return Err(SqlError::invalid(call.span(), "words takes one text argument")),
+            _ => {
+                return Err(SqlError::invalid(
+                    call.span(),
+                    "words takes one text argument",
+                ))
+            }
         };
         let qualifier = alias.as_ref().map(|a| a.name.value.clone());
         let column = match alias.as_ref().map(|a| a.columns.as_slice()) {
             Some([one]) => one.name.value.clone(),
             None | Some([]) => "word".to_string(),
-            Some(_) => return Err(SqlError::invalid(span, "words gives one column: AS t(word)")),
+            Some(_) => {
+                return Err(SqlError::invalid(
+                    span,
+                    "words gives one column: AS t(word)",
+                ))
+            }
         };
         Ok(Some(Self {
             argument,
@@ -88,13 +101,22 @@ impl<'q> WordsCall<'q> {
 
 impl Planner<'_> {
     /// `input` with one row per word of `call`'s text.
-    pub(super) fn words(&mut self, input: Relation, call: &WordsCall<'_>) -> Result<Relation, SqlError> {
-        let (text, compiled) = self.compile(&Resolver::plain(&input.scope, "words()"), call.argument)?;
+    pub(super) fn words(
+        &mut self,
+        input: Relation,
+        call: &WordsCall<'_>,
+    ) -> Result<Relation, SqlError> {
+        let (text, compiled) =
+            self.compile(&Resolver::plain(&input.scope, "words()"), call.argument)?;
         if compiled.data_type() != faro_runtime::data::DataType::Utf8 {
             return Err(SqlError::new(
                 ErrorKind::Type,
                 call.argument.span(),
-                format!("words() splits text, and {} is {:?}", call.argument, compiled.data_type()),
+                format!(
+                    "words() splits text, and {} is {:?}",
+                    call.argument,
+                    compiled.data_type()
+                ),
             ));
         }
         let taken: Vec<&str> = input.scope.internal_names().collect();
@@ -120,8 +142,14 @@ impl Planner<'_> {
             from: &copied,
             partitioning: faro_runtime::spec::Partitioning::Forward,
         };
-        let (vertex, schema, changelog) =
-            self.graph.add("words", "explode", params, copied.parallelism, &[forward], call.span)?;
+        let (vertex, schema, changelog) = self.graph.add(
+            "words",
+            "explode",
+            params,
+            copied.parallelism,
+            &[forward],
+            call.span,
+        )?;
         let mut scope = input.scope.clone();
         scope.columns.push(ColumnRef {
             qualifier: call.qualifier.clone(),

@@ -122,7 +122,11 @@ impl<'a> Planner<'a> {
     }
 
     fn finish(self) -> JobSpec {
-        let name = self.settings.name.clone().unwrap_or_else(|| "sql".to_string());
+        let name = self
+            .settings
+            .name
+            .clone()
+            .unwrap_or_else(|| "sql".to_string());
         let mut spec = self.graph.into_spec(name, self.settings.mode);
         spec.checkpoints = self.settings.checkpoints;
         spec
@@ -132,7 +136,10 @@ impl<'a> Planner<'a> {
     fn query(&mut self, query: &sql::Query) -> Result<Relation, SqlError> {
         let span = query.span();
         if query.fetch.is_some() || !query.locks.is_empty() || query.for_clause.is_some() {
-            return Err(SqlError::unsupported(span, "FETCH, FOR and locking clauses"));
+            return Err(SqlError::unsupported(
+                span,
+                "FETCH, FOR and locking clauses",
+            ));
         }
         let outer = self.ctes.len();
         if let Some(with) = &query.with {
@@ -141,13 +148,22 @@ impl<'a> Planner<'a> {
             }
             for cte in &with.cte_tables {
                 if !cte.alias.columns.is_empty() {
-                    return Err(SqlError::unsupported(cte.alias.name.span, "column lists on WITH queries"));
+                    return Err(SqlError::unsupported(
+                        cte.alias.name.span,
+                        "column lists on WITH queries",
+                    ));
                 }
-                self.ctes.push((cte.alias.name.value.clone(), (*cte.query).clone()));
+                self.ctes
+                    .push((cte.alias.name.value.clone(), (*cte.query).clone()));
             }
         }
         let planned = self.set_expr(&query.body).and_then(|relation| {
-            self.order_and_limit(relation, query.order_by.as_ref(), query.limit_clause.as_ref(), span)
+            self.order_and_limit(
+                relation,
+                query.order_by.as_ref(),
+                query.limit_clause.as_ref(),
+                span,
+            )
         });
         self.ctes.truncate(outer);
         planned
@@ -180,7 +196,10 @@ impl<'a> Planner<'a> {
             }
             sql::SetExpr::SetOperation { op, .. } => Err(SqlError::unsupported(body.span(), op)),
             sql::SetExpr::Values(_) => Err(SqlError::unsupported(body.span(), "VALUES")),
-            other => Err(SqlError::unsupported(body.span(), format!("the query {other}"))),
+            other => Err(SqlError::unsupported(
+                body.span(),
+                format!("the query {other}"),
+            )),
         }
     }
 
@@ -201,7 +220,12 @@ impl<'a> Planner<'a> {
 
     /// A `project` vertex computing `columns` over `input` (forward:
     /// chained into the input's task).
-    fn project(&mut self, input: &Relation, columns: &[(String, String)], span: Span) -> Result<Relation, SqlError> {
+    fn project(
+        &mut self,
+        input: &Relation,
+        columns: &[(String, String)],
+        span: Span,
+    ) -> Result<Relation, SqlError> {
         let projected: Vec<Projected> = columns
             .iter()
             .map(|(name, expr)| Projected {
@@ -232,9 +256,14 @@ impl<'a> Planner<'a> {
             from: input,
             partitioning: Partitioning::Forward,
         };
-        let (vertex, schema, changelog) =
-            self.graph
-                .add("project", "project", params, input.parallelism, &[forward], span)?;
+        let (vertex, schema, changelog) = self.graph.add(
+            "project",
+            "project",
+            params,
+            input.parallelism,
+            &[forward],
+            span,
+        )?;
         let time = input.time.as_ref().and_then(|t| {
             let reference = crate::expression::quote(t);
             columns
@@ -251,7 +280,7 @@ impl<'a> Planner<'a> {
                     qualifier: c.qualifier.clone(),
                     name: c.name.clone(),
                     internal: field.name.clone(),
-                    data_type: field.data_type.clone(),
+                    data_type: field.data_type,
                     nullable: field.nullable,
                 })
                 .collect(),
@@ -267,7 +296,12 @@ impl<'a> Planner<'a> {
     }
 
     /// A `filter` vertex keeping rows where `predicate` holds.
-    fn filter(&mut self, input: Relation, predicate: &str, span: Span) -> Result<Relation, SqlError> {
+    fn filter(
+        &mut self,
+        input: Relation,
+        predicate: &str,
+        span: Span,
+    ) -> Result<Relation, SqlError> {
         let forward = Input {
             from: &input,
             partitioning: Partitioning::Forward,
@@ -288,20 +322,32 @@ impl<'a> Planner<'a> {
     }
 
     /// A `WHERE`-like condition over `input`.
-    fn condition(&mut self, input: Relation, expr: &sql::Expr, clause: &'static str) -> Result<Relation, SqlError> {
+    fn condition(
+        &mut self,
+        input: Relation,
+        expr: &sql::Expr,
+        clause: &'static str,
+    ) -> Result<Relation, SqlError> {
         let (text, compiled) = self.compile(&Resolver::plain(&input.scope, clause), expr)?;
         if compiled.data_type() != faro_runtime::data::DataType::Bool {
             return Err(SqlError::new(
                 ErrorKind::Type,
                 expr.span(),
-                format!("{clause} needs a condition, and {expr} is {:?}", compiled.data_type()),
+                format!(
+                    "{clause} needs a condition, and {expr} is {:?}",
+                    compiled.data_type()
+                ),
             ));
         }
         self.filter(input, &text, expr.span())
     }
 
     /// The view, `WITH` query or table called `name`.
-    fn named(&mut self, name: &sql::ObjectName, alias: Option<&sql::TableAlias>) -> Result<Relation, SqlError> {
+    fn named(
+        &mut self,
+        name: &sql::ObjectName,
+        alias: Option<&sql::TableAlias>,
+    ) -> Result<Relation, SqlError> {
         let span = name.span();
         let table_name = crate::table::object_name(name)?;
         let qualifier = alias.map_or(table_name.clone(), |a| a.name.value.clone());
@@ -310,11 +356,21 @@ impl<'a> Planner<'a> {
                 return Err(SqlError::unsupported(span, "column aliases on a table"));
             }
         }
-        let cte = self.ctes.iter().rev().find(|(n, _)| *n == table_name).map(|(_, q)| q.clone());
+        let cte = self
+            .ctes
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == table_name)
+            .map(|(_, q)| q.clone());
         let view = self.catalog.views.get(&table_name).cloned();
         if let Some(query) = cte.or(view) {
             if self.views_open >= MAX_VIEW_DEPTH {
-                return Err(SqlError::invalid(span, format!("views nest more than {MAX_VIEW_DEPTH} deep at {table_name:?} (a cycle?)")));
+                return Err(SqlError::invalid(
+                    span,
+                    format!(
+                        "views nest more than {MAX_VIEW_DEPTH} deep at {table_name:?} (a cycle?)"
+                    ),
+                ));
             }
             self.views_open += 1;
             let planned = self.query(&query);
@@ -334,7 +390,10 @@ impl<'a> Planner<'a> {
             return Err(SqlError::new(
                 ErrorKind::UnknownName,
                 span,
-                format!("unknown table {table_name:?}{}", crate::error::did_you_mean(&table_name, known)),
+                format!(
+                    "unknown table {table_name:?}{}",
+                    crate::error::did_you_mean(&table_name, known)
+                ),
             ));
         };
         let table = table.clone();

@@ -33,12 +33,18 @@ impl Planner<'_> {
                     .iter()
                     .map(|item| sort_key(item, &relation))
                     .collect::<Result<Vec<_>, _>>()?,
-                sql::OrderByKind::All(_) => return Err(SqlError::unsupported(span, "ORDER BY ALL")),
+                sql::OrderByKind::All(_) => {
+                    return Err(SqlError::unsupported(span, "ORDER BY ALL"))
+                }
             },
         };
         let limit = match limit {
             None => None,
-            Some(sql::LimitClause::LimitOffset { limit, offset, limit_by }) => {
+            Some(sql::LimitClause::LimitOffset {
+                limit,
+                offset,
+                limit_by,
+            }) => {
                 if offset.is_some() || !limit_by.is_empty() {
                     return Err(SqlError::unsupported(span, "OFFSET and LIMIT BY"));
                 }
@@ -57,10 +63,23 @@ impl Planner<'_> {
                 // Each subtask keeps its best `limit`, then one subtask
                 // keeps the best of those.
                 let local = if relation.parallelism > 1 && !self.graph.streaming() {
-                    let forward = Input { from: &relation, partitioning: Partitioning::Forward };
-                    let (vertex, _, changelog) =
-                        self.graph.add("local_top_n", "top_n", params.clone(), relation.parallelism, &[forward], span)?;
-                    Relation { vertex, changelog, ..relation }
+                    let forward = Input {
+                        from: &relation,
+                        partitioning: Partitioning::Forward,
+                    };
+                    let (vertex, _, changelog) = self.graph.add(
+                        "local_top_n",
+                        "top_n",
+                        params.clone(),
+                        relation.parallelism,
+                        &[forward],
+                        span,
+                    )?;
+                    Relation {
+                        vertex,
+                        changelog,
+                        ..relation
+                    }
                 } else {
                     relation
                 };
@@ -78,13 +97,26 @@ impl Planner<'_> {
         relation: Relation,
         span: Span,
     ) -> Result<Relation, SqlError> {
-        let input = Input { from: &relation, partitioning: forward_or_rebalance(&relation, 1) };
+        let input = Input {
+            from: &relation,
+            partitioning: forward_or_rebalance(&relation, 1),
+        };
         let (vertex, _, changelog) = self.graph.add(name, operator, params, 1, &[input], span)?;
-        Ok(Relation { vertex, parallelism: 1, changelog, ..relation })
+        Ok(Relation {
+            vertex,
+            parallelism: 1,
+            changelog,
+            ..relation
+        })
     }
 
     /// `left UNION ALL right`.
-    pub(super) fn union(&mut self, left: Relation, right: Relation, span: Span) -> Result<Relation, SqlError> {
+    pub(super) fn union(
+        &mut self,
+        left: Relation,
+        right: Relation,
+        span: Span,
+    ) -> Result<Relation, SqlError> {
         if left.scope.columns.len() != right.scope.columns.len() {
             return Err(SqlError::invalid(
                 span,
@@ -98,13 +130,18 @@ impl Planner<'_> {
         let mut types = Vec::new();
         for (l, r) in left.scope.columns.iter().zip(&right.scope.columns) {
             let ty = match (&l.data_type, &r.data_type) {
-                (a, b) if a == b => a.clone(),
-                (DataType::Int64, DataType::Float64) | (DataType::Float64, DataType::Int64) => DataType::Float64,
+                (a, b) if a == b => *a,
+                (DataType::Int64, DataType::Float64) | (DataType::Float64, DataType::Int64) => {
+                    DataType::Float64
+                }
                 (a, b) => {
                     return Err(SqlError::new(
                         ErrorKind::Type,
                         span,
-                        format!("UNION column {:?} is {a:?} on the left and {b:?} on the right", l.name),
+                        format!(
+                            "UNION column {:?} is {a:?} on the left and {b:?} on the right",
+                            l.name
+                        ),
                     ))
                 }
             };
@@ -113,7 +150,10 @@ impl Planner<'_> {
         let names: Vec<String> = {
             let mut names: Vec<String> = Vec::new();
             for c in &left.scope.columns {
-                names.push(crate::scope::fresh_name(&c.name, names.iter().map(String::as_str)));
+                names.push(crate::scope::fresh_name(
+                    &c.name,
+                    names.iter().map(String::as_str),
+                ));
             }
             names
         };
@@ -139,10 +179,18 @@ impl Planner<'_> {
         let right = conform(self, &right)?;
         let parallelism = left.parallelism.max(right.parallelism);
         let inputs = [
-            Input { from: &left, partitioning: forward_or_rebalance(&left, parallelism) },
-            Input { from: &right, partitioning: forward_or_rebalance(&right, parallelism) },
+            Input {
+                from: &left,
+                partitioning: forward_or_rebalance(&left, parallelism),
+            },
+            Input {
+                from: &right,
+                partitioning: forward_or_rebalance(&right, parallelism),
+            },
         ];
-        let (vertex, _, changelog) = self.graph.add("union", "union", json!(null), parallelism, &inputs, span)?;
+        let (vertex, _, changelog) =
+            self.graph
+                .add("union", "union", json!(null), parallelism, &inputs, span)?;
         Ok(Relation {
             vertex,
             parallelism,
@@ -154,18 +202,43 @@ impl Planner<'_> {
     }
 
     /// `relation`'s distinct rows.
-    pub(super) fn distinct(&mut self, relation: Relation, span: Span) -> Result<Relation, SqlError> {
-        let keys: Vec<String> = relation.scope.internal_names().map(str::to_string).collect();
+    pub(super) fn distinct(
+        &mut self,
+        relation: Relation,
+        span: Span,
+    ) -> Result<Relation, SqlError> {
+        let keys: Vec<String> = relation
+            .scope
+            .internal_names()
+            .map(str::to_string)
+            .collect();
         let params = json!({"group_by": keys, "aggregates": []});
-        let input = Input { from: &relation, partitioning: Partitioning::Hash(keys.clone()) };
+        let input = Input {
+            from: &relation,
+            partitioning: Partitioning::Hash(keys.clone()),
+        };
         let parallelism = self.settings.parallelism;
-        let (vertex, _, changelog) = self.graph.add("distinct", "aggregate", params, parallelism, &[input], span)?;
-        Ok(Relation { vertex, parallelism, changelog, time: None, rows: None, ..relation })
+        let (vertex, _, changelog) =
+            self.graph
+                .add("distinct", "aggregate", params, parallelism, &[input], span)?;
+        Ok(Relation {
+            vertex,
+            parallelism,
+            changelog,
+            time: None,
+            rows: None,
+            ..relation
+        })
     }
 
     /// `relation`'s columns as `table` declares them: as many, in order,
     /// each cast where a number must widen.
-    pub(super) fn conform(&mut self, relation: Relation, table: &TableDef, span: Span) -> Result<Relation, SqlError> {
+    pub(super) fn conform(
+        &mut self,
+        relation: Relation,
+        table: &TableDef,
+        span: Span,
+    ) -> Result<Relation, SqlError> {
         if relation.scope.columns.len() != table.columns.len() {
             return Err(SqlError::invalid(
                 span,
@@ -181,12 +254,17 @@ impl Planner<'_> {
         for (c, field) in relation.scope.columns.iter().zip(&table.columns) {
             let expr = match (&c.data_type, &field.data_type) {
                 (a, b) if a == b => quote(&c.internal),
-                (DataType::Int64, DataType::Float64) => format!("CAST({} AS DOUBLE)", quote(&c.internal)),
+                (DataType::Int64, DataType::Float64) => {
+                    format!("CAST({} AS DOUBLE)", quote(&c.internal))
+                }
                 (a, b) => {
                     return Err(SqlError::new(
                         ErrorKind::Type,
                         span,
-                        format!("column {:?} of {:?} is {b:?}; the query gives {a:?} ({})", field.name, table.name, c.name),
+                        format!(
+                            "column {:?} of {:?} is {b:?}; the query gives {a:?} ({})",
+                            field.name, table.name, c.name
+                        ),
                     ))
                 }
             };
@@ -207,28 +285,42 @@ fn sort_key(item: &sql::OrderByExpr, relation: &Relation) -> Result<serde_json::
     // PostgreSQL's reverse do); asking for the other is refused.
     if let Some(first) = item.options.nulls_first {
         if first == descending {
-            return Err(SqlError::unsupported(span, "this NULLS FIRST/LAST (nulls come first ascending, last descending)"));
-        }
-    }
-    let column = match &item.expr {
-        sql::Expr::Value(v) => match &v.value {
-            sql::Value::Number(n, _) => {
-                let position: usize = n.parse().unwrap_or(0);
-                relation.scope.columns.get(position.wrapping_sub(1)).ok_or_else(|| {
-                    SqlError::invalid(span, format!("ORDER BY {n}: the query has {} columns", relation.scope.columns.len()))
-                })?
-            }
-            _ => return Err(SqlError::invalid(span, format!("ORDER BY {}", item.expr))),
-        },
-        sql::Expr::Identifier(ident) => relation.scope.resolve(std::slice::from_ref(ident))?,
-        sql::Expr::CompoundIdentifier(parts) => relation.scope.resolve(parts)?,
-        other => {
             return Err(SqlError::unsupported(
                 span,
-                format!("ORDER BY the expression {other} (select it with an alias and order by that)"),
-            ))
+                "this NULLS FIRST/LAST (nulls come first ascending, last descending)",
+            ));
         }
-    };
+    }
+    let column =
+        match &item.expr {
+            sql::Expr::Value(v) => match &v.value {
+                sql::Value::Number(n, _) => {
+                    let position: usize = n.parse().unwrap_or(0);
+                    relation
+                        .scope
+                        .columns
+                        .get(position.wrapping_sub(1))
+                        .ok_or_else(|| {
+                            SqlError::invalid(
+                                span,
+                                format!(
+                                    "ORDER BY {n}: the query has {} columns",
+                                    relation.scope.columns.len()
+                                ),
+                            )
+                        })?
+                }
+                _ => return Err(SqlError::invalid(span, format!("ORDER BY {}", item.expr))),
+            },
+            sql::Expr::Identifier(ident) => relation.scope.resolve(std::slice::from_ref(ident))?,
+            sql::Expr::CompoundIdentifier(parts) => relation.scope.resolve(parts)?,
+            other => return Err(SqlError::unsupported(
+                span,
+                format!(
+                    "ORDER BY the expression {other} (select it with an alias and order by that)"
+                ),
+            )),
+        };
     Ok(json!({"column": column.internal, "descending": descending}))
 }
 
@@ -236,11 +328,17 @@ fn sort_key(item: &sql::OrderByExpr, relation: &Relation) -> Result<serde_json::
 fn count(expr: &sql::Expr) -> Result<usize, SqlError> {
     match expr {
         sql::Expr::Value(v) => match &v.value {
-            sql::Value::Number(n, _) => n
-                .parse()
-                .map_err(|_| SqlError::invalid(expr.span(), format!("LIMIT {n} is not a row count"))),
-            _ => Err(SqlError::invalid(expr.span(), format!("LIMIT {expr} is not a row count"))),
+            sql::Value::Number(n, _) => n.parse().map_err(|_| {
+                SqlError::invalid(expr.span(), format!("LIMIT {n} is not a row count"))
+            }),
+            _ => Err(SqlError::invalid(
+                expr.span(),
+                format!("LIMIT {expr} is not a row count"),
+            )),
         },
-        _ => Err(SqlError::invalid(expr.span(), format!("LIMIT {expr} is not a row count"))),
+        _ => Err(SqlError::invalid(
+            expr.span(),
+            format!("LIMIT {expr} is not a row count"),
+        )),
     }
 }

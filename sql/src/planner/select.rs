@@ -21,7 +21,10 @@ impl Planner<'_> {
         let grouped = match &select.group_by {
             sql::GroupByExpr::Expressions(exprs, modifiers) => {
                 if !modifiers.is_empty() {
-                    return Err(SqlError::unsupported(span, "ROLLUP, CUBE and GROUPING SETS"));
+                    return Err(SqlError::unsupported(
+                        span,
+                        "ROLLUP, CUBE and GROUPING SETS",
+                    ));
                 }
                 !exprs.is_empty()
             }
@@ -31,11 +34,15 @@ impl Planner<'_> {
         let mut replaced = Vec::new();
         let aggregated = grouped || !aggregates.is_empty() || window.is_some();
         if aggregated {
-            let (aggregated, substitutions) = self.aggregation(relation, window, select, &aggregates)?;
+            let (aggregated, substitutions) =
+                self.aggregation(relation, window, select, &aggregates)?;
             relation = aggregated;
             replaced = substitutions;
         } else if select.having.is_some() {
-            return Err(SqlError::invalid(span, "HAVING needs GROUP BY or an aggregate"));
+            return Err(SqlError::invalid(
+                span,
+                "HAVING needs GROUP BY or an aggregate",
+            ));
         }
         if let Some(having) = &select.having {
             let resolver = Resolver {
@@ -47,7 +54,10 @@ impl Planner<'_> {
                 .compile(&resolver, having)
                 .map_err(|e| not_grouped(e, &ungrouped, aggregated))?;
             if compiled.data_type() != faro_runtime::data::DataType::Bool {
-                return Err(SqlError::invalid(having.span(), format!("HAVING needs a condition, not {having}")));
+                return Err(SqlError::invalid(
+                    having.span(),
+                    format!("HAVING needs a condition, not {having}"),
+                ));
             }
             relation = self.filter(relation, &text, having.span())?;
         }
@@ -95,7 +105,11 @@ impl Planner<'_> {
                         }
                         _ => (format!("EXPR${position}"), None),
                     };
-                    columns.push(Projected { name, qualifier, expr: text });
+                    columns.push(Projected {
+                        name,
+                        qualifier,
+                        expr: text,
+                    });
                 }
                 sql::SelectItem::ExprWithAlias { expr, alias } => {
                     let (text, _) = self.compile(&resolver, expr)?;
@@ -108,7 +122,10 @@ impl Planner<'_> {
                 sql::SelectItem::Wildcard(options) => {
                     refuse_wildcard_options(options, item)?;
                     if !replaced.is_empty() {
-                        return Err(SqlError::invalid(item.span(), "SELECT * of a grouped query (name the keys and aggregates)"));
+                        return Err(SqlError::invalid(
+                            item.span(),
+                            "SELECT * of a grouped query (name the keys and aggregates)",
+                        ));
                     }
                     columns.extend(relation.scope.columns.iter().map(|c| Projected {
                         name: c.name.clone(),
@@ -126,7 +143,11 @@ impl Planner<'_> {
                         .scope
                         .columns
                         .iter()
-                        .filter(|c| c.qualifier.as_deref().is_some_and(|q| q.eq_ignore_ascii_case(&qualifier)))
+                        .filter(|c| {
+                            c.qualifier
+                                .as_deref()
+                                .is_some_and(|q| q.eq_ignore_ascii_case(&qualifier))
+                        })
                         .collect();
                     if matching.is_empty() {
                         return Err(SqlError::new(
@@ -141,7 +162,12 @@ impl Planner<'_> {
                         expr: quote(&c.internal),
                     }));
                 }
-                other => return Err(SqlError::unsupported(other.span(), format!("the select item {other}"))),
+                other => {
+                    return Err(SqlError::unsupported(
+                        other.span(),
+                        format!("the select item {other}"),
+                    ))
+                }
             }
         }
         Ok(columns)
@@ -155,7 +181,12 @@ fn not_grouped(error: SqlError, ungrouped: &crate::scope::Scope, aggregated: boo
         .message
         .strip_prefix("unknown column \"")
         .and_then(|rest| rest.split('"').next());
-    let was_there = name.is_some_and(|n| ungrouped.columns.iter().any(|c| c.name.eq_ignore_ascii_case(n)));
+    let was_there = name.is_some_and(|n| {
+        ungrouped
+            .columns
+            .iter()
+            .any(|c| c.name.eq_ignore_ascii_case(n))
+    });
     match name {
         Some(name) if was_there && aggregated => SqlError {
             message: format!("column {name:?} is neither grouped by nor inside an aggregate"),
@@ -177,7 +208,10 @@ fn refuse_wildcard_options(
     if plain {
         Ok(())
     } else {
-        Err(SqlError::unsupported(item.span(), format!("the wildcard {item}")))
+        Err(SqlError::unsupported(
+            item.span(),
+            format!("the wildcard {item}"),
+        ))
     }
 }
 
@@ -192,7 +226,10 @@ fn refuse_extras(select: &sql::Select) -> Result<(), SqlError> {
         Some("LATERAL VIEW")
     } else if select.prewhere.is_some() {
         Some("PREWHERE")
-    } else if !select.cluster_by.is_empty() || !select.distribute_by.is_empty() || !select.sort_by.is_empty() {
+    } else if !select.cluster_by.is_empty()
+        || !select.distribute_by.is_empty()
+        || !select.sort_by.is_empty()
+    {
         Some("CLUSTER BY, DISTRIBUTE BY and SORT BY")
     } else if !select.named_window.is_empty() {
         Some("WINDOW clauses")

@@ -34,7 +34,10 @@ impl WindowTvf {
     pub fn read(expr: &sql::Expr, alias: Option<&sql::TableAlias>) -> Result<Self, SqlError> {
         let span = expr.span();
         let sql::Expr::Function(function) = expr else {
-            return Err(SqlError::unsupported(span, format!("the table function {expr}")));
+            return Err(SqlError::unsupported(
+                span,
+                format!("the table function {expr}"),
+            ));
         };
         let name = function_name(function);
         let arguments = arguments(function, &name, span)?;
@@ -45,7 +48,10 @@ impl WindowTvf {
                 .or_else(|| arguments.get(position).filter(|(n, _)| n.is_none()))
                 .map(|(_, e)| *e)
                 .ok_or_else(|| {
-                    SqlError::invalid(span, format!("{} needs its {} argument", name.to_uppercase(), names[0]))
+                    SqlError::invalid(
+                        span,
+                        format!("{} needs its {} argument", name.to_uppercase(), names[0]),
+                    )
                 })
         };
         let data = match arg(0, &["data"])? {
@@ -122,7 +128,10 @@ fn arguments<'f>(
     span: Span,
 ) -> Result<Vec<(Option<String>, &'f sql::Expr)>, SqlError> {
     let sql::FunctionArguments::List(list) = &function.args else {
-        return Err(SqlError::invalid(span, format!("{} needs arguments", name.to_uppercase())));
+        return Err(SqlError::invalid(
+            span,
+            format!("{} needs arguments", name.to_uppercase()),
+        ));
     };
     list.args
         .iter()

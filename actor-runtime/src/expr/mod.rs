@@ -81,6 +81,11 @@ impl Expr {
         &self.text
     }
 
+    /// Positions of the input columns it reads.
+    pub fn columns_read(&self) -> &[usize] {
+        &self.reads
+    }
+
     /// The type of its values.
     pub fn ty(&self) -> Ty {
         self.typed.ty

@@ -22,87 +22,29 @@ use crate::scope::{fresh_name, ColumnRef, Scope};
 /// The aggregate calls of `select`'s list and `HAVING`, each once.
 pub fn calls(select: &sql::Select) -> Vec<sql::Function> {
     let mut found: Vec<sql::Function> = Vec::new();
-    let mut pending: Vec<&sql::Expr> = select
-        .projection
-        .iter()
-        .filter_map(|item| match item {
-            sql::SelectItem::UnnamedExpr(e) | sql::SelectItem::ExprWithAlias { expr: e, .. } => {
-                Some(e)
+    let roots = select_list_exprs(select).chain(select.having.as_ref());
+    crate::expression::visit(roots, |expr| match expr {
+        sql::Expr::Function(f) if is_aggregate(f) => {
+            let key = canonical(expr);
+            if !found
+                .iter()
+                .any(|g| canonical(&sql::Expr::Function(g.clone())) == key)
+            {
+                found.push(f.clone());
             }
-            _ => None,
-        })
-        .chain(select.having.as_ref())
-        .collect();
-    while let Some(expr) = pending.pop() {
-        use sql::Expr as E;
-        match expr {
-            E::Function(f) if is_aggregate(f) => {
-                let key = canonical(expr);
-                if !found
-                    .iter()
-                    .any(|g| canonical(&E::Function(g.clone())) == key)
-                {
-                    found.push(f.clone());
-                }
-            }
-            E::Function(f) => {
-                if let sql::FunctionArguments::List(list) = &f.args {
-                    for arg in &list.args {
-                        if let sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Expr(e)) = arg {
-                            pending.push(e);
-                        }
-                    }
-                }
-            }
-            E::BinaryOp { left, right, .. } => pending.extend([&**left, &**right]),
-            E::UnaryOp { expr, .. }
-            | E::Nested(expr)
-            | E::IsNull(expr)
-            | E::IsNotNull(expr)
-            | E::IsTrue(expr)
-            | E::IsFalse(expr)
-            | E::IsNotTrue(expr)
-            | E::IsNotFalse(expr)
-            | E::Cast { expr, .. }
-            | E::Ceil { expr, .. }
-            | E::Floor { expr, .. } => pending.push(expr),
-            E::Case {
-                operand,
-                conditions,
-                else_result,
-                ..
-            } => {
-                pending.extend(operand.as_deref());
-                for when in conditions {
-                    pending.extend([&when.condition, &when.result]);
-                }
-                pending.extend(else_result.as_deref());
-            }
-            E::Between {
-                expr, low, high, ..
-            } => pending.extend([&**expr, &**low, &**high]),
-            E::InList { expr, list, .. } => {
-                pending.push(expr);
-                pending.extend(list);
-            }
-            E::Like { expr, pattern, .. } | E::ILike { expr, pattern, .. } => {
-                pending.extend([&**expr, &**pattern])
-            }
-            E::Substring {
-                expr,
-                substring_from,
-                substring_for,
-                ..
-            } => {
-                pending.push(expr);
-                pending.extend(substring_from.as_deref());
-                pending.extend(substring_for.as_deref());
-            }
-            E::Trim { expr, .. } => pending.push(expr),
-            _ => {}
+            false
         }
-    }
+        _ => true,
+    });
     found
+}
+
+/// The expressions of `select`'s list.
+pub fn select_list_exprs(select: &sql::Select) -> impl Iterator<Item = &sql::Expr> {
+    select.projection.iter().filter_map(|item| match item {
+        sql::SelectItem::UnnamedExpr(e) | sql::SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
+        _ => None,
+    })
 }
 
 impl Planner<'_> {
@@ -156,14 +98,51 @@ impl Planner<'_> {
                 }
             }
         }
+        // The aggregates, over the input's own column names (a projection
+        // computing keys keeps them).
+        let mut specs = Vec::new();
+        let mut reads: Vec<String> = keys.iter().map(|k| k.internal.clone()).collect();
+        let mut aggregate_names = Vec::new();
+        for (i, call) in calls.iter().enumerate() {
+            let taken: Vec<&str> = keys
+                .iter()
+                .map(|k| k.internal.as_str())
+                .chain(computed.iter().map(|c| c.0.as_str()))
+                .chain(aggregate_names.iter().map(String::as_str))
+                .collect();
+            let name = fresh_name(&format!("agg${i}"), taken.into_iter());
+            let (spec, read) = self.aggregate_spec(call, &name, &input.scope)?;
+            specs.push(spec);
+            reads.extend(read);
+            aggregate_names.push(name);
+        }
         let mut input = input;
         if !computed.is_empty() {
-            let mut columns: Vec<Projected> = input
+            // Only what the aggregation reads goes on: a row's other
+            // columns (a whole line a word came from) are not copied.
+            if let Some(time) = &input.time {
+                reads.push(time.clone());
+            }
+            if let Some(tvf) = &window {
+                reads.push(
+                    input
+                        .scope
+                        .resolve(std::slice::from_ref(&tvf.time))?
+                        .internal
+                        .clone(),
+                );
+            }
+            let kept: Vec<ColumnRef> = input
                 .scope
                 .columns
                 .iter()
+                .filter(|c| reads.contains(&c.internal))
+                .cloned()
+                .collect();
+            let mut columns: Vec<Projected> = kept
+                .iter()
                 .map(|c| Projected {
-                    name: c.name.clone(),
+                    name: c.internal.clone(),
                     qualifier: c.qualifier.clone(),
                     expr: quote(&c.internal),
                 })
@@ -176,23 +155,18 @@ impl Planner<'_> {
             let time = input.time.clone();
             input = self.project_columns(&input, &columns, span)?;
             input.time = time;
+            for (column, original) in input.scope.columns.iter_mut().zip(&kept) {
+                column.name = original.name.clone();
+            }
             let n = input.scope.columns.len() - computed.len();
             keys.extend(input.scope.columns[n..].iter().cloned());
         }
-        let mut specs = Vec::new();
         let mut replaced: Vec<(String, String)> = computed
             .iter()
             .zip(&keys[keys.len() - computed.len()..])
             .map(|((_, _, expr), key)| (canonical(expr), key.internal.clone()))
             .collect();
-        for (i, call) in calls.iter().enumerate() {
-            let taken: Vec<&str> = keys
-                .iter()
-                .map(|k| k.internal.as_str())
-                .chain(replaced.iter().map(|r| r.1.as_str()))
-                .collect();
-            let name = fresh_name(&format!("agg${i}"), taken.into_iter());
-            specs.push(self.aggregate_spec(call, &name, &input.scope)?);
+        for (call, name) in calls.iter().zip(aggregate_names) {
             replaced.push((canonical(&sql::Expr::Function(call.clone())), name));
         }
         let key_names: Vec<String> = keys.iter().map(|k| k.internal.clone()).collect();
@@ -278,7 +252,7 @@ impl Planner<'_> {
         call: &sql::Function,
         name: &str,
         scope: &Scope,
-    ) -> Result<serde_json::Value, SqlError> {
+    ) -> Result<(serde_json::Value, Vec<String>), SqlError> {
         let expr = sql::Expr::Function(call.clone());
         let span = expr.span();
         let function = function_name(call);
@@ -338,6 +312,7 @@ impl Planner<'_> {
                 ))
             }
         };
+        let mut reads = Vec::new();
         let text = match &argument {
             Some(argument) => {
                 let resolver = Resolver::plain(scope, "an aggregate's argument");
@@ -358,11 +333,18 @@ impl Planner<'_> {
                         ),
                     ));
                 }
+                reads.extend(
+                    compiled
+                        .columns_read()
+                        .iter()
+                        .filter_map(|&i| scope.columns.get(i))
+                        .map(|c| c.internal.clone()),
+                );
                 Some(text)
             }
             None => None,
         };
-        Ok(json!({"name": name, "function": kind, "expr": text}))
+        Ok((json!({"name": name, "function": kind, "expr": text}), reads))
     }
 }
 

@@ -80,18 +80,19 @@ impl Planner<'_> {
     fn nexmark(&self, table: &TableDef, span: Span) -> Result<Source, SqlError> {
         check_options(table, NEXMARK_OPTIONS, span)?;
         let kind = table.option("table").unwrap_or(&table.name).to_lowercase();
-        let (share, schema) =
-            match kind.as_str() {
-                "bid" | "bids" => (46, faro_runtime::nexmark::bid_schema()),
-                "auction" | "auctions" => (3, faro_runtime::nexmark::auction_schema()),
-                "person" | "persons" | "people" => (1, faro_runtime::nexmark::person_schema()),
-                other => return Err(SqlError::invalid(
+        let (share, schema) = match kind.as_str() {
+            "bid" | "bids" => (46, faro_runtime::nexmark::bid_schema()),
+            "auction" | "auctions" => (3, faro_runtime::nexmark::auction_schema()),
+            "person" | "persons" | "people" => (1, faro_runtime::nexmark::person_schema()),
+            other => {
+                return Err(SqlError::invalid(
                     span,
                     format!(
                         "nexmark has tables bid, auction and person, not {other:?} (set 'table')"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         let mut params = Map::new();
         params.insert(
             "table".into(),

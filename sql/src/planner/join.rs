@@ -304,7 +304,7 @@ impl Planner<'_> {
 }
 
 /// The conjuncts of an `AND` chain.
-fn conjuncts(expr: &sql::Expr) -> Vec<sql::Expr> {
+pub(super) fn conjuncts(expr: &sql::Expr) -> Vec<sql::Expr> {
     let mut out = Vec::new();
     let mut pending = vec![expr];
     while let Some(e) = pending.pop() {

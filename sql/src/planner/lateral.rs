@@ -121,6 +121,9 @@ impl Planner<'_> {
         }
         let taken: Vec<&str> = input.scope.internal_names().collect();
         let word = fresh_name(&call.column, taken.into_iter());
+        if let Some(split) = self.unused_column(&input, call.argument) {
+            return self.explode(input, split, word, call);
+        }
         let mut columns: Vec<Projected> = input
             .scope
             .columns
@@ -137,33 +140,77 @@ impl Planner<'_> {
             expr: text,
         });
         let copied = self.project_columns(&input, &columns, call.span)?;
-        let params = json!({"column": word});
+        let mut copied = copied;
+        copied.scope = input.scope.clone();
+        copied.scope.columns.push(ColumnRef {
+            qualifier: call.qualifier.clone(),
+            name: word.clone(),
+            internal: word.clone(),
+            data_type: faro_runtime::data::DataType::Utf8,
+            nullable: true,
+        });
+        let split = copied.scope.columns.len() - 1;
+        self.explode(copied, split, word, call)
+    }
+
+    /// The position of the column `argument` names in `input`, if it is a
+    /// plain column the enclosing `SELECT` uses nowhere else: it can be
+    /// split in place rather than copied first.
+    fn unused_column(&self, input: &Relation, argument: &sql::Expr) -> Option<usize> {
+        let parts = match argument {
+            sql::Expr::Identifier(i) => vec![i.clone()],
+            sql::Expr::CompoundIdentifier(parts) => parts.clone(),
+            _ => return None,
+        };
+        let column = input.scope.resolve(&parts).ok()?;
+        let used = self.used.as_ref()?;
+        if used.contains(&column.name.to_lowercase()) {
+            return None;
+        }
+        input
+            .scope
+            .columns
+            .iter()
+            .position(|c| c.internal == column.internal)
+    }
+
+    /// `explode` of column `split` of `input` into `word`, which takes its
+    /// place.
+    fn explode(
+        &mut self,
+        input: Relation,
+        split: usize,
+        word: String,
+        call: &WordsCall<'_>,
+    ) -> Result<Relation, SqlError> {
+        let column = input.scope.columns[split].internal.clone();
+        let params = json!({"column": column, "as": word});
         let forward = Input {
-            from: &copied,
+            from: &input,
             partitioning: faro_runtime::spec::Partitioning::Forward,
         };
         let (vertex, schema, changelog) = self.graph.add(
             "words",
             "explode",
             params,
-            copied.parallelism,
+            input.parallelism,
             &[forward],
             call.span,
         )?;
         let mut scope = input.scope.clone();
-        scope.columns.push(ColumnRef {
+        scope.columns[split] = ColumnRef {
             qualifier: call.qualifier.clone(),
             name: call.column.clone(),
             internal: word,
             data_type: faro_runtime::data::DataType::Utf8,
-            nullable: schema.fields.last().is_some_and(|f| f.nullable),
-        });
+            nullable: schema.fields.get(split).is_some_and(|f| f.nullable),
+        };
         Ok(Relation {
             vertex,
             scope,
             changelog,
             rows: None,
-            ..copied
+            ..input
         })
     }
 }

@@ -26,6 +26,7 @@ mod from;
 mod join;
 mod lateral;
 mod order;
+mod rank;
 mod select;
 mod window_tvf;
 
@@ -76,6 +77,9 @@ pub struct Planner<'a> {
     /// `WITH` queries in reach, innermost last.
     ctes: Vec<(String, sql::Query)>,
     views_open: usize,
+    /// The names the `SELECT` being planned uses outside its `FROM`
+    /// (`None`: all, for `*`), so `FROM` may drop a column nothing uses.
+    used: Option<Vec<String>>,
 }
 
 impl<'a> Planner<'a> {
@@ -87,6 +91,7 @@ impl<'a> Planner<'a> {
             graph: Graph::new(settings.mode),
             ctes: Vec::new(),
             views_open: 0,
+            used: None,
         }
     }
 

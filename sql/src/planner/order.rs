@@ -291,36 +291,37 @@ fn sort_key(item: &sql::OrderByExpr, relation: &Relation) -> Result<serde_json::
             ));
         }
     }
-    let column =
-        match &item.expr {
-            sql::Expr::Value(v) => match &v.value {
-                sql::Value::Number(n, _) => {
-                    let position: usize = n.parse().unwrap_or(0);
-                    relation
-                        .scope
-                        .columns
-                        .get(position.wrapping_sub(1))
-                        .ok_or_else(|| {
-                            SqlError::invalid(
-                                span,
-                                format!(
-                                    "ORDER BY {n}: the query has {} columns",
-                                    relation.scope.columns.len()
-                                ),
-                            )
-                        })?
-                }
-                _ => return Err(SqlError::invalid(span, format!("ORDER BY {}", item.expr))),
-            },
-            sql::Expr::Identifier(ident) => relation.scope.resolve(std::slice::from_ref(ident))?,
-            sql::Expr::CompoundIdentifier(parts) => relation.scope.resolve(parts)?,
-            other => return Err(SqlError::unsupported(
+    let column = match &item.expr {
+        sql::Expr::Value(v) => match &v.value {
+            sql::Value::Number(n, _) => {
+                let position: usize = n.parse().unwrap_or(0);
+                relation
+                    .scope
+                    .columns
+                    .get(position.wrapping_sub(1))
+                    .ok_or_else(|| {
+                        SqlError::invalid(
+                            span,
+                            format!(
+                                "ORDER BY {n}: the query has {} columns",
+                                relation.scope.columns.len()
+                            ),
+                        )
+                    })?
+            }
+            _ => return Err(SqlError::invalid(span, format!("ORDER BY {}", item.expr))),
+        },
+        sql::Expr::Identifier(ident) => relation.scope.resolve(std::slice::from_ref(ident))?,
+        sql::Expr::CompoundIdentifier(parts) => relation.scope.resolve(parts)?,
+        other => {
+            return Err(SqlError::unsupported(
                 span,
                 format!(
                     "ORDER BY the expression {other} (select it with an alias and order by that)"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     Ok(json!({"column": column.internal, "descending": descending}))
 }
 

@@ -3,6 +3,7 @@
 
 use sqlparser::ast::{self as sql, Spanned};
 
+use super::rank::Ranking;
 use super::{Planner, Projected};
 use crate::error::SqlError;
 use crate::expression::{quote, Resolver};
@@ -13,9 +14,20 @@ impl Planner<'_> {
     pub(super) fn select(&mut self, select: &sql::Select) -> Result<Relation, SqlError> {
         let span = select.span();
         refuse_extras(select)?;
-        let (mut relation, window) = self.from(&select.from, span)?;
+        let ranking = Ranking::find(select)?;
+        let outer = std::mem::replace(&mut self.used, names_used(select));
+        let planned = match &ranking {
+            Some(ranking) => self.ranked(ranking).map(|r| (r, None)),
+            None => self.from(&select.from, span),
+        };
+        self.used = outer;
+        let (mut relation, window) = planned?;
         let ungrouped = relation.scope.clone();
-        if let Some(predicate) = &select.selection {
+        let conditions = match &ranking {
+            Some(ranking) => ranking.rest.clone(),
+            None => select.selection.iter().cloned().collect(),
+        };
+        for predicate in &conditions {
             relation = self.condition(relation, predicate, "WHERE")?;
         }
         let grouped = match &select.group_by {
@@ -77,7 +89,7 @@ impl Planner<'_> {
     }
 
     /// The select list's columns over `relation`.
-    fn select_list(
+    pub(super) fn select_list(
         &self,
         relation: &Relation,
         items: &[sql::SelectItem],
@@ -172,6 +184,40 @@ impl Planner<'_> {
         }
         Ok(columns)
     }
+}
+
+/// The column names `select` uses outside its `FROM`; `None` when it
+/// selects `*` (every column is used).
+fn names_used(select: &sql::Select) -> Option<Vec<String>> {
+    let wildcard = select.projection.iter().any(|item| {
+        matches!(
+            item,
+            sql::SelectItem::Wildcard(_) | sql::SelectItem::QualifiedWildcard(..)
+        )
+    });
+    if wildcard {
+        return None;
+    }
+    let group = match &select.group_by {
+        sql::GroupByExpr::Expressions(exprs, _) => exprs.as_slice(),
+        sql::GroupByExpr::All(_) => &[],
+    };
+    let roots = super::aggregate::select_list_exprs(select)
+        .chain(select.selection.as_ref())
+        .chain(group)
+        .chain(select.having.as_ref());
+    let mut names = Vec::new();
+    crate::expression::visit(roots, |expr| {
+        match expr {
+            sql::Expr::Identifier(i) => names.push(i.value.to_lowercase()),
+            sql::Expr::CompoundIdentifier(parts) => {
+                names.extend(parts.last().map(|i| i.value.to_lowercase()))
+            }
+            _ => {}
+        }
+        true
+    });
+    Some(names)
 }
 
 /// An unknown column after grouping that the grouped rows had: it is

@@ -1,0 +1,298 @@
+//! Flink's window top-N: a subquery numbering rows with `ROW_NUMBER()
+//! OVER (PARTITION BY window_start, window_end, … ORDER BY …) AS rn`,
+//! filtered on `rn <= n` outside, onto the `window_top_n` operator (which
+//! keeps the best `n` rows of each window and partition, and emits them
+//! when the window is complete).
+
+use faro_runtime::spec::Partitioning;
+use serde_json::json;
+use sqlparser::ast::{self as sql, Spanned};
+use sqlparser::tokenizer::Span;
+
+use super::{Planner, Projected};
+use crate::error::SqlError;
+use crate::expression::{function_name, quote};
+use crate::graph::{Input, Relation};
+use crate::scope::{fresh_name, ColumnRef};
+
+/// A ranked subquery and the filter on its rank, found in a `SELECT`.
+pub struct Ranking<'q> {
+    inner: &'q sql::Select,
+    alias: Option<&'q sql::TableAlias>,
+    /// Position of the `ROW_NUMBER()` item in the inner select list.
+    item: usize,
+    /// Its alias.
+    name: String,
+    window: &'q sql::WindowSpec,
+    /// Rows kept per partition.
+    n: usize,
+    /// The outer `WHERE`'s other conditions.
+    pub rest: Vec<sql::Expr>,
+    span: Span,
+}
+
+impl<'q> Ranking<'q> {
+    /// The ranking `select` applies, if its `FROM` is a ranked subquery.
+    pub fn find(select: &'q sql::Select) -> Result<Option<Self>, SqlError> {
+        let [sql::TableWithJoins {
+            relation: sql::TableFactor::Derived {
+                subquery, alias, ..
+            },
+            joins,
+        }] = select.from.as_slice()
+        else {
+            return Ok(None);
+        };
+        let sql::SetExpr::Select(inner) = subquery.body.as_ref() else {
+            return Ok(None);
+        };
+        let found = inner
+            .projection
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| match item {
+                sql::SelectItem::ExprWithAlias {
+                    expr: sql::Expr::Function(f),
+                    alias,
+                } if f.over.is_some() => Some((i, f, alias)),
+                _ => None,
+            });
+        let Some((item, function, name)) = found else {
+            return Ok(None);
+        };
+        let span = function.span();
+        if function_name(function) != "row_number" {
+            return Err(SqlError::unsupported(
+                span,
+                format!("the window function {}", function.name),
+            ));
+        }
+        let Some(sql::WindowType::WindowSpec(window)) = &function.over else {
+            return Err(SqlError::unsupported(span, "named windows"));
+        };
+        if !joins.is_empty()
+            || subquery.order_by.is_some()
+            || subquery.limit_clause.is_some()
+            || subquery.with.is_some()
+        {
+            return Err(SqlError::unsupported(
+                span,
+                "ROW_NUMBER() in a subquery with joins, WITH, ORDER BY or LIMIT",
+            ));
+        }
+        let name = name.value.clone();
+        let mut n = None;
+        let mut rest = Vec::new();
+        for conjunct in select.selection.iter().flat_map(super::join::conjuncts) {
+            match rank_bound(&conjunct, &name) {
+                Some(bound) if n.is_none() => n = Some(bound),
+                _ => rest.push(conjunct),
+            }
+        }
+        let n = n.ok_or_else(|| {
+            SqlError::unsupported(
+                span,
+                format!("ROW_NUMBER() without a filter on it (add WHERE {name} <= n outside)"),
+            )
+        })?;
+        Ok(Some(Self {
+            inner,
+            alias: alias.as_ref(),
+            item,
+            name,
+            window,
+            n,
+            rest,
+            span,
+        }))
+    }
+}
+
+/// `n` from `rn <= n`, `rn < n + 1`, `rn = 1` (or the same turned round).
+fn rank_bound(expr: &sql::Expr, rank: &str) -> Option<usize> {
+    let sql::Expr::BinaryOp { left, op, right } = expr else {
+        return None;
+    };
+    let is_rank =
+        |e: &sql::Expr| matches!(e, sql::Expr::Identifier(i) if i.value.eq_ignore_ascii_case(rank));
+    let number = |e: &sql::Expr| match e {
+        sql::Expr::Value(v) => match &v.value {
+            sql::Value::Number(n, _) => n.parse::<usize>().ok(),
+            _ => None,
+        },
+        _ => None,
+    };
+    use sql::BinaryOperator as B;
+    let (op, n) = if is_rank(left) {
+        (op.clone(), number(right)?)
+    } else if is_rank(right) {
+        let turned = match op {
+            B::GtEq => B::LtEq,
+            B::Gt => B::Lt,
+            B::Eq => B::Eq,
+            _ => return None,
+        };
+        (turned, number(left)?)
+    } else {
+        return None;
+    };
+    match op {
+        B::LtEq if n >= 1 => Some(n),
+        B::Lt if n >= 2 => Some(n - 1),
+        B::Eq if n == 1 => Some(1),
+        _ => None,
+    }
+}
+
+impl Planner<'_> {
+    /// The ranked subquery, its rows cut to the best `n` per window and
+    /// partition, numbered.
+    pub(super) fn ranked(&mut self, ranking: &Ranking<'_>) -> Result<Relation, SqlError> {
+        let span = ranking.span;
+        let inner = ranking.inner;
+        let (mut relation, window) = self.from(&inner.from, inner.span())?;
+        if window.is_some()
+            || !super::aggregate::calls(inner).is_empty()
+            || !matches!(&inner.group_by, sql::GroupByExpr::Expressions(e, _) if e.is_empty())
+        {
+            return Err(SqlError::unsupported(
+                span,
+                "ROW_NUMBER() in a grouped query (rank the rows of a subquery that groups)",
+            ));
+        }
+        if let Some(predicate) = &inner.selection {
+            relation = self.condition(relation, predicate, "WHERE")?;
+        }
+        let mut items = inner.projection.clone();
+        items.remove(ranking.item);
+        let columns = self.select_list(&relation, &items, &[])?;
+        let projected = self.project_columns(&relation, &columns, inner.span())?;
+        // The operator finds each row's window by these two names.
+        let mut partition = Vec::new();
+        let mut bounds = [None, None];
+        for expr in &ranking.window.partition_by {
+            let column = plain(expr, &projected)?;
+            match column.name.to_lowercase().as_str() {
+                "window_start" => bounds[0] = Some(column.internal.clone()),
+                "window_end" => bounds[1] = Some(column.internal.clone()),
+                _ => partition.push(column.internal.clone()),
+            }
+        }
+        let [Some(start), Some(end)] = bounds else {
+            return Err(SqlError::unsupported(
+                span,
+                "ROW_NUMBER() not partitioned by window_start and window_end (only a window top-N is planned)",
+            ));
+        };
+        let renamed = self.bounds_named(&projected, &start, &end, span)?;
+        let order: Vec<serde_json::Value> = ranking
+            .window
+            .order_by
+            .iter()
+            .map(|item| {
+                let column = plain(&item.expr, &renamed)?;
+                let descending = matches!(item.options.sort, Some(sql::OrderBySort::Desc));
+                Ok(json!({"column": column.internal, "descending": descending}))
+            })
+            .collect::<Result<_, SqlError>>()?;
+        if order.is_empty() {
+            return Err(SqlError::invalid(
+                span,
+                "ROW_NUMBER() needs ORDER BY in its OVER clause",
+            ));
+        }
+        let taken: Vec<&str> = renamed.scope.internal_names().collect();
+        let rank = fresh_name(&ranking.name, taken.into_iter());
+        let params =
+            json!({"partition_by": partition, "order_by": order, "n": ranking.n, "rank": rank});
+        let keys: Vec<String> = ["window_start".to_string(), "window_end".to_string()]
+            .into_iter()
+            .chain(partition.clone())
+            .collect();
+        let parallelism = self.settings.parallelism;
+        let input = Input {
+            from: &renamed,
+            partitioning: Partitioning::Hash(keys),
+        };
+        let (vertex, schema, changelog) = self.graph.add(
+            "top_n_per_window",
+            "window_top_n",
+            params,
+            parallelism,
+            &[input],
+            span,
+        )?;
+        let mut scope = renamed.scope.clone();
+        scope.columns.push(ColumnRef {
+            qualifier: None,
+            name: ranking.name.clone(),
+            internal: rank,
+            data_type: faro_runtime::data::DataType::Int64,
+            nullable: schema.fields.last().is_some_and(|f| f.nullable),
+        });
+        if let Some(alias) = ranking.alias {
+            scope = scope.requalified(&alias.name.value);
+        }
+        Ok(Relation {
+            vertex,
+            scope,
+            parallelism,
+            changelog,
+            time: None,
+            rows: None,
+        })
+    }
+
+    /// `relation` with its window bounds' internal names `window_start`
+    /// and `window_end`, as `window_top_n` finds them.
+    fn bounds_named(
+        &mut self,
+        relation: &Relation,
+        start: &str,
+        end: &str,
+        span: Span,
+    ) -> Result<Relation, SqlError> {
+        if start == "window_start" && end == "window_end" {
+            return Ok(relation.clone());
+        }
+        let mut columns: Vec<Projected> = Vec::new();
+        for c in &relation.scope.columns {
+            let internal = if c.internal == start {
+                "window_start".to_string()
+            } else if c.internal == end {
+                "window_end".to_string()
+            } else if c.internal == "window_start" || c.internal == "window_end" {
+                format!("{}_", c.internal)
+            } else {
+                c.internal.clone()
+            };
+            columns.push(Projected {
+                name: internal,
+                qualifier: c.qualifier.clone(),
+                expr: quote(&c.internal),
+            });
+        }
+        let mut renamed = self.project_columns(relation, &columns, span)?;
+        for (column, original) in renamed
+            .scope
+            .columns
+            .iter_mut()
+            .zip(&relation.scope.columns)
+        {
+            column.name = original.name.clone();
+        }
+        Ok(renamed)
+    }
+}
+
+/// The column `expr` names in `relation`, which it must be.
+fn plain<'r>(expr: &sql::Expr, relation: &'r Relation) -> Result<&'r ColumnRef, SqlError> {
+    match expr {
+        sql::Expr::Identifier(i) => relation.scope.resolve(std::slice::from_ref(i)),
+        sql::Expr::CompoundIdentifier(parts) => relation.scope.resolve(parts),
+        other => Err(SqlError::unsupported(
+            other.span(),
+            format!("ranking by the expression {other} (select it as a column)"),
+        )),
+    }
+}

@@ -7,6 +7,7 @@ mod nexmark;
 mod rusage;
 mod shuffle;
 mod sort;
+mod sql_planning;
 mod transport;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +38,8 @@ enum Command {
         #[arg(long)]
         dir: std::path::PathBuf,
     },
+    /// How long SQL scripts take to parse and plan into job specs.
+    SqlPlanning(sql_planning::SqlPlanningArgs),
     /// The `sort` operator over far more rows than its memory budget:
     /// hundreds of spilled runs, merged.
     Sort(sort::SortArgs),
@@ -55,6 +58,7 @@ fn main() -> anyhow::Result<()> {
         Command::Checkpoint(args) => checkpoint::run(&args),
         Command::Shuffle(args) => shuffle::run(&args),
         Command::Sort(args) => sort::run(&args),
+        Command::SqlPlanning(args) => sql_planning::run(&args),
         Command::Identity { dir } => shuffle::write_identity(&dir),
         Command::Transport(args) => transport::run(&args),
         Command::TransportReceiver(args) => transport::run_receiver(&args),

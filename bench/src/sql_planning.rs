@@ -27,7 +27,10 @@ pub fn run(args: &SqlPlanningArgs) -> anyhow::Result<()> {
         .filter(|p| p.extension().is_some_and(|x| x == "sql"))
         .collect();
     scripts.sort();
-    println!("{:<28} {:>10} {:>10} {:>10}", "script", "statements", "median ms", "max ms");
+    println!(
+        "{:<28} {:>10} {:>10} {:>10}",
+        "script", "statements", "median ms", "max ms"
+    );
     for script in scripts {
         let text = std::fs::read_to_string(&script)?;
         let mut times = Vec::with_capacity(args.repeat);
@@ -42,7 +45,10 @@ pub fn run(args: &SqlPlanningArgs) -> anyhow::Result<()> {
         }
         times.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
-        let name = script.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = script
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         println!(
             "{name:<28} {statements:>10} {:>10.3} {:>10.3}",
             ms(times[times.len() / 2]),

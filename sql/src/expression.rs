@@ -105,7 +105,48 @@ impl Resolver<'_> {
                     ))
                 }
             },
+            // Timestamp arithmetic with an interval: milliseconds added.
+            E::BinaryOp { left, op, right } if is_interval(right) || is_interval(left) => {
+                let (ts, interval, negate) = match (op, is_interval(right)) {
+                    (sql::BinaryOperator::Plus, true) => (left, right, false),
+                    (sql::BinaryOperator::Minus, true) => (left, right, true),
+                    (sql::BinaryOperator::Plus, false) => (right, left, false),
+                    _ => {
+                        return Err(SqlError::unsupported(
+                            expr.span(),
+                            format!("{op} with an INTERVAL (add or subtract one from a timestamp)"),
+                        ))
+                    }
+                };
+                let sql::Expr::Interval(i) = interval.as_ref() else {
+                    return Err(SqlError::unsupported(
+                        expr.span(),
+                        format!("the expression {expr}"),
+                    ));
+                };
+                let ms = interval_ms(i, interval.span())?;
+                format!("add_millis({}, {})", r(ts)?, if negate { -ms } else { ms })
+            }
             E::BinaryOp { .. } => self.chain(expr)?,
+            E::Extract {
+                field, expr: inner, ..
+            } => {
+                format!("{}({})", extract_function(field, expr.span())?, r(inner)?)
+            }
+            E::Position { expr: sub, r#in } => format!("strpos({}, {})", r(r#in)?, r(sub)?),
+            E::Trim {
+                trim_where: Some(side),
+                trim_what: None,
+                expr: inner,
+                trim_characters: None,
+            } => {
+                let name = match side {
+                    sql::TrimWhereField::Both => "trim",
+                    sql::TrimWhereField::Leading => "ltrim",
+                    sql::TrimWhereField::Trailing => "rtrim",
+                };
+                format!("{name}({})", r(inner)?)
+            }
             E::IsNull(inner) => format!("({} IS NULL)", r(inner)?),
             E::IsNotNull(inner) => format!("({} IS NOT NULL)", r(inner)?),
             E::IsTrue(inner) => format!("coalesce({}, FALSE)", r(inner)?),
@@ -265,10 +306,8 @@ impl Resolver<'_> {
                 break;
             }
             if is_interval(left) || is_interval(right) {
-                return Err(SqlError::unsupported(
-                    spine.span(),
-                    "arithmetic with INTERVAL outside window and join bounds",
-                ));
+                // `a + b + INTERVAL …`: the interval part renders alone.
+                break;
             }
             links.push((symbol, right));
             spine = left;
@@ -362,7 +401,9 @@ pub fn visit<'e>(
             | E::Cast { expr, .. }
             | E::Ceil { expr, .. }
             | E::Floor { expr, .. }
-            | E::Trim { expr, .. } => children.push(expr),
+            | E::Trim { expr, .. }
+            | E::Extract { expr, .. } => children.push(expr),
+            E::Position { expr, r#in } => children.extend([&**expr, &**r#in]),
             E::Case {
                 operand,
                 conditions,
@@ -399,6 +440,24 @@ pub fn visit<'e>(
         }
         pending.extend(children.into_iter().rev());
     }
+}
+
+/// The engine's function for `EXTRACT(field FROM ts)`.
+fn extract_function(field: &sql::DateTimeField, span: Span) -> Result<&'static str, SqlError> {
+    use sql::DateTimeField as F;
+    Ok(match field {
+        F::Year | F::Years => "year",
+        F::Quarter => "quarter",
+        F::Month | F::Months => "month",
+        F::Day | F::Days => "day",
+        F::Hour | F::Hours => "hour",
+        F::Minute | F::Minutes => "minute",
+        F::Second | F::Seconds => "second",
+        F::Millisecond | F::Milliseconds => "millisecond",
+        F::Dow | F::DayOfWeek => "dayofweek",
+        F::Doy | F::DayOfYear => "dayofyear",
+        other => return Err(SqlError::unsupported(span, format!("EXTRACT({other} …)"))),
+    })
 }
 
 /// A function's arguments, all plain expressions.

@@ -13,6 +13,8 @@
 //! | `hash(a, …)` | anything → non-negative i64, the same in every process |
 //! | `random()` | f64 in [0, 1), seeded, by row position |
 //! | `random_int(lo, hi)` | i64 in [lo, hi), seeded, by row position |
+//! | `replace ltrim rtrim lpad rpad strpos left right reverse initcap split_index` | see [`super::text`] |
+//! | `year quarter month day hour minute second millisecond dayofweek dayofyear`, `date_format(ts, pattern)`, `add_millis(ts, n)` | see [`super::temporal`] |
 
 use std::borrow::Cow;
 
@@ -22,6 +24,8 @@ use super::cast::from_scalars;
 use super::check::{common_type, Kind, Typed};
 use super::error::ExprError;
 use super::eval::Input;
+use super::temporal::TimeFunction;
+use super::text::TextFunction;
 use super::types::{Scalar, Ty};
 
 /// A built-in function.
@@ -63,6 +67,10 @@ pub enum Function {
     Random,
     /// `random_int(lo, hi)`
     RandomInt,
+    /// A string function of [`super::text`].
+    Text(TextFunction),
+    /// A timestamp function of [`super::temporal`].
+    Time(TimeFunction),
 }
 
 fn mismatch(name: &str, message: &str) -> ExprError {
@@ -99,7 +107,14 @@ impl Function {
             ("hash", n) if n > 0 => F::Hash,
             ("random" | "rand", 0) => F::Random,
             ("random_int", 2) => F::RandomInt,
-            _ => return Err(unknown()),
+            (name, arity) => match (
+                TextFunction::named(name, arity),
+                TimeFunction::named(name, arity),
+            ) {
+                (Some(text), _) => F::Text(text),
+                (_, Some(time)) => F::Time(time),
+                _ => return Err(unknown()),
+            },
         };
         let any_nullable = args.iter().any(|a| a.nullable);
         let text = |args: Vec<Typed>| -> Result<Vec<Typed>, ExprError> {
@@ -169,6 +184,8 @@ impl Function {
                     args.into_iter().map(|a| a.cast_to(ty)).collect(),
                 )
             }
+            F::Text(f) => typed_by(name, f.signature(), args, any_nullable)?,
+            F::Time(f) => typed_by(name, f.signature(), args, any_nullable)?,
             F::Hash => (Ty::Int64, false, args),
             F::Random => (Ty::Float64, false, args),
             F::RandomInt => {
@@ -323,9 +340,32 @@ impl Function {
                 [S::Int64(lo), S::Int64(_)] => S::Int64(*lo),
                 _ => S::Null,
             },
+            F::Text(f) => f.apply(args)?,
+            F::Time(f) => f.apply(args)?,
             F::Lower | F::Upper | F::Trim | F::Hash | F::Random => S::Null,
         })
     }
+}
+
+/// A call's result type, nullability and arguments (each cast to its
+/// parameter's type) for a function of fixed `signature`: parameter
+/// types, result type, whether it may be null whatever its arguments.
+fn typed_by(
+    name: &str,
+    (params, result, maybe_null): (&[Ty], Ty, bool),
+    args: Vec<Typed>,
+    any_nullable: bool,
+) -> Result<(Ty, bool, Vec<Typed>), ExprError> {
+    let args = args
+        .into_iter()
+        .zip(params)
+        .map(|(arg, &param)| match arg.ty {
+            Ty::Null => Ok(arg.cast_to(param)),
+            ty if ty == param => Ok(arg),
+            other => Err(mismatch(name, &format!("needs {param}, got {other}"))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((result, any_nullable || maybe_null, args))
 }
 
 fn array<'a>(values: Values<'a>, validity: Option<Vec<bool>>) -> Datum<'a> {

@@ -27,6 +27,8 @@ pub mod eval;
 pub mod functions;
 pub mod in_set;
 mod like;
+pub mod temporal;
+pub mod text;
 pub mod types;
 
 pub use array::{Array, Datum, Values};

@@ -134,6 +134,29 @@ fn detail(operator: &str, params: &serde_json::Value) -> String {
             text("left_keys"),
             text("right_keys")
         ),
+        "interval_join" => format!(
+            "on {} = {}, {} - {} in [{}, {}] ms",
+            text("left_keys"),
+            text("right_keys"),
+            text("right_time"),
+            text("left_time"),
+            text("lower_ms"),
+            text("upper_ms")
+        ),
+        "window_top_n" => format!(
+            "partition by window, {} order by {} keep {}",
+            text("partition_by"),
+            text("order_by"),
+            text("n")
+        ),
+        "explode" => format!(
+            "{} into {}",
+            text("column"),
+            params
+                .get("as")
+                .map(compact)
+                .unwrap_or_else(|| text("column"))
+        ),
         "sort" | "top_n" => format!(
             "{}{}",
             text("keys"),

@@ -10,6 +10,7 @@ use serde_json::json;
 use sqlparser::ast::{self as sql, Spanned};
 use sqlparser::tokenizer::Span;
 
+use super::interval_join::{time_bounds, TimeBounds};
 use super::Planner;
 use crate::error::{ErrorKind, SqlError};
 use crate::expression::{quote, Resolver};
@@ -70,15 +71,25 @@ impl Planner<'_> {
         let mut left_keys = Vec::new();
         let mut right_keys = Vec::new();
         let mut residual = Vec::new();
+        let (mut left, mut right) = (left, right);
         for conjunct in &conjuncts {
             // Unknown or ambiguous names are reported against both sides.
             self.compile(&Resolver::plain(&both, "ON"), conjunct)?;
-            match equality_sides(conjunct, &left.scope, &right.scope) {
-                Some((l, r)) => {
-                    left_keys.push(l);
-                    right_keys.push(r);
-                }
-                None => residual.push(conjunct),
+            if let Some((l, r)) = equality_sides(conjunct, &left.scope, &right.scope) {
+                left_keys.push(l);
+                right_keys.push(r);
+                continue;
+            }
+            // A condition on one side alone filters that side before the
+            // join (pushed down), where the join lets it: any side of an
+            // inner join, the side an outer join does not keep whole.
+            let over = |scope: &Scope| Resolver::plain(scope, "ON").render(conjunct).is_ok();
+            if over(&left.scope) && kind != Kind::Left {
+                left = self.condition(left, conjunct, "ON")?;
+            } else if over(&right.scope) && kind != Kind::Right {
+                right = self.condition(right, conjunct, "ON")?;
+            } else {
+                residual.push(conjunct);
             }
         }
         if left_keys.is_empty() {
@@ -90,11 +101,25 @@ impl Planner<'_> {
         if kind != Kind::Inner && !residual.is_empty() {
             return Err(SqlError::unsupported(
                 residual[0].span(),
-                "an outer join condition other than equalities (filter in WHERE or a subquery)",
+                "an outer join condition on both sides other than equalities, or on the side it keeps (filter in WHERE or a subquery)",
             ));
         }
         let (left, left_names) = self.with_keys(left, &left_keys, span)?;
         let (right, right_names) = self.with_keys(right, &right_keys, span)?;
+        // Streams whose times bound each other: an interval join, which
+        // forgets rows as the watermark passes them.
+        if self.graph.streaming() && kind == Kind::Inner {
+            if let Some(bounds) = time_bounds(&residual, &left, &right) {
+                let mut relation =
+                    self.interval_join(&left, &right, &left_names, &right_names, &bounds, span)?;
+                for (i, conjunct) in residual.iter().enumerate() {
+                    if !bounds.used.contains(&i) {
+                        relation = self.condition(relation, conjunct, "ON")?;
+                    }
+                }
+                return Ok(relation);
+            }
+        }
         let joined = match kind {
             Kind::Inner | Kind::Left => self.hash_join(
                 &left,
@@ -272,6 +297,64 @@ impl Planner<'_> {
             scope: Scope { columns },
             parallelism,
             changelog,
+            time: None,
+            rows: None,
+        })
+    }
+
+    /// An `interval_join` of `left` and `right` on their keys and event
+    /// times.
+    fn interval_join(
+        &mut self,
+        left: &Relation,
+        right: &Relation,
+        left_keys: &[String],
+        right_keys: &[String],
+        bounds: &TimeBounds,
+        span: Span,
+    ) -> Result<Relation, SqlError> {
+        let params = json!({
+            "left": left.vertex, "right": right.vertex,
+            "left_keys": left_keys, "right_keys": right_keys,
+            "left_time": left.time, "right_time": right.time,
+            "lower_ms": bounds.lower_ms, "upper_ms": bounds.upper_ms,
+        });
+        let parallelism = self.settings.parallelism;
+        let inputs = [
+            Input {
+                from: left,
+                partitioning: Partitioning::Hash(left_keys.to_vec()),
+            },
+            Input {
+                from: right,
+                partitioning: Partitioning::Hash(right_keys.to_vec()),
+            },
+        ];
+        let (vertex, schema, changelog) = self.graph.add(
+            "interval_join",
+            "interval_join",
+            params,
+            parallelism,
+            &inputs,
+            span,
+        )?;
+        let mut columns: Vec<_> = left
+            .scope
+            .columns
+            .iter()
+            .chain(&right.scope.columns)
+            .cloned()
+            .collect();
+        for (column, field) in columns.iter_mut().zip(&schema.fields) {
+            column.nullable = field.nullable;
+        }
+        Ok(Relation {
+            vertex,
+            scope: Scope { columns },
+            parallelism,
+            changelog,
+            // A joined row may be older than the watermark: no event time
+            // downstream.
             time: None,
             rows: None,
         })

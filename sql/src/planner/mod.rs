@@ -23,6 +23,7 @@
 mod aggregate;
 mod connector;
 mod from;
+mod interval_join;
 mod join;
 mod lateral;
 mod order;

@@ -155,3 +155,38 @@ fn the_rest_api_runs_sql_and_the_cli_submits_through_it() {
     assert!(ok, "{err}");
     assert!(out.lines().any(|l| l.trim() == "100"), "{out}");
 }
+
+#[test]
+fn the_prompt_keeps_definitions_and_goes_on_after_a_mistake() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faro"))
+        .arg("sql")
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = format!(
+        "{}\n{}\nSELECT nope FROM nums;\nSELECT SUM(v)\n  AS total FROM nums;\nquit\n",
+        NUMS.replace("WITH (", "WITH (\n"),
+        "SELECT COUNT(*) AS n FROM nums;"
+    );
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(output.status.success(), "{err}");
+    // Both queries ran: the count, then the sum over a statement of two lines.
+    assert!(out.lines().any(|l| l.trim() == "100"), "{out}");
+    assert!(out.lines().any(|l| l.trim() == "4950"), "{out}");
+    assert!(err.contains("unknown column \"nope\""), "{err}");
+}

@@ -165,7 +165,41 @@ impl Planner<'_> {
         }
         let mut items = inner.projection.clone();
         items.remove(ranking.item);
-        let columns = self.select_list(&relation, &items, &[])?;
+        let mut columns = self.select_list(&relation, &items, &[])?;
+        let visible = columns.len();
+        // Columns the ranking reads but the select list leaves out ride
+        // along, hidden, and go after the ranking.
+        let over = ranking
+            .window
+            .partition_by
+            .iter()
+            .chain(ranking.window.order_by.iter().map(|o| &o.expr));
+        for expr in over {
+            let parts = match expr {
+                sql::Expr::Identifier(i) => vec![i.clone()],
+                sql::Expr::CompoundIdentifier(p) => p.clone(),
+                _ => continue,
+            };
+            let Some(name) = parts.last() else { continue };
+            let selected = columns[..visible]
+                .iter()
+                .any(|c| c.name.eq_ignore_ascii_case(&name.value));
+            if selected {
+                continue;
+            }
+            let column = relation.scope.resolve(&parts)?;
+            if !columns
+                .iter()
+                .any(|c| c.expr == quote(&column.internal) && c.name == column.name)
+            {
+                columns.push(Projected {
+                    name: column.name.clone(),
+                    qualifier: column.qualifier.clone(),
+                    expr: quote(&column.internal),
+                });
+            }
+        }
+        let hidden = columns.len() - visible;
         let projected = self.project_columns(&relation, &columns, inner.span())?;
         // The operator finds each row's window by these two names.
         let mut partition = Vec::new();
@@ -178,13 +212,15 @@ impl Planner<'_> {
                 _ => partition.push(column.internal.clone()),
             }
         }
-        let [Some(start), Some(end)] = bounds else {
-            return Err(SqlError::unsupported(
+        let (renamed, global) = match bounds {
+            [Some(start), Some(end)] => (self.bounds_named(&projected, &start, &end, span)?, false),
+            [None, None] if !self.graph.streaming() => (self.one_window(&projected, span)?, true),
+            _ => return Err(SqlError::unsupported(
                 span,
-                "ROW_NUMBER() not partitioned by window_start and window_end (only a window top-N is planned)",
-            ));
+                "ROW_NUMBER() in a streaming query not partitioned by window_start and window_end \
+                     (a top-N per key would need a changelog; per window it is planned)",
+            )),
         };
-        let renamed = self.bounds_named(&projected, &start, &end, span)?;
         let order: Vec<serde_json::Value> = ranking
             .window
             .order_by
@@ -233,14 +269,98 @@ impl Planner<'_> {
         if let Some(alias) = ranking.alias {
             scope = scope.requalified(&alias.name.value);
         }
-        Ok(Relation {
+        let mut ranked = Relation {
             vertex,
             scope,
             parallelism,
             changelog,
             time: None,
             rows: None,
-        })
+        };
+        if global || hidden > 0 {
+            // The one window made up for a top-N per key, and the hidden
+            // columns, go again: the select list's columns and the rank.
+            let first = if global {
+                2
+            } else {
+                renamed.scope.columns.len() - columns.len()
+            };
+            let rank_at = ranked.scope.columns.len() - 1;
+            let kept: Vec<usize> = (first..first + visible).chain([rank_at]).collect();
+            ranked = self.select_columns(&ranked, &kept, span)?;
+        }
+        Ok(ranked)
+    }
+
+    /// `relation` in one window spanning all time: `window_start` and
+    /// `window_end` columns first, constant. A batch job's top-N per key
+    /// is a window top-N over it (every window is complete at the end of
+    /// the input).
+    fn one_window(&mut self, relation: &Relation, span: Span) -> Result<Relation, SqlError> {
+        if relation
+            .scope
+            .internal_names()
+            .any(|n| n == "window_start" || n == "window_end")
+        {
+            return Err(SqlError::unsupported(
+                span,
+                "ROW_NUMBER() over columns named window_start or window_end without partitioning by them",
+            ));
+        }
+        let mut columns = vec![
+            Projected {
+                name: "window_start".into(),
+                qualifier: None,
+                expr: "CAST(0 AS TIMESTAMP)".into(),
+            },
+            Projected {
+                name: "window_end".into(),
+                qualifier: None,
+                expr: "CAST(1 AS TIMESTAMP)".into(),
+            },
+        ];
+        columns.extend(relation.scope.columns.iter().map(|c| Projected {
+            name: c.internal.clone(),
+            qualifier: c.qualifier.clone(),
+            expr: quote(&c.internal),
+        }));
+        let mut windowed = self.project_columns(relation, &columns, span)?;
+        for (column, original) in windowed
+            .scope
+            .columns
+            .iter_mut()
+            .skip(2)
+            .zip(&relation.scope.columns)
+        {
+            column.name = original.name.clone();
+        }
+        Ok(windowed)
+    }
+
+    /// The columns of `relation` at `positions`, names kept.
+    fn select_columns(
+        &mut self,
+        relation: &Relation,
+        positions: &[usize],
+        span: Span,
+    ) -> Result<Relation, SqlError> {
+        let picked: Vec<&ColumnRef> = positions
+            .iter()
+            .filter_map(|&i| relation.scope.columns.get(i))
+            .collect();
+        let columns: Vec<Projected> = picked
+            .iter()
+            .map(|c| Projected {
+                name: c.internal.clone(),
+                qualifier: c.qualifier.clone(),
+                expr: quote(&c.internal),
+            })
+            .collect();
+        let mut selected = self.project_columns(relation, &columns, span)?;
+        for (column, original) in selected.scope.columns.iter_mut().zip(picked) {
+            column.name = original.name.clone();
+        }
+        Ok(selected)
     }
 
     /// `relation` with its window bounds' internal names `window_start`

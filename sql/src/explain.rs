@@ -143,6 +143,15 @@ fn detail(operator: &str, params: &serde_json::Value) -> String {
             text("lower_ms"),
             text("upper_ms")
         ),
+        "window_join" => format!(
+            "{} on {} = {} in windows {} of {} and {}",
+            text("kind"),
+            text("left_keys"),
+            text("right_keys"),
+            text("window"),
+            text("left_time"),
+            text("right_time")
+        ),
         "window_top_n" => format!(
             "partition by window, {} order by {} keep {}",
             text("partition_by"),

@@ -105,7 +105,7 @@ impl Scope {
             .filter(fits_qualifier)
             .filter(|c| c.name == name.value)
             .collect();
-        let found = if exact.is_empty() {
+        let mut found: Vec<&ColumnRef> = if exact.is_empty() {
             self.columns
                 .iter()
                 .filter(fits_qualifier)
@@ -114,6 +114,18 @@ impl Scope {
         } else {
             exact
         };
+        // A window join's bounds are its own, and answer to either side's
+        // qualifier (`L.window_start` as Flink writes it).
+        let bound = ["window_start", "window_end"]
+            .iter()
+            .any(|b| name.value.eq_ignore_ascii_case(b));
+        if found.is_empty() && qualifier.is_some() && bound {
+            found = self
+                .columns
+                .iter()
+                .filter(|c| c.qualifier.is_none() && c.name.eq_ignore_ascii_case(&name.value))
+                .collect();
+        }
         match found.as_slice() {
             [one] => Ok(one),
             [] => Err(self.unknown(qualifier, name)),

@@ -6,9 +6,10 @@ use serde_json::json;
 use sqlparser::ast::{self as sql, Spanned};
 
 use super::lateral::WordsCall;
+use super::window_join::WindowedSide;
 use super::window_tvf::WindowTvf;
-use super::Planner;
-use crate::error::SqlError;
+use super::{Planner, MAX_VIEW_DEPTH};
+use crate::error::{ErrorKind, SqlError};
 use crate::graph::Relation;
 use crate::scope::Scope;
 
@@ -24,8 +25,27 @@ impl Planner<'_> {
             [] => Ok((self.one_row(span)?, None)),
             [only] if only.joins.is_empty() => self.windowed_factor(&only.relation),
             [only] => {
-                let mut relation = self.factor(&only.relation)?;
-                for join in &only.joins {
+                // Two windowed tables joined on their windows: a window join.
+                let windowed = only.joins.first().and_then(|first| {
+                    Some((
+                        WindowedSide::read(&only.relation)?,
+                        WindowedSide::read(&first.relation)?,
+                        first,
+                    ))
+                });
+                let (mut relation, rest) = match windowed {
+                    Some((left, right, first)) => (
+                        self.window_join(
+                            &left,
+                            &right,
+                            &first.join_operator,
+                            first.relation.span(),
+                        )?,
+                        &only.joins[1..],
+                    ),
+                    None => (self.factor(&only.relation)?, &only.joins[..]),
+                };
+                for join in rest {
                     relation = self.joined(relation, join)?;
                 }
                 Ok((relation, None))
@@ -74,7 +94,7 @@ impl Planner<'_> {
     }
 
     /// A factor that may be a window table function.
-    fn windowed_factor(
+    pub(super) fn windowed_factor(
         &mut self,
         factor: &sql::TableFactor,
     ) -> Result<(Relation, Option<WindowTvf>), SqlError> {
@@ -126,6 +146,64 @@ impl Planner<'_> {
             )),
             other => Err(SqlError::unsupported(span, format!("the table {other}"))),
         }
+    }
+
+    /// The view, `WITH` query or table called `name`.
+    fn named(
+        &mut self,
+        name: &sql::ObjectName,
+        alias: Option<&sql::TableAlias>,
+    ) -> Result<Relation, SqlError> {
+        let span = name.span();
+        let table_name = crate::table::object_name(name)?;
+        let qualifier = alias.map_or(table_name.clone(), |a| a.name.value.clone());
+        if let Some(alias) = alias {
+            if !alias.columns.is_empty() {
+                return Err(SqlError::unsupported(span, "column aliases on a table"));
+            }
+        }
+        let cte = self
+            .ctes
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == table_name)
+            .map(|(_, q)| q.clone());
+        let view = self.catalog.views.get(&table_name).cloned();
+        if let Some(query) = cte.or(view) {
+            if self.views_open >= MAX_VIEW_DEPTH {
+                return Err(SqlError::invalid(
+                    span,
+                    format!(
+                        "views nest more than {MAX_VIEW_DEPTH} deep at {table_name:?} (a cycle?)"
+                    ),
+                ));
+            }
+            self.views_open += 1;
+            let planned = self.query(&query);
+            self.views_open -= 1;
+            let mut relation = planned.map_err(|e| e.or_at(span))?;
+            relation.scope = relation.scope.requalified(&qualifier);
+            return Ok(relation);
+        }
+        let Some(table) = self.catalog.tables.get(&table_name) else {
+            let known = self
+                .catalog
+                .tables
+                .keys()
+                .chain(self.catalog.views.keys())
+                .map(String::as_str)
+                .chain(self.ctes.iter().map(|(n, _)| n.as_str()));
+            return Err(SqlError::new(
+                ErrorKind::UnknownName,
+                span,
+                format!(
+                    "unknown table {table_name:?}{}",
+                    crate::error::did_you_mean(&table_name, known)
+                ),
+            ));
+        };
+        let table = table.clone();
+        self.scan(&table, &qualifier, span)
     }
 
     /// `SELECT` without `FROM`: one row with no columns of interest.

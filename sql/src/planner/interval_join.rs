@@ -5,10 +5,76 @@
 //! its last possible partner, where a regular join would hold every row
 //! forever. The bounds are read here as `lower <= r.t - l.t <= upper`.
 
+use faro_runtime::spec::Partitioning;
+use serde_json::json;
 use sqlparser::ast::{self as sql, Spanned};
+use sqlparser::tokenizer::Span;
 
+use super::Planner;
+use crate::error::SqlError;
 use crate::expression::interval_ms;
-use crate::graph::Relation;
+use crate::graph::{Input, Relation};
+use crate::scope::Scope;
+
+impl Planner<'_> {
+    /// An `interval_join` of `left` and `right` on their keys and event
+    /// times.
+    pub(super) fn interval_join(
+        &mut self,
+        left: &Relation,
+        right: &Relation,
+        left_keys: &[String],
+        right_keys: &[String],
+        bounds: &TimeBounds,
+        span: Span,
+    ) -> Result<Relation, SqlError> {
+        let params = json!({
+            "left": left.vertex, "right": right.vertex,
+            "left_keys": left_keys, "right_keys": right_keys,
+            "left_time": left.time, "right_time": right.time,
+            "lower_ms": bounds.lower_ms, "upper_ms": bounds.upper_ms,
+        });
+        let parallelism = self.settings.parallelism;
+        let inputs = [
+            Input {
+                from: left,
+                partitioning: Partitioning::Hash(left_keys.to_vec()),
+            },
+            Input {
+                from: right,
+                partitioning: Partitioning::Hash(right_keys.to_vec()),
+            },
+        ];
+        let (vertex, schema, changelog) = self.graph.add(
+            "interval_join",
+            "interval_join",
+            params,
+            parallelism,
+            &inputs,
+            span,
+        )?;
+        let mut columns: Vec<_> = left
+            .scope
+            .columns
+            .iter()
+            .chain(&right.scope.columns)
+            .cloned()
+            .collect();
+        for (column, field) in columns.iter_mut().zip(&schema.fields) {
+            column.nullable = field.nullable;
+        }
+        Ok(Relation {
+            vertex,
+            scope: Scope { columns },
+            parallelism,
+            changelog,
+            // A joined row may be older than the watermark: no event time
+            // downstream.
+            time: None,
+            rows: None,
+        })
+    }
+}
 
 /// Which side of a join.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

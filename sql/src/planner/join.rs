@@ -10,9 +10,10 @@ use serde_json::json;
 use sqlparser::ast::{self as sql, Spanned};
 use sqlparser::tokenizer::Span;
 
-use super::interval_join::{time_bounds, TimeBounds};
+use super::conditions::{conjuncts, equality_sides, key_column, using};
+use super::interval_join::time_bounds;
 use super::Planner;
-use crate::error::{ErrorKind, SqlError};
+use crate::error::SqlError;
 use crate::expression::{quote, Resolver};
 use crate::graph::{Input, Relation};
 use crate::scope::{fresh_name, Scope};
@@ -146,7 +147,7 @@ impl Planner<'_> {
     }
 
     /// `right` with every internal name the left also has renamed.
-    fn renamed_apart(
+    pub(super) fn renamed_apart(
         &mut self,
         left: &Relation,
         right: Relation,
@@ -181,7 +182,7 @@ impl Planner<'_> {
 
     /// `relation` with each of `keys` as a column: plain columns as they
     /// are, expressions computed by a projection.
-    fn with_keys(
+    pub(super) fn with_keys(
         &mut self,
         relation: Relation,
         keys: &[sql::Expr],
@@ -302,64 +303,6 @@ impl Planner<'_> {
         })
     }
 
-    /// An `interval_join` of `left` and `right` on their keys and event
-    /// times.
-    fn interval_join(
-        &mut self,
-        left: &Relation,
-        right: &Relation,
-        left_keys: &[String],
-        right_keys: &[String],
-        bounds: &TimeBounds,
-        span: Span,
-    ) -> Result<Relation, SqlError> {
-        let params = json!({
-            "left": left.vertex, "right": right.vertex,
-            "left_keys": left_keys, "right_keys": right_keys,
-            "left_time": left.time, "right_time": right.time,
-            "lower_ms": bounds.lower_ms, "upper_ms": bounds.upper_ms,
-        });
-        let parallelism = self.settings.parallelism;
-        let inputs = [
-            Input {
-                from: left,
-                partitioning: Partitioning::Hash(left_keys.to_vec()),
-            },
-            Input {
-                from: right,
-                partitioning: Partitioning::Hash(right_keys.to_vec()),
-            },
-        ];
-        let (vertex, schema, changelog) = self.graph.add(
-            "interval_join",
-            "interval_join",
-            params,
-            parallelism,
-            &inputs,
-            span,
-        )?;
-        let mut columns: Vec<_> = left
-            .scope
-            .columns
-            .iter()
-            .chain(&right.scope.columns)
-            .cloned()
-            .collect();
-        for (column, field) in columns.iter_mut().zip(&schema.fields) {
-            column.nullable = field.nullable;
-        }
-        Ok(Relation {
-            vertex,
-            scope: Scope { columns },
-            parallelism,
-            changelog,
-            // A joined row may be older than the watermark: no event time
-            // downstream.
-            time: None,
-            rows: None,
-        })
-    }
-
     /// `relation`'s columns in `order`.
     fn reorder(
         &mut self,
@@ -384,88 +327,4 @@ impl Planner<'_> {
         }
         Ok(reordered)
     }
-}
-
-/// The conjuncts of an `AND` chain.
-pub(super) fn conjuncts(expr: &sql::Expr) -> Vec<sql::Expr> {
-    let mut out = Vec::new();
-    let mut pending = vec![expr];
-    while let Some(e) = pending.pop() {
-        match e {
-            sql::Expr::BinaryOp {
-                left,
-                op: sql::BinaryOperator::And,
-                right,
-            } => {
-                pending.push(right);
-                pending.push(left);
-            }
-            sql::Expr::Nested(inner) => pending.push(inner),
-            other => out.push(other.clone()),
-        }
-    }
-    out
-}
-
-/// `USING (a, b)` as `left.a = right.a AND …`.
-fn using(
-    names: &[sql::ObjectName],
-    left: &Relation,
-    right: &Relation,
-) -> Result<Vec<sql::Expr>, SqlError> {
-    names
-        .iter()
-        .map(|name| {
-            let column = crate::table::object_name(name)?;
-            let side = |relation: &Relation| {
-                let ident = sql::Ident::with_span(name.span(), column.clone());
-                let found = relation.scope.resolve(std::slice::from_ref(&ident))?;
-                let named = sql::Ident::with_span(name.span(), found.name.clone());
-                Ok::<_, SqlError>(match &found.qualifier {
-                    Some(q) => sql::Expr::CompoundIdentifier(vec![sql::Ident::new(q), named]),
-                    None => sql::Expr::Identifier(named),
-                })
-            };
-            Ok(sql::Expr::BinaryOp {
-                left: Box::new(side(left)?),
-                op: sql::BinaryOperator::Eq,
-                right: Box::new(side(right)?),
-            })
-        })
-        .collect::<Result<_, SqlError>>()
-        .map_err(|e: SqlError| SqlError {
-            kind: ErrorKind::UnknownName,
-            ..e
-        })
-}
-
-/// For `l = r` with `l` over the left side only and `r` over the right
-/// only (or the other way round): the left's and the right's operand.
-fn equality_sides(expr: &sql::Expr, left: &Scope, right: &Scope) -> Option<(sql::Expr, sql::Expr)> {
-    let sql::Expr::BinaryOp {
-        left: a,
-        op: sql::BinaryOperator::Eq,
-        right: b,
-    } = expr
-    else {
-        return None;
-    };
-    let over = |e: &sql::Expr, scope: &Scope| Resolver::plain(scope, "ON").render(e).is_ok();
-    if over(a, left) && over(b, right) && !over(a, right) && !over(b, left) {
-        Some(((**a).clone(), (**b).clone()))
-    } else if over(b, left) && over(a, right) && !over(b, right) && !over(a, left) {
-        Some(((**b).clone(), (**a).clone()))
-    } else {
-        None
-    }
-}
-
-/// The internal name of `expr` if it is a plain column of `scope`.
-fn key_column(expr: &sql::Expr, scope: &Scope) -> Option<String> {
-    let parts = match expr {
-        sql::Expr::Identifier(ident) => vec![ident.clone()],
-        sql::Expr::CompoundIdentifier(parts) => parts.clone(),
-        _ => return None,
-    };
-    scope.resolve(&parts).ok().map(|c| c.internal.clone())
 }

@@ -21,6 +21,7 @@
 //!   subtask first, then n of those at one subtask.
 
 mod aggregate;
+mod conditions;
 mod connector;
 mod from;
 mod interval_join;
@@ -28,7 +29,9 @@ mod join;
 mod lateral;
 mod order;
 mod rank;
+mod ranking;
 mod select;
+mod window_join;
 mod window_tvf;
 
 use std::collections::BTreeMap;
@@ -346,63 +349,5 @@ impl<'a> Planner<'a> {
             ));
         }
         self.filter(input, &text, expr.span())
-    }
-
-    /// The view, `WITH` query or table called `name`.
-    fn named(
-        &mut self,
-        name: &sql::ObjectName,
-        alias: Option<&sql::TableAlias>,
-    ) -> Result<Relation, SqlError> {
-        let span = name.span();
-        let table_name = crate::table::object_name(name)?;
-        let qualifier = alias.map_or(table_name.clone(), |a| a.name.value.clone());
-        if let Some(alias) = alias {
-            if !alias.columns.is_empty() {
-                return Err(SqlError::unsupported(span, "column aliases on a table"));
-            }
-        }
-        let cte = self
-            .ctes
-            .iter()
-            .rev()
-            .find(|(n, _)| *n == table_name)
-            .map(|(_, q)| q.clone());
-        let view = self.catalog.views.get(&table_name).cloned();
-        if let Some(query) = cte.or(view) {
-            if self.views_open >= MAX_VIEW_DEPTH {
-                return Err(SqlError::invalid(
-                    span,
-                    format!(
-                        "views nest more than {MAX_VIEW_DEPTH} deep at {table_name:?} (a cycle?)"
-                    ),
-                ));
-            }
-            self.views_open += 1;
-            let planned = self.query(&query);
-            self.views_open -= 1;
-            let mut relation = planned.map_err(|e| e.or_at(span))?;
-            relation.scope = relation.scope.requalified(&qualifier);
-            return Ok(relation);
-        }
-        let Some(table) = self.catalog.tables.get(&table_name) else {
-            let known = self
-                .catalog
-                .tables
-                .keys()
-                .chain(self.catalog.views.keys())
-                .map(String::as_str)
-                .chain(self.ctes.iter().map(|(n, _)| n.as_str()));
-            return Err(SqlError::new(
-                ErrorKind::UnknownName,
-                span,
-                format!(
-                    "unknown table {table_name:?}{}",
-                    crate::error::did_you_mean(&table_name, known)
-                ),
-            ));
-        };
-        let table = table.clone();
-        self.scan(&table, &qualifier, span)
     }
 }

@@ -3,7 +3,7 @@
 
 use sqlparser::ast::{self as sql, Spanned};
 
-use super::rank::Ranking;
+use super::ranking::Ranking;
 use super::{Planner, Projected};
 use crate::error::SqlError;
 use crate::expression::{quote, Resolver};

@@ -11,6 +11,18 @@ use sqlparser::tokenizer::Span;
 use crate::error::{ErrorKind, SqlError};
 use crate::scope::Scope;
 
+mod interval;
+mod spelling;
+mod walk;
+
+pub use interval::interval_ms;
+pub use spelling::quote;
+pub use walk::{canonical, visit};
+
+use spelling::{
+    binary_symbol, extract_function, is_interval, literal, precedence_class, quote_text, type_name,
+};
+
 /// Aggregate functions a query may call.
 pub const AGGREGATES: &[&str] = &["count", "sum", "min", "max", "avg"];
 
@@ -22,24 +34,6 @@ pub fn is_aggregate(function: &sql::Function) -> bool {
 /// A function's name, lower-cased.
 pub fn function_name(function: &sql::Function) -> String {
     function.name.to_string().to_lowercase()
-}
-
-/// `expr` as text that is the same for the same expression however its
-/// function names are capitalized (`COUNT(*)` and `count(*)`), so a
-/// select list and a `HAVING` find the same aggregate.
-pub fn canonical(expr: &sql::Expr) -> String {
-    match expr {
-        sql::Expr::Function(function) => {
-            let mut lowered = function.clone();
-            for part in &mut lowered.name.0 {
-                if let sql::ObjectNamePart::Identifier(ident) = part {
-                    ident.value = ident.value.to_lowercase();
-                }
-            }
-            lowered.to_string()
-        }
-        other => other.to_string(),
-    }
 }
 
 /// How an expression's names are resolved.
@@ -363,103 +357,6 @@ impl Resolver<'_> {
     }
 }
 
-/// Calls `visit` on every expression under `roots`, parents first,
-/// descending into one only when `visit` says so. A loop, not recursion:
-/// chains as long as a statement may hold cost no stack.
-pub fn visit<'e>(
-    roots: impl IntoIterator<Item = &'e sql::Expr>,
-    mut visit: impl FnMut(&'e sql::Expr) -> bool,
-) {
-    use sql::Expr as E;
-    let mut pending: Vec<&sql::Expr> = roots.into_iter().collect();
-    pending.reverse();
-    while let Some(expr) = pending.pop() {
-        if !visit(expr) {
-            continue;
-        }
-        let mut children: Vec<&sql::Expr> = Vec::new();
-        match expr {
-            E::Function(f) => {
-                if let sql::FunctionArguments::List(list) = &f.args {
-                    for arg in &list.args {
-                        if let sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Expr(e)) = arg {
-                            children.push(e);
-                        }
-                    }
-                }
-                children.extend(f.filter.as_deref());
-            }
-            E::BinaryOp { left, right, .. } => children.extend([&**left, &**right]),
-            E::UnaryOp { expr, .. }
-            | E::Nested(expr)
-            | E::IsNull(expr)
-            | E::IsNotNull(expr)
-            | E::IsTrue(expr)
-            | E::IsFalse(expr)
-            | E::IsNotTrue(expr)
-            | E::IsNotFalse(expr)
-            | E::Cast { expr, .. }
-            | E::Ceil { expr, .. }
-            | E::Floor { expr, .. }
-            | E::Trim { expr, .. }
-            | E::Extract { expr, .. } => children.push(expr),
-            E::Position { expr, r#in } => children.extend([&**expr, &**r#in]),
-            E::Case {
-                operand,
-                conditions,
-                else_result,
-                ..
-            } => {
-                children.extend(operand.as_deref());
-                for when in conditions {
-                    children.extend([&when.condition, &when.result]);
-                }
-                children.extend(else_result.as_deref());
-            }
-            E::Between {
-                expr, low, high, ..
-            } => children.extend([&**expr, &**low, &**high]),
-            E::InList { expr, list, .. } => {
-                children.push(expr);
-                children.extend(list);
-            }
-            E::Like { expr, pattern, .. } | E::ILike { expr, pattern, .. } => {
-                children.extend([&**expr, &**pattern])
-            }
-            E::Substring {
-                expr,
-                substring_from,
-                substring_for,
-                ..
-            } => {
-                children.push(expr);
-                children.extend(substring_from.as_deref());
-                children.extend(substring_for.as_deref());
-            }
-            _ => {}
-        }
-        pending.extend(children.into_iter().rev());
-    }
-}
-
-/// The engine's function for `EXTRACT(field FROM ts)`.
-fn extract_function(field: &sql::DateTimeField, span: Span) -> Result<&'static str, SqlError> {
-    use sql::DateTimeField as F;
-    Ok(match field {
-        F::Year | F::Years => "year",
-        F::Quarter => "quarter",
-        F::Month | F::Months => "month",
-        F::Day | F::Days => "day",
-        F::Hour | F::Hours => "hour",
-        F::Minute | F::Minutes => "minute",
-        F::Second | F::Seconds => "second",
-        F::Millisecond | F::Milliseconds => "millisecond",
-        F::Dow | F::DayOfWeek => "dayofweek",
-        F::Doy | F::DayOfYear => "dayofyear",
-        other => return Err(SqlError::unsupported(span, format!("EXTRACT({other} …)"))),
-    })
-}
-
 /// A function's arguments, all plain expressions.
 pub fn plain_arguments(function: &sql::Function, span: Span) -> Result<Vec<&sql::Expr>, SqlError> {
     match &function.args {
@@ -474,135 +371,4 @@ pub fn plain_arguments(function: &sql::Function, span: Span) -> Result<Vec<&sql:
             .collect(),
         _ => Err(SqlError::unsupported(span, format!("the call {function}"))),
     }
-}
-
-/// An identifier as expression text (always quoted, so any name works).
-pub fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// Text as a SQL string literal.
-fn quote_text(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
-fn literal(value: &sql::Value, span: Span) -> Result<String, SqlError> {
-    Ok(match value {
-        sql::Value::Null => "NULL".into(),
-        sql::Value::Boolean(b) => if *b { "TRUE" } else { "FALSE" }.into(),
-        sql::Value::Number(n, _) => n.clone(),
-        sql::Value::SingleQuotedString(s) => quote_text(s),
-        other => return Err(SqlError::unsupported(span, format!("the literal {other}"))),
-    })
-}
-
-fn binary_symbol(op: &sql::BinaryOperator) -> Option<&'static str> {
-    use sql::BinaryOperator as B;
-    Some(match op {
-        B::Plus => "+",
-        B::Minus => "-",
-        B::Multiply => "*",
-        B::Divide => "/",
-        B::Modulo => "%",
-        B::Eq => "=",
-        B::NotEq => "<>",
-        B::Lt => "<",
-        B::LtEq => "<=",
-        B::Gt => ">",
-        B::GtEq => ">=",
-        B::And => "AND",
-        B::Or => "OR",
-        B::StringConcat => "||",
-        _ => return None,
-    })
-}
-
-/// Operators that associate left with each other: a left spine of them
-/// can be written without parentheses. Comparisons are left alone (`a =
-/// b = c` is not a chain).
-fn precedence_class(symbol: &str) -> u8 {
-    match symbol {
-        "+" | "-" => 1,
-        "*" | "/" | "%" => 2,
-        "AND" => 3,
-        "OR" => 4,
-        "||" => 5,
-        _ => 0,
-    }
-}
-
-fn is_interval(expr: &sql::Expr) -> bool {
-    matches!(expr, sql::Expr::Interval(_))
-}
-
-/// The engine's name for a SQL type in a cast.
-fn type_name(data_type: &sql::DataType, span: Span) -> Result<&'static str, SqlError> {
-    use faro_runtime::data::DataType as D;
-    Ok(match crate::table::data_type(data_type, span)? {
-        D::Int64 => "BIGINT",
-        D::Float64 => "DOUBLE",
-        D::Utf8 => "VARCHAR",
-        D::Bool => "BOOLEAN",
-        D::Timestamp => "TIMESTAMP",
-        other => return Err(SqlError::unsupported(span, format!("a cast to {other:?}"))),
-    })
-}
-
-/// Milliseconds of `INTERVAL 'n' UNIT` (or `INTERVAL 'n unit'`).
-pub fn interval_ms(interval: &sql::Interval, span: Span) -> Result<i64, SqlError> {
-    use sql::DateTimeField as F;
-    let bad = || {
-        SqlError::invalid(
-            span,
-            format!("cannot read INTERVAL {interval} (write INTERVAL '10' SECOND)"),
-        )
-    };
-    if interval.last_field.is_some() {
-        return Err(SqlError::unsupported(
-            span,
-            format!("the interval range {interval}"),
-        ));
-    }
-    let text = match interval.value.as_ref() {
-        sql::Expr::Value(v) => match &v.value {
-            sql::Value::SingleQuotedString(s) => s.trim().to_string(),
-            sql::Value::Number(n, _) => n.clone(),
-            _ => return Err(bad()),
-        },
-        _ => return Err(bad()),
-    };
-    let (number, unit) = match &interval.leading_field {
-        Some(field) => (text.as_str(), unit_ms(field).ok_or_else(bad)?),
-        None => {
-            let (number, unit) = text.split_once(char::is_whitespace).ok_or_else(bad)?;
-            let field = match unit.trim().to_lowercase().trim_end_matches('s') {
-                "millisecond" => F::Millisecond,
-                "second" => F::Second,
-                "minute" => F::Minute,
-                "hour" => F::Hour,
-                "day" => F::Day,
-                _ => return Err(bad()),
-            };
-            (number, unit_ms(&field).ok_or_else(bad)?)
-        }
-    };
-    let n: i64 = number.trim().parse().map_err(|_| bad())?;
-    n.checked_mul(unit).filter(|ms| *ms > 0).ok_or_else(|| {
-        SqlError::invalid(
-            span,
-            format!("INTERVAL {interval} must be positive and fit in milliseconds"),
-        )
-    })
-}
-
-fn unit_ms(field: &sql::DateTimeField) -> Option<i64> {
-    use sql::DateTimeField as F;
-    Some(match field {
-        F::Millisecond | F::Milliseconds => 1,
-        F::Second | F::Seconds => 1_000,
-        F::Minute | F::Minutes => 60_000,
-        F::Hour | F::Hours => 3_600_000,
-        F::Day | F::Days => 86_400_000,
-        _ => return None,
-    })
 }

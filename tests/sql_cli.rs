@@ -190,3 +190,46 @@ fn the_prompt_keeps_definitions_and_goes_on_after_a_mistake() {
     assert!(out.lines().any(|l| l.trim() == "4950"), "{out}");
     assert!(err.contains("unknown column \"nope\""), "{err}");
 }
+
+#[test]
+fn a_kafka_table_is_written_by_one_query_and_read_by_another() {
+    let broker = support::kafka::Broker::start();
+    broker.create_topic("sql-bids", 2);
+    let dir = tempfile::tempdir().unwrap();
+    let address = broker.1.trim_start_matches("tcp://");
+    let tables = format!(
+        "CREATE TABLE bid (auction BIGINT, price BIGINT) WITH ('connector' = 'nexmark', 'events' = '10000');
+         CREATE TABLE topic (auction BIGINT, price BIGINT) WITH ('connector' = 'kafka', 'topic' = 'sql-bids',
+           'properties.bootstrap.servers' = '{address}', 'format' = 'json', 'scan.bounded.mode' = 'latest-offset',
+           'key.fields' = 'auction');"
+    );
+    let (ok, _, err) = faro_sql(
+        &[
+            "-e",
+            &format!("{tables} INSERT INTO topic SELECT auction, price FROM bid;"),
+        ],
+        dir.path(),
+    );
+    assert!(ok, "{err}");
+    let count = "SELECT COUNT(*) AS n, SUM(price) AS total FROM";
+    let (ok, from_topic, err) = faro_sql(
+        &["--json", "-e", &format!("{tables} {count} topic;")],
+        dir.path(),
+    );
+    assert!(ok, "{err}");
+    let (ok, from_source, err) = faro_sql(
+        &["--json", "-e", &format!("{tables} {count} bid;")],
+        dir.path(),
+    );
+    assert!(ok, "{err}");
+    let rows: serde_json::Value = serde_json::from_str(from_topic.trim()).unwrap();
+    assert_eq!(rows[0]["n"], 9200, "{rows}");
+    assert_eq!(from_topic, from_source);
+    // Unbounded in a batch query: refused, saying what to set.
+    let unbounded = tables.replace(", 'scan.bounded.mode' = 'latest-offset'", "");
+    let (ok, _, err) = faro_sql(&["-e", &format!("{unbounded} {count} topic;")], dir.path());
+    assert!(
+        !ok && err.contains("'scan.bounded.mode' = 'latest-offset'"),
+        "{err}"
+    );
+}

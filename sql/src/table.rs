@@ -89,7 +89,7 @@ impl TableDef {
         if !options.contains_key("connector") {
             return Err(SqlError::invalid(
                 span,
-                format!("table {name:?} needs a connector: WITH ('connector' = 'nexmark' | 'files' | 'generate' | 'blackhole', …)"),
+                format!("table {name:?} needs a connector: WITH ('connector' = 'nexmark' | 'files' | 'generate' | 'kafka' | 'blackhole', …)"),
             ));
         }
         Ok(Self {

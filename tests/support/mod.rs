@@ -6,6 +6,7 @@
 
 pub mod cluster;
 pub mod jobs;
+pub mod kafka;
 pub mod local;
 pub mod outputs;
 pub mod s3;

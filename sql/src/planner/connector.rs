@@ -1,8 +1,8 @@
 //! Tables as sources and sinks: a `CREATE TABLE`'s connector and options
-//! become the source vertex that scans it (`nexmark`, `read`, `generate`)
-//! or the sink vertex an `INSERT INTO` writes through (`files`,
-//! `blackhole`). Options are checked against what each connector knows,
-//! naming the table.
+//! become the source vertex that scans it (`nexmark`, `read`, `generate`,
+//! `kafka`) or the sink vertex an `INSERT INTO` writes through (`files`,
+//! `kafka_sink`, `blackhole`). Options are checked against what each
+//! connector knows, naming the table.
 
 use faro_runtime::data::{DataType, Field, Schema};
 use faro_runtime::expr::Expr;
@@ -34,6 +34,7 @@ impl Planner<'_> {
         let (operator, params, rows, produced) = match table.connector() {
             "nexmark" => self.nexmark(table, span)?,
             "files" => files_source(table, self.graph.streaming(), span)?,
+            "kafka" => super::kafka::source(table, self.graph.streaming(), span)?,
             "generate" => self.generate(table, span)?,
             "blackhole" => {
                 return Err(SqlError::invalid(
@@ -217,6 +218,7 @@ impl Planner<'_> {
                 ("files", params)
             }
             "blackhole" => ("blackhole", json!({})),
+            "kafka" => super::kafka::sink(table, relation, span)?,
             other if ["nexmark", "generate"].contains(&other) => {
                 return Err(SqlError::invalid(
                     span,
@@ -242,7 +244,7 @@ impl Planner<'_> {
 }
 
 /// A source: operator, params, rows if known, and the columns it makes.
-type Source = (&'static str, Value, Option<u64>, Vec<Field>);
+pub(super) type Source = (&'static str, Value, Option<u64>, Vec<Field>);
 
 fn files_source(table: &TableDef, streaming: bool, span: Span) -> Result<Source, SqlError> {
     check_options(table, FILES_OPTIONS, span)?;
@@ -321,7 +323,7 @@ fn path_and_format(table: &TableDef, span: Span) -> Result<(String, &'static str
     Ok((path.to_string(), format))
 }
 
-fn check_options(table: &TableDef, known: &[&str], span: Span) -> Result<(), SqlError> {
+pub(super) fn check_options(table: &TableDef, known: &[&str], span: Span) -> Result<(), SqlError> {
     match table
         .options
         .keys()
@@ -345,7 +347,7 @@ fn unknown_option(table: &TableDef, key: &str, known: &[&str], span: Span) -> Sq
 }
 
 fn unknown_connector(table: &TableDef, connector: &str) -> SqlError {
-    let known = ["nexmark", "files", "generate", "blackhole"];
+    let known = ["nexmark", "files", "generate", "kafka", "blackhole"];
     SqlError::new(
         ErrorKind::UnknownName,
         table.span,

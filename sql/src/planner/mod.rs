@@ -26,6 +26,7 @@ mod connector;
 mod from;
 mod interval_join;
 mod join;
+mod kafka;
 mod lateral;
 mod order;
 mod rank;

@@ -186,6 +186,24 @@ impl Scope {
         )
     }
 
+    /// The scope of a join's output: `leading` columns (a window join's
+    /// bounds), then `left`'s and `right`'s, each as the join's `output`
+    /// schema has it (an outer join makes a side nullable).
+    pub fn joined(leading: Vec<ColumnRef>, left: &Scope, right: &Scope, output: &Schema) -> Scope {
+        let columns = leading
+            .into_iter()
+            .chain(left.columns.iter().cloned())
+            .chain(right.columns.iter().cloned())
+            .zip(&output.fields)
+            .map(|(column, field)| ColumnRef {
+                internal: field.name.clone(),
+                nullable: field.nullable,
+                ..column
+            })
+            .collect();
+        Scope { columns }
+    }
+
     /// Internal names taken.
     pub fn internal_names(&self) -> impl Iterator<Item = &str> {
         self.columns.iter().map(|c| c.internal.as_str())

@@ -15,7 +15,7 @@ use super::from::forward_or_rebalance;
 use super::window_tvf::WindowTvf;
 use super::{Planner, Projected};
 use crate::error::{ErrorKind, SqlError};
-use crate::expression::{canonical, function_name, is_aggregate, plain_arguments, quote, Resolver};
+use crate::expression::{canonical, function_name, is_aggregate, plain_arguments, Resolver};
 use crate::graph::{Input, Relation};
 use crate::scope::{fresh_name, ColumnRef, Scope};
 
@@ -139,25 +139,17 @@ impl Planner<'_> {
                 .filter(|c| reads.contains(&c.internal))
                 .cloned()
                 .collect();
-            let mut columns: Vec<Projected> = kept
+            let keys_computed = computed
                 .iter()
-                .map(|c| Projected {
-                    name: c.internal.clone(),
-                    qualifier: c.qualifier.clone(),
-                    expr: quote(&c.internal),
+                .map(|(name, text, _)| Projected {
+                    name: name.clone(),
+                    qualifier: None,
+                    expr: text.clone(),
                 })
                 .collect();
-            columns.extend(computed.iter().map(|(name, text, _)| Projected {
-                name: name.clone(),
-                qualifier: None,
-                expr: text.clone(),
-            }));
             let time = input.time.clone();
-            input = self.project_columns(&input, &columns, span)?;
+            input = self.project_keeping(&input, &kept, keys_computed, span)?;
             input.time = time;
-            for (column, original) in input.scope.columns.iter_mut().zip(&kept) {
-                column.name = original.name.clone();
-            }
             let n = input.scope.columns.len() - computed.len();
             keys.extend(input.scope.columns[n..].iter().cloned());
         }

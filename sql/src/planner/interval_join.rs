@@ -53,19 +53,9 @@ impl Planner<'_> {
             &inputs,
             span,
         )?;
-        let mut columns: Vec<_> = left
-            .scope
-            .columns
-            .iter()
-            .chain(&right.scope.columns)
-            .cloned()
-            .collect();
-        for (column, field) in columns.iter_mut().zip(&schema.fields) {
-            column.nullable = field.nullable;
-        }
         Ok(Relation {
             vertex,
-            scope: Scope { columns },
+            scope: Scope::joined(Vec::new(), &left.scope, &right.scope, &schema),
             parallelism,
             changelog,
             // A joined row may be older than the watermark: no event time

@@ -198,24 +198,19 @@ impl Planner<'_> {
         if plain.iter().all(Option::is_some) {
             return Ok((relation, plain.into_iter().flatten().collect()));
         }
-        let mut columns: Vec<super::Projected> = relation
-            .scope
-            .columns
-            .iter()
-            .map(|c| super::Projected {
-                name: c.internal.clone(),
-                qualifier: c.qualifier.clone(),
-                expr: quote(&c.internal),
-            })
-            .collect();
+        let mut computed: Vec<super::Projected> = Vec::new();
         let mut names = Vec::new();
         for (key, plain) in keys.iter().zip(plain) {
             match plain {
                 Some(name) => names.push(name),
                 None => {
                     let (text, _) = self.compile(&Resolver::plain(&relation.scope, "ON"), key)?;
-                    let name = fresh_name("join_key", columns.iter().map(|c| c.name.as_str()));
-                    columns.push(super::Projected {
+                    let taken = relation
+                        .scope
+                        .internal_names()
+                        .chain(computed.iter().map(|c| c.name.as_str()));
+                    let name = fresh_name("join_key", taken.collect::<Vec<_>>().into_iter());
+                    computed.push(super::Projected {
                         name: name.clone(),
                         qualifier: None,
                         expr: text,
@@ -224,15 +219,7 @@ impl Planner<'_> {
                 }
             }
         }
-        let mut projected = self.project_columns(&relation, &columns, span)?;
-        for (column, original) in projected
-            .scope
-            .columns
-            .iter_mut()
-            .zip(&relation.scope.columns)
-        {
-            column.name = original.name.clone();
-        }
+        let projected = self.project_keeping(&relation, &relation.scope.columns, computed, span)?;
         Ok((projected, names))
     }
 
@@ -283,19 +270,9 @@ impl Planner<'_> {
         let (vertex, schema, changelog) =
             self.graph
                 .add("join", "hash_join", params, parallelism, &inputs, span)?;
-        let mut columns: Vec<_> = probe
-            .scope
-            .columns
-            .iter()
-            .chain(&build.scope.columns)
-            .cloned()
-            .collect();
-        for (column, field) in columns.iter_mut().zip(&schema.fields) {
-            column.nullable = field.nullable;
-        }
         Ok(Relation {
             vertex,
-            scope: Scope { columns },
+            scope: Scope::joined(Vec::new(), &probe.scope, &build.scope, &schema),
             parallelism,
             changelog,
             time: None,
@@ -310,21 +287,11 @@ impl Planner<'_> {
         order: &[usize],
         span: Span,
     ) -> Result<Relation, SqlError> {
-        let columns: Vec<super::Projected> = order
+        let kept: Vec<_> = order
             .iter()
             .filter_map(|&i| relation.scope.columns.get(i))
-            .map(|c| super::Projected {
-                name: c.internal.clone(),
-                qualifier: c.qualifier.clone(),
-                expr: quote(&c.internal),
-            })
+            .cloned()
             .collect();
-        let mut reordered = self.project_columns(relation, &columns, span)?;
-        for (column, &i) in reordered.scope.columns.iter_mut().zip(order) {
-            if let Some(original) = relation.scope.columns.get(i) {
-                column.name = original.name.clone();
-            }
-        }
-        Ok(reordered)
+        self.project_keeping(relation, &kept, Vec::new(), span)
     }
 }

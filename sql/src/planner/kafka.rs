@@ -29,17 +29,18 @@ const OPTIONS: &[&str] = &[
 pub(super) fn source(table: &TableDef, streaming: bool, span: Span) -> Result<Source, SqlError> {
     check_options(table, OPTIONS, span)?;
     let (brokers, topic, format) = target(table, span)?;
-    let start =
-        match table.option("scan.startup.mode") {
-            None | Some("earliest-offset") => "earliest",
-            Some("latest-offset") => "latest",
-            Some(other) => return Err(SqlError::invalid(
+    let start = match table.option("scan.startup.mode") {
+        None | Some("earliest-offset") => "earliest",
+        Some("latest-offset") => "latest",
+        Some(other) => {
+            return Err(SqlError::invalid(
                 span,
                 format!(
                     "'scan.startup.mode' is 'earliest-offset' or 'latest-offset', not {other:?}"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let bounded = match table.option("scan.bounded.mode") {
         None | Some("unbounded") => false,
         Some("latest-offset") => true,

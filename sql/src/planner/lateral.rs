@@ -11,7 +11,7 @@ use sqlparser::tokenizer::Span;
 
 use super::{Planner, Projected};
 use crate::error::{ErrorKind, SqlError};
-use crate::expression::{function_name, plain_arguments, quote, Resolver};
+use crate::expression::{function_name, plain_arguments, Resolver};
 use crate::graph::{Input, Relation};
 use crate::scope::{fresh_name, ColumnRef};
 
@@ -124,31 +124,12 @@ impl Planner<'_> {
         if let Some(split) = self.unused_column(&input, call.argument) {
             return self.explode(input, split, word, call);
         }
-        let mut columns: Vec<Projected> = input
-            .scope
-            .columns
-            .iter()
-            .map(|c| Projected {
-                name: c.internal.clone(),
-                qualifier: c.qualifier.clone(),
-                expr: quote(&c.internal),
-            })
-            .collect();
-        columns.push(Projected {
+        let copy = Projected {
             name: word.clone(),
             qualifier: call.qualifier.clone(),
             expr: text,
-        });
-        let copied = self.project_columns(&input, &columns, call.span)?;
-        let mut copied = copied;
-        copied.scope = input.scope.clone();
-        copied.scope.columns.push(ColumnRef {
-            qualifier: call.qualifier.clone(),
-            name: word.clone(),
-            internal: word.clone(),
-            data_type: faro_runtime::data::DataType::Utf8,
-            nullable: true,
-        });
+        };
+        let copied = self.project_keeping(&input, &input.scope.columns, vec![copy], call.span)?;
         let split = copied.scope.columns.len() - 1;
         self.explode(copied, split, word, call)
     }

@@ -305,6 +305,32 @@ impl<'a> Planner<'a> {
         })
     }
 
+    /// A `project` vertex keeping `kept` columns of `input` as they are
+    /// (internal and SQL names, qualifiers), then computing `computed`
+    /// (whose names must differ from the kept ones' internal names).
+    fn project_keeping(
+        &mut self,
+        input: &Relation,
+        kept: &[ColumnRef],
+        computed: Vec<Projected>,
+        span: Span,
+    ) -> Result<Relation, SqlError> {
+        let mut columns: Vec<Projected> = kept
+            .iter()
+            .map(|c| Projected {
+                name: c.internal.clone(),
+                qualifier: c.qualifier.clone(),
+                expr: crate::expression::quote(&c.internal),
+            })
+            .collect();
+        columns.extend(computed);
+        let mut projected = self.project_columns(input, &columns, span)?;
+        for (column, original) in projected.scope.columns.iter_mut().zip(kept) {
+            column.name = original.name.clone();
+        }
+        Ok(projected)
+    }
+
     /// A `filter` vertex keeping rows where `predicate` holds.
     fn filter(
         &mut self,

@@ -150,22 +150,22 @@ impl Planner<'_> {
             rows: None,
         };
         if global || hidden > 0 {
-            // The one window made up for a top-N per key, and the hidden
-            // columns, go again: the select list's columns and the rank.
-            let first = if global {
-                2
-            } else {
-                renamed.scope.columns.len() - columns.len()
-            };
+            // The select list's columns come first (the one window made up
+            // for a top-N per key, and hidden columns, after them) and the
+            // rank last: those two stay.
             let rank_at = ranked.scope.columns.len() - 1;
-            let kept: Vec<usize> = (first..first + visible).chain([rank_at]).collect();
-            ranked = self.select_columns(&ranked, &kept, span)?;
+            let kept: Vec<ColumnRef> = ranked.scope.columns[..visible]
+                .iter()
+                .chain(&ranked.scope.columns[rank_at..])
+                .cloned()
+                .collect();
+            ranked = self.project_keeping(&ranked, &kept, Vec::new(), span)?;
         }
         Ok(ranked)
     }
 
-    /// `relation` in one window spanning all time: `window_start` and
-    /// `window_end` columns first, constant. A batch job's top-N per key
+    /// `relation` in one window spanning all time: constant
+    /// `window_start` and `window_end` columns after its own. A batch job's top-N per key
     /// is a window top-N over it (every window is complete at the end of
     /// the input).
     fn one_window(&mut self, relation: &Relation, span: Span) -> Result<Relation, SqlError> {
@@ -179,60 +179,13 @@ impl Planner<'_> {
                 "ROW_NUMBER() over columns named window_start or window_end without partitioning by them",
             ));
         }
-        let mut columns = vec![
-            Projected {
-                name: "window_start".into(),
-                qualifier: None,
-                expr: "CAST(0 AS TIMESTAMP)".into(),
-            },
-            Projected {
-                name: "window_end".into(),
-                qualifier: None,
-                expr: "CAST(1 AS TIMESTAMP)".into(),
-            },
-        ];
-        columns.extend(relation.scope.columns.iter().map(|c| Projected {
-            name: c.internal.clone(),
-            qualifier: c.qualifier.clone(),
-            expr: quote(&c.internal),
-        }));
-        let mut windowed = self.project_columns(relation, &columns, span)?;
-        for (column, original) in windowed
-            .scope
-            .columns
-            .iter_mut()
-            .skip(2)
-            .zip(&relation.scope.columns)
-        {
-            column.name = original.name.clone();
-        }
-        Ok(windowed)
-    }
-
-    /// The columns of `relation` at `positions`, names kept.
-    fn select_columns(
-        &mut self,
-        relation: &Relation,
-        positions: &[usize],
-        span: Span,
-    ) -> Result<Relation, SqlError> {
-        let picked: Vec<&ColumnRef> = positions
-            .iter()
-            .filter_map(|&i| relation.scope.columns.get(i))
-            .collect();
-        let columns: Vec<Projected> = picked
-            .iter()
-            .map(|c| Projected {
-                name: c.internal.clone(),
-                qualifier: c.qualifier.clone(),
-                expr: quote(&c.internal),
-            })
-            .collect();
-        let mut selected = self.project_columns(relation, &columns, span)?;
-        for (column, original) in selected.scope.columns.iter_mut().zip(picked) {
-            column.name = original.name.clone();
-        }
-        Ok(selected)
+        let bound = |name: &str, at: i64| Projected {
+            name: name.into(),
+            qualifier: None,
+            expr: format!("CAST({at} AS TIMESTAMP)"),
+        };
+        let bounds = vec![bound("window_start", 0), bound("window_end", 1)];
+        self.project_keeping(relation, &relation.scope.columns, bounds, span)
     }
 
     /// `relation` with its window bounds' internal names `window_start`

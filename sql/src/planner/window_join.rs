@@ -178,20 +178,11 @@ impl Planner<'_> {
             data_type: faro_runtime::data::DataType::Timestamp,
             nullable: false,
         };
-        let columns: Vec<ColumnRef> = [bound("window_start"), bound("window_end")]
-            .into_iter()
-            .chain(left.scope.columns.iter().cloned())
-            .chain(right.scope.columns.iter().cloned())
-            .zip(&schema.fields)
-            .map(|(column, field)| ColumnRef {
-                internal: field.name.clone(),
-                nullable: field.nullable,
-                ..column
-            })
-            .collect();
+        let bounds = vec![bound("window_start"), bound("window_end")];
+        let scope = Scope::joined(bounds, &left.scope, &right.scope, &schema);
         let mut relation = Relation {
             vertex,
-            scope: Scope { columns },
+            scope,
             parallelism,
             changelog,
             time: None,

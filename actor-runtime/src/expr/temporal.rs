@@ -123,11 +123,21 @@ pub fn field(ms: i64, field: Field) -> Result<i64, String> {
     })
 }
 
+/// Longest `date_format` pattern: a value is at most a few times longer
+/// than its pattern, so this bounds what one row can build.
+pub const MAX_PATTERN_CHARS: usize = 256;
+
 /// Timestamp `ms` written by a Java-style pattern: `yyyy` (year), `yy`,
 /// `MM`, `M`, `dd`, `d`, `HH`, `H`, `mm`, `ss`, `SSS`, `EEE` (Mon),
 /// `EEEE` (Monday); text in single quotes and anything that is not a
 /// pattern letter is copied.
 pub fn format(ms: i64, pattern: &str) -> Result<String, String> {
+    let length = pattern.chars().count();
+    if length > MAX_PATTERN_CHARS {
+        return Err(format!(
+            "a date_format pattern of {length} characters, more than the {MAX_PATTERN_CHARS} it may have"
+        ));
+    }
     let t = civil(ms)?;
     let chars: Vec<char> = pattern.chars().collect();
     let mut out = String::with_capacity(pattern.len() + 8);
@@ -244,6 +254,7 @@ mod tests {
         );
         assert_eq!(format(AT, "EEEE ''").unwrap(), "Monday '");
         assert!(format(AT, "yyyy Q").unwrap_err().contains("'Q'"));
+        assert!(format(AT, &"y".repeat(300)).unwrap_err().contains("256"));
     }
 
     #[test]

@@ -2,11 +2,17 @@
 //! write them: `replace`, `ltrim`/`rtrim`, `lpad`/`rpad`, `strpos`
 //! (`POSITION(sub IN s)`), `left`/`right`, `reverse`, `initcap`,
 //! `split_index`. Positions and lengths count characters; a result that
-//! would be larger than a text column may hold is an error, not an
-//! allocation.
+//! grows past [`MAX_GROWTH_BYTES`] beyond twice its input is an error,
+//! not an allocation.
 
-use super::branch::MAX_TEXT_BYTES;
 use super::types::{Scalar, Ty};
+
+/// How much larger than its input one value these functions build may
+/// be, in bytes: padding or replacing can make a large value from a small
+/// one, and a batch of rows each asking for much would claim memory no
+/// input held (a result may also double its input, for replacements that
+/// escape).
+pub const MAX_GROWTH_BYTES: usize = 64 << 10;
 
 /// A string function of this module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,10 +99,14 @@ impl TextFunction {
     }
 }
 
-/// Refuses a result of `bytes` bytes over what a text value may hold.
-fn bounded(function: &str, bytes: usize) -> Result<(), String> {
-    if bytes > MAX_TEXT_BYTES {
-        return Err(format!("{function} would build {bytes} bytes of text"));
+/// Refuses a result of `bytes` bytes from an input of `input` bytes if
+/// it grows more than [`MAX_GROWTH_BYTES`] beyond twice the input.
+fn bounded(function: &str, input: usize, bytes: usize) -> Result<(), String> {
+    let limit = input.saturating_mul(2).saturating_add(MAX_GROWTH_BYTES);
+    if bytes > limit {
+        return Err(format!(
+            "{function} would build {bytes} bytes of text from {input}, more than the {limit} it may"
+        ));
     }
     Ok(())
 }
@@ -108,10 +118,8 @@ pub fn replace(s: &str, from: &str, to: &str) -> Result<String, String> {
         return Ok(s.to_string());
     }
     let count = s.matches(from).count();
-    bounded(
-        "replace",
-        s.len() - count * from.len() + count.saturating_mul(to.len()),
-    )?;
+    let bytes = (s.len() - count * from.len()).saturating_add(count.saturating_mul(to.len()));
+    bounded("replace", s.len(), bytes)?;
     Ok(s.replace(from, to))
 }
 
@@ -127,10 +135,8 @@ pub fn pad(s: &str, len: i64, pad: &str, left: bool) -> Result<String, String> {
         return Ok(s.to_string());
     }
     let widest = pad.chars().map(char::len_utf8).max().unwrap_or(1);
-    bounded(
-        if left { "lpad" } else { "rpad" },
-        len.saturating_mul(widest),
-    )?;
+    let function = if left { "lpad" } else { "rpad" };
+    bounded(function, s.len(), len.saturating_mul(widest))?;
     let filler: String = pad.chars().cycle().take(len - have).collect();
     Ok(if left {
         filler + s
@@ -195,6 +201,11 @@ mod tests {
         assert_eq!(pad("abcd", 2, "0", false).unwrap(), "ab");
         assert_eq!(pad("é", 4, "xy", false).unwrap(), "éxyx");
         assert!(pad("a", i64::MAX, "x", true).unwrap_err().contains("bytes"));
+        assert!(pad("", 70_000, "x", false).unwrap_err().contains("65536"));
+        assert_eq!(pad("", 60_000, "x", false).unwrap().len(), 60_000);
+        let big = "a".repeat(1 << 20);
+        assert_eq!(replace(&big, "a", "bb").unwrap().len(), 2 << 20);
+        assert!(replace(&big, "a", "bbb").unwrap_err().contains("replace"));
         assert_eq!(position("héllo", "llo"), 3);
         assert_eq!(position("hello", "z"), 0);
         assert_eq!(edge("héllo", 2, true), "hé");

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Time from kill -9 of a worker to a checkpointed streaming job processing
-# again, with the default settings (heartbeat timeout, back-off, restart
-# from the newest complete checkpoint).
+# again, with the default settings (the failure detector and its probe,
+# restart from the newest complete checkpoint).
 #
 # Starts a scheduler and three workers (2 slots each) on loopback, runs
 # bench/streaming/recovery.yaml (a Nexmark source paced to the wall clock
@@ -18,7 +18,7 @@
 # Usage: [SPEC=FILE] bench/recovery.sh [RUNS] [FARO_BINARY] [SCHEDULER FLAGS...]
 #   defaults: 3 runs, target/release/faro, no flags (the defaults),
 #   SPEC=bench/streaming/recovery.yaml;
-#   e.g. `bench/recovery.sh 3 target/release/faro --heartbeat-timeout-ms 1000`,
+#   e.g. `bench/recovery.sh 3 target/release/faro --heartbeat-pause-ms 1000`,
 #   `SPEC=bench/streaming/recovery_approximate.yaml bench/recovery.sh 3`
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

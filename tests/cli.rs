@@ -142,6 +142,10 @@ key = "{dir}/key.pem"
 ca = "{dir}/ca.pem"
 secret_file = "{dir}/secret"
 token_file = "{dir}/api-token"
+heartbeat_interval_ms = 200
+suspect_phi = 10.0
+heartbeat_pause_ms = 500
+probe_timeout_ms = 500
 heartbeat_timeout_ms = 5000
 max_attempts = 3
 "#;
@@ -195,6 +199,19 @@ fn scheduler_and_worker_checks_name_what_is_wrong() {
             "scheduler",
             SCHEDULER_CONFIG.replace("{dir}/secret", "{dir}/none"),
             "none",
+        ),
+        (
+            "scheduler",
+            SCHEDULER_CONFIG.replace("suspect_phi = 10.0", "suspect_phi = -1.0"),
+            "suspect_phi must be above 0",
+        ),
+        (
+            "scheduler",
+            SCHEDULER_CONFIG.replace(
+                "heartbeat_interval_ms = 200",
+                "heartbeat_interval_ms = 4000",
+            ),
+            "at most half of heartbeat_timeout_ms",
         ),
         (
             "scheduler",

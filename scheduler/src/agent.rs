@@ -319,6 +319,7 @@ async fn answer(worker: &Worker, connection: &Connection, request: &[u8], respon
             worker.peer_restarted(restart).await;
             DONE.to_vec()
         }
+        ToWorker::Probe => DONE.to_vec(),
         ToWorker::FinishJob { job } => {
             worker.cancel_job(&job);
             worker.finish_job(&job);

@@ -182,6 +182,9 @@ pub enum ToWorker {
     /// A subtask restarted alone (approximate failover): wire the
     /// worker's tasks that exchange data with it to its new attempt.
     PeerRestarted(faro_runtime::rewire::PeerRestart),
+    /// Are you alive? Sent when the failure detector suspects the worker;
+    /// answered at once.
+    Probe,
     /// Stop every attempt of a job and forget it (it ended or was
     /// cancelled).
     FinishJob {
@@ -190,5 +193,5 @@ pub enum ToWorker {
     },
 }
 
-/// The answer to `Cancel` and `FinishJob`.
+/// The answer to `Cancel`, `Probe` and `FinishJob`.
 pub const DONE: &[u8] = b"{}";

@@ -596,7 +596,7 @@ impl Driver<'_> {
                 AttemptError::Failed(_) => RerunCause::TaskFailed,
             };
             let _ = self.progress.send(Progress::Rerun(cause));
-            let wait = policy.backoff(failed);
+            let wait = policy.wait(cause, failed);
             match scope {
                 Scope::Subtask | Scope::Approximate => {
                     // The checkpoint in flight waits for the old attempt.

@@ -133,7 +133,7 @@ impl Embedded {
             dir.join("savepoints"),
         ));
         worker.set_checkpoint_acks(checkpoints.clone());
-        let workers = Workers::new(Duration::from_secs(3600));
+        let workers = Workers::new(crate::detector::Detection::fixed(Duration::from_secs(3600)));
         workers.add_local(worker.clone());
         let cluster = Cluster {
             workers,

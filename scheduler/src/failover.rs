@@ -11,7 +11,9 @@
 //!   failed subtask alone restarts from the last complete checkpoint
 //!   while the others run on, trading exactness for availability.
 //! - Each subtask gets `max_attempts` attempts; the wait before a re-run
-//!   doubles from `backoff` up to `max_backoff`.
+//!   doubles from `backoff` up to `max_backoff` — except that work lost
+//!   with its worker re-runs elsewhere at once the first time, since
+//!   waiting cannot bring that worker back.
 
 use std::time::Duration;
 
@@ -46,6 +48,16 @@ impl FailoverPolicy {
         self.backoff
             .saturating_mul(1u32 << doublings)
             .min(self.max_backoff)
+    }
+
+    /// The wait before re-running work that failed for `cause`, its
+    /// `failed`-th failure.
+    pub fn wait(&self, cause: RerunCause, failed: u32) -> Duration {
+        match cause {
+            RerunCause::WorkerLost if failed <= 1 => Duration::ZERO,
+            RerunCause::WorkerLost => self.backoff(failed - 1),
+            RerunCause::TaskFailed | RerunCause::PartitionLost => self.backoff(failed),
+        }
     }
 
     /// Whether attempt `next` may run.
@@ -159,5 +171,14 @@ mod tests {
         assert_eq!(policy.backoff(3), Duration::from_millis(300));
         assert!(policy.allows(2));
         assert!(!policy.allows(3));
+    }
+
+    #[test]
+    fn work_lost_with_its_worker_reruns_at_once_the_first_time() {
+        let policy = FailoverPolicy::default();
+        assert_eq!(policy.wait(RerunCause::WorkerLost, 1), Duration::ZERO);
+        assert_eq!(policy.wait(RerunCause::WorkerLost, 2), policy.backoff(1));
+        assert_eq!(policy.wait(RerunCause::TaskFailed, 1), policy.backoff(1));
+        assert_eq!(policy.wait(RerunCause::PartitionLost, 2), policy.backoff(2));
     }
 }

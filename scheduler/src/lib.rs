@@ -5,8 +5,9 @@
 //!   run, what re-runs after a failure, how long to wait; [`slots`]: the
 //!   cluster's slots granted to regions in turn, across jobs.
 //! - [`workers`]: the workers tasks may run on (in-process, or processes
-//!   that registered over [`control`] and heartbeat); [`shuffle`]: the
-//!   shuffle service as the scheduler uses it.
+//!   that registered over [`control`] and heartbeat, judged by the
+//!   [`detector`]); [`shuffle`]: the shuffle service as the scheduler uses
+//!   it.
 //! - [`driver`]: runs one job's regions in order over those, with failover,
 //!   reporting each step as [`progress`]; a streaming job's checkpoints
 //!   are decided by [`coordinator`] and stored as [`checkpoints`] says;
@@ -25,6 +26,7 @@ pub mod auth;
 pub mod checkpoints;
 pub mod control;
 pub mod coordinator;
+pub mod detector;
 pub mod driver;
 pub mod embedded;
 pub mod failover;

@@ -341,7 +341,9 @@ async fn metrics(api: State, request: HttpRequest) -> HttpResponse {
         Ok(jobs) => jobs,
         Err(error) => return HttpResponse::InternalServerError().body(error.to_string()),
     };
-    let mut text = crate::metrics::render(&jobs, api.scheduler.cluster().workers.alive().len());
+    let workers = &api.scheduler.cluster().workers;
+    let mut text = crate::metrics::render(&jobs, workers.alive().len());
+    text.push_str(&workers.detector_metrics().render());
     if let Some(node) = api.scheduler.embedded_node() {
         text.push_str(&node.worker().metrics().render());
         text.push_str(&node.shuffle().render_metrics());

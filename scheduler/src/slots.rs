@@ -261,7 +261,7 @@ mod tests {
     #[tokio::test]
     async fn waiting_requests_are_served_as_slots_come_back() {
         let pool = SlotPool::new();
-        let registry = Workers::new(Duration::from_secs(60));
+        let registry = Workers::new(crate::detector::Detection::fixed(Duration::from_secs(60)));
         let worker = Arc::new(faro_runtime::worker::Worker::start(2, None).unwrap());
         registry.add_local(worker.clone());
         let id = worker.id();

@@ -63,7 +63,7 @@ async fn answer(routes: &Routes, connection: &Connection, request: &[u8], respon
         Ok(ToScheduler::Register { worker, slots }) => {
             workers.register(worker, slots, connection.clone());
             FromScheduler::Registered {
-                heartbeat_ms: (workers.timeout() / 4).as_millis().max(10) as u64,
+                heartbeat_ms: workers.detection().interval.as_millis().max(10) as u64,
             }
         }
         Ok(ToScheduler::Heartbeat { worker, watermarks }) => {

@@ -1,9 +1,10 @@
 //! The workers the scheduler may place tasks on: the embedded worker in
 //! this process, and worker processes that registered over the control
-//! RPC and keep heartbeating. A worker whose heartbeats stop for the
-//! configured timeout (or whose connection closes) is lost: every attempt
-//! running on it ends as [`AttemptError::WorkerLost`], and it takes no new
-//! work until it registers again.
+//! RPC and keep heartbeating. A worker whose connection closes, or whose
+//! silence the failure detector ([`crate::detector`]) suspects and a probe
+//! confirms ([`liveness`]), is lost: every attempt running on it ends as
+//! [`AttemptError::WorkerLost`], and it takes no new work until it
+//! registers again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,7 +19,12 @@ use faro_transport::{rpc, Connection, TransportError};
 use tokio::sync::{watch, Notify};
 
 use crate::control::ToWorker;
+use crate::detector::{Arrivals, Detection};
 use crate::placement::WorkerSlots;
+
+mod liveness;
+
+pub use liveness::DetectorMetrics;
 
 /// How an attempt ended without finishing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,7 +50,9 @@ pub struct WorkerEntry {
     id: String,
     slots: usize,
     link: Link,
-    last_seen: Mutex<Instant>,
+    arrivals: Mutex<Arrivals>,
+    /// A probe of this worker is under way (see [`liveness`]).
+    probing: std::sync::atomic::AtomicBool,
     lost: watch::Sender<bool>,
     /// Where the live `collect` rows of each attempt running there go,
     /// while it runs (see [`WorkerEntry::live_rows`]).
@@ -107,7 +115,7 @@ impl WorkerEntry {
 
     /// Milliseconds since it was last heard from.
     pub fn silent_ms(&self) -> u64 {
-        lock(&self.last_seen).elapsed().as_millis() as u64
+        lock(&self.arrivals).silence(Instant::now()).as_millis() as u64
     }
 
     /// Where the live `collect` rows of attempt `key` go, if it runs here
@@ -266,24 +274,30 @@ impl WorkerEntry {
 /// Every worker the scheduler knows.
 pub struct Workers {
     entries: Mutex<Vec<Arc<WorkerEntry>>>,
-    timeout: Duration,
+    detection: Detection,
+    metrics: DetectorMetrics,
     changed: Notify,
 }
 
 impl Workers {
-    /// No workers yet; remote ones expire after `timeout` without a
-    /// heartbeat.
-    pub fn new(timeout: Duration) -> Arc<Self> {
+    /// No workers yet; remote ones are judged by `detection`.
+    pub fn new(detection: Detection) -> Arc<Self> {
         Arc::new(Self {
             entries: Mutex::new(Vec::new()),
-            timeout,
+            detection,
+            metrics: DetectorMetrics::new(),
             changed: Notify::new(),
         })
     }
 
-    /// The heartbeat timeout.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
+    /// How silence is judged (and how often workers heartbeat).
+    pub fn detection(&self) -> &Detection {
+        &self.detection
+    }
+
+    /// What the failure detector has done, for `/metrics`.
+    pub fn detector_metrics(&self) -> &DetectorMetrics {
+        &self.metrics
     }
 
     fn add(&self, id: String, slots: usize, link: Link) -> Arc<WorkerEntry> {
@@ -291,7 +305,8 @@ impl Workers {
             id,
             slots: slots.max(1),
             link,
-            last_seen: Mutex::new(Instant::now()),
+            arrivals: Mutex::new(Arrivals::new(Instant::now(), self.detection.interval)),
+            probing: std::sync::atomic::AtomicBool::new(false),
             lost: watch::channel(false).0,
             live: Mutex::new(HashMap::new()),
             watermarks: Mutex::new(Vec::new()),
@@ -327,7 +342,7 @@ impl Workers {
         tokio::spawn(async move {
             let reason = connection.closed().await;
             if let Some(workers) = workers.upgrade() {
-                workers.lose(&entry, &reason.to_string());
+                workers.lose(&entry, &reason.to_string(), "connection");
             }
         });
     }
@@ -337,51 +352,12 @@ impl Workers {
     pub fn heartbeat(&self, id: &str, watermarks: Vec<(AttemptKey, i64)>) -> bool {
         match lock(&self.entries).iter().find(|e| e.id == id) {
             Some(entry) => {
-                *lock(&entry.last_seen) = Instant::now();
+                lock(&entry.arrivals).heartbeat(Instant::now());
                 *lock(&entry.watermarks) = watermarks;
                 true
             }
             None => false,
         }
-    }
-
-    fn lose(&self, entry: &Arc<WorkerEntry>, why: &str) {
-        let mut entries = lock(&self.entries);
-        let before = entries.len();
-        entries.retain(|e| !Arc::ptr_eq(e, entry));
-        if entries.len() != before {
-            tracing::warn!(worker = %entry.id, why, "worker lost");
-        }
-        drop(entries);
-        entry.mark_lost();
-        self.changed.notify_waiters();
-    }
-
-    /// Expires remote workers silent for longer than the timeout.
-    pub fn expire(&self) {
-        let silent: Vec<Arc<WorkerEntry>> = lock(&self.entries)
-            .iter()
-            .filter(|e| !e.is_local() && lock(&e.last_seen).elapsed() > self.timeout)
-            .cloned()
-            .collect();
-        for entry in silent {
-            self.lose(&entry, "no heartbeat within the timeout");
-        }
-    }
-
-    /// Checks heartbeats for as long as the registry lives.
-    pub fn spawn_expiry(self: &Arc<Self>) {
-        let workers = Arc::downgrade(self);
-        let tick = (self.timeout / 4).max(Duration::from_millis(50));
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(tick).await;
-                match workers.upgrade() {
-                    Some(workers) => workers.expire(),
-                    None => return,
-                }
-            }
-        });
     }
 
     /// The workers alive now.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use faro_scheduler::checkpoints::CheckpointHub;
+use faro_scheduler::detector::Detection;
 use faro_scheduler::driver::Cluster;
 use faro_scheduler::failover::FailoverPolicy;
 use faro_scheduler::ranges::Samples;
@@ -97,7 +98,22 @@ pub struct SchedulerArgs {
     /// Bytes (as JSON) of a job's `collect` result kept [default: 67108864].
     #[arg(long)]
     result_bytes: Option<usize>,
-    /// A worker silent this long is lost and its attempts re-run
+    /// How often workers heartbeat [default: 100].
+    #[arg(long)]
+    heartbeat_interval_ms: Option<u64>,
+    /// Suspect a silent worker once the failure detector's phi (-log10 of
+    /// the chance a heartbeat comes this late) reaches this [default: 8].
+    #[arg(long)]
+    suspect_phi: Option<f64>,
+    /// A pause a healthy worker may take beyond its usual heartbeat spread
+    /// [default: 200].
+    #[arg(long)]
+    heartbeat_pause_ms: Option<u64>,
+    /// How long a suspected worker has to answer a probe before it is
+    /// lost [default: 250].
+    #[arg(long)]
+    probe_timeout_ms: Option<u64>,
+    /// A worker silent this long is lost whatever the detector says
     /// [default: 10000].
     #[arg(long)]
     heartbeat_timeout_ms: Option<u64>,
@@ -138,12 +154,14 @@ struct Resolved {
     secret: ClusterSecret,
     access: ApiAccess,
     config: SchedulerConfig,
-    heartbeat_timeout: Duration,
+    detection: Detection,
     loopback: bool,
 }
 
 fn resolve(flags: &SchedulerArgs) -> anyhow::Result<Resolved> {
     let file: SchedulerArgs = load_file(flags.config.as_deref())?;
+    let detection = detection(flags, &file)?;
+    let heartbeat_timeout = detection.ceiling;
     let nodes = flags
         .shuffle_nodes
         .clone()
@@ -162,16 +180,6 @@ fn resolve(flags: &SchedulerArgs) -> anyhow::Result<Resolved> {
     );
     let max_attempts = flags.max_attempts.or(file.max_attempts).unwrap_or(4);
     anyhow::ensure!(max_attempts >= 1, "max_attempts must be at least 1");
-    let heartbeat_timeout = Duration::from_millis(
-        flags
-            .heartbeat_timeout_ms
-            .or(file.heartbeat_timeout_ms)
-            .unwrap_or(10_000),
-    );
-    anyhow::ensure!(
-        heartbeat_timeout >= Duration::from_millis(100),
-        "heartbeat_timeout_ms must be at least 100"
-    );
     let backoff = Duration::from_millis(flags.backoff_ms.or(file.backoff_ms).unwrap_or(500));
     Ok(Resolved {
         listen: match flags.listen.or(file.listen) {
@@ -204,9 +212,63 @@ fn resolve(flags: &SchedulerArgs) -> anyhow::Result<Resolved> {
             },
             worker_patience: heartbeat_timeout.max(Duration::from_secs(30)),
         },
-        heartbeat_timeout,
+        detection,
         loopback: flags.loopback || file.loopback,
     })
+}
+
+/// The failure detector's settings, each from the flag, else the file,
+/// else [`Detection::default`].
+fn detection(flags: &SchedulerArgs, file: &SchedulerArgs) -> anyhow::Result<Detection> {
+    let defaults = Detection::default();
+    let ms = |flag: Option<u64>, from_file: Option<u64>, default: Duration| {
+        flag.or(from_file).map_or(default, Duration::from_millis)
+    };
+    let detection = Detection {
+        interval: ms(
+            flags.heartbeat_interval_ms,
+            file.heartbeat_interval_ms,
+            defaults.interval,
+        ),
+        phi: flags
+            .suspect_phi
+            .or(file.suspect_phi)
+            .unwrap_or(defaults.phi),
+        pause: ms(
+            flags.heartbeat_pause_ms,
+            file.heartbeat_pause_ms,
+            defaults.pause,
+        ),
+        probe: ms(
+            flags.probe_timeout_ms,
+            file.probe_timeout_ms,
+            defaults.probe,
+        ),
+        ceiling: ms(
+            flags.heartbeat_timeout_ms,
+            file.heartbeat_timeout_ms,
+            defaults.ceiling,
+        ),
+    };
+    anyhow::ensure!(
+        detection.ceiling >= Duration::from_millis(100),
+        "heartbeat_timeout_ms must be at least 100"
+    );
+    anyhow::ensure!(
+        detection.interval >= Duration::from_millis(10) && detection.interval * 2 <= detection.ceiling,
+        "heartbeat_interval_ms must be at least 10 and at most half of heartbeat_timeout_ms ({} ms)",
+        detection.ceiling.as_millis()
+    );
+    anyhow::ensure!(
+        detection.phi > 0.0,
+        "suspect_phi must be above 0 (it is {})",
+        detection.phi
+    );
+    anyhow::ensure!(
+        detection.probe >= Duration::from_millis(10),
+        "probe_timeout_ms must be at least 10"
+    );
+    Ok(detection)
 }
 
 /// A port free for both TCP (the REST API) and UDP (control) on `ip`,
@@ -245,7 +307,7 @@ pub fn run(args: &SchedulerArgs) -> anyhow::Result<()> {
         let endpoint = Endpoint::bind(control_addr, &tls, transport(resolved.loopback))
             .with_context(|| format!("binding the control endpoint {control_addr}"))?;
         let control = endpoint.local_addr()?;
-        let workers = Workers::new(resolved.heartbeat_timeout);
+        let workers = Workers::new(resolved.detection);
         let samples = Samples::new();
         let checkpoint_dir = args
             .checkpoint_dir

@@ -162,8 +162,6 @@ pub fn start_scheduler_with(
         format!("shuffle-a={}", node.addr),
         "--secret-file".into(),
         setup.secret_file.display().to_string(),
-        "--heartbeat-timeout-ms".into(),
-        "1000".into(),
         "--backoff-ms".into(),
         "200".into(),
         "--max-attempts".into(),

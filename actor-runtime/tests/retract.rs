@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 
 use changelog_support::{applied, apply_batches, collected};
 use faro_runtime::operator::{Operator, OperatorError, Rows};
-use faro_runtime::operators::sort::{ContinuousTopN, SortKey};
+use faro_runtime::operators::sort::{ContinuousTopN, RankingSpec, SortKey};
 use faro_runtime::spec::{validate, JobSpec};
 use faro_runtime::{Batch, BatchBuilder, DataType, Field, RowKind, Schema, Value};
 use operator_support::{rows, sorted};
@@ -37,6 +37,20 @@ fn keys() -> Vec<SortKey> {
             descending: false,
         },
     ]
+}
+
+/// A continuous top `limit` over a changelog of `schema()` rows.
+fn continuous(limit: usize, budget: u64) -> ContinuousTopN {
+    let spec = RankingSpec {
+        keys: &keys(),
+        partition_by: &[],
+        limit,
+        rank: None,
+        budget,
+        continuous: true,
+        retracting: true,
+    };
+    ContinuousTopN::new(&spec, &schema()).unwrap()
 }
 
 /// `keys()`'s order on value rows: what the reference ranks by.
@@ -92,7 +106,7 @@ fn steps() -> impl Strategy<Value = Steps> {
 /// Runs `steps` through a continuous top `limit`, checking the applied
 /// changelog after every batch.
 fn run_steps(steps: &Steps, limit: usize, update_kinds: bool) -> Result<(), TestCaseError> {
-    let mut operator = ContinuousTopN::new(&keys(), &schema(), limit, 1 << 30).unwrap();
+    let mut operator = continuous(limit, 1 << 30);
     let dir = tempfile::tempdir().unwrap();
     operator
         .open(&operator_support::context(dir.path()))
@@ -192,7 +206,7 @@ fn batch(rows: &[Vec<Value>], kind: RowKind) -> Batch {
 
 #[test]
 fn rows_entering_and_leaving_the_top_are_inserted_and_deleted() {
-    let mut top = ContinuousTopN::new(&keys(), &schema(), 2, 1 << 30).unwrap();
+    let mut top = continuous(2, 1 << 30);
     use RowKind::{Delete as D, Insert as I};
     let got = changes(&mut top, &batch(&[row(1, "a"), row(5, "a")], I));
     assert_eq!(got, vec![(I, row(5, "a")), (I, row(1, "a"))]);
@@ -218,7 +232,7 @@ fn rows_entering_and_leaving_the_top_are_inserted_and_deleted() {
 
 #[test]
 fn a_continuous_top_n_over_its_budget_fails_naming_it() {
-    let mut top = ContinuousTopN::new(&keys(), &schema(), 3, 4096).unwrap();
+    let mut top = continuous(3, 4096);
     let many: Vec<Vec<Value>> = (0..200).map(|i| row(i, "a")).collect();
     let mut out = Vec::new();
     let error = top

@@ -166,14 +166,27 @@ fn detail(operator: &str, params: &serde_json::Value) -> String {
                 .map(compact)
                 .unwrap_or_else(|| text("column"))
         ),
-        "sort" | "top_n" => format!(
-            "{}{}",
-            text("keys"),
-            params
-                .get("limit")
-                .map(|l| format!(" limit {l}"))
-                .unwrap_or_default()
-        ),
+        "sort" | "top_n" => {
+            let partitioned = params
+                .get("partition_by")
+                .and_then(|p| p.as_array())
+                .filter(|p| !p.is_empty())
+                .map(|_| format!("partition by {} ", text("partition_by")))
+                .unwrap_or_default();
+            let numbered = params
+                .get("rank")
+                .and_then(|r| r.as_str())
+                .map(|r| format!(" numbered as {r}"))
+                .unwrap_or_default();
+            format!(
+                "{partitioned}{}{}{numbered}",
+                text("keys"),
+                params
+                    .get("limit")
+                    .map(|l| format!(" limit {l}"))
+                    .unwrap_or_default()
+            )
+        }
         "nexmark" => format!("table {}", text("table")),
         "read" | "files" => format!("{} {}", text("format"), text("path")),
         "generate" => format!("rows {}", text("rows")),

@@ -259,6 +259,24 @@ impl<'a> Planner<'a> {
             let internal = fresh_name(&column.name, internals.iter().map(String::as_str));
             internals.push(internal);
         }
+        // Every column kept as it is, under its own internal name: no
+        // vertex, only the SQL names and qualifiers change.
+        let identity = columns.len() == input.scope.columns.len()
+            && columns
+                .iter()
+                .zip(&internals)
+                .zip(&input.scope.columns)
+                .all(|((c, internal), from)| {
+                    *internal == from.internal && c.expr == crate::expression::quote(&from.internal)
+                });
+        if identity {
+            let mut renamed = input.clone();
+            for (column, c) in renamed.scope.columns.iter_mut().zip(columns) {
+                column.name = c.name.clone();
+                column.qualifier = c.qualifier.clone();
+            }
+            return Ok(renamed);
+        }
         let params = json!({"columns": columns.iter().zip(&internals)
             .map(|(c, name)| json!({"name": name, "expr": c.expr}))
             .collect::<Vec<_>>()});

@@ -1,8 +1,14 @@
-//! Flink's window top-N: a subquery numbering rows with `ROW_NUMBER()
-//! OVER (PARTITION BY window_start, window_end, … ORDER BY …) AS rn`,
-//! filtered on `rn <= n` outside, onto the `window_top_n` operator (which
-//! keeps the best `n` rows of each window and partition, and emits them
-//! when the window is complete).
+//! Flink's top-N: a subquery numbering rows with `ROW_NUMBER() OVER
+//! (PARTITION BY … ORDER BY …) AS rn`, filtered on `rn <= n` outside.
+//!
+//! - Partitioned by `window_start, window_end` (a window top-N), onto the
+//!   `window_top_n` operator: it keeps the best `n` rows of each window
+//!   and partition and emits them once the window is complete.
+//! - Otherwise (a top-N per key, deduplication with `n` = 1), onto
+//!   `top_n` with `partition_by`, hashed on the partition's columns: in
+//!   batch mode it emits each key's best rows at the end, in streaming
+//!   mode a changelog of them after every batch. The number is computed
+//!   only if the outer query reads it.
 
 use faro_runtime::spec::Partitioning;
 use serde_json::json;
@@ -84,31 +90,17 @@ impl Planner<'_> {
                 _ => partition.push(column.internal.clone()),
             }
         }
-        let (renamed, global) = match bounds {
-            [Some(start), Some(end)] => (self.bounds_named(&projected, &start, &end, span)?, false),
-            [None, None] if !self.graph.streaming() => (self.one_window(&projected, span)?, true),
-            _ => return Err(SqlError::unsupported(
-                span,
-                "ROW_NUMBER() in a streaming query not partitioned by window_start and window_end \
-                     (a top-N per key would need a changelog; per window it is planned)",
-            )),
+        let renamed = match bounds {
+            [Some(start), Some(end)] => self.bounds_named(&projected, &start, &end, span)?,
+            [None, None] => return self.top_n_per_key(ranking, &projected, partition, visible),
+            _ => {
+                return Err(SqlError::unsupported(
+                    span,
+                    "ROW_NUMBER() partitioned by only one of window_start and window_end",
+                ))
+            }
         };
-        let order: Vec<serde_json::Value> = ranking
-            .window
-            .order_by
-            .iter()
-            .map(|item| {
-                let column = plain(&item.expr, &renamed)?;
-                let descending = matches!(item.options.sort, Some(sql::OrderBySort::Desc));
-                Ok(json!({"column": column.internal, "descending": descending}))
-            })
-            .collect::<Result<_, SqlError>>()?;
-        if order.is_empty() {
-            return Err(SqlError::invalid(
-                span,
-                "ROW_NUMBER() needs ORDER BY in its OVER clause",
-            ));
-        }
+        let order = order_keys(ranking, &renamed)?;
         let taken: Vec<&str> = renamed.scope.internal_names().collect();
         let rank = fresh_name(&ranking.name, taken.into_iter());
         let params =
@@ -149,43 +141,96 @@ impl Planner<'_> {
             time: None,
             rows: None,
         };
-        if global || hidden > 0 {
-            // The select list's columns come first (the one window made up
-            // for a top-N per key, and hidden columns, after them) and the
-            // rank last: those two stay.
-            let rank_at = ranked.scope.columns.len() - 1;
-            let kept: Vec<ColumnRef> = ranked.scope.columns[..visible]
-                .iter()
-                .chain(&ranked.scope.columns[rank_at..])
-                .cloned()
-                .collect();
-            ranked = self.project_keeping(&ranked, &kept, Vec::new(), span)?;
+        if hidden > 0 {
+            ranked = self.visible_and_rank(&ranked, visible, true, span)?;
         }
         Ok(ranked)
     }
 
-    /// `relation` in one window spanning all time: constant
-    /// `window_start` and `window_end` columns after its own. A batch job's top-N per key
-    /// is a window top-N over it (every window is complete at the end of
-    /// the input).
-    fn one_window(&mut self, relation: &Relation, span: Span) -> Result<Relation, SqlError> {
-        if relation
-            .scope
-            .internal_names()
-            .any(|n| n == "window_start" || n == "window_end")
-        {
-            return Err(SqlError::unsupported(
-                span,
-                "ROW_NUMBER() over columns named window_start or window_end without partitioning by them",
-            ));
-        }
-        let bound = |name: &str, at: i64| Projected {
-            name: name.into(),
-            qualifier: None,
-            expr: format!("CAST({at} AS TIMESTAMP)"),
+    /// The best `n` rows of each partition of `projected` (its first
+    /// `visible` columns selected, the rest read only by the ranking), on
+    /// `top_n`.
+    fn top_n_per_key(
+        &mut self,
+        ranking: &Ranking<'_>,
+        projected: &Relation,
+        partition: Vec<String>,
+        visible: usize,
+    ) -> Result<Relation, SqlError> {
+        let span = ranking.span;
+        let keys = order_keys(ranking, projected)?;
+        let rank = ranking.numbered.then(|| {
+            let taken: Vec<&str> = projected.scope.internal_names().collect();
+            fresh_name(&ranking.name, taken.into_iter())
+        });
+        let params = json!({"keys": keys, "limit": ranking.n, "partition_by": partition,
+                            "rank": rank});
+        // One ranking of every row runs in one subtask.
+        let (parallelism, partitioning) = if partition.is_empty() {
+            (1, Partitioning::Rebalance)
+        } else {
+            (self.settings.parallelism, Partitioning::Hash(partition))
         };
-        let bounds = vec![bound("window_start", 0), bound("window_end", 1)];
-        self.project_keeping(relation, &relation.scope.columns, bounds, span)
+        let input = Input {
+            from: projected,
+            partitioning,
+        };
+        let (vertex, schema, changelog) = self.graph.add(
+            "top_n_per_key",
+            "top_n",
+            params,
+            parallelism,
+            &[input],
+            span,
+        )?;
+        let mut scope = projected.scope.clone();
+        if let Some(rank) = rank {
+            scope.columns.push(ColumnRef {
+                qualifier: None,
+                name: ranking.name.clone(),
+                internal: rank,
+                data_type: faro_runtime::data::DataType::Int64,
+                nullable: schema.fields.last().is_some_and(|f| f.nullable),
+            });
+        }
+        if let Some(alias) = ranking.alias {
+            scope = scope.requalified(&alias.name.value);
+        }
+        let ranked = Relation {
+            vertex,
+            scope,
+            parallelism,
+            changelog,
+            time: None,
+            rows: None,
+        };
+        if ranked.scope.columns.len() - usize::from(ranking.numbered) == visible {
+            return Ok(ranked);
+        }
+        self.visible_and_rank(&ranked, visible, ranking.numbered, span)
+    }
+
+    /// `ranked` cut to the select list's columns (its first `visible`)
+    /// and its rank (the last column, when `numbered`).
+    fn visible_and_rank(
+        &mut self,
+        ranked: &Relation,
+        visible: usize,
+        numbered: bool,
+        span: Span,
+    ) -> Result<Relation, SqlError> {
+        let columns = &ranked.scope.columns;
+        let rank_at = if numbered {
+            columns.len() - 1
+        } else {
+            columns.len()
+        };
+        let kept: Vec<ColumnRef> = columns[..visible]
+            .iter()
+            .chain(&columns[rank_at..])
+            .cloned()
+            .collect();
+        self.project_keeping(ranked, &kept, Vec::new(), span)
     }
 
     /// `relation` with its window bounds' internal names `window_start`
@@ -228,6 +273,30 @@ impl Planner<'_> {
         }
         Ok(renamed)
     }
+}
+
+/// The ranking's `ORDER BY` as sort keys over `relation`'s columns.
+fn order_keys(
+    ranking: &Ranking<'_>,
+    relation: &Relation,
+) -> Result<Vec<serde_json::Value>, SqlError> {
+    let keys: Vec<serde_json::Value> = ranking
+        .window
+        .order_by
+        .iter()
+        .map(|item| {
+            let column = plain(&item.expr, relation)?;
+            let descending = matches!(item.options.sort, Some(sql::OrderBySort::Desc));
+            Ok(json!({"column": column.internal, "descending": descending}))
+        })
+        .collect::<Result<_, SqlError>>()?;
+    if keys.is_empty() {
+        return Err(SqlError::invalid(
+            ranking.span,
+            "ROW_NUMBER() needs ORDER BY in its OVER clause",
+        ));
+    }
+    Ok(keys)
 }
 
 /// The column `expr` names in `relation`, which it must be.

@@ -22,6 +22,10 @@ pub struct Ranking<'q> {
     pub(super) window: &'q sql::WindowSpec,
     /// Rows kept per partition.
     pub(super) n: usize,
+    /// Whether the outer query reads the number (a wildcard, or its name
+    /// beyond the filter on it): unread, a per-key top-N leaves it out,
+    /// so a row entering at the top does not renumber those below it.
+    pub(super) numbered: bool,
     /// The outer `WHERE`'s other conditions.
     pub rest: Vec<sql::Expr>,
     /// Where the `ROW_NUMBER()` is.
@@ -96,6 +100,7 @@ impl<'q> Ranking<'q> {
                 format!("ROW_NUMBER() without a filter on it (add WHERE {name} <= n outside)"),
             )
         })?;
+        let numbered = reads(select, &rest, &name);
         Ok(Some(Self {
             inner,
             alias: alias.as_ref(),
@@ -103,10 +108,41 @@ impl<'q> Ranking<'q> {
             name,
             window,
             n,
+            numbered,
             rest,
             span,
         }))
     }
+}
+
+/// Whether `select` reads column `name` anywhere but in the rank filter
+/// (`rest` being its other conditions).
+fn reads(select: &sql::Select, rest: &[sql::Expr], name: &str) -> bool {
+    let wildcard = select.projection.iter().any(|item| {
+        matches!(
+            item,
+            sql::SelectItem::Wildcard(_) | sql::SelectItem::QualifiedWildcard(..)
+        )
+    });
+    let group = match &select.group_by {
+        sql::GroupByExpr::Expressions(exprs, _) => exprs.as_slice(),
+        sql::GroupByExpr::All(_) => &[],
+    };
+    let roots = super::aggregate::select_list_exprs(select)
+        .chain(rest)
+        .chain(group)
+        .chain(select.having.as_ref());
+    let mut found = wildcard;
+    crate::expression::visit(roots, |expr| {
+        let named = match expr {
+            sql::Expr::Identifier(i) => Some(i),
+            sql::Expr::CompoundIdentifier(parts) => parts.last(),
+            _ => None,
+        };
+        found |= named.is_some_and(|i| i.value.eq_ignore_ascii_case(name));
+        !found
+    });
+    found
 }
 
 /// `n` from `rn <= n`, `rn < n + 1`, `rn = 1` (or the same turned round).

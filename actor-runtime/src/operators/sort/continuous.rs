@@ -1,199 +1,254 @@
-//! The continuous `top_n`: `top_n` in a streaming job, where input never
-//! ends, so the best rows cannot wait for it. As Flink's retracting Rank
-//! does, it keeps every net row of its subtask and, after *each input
-//! batch*, emits the change to the top `limit` as a changelog: `-D` of
-//! each row that left it (pushed out, or retracted upstream), then `+I`
-//! of each row that entered it. Applied in order, its output is after
-//! every batch the top `limit` of the rows so far (ties at the boundary
-//! broken by a fixed order of whole rows, see [`super::order_key`]).
+//! The partitioned `top_n`: the best `limit` rows of each partition
+//! (`partition_by`), optionally numbered (`rank`) — SQL's `ROW_NUMBER()
+//! OVER (PARTITION BY … ORDER BY …)` cut at `rn <= limit`, which is also
+//! how deduplication (`limit` 1) is written.
+//!
+//! In a streaming job it is continuous, as Flink's retracting Rank: after
+//! *each input batch* it emits, per partition the batch touched, the
+//! change to that partition's best rows as a changelog — `-D` of each row
+//! that left them (pushed out, retracted upstream, or moved to another
+//! rank when numbered), then `+I` of each that entered. Applied in order,
+//! its output is after every batch the best rows so far. In a batch job it
+//! emits each partition's best rows once, at the end of its input.
 //!
 //! It consumes changelogs: an input `-U`/`-D` removes one copy of an equal
-//! row (all columns), and if that row was shown, the next best row takes
-//! its place. That is why it keeps *every* row rather than the best
-//! `limit`: the replacement of a retracted row can be any of them. A
-//! retraction of a row it does not hold is an error, not a silent skip.
+//! row (all columns), and if that row was shown the next best takes its
+//! place. So over a changelog it keeps *every* row of a partition (the
+//! replacement can be any of them); over input that only grows it keeps
+//! just each partition's best `limit`, since nothing can bring back a row
+//! that fell below them. A retraction of a row it does not hold is an
+//! error, not a silent skip. Ties are broken by a fixed order of whole
+//! rows ([`super::order_key`]).
 //!
-//! Limits: rows are held in memory (no spilling), within the `memory_bytes`
-//! budget or `OverBudget`; a batch that changes the top `limit` costs
-//! O(`limit`) to diff it (one that only touches rows below it costs
-//! nothing beyond its own rows); there is no rank column (`top_n` has
-//! none), so a row moving within the top `limit` emits nothing.
+//! Limits: rows are held in memory (no spilling), within the
+//! `memory_bytes` budget or `OverBudget`; numbered, a row entering at rank
+//! 1 renumbers — deletes and inserts — every row shown below it (as in
+//! Flink, leave `rank` out where the number is not needed).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::order_key::order_key;
+use super::ranking::{Change, Ranking};
 use super::{key_columns, SortKey};
-use crate::data::{BatchBuilder, RowKind, Schema, Value};
-use crate::kernels::rows::KeyColumn;
+use crate::attempt::batch_from_bytes;
+use crate::checkpoint::Rescaled;
+use crate::data::{BatchBuilder, ColumnView, DataType, Field, Schema, Value};
+use crate::kernels::rows::{encode_key, KeyColumn};
 use crate::operator::{Emit, Operator, OperatorError, Rows};
 
-/// Bytes a held row costs beyond its key and values: the map node, the
-/// row's allocation and its count, roughly.
-const ENTRY_OVERHEAD: u64 = 64;
-
-/// A row held, with how many equal copies of it are net present.
-struct Held {
-    row: Arc<[Value]>,
-    count: usize,
+/// How a partitioned `top_n` is asked to run.
+pub struct RankingSpec<'a> {
+    /// Sort keys, most significant first.
+    pub keys: &'a [SortKey],
+    /// The columns whose values make a partition.
+    pub partition_by: &'a [String],
+    /// Rows kept per partition.
+    pub limit: usize,
+    /// The name of a 1-based row number column to append, if any.
+    pub rank: Option<&'a str>,
+    /// Bytes it may hold.
+    pub budget: u64,
+    /// Emit changes after every batch (streaming) rather than the best
+    /// rows at the end (batch).
+    pub continuous: bool,
+    /// Its input may retract rows (so every row must be kept).
+    pub retracting: bool,
 }
 
-/// Rows shown downstream, by order key: each row and its copies shown.
-type Shown = BTreeMap<Box<[u8]>, (Arc<[Value]>, usize)>;
-
-/// `top_n` emitting the changes to its best rows per batch, over inserts
-/// or a changelog.
+/// `top_n` per partition, continuous or at the end of input.
 pub struct ContinuousTopN {
-    schema: Schema,
+    input: Schema,
+    output: Schema,
     keys: Vec<KeyColumn>,
+    partition_by: Vec<usize>,
     limit: usize,
+    ranked: bool,
     budget: u64,
-    /// Every net row, in `top_n` order (by [`order_key`]).
-    held: BTreeMap<Box<[u8]>, Held>,
-    /// The top `limit` as last emitted, with copies: what downstream holds.
-    shown: Shown,
-    /// Copies in `shown`.
-    shown_rows: usize,
+    continuous: bool,
+    retracting: bool,
+    partitions: BTreeMap<Box<[u8]>, Ranking>,
     bytes: u64,
-    buffer: Vec<u8>,
+    order: Vec<u8>,
+    partition: Vec<u8>,
 }
 
 impl ContinuousTopN {
-    /// The best `limit` rows of `schema` by `keys`, kept up to date as
-    /// rows come and go, holding at most `budget` bytes.
-    pub fn new(
-        keys: &[SortKey],
-        schema: &Schema,
-        limit: usize,
-        budget: u64,
-    ) -> Result<Self, OperatorError> {
+    /// The output schema of a `top_n` over `input`: the input's columns,
+    /// then the rank's when numbered.
+    pub fn output_schema(input: &Schema, rank: Option<&str>) -> Schema {
+        let mut fields = input.fields.clone();
+        if let Some(rank) = rank {
+            fields.push(Field::new(rank, DataType::Int64));
+        }
+        Schema::new(fields)
+    }
+
+    /// The best `spec.limit` rows of each partition of `input`.
+    pub fn new(spec: &RankingSpec<'_>, input: &Schema) -> Result<Self, OperatorError> {
+        let partition_by = spec
+            .partition_by
+            .iter()
+            .map(|name| {
+                input.index_of(name).ok_or_else(|| {
+                    OperatorError::BadInput(format!("top_n: no partition column {name}"))
+                })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self {
-            schema: schema.clone(),
-            keys: key_columns(keys, schema)?,
-            limit,
-            budget,
-            held: BTreeMap::new(),
-            shown: BTreeMap::new(),
-            shown_rows: 0,
+            input: input.clone(),
+            output: Self::output_schema(input, spec.rank),
+            keys: key_columns(spec.keys, input)?,
+            partition_by,
+            limit: spec.limit,
+            ranked: spec.rank.is_some(),
+            budget: spec.budget,
+            continuous: spec.continuous,
+            retracting: spec.retracting,
+            partitions: BTreeMap::new(),
             bytes: 0,
-            buffer: Vec::new(),
+            order: Vec::new(),
+            partition: Vec::new(),
         })
     }
 
-    /// Whether a row with order key `key` can change what is shown: the
-    /// top is not full yet, or `key` sorts at or before its last row.
-    fn reaches_top(&self, key: &[u8]) -> bool {
-        self.shown_rows < self.limit
-            || self
-                .shown
-                .last_key_value()
-                .is_some_and(|(last, _)| key <= &last[..])
+    fn partition_key(&mut self, columns: &[ColumnView<'_>], row: usize) {
+        self.partition.clear();
+        let of: Vec<&ColumnView<'_>> = self.partition_by.iter().map(|&c| &columns[c]).collect();
+        encode_key(&of, row, &mut self.partition);
     }
 
-    /// Adds one copy of row `row` of `rows` under `self.buffer`'s key.
-    fn insert(&mut self, rows: &Rows<'_>, row: usize) {
-        if let Some(held) = self.held.get_mut(&self.buffer[..]) {
-            held.count += 1;
-            return;
+    /// Emits `changes` (with ranks when numbered) as one changelog batch.
+    fn emit(&self, changes: &[Change], out: &mut dyn Emit) -> Result<(), OperatorError> {
+        if changes.is_empty() {
+            return Ok(());
         }
-        let values: Arc<[Value]> = rows.columns.iter().map(|c| c.value(row)).collect();
-        self.bytes += entry_bytes(&self.buffer, &values);
-        let key = self.buffer.clone().into_boxed_slice();
-        self.held.insert(
-            key,
-            Held {
-                row: values,
-                count: 1,
-            },
-        );
+        let mut builder = BatchBuilder::new(self.output.clone(), changes.len());
+        let mut kinds = Vec::with_capacity(changes.len());
+        let mut values = Vec::with_capacity(self.output.fields.len());
+        for change in changes {
+            values.clear();
+            values.extend(change.row.iter().cloned());
+            if self.ranked {
+                values.push(Value::Int64(change.rank as i64));
+            }
+            builder.push_row(&values)?;
+            kinds.push(change.kind);
+        }
+        let batch = builder.finish()?;
+        if self.continuous {
+            out.emit(batch.with_kinds(&kinds)?)
+        } else {
+            out.emit(batch)
+        }
     }
 
-    /// Takes one copy of the row under `self.buffer`'s key away.
-    fn retract(&mut self, rows: &Rows<'_>, row: usize) -> Result<(), OperatorError> {
-        let Some(held) = self.held.get_mut(&self.buffer[..]) else {
-            let values: Vec<String> = rows
-                .columns
-                .iter()
-                .map(|c| format!("{} = {}", c.name, c.value(row)))
-                .collect();
-            return Err(OperatorError::BadInput(format!(
-                "top_n: the changelog retracts ({}) a row it does not hold (row {row} of the \
-                 batch: {}); a retraction must follow the row it retracts",
-                rows.kind(row),
-                values.join(", ")
-            )));
+    fn over_budget(&self) -> OperatorError {
+        let distinct: usize = self.partitions.values().map(Ranking::distinct).sum();
+        let kept = if self.retracting {
+            "which over a changelog keeps every row (one that leaves the top is replaced by the next)"
+        } else {
+            "which keeps the best rows of each partition"
         };
-        held.count -= 1;
-        if held.count == 0 {
-            if let Some(held) = self.held.remove(&self.buffer[..]) {
-                self.bytes = self
-                    .bytes
-                    .saturating_sub(entry_bytes(&self.buffer, &held.row));
+        OperatorError::OverBudget {
+            operator: "top_n".into(),
+            budget: self.budget,
+            detail: format!(
+                "{distinct} distinct rows in {} partitions of a top_n, {kept} and cannot spill; \
+                 give it more memory_bytes, or filter or aggregate before it",
+                self.partitions.len()
+            ),
+        }
+    }
+
+    fn absorb(
+        &mut self,
+        rows: &Rows<'_>,
+        touched: &mut BTreeSet<Box<[u8]>>,
+    ) -> Result<(), OperatorError> {
+        for row in 0..rows.rows {
+            self.order.clear();
+            order_key(&self.keys, &rows.columns, row, &mut self.order);
+            self.partition_key(&rows.columns, row);
+            let ranking = self
+                .partitions
+                .entry(self.partition[..].into())
+                .or_default();
+            // Checked before the row moves anything: what is shown is
+            // still what downstream holds, the boundary it was cut at.
+            if !ranking.reaches_top(&self.order, self.limit) {
+                if !self.retracting {
+                    // Input that only grows: a row below the best can
+                    // never enter them.
+                    continue;
+                }
+            } else if !touched.contains(&self.partition[..]) {
+                touched.insert(self.partition[..].into());
             }
+            let before = ranking.bytes();
+            if rows.kind(row).is_retraction() {
+                if ranking.retract(&self.order).is_err() {
+                    let values: Vec<String> = rows
+                        .columns
+                        .iter()
+                        .map(|c| format!("{} = {}", c.name, c.value(row)))
+                        .collect();
+                    return Err(OperatorError::BadInput(format!(
+                        "top_n: the changelog retracts ({}) a row it does not hold (row {row} \
+                         of the batch: {}); a retraction must follow the row it retracts",
+                        rows.kind(row),
+                        values.join(", ")
+                    )));
+                }
+            } else {
+                ranking.insert(&self.order, || {
+                    rows.columns.iter().map(|c| c.value(row)).collect()
+                });
+            }
+            self.bytes = (self.bytes + ranking.bytes()).saturating_sub(before);
         }
         Ok(())
     }
 
-    /// The top `limit` of what is held now, with copies, in order.
-    fn top(&self) -> Shown {
-        let mut top = BTreeMap::new();
-        let mut left = self.limit;
-        for (key, held) in &self.held {
-            if left == 0 {
-                break;
+    /// Brings the partitions `touched` up to date: their changes emitted
+    /// (continuous), rows below the best pruned (input that only grows),
+    /// empty ones forgotten.
+    fn settle(
+        &mut self,
+        touched: BTreeSet<Box<[u8]>>,
+        out: &mut dyn Emit,
+    ) -> Result<(), OperatorError> {
+        let mut changes = Vec::new();
+        for key in touched {
+            let Some(ranking) = self.partitions.get_mut(&key) else {
+                continue;
+            };
+            let before = ranking.bytes();
+            if self.continuous {
+                changes.extend(ranking.changes(self.limit, self.ranked));
             }
-            let copies = held.count.min(left);
-            left -= copies;
-            top.insert(key.clone(), (held.row.clone(), copies));
+            if !self.retracting {
+                ranking.prune(self.limit);
+            }
+            self.bytes = (self.bytes + ranking.bytes()).saturating_sub(before);
+            if ranking.is_empty() {
+                self.partitions.remove(&key);
+            }
         }
-        top
+        self.emit(&changes, out)
     }
 
-    /// Replaces `shown` with the current top and returns the changelog
-    /// between them: every `-D` first (in order), then every `+I`, so a
-    /// table applying it never holds more than `limit` rows.
-    fn diff(&mut self) -> Vec<(RowKind, Arc<[Value]>)> {
-        let top = self.top();
-        let mut deletes = Vec::new();
-        let mut inserts = Vec::new();
-        for (key, (row, copies)) in &self.shown {
-            let now = top.get(key).map_or(0, |(_, n)| *n);
-            for _ in now..*copies {
-                deletes.push((RowKind::Delete, row.clone()));
+    /// Takes back saved rows (every held row, one per copy).
+    fn restore_rows(&mut self, rows: &Rows<'_>) -> Result<(), OperatorError> {
+        let mut touched = BTreeSet::new();
+        self.absorb(rows, &mut touched)?;
+        for key in touched {
+            if let Some(ranking) = self.partitions.get_mut(&key) {
+                ranking.settle(self.limit);
             }
         }
-        for (key, (row, copies)) in &top {
-            let before = self.shown.get(key).map_or(0, |(_, n)| *n);
-            for _ in before..*copies {
-                inserts.push((RowKind::Insert, row.clone()));
-            }
-        }
-        let shown_bytes =
-            |shown: &Shown| -> u64 { shown.keys().map(|k| k.len() as u64 + ENTRY_OVERHEAD).sum() };
-        self.bytes = self.bytes.saturating_sub(shown_bytes(&self.shown)) + shown_bytes(&top);
-        self.shown_rows = top.values().map(|(_, n)| n).sum();
-        self.shown = top;
-        deletes.extend(inserts);
-        deletes
+        Ok(())
     }
-}
-
-/// What one held row costs: its key, its values, the entry.
-fn entry_bytes(key: &[u8], row: &[Value]) -> u64 {
-    let values: usize = row
-        .iter()
-        .map(|value| {
-            std::mem::size_of::<Value>()
-                + match value {
-                    Value::Utf8(text) => text.len(),
-                    Value::Binary(bytes) => bytes.len(),
-                    Value::F32Vector(v) => v.len() * 4,
-                    Value::F64Vector(v) => v.len() * 8,
-                    _ => 0,
-                }
-        })
-        .sum();
-    key.len() as u64 + values as u64 + ENTRY_OVERHEAD
 }
 
 impl Operator for ContinuousTopN {
@@ -203,46 +258,59 @@ impl Operator for ContinuousTopN {
         rows: &Rows<'_>,
         out: &mut dyn Emit,
     ) -> Result<(), OperatorError> {
-        let mut touched = false;
-        for row in 0..rows.rows {
-            self.buffer.clear();
-            order_key(&self.keys, &rows.columns, row, &mut self.buffer);
-            // Checked before the row moves anything: `shown` is still what
-            // downstream holds, so this is the boundary it was cut at.
-            touched |= self.reaches_top(&self.buffer);
-            if rows.kind(row).is_retraction() {
-                self.retract(rows, row)?;
-            } else {
-                self.insert(rows, row);
-            }
-        }
+        let mut touched = BTreeSet::new();
+        self.absorb(rows, &mut touched)?;
+        self.settle(touched, out)?;
         if self.bytes > self.budget {
-            return Err(OperatorError::OverBudget {
-                operator: "top_n".into(),
-                budget: self.budget,
-                detail: format!(
-                    "{} distinct rows of a streaming top_n, which keeps every row (one that \
-                     leaves the top {} is replaced by the next) and cannot spill; give it more \
-                     memory_bytes, or filter or aggregate before it",
-                    self.held.len(),
-                    self.limit
-                ),
-            });
+            return Err(self.over_budget());
         }
-        if !touched {
+        Ok(())
+    }
+
+    fn end_input(&mut self, _: usize, out: &mut dyn Emit) -> Result<(), OperatorError> {
+        if self.continuous {
             return Ok(());
         }
-        let changes = self.diff();
-        if changes.is_empty() {
-            return Ok(());
+        let mut changes = Vec::new();
+        for ranking in self.partitions.values_mut() {
+            changes.extend(ranking.changes(self.limit, self.ranked));
         }
-        let mut builder = BatchBuilder::new(self.schema.clone(), changes.len());
-        let mut kinds = Vec::with_capacity(changes.len());
-        for (kind, row) in &changes {
+        self.emit(&changes, out)
+    }
+
+    fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<Vec<u8>>, OperatorError> {
+        let rows: Vec<&Arc<[Value]>> = self.partitions.values().flat_map(Ranking::rows).collect();
+        let mut builder = BatchBuilder::new(self.input.clone(), rows.len());
+        for row in rows {
             builder.push_row(row)?;
-            kinds.push(*kind);
         }
-        out.emit(builder.finish()?.with_kinds(&kinds)?)
+        Ok(Some(builder.finish()?.to_bytes().to_vec()))
+    }
+
+    fn restore_state(&mut self, state: &[u8]) -> Result<(), OperatorError> {
+        let batch = batch_from_bytes(state)?;
+        if batch.schema() != &self.input {
+            return Err(OperatorError::BadInput(
+                "top_n state: saved for other input columns than the job's".into(),
+            ));
+        }
+        self.restore_rows(&Rows::of_batch(&batch))
+    }
+
+    fn restore_rescaled(&mut self, from: &Rescaled<'_>) -> Result<(), OperatorError> {
+        for (old, bytes) in from.states {
+            let batch = batch_from_bytes(bytes)?;
+            let share = if self.partition_by.is_empty() {
+                if !from.adopts(*old) {
+                    continue;
+                }
+                batch
+            } else {
+                from.owned_rows(&batch, "top_n state")?
+            };
+            self.restore_rows(&Rows::of_batch(&share))?;
+        }
+        Ok(())
     }
 
     fn state_bytes(&self) -> u64 {
@@ -250,8 +318,7 @@ impl Operator for ContinuousTopN {
     }
 
     fn close(&mut self) -> Result<(), OperatorError> {
-        self.held.clear();
-        self.shown.clear();
+        self.partitions.clear();
         Ok(())
     }
 }

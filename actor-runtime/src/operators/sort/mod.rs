@@ -9,9 +9,11 @@
 //! more than its budget with bounded memory and file handles.
 //!
 //! `top_n` in a batch job keeps its best rows as they come and emits them
-//! at end of input ([`TopN`]); in a streaming job it is continuous
-//! ([`ContinuousTopN`]): it emits the changes to its best rows after every
-//! batch, as a changelog, and takes retractions.
+//! at end of input ([`TopN`]; per partition or numbered, the ranking of
+//! [`ContinuousTopN`] run to the end); in a streaming job it is continuous
+//! ([`ContinuousTopN`], one [`ranking`] per partition): it emits the
+//! changes to its best rows after every batch, as a changelog, and takes
+//! retractions.
 //!
 //! Their catalogue entries are [`SortDefinition`] and [`TopNDefinition`].
 
@@ -20,6 +22,7 @@ mod definition;
 mod memory;
 mod merge;
 mod order_key;
+mod ranking;
 mod runs;
 
 use std::path::PathBuf;
@@ -30,7 +33,7 @@ use crate::kernels::rows::KeyColumn;
 use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
 use crate::operators::spill::{SpillFile, SpillWriter};
 
-pub use continuous::ContinuousTopN;
+pub use continuous::{ContinuousTopN, RankingSpec};
 pub use definition::{SortDefinition, SortKey, SortParams, TopNDefinition, TopNParams};
 use memory::{gather, sorted_positions};
 pub use runs::MERGE_FAN_IN;

@@ -37,16 +37,25 @@ fn params(kind: JoinKind) -> JoinParams {
 
 fn join(kind: JoinKind, budget: u64) -> RegularJoin {
     let (left, right) = (side("k", "a"), side("rk", "b"));
-    let mut fields = left.fields.clone();
+    let mut fields: Vec<Field> = left
+        .fields
+        .iter()
+        .cloned()
+        .map(|mut f| {
+            f.nullable |= kind.keeps_right();
+            f
+        })
+        .collect();
     fields.extend(right.fields.iter().cloned().map(|mut f| {
-        f.nullable |= kind == JoinKind::Left;
+        f.nullable |= kind.keeps_left();
         f
     }));
     RegularJoin::new(&params(kind), &left, &right, &Schema::new(fields), budget).unwrap()
 }
 
 /// The naive reference: every pair of net rows with equal non-null keys,
-/// and for a left join each left row without one, padded with nulls.
+/// and for each side the join keeps whole its rows without one, padded
+/// with nulls.
 fn reference(left: &[Vec<Value>], right: &[Vec<Value>], kind: JoinKind) -> Vec<Vec<Value>> {
     let mut out = Vec::new();
     for l in left {
@@ -57,8 +66,13 @@ fn reference(left: &[Vec<Value>], right: &[Vec<Value>], kind: JoinKind) -> Vec<V
         for r in &matches {
             out.push([l.clone(), r.to_vec()].concat());
         }
-        if matches.is_empty() && kind == JoinKind::Left {
+        if matches.is_empty() && kind.keeps_left() {
             out.push([l.clone(), vec![Value::Null, Value::Null]].concat());
+        }
+    }
+    for r in right.iter().filter(|_| kind.keeps_right()) {
+        if !left.iter().any(|l| r[0] != Value::Null && l[0] == r[0]) {
+            out.push([vec![Value::Null, Value::Null], r.clone()].concat());
         }
     }
     sorted(out)
@@ -149,9 +163,10 @@ proptest! {
 
     #[test]
     fn a_regular_joins_changelog_equals_the_join_of_the_net_rows_after_every_batch(
-        steps in steps(), left_join in any::<bool>(), update_kinds in any::<bool>(),
+        steps in steps(),
+        kind in prop::sample::select(vec![JoinKind::Inner, JoinKind::Left, JoinKind::Full]),
+        update_kinds in any::<bool>(),
     ) {
-        let kind = if left_join { JoinKind::Left } else { JoinKind::Inner };
         run_steps(&steps, kind, update_kinds)?;
     }
 }
@@ -261,20 +276,22 @@ fn a_regular_join_over_its_budget_fails_naming_it() {
 /// side with a continuous aggregate (a changelog in a streaming job) and
 /// left-joins it; otherwise two generated inputs are inner-joined.
 fn joined(mode: &str, right_changelog: bool) -> JobSpec {
+    let kind = if right_changelog { "left" } else { "inner" };
+    joined_as(mode, right_changelog, kind, "(i * 7) % 25")
+}
+
+/// [`joined`] as a join of kind `kind`, the right side's keys `right_key`.
+fn joined_as(mode: &str, right_changelog: bool, kind: &str, right_key: &str) -> JobSpec {
     use serde_json::json;
     let orders = json!({"id": "orders", "operator": "generate", "parallelism": 2, "params": {
         "rows": 2000, "batch_rows": 50,
         "columns": [{"name": "k", "expr": "i % 30"}, {"name": "x", "expr": "i"}]}});
     let items = json!({"id": "items", "operator": "generate", "parallelism": 2, "params": {
         "rows": 600, "batch_rows": 20,
-        "columns": [{"name": "rk", "expr": "(i * 7) % 25"}, {"name": "y", "expr": "i % 4"}]}});
+        "columns": [{"name": "rk", "expr": right_key}, {"name": "y", "expr": "i % 4"}]}});
     let per_key = json!({"id": "per_key", "operator": "aggregate", "parallelism": 2, "params": {
         "group_by": ["rk"], "aggregates": [{"name": "n", "function": "count"}]}});
-    let (right, kind) = if right_changelog {
-        ("per_key", "left")
-    } else {
-        ("items", "inner")
-    };
+    let right = if right_changelog { "per_key" } else { "items" };
     let j = json!({"id": "j", "operator": "hash_join", "parallelism": 2, "params": {
         "left": "orders", "right": right, "left_keys": ["k"], "right_keys": ["rk"], "kind": kind}});
     let out = json!({"id": "out", "operator": "collect", "params": {"limit": 1000000}});
@@ -319,4 +336,26 @@ async fn streaming_regular_joins_end_equal_to_the_batch_job() {
         );
         assert!(table == expected, "right changelog: {right_changelog}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streaming_full_join_ends_equal_to_the_batch_job_and_keeps_both_sides() {
+    // Orders have keys 0..30, the counts (a changelog in streaming) keys
+    // 10..35: orders of keys below 10 have no count, counts of keys from
+    // 30 no order.
+    let right_key = "(i * 7) % 25 + 10";
+    let streaming = joined_as("streaming", true, "full", right_key);
+    let table = applied(&collected(&streaming, "full-s").await).0;
+    let batch = joined_as("batch", true, "full", right_key);
+    let expected = sorted(rows(&collected(&batch, "full-b").await));
+    assert!(
+        table == expected,
+        "{} rows, want {}",
+        table.len(),
+        expected.len()
+    );
+    let padded = |column: usize| expected.iter().filter(|r| r[column] == Value::Null).count();
+    let unmatched_orders = (0..2000).filter(|i| i % 30 < 10).count();
+    assert_eq!(padded(2), unmatched_orders, "orders of keys 0..10");
+    assert_eq!(padded(0), 5, "counts of keys 30..35");
 }

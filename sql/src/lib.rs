@@ -14,9 +14,8 @@
 //! - every error is a [`SqlError`] with its kind, a message naming what
 //!   was wrong, and the line and column it is at.
 //!
-//! Known limits: no `FULL OUTER JOIN` outside window joins, no `OVER`
-//! windows but `ROW_NUMBER()` for a window top-N (and, in batch mode, a
-//! top-N per key); `ORDER BY` names output columns; a global aggregate
+//! Known limits: no `OVER` windows but `ROW_NUMBER()` (a window top-N,
+//! a top-N per key, deduplication); `ORDER BY` names output columns; a global aggregate
 //! (no `GROUP BY`) runs at one subtask (see docs/architecture.md).
 
 pub mod error;

@@ -4,6 +4,11 @@
 //! wait upstream under backpressure instead of in this operator's memory.
 //! That is a batch job's; a streaming one's is a [`RegularJoin`].
 //!
+//! A full outer join also marks which build rows matched, and once the
+//! probe side ends emits every build row that never did, the left side
+//! null. So it must see every probe row: its build side is hashed, never
+//! broadcast (each broadcast copy would emit the unmatched rows again).
+//!
 //! Null keys never match (SQL). The build side must fit its memory
 //! budget: over it, the join fails with a message saying so, rather than
 //! spilling (a grace hash join is future work).
@@ -35,6 +40,20 @@ pub enum JoinKind {
     Inner,
     /// Every left row, with nulls where nothing matches.
     Left,
+    /// Every row of both sides, with nulls where nothing matches.
+    Full,
+}
+
+impl JoinKind {
+    /// Whether every left row appears, matched or not.
+    pub fn keeps_left(self) -> bool {
+        matches!(self, Self::Left | Self::Full)
+    }
+
+    /// Whether every right row appears, matched or not.
+    pub fn keeps_right(self) -> bool {
+        self == Self::Full
+    }
 }
 
 /// `hash_join`: builds a hash table of the right input, probes it with
@@ -50,7 +69,7 @@ pub struct JoinParams {
     pub left_keys: Vec<String>,
     /// Right key columns, pairwise with `left_keys`.
     pub right_keys: Vec<String>,
-    /// Inner or left.
+    /// Inner, left or full.
     #[serde(default = "inner")]
     pub kind: JoinKind,
     /// Bytes the build side may take; over it the join fails clearly.
@@ -76,6 +95,8 @@ pub struct HashJoin {
     build: Vec<Batch>,
     build_bytes: u64,
     table: HashMap<Box<[u8]>, Vec<(u32, u32)>>,
+    /// Per build batch, which rows matched a probe row (full joins only).
+    matched: Vec<Vec<bool>>,
     buffer: Vec<u8>,
 }
 
@@ -110,6 +131,7 @@ impl HashJoin {
             build: Vec::new(),
             build_bytes: 0,
             table: HashMap::new(),
+            matched: Vec::new(),
             buffer: Vec::new(),
         })
     }
@@ -141,6 +163,9 @@ impl HashJoin {
             } as u64)
             .sum::<u64>();
         drop(columns);
+        if self.kind.keeps_right() {
+            self.matched.push(vec![false; batch.num_rows()]);
+        }
         self.build.push(batch);
         if let Some(budget) = self.budget.filter(|b| self.build_bytes > *b) {
             return Err(OperatorError::OverBudget {
@@ -173,9 +198,12 @@ impl HashJoin {
                     for &hit in hits {
                         left_rows.push(row as u32);
                         matches.push(Some(hit));
+                        if let Some(seen) = self.matched.get_mut(hit.0 as usize) {
+                            seen[hit.1 as usize] = true;
+                        }
                     }
                 }
-                None if self.kind == JoinKind::Left => {
+                None if self.kind.keeps_left() => {
                     left_rows.push(row as u32);
                     matches.push(None);
                 }
@@ -193,6 +221,34 @@ impl HashJoin {
             columns.push(gather(field, &sources, c, &matches)?);
         }
         out.emit(Batch::new(self.output.clone(), left_rows.len(), columns)?)
+    }
+
+    /// A full join's build rows that no probe row matched, the left side
+    /// null.
+    fn unmatched(&mut self, out: &mut dyn Emit) -> Result<(), OperatorError> {
+        let left_width = self.output.fields.len() - self.right_schema.fields.len();
+        for (batch, seen) in self.build.iter().zip(&self.matched) {
+            let rows: Vec<u32> = (0..seen.len() as u32)
+                .filter(|&r| !seen[r as usize])
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let mut columns: Vec<Column> = self.output.fields[..left_width]
+                .iter()
+                .map(|field| {
+                    let mut nulls = ColumnBuilder::new(field.clone(), rows.len());
+                    for _ in &rows {
+                        nulls.push_null()?;
+                    }
+                    Ok(nulls.finish())
+                })
+                .collect::<Result<_, BatchError>>()?;
+            columns.extend(views(batch).iter().map(|c| take(c, &rows)));
+            out.emit(Batch::new(self.output.clone(), rows.len(), columns)?)?;
+        }
+        self.matched.clear();
+        Ok(())
     }
 }
 
@@ -214,6 +270,13 @@ impl Operator for HashJoin {
                 "hash_join has no input {other}"
             ))),
         }
+    }
+
+    fn end_input(&mut self, input: usize, out: &mut dyn Emit) -> Result<(), OperatorError> {
+        if input == PROBE && self.kind.keeps_right() {
+            return self.unmatched(out);
+        }
+        Ok(())
     }
 
     fn close(&mut self) -> Result<(), OperatorError> {
@@ -357,19 +420,19 @@ impl OperatorDefinition for HashJoinDefinition {
     ) -> Result<Schema, SpecError> {
         let (left, right) = sides(context, inputs)?;
         check_keys(context, left, right, &join.left_keys, &join.right_keys)?;
-        let fields = joined_fields(left, right, false, join.kind == JoinKind::Left);
+        let fields = joined_fields(left, right, join.kind.keeps_right(), join.kind.keeps_left());
         context.unique(Schema::new(fields))
     }
 
     /// In a streaming job ([`RegularJoin`]) it takes changelogs, and emits
-    /// one when an input is one or it is a left join (a later match
+    /// one when an input is one or it is an outer join (a later match
     /// replaces a padded row).
     fn changelog(&self, join: &JoinParams, context: &SchemaContext<'_>) -> Result<bool, String> {
         if !context.streaming() {
             // A batch job has no changelogs; nothing to take or emit.
             return Ok(false);
         }
-        Ok(context.any_changelog_input() || join.kind == JoinKind::Left)
+        Ok(context.any_changelog_input() || join.kind != JoinKind::Inner)
     }
 
     fn state(&self, join: &JoinParams, inputs: &[Schema]) -> Option<OperatorState> {

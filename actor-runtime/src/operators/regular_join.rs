@@ -4,18 +4,20 @@
 //! the join key, and handles each row as it comes: a row joins the other
 //! side's rows with its key, and its output goes out at once.
 //!
-//! Its output, per input row (`l` left, `r` right, `∅` a null-padded right
+//! Its output, per input row (`l` left, `r` right, `∅` a null-padded
 //! side):
 //! - an insert (`+I`/`+U`) emits `+I` of each joined pair it makes; a
 //!   retraction (`-U`/`-D`) emits `-D` of each pair it made, so applied in
 //!   order the output is always the join of the net rows;
-//! - in a left join, a left row with no match emits `+I (l, ∅)` (and its
-//!   retraction `-D (l, ∅)`); the first right row to match `l` replaces
+//! - on a side the join keeps whole (the left of a left join, both of a
+//!   full one), a row with no match emits `+I (l, ∅)` (and its retraction
+//!   `-D (l, ∅)`); the first row of the other side to match `l` replaces
 //!   that row: `-U (l, ∅)` then `+U (l, r)`; the last match to leave puts
-//!   it back: `-U (l, r)` then `+U (l, ∅)`.
+//!   it back: `-U (l, r)` then `+U (l, ∅)` — and the same, mirrored, for
+//!   the right side of a full join.
 //!
-//! Null keys never match (SQL): such a right row changes nothing, such a
-//! left row of a left join is padded at once and not held. A retraction
+//! Null keys never match (SQL): such a row of a side kept whole is padded
+//! at once and not held; on another side it changes nothing. A retraction
 //! of a row it does not hold is an error, not a silent skip.
 //!
 //! Limits: both sides are held in memory (no spilling), within the join's
@@ -55,16 +57,17 @@ struct Bucket {
     total: usize,
 }
 
-/// One output row: a left row, its right match or padding, and its kind.
-type Change = (RowKind, Arc<[Value]>, Option<Arc<[Value]>>);
+/// One output row: its kind, and its left and right rows (`None`: padded
+/// with nulls).
+type Change = (RowKind, Option<Arc<[Value]>>, Option<Arc<[Value]>>);
 
 /// `hash_join` in a streaming job (see the module docs).
 pub struct RegularJoin {
     kind: JoinKind,
     keys: [Vec<usize>; 2],
     output: Schema,
-    /// Columns of the right input (nulls in a padded row).
-    right_width: usize,
+    /// Columns of each input (nulls in a padded row).
+    widths: [usize; 2],
     budget: u64,
     sides: [HashMap<Box<[u8]>, Bucket>; 2],
     bytes: u64,
@@ -89,7 +92,7 @@ impl RegularJoin {
                 indexes(&params.right_keys, right)?,
             ],
             output: output.clone(),
-            right_width: right.fields.len(),
+            widths: [left.fields.len(), right.fields.len()],
             budget,
             sides: [HashMap::new(), HashMap::new()],
             bytes: 0,
@@ -160,6 +163,15 @@ impl RegularJoin {
         self.sides[side].get(&self.key[..]).map_or(0, |b| b.total)
     }
 
+    /// Whether the join keeps every row of `side`, matched or not.
+    fn keeps(&self, side: usize) -> bool {
+        if side == LEFT {
+            self.kind.keeps_left()
+        } else {
+            self.kind.keeps_right()
+        }
+    }
+
     /// Handles row `row` of input `input`, appending what it changes.
     fn row(
         &mut self,
@@ -175,11 +187,19 @@ impl RegularJoin {
         } else {
             RowKind::Insert
         };
+        // `values` on its own side, `other` (or padding) on the other.
+        let placed = |kind, other: Option<Arc<[Value]>>| -> Change {
+            if input == LEFT {
+                (kind, Some(values.clone()), other)
+            } else {
+                (kind, other, Some(values.clone()))
+            }
+        };
         let key_columns: Vec<_> = self.keys[input].iter().map(|&k| &rows.columns[k]).collect();
         if key_columns.iter().any(|c| c.is_null(row)) {
-            // Matches nothing, ever: only a left join's padded row shows it.
-            if input == LEFT && self.kind == JoinKind::Left {
-                changes.push((pair, values, None));
+            // Matches nothing, ever: only a side kept whole shows it.
+            if self.keeps(input) {
+                changes.push(placed(pair, None));
             }
             return Ok(());
         }
@@ -195,33 +215,34 @@ impl RegularJoin {
         } else {
             self.hold(input, &values);
         }
-        let other = self.matches(1 - input);
-        if input == LEFT {
-            if other.is_empty() && self.kind == JoinKind::Left {
-                changes.push((pair, values.clone(), None));
-            }
-            for right in other {
-                changes.push((pair, values.clone(), Some(right)));
-            }
-            return Ok(());
+        let other = 1 - input;
+        let matches = self.matches(other);
+        if matches.is_empty() && self.keeps(input) {
+            changes.push(placed(pair, None));
         }
-        // A right row: in a left join, the first match of a left row
-        // replaces its padded row, and the last one to go restores it.
-        let now = self.held(RIGHT);
-        let padding_changes = self.kind == JoinKind::Left && now == usize::from(!retract);
-        for left in other {
-            let joined = Some(values.clone());
-            match (padding_changes, retract) {
-                (false, _) => changes.push((pair, left, joined)),
-                (true, false) => {
-                    changes.push((RowKind::UpdateBefore, left.clone(), None));
-                    changes.push((RowKind::UpdateAfter, left, joined));
+        // The first match of a row on a side kept whole replaces its
+        // padded row, and the last one to go restores it.
+        let now = self.held(input);
+        let padding_changes = self.keeps(other) && now == usize::from(!retract);
+        for matched in matches {
+            let (before, after) = match (padding_changes, retract) {
+                (false, _) => {
+                    changes.push(placed(pair, Some(matched)));
+                    continue;
                 }
-                (true, true) => {
-                    changes.push((RowKind::UpdateBefore, left.clone(), joined));
-                    changes.push((RowKind::UpdateAfter, left, None));
-                }
-            }
+                (true, false) => (None, Some(matched.clone())),
+                (true, true) => (Some(matched.clone()), None),
+            };
+            let mut change = |kind, joined: Option<Arc<[Value]>>| {
+                let (ours, theirs) = (joined.map(|_| values.clone()), Some(matched.clone()));
+                changes.push(if input == LEFT {
+                    (kind, ours, theirs)
+                } else {
+                    (kind, theirs, ours)
+                });
+            };
+            change(RowKind::UpdateBefore, before);
+            change(RowKind::UpdateAfter, after);
         }
         Ok(())
     }
@@ -229,14 +250,17 @@ impl RegularJoin {
     /// `changes` as output batches: kinds only when some row is not an
     /// insert, so an inner join of growing inputs emits plain rows.
     fn emit(&self, changes: &[Change], out: &mut dyn Emit) -> Result<(), OperatorError> {
-        let padding = vec![Value::Null; self.right_width];
+        let padding = [
+            vec![Value::Null; self.widths[LEFT]],
+            vec![Value::Null; self.widths[RIGHT]],
+        ];
         for chunk in changes.chunks(OUTPUT_ROWS) {
             let mut builder = BatchBuilder::new(self.output.clone(), chunk.len());
             let mut row = Vec::with_capacity(self.output.fields.len());
             for (_, left, right) in chunk {
                 row.clear();
-                row.extend_from_slice(left);
-                row.extend_from_slice(right.as_deref().unwrap_or(&padding));
+                row.extend_from_slice(left.as_deref().unwrap_or(&padding[LEFT]));
+                row.extend_from_slice(right.as_deref().unwrap_or(&padding[RIGHT]));
                 builder.push_row(&row)?;
             }
             let kinds: Vec<RowKind> = chunk.iter().map(|(kind, _, _)| *kind).collect();

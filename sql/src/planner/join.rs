@@ -2,8 +2,9 @@
 //! keys (an expression key is computed first, chained into that side's
 //! task), other conditions of an inner join a filter after it. A right
 //! join is a left join with the sides swapped and its columns put back
-//! in order; a column that both sides name is renamed on the right, so
-//! `a.id` and `b.id` both survive.
+//! in order; a full join is `hash_join`'s own (its build side never
+//! broadcast). A column that both sides name is renamed on the right,
+//! so `a.id` and `b.id` both survive.
 
 use faro_runtime::spec::Partitioning;
 use serde_json::json;
@@ -24,6 +25,7 @@ enum Kind {
     Inner,
     Left,
     Right,
+    Full,
 }
 
 impl Planner<'_> {
@@ -40,7 +42,7 @@ impl Planner<'_> {
             J::Join(c) | J::Inner(c) => (Kind::Inner, c),
             J::Left(c) | J::LeftOuter(c) => (Kind::Left, c),
             J::Right(c) | J::RightOuter(c) => (Kind::Right, c),
-            J::FullOuter(_) => return Err(SqlError::unsupported(span, "FULL OUTER JOIN")),
+            J::FullOuter(c) => (Kind::Full, c),
             J::CrossJoin(_) => {
                 return Err(SqlError::unsupported(
                     span,
@@ -85,9 +87,9 @@ impl Planner<'_> {
             // join (pushed down), where the join lets it: any side of an
             // inner join, the side an outer join does not keep whole.
             let over = |scope: &Scope| Resolver::plain(scope, "ON").render(conjunct).is_ok();
-            if over(&left.scope) && kind != Kind::Left {
+            if over(&left.scope) && matches!(kind, Kind::Inner | Kind::Right) {
                 left = self.condition(left, conjunct, "ON")?;
-            } else if over(&right.scope) && kind != Kind::Right {
+            } else if over(&right.scope) && matches!(kind, Kind::Inner | Kind::Left) {
                 right = self.condition(right, conjunct, "ON")?;
             } else {
                 residual.push(conjunct);
@@ -122,17 +124,17 @@ impl Planner<'_> {
             }
         }
         let joined = match kind {
-            Kind::Inner | Kind::Left => self.hash_join(
-                &left,
-                &right,
-                &left_names,
-                &right_names,
-                kind == Kind::Left,
-                span,
-            )?,
+            Kind::Inner | Kind::Left | Kind::Full => {
+                let kind = match kind {
+                    Kind::Inner => "inner",
+                    Kind::Left => "left",
+                    _ => "full",
+                };
+                self.hash_join(&left, &right, &left_names, &right_names, kind, span)?
+            }
             Kind::Right => {
                 let swapped =
-                    self.hash_join(&right, &left, &right_names, &left_names, true, span)?;
+                    self.hash_join(&right, &left, &right_names, &left_names, "left", span)?;
                 // Back in SQL's order: the left's columns first.
                 let n = right.scope.columns.len();
                 let order: Vec<usize> = (n..swapped.scope.columns.len()).chain(0..n).collect();
@@ -230,12 +232,14 @@ impl Planner<'_> {
         build: &Relation,
         probe_keys: &[String],
         build_keys: &[String],
-        left_outer: bool,
+        kind: &str,
         span: Span,
     ) -> Result<Relation, SqlError> {
         // A small bounded build side is sent whole to every probe subtask,
-        // and the probe side is not shuffled at all.
+        // and the probe side is not shuffled at all — unless the join keeps
+        // unmatched build rows, which every copy would then emit.
         let broadcast = !self.graph.streaming()
+            && kind != "full"
             && build
                 .rows
                 .is_some_and(|rows| rows <= self.settings.broadcast_rows);
@@ -255,7 +259,7 @@ impl Planner<'_> {
         let params = json!({
             "left": probe.vertex, "right": build.vertex,
             "left_keys": probe_keys, "right_keys": build_keys,
-            "kind": if left_outer { "left" } else { "inner" },
+            "kind": kind,
         });
         let inputs = [
             Input {

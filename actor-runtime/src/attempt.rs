@@ -315,6 +315,7 @@ mod tests {
                 rows_out: 2,
                 bytes_in: 56,
                 bytes_out: 40,
+                rows_sunk: 3,
                 collect_truncated: true,
             },
             collected: vec![batch(), batch()],
@@ -322,6 +323,7 @@ mod tests {
         let decoded = decode_outcome(&encode_outcome(&Ok(done))).unwrap().unwrap();
         assert_eq!(decoded.report.rows_in, 7);
         assert_eq!(decoded.report.bytes_out, 40);
+        assert_eq!(decoded.report.rows_sunk, 3);
         assert!(decoded.report.collect_truncated);
         assert_eq!(decoded.collected, vec![batch(), batch()]);
         let failed =

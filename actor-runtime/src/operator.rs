@@ -351,6 +351,13 @@ pub trait Operator: Send {
         0
     }
 
+    /// Rows a sink has taken so far (written, sent or discarded); the
+    /// task reports the chain's total as its `rows_sunk`. Operators that
+    /// are not sinks take none.
+    fn rows_sunk(&self) -> u64 {
+        0
+    }
+
     /// Bytes of state held in memory now (open windows, groups, buffered
     /// rows); the task's chain reports the sum as `faro_task_state_bytes`.
     /// Approximate, as the operator's memory budget counts it.

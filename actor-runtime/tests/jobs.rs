@@ -108,6 +108,25 @@ async fn a_job_on_one_worker_with_local_exchanges() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_chained_behind_its_source_reports_the_rows_it_took() {
+    // Source, filter and sink in one chain: the task's rows in and out
+    // say nothing of what reached the sink; `rows_sunk` does.
+    let job = r#"{"name": "sunk", "vertices": [
+        {"id": "gen", "operator": "generate", "parallelism": 2,
+         "params": {"rows": 1000, "columns": [{"name": "k", "expr": "i"}]}},
+        {"id": "odd", "operator": "filter", "parallelism": 2, "params": {"predicate": "k % 2 = 1"}},
+        {"id": "out", "operator": "blackhole", "parallelism": 2}],
+      "edges": [{"from": "gen", "to": "odd", "partitioning": "forward"},
+                {"from": "odd", "to": "out", "partitioning": "forward"}]}"#;
+    let worker = Worker::start(2, None).unwrap();
+    let output = run_job(&spec(job), &[&worker], &env("job-sunk", None))
+        .await
+        .unwrap();
+    let sunk: u64 = output.reports.iter().map(|r| r.rows_sunk).sum();
+    assert_eq!(sunk, 500, "{:?}", output.reports);
+}
+
 struct Cluster {
     tls: TlsConfig,
     _node: Endpoint,

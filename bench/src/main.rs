@@ -4,6 +4,7 @@
 mod batch;
 mod checkpoint;
 mod nexmark;
+mod nexmark_queries;
 mod rusage;
 mod shuffle;
 mod sort;
@@ -29,6 +30,9 @@ enum Command {
     /// Full against incremental checkpoints of a continuous aggregate
     /// over millions of keys: snapshot, write and restore.
     Checkpoint(checkpoint::CheckpointArgs),
+    /// One Nexmark query of `bench/nexmark` on a fresh embedded cluster:
+    /// events/s, CPU seconds, output rows, peak RSS, as a JSON line.
+    Nexmark(nexmark_queries::NexmarkArgs),
     /// Push, commit, fetch and verify against running shuffle nodes.
     Shuffle(shuffle::ShuffleArgs),
     /// Write a throw-away TLS identity (cert.pem, key.pem, ca.pem) and a
@@ -56,6 +60,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Batch(args) => batch::run(&args),
         Command::Checkpoint(args) => checkpoint::run(&args),
+        Command::Nexmark(args) => nexmark_queries::run(&args),
         Command::Shuffle(args) => shuffle::run(&args),
         Command::Sort(args) => sort::run(&args),
         Command::SqlPlanning(args) => sql_planning::run(&args),

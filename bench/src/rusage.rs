@@ -1,5 +1,6 @@
 //! CPU time of this process (`getrusage(RUSAGE_SELF)`, user + system, all
-//! threads) and a meter pairing it with wall-clock time.
+//! threads), a meter pairing it with wall-clock time, and the process's
+//! peak resident memory.
 
 use std::time::{Duration, Instant};
 
@@ -7,6 +8,11 @@ use anyhow::Result;
 
 /// User plus system CPU time consumed so far by every thread of this process.
 pub fn process_cpu() -> Result<Duration> {
+    let usage = usage()?;
+    Ok(timeval(usage.ru_utime) + timeval(usage.ru_stime))
+}
+
+fn usage() -> Result<libc::rusage> {
     // SAFETY: `rusage` is plain old data, for which all-zero bytes are valid.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `usage` is a valid, writable `rusage` for the call's duration.
@@ -14,7 +20,13 @@ pub fn process_cpu() -> Result<Duration> {
     if rc != 0 {
         return Err(std::io::Error::last_os_error().into());
     }
-    Ok(timeval(usage.ru_utime) + timeval(usage.ru_stime))
+    Ok(usage)
+}
+
+/// The most memory this process has held resident so far, in bytes.
+pub fn peak_rss_bytes() -> Result<u64> {
+    // Linux reports it in kibibytes.
+    Ok(usage()?.ru_maxrss.max(0) as u64 * 1024)
 }
 
 fn timeval(tv: libc::timeval) -> Duration {

@@ -13,7 +13,7 @@
 //! | `hash(a, …)` | anything → non-negative i64, the same in every process |
 //! | `random()` | f64 in [0, 1), seeded, by row position |
 //! | `random_int(lo, hi)` | i64 in [lo, hi), seeded, by row position |
-//! | `replace ltrim rtrim lpad rpad strpos left right reverse initcap split_index` | see [`super::text`] |
+//! | `replace ltrim rtrim lpad rpad strpos left right reverse initcap split_index regexp_extract regexp_replace` | see [`super::text`] |
 //! | `year quarter month day hour minute second millisecond dayofweek dayofyear`, `date_format(ts, pattern)`, `add_millis(ts, n)` | see [`super::temporal`] |
 
 use std::borrow::Cow;

@@ -27,6 +27,7 @@ pub mod eval;
 pub mod functions;
 pub mod in_set;
 mod like;
+pub mod regex;
 pub mod temporal;
 pub mod text;
 pub mod types;

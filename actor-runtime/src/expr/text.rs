@@ -1,7 +1,9 @@
 //! The string functions beyond the basic ones, as Flink and Spark users
 //! write them: `replace`, `ltrim`/`rtrim`, `lpad`/`rpad`, `strpos`
 //! (`POSITION(sub IN s)`), `left`/`right`, `reverse`, `initcap`,
-//! `split_index`. Positions and lengths count characters; a result that
+//! `split_index`, and `regexp_extract`/`regexp_replace` (whose patterns
+//! [`super::regex`] compiles). Positions and lengths count characters; a
+//! result that
 //! grows past [`MAX_GROWTH_BYTES`] beyond twice its input is an error,
 //! not an allocation.
 
@@ -39,6 +41,10 @@ pub enum TextFunction {
     Initcap,
     /// `split_index(s, separator, index)`
     SplitIndex,
+    /// `regexp_extract(s, pattern, group)`
+    RegexpExtract,
+    /// `regexp_replace(s, pattern, replacement)`
+    RegexpReplace,
 }
 
 impl TextFunction {
@@ -56,6 +62,8 @@ impl TextFunction {
             ("reverse", 1) => Self::Reverse,
             ("initcap", 1) => Self::Initcap,
             ("split_index", 3) => Self::SplitIndex,
+            ("regexp_extract", 3) => Self::RegexpExtract,
+            ("regexp_replace", 3) => Self::RegexpReplace,
             _ => return None,
         })
     }
@@ -65,12 +73,12 @@ impl TextFunction {
     pub fn signature(self) -> (&'static [Ty], Ty, bool) {
         use Ty::{Int64 as I, Utf8 as T};
         match self {
-            Self::Replace => (&[T, T, T], T, false),
+            Self::Replace | Self::RegexpReplace => (&[T, T, T], T, false),
             Self::Ltrim | Self::Rtrim | Self::Reverse | Self::Initcap => (&[T], T, false),
             Self::Lpad | Self::Rpad => (&[T, I, T], T, false),
             Self::Strpos => (&[T, T], I, false),
             Self::Left | Self::Right => (&[T, I], T, false),
-            Self::SplitIndex => (&[T, T, I], T, true),
+            Self::SplitIndex | Self::RegexpExtract => (&[T, T, I], T, true),
         }
     }
 
@@ -94,6 +102,12 @@ impl TextFunction {
             (Self::SplitIndex, [S::Utf8(s), S::Utf8(sep), S::Int64(i)]) => {
                 split_index(s, sep, *i).map_or(S::Null, S::Utf8)
             }
+            (Self::RegexpExtract, [S::Utf8(s), S::Utf8(pattern), S::Int64(group)]) => {
+                super::regex::extract(s, pattern, *group)?.map_or(S::Null, S::Utf8)
+            }
+            (Self::RegexpReplace, [S::Utf8(s), S::Utf8(pattern), S::Utf8(to)]) => {
+                text(super::regex::replace_all(s, pattern, to)?)
+            }
             _ => S::Null,
         })
     }
@@ -101,7 +115,7 @@ impl TextFunction {
 
 /// Refuses a result of `bytes` bytes from an input of `input` bytes if
 /// it grows more than [`MAX_GROWTH_BYTES`] beyond twice the input.
-fn bounded(function: &str, input: usize, bytes: usize) -> Result<(), String> {
+pub(super) fn bounded(function: &str, input: usize, bytes: usize) -> Result<(), String> {
     let limit = input.saturating_mul(2).saturating_add(MAX_GROWTH_BYTES);
     if bytes > limit {
         return Err(format!(

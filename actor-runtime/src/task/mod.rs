@@ -94,6 +94,10 @@ pub struct TaskReport {
     /// Bytes it shipped downstream.
     #[serde(default)]
     pub bytes_out: u64,
+    /// Rows its chain's sink took (see
+    /// [`crate::operator::Operator::rows_sunk`]).
+    #[serde(default)]
+    pub rows_sunk: u64,
     /// Whether its `collect` sink dropped rows beyond what the job's
     /// runner keeps.
     #[serde(default)]

@@ -161,6 +161,7 @@ impl Running {
         }
         let state: u64 = self.operators.iter().map(|op| op.state_bytes()).sum();
         self.metrics.set_state_bytes(state as usize);
+        self.report.rows_sunk = self.operators.iter().map(|op| op.rows_sunk()).sum();
     }
 
     pub(super) async fn ship(&mut self, batches: Vec<Batch>) -> Result<(), TaskError> {

@@ -45,8 +45,10 @@ impl Planner<'_> {
         items.remove(ranking.item);
         let mut columns = self.select_list(&relation, &items, &[])?;
         let visible = columns.len();
-        // Columns the ranking reads but the select list leaves out ride
-        // along, hidden, and go after the ranking.
+        // Where each column the ranking reads is among the projected
+        // columns (resolved in the ranked rows, as SQL's OVER clause reads
+        // them): selected, or riding along hidden after the select list.
+        let mut positions = Vec::new();
         let over = ranking
             .window
             .partition_by
@@ -56,34 +58,36 @@ impl Planner<'_> {
             let parts = match expr {
                 sql::Expr::Identifier(i) => vec![i.clone()],
                 sql::Expr::CompoundIdentifier(p) => p.clone(),
-                _ => continue,
+                other => {
+                    return Err(SqlError::unsupported(
+                        other.span(),
+                        format!("ranking by the expression {other} (select it as a column)"),
+                    ))
+                }
             };
-            let Some(name) = parts.last() else { continue };
-            let selected = columns[..visible]
-                .iter()
-                .any(|c| c.name.eq_ignore_ascii_case(&name.value));
-            if selected {
-                continue;
-            }
-            let column = relation.scope.resolve(&parts)?;
-            if !columns
-                .iter()
-                .any(|c| c.expr == quote(&column.internal) && c.name == column.name)
-            {
-                columns.push(Projected {
-                    name: column.name.clone(),
-                    qualifier: column.qualifier.clone(),
-                    expr: quote(&column.internal),
-                });
-            }
+            let reference = quote(&relation.scope.resolve(&parts)?.internal);
+            let position = match columns.iter().position(|c| c.expr == reference) {
+                Some(position) => position,
+                None => {
+                    let column = relation.scope.resolve(&parts)?;
+                    columns.push(Projected {
+                        name: column.name.clone(),
+                        qualifier: column.qualifier.clone(),
+                        expr: reference,
+                    });
+                    columns.len() - 1
+                }
+            };
+            positions.push(position);
         }
+        let (partition_at, order_at) = positions.split_at(ranking.window.partition_by.len());
         let hidden = columns.len() - visible;
         let projected = self.project_columns(&relation, &columns, inner.span())?;
         // The operator finds each row's window by these two names.
         let mut partition = Vec::new();
         let mut bounds = [None, None];
-        for expr in &ranking.window.partition_by {
-            let column = plain(expr, &projected)?;
+        for &at in partition_at {
+            let column = &projected.scope.columns[at];
             match column.name.to_lowercase().as_str() {
                 "window_start" => bounds[0] = Some(column.internal.clone()),
                 "window_end" => bounds[1] = Some(column.internal.clone()),
@@ -92,7 +96,9 @@ impl Planner<'_> {
         }
         let renamed = match bounds {
             [Some(start), Some(end)] => self.bounds_named(&projected, &start, &end, span)?,
-            [None, None] => return self.top_n_per_key(ranking, &projected, partition, visible),
+            [None, None] => {
+                return self.top_n_per_key(ranking, &projected, partition, order_at, visible)
+            }
             _ => {
                 return Err(SqlError::unsupported(
                     span,
@@ -100,7 +106,7 @@ impl Planner<'_> {
                 ))
             }
         };
-        let order = order_keys(ranking, &renamed)?;
+        let order = order_keys(ranking, &renamed, order_at)?;
         let taken: Vec<&str> = renamed.scope.internal_names().collect();
         let rank = fresh_name(&ranking.name, taken.into_iter());
         let params =
@@ -155,10 +161,11 @@ impl Planner<'_> {
         ranking: &Ranking<'_>,
         projected: &Relation,
         partition: Vec<String>,
+        order_at: &[usize],
         visible: usize,
     ) -> Result<Relation, SqlError> {
         let span = ranking.span;
-        let keys = order_keys(ranking, projected)?;
+        let keys = order_keys(ranking, projected, order_at)?;
         let rank = ranking.numbered.then(|| {
             let taken: Vec<&str> = projected.scope.internal_names().collect();
             fresh_name(&ranking.name, taken.into_iter())
@@ -275,38 +282,27 @@ impl Planner<'_> {
     }
 }
 
-/// The ranking's `ORDER BY` as sort keys over `relation`'s columns.
+/// The ranking's `ORDER BY` as sort keys over `relation`'s columns, the
+/// `i`-th key being the column at `at[i]`.
 fn order_keys(
     ranking: &Ranking<'_>,
     relation: &Relation,
+    at: &[usize],
 ) -> Result<Vec<serde_json::Value>, SqlError> {
-    let keys: Vec<serde_json::Value> = ranking
-        .window
-        .order_by
-        .iter()
-        .map(|item| {
-            let column = plain(&item.expr, relation)?;
-            let descending = matches!(item.options.sort, Some(sql::OrderBySort::Desc));
-            Ok(json!({"column": column.internal, "descending": descending}))
-        })
-        .collect::<Result<_, SqlError>>()?;
-    if keys.is_empty() {
+    if at.is_empty() {
         return Err(SqlError::invalid(
             ranking.span,
             "ROW_NUMBER() needs ORDER BY in its OVER clause",
         ));
     }
-    Ok(keys)
-}
-
-/// The column `expr` names in `relation`, which it must be.
-fn plain<'r>(expr: &sql::Expr, relation: &'r Relation) -> Result<&'r ColumnRef, SqlError> {
-    match expr {
-        sql::Expr::Identifier(i) => relation.scope.resolve(std::slice::from_ref(i)),
-        sql::Expr::CompoundIdentifier(parts) => relation.scope.resolve(parts),
-        other => Err(SqlError::unsupported(
-            other.span(),
-            format!("ranking by the expression {other} (select it as a column)"),
-        )),
-    }
+    Ok(ranking
+        .window
+        .order_by
+        .iter()
+        .zip(at)
+        .map(|(item, &at)| {
+            let descending = matches!(item.options.sort, Some(sql::OrderBySort::Desc));
+            json!({"column": relation.scope.columns[at].internal, "descending": descending})
+        })
+        .collect())
 }

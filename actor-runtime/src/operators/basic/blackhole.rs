@@ -23,6 +23,10 @@ impl Operator for Blackhole {
         self.rows += rows.rows as u64;
         Ok(())
     }
+
+    fn rows_sunk(&self) -> u64 {
+        self.rows
+    }
 }
 
 /// The catalogue's `blackhole`.

@@ -4,6 +4,7 @@
 mod batch;
 mod checkpoint;
 mod nexmark;
+mod nexmark_gen;
 mod nexmark_queries;
 mod rusage;
 mod shuffle;
@@ -30,6 +31,10 @@ enum Command {
     /// Full against incremental checkpoints of a continuous aggregate
     /// over millions of keys: snapshot, write and restore.
     Checkpoint(checkpoint::CheckpointArgs),
+    /// The Nexmark events Faro's `nexmark` source generates, as JSON
+    /// lines in the suite's nested person/auction/bid shape, for other
+    /// engines to read the same input.
+    NexmarkGen(nexmark_gen::NexmarkGenArgs),
     /// One Nexmark query of `bench/nexmark` on a fresh embedded cluster:
     /// events/s, CPU seconds, output rows, peak RSS, as a JSON line.
     Nexmark(nexmark_queries::NexmarkArgs),
@@ -61,6 +66,7 @@ fn main() -> anyhow::Result<()> {
         Command::Batch(args) => batch::run(&args),
         Command::Checkpoint(args) => checkpoint::run(&args),
         Command::Nexmark(args) => nexmark_queries::run(&args),
+        Command::NexmarkGen(args) => nexmark_gen::run(&args),
         Command::Shuffle(args) => shuffle::run(&args),
         Command::Sort(args) => sort::run(&args),
         Command::SqlPlanning(args) => sql_planning::run(&args),

@@ -122,7 +122,11 @@ fn detail(operator: &str, params: &serde_json::Value) -> String {
                 })
                 .unwrap_or_default();
             let window = if operator == "window" {
-                format!(" window {} on {}", text("window"), text("time"))
+                let clock = match params.get("processing_time") {
+                    Some(serde_json::Value::Bool(true)) => "the wall clock".to_string(),
+                    _ => text("time"),
+                };
+                format!(" window {} on {clock}", text("window"))
             } else {
                 String::new()
             };

@@ -30,6 +30,10 @@ pub struct Relation {
     /// The internal name of its event-time column, when its source
     /// declares a watermark and the column reaches it unchanged.
     pub time: Option<String>,
+    /// The internal name of its processing-time column (computed by
+    /// `PROCTIME()` and reaching it unchanged): a window over it runs by
+    /// the wall clock.
+    pub proctime: Option<String>,
     /// Rows it will have, when the source says (bounded generators).
     pub rows: Option<u64>,
 }

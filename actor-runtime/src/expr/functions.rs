@@ -13,6 +13,7 @@
 //! | `hash(a, …)` | anything → non-negative i64, the same in every process |
 //! | `random()` | f64 in [0, 1), seeded, by row position |
 //! | `random_int(lo, hi)` | i64 in [lo, hi), seeded, by row position |
+//! | `proctime()` | the wall clock (UTC) as a timestamp, once per batch: SQL's processing-time attribute |
 //! | `replace ltrim rtrim lpad rpad strpos left right reverse initcap split_index regexp_extract regexp_replace` | see [`super::text`] |
 //! | `year quarter month day hour minute second millisecond dayofweek dayofyear`, `date_format(ts, pattern)`, `add_millis(ts, n)` | see [`super::temporal`] |
 
@@ -67,6 +68,8 @@ pub enum Function {
     Random,
     /// `random_int(lo, hi)`
     RandomInt,
+    /// `proctime()`
+    Proctime,
     /// A string function of [`super::text`].
     Text(TextFunction),
     /// A timestamp function of [`super::temporal`].
@@ -107,6 +110,7 @@ impl Function {
             ("hash", n) if n > 0 => F::Hash,
             ("random" | "rand", 0) => F::Random,
             ("random_int", 2) => F::RandomInt,
+            ("proctime", 0) => F::Proctime,
             (name, arity) => match (
                 TextFunction::named(name, arity),
                 TimeFunction::named(name, arity),
@@ -188,6 +192,7 @@ impl Function {
             F::Time(f) => typed_by(name, f.signature(), args, any_nullable)?,
             F::Hash => (Ty::Int64, false, args),
             F::Random => (Ty::Float64, false, args),
+            F::Proctime => (Ty::Timestamp, false, args),
             F::RandomInt => {
                 for arg in &args {
                     if arg.ty != Ty::Int64 {
@@ -227,6 +232,8 @@ impl Function {
                     .collect();
                 array(Values::Float64(Cow::Owned(values)), None)
             }
+            // One reading per batch: the rows of a batch arrived together.
+            (F::Proctime, _) => Datum::Scalar(Scalar::Timestamp(wall_clock_ms())),
             (F::Hash, _) => {
                 let mut hashes = vec![FNV_OFFSET; rows];
                 for (datum, _) in &args {
@@ -342,7 +349,7 @@ impl Function {
             },
             F::Text(f) => f.apply(args)?,
             F::Time(f) => f.apply(args)?,
-            F::Lower | F::Upper | F::Trim | F::Hash | F::Random => S::Null,
+            F::Lower | F::Upper | F::Trim | F::Hash | F::Random | F::Proctime => S::Null,
         })
     }
 }
@@ -419,4 +426,11 @@ pub fn random_bits(seed: u64, row: u64) -> u64 {
 
 fn unit(bits: u64) -> f64 {
     (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Milliseconds since the epoch by this machine's clock.
+fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

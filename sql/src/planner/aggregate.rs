@@ -147,9 +147,10 @@ impl Planner<'_> {
                     expr: text.clone(),
                 })
                 .collect();
-            let time = input.time.clone();
+            let (time, proctime) = (input.time.clone(), input.proctime.clone());
             input = self.project_keeping(&input, &kept, keys_computed, span)?;
             input.time = time;
+            input.proctime = proctime;
             let n = input.scope.columns.len() - computed.len();
             keys.extend(input.scope.columns[n..].iter().cloned());
         }
@@ -177,7 +178,11 @@ impl Planner<'_> {
                     .resolve(std::slice::from_ref(&tvf.time))?
                     .internal
                     .clone();
-                if self.graph.streaming() && input.time.as_deref() != Some(time.as_str()) {
+                let wall_clock = input.proctime.as_deref() == Some(time.as_str());
+                if self.graph.streaming()
+                    && !wall_clock
+                    && input.time.as_deref() != Some(time.as_str())
+                {
                     return Err(SqlError::new(
                         ErrorKind::Invalid,
                         tvf.time.span,
@@ -187,7 +192,16 @@ impl Planner<'_> {
                         ),
                     ));
                 }
-                let params = json!({"time": time, "window": tvf.kind, "group_by": key_names, "aggregates": specs});
+                let clock = if wall_clock {
+                    json!({"processing_time": true})
+                } else {
+                    json!({"time": time})
+                };
+                let mut params =
+                    json!({"window": tvf.kind, "group_by": key_names, "aggregates": specs});
+                if let (Some(params), Some(clock)) = (params.as_object_mut(), clock.as_object()) {
+                    params.extend(clock.clone());
+                }
                 let qualifier = tvf.alias.as_ref().map(|a| a.name.value.clone());
                 ("window", "window", params, window_bounds(qualifier))
             }
@@ -233,6 +247,7 @@ impl Planner<'_> {
             parallelism,
             changelog,
             time: None,
+            proctime: None,
             rows: None,
         };
         Ok((relation, replaced))

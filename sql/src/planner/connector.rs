@@ -61,6 +61,7 @@ impl Planner<'_> {
             parallelism: self.settings.parallelism,
             changelog,
             time: table.watermark.as_ref().map(|w| w.column.clone()),
+            proctime: None,
             rows,
         };
         let names = |fields: &[Field]| fields.iter().map(|f| f.name.clone()).collect::<Vec<_>>();

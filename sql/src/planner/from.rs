@@ -217,6 +217,7 @@ impl Planner<'_> {
             parallelism: 1,
             changelog,
             time: None,
+            proctime: None,
             rows: Some(1),
         })
     }

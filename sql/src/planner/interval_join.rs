@@ -61,6 +61,7 @@ impl Planner<'_> {
             // A joined row may be older than the watermark: no event time
             // downstream.
             time: None,
+            proctime: None,
             rows: None,
         })
     }

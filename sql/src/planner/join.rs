@@ -280,6 +280,7 @@ impl Planner<'_> {
             parallelism,
             changelog,
             time: None,
+            proctime: None,
             rows: None,
         })
     }

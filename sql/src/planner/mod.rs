@@ -292,14 +292,21 @@ impl<'a> Planner<'a> {
             &[forward],
             span,
         )?;
-        let time = input.time.as_ref().and_then(|t| {
-            let reference = crate::expression::quote(t);
+        // The column a time attribute reaches unchanged (or, for
+        // processing time, the one `PROCTIME()` computes here).
+        let reaching = |attribute: Option<&String>, computed: Option<&str>| {
+            let reference = attribute.map(|t| crate::expression::quote(t));
             columns
                 .iter()
                 .zip(&internals)
-                .find(|(c, _)| c.expr == reference)
+                .find(|(c, _)| {
+                    Some(&c.expr) == reference.as_ref()
+                        || computed.is_some_and(|f| c.expr.eq_ignore_ascii_case(f))
+                })
                 .map(|(_, internal)| internal.clone())
-        });
+        };
+        let time = reaching(input.time.as_ref(), None);
+        let proctime = reaching(input.proctime.as_ref(), Some("proctime()"));
         let scope = Scope {
             columns: columns
                 .iter()
@@ -319,6 +326,7 @@ impl<'a> Planner<'a> {
             parallelism: input.parallelism,
             changelog,
             time,
+            proctime,
             rows: input.rows,
         })
     }

@@ -196,6 +196,7 @@ impl Planner<'_> {
             parallelism,
             changelog,
             time: None,
+            proctime: None,
             rows: left.rows.zip(right.rows).map(|(a, b)| a + b),
             scope: left.scope,
         })
@@ -226,6 +227,7 @@ impl Planner<'_> {
             parallelism,
             changelog,
             time: None,
+            proctime: None,
             rows: None,
             ..relation
         })

@@ -145,6 +145,7 @@ impl Planner<'_> {
             parallelism,
             changelog,
             time: None,
+            proctime: None,
             rows: None,
         };
         if hidden > 0 {
@@ -209,6 +210,7 @@ impl Planner<'_> {
             parallelism,
             changelog,
             time: None,
+            proctime: None,
             rows: None,
         };
         if ranked.scope.columns.len() - usize::from(ranking.numbered) == visible {

@@ -186,6 +186,7 @@ impl Planner<'_> {
             parallelism,
             changelog,
             time: None,
+            proctime: None,
             rows: None,
         };
         for conjunct in &residual {

@@ -110,7 +110,29 @@ fn failures_that_would_repeat_fail_the_job_at_once() {
                   {"from": "j", "to": "out", "partitioning": "forward"}]
     })
     .to_string();
+    // A consumer over its budget while its producers still send: they
+    // fail too ("consumer is gone", an echo the scheduler waits past), and
+    // the job reports the consumer's failure, once. (Here the consumer
+    // reports fast; with gigabytes of state to let go of it reported after
+    // the 300 ms the scheduler used to wait — Nexmark q19 at 10M events.)
+    let ranked_over_budget = serde_json::json!({
+        "vertices": [
+            {"id": "g", "operator": "generate", "parallelism": 2,
+             "params": {"rows": 3000000, "columns": [{"name": "k", "expr": "i"},
+                                                     {"name": "v", "expr": "i * 7"}]}},
+            {"id": "top", "operator": "top_n", "parallelism": 2, "params": {
+             "keys": [{"column": "v"}], "limit": 1, "partition_by": ["k"],
+             "memory_bytes": 100000000}},
+            {"id": "out", "operator": "blackhole", "parallelism": 2}],
+        "edges": [{"from": "g", "to": "top", "partitioning": {"hash": ["k"]}},
+                  {"from": "top", "to": "out", "partitioning": "forward"}]
+    })
+    .to_string();
     for (spec, named) in [
+        (
+            ranked_over_budget,
+            "top_n: needs more than its memory budget of 100000000 bytes".to_string(),
+        ),
         (
             read_missing,
             format!("{}: no such file or directory", missing.display()),

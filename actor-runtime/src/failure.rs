@@ -10,6 +10,9 @@
 //! operator's message. A lost connection, an unreachable shuffle node, a
 //! peer that went away or a failing disk is
 //! [`FailureCause::Transient`]: a re-run, perhaps elsewhere, may succeed.
+//! A producer whose consumer in the same process stopped taking its rows
+//! fails [`FailureCause::PeerFailed`]: an echo of the consumer's own
+//! failure, which the scheduler waits for before it decides.
 //! A failure nobody classified (a panic) is transient, so an unexpected
 //! fault costs a bounded number of re-runs rather than the job.
 
@@ -32,12 +35,15 @@ pub enum FailureCause {
     /// missing, truncated or fails its checksum): restoring from an
     /// earlier complete checkpoint may succeed.
     CheckpointUnreadable,
+    /// A neighbour it exchanges rows with failed first: the neighbour's
+    /// failure is the one to decide on. Retryable, as transient.
+    PeerFailed,
 }
 
 impl FailureCause {
     /// Whether a re-run may succeed.
     pub fn is_retryable(self) -> bool {
-        self == Self::Transient
+        matches!(self, Self::Transient | Self::PeerFailed)
     }
 
     /// The cause's byte on the wire (see [`crate::attempt`]).
@@ -47,6 +53,7 @@ impl FailureCause {
             Self::Transient => 1,
             Self::Cancelled => 2,
             Self::CheckpointUnreadable => 3,
+            Self::PeerFailed => 4,
         }
     }
 
@@ -57,6 +64,7 @@ impl FailureCause {
             0 => Self::Deterministic,
             2 => Self::Cancelled,
             3 => Self::CheckpointUnreadable,
+            4 => Self::PeerFailed,
             _ => Self::Transient,
         }
     }
@@ -129,11 +137,13 @@ mod tests {
             FailureCause::Transient,
             FailureCause::Cancelled,
             FailureCause::CheckpointUnreadable,
+            FailureCause::PeerFailed,
         ] {
             assert_eq!(FailureCause::from_byte(cause.to_byte()), cause);
         }
         assert_eq!(FailureCause::from_byte(9), FailureCause::Transient);
         assert!(FailureCause::Transient.is_retryable());
+        assert!(FailureCause::PeerFailed.is_retryable());
         assert!(!FailureCause::Deterministic.is_retryable());
     }
 

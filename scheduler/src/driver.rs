@@ -37,6 +37,11 @@ use checkpointing::Checkpointing;
 /// re-run might fix, for a neighbour's deterministic failure (see
 /// [`Driver::root_cause`]).
 const ROOT_CAUSE_GRACE: Duration = Duration::from_millis(300);
+
+/// How long it waits when the failures so far are only echoes (a producer
+/// whose consumer stopped taking rows): the consumer's own failure is
+/// surely coming, once it has let go of its state.
+const ECHO_GRACE: Duration = Duration::from_secs(30);
 use crate::placement::{place_chain, replace_subtask};
 pub use crate::progress::{Progress, Recorded};
 use crate::shuffle::ShuffleService;
@@ -549,8 +554,12 @@ impl Driver<'_> {
             // neighbour's failure is then the one to record and decide on.
             let root = match scope {
                 Scope::Region if !deterministic => {
-                    self.root_cause(&mut set, &mut finished, (c, s, attempt, error.to_string()))
-                        .await
+                    let echo = matches!(
+                        &error,
+                        AttemptError::Failed(failure) if failure.cause == FailureCause::PeerFailed
+                    );
+                    let first = (c, s, attempt, error.to_string());
+                    self.root_cause(&mut set, &mut finished, first, echo).await
                 }
                 _ => None,
             };
@@ -657,23 +666,41 @@ impl Driver<'_> {
     /// "consumer is gone", and that echo may arrive first. Returns the
     /// failed neighbour's name and error if one does — every failure seen
     /// meanwhile, `first` included, is then recorded as stopped by it —
-    /// and otherwise records what it saw as it was.
+    /// and otherwise records what it saw as it was. While every failure
+    /// seen is an echo (`first_is_echo`: a producer whose consumer stopped
+    /// taking rows) it waits up to [`ECHO_GRACE`], since the consumer's
+    /// own failure is coming; a failure of any other kind ends the wait as
+    /// [`ROOT_CAUSE_GRACE`] would.
     async fn root_cause(
         &mut self,
         set: &mut JoinSet<Joined>,
         finished: &mut HashSet<(usize, u32)>,
         first: (usize, u32, u32, String),
+        first_is_echo: bool,
     ) -> Option<(String, String)> {
-        let deadline = tokio::time::Instant::now() + ROOT_CAUSE_GRACE;
+        let start = tokio::time::Instant::now();
+        let mut only_echoes = first_is_echo;
         let mut echoes = Vec::new();
         let mut root = None;
-        while let Ok(Some(joined)) = tokio::time::timeout_at(deadline, set.join_next()).await {
+        loop {
+            let grace = if only_echoes {
+                ECHO_GRACE
+            } else {
+                ROOT_CAUSE_GRACE
+            };
+            let Ok(Some(joined)) = tokio::time::timeout_at(start + grace, set.join_next()).await
+            else {
+                break;
+            };
             let Ok((c, s, attempt, _, outcome)) = joined else {
                 continue;
             };
             let error = match outcome {
                 Ok(done) => {
                     finished.insert((c, s));
+                    // A task that finished may be the consumer an echo
+                    // names: no failure of its is coming.
+                    only_echoes = false;
                     let _ = self.progress.send(Progress::Finished {
                         chain: c,
                         subtask: s,
@@ -685,6 +712,8 @@ impl Driver<'_> {
                 Err(error) => error,
             };
             finished.insert((c, s));
+            only_echoes &=
+                matches!(&error, AttemptError::Failed(f) if f.cause == FailureCause::PeerFailed);
             self.unreadable |= matches!(
                 &error,
                 AttemptError::Failed(f) if f.cause == FailureCause::CheckpointUnreadable

@@ -105,6 +105,15 @@ pub enum ExchangeError {
         /// What happened.
         message: String,
     },
+    /// A consumer in this process stopped taking batches: it failed or
+    /// was stopped, and its own failure says why.
+    #[error("exchange {exchange}: consumer {consumer} is gone")]
+    ConsumerGone {
+        /// The exchange.
+        exchange: usize,
+        /// The consumer.
+        consumer: usize,
+    },
     /// A received batch failed validation.
     #[error("exchange {exchange}: corrupt batch: {message}")]
     Corrupt {

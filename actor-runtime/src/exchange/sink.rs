@@ -231,7 +231,7 @@ impl OutputWriter {
         let exchange = self.exchange;
         let failed = |message: String| ExchangeError::Transport { exchange, message };
         let shuffle = self.shuffle.clone();
-        let gone = || failed(format!("consumer {consumer} is gone"));
+        let gone = || ExchangeError::ConsumerGone { exchange, consumer };
         let sent = self.sent.get_mut(consumer);
         match self.sinks.get_mut(consumer) {
             Some(ConsumerSink::Local(queue)) => {
@@ -338,7 +338,7 @@ impl OutputWriter {
                 queue
                     .send(Ok(Message::Signal(signal)))
                     .await
-                    .map_err(|_| failed(format!("consumer {consumer} is gone")))?;
+                    .map_err(|_| ExchangeError::ConsumerGone { exchange, consumer })?;
                 self.metrics.backpressured(waited.elapsed());
             }
             Some(ConsumerSink::Remote { channel, .. }) => {
@@ -387,7 +387,7 @@ impl OutputWriter {
         };
         match self.sinks.get_mut(consumer) {
             Some(ConsumerSink::Local(queue)) if !queue.overtake(overtaking) => {
-                return Err(failed(format!("consumer {consumer} is gone")));
+                return Err(ExchangeError::ConsumerGone { exchange, consumer });
             }
             Some(ConsumerSink::Remote { channel, .. }) => {
                 // Behind what the transport already holds for it

@@ -60,10 +60,15 @@ pub enum TaskError {
 impl TaskError {
     /// Whether running the task again can get past this error: an
     /// operator says so itself; an exchange fails for reasons outside the
-    /// task (a peer, the network, the shuffle service).
+    /// task (a peer, the network, the shuffle service) — a consumer that
+    /// stopped taking rows being a neighbour's failure echoed.
     pub fn cause(&self) -> crate::failure::FailureCause {
         match self {
             Self::Operator { source, .. } => source.cause(),
+            Self::Exchange {
+                source: crate::exchange::ExchangeError::ConsumerGone { .. },
+                ..
+            } => crate::failure::FailureCause::PeerFailed,
             Self::Exchange { .. } => crate::failure::FailureCause::Transient,
             Self::Restore { .. } => crate::failure::FailureCause::CheckpointUnreadable,
         }

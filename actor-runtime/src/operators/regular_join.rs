@@ -277,19 +277,7 @@ impl RegularJoin {
 
 /// What one held row costs: its key and identity, its values, the entry.
 fn entry_bytes(encoded: usize, row: &[Value]) -> u64 {
-    let values: usize = row
-        .iter()
-        .map(|value| {
-            std::mem::size_of::<Value>()
-                + match value {
-                    Value::Utf8(text) => text.len(),
-                    Value::Binary(bytes) => bytes.len(),
-                    Value::F32Vector(v) => v.len() * 4,
-                    Value::F64Vector(v) => v.len() * 8,
-                    _ => 0,
-                }
-        })
-        .sum();
+    let values: usize = row.iter().map(Value::held_bytes).sum();
     (encoded + values) as u64 + ENTRY_OVERHEAD
 }
 

@@ -128,26 +128,8 @@ impl Planner<'_> {
             &[input],
             span,
         )?;
-        let mut scope = renamed.scope.clone();
-        scope.columns.push(ColumnRef {
-            qualifier: None,
-            name: ranking.name.clone(),
-            internal: rank,
-            data_type: faro_runtime::data::DataType::Int64,
-            nullable: schema.fields.last().is_some_and(|f| f.nullable),
-        });
-        if let Some(alias) = ranking.alias {
-            scope = scope.requalified(&alias.name.value);
-        }
-        let mut ranked = Relation {
-            vertex,
-            scope,
-            parallelism,
-            changelog,
-            time: None,
-            proctime: None,
-            rows: None,
-        };
+        let added = (vertex, schema, changelog, parallelism);
+        let mut ranked = ranked_relation(ranking, &renamed, Some(rank), added);
         if hidden > 0 {
             ranked = self.visible_and_rank(&ranked, visible, true, span)?;
         }
@@ -191,28 +173,8 @@ impl Planner<'_> {
             &[input],
             span,
         )?;
-        let mut scope = projected.scope.clone();
-        if let Some(rank) = rank {
-            scope.columns.push(ColumnRef {
-                qualifier: None,
-                name: ranking.name.clone(),
-                internal: rank,
-                data_type: faro_runtime::data::DataType::Int64,
-                nullable: schema.fields.last().is_some_and(|f| f.nullable),
-            });
-        }
-        if let Some(alias) = ranking.alias {
-            scope = scope.requalified(&alias.name.value);
-        }
-        let ranked = Relation {
-            vertex,
-            scope,
-            parallelism,
-            changelog,
-            time: None,
-            proctime: None,
-            rows: None,
-        };
+        let added = (vertex, schema, changelog, parallelism);
+        let ranked = ranked_relation(ranking, projected, rank, added);
         if ranked.scope.columns.len() - usize::from(ranking.numbered) == visible {
             return Ok(ranked);
         }
@@ -281,6 +243,41 @@ impl Planner<'_> {
             column.name = original.name.clone();
         }
         Ok(renamed)
+    }
+}
+
+/// The rows a ranking vertex (`added`: its name, output schema, whether
+/// it emits a changelog, its parallelism) makes of `from`: its columns,
+/// then the number as `ranking.name` when it has one (`rank`), under the
+/// subquery's alias.
+fn ranked_relation(
+    ranking: &Ranking<'_>,
+    from: &Relation,
+    rank: Option<String>,
+    added: (String, faro_runtime::data::Schema, bool, u32),
+) -> Relation {
+    let (vertex, schema, changelog, parallelism) = added;
+    let mut scope = from.scope.clone();
+    if let Some(rank) = rank {
+        scope.columns.push(ColumnRef {
+            qualifier: None,
+            name: ranking.name.clone(),
+            internal: rank,
+            data_type: faro_runtime::data::DataType::Int64,
+            nullable: schema.fields.last().is_some_and(|f| f.nullable),
+        });
+    }
+    if let Some(alias) = ranking.alias {
+        scope = scope.requalified(&alias.name.value);
+    }
+    Relation {
+        vertex,
+        scope,
+        parallelism,
+        changelog,
+        time: None,
+        proctime: None,
+        rows: None,
     }
 }
 

@@ -198,19 +198,7 @@ impl Ranking {
 
 /// What one held row costs: its key, its values, the entry.
 fn entry_bytes(key: &[u8], row: &[Value]) -> u64 {
-    let values: usize = row
-        .iter()
-        .map(|value| {
-            std::mem::size_of::<Value>()
-                + match value {
-                    Value::Utf8(text) => text.len(),
-                    Value::Binary(bytes) => bytes.len(),
-                    Value::F32Vector(v) => v.len() * 4,
-                    Value::F64Vector(v) => v.len() * 8,
-                    _ => 0,
-                }
-        })
-        .sum();
+    let values: usize = row.iter().map(Value::held_bytes).sum();
     key.len() as u64 + values as u64 + ENTRY_OVERHEAD
 }
 

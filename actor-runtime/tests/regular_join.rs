@@ -2,8 +2,10 @@
 //! a table, equals a naive join of the net rows of both inputs after every
 //! batch of random inserts and retractions on either side, inner and left;
 //! streaming jobs (growing inputs, and a changelog from a continuous
-//! aggregate on the right of a left join) end equal to the batch job; over
-//! its budget it fails clearly.
+//! aggregate on the right of a left join) end equal to the batch job; a
+//! join restored from its snapshot mid-run, or one of whose inputs ends
+//! (and so stops holding the other's rows), goes on as if never stopped;
+//! over its budget it fails clearly.
 
 mod changelog_support;
 mod operator_support;
@@ -93,7 +95,16 @@ fn steps() -> impl Strategy<Value = Steps> {
     prop::collection::vec(batch, 1..30)
 }
 
-fn run_steps(steps: &Steps, kind: JoinKind, update_kinds: bool) -> Result<(), TestCaseError> {
+/// Runs `steps`; after batch `restart`, the join is snapshotted and a
+/// fresh one restored from it goes on in its place; after batch `end.1`,
+/// input `end.0` ends (its later batches are left out).
+fn run_steps(
+    steps: &Steps,
+    kind: JoinKind,
+    update_kinds: bool,
+    restart: usize,
+    end: (bool, usize),
+) -> Result<(), TestCaseError> {
     let mut operator = join(kind, 1 << 30);
     let dir = tempfile::tempdir().unwrap();
     operator
@@ -101,8 +112,12 @@ fn run_steps(steps: &Steps, kind: JoinKind, update_kinds: bool) -> Result<(), Te
         .unwrap();
     let mut net: [Vec<Vec<Value>>; 2] = [Vec::new(), Vec::new()];
     let mut table = Vec::new();
+    let mut ended = false;
     for (i, (right, ops)) in steps.iter().enumerate() {
         let input = usize::from(*right);
+        if ended && *right == end.0 {
+            continue;
+        }
         let schema = if *right {
             side("rk", "b")
         } else {
@@ -154,6 +169,20 @@ fn run_steps(steps: &Steps, kind: JoinKind, update_kinds: bool) -> Result<(), Te
             "after batch {}",
             i
         );
+        if i == end.1 {
+            operator
+                .end_input(usize::from(end.0), &mut Vec::new())
+                .unwrap();
+            ended = true;
+        }
+        if i == restart {
+            let state = operator.snapshot_state(1).unwrap().unwrap();
+            operator = join(kind, 1 << 30);
+            operator.restore_state(&state).unwrap();
+            operator
+                .open(&operator_support::context(dir.path()))
+                .unwrap();
+        }
     }
     Ok(())
 }
@@ -166,8 +195,10 @@ proptest! {
         steps in steps(),
         kind in prop::sample::select(vec![JoinKind::Inner, JoinKind::Left, JoinKind::Full]),
         update_kinds in any::<bool>(),
+        restart in 0usize..30,
+        end in (any::<bool>(), 0usize..40),
     ) {
-        run_steps(&steps, kind, update_kinds)?;
+        run_steps(&steps, kind, update_kinds, restart, end)?;
     }
 }
 
@@ -245,6 +276,26 @@ fn a_left_joins_first_and_last_match_update_the_padded_row() {
         error.contains("on its right input retracts (-D) a row it does not hold")
             && error.contains("rk = 5, b = 5"),
         "{error}"
+    );
+}
+
+#[test]
+fn once_a_side_ends_the_other_streams_through_unheld() {
+    let mut join = join(JoinKind::Inner, 1 << 30);
+    let mut out = Vec::new();
+    let table = one(side("rk", "b"), [Some(1), Some(10)], RowKind::Insert);
+    join.process(1, &Rows::of_batch(&table), &mut out).unwrap();
+    join.end_input(1, &mut out).unwrap();
+    let held = join.state_bytes();
+    for n in 0..1000 {
+        let row = one(side("k", "a"), [Some(n % 3), Some(n)], RowKind::Insert);
+        join.process(0, &Rows::of_batch(&row), &mut out).unwrap();
+    }
+    assert_eq!(join.state_bytes(), held, "the stream's rows are not held");
+    assert_eq!(
+        rows(&out).len(),
+        333,
+        "each of the 333 rows of key 1 joined once"
     );
 }
 

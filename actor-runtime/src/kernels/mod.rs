@@ -1,10 +1,11 @@
 //! Column kernels operators are built from: gathering rows ([`take`]),
 //! hashing rows over key columns ([`hash`]), key encoding, value copying
-//! and row ordering ([`rows`]), and how doubles compare and hash as keys
-//! ([`floats`]). Pure functions over column views.
+//! and row ordering ([`rows`]), whole rows as compact bytes ([`row_codec`]),
+//! and how doubles compare and hash as keys ([`floats`]). Pure functions over column views.
 
 pub mod floats;
 pub mod hash;
+pub mod row_codec;
 pub mod rows;
 pub mod take;
 

@@ -435,6 +435,12 @@ impl OperatorDefinition for HashJoinDefinition {
         Ok(context.any_changelog_input() || join.kind != JoinKind::Inner)
     }
 
+    /// Streaming, the [`RegularJoin`] snapshots both sides' rows; a
+    /// batch job takes no checkpoints.
+    fn checkpointable(&self, _: &JoinParams) -> bool {
+        true
+    }
+
     fn state(&self, join: &JoinParams, inputs: &[Schema]) -> Option<OperatorState> {
         let schema = inputs.get(BUILD)?.clone();
         let keys = indexes(&join.right_keys, &schema).ok()?;

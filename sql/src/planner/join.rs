@@ -4,7 +4,8 @@
 //! join is a left join with the sides swapped and its columns put back
 //! in order; a full join is `hash_join`'s own (its build side never
 //! broadcast). A column that both sides name is renamed on the right,
-//! so `a.id` and `b.id` both survive.
+//! so `a.id` and `b.id` both survive. Columns the query never names are
+//! dropped from each side first, so the join neither moves nor holds them.
 
 use faro_runtime::spec::Partitioning;
 use serde_json::json;
@@ -29,6 +30,28 @@ enum Kind {
 }
 
 impl Planner<'_> {
+    /// `input` without the columns its `SELECT` never names (see
+    /// `Planner::referenced`): a streaming join holds every column of
+    /// every row it keeps, so a column nothing reads would only cost
+    /// memory (and network on the way there). No vertex when every
+    /// column is named.
+    fn pruned(&mut self, input: Relation, span: Span) -> Result<Relation, SqlError> {
+        let Some(words) = &self.referenced else {
+            return Ok(input);
+        };
+        let kept: Vec<_> = input
+            .scope
+            .columns
+            .iter()
+            .filter(|c| words.contains(&c.name.to_lowercase()))
+            .cloned()
+            .collect();
+        if kept.len() == input.scope.columns.len() || kept.is_empty() {
+            return Ok(input);
+        }
+        self.project_keeping(&input, &kept, Vec::new(), span)
+    }
+
     /// `left JOIN right` under `operator`.
     pub(super) fn join(
         &mut self,
@@ -51,6 +74,8 @@ impl Planner<'_> {
             }
             _ => return Err(SqlError::unsupported(span, "this kind of join")),
         };
+        let left = self.pruned(left, span)?;
+        let right = self.pruned(right, span)?;
         let right = self.renamed_apart(&left, right, span)?;
         let both = Scope {
             columns: left

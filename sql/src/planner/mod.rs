@@ -85,6 +85,10 @@ pub struct Planner<'a> {
     /// The names the `SELECT` being planned uses outside its `FROM`
     /// (`None`: all, for `*`), so `FROM` may drop a column nothing uses.
     used: Option<Vec<String>>,
+    /// Every word of the `SELECT` being planned, lower-cased (`None`:
+    /// it selects `*`): a join's input column whose name is not among
+    /// them is used nowhere, so is not carried into the join.
+    referenced: Option<std::collections::HashSet<String>>,
 }
 
 impl<'a> Planner<'a> {
@@ -97,6 +101,7 @@ impl<'a> Planner<'a> {
             ctes: Vec::new(),
             views_open: 0,
             used: None,
+            referenced: None,
         }
     }
 

@@ -16,11 +16,13 @@ impl Planner<'_> {
         refuse_extras(select)?;
         let ranking = Ranking::find(select)?;
         let outer = std::mem::replace(&mut self.used, names_used(select));
+        let outer_words = std::mem::replace(&mut self.referenced, words_referenced(select));
         let planned = match &ranking {
             Some(ranking) => self.ranked(ranking).map(|r| (r, None)),
             None => self.from(&select.from, span),
         };
         self.used = outer;
+        self.referenced = outer_words;
         let (mut relation, window) = planned?;
         let ungrouped = relation.scope.clone();
         let conditions = match &ranking {
@@ -218,6 +220,36 @@ fn names_used(select: &sql::Select) -> Option<Vec<String>> {
         true
     });
     Some(names)
+}
+
+/// Every word of `select`'s text, lower-cased (quoted names unquoted):
+/// a superset of the column names it refers to, in any clause and any
+/// subquery; `None` when it selects a wildcard, which refers to every
+/// column without naming it.
+fn words_referenced(select: &sql::Select) -> Option<std::collections::HashSet<String>> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let wildcard = select.projection.iter().any(|item| {
+        matches!(
+            item,
+            sql::SelectItem::Wildcard(_) | sql::SelectItem::QualifiedWildcard(..)
+        )
+    });
+    if wildcard {
+        return None;
+    }
+    let text = select.to_string();
+    let tokens = Tokenizer::new(&sqlparser::dialect::GenericDialect {}, &text)
+        .tokenize()
+        .ok()?;
+    Some(
+        tokens
+            .into_iter()
+            .filter_map(|token| match token {
+                Token::Word(word) => Some(word.value.to_lowercase()),
+                _ => None,
+            })
+            .collect(),
+    )
 }
 
 /// An unknown column after grouping that the grouped rows had: it is

@@ -56,20 +56,6 @@ pub fn json_f64(x: f64) -> serde_json::Value {
 }
 
 impl Value {
-    /// Bytes the value takes held in memory, roughly: the enum and what
-    /// it owns on the heap (what operators holding rows count against
-    /// their budgets).
-    pub fn held_bytes(&self) -> usize {
-        std::mem::size_of::<Value>()
-            + match self {
-                Value::Utf8(text) => text.len(),
-                Value::Binary(bytes) => bytes.len(),
-                Value::F32Vector(v) => v.len() * 4,
-                Value::F64Vector(v) => v.len() * 8,
-                _ => 0,
-            }
-    }
-
     /// The value as JSON (timestamps as milliseconds, bytes as numbers,
     /// non-finite doubles as strings).
     pub fn to_json(&self) -> serde_json::Value {

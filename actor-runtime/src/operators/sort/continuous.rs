@@ -26,14 +26,14 @@
 //! Flink, leave `rank` out where the number is not needed).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use super::order_key::order_key;
-use super::ranking::{Change, Ranking};
+use super::ranking::{Change, EncodedRow, Ranking};
 use super::{key_columns, SortKey};
 use crate::attempt::batch_from_bytes;
 use crate::checkpoint::Rescaled;
-use crate::data::{BatchBuilder, ColumnView, DataType, Field, Schema, Value};
+use crate::data::{BatchBuilder, ColumnView, DataType, Field, Schema};
+use crate::kernels::row_codec::RowCodec;
 use crate::kernels::rows::{encode_key, KeyColumn};
 use crate::operator::{Emit, Operator, OperatorError, Rows};
 
@@ -68,6 +68,7 @@ pub struct ContinuousTopN {
     continuous: bool,
     retracting: bool,
     partitions: BTreeMap<Box<[u8]>, Ranking>,
+    codec: RowCodec,
     bytes: u64,
     order: Vec<u8>,
     partition: Vec<u8>,
@@ -106,6 +107,7 @@ impl ContinuousTopN {
             continuous: spec.continuous,
             retracting: spec.retracting,
             partitions: BTreeMap::new(),
+            codec: RowCodec::new(input.fields.iter().map(|f| f.data_type).collect()),
             bytes: 0,
             order: Vec::new(),
             partition: Vec::new(),
@@ -125,14 +127,12 @@ impl ContinuousTopN {
         }
         let mut builder = BatchBuilder::new(self.output.clone(), changes.len());
         let mut kinds = Vec::with_capacity(changes.len());
-        let mut values = Vec::with_capacity(self.output.fields.len());
+        let width = self.codec.width();
         for change in changes {
-            values.clear();
-            values.extend(change.row.iter().cloned());
+            self.codec.decode(&change.row, &mut builder, 0)?;
             if self.ranked {
-                values.push(Value::Int64(change.rank as i64));
+                builder.column(width).push_i64(change.rank as i64)?;
             }
-            builder.push_row(&values)?;
             kinds.push(change.kind);
         }
         let batch = builder.finish()?;
@@ -201,8 +201,11 @@ impl ContinuousTopN {
                     )));
                 }
             } else {
+                let codec = &self.codec;
                 ranking.insert(&self.order, || {
-                    rows.columns.iter().map(|c| c.value(row)).collect()
+                    let mut bytes = Vec::new();
+                    codec.encode(&rows.columns, row, &mut bytes);
+                    bytes.into()
                 });
             }
             self.bytes = (self.bytes + ranking.bytes()).saturating_sub(before);
@@ -279,10 +282,10 @@ impl Operator for ContinuousTopN {
     }
 
     fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<Vec<u8>>, OperatorError> {
-        let rows: Vec<&Arc<[Value]>> = self.partitions.values().flat_map(Ranking::rows).collect();
+        let rows: Vec<&EncodedRow> = self.partitions.values().flat_map(Ranking::rows).collect();
         let mut builder = BatchBuilder::new(self.input.clone(), rows.len());
         for row in rows {
-            builder.push_row(row)?;
+            self.codec.decode(row, &mut builder, 0)?;
         }
         Ok(Some(builder.finish()?.to_bytes().to_vec()))
     }

@@ -7,11 +7,16 @@
 //! copies). What was shown is kept as the list downstream holds — one
 //! entry per copy, best first — so that the rank of each shown row is its
 //! position, and a change diffs two lists of at most `limit` entries.
+//! A row is held as its [`RowCodec`](crate::kernels::row_codec::RowCodec)
+//! encoding, about the size of its values.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::data::{RowKind, Value};
+use crate::data::RowKind;
+
+/// A held row: its encoding, shared between what is held and shown.
+pub(super) type EncodedRow = Arc<[u8]>;
 
 /// Bytes a held entry costs beyond its key and values: the map node, the
 /// row's allocation and its count, roughly.
@@ -19,18 +24,18 @@ pub(super) const ENTRY_OVERHEAD: u64 = 64;
 
 /// A row held, with how many equal copies of it are net present.
 struct Held {
-    row: Arc<[Value]>,
+    row: EncodedRow,
     count: usize,
 }
 
 /// A row shown, under its order key.
-type ShownRow = (Box<[u8]>, Arc<[Value]>);
+type ShownRow = (Box<[u8]>, EncodedRow);
 
 /// One change to what downstream holds: a row (with its 1-based rank when
 /// the ranking is numbered) inserted or deleted.
 pub(super) struct Change {
     pub kind: RowKind,
-    pub row: Arc<[Value]>,
+    pub row: EncodedRow,
     pub rank: usize,
 }
 
@@ -71,7 +76,7 @@ impl Ranking {
 
     /// Adds one copy of the row with order `key`; `values` makes it when
     /// no equal row is held.
-    pub fn insert(&mut self, key: &[u8], values: impl FnOnce() -> Arc<[Value]>) {
+    pub fn insert(&mut self, key: &[u8], values: impl FnOnce() -> EncodedRow) {
         if let Some(held) = self.held.get_mut(key) {
             held.count += 1;
             return;
@@ -182,7 +187,7 @@ impl Ranking {
     }
 
     /// Every held row, one per copy, in order (what a snapshot saves).
-    pub fn rows(&self) -> impl Iterator<Item = &Arc<[Value]>> {
+    pub fn rows(&self) -> impl Iterator<Item = &EncodedRow> {
         self.held
             .values()
             .flat_map(|held| std::iter::repeat_n(&held.row, held.count))
@@ -197,17 +202,20 @@ impl Ranking {
 }
 
 /// What one held row costs: its key, its values, the entry.
-fn entry_bytes(key: &[u8], row: &[Value]) -> u64 {
-    let values: usize = row.iter().map(Value::held_bytes).sum();
-    key.len() as u64 + values as u64 + ENTRY_OVERHEAD
+fn entry_bytes(key: &[u8], row: &[u8]) -> u64 {
+    (key.len() + row.len()) as u64 + ENTRY_OVERHEAD
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn row(v: i64) -> Arc<[Value]> {
-        Arc::from(vec![Value::Int64(v)])
+    fn row(v: i64) -> EncodedRow {
+        Arc::from(v.to_le_bytes())
+    }
+
+    fn value(row: &[u8]) -> i64 {
+        i64::from_le_bytes(row.try_into().expect("an int row"))
     }
 
     fn key(v: u8) -> Vec<u8> {
@@ -220,10 +228,7 @@ mod tests {
             .iter()
             .map(|c| {
                 let sign = if c.kind == RowKind::Delete { '-' } else { '+' };
-                let Value::Int64(v) = c.row[0] else {
-                    panic!("an int row")
-                };
-                (sign, v, c.rank)
+                (sign, value(&c.row), c.rank)
             })
             .collect()
     }
@@ -274,8 +279,8 @@ mod tests {
         assert_eq!(r.rows().count(), 2);
         r.insert(&key(0), || row(0));
         r.prune(2);
-        let kept: Vec<_> = r.rows().map(|v| v[0].clone()).collect();
-        assert_eq!(kept, [Value::Int64(0), Value::Int64(1)]);
+        let kept: Vec<_> = r.rows().map(|v| value(v)).collect();
+        assert_eq!(kept, [0, 1]);
     }
 
     #[test]

@@ -191,6 +191,32 @@ fn detail(operator: &str, params: &serde_json::Value) -> String {
                     .unwrap_or_default()
             )
         }
+        "over_aggregate" => {
+            let aggregates = params
+                .get("aggregates")
+                .and_then(|a| a.as_array())
+                .map(|calls| {
+                    calls
+                        .iter()
+                        .map(|c| {
+                            let of = |key: &str| c.get(key).map(compact).unwrap_or_default();
+                            let column = match c.get("column") {
+                                Some(serde_json::Value::String(column)) => format!("{column:?}"),
+                                _ => "*".into(),
+                            };
+                            format!("{} := {}({column})", of("as"), of("function"))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            format!(
+                "partition by {} order by {} rows {} preceding [{aggregates}]",
+                text("partition_by"),
+                text("order_by"),
+                text("preceding")
+            )
+        }
         "nexmark" => format!("table {}", text("table")),
         "read" | "files" => format!("{} {}", text("format"), text("path")),
         "generate" => format!("rows {}", text("rows")),

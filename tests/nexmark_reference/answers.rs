@@ -217,6 +217,37 @@ fn q5(e: &Events) -> Vec<Vec<Value>> {
     rows
 }
 
+fn q6(e: &Events) -> Vec<Vec<Value>> {
+    let bids = open_bids(e);
+    let mut winners: BTreeMap<i64, Vec<(i64, i64, i64)>> = BTreeMap::new();
+    for a in &e.auctions {
+        let best = bids.get(&a.id).and_then(|bids| {
+            bids.iter()
+                .max_by_key(|b| (b.price, std::cmp::Reverse(b.date_time)))
+        });
+        if let Some(b) = best {
+            winners
+                .entry(a.seller)
+                .or_default()
+                .push((b.date_time, a.id, b.price));
+        }
+    }
+    let mut rows = Vec::new();
+    for (seller, mut won) in winners {
+        // Ordered by time, ties by the row's columns (the auction first).
+        won.sort_unstable();
+        for i in 0..won.len() {
+            let frame = &won[i.saturating_sub(10)..=i];
+            let sum: i64 = frame.iter().map(|w| w.2).sum();
+            rows.push(vec![
+                int(seller),
+                Value::Float64(sum as f64 / frame.len() as f64),
+            ]);
+        }
+    }
+    rows
+}
+
 fn q7(e: &Events) -> Vec<Vec<Value>> {
     let size = 10 * SECOND;
     let mut max: BTreeMap<i64, i64> = BTreeMap::new();
@@ -553,6 +584,7 @@ pub fn all() -> Vec<Answer> {
         answer("q3", &[0, 1, 2, 3], q3),
         answer("q4", &[0, 1], q4),
         answer("q5", &[0, 1], q5),
+        answer("q6", &[0, 1], q6),
         answer("q7", &[0, 1, 2, 3], q7),
         answer("q8", &[0, 1, 2], q8),
         // id, seller, price, bid_date_time: ties at one price and time

@@ -10,8 +10,7 @@
 //! Where a query's order leaves ties (two bids at one price, two at one
 //! millisecond), only the columns the ties cannot change are compared.
 //! Doubles are compared to 9 significant digits (a sum's order differs).
-//! Every query but q6 (not planned yet) and q12 (windows by the wall
-//! clock) is answered.
+//! Every query but q12 (windows by the wall clock) is answered.
 
 mod answers;
 

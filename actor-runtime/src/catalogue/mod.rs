@@ -35,6 +35,7 @@ use crate::operators::follow::FollowDefinition;
 use crate::operators::join::HashJoinDefinition;
 use crate::operators::kafka::{KafkaDefinition, KafkaSinkDefinition};
 use crate::operators::nexmark::NexmarkDefinition;
+use crate::operators::over::OverAggregateDefinition;
 use crate::operators::read::ReadDefinition;
 use crate::operators::sort::{SortDefinition, TopNDefinition};
 use crate::operators::stream_join::{IntervalJoinDefinition, WindowJoinDefinition};
@@ -55,6 +56,7 @@ pub static CATALOGUE: &[&dyn CatalogueEntry] = &[
     &WindowTopNDefinition,
     &SortDefinition,
     &TopNDefinition,
+    &OverAggregateDefinition,
     &HashJoinDefinition,
     &WindowJoinDefinition,
     &IntervalJoinDefinition,

@@ -255,10 +255,10 @@ mod tests {
         }
         let decoded = decoded.finish().unwrap();
         let again = views(&decoded);
-        for row in 0..3 {
+        for (row, encoded) in encodings.iter().enumerate() {
             let mut bytes = Vec::new();
             codec.encode(&again, row, &mut bytes);
-            assert_eq!(bytes, encodings[row], "row {row} changed through the codec");
+            assert_eq!(&bytes, encoded, "row {row} changed through the codec");
         }
         assert_eq!(decoded.to_bytes()[..], batch.to_bytes()[..]);
     }

@@ -15,6 +15,7 @@ pub mod follow;
 pub mod join;
 pub mod kafka;
 pub mod nexmark;
+pub mod over;
 pub mod read;
 pub mod regular_join;
 pub mod sort;

@@ -29,6 +29,7 @@ mod join;
 mod kafka;
 mod lateral;
 mod order;
+mod over;
 mod rank;
 mod ranking;
 mod select;

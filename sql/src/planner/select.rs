@@ -47,6 +47,18 @@ impl Planner<'_> {
         let aggregates = super::aggregate::calls(select);
         let mut replaced = Vec::new();
         let aggregated = grouped || !aggregates.is_empty() || window.is_some();
+        let over = super::over::calls(select);
+        if !over.is_empty() {
+            if aggregated {
+                return Err(SqlError::unsupported(
+                    over[0].span(),
+                    "an OVER aggregate in a grouped SELECT (group in a subquery)",
+                ));
+            }
+            let (windowed, substitutions) = self.over_aggregation(relation, &over, span)?;
+            relation = windowed;
+            replaced = substitutions;
+        }
         if aggregated {
             let (aggregated, substitutions) =
                 self.aggregation(relation, window, select, &aggregates)?;

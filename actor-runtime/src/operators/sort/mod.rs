@@ -21,7 +21,7 @@ mod continuous;
 mod definition;
 mod memory;
 mod merge;
-mod order_key;
+pub(crate) mod order_key;
 mod ranking;
 mod runs;
 

@@ -4,19 +4,20 @@
 //! Each sort key column is encoded so that comparing the bytes compares
 //! the values exactly as [`crate::kernels::rows::compare_values`] does
 //! (nulls first, doubles as `compare_f64` orders them, NaN last, ±0
-//! equal), and a descending column has its bytes inverted. The whole
-//! row's [`encode_key`] follows as a tie-break, so rows equal on the sort
-//! keys still get distinct, deterministic keys, and two rows share a key
-//! exactly when they are equal (as grouping counts equality): a
-//! retraction finds the row it retracts by encoding it again.
+//! equal), and a descending column has its bytes inverted. The whole row
+//! follows as a tie-break, every column ascending (a vector, which has no
+//! order, as its elements' bits): rows equal on the sort keys are ordered
+//! by their columns, left to right, and two rows share a key exactly when
+//! they are equal (as grouping counts equality), so a retraction finds
+//! the row it retracts by encoding it again.
 
 use crate::data::{ColumnView, ValuesView};
 use crate::kernels::floats::key_bits;
-use crate::kernels::rows::{encode_key, KeyColumn};
+use crate::kernels::rows::KeyColumn;
 
 /// Appends row `row`'s order key to `out`: its sort key columns, then the
 /// whole row as a tie-break.
-pub(super) fn order_key(
+pub(crate) fn order_key(
     keys: &[KeyColumn],
     columns: &[ColumnView<'_>],
     row: usize,
@@ -33,8 +34,22 @@ pub(super) fn order_key(
             }
         }
     }
-    let all: Vec<&ColumnView<'_>> = columns.iter().collect();
-    encode_key(&all, row, out);
+    for column in columns {
+        encode_ordered(column, row, out);
+        match column.values {
+            ValuesView::F32Vector { dim, values } if !column.is_null(row) => {
+                for f in &values[row * dim..(row + 1) * dim] {
+                    out.extend_from_slice(&f.to_bits().to_be_bytes());
+                }
+            }
+            ValuesView::F64Vector { dim, values } if !column.is_null(row) => {
+                for f in &values[row * dim..(row + 1) * dim] {
+                    out.extend_from_slice(&f.to_bits().to_be_bytes());
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// One value, order-preserving under byte comparison.

@@ -230,6 +230,21 @@ impl NexmarkGenerator {
         Some(self.event_at(number))
     }
 
+    /// The split's next event if it is of kind `kind` (`Some(None)`: it
+    /// was another kind, counted as generated but never built), or `None`
+    /// once the split is exhausted. Each event is drawn from its own
+    /// number, so a reader of one kind skips the others for free: a table
+    /// of persons costs its persons, not every bid as well.
+    pub fn next_event_of(&mut self, kind: EventKind) -> Option<Option<Event>> {
+        let number = self.next_event_number()?;
+        self.generated += 1;
+        if !self.taken.is_empty() {
+            self.skip_taken();
+        }
+        let id = self.config.adjusted_event_number(number) as i64;
+        Some((event_kind(&self.config, id) == kind).then(|| self.event_at(number)))
+    }
+
     /// Up to `n` next events (fewer only at the end of a bounded stream).
     pub fn next_events(&mut self, n: usize) -> Vec<Event> {
         let left = self.split_events - self.generated;

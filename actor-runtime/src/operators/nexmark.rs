@@ -28,7 +28,7 @@ use crate::data::{Batch, Schema};
 use crate::message::Watermark;
 use crate::nexmark::{
     auction_schema, auctions_batch, bid_schema, bids_batch, person_schema, persons_batch, Event,
-    NexmarkConfig, NexmarkGenerator,
+    EventKind, NexmarkConfig, NexmarkGenerator,
 };
 use crate::operator::{OperatorContext, OperatorError, Source};
 use crate::spec::{limits, SpecError};
@@ -43,6 +43,17 @@ pub enum NexmarkTable {
     Person,
     /// Auctions (3 of every 50).
     Auction,
+}
+
+impl NexmarkTable {
+    /// The kind of event its rows are.
+    pub fn kind(self) -> EventKind {
+        match self {
+            NexmarkTable::Bid => EventKind::Bid,
+            NexmarkTable::Person => EventKind::Person,
+            NexmarkTable::Auction => EventKind::Auction,
+        }
+    }
 }
 
 /// `nexmark`'s params.
@@ -217,15 +228,6 @@ impl NexmarkSource {
             }))?,
         })
     }
-
-    fn wanted(table: NexmarkTable, event: &Event) -> bool {
-        matches!(
-            (table, event),
-            (NexmarkTable::Bid, Event::Bid(_))
-                | (NexmarkTable::Person, Event::Person(_))
-                | (NexmarkTable::Auction, Event::Auction(_))
-        )
-    }
 }
 
 impl Source for NexmarkSource {
@@ -337,7 +339,6 @@ impl Source for NexmarkSource {
             return Ok(None);
         }
         let mut events = Vec::new();
-        let mut rows = 0;
         // A rare table (persons: 1 in 50) still returns within a bounded
         // number of events, so the task can send watermarks and yield.
         let most = self.params.batch_rows.max(1) * 64;
@@ -345,12 +346,11 @@ impl Source for NexmarkSource {
             if due.is_some_and(|due| generator.next_scheduled_time().is_some_and(|t| t > due)) {
                 break;
             }
-            let Some(event) = generator.next_event() else {
+            let Some(event) = generator.next_event_of(self.params.table.kind()) else {
                 break;
             };
-            rows += usize::from(Self::wanted(self.params.table, &event));
-            events.push(event);
-            if rows == self.params.batch_rows.max(1) {
+            events.extend(event);
+            if events.len() == self.params.batch_rows.max(1) {
                 break;
             }
         }

@@ -2,10 +2,11 @@
 //! group)` and `regexp_replace(s, pattern, replacement)`, as Flink and
 //! Spark users write them.
 //!
-//! Patterns are untrusted input, so they go to `regex-lite`, whose
+//! Patterns are untrusted input, so they go to the `regex` crate, whose
 //! matching takes time linear in the text whatever the pattern (no
 //! look-around, no backreferences: a pattern using them is refused with
 //! the engine's message), within a compiled size and nesting limit.
+//! Classes such as `\d` are Unicode-aware (Java's are ASCII unless asked).
 //! A pattern is nearly always a literal, the same on every row, so each
 //! thread keeps its last few compiled patterns rather than compiling one
 //! per row.
@@ -13,7 +14,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use regex_lite::{Regex, RegexBuilder};
+use regex::{Regex, RegexBuilder};
 
 use super::text::bounded;
 

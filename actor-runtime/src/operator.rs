@@ -68,6 +68,25 @@ pub struct Rows<'a> {
     pub kinds: Option<RowKinds<'a>>,
 }
 
+impl OperatorError {
+    /// A retraction of a row the operator does not hold: `what` says
+    /// whose changelog (`"top_n: the changelog"`), the rest names the
+    /// row, its kind and its values.
+    pub fn not_held(what: &str, rows: &Rows<'_>, row: usize) -> Self {
+        let values: Vec<String> = rows
+            .columns
+            .iter()
+            .map(|c| format!("{} = {}", c.name, c.value(row)))
+            .collect();
+        Self::BadInput(format!(
+            "{what} retracts ({}) a row it does not hold (row {row} of the batch: {}); a \
+             retraction must follow the row it retracts",
+            rows.kind(row),
+            values.join(", ")
+        ))
+    }
+}
+
 impl<'a> Rows<'a> {
     /// The rows of an owned batch.
     pub fn of_batch(batch: &'a Batch) -> Self {

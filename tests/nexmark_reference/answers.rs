@@ -120,6 +120,17 @@ fn rank_distinct(bids: &[&Bid], of: fn(&Bid) -> i64) -> [usize; 4] {
     ]
 }
 
+/// q15's and q16's twelve counts over a group's bids: bids, bidders and
+/// auctions, each in all and per price rank.
+fn bidding_statistics(bids: &[&Bid]) -> Vec<Value> {
+    rank_counts(bids)
+        .into_iter()
+        .chain(rank_distinct(bids, |b| b.bidder))
+        .chain(rank_distinct(bids, |b| b.auction))
+        .map(|n| int(n as i64))
+        .collect()
+}
+
 fn q0(e: &Events) -> Vec<Vec<Value>> {
     e.bids
         .iter()
@@ -403,11 +414,7 @@ fn q15(e: &Events) -> Vec<Vec<Value>> {
     days.into_iter()
         .map(|(day, bids)| {
             let mut row = vec![text(&day)];
-            let counts = rank_counts(&bids)
-                .into_iter()
-                .chain(rank_distinct(&bids, |b| b.bidder))
-                .chain(rank_distinct(&bids, |b| b.auction));
-            row.extend(counts.map(|n| int(n as i64)));
+            row.extend(bidding_statistics(&bids));
             row
         })
         .collect()
@@ -430,11 +437,7 @@ fn q16(e: &Events) -> Vec<Vec<Value>> {
                 .max()
                 .unwrap_or_default();
             let mut row = vec![text(&channel), text(&day), text(&latest)];
-            let counts = rank_counts(&bids)
-                .into_iter()
-                .chain(rank_distinct(&bids, |b| b.bidder))
-                .chain(rank_distinct(&bids, |b| b.auction));
-            row.extend(counts.map(|n| int(n as i64)));
+            row.extend(bidding_statistics(&bids));
             row
         })
         .collect()

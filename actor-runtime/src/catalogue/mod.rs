@@ -162,7 +162,7 @@ mod tests {
         assert!(
             unknown
                 .to_string()
-                .contains(", top_n, hash_join, window_join, interval_join, union,"),
+                .contains(", top_n, over_aggregate, hash_join, window_join, interval_join, union,"),
             "{unknown}"
         );
     }

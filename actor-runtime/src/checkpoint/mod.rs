@@ -55,7 +55,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::attempt::AttemptKey;
 
-pub use rescale::{KeyRouting, Rescaled};
+pub use rescale::{saved_rows, KeyRouting, Rescaled};
 pub use storage::{CheckpointStorage, StorageError};
 pub use task_state::TaskState;
 

@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::Batch;
+use crate::data::{Batch, Schema};
 use crate::kernels::hash::hash_rows;
 use crate::kernels::views;
 use crate::operator::OperatorError;
@@ -56,6 +56,24 @@ impl<'a> Rescaled<'a> {
         self.states.iter().filter(|(old, _)| self.adopts(*old))
     }
 
+    /// What of old subtask `old`'s saved rows this subtask takes: the
+    /// rows whose keys it owns now when the state is `keyed` (see
+    /// [`Rescaled::owned_rows`]), else all of them or none (adopted
+    /// whole, round robin).
+    pub fn share(
+        &self,
+        old: u32,
+        batch: Batch,
+        keyed: bool,
+        what: &str,
+    ) -> Result<Option<Batch>, OperatorError> {
+        if keyed {
+            self.owned_rows(&batch, what).map(Some)
+        } else {
+            Ok(self.adopts(old).then_some(batch))
+        }
+    }
+
     /// The rows of `batch` (saved keyed state whose key columns carry the
     /// edge's names) whose keys this subtask owns now; an error when no
     /// hash edge routes keys here or a key column is missing, since the
@@ -95,10 +113,22 @@ impl<'a> Rescaled<'a> {
     }
 }
 
+/// Saved rows read back: `state` must be one batch of `schema`, the
+/// operator's input columns (`what` names the state in errors).
+pub fn saved_rows(state: &[u8], schema: &Schema, what: &str) -> Result<Batch, OperatorError> {
+    let batch = crate::attempt::batch_from_bytes(state)?;
+    if batch.schema() != schema {
+        return Err(OperatorError::BadInput(format!(
+            "{what}: saved for other input columns than the job's"
+        )));
+    }
+    Ok(batch)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{Column, ColumnData, DataType, Field, Schema};
+    use crate::data::{Column, ColumnData, DataType, Field};
 
     fn keyed(keys: Vec<i64>) -> Batch {
         let schema = Schema::new(vec![

@@ -12,7 +12,9 @@
 //! the bytes are also the row's identity.
 
 use super::rows::append_value;
-use crate::data::{BatchBuilder, BatchError, ColumnView, DataType, ValuesView, VectorElement};
+use crate::data::{
+    Batch, BatchBuilder, BatchError, ColumnView, DataType, Schema, ValuesView, VectorElement,
+};
 
 /// Encodes and decodes rows of one schema's column types.
 #[derive(Debug, Clone)]
@@ -120,6 +122,21 @@ impl RowCodec {
                 bytes.len()
             )))
         }
+    }
+
+    /// A batch of `schema` (this codec's types) holding the rows
+    /// `encoded`, in order: what an operator holding encoded rows saves
+    /// at a checkpoint.
+    pub fn to_batch<'r>(
+        &self,
+        schema: &Schema,
+        encoded: impl ExactSizeIterator<Item = &'r [u8]>,
+    ) -> Result<Batch, BatchError> {
+        let mut builder = BatchBuilder::new(schema.clone(), encoded.len());
+        for row in encoded {
+            self.decode(row, &mut builder, 0)?;
+        }
+        builder.finish()
     }
 
     /// Appends a row of nulls to columns `first..first + width`.

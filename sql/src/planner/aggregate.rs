@@ -21,10 +21,19 @@ use crate::scope::{fresh_name, ColumnRef, Scope};
 
 /// The aggregate calls of `select`'s list and `HAVING`, each once.
 pub fn calls(select: &sql::Select) -> Vec<sql::Function> {
-    let mut found: Vec<sql::Function> = Vec::new();
     let roots = select_list_exprs(select).chain(select.having.as_ref());
+    distinct_calls(roots, is_aggregate)
+}
+
+/// The calls under `roots` that `wanted` picks (not looking inside
+/// them), each once, in the order first met.
+pub fn distinct_calls<'e>(
+    roots: impl Iterator<Item = &'e sql::Expr>,
+    wanted: impl Fn(&sql::Function) -> bool,
+) -> Vec<sql::Function> {
+    let mut found: Vec<sql::Function> = Vec::new();
     crate::expression::visit(roots, |expr| match expr {
-        sql::Expr::Function(f) if is_aggregate(f) => {
+        sql::Expr::Function(f) if wanted(f) => {
             let key = canonical(expr);
             if !found
                 .iter()

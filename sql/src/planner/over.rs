@@ -12,7 +12,7 @@ use serde_json::json;
 use sqlparser::ast::{self as sql, Spanned};
 use sqlparser::tokenizer::Span;
 
-use super::aggregate::select_list_exprs;
+use super::aggregate::{distinct_calls, select_list_exprs};
 use super::from::forward_or_rebalance;
 use super::Planner;
 use crate::error::SqlError;
@@ -26,23 +26,9 @@ const OVER_AGGREGATES: &[&str] = &["count", "sum", "avg", "min", "max"];
 /// The aggregate calls with an `OVER` window in `select`'s list, each
 /// once.
 pub fn calls(select: &sql::Select) -> Vec<sql::Function> {
-    let mut found: Vec<sql::Function> = Vec::new();
-    crate::expression::visit(select_list_exprs(select), |expr| match expr {
-        sql::Expr::Function(f)
-            if f.over.is_some() && OVER_AGGREGATES.contains(&function_name(f).as_str()) =>
-        {
-            let key = canonical(expr);
-            if !found
-                .iter()
-                .any(|g| canonical(&sql::Expr::Function(g.clone())) == key)
-            {
-                found.push(f.clone());
-            }
-            false
-        }
-        _ => true,
-    });
-    found
+    distinct_calls(select_list_exprs(select), |f| {
+        f.over.is_some() && OVER_AGGREGATES.contains(&function_name(f).as_str())
+    })
 }
 
 /// The column a plain name in an `OVER` clause or argument means.

@@ -200,16 +200,20 @@ impl Planner<'_> {
     }
 }
 
-/// The column names `select` uses outside its `FROM`; `None` when it
-/// selects `*` (every column is used).
-fn names_used(select: &sql::Select) -> Option<Vec<String>> {
-    let wildcard = select.projection.iter().any(|item| {
+/// Whether `select`'s list has `*` or `t.*`.
+fn selects_wildcard(select: &sql::Select) -> bool {
+    select.projection.iter().any(|item| {
         matches!(
             item,
             sql::SelectItem::Wildcard(_) | sql::SelectItem::QualifiedWildcard(..)
         )
-    });
-    if wildcard {
+    })
+}
+
+/// The column names `select` uses outside its `FROM`; `None` when it
+/// selects `*` (every column is used).
+fn names_used(select: &sql::Select) -> Option<Vec<String>> {
+    if selects_wildcard(select) {
         return None;
     }
     let group = match &select.group_by {
@@ -240,13 +244,7 @@ fn names_used(select: &sql::Select) -> Option<Vec<String>> {
 /// column without naming it.
 fn words_referenced(select: &sql::Select) -> Option<std::collections::HashSet<String>> {
     use sqlparser::tokenizer::{Token, Tokenizer};
-    let wildcard = select.projection.iter().any(|item| {
-        matches!(
-            item,
-            sql::SelectItem::Wildcard(_) | sql::SelectItem::QualifiedWildcard(..)
-        )
-    });
-    if wildcard {
+    if selects_wildcard(select) {
         return None;
     }
     let text = select.to_string();

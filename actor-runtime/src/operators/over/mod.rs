@@ -29,9 +29,8 @@ use serde::{Deserialize, Serialize};
 
 use super::sort::order_key::order_key;
 use super::sort::{key_columns, SortKey};
-use crate::attempt::batch_from_bytes;
 use crate::catalogue::{BuildContext, Built, OperatorDefinition, OperatorState, SchemaContext};
-use crate::checkpoint::Rescaled;
+use crate::checkpoint::{saved_rows, Rescaled};
 use crate::data::{BatchBuilder, ColumnView, DataType, Field, RowKind, Schema, ValuesView};
 use crate::kernels::row_codec::RowCodec;
 use crate::kernels::rows::{encode_key, KeyColumn};
@@ -295,24 +294,16 @@ impl OverAggregate {
                 .collect();
             encode_key(&of, row, &mut self.partition);
             let inputs = self.inputs(&rows.columns, row);
-            let partition = self
-                .partitions
-                .entry(self.partition[..].into())
-                .or_default();
+            if !self.partitions.contains_key(&self.partition[..]) {
+                let key = self.partition[..].into();
+                self.partitions.insert(key, Partition::default());
+            }
+            let Some(partition) = self.partitions.get_mut(&self.partition[..]) else {
+                continue;
+            };
             if rows.kind(row).is_retraction() {
                 let freed = partition.retract(&self.order).map_err(|_| {
-                    let values: Vec<String> = rows
-                        .columns
-                        .iter()
-                        .map(|c| format!("{} = {}", c.name, c.value(row)))
-                        .collect();
-                    OperatorError::BadInput(format!(
-                        "over_aggregate: the changelog retracts ({}) a row it does not hold \
-                         (row {row} of the batch: {}); a retraction must follow the row it \
-                         retracts",
-                        rows.kind(row),
-                        values.join(", ")
-                    ))
+                    OperatorError::not_held("over_aggregate: the changelog", rows, row)
                 })?;
                 self.bytes = self.bytes.saturating_sub(freed as u64);
             } else {
@@ -437,36 +428,28 @@ impl Operator for OverAggregate {
     }
 
     fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<Vec<u8>>, OperatorError> {
-        let rows: Vec<&Arc<[u8]>> = self.partitions.values().flat_map(Partition::rows).collect();
-        let mut builder = BatchBuilder::new(self.input.clone(), rows.len());
-        for row in rows {
-            self.codec.decode(row, &mut builder, 0)?;
-        }
-        Ok(Some(builder.finish()?.to_bytes().to_vec()))
+        let rows: Vec<&[u8]> = self
+            .partitions
+            .values()
+            .flat_map(Partition::rows)
+            .map(|row| &row[..])
+            .collect();
+        let batch = self.codec.to_batch(&self.input, rows.into_iter())?;
+        Ok(Some(batch.to_bytes().to_vec()))
     }
 
     fn restore_state(&mut self, state: &[u8]) -> Result<(), OperatorError> {
-        let batch = batch_from_bytes(state)?;
-        if batch.schema() != &self.input {
-            return Err(OperatorError::BadInput(
-                "over_aggregate state: saved for other input columns than the job's".into(),
-            ));
-        }
+        let batch = saved_rows(state, &self.input, "over_aggregate state")?;
         self.restore_rows(&Rows::of_batch(&batch))
     }
 
     fn restore_rescaled(&mut self, from: &Rescaled<'_>) -> Result<(), OperatorError> {
+        let keyed = !self.partition_by.is_empty();
         for (old, bytes) in from.states {
-            let batch = batch_from_bytes(bytes)?;
-            let share = if self.partition_by.is_empty() {
-                if !from.adopts(*old) {
-                    continue;
-                }
-                batch
-            } else {
-                from.owned_rows(&batch, "over_aggregate state")?
-            };
-            self.restore_rows(&Rows::of_batch(&share))?;
+            let batch = saved_rows(bytes, &self.input, "over_aggregate state")?;
+            if let Some(share) = from.share(*old, batch, keyed, "over_aggregate state")? {
+                self.restore_rows(&Rows::of_batch(&share))?;
+            }
         }
         Ok(())
     }

@@ -242,7 +242,9 @@ impl RegularJoin {
             self.codecs[input].encode(&rows.columns, row, &mut self.identity);
             if retract {
                 if !self.sides[input].release(&self.key, &self.identity) {
-                    return Err(not_held(input, rows, row));
+                    let side = if input == LEFT { "left" } else { "right" };
+                    let what = format!("hash_join: the changelog on its {side} input");
+                    return Err(OperatorError::not_held(&what, rows, row));
                 }
             } else {
                 self.sides[input].hold(&self.key, &self.identity);
@@ -278,22 +280,6 @@ impl RegularJoin {
     fn held_rows(&self) -> usize {
         self.sides.iter().map(Side::rows).sum()
     }
-}
-
-/// The error for a retraction of a row the join does not hold.
-fn not_held(input: usize, rows: &Rows<'_>, row: usize) -> OperatorError {
-    let values: Vec<String> = rows
-        .columns
-        .iter()
-        .map(|c| format!("{} = {}", c.name, c.value(row)))
-        .collect();
-    OperatorError::BadInput(format!(
-        "hash_join: the changelog on its {} input retracts ({}) a row it does not hold \
-         (row {row} of the batch: {}); a retraction must follow the row it retracts",
-        if input == LEFT { "left" } else { "right" },
-        rows.kind(row),
-        values.join(", ")
-    ))
 }
 
 impl Operator for RegularJoin {

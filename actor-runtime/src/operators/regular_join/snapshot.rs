@@ -9,7 +9,7 @@
 use super::{RegularJoin, LEFT, RIGHT};
 use crate::attempt::batch_from_bytes;
 use crate::checkpoint::Rescaled;
-use crate::data::{Batch, BatchBuilder};
+use crate::data::Batch;
 use crate::kernels::hash::hash_rows;
 use crate::kernels::views;
 use crate::operator::OperatorError;
@@ -20,12 +20,9 @@ impl RegularJoin {
     pub(super) fn snapshot(&self) -> Result<Vec<u8>, OperatorError> {
         let mut state = Vec::new();
         for side in [LEFT, RIGHT] {
-            let held = &self.sides[side];
-            let mut builder = BatchBuilder::new(self.inputs[side].clone(), held.rows());
-            for row in held.all() {
-                self.codecs[side].decode(row, &mut builder, 0)?;
-            }
-            let bytes = builder.finish()?.to_bytes();
+            let rows: Vec<&[u8]> = self.sides[side].all().collect();
+            let batch = self.codecs[side].to_batch(&self.inputs[side], rows.into_iter())?;
+            let bytes = batch.to_bytes();
             state.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
             state.extend_from_slice(&bytes);
         }

@@ -28,10 +28,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::order_key::order_key;
-use super::ranking::{Change, EncodedRow, Ranking};
+use super::ranking::{Change, Ranking};
 use super::{key_columns, SortKey};
-use crate::attempt::batch_from_bytes;
-use crate::checkpoint::Rescaled;
+use crate::checkpoint::{saved_rows, Rescaled};
 use crate::data::{BatchBuilder, ColumnView, DataType, Field, Schema};
 use crate::kernels::row_codec::RowCodec;
 use crate::kernels::rows::{encode_key, KeyColumn};
@@ -170,10 +169,15 @@ impl ContinuousTopN {
             self.order.clear();
             order_key(&self.keys, &rows.columns, row, &mut self.order);
             self.partition_key(&rows.columns, row);
-            let ranking = self
-                .partitions
-                .entry(self.partition[..].into())
-                .or_default();
+            // Looked up before inserting, so a row of a partition held
+            // already allocates no key.
+            if !self.partitions.contains_key(&self.partition[..]) {
+                let partition = self.partition[..].into();
+                self.partitions.insert(partition, Ranking::default());
+            }
+            let Some(ranking) = self.partitions.get_mut(&self.partition[..]) else {
+                continue;
+            };
             // Checked before the row moves anything: what is shown is
             // still what downstream holds, the boundary it was cut at.
             if !ranking.reaches_top(&self.order, self.limit) {
@@ -188,17 +192,7 @@ impl ContinuousTopN {
             let before = ranking.bytes();
             if rows.kind(row).is_retraction() {
                 if ranking.retract(&self.order).is_err() {
-                    let values: Vec<String> = rows
-                        .columns
-                        .iter()
-                        .map(|c| format!("{} = {}", c.name, c.value(row)))
-                        .collect();
-                    return Err(OperatorError::BadInput(format!(
-                        "top_n: the changelog retracts ({}) a row it does not hold (row {row} \
-                         of the batch: {}); a retraction must follow the row it retracts",
-                        rows.kind(row),
-                        values.join(", ")
-                    )));
+                    return Err(OperatorError::not_held("top_n: the changelog", rows, row));
                 }
             } else {
                 let codec = &self.codec;
@@ -282,36 +276,28 @@ impl Operator for ContinuousTopN {
     }
 
     fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<Vec<u8>>, OperatorError> {
-        let rows: Vec<&EncodedRow> = self.partitions.values().flat_map(Ranking::rows).collect();
-        let mut builder = BatchBuilder::new(self.input.clone(), rows.len());
-        for row in rows {
-            self.codec.decode(row, &mut builder, 0)?;
-        }
-        Ok(Some(builder.finish()?.to_bytes().to_vec()))
+        let rows: Vec<&[u8]> = self
+            .partitions
+            .values()
+            .flat_map(Ranking::rows)
+            .map(|row| &row[..])
+            .collect();
+        let batch = self.codec.to_batch(&self.input, rows.into_iter())?;
+        Ok(Some(batch.to_bytes().to_vec()))
     }
 
     fn restore_state(&mut self, state: &[u8]) -> Result<(), OperatorError> {
-        let batch = batch_from_bytes(state)?;
-        if batch.schema() != &self.input {
-            return Err(OperatorError::BadInput(
-                "top_n state: saved for other input columns than the job's".into(),
-            ));
-        }
+        let batch = saved_rows(state, &self.input, "top_n state")?;
         self.restore_rows(&Rows::of_batch(&batch))
     }
 
     fn restore_rescaled(&mut self, from: &Rescaled<'_>) -> Result<(), OperatorError> {
+        let keyed = !self.partition_by.is_empty();
         for (old, bytes) in from.states {
-            let batch = batch_from_bytes(bytes)?;
-            let share = if self.partition_by.is_empty() {
-                if !from.adopts(*old) {
-                    continue;
-                }
-                batch
-            } else {
-                from.owned_rows(&batch, "top_n state")?
-            };
-            self.restore_rows(&Rows::of_batch(&share))?;
+            let batch = saved_rows(bytes, &self.input, "top_n state")?;
+            if let Some(share) = from.share(*old, batch, keyed, "top_n state")? {
+                self.restore_rows(&Rows::of_batch(&share))?;
+            }
         }
         Ok(())
     }

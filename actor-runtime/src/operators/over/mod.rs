@@ -283,15 +283,16 @@ impl OverAggregate {
         rows: &Rows<'_>,
         touched: &mut BTreeMap<Box<[u8]>, BTreeSet<Box<[u8]>>>,
     ) -> Result<(), OperatorError> {
+        let of: Vec<&ColumnView<'_>> = self
+            .partition_by
+            .iter()
+            .map(|&c| &rows.columns[c])
+            .collect();
         for row in 0..rows.rows {
             self.order.clear();
             order_key(&self.keys, &rows.columns, row, &mut self.order);
             self.partition.clear();
-            let of: Vec<&ColumnView<'_>> = self
-                .partition_by
-                .iter()
-                .map(|&c| &rows.columns[c])
-                .collect();
+
             encode_key(&of, row, &mut self.partition);
             let inputs = self.inputs(&rows.columns, row);
             if !self.partitions.contains_key(&self.partition[..]) {

@@ -195,15 +195,24 @@ impl RegularJoin {
         !self.ended[other] || self.keeps(other)
     }
 
-    /// Encodes row `row`'s join key into `self.key`; `false` if a key
-    /// column is null (such a row matches nothing, ever).
-    fn encode_key(&mut self, input: usize, columns: &[ColumnView<'_>], row: usize) -> bool {
-        let key_columns: Vec<_> = self.keys[input].iter().map(|&k| &columns[k]).collect();
+    /// The join key columns of `input` among `columns`, looked up once
+    /// per batch rather than per row.
+    fn key_columns<'c, 'v>(
+        &self,
+        input: usize,
+        columns: &'c [ColumnView<'v>],
+    ) -> Vec<&'c ColumnView<'v>> {
+        self.keys[input].iter().map(|&k| &columns[k]).collect()
+    }
+
+    /// Encodes row `row`'s join key (of `key_columns`) into `self.key`;
+    /// `false` if a key column is null (such a row matches nothing, ever).
+    fn encode_key(&mut self, key_columns: &[&ColumnView<'_>], row: usize) -> bool {
         if key_columns.iter().any(|c| c.is_null(row)) {
             return false;
         }
         self.key.clear();
-        encode_key(&key_columns, row, &mut self.key);
+        encode_key(key_columns, row, &mut self.key);
         true
     }
 
@@ -212,6 +221,7 @@ impl RegularJoin {
         &mut self,
         input: usize,
         rows: &Rows<'_>,
+        key_columns: &[&ColumnView<'_>],
         row: usize,
         output: &mut Output<'_>,
     ) -> Result<(), OperatorError> {
@@ -230,7 +240,7 @@ impl RegularJoin {
                 output.push(kind, theirs, ours)
             }
         };
-        if !self.encode_key(input, &rows.columns, row) {
+        if !self.encode_key(key_columns, row) {
             // Matches nothing, ever: only a side kept whole shows it.
             if self.keeps(input) {
                 push(pair, own, Part::Padded)?;
@@ -297,8 +307,9 @@ impl Operator for RegularJoin {
         let codecs = self.codecs.clone();
         let output_schema = self.output.clone();
         let mut output = Output::new(&output_schema, &codecs, out);
+        let key_columns = self.key_columns(input, &rows.columns);
         for row in 0..rows.rows {
-            self.row(input, rows, row, &mut output)?;
+            self.row(input, rows, &key_columns, row, &mut output)?;
         }
         if self.state_bytes() > self.budget {
             return Err(OperatorError::OverBudget {

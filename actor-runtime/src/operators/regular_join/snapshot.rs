@@ -49,8 +49,9 @@ impl RegularJoin {
                 Some(rescaled) => self.owned(side, &batch, rescaled)?,
                 None => vec![true; batch.num_rows()],
             };
+            let key_columns = self.key_columns(side, &columns);
             for (row, owned) in owned.into_iter().enumerate() {
-                if !owned || !self.encode_key(side, &columns, row) {
+                if !owned || !self.encode_key(&key_columns, row) {
                     continue;
                 }
                 self.identity.clear();

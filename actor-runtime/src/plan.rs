@@ -326,22 +326,21 @@ mod tests {
     }
 
     #[test]
-    fn a_blocking_forward_edge_or_a_fan_out_does_not_chain() {
+    fn a_blocking_forward_edge_does_not_chain_and_count_distinct_combines_as_sets() {
         let blocking = JOB.replace(
             r#"{"from": "gen", "to": "f", "partitioning": "forward"}"#,
             r#"{"from": "gen", "to": "f", "partitioning": "forward", "exchange": "blocking"}"#,
         );
         assert_eq!(plan(&blocking).chains.len(), 4);
         let distinct = JOB.replace(r#""function": "sum""#, r#""function": "count_distinct""#);
-        let names: Vec<String> = plan(&distinct)
-            .chains
-            .iter()
-            .map(|c| c.name.clone())
-            .collect();
+        let plan = plan(&distinct);
+        let names: Vec<&str> = plan.chains.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["gen+f+agg(partial)", "agg", "out"]);
+        let sets = &plan.exchanges[0].schema.fields[1];
         assert_eq!(
-            names,
-            ["gen+f", "agg", "out"],
-            "count_distinct does not split"
+            sets.data_type,
+            crate::data::DataType::Binary,
+            "count_distinct's state crosses as sets of values"
         );
     }
 }

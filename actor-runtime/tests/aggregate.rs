@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use faro_runtime::operators::aggregate::{
     Aggregate, AggregateFunction as F, AggregateMode, AggregateParams, AggregateSpec,
 };
-use faro_runtime::{Batch, DataType, Field, Schema, Value};
+use faro_runtime::{Batch, BatchBuilder, DataType, Field, Schema, Value};
 use operator_support::{batches, rows, run, sorted};
 use proptest::prelude::*;
 
@@ -146,24 +146,24 @@ proptest! {
     #[test]
     fn a_tiny_budget_spills_and_gets_the_same_answer(input in input_rows(), per_batch in 1usize..64) {
         let batches = batches(&schema(), &input, per_batch);
-        let want = sorted(reference(&input, &[0, 1], false));
-        let spilling = params(&["k", "s"], false, Some(64));
+        let want = sorted(reference(&input, &[0, 1], true));
+        let spilling = params(&["k", "s"], true, Some(64));
         prop_assert_eq!(sorted(complete(&spilling, &batches)), want);
     }
 
     #[test]
     fn partial_then_final_equals_complete(input in input_rows(), per_batch in 1usize..64) {
         let batches = batches(&schema(), &input, per_batch);
-        let partial_params = params(&["k"], false, Some(200));
+        let partial_params = params(&["k"], true, Some(200));
         let mut states = Vec::new();
         for producer in 0..3 {
             let mine: Vec<Batch> = batches.iter().skip(producer).step_by(3).cloned().collect();
             let mut partial = Aggregate::new(&partial_params, &schema(), AggregateMode::Partial).unwrap();
             states.extend(run(&mut partial, &mine));
         }
-        let mut last = Aggregate::new(&params(&["k"], false, Some(64)), &schema(), AggregateMode::Final).unwrap();
+        let mut last = Aggregate::new(&params(&["k"], true, Some(64)), &schema(), AggregateMode::Final).unwrap();
         let got = rows(&run(&mut last, &states));
-        prop_assert_eq!(sorted(got), sorted(reference(&input, &[0], false)));
+        prop_assert_eq!(sorted(got), sorted(reference(&input, &[0], true)));
     }
 }
 
@@ -176,33 +176,36 @@ fn a_global_aggregate_of_nothing_is_one_row() {
 }
 
 #[test]
-fn count_distinct_over_budget_fails_clearly() {
-    let input: Vec<Vec<Value>> = (0..500)
-        .map(|i| {
-            vec![
-                Value::Int64(i),
-                Value::Utf8("a".into()),
-                Value::Int64(i),
-                Value::Float64(0.0),
-            ]
-        })
-        .collect();
-    let batches = batches(&schema(), &input, 100);
-    let mut op = Aggregate::new(
-        &params(&["k"], true, Some(1000)),
-        &schema(),
-        AggregateMode::Complete,
-    )
-    .unwrap();
+fn count_distinct_state_that_is_not_a_set_fails_clearly() {
+    let final_params = params(&["k"], true, None);
+    let state_schema = Aggregate::new(&final_params, &schema(), AggregateMode::Final)
+        .unwrap()
+        .state_schema();
+    let sets = state_schema.index_of("dv").unwrap();
+    let mut builder = BatchBuilder::new(state_schema.clone(), 1);
+    for (at, field) in state_schema.fields.iter().enumerate() {
+        let column = builder.column(at);
+        match field.data_type {
+            // A value's length says 9 bytes follow; 2 do.
+            DataType::Binary if at == sets => column.push_bytes(&[9, 0, 0, 0, 1, 2]).unwrap(),
+            DataType::Float64 => column.push_f64(0.0).unwrap(),
+            DataType::Utf8 => column.push_str("a").unwrap(),
+            _ => column.push_i64(1).unwrap(),
+        }
+    }
+    let state = builder.finish().unwrap();
+    let mut last = Aggregate::new(&final_params, &schema(), AggregateMode::Final).unwrap();
     let dir = tempfile::tempdir().unwrap();
     use faro_runtime::operator::{Operator, Rows};
-    op.open(&operator_support::context(dir.path())).unwrap();
-    let mut out = Vec::new();
-    let err = batches
-        .iter()
-        .find_map(|b| op.process(0, &Rows::of_batch(b), &mut out).err())
-        .expect("over budget");
-    assert!(err.to_string().contains("count_distinct"), "{err}");
+    last.open(&operator_support::context(dir.path())).unwrap();
+    let err = last
+        .process(0, &Rows::of_batch(&state), &mut Vec::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("row 0 of dv is not a set of distinct values"),
+        "{err}"
+    );
 }
 
 #[test]

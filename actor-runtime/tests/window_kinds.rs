@@ -8,6 +8,7 @@ mod operator_support;
 
 use std::collections::BTreeMap;
 
+use faro_runtime::checkpoint::{KeyRouting, Rescaled};
 use faro_runtime::message::Watermark;
 use faro_runtime::operator::{Operator, OperatorError, Rows};
 use faro_runtime::operators::aggregate::{AggregateFunction, AggregateSpec};
@@ -17,6 +18,7 @@ use faro_runtime::operators::window::{
 };
 use faro_runtime::runner::{run_job, JobEnv};
 use faro_runtime::spec::{validate, JobSpec};
+use faro_runtime::state::parts::StateSnapshot;
 use faro_runtime::worker::Worker;
 use faro_runtime::{Batch, BatchBuilder, DataType, Field, Schema, Value};
 use operator_support::{rows, sorted};
@@ -247,6 +249,124 @@ proptest! {
     }
 }
 
+/// A session window's whole checkpoint, taken now.
+fn checkpoint_of(operator: &mut WindowAggregate) -> Vec<u8> {
+    match operator.snapshot_parts(1, None).unwrap() {
+        Some(StateSnapshot::Whole(bytes)) => bytes,
+        other => panic!("a session window saved {other:?}"),
+    }
+}
+
+fn session_values(r: &SessionRow) -> Vec<Value> {
+    vec![
+        Value::Timestamp(r.0),
+        Value::Int64(r.1),
+        r.2.map_or(Value::Null, Value::Int64),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// A job that fails after a checkpoint goes on from it: the steps
+    /// before it run on one operator, the rest on a fresh one restored
+    /// from its snapshot, and together they emit what one run does.
+    #[test]
+    fn sessions_restored_from_a_checkpoint_mid_stream_equal_the_reference(
+        steps in steps(session_row()), at in 0usize..60, gap in 1i64..30,
+        lateness in 0i64..10, distinct in proptest::bool::weighted(0.4),
+    ) {
+        let at = at.min(steps.len());
+        let schema = session_schema();
+        let params = session_params(gap, lateness, distinct);
+        let dir = tempfile::tempdir().unwrap();
+        let context = operator_support::context(dir.path());
+        let mut out = Vec::new();
+        let mut before = WindowAggregate::new(&params, &schema).unwrap();
+        before.open(&context).unwrap();
+        feed(&mut before, &steps[..at], &schema, &mut out);
+        let saved = checkpoint_of(&mut before);
+        // The snapshot leaves the running operator as it was.
+        let mut rest = Vec::new();
+        feed(&mut before, &steps[at..], &schema, &mut rest);
+        before.end_input(0, &mut rest).unwrap();
+        let mut after = WindowAggregate::new(&params, &schema).unwrap();
+        after.restore_state(&saved).unwrap();
+        after.open(&context).unwrap();
+        let mut restored = Vec::new();
+        feed(&mut after, &steps[at..], &schema, &mut restored);
+        after.end_input(0, &mut restored).unwrap();
+        let (expected, late) = session_reference(&steps, gap, lateness, distinct);
+        let ran_through = sorted(rows(&out).into_iter().chain(rows(&rest)).collect());
+        prop_assert_eq!(&ran_through, &sorted(expected));
+        let resumed = sorted(rows(&out).into_iter().chain(rows(&restored)).collect());
+        prop_assert_eq!(resumed, ran_through);
+        prop_assert_eq!(after.late_rows(), late);
+    }
+}
+
+/// Feeds `steps` to an open `operator`, its output into `out`.
+fn feed(
+    operator: &mut WindowAggregate,
+    steps: &[Step<SessionRow>],
+    schema: &Schema,
+    out: &mut Vec<Batch>,
+) {
+    for step in steps {
+        match step {
+            Step::Rows(rs) => {
+                let b = batch(schema, &rs.iter().map(session_values).collect::<Vec<_>>());
+                operator.process(0, &Rows::of_batch(&b), out).unwrap();
+            }
+            Step::Watermark(w) => {
+                operator.on_watermark(Watermark(*w), out).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn open_sessions_split_by_key_over_more_subtasks_fire_once_each() {
+    // Sessions saved by one subtask, restored over three: each key's
+    // sessions reach exactly one new subtask, and together they fire
+    // what the saving subtask would have.
+    let steps = long_stream(400);
+    let schema = session_schema();
+    let params = session_params(10, 3, true);
+    let dir = tempfile::tempdir().unwrap();
+    let context = operator_support::context(dir.path());
+    let mut original = WindowAggregate::new(&params, &schema).unwrap();
+    original.open(&context).unwrap();
+    let mut fired = Vec::new();
+    feed(&mut original, &steps, &schema, &mut fired);
+    let states = vec![(0u32, checkpoint_of(&mut original))];
+    let mut rest = Vec::new();
+    original.end_input(0, &mut rest).unwrap();
+    assert!(!rest.is_empty(), "sessions were open at the checkpoint");
+    let routing = KeyRouting {
+        columns: vec!["k".into()],
+        key_groups: 128,
+    };
+    let mut restored = Vec::new();
+    for subtask in 0..3 {
+        let mut share = WindowAggregate::new(&params, &schema).unwrap();
+        share
+            .restore_rescaled(&Rescaled {
+                states: &states,
+                from_parallelism: 1,
+                subtask,
+                parallelism: 3,
+                keys: Some(&routing),
+            })
+            .unwrap();
+        share.open(&context).unwrap();
+        let mut out = Vec::new();
+        share.end_input(0, &mut out).unwrap();
+        restored.extend(out);
+    }
+    assert_eq!(sorted(rows(&restored)), sorted(rows(&rest)));
+}
+
 /// A long stream: key 0 never pauses (one session to the end), keys 1
 /// and 2 come in bursts; a watermark every ten batches, some rows late.
 fn long_stream(batches: i64) -> Vec<Step<SessionRow>> {
@@ -271,8 +391,8 @@ fn long_stream(batches: i64) -> Vec<Step<SessionRow>> {
 #[test]
 fn long_sessions_hold_their_rows_again_and_still_equal_the_reference() {
     // Key 0's session keeps every batch's state alive: past the slack
-    // the held rows are folded (count, sum, max) or copied afresh
-    // (count_distinct keeps raw rows), with sessions firing in between.
+    // the held rows are merged into one state row per session (the
+    // distinct values' sets too), with sessions firing in between.
     let steps = long_stream(3000);
     for distinct in [false, true] {
         let schema = session_schema();

@@ -243,8 +243,7 @@ fn check_checkpoints(
         .find(|(_, operator)| !operator.checkpointable())
     {
         return bad(format!(
-            "vertex {:?}: {} cannot snapshot its state yet, so the job cannot be checkpointed \
-             (stateless operators, nexmark, aligned windows and files can)",
+            "vertex {:?}: {} cannot snapshot its state yet, so the job cannot be checkpointed",
             vertex.id, vertex.operator
         ));
     }

@@ -4,8 +4,9 @@
 //!
 //! State columns (what a partial aggregate emits): `count` → i64;
 //! `sum`, `min`, `max` → the value type, null for a group without values;
-//! `avg` → a sum (f64) and a count (i64). `count_distinct` keeps the
-//! distinct values themselves and cannot be split or spilled.
+//! `avg` → a sum (f64) and a count (i64); `count_distinct` → the set of
+//! distinct values itself, as bytes ([`encode_set`]), so a merge is a
+//! union and the aggregate splits, spills and checkpoints like the rest.
 //!
 //! An integer `sum` that overflows BIGINT is an error (the row that
 //! overflowed it is reported), not a wrapped total; doubles sum as IEEE
@@ -14,7 +15,7 @@
 use std::collections::HashSet;
 
 use super::AggregateFunction;
-use crate::data::{ColumnBuilder, DataType, Field};
+use crate::data::{ColumnBuilder, ColumnView, DataType, Field, ValuesView};
 use crate::expr::{Array, Values};
 use crate::kernels::floats::{compare_f64, key_bits};
 
@@ -68,6 +69,8 @@ pub struct Accumulator {
     pub(super) sums: Vec<f64>,
     /// count_distinct's values, encoded.
     pub(super) distinct: Vec<HashSet<Vec<u8>>>,
+    /// Bytes of the values in `distinct`, for the memory budget.
+    distinct_bytes: usize,
 }
 
 fn valid(array: &Array<'_>, row: usize) -> bool {
@@ -84,17 +87,13 @@ impl Accumulator {
             slots: Slots::for_type(data_type),
             sums: Vec::new(),
             distinct: Vec::new(),
+            distinct_bytes: 0,
         }
     }
 
     /// Empty state of the same aggregate.
     pub fn fresh_like(&self) -> Self {
         Self::new(self.function, self.data_type)
-    }
-
-    /// Whether the state can be emitted and merged (all but count_distinct).
-    pub fn splittable(&self) -> bool {
-        self.function != AggregateFunction::CountDistinct
     }
 
     /// Makes room for `groups` groups.
@@ -113,11 +112,17 @@ impl Accumulator {
     /// Approximate bytes of state per group (for the memory budget).
     pub fn bytes_per_group(&self) -> usize {
         match self.function {
-            AggregateFunction::CountDistinct => 64,
+            AggregateFunction::CountDistinct => 48,
             AggregateFunction::Avg => 16,
             _ if self.data_type == DataType::Utf8 => 40,
             _ => 16,
         }
+    }
+
+    /// Approximate bytes of state beyond [`Accumulator::bytes_per_group`]:
+    /// the distinct values a `count_distinct` holds.
+    pub fn held_bytes(&self) -> usize {
+        self.distinct_bytes
     }
 
     /// Folds raw values into their groups; `arg` is `None` for `count(*)`.
@@ -146,7 +151,7 @@ impl Accumulator {
             A::CountDistinct => {
                 for (row, &g) in groups.iter().enumerate() {
                     if valid(arg, row) {
-                        self.distinct[g as usize].insert(encode(arg, row));
+                        self.insert_distinct(g as usize, encode(arg, row));
                     }
                 }
             }
@@ -184,9 +189,48 @@ impl Accumulator {
                     return self.fold(groups, values);
                 }
             }
+            // Read from bytes by `merge_sets`: expressions read no bytes.
             A::CountDistinct => {}
         }
         Ok(())
+    }
+
+    /// Folds another table's `count_distinct` state (each row a set of
+    /// values as [`encode_set`] wrote it) into their groups: a union.
+    pub fn merge_sets(&mut self, groups: &[u32], sets: &ColumnView<'_>) -> Result<(), BadSet> {
+        let ValuesView::Binary(bytes) = sets.values else {
+            return Err(BadSet { row: 0 });
+        };
+        for (row, &g) in groups.iter().enumerate() {
+            if sets.is_null(row) {
+                continue;
+            }
+            let mut set = bytes.value(row);
+            while !set.is_empty() {
+                let (value, rest) = next_value(set).ok_or(BadSet { row })?;
+                if !self.distinct[g as usize].contains(value) {
+                    self.insert_distinct(g as usize, value.to_vec());
+                }
+                set = rest;
+            }
+        }
+        Ok(())
+    }
+
+    fn insert_distinct(&mut self, g: usize, value: Vec<u8>) {
+        let bytes = value.len() + DISTINCT_OVERHEAD;
+        if self.distinct[g].insert(value) {
+            self.distinct_bytes += bytes;
+        }
+    }
+
+    /// Forgets group `g`'s distinct values (a restore replacing them).
+    pub(super) fn clear_distinct(&mut self, g: usize) {
+        if let Some(set) = self.distinct.get_mut(g) {
+            let held: usize = set.iter().map(|v| v.len() + DISTINCT_OVERHEAD).sum();
+            self.distinct_bytes = self.distinct_bytes.saturating_sub(held);
+            set.clear();
+        }
     }
 
     fn fold(&mut self, groups: &[u32], arg: &Array<'_>) -> Result<(), SumOverflow> {
@@ -276,9 +320,8 @@ impl Accumulator {
     /// The state fields of this aggregate called `name`.
     pub fn state_fields(&self, name: &str) -> Vec<Field> {
         match self.function {
-            AggregateFunction::Count | AggregateFunction::CountDistinct => {
-                vec![Field::new(name, DataType::Int64)]
-            }
+            AggregateFunction::Count => vec![Field::new(name, DataType::Int64)],
+            AggregateFunction::CountDistinct => vec![Field::new(name, DataType::Binary)],
             AggregateFunction::Avg => vec![
                 Field::nullable(format!("{name}__sum"), DataType::Float64),
                 Field::new(format!("{name}__count"), DataType::Int64),
@@ -297,6 +340,9 @@ impl Accumulator {
             AggregateFunction::Avg => {
                 builders[0].push_f64(self.sums[g])?;
                 builders[1].push_i64(self.counts[g])
+            }
+            AggregateFunction::CountDistinct => {
+                builders[0].push_bytes(&encode_set(&self.distinct[g]))
             }
             _ => self.push_final(g, &mut builders[0]),
         }
@@ -331,6 +377,36 @@ pub(super) fn number(array: &Array<'_>, row: usize) -> f64 {
         Values::Float64(v) => v[row],
         _ => 0.0,
     }
+}
+
+/// A row of `count_distinct` state that is not a set [`encode_set`]
+/// wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadSet {
+    /// The row of the state batch.
+    pub row: usize,
+}
+
+/// What a held distinct value costs beyond its bytes (the set's slot and
+/// the vector's header), for the memory budget.
+const DISTINCT_OVERHEAD: usize = 40;
+
+/// A set of distinct values as bytes: each value behind its length (u32,
+/// little-endian), in no particular order.
+pub(super) fn encode_set(set: &HashSet<Vec<u8>>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(set.iter().map(|v| v.len() + 4).sum());
+    for value in set {
+        out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        out.extend_from_slice(value);
+    }
+    out
+}
+
+/// The first value of an encoded set and the rest; `None` if cut short.
+fn next_value(set: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (length, rest) = set.split_first_chunk::<4>()?;
+    let length = u32::from_le_bytes(*length) as usize;
+    (rest.len() >= length).then(|| rest.split_at(length))
 }
 
 fn encode(array: &Array<'_>, row: usize) -> Vec<u8> {

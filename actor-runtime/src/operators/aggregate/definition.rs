@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ContinuousAggregate;
-use super::{retractable, splittable, Aggregate, AggregateMode, AggregateShape};
+use super::{retractable, Aggregate, AggregateMode, AggregateShape};
 use crate::catalogue::{BuildContext, Built, OperatorDefinition, OperatorState, SchemaContext};
 use crate::data::Schema;
 use crate::operator::OperatorError;
@@ -110,10 +110,9 @@ impl OperatorDefinition for AggregateDefinition {
         })
     }
 
-    /// In a streaming job it is checkpointed in key groups, incrementally
-    /// (a `count_distinct` keeps no state a restore could merge).
-    fn checkpointable(&self, params: &AggregateParams) -> bool {
-        splittable(params)
+    /// In a streaming job it is checkpointed in key groups, incrementally.
+    fn checkpointable(&self, _: &AggregateParams) -> bool {
+        true
     }
 
     fn combine(
@@ -125,7 +124,7 @@ impl OperatorDefinition for AggregateDefinition {
         // Rows of one group must all reach one final aggregate: the
         // exchange may hash on fewer columns than the group, not others.
         let keyed = !hash_keys.is_empty() && hash_keys.iter().all(|k| params.group_by.contains(k));
-        if !keyed || !splittable(params) {
+        if !keyed {
             return None;
         }
         let shape = AggregateShape::new("aggregate", params, input).ok()?;

@@ -31,7 +31,7 @@ mod table;
 
 use std::path::PathBuf;
 
-use accumulator::{Accumulator, SumOverflow};
+use accumulator::SumOverflow;
 pub use continuous::ContinuousAggregate;
 pub use definition::{AggregateDefinition, AggregateFunction, AggregateParams, AggregateSpec};
 use key_groups::KeyGroupIndex;
@@ -80,14 +80,6 @@ pub struct Aggregate {
     /// Which groups changed when, once a checkpointed window asks
     /// ([`Aggregate::track_changes`]).
     changes: Option<KeyGroupIndex>,
-}
-
-/// Whether `params` can be split into partial and final aggregates.
-pub fn splittable(params: &AggregateParams) -> bool {
-    params
-        .aggregates
-        .iter()
-        .all(|a| a.function != AggregateFunction::CountDistinct)
 }
 
 impl Aggregate {
@@ -186,6 +178,16 @@ impl Aggregate {
         for (a, acc) in table.accumulators.iter_mut().enumerate() {
             if merging {
                 let start = self.state_offsets[a];
+                if self.shape.columns[a].function == AggregateFunction::CountDistinct {
+                    acc.merge_sets(groups, &rows.columns[start])
+                        .map_err(|bad| {
+                            OperatorError::BadInput(format!(
+                                "aggregate state: row {} of {} is not a set of distinct values",
+                                bad.row, rows.columns[start].name
+                            ))
+                        })?;
+                    continue;
+                }
                 let width = if self.shape.columns[a].function == AggregateFunction::Avg {
                     2
                 } else {
@@ -286,16 +288,6 @@ impl Aggregate {
     }
 
     fn spill(&mut self) -> Result<(), OperatorError> {
-        if !self.table.accumulators.iter().all(Accumulator::splittable) {
-            return Err(OperatorError::OverBudget {
-                operator: "aggregate".into(),
-                budget: self.budget.unwrap_or(0),
-                detail: format!(
-                    "{} groups with count_distinct state, which cannot spill",
-                    self.table.len()
-                ),
-            });
-        }
         if self.spills.is_empty() {
             // Several aggregates may share a task's spill directory (two
             // in a chain; a window's, one per open window).

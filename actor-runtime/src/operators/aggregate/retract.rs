@@ -111,8 +111,6 @@ impl Accumulator {
         if let Some(sum) = self.sums.get_mut(g) {
             *sum = 0.0;
         }
-        if let Some(distinct) = self.distinct.get_mut(g) {
-            distinct.clear();
-        }
+        self.clear_distinct(g);
     }
 }

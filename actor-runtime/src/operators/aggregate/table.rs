@@ -166,7 +166,8 @@ impl GroupTable {
                 .iter()
                 .map(Accumulator::bytes_per_group)
                 .sum::<usize>();
-        self.key_bytes * 2 + self.groups * per_group
+        let held: usize = self.accumulators.iter().map(Accumulator::held_bytes).sum();
+        self.key_bytes * 2 + self.groups * per_group + held
     }
 
     /// The group of each of `rows` rows, creating groups for new keys.

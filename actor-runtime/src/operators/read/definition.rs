@@ -97,6 +97,12 @@ impl OperatorDefinition for ReadDefinition {
         true
     }
 
+    /// Line formats save the file and row they have reached; Parquet
+    /// files are not checkpointed yet.
+    fn checkpointable(&self, params: &ReadParams) -> bool {
+        params.format.is_lines()
+    }
+
     fn output_schema(
         &self,
         params: &ReadParams,

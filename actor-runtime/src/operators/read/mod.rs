@@ -10,6 +10,12 @@
 //! file of the sorted listing. Every parse error names the file, line and
 //! column.
 //!
+//! In a checkpointed job it saves how far it has got ([`position`]): the
+//! file it is in and the rows emitted of it; a restore skips what came
+//! before. Restoring at another parallelism is refused (a subtask's
+//! files are every `parallelism`-th, so the positions do not carry
+//! over).
+//!
 //! Only files the worker's [`AccessPolicy`] allows are read: the path is
 //! checked when the source opens, and each file a directory lists is
 //! checked again (a link inside an allowed directory may lead out). A
@@ -25,10 +31,12 @@ use std::sync::Arc;
 use crate::access::{Access, AccessPolicy};
 use crate::data::{Batch, BatchBuilder};
 use crate::operator::{OperatorContext, OperatorError, Source};
+use position::Position;
 
 mod definition;
 mod parquet;
 mod parse;
+mod position;
 
 pub use self::parquet::ReadParquet;
 pub(crate) use definition::declared_schema;
@@ -251,8 +259,8 @@ async fn open_listing(location: &Location) -> Result<(opendal::Operator, Vec<Str
 fn start_reader(
     location: Location,
     access: Arc<AccessPolicy>,
-    subtask: u32,
-    parallelism: u32,
+    (subtask, parallelism): (u32, u32),
+    resume: Option<Position>,
 ) -> Receiver<Piece> {
     let (tx, rx) = sync_channel(4);
     std::thread::spawn(move || {
@@ -278,10 +286,13 @@ fn start_reader(
                 if i as u32 % parallelism.max(1) != subtask {
                     continue;
                 }
+                let shown = location.shown(&file);
+                if resume.as_ref().is_some_and(|at| at.passed(&shown)) {
+                    continue;
+                }
                 if let Err(denied) = location.allowed(&file, &access) {
                     return fail(denied);
                 }
-                let shown = location.shown(&file);
                 if tx.send(Piece::File(shown.clone())).is_err() {
                     return;
                 }
@@ -326,6 +337,10 @@ enum Cursor {
 pub struct Read {
     params: ReadParams,
     cursor: Cursor,
+    /// How far it has got: what a checkpoint saves.
+    position: Option<Position>,
+    /// Where a restore said to go on from.
+    resume: Option<Position>,
 }
 
 impl Read {
@@ -334,11 +349,13 @@ impl Read {
         Self {
             params,
             cursor: Cursor::Done,
+            position: None,
+            resume: None,
         }
     }
 
     /// Opens the next file, or ends.
-    fn advance(&self, mut chunks: Chunks) -> Result<Cursor, OperatorError> {
+    fn advance(&mut self, mut chunks: Chunks) -> Result<Cursor, OperatorError> {
         let file = match chunks.next_file.take() {
             Some(file) => file,
             None => loop {
@@ -352,12 +369,53 @@ impl Read {
         };
         chunks.buffer.clear();
         chunks.at = 0;
-        Ok(Cursor::In(FileRows::open(
+        let skip = self.resume.as_ref().map_or(0, |at| at.rows_read_of(&file));
+        let mut rows = FileRows::open(
             self.params.format,
             &self.params.schema,
-            file,
+            file.clone(),
             chunks,
-        )?))
+        )?;
+        let more = self.skip_rows(&mut rows, &file, skip)?;
+        self.position = Some(Position {
+            file,
+            rows: skip,
+            finished: !more,
+        });
+        if more {
+            Ok(Cursor::In(rows))
+        } else {
+            end_of_file(rows.into_source())
+        }
+    }
+
+    /// Reads past the first `count` rows of `file`, emitted before the
+    /// checkpoint it resumes from; whether rows follow them.
+    fn skip_rows(
+        &self,
+        rows: &mut FileRows<Chunks>,
+        file: &str,
+        count: u64,
+    ) -> Result<bool, OperatorError> {
+        let schema = &self.params.schema;
+        let mut left = count;
+        while left > 0 {
+            let chunk = left.min(self.params.batch_rows.max(1) as u64) as usize;
+            let mut scratch = BatchBuilder::new(schema.clone(), chunk);
+            let more = rows.fill(schema, &mut scratch, chunk)?;
+            left -= scratch.len() as u64;
+            if !more && left > 0 {
+                return Err(OperatorError::BadInput(format!(
+                    "{file} has {} rows, but the checkpoint resumed from had read {count} \
+                     of it: the file changed",
+                    count - left
+                )));
+            }
+            if !more {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 }
 
@@ -367,22 +425,21 @@ impl Source for Read {
         let pieces = start_reader(
             location,
             context.access.clone(),
-            context.subtask,
-            context.parallelism,
+            (context.subtask, context.parallelism),
+            self.resume.clone(),
         );
         self.cursor = Cursor::Idle(Chunks::new(pieces));
         Ok(())
     }
 
     fn next_batch(&mut self) -> Result<Option<Batch>, OperatorError> {
-        let schema = &self.params.schema;
         let limit = self.params.batch_rows;
-        let mut builder = BatchBuilder::new(schema.clone(), limit);
+        let mut builder = BatchBuilder::new(self.params.schema.clone(), limit);
         while builder.len() < limit {
             match std::mem::replace(&mut self.cursor, Cursor::Done) {
                 Cursor::Done => break,
                 Cursor::Idle(chunks) => self.cursor = self.advance(chunks)?,
-                Cursor::In(mut rows) => match rows.fill(schema, &mut builder, limit) {
+                Cursor::In(mut rows) => match self.fill(&mut rows, &mut builder) {
                     Ok(true) => self.cursor = Cursor::In(rows),
                     Ok(false) => self.cursor = end_of_file(rows.into_source())?,
                     // A failed read of the store is the cause, not the
@@ -397,6 +454,34 @@ impl Source for Read {
             return Ok(None);
         }
         Ok(Some(builder.finish()?))
+    }
+
+    fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<Vec<u8>>, OperatorError> {
+        Ok(Some(position::encode(self.position.as_ref())))
+    }
+
+    fn restore_state(&mut self, state: &[u8]) -> Result<(), OperatorError> {
+        self.resume = position::decode(state)?;
+        self.position = self.resume.clone();
+        Ok(())
+    }
+}
+
+impl Read {
+    /// Rows of the open file into `builder`, counted in its position;
+    /// whether the file has more.
+    fn fill(
+        &mut self,
+        rows: &mut FileRows<Chunks>,
+        builder: &mut BatchBuilder,
+    ) -> Result<bool, OperatorError> {
+        let before = builder.len();
+        let more = rows.fill(&self.params.schema, builder, self.params.batch_rows);
+        if let Some(position) = &mut self.position {
+            position.rows += (builder.len() - before) as u64;
+            position.finished = matches!(more, Ok(false));
+        }
+        more
     }
 }
 

@@ -30,7 +30,7 @@ use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
 use crate::data::{Batch, Column, ColumnData, DataType, Field, Schema};
 use crate::message::Watermark;
 use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
-use crate::operators::aggregate::{splittable, Aggregate, AggregateMode, AggregateShape};
+use crate::operators::aggregate::{Aggregate, AggregateMode, AggregateShape};
 use crate::spec::SpecError;
 
 fn bounds_fields() -> [Field; 2] {
@@ -209,10 +209,10 @@ impl OperatorDefinition for WindowDefinition {
         "window"
     }
 
-    /// Aligned windows snapshot their groups' state; sessions (rows held
-    /// per key) and `count_distinct` (which has no partial state) not yet.
-    fn checkpointable(&self, params: &WindowParams) -> bool {
-        params.assigner().is_some() && splittable(&params.aggregate())
+    /// Aligned windows snapshot their groups' state, sessions one state
+    /// row per open session.
+    fn checkpointable(&self, _: &WindowParams) -> bool {
+        true
     }
 
     fn output_schema(

@@ -39,7 +39,6 @@ pub struct HeldRows {
     next: u64,
     bytes: u64,
     rows: usize,
-    live: usize,
 }
 
 impl HeldRows {
@@ -52,7 +51,6 @@ impl HeldRows {
             next: 0,
             bytes: 0,
             rows: 0,
-            live: 0,
         }
     }
 
@@ -66,9 +64,9 @@ impl HeldRows {
         self.rows
     }
 
-    /// Rows held and not yet taken: those of open sessions.
-    pub fn live(&self) -> usize {
-        self.live
+    /// The schema of held rows.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
     }
 
     /// Keeps `batch`; its rows are `(id, 0..rows)`.
@@ -77,7 +75,6 @@ impl HeldRows {
         self.next += 1;
         self.bytes += batch.buffer_bytes() as u64;
         self.rows += batch.num_rows();
-        self.live += batch.num_rows();
         let rows = batch.num_rows();
         self.batches.insert(id, (batch, rows));
         id
@@ -93,7 +90,6 @@ impl HeldRows {
             };
             let taken = take_batch(&self.schema, &views(batch), &rows)?;
             *live = live.saturating_sub(rows.len());
-            self.live = self.live.saturating_sub(rows.len());
             if *live == 0 {
                 self.bytes = self.bytes.saturating_sub(batch.buffer_bytes() as u64);
                 self.rows = self.rows.saturating_sub(batch.num_rows());
@@ -135,7 +131,7 @@ mod tests {
         let mut held = HeldRows::new(schema.clone(), 1);
         let a = held.push(batch(&[10, 11, 12]));
         let b = held.push(batch(&[20]));
-        assert_eq!((held.rows(), held.live()), (4, 4));
+        assert_eq!(held.rows(), 4);
         let both = held.bytes();
         let mut taking = Taking::new();
         taking.insert(a, (vec![2, 0], vec![5, 7], vec![9, 8]));
@@ -152,12 +148,12 @@ mod tests {
             .collect();
         let row = |v, s, e| vec![Value::Int64(v), Value::Timestamp(s), Value::Timestamp(e)];
         assert_eq!(values, [row(12, 5, 9), row(10, 7, 8), row(20, 1, 2)]);
-        assert_eq!((held.rows(), held.live()), (3, 1), "batch b is freed");
+        assert_eq!(held.rows(), 3, "batch b is freed");
         assert!(held.bytes() < both && held.bytes() > 0);
         let mut last = Taking::new();
         last.insert(a, (vec![1], vec![0], vec![1]));
         held.take(last).unwrap();
-        assert_eq!((held.rows(), held.live(), held.bytes()), (0, 0, 0));
+        assert_eq!((held.rows(), held.bytes()), (0, 0));
         let mut gone = Taking::new();
         gone.insert(a, (vec![0], vec![0], vec![1]));
         assert!(held.take(gone).is_err(), "a freed batch is not read");

@@ -9,20 +9,21 @@
 //! merge of sessions is then a concatenation of those lists, and a fired
 //! session's rows, relabelled with its final bounds, go through a final
 //! aggregate: the batch accumulators' own merge, so a session's result
-//! is exactly the batch aggregate of its rows. `count_distinct` state
-//! cannot merge, so with it the raw rows are kept instead and aggregated
-//! when the session fires. Either way open sessions are bounded by the
-//! memory budget: beyond it the operator fails (`OverBudget`).
+//! is exactly the batch aggregate of its rows. Open sessions are bounded
+//! by the memory budget: beyond it the operator fails (`OverBudget`).
 //!
 //! Held batches outlive their fired rows while a row of theirs is still
 //! open, and a long session gathers a state row per batch; so once the
-//! held rows are more than twice what is needed, every open session's
-//! rows are taken and held again — folded into one state row per
-//! session where the final aggregate's output is itself state (all but
-//! `avg`), copied into fresh batches otherwise. Known limits: sessions
-//! with `avg` or `count_distinct` keep a row per batch (or per input
-//! row) until they fire, and the budget counts held rows, not the
-//! per-session index.
+//! held rows are more than twice the open sessions, every open session's
+//! rows are taken, merged into one state row per session, and held
+//! again. Known limit: the budget counts held rows, not the per-session
+//! index.
+//!
+//! A checkpoint does the same merge and saves the result: one state row
+//! per open session, with its bounds, behind the watermark and the late
+//! rows counted ([`super::session_state`]). A restore holds those rows
+//! again and re-opens their sessions; at another parallelism each
+//! subtask keeps the rows whose keys it now owns.
 //!
 //! Lateness follows Flink: a row is late if its own window `[t, t + gap)`
 //! has fired and it touches no open session of its group.
@@ -32,14 +33,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::assign::Window;
 use super::held::{schedule, HeldRow, HeldRows, Taking};
 use super::session::{add, containing, touches};
+use super::session_state::{self, Saved};
 use super::WindowParams;
+use crate::checkpoint::Rescaled;
 use crate::data::{Batch, Column, ColumnData, DataType, Field, Schema, ValuesView};
 use crate::kernels::rows::encode_key;
 use crate::kernels::take::take_batch;
 use crate::kernels::views;
 use crate::message::Watermark;
 use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
-use crate::operators::aggregate::{splittable, Aggregate, AggregateMode, AggregateParams};
+use crate::operators::aggregate::{Aggregate, AggregateMode, AggregateParams};
 
 /// Held rows beyond twice what is needed before they are held again.
 const SLACK_ROWS: usize = 4096;
@@ -47,6 +50,9 @@ const SLACK_ROWS: usize = 4096;
 /// Names of the session bounds inside the operator; never user columns.
 const START: &str = "\u{1}session_start";
 const END: &str = "\u{1}session_end";
+
+/// Where the session's start is in a held (state) row; its end follows.
+const HELD_START: usize = 0;
 
 /// One group's open sessions and where each session's rows are held.
 #[derive(Default)]
@@ -67,13 +73,8 @@ pub struct SessionWindows {
     bounded: Schema,
     /// Groups by (session start, end, keys…).
     merge: AggregateParams,
-    /// Whether held rows are partial state (else raw bounded rows).
-    partial: bool,
-    /// Whether the final aggregate's output is state again, so a
-    /// session's state rows can be folded into one.
-    foldable: bool,
+    /// Where the keys are in a held row.
     held_keys: Vec<usize>,
-    held_start: usize,
     held: HeldRows,
     output: Schema,
     lateness: i64,
@@ -113,16 +114,8 @@ impl SessionWindows {
             .into_iter()
             .chain(params.group_by.iter().cloned())
             .collect();
-        let partial = splittable(&merge);
-        let (held_schema, held_keys, held_start) = if partial {
-            let schema = Aggregate::new(&merge, &bounded, AggregateMode::Partial)?.state_schema();
-            (schema, (2..2 + keys.len()).collect(), 0)
-        } else {
-            (bounded.clone(), keys.clone(), input.fields.len())
-        };
-        let foldable = partial
-            && Aggregate::new(&merge, &bounded, AggregateMode::Final)?.output_schema()
-                == held_schema;
+        let held_schema = Aggregate::new(&merge, &bounded, AggregateMode::Partial)?.state_schema();
+        let held_keys = (2..2 + keys.len()).collect();
         Ok(Self {
             gap,
             time,
@@ -130,11 +123,8 @@ impl SessionWindows {
             input: input.clone(),
             bounded,
             merge,
-            partial,
-            foldable,
-            held: HeldRows::new(held_schema, held_start),
+            held: HeldRows::new(held_schema, HELD_START),
             held_keys,
-            held_start,
             output,
             lateness: params.allowed_lateness_ms.max(0),
             watermark: Watermark::MIN,
@@ -181,7 +171,7 @@ impl SessionWindows {
     /// its bounds name.
     fn hold(&mut self, batch: Batch) -> Result<(), OperatorError> {
         let columns = views(&batch);
-        let ValuesView::Timestamp(starts) = columns[self.held_start].values else {
+        let ValuesView::Timestamp(starts) = columns[HELD_START].values else {
             return Err(OperatorError::BadInput(
                 "session bounds are not timestamps".into(),
             ));
@@ -209,28 +199,29 @@ impl SessionWindows {
                 operator: "window".into(),
                 budget: self.budget,
                 detail: format!(
-                    "{} open sessions hold {} bytes of {}; shorten the gap or the lateness",
+                    "{} open sessions hold {} bytes of state; shorten the gap or the lateness",
                     self.due.len(),
                     self.held.bytes(),
-                    if self.partial { "state" } else { "rows" }
                 ),
             });
         }
         Ok(())
     }
 
-    /// Takes every open session's rows and holds them again, folded into
-    /// one state row per session when that is possible — once the held
-    /// rows are more than twice what that leaves.
+    /// Takes every open session's rows and holds them again, merged into
+    /// one state row per session — once the held rows are more than
+    /// twice the open sessions.
     fn compact(&mut self) -> Result<(), OperatorError> {
-        let needed = if self.foldable {
-            self.due.len()
-        } else {
-            self.held.live()
-        };
-        if self.held.rows() <= needed.saturating_mul(2) + SLACK_ROWS {
+        if self.held.rows() <= self.due.len().saturating_mul(2) + SLACK_ROWS {
             return Ok(());
         }
+        self.merge_open()?;
+        Ok(())
+    }
+
+    /// Merges every open session's rows into one state row each, holds
+    /// them again and returns them (what a checkpoint saves).
+    fn merge_open(&mut self) -> Result<Vec<Batch>, OperatorError> {
         let mut taking = Taking::new();
         for group in self.groups.values_mut() {
             for &window in &group.windows {
@@ -239,12 +230,22 @@ impl SessionWindows {
             }
         }
         let taken = self.held.take(taking)?;
-        if !self.foldable {
-            return taken.into_iter().try_for_each(|batch| self.hold(batch));
+        let mut merge = Aggregate::new(&self.merge, &self.bounded, AggregateMode::Final)?;
+        if let Some(context) = &self.context {
+            merge.open(context)?;
         }
-        // The final output is state of the held schema (`foldable`).
-        let folded = self.merge(AggregateMode::Final, taken)?;
-        folded.into_iter().try_for_each(|batch| self.hold(batch))
+        // A final aggregate emits only at its end, which is never called.
+        let mut none: Vec<Batch> = Vec::new();
+        for batch in &taken {
+            merge.process(0, &Rows::of_batch(batch), &mut none)?;
+        }
+        let merged = merge.state_batches();
+        merge.close()?;
+        let merged = merged?;
+        for batch in &merged {
+            self.hold(batch.clone())?;
+        }
+        Ok(merged)
     }
 
     /// `batches` (held rows with their final bounds) through an aggregate
@@ -265,6 +266,49 @@ impl SessionWindows {
         let closed = merge.close();
         result.and(closed)?;
         Ok(results)
+    }
+
+    /// Re-opens the sessions of held state rows in `batch` (a restore)
+    /// and holds the rows.
+    fn reopen(&mut self, batch: Batch) -> Result<(), OperatorError> {
+        let columns = views(&batch);
+        let (ValuesView::Timestamp(starts), ValuesView::Timestamp(ends)) =
+            (columns[HELD_START].values, columns[HELD_START + 1].values)
+        else {
+            return Err(OperatorError::BadInput(
+                "window state: session bounds are not timestamps".into(),
+            ));
+        };
+        let keys: Vec<_> = self.held_keys.iter().map(|&k| &columns[k]).collect();
+        let mut key = Vec::new();
+        for row in 0..batch.num_rows() {
+            key.clear();
+            encode_key(&keys, row, &mut key);
+            let window = Window {
+                start: starts[row],
+                end: ends[row],
+            };
+            let group = self.groups.entry(key.as_slice().into()).or_default();
+            if !group.windows.contains(&window) {
+                let at = group.windows.partition_point(|w| w.start < window.start);
+                let overlaps = [at.checked_sub(1), Some(at)]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|i| group.windows.get(i))
+                    .any(|w| w.start < window.end && window.start < w.end);
+                if overlaps {
+                    return Err(OperatorError::BadInput(
+                        "window state: two saved sessions of one key overlap".into(),
+                    ));
+                }
+                group.windows.insert(at, window);
+                group.held.entry(window.start).or_default();
+                self.due
+                    .insert((window.end, window.start, key.as_slice().into()));
+            }
+        }
+        drop(columns);
+        self.hold(batch)
     }
 
     /// Emits and drops every due session (all at end of input).
@@ -288,13 +332,8 @@ impl SessionWindows {
         if taking.is_empty() {
             return Ok(());
         }
-        let mode = if self.partial {
-            AggregateMode::Final
-        } else {
-            AggregateMode::Complete
-        };
         let taken = self.held.take(taking)?;
-        for batch in self.merge(mode, taken)? {
+        for batch in self.merge(AggregateMode::Final, taken)? {
             // Already (start, end, keys, aggregates): only names change.
             let columns = batch.columns().to_vec();
             out.emit(Batch::new(self.output.clone(), batch.num_rows(), columns)?)?;
@@ -366,10 +405,6 @@ impl Operator for SessionWindows {
             });
         }
         let bounded = Batch::new(self.bounded.clone(), picks.len(), columns)?;
-        if !self.partial {
-            self.hold(bounded)?;
-            return self.compact();
-        }
         let mut partial = Aggregate::new(&self.merge, &self.bounded, AggregateMode::Partial)?;
         let mut state: Vec<Batch> = Vec::new();
         partial.process(0, &Rows::of_batch(&bounded), &mut state)?;
@@ -393,5 +428,47 @@ impl Operator for SessionWindows {
 
     fn end_input(&mut self, _input: usize, out: &mut dyn Emit) -> Result<(), OperatorError> {
         self.fire(true, out)
+    }
+
+    fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<Vec<u8>>, OperatorError> {
+        let rows = self.merge_open()?;
+        Ok(Some(session_state::encode(&Saved {
+            watermark: self.watermark.0,
+            late_rows: self.late_rows,
+            rows,
+        })))
+    }
+
+    fn restore_state(&mut self, state: &[u8]) -> Result<(), OperatorError> {
+        let saved = session_state::decode(state, self.held.schema())?;
+        self.watermark = Watermark(saved.watermark);
+        self.late_rows = saved.late_rows;
+        saved
+            .rows
+            .into_iter()
+            .try_for_each(|batch| self.reopen(batch))
+    }
+
+    /// Each old subtask gives up the sessions whose keys this subtask
+    /// owns now (sessions of one key were one subtask's, so none meet
+    /// another's). The watermark is the lowest saved, so no row the old
+    /// subtasks would have taken is dropped as late.
+    fn restore_rescaled(&mut self, from: &Rescaled<'_>) -> Result<(), OperatorError> {
+        let mut watermark = i64::MAX;
+        for (old, bytes) in from.states {
+            let saved = session_state::decode(bytes, self.held.schema())?;
+            watermark = watermark.min(saved.watermark);
+            if from.adopts(*old) {
+                self.late_rows += saved.late_rows;
+            }
+            for batch in saved.rows {
+                let owned = from.owned_rows(&batch, "session window state")?;
+                if owned.num_rows() > 0 {
+                    self.reopen(owned)?;
+                }
+            }
+        }
+        self.watermark = Watermark(watermark);
+        Ok(())
     }
 }

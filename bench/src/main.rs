@@ -6,6 +6,7 @@ mod checkpoint;
 mod nexmark;
 mod nexmark_gen;
 mod nexmark_queries;
+mod nexmark_steady;
 mod rusage;
 mod shuffle;
 mod sort;
@@ -38,6 +39,10 @@ enum Command {
     /// One Nexmark query of `bench/nexmark` on a fresh embedded cluster:
     /// events/s, CPU seconds, output rows, peak RSS, as a JSON line.
     Nexmark(nexmark_queries::NexmarkArgs),
+    /// One Nexmark query at a steady event rate for a long while, with
+    /// checkpoints: memory, checkpoint sizes and event-time-to-emit
+    /// latency sampled as it runs.
+    NexmarkSteady(nexmark_steady::SteadyArgs),
     /// Push, commit, fetch and verify against running shuffle nodes.
     Shuffle(shuffle::ShuffleArgs),
     /// Write a throw-away TLS identity (cert.pem, key.pem, ca.pem) and a
@@ -67,6 +72,7 @@ fn main() -> anyhow::Result<()> {
         Command::Checkpoint(args) => checkpoint::run(&args),
         Command::Nexmark(args) => nexmark_queries::run(&args),
         Command::NexmarkGen(args) => nexmark_gen::run(&args),
+        Command::NexmarkSteady(args) => nexmark_steady::run(&args),
         Command::Shuffle(args) => shuffle::run(&args),
         Command::Sort(args) => sort::run(&args),
         Command::SqlPlanning(args) => sql_planning::run(&args),

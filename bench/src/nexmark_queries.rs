@@ -45,28 +45,64 @@ pub struct NexmarkArgs {
 /// The script `faro-bench nexmark` runs for `args`, with the side input
 /// at `side_input`.
 fn script(args: &NexmarkArgs, side_input: &Path) -> Result<String> {
-    let read = |name: &str| {
-        let path = args.queries.join(name);
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+    let settings = Settings {
+        queries: &args.queries,
+        query: &args.query,
+        mode: &args.mode,
+        parallelism: args.parallelism,
+        checkpoint_ms: args.checkpoint_ms,
+        events: args.events,
+        table_options: "",
     };
-    let mut text = format!(
-        "SET 'execution.runtime-mode' = '{}';\nSET 'parallelism.default' = '{}';\n",
-        args.mode, args.parallelism
-    );
-    if let Some(ms) = args.checkpoint_ms {
-        text.push_str(&format!(
-            "SET 'execution.checkpointing.interval' = '{ms} ms';\n"
-        ));
+    settings.script(side_input)
+}
+
+/// What a Nexmark script is made of.
+pub(crate) struct Settings<'a> {
+    /// Where the queries are.
+    pub queries: &'a Path,
+    /// The query: q0 … q23.
+    pub query: &'a str,
+    /// `streaming` or `batch`.
+    pub mode: &'a str,
+    /// Subtasks per vertex.
+    pub parallelism: u32,
+    /// Checkpoint interval, if any.
+    pub checkpoint_ms: Option<u64>,
+    /// Events over all three tables.
+    pub events: u64,
+    /// More options of every `nexmark` table (`, 'key' = 'value'`…).
+    pub table_options: &'a str,
+}
+
+impl Settings<'_> {
+    /// `tables.sql` and `qN.sql` after the settings, filled in, with
+    /// Q13's side input at `side_input`.
+    pub(crate) fn script(&self, side_input: &Path) -> Result<String> {
+        let read = |name: &str| {
+            let path = self.queries.join(name);
+            std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+        };
+        let mut text = format!(
+            "SET 'execution.runtime-mode' = '{}';\nSET 'parallelism.default' = '{}';\n",
+            self.mode, self.parallelism
+        );
+        if let Some(ms) = self.checkpoint_ms {
+            text.push_str(&format!(
+                "SET 'execution.checkpointing.interval' = '{ms} ms';\n"
+            ));
+        }
+        text.push_str(&read("tables.sql")?);
+        text.push_str(&read(&format!("{}.sql", self.query))?);
+        let events = format!("'events' = '{}'{}", self.events, self.table_options);
+        Ok(text
+            .replace("'events' = '${EVENTS}'", &events)
+            .replace("${SIDE_INPUT}", &side_input.display().to_string()))
     }
-    text.push_str(&read("tables.sql")?);
-    text.push_str(&read(&format!("{}.sql", args.query))?);
-    Ok(text
-        .replace("${EVENTS}", &args.events.to_string())
-        .replace("${SIDE_INPUT}", &side_input.display().to_string()))
 }
 
 /// Q13's side table: keys 0..10,000, each with a short text value.
-fn write_side_input(dir: &Path) -> Result<PathBuf> {
+pub(crate) fn write_side_input(dir: &Path) -> Result<PathBuf> {
     let path = dir.join("side_input.csv");
     let mut text = String::from("key,value\n");
     for key in 0..10_000 {

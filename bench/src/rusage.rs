@@ -29,6 +29,20 @@ pub fn peak_rss_bytes() -> Result<u64> {
     Ok(usage()?.ru_maxrss.max(0) as u64 * 1024)
 }
 
+/// Memory this process holds resident now, in bytes (Linux's
+/// `/proc/self/statm`).
+pub fn current_rss_bytes() -> Result<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm")?;
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|field| field.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("/proc/self/statm has no resident size: {statm:?}"))?;
+    // SAFETY: sysconf reads a constant of the running system.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as u64;
+    Ok(pages * page)
+}
+
 fn timeval(tv: libc::timeval) -> Duration {
     Duration::from_secs(tv.tv_sec.max(0) as u64) + Duration::from_micros(tv.tv_usec.max(0) as u64)
 }

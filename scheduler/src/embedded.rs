@@ -23,6 +23,7 @@ use faro_shuffle::{ClusterSecret, ShuffleServer};
 use faro_transport::{Endpoint, LocalCa, TransportOptions};
 
 use crate::checkpoints::CheckpointHub;
+use crate::coordinator::CheckpointRecord;
 use crate::driver::{drive, Cluster, JobRun, Progress};
 use crate::failover::FailoverPolicy;
 use crate::shuffle::ShuffleService;
@@ -51,6 +52,8 @@ pub struct JobOutput {
     pub stopped: bool,
     /// A training job's epochs, in the order they ended.
     pub epochs: Vec<EpochDone>,
+    /// A checkpointed job's completed checkpoints, in order.
+    pub checkpoints: Vec<CheckpointRecord>,
 }
 
 /// One epoch of a training job, as it ends.
@@ -69,6 +72,9 @@ pub struct EpochDone {
 /// Called as each epoch ends (`faro run` prints it).
 pub type EpochHook = Arc<dyn Fn(&EpochDone) + Send + Sync>;
 
+/// Called as each checkpoint completes.
+pub type CheckpointHook = Arc<dyn Fn(&CheckpointRecord) + Send + Sync>;
+
 /// A shuffle node and a worker in this process.
 pub struct Embedded {
     _temp: Option<tempfile::TempDir>,
@@ -77,6 +83,7 @@ pub struct Embedded {
     worker: Arc<Worker>,
     cluster: Cluster,
     on_epoch: Option<EpochHook>,
+    on_checkpoint: Option<CheckpointHook>,
 }
 
 impl Embedded {
@@ -155,6 +162,7 @@ impl Embedded {
             worker,
             cluster,
             on_epoch: None,
+            on_checkpoint: None,
         })
     }
 
@@ -162,6 +170,12 @@ impl Embedded {
     /// be shown while the job runs.
     pub fn on_epoch(&mut self, hook: impl Fn(&EpochDone) + Send + Sync + 'static) {
         self.on_epoch = Some(Arc::new(hook));
+    }
+
+    /// Calls `hook` as each checkpoint of a job completes, so a long
+    /// streaming run can be watched.
+    pub fn on_checkpoint(&mut self, hook: impl Fn(&CheckpointRecord) + Send + Sync + 'static) {
+        self.on_checkpoint = Some(Arc::new(hook));
     }
 
     /// The cluster jobs run on.
@@ -217,6 +231,7 @@ impl Embedded {
         // Progress is taken as it comes: the driver waits for each attempt's
         // start to be taken before deploying it.
         let on_epoch = self.on_epoch.clone();
+        let on_checkpoint = self.on_checkpoint.clone();
         let gathering = tokio::spawn(async move {
             let mut output = JobOutput::default();
             while let Some(progress) = rx.recv().await {
@@ -242,6 +257,12 @@ impl Embedded {
                         }
                         output.epochs.push(done);
                         output.collected.extend(summary);
+                    }
+                    Progress::Checkpoint(record) => {
+                        if let Some(hook) = &on_checkpoint {
+                            hook(&record);
+                        }
+                        output.checkpoints.push(record);
                     }
                     _ => {}
                 }

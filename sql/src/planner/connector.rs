@@ -18,7 +18,14 @@ use crate::scope::Scope;
 use crate::table::TableDef;
 
 /// Options each connector reads (besides `connector`).
-const NEXMARK_OPTIONS: &[&str] = &["table", "events", "rate", "seed"];
+const NEXMARK_OPTIONS: &[&str] = &[
+    "table",
+    "events",
+    "rate",
+    "seed",
+    "real-time",
+    "base-time-ms",
+];
 const FILES_OPTIONS: &[&str] = &["path", "format", "sink.mode"];
 const GENERATE_OPTIONS: &[&str] = &["rows", "rows-per-second", "seed"];
 
@@ -113,9 +120,30 @@ impl Planner<'_> {
         if let Some(events) = events {
             params.insert("events".into(), json!(events));
         }
-        for key in ["rate", "seed"] {
+        for (key, param) in [
+            ("rate", "rate"),
+            ("seed", "seed"),
+            ("base-time-ms", "base_time_ms"),
+        ] {
             if let Some(n) = number_option(table, key, span)? {
-                params.insert(key.into(), json!(n));
+                params.insert(param.into(), json!(n));
+            }
+        }
+        // Paced: each event emitted when its event time comes, counted
+        // from the source's start, as a live stream would be.
+        match table.option("real-time").map(str::trim) {
+            None | Some("false") => {}
+            Some("true") => {
+                params.insert("real_time".into(), json!(true));
+            }
+            Some(other) => {
+                return Err(SqlError::invalid(
+                    span,
+                    format!(
+                        "option \"real-time\" of {:?} is 'true' or 'false', not {other:?}",
+                        table.name
+                    ),
+                ))
             }
         }
         if let Some(w) = &table.watermark {
@@ -386,5 +414,46 @@ pub(super) fn cast_name(data_type: &DataType) -> &'static str {
         DataType::Bool => "BOOLEAN",
         DataType::Timestamp => "TIMESTAMP",
         _ => "VARCHAR",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Outcome, Session};
+
+    /// The `nexmark` vertex's params of a streaming scan of a bid table
+    /// with `options`, or the planner's error.
+    fn nexmark_params(options: &str) -> Result<serde_json::Value, String> {
+        let text = format!(
+            "SET 'execution.runtime-mode' = 'streaming';
+             CREATE TABLE bid (auction BIGINT, price BIGINT, date_time TIMESTAMP(3))
+               WITH ('connector' = 'nexmark'{options});
+             CREATE TABLE out (auction BIGINT) WITH ('connector' = 'blackhole');
+             INSERT INTO out SELECT auction FROM bid;"
+        );
+        let outcomes = Session::new(1).execute(&text).map_err(|e| e.to_string())?;
+        let job = outcomes.into_iter().find_map(|o| match o {
+            Outcome::Job(job) => Some(job),
+            _ => None,
+        });
+        let spec = job.ok_or("no job")?.spec;
+        let source = spec.vertices.iter().find(|v| v.operator == "nexmark");
+        Ok(source.ok_or("no nexmark vertex")?.params.clone())
+    }
+
+    #[test]
+    fn a_nexmark_table_can_be_paced_to_the_wall_clock() {
+        let params =
+            nexmark_params(", 'rate' = '5000', 'real-time' = 'true', 'base-time-ms' = '1000'")
+                .unwrap();
+        assert_eq!(params["real_time"], true);
+        assert_eq!(params["rate"], 5000);
+        assert_eq!(params["base_time_ms"], 1000);
+        assert!(nexmark_params("").unwrap().get("real_time").is_none());
+        let error = nexmark_params(", 'real-time' = 'yes'").unwrap_err();
+        assert!(
+            error.contains("is 'true' or 'false', not \"yes\""),
+            "{error}"
+        );
     }
 }

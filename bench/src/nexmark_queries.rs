@@ -5,7 +5,9 @@
 //! The query's `${EVENTS}` is `--events`; `${SIDE_INPUT}` (Q13) is a CSV
 //! file of 10,000 keys written to a temporary directory. Events/s counts
 //! every generated event (people, auctions and bids), as the suite does;
-//! per core divides by the cores this process could use. Peak RSS is
+//! per core divides by the cores this process could use. A checkpointed
+//! run also reports the checkpoints completed, the largest and the
+//! slowest. Peak RSS is
 //! this process's (`ru_maxrss`): run one query per process, as
 //! `bench/nexmark.sh` does.
 
@@ -149,7 +151,8 @@ pub fn run(args: &NexmarkArgs) -> Result<()> {
         "{{\"query\":\"{}\",\"mode\":\"{}\",\"parallelism\":{},\"checkpoint_ms\":{},\
          \"events\":{},\"seconds\":{:.3},\"events_per_second\":{:.0},\
          \"events_per_second_per_core\":{:.0},\"cpu_seconds\":{:.3},\"output_rows\":{},\
-         \"peak_rss_mb\":{:.1}}}",
+         \"peak_rss_mb\":{:.1},\"checkpoints\":{},\"checkpoint_bytes_max\":{},\
+         \"checkpoint_ms_max\":{}}}",
         args.query,
         args.mode,
         args.parallelism,
@@ -162,6 +165,19 @@ pub fn run(args: &NexmarkArgs) -> Result<()> {
         took.cpu.as_secs_f64(),
         rows,
         crate::rusage::peak_rss_bytes()? as f64 / (1 << 20) as f64,
+        output.checkpoints.len(),
+        output
+            .checkpoints
+            .iter()
+            .map(|c| c.bytes)
+            .max()
+            .unwrap_or(0),
+        output
+            .checkpoints
+            .iter()
+            .map(|c| c.duration_ms)
+            .max()
+            .unwrap_or(0),
     );
     Ok(())
 }

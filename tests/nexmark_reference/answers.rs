@@ -424,7 +424,7 @@ fn q16(e: &Events) -> Vec<Vec<Value>> {
     let mut groups: BTreeMap<(String, String), Vec<&Bid>> = BTreeMap::new();
     for b in &e.bids {
         groups
-            .entry((b.channel.clone(), day(b.date_time)))
+            .entry((b.channel.to_string(), day(b.date_time)))
             .or_default()
             .push(b);
     }
@@ -521,15 +521,15 @@ fn q21(e: &Events) -> Vec<Vec<Value>> {
             .position(|c| *c == lower);
         let id = match known {
             Some(i) => Some(i.to_string()),
-            None => channel_id(&b.url).map(str::to_string),
+            None => channel_id(b.url).map(str::to_string),
         };
-        if known.is_some() || channel_id(&b.url).is_some() {
+        if known.is_some() || channel_id(b.url).is_some() {
             let id = id.map_or(Value::Null, |id| text(&id));
             rows.push(vec![
                 int(b.auction),
                 int(b.bidder),
                 int(b.price),
-                text(&b.channel),
+                text(b.channel),
                 id,
             ]);
         }
@@ -546,7 +546,7 @@ fn q22(e: &Events) -> Vec<Vec<Value>> {
             vec![
                 int(b.auction),
                 int(b.price),
-                text(&b.channel),
+                text(b.channel),
                 dir(3),
                 dir(4),
                 dir(5),

@@ -65,16 +65,20 @@ pub fn persons_batch<'a>(
     let persons = persons.into_iter();
     let mut builder = BatchBuilder::new(person_schema(), persons.size_hint().0);
     for person in persons {
-        builder.column(0).push_i64(person.id)?;
-        builder.column(1).push_str(&person.name)?;
-        builder.column(2).push_str(&person.email_address)?;
-        builder.column(3).push_str(&person.credit_card)?;
-        builder.column(4).push_str(&person.city)?;
-        builder.column(5).push_str(&person.state)?;
-        builder.column(6).push_i64(person.date_time)?;
-        builder.column(7).push_str(&person.extra)?;
+        push_person(&mut builder, person)?;
     }
     builder.finish()
+}
+
+fn push_person(builder: &mut BatchBuilder, person: &Person) -> Result<(), BatchError> {
+    builder.column(0).push_i64(person.id)?;
+    builder.column(1).push_str(&person.name)?;
+    builder.column(2).push_str(&person.email_address)?;
+    builder.column(3).push_str(&person.credit_card)?;
+    builder.column(4).push_str(&person.city)?;
+    builder.column(5).push_str(&person.state)?;
+    builder.column(6).push_i64(person.date_time)?;
+    builder.column(7).push_str(&person.extra)
 }
 
 /// A batch of these auctions, in order.
@@ -84,18 +88,22 @@ pub fn auctions_batch<'a>(
     let auctions = auctions.into_iter();
     let mut builder = BatchBuilder::new(auction_schema(), auctions.size_hint().0);
     for auction in auctions {
-        builder.column(0).push_i64(auction.id)?;
-        builder.column(1).push_str(&auction.item_name)?;
-        builder.column(2).push_str(&auction.description)?;
-        builder.column(3).push_i64(auction.initial_bid)?;
-        builder.column(4).push_i64(auction.reserve)?;
-        builder.column(5).push_i64(auction.date_time)?;
-        builder.column(6).push_i64(auction.expires)?;
-        builder.column(7).push_i64(auction.seller)?;
-        builder.column(8).push_i64(auction.category)?;
-        builder.column(9).push_str(&auction.extra)?;
+        push_auction(&mut builder, auction)?;
     }
     builder.finish()
+}
+
+fn push_auction(builder: &mut BatchBuilder, auction: &Auction) -> Result<(), BatchError> {
+    builder.column(0).push_i64(auction.id)?;
+    builder.column(1).push_str(&auction.item_name)?;
+    builder.column(2).push_str(&auction.description)?;
+    builder.column(3).push_i64(auction.initial_bid)?;
+    builder.column(4).push_i64(auction.reserve)?;
+    builder.column(5).push_i64(auction.date_time)?;
+    builder.column(6).push_i64(auction.expires)?;
+    builder.column(7).push_i64(auction.seller)?;
+    builder.column(8).push_i64(auction.category)?;
+    builder.column(9).push_str(&auction.extra)
 }
 
 /// A batch of these bids, in order.
@@ -103,15 +111,30 @@ pub fn bids_batch<'a>(bids: impl IntoIterator<Item = &'a Bid>) -> Result<Batch, 
     let bids = bids.into_iter();
     let mut builder = BatchBuilder::new(bid_schema(), bids.size_hint().0);
     for bid in bids {
-        builder.column(0).push_i64(bid.auction)?;
-        builder.column(1).push_i64(bid.bidder)?;
-        builder.column(2).push_i64(bid.price)?;
-        builder.column(3).push_str(&bid.channel)?;
-        builder.column(4).push_str(&bid.url)?;
-        builder.column(5).push_i64(bid.date_time)?;
-        builder.column(6).push_str(&bid.extra)?;
+        push_bid(&mut builder, bid)?;
     }
     builder.finish()
+}
+
+fn push_bid(builder: &mut BatchBuilder, bid: &Bid) -> Result<(), BatchError> {
+    builder.column(0).push_i64(bid.auction)?;
+    builder.column(1).push_i64(bid.bidder)?;
+    builder.column(2).push_i64(bid.price)?;
+    builder.column(3).push_str(bid.channel)?;
+    builder.column(4).push_str(bid.url)?;
+    builder.column(5).push_i64(bid.date_time)?;
+    builder.column(6).push_str(&bid.extra)
+}
+
+/// Appends `event` as a row of `builder`, which must be of its kind's
+/// schema ([`person_schema`], [`auction_schema`] or [`bid_schema`]): a
+/// source builds its batch as it generates, holding no events.
+pub fn push_event(builder: &mut BatchBuilder, event: &Event) -> Result<(), BatchError> {
+    match event {
+        Event::Person(person) => push_person(builder, person),
+        Event::Auction(auction) => push_auction(builder, auction),
+        Event::Bid(bid) => push_bid(builder, bid),
+    }
 }
 
 /// A mixed run of events split by kind, each batch in event order.
@@ -190,7 +213,7 @@ mod tests {
         let price = batches.bids.column(2).unwrap().value(0);
         assert_eq!(price, Value::Int64(first_bid.price));
         let url = batches.bids.column(4).unwrap().value(0);
-        assert_eq!(url, Value::Utf8(first_bid.url.clone()));
+        assert_eq!(url, Value::Utf8(first_bid.url.to_string()));
         let time = batches.bids.column(5).unwrap().value(0);
         assert_eq!(time, Value::Timestamp(first_bid.date_time));
         let first_person_id = batches.persons.column(0).unwrap().value(0);

@@ -92,10 +92,11 @@ pub fn next_bid(
     let channels = channels();
     let (channel, url) = if random.next_int_bounded(HOT_CHANNELS_RATIO) > 0 {
         let i = random.next_int_bounded(HOT_CHANNELS.len() as i32) as usize;
-        (HOT_CHANNELS[i].to_string(), channels.hot_urls[i].clone())
+        (HOT_CHANNELS[i], channels.hot_urls[i].as_str())
     } else {
         let i = random.next_int_bounded(CHANNELS_NUMBER) as usize;
-        channels.others[i].clone()
+        let (name, url) = &channels.others[i];
+        (name.as_str(), url.as_str())
     };
     // The reference's size estimate: four 8-byte numbers.
     let extra = next_extra(random, 8 + 8 + 8 + 8, config.avg_bid_byte_size);

@@ -62,10 +62,11 @@ pub struct Bid {
     pub bidder: i64,
     /// The price offered, in cents.
     pub price: i64,
-    /// Where the bid came from: a few hot channels, or one of many others.
-    pub channel: String,
-    /// The page the bid was made on.
-    pub url: String,
+    /// Where the bid came from: a few hot channels, or one of many others
+    /// (a fixed table built once per process, so a bid borrows its text).
+    pub channel: &'static str,
+    /// The page the bid was made on (from the same table).
+    pub url: &'static str,
     /// When the bid was made (event time).
     pub date_time: i64,
     /// Padding up to the configured average bid size.

@@ -37,7 +37,7 @@ mod tests;
 
 pub use batch::{
     auction_schema, auctions_batch, bid_schema, bids_batch, event_batches, person_schema,
-    persons_batch, EventBatches,
+    persons_batch, push_event, EventBatches,
 };
 pub use config::{
     NexmarkConfig, NexmarkConfigError, FIRST_AUCTION_ID, FIRST_CATEGORY_ID, FIRST_PERSON_ID,

@@ -48,8 +48,8 @@ pub fn next_exact_string(random: &mut JavaRandom, length: usize) -> String {
         draw /= 26;
         left -= 1;
     }
-    // Every byte is in 'H'..='z'.
-    bytes.into_iter().map(char::from).collect()
+    // Every byte is in 'H'..='z', so the bytes are always UTF-8.
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 /// `nextExtra(random, currentSize, desiredAverageSize)`: padding so that

@@ -108,7 +108,7 @@ fn hot_auctions_and_bidders_take_most_bids() {
     assert!((0.48..0.56).contains(&share), "{share}");
     let hot_channels = bids
         .iter()
-        .filter(|bid| ["Google", "Facebook", "Baidu", "Apple"].contains(&bid.channel.as_str()))
+        .filter(|bid| ["Google", "Facebook", "Baidu", "Apple"].contains(&bid.channel))
         .count();
     let share = hot_channels as f64 / bids.len() as f64;
     assert!((0.48..0.52).contains(&share), "{share}");

@@ -24,11 +24,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
 use crate::checkpoint::Rescaled;
-use crate::data::{Batch, Schema};
+use crate::data::{Batch, BatchBuilder, Schema};
 use crate::message::Watermark;
 use crate::nexmark::{
-    auction_schema, auctions_batch, bid_schema, bids_batch, person_schema, persons_batch, Event,
-    EventKind, NexmarkConfig, NexmarkGenerator,
+    auction_schema, bid_schema, person_schema, push_event, EventKind, NexmarkConfig,
+    NexmarkGenerator,
 };
 use crate::operator::{OperatorContext, OperatorError, Source};
 use crate::spec::{limits, SpecError};
@@ -211,23 +211,6 @@ impl NexmarkSource {
         let elapsed = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
         self.params.base_time_ms.saturating_add(elapsed)
     }
-
-    fn batch(&self, events: &[Event]) -> Result<Batch, OperatorError> {
-        Ok(match self.params.table {
-            NexmarkTable::Bid => bids_batch(events.iter().filter_map(|e| match e {
-                Event::Bid(bid) => Some(bid),
-                _ => None,
-            }))?,
-            NexmarkTable::Person => persons_batch(events.iter().filter_map(|e| match e {
-                Event::Person(person) => Some(person),
-                _ => None,
-            }))?,
-            NexmarkTable::Auction => auctions_batch(events.iter().filter_map(|e| match e {
-                Event::Auction(auction) => Some(auction),
-                _ => None,
-            }))?,
-        })
-    }
 }
 
 impl Source for NexmarkSource {
@@ -338,23 +321,25 @@ impl Source for NexmarkSource {
         if generator.is_exhausted() {
             return Ok(None);
         }
-        let mut events = Vec::new();
+        let rows = self.params.batch_rows.max(1);
+        let mut builder = BatchBuilder::new(self.params.schema(), rows);
         // A rare table (persons: 1 in 50) still returns within a bounded
         // number of events, so the task can send watermarks and yield.
-        let most = self.params.batch_rows.max(1) * 64;
-        for _ in 0..most {
+        for _ in 0..rows * 64 {
             if due.is_some_and(|due| generator.next_scheduled_time().is_some_and(|t| t > due)) {
                 break;
             }
             let Some(event) = generator.next_event_of(self.params.table.kind()) else {
                 break;
             };
-            events.extend(event);
-            if events.len() == self.params.batch_rows.max(1) {
+            if let Some(event) = event {
+                push_event(&mut builder, &event)?;
+            }
+            if builder.len() == rows {
                 break;
             }
         }
-        self.batch(&events).map(Some)
+        Ok(Some(builder.finish()?))
     }
 
     fn ready_at(&self) -> Option<Instant> {

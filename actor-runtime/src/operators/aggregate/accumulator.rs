@@ -14,6 +14,9 @@
 
 use std::collections::HashSet;
 
+/// One group's distinct values, encoded.
+pub(super) type DistinctSet = HashSet<Vec<u8>, foldhash::fast::RandomState>;
+
 use super::AggregateFunction;
 use crate::data::{ColumnBuilder, ColumnView, DataType, Field, ValuesView};
 use crate::expr::{Array, Values};
@@ -68,7 +71,7 @@ pub struct Accumulator {
     /// avg's sums.
     pub(super) sums: Vec<f64>,
     /// count_distinct's values, encoded.
-    pub(super) distinct: Vec<HashSet<Vec<u8>>>,
+    pub(super) distinct: Vec<DistinctSet>,
     /// Bytes of the values in `distinct`, for the memory budget.
     distinct_bytes: usize,
 }
@@ -101,7 +104,9 @@ impl Accumulator {
         self.counts.resize(groups, 0);
         match self.function {
             AggregateFunction::Avg => self.sums.resize(groups, 0.0),
-            AggregateFunction::CountDistinct => self.distinct.resize_with(groups, HashSet::new),
+            AggregateFunction::CountDistinct => {
+                self.distinct.resize_with(groups, DistinctSet::default)
+            }
             AggregateFunction::Sum | AggregateFunction::Min | AggregateFunction::Max => {
                 self.slots.grow(groups)
             }
@@ -149,9 +154,16 @@ impl Accumulator {
                 }
             }
             A::CountDistinct => {
+                // Most values are seen before: look them up before
+                // allocating their copy.
+                let mut value = Vec::new();
                 for (row, &g) in groups.iter().enumerate() {
                     if valid(arg, row) {
-                        self.insert_distinct(g as usize, encode(arg, row));
+                        value.clear();
+                        encode(arg, row, &mut value);
+                        if !self.distinct[g as usize].contains(value.as_slice()) {
+                            self.insert_distinct(g as usize, value.clone());
+                        }
                     }
                 }
             }
@@ -393,7 +405,7 @@ const DISTINCT_OVERHEAD: usize = 40;
 
 /// A set of distinct values as bytes: each value behind its length (u32,
 /// little-endian), in no particular order.
-pub(super) fn encode_set(set: &HashSet<Vec<u8>>) -> Vec<u8> {
+pub(super) fn encode_set(set: &DistinctSet) -> Vec<u8> {
     let mut out = Vec::with_capacity(set.iter().map(|v| v.len() + 4).sum());
     for value in set {
         out.extend_from_slice(&(value.len() as u32).to_le_bytes());
@@ -409,11 +421,12 @@ fn next_value(set: &[u8]) -> Option<(&[u8], &[u8])> {
     (rest.len() >= length).then(|| rest.split_at(length))
 }
 
-fn encode(array: &Array<'_>, row: usize) -> Vec<u8> {
+/// Appends row `row`'s value to `out`, as the distinct sets hold it.
+fn encode(array: &Array<'_>, row: usize, out: &mut Vec<u8>) {
     match &array.values {
-        Values::Int64(v) | Values::Timestamp(v) => v[row].to_le_bytes().to_vec(),
-        Values::Float64(v) => key_bits(v[row]).to_le_bytes().to_vec(),
-        Values::Bool(v) => vec![u8::from(v[row])],
-        Values::Utf8(s) => s.bytes(row).to_vec(),
+        Values::Int64(v) | Values::Timestamp(v) => out.extend_from_slice(&v[row].to_le_bytes()),
+        Values::Float64(v) => out.extend_from_slice(&key_bits(v[row]).to_le_bytes()),
+        Values::Bool(v) => out.push(u8::from(v[row])),
+        Values::Utf8(s) => out.extend_from_slice(s.bytes(row)),
     }
 }

@@ -1,8 +1,8 @@
 //! Windows: which windows a row belongs to ([`assign`]: tumbling,
 //! hopping, cumulating; [`session`]: how a group's sessions merge), the
 //! `window` operator built on them ([`aggregate`], running [`aligned`]
-//! or [`sessions`] state — session rows kept in [`held`], checkpointed
-//! by `session_state` — with [`params`]), and `window_top_n` ([`top_n`]: the best rows per window,
+//! or [`sessions`] state — session rows kept in [`held`] — with
+//! [`params`]), and `window_top_n` ([`top_n`]: the best rows per window,
 //! after a `window`).
 
 pub mod aggregate;
@@ -12,7 +12,6 @@ pub mod assign;
 pub mod held;
 pub mod params;
 pub mod session;
-mod session_state;
 pub mod sessions;
 pub mod top_n;
 

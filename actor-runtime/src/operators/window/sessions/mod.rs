@@ -21,7 +21,7 @@
 //!
 //! A checkpoint does the same merge and saves the result: one state row
 //! per open session, with its bounds, behind the watermark and the late
-//! rows counted ([`super::session_state`]). A restore holds those rows
+//! rows counted ([`checkpoint`]). A restore holds those rows
 //! again and re-opens their sessions; at another parallelism each
 //! subtask keeps the rows whose keys it now owns.
 //!
@@ -30,10 +30,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+mod checkpoint;
+
 use super::assign::Window;
 use super::held::{schedule, HeldRow, HeldRows, Taking};
 use super::session::{add, containing, touches};
-use super::session_state::{self, Saved};
 use super::WindowParams;
 use crate::checkpoint::Rescaled;
 use crate::data::{Batch, Column, ColumnData, DataType, Field, Schema, ValuesView};
@@ -268,49 +269,6 @@ impl SessionWindows {
         Ok(results)
     }
 
-    /// Re-opens the sessions of held state rows in `batch` (a restore)
-    /// and holds the rows.
-    fn reopen(&mut self, batch: Batch) -> Result<(), OperatorError> {
-        let columns = views(&batch);
-        let (ValuesView::Timestamp(starts), ValuesView::Timestamp(ends)) =
-            (columns[HELD_START].values, columns[HELD_START + 1].values)
-        else {
-            return Err(OperatorError::BadInput(
-                "window state: session bounds are not timestamps".into(),
-            ));
-        };
-        let keys: Vec<_> = self.held_keys.iter().map(|&k| &columns[k]).collect();
-        let mut key = Vec::new();
-        for row in 0..batch.num_rows() {
-            key.clear();
-            encode_key(&keys, row, &mut key);
-            let window = Window {
-                start: starts[row],
-                end: ends[row],
-            };
-            let group = self.groups.entry(key.as_slice().into()).or_default();
-            if !group.windows.contains(&window) {
-                let at = group.windows.partition_point(|w| w.start < window.start);
-                let overlaps = [at.checked_sub(1), Some(at)]
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|i| group.windows.get(i))
-                    .any(|w| w.start < window.end && window.start < w.end);
-                if overlaps {
-                    return Err(OperatorError::BadInput(
-                        "window state: two saved sessions of one key overlap".into(),
-                    ));
-                }
-                group.windows.insert(at, window);
-                group.held.entry(window.start).or_default();
-                self.due
-                    .insert((window.end, window.start, key.as_slice().into()));
-            }
-        }
-        drop(columns);
-        self.hold(batch)
-    }
-
     /// Emits and drops every due session (all at end of input).
     fn fire(&mut self, all: bool, out: &mut dyn Emit) -> Result<(), OperatorError> {
         let mut taking = Taking::new();
@@ -431,44 +389,14 @@ impl Operator for SessionWindows {
     }
 
     fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<Vec<u8>>, OperatorError> {
-        let rows = self.merge_open()?;
-        Ok(Some(session_state::encode(&Saved {
-            watermark: self.watermark.0,
-            late_rows: self.late_rows,
-            rows,
-        })))
+        self.snapshot().map(Some)
     }
 
     fn restore_state(&mut self, state: &[u8]) -> Result<(), OperatorError> {
-        let saved = session_state::decode(state, self.held.schema())?;
-        self.watermark = Watermark(saved.watermark);
-        self.late_rows = saved.late_rows;
-        saved
-            .rows
-            .into_iter()
-            .try_for_each(|batch| self.reopen(batch))
+        self.restore(state)
     }
 
-    /// Each old subtask gives up the sessions whose keys this subtask
-    /// owns now (sessions of one key were one subtask's, so none meet
-    /// another's). The watermark is the lowest saved, so no row the old
-    /// subtasks would have taken is dropped as late.
     fn restore_rescaled(&mut self, from: &Rescaled<'_>) -> Result<(), OperatorError> {
-        let mut watermark = i64::MAX;
-        for (old, bytes) in from.states {
-            let saved = session_state::decode(bytes, self.held.schema())?;
-            watermark = watermark.min(saved.watermark);
-            if from.adopts(*old) {
-                self.late_rows += saved.late_rows;
-            }
-            for batch in saved.rows {
-                let owned = from.owned_rows(&batch, "session window state")?;
-                if owned.num_rows() > 0 {
-                    self.reopen(owned)?;
-                }
-            }
-        }
-        self.watermark = Watermark(watermark);
-        Ok(())
+        self.restore_share(from)
     }
 }

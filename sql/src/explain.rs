@@ -207,7 +207,10 @@ fn detail(operator: &str, params: &serde_json::Value) -> String {
                 text("preceding")
             )
         }
-        "nexmark" => format!("table {}", text("table")),
+        "nexmark" => match params.get("columns") {
+            Some(columns) => format!("table {} {}", text("table"), compact(columns)),
+            None => format!("table {}", text("table")),
+        },
         "read" | "files" => format!("{} {}", text("format"), text("path")),
         "generate" => format!("rows {}", text("rows")),
         _ => String::new(),

@@ -47,7 +47,12 @@ pub fn next_auction(
     let reserve = initial_bid + next_price(random);
     // The reference's size estimate: five 8-byte numbers plus the text.
     let current_size = 8 + item_name.len() + description.len() + 8 + 8 + 8 + 8 + 8;
-    let extra = next_extra(random, current_size, config.avg_auction_byte_size);
+    let extra = next_extra(
+        random,
+        current_size,
+        config.avg_auction_byte_size,
+        config.build_extra,
+    );
     Auction {
         id,
         item_name,

@@ -7,7 +7,7 @@
 //! rather than the reference's one wide row with a kind tag; a source
 //! operator only has to route each batch to its output.
 
-use crate::data::{Batch, BatchBuilder, BatchError, DataType, Field, Schema};
+use crate::data::{Batch, BatchBuilder, BatchError, ColumnBuilder, DataType, Field, Schema};
 
 use super::events::{Auction, Bid, Event, Person};
 use super::generator::NexmarkGenerator;
@@ -63,22 +63,13 @@ pub fn persons_batch<'a>(
     persons: impl IntoIterator<Item = &'a Person>,
 ) -> Result<Batch, BatchError> {
     let persons = persons.into_iter();
-    let mut builder = BatchBuilder::new(person_schema(), persons.size_hint().0);
+    let schema = person_schema();
+    let fields = all(schema.fields.len());
+    let mut builder = BatchBuilder::new(schema, persons.size_hint().0);
     for person in persons {
-        push_person(&mut builder, person)?;
+        push_row(&mut builder, person, &fields, push_person_field)?;
     }
     builder.finish()
-}
-
-fn push_person(builder: &mut BatchBuilder, person: &Person) -> Result<(), BatchError> {
-    builder.column(0).push_i64(person.id)?;
-    builder.column(1).push_str(&person.name)?;
-    builder.column(2).push_str(&person.email_address)?;
-    builder.column(3).push_str(&person.credit_card)?;
-    builder.column(4).push_str(&person.city)?;
-    builder.column(5).push_str(&person.state)?;
-    builder.column(6).push_i64(person.date_time)?;
-    builder.column(7).push_str(&person.extra)
 }
 
 /// A batch of these auctions, in order.
@@ -86,55 +77,109 @@ pub fn auctions_batch<'a>(
     auctions: impl IntoIterator<Item = &'a Auction>,
 ) -> Result<Batch, BatchError> {
     let auctions = auctions.into_iter();
-    let mut builder = BatchBuilder::new(auction_schema(), auctions.size_hint().0);
+    let schema = auction_schema();
+    let fields = all(schema.fields.len());
+    let mut builder = BatchBuilder::new(schema, auctions.size_hint().0);
     for auction in auctions {
-        push_auction(&mut builder, auction)?;
+        push_row(&mut builder, auction, &fields, push_auction_field)?;
     }
     builder.finish()
-}
-
-fn push_auction(builder: &mut BatchBuilder, auction: &Auction) -> Result<(), BatchError> {
-    builder.column(0).push_i64(auction.id)?;
-    builder.column(1).push_str(&auction.item_name)?;
-    builder.column(2).push_str(&auction.description)?;
-    builder.column(3).push_i64(auction.initial_bid)?;
-    builder.column(4).push_i64(auction.reserve)?;
-    builder.column(5).push_i64(auction.date_time)?;
-    builder.column(6).push_i64(auction.expires)?;
-    builder.column(7).push_i64(auction.seller)?;
-    builder.column(8).push_i64(auction.category)?;
-    builder.column(9).push_str(&auction.extra)
 }
 
 /// A batch of these bids, in order.
 pub fn bids_batch<'a>(bids: impl IntoIterator<Item = &'a Bid>) -> Result<Batch, BatchError> {
     let bids = bids.into_iter();
-    let mut builder = BatchBuilder::new(bid_schema(), bids.size_hint().0);
+    let schema = bid_schema();
+    let fields = all(schema.fields.len());
+    let mut builder = BatchBuilder::new(schema, bids.size_hint().0);
     for bid in bids {
-        push_bid(&mut builder, bid)?;
+        push_row(&mut builder, bid, &fields, push_bid_field)?;
     }
     builder.finish()
 }
 
-fn push_bid(builder: &mut BatchBuilder, bid: &Bid) -> Result<(), BatchError> {
-    builder.column(0).push_i64(bid.auction)?;
-    builder.column(1).push_i64(bid.bidder)?;
-    builder.column(2).push_i64(bid.price)?;
-    builder.column(3).push_str(bid.channel)?;
-    builder.column(4).push_str(bid.url)?;
-    builder.column(5).push_i64(bid.date_time)?;
-    builder.column(6).push_str(&bid.extra)
+/// Appends `event` as a row of `builder`: the event's fields at
+/// `fields` (positions in its kind's schema — [`person_schema`],
+/// [`auction_schema`] or [`bid_schema`] — in the builder's column order).
+/// A source builds its batch as it generates, holding no events.
+pub fn push_event(
+    builder: &mut BatchBuilder,
+    event: &Event,
+    fields: &[usize],
+) -> Result<(), BatchError> {
+    match event {
+        Event::Person(person) => push_row(builder, person, fields, push_person_field),
+        Event::Auction(auction) => push_row(builder, auction, fields, push_auction_field),
+        Event::Bid(bid) => push_row(builder, bid, fields, push_bid_field),
+    }
 }
 
-/// Appends `event` as a row of `builder`, which must be of its kind's
-/// schema ([`person_schema`], [`auction_schema`] or [`bid_schema`]): a
-/// source builds its batch as it generates, holding no events.
-pub fn push_event(builder: &mut BatchBuilder, event: &Event) -> Result<(), BatchError> {
-    match event {
-        Event::Person(person) => push_person(builder, person),
-        Event::Auction(auction) => push_auction(builder, auction),
-        Event::Bid(bid) => push_bid(builder, bid),
+/// How one field of an event of kind `T` is appended to a column.
+type PushField<T> = fn(&mut ColumnBuilder, &T, usize) -> Result<(), BatchError>;
+
+fn push_row<T>(
+    builder: &mut BatchBuilder,
+    item: &T,
+    fields: &[usize],
+    push: PushField<T>,
+) -> Result<(), BatchError> {
+    for (at, &field) in fields.iter().enumerate() {
+        push(builder.column(at), item, field)?;
     }
+    Ok(())
+}
+
+fn push_person_field(
+    column: &mut ColumnBuilder,
+    person: &Person,
+    field: usize,
+) -> Result<(), BatchError> {
+    match field {
+        0 => column.push_i64(person.id),
+        1 => column.push_str(&person.name),
+        2 => column.push_str(&person.email_address),
+        3 => column.push_str(&person.credit_card),
+        4 => column.push_str(&person.city),
+        5 => column.push_str(&person.state),
+        6 => column.push_i64(person.date_time),
+        _ => column.push_str(&person.extra),
+    }
+}
+
+fn push_auction_field(
+    column: &mut ColumnBuilder,
+    auction: &Auction,
+    field: usize,
+) -> Result<(), BatchError> {
+    match field {
+        0 => column.push_i64(auction.id),
+        1 => column.push_str(&auction.item_name),
+        2 => column.push_str(&auction.description),
+        3 => column.push_i64(auction.initial_bid),
+        4 => column.push_i64(auction.reserve),
+        5 => column.push_i64(auction.date_time),
+        6 => column.push_i64(auction.expires),
+        7 => column.push_i64(auction.seller),
+        8 => column.push_i64(auction.category),
+        _ => column.push_str(&auction.extra),
+    }
+}
+
+fn push_bid_field(column: &mut ColumnBuilder, bid: &Bid, field: usize) -> Result<(), BatchError> {
+    match field {
+        0 => column.push_i64(bid.auction),
+        1 => column.push_i64(bid.bidder),
+        2 => column.push_i64(bid.price),
+        3 => column.push_str(bid.channel),
+        4 => column.push_str(bid.url),
+        5 => column.push_i64(bid.date_time),
+        _ => column.push_str(&bid.extra),
+    }
+}
+
+/// Every field of a schema of `width` columns, in order.
+fn all(width: usize) -> Vec<usize> {
+    (0..width).collect()
 }
 
 /// A mixed run of events split by kind, each batch in event order.

@@ -99,7 +99,12 @@ pub fn next_bid(
         (name.as_str(), url.as_str())
     };
     // The reference's size estimate: four 8-byte numbers.
-    let extra = next_extra(random, 8 + 8 + 8 + 8, config.avg_bid_byte_size);
+    let extra = next_extra(
+        random,
+        8 + 8 + 8 + 8,
+        config.avg_bid_byte_size,
+        config.build_extra,
+    );
     Bid {
         auction: base0_auction + FIRST_AUCTION_ID,
         bidder: base0_bidder + FIRST_PERSON_ID,

@@ -60,7 +60,12 @@ pub fn next_person(
     // The reference's size estimate: 8 bytes of id plus the text.
     let current_size =
         8 + name.len() + email_address.len() + credit_card.len() + city.len() + state.len();
-    let extra = next_extra(random, current_size, config.avg_person_byte_size);
+    let extra = next_extra(
+        random,
+        current_size,
+        config.avg_person_byte_size,
+        config.build_extra,
+    );
     Person {
         id,
         name,

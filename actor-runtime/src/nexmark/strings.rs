@@ -54,8 +54,14 @@ pub fn next_exact_string(random: &mut JavaRandom, length: usize) -> String {
 
 /// `nextExtra(random, currentSize, desiredAverageSize)`: padding so that
 /// `current_size` plus its length averages `desired_average`, spread
-/// ±20% around it; empty when the event is already that large.
-pub fn next_extra(random: &mut JavaRandom, current_size: usize, desired_average: u32) -> String {
+/// ±20% around it; empty when the event is already that large. Unless
+/// `build`, the draws are made and the text is not (empty).
+pub fn next_extra(
+    random: &mut JavaRandom,
+    current_size: usize,
+    desired_average: u32,
+    build: bool,
+) -> String {
     let desired_average = desired_average as usize;
     if current_size > desired_average {
         return String::new();
@@ -70,7 +76,15 @@ pub fn next_extra(random: &mut JavaRandom, current_size: usize, desired_average:
         // `average` is at most the validated 1 MiB, so `2 * delta` fits.
         min_size + random.next_int_bounded(2 * delta as i32) as usize
     };
-    next_exact_string(random, size)
+    if build {
+        next_exact_string(random, size)
+    } else {
+        // `next_exact_string` draws once per six characters.
+        for _ in 0..size.div_ceil(6) {
+            random.next_int();
+        }
+        String::new()
+    }
 }
 
 /// `PriceGenerator.nextPrice`: 10^(6u) dollars in cents for a uniform `u`,
@@ -105,11 +119,25 @@ mod tests {
             let exact = next_exact_string(&mut random, 37);
             assert_eq!(exact.len(), 37);
             assert!(exact.bytes().all(|b| (b'H'..=b'z').contains(&b)), "{exact}");
-            let extra = next_extra(&mut random, 32, 100);
+            let extra = next_extra(&mut random, 32, 100, true);
             // 68 ± 20%.
             assert!((54..82).contains(&extra.len()), "{}", extra.len());
         }
-        assert_eq!(next_extra(&mut random, 300, 100), "");
+        assert_eq!(next_extra(&mut random, 300, 100, true), "");
+    }
+
+    #[test]
+    fn padding_not_built_draws_what_it_would_have() {
+        let (mut built, mut skipped) = (JavaRandom::new(5), JavaRandom::new(5));
+        for _ in 0..1000 {
+            assert!(!next_extra(&mut built, 32, 100, true).is_empty());
+            assert_eq!(next_extra(&mut skipped, 32, 100, false), "");
+            assert_eq!(
+                built.next_int(),
+                skipped.next_int(),
+                "the draws stay in step"
+            );
+        }
     }
 
     #[test]

@@ -88,6 +88,12 @@ pub struct NexmarkParams {
     /// Rows per produced batch.
     #[serde(default = "crate::spec::limits::default_batch_rows")]
     pub batch_rows: usize,
+    /// Only these columns of the table, in the table's order (absent:
+    /// all): the stream is the same, but a column a query never reads is
+    /// neither built nor carried (`extra`, the padding, is most of a
+    /// bid's cost).
+    #[serde(default)]
+    pub columns: Option<Vec<String>>,
 }
 
 fn default_rate() -> u64 {
@@ -106,16 +112,43 @@ impl NexmarkParams {
             base_time_ms: self.base_time_ms,
             seed: self.seed,
             out_of_order_group_size: self.out_of_order_group_size,
+            build_extra: self
+                .columns
+                .as_ref()
+                .is_none_or(|columns| columns.iter().any(|c| c == "extra")),
             ..NexmarkConfig::default()
         }
     }
 
-    fn schema(&self) -> Schema {
+    /// Every column of its table.
+    fn table_schema(&self) -> Schema {
         match self.table {
             NexmarkTable::Bid => bid_schema(),
             NexmarkTable::Person => person_schema(),
             NexmarkTable::Auction => auction_schema(),
         }
+    }
+
+    /// Positions in the table's schema of the columns it emits, or the
+    /// first column named that the table lacks.
+    fn fields(&self) -> Result<Vec<usize>, String> {
+        let table = self.table_schema();
+        let Some(columns) = &self.columns else {
+            return Ok((0..table.fields.len()).collect());
+        };
+        if let Some(missing) = columns.iter().find(|c| table.index_of(c).is_none()) {
+            return Err(missing.clone());
+        }
+        Ok((0..table.fields.len())
+            .filter(|&i| columns.contains(&table.fields[i].name))
+            .collect())
+    }
+
+    /// The columns it emits.
+    fn schema(&self) -> Schema {
+        let table = self.table_schema();
+        let fields = self.fields().unwrap_or_default();
+        Schema::new(fields.iter().map(|&i| table.fields[i].clone()).collect())
     }
 }
 
@@ -129,6 +162,8 @@ pub struct NexmarkSource {
     resume: Option<Resume>,
     /// Its split of the stream: subtask and parallelism.
     split: (u32, u32),
+    /// Where each column it emits is in its table's schema.
+    fields: Vec<usize>,
 }
 
 /// Where one split of the stream has got to: what a checkpoint holds.
@@ -322,6 +357,7 @@ impl Source for NexmarkSource {
             return Ok(None);
         }
         let rows = self.params.batch_rows.max(1);
+        let fields = &self.fields;
         let mut builder = BatchBuilder::new(self.params.schema(), rows);
         // A rare table (persons: 1 in 50) still returns within a bounded
         // number of events, so the task can send watermarks and yield.
@@ -333,7 +369,7 @@ impl Source for NexmarkSource {
                 break;
             };
             if let Some(event) = event {
-                push_event(&mut builder, &event)?;
+                push_event(&mut builder, &event, fields)?;
             }
             if builder.len() == rows {
                 break;
@@ -396,6 +432,12 @@ impl OperatorDefinition for NexmarkDefinition {
             .config()
             .validate()
             .map_err(|e| context.bad_params(e.to_string()))?;
+        params.fields().map_err(|missing| {
+            context.bad_params(format!(
+                "the {:?} table has no column {missing:?}",
+                params.table
+            ))
+        })?;
         Ok(params.schema())
     }
 
@@ -404,7 +446,11 @@ impl OperatorDefinition for NexmarkDefinition {
         params: &NexmarkParams,
         context: &BuildContext<'_>,
     ) -> Result<Built, OperatorError> {
+        let fields = params.fields().map_err(|missing| {
+            OperatorError::BadInput(format!("the nexmark table has no column {missing:?}"))
+        })?;
         Ok(Built::Source(Box::new(NexmarkSource {
+            fields,
             params: params.clone(),
             streaming: context.step.streaming,
             generator: None,

@@ -72,11 +72,19 @@ impl Planner<'_> {
             rows,
         };
         let names = |fields: &[Field]| fields.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
-        if names(&produced) != names(&table.columns) {
+        // What the query reads of the declared columns, in their order (a
+        // `nexmark` source leaves out the ones it never names).
+        let made = names(&produced);
+        let declared: Vec<Field> = table
+            .columns
+            .iter()
+            .filter(|c| table.connector() != "nexmark" || made.contains(&c.name))
+            .cloned()
+            .collect();
+        if made != names(&declared) {
             // The source makes more (or other) columns than declared: keep
             // the declared ones, in their order.
-            let columns: Vec<(String, String)> = table
-                .columns
+            let columns: Vec<(String, String)> = declared
                 .iter()
                 .map(|c| (c.name.clone(), quote(&c.name)))
                 .collect();
@@ -155,12 +163,46 @@ impl Planner<'_> {
             }
         }
         check_declared(table, &schema, "nexmark's", span)?;
+        let kept = self.read_columns(table);
+        let width = schema.fields.len();
+        let produced: Vec<Field> = schema
+            .fields
+            .into_iter()
+            .filter(|f| kept.contains(&f.name))
+            .collect();
+        if produced.len() < width {
+            params.insert(
+                "columns".into(),
+                json!(produced.iter().map(|f| &f.name).collect::<Vec<_>>()),
+            );
+        }
         Ok((
             "nexmark",
             Value::Object(params),
             events.map(|e| e * share / 50),
-            schema.fields,
+            produced,
         ))
+    }
+
+    /// The declared columns of `table` the `SELECT` being planned can
+    /// read (see `Planner::referenced`): those it names anywhere, and
+    /// the event-time column; all of them under `*`. A source need not
+    /// build the rest. Never none: a query that names no column (a
+    /// `COUNT(*)`) still gets one, for its rows.
+    fn read_columns(&self, table: &TableDef) -> Vec<String> {
+        let declared = table.columns.iter().map(|c| c.name.clone());
+        let Some(words) = &self.referenced else {
+            return declared.collect();
+        };
+        let time = table.watermark.as_ref().map(|w| w.column.as_str());
+        let kept: Vec<String> = declared
+            .clone()
+            .filter(|name| words.contains(&name.to_lowercase()) || Some(name.as_str()) == time)
+            .collect();
+        if kept.is_empty() {
+            return declared.take(1).collect();
+        }
+        kept
     }
 
     fn generate(&self, table: &TableDef, span: Span) -> Result<Source, SqlError> {
@@ -450,6 +492,11 @@ mod tests {
         assert_eq!(params["rate"], 5000);
         assert_eq!(params["base_time_ms"], 1000);
         assert!(nexmark_params("").unwrap().get("real_time").is_none());
+        assert_eq!(
+            params["columns"],
+            serde_json::json!(["auction"]),
+            "the source builds only what the query reads"
+        );
         let error = nexmark_params(", 'real-time' = 'yes'").unwrap_err();
         assert!(
             error.contains("is 'true' or 'false', not \"yes\""),

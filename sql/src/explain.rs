@@ -47,7 +47,7 @@ pub fn explain(spec: &JobSpec) -> String {
                 .vertices
                 .iter()
                 .find(|v| v.id == edge.to)
-                .is_some_and(|v| v.operator == "aggregate");
+                .is_some_and(|v| v.operator == "aggregate" && combined_before_shuffle(&v.params));
         out += &format!(
             "  {} -> {} {partitioning} {exchange}{}\n",
             edge.from,
@@ -63,6 +63,16 @@ pub fn explain(spec: &JobSpec) -> String {
         out += &format!("checkpoints every {} ms\n", checkpoints.interval_ms);
     }
     out
+}
+
+/// Whether an aggregate's state is combined before a shuffle (the
+/// runtime combines every aggregate but one that counts distinct values).
+fn combined_before_shuffle(params: &serde_json::Value) -> bool {
+    let aggregates = params.get("aggregates").and_then(|a| a.as_array());
+    !aggregates.is_some_and(|list| {
+        list.iter()
+            .any(|a| a.get("function").and_then(|f| f.as_str()) == Some("count_distinct"))
+    })
 }
 
 /// The parameters people look for in a plan, compactly.

@@ -124,7 +124,14 @@ impl OperatorDefinition for AggregateDefinition {
         // Rows of one group must all reach one final aggregate: the
         // exchange may hash on fewer columns than the group, not others.
         let keyed = !hash_keys.is_empty() && hash_keys.iter().all(|k| params.group_by.contains(k));
-        if !keyed {
+        // A `count_distinct`'s partial state is its set of values, which
+        // a map stage rarely shrinks (each distinct value once per map)
+        // and the final merge hashes again: not combined.
+        let distinct = params
+            .aggregates
+            .iter()
+            .any(|a| a.function == AggregateFunction::CountDistinct);
+        if !keyed || distinct {
             return None;
         }
         let shape = AggregateShape::new("aggregate", params, input).ok()?;

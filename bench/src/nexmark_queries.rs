@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use faro_runtime::access::AccessPolicy;
-use faro_runtime::spec::validate;
+use faro_runtime::spec::{validate, JobSpec};
 use faro_scheduler::Embedded;
 use faro_sql::{Outcome, Session};
 
@@ -114,22 +114,28 @@ pub(crate) fn write_side_input(dir: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The job `text` (a Nexmark script for `query`) plans, its last.
+pub(crate) fn planned_job(text: &str, parallelism: u32, query: &str) -> Result<JobSpec> {
+    let outcomes = Session::new(parallelism)
+        .execute(text)
+        .map_err(|error| anyhow::anyhow!("{}", error.pointed(text)))?;
+    match outcomes
+        .into_iter()
+        .rev()
+        .find(|o| matches!(o, Outcome::Job(_)))
+    {
+        Some(Outcome::Job(job)) => Ok(job.spec),
+        _ => bail!("{query} plans no job"),
+    }
+}
+
 /// Runs one query and prints its JSON line.
 pub fn run(args: &NexmarkArgs) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let side_input = write_side_input(dir.path())?;
     let text = script(args, &side_input)?;
-    let outcomes = Session::new(args.parallelism)
-        .execute(&text)
-        .map_err(|error| anyhow::anyhow!("{}", error.pointed(&text)))?;
-    let Some(Outcome::Job(job)) = outcomes
-        .into_iter()
-        .rev()
-        .find(|o| matches!(o, Outcome::Job(_)))
-    else {
-        bail!("{} plans no job", args.query);
-    };
-    let valid = validate(&job.spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let spec = planned_job(&text, args.parallelism, &args.query)?;
+    let valid = validate(&spec).map_err(|e| anyhow::anyhow!("{e}"))?;
     let access = AccessPolicy::new(&[dir.path().to_path_buf()], &[])?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

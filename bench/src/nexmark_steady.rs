@@ -23,9 +23,8 @@ use faro_runtime::spec::validate;
 use faro_runtime::Batch;
 use faro_scheduler::coordinator::CheckpointRecord;
 use faro_scheduler::Embedded;
-use faro_sql::{Outcome, Session};
 
-use crate::nexmark_queries::{write_side_input, Settings};
+use crate::nexmark_queries::{planned_job, write_side_input, Settings};
 use crate::rusage::{current_rss_bytes, peak_rss_bytes};
 
 /// Options of `faro-bench nexmark-steady`.
@@ -183,17 +182,7 @@ pub fn run(args: &SteadyArgs) -> Result<()> {
         table_options: &options,
     }
     .script(&side_input)?;
-    let outcomes = Session::new(args.parallelism)
-        .execute(&text)
-        .map_err(|error| anyhow::anyhow!("{}", error.pointed(&text)))?;
-    let Some(Outcome::Job(job)) = outcomes
-        .into_iter()
-        .rev()
-        .find(|o| matches!(o, Outcome::Job(_)))
-    else {
-        bail!("{} plans no job", args.query);
-    };
-    let mut spec = job.spec;
+    let mut spec = planned_job(&text, args.parallelism, &args.query)?;
     let sink = spec
         .vertices
         .iter_mut()

@@ -522,6 +522,16 @@ async fn a_stalled_consumer_holds_a_producer_across_quic_to_its_credits() {
     // Nobody reads: the sink blocks, its credits stop coming back, and the
     // producer on the other worker stops at what they allow.
     let sleep = |ms| tokio::time::sleep(std::time::Duration::from_millis(ms));
+    // On a loaded machine the job may take a while to deploy: the stall
+    // is measured from gen[1]'s first shipped rows, not from the submit.
+    let started = std::time::Instant::now();
+    while shipped(&producer.metrics().render(), "stall", 1) == 0.0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "gen[1] shipped nothing in a minute"
+        );
+        sleep(50).await;
+    }
     sleep(1000).await;
     let stalled = shipped(&producer.metrics().render(), "stall", 1);
     sleep(1000).await;

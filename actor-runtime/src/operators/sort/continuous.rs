@@ -18,20 +18,25 @@
 //! just each partition's best `limit`, since nothing can bring back a row
 //! that fell below them. A retraction of a row it does not hold is an
 //! error, not a silent skip. Ties are broken by a fixed order of whole
-//! rows ([`super::order_key`]).
+//! rows (see [`super::ranking`]).
+//!
+//! Partitions live in a hash index over a dense vector: a batch finds a
+//! row's partition with one hash and lists the partitions it touched by
+//! number, in the order it first touched them.
 //!
 //! Limits: rows are held in memory (no spilling), within the
 //! `memory_bytes` budget or `OverBudget`; numbered, a row entering at rank
 //! 1 renumbers — deletes and inserts — every row shown below it (as in
 //! Flink, leave `rank` out where the number is not needed).
 
-use std::collections::{BTreeMap, BTreeSet};
+use indexmap::IndexMap;
 
-use super::order_key::order_key;
-use super::ranking::{Change, Ranking};
-use super::{key_columns, SortKey};
+use super::key_columns;
+use super::order_key::sort_key;
+use super::ranking::Ranking;
+use super::SortKey;
 use crate::checkpoint::{saved_rows, Rescaled};
-use crate::data::{BatchBuilder, ColumnView, DataType, Field, Schema};
+use crate::data::{BatchBuilder, ColumnView, DataType, Field, RowKind, Schema};
 use crate::kernels::row_codec::RowCodec;
 use crate::kernels::rows::{encode_key, KeyColumn};
 use crate::operator::{Emit, Operator, OperatorError, Rows};
@@ -66,11 +71,63 @@ pub struct ContinuousTopN {
     budget: u64,
     continuous: bool,
     retracting: bool,
-    partitions: BTreeMap<Box<[u8]>, Ranking>,
+    partitions: IndexMap<Box<[u8]>, Partition, foldhash::fast::RandomState>,
     codec: RowCodec,
     bytes: u64,
-    order: Vec<u8>,
+    /// The current row's entry (sort keys, then values), reused.
+    entry: Vec<u8>,
+    /// The current row's partition key, reused.
     partition: Vec<u8>,
+}
+
+/// One partition's ranking, and whether the batch being absorbed touched
+/// it.
+struct Partition {
+    ranking: Ranking,
+    touched: bool,
+}
+
+/// A changelog batch being built from rankings' changes.
+struct Changes<'a> {
+    builder: BatchBuilder,
+    kinds: Vec<RowKind>,
+    codec: &'a RowCodec,
+    ranked: bool,
+}
+
+impl<'a> Changes<'a> {
+    fn new(output: &Schema, codec: &'a RowCodec, ranked: bool, rows: usize) -> Self {
+        Self {
+            builder: BatchBuilder::new(output.clone(), rows),
+            kinds: Vec::with_capacity(rows),
+            codec,
+            ranked,
+        }
+    }
+
+    /// Adds one changed row: its values, kind and rank.
+    fn push(&mut self, kind: RowKind, values: &[u8], rank: usize) -> Result<(), OperatorError> {
+        self.codec.decode(values, &mut self.builder, 0)?;
+        if self.ranked {
+            let width = self.codec.width();
+            self.builder.column(width).push_i64(rank as i64)?;
+        }
+        self.kinds.push(kind);
+        Ok(())
+    }
+
+    /// Emits the batch, as a changelog when `continuous`.
+    fn emit(self, continuous: bool, out: &mut dyn Emit) -> Result<(), OperatorError> {
+        if self.kinds.is_empty() {
+            return Ok(());
+        }
+        let batch = self.builder.finish()?;
+        if continuous {
+            out.emit(batch.with_kinds(&self.kinds)?)
+        } else {
+            out.emit(batch)
+        }
+    }
 }
 
 impl ContinuousTopN {
@@ -105,45 +162,16 @@ impl ContinuousTopN {
             budget: spec.budget,
             continuous: spec.continuous,
             retracting: spec.retracting,
-            partitions: BTreeMap::new(),
+            partitions: IndexMap::default(),
             codec: RowCodec::new(input.fields.iter().map(|f| f.data_type).collect()),
             bytes: 0,
-            order: Vec::new(),
+            entry: Vec::new(),
             partition: Vec::new(),
         })
     }
 
-    fn partition_key(&mut self, columns: &[ColumnView<'_>], row: usize) {
-        self.partition.clear();
-        let of: Vec<&ColumnView<'_>> = self.partition_by.iter().map(|&c| &columns[c]).collect();
-        encode_key(&of, row, &mut self.partition);
-    }
-
-    /// Emits `changes` (with ranks when numbered) as one changelog batch.
-    fn emit(&self, changes: &[Change], out: &mut dyn Emit) -> Result<(), OperatorError> {
-        if changes.is_empty() {
-            return Ok(());
-        }
-        let mut builder = BatchBuilder::new(self.output.clone(), changes.len());
-        let mut kinds = Vec::with_capacity(changes.len());
-        let width = self.codec.width();
-        for change in changes {
-            self.codec.decode(&change.row, &mut builder, 0)?;
-            if self.ranked {
-                builder.column(width).push_i64(change.rank as i64)?;
-            }
-            kinds.push(change.kind);
-        }
-        let batch = builder.finish()?;
-        if self.continuous {
-            out.emit(batch.with_kinds(&kinds)?)
-        } else {
-            out.emit(batch)
-        }
-    }
-
     fn over_budget(&self) -> OperatorError {
-        let distinct: usize = self.partitions.values().map(Ranking::distinct).sum();
+        let distinct: usize = self.partitions.values().map(|p| p.ranking.distinct()).sum();
         let kept = if self.retracting {
             "which over a changelog keeps every row (one that leaves the top is replaced by the next)"
         } else {
@@ -160,47 +188,56 @@ impl ContinuousTopN {
         }
     }
 
-    fn absorb(
-        &mut self,
-        rows: &Rows<'_>,
-        touched: &mut BTreeSet<Box<[u8]>>,
-    ) -> Result<(), OperatorError> {
+    /// Takes `rows` into their partitions' rankings, and lists in
+    /// `touched` each partition whose best rows they may have changed.
+    fn absorb(&mut self, rows: &Rows<'_>, touched: &mut Vec<usize>) -> Result<(), OperatorError> {
+        let of: Vec<&ColumnView<'_>> = self
+            .partition_by
+            .iter()
+            .map(|&c| &rows.columns[c])
+            .collect();
         for row in 0..rows.rows {
-            self.order.clear();
-            order_key(&self.keys, &rows.columns, row, &mut self.order);
-            self.partition_key(&rows.columns, row);
+            self.entry.clear();
+            sort_key(&self.keys, &rows.columns, row, &mut self.entry);
+            let sort_len = self.entry.len();
+            self.codec.encode(&rows.columns, row, &mut self.entry);
+            self.partition.clear();
+            encode_key(&of, row, &mut self.partition);
             // Looked up before inserting, so a row of a partition held
             // already allocates no key.
-            if !self.partitions.contains_key(&self.partition[..]) {
-                let partition = self.partition[..].into();
-                self.partitions.insert(partition, Ranking::default());
-            }
-            let Some(ranking) = self.partitions.get_mut(&self.partition[..]) else {
+            let index = match self.partitions.get_index_of(&self.partition[..]) {
+                Some(index) => index,
+                None => {
+                    let partition = Partition {
+                        ranking: Ranking::new(self.retracting),
+                        touched: false,
+                    };
+                    self.partitions
+                        .insert_full(self.partition[..].into(), partition)
+                        .0
+                }
+            };
+            let Some((_, partition)) = self.partitions.get_index_mut(index) else {
                 continue;
             };
-            // Checked before the row moves anything: what is shown is
-            // still what downstream holds, the boundary it was cut at.
-            if !ranking.reaches_top(&self.order, self.limit) {
+            let ranking = &mut partition.ranking;
+            if !ranking.reaches_top(&self.entry, self.limit) {
                 if !self.retracting {
                     // Input that only grows: a row below the best can
                     // never enter them.
                     continue;
                 }
-            } else if !touched.contains(&self.partition[..]) {
-                touched.insert(self.partition[..].into());
+            } else if !partition.touched {
+                partition.touched = true;
+                touched.push(index);
             }
             let before = ranking.bytes();
             if rows.kind(row).is_retraction() {
-                if ranking.retract(&self.order).is_err() {
+                if ranking.retract(&self.entry).is_err() {
                     return Err(OperatorError::not_held("top_n: the changelog", rows, row));
                 }
             } else {
-                let codec = &self.codec;
-                ranking.insert(&self.order, || {
-                    let mut bytes = Vec::new();
-                    codec.encode(&rows.columns, row, &mut bytes);
-                    bytes.into()
-                });
+                ranking.insert(&self.entry, sort_len);
             }
             self.bytes = (self.bytes + ranking.bytes()).saturating_sub(before);
         }
@@ -210,38 +247,46 @@ impl ContinuousTopN {
     /// Brings the partitions `touched` up to date: their changes emitted
     /// (continuous), rows below the best pruned (input that only grows),
     /// empty ones forgotten.
-    fn settle(
-        &mut self,
-        touched: BTreeSet<Box<[u8]>>,
-        out: &mut dyn Emit,
-    ) -> Result<(), OperatorError> {
-        let mut changes = Vec::new();
-        for key in touched {
-            let Some(ranking) = self.partitions.get_mut(&key) else {
+    fn settle(&mut self, touched: Vec<usize>, out: &mut dyn Emit) -> Result<(), OperatorError> {
+        let mut changes = Changes::new(&self.output, &self.codec, self.ranked, touched.len());
+        let mut empty = Vec::new();
+        for &index in &touched {
+            let Some((_, partition)) = self.partitions.get_index_mut(index) else {
                 continue;
             };
+            partition.touched = false;
+            let ranking = &mut partition.ranking;
             let before = ranking.bytes();
             if self.continuous {
-                changes.extend(ranking.changes(self.limit, self.ranked));
+                ranking.changes(self.limit, self.ranked, |kind, values, rank| {
+                    changes.push(kind, values, rank)
+                })?;
             }
             if !self.retracting {
                 ranking.prune(self.limit);
             }
             self.bytes = (self.bytes + ranking.bytes()).saturating_sub(before);
             if ranking.is_empty() {
-                self.partitions.remove(&key);
+                empty.push(index);
             }
         }
-        self.emit(&changes, out)
+        // Highest first: removing one moves the last partition into its
+        // place, and the last is never one still to remove.
+        empty.sort_unstable_by(|a, b| b.cmp(a));
+        for index in empty {
+            self.partitions.swap_remove_index(index);
+        }
+        changes.emit(self.continuous, out)
     }
 
     /// Takes back saved rows (every held row, one per copy).
     fn restore_rows(&mut self, rows: &Rows<'_>) -> Result<(), OperatorError> {
-        let mut touched = BTreeSet::new();
+        let mut touched = Vec::new();
         self.absorb(rows, &mut touched)?;
-        for key in touched {
-            if let Some(ranking) = self.partitions.get_mut(&key) {
-                ranking.settle(self.limit);
+        for index in touched {
+            if let Some((_, partition)) = self.partitions.get_index_mut(index) {
+                partition.touched = false;
+                partition.ranking.settle(self.limit);
             }
         }
         Ok(())
@@ -255,7 +300,7 @@ impl Operator for ContinuousTopN {
         rows: &Rows<'_>,
         out: &mut dyn Emit,
     ) -> Result<(), OperatorError> {
-        let mut touched = BTreeSet::new();
+        let mut touched = Vec::new();
         self.absorb(rows, &mut touched)?;
         self.settle(touched, out)?;
         if self.bytes > self.budget {
@@ -268,20 +313,23 @@ impl Operator for ContinuousTopN {
         if self.continuous {
             return Ok(());
         }
-        let mut changes = Vec::new();
-        for ranking in self.partitions.values_mut() {
-            changes.extend(ranking.changes(self.limit, self.ranked));
+        let rows = self.partitions.len().saturating_mul(self.limit.min(16));
+        let mut changes = Changes::new(&self.output, &self.codec, self.ranked, rows);
+        for partition in self.partitions.values_mut() {
+            partition
+                .ranking
+                .changes(self.limit, self.ranked, |kind, values, rank| {
+                    changes.push(kind, values, rank)
+                })?;
         }
-        self.emit(&changes, out)
+        changes.emit(false, out)
     }
 
     fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<Vec<u8>>, OperatorError> {
-        let rows: Vec<&[u8]> = self
-            .partitions
-            .values()
-            .flat_map(Ranking::rows)
-            .map(|row| &row[..])
-            .collect();
+        let mut rows = Vec::new();
+        for partition in self.partitions.values() {
+            partition.ranking.rows(&mut rows);
+        }
         let batch = self.codec.to_batch(&self.input, rows.into_iter())?;
         Ok(Some(batch.to_bytes().to_vec()))
     }

@@ -1,15 +1,19 @@
-//! Byte strings that sort as rows do: the continuous `top_n` keeps every
-//! row in a `BTreeMap` keyed by them, so the map's order is `top_n`'s.
+//! Byte strings that sort as rows do. `over` keys each row it holds by
+//! one ([`order_key`]), so a map's order is the window's; the continuous
+//! `top_n` keys its rows by the sort keys alone ([`sort_key`]) followed
+//! by the row's stored values (see its `ranking` module).
 //!
 //! Each sort key column is encoded so that comparing the bytes compares
 //! the values exactly as [`crate::kernels::rows::compare_values`] does
 //! (nulls first, doubles as `compare_f64` orders them, NaN last, ±0
-//! equal), and a descending column has its bytes inverted. The whole row
-//! follows as a tie-break, every column ascending (a vector, which has no
-//! order, as its elements' bits): rows equal on the sort keys are ordered
-//! by their columns, left to right, and two rows share a key exactly when
-//! they are equal (as grouping counts equality), so a retraction finds
-//! the row it retracts by encoding it again.
+//! equal), and a descending column has its bytes inverted. Every column's
+//! encoding is prefix-free, so whatever follows the sort keys only breaks
+//! ties. [`order_key`] follows them with the whole row, every column
+//! ascending (a vector, which has no order, as its elements' bits): rows
+//! equal on the sort keys are ordered by their columns, left to right,
+//! and two rows share a key exactly when they are equal (as grouping
+//! counts equality), so a retraction finds the row it retracts by
+//! encoding it again.
 
 use crate::data::{ColumnView, ValuesView};
 use crate::kernels::floats::key_bits;
@@ -23,17 +27,7 @@ pub(crate) fn order_key(
     row: usize,
     out: &mut Vec<u8>,
 ) {
-    for key in keys {
-        let start = out.len();
-        encode_ordered(&columns[key.column], row, out);
-        if key.descending {
-            // Inverting every byte reverses the order of the column's
-            // encodings, the end marker of text included (see below).
-            for byte in &mut out[start..] {
-                *byte = !*byte;
-            }
-        }
-    }
+    sort_key(keys, columns, row, out);
     for column in columns {
         encode_ordered(column, row, out);
         match column.values {
@@ -48,6 +42,27 @@ pub(crate) fn order_key(
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// Appends row `row`'s sort key columns to `out`, each in its direction.
+pub(crate) fn sort_key(
+    keys: &[KeyColumn],
+    columns: &[ColumnView<'_>],
+    row: usize,
+    out: &mut Vec<u8>,
+) {
+    for key in keys {
+        let start = out.len();
+        encode_ordered(&columns[key.column], row, out);
+        if key.descending {
+            // Inverting every byte reverses the order of the column's
+            // encodings, the end marker of text included (see below), and
+            // keeps them prefix-free.
+            for byte in &mut out[start..] {
+                *byte = !*byte;
+            }
         }
     }
 }

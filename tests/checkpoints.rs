@@ -6,7 +6,8 @@
 //! exactly what the same windows give undisturbed (computed here by the
 //! same spec in batch mode): nothing lost, nothing twice. The same holds
 //! with the checkpoints in an S3 bucket (moto's server) instead of a
-//! directory.
+//! directory, and after a task has finished: checkpoints go on, record it
+//! finished, and a restore ends it at once instead of running it again.
 
 mod support;
 
@@ -248,6 +249,109 @@ fn a_damaged_newest_checkpoint_is_passed_over_for_the_one_before() {
             .any(|e| e.contains(&format!("checkpoint {newest}"))),
         "{errors:#?}"
     );
+}
+
+/// A streaming SQL join of paced bids with a small CSV side table (read
+/// in milliseconds, its task then finished) into CSV files under `out`;
+/// in batch mode for the reference.
+fn bids_with_side_table(dir: &Path, out: &Path, streaming: bool) -> String {
+    let side = dir.join("side.csv");
+    let rows: String = (0..100).map(|k| format!("{k},label-{k}\n")).collect();
+    std::fs::write(&side, format!("k,label\n{rows}")).unwrap();
+    let (mode, checkpoints, real_time) = match streaming {
+        true => (
+            "streaming",
+            "SET 'execution.checkpointing.interval' = '300 ms';",
+            "true",
+        ),
+        false => ("batch", "", "false"),
+    };
+    format!(
+        "SET 'execution.runtime-mode' = '{mode}'; {checkpoints}
+         CREATE TABLE side (k BIGINT, label STRING)
+           WITH ('connector' = 'files', 'path' = '{}', 'format' = 'csv');
+         CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, date_time TIMESTAMP(3))
+           WITH ('connector' = 'nexmark', 'events' = '40000', 'rate' = '8000',
+                 'real-time' = '{real_time}');
+         CREATE TABLE out (auction BIGINT, bidder BIGINT, price BIGINT, label STRING)
+           WITH ('connector' = 'files', 'path' = '{}', 'format' = 'csv');
+         INSERT INTO out SELECT b.auction, b.bidder, b.price, s.label
+         FROM bid AS b JOIN side AS s ON MOD(b.auction, 100) = s.k;",
+        side.display(),
+        out.display()
+    )
+}
+
+/// Runs a SQL script of one `INSERT` on the cluster; returns its job id.
+fn submit_sql(url: &str, script: &str) -> String {
+    let answer: serde_json::Value = support::jobs::agent()
+        .post(&format!("{url}/v1/sql"))
+        .header("authorization", &support::jobs::bearer())
+        .send_json(serde_json::json!({ "sql": script }))
+        .and_then(|mut r| r.body_mut().read_json())
+        .unwrap_or_else(|e| panic!("{url}/v1/sql: {e}"));
+    let job = answer["statements"]
+        .as_array()
+        .and_then(|s| s.iter().find_map(|s| s["job"].as_str()));
+    job.unwrap_or_else(|| panic!("no job in {answer:#}"))
+        .to_string()
+}
+
+/// The tasks a complete checkpoint records as finished.
+fn finished_in(checkpoint: &serde_json::Value) -> usize {
+    checkpoint["finished"].as_array().map_or(0, Vec::len)
+}
+
+#[test]
+fn checkpoints_go_on_after_a_task_finishes_and_a_restore_does_not_run_it_again() {
+    let mut cluster = start_cluster();
+    let dir = cluster.setup.dir.path().to_path_buf();
+    let reference_out = dir.join("reference");
+    let id = submit_sql(
+        &cluster.url,
+        &bids_with_side_table(&dir, &reference_out, false),
+    );
+    finished(&cluster.url, &id);
+    let expected = committed_rows(&reference_out, true);
+    assert!(expected.len() > 10_000, "{} reference rows", expected.len());
+
+    let out = dir.join("streamed");
+    let id = submit_sql(&cluster.url, &bids_with_side_table(&dir, &out, true));
+    // The side table's task ends at once; two checkpoints after it.
+    wait_for(
+        &cluster.url,
+        &id,
+        "two checkpoints after a task finished",
+        |_| {
+            let history = checkpoints(&cluster.url, &id);
+            let completed = history["completed"].as_array().cloned().unwrap_or_default();
+            completed.iter().filter(|c| finished_in(c) > 0).count() >= 2
+        },
+    );
+    let status = get(&format!("{}/v1/jobs/{id}", cluster.url));
+    cluster.kill_worker_running(&status, "");
+    let status = finished(&cluster.url, &id);
+    // Read again, the side table would join every bid twice.
+    assert_same_rows(
+        &committed_rows(&out, true),
+        &expected,
+        &format!("{status:#}"),
+    );
+    let history = checkpoints(&cluster.url, &id);
+    let restored = history["restores"]
+        .as_array()
+        .and_then(|r| r.last()?.as_u64());
+    let from = history["completed"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| restored.is_some_and(|r| c["id"].as_u64() == Some(r)));
+    assert!(
+        from.is_some_and(|c| finished_in(c) > 0),
+        "restored from a checkpoint taken after the side table's task finished: {history:#}"
+    );
+    // Its finished task was not asked for state it never saved.
+    assert_eq!(history["unusable"], serde_json::json!([]), "{history:#}");
 }
 
 /// The checkpoints (`chk-N`) under a job's checkpoint directory.

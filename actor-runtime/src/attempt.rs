@@ -317,12 +317,14 @@ mod tests {
                 bytes_out: 40,
                 rows_sunk: 3,
                 collect_truncated: true,
+                snapshotted: 9,
             },
             collected: vec![batch(), batch()],
         };
         let decoded = decode_outcome(&encode_outcome(&Ok(done))).unwrap().unwrap();
         assert_eq!(decoded.report.rows_in, 7);
         assert_eq!(decoded.report.bytes_out, 40);
+        assert_eq!(decoded.report.snapshotted, 9, "what the coordinator needs");
         assert_eq!(decoded.report.rows_sunk, 3);
         assert!(decoded.report.collect_truncated);
         assert_eq!(decoded.collected, vec![batch(), batch()]);

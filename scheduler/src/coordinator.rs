@@ -11,8 +11,14 @@
 //! is ignored, a task that could not store its state declines it, and one
 //! that takes longer than the timeout is abandoned. Ids only grow, also
 //! across restores and scheduler restarts.
+//!
+//! Checkpoints go on after tasks finish, as Flink's FLIP-147: a task whose
+//! input had ended before the checkpoint, or ends before its barrier
+//! reaches it, has sent everything it ever will, and its consumers'
+//! state holds all of it. It is recorded as *finished* in the checkpoint
+//! instead of acknowledging, and a restore ends it at once.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use faro_runtime::checkpoint::{CheckpointAck, TaskCheckpointStats};
@@ -44,6 +50,10 @@ pub struct CheckpointRecord {
     /// while it is.
     #[serde(default)]
     pub shared_from: Option<u64>,
+    /// Tasks (chain, subtask) that had finished by this checkpoint: a
+    /// restore from it ends them at once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub finished: Vec<(usize, u32)>,
 }
 
 /// A checkpoint waiting for acknowledgements.
@@ -57,6 +67,17 @@ struct Pending {
     /// The attempt each task must acknowledge from.
     expected: HashMap<(usize, u32), u32>,
     acked: HashMap<(usize, u32), TaskCheckpointStats>,
+    /// Tasks finished before it, and those expected that ended before its
+    /// barrier reached them.
+    finished: BTreeSet<(usize, u32)>,
+}
+
+impl Pending {
+    /// Expected tasks that acknowledged or ended.
+    fn settled(&self) -> usize {
+        let ended = self.expected.keys().filter(|t| self.finished.contains(t));
+        self.acked.len() + ended.count()
+    }
 }
 
 /// What an acknowledgement meant.
@@ -99,10 +120,12 @@ impl Coordinator {
     }
 
     /// Starts the next checkpoint over `tasks` (chain, subtask, attempt),
-    /// unless one is in flight.
+    /// the running tasks, unless one is in flight; `finished` are those
+    /// whose input had ended already.
     pub fn trigger(
         &mut self,
         tasks: &[(usize, u32, u32)],
+        finished: &[(usize, u32)],
         now: Instant,
         now_ms: u64,
         unaligned: bool,
@@ -119,8 +142,34 @@ impl Coordinator {
             triggered_ms: now_ms,
             expected: tasks.iter().map(|&(c, s, a)| ((c, s), a)).collect(),
             acked: HashMap::new(),
+            finished: finished.iter().copied().collect(),
         });
         Some(id)
+    }
+
+    /// Task (`chain`, `subtask`) under `attempt` ended, the last
+    /// checkpoint it took part in being `snapshotted`. If that is before
+    /// the one in flight, its barrier never reached the task, which
+    /// counts as finished; otherwise its acknowledgement is on the way.
+    pub fn finished(
+        &mut self,
+        (chain, subtask): (usize, u32),
+        attempt: u32,
+        snapshotted: u64,
+        now: Instant,
+    ) -> AckOutcome {
+        let Some(pending) = self.pending.as_mut() else {
+            return AckOutcome::Ignored;
+        };
+        let task = (chain, subtask);
+        if pending.expected.get(&task) != Some(&attempt)
+            || snapshotted >= pending.id
+            || pending.acked.contains_key(&task)
+        {
+            return AckOutcome::Ignored;
+        }
+        pending.finished.insert(task);
+        self.complete_if_settled(now)
     }
 
     /// Takes one task's acknowledgement.
@@ -144,7 +193,17 @@ impl Coordinator {
             }
         };
         pending.acked.insert(task, stats);
-        if pending.acked.len() < pending.expected.len() {
+        self.complete_if_settled(now)
+    }
+
+    /// Completes the checkpoint in flight if every expected task has
+    /// acknowledged or ended.
+    fn complete_if_settled(&mut self, now: Instant) -> AckOutcome {
+        if self
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.settled() < p.expected.len())
+        {
             return AckOutcome::Waiting;
         }
         let Some(done) = self.pending.take() else {
@@ -161,6 +220,7 @@ impl Coordinator {
             sync_ms: stats.clone().map(|s| s.sync_ms).max().unwrap_or(0),
             tasks: done.acked.len() as u32,
             shared_from: stats.filter_map(|s| s.shared_from).min(),
+            finished: done.finished.into_iter().collect(),
         })
     }
 
@@ -224,11 +284,11 @@ mod alignment_tests {
         let now = Instant::now();
         let limit = Duration::from_millis(100);
         let mut c = Coordinator::new(0);
-        assert_eq!(c.trigger(&tasks, now, 0, false), Some(1));
+        assert_eq!(c.trigger(&tasks, &[], now, 0, false), Some(1));
         assert_eq!(c.alignment_deadline(limit), Some(now + limit));
         assert_eq!(c.past_alignment(now + limit / 2, limit), None);
         assert_eq!(c.past_alignment(now + limit, limit), Some(1));
-        assert_eq!(c.trigger(&tasks, now + limit, 0, true), Some(2));
+        assert_eq!(c.trigger(&tasks, &[], now + limit, 0, true), Some(2));
         assert_eq!(c.alignment_deadline(limit), None);
         assert_eq!(c.past_alignment(now + limit * 10, limit), None);
     }
@@ -261,8 +321,12 @@ mod tests {
         let now = Instant::now();
         let mut c = Coordinator::new(4);
         let tasks = [(0, 0, 1), (0, 1, 1), (1, 0, 1)];
-        assert_eq!(c.trigger(&tasks, now, 1_000, false), Some(5));
-        assert_eq!(c.trigger(&tasks, now, 1_000, false), None, "one at a time");
+        assert_eq!(c.trigger(&tasks, &[], now, 1_000, false), Some(5));
+        assert_eq!(
+            c.trigger(&tasks, &[], now, 1_000, false),
+            None,
+            "one at a time"
+        );
         assert_eq!(c.ack(&ack(5, 0, 0, 1), now), AckOutcome::Waiting);
         assert_eq!(
             c.ack(&ack(5, 0, 1, 0), now),
@@ -295,7 +359,7 @@ mod tests {
             "the oldest any task points into"
         );
         assert_eq!(c.pending(), None);
-        assert_eq!(c.trigger(&tasks, later, 2_000, false), Some(6));
+        assert_eq!(c.trigger(&tasks, &[], later, 2_000, false), Some(6));
     }
 
     #[test]
@@ -303,7 +367,7 @@ mod tests {
         let now = Instant::now();
         let mut c = Coordinator::new(0);
         let tasks = [(0, 0, 0), (0, 1, 0)];
-        assert_eq!(c.trigger(&tasks, now, 0, false), Some(1));
+        assert_eq!(c.trigger(&tasks, &[], now, 0, false), Some(1));
         let mut declined = ack(1, 0, 1, 0);
         declined.outcome = Err("disk full".into());
         assert_eq!(
@@ -313,13 +377,37 @@ mod tests {
                 reason: "disk full".into()
             }
         );
-        assert_eq!(c.trigger(&tasks, now, 0, false), Some(2));
+        assert_eq!(c.trigger(&tasks, &[], now, 0, false), Some(2));
         let timeout = Duration::from_secs(1);
         assert_eq!(c.expire(now + timeout, timeout), None);
         assert_eq!(c.expire(now + timeout * 2, timeout), Some(2));
-        assert_eq!(c.trigger(&tasks, now, 0, false), Some(3));
+        assert_eq!(c.trigger(&tasks, &[], now, 0, false), Some(3));
         assert_eq!(c.abandon(), Some(3));
         assert_eq!(c.ack(&ack(3, 0, 0, 0), now), AckOutcome::Ignored);
+    }
+
+    #[test]
+    fn a_task_that_ends_before_its_barrier_counts_as_finished_one_after_must_acknowledge() {
+        let now = Instant::now();
+        let mut c = Coordinator::new(0);
+        // (0, 0) ended before the trigger; the source (1, 0) and the
+        // consumers (2, 0), (2, 1) run.
+        let running = [(1, 0, 0), (2, 0, 0), (2, 1, 0)];
+        assert_eq!(c.trigger(&running, &[(0, 0)], now, 0, false), Some(1));
+        assert_eq!(c.ack(&ack(1, 1, 0, 0), now), AckOutcome::Waiting);
+        // (2, 0) ends having taken part: its acknowledgement still counts.
+        assert_eq!(c.finished((2, 0), 0, 1, now), AckOutcome::Ignored);
+        // An attempt the checkpoint does not wait for.
+        assert_eq!(c.finished((2, 1), 3, 0, now), AckOutcome::Ignored);
+        assert_eq!(c.ack(&ack(1, 2, 0, 0), now), AckOutcome::Waiting);
+        // (2, 1) ends before the barrier reached it.
+        let AckOutcome::Completed(record) = c.finished((2, 1), 0, 0, now) else {
+            panic!("not complete");
+        };
+        assert_eq!(record.finished, [(0, 0), (2, 1)]);
+        assert_eq!(record.tasks, 2, "tasks that acknowledged");
+        // Nothing in flight: an ended task changes nothing.
+        assert_eq!(c.finished((1, 0), 0, 1, now), AckOutcome::Ignored);
     }
 
     #[test]

@@ -527,6 +527,8 @@ impl Driver<'_> {
             let error = match outcome {
                 Ok(done) => {
                     finished.insert((c, s));
+                    self.task_finished((c, s), attempt, done.report.snapshotted, &tasks)
+                        .await;
                     collected.extend(done.collected);
                     truncated |= done.report.collect_truncated;
                     let _ = self.progress.send(Progress::Finished {

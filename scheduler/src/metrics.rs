@@ -399,6 +399,7 @@ mod tests {
             sync_ms: 1,
             tasks: 4,
             shared_from: None,
+            finished: Vec::new(),
         };
         streaming.checkpoints.completed = vec![record(3, 100, 10), record(5, 1500, 4096)];
         streaming.checkpoints.completed_total = 4;

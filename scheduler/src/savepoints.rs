@@ -197,6 +197,7 @@ pub fn restore_plan(
         dir: dir.to_string(),
         parallelism: here.parallelism,
         slots,
+        finished: Vec::new(),
     }
 }
 

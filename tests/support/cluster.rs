@@ -180,8 +180,9 @@ pub fn start_scheduler_with(
     (process, url, control)
 }
 
-/// Starts a worker of the scheduler at `control`, writing under the
-/// setup's directory (training jobs save models there).
+/// Starts a worker of the scheduler at `control`, reading and writing
+/// under the setup's directory (training jobs save models there; jobs
+/// read side tables from there).
 pub fn start_worker(setup: &Setup, control: &str) -> Process {
     let mut extra = identity_args(setup);
     extra.extend([
@@ -192,6 +193,8 @@ pub fn start_worker(setup: &Setup, control: &str) -> Process {
         "--listen".into(),
         "127.0.0.1:0".into(),
         "--allow-write".into(),
+        setup.dir.path().display().to_string(),
+        "--allow-read".into(),
         setup.dir.path().display().to_string(),
         "--metrics".into(),
         "127.0.0.1:0".into(),

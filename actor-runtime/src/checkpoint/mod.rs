@@ -166,6 +166,11 @@ pub struct RestorePlan {
     pub parallelism: u32,
     /// Where each slot that had state saved finds it.
     pub slots: Vec<SlotRestore>,
+    /// Subtasks of the chain that had finished (their input had ended)
+    /// when the checkpoint was taken: restored, they end at once, since
+    /// everything they sent is in their consumers' state already.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub finished: Vec<u32>,
 }
 
 /// Where one slot of a restored chain finds its saved state.

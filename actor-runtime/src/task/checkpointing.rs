@@ -86,6 +86,14 @@ impl Running {
     /// slot its part before anything opens: its own saved state when the
     /// parallelism is unchanged, every old subtask's to keep a share of
     /// when it changed.
+    /// Whether the checkpoint this task restores has it finished.
+    pub(super) fn finished_at_restore(&self) -> bool {
+        self.checkpoints.as_ref().is_some_and(|link| {
+            let restore = link.restore.as_ref();
+            restore.is_some_and(|plan| plan.finished.contains(&link.key.subtask))
+        })
+    }
+
     pub(super) async fn restore(&mut self) -> Result<(), TaskError> {
         let Some(link) = &self.checkpoints else {
             return Ok(());
@@ -93,6 +101,10 @@ impl Running {
         let Some(plan) = link.restore.clone() else {
             return Ok(());
         };
+        if plan.finished.contains(&link.key.subtask) {
+            // Nothing of it was saved: it ends at once.
+            return Ok(());
+        }
         let checkpoint = plan.checkpoint;
         let subtask = link.key.subtask;
         let started = Instant::now();

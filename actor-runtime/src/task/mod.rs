@@ -107,6 +107,10 @@ pub struct TaskReport {
     /// runner keeps.
     #[serde(default)]
     pub collect_truncated: bool,
+    /// The last checkpoint it took its part in (0: none): one it ended
+    /// before has it as finished.
+    #[serde(default)]
+    pub snapshotted: u64,
 }
 
 /// Everything one task needs to run.
@@ -199,6 +203,18 @@ impl TaskRun {
             snapshotted: 0,
         };
         let result = match running.restore().await {
+            // Finished at the checkpoint restored: its consumers hold all
+            // it sent, so it sends only its end.
+            Ok(()) if running.finished_at_restore() => {
+                tracing::info!("finished at the checkpoint restored; ending at once");
+                let Running {
+                    outputs, report, ..
+                } = running;
+                for output in outputs {
+                    output.finish().await.map_err(exchange_error)?;
+                }
+                return Ok(report);
+            }
             Ok(()) => running.open_all(&self.context),
             Err(e) => Err(e),
         };
@@ -215,8 +231,12 @@ impl TaskRun {
             return Err(error);
         }
         let Running {
-            outputs, report, ..
+            outputs,
+            mut report,
+            snapshotted,
+            ..
         } = running;
+        report.snapshotted = snapshotted;
         for output in outputs {
             output.finish().await.map_err(exchange_error)?;
         }

@@ -8,7 +8,7 @@
 //! [`crate::coordinator`]'s; savepoint requests are served beside
 //! (`savepointing`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use faro_runtime::attempt::AttemptKey;
@@ -45,6 +45,9 @@ pub(super) struct Checkpointing {
     /// Complete checkpoints a restore may use, oldest first, each with
     /// the oldest earlier one its files point into.
     usable: Vec<(u64, Option<u64>)>,
+    /// The tasks each complete checkpoint has finished (only those that
+    /// have any).
+    finished: HashMap<u64, Vec<(usize, u32)>>,
     /// What the next deployment of the region restores.
     restore: Option<RestorePoint>,
     /// When the next checkpoint is due.
@@ -103,8 +106,16 @@ impl Checkpointing {
             .checkpoints
             .last_id()
             .max(run.checkpoints.unusable.iter().copied().max().unwrap_or(0));
+        let finished = run
+            .checkpoints
+            .completed
+            .iter()
+            .filter(|c| !c.finished.is_empty())
+            .map(|c| (c.id, c.finished.clone()))
+            .collect();
         Ok(Some(Self {
             spec,
+            finished,
             coordinator: Coordinator::new(last),
             acks: cluster.checkpoints.listen(&run.job_id),
             storage,
@@ -131,7 +142,16 @@ impl Checkpointing {
             None => None,
             Some(RestorePoint::Checkpoint(id)) => {
                 savepoints::checkpoint_dir(root, job, *id).map(|dir| {
-                    savepoints::restore_plan(&savepoints::layout_of(plan), plan, chain, *id, &dir)
+                    let layout = savepoints::layout_of(plan);
+                    let mut restore = savepoints::restore_plan(&layout, plan, chain, *id, &dir);
+                    restore.finished = self.finished.get(id).map_or(Vec::new(), |tasks| {
+                        tasks
+                            .iter()
+                            .filter(|&&(c, _)| c == chain)
+                            .map(|&(_, s)| s)
+                            .collect()
+                    });
+                    restore
                 })
             }
             Some(RestorePoint::Savepoint { meta, dir }) => Some(savepoints::restore_plan(
@@ -262,13 +282,7 @@ impl Driver<'_> {
                     tracing::warn!(job = %lost.job, exchange = lost.exchange, consumer = lost.consumer, records = lost.records, "records possibly lost");
                     let _ = self.progress.send(Progress::RecordsLost(lost.records));
                 }
-                // A task that ended (its input did) can take no part.
-                Woke::Due if finished.is_empty() => self.trigger(tasks).await,
-                Woke::Due => {
-                    if let Some(c) = self.checkpointing.as_mut() {
-                        c.next_at += c.interval();
-                    }
-                }
+                Woke::Due => self.trigger(tasks, finished).await,
                 Woke::Ack(Some(ack)) => {
                     self.take_ack(ack, tasks).await;
                     if self.stopped() {
@@ -280,17 +294,31 @@ impl Driver<'_> {
         }
     }
 
-    /// Starts the next checkpoint at every source task of the region.
-    async fn trigger(&mut self, tasks: &[(usize, u32)]) {
+    /// Starts the next checkpoint at every running source task of the
+    /// region; the tasks `finished` are recorded as such. With no source
+    /// running, what runs is draining towards its end: nothing is
+    /// started.
+    async fn trigger(&mut self, tasks: &[(usize, u32)], finished: &HashSet<(usize, u32)>) {
         let job = self.run.job_id.clone();
         let attempts: Vec<(usize, u32, u32)> = tasks
             .iter()
+            .filter(|task| !finished.contains(task))
             .map(|&(c, s)| (c, s, *self.last_deployed.get(&(c, s)).unwrap_or(&0)))
             .collect();
+        let sources: Vec<bool> = (self.plan.chains.iter())
+            .map(|chain| chain.steps.first().is_some_and(|s| s.operator.is_source()))
+            .collect();
+        let is_source = |chain: usize| sources[chain];
+        let sources_run = attempts.iter().any(|&(c, _, _)| is_source(c));
+        let mut ended: Vec<(usize, u32)> = finished.iter().copied().collect();
+        ended.sort_unstable();
         let Some(c) = self.checkpointing.as_mut() else {
             return;
         };
         c.next_at = tokio::time::Instant::now() + c.interval();
+        if !sources_run {
+            return;
+        }
         let timeout = Duration::from_millis(c.spec.timeout_ms);
         if let Some(id) = c.coordinator.expire(Instant::now(), timeout) {
             tracing::warn!(%job, checkpoint = id, "checkpoint timed out");
@@ -321,9 +349,9 @@ impl Driver<'_> {
         if c.savepoint.as_ref().is_some_and(|s| s.id.is_none()) {
             unaligned = false;
         }
-        let Some(id) = c
-            .coordinator
-            .trigger(&attempts, Instant::now(), now_ms(), unaligned)
+        let Some(id) =
+            c.coordinator
+                .trigger(&attempts, &ended, Instant::now(), now_ms(), unaligned)
         else {
             return;
         };
@@ -334,11 +362,7 @@ impl Driver<'_> {
             savepoint.id = Some(id);
         }
         for &(chain, subtask, attempt) in &attempts {
-            let is_source = self.plan.chains[chain]
-                .steps
-                .first()
-                .is_some_and(|step| step.operator.is_source());
-            if !is_source {
+            if !is_source(chain) {
                 continue;
             }
             let worker = &self.placement[chain][subtask as usize];
@@ -365,14 +389,44 @@ impl Driver<'_> {
     /// checkpoint, tells every worker of the region and applies
     /// retention.
     async fn take_ack(&mut self, ack: CheckpointAck, tasks: &[(usize, u32)]) {
-        let job = self.run.job_id.clone();
         if self.stop_acked(&ack) {
             return;
         }
         let Some(c) = self.checkpointing.as_mut() else {
             return;
         };
-        match c.coordinator.ack(&ack, Instant::now()) {
+        let outcome = c.coordinator.ack(&ack, Instant::now());
+        self.take_outcome(outcome, tasks).await;
+    }
+
+    /// A task of the region ended, having taken part in checkpoints up to
+    /// `snapshotted`: the checkpoint in flight may have it finished, and
+    /// so complete.
+    pub(super) async fn task_finished(
+        &mut self,
+        task: (usize, u32),
+        attempt: u32,
+        snapshotted: u64,
+        tasks: &[(usize, u32)],
+    ) {
+        let Some(c) = self.checkpointing.as_mut() else {
+            return;
+        };
+        let outcome = c
+            .coordinator
+            .finished(task, attempt, snapshotted, Instant::now());
+        self.take_outcome(outcome, tasks).await;
+    }
+
+    /// Acts on what an acknowledgement or an ended task meant: records a
+    /// complete checkpoint, tells every worker of the region and applies
+    /// retention, or abandons a declined one.
+    async fn take_outcome(&mut self, outcome: AckOutcome, tasks: &[(usize, u32)]) {
+        let job = self.run.job_id.clone();
+        let Some(c) = self.checkpointing.as_mut() else {
+            return;
+        };
+        match outcome {
             AckOutcome::Ignored | AckOutcome::Waiting => {}
             AckOutcome::Declined { id, reason } => {
                 tracing::warn!(%job, checkpoint = id, %reason, "checkpoint declined");
@@ -384,13 +438,23 @@ impl Driver<'_> {
                 let id = record.id;
                 tracing::info!(%job, checkpoint = id, bytes = record.bytes, duration_ms = record.duration_ms, "checkpoint complete");
                 c.usable.push((id, record.shared_from));
+                if !record.finished.is_empty() {
+                    c.finished.insert(id, record.finished.clone());
+                }
                 c.restore = Some(RestorePoint::Checkpoint(id));
                 let dropped = beyond_retention(&c.usable, c.spec.retain);
                 c.usable.retain(|(id, _)| !dropped.contains(id));
                 for old in dropped {
+                    c.finished.remove(&old);
                     c.delete(&job, old);
                 }
+                let ended = !record.finished.is_empty();
                 let _ = self.progress.send(Progress::Checkpoint(record));
+                // A savepoint restores into any job: it cannot say which
+                // tasks ended.
+                if ended {
+                    self.savepoint_failed(id, "some of the job's tasks ended while it was taken");
+                }
                 let stop = self.savepoint_completed(id, tasks).await;
                 let workers: HashSet<&String> = tasks
                     .iter()

@@ -171,6 +171,73 @@ async fn bad_input_names_the_file_line_and_column() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headerless_csv_with_its_own_delimiter_quote_and_null_beside_files_spark_skips() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::write(input.join("part-0.csv"), "1;'a; b';2.5;true\n2;x;NA;NA\n").unwrap();
+    // What Spark, Hadoop and Flink leave beside their output: none is
+    // data, and each would fail the job if it were read.
+    for name in ["_SUCCESS", ".part-1.csv.crc", "part-2.csv.inprogress-7"] {
+        std::fs::write(input.join(name), "not;csv;at;all;here\n").unwrap();
+    }
+    let job = |csv: &str| {
+        read_job(
+            &input.display().to_string(),
+            "csv",
+            2,
+            r#"{"id": "out", "operator": "collect"}"#,
+        )
+        .replace(
+            r#""batch_rows": 2,"#,
+            &format!(r#""batch_rows": 2, "csv": {csv},"#),
+        )
+    };
+    let options = r#"{"header": false, "delimiter": ";", "quote": "'", "null_value": "NA"}"#;
+    let got = run(&job(options), dir.path(), "headerless").await.unwrap();
+    let want = vec![
+        vec![
+            Value::Int64(1),
+            Value::Utf8("a; b".into()),
+            Value::Float64(2.5),
+            Value::Bool(true),
+        ],
+        vec![
+            Value::Int64(2),
+            Value::Utf8("x".into()),
+            Value::Null,
+            Value::Null,
+        ],
+    ];
+    assert_eq!(sorted(got), sorted(want));
+    // `name` is not nullable: the null text in it is an error naming it.
+    std::fs::write(input.join("part-3.csv"), "3;NA;1;true\n").unwrap();
+    let err = run(&job(options), dir.path(), "strict").await.unwrap_err();
+    assert!(
+        err.contains("part-3.csv line 1: column name: null in a non-nullable column"),
+        "{err}"
+    );
+    let err = run(
+        &job(r#"{"delimiter": ";", "quote": ";"}"#),
+        dir.path(),
+        "same",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.contains("csv delimiter and quote are both ';'"),
+        "{err}"
+    );
+    let err = run(&job(r#"{"delimiter": "\n"}"#), dir.path(), "newline")
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("csv delimiter '\\n' is not one ASCII character"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_range_edge_sorts_globally_across_subtasks() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("sorted");
@@ -369,6 +436,7 @@ fn csv_reader(dir: &std::path::Path, state: Option<&[u8]>) -> Read {
         ]),
         store: None,
         batch_rows: 50,
+        csv: Default::default(),
     };
     let mut read = Read::new(params);
     if let Some(state) = state {

@@ -26,7 +26,24 @@ const NEXMARK_OPTIONS: &[&str] = &[
     "real-time",
     "base-time-ms",
 ];
-const FILES_OPTIONS: &[&str] = &["path", "format", "sink.mode"];
+const FILES_OPTIONS: &[&str] = &[
+    "path",
+    "format",
+    "sink.mode",
+    "csv.header",
+    "csv.field-delimiter",
+    "csv.quote-character",
+    "csv.null-literal",
+];
+
+/// The CSV layout options of a files table (read only), with the
+/// `read` param each sets.
+const CSV_OPTIONS: &[(&str, &str)] = &[
+    ("csv.header", "header"),
+    ("csv.field-delimiter", "delimiter"),
+    ("csv.quote-character", "quote"),
+    ("csv.null-literal", "null_value"),
+];
 const GENERATE_OPTIONS: &[&str] = &["rows", "rows-per-second", "seed"];
 
 impl Planner<'_> {
@@ -271,6 +288,17 @@ impl Planner<'_> {
         let (operator, params) = match table.connector() {
             "files" => {
                 check_options(table, FILES_OPTIONS, span)?;
+                if let Some((option, _)) =
+                    CSV_OPTIONS.iter().find(|(o, _)| table.option(o).is_some())
+                {
+                    return Err(SqlError::unsupported(
+                        span,
+                        format!(
+                            "{option:?} when writing (a files sink writes CSV with a header, ',' \
+                             and '\"'; the csv options say how a table is read)"
+                        ),
+                    ));
+                }
                 let (path, format) = path_and_format(table, span)?;
                 let mode = match (overwrite, table.option("sink.mode")) {
                     (true, _) | (_, Some("overwrite")) => "overwrite",
@@ -327,8 +355,44 @@ fn files_source(table: &TableDef, streaming: bool, span: Span) -> Result<Source,
     }
     let (path, format) = path_and_format(table, span)?;
     let schema = Schema::new(table.columns.clone());
-    let params = json!({"path": path, "format": format, "schema": schema});
+    let mut params = json!({"path": path, "format": format, "schema": schema});
+    let csv = csv_params(table, format, span)?;
+    if !csv.is_empty() {
+        params["csv"] = Value::Object(csv);
+    }
     Ok(("read", params, None, table.columns.clone()))
+}
+
+/// The `read` param `csv` a files table's csv options make (empty when
+/// it has none); they are for csv tables only.
+fn csv_params(table: &TableDef, format: &str, span: Span) -> Result<Map<String, Value>, SqlError> {
+    let mut csv = Map::new();
+    for (option, param) in CSV_OPTIONS {
+        let Some(value) = table.option(option) else {
+            continue;
+        };
+        if format != "csv" {
+            return Err(SqlError::invalid(
+                span,
+                format!("{option:?} is for a 'csv' files table, not a {format:?} one"),
+            ));
+        }
+        let value = match *param {
+            "header" => match value.to_lowercase().as_str() {
+                "true" => json!(true),
+                "false" => json!(false),
+                _ => {
+                    return Err(SqlError::invalid(
+                        span,
+                        format!("{option:?} is 'true' or 'false', not {value:?}"),
+                    ))
+                }
+            },
+            _ => json!(value),
+        };
+        csv.insert(param.to_string(), value);
+    }
+    Ok(csv)
 }
 
 /// Checks that each declared column is one of `schema`'s, of its type.
@@ -481,6 +545,33 @@ mod tests {
         let spec = job.ok_or("no job")?.spec;
         let source = spec.vertices.iter().find(|v| v.operator == "nexmark");
         Ok(source.ok_or("no nexmark vertex")?.params.clone())
+    }
+
+    #[test]
+    fn a_csv_table_is_read_as_its_options_lay_it_out_and_written_with_the_defaults() {
+        let table = "CREATE TABLE t (a BIGINT, b STRING) WITH ('connector' = 'files', \
+                     'path' = '/tmp/t', 'format' = 'csv', 'csv.header' = 'false', \
+                     'csv.field-delimiter' = ';', 'csv.quote-character' = '''', \
+                     'csv.null-literal' = 'NA');";
+        let outcomes = Session::new(1)
+            .execute(&format!("{table} SELECT a, b FROM t;"))
+            .unwrap();
+        let Some(Outcome::Job(job)) = outcomes.into_iter().last() else {
+            panic!("no job");
+        };
+        let read = job.spec.vertices.iter().find(|v| v.operator == "read");
+        assert_eq!(
+            read.unwrap().params["csv"],
+            serde_json::json!({"header": false, "delimiter": ";", "quote": "'", "null_value": "NA"})
+        );
+        let error = Session::new(1)
+            .execute(&format!(
+                "{table} CREATE TABLE s (a BIGINT) WITH ('connector' = 'files', \
+                 'path' = '/tmp/s', 'format' = 'json'); INSERT INTO t SELECT a, 'x' FROM s;"
+            ))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("\"csv.header\" when writing"), "{error}");
     }
 
     #[test]

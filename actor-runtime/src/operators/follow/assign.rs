@@ -14,12 +14,10 @@
 
 use std::collections::HashSet;
 
-/// Whether a file called `name` is complete and meant to be read.
+/// Whether a file called `name` is complete and meant to be read: the
+/// rule `read` lists a directory by.
 pub fn is_candidate(name: &str) -> bool {
-    !(name.is_empty()
-        || name.starts_with('.')
-        || name.starts_with('_')
-        || name.contains(".inprogress"))
+    crate::operators::read::is_data_file(name)
 }
 
 /// A hash of `name` that every process and build agrees on (FNV-1a,

@@ -9,7 +9,7 @@ use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
 use crate::data::Schema;
 use crate::operator::OperatorError;
 use crate::operators::basic::EventTimeParams;
-use crate::operators::read::{declared_schema, FileFormat};
+use crate::operators::read::{declared_schema, CsvOptions, FileFormat};
 use crate::spec::SpecError;
 
 /// How often a directory is listed when its params give no `poll_ms`.
@@ -42,6 +42,9 @@ pub struct FollowParams {
     /// Rows per produced batch.
     #[serde(default = "crate::spec::limits::default_batch_rows")]
     pub batch_rows: usize,
+    /// How CSV files are laid out (csv only).
+    #[serde(default, skip_serializing_if = "CsvOptions::is_default")]
+    pub csv: CsvOptions,
 }
 
 /// The catalogue's `follow`.
@@ -75,6 +78,10 @@ impl OperatorDefinition for FollowDefinition {
                 "follow reads files line by line (csv, json_lines, text); read Parquet with `read`",
             ));
         }
+        params
+            .csv
+            .check(params.format)
+            .map_err(|e| context.bad_params(e))?;
         let schema = declared_schema(params.format, &params.schema, params.batch_rows, context)?;
         if !(1..=MAX_POLL_MS).contains(&params.poll_ms) {
             return Err(context.bad_params(format!(

@@ -157,8 +157,8 @@ impl Follow {
                 }
                 Err(error) => return Err(OperatorError::io("reading", &shown)(error)),
             };
-            let format = self.params.format;
-            self.current = Some(FileRows::open(format, &self.params.schema, shown, file)?);
+            let (format, schema, csv) = (self.params.format, &self.params.schema, &self.params.csv);
+            self.current = Some(FileRows::open(format, schema, csv, shown, file)?);
         }
         Ok(())
     }

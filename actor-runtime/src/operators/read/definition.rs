@@ -16,7 +16,8 @@ use crate::spec::SpecError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileFormat {
-    /// Comma-separated values, with a header line.
+    /// Comma-separated values, with a header line (see [`CsvOptions`] for
+    /// other layouts when reading).
     Csv,
     /// One JSON object per line.
     JsonLines,
@@ -32,6 +33,68 @@ impl FileFormat {
     /// but Parquet, whose columns sit apart in the file).
     pub fn is_lines(self) -> bool {
         self != Self::Parquet
+    }
+}
+
+/// How the CSV files a source reads are laid out, as Spark's and
+/// Flink's CSV formats let one say. The defaults are what the `files`
+/// sink writes: a header line, `,` between fields, `"` around those that
+/// need it, and only an empty field (of a column that is not text) null.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CsvOptions {
+    /// The first line names the columns, which are matched by name;
+    /// without one, the schema's columns are the fields in order.
+    pub header: bool,
+    /// The field separator: one ASCII character.
+    pub delimiter: char,
+    /// The quote character: one ASCII character.
+    pub quote: char,
+    /// A field of exactly this text is null, in a column of any type.
+    pub null_value: Option<String>,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        Self {
+            header: true,
+            delimiter: ',',
+            quote: '"',
+            null_value: None,
+        }
+    }
+}
+
+impl CsvOptions {
+    /// Whether these are the defaults (left out of a spec).
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Why these options cannot read `format` files, if they cannot:
+    /// they are for CSV only, and the separator and quote must be two
+    /// different ASCII characters that are not line breaks.
+    pub fn check(&self, format: FileFormat) -> Result<(), String> {
+        if format != FileFormat::Csv {
+            return match self.is_default() {
+                true => Ok(()),
+                false => Err("`csv` options are for csv files only".into()),
+            };
+        }
+        for (name, c) in [("delimiter", self.delimiter), ("quote", self.quote)] {
+            if !c.is_ascii() || c == '\n' || c == '\r' {
+                return Err(format!(
+                    "csv {name} {c:?} is not one ASCII character other than a line break"
+                ));
+            }
+        }
+        if self.delimiter == self.quote {
+            return Err(format!(
+                "csv delimiter and quote are both {:?}",
+                self.delimiter
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -63,6 +126,9 @@ pub struct ReadParams {
     /// Rows per produced batch.
     #[serde(default = "crate::spec::limits::default_batch_rows")]
     pub batch_rows: usize,
+    /// How CSV files are laid out (csv only).
+    #[serde(default, skip_serializing_if = "CsvOptions::is_default")]
+    pub csv: CsvOptions,
 }
 
 /// The output schema of a source reading `format` files into `schema`
@@ -109,6 +175,10 @@ impl OperatorDefinition for ReadDefinition {
         context: &SchemaContext<'_>,
         _: &[Schema],
     ) -> Result<Schema, SpecError> {
+        params
+            .csv
+            .check(params.format)
+            .map_err(|e| context.bad_params(e))?;
         declared_schema(params.format, &params.schema, params.batch_rows, context)
     }
 

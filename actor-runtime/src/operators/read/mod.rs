@@ -1,7 +1,11 @@
-//! `read`: rows from CSV (with a header line), JSON lines or plain text
+//! `read`: rows from CSV (by default with a header line), JSON lines or plain text
 //! files, from any path opendal reaches — a local path is opendal's `fs`
 //! service. Parquet files are read column by column instead, by
 //! [`ReadParquet`] in [`parquet`]; this module streams the line formats.
+//!
+//! A directory's files are read except those [`is_data_file`] passes
+//! over, as Spark and Hadoop skip them: hidden names, `_SUCCESS` and
+//! other names starting with `_`, and parts still being written.
 //!
 //! Reading runs on a thread of its own with its own small async runtime
 //! (opendal is async; operators are called synchronously on their slot),
@@ -40,7 +44,7 @@ mod position;
 
 pub use self::parquet::ReadParquet;
 pub(crate) use definition::declared_schema;
-pub use definition::{FileFormat, ReadDefinition, ReadParams, StoreSpec};
+pub use definition::{CsvOptions, FileFormat, ReadDefinition, ReadParams, StoreSpec};
 pub(crate) use parse::{push_json_row, FileRows};
 
 const CHUNK: usize = 1 << 20;
@@ -220,6 +224,18 @@ impl Location {
     }
 }
 
+/// Whether a file called `name` (its last path segment) holds data to
+/// read: not hidden (`.x`, Flink's `.part-….inprogress.…`), not a marker
+/// or scratch name starting with `_` (Spark's and Hadoop's `_SUCCESS`,
+/// `_temporary`), not one of Faro's own parts still being written
+/// (`part-….inprogress-N`).
+pub(crate) fn is_data_file(name: &str) -> bool {
+    !(name.is_empty()
+        || name.starts_with('.')
+        || name.starts_with('_')
+        || name.contains(".inprogress"))
+}
+
 /// The store `location` names, and the files at its path (the file
 /// itself, or a directory's files in name order).
 async fn open_listing(location: &Location) -> Result<(opendal::Operator, Vec<String>), Failure> {
@@ -245,7 +261,7 @@ async fn open_listing(location: &Location) -> Result<(opendal::Operator, Vec<Str
         .map_err(|e| Failure::store(format!("listing {path}"), &e))?;
     let mut files: Vec<String> = entries
         .into_iter()
-        .filter(|e| e.metadata().is_file())
+        .filter(|e| e.metadata().is_file() && is_data_file(e.name()))
         .map(|e| e.path().to_string())
         .collect();
     files.sort();
@@ -373,6 +389,7 @@ impl Read {
         let mut rows = FileRows::open(
             self.params.format,
             &self.params.schema,
+            &self.params.csv,
             file.clone(),
             chunks,
         )?;

@@ -1,5 +1,5 @@
-//! One file's bytes parsed into rows of a declared schema: CSV with a
-//! header line, JSON lines, or plain text lines. Shared by the sources
+//! One file's bytes parsed into rows of a declared schema: CSV (laid out
+//! as its [`CsvOptions`] say), JSON lines, or plain text lines. Shared by the sources
 //! that read files (`read`, which streams a store's bytes through a
 //! channel, and `follow`, which reads local files as they appear), so
 //! both accept the same files and report errors the same way: every
@@ -7,7 +7,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 
-use super::{FileFormat, MAX_LINE_BYTES};
+use super::{CsvOptions, FileFormat, MAX_LINE_BYTES};
 use crate::data::{BatchBuilder, ColumnBuilder, DataType, Schema};
 use crate::operator::OperatorError;
 
@@ -19,9 +19,11 @@ pub(crate) enum FileRows<R: Read> {
         reader: Box<csv::Reader<R>>,
         /// Where each schema column is in a record.
         positions: Vec<usize>,
+        /// A field of this text is null.
+        null_value: Option<String>,
         /// The file, as errors name it.
         file: String,
-        /// The last line read (the header is line 1).
+        /// The last line read (a header is line 1).
         line: u64,
     },
     /// A JSON-lines or plain text file.
@@ -39,39 +41,33 @@ pub(crate) enum FileRows<R: Read> {
 
 impl<R: Read> FileRows<R> {
     /// Starts on `file`, whose bytes `reader` yields, as `format`; a CSV
-    /// file's header must name every column of `schema`.
+    /// file with a header must name every column of `schema` in it.
     pub(crate) fn open(
         format: FileFormat,
         schema: &Schema,
+        csv: &CsvOptions,
         file: String,
         reader: R,
     ) -> Result<Self, OperatorError> {
         Ok(match format {
             FileFormat::Csv => {
+                // `CsvOptions::check` made both ASCII at validation.
+                let byte = |c: char| u8::try_from(c).unwrap_or(b',');
                 let mut reader = csv::ReaderBuilder::new()
-                    .has_headers(true)
+                    .has_headers(csv.header)
+                    .delimiter(byte(csv.delimiter))
+                    .quote(byte(csv.quote))
                     .from_reader(reader);
-                let headers = reader
-                    .headers()
-                    .map_err(|e| OperatorError::BadInput(format!("{file}: {e}")))?
-                    .clone();
-                let positions = schema
-                    .fields
-                    .iter()
-                    .map(|f| {
-                        headers.iter().position(|h| h == f.name).ok_or_else(|| {
-                            OperatorError::BadInput(format!(
-                                "{file}: no column {:?} in the header",
-                                f.name
-                            ))
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
+                let positions = match csv.header {
+                    true => header_positions(&mut reader, schema, &file)?,
+                    false => (0..schema.fields.len()).collect(),
+                };
                 Self::Csv {
                     reader: Box::new(reader),
                     positions,
+                    null_value: csv.null_value.clone(),
                     file,
-                    line: 1,
+                    line: u64::from(csv.header),
                 }
             }
             FileFormat::Parquet => {
@@ -118,9 +114,14 @@ impl<R: Read> FileRows<R> {
                 Self::Csv {
                     reader,
                     positions,
+                    null_value,
                     file,
                     line,
-                } => csv_row(reader, positions, file, line, schema, builder, &mut record)?,
+                } => {
+                    let null = null_value.as_deref();
+                    let at = (file.as_str(), line);
+                    csv_row(reader, positions, null, at, schema, builder, &mut record)?
+                }
                 Self::Lines {
                     reader,
                     file,
@@ -136,12 +137,34 @@ impl<R: Read> FileRows<R> {
     }
 }
 
-/// Reads one CSV record into `builder`; `false` at the end of the file.
+/// Where each column of `schema` is in the records of a CSV file, by the
+/// names its header line gives.
+fn header_positions<R: Read>(
+    reader: &mut csv::Reader<R>,
+    schema: &Schema,
+    file: &str,
+) -> Result<Vec<usize>, OperatorError> {
+    let headers = reader
+        .headers()
+        .map_err(|e| OperatorError::BadInput(format!("{file}: {e}")))?;
+    schema
+        .fields
+        .iter()
+        .map(|f| {
+            headers.iter().position(|h| h == f.name).ok_or_else(|| {
+                OperatorError::BadInput(format!("{file}: no column {:?} in the header", f.name))
+            })
+        })
+        .collect()
+}
+
+/// Reads one CSV record into `builder` (a field equal to `null` is
+/// null); `false` at the end of the file.
 fn csv_row<R: Read>(
     reader: &mut csv::Reader<R>,
     positions: &[usize],
-    file: &str,
-    line: &mut u64,
+    null: Option<&str>,
+    (file, line): (&str, &mut u64),
     schema: &Schema,
     builder: &mut BatchBuilder,
     record: &mut csv::StringRecord,
@@ -155,12 +178,20 @@ fn csv_row<R: Read>(
         return Ok(false);
     }
     for (c, (field, &position)) in schema.fields.iter().zip(positions).enumerate() {
-        push_field(
-            builder.column(c),
-            field.data_type,
-            record.get(position).unwrap_or(""),
-        )
-        .map_err(|e| failed(format!("column {}: {e}", field.name)))?;
+        let text = record.get(position).ok_or_else(|| {
+            failed(format!(
+                "{} fields, no field {} for column {}",
+                record.len(),
+                position + 1,
+                field.name
+            ))
+        })?;
+        let pushed = match null == Some(text) {
+            true => (builder.column(c).push_null())
+                .map_err(|_| "null in a non-nullable column".to_string()),
+            false => push_field(builder.column(c), field.data_type, text),
+        };
+        pushed.map_err(|e| failed(format!("column {}: {e}", field.name)))?;
     }
     Ok(true)
 }

@@ -55,6 +55,22 @@ fn shuffle_agg_as_json() {
         })
         .collect();
     assert_eq!(rows, serde_json::Value::Array(expected));
+    // In the schema's column order, not by name.
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.starts_with(r#"[{"key":999999,"total":"#), "{text}");
+}
+
+#[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    let output = Command::new(env!("CARGO_BIN_EXE_faro"))
+        .args(["run", "examples/wordcount.yaml"])
+        .env("RUST_LOG", "info")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("faro runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("task finished"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
 
 #[test]

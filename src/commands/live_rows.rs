@@ -80,12 +80,7 @@ impl Printer {
         let mut out = std::io::stdout().lock();
         if self.json {
             for row in rows {
-                let object: serde_json::Map<String, serde_json::Value> = names
-                    .iter()
-                    .zip(&row)
-                    .map(|(n, v)| (n.clone(), v.to_json()))
-                    .collect();
-                writeln!(out, "{}", serde_json::Value::Object(object))?;
+                writeln!(out, "{}", super::run::row_object(&names, &row))?;
                 self.printed += 1;
             }
             return out.flush();

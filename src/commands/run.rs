@@ -116,19 +116,27 @@ pub fn print_table(names: &[String], rows: &[Vec<Value>]) {
     }
 }
 
-/// Rows as a JSON array of objects.
-pub fn rows_json(names: &[String], rows: &[Vec<Value>]) -> serde_json::Value {
-    rows.iter()
-        .map(|row| {
-            names
-                .iter()
-                .zip(row)
-                .map(|(n, v)| (n.clone(), v.to_json()))
-                .collect::<serde_json::Map<_, _>>()
-                .into()
+/// Rows as a JSON array of objects, each as [`row_object`] writes it.
+pub fn rows_json(names: &[String], rows: &[Vec<Value>]) -> String {
+    let objects: Vec<String> = rows.iter().map(|row| row_object(names, row)).collect();
+    format!("[{}]", objects.join(","))
+}
+
+/// One row as a JSON object whose members keep the schema's column order
+/// (a `serde_json` map would sort them by name).
+pub fn row_object(names: &[String], row: &[Value]) -> String {
+    let members: Vec<String> = names
+        .iter()
+        .zip(row)
+        .map(|(name, value)| {
+            format!(
+                "{}:{}",
+                serde_json::Value::from(name.as_str()),
+                value.to_json()
+            )
         })
-        .collect::<Vec<serde_json::Value>>()
-        .into()
+        .collect();
+    format!("{{{}}}", members.join(","))
 }
 
 /// Runs the job: a batch job to its end, then its rows; a streaming job's
@@ -255,5 +263,20 @@ mod tests {
             "2025-11-29T15:54:40.391Z"
         );
         assert_eq!(super::cell(&Value::Int64(7)), "7");
+    }
+
+    #[test]
+    fn json_rows_keep_the_column_order() {
+        use faro_runtime::Value;
+        let names = [
+            "word".to_string(),
+            "count".to_string(),
+            "a \"q\"".to_string(),
+        ];
+        let row = [Value::Utf8("hi".into()), Value::Int64(2), Value::Null];
+        assert_eq!(
+            super::rows_json(&names, &[row.to_vec()]),
+            r#"[{"word":"hi","count":2,"a \"q\"":null}]"#
+        );
     }
 }

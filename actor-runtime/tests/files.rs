@@ -437,6 +437,7 @@ fn csv_reader(dir: &std::path::Path, state: Option<&[u8]>) -> Read {
         store: None,
         batch_rows: 50,
         csv: Default::default(),
+        split_bytes: None,
     };
     let mut read = Read::new(params);
     if let Some(state) = state {

@@ -129,6 +129,11 @@ pub struct ReadParams {
     /// How CSV files are laid out (csv only).
     #[serde(default, skip_serializing_if = "CsvOptions::is_default")]
     pub csv: CsvOptions,
+    /// Bytes per split of a text or JSON-lines file (as Spark's
+    /// `maxPartitionBytes`); by default an even share of all the files
+    /// per subtask, from 4 to 128 MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_bytes: Option<u64>,
 }
 
 /// The output schema of a source reading `format` files into `schema`

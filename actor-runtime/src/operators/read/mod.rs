@@ -10,9 +10,11 @@
 //! Reading runs on a thread of its own with its own small async runtime
 //! (opendal is async; operators are called synchronously on their slot),
 //! streaming each file's bytes through a bounded channel: memory is a few
-//! chunks whatever the file size. A subtask reads every `parallelism`-th
-//! file of the sorted listing. Every parse error names the file, line and
-//! column.
+//! chunks whatever the file size. Text and JSON-lines files are cut into
+//! byte ranges at line breaks ([`splits`]), CSV files are read whole; a
+//! subtask reads every `parallelism`-th split of the sorted listing.
+//! Every parse error names the file (and the split's first byte), line
+//! and column.
 //!
 //! In a checkpointed job it saves how far it has got ([`position`]): the
 //! file it is in and the rows emitted of it; a restore skips what came
@@ -41,6 +43,7 @@ mod definition;
 mod parquet;
 mod parse;
 mod position;
+mod splits;
 
 pub use self::parquet::ReadParquet;
 pub(crate) use definition::declared_schema;
@@ -98,18 +101,19 @@ impl Failure {
 
 /// What the reader thread sends.
 enum Piece {
-    File(String),
+    /// A split starts: its file, as shown, and its first byte.
+    File(String, u64),
     Bytes(Vec<u8>),
     Failed(Failure),
 }
 
-/// A file's bytes as `std::io::Read`, until the next file starts (then it
-/// reads as ended and remembers the next file's name).
+/// A split's bytes as `std::io::Read`, until the next split starts (then
+/// it reads as ended and remembers the next split).
 struct Chunks {
     from: Receiver<Piece>,
     buffer: Vec<u8>,
     at: usize,
-    next_file: Option<String>,
+    next_file: Option<(String, u64)>,
     failed: Option<Failure>,
 }
 
@@ -136,7 +140,7 @@ impl std::io::Read for Chunks {
                     self.buffer = bytes;
                     self.at = 0;
                 }
-                Ok(Piece::File(name)) => self.next_file = Some(name),
+                Ok(Piece::File(name, offset)) => self.next_file = Some((name, offset)),
                 Ok(Piece::Failed(failure)) => {
                     let message = failure.error().to_string();
                     self.failed = Some(failure);
@@ -271,11 +275,19 @@ async fn open_listing(location: &Location) -> Result<(opendal::Operator, Vec<Str
     Ok((op, files))
 }
 
-/// Lists and streams the subtask's files on a background thread.
+/// Whether a reader cuts files into splits, and how big if it was told.
+#[derive(Clone, Copy)]
+struct Cutting {
+    splittable: bool,
+    asked: Option<u64>,
+}
+
+/// Lists and streams the subtask's splits on a background thread.
 fn start_reader(
     location: Location,
     access: Arc<AccessPolicy>,
     (subtask, parallelism): (u32, u32),
+    cutting: Cutting,
     resume: Option<Position>,
 ) -> Receiver<Piece> {
     let (tx, rx) = sync_channel(4);
@@ -298,35 +310,57 @@ fn start_reader(
                 Ok(listing) => listing,
                 Err(failure) => return fail(failure),
             };
-            for (i, file) in files.into_iter().enumerate() {
+            let mut lengths = Vec::with_capacity(files.len());
+            for file in &files {
+                match op.stat(file).await {
+                    Ok(meta) => lengths.push(meta.content_length()),
+                    Err(e) => {
+                        let shown = location.shown(file);
+                        return fail(Failure::store(format!("reading {shown}"), &e));
+                    }
+                }
+            }
+            let size = match cutting.splittable {
+                true => splits::split_bytes(lengths.iter().sum(), parallelism, cutting.asked),
+                false => u64::MAX,
+            };
+            for (i, split) in splits::cut(&lengths, size).into_iter().enumerate() {
                 if i as u32 % parallelism.max(1) != subtask {
                     continue;
                 }
-                let shown = location.shown(&file);
-                if resume.as_ref().is_some_and(|at| at.passed(&shown)) {
+                let file = &files[split.file];
+                let shown = location.shown(file);
+                if resume
+                    .as_ref()
+                    .is_some_and(|at| at.passed(&shown, split.start))
+                {
                     continue;
                 }
-                if let Err(denied) = location.allowed(&file, &access) {
+                if let Err(denied) = location.allowed(file, &access) {
                     return fail(denied);
                 }
-                if tx.send(Piece::File(shown.clone())).is_err() {
+                if tx.send(Piece::File(shown.clone(), split.start)).is_err() {
                     return;
                 }
-                let length = match op.stat(&file).await {
-                    Ok(meta) => meta.content_length(),
-                    Err(e) => return fail(Failure::store(format!("reading {shown}"), &e)),
-                };
-                let reader = match op.reader(&file).await {
+                let reader = match op.reader(file).await {
                     Ok(reader) => reader,
                     Err(e) => return fail(Failure::store(format!("reading {shown}"), &e)),
                 };
-                let mut at = 0u64;
-                while at < length {
+                let length = lengths[split.file];
+                let mut range = splits::LineRange::new(split.start, split.end);
+                let mut at = range.read_from();
+                while at < length && !range.done() {
                     match reader.read(at..(at + CHUNK as u64).min(length)).await {
                         Ok(buffer) if buffer.is_empty() => break,
                         Ok(buffer) => {
+                            let buffer = buffer.to_vec();
+                            let taken = range.take(&buffer, at);
                             at += buffer.len() as u64;
-                            if tx.send(Piece::Bytes(buffer.to_vec())).is_err() {
+                            let piece = match taken == (0..buffer.len()) {
+                                true => buffer,
+                                false => buffer[taken].to_vec(),
+                            };
+                            if !piece.is_empty() && tx.send(Piece::Bytes(piece)).is_err() {
                                 return;
                             }
                         }
@@ -372,11 +406,11 @@ impl Read {
 
     /// Opens the next file, or ends.
     fn advance(&mut self, mut chunks: Chunks) -> Result<Cursor, OperatorError> {
-        let file = match chunks.next_file.take() {
-            Some(file) => file,
+        let (file, offset) = match chunks.next_file.take() {
+            Some(split) => split,
             None => loop {
                 match chunks.from.recv() {
-                    Ok(Piece::File(name)) => break name,
+                    Ok(Piece::File(name, offset)) => break (name, offset),
                     Ok(Piece::Failed(failure)) => return Err(failure.error()),
                     Ok(Piece::Bytes(_)) => continue,
                     Err(_) => return Ok(Cursor::Done),
@@ -385,17 +419,18 @@ impl Read {
         };
         chunks.buffer.clear();
         chunks.at = 0;
-        let skip = self.resume.as_ref().map_or(0, |at| at.rows_read_of(&file));
-        let mut rows = FileRows::open(
-            self.params.format,
-            &self.params.schema,
-            &self.params.csv,
-            file.clone(),
-            chunks,
-        )?;
-        let more = self.skip_rows(&mut rows, &file, skip)?;
+        let skip = (self.resume.as_ref()).map_or(0, |at| at.rows_read_of(&file, offset));
+        // Errors count lines from a split's start, and say so.
+        let shown = match offset {
+            0 => file.clone(),
+            _ => format!("{file} from byte {offset}"),
+        };
+        let (format, schema) = (self.params.format, &self.params.schema);
+        let mut rows = FileRows::open(format, schema, &self.params.csv, shown.clone(), chunks)?;
+        let more = self.skip_rows(&mut rows, &shown, skip)?;
         self.position = Some(Position {
             file,
+            offset,
             rows: skip,
             finished: !more,
         });
@@ -439,10 +474,15 @@ impl Read {
 impl Source for Read {
     fn open(&mut self, context: &OperatorContext) -> Result<(), OperatorError> {
         let location = Location::of(&self.params, &context.access)?;
+        let cutting = Cutting {
+            splittable: matches!(self.params.format, FileFormat::Text | FileFormat::JsonLines),
+            asked: self.params.split_bytes,
+        };
         let pieces = start_reader(
             location,
             context.access.clone(),
             (context.subtask, context.parallelism),
+            cutting,
             self.resume.clone(),
         );
         self.cursor = Cursor::Idle(Chunks::new(pieces));

@@ -1,7 +1,8 @@
 //! `faro shuffle-service` as a separate process: pushes, commits and
 //! fetches over QUIC; killed with SIGKILL mid-push and restarted, it serves
-//! every committed partition intact and nothing uncommitted; a wrong token
-//! is refused.
+//! every committed partition intact and nothing uncommitted — whether its
+//! commits were written (the default) or synced; a wrong token is
+//! refused.
 
 use std::time::Duration;
 
@@ -27,6 +28,18 @@ async fn push_map(client: &ShuffleClient, map: u32, attempt: u32, frames: u32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_partitions_survive_sigkill_and_uncommitted_data_does_not() {
+    survives_sigkill(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn synced_commits_survive_sigkill_as_written_ones_do() {
+    survives_sigkill(&["--durability", "synced"]).await;
+}
+
+/// Pushes and commits three maps to a node started with `extra` flags,
+/// kills it with SIGKILL while a fourth pushes, and restarts it: what was
+/// committed is served intact, the rest never.
+async fn survives_sigkill(extra: &[&str]) {
     let Setup {
         dir,
         pem,
@@ -37,7 +50,7 @@ async fn committed_partitions_survive_sigkill_and_uncommitted_data_does_not() {
     let data_dir = dir.path().join("data");
     let token = ClusterSecret::new(SECRET).token("job-7");
 
-    let node = start_node(&data_dir, &pem, &secret_file);
+    let node = start_node_with(&data_dir, &pem, &secret_file, extra);
     let (_endpoint, shuffle) = client(&tls, &node, "job-7", &token).await;
     shuffle.register(0, shape(4, PARTITIONS)).await.unwrap();
     for map in 0..3 {
@@ -82,7 +95,7 @@ async fn committed_partitions_survive_sigkill_and_uncommitted_data_does_not() {
         "the producer learns the node died"
     );
 
-    let node = start_node(&data_dir, &pem, &secret_file);
+    let node = start_node_with(&data_dir, &pem, &secret_file, extra);
     let (_endpoint, shuffle) = client(&tls, &node, "job-7", &token).await;
     for partition in 0..PARTITIONS {
         let frames = shuffle.fetch_all(0, partition).await.unwrap();

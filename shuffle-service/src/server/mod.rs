@@ -21,7 +21,7 @@ use crate::expiry::ExpiryBook;
 use crate::metrics::ShuffleMetrics;
 use crate::protocol::{valid_job_id, Envelope, NodeStats};
 use crate::storage::append_io::AppendIo;
-use crate::storage::{IoPreference, ShuffleStore, StorageError};
+use crate::storage::{Durability, IoPreference, ShuffleStore, StorageError};
 use crate::tier::{Tier, UploadPlan};
 use crate::token::ClusterSecret;
 
@@ -31,6 +31,7 @@ type ShuffleId = (String, u32);
 pub struct ShuffleServer {
     data_dir: PathBuf,
     io: IoPreference,
+    durability: Durability,
     secret: ClusterSecret,
     shuffles: Mutex<HashMap<ShuffleId, Arc<Mutex<ShuffleStore>>>>,
     metrics: ShuffleMetrics,
@@ -139,6 +140,7 @@ impl ShuffleServer {
         Ok(Self {
             data_dir: data_dir.to_path_buf(),
             io,
+            durability: Durability::default(),
             secret,
             shuffles: Mutex::new(shuffles),
             metrics: ShuffleMetrics::new(io_path.name()),
@@ -153,6 +155,15 @@ impl ShuffleServer {
     pub fn with_job_ttl(self, ttl: std::time::Duration) -> Self {
         lock(&self.expiry).set_ttl(ttl);
         self
+    }
+
+    /// What commits wait for, from now on (default
+    /// [`Durability::Written`]).
+    pub fn with_durability(self, durability: Durability) -> Self {
+        for store in lock(&self.shuffles).values() {
+            lock(store).set_durability(durability);
+        }
+        Self { durability, ..self }
     }
 
     /// Copies complete shuffles to `tier` and reads from it when a local

@@ -153,8 +153,9 @@ impl ShuffleServer {
             };
         }
         let dir = self.data_dir.join(job).join(shuffle.to_string());
-        let store = ShuffleStore::create(&dir, &label(job, shuffle), shape, self.io)
+        let mut store = ShuffleStore::create(&dir, &label(job, shuffle), shape, self.io)
             .map_err(|e| e.to_string())?;
+        store.set_durability(self.durability);
         shuffles.insert((job.to_string(), shuffle), Arc::new(Mutex::new(store)));
         Ok(Response::Ok)
     }

@@ -1,5 +1,5 @@
 //! The shuffle service's storage engine: append-only partition files of
-//! checksummed records, a durable commit log, and mmap'd readers that see
+//! checksummed records, a commit log, and mmap'd readers that see
 //! each committed map attempt's frames exactly once.
 //!
 //! Layered from pure to I/O: [`record`] (on-disk format), [`commit`]
@@ -22,5 +22,5 @@ pub use commit::{CommitBook, CommitPlan};
 pub use error::StorageError;
 pub use partition::Recovery;
 pub use record::{RecordFault, RecordKey};
-pub use shuffle::{PartitionFrames, ShuffleShape, ShuffleStore};
+pub use shuffle::{Durability, PartitionFrames, ShuffleShape, ShuffleStore};
 pub use visible::{Hole, VisibleRecords};

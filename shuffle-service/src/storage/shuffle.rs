@@ -8,9 +8,14 @@
 //! ```
 //!
 //! Commit order is what makes a crash safe: the attempt's partition files
-//! are synced, then the commit is logged and synced, then it is visible.
-//! A crash before the log entry leaves the attempt uncommitted (its records
-//! are skipped by readers); after it, the data is already on disk.
+//! are written (and, under [`Durability::Synced`], synced), then the
+//! commit is logged (and synced), then it is visible. A crash before the
+//! log entry leaves the attempt uncommitted (its records are skipped by
+//! readers); after it, the data is with the kernel — on disk if synced.
+//! Written, not synced, a commit survives the process being killed (the
+//! kernel holds the bytes) but not the machine going down; Spark never
+//! syncs its shuffle files, and a lost node's maps are re-run or read
+//! from a replica anyway.
 
 use std::ops::Range;
 
@@ -60,9 +65,23 @@ impl ShuffleShape {
     }
 }
 
+/// What a commit waits for before a map attempt is visible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Handed to the kernel (written, not synced): survives the process
+    /// being killed, not the machine failing — what Spark's shuffle files
+    /// and a Celeborn worker promise.
+    #[default]
+    Written,
+    /// On disk (`fdatasync` of each partition file written and of the
+    /// commit log): survives the machine failing too.
+    Synced,
+}
+
 /// The stored state of one shuffle.
 pub struct ShuffleStore {
     label: String,
+    durability: Durability,
     dir: PathBuf,
     shape: ShuffleShape,
     book: CommitBook,
@@ -140,6 +159,7 @@ impl ShuffleStore {
         }
         let mut store = Self {
             label: label.to_string(),
+            durability: Durability::default(),
             dir: dir.to_path_buf(),
             shape,
             book,
@@ -157,6 +177,11 @@ impl ShuffleStore {
             }
         }
         Ok((store, recoveries))
+    }
+
+    /// Sets what its commits wait for (default: [`Durability::Written`]).
+    pub fn set_durability(&mut self, durability: Durability) {
+        self.durability = durability;
     }
 
     /// How the shuffle is named in errors.
@@ -283,9 +308,10 @@ impl ShuffleStore {
         Ok(())
     }
 
-    /// Commits a map attempt: syncs the partitions it wrote, logs the
-    /// commit durably, then makes it visible. The first attempt of a map to
-    /// commit wins; the plan says what happened.
+    /// Commits a map attempt: syncs the partitions it wrote (when
+    /// [`Durability::Synced`]), logs the commit, then makes it visible.
+    /// The first attempt of a map to commit wins; the plan says what
+    /// happened.
     pub fn commit(&mut self, map: u32, attempt: u32) -> Result<CommitPlan, StorageError> {
         if map >= self.shape.maps {
             return Err(StorageError::NoSuchMap {
@@ -295,8 +321,9 @@ impl ShuffleStore {
             });
         }
         let plan = self.book.prepare(map, attempt);
+        let synced = self.durability == Durability::Synced;
         if let CommitPlan::Commit { partitions } = &plan {
-            for &partition in partitions {
+            for &partition in partitions.iter().filter(|_| synced) {
                 let (writer, _) =
                     open_writer(&mut self.writers, &self.dir, &self.label, partition)?;
                 writer
@@ -305,7 +332,7 @@ impl ShuffleStore {
             }
             let log_path = self.log.path().to_path_buf();
             self.log
-                .append(map, attempt)
+                .append(map, attempt, synced)
                 .map_err(self.io("appending to", &log_path))?;
             self.book.apply(map, attempt);
         }

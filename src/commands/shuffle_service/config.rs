@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use faro_shuffle::storage::IoPreference;
+use faro_shuffle::storage::{Durability, IoPreference};
 use faro_shuffle::tier::TierConfig;
 use serde::Deserialize;
 
@@ -33,6 +33,28 @@ impl From<IoChoice> for IoPreference {
     }
 }
 
+/// `--durability` values and the `durability` setting: what a commit
+/// waits for before a map attempt's output is visible.
+#[derive(clap::ValueEnum, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DurabilityChoice {
+    /// Handed to the kernel, not synced: survives the service being
+    /// killed, not the machine failing (Spark's and Celeborn's promise).
+    #[default]
+    Written,
+    /// Synced to disk (`fdatasync`): survives the machine failing too.
+    Synced,
+}
+
+impl From<DurabilityChoice> for Durability {
+    fn from(choice: DurabilityChoice) -> Self {
+        match choice {
+            DurabilityChoice::Written => Durability::Written,
+            DurabilityChoice::Synced => Durability::Synced,
+        }
+    }
+}
+
 /// The config file: every setting optional, unknown keys refused.
 #[derive(Deserialize, Debug, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -55,6 +77,8 @@ pub struct FileConfig {
     pub loopback: Option<bool>,
     /// See [`NodeConfig::io`].
     pub io: Option<IoChoice>,
+    /// See [`NodeConfig::durability`].
+    pub durability: Option<DurabilityChoice>,
     /// See [`NodeConfig::job_ttl_secs`].
     pub job_ttl_secs: Option<u64>,
     /// See [`NodeConfig::tier`].
@@ -96,6 +120,8 @@ pub struct NodeConfig {
     pub loopback: bool,
     /// Write path.
     pub io: IoChoice,
+    /// What a commit waits for.
+    pub durability: DurabilityChoice,
     /// Seconds without a heartbeat before a job's data is deleted.
     pub job_ttl_secs: u64,
     /// Object-store tier, if any.
@@ -132,6 +158,7 @@ impl NodeConfig {
             secret_file: required(flags.secret_file, file.secret_file, "secret_file")?,
             loopback: flags.loopback.or(file.loopback).unwrap_or(false),
             io: flags.io.or(file.io).unwrap_or_default(),
+            durability: flags.durability.or(file.durability).unwrap_or_default(),
             job_ttl_secs,
             tier: flags.tier.or(file.tier),
         })
@@ -151,6 +178,7 @@ mod tests {
         ca = "ca.crt"
         secret_file = "secret"
         io = "std"
+        durability = "synced"
         job_ttl_secs = 60
 
         [tier]
@@ -166,6 +194,7 @@ mod tests {
         };
         let config = NodeConfig::resolve(flags, FileConfig::parse(FULL).unwrap()).unwrap();
         assert_eq!(config.io, IoChoice::Uring);
+        assert_eq!(config.durability, DurabilityChoice::Synced);
         assert_eq!(
             config.listen,
             "127.0.0.1:7100".parse::<SocketAddr>().unwrap()

@@ -11,7 +11,7 @@ use faro_shuffle::tier::Tier;
 use faro_shuffle::{ClusterSecret, ShuffleServer};
 use faro_transport::{Endpoint, TlsConfig, TransportOptions};
 
-use config::{FileConfig, IoChoice, NodeConfig};
+use config::{DurabilityChoice, FileConfig, IoChoice, NodeConfig};
 
 /// Options of `faro shuffle-service`. Each may instead be set in the
 /// `--config` file (TOML, same names with `_`); a flag wins over the file.
@@ -55,6 +55,11 @@ pub struct ShuffleServiceArgs {
     /// it (auto, the default), io_uring or fail (uring), or write(2) (std).
     #[arg(long, value_enum)]
     io: Option<IoChoice>,
+    /// What a commit waits for: the bytes handed to the kernel (written,
+    /// the default, as Spark and Celeborn: survives the service being
+    /// killed) or synced to disk (synced: survives the machine failing).
+    #[arg(long, value_enum)]
+    durability: Option<DurabilityChoice>,
     /// Delete a job's data once its owner has not heartbeated for this
     /// many seconds [default: 1800].
     #[arg(long)]
@@ -77,6 +82,7 @@ impl ShuffleServiceArgs {
             secret_file: self.secret_file.clone(),
             loopback: self.loopback.then_some(true),
             io: self.io,
+            durability: self.durability,
             job_ttl_secs: self.job_ttl_secs,
             tier: None,
         };
@@ -136,7 +142,8 @@ pub fn run(args: &ShuffleServiceArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut server = ShuffleServer::open(&config.data_dir, loaded.secret, config.io.into())?
-        .with_job_ttl(std::time::Duration::from_secs(config.job_ttl_secs));
+        .with_job_ttl(std::time::Duration::from_secs(config.job_ttl_secs))
+        .with_durability(config.durability.into());
     if let Some(tier) = loaded.tier {
         server = server.with_tier(tier);
     }

@@ -312,6 +312,11 @@ fn start_reader(
             };
             let mut lengths = Vec::with_capacity(files.len());
             for file in &files {
+                // Checked before anything of the file is asked, its size
+                // included.
+                if let Err(denied) = location.allowed(file, &access) {
+                    return fail(denied);
+                }
                 match op.stat(file).await {
                     Ok(meta) => lengths.push(meta.content_length()),
                     Err(e) => {
@@ -335,9 +340,6 @@ fn start_reader(
                     .is_some_and(|at| at.passed(&shown, split.start))
                 {
                     continue;
-                }
-                if let Err(denied) = location.allowed(file, &access) {
-                    return fail(denied);
                 }
                 if tx.send(Piece::File(shown.clone(), split.start)).is_err() {
                     return;

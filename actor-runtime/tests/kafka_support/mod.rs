@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rskafka::chrono::{TimeZone, Utc};
-use rskafka::client::partition::{Compression, OffsetAt, UnknownTopicHandling};
+use rskafka::client::partition::{Compression, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder};
 use rskafka::record::Record;
 
@@ -133,9 +133,11 @@ impl Broker {
                 .partition_client(topic, partition, UnknownTopicHandling::Retry)
                 .await
                 .unwrap();
-            let mut offset = reader.get_offset(OffsetAt::Earliest).await.unwrap();
-            // The high watermark, as the source takes it (tansu's
-            // ListOffsets answers the last batch's first offset).
+            // From offset 0 (nothing here is ever truncated) to the high
+            // watermark, as the source takes them: tansu's ListOffsets
+            // answers earliest with the batch written first and latest
+            // with the last batch's first offset.
+            let mut offset = 0;
             let (_, end) = reader.fetch_records(offset, 1..2, 0).await.unwrap();
             let mut records = Vec::new();
             while offset < end {

@@ -14,7 +14,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rskafka::client::partition::{OffsetAt, UnknownTopicHandling};
+use rskafka::client::error::{Error as ClientError, ProtocolError};
+use rskafka::client::partition::{OffsetAt, PartitionClient, UnknownTopicHandling};
 use rskafka::record::RecordAndOffset;
 use tokio::sync::mpsc;
 
@@ -348,6 +349,36 @@ fn fetch_thread(
     });
 }
 
+/// Where a partition's records begin, and where what it holds now ends.
+///
+/// The end is the high watermark a fetch reports (the offset its next
+/// record gets), not ListOffsets' latest: some Kafka-protocol brokers
+/// (tansu 0.6) answer that with the last batch's first offset. The
+/// beginning is offset 0 if a fetch there is accepted, and ListOffsets'
+/// earliest only when a broker whose log starts later refuses it: tansu
+/// 0.6 answers earliest with the batch *written* first, which under
+/// concurrent producers can be a later offset than the lowest.
+async fn bounds(reader: &PartitionClient, brokers: &[String]) -> Result<(i64, i64), OperatorError> {
+    match reader.fetch_records(0, 1..2, 0).await {
+        Ok((_, high_watermark)) => Ok((0, high_watermark)),
+        Err(ClientError::ServerError {
+            protocol_error: ProtocolError::OffsetOutOfRange,
+            ..
+        }) => {
+            let earliest = reader
+                .get_offset(OffsetAt::Earliest)
+                .await
+                .map_err(|e| unavailable(brokers, e))?;
+            let (_, high_watermark) = reader
+                .fetch_records(earliest, 1..2, 0)
+                .await
+                .map_err(|e| unavailable(brokers, e))?;
+            Ok((earliest, high_watermark))
+        }
+        Err(e) => Err(unavailable(brokers, e)),
+    }
+}
+
 /// Fetches partition `partition` (split `split`) into `tx`.
 async fn follow(
     client: &rskafka::client::Client,
@@ -365,18 +396,7 @@ async fn follow(
         )
         .await
         .map_err(|e| unavailable(brokers, e))?;
-    // What the partition holds now ends at the high watermark a fetch
-    // reports (the offset its next record gets). It is asked of a fetch,
-    // not of ListOffsets: some Kafka-protocol brokers (tansu 0.6) answer
-    // that with the last batch's first offset.
-    let earliest = reader
-        .get_offset(OffsetAt::Earliest)
-        .await
-        .map_err(|e| unavailable(brokers, e))?;
-    let (_, high_watermark) = reader
-        .fetch_records(earliest, 1..2, 0)
-        .await
-        .map_err(|e| unavailable(brokers, e))?;
+    let (earliest, high_watermark) = bounds(&reader, brokers).await?;
     let mut offset = match params.start {
         StartOffset::Earliest => earliest,
         StartOffset::Latest => high_watermark,

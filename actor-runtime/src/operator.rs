@@ -122,8 +122,13 @@ impl<'a> Rows<'a> {
     /// keep their input beyond the call: sort buffers, join build sides,
     /// collect sinks).
     pub fn to_batch(&self, schema: &crate::data::Schema) -> Result<Batch, BatchError> {
-        let all: Vec<u32> = (0..self.rows as u32).collect();
-        self.take(schema, &all)
+        let columns = self
+            .columns
+            .iter()
+            .map(crate::kernels::take::copy)
+            .collect();
+        Batch::new(schema.clone(), self.rows, columns)?
+            .with_kind_bytes(self.kinds.map(|kinds| kinds.bytes().to_vec()))
     }
 
     /// As expression input.

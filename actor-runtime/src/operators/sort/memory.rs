@@ -166,7 +166,13 @@ fn gather_column(all: &[Vec<ColumnView<'_>>], c: usize, chunk: &[(u32, u32)]) ->
             }
             let mut offsets = Vec::with_capacity(chunk.len() + 1);
             offsets.push(0u32);
-            let mut data = Vec::new();
+            // Sized once: growing by doubling would copy the text again
+            // and fault in fresh pages at every step.
+            let bytes = chunk
+                .iter()
+                .map(|&(b, r)| texts[b as usize].bytes(r as usize).len())
+                .sum();
+            let mut data = Vec::with_capacity(bytes);
             for &(b, r) in chunk {
                 data.extend_from_slice(texts[b as usize].bytes(r as usize));
                 offsets.push(u32::try_from(data.len()).ok()?);

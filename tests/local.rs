@@ -141,6 +141,23 @@ fn jobs_over_http_and_the_cli() {
         result["rows"][0],
         serde_json::json!([999_999, 20 * 999_999 + 190_000_000, 20])
     );
+    // Both producers stored their partitions in the node of this process
+    // by calls (no QUIC push), and the result above came out of them.
+    let mut response = agent().get(&format!("{url}/metrics")).call().unwrap();
+    let text = response.body_mut().read_to_string().unwrap();
+    let counter = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    assert!(
+        counter("faro_shuffle_in_process_pushes_total ").is_some_and(|n| n >= 2),
+        "{text}"
+    );
+    assert!(
+        counter("faro_shuffle_bytes_pushed_total ").is_some_and(|n| n > 0),
+        "{text}"
+    );
 
     // Mistakes are named, with the right status.
     let (status, body) = post(

@@ -287,6 +287,19 @@ impl Worker {
             access.replicas,
         )
         .await?;
+        // The node in this process, if it is one of the job's, takes
+        // pushes as calls (its partitions are read in place already).
+        let local = self
+            .in_process_shuffle
+            .as_ref()
+            .and_then(|(address, server)| {
+                let (name, _) = access.nodes.iter().find(|(_, at)| at == address)?;
+                Some((name.clone(), server.clone()))
+            });
+        let cluster = match local {
+            Some((name, server)) => cluster.with_in_process(&name, server),
+            None => cluster,
+        };
         let cluster = Arc::new(cluster);
         self.clusters
             .lock()

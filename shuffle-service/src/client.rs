@@ -34,6 +34,10 @@ pub enum ClientError {
     /// connected.
     #[error("shuffle node {0} is unreachable")]
     Unreachable(String),
+    /// The node in this process refused a push (the message says why:
+    /// full disk, unknown shuffle or partition).
+    #[error("the shuffle node in this process refused: {0}")]
+    Refused(String),
 }
 
 impl ShuffleClient {

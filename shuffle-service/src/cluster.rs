@@ -13,6 +13,11 @@
 //! on the surviving replicas of a node that died or was cut off. A client
 //! with every node down is an error.
 //!
+//! A node running in the caller's own process (the embedded cluster of
+//! `faro run`/`faro local`) takes its pushes as calls, not over QUIC, as
+//! its partitions are already read in place: the same frames stored the
+//! same way, without encrypting, sending and checking them in between.
+//!
 //! Commit is per node: a map attempt commits on every node, and on each
 //! node the first attempt to commit wins. Competing attempts of one map are
 //! meant to be arbitrated by the scheduler (it commits only the attempt it
@@ -21,6 +26,7 @@
 
 use bytes::Bytes;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use faro_transport::{ChannelReceiver, ChannelSender, Connection, Endpoint};
@@ -28,7 +34,8 @@ use faro_transport::{ChannelReceiver, ChannelSender, Connection, Endpoint};
 use crate::client::{ClientError, ShuffleClient};
 use crate::placement::Placement;
 use crate::protocol::{NodeStats, Response};
-use crate::storage::ShuffleShape;
+use crate::storage::{RecordKey, ShuffleShape};
+use crate::ShuffleServer;
 
 /// How long a node may take to accept a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -41,16 +48,36 @@ pub struct ShuffleCluster {
     /// when this client connected.
     clients: Vec<Option<ShuffleClient>>,
     replicas: usize,
+    /// The node (its placement index) that runs in this process, if any.
+    in_process: Option<(usize, Arc<ShuffleServer>)>,
 }
 
 /// A push to every replica of one partition: each frame goes to all.
 pub struct ReplicatedPush {
     channels: Vec<ChannelSender>,
+    in_process: Option<InProcessPush>,
+}
+
+/// A push to the node in this process: frames stored by a call.
+struct InProcessPush {
+    server: Arc<ShuffleServer>,
+    job: String,
+    shuffle: u32,
+    partition: u32,
+    key: RecordKey,
 }
 
 impl ReplicatedPush {
     /// Sends one frame to every replica.
     pub async fn send(&mut self, frame: Bytes) -> Result<(), ClientError> {
+        if let Some(push) = &mut self.in_process {
+            push.server
+                .push_in_process(&push.job, push.shuffle, push.partition, push.key, &frame)
+                .map_err(ClientError::Refused)?;
+            push.key.seq = push.key.seq.checked_add(1).ok_or_else(|| {
+                ClientError::Refused(format!("push of map {}: too many frames", push.key.map_id))
+            })?;
+        }
         for channel in &mut self.channels {
             channel.send(frame.clone()).await?;
         }
@@ -59,7 +86,7 @@ impl ReplicatedPush {
 
     /// Replicas written to.
     pub fn replicas(&self) -> usize {
-        self.channels.len()
+        self.channels.len() + usize::from(self.in_process.is_some())
     }
 
     /// Time spent waiting for the replicas' credit, summed.
@@ -67,7 +94,8 @@ impl ReplicatedPush {
         self.channels.iter().map(|c| c.stats().backpressure).sum()
     }
 
-    /// Credit the replicas granted and this push has not used, summed.
+    /// Credit the replicas granted and this push has not used, summed
+    /// (the node in this process takes frames without credit).
     pub fn credit(&self) -> u32 {
         self.channels.iter().map(ChannelSender::credit).sum()
     }
@@ -108,7 +136,21 @@ impl ShuffleCluster {
                 .map(|c| c.map(|connection| ShuffleClient::new(connection, job, token)))
                 .collect(),
             replicas: 1,
+            in_process: None,
         })
+    }
+
+    /// Names `server`, running in this process, as node `name`: pushes to
+    /// it become calls. A name that is not one of the nodes changes
+    /// nothing.
+    pub fn with_in_process(mut self, name: &str, server: Arc<ShuffleServer>) -> Self {
+        self.in_process = self
+            .placement
+            .nodes()
+            .iter()
+            .position(|node| node == name)
+            .map(|node| (node, server));
+        self
     }
 
     /// Connects from `endpoint` to every node of `nodes` (names and
@@ -225,20 +267,41 @@ impl ShuffleCluster {
     ) -> Result<ReplicatedPush, ClientError> {
         let replicas = self.replicas_of(shuffle, partition);
         let mut channels = Vec::with_capacity(replicas.len());
+        let mut in_process = None;
         for &node in &replicas {
-            if let Some(client) = &self.clients[node] {
-                channels.push(
+            match (&self.in_process, &self.clients[node]) {
+                (Some((local, server)), _) if *local == node => {
+                    server
+                        .open_push_in_process(&self.job, shuffle, partition)
+                        .map_err(ClientError::Refused)?;
+                    in_process = Some(InProcessPush {
+                        server: server.clone(),
+                        job: self.job.clone(),
+                        shuffle,
+                        partition,
+                        key: RecordKey {
+                            map_id: map,
+                            attempt,
+                            seq: first_seq,
+                        },
+                    });
+                }
+                (_, Some(client)) => channels.push(
                     client
                         .push(shuffle, partition, map, attempt, first_seq)
                         .await?,
-                );
+                ),
+                (_, None) => {}
             }
         }
         match replicas.first() {
-            Some(&node) if channels.is_empty() => Err(ClientError::Unreachable(
-                self.placement.nodes()[node].clone(),
-            )),
-            _ => Ok(ReplicatedPush { channels }),
+            Some(&node) if channels.is_empty() && in_process.is_none() => Err(
+                ClientError::Unreachable(self.placement.nodes()[node].clone()),
+            ),
+            _ => Ok(ReplicatedPush {
+                channels,
+                in_process,
+            }),
         }
     }
 

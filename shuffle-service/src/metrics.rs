@@ -41,6 +41,8 @@ pub struct ShuffleMetrics {
     pub tier_reads: IntCounter,
     /// Partitions read in place by a worker in the same process.
     pub in_process_reads: IntCounter,
+    /// Pushes taken as calls from a worker in the same process.
+    pub in_process_pushes: IntCounter,
     /// Open QUIC connections.
     pub connections: IntGauge,
     /// Channels being served.
@@ -135,6 +137,10 @@ impl ShuffleMetrics {
             in_process_reads: counter(
                 "faro_shuffle_in_process_reads_total",
                 "Partitions read in place by a worker in the same process",
+            ),
+            in_process_pushes: counter(
+                "faro_shuffle_in_process_pushes_total",
+                "Pushes taken as calls from a worker in the same process",
             ),
             connections: gauge("faro_shuffle_connections", "Open QUIC connections"),
             active_channels: gauge("faro_shuffle_active_channels", "Channels being served"),

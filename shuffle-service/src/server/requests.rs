@@ -321,6 +321,49 @@ impl ShuffleServer {
         Ok(())
     }
 
+    /// Checks that the job's `shuffle` takes pushes to `partition`, for a
+    /// worker in the same process about to push there by calls.
+    pub fn open_push_in_process(
+        &self,
+        job: &str,
+        shuffle: u32,
+        partition: u32,
+    ) -> Result<(), String> {
+        let store = self
+            .store(job, shuffle)
+            .ok_or_else(|| Self::not_registered(job, shuffle))?;
+        let partitions = lock(&store).shape().partitions;
+        if partition >= partitions {
+            return Err(format!(
+                "{}: no partition {partition} (it has {partitions})",
+                label(job, shuffle)
+            ));
+        }
+        self.metrics.in_process_pushes.inc();
+        Ok(())
+    }
+
+    /// Stores one frame of a push from a worker in the same process: what
+    /// a push channel's frame becomes on arrival, without the network.
+    pub fn push_in_process(
+        &self,
+        job: &str,
+        shuffle: u32,
+        partition: u32,
+        key: RecordKey,
+        frame: &[u8],
+    ) -> Result<(), String> {
+        let store = self
+            .store(job, shuffle)
+            .ok_or_else(|| Self::not_registered(job, shuffle))?;
+        lock(&store)
+            .push(partition, key, frame)
+            .map_err(|e| e.to_string())?;
+        self.metrics.frames_pushed.inc();
+        self.metrics.bytes_pushed.inc_by(frame.len() as u64);
+        Ok(())
+    }
+
     /// The committed frames of `partition` of the job's `shuffle` as this
     /// node holds them, read in place from its mmap (every frame's CRC
     /// checked), for a worker in the same process: the fetch without the

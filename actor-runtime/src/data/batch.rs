@@ -16,7 +16,7 @@ use super::column::Column;
 use super::error::BatchError;
 use super::kind::{validate_kinds, RowKind, RowKinds};
 use super::schema::Schema;
-use super::view::{validate_column, ColumnView, FieldRef, RawColumn};
+use super::view::{validate_column, view_column, ColumnView, FieldRef, RawColumn, Scan};
 
 /// Columnar rows sharing one schema.
 #[derive(Debug, Clone, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
@@ -104,11 +104,16 @@ impl Batch {
     pub fn column(&self, index: usize) -> Option<ColumnView<'_>> {
         let field = self.schema.fields.get(index)?;
         let column = self.columns.get(index)?;
-        // Checked in `new`, so this cannot fail; `ok()` keeps it panic-free.
-        validate_column(
+        // Scanned in full in `new` (or, copied out of an archive, when the
+        // archive was read), and a batch never changes after: only its
+        // shape is checked again, in constant time, where a full scan
+        // would read all its text once more at every look. `ok()` keeps
+        // it panic-free.
+        view_column(
             FieldRef::from(field),
             self.num_rows(),
             RawColumn::from(column),
+            Scan::ShapeOnly,
         )
         .ok()
     }

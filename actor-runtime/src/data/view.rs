@@ -141,9 +141,11 @@ impl<'a> StrValues<'a> {
     /// The text of row `i`.
     pub fn value(&self, i: usize) -> &'a str {
         let bytes = self.bytes.value(i);
-        // SAFETY: `validate_column` checked that the column's text is UTF-8
-        // and that every offset falls on a character boundary, and
-        // `StrValues` can only be built there.
+        // SAFETY: `StrValues` is only built by `view_column`: with
+        // `Scan::Full` it checked that the column's text is UTF-8 and that
+        // every offset falls on a character boundary; with
+        // `Scan::ShapeOnly` (an owned `Batch`'s column) that same full
+        // check passed when the batch was made, and a batch never changes.
         unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
@@ -348,6 +350,27 @@ pub(crate) fn validate_column<'a>(
     rows: usize,
     raw: RawColumn<'a>,
 ) -> Result<ColumnView<'a>, BatchError> {
+    view_column(field, rows, raw, Scan::Full)
+}
+
+/// How much of a column [`view_column`] reads to check it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scan {
+    /// Every offset and every byte of text: bytes from anywhere.
+    Full,
+    /// Types and lengths only, in constant time: for the columns of an
+    /// owned [`super::Batch`], which were scanned in full when it was
+    /// made and cannot change since.
+    ShapeOnly,
+}
+
+/// A view of `raw` as `field`, checked as `scan` says.
+pub(crate) fn view_column<'a>(
+    field: FieldRef<'a>,
+    rows: usize,
+    raw: RawColumn<'a>,
+    scan: Scan,
+) -> Result<ColumnView<'a>, BatchError> {
     let column = field.name;
     let mismatch = || BatchError::TypeMismatch {
         column: column.to_string(),
@@ -372,13 +395,25 @@ pub(crate) fn validate_column<'a>(
             expect_len(column, "values", Some(rows), values.len())?;
             ValuesView::Float64(values)
         }
-        (DataType::Utf8, RawValues::Utf8(offsets, data)) => ValuesView::Utf8(check_utf8(
-            column,
-            check_offsets(column, rows, offsets, data)?,
-        )?),
-        (DataType::Binary, RawValues::Binary(offsets, data)) => {
-            ValuesView::Binary(check_offsets(column, rows, offsets, data)?)
-        }
+        (DataType::Utf8, RawValues::Utf8(offsets, data)) => match scan {
+            Scan::Full => ValuesView::Utf8(check_utf8(
+                column,
+                check_offsets(column, rows, offsets, data)?,
+            )?),
+            Scan::ShapeOnly => {
+                expect_len(column, "offsets", rows.checked_add(1), offsets.len())?;
+                ValuesView::Utf8(StrValues {
+                    bytes: BinaryValues { offsets, data },
+                })
+            }
+        },
+        (DataType::Binary, RawValues::Binary(offsets, data)) => match scan {
+            Scan::Full => ValuesView::Binary(check_offsets(column, rows, offsets, data)?),
+            Scan::ShapeOnly => {
+                expect_len(column, "offsets", rows.checked_add(1), offsets.len())?;
+                ValuesView::Binary(BinaryValues { offsets, data })
+            }
+        },
         (
             DataType::Vector {
                 element: VectorElement::F32,

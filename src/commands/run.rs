@@ -228,10 +228,14 @@ pub async fn run_on(cluster: &Embedded, job: &ValidJob, json: bool) -> anyhow::R
         if !names.is_empty() {
             print_table(&names, &rows);
         }
+        // What crossed exchanges (to consumers or the shuffle service):
+        // Spark's "shuffle write".
+        let shipped: u64 = output.reports.iter().map(|r| r.bytes_out).sum();
         eprintln!(
-            "job {name:?} finished in {elapsed:.2} s: {} tasks, {} rows collected",
+            "job {name:?} finished in {elapsed:.2} s: {} tasks, {} rows collected, {:.1} MB shipped",
             output.reports.len(),
-            rows.len()
+            rows.len(),
+            shipped as f64 / 1e6
         );
     }
     Ok(())

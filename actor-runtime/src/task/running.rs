@@ -25,7 +25,7 @@ use crate::data::{Batch, Schema};
 use crate::exchange::{ExchangeError, OutputWriter};
 use crate::message::Signal;
 use crate::metrics::TaskMetrics;
-use crate::operator::{Operator, OperatorContext, OperatorError, Rows, Source};
+use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows, Source};
 use crate::operators::basic::{CollectBuffer, Collected};
 
 pub(super) struct Running {
@@ -75,24 +75,17 @@ impl Running {
         }
     }
 
-    /// Feeds `batches` to chained operator `op`; returns what it emits.
-    fn feed(&mut self, op: usize, batches: &[Batch]) -> Result<Vec<Batch>, TaskError> {
-        let mut out: Vec<Batch> = Vec::new();
-        for batch in batches {
-            self.operators[op]
-                .process(0, &Rows::of_batch(batch), &mut out)
-                .map_err(|e| self.op_error(e))?;
-        }
-        Ok(out)
-    }
-
     /// Pushes `batches` through operators `from..`, returning what the
     /// last one emits.
-    fn push(&mut self, from: usize, mut carry: Vec<Batch>) -> Result<Vec<Batch>, TaskError> {
-        for op in from..self.operators.len() {
-            carry = self.feed(op, &carry)?;
-        }
-        Ok(carry)
+    fn push(&mut self, from: usize, carry: Vec<Batch>) -> Result<Vec<Batch>, TaskError> {
+        let mut shipped = Vec::new();
+        let mut downstream = Downstream {
+            rest: &mut self.operators[from..],
+            out: &mut shipped,
+        };
+        let pushed = carry.into_iter().try_for_each(|b| downstream.emit(b));
+        pushed.map_err(|e| self.op_error(e))?;
+        Ok(shipped)
     }
 
     /// Takes `carry` and then `signal` through operators `from..`: each
@@ -102,12 +95,20 @@ impl Running {
     pub(super) fn cascade(
         &mut self,
         from: usize,
-        mut carry: Vec<Batch>,
+        carry: Vec<Batch>,
         mut signal: Option<Signal>,
     ) -> Result<(Vec<Batch>, Option<Signal>), TaskError> {
+        let mut shipped = self.push(from, carry)?;
         for op in from..self.operators.len() {
-            let mut out = self.feed(op, &carry)?;
-            let operator = &mut self.operators[op];
+            let (operator, rest) = self.operators[op..]
+                .split_first_mut()
+                .expect("op is below the chain's length");
+            // What the operator emits for the signal crosses the rest of
+            // the chain before the next operator gets the signal.
+            let mut out = Downstream {
+                rest,
+                out: &mut shipped,
+            };
             let passed = match signal {
                 Some(Signal::Watermark(watermark)) => operator
                     .on_watermark(watermark, &mut out)
@@ -121,9 +122,8 @@ impl Running {
                 None => Ok(None),
             };
             signal = passed.map_err(|e| self.op_error(e))?;
-            carry = out;
         }
-        Ok((carry, signal))
+        Ok((shipped, signal))
     }
 
     /// Sends `signal` down the chain from operator `from`, then ships what
@@ -227,10 +227,14 @@ impl Running {
                 continue;
             }
             let mut out = Vec::new();
-            self.operators[op]
-                .on_timer(&mut out)
-                .map_err(|e| self.op_error(e))?;
-            let out = self.push(op + 1, out)?;
+            let (operator, rest) = self.operators[op..]
+                .split_first_mut()
+                .expect("op is below the chain's length");
+            let fired = operator.on_timer(&mut Downstream {
+                rest,
+                out: &mut out,
+            });
+            fired.map_err(|e| self.op_error(e))?;
             self.ship(out).await?;
         }
         Ok(())
@@ -344,27 +348,39 @@ impl Running {
         let mut out: Vec<Batch> = Vec::new();
         let bytes = incoming.bytes();
         let mut seen = 0;
-        let head = &mut self.operators[0];
+        let Some((head, rest)) = self.operators.split_first_mut() else {
+            // The plan gives every task with inputs a head operator.
+            return Err(self.op_error(OperatorError::BadInput(
+                "a task with inputs has no operator to take them".into(),
+            )));
+        };
+        let mut downstream = Downstream {
+            rest,
+            out: &mut out,
+        };
         let processed = incoming
             .with_rows(schema, |rows| {
                 seen = rows.rows;
-                head.process(input, rows, &mut out)
+                head.process(input, rows, &mut downstream)
             })
             .map_err(|e| self.op_error(e.into()))?;
         self.count_in(seen, bytes);
         processed.map_err(|e| self.op_error(e))?;
         drop(incoming);
-        let out = self.push(1, out)?;
         self.ship(out).await
     }
 
     /// Input `input` has ended: the head flushes what it held for it.
     pub(super) async fn end_input(&mut self, input: usize) -> Result<(), TaskError> {
         let mut out: Vec<Batch> = Vec::new();
-        self.operators[0]
-            .end_input(input, &mut out)
-            .map_err(|e| self.op_error(e))?;
-        let out = self.push(1, out)?;
+        if let Some((head, rest)) = self.operators.split_first_mut() {
+            let mut downstream = Downstream {
+                rest,
+                out: &mut out,
+            };
+            let ended = head.end_input(input, &mut downstream);
+            ended.map_err(|e| self.op_error(e))?;
+        }
         self.ship(out).await
     }
 
@@ -398,6 +414,35 @@ impl Running {
         match first {
             Some(e) => Err(self.op_error(e)),
             None => Ok(()),
+        }
+    }
+}
+
+/// What an operator emits, handed straight to the rest of its chain: the
+/// next operator processes each batch at once, and what the last one
+/// emits is collected to ship. A batch thus crosses the chain before the
+/// operator makes its next one, so a chain holds one batch in flight
+/// rather than all an operator emits in one call (a sort's end of input
+/// is every row it sorted).
+struct Downstream<'a> {
+    rest: &'a mut [Box<dyn Operator>],
+    out: &'a mut Vec<Batch>,
+}
+
+impl Emit for Downstream<'_> {
+    fn emit(&mut self, batch: Batch) -> Result<(), OperatorError> {
+        match self.rest.split_first_mut() {
+            None => self.out.emit(batch),
+            // As a collected batch would be, an empty one is dropped.
+            Some(_) if batch.num_rows() == 0 => Ok(()),
+            Some((next, rest)) => next.process(
+                0,
+                &Rows::of_batch(&batch),
+                &mut Downstream {
+                    rest,
+                    out: self.out,
+                },
+            ),
         }
     }
 }

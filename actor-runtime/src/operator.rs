@@ -33,7 +33,7 @@ use crate::access::AccessPolicy;
 use crate::checkpoint::Rescaled;
 use crate::state::parts::StateSnapshot;
 
-use crate::data::{Batch, BatchError, BatchView, ColumnView, RowKind, RowKinds};
+use crate::data::{Batch, BatchError, BatchView, ColumnView, KeptArchive, RowKind, RowKinds};
 use crate::expr::{EvalContext, ExprError, Input};
 use crate::failure::{io_cause, FailureCause};
 use crate::kernels::views;
@@ -266,6 +266,27 @@ pub trait Operator: Send {
         rows: &Rows<'_>,
         out: &mut dyn Emit,
     ) -> Result<(), OperatorError>;
+
+    /// Whether the operator keeps whole input batches until its input
+    /// ends (a sort's buffer). The task then hands it the archives it
+    /// reads in place from a shuffle node in its process through
+    /// [`Operator::keep`], to hold as they arrived rather than copy.
+    fn keeps_input(&self) -> bool {
+        false
+    }
+
+    /// One received batch from input `input`, checked, to keep as it is
+    /// (asked only of an operator whose [`Operator::keeps_input`] is
+    /// true). The default processes its rows as any other batch.
+    fn keep(
+        &mut self,
+        input: usize,
+        archive: KeptArchive,
+        out: &mut dyn Emit,
+    ) -> Result<(), OperatorError> {
+        let view = archive.view()?;
+        self.process(input, &Rows::of_view(&view), out)
+    }
 
     /// Event time has reached `watermark` on every input: no row with an
     /// earlier event time follows. Emit what it completes (windows that

@@ -533,6 +533,44 @@ impl<'a> BatchView<'a> {
         })
     }
 
+    /// A view of `bytes` that [`Self::new`] accepted before: the archive
+    /// is not walked again and its columns' shape is checked in constant
+    /// time ([`Scan::ShapeOnly`]). `None` if the shape does not hold.
+    ///
+    /// # Safety
+    ///
+    /// `bytes` must be exactly bytes that [`Self::new`] returned `Ok`
+    /// for, unchanged since (a [`super::KeptArchive`] guarantees both).
+    pub(crate) unsafe fn checked_before(bytes: &'a [u8]) -> Option<Self> {
+        // SAFETY: the caller promises `BatchView::new` validated these
+        // very bytes, and they have not changed.
+        let archived = unsafe { rkyv::access_unchecked::<ArchivedBatch>(bytes) };
+        let rows = archived.num_rows.to_native() as usize;
+        let fields = archived.schema.fields.as_slice();
+        let columns = fields
+            .iter()
+            .zip(archived.columns.iter())
+            .map(|(field, column)| {
+                let field = FieldRef {
+                    name: field.name.as_str(),
+                    data_type: DataType::from_archived(&field.data_type),
+                    nullable: field.nullable,
+                };
+                view_column(field, rows, RawColumn::from(column), Scan::ShapeOnly).ok()
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let kinds = archived
+            .kinds
+            .as_ref()
+            .map(|bytes| validate_kinds(bytes.as_slice(), rows).ok())
+            .unwrap_or(None);
+        Some(Self {
+            archived,
+            columns,
+            kinds,
+        })
+    }
+
     /// Number of rows.
     pub fn num_rows(&self) -> usize {
         self.archived.num_rows.to_native() as usize

@@ -21,7 +21,7 @@
 use std::time::Instant;
 
 use super::{TaskError, TaskReport};
-use crate::data::{Batch, Schema};
+use crate::data::{Batch, KeptArchive, Schema};
 use crate::exchange::{ExchangeError, OutputWriter};
 use crate::message::Signal;
 use crate::metrics::TaskMetrics;
@@ -358,12 +358,21 @@ impl Running {
             rest,
             out: &mut out,
         };
-        let processed = incoming
-            .with_rows(schema, |rows| {
+        let processed = match &incoming {
+            // Read in place from a shuffle node in this process: an
+            // operator that keeps its input keeps these very bytes.
+            crate::exchange::Incoming::Mapped(bytes) if head.keeps_input() => {
+                KeptArchive::check(bytes.clone(), schema).map(|archive| {
+                    seen = archive.num_rows();
+                    head.keep(input, archive, &mut downstream)
+                })
+            }
+            _ => incoming.with_rows(schema, |rows| {
                 seen = rows.rows;
                 head.process(input, rows, &mut downstream)
-            })
-            .map_err(|e| self.op_error(e.into()))?;
+            }),
+        }
+        .map_err(|e| self.op_error(e.into()))?;
         self.count_in(seen, bytes);
         processed.map_err(|e| self.op_error(e))?;
         drop(incoming);

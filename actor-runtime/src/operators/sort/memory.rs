@@ -1,10 +1,13 @@
 //! Sorting rows held in memory: the batches one `sort` run (or a `top_n`
-//! compaction) holds are ordered by a 64-bit key prefix with the full key
-//! as tie-break, then copied out in that order with typed per-column loops.
+//! compaction) holds (copies, or archives kept as they arrived: [`Held`])
+//! are ordered by a 64-bit key prefix with the full key as tie-break,
+//! then copied out in that order with typed per-column loops.
 //! Kept apart from the merge of runs, which orders rows a different way
 //! (one row at a time from a few streams).
 
-use crate::data::{Batch, Column, ColumnBuilder, ColumnData, ColumnView, Schema, ValuesView};
+use crate::data::{
+    Batch, Column, ColumnBuilder, ColumnData, ColumnView, KeptArchive, Schema, ValuesView,
+};
 use crate::kernels::floats::key_bits;
 use crate::kernels::rows::{append_value, compare_rows, KeyColumn};
 use crate::kernels::views;
@@ -50,18 +53,51 @@ fn bytes_prefix(bytes: &[u8]) -> u64 {
     u64::from_be_bytes(word)
 }
 
-/// Positions `(batch, row)` of every row, in key order.
-pub(super) fn sorted_positions(keys: &[KeyColumn], batches: &[Batch]) -> Vec<(u32, u32)> {
-    let all: Vec<Vec<ColumnView<'_>>> = batches.iter().map(views).collect();
+/// A batch a sort holds: one it copied, or an archive kept as received.
+pub(super) enum Held {
+    /// An owned copy of a batch's rows.
+    Batch(Batch),
+    /// A checked archive read in place from a shuffle node's file.
+    Archive(KeptArchive),
+}
+
+impl Held {
+    /// Bytes it holds, roughly.
+    pub(super) fn bytes(&self) -> u64 {
+        match self {
+            Held::Batch(batch) => super::batch_bytes(batch),
+            Held::Archive(archive) => archive.len() as u64,
+        }
+    }
+}
+
+/// The columns of every held batch, in order.
+pub(super) fn held_views(held: &[Held]) -> Result<Vec<Vec<ColumnView<'_>>>, OperatorError> {
+    held.iter()
+        .map(|held| match held {
+            Held::Batch(batch) => Ok(views(batch)),
+            Held::Archive(archive) => Ok(archive.view()?.columns().to_vec()),
+        })
+        .collect()
+}
+
+/// Rows of a batch, from its columns.
+fn rows_of(columns: &[ColumnView<'_>]) -> usize {
+    columns.first().map_or(0, |column| column.len)
+}
+
+/// Positions `(batch, row)` of every row of `all` (each batch's columns),
+/// in key order.
+pub(super) fn sorted_positions(keys: &[KeyColumn], all: &[Vec<ColumnView<'_>>]) -> Vec<(u32, u32)> {
     let Some(first) = keys.first() else {
-        return batches
+        return all
             .iter()
             .enumerate()
-            .flat_map(|(b, batch)| (0..batch.num_rows() as u32).map(move |r| (b as u32, r)))
+            .flat_map(|(b, columns)| (0..rows_of(columns) as u32).map(move |r| (b as u32, r)))
             .collect();
     };
     let mut entries: Vec<(u64, u32, u32)> =
-        Vec::with_capacity(batches.iter().map(Batch::num_rows).sum());
+        Vec::with_capacity(all.iter().map(|columns| rows_of(columns)).sum());
     for (b, columns) in all.iter().enumerate() {
         let column = &columns[first.column];
         for r in 0..column.len {
@@ -82,20 +118,19 @@ pub(super) fn sorted_positions(keys: &[KeyColumn], batches: &[Batch]) -> Vec<(u3
     entries.into_iter().map(|(_, b, r)| (b, r)).collect()
 }
 
-/// Copies rows at `positions` of `batches` into batches of at most
-/// [`OUTPUT_ROWS`] rows, handing each to `sink`. Each column is copied
-/// with one typed loop over the positions.
+/// Copies rows at `positions` of `all` (each batch's columns) into
+/// batches of at most [`OUTPUT_ROWS`] rows, handing each to `sink`. Each
+/// column is copied with one typed loop over the positions.
 pub(super) fn gather(
     schema: &Schema,
-    batches: &[Batch],
+    all: &[Vec<ColumnView<'_>>],
     positions: &[(u32, u32)],
     sink: &mut dyn FnMut(Batch) -> Result<(), OperatorError>,
 ) -> Result<(), OperatorError> {
-    let all: Vec<Vec<ColumnView<'_>>> = batches.iter().map(views).collect();
     for chunk in positions.chunks(OUTPUT_ROWS) {
         let mut columns = Vec::with_capacity(schema.fields.len());
         for (c, field) in schema.fields.iter().enumerate() {
-            let fast = gather_column(&all, c, chunk);
+            let fast = gather_column(all, c, chunk);
             let column = match fast {
                 Some(column) => column,
                 None => {

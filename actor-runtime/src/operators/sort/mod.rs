@@ -28,14 +28,14 @@ mod runs;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::data::{Batch, Schema};
+use crate::data::{Batch, KeptArchive, Schema};
 use crate::kernels::rows::KeyColumn;
 use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
 use crate::operators::spill::{SpillFile, SpillWriter};
 
 pub use continuous::{ContinuousTopN, RankingSpec};
 pub use definition::{SortDefinition, SortKey, SortParams, TopNDefinition, TopNParams};
-use memory::{gather, sorted_positions};
+use memory::{gather, held_views, sorted_positions, Held};
 pub use runs::MERGE_FAN_IN;
 use runs::{MergePolicy, Run};
 
@@ -79,7 +79,7 @@ pub struct Sort {
     schema: Schema,
     keys: Vec<KeyColumn>,
     budget: Option<u64>,
-    buffered: Vec<Batch>,
+    buffered: Vec<Held>,
     bytes: u64,
     spill_dir: PathBuf,
     runs: Vec<Run>,
@@ -116,17 +116,31 @@ impl Sort {
 
     /// Sorts what is buffered into a new level-0 run.
     fn spill_run(&mut self) -> Result<(), OperatorError> {
-        let batches = std::mem::take(&mut self.buffered);
+        let held = std::mem::take(&mut self.buffered);
         self.bytes = 0;
-        let positions = sorted_positions(&self.keys, &batches);
+        let all = held_views(&held)?;
+        let positions = sorted_positions(&self.keys, &all);
         let mut writer = self.create_run()?;
-        gather(&self.schema, &batches, &positions, &mut |batch| {
+        gather(&self.schema, &all, &positions, &mut |batch| {
             writer.write(&batch)
         })?;
         self.runs.push(Run {
             file: writer.close()?,
             level: 0,
         });
+        Ok(())
+    }
+
+    /// Buffers `held`; past the budget, sorts what is buffered into a run.
+    fn hold(&mut self, held: Held) -> Result<(), OperatorError> {
+        self.bytes += held.bytes();
+        self.buffered.push(held);
+        if self.budget.is_some_and(|b| self.bytes > b) {
+            self.spill_run()?;
+            while let Some(positions) = self.policy.level_merge(&self.levels()) {
+                self.merge_runs(&positions)?;
+            }
+        }
         Ok(())
     }
 
@@ -175,24 +189,30 @@ impl Operator for Sort {
         _: &mut dyn Emit,
     ) -> Result<(), OperatorError> {
         let batch = rows.to_batch(&self.schema)?;
-        self.bytes += batch_bytes(&batch);
-        self.buffered.push(batch);
-        if self.budget.is_some_and(|b| self.bytes > b) {
-            self.spill_run()?;
-            while let Some(positions) = self.policy.level_merge(&self.levels()) {
-                self.merge_runs(&positions)?;
-            }
-        }
-        Ok(())
+        self.hold(Held::Batch(batch))
+    }
+
+    /// Sort keeps everything until its input ends: archives read in place
+    /// from a shuffle node are held as they are, not copied.
+    fn keeps_input(&self) -> bool {
+        true
+    }
+
+    fn keep(
+        &mut self,
+        _: usize,
+        archive: KeptArchive,
+        _: &mut dyn Emit,
+    ) -> Result<(), OperatorError> {
+        self.hold(Held::Archive(archive))
     }
 
     fn end_input(&mut self, _: usize, out: &mut dyn Emit) -> Result<(), OperatorError> {
         if self.runs.is_empty() {
-            let batches = std::mem::take(&mut self.buffered);
-            let positions = sorted_positions(&self.keys, &batches);
-            return gather(&self.schema, &batches, &positions, &mut |batch| {
-                out.emit(batch)
-            });
+            let held = std::mem::take(&mut self.buffered);
+            let all = held_views(&held)?;
+            let positions = sorted_positions(&self.keys, &all);
+            return gather(&self.schema, &all, &positions, &mut |batch| out.emit(batch));
         }
         if !self.buffered.is_empty() {
             // No level merge after this one: the final merges below read
@@ -259,10 +279,11 @@ impl TopN {
     /// Keeps only the best `limit` rows held so far, in one batch.
     fn compact(&mut self) -> Result<(), OperatorError> {
         let batches = std::mem::take(&mut self.buffered);
-        let mut positions = sorted_positions(&self.keys, &batches);
+        let all: Vec<_> = batches.iter().map(crate::kernels::views).collect();
+        let mut positions = sorted_positions(&self.keys, &all);
         positions.truncate(self.limit);
         let mut kept = Vec::new();
-        gather(&self.schema, &batches, &positions, &mut |b| {
+        gather(&self.schema, &all, &positions, &mut |b| {
             kept.push(b);
             Ok(())
         })?;

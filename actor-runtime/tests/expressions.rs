@@ -282,6 +282,7 @@ const EXPRESSIONS: &[&str] = &[
     "CASE WHEN b > 100 THEN a END",
     "s || '!'",
     "upper(s)",
+    "lower(s)",
     "length(s)",
     "abs(a)",
     "coalesce(a, b)",

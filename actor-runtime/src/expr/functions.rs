@@ -223,8 +223,22 @@ impl Function {
         let rows = input.rows;
         let first = args.first().map(|(d, _)| d);
         Ok(match (self, first) {
-            (F::Lower, Some(s)) => map_text(s, rows, |t, out| out.push_str(&t.to_lowercase())),
-            (F::Upper, Some(s)) => map_text(s, rows, |t, out| out.push_str(&t.to_uppercase())),
+            // ASCII text (most of it) changes case in place, without the
+            // String per row that full Unicode case mapping allocates.
+            (F::Lower, Some(s)) => map_text(s, rows, |t, out| match t.is_ascii() {
+                true => {
+                    out.push_str(t);
+                    out.make_ascii_lowercase();
+                }
+                false => out.push_str(&t.to_lowercase()),
+            }),
+            (F::Upper, Some(s)) => map_text(s, rows, |t, out| match t.is_ascii() {
+                true => {
+                    out.push_str(t);
+                    out.make_ascii_uppercase();
+                }
+                false => out.push_str(&t.to_uppercase()),
+            }),
             (F::Trim, Some(s)) => map_text(s, rows, |t, out| out.push_str(t.trim())),
             (F::Random, _) => {
                 let values = (0..rows as u64)

@@ -457,6 +457,29 @@ pub(crate) fn view_column<'a>(
     })
 }
 
+/// The views of an archived batch's columns, each checked as `scan` says
+/// against its archived field.
+fn archived_columns(
+    archived: &ArchivedBatch,
+    rows: usize,
+    scan: Scan,
+) -> Result<Vec<ColumnView<'_>>, BatchError> {
+    archived
+        .schema
+        .fields
+        .iter()
+        .zip(archived.columns.iter())
+        .map(|(field, column)| {
+            let field = FieldRef {
+                name: field.name.as_str(),
+                data_type: DataType::from_archived(&field.data_type),
+                nullable: field.nullable,
+            };
+            view_column(field, rows, RawColumn::from(column), scan)
+        })
+        .collect()
+}
+
 /// A batch read in place from archived bytes, fully validated.
 pub struct BatchView<'a> {
     archived: &'a ArchivedBatch,
@@ -509,18 +532,7 @@ impl<'a> BatchView<'a> {
                 columns: archived.columns.len(),
             });
         }
-        let columns = fields
-            .iter()
-            .zip(archived.columns.iter())
-            .map(|(field, column)| {
-                let field = FieldRef {
-                    name: field.name.as_str(),
-                    data_type: DataType::from_archived(&field.data_type),
-                    nullable: field.nullable,
-                };
-                validate_column(field, rows, RawColumn::from(column))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let columns = archived_columns(archived, rows, Scan::Full)?;
         let kinds = archived
             .kinds
             .as_ref()
@@ -546,19 +558,7 @@ impl<'a> BatchView<'a> {
         // very bytes, and they have not changed.
         let archived = unsafe { rkyv::access_unchecked::<ArchivedBatch>(bytes) };
         let rows = archived.num_rows.to_native() as usize;
-        let fields = archived.schema.fields.as_slice();
-        let columns = fields
-            .iter()
-            .zip(archived.columns.iter())
-            .map(|(field, column)| {
-                let field = FieldRef {
-                    name: field.name.as_str(),
-                    data_type: DataType::from_archived(&field.data_type),
-                    nullable: field.nullable,
-                };
-                view_column(field, rows, RawColumn::from(column), Scan::ShapeOnly).ok()
-            })
-            .collect::<Option<Vec<_>>>()?;
+        let columns = archived_columns(archived, rows, Scan::ShapeOnly).ok()?;
         let kinds = archived
             .kinds
             .as_ref()

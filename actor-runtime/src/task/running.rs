@@ -3,7 +3,9 @@
 //! through the task's outputs.
 //!
 //! Every message reaches the chain in the order its channel delivered it.
-//! A batch goes through [`Operator::process`] of each operator in turn. A
+//! A batch goes through [`Operator::process`] of each operator in turn,
+//! each batch an operator emits crossing the rest of the chain before it
+//! makes the next (`Downstream`), so a chain holds one batch in flight. A
 //! watermark (the [`Frontier`](super::frontier::Frontier)'s, once it advances) goes to each
 //! operator's [`Operator::on_watermark`] after the batches the operator
 //! before it emitted, so rows a watermark completes always precede it

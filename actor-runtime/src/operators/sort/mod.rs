@@ -1,6 +1,8 @@
 //! `sort` (external merge sort) and `top_n`.
 //!
-//! Sort buffers its input; over its memory budget it sorts what it holds
+//! Sort buffers its input (archives read in place from a shuffle node in
+//! its process are kept as they arrived, the rest copied: `memory::Held`);
+//! over its memory budget it sorts what it holds
 //! (`memory`) into a run on disk and starts again. Runs are kept closed
 //! and merged a bounded number at a time (`merge`), level by level as
 //! `runs` decides, so neither open files nor the work per row grow with

@@ -87,14 +87,7 @@ fn split_reader(dir: &std::path::Path, path: &std::path::Path, state: Option<&[u
         csv: Default::default(),
         split_bytes: Some(700),
     };
-    let mut read = Read::new(params);
-    if let Some(state) = state {
-        read.restore_state(state).unwrap();
-    }
-    let mut context = operator_support::context(dir);
-    context.access = std::sync::Arc::new(AccessPolicy::new(&[dir.to_path_buf()], &[]).unwrap());
-    read.open(&context).unwrap();
-    read
+    operator_support::open_read(params, state, dir)
 }
 
 /// Every line a reader still emits.

@@ -439,14 +439,7 @@ fn csv_reader(dir: &std::path::Path, state: Option<&[u8]>) -> Read {
         csv: Default::default(),
         split_bytes: None,
     };
-    let mut read = Read::new(params);
-    if let Some(state) = state {
-        read.restore_state(state).unwrap();
-    }
-    let mut context = operator_support::context(dir);
-    context.access = std::sync::Arc::new(AccessPolicy::new(&[dir.to_path_buf()], &[]).unwrap());
-    read.open(&context).unwrap();
-    read
+    operator_support::open_read(params, state, dir)
 }
 
 /// Every `n` a reader still emits.

@@ -7,6 +7,26 @@ use faro_runtime::kernels::views;
 use faro_runtime::operator::{Operator, OperatorContext, Rows};
 use faro_runtime::{Batch, BatchBuilder, Schema, Value};
 
+/// A `read` of `params`, restored from `state` if given, opened as
+/// subtask 0 of 1 with reading allowed under `dir`.
+pub fn open_read(
+    params: faro_runtime::operators::read::ReadParams,
+    state: Option<&[u8]>,
+    dir: &std::path::Path,
+) -> faro_runtime::operators::read::Read {
+    use faro_runtime::operator::Source;
+    let mut read = faro_runtime::operators::read::Read::new(params);
+    if let Some(state) = state {
+        read.restore_state(state).unwrap();
+    }
+    let mut context = context(dir);
+    context.access = std::sync::Arc::new(
+        faro_runtime::access::AccessPolicy::new(&[dir.to_path_buf()], &[]).unwrap(),
+    );
+    read.open(&context).unwrap();
+    read
+}
+
 /// A context whose spill files go to `dir`.
 pub fn context(dir: &std::path::Path) -> OperatorContext {
     OperatorContext {

@@ -34,6 +34,7 @@ const FILES_OPTIONS: &[&str] = &[
     "csv.field-delimiter",
     "csv.quote-character",
     "csv.null-literal",
+    "csv.multi-line",
 ];
 
 /// The CSV layout options of a files table (read only), with the
@@ -43,6 +44,7 @@ const CSV_OPTIONS: &[(&str, &str)] = &[
     ("csv.field-delimiter", "delimiter"),
     ("csv.quote-character", "quote"),
     ("csv.null-literal", "null_value"),
+    ("csv.multi-line", "multi_line"),
 ];
 const GENERATE_OPTIONS: &[&str] = &["rows", "rows-per-second", "seed"];
 
@@ -378,7 +380,7 @@ fn csv_params(table: &TableDef, format: &str, span: Span) -> Result<Map<String, 
             ));
         }
         let value = match *param {
-            "header" => match value.to_lowercase().as_str() {
+            "header" | "multi_line" => match value.to_lowercase().as_str() {
                 "true" => json!(true),
                 "false" => json!(false),
                 _ => {
@@ -552,7 +554,7 @@ mod tests {
         let table = "CREATE TABLE t (a BIGINT, b STRING) WITH ('connector' = 'files', \
                      'path' = '/tmp/t', 'format' = 'csv', 'csv.header' = 'false', \
                      'csv.field-delimiter' = ';', 'csv.quote-character' = '''', \
-                     'csv.null-literal' = 'NA');";
+                     'csv.null-literal' = 'NA', 'csv.multi-line' = 'true');";
         let outcomes = Session::new(1)
             .execute(&format!("{table} SELECT a, b FROM t;"))
             .unwrap();
@@ -562,7 +564,8 @@ mod tests {
         let read = job.spec.vertices.iter().find(|v| v.operator == "read");
         assert_eq!(
             read.unwrap().params["csv"],
-            serde_json::json!({"header": false, "delimiter": ";", "quote": "'", "null_value": "NA"})
+            serde_json::json!({"header": false, "delimiter": ";", "quote": "'", "null_value": "NA",
+                               "multi_line": true})
         );
         let error = Session::new(1)
             .execute(&format!(

@@ -52,6 +52,11 @@ pub struct CsvOptions {
     pub quote: char,
     /// A field of exactly this text is null, in a column of any type.
     pub null_value: Option<String>,
+    /// Quoted fields may hold line breaks (Spark's `multiLine`): each
+    /// file is then read whole by one subtask, since a byte range cannot
+    /// tell where a record starts. Off by default, as in Spark: records
+    /// are lines, and a big file is cut at line breaks and shared out.
+    pub multi_line: bool,
 }
 
 impl Default for CsvOptions {
@@ -61,6 +66,7 @@ impl Default for CsvOptions {
             delimiter: ',',
             quote: '"',
             null_value: None,
+            multi_line: false,
         }
     }
 }
@@ -129,7 +135,7 @@ pub struct ReadParams {
     /// How CSV files are laid out (csv only).
     #[serde(default, skip_serializing_if = "CsvOptions::is_default")]
     pub csv: CsvOptions,
-    /// Bytes per split of a text or JSON-lines file (as Spark's
+    /// Bytes per split of a text, JSON-lines or CSV file (as Spark's
     /// `maxPartitionBytes`); by default an even share of all the files
     /// per subtask, from 4 to 128 MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,9 +10,10 @@
 //! Reading runs on a thread of its own with its own small async runtime
 //! (opendal is async; operators are called synchronously on their slot),
 //! streaming each file's bytes through a bounded channel: memory is a few
-//! chunks whatever the file size. Text and JSON-lines files are cut into
-//! byte ranges at line breaks ([`splits`]), CSV files are read whole; a
-//! subtask reads every `parallelism`-th split of the sorted listing.
+//! chunks whatever the file size. Files are cut into byte ranges at line
+//! breaks ([`splits`]) — CSV too, unless its quoted fields may hold line
+//! breaks (`multi_line`) — and a subtask reads every `parallelism`-th
+//! split of the sorted listing.
 //! Every parse error names the file (and the split's first byte), line
 //! and column.
 //!
@@ -280,6 +281,42 @@ async fn open_listing(location: &Location) -> Result<(opendal::Operator, Vec<Str
 struct Cutting {
     splittable: bool,
     asked: Option<u64>,
+    /// Each file starts with a header line, which a split after the
+    /// first is read behind.
+    header: bool,
+}
+
+/// The first line of `file` (of `length` bytes), through its line
+/// break: a CSV header, at most [`MAX_LINE_BYTES`] long.
+async fn header_line(
+    op: &opendal::Operator,
+    file: &str,
+    length: u64,
+    shown: &str,
+) -> Result<Vec<u8>, Failure> {
+    let reader =
+        (op.reader(file).await).map_err(|e| Failure::store(format!("reading {shown}"), &e))?;
+    let mut line = Vec::new();
+    while (line.len() as u64) < length.min(MAX_LINE_BYTES) {
+        let at = line.len() as u64;
+        let chunk = (reader.read(at..(at + CHUNK as u64).min(length)).await)
+            .map_err(|e| Failure::store(format!("reading {shown}"), &e))?
+            .to_vec();
+        if chunk.is_empty() {
+            break;
+        }
+        if let Some(end) = chunk.iter().position(|&b| b == b'\n') {
+            line.extend_from_slice(&chunk[..=end]);
+            return Ok(line);
+        }
+        line.extend_from_slice(&chunk);
+    }
+    match (line.len() as u64) < MAX_LINE_BYTES {
+        true => Ok(line),
+        false => Err(Failure::Input(format!(
+            "{shown}: the header line is longer than {MAX_LINE_BYTES} bytes"
+        ))),
+    }
 }
 
 /// Lists and streams the subtask's splits on a background thread.
@@ -344,11 +381,20 @@ fn start_reader(
                 if tx.send(Piece::File(shown.clone(), split.start)).is_err() {
                     return;
                 }
+                let length = lengths[split.file];
+                if cutting.header && split.start > 0 {
+                    let header = match header_line(&op, file, length, &shown).await {
+                        Ok(header) => header,
+                        Err(failure) => return fail(failure),
+                    };
+                    if tx.send(Piece::Bytes(header)).is_err() {
+                        return;
+                    }
+                }
                 let reader = match op.reader(file).await {
                     Ok(reader) => reader,
                     Err(e) => return fail(Failure::store(format!("reading {shown}"), &e)),
                 };
-                let length = lengths[split.file];
                 let mut range = splits::LineRange::new(split.start, split.end);
                 let mut at = range.read_from();
                 while at < length && !range.done() {
@@ -423,8 +469,10 @@ impl Read {
         chunks.at = 0;
         let skip = (self.resume.as_ref()).map_or(0, |at| at.rows_read_of(&file, offset));
         // Errors count lines from a split's start, and say so.
+        let behind_header = self.params.format == FileFormat::Csv && self.params.csv.header;
         let shown = match offset {
             0 => file.clone(),
+            _ if behind_header => format!("{file} from byte {offset} (line 1 its header)"),
             _ => format!("{file} from byte {offset}"),
         };
         let (format, schema) = (self.params.format, &self.params.schema);
@@ -476,9 +524,15 @@ impl Read {
 impl Source for Read {
     fn open(&mut self, context: &OperatorContext) -> Result<(), OperatorError> {
         let location = Location::of(&self.params, &context.access)?;
+        let csv = &self.params.csv;
         let cutting = Cutting {
-            splittable: matches!(self.params.format, FileFormat::Text | FileFormat::JsonLines),
+            splittable: match self.params.format {
+                FileFormat::Text | FileFormat::JsonLines => true,
+                FileFormat::Csv => !csv.multi_line,
+                FileFormat::Parquet => false,
+            },
             asked: self.params.split_bytes,
+            header: self.params.format == FileFormat::Csv && csv.header,
         };
         let pieces = start_reader(
             location,

@@ -1,4 +1,4 @@
-//! How `read` shares out text and JSON-lines files: each file is cut into
+//! How `read` shares out text, JSON-lines and CSV files: each file is cut into
 //! byte ranges (*splits*), as Hadoop's input splits and Spark's file
 //! partitions are, and the subtasks take every `parallelism`-th split — so
 //! one big file keeps every subtask busy instead of one. Pure: sizes in,
@@ -10,8 +10,12 @@
 //! before), and reads past its end to finish the line it is in. Every
 //! line of a file is thus read by exactly one split, whole.
 //!
-//! CSV files are read whole: a quoted field may hold a line break, so a
-//! byte range cannot tell where a record starts.
+//! A CSV file is cut the same way, its records taken to be lines (as
+//! Spark does unless told `multiLine`); a split after the first is
+//! read behind the file's header line, so its columns are matched by
+//! name like the first's. CSV whose quoted fields hold line breaks is
+//! read whole (`multi_line`): a byte range cannot tell where its
+//! records start.
 
 use std::ops::Range;
 

@@ -2,13 +2,16 @@
 //! fetches over QUIC; killed with SIGKILL mid-push and restarted, it serves
 //! every committed partition intact and nothing uncommitted — whether its
 //! commits were written (the default) or synced; a wrong token is
-//! refused.
+//! refused. A fetch whose node is stopped (SIGSTOP) mid-partition resumes
+//! on the other replica, each frame once, and refuses to when the
+//! replica committed other frames.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use faro_shuffle::protocol::Response;
 use faro_shuffle::{ClusterSecret, ShuffleClient};
+use faro_transport::Endpoint;
 
 mod support;
 
@@ -414,4 +417,146 @@ async fn a_shape_beyond_the_bound_is_refused_at_once_and_the_node_serves_on() {
     shuffle.register(0, shape(2, PARTITIONS)).await.unwrap();
     push_map(&shuffle, 0, 0, 3).await;
     assert_eq!(shuffle.commit(0, 0, 0).await.unwrap(), Response::Committed);
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to `node`'s process.
+fn signal(node: &Node, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{signal}"), node.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal}");
+}
+
+/// Pushes `frames` frames of partition 0 for each map of `maps`, in that
+/// order, through `client` as `attempt`, committing each: how two nodes
+/// end up with one partition's frames in different file orders.
+async fn push_in_order(client: &ShuffleClient, maps: &[u32], attempt: u32, frames: u32) {
+    for &map in maps {
+        let mut tx = client.push(0, 0, map, attempt, 0).await.unwrap();
+        for seq in 0..frames {
+            tx.send(frame(map, attempt, 0, seq)).await.unwrap();
+        }
+        tx.finish().await.unwrap();
+        assert_eq!(
+            client.commit(0, map, attempt).await.unwrap(),
+            Response::Committed
+        );
+    }
+}
+
+/// Two nodes holding partition 0 of maps 0 and 1, pushed to them in
+/// opposite orders (map 1's frames as `b_attempt` on the second), and a
+/// cluster client over them keeping two replicas.
+async fn two_replicas(
+    setup: &Setup,
+    job: &str,
+    frames: u32,
+    b_attempt: u32,
+) -> (
+    Vec<Node>,
+    Endpoint,
+    std::sync::Arc<faro_shuffle::ShuffleCluster>,
+) {
+    let token = ClusterSecret::new(SECRET).token(job);
+    let dir = setup.dir.path();
+    let nodes = vec![
+        start_node(
+            &dir.join(format!("{job}-a")),
+            &setup.pem,
+            &setup.secret_file,
+        ),
+        start_node(
+            &dir.join(format!("{job}-b")),
+            &setup.pem,
+            &setup.secret_file,
+        ),
+    ];
+    let (endpoint, cluster) = cluster_client(&setup.tls, &nodes, job, &token).await;
+    let cluster = std::sync::Arc::new(cluster.with_replicas(2));
+    cluster.register(0, shape(2, 1)).await.unwrap();
+    let (_a_endpoint, a) = client(&setup.tls, &nodes[0], job, &token).await;
+    push_in_order(&a, &[0, 1], 0, frames).await;
+    let (_b_endpoint, b) = client(&setup.tls, &nodes[1], job, &token).await;
+    push_in_order(&b, &[1], b_attempt, frames).await;
+    push_in_order(&b, &[0], 0, frames).await;
+    (nodes, endpoint, cluster)
+}
+
+/// The node serving partition 0 first.
+fn serving<'a>(nodes: &'a [Node], cluster: &faro_shuffle::ShuffleCluster) -> &'a Node {
+    match cluster.owner_name(0, 0) {
+        "shuffle-a" => &nodes[0],
+        _ => &nodes[1],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_whose_node_stops_mid_partition_resumes_on_the_replica_each_frame_once() {
+    let setup = setup();
+    const FRAMES: u32 = 300;
+    let (nodes, _endpoint, cluster) = two_replicas(&setup, "job-resume", FRAMES, 0).await;
+    let stall = Duration::from_millis(300);
+    let mut fetch = cluster.fetch_from_replicas(0, 0, stall).await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < 100 {
+        let frame = fetch.recv().await.unwrap().expect("more frames");
+        got.push(Bytes::copy_from_slice(&frame));
+    }
+    let stopped = serving(&nodes, &cluster);
+    signal(stopped, "STOP");
+    while let Some(frame) = fetch.recv().await.unwrap() {
+        got.push(Bytes::copy_from_slice(&frame));
+    }
+    signal(stopped, "CONT");
+    assert_eq!(fetch.moves(), 1, "one move, to the replica");
+    assert_eq!(got.len(), pushed_frames(2, FRAMES, 0).len());
+    assert!(
+        got == pushed_frames(2, FRAMES, 0),
+        "every frame once, by map and sequence, though the nodes hold them in other orders"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_whose_frames_differ_refuses_the_resume_and_the_fetch_fails() {
+    let setup = setup();
+    const FRAMES: u32 = 100;
+    // shuffle-b committed another attempt of map 1, whose frames differ.
+    let (nodes, _endpoint, cluster) = two_replicas(&setup, "job-differ", FRAMES, 1).await;
+    let mut fetch = cluster
+        .fetch_from_replicas(0, 0, Duration::from_millis(300))
+        .await
+        .unwrap();
+    let first = match cluster.owner_name(0, 0) {
+        "shuffle-a" => 0,
+        _ => 1,
+    };
+    // Into map 1's frames, which differ between the two.
+    let mut got = Vec::new();
+    for _ in 0..FRAMES + 20 {
+        let frame = fetch.recv().await.unwrap().expect("more frames");
+        got.push(Bytes::copy_from_slice(&frame));
+    }
+    let stopped = serving(&nodes, &cluster);
+    signal(stopped, "STOP");
+    let outcome = loop {
+        match fetch.recv().await {
+            Ok(Some(frame)) => got.push(Bytes::copy_from_slice(&frame)),
+            Ok(None) => break Ok(()),
+            Err(error) => break Err(error),
+        }
+    };
+    signal(stopped, "CONT");
+    assert!(
+        outcome.is_err(),
+        "the fetch fails rather than mixing attempts"
+    );
+    let attempt = [0, 1][first];
+    assert!(
+        got[FRAMES as usize..]
+            .iter()
+            .zip(0..)
+            .all(|(taken, seq)| *taken == frame(1, attempt, 0, seq)),
+        "every frame of map 1 is of the attempt read first"
+    );
 }

@@ -351,7 +351,6 @@ impl Scheduler {
             let _ = keeping.await;
         }
         lock(&self.running).remove(&id);
-        finish(&self.cluster, &id).await;
         self.update(&id, |r| match outcome {
             Ok(()) => {
                 r.state = JobState::Finished;
@@ -369,6 +368,9 @@ impl Scheduler {
                 r.error = Some(error);
             }
         });
+        // Cleaning up comes after the job is seen ended: a shuffle node
+        // that is down would hold the answer back by its connect timeout.
+        finish(&self.cluster, &id).await;
     }
 
     /// Writes one step of job `id` into its record.

@@ -7,6 +7,7 @@ use faro_transport::{ChannelReceiver, ChannelSender, Connection, TransportError}
 use std::ops::Range;
 
 use crate::protocol::{Envelope, NodeStats, Request, Response, ShuffleSummary};
+use crate::resume::FrameChain;
 use crate::storage::ShuffleShape;
 
 /// Talks to one shuffle node on behalf of one job.
@@ -131,7 +132,19 @@ impl ShuffleClient {
         shuffle: u32,
         partition: u32,
     ) -> Result<ChannelReceiver, ClientError> {
-        self.fetch_request(shuffle, partition, None).await
+        self.fetch_request(shuffle, partition, None, None).await
+    }
+
+    /// Like [`Self::fetch`], past the frames `taken` from another replica
+    /// (the node refuses if its own first frames are not those).
+    pub async fn fetch_resumed(
+        &self,
+        shuffle: u32,
+        partition: u32,
+        taken: FrameChain,
+    ) -> Result<ChannelReceiver, ClientError> {
+        self.fetch_request(shuffle, partition, None, Some(taken))
+            .await
     }
 
     /// Like [`Self::fetch`], for the frames of the maps in `maps` only.
@@ -141,7 +154,8 @@ impl ShuffleClient {
         partition: u32,
         maps: Range<u32>,
     ) -> Result<ChannelReceiver, ClientError> {
-        self.fetch_request(shuffle, partition, Some(maps)).await
+        self.fetch_request(shuffle, partition, Some(maps), None)
+            .await
     }
 
     async fn fetch_request(
@@ -149,8 +163,13 @@ impl ShuffleClient {
         shuffle: u32,
         partition: u32,
         maps: Option<Range<u32>>,
+        resume: Option<FrameChain>,
     ) -> Result<ChannelReceiver, ClientError> {
-        let request = Request::Fetch { partition, maps };
+        let request = Request::Fetch {
+            partition,
+            maps,
+            resume,
+        };
         Ok(self
             .connection
             .open_receiver(&self.envelope(shuffle, request)?)

@@ -4,7 +4,8 @@
 //!
 //! With a replication factor of k, a push goes to the partition's first k
 //! owners on the ring, and a fetch falls over to the next replica when a
-//! node is unreachable or refuses.
+//! node is unreachable or refuses — also in the middle of a partition,
+//! resuming where it stopped ([`ReplicaFetch`]).
 //!
 //! A node that cannot be reached when the client connects stays in the
 //! placement (partitions must keep their owners) but is *down* for this
@@ -34,6 +35,7 @@ use faro_transport::{ChannelReceiver, ChannelSender, Connection, Endpoint};
 use crate::client::{ClientError, ShuffleClient};
 use crate::placement::Placement;
 use crate::protocol::{NodeStats, Response};
+use crate::replica_fetch::ReplicaFetch;
 use crate::storage::{RecordKey, ShuffleShape};
 use crate::ShuffleServer;
 
@@ -154,9 +156,9 @@ impl ShuffleCluster {
     }
 
     /// Connects from `endpoint` to every node of `nodes` (names and
-    /// addresses), each given [`CONNECT_TIMEOUT`] to answer, and keeps
-    /// `replicas` copies of every partition. Nodes that do not answer are
-    /// down for this client; it fails only when every node is.
+    /// addresses) at once, each given [`CONNECT_TIMEOUT`] to answer, and
+    /// keeps `replicas` copies of every partition. Nodes that do not
+    /// answer are down for this client; it fails only when every node is.
     pub async fn connect(
         endpoint: &Endpoint,
         job: &str,
@@ -164,20 +166,41 @@ impl ShuffleCluster {
         nodes: &[(String, SocketAddr)],
         replicas: usize,
     ) -> Result<Self, String> {
+        // At once: a node that does not answer costs one timeout, not one
+        // per node, and nothing to the nodes that do.
+        let mut connecting = tokio::task::JoinSet::new();
+        for (index, (name, addr)) in nodes.iter().enumerate() {
+            let (endpoint, name, addr) = (endpoint.clone(), name.clone(), *addr);
+            connecting.spawn(async move {
+                let attempt = endpoint.connect(addr, "localhost");
+                let outcome = match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
+                    Ok(Ok(connection)) => Ok(connection),
+                    Ok(Err(error)) => Err(format!(
+                        "connecting to shuffle node {name} ({addr}): {error}"
+                    )),
+                    Err(_) => Err(format!("shuffle node {name} ({addr}) did not answer")),
+                };
+                (index, outcome)
+            });
+        }
+        let mut outcomes: Vec<Option<Result<Connection, String>>> =
+            (0..nodes.len()).map(|_| None).collect();
+        while let Some(joined) = connecting.join_next().await {
+            if let Ok((index, outcome)) = joined {
+                outcomes[index] = Some(outcome);
+            }
+        }
         let mut links = Vec::with_capacity(nodes.len());
         let mut failures = Vec::new();
-        for (name, addr) in nodes {
-            let connecting = endpoint.connect(*addr, "localhost");
-            let connection = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-                Ok(Ok(connection)) => Some(connection),
-                Ok(Err(error)) => {
-                    failures.push(format!(
-                        "connecting to shuffle node {name} ({addr}): {error}"
-                    ));
+        for ((name, _), outcome) in nodes.iter().zip(outcomes) {
+            let connection = match outcome {
+                Some(Ok(connection)) => Some(connection),
+                Some(Err(failure)) => {
+                    failures.push(failure);
                     None
                 }
-                Err(_) => {
-                    failures.push(format!("shuffle node {name} ({addr}) did not answer"));
+                None => {
+                    failures.push(format!("connecting to shuffle node {name} panicked"));
                     None
                 }
             };
@@ -226,7 +249,7 @@ impl ShuffleCluster {
             .filter_map(|(node, client)| client.as_ref().map(|c| (node, c)))
     }
 
-    fn client(&self, node: usize) -> Result<&ShuffleClient, ClientError> {
+    pub(crate) fn client(&self, node: usize) -> Result<&ShuffleClient, ClientError> {
         self.clients
             .get(node)
             .and_then(Option::as_ref)
@@ -236,6 +259,19 @@ impl ShuffleCluster {
     fn replicas_of(&self, shuffle: u32, partition: u32) -> Vec<usize> {
         self.placement
             .owners(&self.job, shuffle, partition, self.replicas)
+    }
+
+    /// The replicas of `partition` that were up when this client
+    /// connected, in placement order.
+    pub(crate) fn up_replicas_of(&self, shuffle: u32, partition: u32) -> Vec<usize> {
+        let mut nodes = self.replicas_of(shuffle, partition);
+        nodes.retain(|&node| self.client(node).is_ok());
+        nodes
+    }
+
+    /// Node `node`'s name.
+    pub(crate) fn node_name(&self, node: usize) -> &str {
+        self.placement.nodes().get(node).map_or("?", String::as_str)
     }
 
     /// The job this client speaks for.
@@ -331,6 +367,18 @@ impl ShuffleCluster {
             client.fetch(shuffle, partition)
         })
         .await
+    }
+
+    /// Opens a fetch of `partition` that moves to the next replica, where
+    /// it stopped, when its node fails or stays silent for `stall`
+    /// ([`ReplicaFetch`]).
+    pub async fn fetch_from_replicas(
+        self: &Arc<Self>,
+        shuffle: u32,
+        partition: u32,
+        stall: Duration,
+    ) -> Result<ReplicaFetch, ClientError> {
+        ReplicaFetch::open(self.clone(), shuffle, partition, stall).await
     }
 
     /// Fetches a whole partition into memory, from the first replica that

@@ -6,8 +6,10 @@
 //!
 //! - [`storage`]: partition files, commit log, exactly-once reads.
 //! - [`protocol`], [`server`], [`client`]: the node and how to talk to it;
-//!   [`cluster`]: a job's client over several nodes.
-//! - [`placement`]: which node owns a partition (consistent hashing).
+//!   [`cluster`]: a job's client over several nodes, and
+//!   [`replica_fetch`]: a fetch that moves between a partition's replicas.
+//! - [`placement`]: which node owns a partition (consistent hashing);
+//!   [`resume`]: a fetch moving to another replica where it stopped.
 //! - [`token`]: job tokens; [`expiry`]: when silent jobs' data goes.
 //! - [`tier`]: copies of complete shuffles in an object store (opendal),
 //!   read when the local file is gone.
@@ -19,6 +21,8 @@ pub mod expiry;
 pub mod metrics;
 pub mod placement;
 pub mod protocol;
+pub mod replica_fetch;
+pub mod resume;
 pub mod server;
 pub mod storage;
 pub mod tier;
@@ -26,5 +30,6 @@ pub mod token;
 
 pub use client::{ClientError, ShuffleClient};
 pub use cluster::ShuffleCluster;
+pub use replica_fetch::{ReplicaFetch, DEFAULT_FETCH_STALL};
 pub use server::ShuffleServer;
 pub use token::ClusterSecret;

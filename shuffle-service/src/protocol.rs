@@ -20,6 +20,8 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
+use crate::resume::FrameChain;
+
 /// One request to a shuffle node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -57,6 +59,10 @@ pub enum Request {
         /// Only frames of these map ids (all when absent).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         maps: Option<Range<u32>>,
+        /// Resume after the frames another replica served (see
+        /// [`crate::resume`]); from the first frame when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<FrameChain>,
     },
     /// Delete all of the job's shuffles.
     DeleteJob,

@@ -343,8 +343,10 @@ impl TierPartition {
         })
     }
 
-    /// The next visible frame, or `None` at the end.
-    pub async fn next_frame(&mut self) -> Result<Option<Bytes>, TierError> {
+    /// The next visible frame and its payload's CRC-32C (checked), or
+    /// `None` at the end. Frames come in the file's order, not the
+    /// canonical one a node's local copy is served in.
+    pub async fn next_frame(&mut self) -> Result<Option<(Bytes, u32)>, TierError> {
         loop {
             if !self.pending.is_empty() {
                 match decode_header(&self.pending) {
@@ -359,7 +361,8 @@ impl TierPartition {
                         self.consumed += header.stored_len() as u64;
                         if served {
                             let end = RECORD_HEADER_LEN + header.length as usize;
-                            return Ok(Some(record.slice(RECORD_HEADER_LEN..end)));
+                            let payload = record.slice(RECORD_HEADER_LEN..end);
+                            return Ok(Some((payload, header.payload_crc)));
                         }
                         continue;
                     }

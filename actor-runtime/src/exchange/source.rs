@@ -13,7 +13,8 @@
 
 use std::collections::VecDeque;
 
-use faro_transport::ChannelReceiver;
+use faro_shuffle::ReplicaFetch;
+use faro_transport::{ChannelReceiver, Frame};
 use tokio::sync::mpsc;
 
 use super::{ExchangeError, Incoming};
@@ -159,6 +160,57 @@ impl InputQueue {
     }
 }
 
+/// Where a forwarder reads frames: a transport channel, or a shuffle
+/// fetch that moves between replicas ([`ReplicaFetch`]).
+pub trait FrameSource: Send {
+    /// Why a read failed.
+    type Error: std::fmt::Display + Send;
+
+    /// Lets event frames through (before the first read).
+    fn accept_events(&mut self) {}
+
+    /// The next frame; `Ok(None)` at the end. Cancel-safe: it is raced
+    /// against the queue.
+    fn recv(
+        &mut self,
+    ) -> impl std::future::Future<Output = Result<Option<Frame>, Self::Error>> + Send;
+
+    /// Stops the sender: what it sent was malformed.
+    fn refuse(&self, message: &str);
+}
+
+impl FrameSource for ChannelReceiver {
+    type Error = faro_transport::TransportError;
+
+    fn accept_events(&mut self) {
+        ChannelReceiver::accept_events(self);
+    }
+
+    fn recv(
+        &mut self,
+    ) -> impl std::future::Future<Output = Result<Option<Frame>, Self::Error>> + Send {
+        ChannelReceiver::recv(self)
+    }
+
+    fn refuse(&self, message: &str) {
+        ChannelReceiver::refuse(self, message);
+    }
+}
+
+impl FrameSource for ReplicaFetch {
+    type Error = faro_shuffle::ClientError;
+
+    fn recv(
+        &mut self,
+    ) -> impl std::future::Future<Output = Result<Option<Frame>, Self::Error>> + Send {
+        ReplicaFetch::recv(self)
+    }
+
+    fn refuse(&self, message: &str) {
+        ReplicaFetch::refuse(self, message);
+    }
+}
+
 /// Forwards what arrives on `channel` into `queue` until the channel ends
 /// (then sends end of data) or fails (then forwards the error): archived
 /// batches as data, event frames as signals, an overtaking barrier to the
@@ -168,7 +220,7 @@ impl InputQueue {
 /// the remote producer. `arrived` is told each data frame's length.
 pub async fn forward_frames(
     exchange: usize,
-    mut channel: ChannelReceiver,
+    mut channel: impl FrameSource,
     queue: InputSender,
     mut arrived: impl FnMut(usize),
 ) {

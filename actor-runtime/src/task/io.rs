@@ -205,9 +205,10 @@ impl FeederSpec {
                             // object store may have one.
                             Some(Ok(None)) | None => {}
                         }
-                        match cluster.fetch(shuffle, partition).await {
-                            Ok(channel) => {
-                                forward_frames(exchange, channel, queue, |bytes| {
+                        let stall = faro_shuffle::DEFAULT_FETCH_STALL;
+                        match cluster.fetch_from_replicas(shuffle, partition, stall).await {
+                            Ok(fetch) => {
+                                forward_frames(exchange, fetch, queue, |bytes| {
                                     metrics.shuffle_fetched(bytes)
                                 })
                                 .await

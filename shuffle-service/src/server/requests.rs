@@ -10,6 +10,7 @@ use faro_transport::{ChannelReceiver, ChannelSender};
 
 use super::{label, lock, upload_plan, ShuffleServer};
 use crate::protocol::{Envelope, Request, Response, ShuffleSummary};
+use crate::resume::Skipping;
 use crate::storage::{
     CommitPlan, PartitionFrames, RecordKey, ShuffleShape, ShuffleStore, StorageError,
 };
@@ -94,9 +95,15 @@ impl ShuffleServer {
     ) -> Result<(), String> {
         let (job, shuffle) = (envelope.job.as_str(), envelope.shuffle);
         let response = match envelope.request {
-            Request::Fetch { partition, maps } => {
+            Request::Fetch {
+                partition,
+                maps,
+                resume,
+            } => {
                 let maps = maps.unwrap_or(0..u32::MAX);
-                return self.serve_fetch(job, shuffle, partition, maps, tx).await;
+                let skipping = Skipping::new(resume.unwrap_or_default());
+                let fetch = (partition, maps, skipping);
+                return self.serve_fetch(job, shuffle, fetch, tx).await;
             }
             Request::Register { maps, partitions } => {
                 self.register(job, shuffle, ShuffleShape { maps, partitions })
@@ -259,29 +266,35 @@ impl ShuffleServer {
         }
     }
 
+    /// Serves a fetch of `partition`'s frames of `maps`, past those
+    /// `skipping` says the consumer took from another replica.
     async fn serve_fetch(
         &self,
         job: &str,
         shuffle: u32,
-        partition: u32,
-        maps: Range<u32>,
+        (partition, maps, mut skipping): (u32, Range<u32>, Skipping),
         mut tx: ChannelSender,
     ) -> Result<(), String> {
         let started = Instant::now();
         let served = match self.local_frames(job, shuffle, partition, maps.clone()) {
-            Ok(FetchSource::Local(frames)) => self.send_mapped(frames, &mut tx).await,
+            Ok(FetchSource::Local(frames)) => self.send_mapped(frames, skipping, &mut tx).await,
             Ok(FetchSource::Missing(why)) => match &self.tier {
                 Some(tier) => match tier.open_partition(job, shuffle, partition, maps).await {
                     Ok(Some(mut copy)) => {
                         tracing::info!(%job, shuffle, partition, %why, "serving from the object store");
                         loop {
                             match copy.next_frame().await {
-                                Ok(Some(frame)) => {
+                                Ok(Some((frame, crc))) => {
+                                    if !skipping.admit(crc).map_err(|e| e.to_string())? {
+                                        continue;
+                                    }
                                     self.metrics.tier_reads.inc();
                                     self.metrics.bytes_fetched.inc_by(frame.len() as u64);
-                                    tx.send(frame).await.map_err(|e| e.to_string())?;
+                                    tx.send_checked(frame, crc)
+                                        .await
+                                        .map_err(|e| e.to_string())?;
                                 }
-                                Ok(None) => break Ok(()),
+                                Ok(None) => break skipping.finish().map_err(|e| e.to_string()),
                                 Err(error) => break Err(error.to_string()),
                             }
                         }
@@ -307,18 +320,22 @@ impl ShuffleServer {
     async fn send_mapped(
         &self,
         frames: PartitionFrames,
+        mut skipping: Skipping,
         tx: &mut ChannelSender,
     ) -> Result<(), String> {
         // Each frame goes out straight from the mmap: no copy here; its
         // CRC was checked against the record when the partition was read.
         for (payload, crc) in frames.into_shared() {
+            if !skipping.admit(crc).map_err(|e| e.to_string())? {
+                continue;
+            }
             let len = payload.len() as u64;
             tx.send_checked(payload, crc)
                 .await
                 .map_err(|e| e.to_string())?;
             self.metrics.bytes_fetched.inc_by(len);
         }
-        Ok(())
+        skipping.finish().map_err(|e| e.to_string())
     }
 
     /// Checks that the job's `shuffle` takes pushes to `partition`, for a

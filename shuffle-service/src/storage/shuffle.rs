@@ -339,8 +339,11 @@ impl ShuffleStore {
         Ok(plan)
     }
 
-    /// The committed frames of `partition`, each exactly once, in the order
-    /// they were pushed per map: a zero-copy view of the partition file.
+    /// The committed frames of `partition`, each exactly once, by map and
+    /// then in the order each map pushed them: a zero-copy view of the
+    /// partition file. The order is the same on every replica, whatever
+    /// order the maps' pushes arrived in, so a fetch can resume on
+    /// another replica where one stopped ([`crate::resume`]).
     pub fn read(&self, partition: u32) -> Result<PartitionFrames, StorageError> {
         self.read_maps(partition, 0..u32::MAX)
     }
@@ -377,11 +380,20 @@ impl ShuffleStore {
             checked_payload(record.bytes, &record.header)
                 .map_err(|fault| corrupt(record.offset, fault))?;
             let start = record.offset as usize + PAYLOAD_OFFSET;
+            let key = record.header.key;
             frames.push((
+                (key.map_id, key.seq),
                 start..start + record.header.length as usize,
                 record.header.payload_crc,
             ));
         }
+        // Stable, and pushes of one map arrive in order: usually sorted
+        // runs, merged.
+        frames.sort_by_key(|(order, _, _)| *order);
+        let frames = frames
+            .into_iter()
+            .map(|(_, range, crc)| (range, crc))
+            .collect();
         Ok(PartitionFrames {
             reader: Some(reader),
             frames,

@@ -447,7 +447,8 @@ async fn push_in_order(client: &ShuffleClient, maps: &[u32], attempt: u32, frame
 
 /// Two nodes holding partition 0 of maps 0 and 1, pushed to them in
 /// opposite orders (map 1's frames as `b_attempt` on the second), and a
-/// cluster client over them keeping two replicas.
+/// cluster client over them keeping two replicas, whose fetches move
+/// after 300 ms of silence.
 async fn two_replicas(
     setup: &Setup,
     job: &str,
@@ -473,7 +474,8 @@ async fn two_replicas(
         ),
     ];
     let (endpoint, cluster) = cluster_client(&setup.tls, &nodes, job, &token).await;
-    let cluster = std::sync::Arc::new(cluster.with_replicas(2));
+    let stall = Duration::from_millis(300);
+    let cluster = std::sync::Arc::new(cluster.with_replicas(2).with_fetch_stall(stall));
     cluster.register(0, shape(2, 1)).await.unwrap();
     let (_a_endpoint, a) = client(&setup.tls, &nodes[0], job, &token).await;
     push_in_order(&a, &[0, 1], 0, frames).await;
@@ -496,8 +498,7 @@ async fn a_fetch_whose_node_stops_mid_partition_resumes_on_the_replica_each_fram
     let setup = setup();
     const FRAMES: u32 = 300;
     let (nodes, _endpoint, cluster) = two_replicas(&setup, "job-resume", FRAMES, 0).await;
-    let stall = Duration::from_millis(300);
-    let mut fetch = cluster.fetch_from_replicas(0, 0, stall).await.unwrap();
+    let mut fetch = cluster.fetch_from_replicas(0, 0).await.unwrap();
     let mut got = Vec::new();
     while got.len() < 100 {
         let frame = fetch.recv().await.unwrap().expect("more frames");
@@ -523,10 +524,7 @@ async fn a_replica_whose_frames_differ_refuses_the_resume_and_the_fetch_fails() 
     const FRAMES: u32 = 100;
     // shuffle-b committed another attempt of map 1, whose frames differ.
     let (nodes, _endpoint, cluster) = two_replicas(&setup, "job-differ", FRAMES, 1).await;
-    let mut fetch = cluster
-        .fetch_from_replicas(0, 0, Duration::from_millis(300))
-        .await
-        .unwrap();
+    let mut fetch = cluster.fetch_from_replicas(0, 0).await.unwrap();
     let first = match cluster.owner_name(0, 0) {
         "shuffle-a" => 0,
         _ => 1,

@@ -299,7 +299,8 @@ impl Worker {
         let cluster = match local {
             Some((name, server)) => cluster.with_in_process(&name, server),
             None => cluster,
-        };
+        }
+        .with_fetch_stall(self.fetch_stall);
         let cluster = Arc::new(cluster);
         self.clusters
             .lock()

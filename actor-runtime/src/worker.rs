@@ -122,6 +122,9 @@ pub struct Worker {
     /// A shuffle node in this process, by its address: partitions it owns
     /// are read from its mmap, not fetched over the network.
     pub(crate) in_process_shuffle: Option<(SocketAddr, Arc<faro_shuffle::ShuffleServer>)>,
+    /// How long a shuffle fetch's node may stay silent, holding credit,
+    /// before the fetch moves to another replica.
+    pub(crate) fetch_stall: std::time::Duration,
     /// Where its tasks' checkpoint acknowledgements go, and each running
     /// attempt's command inbox (see [`crate::checkpoint::routing`]).
     pub(crate) checkpoints: crate::checkpoint::routing::CheckpointRoutes,
@@ -184,6 +187,7 @@ impl Worker {
             running: Mutex::new(HashMap::new()),
             samples: Mutex::new(None),
             in_process_shuffle: None,
+            fetch_stall: faro_shuffle::DEFAULT_FETCH_STALL,
             checkpoints: Default::default(),
             metrics,
         })
@@ -212,6 +216,15 @@ impl Worker {
         server: Arc<faro_shuffle::ShuffleServer>,
     ) -> Self {
         self.in_process_shuffle = Some((address, server));
+        self
+    }
+
+    /// Moves a shuffle fetch to another replica after its node has been
+    /// silent this long while holding credit to send (default
+    /// [`faro_shuffle::DEFAULT_FETCH_STALL`]); see
+    /// [`faro_shuffle::ReplicaFetch`].
+    pub fn with_fetch_stall(mut self, stall: std::time::Duration) -> Self {
+        self.fetch_stall = stall;
         self
     }
 

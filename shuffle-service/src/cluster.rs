@@ -35,7 +35,7 @@ use faro_transport::{ChannelReceiver, ChannelSender, Connection, Endpoint};
 use crate::client::{ClientError, ShuffleClient};
 use crate::placement::Placement;
 use crate::protocol::{NodeStats, Response};
-use crate::replica_fetch::ReplicaFetch;
+use crate::replica_fetch::{ReplicaFetch, DEFAULT_FETCH_STALL};
 use crate::storage::{RecordKey, ShuffleShape};
 use crate::ShuffleServer;
 
@@ -52,6 +52,8 @@ pub struct ShuffleCluster {
     replicas: usize,
     /// The node (its placement index) that runs in this process, if any.
     in_process: Option<(usize, Arc<ShuffleServer>)>,
+    /// How long a fetch's node may stay silent before the fetch moves.
+    fetch_stall: Duration,
 }
 
 /// A push to every replica of one partition: each frame goes to all.
@@ -139,6 +141,7 @@ impl ShuffleCluster {
                 .collect(),
             replicas: 1,
             in_process: None,
+            fetch_stall: DEFAULT_FETCH_STALL,
         })
     }
 
@@ -219,6 +222,13 @@ impl ShuffleCluster {
         Self::with_down_nodes(job, token, links)
             .map(|c| c.with_replicas(replicas))
             .ok_or_else(|| "no shuffle nodes are configured".to_string())
+    }
+
+    /// Moves a fetch to another replica once its node has been silent
+    /// for `stall` while holding credit ([`ReplicaFetch`]).
+    pub fn with_fetch_stall(mut self, stall: Duration) -> Self {
+        self.fetch_stall = stall;
+        self
     }
 
     /// Keeps `replicas` copies of every partition (capped at the node count).
@@ -370,15 +380,14 @@ impl ShuffleCluster {
     }
 
     /// Opens a fetch of `partition` that moves to the next replica, where
-    /// it stopped, when its node fails or stays silent for `stall`
-    /// ([`ReplicaFetch`]).
+    /// it stopped, when its node fails or stays silent too long (see
+    /// [`Self::with_fetch_stall`] and [`ReplicaFetch`]).
     pub async fn fetch_from_replicas(
         self: &Arc<Self>,
         shuffle: u32,
         partition: u32,
-        stall: Duration,
     ) -> Result<ReplicaFetch, ClientError> {
-        ReplicaFetch::open(self.clone(), shuffle, partition, stall).await
+        ReplicaFetch::open(self.clone(), shuffle, partition, self.fetch_stall).await
     }
 
     /// Fetches a whole partition into memory, from the first replica that

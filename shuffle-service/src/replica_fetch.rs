@@ -45,6 +45,8 @@ pub struct ReplicaFetch {
     moves: u32,
     /// Set once every replica failed: the fetch is over.
     failed: Option<String>,
+    /// Told of each move (a metric).
+    on_move: Option<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl ReplicaFetch {
@@ -71,9 +73,16 @@ impl ReplicaFetch {
             last_heard: Instant::now(),
             moves: 0,
             failed: None,
+            on_move: None,
         };
         fetch.reopen().await?;
         Ok(fetch)
+    }
+
+    /// Calls `moved` each time the fetch moves to another replica.
+    pub fn on_move(mut self, moved: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_move = Some(Box::new(moved));
+        self
     }
 
     /// Times the fetch moved to another replica.
@@ -135,13 +144,20 @@ impl ReplicaFetch {
         self.cluster.node_name(node).to_string()
     }
 
+    fn moved(&mut self) {
+        self.moves += 1;
+        if let Some(moved) = &self.on_move {
+            moved();
+        }
+    }
+
     /// The node failed: on to the next replica, or the fetch fails.
     fn move_on_error(&mut self, error: ClientError) -> Result<(), ClientError> {
         let from = self.node_name();
         self.channel = None;
         match self.failover.on_error() {
             Some(_) => {
-                self.moves += 1;
+                self.moved();
                 tracing::warn!(
                     node = %from, to = %self.node_name(), partition = self.partition,
                     frames = self.taken.frames, %error,
@@ -164,7 +180,7 @@ impl ReplicaFetch {
         self.last_heard = Instant::now();
         if self.failover.on_stall().is_some() {
             self.channel = None;
-            self.moves += 1;
+            self.moved();
             tracing::warn!(
                 node = %from, to = %self.node_name(), partition = self.partition,
                 frames = self.taken.frames, silent_ms = silent.as_millis() as u64,

@@ -82,6 +82,10 @@ pub struct WorkerArgs {
     #[arg(long)]
     #[serde(default)]
     loopback: bool,
+    /// Milliseconds a shuffle node may stay silent, holding credit to
+    /// send, before a fetch moves to another replica [default: 2000].
+    #[arg(long)]
+    fetch_stall_ms: Option<u64>,
 }
 
 fn scheduler_addr(text: &str) -> anyhow::Result<SocketAddr> {
@@ -126,6 +130,11 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
         metrics.is_some(),
     )?;
     let loopback = args.loopback || file.loopback;
+    let fetch_stall_ms = args.fetch_stall_ms.or(file.fetch_stall_ms);
+    anyhow::ensure!(
+        fetch_stall_ms.is_none_or(|ms| ms >= 100),
+        "fetch_stall_ms must be at least 100"
+    );
     let access = super::job_access::policy(
         &args
             .allow_read
@@ -161,6 +170,9 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
         }
         if let Some(dir) = &spill_dir {
             worker = worker.with_spill_root(dir);
+        }
+        if let Some(stall) = fetch_stall_ms {
+            worker = worker.with_fetch_stall(std::time::Duration::from_millis(stall));
         }
         anyhow::ensure!(
             !worker.id().starts_with("0.0.0.0") && !worker.id().starts_with("[::]"),

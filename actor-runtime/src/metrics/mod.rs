@@ -65,6 +65,7 @@ pub struct WorkerMetrics {
     attempt_seconds: Histogram,
     restore_seconds: Histogram,
     restored_bytes: prometheus::IntCounter,
+    fetch_moves: prometheus::IntCounter,
     running: IntGauge,
     slots: IntGauge,
     /// Jobs with series, oldest first.
@@ -190,6 +191,13 @@ impl WorkerMetrics {
                     "Bytes of checkpointed state tasks on this worker read to restore",
                 ),
             ),
+            fetch_moves: registered(
+                &r,
+                prometheus::IntCounter::new(
+                    "faro_worker_shuffle_fetch_moves_total",
+                    "Shuffle fetches that moved to another replica mid-partition (node failed or silent)",
+                ),
+            ),
             running: registered(
                 &r,
                 IntGauge::new("faro_worker_running_attempts", "Attempts running now"),
@@ -220,6 +228,7 @@ impl WorkerMetrics {
             state_bytes: self.state_bytes.with_label_values(&labels),
             watermark: (self.watermark.clone(), labels.map(str::to_string)),
             restores: (self.restore_seconds.clone(), self.restored_bytes.clone()),
+            fetch_moves: self.fetch_moves.clone(),
             progress: TaskProgress::default(),
         }
     }

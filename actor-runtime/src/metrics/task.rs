@@ -29,6 +29,8 @@ pub struct TaskMetrics {
     /// The worker's restore duration and bytes (not per task: a restore
     /// is rare, and its time matters across the worker).
     pub(super) restores: (prometheus::Histogram, IntCounter),
+    /// The worker's count of shuffle fetches that moved replica.
+    pub(super) fetch_moves: IntCounter,
     /// The same watermark for this attempt alone, for status displays
     /// (the gauge's series is per subtask, shared by its attempts).
     pub(super) progress: TaskProgress,
@@ -118,6 +120,11 @@ impl TaskMetrics {
     /// Counts bytes fetched from the shuffle service.
     pub fn shuffle_fetched(&self, bytes: usize) {
         self.shuffle_fetched.inc_by(bytes as u64);
+    }
+
+    /// A shuffle fetch moved to another replica.
+    pub fn shuffle_fetch_moved(&self) {
+        self.fetch_moves.inc();
     }
 
     /// Where the task has got to (shared, for status displays).

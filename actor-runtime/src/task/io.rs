@@ -205,9 +205,10 @@ impl FeederSpec {
                             // object store may have one.
                             Some(Ok(None)) | None => {}
                         }
-                        let stall = faro_shuffle::DEFAULT_FETCH_STALL;
-                        match cluster.fetch_from_replicas(shuffle, partition, stall).await {
+                        match cluster.fetch_from_replicas(shuffle, partition).await {
                             Ok(fetch) => {
+                                let counted = metrics.clone();
+                                let fetch = fetch.on_move(move || counted.shuffle_fetch_moved());
                                 forward_frames(exchange, fetch, queue, |bytes| {
                                     metrics.shuffle_fetched(bytes)
                                 })

@@ -467,6 +467,7 @@ fn files_with_changelog_write_each_rows_kind_first() {
         mode: WriteMode::Error,
         rolling: None,
         changelog: true,
+        csv: Default::default(),
     };
     let mut sink = Files::new(params, &input_schema(), false);
     let roots = [dir.path().to_path_buf()];

@@ -238,6 +238,63 @@ async fn headerless_csv_with_its_own_delimiter_quote_and_null_beside_files_spark
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_written_in_its_own_layout_reads_back_with_the_same_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::write(input.join("part-0.csv"), "1;'a; b';2.5;true\n2;x;NA;NA\n").unwrap();
+    let options = r#"{"header": false, "delimiter": ";", "quote": "'", "null_value": "NA"}"#;
+    let copy = dir.path().join("copy");
+    let job = |from: &std::path::Path, sink: &str| {
+        read_job(&from.display().to_string(), "csv", 1, sink).replace(
+            r#""batch_rows": 2,"#,
+            &format!(r#""batch_rows": 2, "csv": {options},"#),
+        )
+    };
+    let sink = |csv: &str| {
+        format!(
+            r#"{{"id": "out", "operator": "files", "parallelism": 1,
+                 "params": {{"path": "{}", "format": "csv", "csv": {csv}}}}}"#,
+            copy.display()
+        )
+    };
+    run(&job(&input, &sink(options)), dir.path(), "write")
+        .await
+        .unwrap();
+    let written = std::fs::read_to_string(copy.join("part-00000.csv")).unwrap();
+    let mut lines: Vec<&str> = written.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        ["1;'a; b';2.5;true", "2;x;NA;NA"],
+        "no header, ';', quotes, nulls"
+    );
+    let back = run(
+        &job(&copy, r#"{"id": "out", "operator": "collect"}"#),
+        dir.path(),
+        "read-back",
+    )
+    .await
+    .unwrap();
+    let original = run(
+        &job(&input, r#"{"id": "out", "operator": "collect"}"#),
+        dir.path(),
+        "read",
+    )
+    .await
+    .unwrap();
+    assert_eq!(sorted(back), sorted(original));
+    let err = run(
+        &job(&input, &sink(r#"{"multi_line": true}"#)),
+        dir.path(),
+        "multi",
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("multi_line is for reading"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_range_edge_sorts_globally_across_subtasks() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("sorted");

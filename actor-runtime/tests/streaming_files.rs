@@ -295,6 +295,7 @@ fn rolling_sink(out: &Path, rolling: RollingParams, mode: WriteMode) -> Files {
         mode,
         rolling: Some(rolling),
         changelog: false,
+        csv: Default::default(),
     };
     Files::new(params, &schema(), false)
 }

@@ -49,7 +49,7 @@ use crate::catalogue::{BuildContext, Built, OperatorDefinition, SchemaContext};
 use crate::data::{with_op_column, with_op_field, Schema};
 use crate::message::{Barrier, Watermark};
 use crate::operator::{Emit, Operator, OperatorContext, OperatorError, Rows};
-use crate::operators::read::FileFormat;
+use crate::operators::read::{CsvOptions, FileFormat};
 use crate::spec::SpecError;
 
 pub mod commit;
@@ -93,6 +93,10 @@ pub struct FilesParams {
     /// (without it, changelog input is refused).
     #[serde(default)]
     pub changelog: bool,
+    /// How CSV parts are laid out (csv only): header, separator, quote,
+    /// and the text a null is written as (empty by default).
+    #[serde(default, skip_serializing_if = "CsvOptions::is_default")]
+    pub csv: CsvOptions,
 }
 
 /// The `files` sink.
@@ -201,7 +205,7 @@ impl Files {
         )?;
         if seq.is_some() {
             self.commits.next_seq += 1;
-            let head = header(self.params.format, &self.schema)?;
+            let head = header(self.params.format, &self.schema, &self.params.csv)?;
             part.write(&head, 0)?;
             part.wrote_header = true;
         }
@@ -313,7 +317,7 @@ impl Operator for Files {
         if self.params.format == FileFormat::Csv && self.params.rolling.is_none() {
             // One part: the header goes in with its first batch.
             if let Some(part) = self.part.as_mut().filter(|p| !p.wrote_header) {
-                let head = header(self.params.format, &self.schema)?;
+                let head = header(self.params.format, &self.schema, &self.params.csv)?;
                 part.write(&head, 0)?;
                 part.wrote_header = true;
             }
@@ -325,7 +329,8 @@ impl Operator for Files {
         } else {
             rows
         };
-        let encoded = encode(self.params.format, &self.schema, rows)?;
+        let layout = (self.params.format, &self.params.csv);
+        let encoded = encode(layout, &self.schema, rows)?;
         let (mut row, mut from) = (0, 0);
         while row < encoded.ends.len() {
             let part = match self.part.as_mut() {
@@ -456,6 +461,9 @@ impl OperatorDefinition for FilesDefinition {
         if let Some(problem) = params.rolling.as_ref().and_then(RollingParams::problem) {
             return Err(context.bad_params(problem));
         }
+        (params.csv)
+            .check_writing(params.format)
+            .map_err(|e| context.bad_params(e))?;
         let input = inputs.first().cloned().unwrap_or_default();
         if params.changelog {
             context.unique(with_op_field(&input))?;

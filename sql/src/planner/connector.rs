@@ -37,8 +37,9 @@ const FILES_OPTIONS: &[&str] = &[
     "csv.multi-line",
 ];
 
-/// The CSV layout options of a files table (read only), with the
-/// `read` param each sets.
+/// The CSV layout options of a files table (read and written alike; a
+/// writer refuses `multi-line`), with the `read` and `files` param each
+/// sets.
 const CSV_OPTIONS: &[(&str, &str)] = &[
     ("csv.header", "header"),
     ("csv.field-delimiter", "delimiter"),
@@ -290,18 +291,8 @@ impl Planner<'_> {
         let (operator, params) = match table.connector() {
             "files" => {
                 check_options(table, FILES_OPTIONS, span)?;
-                if let Some((option, _)) =
-                    CSV_OPTIONS.iter().find(|(o, _)| table.option(o).is_some())
-                {
-                    return Err(SqlError::unsupported(
-                        span,
-                        format!(
-                            "{option:?} when writing (a files sink writes CSV with a header, ',' \
-                             and '\"'; the csv options say how a table is read)"
-                        ),
-                    ));
-                }
                 let (path, format) = path_and_format(table, span)?;
+                let csv = csv_params(table, format, span)?;
                 let mode = match (overwrite, table.option("sink.mode")) {
                     (true, _) | (_, Some("overwrite")) => "overwrite",
                     (false, None | Some("error")) => "error",
@@ -315,6 +306,9 @@ impl Planner<'_> {
                 let mut params = json!({"path": path, "format": format, "mode": mode});
                 if relation.changelog {
                     params["changelog"] = json!(true);
+                }
+                if !csv.is_empty() {
+                    params["csv"] = Value::Object(csv);
                 }
                 ("files", params)
             }
@@ -550,7 +544,7 @@ mod tests {
     }
 
     #[test]
-    fn a_csv_table_is_read_as_its_options_lay_it_out_and_written_with_the_defaults() {
+    fn a_csv_table_is_read_and_written_as_its_options_lay_it_out() {
         let table = "CREATE TABLE t (a BIGINT, b STRING) WITH ('connector' = 'files', \
                      'path' = '/tmp/t', 'format' = 'csv', 'csv.header' = 'false', \
                      'csv.field-delimiter' = ';', 'csv.quote-character' = '''', \
@@ -567,6 +561,23 @@ mod tests {
             serde_json::json!({"header": false, "delimiter": ";", "quote": "'", "null_value": "NA",
                                "multi_line": true})
         );
+        let written = "CREATE TABLE w (a BIGINT, b STRING) WITH ('connector' = 'files', \
+                       'path' = '/tmp/w', 'format' = 'csv', 'csv.header' = 'false', \
+                       'csv.field-delimiter' = ';', 'csv.null-literal' = 'NA');";
+        let outcomes = Session::new(1)
+            .execute(&format!(
+                "{written} CREATE TABLE s (a BIGINT) WITH ('connector' = 'files', \
+                 'path' = '/tmp/s', 'format' = 'json'); INSERT INTO w SELECT a, 'x' FROM s;"
+            ))
+            .unwrap();
+        let Some(Outcome::Job(job)) = outcomes.into_iter().last() else {
+            panic!("no job");
+        };
+        let sink = job.spec.vertices.iter().find(|v| v.operator == "files");
+        assert_eq!(
+            sink.unwrap().params["csv"],
+            serde_json::json!({"header": false, "delimiter": ";", "null_value": "NA"})
+        );
         let error = Session::new(1)
             .execute(&format!(
                 "{table} CREATE TABLE s (a BIGINT) WITH ('connector' = 'files', \
@@ -574,7 +585,7 @@ mod tests {
             ))
             .unwrap_err()
             .to_string();
-        assert!(error.contains("\"csv.header\" when writing"), "{error}");
+        assert!(error.contains("multi_line is for reading"), "{error}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::time::Instant;
 use super::parquet::{row_ends, ParquetWriter, WriteError};
 use crate::data::{ColumnView, Schema, Value};
 use crate::operator::{OperatorError, Rows};
-use crate::operators::read::FileFormat;
+use crate::operators::read::{CsvOptions, FileFormat};
 
 /// What a part's rows are written through.
 enum Body {
@@ -186,14 +186,17 @@ pub(super) struct Encoded {
     pub(super) ends: Vec<usize>,
 }
 
-/// A CSV header line (the column names); no header for other formats.
-pub(super) fn header(format: FileFormat, schema: &Schema) -> Result<Vec<u8>, OperatorError> {
-    if format != FileFormat::Csv {
+/// A CSV header line (the column names), unless `csv` says there is
+/// none; no header for other formats.
+pub(super) fn header(
+    format: FileFormat,
+    schema: &Schema,
+    csv: &CsvOptions,
+) -> Result<Vec<u8>, OperatorError> {
+    if format != FileFormat::Csv || !csv.header {
         return Ok(Vec::new());
     }
-    let mut writer = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(Vec::new());
+    let mut writer = csv.writer_builder().from_writer(Vec::new());
     let names: Vec<&str> = schema.fields.iter().map(|f| f.name.as_str()).collect();
     writer.write_record(&names).map_err(csv_error)?;
     writer.into_inner().map_err(|e| csv_error(e.into_error()))
@@ -203,18 +206,19 @@ fn csv_error(error: impl std::fmt::Display) -> OperatorError {
     OperatorError::BadInput(error.to_string())
 }
 
-/// A CSV or text cell: empty for null.
-fn text_of(column: &ColumnView<'_>, row: usize) -> String {
+/// A CSV or text cell: `null` for null.
+fn text_of(column: &ColumnView<'_>, row: usize, null: &str) -> String {
     match column.value(row) {
-        Value::Null => String::new(),
+        Value::Null => null.to_string(),
         Value::Utf8(s) => s,
         other => other.to_string(),
     }
 }
 
-/// `rows` of `schema` in `format`, one line each.
+/// `rows` of `schema` in `format` (CSV laid out as `csv` says), one
+/// line each.
 pub(super) fn encode(
-    format: FileFormat,
+    (format, csv): (FileFormat, &CsvOptions),
     schema: &Schema,
     rows: &Rows<'_>,
 ) -> Result<Encoded, OperatorError> {
@@ -227,11 +231,11 @@ pub(super) fn encode(
             })
         }
         FileFormat::Csv => {
-            let mut writer = csv::WriterBuilder::new()
-                .has_headers(false)
-                .from_writer(Vec::new());
+            let mut writer = csv.writer_builder().from_writer(Vec::new());
+            let null = csv.null_value.as_deref().unwrap_or("");
             for row in 0..rows.rows {
-                let fields: Vec<String> = rows.columns.iter().map(|c| text_of(c, row)).collect();
+                let fields: Vec<String> =
+                    rows.columns.iter().map(|c| text_of(c, row, null)).collect();
                 writer.write_record(&fields).map_err(csv_error)?;
                 // The writer buffers: flushed, its vector ends at the row.
                 writer.flush().map_err(csv_error)?;
@@ -242,7 +246,7 @@ pub(super) fn encode(
         FileFormat::Text => {
             let mut text = String::new();
             for row in 0..rows.rows {
-                let cells: Vec<String> = rows.columns.iter().map(|c| text_of(c, row)).collect();
+                let cells: Vec<String> = rows.columns.iter().map(|c| text_of(c, row, "")).collect();
                 text.push_str(&cells.join("\t"));
                 text.push('\n');
                 ends.push(text.len());

@@ -36,9 +36,9 @@ impl FileFormat {
     }
 }
 
-/// How the CSV files a source reads are laid out, as Spark's and
-/// Flink's CSV formats let one say. The defaults are what the `files`
-/// sink writes: a header line, `,` between fields, `"` around those that
+/// How CSV files are laid out, as Spark's and Flink's CSV formats let
+/// one say: what `read` expects and what the `files` sink writes. The
+/// defaults: a header line, `,` between fields, `"` around those that
 /// need it, and only an empty field (of a column that is not text) null.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -94,6 +94,13 @@ impl CsvOptions {
                 ));
             }
         }
+        if self
+            .null_value
+            .as_deref()
+            .is_some_and(|n| n.contains(['\n', '\r']))
+        {
+            return Err("csv null_value may not hold a line break".into());
+        }
         if self.delimiter == self.quote {
             return Err(format!(
                 "csv delimiter and quote are both {:?}",
@@ -101,6 +108,31 @@ impl CsvOptions {
             ));
         }
         Ok(())
+    }
+}
+
+impl CsvOptions {
+    /// Why these options cannot write `format` files, if they cannot:
+    /// as [`Self::check`], and `multi_line` is for reading (a writer
+    /// quotes a field with a line break anyway).
+    pub fn check_writing(&self, format: FileFormat) -> Result<(), String> {
+        self.check(format)?;
+        match self.multi_line {
+            true => Err("csv multi_line is for reading; a writer quotes line breaks anyway".into()),
+            false => Ok(()),
+        }
+    }
+
+    /// A CSV writer laid out as these options say.
+    pub(crate) fn writer_builder(&self) -> csv::WriterBuilder {
+        // `check` made both ASCII.
+        let byte = |c: char| u8::try_from(c).unwrap_or(b',');
+        let mut builder = csv::WriterBuilder::new();
+        builder
+            .has_headers(false)
+            .delimiter(byte(self.delimiter))
+            .quote(byte(self.quote));
+        builder
     }
 }
 

@@ -2,7 +2,9 @@
 //! fetches over QUIC; killed with SIGKILL mid-push and restarted, it serves
 //! every committed partition intact and nothing uncommitted — whether its
 //! commits were written (the default) or synced; a wrong token is
-//! refused. A fetch whose node is stopped (SIGSTOP) mid-partition resumes
+//! refused. A node under `--durability memory` serves what it held and
+//! what it wrote past its budget, and once SIGKILLed claims nothing. A
+//! fetch whose node is stopped (SIGSTOP) mid-partition resumes
 //! on the other replica, each frame once, and refuses to when the
 //! replica committed other frames.
 
@@ -417,6 +419,55 @@ async fn a_shape_beyond_the_bound_is_refused_at_once_and_the_node_serves_on() {
     shuffle.register(0, shape(2, PARTITIONS)).await.unwrap();
     push_map(&shuffle, 0, 0, 3).await;
     assert_eq!(shuffle.commit(0, 0, 0).await.unwrap(), Response::Committed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_node_serves_from_memory_and_disk_and_after_sigkill_claims_nothing() {
+    let Setup {
+        dir,
+        pem,
+        secret_file,
+        tls,
+        ..
+    } = setup();
+    let data_dir = dir.path().join("data");
+    let token = ClusterSecret::new(SECRET).token("job-m");
+    let flags = ["--durability", "memory", "--memory-budget-mb", "1"];
+    let node = start_node_with(&data_dir, &pem, &secret_file, &flags);
+    let (_endpoint, shuffle) = client(&tls, &node, "job-m", &token).await;
+    shuffle.register(0, shape(2, PARTITIONS)).await.unwrap();
+    // 3 partitions × 60 frames of ~10 kB: 1.8 MB against a 1 MiB budget.
+    push_map(&shuffle, 0, 0, 60).await;
+    assert_eq!(shuffle.commit(0, 0, 0).await.unwrap(), Response::Committed);
+    let stats = shuffle.stats().await.unwrap();
+    assert_eq!(stats.memory_budget_bytes, 1 << 20);
+    assert!(
+        stats.memory_bytes > 900_000,
+        "held up to the budget: {stats:?}"
+    );
+    assert!(stats.stored_bytes > 500_000, "the rest on disk: {stats:?}");
+    for partition in 0..PARTITIONS {
+        let want: Vec<Bytes> = (0..60).map(|seq| frame(0, 0, partition, seq)).collect();
+        assert!(
+            shuffle.fetch_all(0, partition).await.unwrap() == want,
+            "partition {partition}: every frame, from memory and disk"
+        );
+    }
+
+    let mut node = node;
+    node.child.kill().unwrap(); // SIGKILL
+    node.child.wait().unwrap();
+    drop(node);
+    let node = start_node_with(&data_dir, &pem, &secret_file, &flags);
+    let (_endpoint, shuffle) = client(&tls, &node, "job-m", &token).await;
+    let listed = shuffle.list().await.unwrap();
+    assert!(
+        listed.iter().all(|s| s.committed_maps == 0),
+        "a restarted memory node claims no commit (its producers run again): {listed:?}"
+    );
+    for partition in 0..PARTITIONS {
+        assert!(shuffle.fetch_all(0, partition).await.unwrap().is_empty());
+    }
 }
 
 /// Sends `signal` (`STOP`, `CONT`) to `node`'s process.

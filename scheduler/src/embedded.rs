@@ -2,10 +2,12 @@
 //! temporary (or given) directories, with an in-memory CA. `faro run`
 //! runs one job on it; `faro local` serves the REST API in front of it.
 //! Jobs run through the same [`driver`](crate::driver) as on a cluster of
-//! processes, failover included. One difference: the worker reads the
-//! shuffle partitions of its in-process node straight from the node's
-//! memory-mapped files instead of fetching them over QUIC (pushes still
-//! go through the node's protocol, so commits and recovery are the same).
+//! processes, failover included. Differences: the worker pushes to and
+//! reads from its in-process node by calls instead of over QUIC (commits
+//! still go through the node's protocol, so recovery is the same), and
+//! the node keeps shuffle data in its memory tier
+//! ([`Durability::Memory`], up to [`EMBEDDED_MEMORY_BUDGET`], on disk
+//! beyond it): nothing outlives the process anyway.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,7 +20,7 @@ use faro_runtime::operators::basic::LiveRows;
 use faro_runtime::spec::ValidJob;
 use faro_runtime::task::TaskReport;
 use faro_runtime::worker::Worker;
-use faro_shuffle::storage::IoPreference;
+use faro_shuffle::storage::{Durability, IoPreference};
 use faro_shuffle::{ClusterSecret, ShuffleServer};
 use faro_transport::{Endpoint, LocalCa, TransportOptions};
 
@@ -28,6 +30,10 @@ use crate::driver::{drive, Cluster, JobRun, Progress};
 use crate::failover::FailoverPolicy;
 use crate::shuffle::ShuffleService;
 use crate::workers::Workers;
+
+/// What the embedded node holds in memory before writing shuffle data
+/// to disk.
+pub const EMBEDDED_MEMORY_BUDGET: u64 = 2 << 30;
 
 /// Why the embedded cluster cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -121,9 +127,14 @@ impl Embedded {
         let node =
             Endpoint::bind(loopback, &tls, TransportOptions::loopback()).map_err(start_error)?;
         let node_addr = node.local_addr().map_err(start_error)?;
+        // The node lives in the workers' process: its data dies with its
+        // readers, so it is held in memory (on disk past the budget) and
+        // never written for durability's sake.
         let shuffle = Arc::new(
             ShuffleServer::open(&dir.join("shuffle"), secret.clone(), IoPreference::Auto)
-                .map_err(start_error)?,
+                .map_err(start_error)?
+                .with_durability(Durability::Memory)
+                .with_memory_budget(EMBEDDED_MEMORY_BUDGET),
         );
         tokio::spawn(shuffle.clone().serve(node.clone()));
         let endpoint =

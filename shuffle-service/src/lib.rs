@@ -1,10 +1,12 @@
 //! Faro's remote shuffle service: it receives intermediate partitions from
-//! producers, persists them, and serves them to consumers, so a failed
+//! producers, keeps them (in files, or in a memory tier within a budget),
+//! and serves them to consumers, so a failed
 //! batch task can be re-run alone and iterative jobs can re-read their
 //! data. To it a partition is a sequence of opaque frames; it knows nothing
 //! about operators.
 //!
-//! - [`storage`]: partition files, commit log, exactly-once reads.
+//! - [`storage`]: partition files, the memory tier, commit log,
+//!   exactly-once reads.
 //! - [`protocol`], [`server`], [`client`]: the node and how to talk to it;
 //!   [`cluster`]: a job's client over several nodes, and
 //!   [`replica_fetch`]: a fetch that moves between a partition's replicas.

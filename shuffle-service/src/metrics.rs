@@ -57,6 +57,8 @@ struct HeldGauges {
     shuffles: IntGauge,
     partitions: IntGauge,
     bytes_stored: IntGauge,
+    memory_bytes: IntGauge,
+    memory_budget: IntGauge,
     receive_buffers: IntGauge,
     open_fds: IntGauge,
     cpu_seconds: prometheus::Gauge,
@@ -158,6 +160,14 @@ impl ShuffleMetrics {
                     "Partition files held open for appending",
                 ),
                 bytes_stored: gauge("faro_shuffle_bytes_stored", "Bytes of records on disk"),
+                memory_bytes: gauge(
+                    "faro_shuffle_memory_bytes",
+                    "Bytes of frames held in the memory tier",
+                ),
+                memory_budget: gauge(
+                    "faro_shuffle_memory_budget_bytes",
+                    "The most the memory tier may hold (0: no memory tier)",
+                ),
                 receive_buffers: gauge(
                     "faro_shuffle_receive_buffers_in_use",
                     "Receive buffers holding frames",
@@ -204,6 +214,8 @@ impl ShuffleMetrics {
         set(&held.shuffles, stats.shuffles as u64);
         set(&held.partitions, stats.open_partition_files as u64);
         set(&held.bytes_stored, stats.stored_bytes);
+        set(&held.memory_bytes, stats.memory_bytes);
+        set(&held.memory_budget, stats.memory_budget_bytes);
         set(&held.receive_buffers, stats.receive_buffers_in_use as u64);
         set(&held.open_fds, stats.open_fds as u64);
         set(&held.peak_rss, stats.peak_rss_bytes);
@@ -226,6 +238,7 @@ mod tests {
         metrics.push_seconds.observe(0.002);
         let stats = NodeStats {
             stored_bytes: 123,
+            memory_bytes: 45,
             shuffles: 2,
             ..NodeStats::default()
         };
@@ -237,6 +250,8 @@ mod tests {
             "faro_shuffle_push_seconds_count 1",
             "faro_shuffle_io_path{path=\"io_uring\"} 1",
             "faro_shuffle_bytes_stored 123",
+            "faro_shuffle_memory_bytes 45",
+            "faro_shuffle_memory_budget_bytes 0",
             "faro_shuffle_shuffles 2",
             "faro_shuffle_tier_uploads_total{result=\"ok\"} 0",
         ] {

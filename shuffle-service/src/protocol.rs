@@ -135,6 +135,12 @@ pub struct NodeStats {
     pub open_partition_files: usize,
     /// Bytes of whole records on disk.
     pub stored_bytes: u64,
+    /// Bytes of frames held in the memory tier.
+    #[serde(default)]
+    pub memory_bytes: u64,
+    /// The most the memory tier may hold (0: none).
+    #[serde(default)]
+    pub memory_budget_bytes: u64,
     /// Channels being served right now.
     pub active_channels: usize,
     /// Frames stored since start.

@@ -1,14 +1,15 @@
 //! The storage engine as a user of the shuffle service sees it: committed
 //! map attempts visible exactly once, crashes and corruption handled, a
-//! full disk refused cleanly. Every test runs on both write paths:
+//! full disk refused cleanly, a memory tier that runs out writing the
+//! rest. Every test runs on both write paths:
 //! `write(2)` and io_uring.
 
 use std::io::Write;
 use std::path::Path;
 
 use faro_shuffle::storage::{
-    CommitPlan, IoPath, IoPreference, RecordFault, RecordKey, ShuffleShape, ShuffleStore,
-    StorageError,
+    CommitPlan, Durability, IoPath, IoPreference, MemoryBudget, RecordFault, RecordKey,
+    ShuffleShape, ShuffleStore, StorageError,
 };
 
 /// A shuffle of `partitions` partitions written by maps 0..16.
@@ -372,6 +373,67 @@ fn a_full_disk_refuses_the_push_and_keeps_committed_data_readable(io: IoPreferen
     assert_eq!(read_all(&store, 0), committed);
 }
 
+/// A memory shuffle whose budget runs out part way: every frame reads
+/// back byte for byte, each once, in map and sequence order, whether it
+/// was held or written; the budget is shared, and given back on drop.
+fn a_memory_tier_under_pressure_writes_the_rest_and_serves_every_byte(io: IoPreference) {
+    let dir = tempfile::tempdir().unwrap();
+    let budget = MemoryBudget::new(100_000);
+    let mut store = ShuffleStore::create(dir.path(), "job j shuffle 0", shape(3), io).unwrap();
+    store.set_durability(Durability::Memory);
+    store.set_memory(budget.clone());
+    // 16 maps × 3 partitions × 4 frames of 1000 bytes: 192 kB against a
+    // 100 kB budget, pushed interleaved across maps.
+    for seq in 0..4 {
+        for map in 0..16 {
+            for partition in 0..3 {
+                let bytes = frame(map, 0, seq * 3 + partition, 1000);
+                store.push(partition, key(map, 0, seq), &bytes).unwrap();
+            }
+        }
+    }
+    // A retried push of map 2's first frames lands after the budget ran
+    // out, on disk, beside its held originals.
+    for seq in 0..2 {
+        let bytes = frame(2, 0, seq * 3, 1000);
+        store.push(0, key(2, 0, seq), &bytes).unwrap();
+    }
+    assert_eq!(store.held_bytes(), 100_000, "held up to the budget");
+    assert!(store.stored_bytes() > 90_000, "the rest written to disk");
+    assert_eq!(budget.used(), 100_000);
+    for map in 0..16 {
+        assert_eq!(
+            store.commit(map, 0).unwrap(),
+            CommitPlan::Commit {
+                partitions: vec![0, 1, 2]
+            }
+        );
+    }
+    for partition in 0..3 {
+        let want: Vec<Vec<u8>> = (0..16)
+            .flat_map(|map| (0..4).map(move |seq| frame(map, 0, seq * 3 + partition, 1000)))
+            .collect();
+        let frames = store.read(partition).unwrap();
+        assert!(
+            frames
+                .iter()
+                .all(|f| (f.as_ptr() as usize).is_multiple_of(16)),
+            "aligned"
+        );
+        assert!(
+            read_all(&store, partition) == want,
+            "partition {partition}: every byte, once"
+        );
+    }
+    // A memory shuffle logs no commit: reopened (a restarted node), it
+    // claims nothing it no longer holds.
+    drop(store);
+    assert_eq!(budget.used(), 0, "given back");
+    let (reopened, _) = ShuffleStore::open(dir.path(), "job j shuffle 0", io).unwrap();
+    assert_eq!(reopened.book().committed_maps(), 0);
+    assert!(read_all(&reopened, 0).is_empty());
+}
+
 fn uring_available() -> bool {
     faro_shuffle::storage::append_io::AppendIo::new(IoPreference::Uring).is_ok()
 }
@@ -408,7 +470,8 @@ on_both_io_paths!(
     after_a_crash_committed_data_is_intact_and_uncommitted_data_is_gone,
     corrupt_committed_data_is_an_error_naming_the_partition,
     bad_metadata_and_bad_partitions_are_named,
-    a_full_disk_refuses_the_push_and_keeps_committed_data_readable
+    a_full_disk_refuses_the_push_and_keeps_committed_data_readable,
+    a_memory_tier_under_pressure_writes_the_rest_and_serves_every_byte
 );
 
 #[test]

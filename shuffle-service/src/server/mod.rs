@@ -21,7 +21,7 @@ use crate::expiry::ExpiryBook;
 use crate::metrics::ShuffleMetrics;
 use crate::protocol::{valid_job_id, Envelope, NodeStats};
 use crate::storage::append_io::AppendIo;
-use crate::storage::{Durability, IoPreference, ShuffleStore, StorageError};
+use crate::storage::{Durability, IoPreference, MemoryBudget, ShuffleStore, StorageError};
 use crate::tier::{Tier, UploadPlan};
 use crate::token::ClusterSecret;
 
@@ -32,6 +32,8 @@ pub struct ShuffleServer {
     data_dir: PathBuf,
     io: IoPreference,
     durability: Durability,
+    /// The memory tier's budget (for [`Durability::Memory`] shuffles).
+    memory: Option<Arc<MemoryBudget>>,
     secret: ClusterSecret,
     shuffles: Mutex<HashMap<ShuffleId, Arc<Mutex<ShuffleStore>>>>,
     metrics: ShuffleMetrics,
@@ -141,6 +143,7 @@ impl ShuffleServer {
             data_dir: data_dir.to_path_buf(),
             io,
             durability: Durability::default(),
+            memory: None,
             secret,
             shuffles: Mutex::new(shuffles),
             metrics: ShuffleMetrics::new(io_path.name()),
@@ -164,6 +167,24 @@ impl ShuffleServer {
             lock(store).set_durability(durability);
         }
         Self { durability, ..self }
+    }
+
+    /// Holds the frames of [`Durability::Memory`] shuffles in memory, up
+    /// to `bytes` across the node; frames beyond it are written to disk.
+    pub fn with_memory_budget(self, bytes: u64) -> Self {
+        let budget = MemoryBudget::new(bytes);
+        for store in lock(&self.shuffles).values() {
+            lock(store).set_memory(budget.clone());
+        }
+        Self {
+            memory: Some(budget),
+            ..self
+        }
+    }
+
+    /// The memory tier's budget, if the node has one.
+    pub(crate) fn memory_budget(&self) -> Option<&Arc<MemoryBudget>> {
+        self.memory.as_ref()
     }
 
     /// Copies complete shuffles to `tier` and reads from it when a local
@@ -209,6 +230,8 @@ impl ShuffleServer {
             shuffles: shuffles.len(),
             open_partition_files,
             stored_bytes,
+            memory_bytes: self.memory.as_ref().map_or(0, |m| m.used()),
+            memory_budget_bytes: self.memory.as_ref().map_or(0, |m| m.limit()),
             active_channels: count(&metrics.active_channels),
             frames_pushed: metrics.frames_pushed.get(),
             bytes_pushed: metrics.bytes_pushed.get(),
@@ -356,9 +379,11 @@ impl ShuffleServer {
     }
 }
 
-/// What copying `store` needs, if it is complete.
+/// What copying `store` needs, if it is complete and kept in files (a
+/// memory shuffle is not meant to outlive the node).
 fn upload_plan(job: &str, shuffle: u32, store: &ShuffleStore) -> Option<UploadPlan> {
-    store.is_complete().then(|| UploadPlan {
+    let in_files = store.durability() != Durability::Memory;
+    (in_files && store.is_complete()).then(|| UploadPlan {
         job: job.to_string(),
         shuffle,
         shape: store.shape(),

@@ -5,13 +5,14 @@
 //! Layered from pure to I/O: [`record`] (on-disk format), [`commit`]
 //! (which attempt wins) and [`visible`] (what a reader sees) have no I/O;
 //! [`commit_log`] and [`partition`] own one file each; [`append_io`] picks
-//! io_uring or `write(2)`; [`shuffle`] ties one shuffle's directory
-//! together.
+//! io_uring or `write(2)`; [`memory`] holds frames in memory within a
+//! node's budget; [`shuffle`] ties one shuffle's directory together.
 
 pub mod append_io;
 pub mod commit;
 pub mod commit_log;
 pub mod error;
+pub mod memory;
 pub mod partition;
 pub mod record;
 pub mod shuffle;
@@ -20,6 +21,7 @@ pub mod visible;
 pub use append_io::{IoPath, IoPreference};
 pub use commit::{CommitBook, CommitPlan};
 pub use error::StorageError;
+pub use memory::MemoryBudget;
 pub use partition::Recovery;
 pub use record::{RecordFault, RecordKey};
 pub use shuffle::{Durability, PartitionFrames, ShuffleShape, ShuffleStore};

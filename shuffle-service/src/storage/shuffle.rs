@@ -18,16 +18,18 @@
 //! from a replica anyway.
 
 use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
-use std::path::{Path, PathBuf};
 
 use super::append_io::{AppendIo, IoPath, IoPreference};
 use super::commit::{CommitBook, CommitPlan};
 use super::commit_log::CommitLog;
 use super::error::StorageError;
+use super::memory::{HeldFrames, MemoryBudget};
 use super::partition::{PartitionReader, PartitionWriter, Recovery, PAYLOAD_OFFSET};
-use super::record::{checked_payload, RecordKey};
+use super::record::{checked_payload, RecordHeader, RecordKey};
 use super::visible::VisibleRecords;
 
 const META: &str = "shuffle.meta";
@@ -76,6 +78,13 @@ pub enum Durability {
     /// On disk (`fdatasync` of each partition file written and of the
     /// commit log): survives the machine failing too.
     Synced,
+    /// In the node's memory (the memory tier, [`super::memory`]) while its
+    /// budget lasts, on disk beyond it, and commits not logged: survives
+    /// nothing but the node running on. A restarted node holds no commit
+    /// of such a shuffle, so its maps count as lost and run again — what a
+    /// node in the workers' own process (`faro run`, `faro local`) wants,
+    /// whose data dies with its readers anyway.
+    Memory,
 }
 
 /// The stored state of one shuffle.
@@ -90,6 +99,8 @@ pub struct ShuffleStore {
     io: AppendIo,
     /// Bytes appended since writeback was last started across files.
     since_sweep: u64,
+    /// Frames held in memory ([`Durability::Memory`] with a budget).
+    held: Option<HeldFrames>,
 }
 
 /// After this many bytes across the shuffle, start writeback on every
@@ -167,6 +178,7 @@ impl ShuffleStore {
             writers: (0..partitions).map(|_| None).collect(),
             io,
             since_sweep: 0,
+            held: None,
         };
         let mut recoveries = Vec::new();
         for partition in 0..partitions {
@@ -184,6 +196,22 @@ impl ShuffleStore {
         self.durability = durability;
     }
 
+    /// What its commits wait for.
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    /// Holds frames in memory within `budget` (under
+    /// [`Durability::Memory`]; other durabilities write every frame).
+    pub fn set_memory(&mut self, budget: Arc<MemoryBudget>) {
+        self.held = Some(HeldFrames::new(budget, self.shape.partitions));
+    }
+
+    /// Bytes of frames held in memory.
+    pub fn held_bytes(&self) -> u64 {
+        self.held.as_ref().map_or(0, HeldFrames::bytes)
+    }
+
     /// How the shuffle is named in errors.
     pub fn label(&self) -> &str {
         &self.label
@@ -199,7 +227,8 @@ impl ShuffleStore {
         self.writers.iter().flatten().count()
     }
 
-    /// Bytes of whole records in the shuffle's partition files.
+    /// Bytes of whole records in the shuffle's partition files (frames
+    /// held in memory not counted: see [`Self::held_bytes`]).
     pub fn stored_bytes(&self) -> u64 {
         self.writers
             .iter()
@@ -289,6 +318,13 @@ impl ShuffleStore {
                 winner,
             });
         }
+        if self.durability == Durability::Memory {
+            if let Some(held) = &mut self.held {
+                if held.try_hold(partition, key, payload, payload_crc) {
+                    return Ok(());
+                }
+            }
+        }
         let (writer, _) = open_writer(&mut self.writers, &self.dir, &self.label, partition)?;
         writer
             .append_checked(&mut self.io, key, payload, payload_crc)
@@ -330,10 +366,14 @@ impl ShuffleStore {
                     .sync()
                     .map_err(io_error(&self.label, "syncing", writer.path()))?;
             }
-            let log_path = self.log.path().to_path_buf();
-            self.log
-                .append(map, attempt, synced)
-                .map_err(self.io("appending to", &log_path))?;
+            // A memory shuffle's commits die with the node, as its data
+            // does: logged, a restarted node would claim frames it lost.
+            if self.durability != Durability::Memory {
+                let log_path = self.log.path().to_path_buf();
+                self.log
+                    .append(map, attempt, synced)
+                    .map_err(self.io("appending to", &log_path))?;
+            }
             self.book.apply(map, attempt);
         }
         Ok(plan)
@@ -356,49 +396,66 @@ impl ShuffleStore {
     ) -> Result<PartitionFrames, StorageError> {
         self.check_partition(partition)?;
         let path = partition_path(&self.dir, partition);
-        let len = match &self.writers[partition as usize] {
-            Some(writer) => writer.len(),
-            None => return Ok(PartitionFrames::empty()),
+        let held = self.held.as_ref().map_or(&[][..], |h| h.of(partition));
+        let reader = match &self.writers[partition as usize] {
+            Some(writer) => Some(
+                PartitionReader::open(&path, writer.len()).map_err(self.io("mapping", &path))?,
+            ),
+            None if held.is_empty() => return Ok(PartitionFrames::empty()),
+            None => None,
         };
-        let reader = PartitionReader::open(&path, len).map_err(self.io("mapping", &path))?;
         let corrupt = |offset, fault| StorageError::Corrupt {
             shuffle: self.label.clone(),
             partition,
             offset,
             fault,
         };
+        // Every stored frame, from the file and from memory, by map,
+        // attempt and sequence: the order the visibility rules want (each
+        // map's frames in sequence) and the one every replica serves.
+        let mut stored: Vec<(RecordKey, Stored)> = Vec::new();
+        for record in reader.iter().flat_map(PartitionReader::records) {
+            let record = record.map_err(|(offset, fault)| corrupt(offset, fault))?;
+            stored.push((
+                record.header.key,
+                Stored::File(record.offset, record.header),
+            ));
+        }
+        stored.extend((0..held.len()).map(|i| (held[i].key, Stored::Held(i))));
+        stored.sort_by_key(|(key, _)| (key.map_id, key.attempt, key.seq));
         let mut visible = VisibleRecords::new(&self.book, maps);
         let mut frames = Vec::new();
-        for record in reader.records() {
-            let record = record.map_err(|(offset, fault)| corrupt(offset, fault))?;
+        for (key, stored) in stored {
             let served = visible
-                .admit(record.header.key)
+                .admit(key)
                 .map_err(|hole| StorageError::missing_frame(&self.label, partition, hole))?;
             if !served {
                 continue;
             }
-            checked_payload(record.bytes, &record.header)
-                .map_err(|fault| corrupt(record.offset, fault))?;
-            let start = record.offset as usize + PAYLOAD_OFFSET;
-            let key = record.header.key;
-            frames.push((
-                (key.map_id, key.seq),
-                start..start + record.header.length as usize,
-                record.header.payload_crc,
-            ));
+            match stored {
+                Stored::File(offset, header) => {
+                    let bytes = reader.as_ref().map_or(&[][..], PartitionReader::bytes);
+                    let record = bytes.get(offset as usize..).unwrap_or(&[]);
+                    checked_payload(record, &header).map_err(|fault| corrupt(offset, fault))?;
+                    let start = offset as usize + PAYLOAD_OFFSET;
+                    let range = start..start + header.length as usize;
+                    frames.push((FrameRef::Mapped(range), header.payload_crc));
+                }
+                Stored::Held(i) => {
+                    frames.push((FrameRef::Held(held[i].payload.clone()), held[i].crc));
+                }
+            }
         }
-        // Stable, and pushes of one map arrive in order: usually sorted
-        // runs, merged.
-        frames.sort_by_key(|(order, _, _)| *order);
-        let frames = frames
-            .into_iter()
-            .map(|(_, range, crc)| (range, crc))
-            .collect();
-        Ok(PartitionFrames {
-            reader: Some(reader),
-            frames,
-        })
+        Ok(PartitionFrames { reader, frames })
     }
+}
+
+/// Where a stored frame is, while a read sorts them.
+enum Stored {
+    /// A record of the partition file: its offset and checked header.
+    File(u64, RecordHeader),
+    /// Held in memory: its place in the partition's held frames.
+    Held(usize),
 }
 
 fn io_error<'a>(
@@ -466,8 +523,17 @@ fn parse_meta(meta: &str) -> Option<ShuffleShape> {
 /// The visible frames of one partition, borrowed from its mmap.
 pub struct PartitionFrames {
     reader: Option<PartitionReader>,
-    /// Each frame's bytes in the mapping, and its verified CRC-32C.
-    frames: Vec<(Range<usize>, u32)>,
+    /// Each frame, in the mapping or held in memory, and its verified
+    /// CRC-32C.
+    frames: Vec<(FrameRef, u32)>,
+}
+
+/// Where one frame of a read is.
+enum FrameRef {
+    /// These bytes of the mapped file.
+    Mapped(Range<usize>),
+    /// Held in memory.
+    Held(Bytes),
 }
 
 impl PartitionFrames {
@@ -490,8 +556,10 @@ impl PartitionFrames {
 
     /// Payload of frame `index`, if there is one.
     pub fn get(&self, index: usize) -> Option<&[u8]> {
-        let (range, _) = self.frames.get(index)?;
-        self.reader.as_ref()?.bytes().get(range.clone())
+        match &self.frames.get(index)?.0 {
+            FrameRef::Mapped(range) => self.reader.as_ref()?.bytes().get(range.clone()),
+            FrameRef::Held(payload) => Some(payload),
+        }
     }
 
     /// The CRC-32C of frame `index`'s payload, verified when it was read.
@@ -501,10 +569,7 @@ impl PartitionFrames {
 
     /// The frames' payloads, in order; each starts 16-byte aligned.
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        let bytes = self.reader.as_ref().map_or(&[][..], PartitionReader::bytes);
-        self.frames
-            .iter()
-            .map(move |(range, _)| &bytes[range.clone()])
+        (0..self.len()).map(|index| self.get(index).unwrap_or(&[]))
     }
 }
 
@@ -516,6 +581,9 @@ impl PartitionFrames {
         (0..frames.len())
             .map(|index| {
                 let crc = frames.checksum(index).unwrap_or(0);
+                if let Some((FrameRef::Held(payload), _)) = frames.frames.get(index) {
+                    return (payload.clone(), crc);
+                }
                 let frame = MappedFrame {
                     frames: frames.clone(),
                     index,

@@ -44,6 +44,10 @@ pub enum DurabilityChoice {
     Written,
     /// Synced to disk (`fdatasync`): survives the machine failing too.
     Synced,
+    /// Held in memory (within `memory_budget_mb`, on disk beyond it), not
+    /// logged: survives nothing but the service running on; its producers
+    /// re-run when it restarts.
+    Memory,
 }
 
 impl From<DurabilityChoice> for Durability {
@@ -51,9 +55,14 @@ impl From<DurabilityChoice> for Durability {
         match choice {
             DurabilityChoice::Written => Durability::Written,
             DurabilityChoice::Synced => Durability::Synced,
+            DurabilityChoice::Memory => Durability::Memory,
         }
     }
 }
+
+/// The memory tier's default budget: what `durability = "memory"` holds
+/// in memory before writing to disk.
+pub const DEFAULT_MEMORY_BUDGET_MB: u64 = 2048;
 
 /// The config file: every setting optional, unknown keys refused.
 #[derive(Deserialize, Debug, Default, PartialEq)]
@@ -79,6 +88,8 @@ pub struct FileConfig {
     pub io: Option<IoChoice>,
     /// See [`NodeConfig::durability`].
     pub durability: Option<DurabilityChoice>,
+    /// See [`NodeConfig::memory_budget_mb`].
+    pub memory_budget_mb: Option<u64>,
     /// See [`NodeConfig::job_ttl_secs`].
     pub job_ttl_secs: Option<u64>,
     /// See [`NodeConfig::tier`].
@@ -122,6 +133,8 @@ pub struct NodeConfig {
     pub io: IoChoice,
     /// What a commit waits for.
     pub durability: DurabilityChoice,
+    /// MiB of frames the memory tier holds (for `durability = "memory"`).
+    pub memory_budget_mb: u64,
     /// Seconds without a heartbeat before a job's data is deleted.
     pub job_ttl_secs: u64,
     /// Object-store tier, if any.
@@ -159,6 +172,9 @@ impl NodeConfig {
             loopback: flags.loopback.or(file.loopback).unwrap_or(false),
             io: flags.io.or(file.io).unwrap_or_default(),
             durability: flags.durability.or(file.durability).unwrap_or_default(),
+            memory_budget_mb: (flags.memory_budget_mb)
+                .or(file.memory_budget_mb)
+                .unwrap_or(DEFAULT_MEMORY_BUDGET_MB),
             job_ttl_secs,
             tier: flags.tier.or(file.tier),
         })

@@ -57,9 +57,14 @@ pub struct ShuffleServiceArgs {
     io: Option<IoChoice>,
     /// What a commit waits for: the bytes handed to the kernel (written,
     /// the default, as Spark and Celeborn: survives the service being
-    /// killed) or synced to disk (synced: survives the machine failing).
+    /// killed), synced to disk (synced: survives the machine failing), or
+    /// held in memory (memory: survives neither; producers re-run).
     #[arg(long, value_enum)]
     durability: Option<DurabilityChoice>,
+    /// MiB the memory tier holds under `--durability memory` before
+    /// writing frames to disk [default: 2048].
+    #[arg(long)]
+    memory_budget_mb: Option<u64>,
     /// Delete a job's data once its owner has not heartbeated for this
     /// many seconds [default: 1800].
     #[arg(long)]
@@ -83,6 +88,7 @@ impl ShuffleServiceArgs {
             loopback: self.loopback.then_some(true),
             io: self.io,
             durability: self.durability,
+            memory_budget_mb: self.memory_budget_mb,
             job_ttl_secs: self.job_ttl_secs,
             tier: None,
         };
@@ -143,7 +149,8 @@ pub fn run(args: &ShuffleServiceArgs) -> anyhow::Result<()> {
     }
     let mut server = ShuffleServer::open(&config.data_dir, loaded.secret, config.io.into())?
         .with_job_ttl(std::time::Duration::from_secs(config.job_ttl_secs))
-        .with_durability(config.durability.into());
+        .with_durability(config.durability.into())
+        .with_memory_budget(config.memory_budget_mb.saturating_mul(1 << 20));
     if let Some(tier) = loaded.tier {
         server = server.with_tier(tier);
     }

@@ -136,7 +136,8 @@ start scheduler scheduler "REST API" scheduler --listen "$scheduler" \
   --heartbeat-timeout-ms 30000 --token-file "$id/api-token" "${tls[@]}"
 for worker in worker-0 worker-1; do
   start "$worker" "$worker" "registered" worker --scheduler "$scheduler" \
-    --slots 2 --listen "${address[$worker]}:7080" "${tls[@]}"
+    --slots 2 --listen "${address[$worker]}:7080" "${tls[@]}" \
+    --metrics "${address[$worker]}:9464" --token-file "$id/api-token"
 done
 say "2 shuffle nodes, a scheduler and 2 workers up"
 
@@ -153,6 +154,21 @@ request = urllib.request.Request(f"http://{scheduler}/v1/jobs/{job}/result",
                                  headers={"Authorization": f"Bearer {token}"})
 with urllib.request.urlopen(request) as answer:
     print(json.dumps(json.load(answer), sort_keys=True))
+EOF
+}
+
+fetch_moves() { # fetch_moves: shuffle fetches the workers moved to another replica, summed
+  on scheduler python3 - "$id/api-token" "${address[worker-0]}" "${address[worker-1]}" <<'EOF'
+import sys, urllib.request
+token = open(sys.argv[1]).read().strip()
+total = 0
+for host in sys.argv[2:]:
+    request = urllib.request.Request(f"http://{host}:9464/metrics",
+                                     headers={"Authorization": f"Bearer {token}"})
+    for line in urllib.request.urlopen(request).read().decode().splitlines():
+        if line.startswith("faro_worker_shuffle_fetch_moves_total "):
+            total += int(float(line.split()[1]))
+print(total)
 EOF
 }
 
@@ -215,7 +231,10 @@ lost=$(field 'j["reruns"]["lost_partitions"]' <<<"$current")
 moved=$(cat "$state"/worker-*.log | grep "job=$job_id" | grep -c "resuming on another replica" || true)
 ((moved > 0 || reduce_attempts >= 2)) ||
   fail "no reducer noticed the cut (no fetch moved, attempts $reduce_attempts): it came too late to test anything"
+counted=$(fetch_moves)
+[[ $counted == "$moved" ]] ||
+  fail "the workers' faro_worker_shuffle_fetch_moves_total says $counted moves, their logs $moved"
 [[ $(result_of "$first_id") == "$(result_of "$job_id")" ]] ||
   fail "run 2's result differs from run 1's"
-say "run 2: finished from $survivor's replica $(took "$cut") after the cut, $(took "$began") in all (run 1: $first_took); $moved fetches resumed on the replica, map attempts 1, reducer attempts $reduce_attempts; same result"
+say "run 2: finished from $survivor's replica $(took "$cut") after the cut, $(took "$began") in all (run 1: $first_took); $moved fetches resumed on the replica (the workers' faro_worker_shuffle_fetch_moves_total agrees), map attempts 1, reducer attempts $reduce_attempts; same result"
 say "PASSED"

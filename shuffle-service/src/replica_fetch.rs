@@ -90,11 +90,6 @@ impl ReplicaFetch {
         self.moves
     }
 
-    /// Frames taken so far.
-    pub fn frames(&self) -> u64 {
-        self.taken.frames
-    }
-
     /// The next frame; `Ok(None)` at the partition's end; an error once
     /// every replica failed (or refused to resume: their frames differ).
     pub async fn recv(&mut self) -> Result<Option<Frame>, ClientError> {

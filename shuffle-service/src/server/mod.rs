@@ -182,11 +182,6 @@ impl ShuffleServer {
         }
     }
 
-    /// The memory tier's budget, if the node has one.
-    pub(crate) fn memory_budget(&self) -> Option<&Arc<MemoryBudget>> {
-        self.memory.as_ref()
-    }
-
     /// Copies complete shuffles to `tier` and reads from it when a local
     /// partition file is gone.
     pub fn with_tier(mut self, tier: Tier) -> Self {

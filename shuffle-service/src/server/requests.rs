@@ -163,7 +163,7 @@ impl ShuffleServer {
         let mut store = ShuffleStore::create(&dir, &label(job, shuffle), shape, self.io)
             .map_err(|e| e.to_string())?;
         store.set_durability(self.durability);
-        if let Some(budget) = self.memory_budget() {
+        if let Some(budget) = &self.memory {
             store.set_memory(budget.clone());
         }
         shuffles.insert((job.to_string(), shuffle), Arc::new(Mutex::new(store)));

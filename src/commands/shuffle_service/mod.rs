@@ -149,8 +149,12 @@ pub fn run(args: &ShuffleServiceArgs) -> anyhow::Result<()> {
     }
     let mut server = ShuffleServer::open(&config.data_dir, loaded.secret, config.io.into())?
         .with_job_ttl(std::time::Duration::from_secs(config.job_ttl_secs))
-        .with_durability(config.durability.into())
-        .with_memory_budget(config.memory_budget_mb.saturating_mul(1 << 20));
+        .with_durability(config.durability.into());
+    // Only a memory node has a memory tier: a written or synced one
+    // reports no budget rather than one it never uses.
+    if config.durability == DurabilityChoice::Memory {
+        server = server.with_memory_budget(config.memory_budget_mb.saturating_mul(1 << 20));
+    }
     if let Some(tier) = loaded.tier {
         server = server.with_tier(tier);
     }

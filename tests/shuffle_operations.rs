@@ -164,8 +164,7 @@ async fn a_node_restarted_on_an_empty_disk_serves_from_the_object_store() {
     push_and_commit(&cluster, 3, 4, 5).await;
     wait_for_stats(&shuffle, |stats| stats.tier_uploads == 1).await;
 
-    node.child.kill().unwrap(); // SIGKILL: the disk is lost with the node
-    node.child.wait().unwrap();
+    node.kill9(); // the disk is lost with the node
     std::fs::remove_dir_all(&data_dir).unwrap();
 
     let node = start_node_with(&data_dir, &pem, &secret_file, &["--config", &config]);

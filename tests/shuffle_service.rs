@@ -92,8 +92,7 @@ async fn survives_sigkill(extra: &[&str]) {
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut node = node;
-    node.child.kill().unwrap(); // SIGKILL
-    node.child.wait().unwrap();
+    node.kill9();
     drop(node);
     assert!(
         pusher.await.unwrap().is_err(),
@@ -290,8 +289,7 @@ async fn with_two_replicas_a_killed_node_costs_nothing() {
     );
 
     let mut killed = nodes.remove(0);
-    killed.child.kill().unwrap(); // SIGKILL shuffle-a
-    killed.child.wait().unwrap();
+    killed.kill9(); // shuffle-a
     for partition in 0..REDUCES {
         assert_eq!(
             cluster.fetch_all(0, partition).await.unwrap(),
@@ -455,8 +453,7 @@ async fn a_memory_node_serves_from_memory_and_disk_and_after_sigkill_claims_noth
     }
 
     let mut node = node;
-    node.child.kill().unwrap(); // SIGKILL
-    node.child.wait().unwrap();
+    node.kill9();
     drop(node);
     let node = start_node_with(&data_dir, &pem, &secret_file, &flags);
     let (_endpoint, shuffle) = client(&tls, &node, "job-m", &token).await;

@@ -67,6 +67,15 @@ pub struct Node {
     pub stdout: BufReader<ChildStdout>,
 }
 
+impl Node {
+    /// Kills the node with SIGKILL (no chance to flush or close anything)
+    /// and waits until it is gone.
+    pub fn kill9(&mut self) {
+        self.child.kill().expect("SIGKILL the node");
+        self.child.wait().expect("the killed node is reaped");
+    }
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -1,10 +1,12 @@
 //! Column kernels operators are built from: gathering rows ([`take`]),
 //! hashing rows over key columns ([`hash`]), key encoding, value copying
 //! and row ordering ([`rows`]), whole rows as compact bytes ([`row_codec`]),
-//! and how doubles compare and hash as keys ([`floats`]). Pure functions over column views.
+//! how doubles compare and hash as keys ([`floats`]), and cache hints for
+//! scattered reads ([`prefetch`]). Pure functions over column views.
 
 pub mod floats;
 pub mod hash;
+pub mod prefetch;
 pub mod row_codec;
 pub mod rows;
 pub mod take;

@@ -79,16 +79,9 @@ impl IntIndex {
         if self.slots.is_empty() {
             return;
         }
-        let slot = &self.slots[Self::slot_of(key, self.slots.len().trailing_zeros())];
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch is only a hint; it never faults or reads
-        // memory into the program, and the pointer is in bounds anyway.
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch::<_MM_HINT_T0>((slot as *const (i64, u32)).cast());
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = slot;
+        crate::kernels::prefetch::prefetch(
+            &self.slots[Self::slot_of(key, self.slots.len().trailing_zeros())],
+        );
     }
 
     /// The group of `key`, or `next` (newly assigned) and `true`.

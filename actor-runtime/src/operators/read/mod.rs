@@ -39,6 +39,7 @@ use crate::data::{Batch, BatchBuilder};
 use crate::operator::{OperatorContext, OperatorError, Source};
 use position::Position;
 
+mod csv_records;
 mod definition;
 mod listing;
 mod parquet;

@@ -7,6 +7,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 
+use super::csv_records::CsvRecords;
 use super::{CsvOptions, FileFormat, MAX_LINE_BYTES};
 use crate::data::{BatchBuilder, ColumnBuilder, DataType, Schema};
 use crate::operator::OperatorError;
@@ -16,15 +17,13 @@ pub(crate) enum FileRows<R: Read> {
     /// A CSV file: its reader and each schema column's position in it.
     Csv {
         /// The records.
-        reader: Box<csv::Reader<R>>,
+        reader: Box<CsvRecords<R>>,
         /// Where each schema column is in a record.
         positions: Vec<usize>,
         /// A field of this text is null.
         null_value: Option<String>,
         /// The file, as errors name it.
         file: String,
-        /// The last line read (a header is line 1).
-        line: u64,
     },
     /// A JSON-lines or plain text file.
     Lines {
@@ -53,11 +52,7 @@ impl<R: Read> FileRows<R> {
             FileFormat::Csv => {
                 // `CsvOptions::check` made both ASCII at validation.
                 let byte = |c: char| u8::try_from(c).unwrap_or(b',');
-                let mut reader = csv::ReaderBuilder::new()
-                    .has_headers(csv.header)
-                    .delimiter(byte(csv.delimiter))
-                    .quote(byte(csv.quote))
-                    .from_reader(reader);
+                let mut reader = CsvRecords::new(reader, byte(csv.delimiter), byte(csv.quote));
                 let positions = match csv.header {
                     true => header_positions(&mut reader, schema, &file)?,
                     false => (0..schema.fields.len()).collect(),
@@ -67,7 +62,6 @@ impl<R: Read> FileRows<R> {
                     positions,
                     null_value: csv.null_value.clone(),
                     file,
-                    line: u64::from(csv.header),
                 }
             }
             FileFormat::Parquet => {
@@ -108,7 +102,6 @@ impl<R: Read> FileRows<R> {
         builder: &mut BatchBuilder,
         limit: usize,
     ) -> Result<bool, OperatorError> {
-        let mut record = csv::StringRecord::new();
         while builder.len() < limit {
             let more = match self {
                 Self::Csv {
@@ -116,11 +109,9 @@ impl<R: Read> FileRows<R> {
                     positions,
                     null_value,
                     file,
-                    line,
                 } => {
                     let null = null_value.as_deref();
-                    let at = (file.as_str(), line);
-                    csv_row(reader, positions, null, at, schema, builder, &mut record)?
+                    csv_row(reader, positions, null, file, schema, builder)?
                 }
                 Self::Lines {
                     reader,
@@ -140,18 +131,20 @@ impl<R: Read> FileRows<R> {
 /// Where each column of `schema` is in the records of a CSV file, by the
 /// names its header line gives.
 fn header_positions<R: Read>(
-    reader: &mut csv::Reader<R>,
+    reader: &mut CsvRecords<R>,
     schema: &Schema,
     file: &str,
 ) -> Result<Vec<usize>, OperatorError> {
-    let headers = reader
-        .headers()
-        .map_err(|e| OperatorError::BadInput(format!("{file}: {e}")))?;
+    let header = reader
+        .next_record()
+        .map_err(|e| OperatorError::BadInput(format!("{file} line 1: {e}")))?;
+    // An empty file has no header, so no column is in it.
+    let names: Vec<&str> = header.map(|h| h.iter().collect()).unwrap_or_default();
     schema
         .fields
         .iter()
         .map(|f| {
-            headers.iter().position(|h| h == f.name).ok_or_else(|| {
+            names.iter().position(|&h| h == f.name).ok_or_else(|| {
                 OperatorError::BadInput(format!("{file}: no column {:?} in the header", f.name))
             })
         })
@@ -161,22 +154,23 @@ fn header_positions<R: Read>(
 /// Reads one CSV record into `builder` (a field equal to `null` is
 /// null); `false` at the end of the file.
 fn csv_row<R: Read>(
-    reader: &mut csv::Reader<R>,
+    reader: &mut CsvRecords<R>,
     positions: &[usize],
     null: Option<&str>,
-    (file, line): (&str, &mut u64),
+    file: &str,
     schema: &Schema,
     builder: &mut BatchBuilder,
-    record: &mut csv::StringRecord,
 ) -> Result<bool, OperatorError> {
-    *line += 1;
+    let record = match reader.next_record() {
+        Ok(Some(record)) => record,
+        Ok(None) => return Ok(false),
+        Err(e) => {
+            let line = reader.line();
+            return Err(OperatorError::BadInput(format!("{file} line {line}: {e}")));
+        }
+    };
+    let line = record.line();
     let failed = |e: String| OperatorError::BadInput(format!("{file} line {line}: {e}"));
-    if !reader
-        .read_record(record)
-        .map_err(|e| failed(e.to_string()))?
-    {
-        return Ok(false);
-    }
     for (c, (field, &position)) in schema.fields.iter().zip(positions).enumerate() {
         let text = record.get(position).ok_or_else(|| {
             failed(format!(

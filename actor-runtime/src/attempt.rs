@@ -318,6 +318,10 @@ mod tests {
                 rows_sunk: 3,
                 collect_truncated: true,
                 snapshotted: 9,
+                pushed: vec![crate::exchange::sink::PartitionBytes {
+                    exchange: 1,
+                    partitions: vec![10, 0, 300],
+                }],
             },
             collected: vec![batch(), batch()],
         };
@@ -326,6 +330,7 @@ mod tests {
         assert_eq!(decoded.report.bytes_out, 40);
         assert_eq!(decoded.report.snapshotted, 9, "what the coordinator needs");
         assert_eq!(decoded.report.rows_sunk, 3);
+        assert_eq!(decoded.report.pushed[0].partitions, [10, 0, 300], "what skew splits by");
         assert!(decoded.report.collect_truncated);
         assert_eq!(decoded.collected, vec![batch(), batch()]);
         let failed =

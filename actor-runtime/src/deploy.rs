@@ -77,6 +77,27 @@ pub struct TaskDeployment {
     /// attempt restores; `None` for a job without checkpoints.
     #[serde(default)]
     pub checkpoints: Option<crate::checkpoint::CheckpointTarget>,
+    /// What the task reads of its blocking inputs, when a skewed
+    /// partition was divided (see [`ShufflePiece`]); an input with no
+    /// piece here is read as usual: the partition numbered as the
+    /// subtask, whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pieces: Vec<ShufflePiece>,
+}
+
+/// A part of a blocking input one consumer subtask reads: a partition,
+/// or the frames of a range of its maps. A skewed partition is divided
+/// by map range among several subtasks, each of which also reads the
+/// same partition of the chain's other inputs whole (Spark's skew join).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShufflePiece {
+    /// The exchange (its shuffle).
+    pub exchange: usize,
+    /// The partition.
+    pub partition: u32,
+    /// Only these maps' frames; all when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maps: Option<std::ops::Range<u32>>,
 }
 
 /// Why a deployment cannot run.
@@ -119,6 +140,22 @@ pub struct Peer {
 pub type PeerTable = HashMap<(usize, u32), Peer>;
 
 impl TaskDeployment {
+    /// The pieces of blocking input `exchange` the task reads.
+    pub fn pieces_of(&self, exchange: usize) -> Vec<ShufflePiece> {
+        let pieces: Vec<ShufflePiece> = (self.pieces.iter())
+            .filter(|piece| piece.exchange == exchange)
+            .cloned()
+            .collect();
+        if pieces.is_empty() {
+            return vec![ShufflePiece {
+                exchange,
+                partition: self.subtask,
+                maps: None,
+            }];
+        }
+        pieces
+    }
+
     /// Where every subtask runs, as this deployment says.
     pub fn peers(&self) -> PeerTable {
         let mut peers = PeerTable::new();
@@ -239,10 +276,10 @@ impl Worker {
         &self,
         d: &TaskDeployment,
         cluster: &ShuffleCluster,
-        shuffle: u32,
+        (shuffle, partition): (u32, u32),
     ) -> Option<Arc<faro_shuffle::ShuffleServer>> {
         let (address, server) = self.in_process_shuffle.as_ref()?;
-        let owner = cluster.owner_name(shuffle, d.subtask);
+        let owner = cluster.owner_name(shuffle, partition);
         let nodes = &d.shuffle.as_ref()?.nodes;
         nodes
             .iter()
@@ -386,29 +423,38 @@ impl Worker {
         let mut inputs = Vec::new();
         for &e in &chain.inputs {
             let exchange = &plan.exchanges[e];
-            // One channel per producer; a shuffle partition is one.
-            let channels = match exchange.exchange {
-                Exchange::Blocking => 1,
-                _ => exchange.producers as usize,
-            };
+            if exchange.exchange == Exchange::Blocking {
+                // One channel per piece of the shuffle the task reads.
+                let pieces = d.pieces_of(e);
+                let (senders, queue) = InputQueue::new(pieces.len(), LOCAL_CREDITS);
+                let mut feeders = Vec::new();
+                for (piece, sender) in pieces.into_iter().zip(senders) {
+                    let cluster = self.shuffle_cluster(&d).await.map_err(&unreachable)?;
+                    let owner = (e as u32, piece.partition);
+                    let in_process = self.in_process_owner(&d, &cluster, owner);
+                    let feeder = FeederSpec::Shuffle {
+                        exchange: e,
+                        cluster,
+                        in_process,
+                        shuffle: e as u32,
+                        partition: piece.partition,
+                        maps: piece.maps,
+                    };
+                    feeders.push((feeder, sender));
+                }
+                inputs.push(InputSpec {
+                    exchange: e,
+                    schema: exchange.schema.clone(),
+                    queue,
+                    feeders,
+                });
+                continue;
+            }
+            // One channel per producer.
+            let channels = exchange.producers as usize;
             let (senders, queue) = InputQueue::new(channels, LOCAL_CREDITS);
             let mut feeders = Vec::new();
             for (p, sender) in (0u32..).zip(senders) {
-                if exchange.exchange == Exchange::Blocking {
-                    let cluster = self.shuffle_cluster(&d).await.map_err(&unreachable)?;
-                    let in_process = self.in_process_owner(&d, &cluster, e as u32);
-                    feeders.push((
-                        FeederSpec::Shuffle {
-                            exchange: e,
-                            cluster,
-                            in_process,
-                            shuffle: e as u32,
-                            partition: d.subtask,
-                        },
-                        sender,
-                    ));
-                    continue;
-                }
                 let producer = peer_of(exchange.from, p).map_err(&fail)?;
                 let key = pair_key(&d.job_id, e, (p, producer.attempt), (d.subtask, d.attempt));
                 if producer.worker == me {

@@ -229,6 +229,7 @@ async fn run_regions(
                     keep: None,
                     live_collect,
                     checkpoints: None,
+                    pieces: Vec::new(),
                 };
                 let worker = workers[s as usize % workers.len()];
                 let name = format!("{}[{s}]", plan.chains[c].name);

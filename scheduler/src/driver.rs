@@ -16,7 +16,7 @@ use std::time::Duration;
 use faro_runtime::attempt::TaskDone;
 use faro_runtime::catalogue::EpochOutcome;
 use faro_runtime::data::Batch;
-use faro_runtime::deploy::TaskDeployment;
+use faro_runtime::deploy::{ShufflePiece, TaskDeployment};
 use faro_runtime::failure::FailureCause;
 use faro_runtime::operators::basic::{KeepLimit, LiveRows};
 use faro_runtime::plan::Plan;
@@ -30,6 +30,7 @@ use crate::checkpoints::{CheckpointHistory, CheckpointHub};
 mod approximate;
 mod checkpointing;
 mod savepointing;
+mod skewed;
 use crate::failover::{scope, FailoverPolicy, RerunCause, Scope};
 use checkpointing::Checkpointing;
 
@@ -136,6 +137,12 @@ struct Driver<'a> {
     /// Whether a failure seen while looking for a root cause said the
     /// checkpoint being restored cannot be read.
     unreadable: bool,
+    /// Bytes each map pushed to each partition, by (exchange, map): the
+    /// sizes skewed partitions are found by.
+    pushed: HashMap<(usize, u32), Vec<u64>>,
+    /// What a subtask reads of its blocking inputs where a skewed
+    /// partition was divided, by (chain, subtask).
+    pieces: HashMap<(usize, u32), Vec<ShufflePiece>>,
 }
 
 /// Runs `run` on `cluster` to its end, reporting each step to `progress`.
@@ -156,6 +163,8 @@ pub async fn drive(
         cluster,
         checkpointing,
         unreadable: false,
+        pushed: HashMap::new(),
+        pieces: HashMap::new(),
         next_attempt: run.first_attempts.clone(),
         failures: HashMap::new(),
         last_deployed: HashMap::new(),
@@ -446,6 +455,7 @@ impl Driver<'_> {
                 .checkpointing
                 .as_ref()
                 .map(|c| c.target(self.cluster, &self.plan, &self.run.job_id, chain)),
+            pieces: (self.pieces.get(&(chain, subtask)).cloned()).unwrap_or_default(),
         };
         let live = self.run.live.clone().filter(|_| self.run.job.streaming);
         let workers = self.cluster.workers.clone();
@@ -498,6 +508,7 @@ impl Driver<'_> {
             registered = self.register_outputs(&chains).await;
         }
         self.place(&chains, &grant)?;
+        self.divide_skewed(&chains);
         let tasks: Vec<(usize, u32)> = chains
             .iter()
             .flat_map(|&c| (0..self.plan.chains[c].parallelism).map(move |s| (c, s)))
@@ -527,6 +538,7 @@ impl Driver<'_> {
             let error = match outcome {
                 Ok(done) => {
                     finished.insert((c, s));
+                    self.record_pushed(s, &done.report.pushed);
                     self.task_finished((c, s), attempt, done.report.snapshotted, &tasks)
                         .await;
                     collected.extend(done.collected);

@@ -60,6 +60,8 @@ pub struct JobOutput {
     pub epochs: Vec<EpochDone>,
     /// A checkpointed job's completed checkpoints, in order.
     pub checkpoints: Vec<CheckpointRecord>,
+    /// Skewed partitions read in pieces.
+    pub divided: Vec<crate::jobs::DividedPartition>,
 }
 
 /// One epoch of a training job, as it ends.
@@ -269,6 +271,19 @@ impl Embedded {
                         output.epochs.push(done);
                         output.collected.extend(summary);
                     }
+                    Progress::Divided {
+                        vertex,
+                        exchange,
+                        partition,
+                        bytes,
+                        pieces,
+                    } => output.divided.push(crate::jobs::DividedPartition {
+                        vertex,
+                        exchange,
+                        partition,
+                        bytes,
+                        pieces,
+                    }),
                     Progress::Checkpoint(record) => {
                         if let Some(hook) = &on_checkpoint {
                             hook(&record);

@@ -182,6 +182,25 @@ pub struct JobRecord {
     /// unusable, restores.
     #[serde(default)]
     pub checkpoints: crate::checkpoints::CheckpointHistory,
+    /// Skewed partitions that were read in pieces.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub divided: Vec<DividedPartition>,
+}
+
+/// A skewed partition of a blocking edge that its consumer read in
+/// pieces, by map range, on several subtasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DividedPartition {
+    /// The consuming vertex (its chain's head).
+    pub vertex: String,
+    /// The exchange (edge) whose partition it is.
+    pub exchange: usize,
+    /// The partition.
+    pub partition: u32,
+    /// Its bytes.
+    pub bytes: u64,
+    /// The pieces it was read in.
+    pub pieces: u32,
 }
 
 /// One finished epoch of a training job.

@@ -1,8 +1,9 @@
 //! Faro's scheduler: turns submitted jobs into running tasks, recovers
 //! them, and keeps track of them.
 //!
-//! - [`placement`] and [`failover`]: the pure decisions — where subtasks
-//!   run, what re-runs after a failure, how long to wait; [`slots`]: the
+//! - [`placement`], [`failover`] and [`skew`]: the pure decisions — where
+//!   subtasks run, what re-runs after a failure, how long to wait, which
+//!   skewed partitions are divided and who reads each piece; [`slots`]: the
 //!   cluster's slots granted to regions in turn, across jobs.
 //! - [`workers`]: the workers tasks may run on (in-process, or processes
 //!   that registered over [`control`] and heartbeat, judged by the
@@ -39,6 +40,7 @@ pub mod rest;
 pub mod savepoints;
 pub mod service;
 pub mod shuffle;
+pub mod skew;
 pub mod slots;
 pub mod standalone;
 pub mod store;

@@ -256,6 +256,7 @@ impl Scheduler {
             streaming: job.streaming,
             epochs: Vec::new(),
             iteration: None,
+            divided: Vec::new(),
             checkpoints: CheckpointHistory {
                 from_savepoint: savepoint.map(str::to_string),
                 ..CheckpointHistory::default()
@@ -468,6 +469,21 @@ impl Scheduler {
                 history.completed.drain(..over);
             }),
             Progress::CheckpointAbandoned(_) => self.update(id, |r| r.checkpoints.abandoned += 1),
+            Progress::Divided {
+                vertex,
+                exchange,
+                partition,
+                bytes,
+                pieces,
+            } => self.update(id, |r| {
+                r.divided.push(crate::jobs::DividedPartition {
+                    vertex,
+                    exchange,
+                    partition,
+                    bytes,
+                    pieces,
+                })
+            }),
             Progress::CheckpointUnusable(checkpoint) => {
                 self.update(id, |r| r.checkpoints.unusable.push(checkpoint))
             }

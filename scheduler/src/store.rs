@@ -303,6 +303,7 @@ mod tests {
             streaming: false,
             epochs: Vec::new(),
             iteration: None,
+            divided: Vec::new(),
             checkpoints: Default::default(),
         }
     }

@@ -135,15 +135,17 @@ impl ShuffleClient {
         self.fetch_request(shuffle, partition, None, None).await
     }
 
-    /// Like [`Self::fetch`], past the frames `taken` from another replica
-    /// (the node refuses if its own first frames are not those).
+    /// Like [`Self::fetch`] (of the maps in `maps` only, when given),
+    /// past the frames `taken` from another replica (the node refuses if
+    /// its own first frames are not those).
     pub async fn fetch_resumed(
         &self,
         shuffle: u32,
         partition: u32,
+        maps: Option<Range<u32>>,
         taken: FrameChain,
     ) -> Result<ChannelReceiver, ClientError> {
-        self.fetch_request(shuffle, partition, None, Some(taken))
+        self.fetch_request(shuffle, partition, maps, Some(taken))
             .await
     }
 

@@ -387,7 +387,19 @@ impl ShuffleCluster {
         shuffle: u32,
         partition: u32,
     ) -> Result<ReplicaFetch, ClientError> {
-        ReplicaFetch::open(self.clone(), shuffle, partition, self.fetch_stall).await
+        ReplicaFetch::open(self.clone(), shuffle, (partition, None), self.fetch_stall).await
+    }
+
+    /// As [`Self::fetch_from_replicas`], for the frames of the maps in
+    /// `maps` only: a piece of a skewed partition.
+    pub async fn fetch_maps_from_replicas(
+        self: &Arc<Self>,
+        shuffle: u32,
+        partition: u32,
+        maps: std::ops::Range<u32>,
+    ) -> Result<ReplicaFetch, ClientError> {
+        let piece = (partition, Some(maps));
+        ReplicaFetch::open(self.clone(), shuffle, piece, self.fetch_stall).await
     }
 
     /// Fetches a whole partition into memory, from the first replica that

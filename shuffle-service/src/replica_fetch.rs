@@ -14,6 +14,7 @@
 //! moves again. With no other replica the fetch waits on, and the idle
 //! timeout decides.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,8 @@ pub struct ReplicaFetch {
     cluster: Arc<ShuffleCluster>,
     shuffle: u32,
     partition: u32,
+    /// Only these maps' frames (all when `None`).
+    maps: Option<Range<u32>>,
     failover: Failover,
     /// `None` between a failure and the reopening (which may have been
     /// cancelled half way: [`Self::recv`] is polled inside `select!`).
@@ -50,12 +53,12 @@ pub struct ReplicaFetch {
 }
 
 impl ReplicaFetch {
-    /// Opens a fetch of `partition` on its first replica that is up and
-    /// accepts it.
+    /// Opens a fetch of `partition` (of the frames of `maps` only, when
+    /// given) on its first replica that is up and accepts it.
     pub(crate) async fn open(
         cluster: Arc<ShuffleCluster>,
         shuffle: u32,
-        partition: u32,
+        (partition, maps): (u32, Option<Range<u32>>),
         stall: Duration,
     ) -> Result<Self, ClientError> {
         let nodes = cluster.up_replicas_of(shuffle, partition);
@@ -67,6 +70,7 @@ impl ReplicaFetch {
             cluster,
             shuffle,
             partition,
+            maps,
             failover: Failover::new(nodes, stall),
             channel: None,
             taken: FrameChain::default(),
@@ -193,7 +197,8 @@ impl ReplicaFetch {
             };
             let opened = match self.cluster.client(node) {
                 Ok(client) => {
-                    (client.fetch_resumed(self.shuffle, self.partition, self.taken)).await
+                    let maps = self.maps.clone();
+                    (client.fetch_resumed(self.shuffle, self.partition, maps, self.taken)).await
                 }
                 Err(down) => Err(down),
             };

@@ -237,6 +237,15 @@ pub async fn run_on(cluster: &Embedded, job: &ValidJob, json: bool) -> anyhow::R
             rows.len(),
             shipped as f64 / 1e6
         );
+        for divided in &output.divided {
+            eprintln!(
+                "  {}: skewed partition {} ({:.1} MB) read in {} pieces",
+                divided.vertex,
+                divided.partition,
+                divided.bytes as f64 / 1e6,
+                divided.pieces
+            );
+        }
     }
     Ok(())
 }

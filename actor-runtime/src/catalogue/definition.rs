@@ -133,6 +133,20 @@ pub trait OperatorDefinition: Send + Sync + 'static {
         Ok(false)
     }
 
+    /// Whether the rows of one partition of its input `input` (in
+    /// [`Self::order_inputs`] order) may be divided among several subtasks
+    /// when the partition is skewed, each subtask reading the same
+    /// partition of every *other* input whole (Spark's skew join): true
+    /// for a join's side whose rows each find their matches on their own,
+    /// and for the one input of an operator that handles each row on its
+    /// own. False (the default) for anything that must see a whole
+    /// partition: aggregates, sorts, windows, a join's side whose
+    /// unmatched rows it emits, every input of a union (the others would
+    /// be read twice).
+    fn divisible_input(&self, _params: &Self::Params, _input: usize) -> bool {
+        false
+    }
+
     /// What it keeps across batches, for inputs of these schemas; `None`
     /// when each batch is handled on its own.
     fn state(&self, _params: &Self::Params, _inputs: &[Schema]) -> Option<OperatorState> {

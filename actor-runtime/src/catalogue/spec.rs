@@ -96,6 +96,7 @@ trait BoundHooks: Send + Sync {
         inputs: &[Schema],
     ) -> Result<Schema, SpecError>;
     fn state(&self, inputs: &[Schema]) -> Option<OperatorState>;
+    fn divisible_input(&self, input: usize) -> bool;
     fn changelog(&self, context: &SchemaContext<'_>) -> Result<bool, String>;
     fn combine(&self, input: &Schema, hash_keys: &[String]) -> Option<Schema>;
     fn build(&self, context: &BuildContext<'_>) -> Result<Built, OperatorError>;
@@ -151,6 +152,10 @@ impl<D: OperatorDefinition> BoundHooks for Bound<D> {
 
     fn state(&self, inputs: &[Schema]) -> Option<OperatorState> {
         self.definition.state(&self.params, inputs)
+    }
+
+    fn divisible_input(&self, input: usize) -> bool {
+        self.definition.divisible_input(&self.params, input)
     }
 
     fn combine(&self, input: &Schema, hash_keys: &[String]) -> Option<Schema> {
@@ -251,6 +256,11 @@ impl OperatorSpec {
     /// See [`OperatorDefinition::state`].
     pub fn state(&self, inputs: &[Schema]) -> Option<OperatorState> {
         self.0.state(inputs)
+    }
+
+    /// See [`OperatorDefinition::divisible_input`].
+    pub fn divisible_input(&self, input: usize) -> bool {
+        self.0.divisible_input(input)
     }
 
     /// See [`OperatorDefinition::changelog`].

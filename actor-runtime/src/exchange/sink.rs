@@ -16,6 +16,7 @@ use bytes::Bytes;
 use faro_shuffle::cluster::ReplicatedPush;
 use faro_shuffle::ShuffleCluster;
 use faro_transport::ChannelSender;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use super::agreement::RangeAgreement;
@@ -98,6 +99,8 @@ pub struct OutputWriter {
     pending_drops: Vec<u64>,
     /// Such drops whose wait has ended: (consumer, rows), to report.
     settled_drops: Vec<(u32, u64)>,
+    /// Bytes of frames pushed to each partition of a shuffle.
+    pushed: Vec<u64>,
 }
 
 impl OutputWriter {
@@ -120,6 +123,7 @@ impl OutputWriter {
             tolerant: false,
             pending_drops: vec![0; sinks.len()],
             settled_drops: Vec::new(),
+            pushed: vec![0; sinks.len()],
             sinks,
             shuffle,
             range: None,
@@ -283,6 +287,7 @@ impl OutputWriter {
                     archive_within(&batch, target.max_frame).map_err(|e| failed(e.to_string()))?
                 {
                     let bytes = frame.len() * push.replicas();
+                    self.pushed[*partition as usize] += frame.len() as u64;
                     push.send(Bytes::from_owner(frame))
                         .await
                         .map_err(|e| failed(e.to_string()))?;
@@ -421,7 +426,10 @@ impl OutputWriter {
 
     /// Sends what is held, ends every consumer's stream and, for a
     /// blocking edge, commits this producer's output.
-    pub async fn finish(mut self) -> Result<(), ExchangeError> {
+    /// Ends every consumer's stream (committing a shuffle output); for a
+    /// shuffle, returns the bytes pushed to each of its partitions, as
+    /// the map's output sizes (Spark's `MapStatus`).
+    pub async fn finish(mut self) -> Result<Option<PartitionBytes>, ExchangeError> {
         if let Some(range) = self.range.take() {
             let (bounds, held) = range.settle(self.producer, &self.schema).await?;
             self.partitioner.set_range(bounds);
@@ -452,13 +460,27 @@ impl OutputWriter {
                 ConsumerSink::Pending(_) | ConsumerSink::Detached => {}
             }
         }
-        if let Some(target) = &self.shuffle {
-            target
-                .cluster
-                .commit(target.shuffle, target.map, target.attempt)
-                .await
-                .map_err(|e| failed(e.to_string()))?;
-        }
-        Ok(())
+        let Some(target) = &self.shuffle else {
+            return Ok(None);
+        };
+        target
+            .cluster
+            .commit(target.shuffle, target.map, target.attempt)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        Ok(Some(PartitionBytes {
+            exchange: self.exchange,
+            partitions: self.pushed,
+        }))
     }
+}
+
+/// The bytes one map task pushed to each partition of a shuffle: what
+/// the scheduler splits skewed partitions by.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionBytes {
+    /// The exchange (its shuffle).
+    pub exchange: usize,
+    /// Bytes per partition, in order.
+    pub partitions: Vec<u64>,
 }

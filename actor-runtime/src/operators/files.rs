@@ -439,6 +439,11 @@ pub struct FilesDefinition;
 impl OperatorDefinition for FilesDefinition {
     type Params = FilesParams;
 
+    /// Each row on its own: every subtask writes its own files.
+    fn divisible_input(&self, _: &FilesParams, _: usize) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "files"
     }

@@ -395,6 +395,18 @@ pub struct HashJoinDefinition;
 impl OperatorDefinition for HashJoinDefinition {
     type Params = JoinParams;
 
+    /// A side may be divided when the join emits none of its rows
+    /// unmatched: each row then finds its matches in the other side's
+    /// whole partition on its own. An inner join's either side, a left
+    /// join's probe side, neither side of a full join.
+    fn divisible_input(&self, join: &JoinParams, input: usize) -> bool {
+        match input {
+            0 => !join.kind.keeps_right(),
+            1 => !join.kind.keeps_left(),
+            _ => false,
+        }
+    }
+
     fn name(&self) -> &'static str {
         "hash_join"
     }

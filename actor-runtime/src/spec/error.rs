@@ -66,6 +66,9 @@ pub enum SpecError {
     /// Checkpoints the job cannot have.
     #[error("checkpoints: {0}")]
     Checkpoints(String),
+    /// A skew factor that would call every partition skewed.
+    #[error("skew: factor must be at least 1, got {0}")]
+    SkewFactor(u32),
     /// A key group count out of range.
     #[error("key_groups must be 1 to {max}, got {0}", max = crate::state::MAX_KEY_GROUPS)]
     KeyGroups(u32),

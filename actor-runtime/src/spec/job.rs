@@ -34,6 +34,57 @@ pub struct JobSpec {
     /// none (a failure restarts the job's region from the beginning).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoints: Option<CheckpointSpec>,
+    /// How a batch job divides skewed partitions of its blocking edges
+    /// (see [`SkewSpec`]). Unset: as `SkewSpec::default()` says, which is
+    /// Spark's adaptive skew join's defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skew: Option<SkewSpec>,
+}
+
+/// `skew`: when a partition of a blocking edge counts as skewed, and
+/// whether such partitions are divided. A skewed partition's rows are
+/// divided by the maps that wrote them among several consumer subtasks,
+/// each reading the same partition of the consumer's other inputs whole
+/// (Spark's skew join), where the consumer allows it (see
+/// `OperatorDefinition::divisible_input`): a join's side whose rows it
+/// never emits unmatched, or an operator that handles rows one by one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkewSpec {
+    /// Whether skewed partitions are divided at all.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// A partition is skewed when it is this many times the median
+    /// partition of its edge…
+    #[serde(default = "default_skew_factor")]
+    pub factor: u32,
+    /// …and larger than this many bytes.
+    #[serde(default = "default_skew_bytes")]
+    pub min_bytes: u64,
+}
+
+impl Default for SkewSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            factor: default_skew_factor(),
+            min_bytes: default_skew_bytes(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Spark's `spark.sql.adaptive.skewJoin.skewedPartitionFactor`.
+fn default_skew_factor() -> u32 {
+    5
+}
+
+/// Spark's `spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes`.
+fn default_skew_bytes() -> u64 {
+    256 << 20
 }
 
 /// `checkpoints`: how often a streaming job is checkpointed and how many

@@ -15,6 +15,7 @@ pub use crate::catalogue::OperatorSpec;
 pub use builder::{columns, Dataflow, VertexRef};
 pub use error::SpecError;
 pub use job::{
-    CheckpointSpec, EdgeSpec, Exchange, Failover, JobMode, JobSpec, Partitioning, VertexSpec,
+    CheckpointSpec, EdgeSpec, Exchange, Failover, JobMode, JobSpec, Partitioning, SkewSpec,
+    VertexSpec,
 };
 pub use validate::{validate, ValidJob, ValidVertex, MIN_CHECKPOINT_INTERVAL_MS};

@@ -127,6 +127,9 @@ pub fn validate(spec: &JobSpec) -> Result<ValidJob, SpecError> {
     let streaming = check_mode(spec, &operators)?;
     let key_groups = check_key_groups(spec, streaming)?;
     let checkpoints = check_checkpoints(spec, streaming, &operators)?;
+    if let Some(skew) = spec.skew.filter(|skew| skew.factor == 0) {
+        return Err(SpecError::SkewFactor(skew.factor));
+    }
 
     let mut outputs: Vec<Option<Schema>> = vec![None; spec.vertices.len()];
     let mut changelogs: Vec<bool> = vec![false; spec.vertices.len()];

@@ -130,8 +130,12 @@ pub enum FeederSpec {
         in_process: Option<Arc<faro_shuffle::ShuffleServer>>,
         /// The shuffle.
         shuffle: u32,
-        /// The partition (this task's subtask).
+        /// The partition (this task's subtask, unless a skewed one was
+        /// divided).
         partition: u32,
+        /// Only these maps' frames (a piece of a skewed partition); all
+        /// when `None`.
+        maps: Option<std::ops::Range<u32>>,
     },
     /// A channel a remote producer opens to this worker.
     Remote {
@@ -181,10 +185,11 @@ impl FeederSpec {
                         in_process,
                         shuffle,
                         partition,
+                        maps,
                     } => {
-                        let local = in_process.map(|server| {
-                            server.read_in_process(cluster.job(), shuffle, partition)
-                        });
+                        let piece = (partition, maps.clone().unwrap_or(0..u32::MAX));
+                        let local = in_process
+                            .map(|server| server.read_in_process(cluster.job(), shuffle, piece));
                         match local {
                             Some(Ok(Some(frames))) => {
                                 return forward_mapped(frames, queue, |bytes| {
@@ -205,7 +210,13 @@ impl FeederSpec {
                             // object store may have one.
                             Some(Ok(None)) | None => {}
                         }
-                        match cluster.fetch_from_replicas(shuffle, partition).await {
+                        let fetch = match maps {
+                            Some(maps) => {
+                                (cluster.fetch_maps_from_replicas(shuffle, partition, maps)).await
+                            }
+                            None => cluster.fetch_from_replicas(shuffle, partition).await,
+                        };
+                        match fetch {
                             Ok(fetch) => {
                                 let counted = metrics.clone();
                                 let fetch = fetch.on_move(move || counted.shuffle_fetch_moved());

@@ -111,6 +111,9 @@ pub struct TaskReport {
     /// before has it as finished.
     #[serde(default)]
     pub snapshotted: u64,
+    /// What it pushed to each partition of each shuffle it wrote.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pushed: Vec<crate::exchange::sink::PartitionBytes>,
 }
 
 /// Everything one task needs to run.
@@ -208,10 +211,13 @@ impl TaskRun {
             Ok(()) if running.finished_at_restore() => {
                 tracing::info!("finished at the checkpoint restored; ending at once");
                 let Running {
-                    outputs, report, ..
+                    outputs,
+                    mut report,
+                    ..
                 } = running;
                 for output in outputs {
-                    output.finish().await.map_err(exchange_error)?;
+                    let pushed = output.finish().await.map_err(exchange_error)?;
+                    report.pushed.extend(pushed);
                 }
                 return Ok(report);
             }
@@ -238,7 +244,8 @@ impl TaskRun {
         } = running;
         report.snapshotted = snapshotted;
         for output in outputs {
-            output.finish().await.map_err(exchange_error)?;
+            let pushed = output.finish().await.map_err(exchange_error)?;
+            report.pushed.extend(pushed);
         }
         Ok(report)
     }

@@ -49,6 +49,7 @@ impl Streaming {
                     keep: None,
                     live_collect: false,
                     checkpoints: None,
+                    pieces: Vec::new(),
                 };
                 let worker = worker.clone();
                 tasks.push(tokio::spawn(async move {

@@ -384,18 +384,19 @@ impl ShuffleServer {
         Ok(())
     }
 
-    /// The committed frames of `partition` of the job's `shuffle` as this
-    /// node holds them, read in place from its mmap (every frame's CRC
-    /// checked), for a worker in the same process: the fetch without the
-    /// network. `None` when the node holds no local copy (a fetch then
-    /// finds it in the object store or on another replica).
+    /// The committed frames of `partition` of the job's `shuffle` (of
+    /// the maps in `maps` only) as this node holds them, read in place
+    /// from its mmap (every frame's CRC checked), for a worker in the
+    /// same process: the fetch without the network. `None` when the node
+    /// holds no local copy (a fetch then finds it in the object store or
+    /// on another replica).
     pub fn read_in_process(
         &self,
         job: &str,
         shuffle: u32,
-        partition: u32,
+        (partition, maps): (u32, Range<u32>),
     ) -> Result<Option<Vec<Bytes>>, String> {
-        match self.local_frames(job, shuffle, partition, 0..u32::MAX)? {
+        match self.local_frames(job, shuffle, partition, maps)? {
             FetchSource::Local(frames) => {
                 let frames: Vec<Bytes> = frames.into_shared().into_iter().map(|(f, _)| f).collect();
                 let bytes: usize = frames.iter().map(Bytes::len).sum();

@@ -35,6 +35,11 @@ pub struct BlackholeDefinition;
 impl OperatorDefinition for BlackholeDefinition {
     type Params = NoParams;
 
+    /// Each row on its own.
+    fn divisible_input(&self, _: &NoParams, _: usize) -> bool {
+        true
+    }
+
     /// Stateless: each batch on its own.
     fn checkpointable(&self, _: &NoParams) -> bool {
         true

@@ -217,6 +217,11 @@ pub struct CollectDefinition;
 impl OperatorDefinition for CollectDefinition {
     type Params = CollectParams;
 
+    /// Each row on its own (its limit only bounds what a subtask holds).
+    fn divisible_input(&self, _: &CollectParams, _: usize) -> bool {
+        true
+    }
+
     /// Live in a streaming job: rows pass on as they come and nothing is kept (after a restore the rows since the checkpoint come again: at least once).
     fn checkpointable(&self, _: &CollectParams) -> bool {
         true

@@ -96,6 +96,11 @@ pub struct ExplodeDefinition;
 impl OperatorDefinition for ExplodeDefinition {
     type Params = ExplodeParams;
 
+    /// Each row on its own.
+    fn divisible_input(&self, _: &ExplodeParams, _: usize) -> bool {
+        true
+    }
+
     /// Stateless: each batch on its own.
     fn checkpointable(&self, _: &ExplodeParams) -> bool {
         true

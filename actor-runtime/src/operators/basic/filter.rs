@@ -60,6 +60,11 @@ pub struct FilterDefinition;
 impl OperatorDefinition for FilterDefinition {
     type Params = FilterParams;
 
+    /// Each row on its own.
+    fn divisible_input(&self, _: &FilterParams, _: usize) -> bool {
+        true
+    }
+
     /// Stateless: each batch on its own.
     fn checkpointable(&self, _: &FilterParams) -> bool {
         true

@@ -99,6 +99,11 @@ pub struct ProjectDefinition;
 impl OperatorDefinition for ProjectDefinition {
     type Params = ProjectParams;
 
+    /// Each row on its own.
+    fn divisible_input(&self, _: &ProjectParams, _: usize) -> bool {
+        true
+    }
+
     /// Stateless: each batch on its own.
     fn checkpointable(&self, _: &ProjectParams) -> bool {
         true

@@ -5,14 +5,18 @@
 //! stage (then a restart) and of the scheduler during the reduce stage
 //! (then a restart) still finish with the reference result, the latter
 //! without running the committed map stage again. A streaming job's rows
-//! reach the scheduler from the worker processes as they come.
+//! reach the scheduler from the worker processes as they come. A skewed
+//! join partition is fetched in pieces by the worker processes.
 
 mod support;
 
 use std::collections::{HashMap, HashSet};
 
 use support::cluster::start_cluster;
-use support::jobs::{distinct_per_key, distinct_per_key_paced, finished, get, submit, wait_for};
+use support::jobs::{
+    distinct_per_key, distinct_per_key_paced, finished, get, skewed_inner_join_reference,
+    skewed_join, submit, wait_for,
+};
 
 /// Rows the test job generates.
 const ROWS: u64 = 6_000_000;
@@ -350,4 +354,26 @@ fn a_streaming_jobs_rows_reach_the_scheduler_from_worker_processes_as_they_come(
     assert!(rows.len() >= 500, "{}", rows.len());
     let distinct: HashSet<i64> = rows.iter().copied().collect();
     assert_eq!(distinct.len(), rows.len(), "a row arrived twice");
+}
+
+#[test]
+fn a_skewed_join_partition_is_fetched_in_pieces_by_worker_processes() {
+    let cluster = start_cluster();
+    let spec = skewed_join("inner", serde_json::json!({"factor": 3, "min_bytes": 1000}));
+    let id = submit(&cluster.url, &spec.to_string());
+    let status = finished(&cluster.url, &id);
+    let divided = status["divided"].as_array().cloned().unwrap_or_default();
+    assert_eq!(divided.len(), 1, "{status:#}");
+    assert_eq!(divided[0]["vertex"], "joined");
+    assert!(divided[0]["pieces"].as_u64() >= Some(2), "{status:#}");
+    let result = get(&format!("{}/v1/jobs/{id}/result", cluster.url));
+    let mut got = std::collections::BTreeMap::new();
+    for row in result["rows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{result}"))
+    {
+        let value = |i: usize| row[i].as_i64().unwrap();
+        got.insert(value(0), (value(1), value(2), value(3)));
+    }
+    assert_eq!(got, skewed_inner_join_reference());
 }

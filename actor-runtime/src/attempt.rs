@@ -330,7 +330,11 @@ mod tests {
         assert_eq!(decoded.report.bytes_out, 40);
         assert_eq!(decoded.report.snapshotted, 9, "what the coordinator needs");
         assert_eq!(decoded.report.rows_sunk, 3);
-        assert_eq!(decoded.report.pushed[0].partitions, [10, 0, 300], "what skew splits by");
+        assert_eq!(
+            decoded.report.pushed[0].partitions,
+            [10, 0, 300],
+            "what skew splits by"
+        );
         assert!(decoded.report.collect_truncated);
         assert_eq!(decoded.collected, vec![batch(), batch()]);
         let failed =

@@ -16,6 +16,49 @@ pub fn distinct_per_key(rows: u64) -> String {
     distinct_per_key_paced(rows, None)
 }
 
+/// A `kind` hash join (`inner`, `left`, `full`) of 40,000 left rows, nine
+/// in ten on key 7, from 4 maps, with 1,000 right rows (`id` 0..1000,
+/// `w` = 3 × id) on 4 subtasks, then rows, `v` and `w` summed per key;
+/// `skew` is the job's `skew` field.
+pub fn skewed_join(kind: &str, skew: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "name": format!("skewed-{kind}"),
+        "vertices": [
+            {"id": "big", "operator": "generate", "parallelism": 4, "params": {"rows": 40000, "batch_rows": 1000,
+                "columns": [
+                    {"name": "k", "expr": "CASE WHEN i % 10 < 9 THEN 7 ELSE i % 1200 END"},
+                    {"name": "v", "expr": "i"}]}},
+            {"id": "small", "operator": "generate", "parallelism": 2, "params": {"rows": 1000,
+                "columns": [{"name": "id", "expr": "i"}, {"name": "w", "expr": "i * 3"}]}},
+            {"id": "joined", "operator": "hash_join", "parallelism": 4, "params": {"left": "big", "right": "small",
+                "left_keys": ["k"], "right_keys": ["id"], "kind": kind}},
+            {"id": "per_key", "operator": "aggregate", "parallelism": 2, "params": {"group_by": ["k"], "aggregates": [
+                {"name": "n", "function": "count"},
+                {"name": "v", "function": "sum", "expr": "v"},
+                {"name": "w", "function": "sum", "expr": "w"}]}},
+            {"id": "out", "operator": "collect", "parallelism": 2}],
+        "edges": [
+            {"from": "big", "to": "joined", "partitioning": {"hash": ["k"]}, "exchange": "blocking"},
+            {"from": "small", "to": "joined", "partitioning": {"hash": ["id"]}, "exchange": "blocking"},
+            {"from": "joined", "to": "per_key", "partitioning": {"hash": ["k"]}},
+            {"from": "per_key", "to": "out", "partitioning": "forward"}],
+        "skew": skew,
+    })
+}
+
+/// [`skewed_join`]'s inner join computed directly: key → (rows, Σ v, Σ w).
+pub fn skewed_inner_join_reference() -> std::collections::BTreeMap<i64, (i64, i64, i64)> {
+    let mut per_key = std::collections::BTreeMap::new();
+    for i in 0..40_000i64 {
+        let k = if i % 10 < 9 { 7 } else { i % 1200 };
+        if k < 1000 {
+            let entry = per_key.entry(k).or_insert((0, 0, 0));
+            *entry = (entry.0 + 1, entry.1 + i, entry.2 + 3 * k);
+        }
+    }
+    per_key
+}
+
 /// [`distinct_per_key`] with the map stage generating at most
 /// `rows_per_second` rows, so that it surely still runs when a test
 /// kills a process under it.

@@ -434,6 +434,44 @@ fn a_memory_tier_under_pressure_writes_the_rest_and_serves_every_byte(io: IoPref
     assert!(read_all(&reopened, 0).is_empty());
 }
 
+/// Two attempts of a map push to a memory shuffle; once one commits, the
+/// other's frames are dropped and their share of the budget given back
+/// (not held until the shuffle is deleted), and the winner's read back.
+fn a_memory_tier_gives_back_what_losing_attempts_held_when_the_map_commits(io: IoPreference) {
+    let dir = tempfile::tempdir().unwrap();
+    let budget = MemoryBudget::new(1 << 20);
+    let mut store = ShuffleStore::create(dir.path(), "job j shuffle 0", shape(2), io).unwrap();
+    store.set_durability(Durability::Memory);
+    store.set_memory(budget.clone());
+    for attempt in 0..3 {
+        for seq in 0..4 {
+            for partition in 0..2 {
+                let bytes = frame(0, attempt, seq * 2 + partition, 1000);
+                store.push(partition, key(0, attempt, seq), &bytes).unwrap();
+            }
+        }
+    }
+    store.push(0, key(1, 0, 0), &frame(1, 0, 0, 500)).unwrap();
+    assert_eq!(budget.used(), 3 * 8 * 1000 + 500);
+    assert!(matches!(
+        store.commit(0, 1).unwrap(),
+        CommitPlan::Commit { .. }
+    ));
+    assert_eq!(
+        store.held_bytes(),
+        8 * 1000 + 500,
+        "attempts 0 and 2 dropped"
+    );
+    assert_eq!(budget.used(), 8 * 1000 + 500);
+    assert!(matches!(
+        store.commit(1, 0).unwrap(),
+        CommitPlan::Commit { .. }
+    ));
+    let mut want: Vec<Vec<u8>> = (0..4).map(|seq| frame(0, 1, seq * 2, 1000)).collect();
+    want.push(frame(1, 0, 0, 500));
+    assert_eq!(read_all(&store, 0), want);
+}
+
 fn uring_available() -> bool {
     faro_shuffle::storage::append_io::AppendIo::new(IoPreference::Uring).is_ok()
 }
@@ -471,7 +509,8 @@ on_both_io_paths!(
     corrupt_committed_data_is_an_error_naming_the_partition,
     bad_metadata_and_bad_partitions_are_named,
     a_full_disk_refuses_the_push_and_keeps_committed_data_readable,
-    a_memory_tier_under_pressure_writes_the_rest_and_serves_every_byte
+    a_memory_tier_under_pressure_writes_the_rest_and_serves_every_byte,
+    a_memory_tier_gives_back_what_losing_attempts_held_when_the_map_commits
 );
 
 #[test]

@@ -9,7 +9,8 @@
 //! mapped file's frames are aligned) with its key and checksum, served to
 //! readers as the same `Bytes` (no copy). What a shuffle holds is
 //! given back to the budget when the shuffle is dropped (deleted, or its
-//! job expired).
+//! job expired), and what a map's other attempts held as soon as one of
+//! them commits: those frames can never be read.
 //!
 //! [`Durability::Memory`]: super::Durability::Memory
 
@@ -123,6 +124,23 @@ impl HeldFrames {
     /// Bytes held.
     pub fn bytes(&self) -> u64 {
         self.bytes
+    }
+
+    /// Drops the frames of every attempt of `map` but `winner` (the one
+    /// that committed), giving their bytes back to the budget.
+    pub fn drop_losers(&mut self, map: u32, winner: u32) {
+        let mut dropped = 0u64;
+        for frames in &mut self.partitions {
+            frames.retain(|frame| {
+                let lost = frame.key.map_id == map && frame.key.attempt != winner;
+                if lost {
+                    dropped += frame.payload.len() as u64;
+                }
+                !lost
+            });
+        }
+        self.bytes -= dropped;
+        self.budget.give_back(dropped);
     }
 }
 

@@ -374,6 +374,12 @@ impl ShuffleStore {
                     .map_err(self.io("appending to", &log_path))?;
             }
             self.book.apply(map, attempt);
+            // Frames other attempts of the map left in memory can never
+            // be read now: their share of the budget goes back at once,
+            // not when the shuffle is deleted.
+            if let Some(held) = &mut self.held {
+                held.drop_losers(map, attempt);
+            }
         }
         Ok(plan)
     }

@@ -76,7 +76,13 @@ impl ReplicatedPush {
     pub async fn send(&mut self, frame: Bytes) -> Result<(), ClientError> {
         if let Some(push) = &mut self.in_process {
             push.server
-                .push_in_process(&push.job, push.shuffle, push.partition, push.key, &frame)
+                .push_in_process(
+                    &push.job,
+                    push.shuffle,
+                    push.partition,
+                    push.key,
+                    frame.clone(),
+                )
                 .map_err(ClientError::Refused)?;
             push.key.seq = push.key.seq.checked_add(1).ok_or_else(|| {
                 ClientError::Refused(format!("push of map {}: too many frames", push.key.map_id))

@@ -371,16 +371,17 @@ impl ShuffleServer {
         shuffle: u32,
         partition: u32,
         key: RecordKey,
-        frame: &[u8],
+        frame: Bytes,
     ) -> Result<(), String> {
         let store = self
             .store(job, shuffle)
             .ok_or_else(|| Self::not_registered(job, shuffle))?;
+        let bytes = frame.len() as u64;
         lock(&store)
-            .push(partition, key, frame)
+            .push_owned(partition, key, frame)
             .map_err(|e| e.to_string())?;
         self.metrics.frames_pushed.inc();
-        self.metrics.bytes_pushed.inc_by(frame.len() as u64);
+        self.metrics.bytes_pushed.inc_by(bytes);
         Ok(())
     }
 

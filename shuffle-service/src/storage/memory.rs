@@ -5,8 +5,9 @@
 //! goes to the partition's file, as under the other durabilities, so the
 //! tier never refuses data: when memory runs short, data goes to disk.
 //!
-//! A held frame is a 16-byte aligned copy of the pushed payload (as a
-//! mapped file's frames are aligned) with its key and checksum, served to
+//! A held frame is the pushed payload, 16-byte aligned (as a mapped
+//! file's frames are) — a pusher's own aligned frame in this process as
+//! it is, anything else copied — with its key and checksum, served to
 //! readers as the same `Bytes` (no copy). What a shuffle holds is
 //! given back to the budget when the shuffle is dropped (deleted, or its
 //! job expired), and what a map's other attempts held as soon as one of
@@ -96,8 +97,15 @@ impl HeldFrames {
     }
 
     /// Holds `payload` for `partition` if the budget takes it; `false`
-    /// (nothing held) if it does not.
-    pub fn try_hold(&mut self, partition: u32, key: RecordKey, payload: &[u8], crc: u32) -> bool {
+    /// (nothing held) if it does not. `owned`, the same bytes the store
+    /// may keep, is held as it is when 16-byte aligned instead of copied.
+    pub fn try_hold(
+        &mut self,
+        partition: u32,
+        key: RecordKey,
+        (payload, owned): (&[u8], Option<&Bytes>),
+        crc: u32,
+    ) -> bool {
         let Some(frames) = self.partitions.get_mut(partition as usize) else {
             return false;
         };
@@ -106,11 +114,11 @@ impl HeldFrames {
             return false;
         }
         self.bytes += len;
-        frames.push(HeldFrame {
-            key,
-            payload: aligned_copy(payload),
-            crc,
-        });
+        let payload = match owned {
+            Some(bytes) if (bytes.as_ptr() as usize).is_multiple_of(16) => bytes.clone(),
+            _ => aligned_copy(payload),
+        };
+        frames.push(HeldFrame { key, payload, crc });
         true
     }
 
@@ -189,10 +197,16 @@ mod tests {
     fn frames_are_held_while_the_budget_lasts_and_given_back_on_drop() {
         let budget = MemoryBudget::new(10);
         let mut held = HeldFrames::new(budget.clone(), 2);
-        assert!(held.try_hold(0, key(0), b"abcdef", 1));
-        assert!(!held.try_hold(1, key(0), b"ghijk", 2), "11 bytes > 10");
-        assert!(held.try_hold(1, key(1), b"ghij", 3));
-        assert!(!held.try_hold(2, key(2), b"", 4), "no partition 2");
+        assert!(held.try_hold(0, key(0), (&b"abcdef"[..], None), 1));
+        assert!(
+            !held.try_hold(1, key(0), (&b"ghijk"[..], None), 2),
+            "11 bytes > 10"
+        );
+        assert!(held.try_hold(1, key(1), (&b"ghij"[..], None), 3));
+        assert!(
+            !held.try_hold(2, key(2), (&b""[..], None), 4),
+            "no partition 2"
+        );
         assert_eq!((budget.used(), held.bytes()), (10, 10));
         assert_eq!(held.of(1)[0].payload, Bytes::from_static(b"ghij"));
         assert!(
@@ -201,11 +215,26 @@ mod tests {
         );
         let mut other = HeldFrames::new(budget.clone(), 1);
         assert!(
-            !other.try_hold(0, key(0), b"x", 5),
+            !other.try_hold(0, key(0), (&b"x"[..], None), 5),
             "the budget is the node's"
         );
         drop(held);
         assert_eq!(budget.used(), 0);
-        assert!(other.try_hold(0, key(0), b"x", 5));
+        assert!(other.try_hold(0, key(0), (&b"x"[..], None), 5));
+    }
+
+    #[test]
+    fn an_owned_aligned_frame_is_held_as_it_is_and_any_other_copied_aligned() {
+        let budget = MemoryBudget::new(1 << 20);
+        let mut held = HeldFrames::new(budget, 1);
+        let aligned = aligned_copy(&[7u8; 100]);
+        assert!(held.try_hold(0, key(0), (&aligned, Some(&aligned)), 1));
+        assert_eq!(held.of(0)[0].payload.as_ptr(), aligned.as_ptr(), "no copy");
+        let unaligned = aligned.slice(1..);
+        assert!(held.try_hold(0, key(1), (&unaligned, Some(&unaligned)), 2));
+        let copy = &held.of(0)[1].payload;
+        assert_ne!(copy.as_ptr(), unaligned.as_ptr());
+        assert!((copy.as_ptr() as usize).is_multiple_of(16));
+        assert_eq!(copy, &unaligned);
     }
 }

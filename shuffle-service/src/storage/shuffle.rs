@@ -21,6 +21,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use super::append_io::{AppendIo, IoPath, IoPreference};
 use super::commit::{CommitBook, CommitPlan};
 use super::commit_log::CommitLog;
@@ -301,6 +303,30 @@ impl ShuffleStore {
         payload: &[u8],
         payload_crc: u32,
     ) -> Result<(), StorageError> {
+        self.store_frame(partition, key, (payload, None), payload_crc)
+    }
+
+    /// Like [`Self::push`], for a payload the store may keep as it is: a
+    /// pusher's own frame in this process, not a slice of some larger
+    /// buffer it would pin. The memory tier holds it without a copy when
+    /// it is 16-byte aligned (an archive's frame is).
+    pub fn push_owned(
+        &mut self,
+        partition: u32,
+        key: RecordKey,
+        payload: Bytes,
+    ) -> Result<(), StorageError> {
+        let crc = crc32c::crc32c(&payload);
+        self.store_frame(partition, key, (&payload, Some(&payload)), crc)
+    }
+
+    fn store_frame(
+        &mut self,
+        partition: u32,
+        key: RecordKey,
+        (payload, owned): (&[u8], Option<&Bytes>),
+        payload_crc: u32,
+    ) -> Result<(), StorageError> {
         self.check_partition(partition)?;
         if key.map_id >= self.shape.maps {
             return Err(StorageError::NoSuchMap {
@@ -319,7 +345,7 @@ impl ShuffleStore {
         }
         if self.durability == Durability::Memory {
             if let Some(held) = &mut self.held {
-                if held.try_hold(partition, key, payload, payload_crc) {
+                if held.try_hold(partition, key, (payload, owned), payload_crc) {
                     return Ok(());
                 }
             }

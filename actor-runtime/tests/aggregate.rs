@@ -144,6 +144,14 @@ proptest! {
     }
 
     #[test]
+    fn grouped_by_one_text_column_matches_the_reference(input in input_rows(), per_batch in 1usize..64) {
+        let batches = batches(&schema(), &input, per_batch);
+        let want = sorted(reference(&input, &[1], true));
+        prop_assert_eq!(sorted(complete(&params(&["s"], true, None), &batches)), want.clone());
+        prop_assert_eq!(sorted(complete(&params(&["s"], true, Some(64)), &batches)), want);
+    }
+
+    #[test]
     fn a_tiny_budget_spills_and_gets_the_same_answer(input in input_rows(), per_batch in 1usize..64) {
         let batches = batches(&schema(), &input, per_batch);
         let want = sorted(reference(&input, &[0, 1], true));

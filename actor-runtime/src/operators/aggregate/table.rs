@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::accumulator::Accumulator;
-use crate::data::{Batch, ColumnBuilder, ColumnView, Field, Schema, ValuesView};
+use crate::data::{Batch, BinaryValues, ColumnBuilder, ColumnView, Field, Schema, ValuesView};
 use crate::kernels::rows::{append_value, encode_key};
 use crate::kernels::take::take_batch;
 use crate::kernels::views;
@@ -28,8 +28,14 @@ impl Hasher for KeyHasher {
             let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
             self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
         }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        // The last 1–7 bytes as one zero-padded word, not a round per
+        // byte: most text keys (words, codes, names) are shorter than a
+        // word. (Their lengths are hashed too, so "a" and "a\0" differ.)
+        let tail = chunks.remainder();
+        if !tail.is_empty() {
+            let mut word = [0u8; 8];
+            word[..tail.len()].copy_from_slice(tail);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
         }
     }
 }
@@ -106,10 +112,31 @@ impl IntIndex {
     }
 }
 
+/// The common case of one text key column: the text's own bytes are the
+/// key (one column cannot be confused with another), looked up where
+/// they lie, with no encoding copied out per row, by hashes computed for
+/// the whole batch first (rows' hashes do not wait on each other, so the
+/// CPU overlaps them; computed one per lookup, each waits on the last).
+#[derive(Default)]
+struct TextIndex {
+    groups: hashbrown::HashTable<(Box<[u8]>, u32)>,
+    null: Option<u32>,
+}
+
+fn text_hash(key: &[u8]) -> u64 {
+    let mut hasher = KeyHasher(key.len() as u64);
+    hasher.write(key);
+    // The table takes its bucket from the low bits, which a multiply
+    // leaves depending on the low input bits only: fold the high in.
+    let hash = hasher.finish();
+    hash ^ (hash >> 29)
+}
+
 /// Groups and their aggregate state.
 pub struct GroupTable {
     index: KeyIndex,
     ints: Option<IntIndex>,
+    texts: Option<TextIndex>,
     key_fields: Vec<Field>,
     keys: Vec<ColumnBuilder>,
     key_bytes: usize,
@@ -126,9 +153,12 @@ impl GroupTable {
             key_fields,
             [field] if matches!(field.data_type, crate::data::DataType::Int64 | crate::data::DataType::Timestamp)
         );
+        let single_text =
+            matches!(key_fields, [field] if field.data_type == crate::data::DataType::Utf8);
         Self {
             index: KeyIndex::default(),
             ints: single_int.then(IntIndex::default),
+            texts: single_text.then(TextIndex::default),
             key_fields: key_fields.to_vec(),
             keys: key_fields
                 .iter()
@@ -174,6 +204,11 @@ impl GroupTable {
                 return self.int_groups_of(column, values, rows);
             }
         }
+        if let (Some(_), [column]) = (&self.texts, key_columns) {
+            if let ValuesView::Utf8(text) = column.values {
+                return self.text_groups_of(column, text.raw(), rows);
+            }
+        }
         let mut groups = Vec::with_capacity(rows);
         for row in 0..rows {
             self.buffer.clear();
@@ -187,6 +222,47 @@ impl GroupTable {
                     self.new_group(key_columns, row)?
                 }
             };
+            groups.push(group);
+        }
+        Ok(groups)
+    }
+
+    fn text_groups_of(
+        &mut self,
+        column: &ColumnView<'_>,
+        text: BinaryValues<'_>,
+        rows: usize,
+    ) -> Result<Vec<u32>, OperatorError> {
+        let hashes: Vec<u64> = (0..rows).map(|row| text_hash(text.value(row))).collect();
+        let mut groups = Vec::with_capacity(rows);
+        for (row, &hash) in hashes.iter().enumerate() {
+            let next = self.groups as u32;
+            let texts = self.texts.get_or_insert_with(TextIndex::default);
+            let (group, created) = if column.is_null(row) {
+                match texts.null {
+                    Some(g) => (g, false),
+                    None => {
+                        texts.null = Some(next);
+                        (next, true)
+                    }
+                }
+            } else {
+                let key = text.value(row);
+                match texts.groups.find(hash, |(k, _)| **k == *key) {
+                    Some(&(_, g)) => (g, false),
+                    None => {
+                        let entry = (key.into(), next);
+                        texts
+                            .groups
+                            .insert_unique(hash, entry, |(k, _)| text_hash(k));
+                        self.key_bytes += key.len();
+                        (next, true)
+                    }
+                }
+            };
+            if created {
+                self.new_group(&[column], row)?;
+            }
             groups.push(group);
         }
         Ok(groups)

@@ -52,7 +52,7 @@ impl<'a> Strings<'a> {
 #[derive(Debug, Default)]
 pub struct StringsBuilder {
     offsets: Vec<u32>,
-    data: Vec<u8>,
+    data: String,
 }
 
 impl StringsBuilder {
@@ -62,16 +62,23 @@ impl StringsBuilder {
         offsets.push(0);
         Self {
             offsets,
-            data: Vec::with_capacity(bytes),
+            data: String::with_capacity(bytes),
         }
     }
 
     /// Appends one row.
     pub fn push(&mut self, value: &str) {
+        self.push_with(|data| data.push_str(value));
+    }
+
+    /// Appends one row that `write` appends to the text of the rows
+    /// before it (it must only append): made in place, not in a string
+    /// of its own copied in after.
+    pub fn push_with(&mut self, write: impl FnOnce(&mut String)) {
         if self.offsets.is_empty() {
             self.offsets.push(0);
         }
-        self.data.extend_from_slice(value.as_bytes());
+        write(&mut self.data);
         // Batches cap text at u32 offsets; `Batch::new` rejects more.
         self.offsets
             .push(u32::try_from(self.data.len()).unwrap_or(u32::MAX));
@@ -84,7 +91,7 @@ impl StringsBuilder {
         }
         Strings {
             offsets: Cow::Owned(self.offsets),
-            data: Cow::Owned(self.data),
+            data: Cow::Owned(self.data.into_bytes()),
         }
     }
 }

@@ -186,7 +186,8 @@ pub(super) fn text_at<'d>(datum: &'d Datum<'_>, i: usize) -> &'d str {
     }
 }
 
-/// Strings built from a per-row function over text, keeping validity.
+/// Strings built from a per-row function over text, keeping validity:
+/// `f` appends a row's text to the string holding the rows before it.
 pub(super) fn map_text<'a>(
     datum: &Datum<'a>,
     rows: usize,
@@ -204,9 +205,7 @@ pub(super) fn map_text<'a>(
     }
     let mut builder = StringsBuilder::with_capacity(rows, rows * 8);
     for i in 0..rows {
-        out.clear();
-        f(text_at(datum, i), &mut out);
-        builder.push(&out);
+        builder.push_with(|out| f(text_at(datum, i), out));
     }
     Datum::Array(Array {
         values: Values::Utf8(builder.finish()),

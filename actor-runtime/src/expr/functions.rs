@@ -227,15 +227,17 @@ impl Function {
             // String per row that full Unicode case mapping allocates.
             (F::Lower, Some(s)) => map_text(s, rows, |t, out| match t.is_ascii() {
                 true => {
+                    let start = out.len();
                     out.push_str(t);
-                    out.make_ascii_lowercase();
+                    out[start..].make_ascii_lowercase();
                 }
                 false => out.push_str(&t.to_lowercase()),
             }),
             (F::Upper, Some(s)) => map_text(s, rows, |t, out| match t.is_ascii() {
                 true => {
+                    let start = out.len();
                     out.push_str(t);
-                    out.make_ascii_uppercase();
+                    out[start..].make_ascii_uppercase();
                 }
                 false => out.push_str(&t.to_uppercase()),
             }),

@@ -52,18 +52,22 @@ impl Operator for Explode {
                 "explode needs a text column".into(),
             ));
         };
-        let mut indices = Vec::new();
-        let mut offsets = vec![0u32];
-        let mut data = Vec::new();
+        // Sized once: the words are at most the text they come from.
+        let text_bytes = text.raw().data_len();
+        let mut indices = Vec::with_capacity(text_bytes / 4);
+        let mut offsets = Vec::with_capacity(text_bytes / 4 + 1);
+        offsets.push(0u32);
+        let mut data = Vec::with_capacity(text_bytes);
+        let mut push = |row: usize, word: &[u8]| {
+            indices.push(row as u32);
+            data.extend_from_slice(word);
+            offsets.push(u32::try_from(data.len()).unwrap_or(u32::MAX));
+        };
         for row in 0..rows.rows {
             if rows.columns[self.column].is_null(row) {
                 continue;
             }
-            for word in text.value(row).split_whitespace() {
-                indices.push(row as u32);
-                data.extend_from_slice(word.as_bytes());
-                offsets.push(u32::try_from(data.len()).unwrap_or(u32::MAX));
-            }
+            for_each_word(text.value(row), |word| push(row, word));
         }
         if indices.is_empty() {
             return Ok(());
@@ -87,6 +91,23 @@ impl Operator for Explode {
             })
             .collect();
         out.emit(Batch::new(self.output.clone(), indices.len(), columns)?)
+    }
+}
+
+/// Calls `f` with each word of `line`, as `str::split_whitespace` finds
+/// them; ASCII text (most text) is split by bytes, without decoding it
+/// character by character.
+fn for_each_word(line: &str, mut f: impl FnMut(&[u8])) {
+    if line.is_ascii() {
+        // The ASCII characters `char::is_whitespace` accepts.
+        let space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r');
+        for word in line.as_bytes().split(space).filter(|w| !w.is_empty()) {
+            f(word);
+        }
+    } else {
+        for word in line.split_whitespace() {
+            f(word.as_bytes());
+        }
     }
 }
 
@@ -139,5 +160,27 @@ impl OperatorDefinition for ExplodeDefinition {
     ) -> Result<Built, OperatorError> {
         let explode = Explode::new(&params.column, &context.input(0), &context.step.output)?;
         Ok(Built::Operator(Box::new(explode)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn words_are_those_split_whitespace_finds(
+            line in prop_oneof![
+                "[ab\\t\\n\\r\\x0B\\x0C\\x1F ]{0,40}",
+                "[ab\\t\\n\\r\\x0B\\x0C \\u{e9}\\u{2003}\\u{85}]{0,40}",
+            ]
+        ) {
+            let mut words: Vec<String> = Vec::new();
+            for_each_word(&line, |w| words.push(String::from_utf8(w.to_vec()).unwrap()));
+            let want: Vec<&str> = line.split_whitespace().collect();
+            prop_assert_eq!(words, want);
+        }
     }
 }

@@ -4,7 +4,8 @@
 //! by map range on several subtasks and no subtask takes most of the
 //! rows; either way the result is the same, row for row, for each join
 //! kind that allows it, and a full join (whose unmatched rows must be
-//! emitted once) is never divided.
+//! emitted once) is never divided, nor a join whose build side is
+//! broadcast.
 
 mod support;
 
@@ -41,6 +42,16 @@ fn rows(output: &JobOutput) -> Vec<Vec<Value>> {
     rows
 }
 
+/// The inner join's rows computed directly, in [`rows`]' order.
+fn inner_reference() -> Vec<Vec<Value>> {
+    let mut rows: Vec<Vec<Value>> = skewed_inner_join_reference()
+        .into_iter()
+        .map(|(k, (n, v, w))| [k, n, v, w].map(Value::Int64).to_vec())
+        .collect();
+    rows.sort_by_key(|row| format!("{row:?}"));
+    rows
+}
+
 /// The most rows one join subtask took in.
 fn busiest_join_task(output: &JobOutput) -> u64 {
     (output.reports.iter())
@@ -67,13 +78,7 @@ async fn a_skewed_join_partition_is_read_in_pieces_with_the_same_result() {
             .unwrap();
         assert_eq!(hot[1], Value::Int64(36_000), "{kind}");
         if kind == "inner" {
-            let reference: Vec<Vec<Value>> = skewed_inner_join_reference()
-                .into_iter()
-                .map(|(k, (n, v, w))| [k, n, v, w].map(Value::Int64).to_vec())
-                .collect();
-            let mut reference = reference;
-            reference.sort_by_key(|row| format!("{row:?}"));
-            assert_eq!(rows(&divided), reference);
+            assert_eq!(rows(&divided), inner_reference());
         }
         if kind == "full" {
             assert!(
@@ -98,4 +103,17 @@ async fn a_skewed_join_partition_is_read_in_pieces_with_the_same_result() {
             "{kind}: busiest subtask {busiest} rows, {alone} undivided"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_whose_build_side_is_broadcast_is_never_divided() {
+    let cluster = Embedded::start(16, None, AccessPolicy::new(&[], &[]).unwrap()).unwrap();
+    let mut spec = skewed_join("inner", serde_json::json!({"factor": 3, "min_bytes": 1000}));
+    // Every partition of a broadcast edge holds every row: a subtask
+    // reading two of them would match each left row twice.
+    spec["edges"][1]["partitioning"] = serde_json::json!("broadcast");
+    let spec: JobSpec = serde_json::from_value(spec).unwrap();
+    let output = run(&cluster, "broadcast", &spec).await;
+    assert!(output.divided.is_empty(), "{:?}", output.divided);
+    assert_eq!(rows(&output), inner_reference());
 }

@@ -271,19 +271,7 @@ impl Embedded {
                         output.epochs.push(done);
                         output.collected.extend(summary);
                     }
-                    Progress::Divided {
-                        vertex,
-                        exchange,
-                        partition,
-                        bytes,
-                        pieces,
-                    } => output.divided.push(crate::jobs::DividedPartition {
-                        vertex,
-                        exchange,
-                        partition,
-                        bytes,
-                        pieces,
-                    }),
+                    Progress::Divided(divided) => output.divided.push(divided),
                     Progress::Checkpoint(record) => {
                         if let Some(hook) = &on_checkpoint {
                             hook(&record);

@@ -100,18 +100,7 @@ pub enum Progress {
     /// A checkpoint was found unreadable on restore.
     CheckpointUnusable(u64),
     /// A skewed partition is read in pieces (see [`crate::skew`]).
-    Divided {
-        /// The consuming vertex (its chain's head).
-        vertex: String,
-        /// The exchange whose partition it is.
-        exchange: usize,
-        /// The partition.
-        partition: u32,
-        /// Its bytes.
-        bytes: u64,
-        /// Pieces it is read in.
-        pieces: u32,
-    },
+    Divided(crate::jobs::DividedPartition),
     /// A region was deployed to restore this checkpoint.
     Restored(u64),
     /// Rows a task restarted alone may have lost (approximate failover).

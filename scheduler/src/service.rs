@@ -469,21 +469,7 @@ impl Scheduler {
                 history.completed.drain(..over);
             }),
             Progress::CheckpointAbandoned(_) => self.update(id, |r| r.checkpoints.abandoned += 1),
-            Progress::Divided {
-                vertex,
-                exchange,
-                partition,
-                bytes,
-                pieces,
-            } => self.update(id, |r| {
-                r.divided.push(crate::jobs::DividedPartition {
-                    vertex,
-                    exchange,
-                    partition,
-                    bytes,
-                    pieces,
-                })
-            }),
+            Progress::Divided(divided) => self.update(id, |r| r.divided.push(divided)),
             Progress::CheckpointUnusable(checkpoint) => {
                 self.update(id, |r| r.checkpoints.unusable.push(checkpoint))
             }

@@ -5,9 +5,10 @@
 
 use faro_runtime::exchange::sink::PartitionBytes;
 use faro_runtime::plan::Phase;
-use faro_runtime::spec::Exchange;
+use faro_runtime::spec::{Exchange, Partitioning};
 
 use super::{Driver, Progress};
+use crate::jobs::DividedPartition;
 use crate::skew::{self, InputSizes};
 
 impl Driver<'_> {
@@ -34,6 +35,17 @@ impl Driver<'_> {
             let exchanges = &self.plan.exchanges;
             let all_blocking =
                 (chain.inputs.iter()).all(|&e| exchanges[e].exchange == Exchange::Blocking);
+            // Partitions must not overlap (a broadcast edge's all hold
+            // every row), and a join's sides must be split by key, so
+            // that a piece's rows meet only the other side's same partition.
+            let disjoint = chain
+                .inputs
+                .iter()
+                .all(|&e| match exchanges[e].partitioning {
+                    Partitioning::Hash(_) | Partitioning::Range(_) => true,
+                    Partitioning::Forward | Partitioning::Rebalance => chain.inputs.len() == 1,
+                    Partitioning::Broadcast => false,
+                });
             // Rows the head passes on must stay free to go anywhere too: to
             // an operator taking rows one by one, or to the partial half of
             // one whose final half merges what every subtask sent.
@@ -42,7 +54,7 @@ impl Driver<'_> {
             let Some(head) = chain.steps.first() else {
                 continue;
             };
-            if chain.inputs.is_empty() || !all_blocking || !rows_alone {
+            if chain.inputs.is_empty() || !all_blocking || !disjoint || !rows_alone {
                 continue;
             }
             let inputs: Vec<InputSizes> = (chain.inputs.iter().enumerate())
@@ -62,13 +74,13 @@ impl Driver<'_> {
                     pieces = division.pieces.len(), subtasks = ?division.subtasks,
                     "dividing a skewed partition by map range"
                 );
-                let _ = self.progress.send(Progress::Divided {
+                let _ = self.progress.send(Progress::Divided(DividedPartition {
                     vertex: head.vertex.clone(),
                     exchange: inputs[division.input].exchange,
                     partition: division.partition,
                     bytes: division.bytes,
                     pieces: division.pieces.len() as u32,
-                });
+                }));
             }
             for (s, pieces) in (0u32..).zip(plan.pieces) {
                 self.pieces.insert((c, s), pieces);

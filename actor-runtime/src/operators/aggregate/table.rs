@@ -123,6 +123,17 @@ struct TextIndex {
     null: Option<u32>,
 }
 
+/// The group of the null key, `next` (and `true`) if it has none yet.
+fn null_group(null: &mut Option<u32>, next: u32) -> (u32, bool) {
+    match *null {
+        Some(group) => (group, false),
+        None => {
+            *null = Some(next);
+            (next, true)
+        }
+    }
+}
+
 fn text_hash(key: &[u8]) -> u64 {
     let mut hasher = KeyHasher(key.len() as u64);
     hasher.write(key);
@@ -239,13 +250,7 @@ impl GroupTable {
             let next = self.groups as u32;
             let texts = self.texts.get_or_insert_with(TextIndex::default);
             let (group, created) = if column.is_null(row) {
-                match texts.null {
-                    Some(g) => (g, false),
-                    None => {
-                        texts.null = Some(next);
-                        (next, true)
-                    }
-                }
+                null_group(&mut texts.null, next)
             } else {
                 let key = text.value(row);
                 match texts.groups.find(hash, |(k, _)| **k == *key) {
@@ -286,13 +291,7 @@ impl GroupTable {
                 ints.prefetch(ahead);
             }
             let (group, created) = if column.is_null(row) {
-                match ints.null {
-                    Some(g) => (g, false),
-                    None => {
-                        ints.null = Some(next);
-                        (next, true)
-                    }
-                }
+                null_group(&mut ints.null, next)
             } else {
                 ints.find_or_insert(value, next)
             };

@@ -26,10 +26,12 @@
 //! Only files the worker's [`AccessPolicy`] allows are read: the path is
 //! checked when the source opens, and each file a directory lists is
 //! checked again (a link inside an allowed directory may lead out). A
-//! line is at most [`MAX_LINE_BYTES`] long, so a file without line breaks
-//! cannot make the reader hold it whole.
+//! line (a CSV record) is at most [`MAX_LINE_BYTES`] long, so a file
+//! without line breaks cannot make the reader hold it whole.
 //!
-//! [`listing`] finds the files; its catalogue entry is [`ReadDefinition`].
+//! [`listing`] finds the files, `parse` turns their bytes into rows (CSV
+//! records found by `csv_records`); its catalogue entry is
+//! [`ReadDefinition`].
 
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;

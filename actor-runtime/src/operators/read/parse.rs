@@ -1,5 +1,6 @@
 //! One file's bytes parsed into rows of a declared schema: CSV (laid out
-//! as its [`CsvOptions`] say), JSON lines, or plain text lines. Shared by the sources
+//! as its [`CsvOptions`] say, its records found by [`CsvRecords`]), JSON
+//! lines, or plain text lines. Shared by the sources
 //! that read files (`read`, which streams a store's bytes through a
 //! channel, and `follow`, which reads local files as they appear), so
 //! both accept the same files and report errors the same way: every

@@ -197,34 +197,22 @@ fn gather_column(all: &[Vec<ColumnView<'_>>], c: usize, chunk: &[(u32, u32)]) ->
                     .collect(),
             )
         }
-        ValuesView::Utf8(_) => {
-            let texts: Vec<_> = all
+        ValuesView::Utf8(_) | ValuesView::Binary(_) => {
+            let text = matches!(all[0][c].values, ValuesView::Utf8(_));
+            // Every held batch's values of the column, of one type.
+            let raw = all
                 .iter()
-                .filter_map(|cols| match cols[c].values {
-                    ValuesView::Utf8(t) => Some(t),
+                .map(|cols| match cols[c].values {
+                    ValuesView::Utf8(t) if text => Some(t.raw()),
+                    ValuesView::Binary(bytes) if !text => Some(bytes),
                     _ => None,
                 })
-                .collect();
-            if texts.len() != all.len() {
-                return None;
-            }
-            let raw: Vec<BinaryValues<'_>> = texts.iter().map(|t| t.raw()).collect();
+                .collect::<Option<Vec<BinaryValues<'_>>>>()?;
             let (offsets, data) = gather_bytes(&raw, chunk)?;
-            ColumnData::Utf8 { offsets, data }
-        }
-        ValuesView::Binary(_) => {
-            let raw: Vec<BinaryValues<'_>> = all
-                .iter()
-                .filter_map(|cols| match cols[c].values {
-                    ValuesView::Binary(bytes) => Some(bytes),
-                    _ => None,
-                })
-                .collect();
-            if raw.len() != all.len() {
-                return None;
+            match text {
+                true => ColumnData::Utf8 { offsets, data },
+                false => ColumnData::Binary { offsets, data },
             }
-            let (offsets, data) = gather_bytes(&raw, chunk)?;
-            ColumnData::Binary { offsets, data }
         }
         _ => return None,
     };

@@ -6,7 +6,9 @@
 //! what it wrote past its budget, and once SIGKILLed claims nothing. A
 //! fetch whose node is stopped (SIGSTOP) mid-partition resumes
 //! on the other replica, each frame once, and refuses to when the
-//! replica committed other frames.
+//! replica committed other frames. A node lists which maps committed,
+//! and refuses a fetch by map range that names one that has not: what a
+//! hybrid edge's consumer reads as maps commit.
 
 use std::time::Duration;
 
@@ -214,6 +216,46 @@ async fn producers_that_vanish_mid_push_leave_nothing_visible_and_nothing_leaked
             "uncommitted frames of partition {partition} are visible"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maps_are_read_by_range_only_once_committed() {
+    let Setup {
+        dir,
+        pem,
+        secret_file,
+        tls,
+        ..
+    } = setup();
+    let token = ClusterSecret::new(SECRET).token("job-h");
+    let node = start_node(&dir.path().join("data"), &pem, &secret_file);
+    let (_endpoint, client) = client(&tls, &node, "job-h", &token).await;
+    client.register(0, shape(3, PARTITIONS)).await.unwrap();
+    for map in [0, 2] {
+        push_map(&client, map, 0, 2).await;
+    }
+    push_map(&client, 1, 0, 2).await;
+    for map in [0, 2] {
+        client.commit(0, map, 0).await.unwrap();
+    }
+    let listed = client.list().await.unwrap();
+    assert_eq!(listed[0].committed, [0, 2], "{listed:?}");
+    // The committed map by itself: its frames.
+    let rx = client.fetch_maps(0, 1, 2..3).await.unwrap();
+    let frames = faro_shuffle::client::collect(rx).await.unwrap();
+    assert_eq!(frames, [frame(2, 0, 1, 0), frame(2, 0, 1, 1)]);
+    // A range with map 1, pushed but not committed: refused, naming it,
+    // not served as if map 1 had written nothing.
+    let rx = client.fetch_maps(0, 1, 0..2).await.unwrap();
+    let error = faro_shuffle::client::collect(rx).await.unwrap_err();
+    assert!(
+        error.to_string().contains("map 1 has no committed attempt"),
+        "{error}"
+    );
+    client.commit(0, 1, 0).await.unwrap();
+    let rx = client.fetch_maps(0, 1, 0..3).await.unwrap();
+    let frames = faro_shuffle::client::collect(rx).await.unwrap();
+    assert_eq!(frames.len(), 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

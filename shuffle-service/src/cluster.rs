@@ -467,6 +467,50 @@ impl ShuffleCluster {
             .collect()
     }
 
+    /// The maps of `shuffle` committed on every replica of `partition`
+    /// that is up and answers, in order: those a consumer reading maps as
+    /// they commit (a hybrid edge) may fetch now, whichever replica serves
+    /// the fetch. An error when no replica answers.
+    pub async fn committed_maps(
+        &self,
+        shuffle: u32,
+        partition: u32,
+    ) -> Result<Vec<u32>, ClientError> {
+        let unregistered =
+            || ClientError::BadResponse(format!("shuffle {shuffle} is not registered"));
+        let mut common: Option<Vec<u32>> = None;
+        let mut last_error = None;
+        for node in self.up_replicas_of(shuffle, partition) {
+            let committed = match (&self.in_process, self.client(node)) {
+                (Some((local, server)), _) if *local == node => server
+                    .committed_in_process(&self.job, shuffle)
+                    .ok_or_else(unregistered),
+                (_, Ok(client)) => client.list().await.and_then(|shuffles| {
+                    (shuffles.into_iter().find(|s| s.shuffle == shuffle))
+                        .map(|s| s.committed)
+                        .ok_or_else(unregistered)
+                }),
+                (_, Err(down)) => Err(down),
+            };
+            match committed {
+                Ok(maps) => {
+                    common = Some(match common {
+                        None => maps,
+                        Some(common) => (common.into_iter())
+                            .filter(|map| maps.binary_search(map).is_ok())
+                            .collect(),
+                    });
+                }
+                Err(error) => last_error = Some(error),
+            }
+        }
+        common.ok_or_else(|| {
+            last_error.unwrap_or_else(|| {
+                ClientError::Unreachable(self.owner_name(shuffle, partition).to_string())
+            })
+        })
+    }
+
     /// Each node's counters, in node order (an error if one is down).
     pub async fn stats(&self) -> Result<Vec<NodeStats>, ClientError> {
         let mut stats = Vec::with_capacity(self.clients.len());

@@ -122,6 +122,10 @@ pub struct ShuffleSummary {
     pub partitions: u32,
     /// Maps with a committed attempt.
     pub committed_maps: u32,
+    /// Which maps those are, in order (what a consumer of a hybrid edge
+    /// reads as they come).
+    #[serde(default)]
+    pub committed: Vec<u32>,
     /// Bytes of records on this node's disk.
     pub stored_bytes: u64,
 }

@@ -100,7 +100,6 @@ impl ShuffleServer {
                 maps,
                 resume,
             } => {
-                let maps = maps.unwrap_or(0..u32::MAX);
                 let skipping = Skipping::new(resume.unwrap_or_default());
                 let fetch = (partition, maps, skipping);
                 return self.serve_fetch(job, shuffle, fetch, tx).await;
@@ -223,6 +222,7 @@ impl ShuffleServer {
                     partitions: shape.partitions,
                     committed_maps: u32::try_from(store.book().committed_maps())
                         .unwrap_or(u32::MAX),
+                    committed: store.book().commits().into_iter().map(|(m, _)| m).collect(),
                     stored_bytes: store.stored_bytes(),
                 }
             })
@@ -249,17 +249,29 @@ impl ShuffleServer {
         }
     }
 
+    /// The frames of `partition` of the maps in `maps` (all when `None`)
+    /// from this node's copy. Asked for by range, every map of the range
+    /// must have committed here: a consumer that reads maps as they commit
+    /// (a hybrid edge) must never take a map's absence for an empty
+    /// output.
     fn local_frames(
         &self,
         job: &str,
         shuffle: u32,
         partition: u32,
-        maps: Range<u32>,
+        maps: Option<Range<u32>>,
     ) -> Result<FetchSource, String> {
         let Some(store) = self.store(job, shuffle) else {
             return Ok(FetchSource::Missing(Self::not_registered(job, shuffle)));
         };
-        let read = lock(&store).read_maps(partition, maps);
+        let store = lock(&store);
+        if let Some(map) = maps.as_ref().and_then(|maps| store.first_uncommitted(maps)) {
+            return Err(format!(
+                "{}: map {map} has no committed attempt on this node",
+                label(job, shuffle)
+            ));
+        }
+        let read = store.read_maps(partition, maps.unwrap_or(0..u32::MAX));
         match read {
             Ok(frames) => Ok(FetchSource::Local(frames)),
             Err(error @ StorageError::Io { .. }) if error_is_not_found(&error) => {
@@ -269,20 +281,24 @@ impl ShuffleServer {
         }
     }
 
-    /// Serves a fetch of `partition`'s frames of `maps`, past those
-    /// `skipping` says the consumer took from another replica.
+    /// Serves a fetch of `partition`'s frames of `maps` (all when
+    /// `None`), past those `skipping` says the consumer took from another
+    /// replica.
     async fn serve_fetch(
         &self,
         job: &str,
         shuffle: u32,
-        (partition, maps, mut skipping): (u32, Range<u32>, Skipping),
+        (partition, maps, mut skipping): (u32, Option<Range<u32>>, Skipping),
         mut tx: ChannelSender,
     ) -> Result<(), String> {
         let started = Instant::now();
         let served = match self.local_frames(job, shuffle, partition, maps.clone()) {
             Ok(FetchSource::Local(frames)) => self.send_mapped(frames, skipping, &mut tx).await,
             Ok(FetchSource::Missing(why)) => match &self.tier {
-                Some(tier) => match tier.open_partition(job, shuffle, partition, maps).await {
+                Some(tier) => match tier
+                    .open_partition(job, shuffle, partition, maps.unwrap_or(0..u32::MAX))
+                    .await
+                {
                     Ok(Some(mut copy)) => {
                         tracing::info!(%job, shuffle, partition, %why, "serving from the object store");
                         loop {
@@ -385,17 +401,26 @@ impl ShuffleServer {
         Ok(())
     }
 
+    /// The maps of the job's `shuffle` that have committed on this node,
+    /// in order, for a worker in the same process; `None` when the node
+    /// does not hold the shuffle.
+    pub fn committed_in_process(&self, job: &str, shuffle: u32) -> Option<Vec<u32>> {
+        let store = self.store(job, shuffle)?;
+        let commits = lock(&store).book().commits();
+        Some(commits.into_iter().map(|(map, _)| map).collect())
+    }
+
     /// The committed frames of `partition` of the job's `shuffle` (of
-    /// the maps in `maps` only) as this node holds them, read in place
-    /// from its mmap (every frame's CRC checked), for a worker in the
-    /// same process: the fetch without the network. `None` when the node
-    /// holds no local copy (a fetch then finds it in the object store or
-    /// on another replica).
+    /// the maps in `maps` only, each of which must have committed here)
+    /// as this node holds them, read in place from its mmap (every
+    /// frame's CRC checked), for a worker in the same process: the fetch
+    /// without the network. `None` when the node holds no local copy (a
+    /// fetch then finds it in the object store or on another replica).
     pub fn read_in_process(
         &self,
         job: &str,
         shuffle: u32,
-        (partition, maps): (u32, Range<u32>),
+        (partition, maps): (u32, Option<Range<u32>>),
     ) -> Result<Option<Vec<Bytes>>, String> {
         match self.local_frames(job, shuffle, partition, maps)? {
             FetchSource::Local(frames) => {

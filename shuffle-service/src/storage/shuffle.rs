@@ -248,6 +248,13 @@ impl ShuffleStore {
         self.shape
     }
 
+    /// The first map of `maps` (within the shuffle's maps) with no
+    /// committed attempt.
+    pub fn first_uncommitted(&self, maps: &Range<u32>) -> Option<u32> {
+        (maps.start..maps.end.min(self.shape.maps))
+            .find(|&map| self.book.committed_attempt(map).is_none())
+    }
+
     /// Whether every map has a committed attempt: no more data can come.
     pub fn is_complete(&self) -> bool {
         self.book.committed_maps() as u64 >= u64::from(self.shape.maps)

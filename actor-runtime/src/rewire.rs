@@ -149,7 +149,7 @@ impl Worker {
                 outputs: Vec::new(),
                 inputs: Vec::new(),
             };
-            let pipelined = |e: usize| plan.exchanges[e].exchange != Exchange::Blocking;
+            let pipelined = |e: usize| plan.exchanges[e].exchange == Exchange::Pipelined;
             for &e in chain.inputs.iter().filter(|&&e| pipelined(e)) {
                 if plan.exchanges[e].from != restart.chain {
                     continue;

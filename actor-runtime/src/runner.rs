@@ -1,6 +1,6 @@
 //! Runs a validated job on workers in this process: plans it, splits the
-//! plan into pipelined regions (chains joined by pipelined exchanges),
-//! and runs the regions in order — a region starts once the blocking
+//! plan into regions (chains joined by pipelined or hybrid exchanges), and
+//! runs the regions in order — a region starts once the blocking
 //! exchanges it reads are committed in the shuffle service. Each subtask
 //! is handed to its worker as a [`TaskDeployment`], from which the worker
 //! wires its own exchanges; the runner only places and orders.
@@ -51,7 +51,8 @@ pub enum RunError {
     Setup(String),
 }
 
-/// Chains grouped into regions (pipelined connectivity), in run order.
+/// Chains grouped into regions, in run order: chains joined by pipelined
+/// or hybrid edges run together; a blocking edge orders the regions.
 pub fn regions(plan: &Plan) -> Vec<Vec<usize>> {
     let n = plan.chains.len();
     let mut parent: Vec<usize> = (0..n).collect();
@@ -62,11 +63,7 @@ pub fn regions(plan: &Plan) -> Vec<Vec<usize>> {
         }
         x
     }
-    for e in plan
-        .exchanges
-        .iter()
-        .filter(|e| e.exchange == Exchange::Pipelined)
-    {
+    for e in plan.exchanges.iter().filter(|e| e.exchange.runs_together()) {
         let (a, b) = (root(&mut parent, e.from), root(&mut parent, e.to));
         parent[a] = b;
     }
@@ -173,7 +170,7 @@ async fn run_regions(
     let blocking: Vec<_> = plan
         .exchanges
         .iter()
-        .filter(|e| e.exchange == Exchange::Blocking)
+        .filter(|e| e.exchange.is_stored())
         .collect();
     if !blocking.is_empty() {
         let access = env.shuffle.as_ref().ok_or_else(|| {

@@ -41,6 +41,7 @@ pub fn explain(spec: &JobSpec) -> String {
         let exchange = match edge.exchange {
             Exchange::Pipelined => "pipelined",
             Exchange::Blocking => "blocking",
+            Exchange::Hybrid => "hybrid",
         };
         let combined = matches!(edge.partitioning, Partitioning::Hash(_))
             && spec

@@ -95,14 +95,14 @@ pub enum SpecError {
         /// The id that does not exist.
         missing: String,
     },
-    /// A blocking or range edge in a streaming job.
+    /// A blocking, hybrid or range edge in a streaming job.
     #[error("edge {from:?} -> {to:?}: {what} edges hold data until the input ends, and this job is streaming ({why}); use a pipelined edge with hash, broadcast, rebalance or forward partitioning")]
     BlockingInStreaming {
         /// The producer.
         from: String,
         /// The consumer.
         to: String,
-        /// `blocking` or `range`.
+        /// `blocking`, `hybrid` or `range`.
         what: &'static str,
         /// Why the job is streaming.
         why: String,

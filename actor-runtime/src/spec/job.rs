@@ -201,6 +201,27 @@ pub enum Exchange {
     /// the consumer starts once it is committed, and a failed consumer is
     /// re-run alone.
     Blocking,
+    /// Stored in the shuffle service as a blocking edge is, but the
+    /// consumer runs beside its producers (Flink's hybrid shuffle) and
+    /// reads each map's output as soon as that map commits: it works while
+    /// other maps still produce. A failed producer or consumer is re-run
+    /// alone, as on a blocking edge, since a consumer only ever reads
+    /// committed output.
+    Hybrid,
+}
+
+impl Exchange {
+    /// Whether the edge's rows go through the shuffle service (blocking
+    /// and hybrid edges).
+    pub fn is_stored(self) -> bool {
+        matches!(self, Self::Blocking | Self::Hybrid)
+    }
+
+    /// Whether the producer and consumer run at the same time, in one
+    /// region (pipelined and hybrid edges).
+    pub fn runs_together(self) -> bool {
+        matches!(self, Self::Pipelined | Self::Hybrid)
+    }
 }
 
 /// An edge from one vertex's output to another's input.

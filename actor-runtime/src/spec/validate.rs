@@ -302,6 +302,7 @@ fn check_mode(spec: &JobSpec, operators: &[OperatorSpec]) -> Result<bool, SpecEr
     for edge in &spec.edges {
         let what = match (edge.exchange, &edge.partitioning) {
             (Exchange::Blocking, _) => "blocking",
+            (Exchange::Hybrid, _) => "hybrid",
             (_, Partitioning::Range(_)) => "range",
             _ => continue,
         };

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use crate::exchange::agreement::{GatheredRanges, RangeAgreement};
+use crate::exchange::hybrid::ProducingInputs;
 use crate::exchange::sink::ShuffleTarget;
 use crate::exchange::RangeCoordinator;
 use crate::exchange::{InputQueue, InputSender, LOCAL_CREDITS};
@@ -421,6 +422,10 @@ impl Worker {
             .checkpoints
             .is_some_and(|c| c.failover == crate::spec::Failover::Approximate);
         let mut inputs = Vec::new();
+        let hybrid_inputs = (chain.inputs.iter())
+            .filter(|&&e| plan.exchanges[e].exchange == Exchange::Hybrid)
+            .count();
+        let producing = ProducingInputs::new(hybrid_inputs);
         for &e in &chain.inputs {
             let exchange = &plan.exchanges[e];
             if exchange.exchange == Exchange::Blocking {
@@ -447,6 +452,30 @@ impl Worker {
                     schema: exchange.schema.clone(),
                     queue,
                     feeders,
+                });
+                continue;
+            }
+            if exchange.exchange == Exchange::Hybrid {
+                let (mut senders, queue) = InputQueue::new(1, LOCAL_CREDITS);
+                let sender = senders
+                    .pop()
+                    .ok_or_else(|| fail("no input channel".into()))?;
+                let cluster = self.shuffle_cluster(&d).await.map_err(&unreachable)?;
+                let owner = (e as u32, d.subtask);
+                let feeder = FeederSpec::Hybrid {
+                    exchange: e,
+                    in_process: self.in_process_owner(&d, &cluster, owner),
+                    cluster,
+                    shuffle: e as u32,
+                    partition: d.subtask,
+                    maps: exchange.producers,
+                    producing: producing.clone(),
+                };
+                inputs.push(InputSpec {
+                    exchange: e,
+                    schema: exchange.schema.clone(),
+                    queue,
+                    feeders: vec![(feeder, sender)],
                 });
                 continue;
             }
@@ -481,7 +510,7 @@ impl Worker {
             let exchange = &plan.exchanges[e];
             let mut sinks = Vec::new();
             let mut shuffle = None;
-            if exchange.exchange == Exchange::Blocking {
+            if exchange.exchange.is_stored() {
                 let cluster = self.shuffle_cluster(&d).await.map_err(&unreachable)?;
                 shuffle = Some(ShuffleTarget {
                     cluster,
@@ -514,7 +543,7 @@ impl Worker {
                 keys: exchange.keys.clone(),
                 key_groups: exchange.key_groups,
                 producer: d.subtask,
-                tolerant: approximate && exchange.exchange != Exchange::Blocking,
+                tolerant: approximate && exchange.exchange == Exchange::Pipelined,
                 sinks,
                 shuffle,
                 range: matches!(exchange.partitioning, Partitioning::Range(_))

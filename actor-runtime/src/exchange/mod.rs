@@ -10,11 +10,14 @@
 //! - **Blocking**: the producer pushes each consumer's rows to the shuffle
 //!   service as that reduce partition (map id = producer subtask) and
 //!   commits at the end; the consumer fetches its partition.
+//! - **Hybrid**: pushed and committed as on a blocking edge, but the
+//!   consumer runs beside its producers and reads each map's output as
+//!   soon as that map commits ([`hybrid`]).
 //!
 //! Pipelined channels carry [`crate::message::Message`]s: batches and, in
 //! order with them, watermarks, checkpoint barriers and end of data (over
-//! the transport as event frames and its End frame). Blocking and range
-//! edges hold data until their producer's input ends, which only a bounded
+//! the transport as event frames and its End frame). Blocking, hybrid and
+//! range edges hold data until their producer's input ends, which only a bounded
 //! job has; they carry no watermarks or barriers.
 //!
 //! Every consumer input is one bounded queue per channel
@@ -23,6 +26,7 @@
 
 pub mod agreement;
 pub mod delivered;
+pub mod hybrid;
 pub mod partition;
 mod range;
 pub mod sink;

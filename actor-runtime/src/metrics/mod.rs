@@ -58,6 +58,7 @@ pub struct WorkerMetrics {
     credits: IntGaugeVec,
     shuffle_pushed: IntCounterVec,
     shuffle_fetched: IntCounterVec,
+    shuffle_fetched_early: IntCounterVec,
     late_records: IntCounterVec,
     state_bytes: IntGaugeVec,
     watermark: GaugeVec,
@@ -126,6 +127,10 @@ impl WorkerMetrics {
             shuffle_fetched: per_task(
                 "faro_task_shuffle_bytes_fetched_total",
                 "Bytes a task fetched from the shuffle service",
+            ),
+            shuffle_fetched_early: per_task(
+                "faro_task_shuffle_bytes_fetched_early_total",
+                "Bytes a task read from hybrid edges while some of the edge's maps were still producing",
             ),
             late_records: per_task(
                 "faro_task_late_records_total",
@@ -224,6 +229,7 @@ impl WorkerMetrics {
             credits: self.credits.with_label_values(&labels),
             shuffle_pushed: self.shuffle_pushed.with_label_values(&labels),
             shuffle_fetched: self.shuffle_fetched.with_label_values(&labels),
+            shuffle_fetched_early: self.shuffle_fetched_early.with_label_values(&labels),
             late_records: self.late_records.with_label_values(&labels),
             state_bytes: self.state_bytes.with_label_values(&labels),
             watermark: (self.watermark.clone(), labels.map(str::to_string)),
@@ -263,6 +269,7 @@ impl WorkerMetrics {
                 &self.bytes_out,
                 &self.shuffle_pushed,
                 &self.shuffle_fetched,
+                &self.shuffle_fetched_early,
                 &self.late_records,
             ] {
                 let _ = vec.remove_label_values(&labels);

@@ -21,6 +21,7 @@ pub struct TaskMetrics {
     pub(super) credits: IntGauge,
     pub(super) shuffle_pushed: IntCounter,
     pub(super) shuffle_fetched: IntCounter,
+    pub(super) shuffle_fetched_early: IntCounter,
     pub(super) late_records: IntCounter,
     pub(super) state_bytes: IntGauge,
     /// The series appears with the task's first watermark: a batch task
@@ -122,7 +123,13 @@ impl TaskMetrics {
         self.shuffle_fetched.inc_by(bytes as u64);
     }
 
-    /// A shuffle fetch moved to another replica.
+    /// Counts bytes read from a hybrid edge while some of its maps were
+    /// still producing (also counted as fetched).
+    pub fn shuffle_fetched_early(&self, bytes: usize) {
+        self.shuffle_fetched_early.inc_by(bytes as u64);
+    }
+
+    /// Counts a shuffle fetch that moved to another replica.
     pub fn shuffle_fetch_moved(&self) {
         self.fetch_moves.inc();
     }

@@ -10,6 +10,7 @@ use tokio::sync::oneshot;
 
 use crate::data::Schema;
 use crate::exchange::agreement::RangeAgreement;
+use crate::exchange::hybrid::{follow_in_process, HybridFetch, ProducingInputs, ReadyMaps};
 use crate::exchange::partition::Partitioner;
 use crate::exchange::sink::ShuffleTarget;
 use crate::exchange::{
@@ -137,6 +138,25 @@ pub enum FeederSpec {
         /// when `None`.
         maps: Option<std::ops::Range<u32>>,
     },
+    /// The task's partition of a hybrid edge's shuffle, read map by map
+    /// as the maps commit.
+    Hybrid {
+        /// The exchange.
+        exchange: usize,
+        /// The job's shuffle nodes.
+        cluster: Arc<ShuffleCluster>,
+        /// The partition's owner, when it is a node in this process.
+        in_process: Option<Arc<faro_shuffle::ShuffleServer>>,
+        /// The shuffle.
+        shuffle: u32,
+        /// The partition (this task's subtask).
+        partition: u32,
+        /// The shuffle's maps (its producer's subtasks).
+        maps: u32,
+        /// The task's hybrid inputs still producing, shared by their
+        /// feeders.
+        producing: ProducingInputs,
+    },
     /// A channel a remote producer opens to this worker.
     Remote {
         /// The exchange.
@@ -187,7 +207,7 @@ impl FeederSpec {
                         partition,
                         maps,
                     } => {
-                        let piece = (partition, maps.clone().unwrap_or(0..u32::MAX));
+                        let piece = (partition, maps.clone());
                         let local = in_process
                             .map(|server| server.read_in_process(cluster.job(), shuffle, piece));
                         match local {
@@ -234,6 +254,32 @@ impl FeederSpec {
                                     .await;
                             }
                         }
+                    }
+                    FeederSpec::Hybrid {
+                        exchange,
+                        cluster,
+                        in_process,
+                        shuffle,
+                        partition,
+                        maps,
+                        producing,
+                    } => {
+                        let mut ready = ReadyMaps::new(maps);
+                        if let Some(server) = in_process {
+                            let at = (cluster.job(), exchange, shuffle, partition);
+                            let maps = (ready, &producing);
+                            match follow_in_process(&server, at, maps, &queue, &metrics).await {
+                                Some(left) => ready = left,
+                                None => return,
+                            }
+                        }
+                        let maps = (ready, producing);
+                        let counted = metrics.clone();
+                        let fetch = HybridFetch::new(cluster, (shuffle, partition), maps, counted);
+                        forward_frames(exchange, fetch, queue, |bytes| {
+                            metrics.shuffle_fetched(bytes)
+                        })
+                        .await
                     }
                     FeederSpec::Remote { exchange, channel } => match channel.await {
                         Ok(channel) => forward_frames(exchange, channel, queue, |_| ()).await,

@@ -7,7 +7,9 @@
 //! this module does the I/O: it deploys attempts to workers, waits for
 //! them, asks the shuffle service what is lost, and reports every step as
 //! [`Progress`] so the scheduler can keep the job's record (and resume it
-//! after a restart).
+//! after a restart). One region's run and its failovers are `region`'s;
+//! checkpoints, savepoints, approximate failover and skew each have their
+//! own module beside it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -17,21 +19,21 @@ use faro_runtime::attempt::TaskDone;
 use faro_runtime::catalogue::EpochOutcome;
 use faro_runtime::data::Batch;
 use faro_runtime::deploy::{ShufflePiece, TaskDeployment};
-use faro_runtime::failure::FailureCause;
 use faro_runtime::operators::basic::{KeepLimit, LiveRows};
 use faro_runtime::plan::Plan;
 use faro_runtime::runner::checked_regions;
-use faro_runtime::spec::{Exchange, ValidJob};
+use faro_runtime::spec::ValidJob;
 use faro_shuffle::storage::ShuffleShape;
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 
 use crate::checkpoints::{CheckpointHistory, CheckpointHub};
 mod approximate;
 mod checkpointing;
+mod region;
 mod savepointing;
 mod skewed;
-use crate::failover::{scope, FailoverPolicy, RerunCause, Scope};
+use crate::failover::{FailoverPolicy, RerunCause};
 use checkpointing::Checkpointing;
 
 /// How long a pipelined region waits, after a task failed for a reason a
@@ -43,7 +45,7 @@ const ROOT_CAUSE_GRACE: Duration = Duration::from_millis(300);
 /// whose consumer stopped taking rows): the consumer's own failure is
 /// surely coming, once it has let go of its state.
 const ECHO_GRACE: Duration = Duration::from_secs(30);
-use crate::placement::{place_chain, replace_subtask};
+use crate::placement::place_chain;
 pub use crate::progress::{Progress, Recorded};
 use crate::shuffle::ShuffleService;
 use crate::slots::{SlotGrant, SlotPool};
@@ -143,6 +145,9 @@ struct Driver<'a> {
     /// What a subtask reads of its blocking inputs where a skewed
     /// partition was divided, by (chain, subtask).
     pieces: HashMap<(usize, u32), Vec<ShufflePiece>>,
+    /// The attempt last spawned per subtask, to abort it alone when its
+    /// failover group restarts.
+    running: HashMap<(usize, u32), AbortHandle>,
 }
 
 /// Runs `run` on `cluster` to its end, reporting each step to `progress`.
@@ -165,6 +170,7 @@ pub async fn drive(
         unreadable: false,
         pushed: HashMap::new(),
         pieces: HashMap::new(),
+        running: HashMap::new(),
         next_attempt: run.first_attempts.clone(),
         failures: HashMap::new(),
         last_deployed: HashMap::new(),
@@ -191,12 +197,13 @@ impl Driver<'_> {
             .ok_or_else(|| "the job has blocking edges but there is no shuffle service".into())
     }
 
-    /// Blocking exchanges out of (`outputs`) or into the region's chains.
-    fn blocking(&self, chains: &[usize], outputs: bool) -> Vec<(u32, ShuffleShape, usize)> {
+    /// Exchanges through the shuffle service (blocking and hybrid) out of
+    /// (`outputs`) or into the region's chains.
+    fn stored(&self, chains: &[usize], outputs: bool) -> Vec<(u32, ShuffleShape, usize)> {
         self.plan
             .exchanges
             .iter()
-            .filter(|e| e.exchange == Exchange::Blocking)
+            .filter(|e| e.exchange.is_stored())
             .filter(|e| chains.contains(if outputs { &e.from } else { &e.to }))
             .map(|e| {
                 let shape = ShuffleShape {
@@ -211,7 +218,8 @@ impl Driver<'_> {
     async fn run_all(&mut self) -> Result<(), String> {
         let mut done = vec![false; self.regions.len()];
         for r in self.run.done_regions.clone() {
-            if r < done.len() && self.lost(&self.regions[r].clone(), true).await.is_empty() {
+            let region = self.regions.get(r).cloned().unwrap_or_default();
+            if r < done.len() && self.lost(&region, true, None).await.is_empty() {
                 done[r] = true;
             }
         }
@@ -323,10 +331,24 @@ impl Driver<'_> {
         Ok(Epochs::Again(reports))
     }
 
-    /// Regions whose blocking exchanges into (or, with `outputs`, out of)
+    /// Regions whose stored exchanges into (or, with `outputs`, out of)
     /// `chains` lost partitions: their producers (or `chains`' own region).
-    async fn lost(&self, chains: &[usize], outputs: bool) -> Vec<usize> {
-        let exchanges = self.blocking(chains, outputs);
+    /// A hybrid exchange whose producers run in the region is asked about
+    /// only once all of them are in `finished`: before, its maps are
+    /// missing because they are still being produced.
+    async fn lost(
+        &self,
+        chains: &[usize],
+        outputs: bool,
+        finished: Option<&HashSet<(usize, u32)>>,
+    ) -> Vec<usize> {
+        let produced = |from: usize| {
+            let producers = self.plan.chains[from].parallelism;
+            !chains.contains(&from)
+                || finished.is_none_or(|done| (0..producers).all(|s| done.contains(&(from, s))))
+        };
+        let mut exchanges = self.stored(chains, outputs);
+        exchanges.retain(|&(_, _, from)| produced(from));
         let Ok(shuffle) = self.shuffle() else {
             return Vec::new();
         };
@@ -352,7 +374,7 @@ impl Driver<'_> {
 
     async fn register_outputs(&self, chains: &[usize]) -> Result<(), String> {
         let shuffles: Vec<_> = self
-            .blocking(chains, true)
+            .stored(chains, true)
             .into_iter()
             .map(|(id, shape, _)| (id, shape))
             .collect();
@@ -460,7 +482,7 @@ impl Driver<'_> {
         let live = self.run.live.clone().filter(|_| self.run.job.streaming);
         let workers = self.cluster.workers.clone();
         let progress = self.progress.clone();
-        set.spawn(async move {
+        let handle = set.spawn(async move {
             tokio::time::sleep(delay).await;
             let Some(entry) = workers.get(&worker) else {
                 return (
@@ -484,317 +506,6 @@ impl Driver<'_> {
             let outcome = entry.run(deployment, live).await;
             (chain, subtask, attempt, worker, outcome)
         });
-    }
-
-    /// Runs region `r` until every subtask finished once; returns its
-    /// `collect` rows, and whether any were dropped for the keep limit.
-    async fn run_region(&mut self, r: usize) -> Result<(Vec<Batch>, bool), RegionFailure> {
-        let chains = self.regions[r].clone();
-        let failover = self.run.job.checkpoints.map(|c| c.failover);
-        let scope = scope(&self.plan, &chains, failover.unwrap_or_default());
-        let policy = self.run.policy;
-        // Held until the region ends (also when it fails or the job is
-        // cancelled: dropping the grant gives the slots back).
-        let grant = self.admit(&chains).await?;
-        let mut registered = self.register_outputs(&chains).await;
-        let mut tries = 1;
-        while let Err(error) = registered {
-            if !policy.allows(tries) {
-                return Err(RegionFailure::Fatal(error));
-            }
-            tracing::warn!(job = %self.run.job_id, %error, "cannot register shuffles; retrying");
-            tokio::time::sleep(policy.backoff(tries)).await;
-            tries += 1;
-            registered = self.register_outputs(&chains).await;
-        }
-        self.place(&chains, &grant)?;
-        self.divide_skewed(&chains);
-        let tasks: Vec<(usize, u32)> = chains
-            .iter()
-            .flat_map(|&c| (0..self.plan.chains[c].parallelism).map(move |s| (c, s)))
-            .collect();
-        if scope == Scope::Region {
-            self.align_attempts(&tasks, 0);
-        }
-        let mut set = JoinSet::new();
-        self.restoring();
-        for &(c, s) in &tasks {
-            self.spawn(&mut set, c, s, Duration::ZERO);
-        }
-        let mut finished: HashSet<(usize, u32)> = HashSet::new();
-        let mut collected = Vec::new();
-        let mut truncated = false;
-        while finished.len() < tasks.len() {
-            let Some(joined) = self.next_joined(&mut set, &tasks, &finished).await else {
-                if self.stopped() {
-                    return Err(RegionFailure::Stopped);
-                }
-                return Err(RegionFailure::Fatal("the region's tasks vanished".into()));
-            };
-            // An aborted attempt (region restart) was accounted for then.
-            let Ok((c, s, attempt, worker, outcome)) = joined else {
-                continue;
-            };
-            let error = match outcome {
-                Ok(done) => {
-                    finished.insert((c, s));
-                    self.record_pushed(s, &done.report.pushed);
-                    self.task_finished((c, s), attempt, done.report.snapshotted, &tasks)
-                        .await;
-                    collected.extend(done.collected);
-                    truncated |= done.report.collect_truncated;
-                    let _ = self.progress.send(Progress::Finished {
-                        chain: c,
-                        subtask: s,
-                        attempt,
-                        report: done.report,
-                    });
-                    continue;
-                }
-                Err(error) => error,
-            };
-            let name = format!("{}[{s}]", self.plan.chains[c].name);
-            tracing::warn!(job = %self.run.job_id, task = %name, attempt, %worker, %error, "attempt failed");
-            let next = attempt + 1;
-            let deterministic = matches!(
-                &error,
-                AttemptError::Failed(failure) if failure.cause == FailureCause::Deterministic
-            );
-            self.unreadable |= matches!(
-                &error,
-                AttemptError::Failed(failure) if failure.cause == FailureCause::CheckpointUnreadable
-            );
-            // In a pipelined region a failure may echo a neighbour's: that
-            // neighbour's failure is then the one to record and decide on.
-            let root = match scope {
-                Scope::Region if !deterministic => {
-                    let echo = matches!(
-                        &error,
-                        AttemptError::Failed(failure) if failure.cause == FailureCause::PeerFailed
-                    );
-                    let first = (c, s, attempt, error.to_string());
-                    self.root_cause(&mut set, &mut finished, first, echo).await
-                }
-                _ => None,
-            };
-            if root.is_none() {
-                let _ = self.progress.send(Progress::Failed {
-                    chain: c,
-                    subtask: s,
-                    attempt,
-                    error: error.to_string(),
-                });
-            }
-            if deterministic {
-                // Bad input, a value error, a limit or access denied:
-                // a re-run would fail the same way. (An attempt
-                // cancelled by its worker, not by this driver, runs
-                // again like a transient failure.)
-                self.abandon(&tasks, &finished, &name);
-                return Err(RegionFailure::Fatal(error.to_string()));
-            }
-            if let Some((root, error)) = root {
-                self.abandon(&tasks, &finished, &root);
-                return Err(RegionFailure::Fatal(error));
-            }
-            let failed = self
-                .failures
-                .entry((r, (scope != Scope::Region).then_some((c, s))))
-                .or_default();
-            *failed += 1;
-            let failed = *failed;
-            if !policy.allows(failed) {
-                self.abandon(&tasks, &finished, &name);
-                return Err(RegionFailure::Fatal(format!(
-                    "task {name} failed {failed} times, the most allowed; the last time: {error}"
-                )));
-            }
-            let lost = self.lost(&chains, false).await;
-            if !lost.is_empty() {
-                self.abandon(&tasks, &finished, &name);
-                return Err(RegionFailure::InputsLost(lost));
-            }
-            let cause = match error {
-                AttemptError::WorkerLost(_) => RerunCause::WorkerLost,
-                AttemptError::Failed(_) => RerunCause::TaskFailed,
-            };
-            let _ = self.progress.send(Progress::Rerun(cause));
-            let wait = policy.wait(cause, failed);
-            match scope {
-                Scope::Subtask | Scope::Approximate => {
-                    // The checkpoint in flight waits for the old attempt.
-                    self.abandon_checkpoint();
-                    self.next_attempt.insert((c, s), next);
-                    if !self
-                        .cluster
-                        .workers
-                        .wait_for_any(self.run.worker_patience)
-                        .await
-                    {
-                        return Err(RegionFailure::Fatal("no worker is left".into()));
-                    }
-                    if let Some(to) =
-                        replace_subtask(&self.placement[c], &self.cluster.workers.slots(), &worker)
-                    {
-                        self.placement[c][s as usize] = to;
-                    }
-                    self.spawn(&mut set, c, s, wait);
-                    if scope == Scope::Approximate {
-                        let lost = (cause == RerunCause::WorkerLost).then_some(worker);
-                        self.announce_restart(&tasks, (c, s), lost);
-                    }
-                }
-                Scope::Region => {
-                    set.abort_all();
-                    while set.join_next().await.is_some() {}
-                    self.abandon(&tasks, &finished, &name);
-                    finished.clear();
-                    collected.clear();
-                    truncated = false;
-                    self.align_attempts(&tasks, next);
-                    self.fall_back();
-                    tokio::time::sleep(wait).await;
-                    if !self
-                        .cluster
-                        .workers
-                        .wait_for_any(self.run.worker_patience)
-                        .await
-                    {
-                        return Err(RegionFailure::Fatal("no worker is left".into()));
-                    }
-                    self.place(&chains, &grant)?;
-                    self.restoring();
-                    for &(oc, os) in &tasks {
-                        self.spawn(&mut set, oc, os, Duration::ZERO);
-                    }
-                }
-            }
-        }
-        Ok((collected, truncated))
-    }
-
-    /// After a task of a pipelined region failed (`first`: chain,
-    /// subtask, attempt, error) for a reason a re-run might fix, waits
-    /// briefly for a neighbour's failure that says no re-run can: a
-    /// consumer that fails deterministically makes its producers fail with
-    /// "consumer is gone", and that echo may arrive first. Returns the
-    /// failed neighbour's name and error if one does — every failure seen
-    /// meanwhile, `first` included, is then recorded as stopped by it —
-    /// and otherwise records what it saw as it was. While every failure
-    /// seen is an echo (`first_is_echo`: a producer whose consumer stopped
-    /// taking rows) it waits up to [`ECHO_GRACE`], since the consumer's
-    /// own failure is coming; a failure of any other kind ends the wait as
-    /// [`ROOT_CAUSE_GRACE`] would.
-    async fn root_cause(
-        &mut self,
-        set: &mut JoinSet<Joined>,
-        finished: &mut HashSet<(usize, u32)>,
-        first: (usize, u32, u32, String),
-        first_is_echo: bool,
-    ) -> Option<(String, String)> {
-        let start = tokio::time::Instant::now();
-        let mut only_echoes = first_is_echo;
-        let mut echoes = Vec::new();
-        let mut root = None;
-        loop {
-            let grace = if only_echoes {
-                ECHO_GRACE
-            } else {
-                ROOT_CAUSE_GRACE
-            };
-            let Ok(Some(joined)) = tokio::time::timeout_at(start + grace, set.join_next()).await
-            else {
-                break;
-            };
-            let Ok((c, s, attempt, _, outcome)) = joined else {
-                continue;
-            };
-            let error = match outcome {
-                Ok(done) => {
-                    finished.insert((c, s));
-                    // A task that finished may be the consumer an echo
-                    // names: no failure of its is coming.
-                    only_echoes = false;
-                    let _ = self.progress.send(Progress::Finished {
-                        chain: c,
-                        subtask: s,
-                        attempt,
-                        report: done.report,
-                    });
-                    continue;
-                }
-                Err(error) => error,
-            };
-            finished.insert((c, s));
-            only_echoes &=
-                matches!(&error, AttemptError::Failed(f) if f.cause == FailureCause::PeerFailed);
-            self.unreadable |= matches!(
-                &error,
-                AttemptError::Failed(f) if f.cause == FailureCause::CheckpointUnreadable
-            );
-            if matches!(&error, AttemptError::Failed(f) if f.cause == FailureCause::Deterministic) {
-                let _ = self.progress.send(Progress::Failed {
-                    chain: c,
-                    subtask: s,
-                    attempt,
-                    error: error.to_string(),
-                });
-                let name = format!("{}[{s}]", self.plan.chains[c].name);
-                root = Some((name, error.to_string()));
-                break;
-            }
-            echoes.push((c, s, attempt, error.to_string()));
-        }
-        if root.is_none() {
-            // The first failure's record is the caller's to write.
-            for (chain, subtask, attempt, error) in echoes {
-                let _ = self.progress.send(Progress::Failed {
-                    chain,
-                    subtask,
-                    attempt,
-                    error,
-                });
-            }
-            return None;
-        }
-        let stopped = root
-            .as_ref()
-            .map(|(name, _)| format!("stopped: {name} failed"));
-        for (chain, subtask, attempt, _) in std::iter::once(first).chain(echoes) {
-            let _ = self.progress.send(Progress::Failed {
-                chain,
-                subtask,
-                attempt,
-                error: stopped.clone().unwrap_or_default(),
-            });
-        }
-        root
-    }
-
-    /// Records the region's unfinished attempts as stopped (the caller
-    /// drops or aborts them) because `failed` failed.
-    fn abandon(&self, tasks: &[(usize, u32)], finished: &HashSet<(usize, u32)>, failed: &str) {
-        for &(c, s) in tasks.iter().filter(|t| !finished.contains(t)) {
-            let _ = self.progress.send(Progress::Failed {
-                chain: c,
-                subtask: s,
-                attempt: *self.next_attempt.get(&(c, s)).unwrap_or(&0),
-                error: format!("stopped: {failed} failed"),
-            });
-        }
-    }
-
-    /// Gives every task of a region the same attempt number, at least
-    /// `at_least`: pipelined neighbours find each other's channels by it.
-    fn align_attempts(&mut self, tasks: &[(usize, u32)], at_least: u32) {
-        let attempt = tasks
-            .iter()
-            .map(|&t| self.fresh(t))
-            .max()
-            .unwrap_or(0)
-            .max(at_least);
-        for &t in tasks {
-            self.next_attempt.insert(t, attempt);
-        }
+        self.running.insert((chain, subtask), handle);
     }
 }

@@ -196,6 +196,11 @@ impl Embedded {
         &self.cluster
     }
 
+    /// The worker (for its metrics).
+    pub fn worker(&self) -> &Arc<Worker> {
+        &self.worker
+    }
+
     /// Takes the cluster, keeping the shuffle node alive as long as the
     /// returned guard.
     pub fn into_parts(self) -> (Cluster, EmbeddedNode) {

@@ -5,8 +5,11 @@
 //!   inputs are committed in the shuffle service and its outputs are
 //!   committed per attempt (first commit wins), so a re-run reads the same
 //!   data and a late duplicate changes nothing.
-//! - A region with pipelined exchanges restarts as a whole: its consumers
-//!   have taken part of the failed producer's stream — unless the job
+//! - A region with pipelined exchanges restarts the chains pipelined to
+//!   the failed one (its failover group; a hybrid edge, whose consumer
+//!   reads committed output only, does not join a group): their
+//!   consumers have taken part of the failed producer's stream — unless
+//!   the job
 //!   asks for approximate failover (`checkpoints.failover`): then the
 //!   failed subtask alone restarts from the last complete checkpoint
 //!   while the others run on, trading exactness for availability.
@@ -78,13 +81,49 @@ pub enum Scope {
     Approximate,
 }
 
-/// The scope of a failure in the region made of `chains`, in a job that
-/// fails over as `failover` says.
-pub fn scope(plan: &Plan, chains: &[usize], failover: Failover) -> Scope {
-    let pipelined_inside = plan.exchanges.iter().any(|e| {
+/// The chains of the region made of `chains` that a failure of `failed`
+/// touches: those joined to it by pipelined edges, in region order. A
+/// hybrid edge does not join them: its consumer reads committed output
+/// only, so either side re-runs without the other.
+pub fn failover_group(plan: &Plan, chains: &[usize], failed: usize) -> Vec<usize> {
+    let mut group = vec![failed];
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for e in plan
+            .exchanges
+            .iter()
+            .filter(|e| e.exchange == Exchange::Pipelined)
+        {
+            for (a, b) in [(e.from, e.to), (e.to, e.from)] {
+                if group.contains(&a) && !group.contains(&b) && chains.contains(&b) {
+                    group.push(b);
+                    grew = true;
+                }
+            }
+        }
+    }
+    chains
+        .iter()
+        .copied()
+        .filter(|c| group.contains(c))
+        .collect()
+}
+
+/// Whether pipelined edges join chains of `chains`: their tasks must then
+/// share attempt numbers, by which neighbours find each other's channels.
+pub fn pipelined_within(plan: &Plan, chains: &[usize]) -> bool {
+    plan.exchanges.iter().any(|e| {
         e.exchange == Exchange::Pipelined && chains.contains(&e.from) && chains.contains(&e.to)
-    });
-    match (pipelined_inside, failover) {
+    })
+}
+
+/// The scope of a failure of chain `failed` in the region made of
+/// `chains`, in a job that fails over as `failover` says: what
+/// [`failover_group`] names restarts under [`Scope::Region`].
+pub fn scope(plan: &Plan, chains: &[usize], failed: usize, failover: Failover) -> Scope {
+    let group = failover_group(plan, chains, failed);
+    match (pipelined_within(plan, &group), failover) {
         (false, _) => Scope::Subtask,
         (true, Failover::Region) => Scope::Region,
         (true, Failover::Approximate) => Scope::Approximate,
@@ -137,8 +176,13 @@ mod tests {
         let regions = faro_runtime::runner::regions(&plan);
         assert_eq!(regions.len(), 2);
         for region in &regions {
-            assert_eq!(scope(&plan, region, Failover::Region), Scope::Subtask);
-            assert_eq!(scope(&plan, region, Failover::Approximate), Scope::Subtask);
+            let failed = region[0];
+            assert_eq!(
+                scope(&plan, region, failed, Failover::Region),
+                Scope::Subtask
+            );
+            let approximate = scope(&plan, region, failed, Failover::Approximate);
+            assert_eq!(approximate, Scope::Subtask);
         }
     }
 
@@ -147,16 +191,55 @@ mod tests {
         let plan = stages("blocking", "rebalance", 1);
         let regions = faro_runtime::runner::regions(&plan);
         assert_eq!(regions.len(), 2);
-        assert_eq!(scope(&plan, &regions[0], Failover::Region), Scope::Subtask);
-        assert_eq!(scope(&plan, &regions[1], Failover::Region), Scope::Region);
+        let first = &regions[0];
+        assert_eq!(
+            scope(&plan, first, first[0], Failover::Region),
+            Scope::Subtask
+        );
+        let second = &regions[1];
+        assert_eq!(
+            scope(&plan, second, second[0], Failover::Region),
+            Scope::Region
+        );
+        assert_eq!(failover_group(&plan, second, second[0]), *second);
         let plan = stages("pipelined", "forward", 2);
         let regions = faro_runtime::runner::regions(&plan);
         assert_eq!(regions.len(), 1);
-        assert_eq!(scope(&plan, &regions[0], Failover::Region), Scope::Region);
+        let only = &regions[0];
+        assert_eq!(scope(&plan, only, only[0], Failover::Region), Scope::Region);
         assert_eq!(
-            scope(&plan, &regions[0], Failover::Approximate),
+            scope(&plan, only, only[0], Failover::Approximate),
             Scope::Approximate
         );
+    }
+
+    #[test]
+    fn a_hybrid_edge_joins_a_region_but_not_a_failover_group() {
+        let plan = stages("hybrid", "rebalance", 1);
+        let regions = faro_runtime::runner::regions(&plan);
+        // gen, agg and out run together...
+        assert_eq!(regions.len(), 1);
+        let region = &regions[0];
+        assert_eq!(region.len(), 3);
+        assert!(pipelined_within(&plan, region));
+        // ...but a failed map re-runs alone, and a failed reduce restarts
+        // only what is pipelined to it.
+        let gen = plan
+            .chains
+            .iter()
+            .position(|c| c.name.starts_with("gen"))
+            .unwrap();
+        assert_eq!(failover_group(&plan, region, gen), [gen]);
+        assert_eq!(scope(&plan, region, gen, Failover::Region), Scope::Subtask);
+        let agg = plan
+            .chains
+            .iter()
+            .position(|c| c.name.starts_with("agg"))
+            .unwrap();
+        let group = failover_group(&plan, region, agg);
+        assert_eq!(group.len(), 2);
+        assert!(!group.contains(&gen));
+        assert_eq!(scope(&plan, region, agg, Failover::Region), Scope::Region);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! (then a restart) still finish with the reference result, the latter
 //! without running the committed map stage again. A streaming job's rows
 //! reach the scheduler from the worker processes as they come. A skewed
-//! join partition is fetched in pieces by the worker processes.
+//! join partition is fetched in pieces by the worker processes. Over a
+//! hybrid edge, kill -9 of a worker running a map re-runs that map while
+//! the other worker's reduces, running beside it, read on.
 
 mod support;
 
@@ -14,8 +16,8 @@ use std::collections::{HashMap, HashSet};
 
 use support::cluster::start_cluster;
 use support::jobs::{
-    distinct_per_key, distinct_per_key_paced, finished, get, skewed_inner_join_reference,
-    skewed_join, submit, wait_for,
+    distinct_per_key, distinct_per_key_over, distinct_per_key_paced, finished, get,
+    skewed_inner_join_reference, skewed_join, submit, wait_for,
 };
 
 /// Rows the test job generates.
@@ -156,6 +158,69 @@ fn killing_a_worker_during_the_reduce_stage_reruns_only_its_tasks() {
     assert!(reran >= 1, "{status:#}");
     assert_eq!(status["reruns"]["lost_workers"], reran, "{status:#}");
     assert_eq!(status["reruns"]["task_failures"], 0, "{status:#}");
+}
+
+#[test]
+fn a_killed_producer_of_a_hybrid_edge_reruns_alone_while_its_consumers_read_on() {
+    let mut cluster = start_cluster();
+    // Paced to last about three seconds, so the map is killed before it
+    // commits.
+    let spec = distinct_per_key_over(ROWS, Some(ROWS / 3), "hybrid");
+    let id = submit(&cluster.url, &spec);
+    let status = wait_for(&cluster.url, &id, "maps and reduces at once", |s| {
+        running(s, "rows") && running(s, "agg")
+    });
+    let victim = cluster.kill_worker_running(&status, "rows");
+    let status = finished(&cluster.url, &id);
+    // Every row counted once, although the reduces read the surviving
+    // map's output while the killed one was produced again.
+    assert_reference(&cluster.url, &id, ROWS);
+    let maps = attempts_of(&status, "rows");
+    assert!(
+        maps.iter().any(|a| a.len() > 1 && a[0].1 == victim),
+        "the killed map did not run again: {status:#}"
+    );
+    let survivors: Vec<_> = (attempts_of(&status, "agg").into_iter())
+        .filter(|attempts| attempts[0].1 != victim)
+        .collect();
+    assert!(!survivors.is_empty(), "{status:#}");
+    for attempts in survivors {
+        assert_eq!(
+            attempts.len(),
+            1,
+            "a surviving reduce restarted: {status:#}"
+        );
+    }
+    assert_eq!(status["reruns"]["task_failures"], 0, "{status:#}");
+}
+
+#[test]
+fn a_killed_reduce_behind_a_hybrid_edge_restarts_its_pipelined_group_not_the_maps() {
+    let mut cluster = start_cluster();
+    // The reduces feed one sink over a pipelined edge: a failed reduce
+    // restarts them all (the sink took part of its stream), but not the
+    // maps, which a hybrid edge keeps apart.
+    let spec = distinct_per_key_over(ROWS, Some(ROWS / 3), "hybrid");
+    let mut spec: serde_json::Value = serde_json::from_str(&spec).unwrap();
+    spec["vertices"][2]["parallelism"] = 1.into();
+    spec["edges"][1]["partitioning"] = "rebalance".into();
+    let id = submit(&cluster.url, &spec.to_string());
+    let status = wait_for(&cluster.url, &id, "maps and reduces at once", |s| {
+        running(s, "rows") && running(s, "agg")
+    });
+    let victim = cluster.kill_worker_running(&status, "agg");
+    let status = finished(&cluster.url, &id);
+    assert_reference(&cluster.url, &id, ROWS);
+    // The surviving worker's map ran once, the reduces all ran again.
+    let maps = attempts_of(&status, "rows");
+    let kept: Vec<_> = maps.iter().filter(|a| a[0].1 != victim).collect();
+    assert!(!kept.is_empty(), "{status:#}");
+    for attempts in kept {
+        assert_eq!(attempts.len(), 1, "a surviving map restarted: {status:#}");
+    }
+    for attempts in attempts_of(&status, "agg") {
+        assert!(attempts.len() > 1, "a reduce did not restart: {status:#}");
+    }
 }
 
 #[test]

@@ -63,6 +63,12 @@ pub fn skewed_inner_join_reference() -> std::collections::BTreeMap<i64, (i64, i6
 /// `rows_per_second` rows, so that it surely still runs when a test
 /// kills a process under it.
 pub fn distinct_per_key_paced(rows: u64, rows_per_second: Option<u64>) -> String {
+    distinct_per_key_over(rows, rows_per_second, "blocking")
+}
+
+/// [`distinct_per_key_paced`] with the map stage's edge `exchange`
+/// (`blocking` or `hybrid`).
+pub fn distinct_per_key_over(rows: u64, rows_per_second: Option<u64>, exchange: &str) -> String {
     let rate = rows_per_second.map_or(String::new(), |r| format!(r#""rows_per_second": {r}, "#));
     format!(
         r#"{{"name": "distinct-per-key", "vertices": [
@@ -76,7 +82,7 @@ pub fn distinct_per_key_paced(rows: u64, rows_per_second: Option<u64>) -> String
             {{"name": "distinct", "function": "count_distinct", "expr": "val"}}]}}}},
         {{"id": "out", "operator": "collect", "parallelism": {REDUCES}}}],
       "edges": [
-        {{"from": "rows", "to": "agg", "partitioning": {{"hash": ["key"]}}, "exchange": "blocking"}},
+        {{"from": "rows", "to": "agg", "partitioning": {{"hash": ["key"]}}, "exchange": "{exchange}"}},
         {{"from": "agg", "to": "out", "partitioning": "forward"}}]}}"#
     )
 }

@@ -8,7 +8,9 @@
 //! reach the scheduler from the worker processes as they come. A skewed
 //! join partition is fetched in pieces by the worker processes. Over a
 //! hybrid edge, kill -9 of a worker running a map re-runs that map while
-//! the other worker's reduces, running beside it, read on.
+//! the other worker's reduces, running beside it, read on; kill -9 of a
+//! worker running a reduce restarts that reduce's pipelined group and
+//! leaves the committed maps alone.
 
 mod support;
 

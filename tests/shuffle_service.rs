@@ -8,7 +8,8 @@
 //! on the other replica, each frame once, and refuses to when the
 //! replica committed other frames. A node lists which maps committed,
 //! and refuses a fetch by map range that names one that has not: what a
-//! hybrid edge's consumer reads as maps commit.
+//! hybrid edge's consumer reads as maps commit. A peer gone silent
+//! mid-handshake holds up no other client.
 
 use std::time::Duration;
 
@@ -426,6 +427,54 @@ async fn jobs_whose_owner_stops_heartbeating_expire_and_lose_their_files() {
         err.to_string(),
         "refused by peer: job job-silent shuffle 0 is not registered on this node"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_silent_mid_handshake_holds_up_no_other_client() {
+    let Setup {
+        dir,
+        pem,
+        secret_file,
+        tls,
+        ..
+    } = setup();
+    let node = start_node(&dir.path().join("data"), &pem, &secret_file);
+    // A relay that passes the peer's first packet (its handshake's opening)
+    // to the node and nothing after: to the node, a peer killed or gone
+    // silent mid-handshake, which it gives up on only at its idle timeout.
+    let relay = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let relay_addr = relay.local_addr().unwrap();
+    let node_addr = node.addr;
+    tokio::spawn(async move {
+        let mut packet = vec![0u8; 65536];
+        let Ok((len, _)) = relay.recv_from(&mut packet).await else {
+            return;
+        };
+        let _ = relay.send_to(&packet[..len], node_addr).await;
+        while relay.recv_from(&mut packet).await.is_ok() {}
+    });
+    // The peer asks for a long idle timeout: the node waits as long as
+    // the shorter of both sides' (its own 10 s) before giving up on it.
+    let patient = faro_transport::TransportOptions {
+        idle_timeout: Duration::from_secs(60),
+        ..faro_transport::TransportOptions::loopback()
+    };
+    let silent = Endpoint::bind("127.0.0.1:0".parse().unwrap(), &tls, patient).unwrap();
+    let stalled = tokio::spawn(async move { silent.connect(relay_addr, "localhost").await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Another client is served while that handshake hangs, well within
+    // the node's 10 s idle timeout.
+    let started = std::time::Instant::now();
+    let token = ClusterSecret::new(SECRET).token("job-next");
+    let (_endpoint, shuffle) = client(&tls, &node, "job-next", &token).await;
+    shuffle.register(0, shape(1, PARTITIONS)).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "served after {:?}",
+        started.elapsed()
+    );
+    assert!(!stalled.is_finished(), "the relayed handshake hangs");
+    stalled.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

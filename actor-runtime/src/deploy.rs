@@ -307,14 +307,20 @@ impl Worker {
         access: &ShuffleAccess,
         attempt: u32,
     ) -> Result<Arc<ShuffleCluster>, String> {
-        if let Some((_, c)) = self
-            .clusters
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(job_id)
-            .filter(|(connected_for, c)| *connected_for >= attempt && c.is_open())
-        {
-            return Ok(c.clone());
+        let connected = || {
+            self.clusters
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(job_id)
+                .filter(|(connected_for, c)| *connected_for >= attempt && c.is_open())
+                .map(|(_, c)| c.clone())
+        };
+        if let Some(cluster) = connected() {
+            return Ok(cluster);
+        }
+        let _connecting = self.connecting_shuffle.lock().await;
+        if let Some(cluster) = connected() {
+            return Ok(cluster);
         }
         let endpoint = self.endpoint().ok_or("this worker has no endpoint")?;
         let cluster = ShuffleCluster::connect(

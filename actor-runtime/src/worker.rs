@@ -114,6 +114,10 @@ pub struct Worker {
     pub(crate) jobs: Mutex<HashMap<String, Arc<(crate::spec::ValidJob, crate::plan::Plan)>>>,
     pub(crate) connections: Mutex<HashMap<SocketAddr, Vec<faro_transport::Connection>>>,
     pub(crate) clusters: Mutex<HashMap<String, (u32, Arc<faro_shuffle::ShuffleCluster>)>>,
+    /// Held while a job's shuffle client connects: the tasks of a job
+    /// deployed at once share one connection per node instead of each
+    /// dialling (and each waiting out a node that is down).
+    pub(crate) connecting_shuffle: tokio::sync::Mutex<()>,
     pub(crate) spill_root: std::path::PathBuf,
     pub(crate) access: Arc<crate::access::AccessPolicy>,
     running: Mutex<HashMap<crate::attempt::AttemptKey, TaskCanceller>>,
@@ -182,6 +186,7 @@ impl Worker {
             jobs: Mutex::new(HashMap::new()),
             connections: Mutex::new(HashMap::new()),
             clusters: Mutex::new(HashMap::new()),
+            connecting_shuffle: tokio::sync::Mutex::new(()),
             spill_root: std::env::temp_dir().join("faro-spill"),
             access: Arc::new(crate::access::AccessPolicy::deny_all()),
             running: Mutex::new(HashMap::new()),
@@ -323,10 +328,12 @@ impl Worker {
 }
 
 async fn accept_channels(endpoint: Endpoint, router: Arc<Mutex<Router>>) {
-    while let Some(connection) = endpoint.accept().await {
-        let Ok(connection) = connection else { continue };
+    while let Some(handshake) = endpoint.accept_handshake().await {
         let router = router.clone();
         tokio::spawn(async move {
+            let Ok(connection) = handshake.complete().await else {
+                return;
+            };
             while let Ok(incoming) = connection.accept_channel().await {
                 route(incoming, &router);
             }

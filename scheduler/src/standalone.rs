@@ -26,14 +26,16 @@ pub async fn serve_control(
     checkpoints: Arc<CheckpointHub>,
 ) {
     workers.spawn_expiry();
-    while let Some(connection) = endpoint.accept().await {
-        match connection {
-            Ok(connection) => {
-                let routes = (workers.clone(), samples.clone(), checkpoints.clone());
-                tokio::spawn(serve_worker(connection, routes));
+    while let Some(handshake) = endpoint.accept_handshake().await {
+        let routes = (workers.clone(), samples.clone(), checkpoints.clone());
+        // Each handshake in its own task: a worker killed mid-handshake
+        // must not hold up the others' registrations.
+        tokio::spawn(async move {
+            match handshake.complete().await {
+                Ok(connection) => serve_worker(connection, routes).await,
+                Err(error) => tracing::debug!(%error, "a worker could not connect"),
             }
-            Err(error) => tracing::debug!(%error, "a worker could not connect"),
-        }
+        });
     }
 }
 

@@ -135,7 +135,7 @@ pub fn start_node_with(
 
 /// A client endpoint with a short idle timeout, so a killed node is
 /// noticed quickly.
-fn client_endpoint(tls: &TlsConfig) -> Endpoint {
+pub fn client_endpoint(tls: &TlsConfig) -> Endpoint {
     let options = TransportOptions {
         idle_timeout: Duration::from_secs(2),
         ..TransportOptions::loopback()

@@ -118,15 +118,25 @@ impl Endpoint {
         Ok(self.wrap(connecting.await?))
     }
 
-    /// Waits for the next incoming connection and completes its handshake.
-    /// `None` once the endpoint is closed. A handshake that fails (wrong CA,
-    /// wrong protocol) is an `Err` for that connection only.
-    pub async fn accept(&self) -> Option<Result<Connection, TransportError>> {
+    /// Waits for the next peer to begin a connection, without waiting for
+    /// its handshake: a server completes each [`Handshake`] in a task of
+    /// its own, so a peer that stalls mid-handshake (killed, or hostile)
+    /// holds up no other peer. `None` once the endpoint is closed.
+    pub async fn accept_handshake(&self) -> Option<Handshake> {
         let incoming = self.quinn.accept().await?;
-        Some(match incoming.await {
-            Ok(connection) => Ok(self.wrap(connection)),
-            Err(error) => Err(error.into()),
+        Some(Handshake {
+            incoming,
+            endpoint: self.clone(),
         })
+    }
+
+    /// Waits for the next incoming connection and completes its handshake
+    /// before taking another: for a peer that expects one caller at a
+    /// time. Servers use [`Endpoint::accept_handshake`]. `None` once the
+    /// endpoint is closed; a handshake that fails (wrong CA, wrong
+    /// protocol) is an `Err` for that connection only.
+    pub async fn accept(&self) -> Option<Result<Connection, TransportError>> {
+        Some(self.accept_handshake().await?.complete().await)
     }
 
     fn wrap(&self, quinn: quinn::Connection) -> Connection {
@@ -145,6 +155,27 @@ impl Endpoint {
     /// Waits until every connection has been closed cleanly.
     pub async fn wait_idle(&self) {
         self.quinn.wait_idle().await;
+    }
+}
+
+/// A connection a peer has begun and whose handshake is still under way.
+pub struct Handshake {
+    incoming: quinn::Incoming,
+    endpoint: Endpoint,
+}
+
+impl Handshake {
+    /// The address the peer connects from (not yet authenticated).
+    pub fn remote_address(&self) -> SocketAddr {
+        self.incoming.remote_address()
+    }
+
+    /// Completes the handshake: the connection once both sides proved
+    /// their identity, or why not. A peer that stops answering fails it
+    /// after the idle timeout.
+    pub async fn complete(self) -> Result<Connection, TransportError> {
+        let connection = self.incoming.await?;
+        Ok(self.endpoint.wrap(connection))
     }
 }
 

@@ -28,7 +28,7 @@ pub mod socket;
 pub mod tls;
 
 pub use channel::{ChannelReceiver, ChannelSender, Frame, IncomingChannel, Role, SenderStats};
-pub use endpoint::{Connection, Endpoint};
+pub use endpoint::{Connection, Endpoint, Handshake};
 pub use error::{Fault, FrameError, TransportError};
 pub use options::TransportOptions;
 pub use pool::{BufferPool, PoolStats};

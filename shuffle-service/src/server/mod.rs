@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use faro_transport::{BufferPool, Connection, Endpoint, IncomingChannel, Role, TransportError};
+use faro_transport::{BufferPool, Endpoint, Handshake, IncomingChannel, Role, TransportError};
 use prometheus::IntGauge;
 
 use crate::expiry::ExpiryBook;
@@ -266,17 +266,20 @@ impl ShuffleServer {
         for plan in complete {
             self.start_upload(plan);
         }
-        while let Some(connection) = endpoint.accept().await {
-            match connection {
-                Ok(connection) => {
-                    tokio::spawn(self.clone().serve_connection(connection));
-                }
-                Err(error) => tracing::warn!(%error, "connection refused"),
-            }
+        while let Some(handshake) = endpoint.accept_handshake().await {
+            tokio::spawn(self.clone().serve_connection(handshake));
         }
     }
 
-    async fn serve_connection(self: Arc<Self>, connection: Connection) {
+    async fn serve_connection(self: Arc<Self>, handshake: Handshake) {
+        let peer = handshake.remote_address();
+        let connection = match handshake.complete().await {
+            Ok(connection) => connection,
+            Err(error) => {
+                tracing::warn!(%error, %peer, "connection refused");
+                return;
+            }
+        };
         let _live = Live::new(&self.metrics.connections);
         loop {
             match connection.accept_channel().await {

@@ -6,7 +6,7 @@
 //! the job reports how many rows the restarted tasks' neighbours had sent
 //! them since that checkpoint — rows that may be missing from the output.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::path::Path;

@@ -9,7 +9,7 @@
 //! directory, and after a task has finished: checkpoints go on, record it
 //! finished, and a restore ends it at once instead of running it again.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

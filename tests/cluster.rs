@@ -12,7 +12,7 @@
 //! worker running a reduce restarts that reduce's pipelined group and
 //! leaves the committed maps alone.
 
-mod support;
+use crate::support;
 
 use std::collections::{HashMap, HashSet};
 

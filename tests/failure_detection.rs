@@ -4,7 +4,7 @@
 //! the heartbeat ceiling and the transport's idle timeout — its work runs
 //! again elsewhere, and once it resumes it registers again.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -6,7 +6,7 @@
 //! bounded; the API wants a token where others can reach it; numbers are
 //! exact or an error.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

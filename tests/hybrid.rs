@@ -5,7 +5,7 @@
 //! edges. Killing a producer mid-stream is the cluster test's
 //! (`tests/cluster.rs`): that needs worker processes.
 
-mod support;
+use crate::support;
 
 use faro_runtime::access::AccessPolicy;
 use faro_runtime::kernels::views;

@@ -11,7 +11,7 @@
 //! every task's state whole, and resumed from it at parallelism 3 each
 //! key's groups follow it to its new subtask, exactly again.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

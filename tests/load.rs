@@ -5,7 +5,7 @@
 //! for want of receive buffers), the shuffle node holds nothing once they
 //! are done, and the process's memory comes back near where it started.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

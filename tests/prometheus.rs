@@ -11,7 +11,7 @@
 //! `vertex` = the chain's name, `subtask`) and the `honor_labels: true`
 //! that deploy/prometheus/prometheus.yml sets work in a real server.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

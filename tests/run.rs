@@ -6,7 +6,7 @@
 //! model file written by hand in the documented format predicts; the
 //! training examples converge epoch by epoch over data read once.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

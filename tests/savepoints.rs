@@ -8,7 +8,7 @@
 //! to the subtask that now gets its rows, and no sink made anything after
 //! a savepoint visible.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use faro_shuffle::protocol::Response;
 use faro_shuffle::ClusterSecret;
 
-mod support;
+use crate::support;
 
 use support::*;
 

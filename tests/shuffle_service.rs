@@ -18,7 +18,7 @@ use faro_shuffle::protocol::Response;
 use faro_shuffle::{ClusterSecret, ShuffleClient};
 use faro_transport::Endpoint;
 
-mod support;
+use crate::support;
 
 use support::*;
 

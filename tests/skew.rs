@@ -7,7 +7,7 @@
 //! emitted once) is never divided, nor a join whose build side is
 //! broadcast.
 
-mod support;
+use crate::support;
 
 use faro_runtime::access::AccessPolicy;
 use faro_runtime::kernels::views;

@@ -4,7 +4,7 @@
 //! /v1/sql` on `faro local` (jobs submitted, plans explained, refusals
 //! with kind and position) which `faro sql --scheduler` uses too.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

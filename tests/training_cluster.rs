@@ -5,7 +5,7 @@
 //! failures allowed, in epochs — re-runs only training tasks and ends
 //! with the model an undisturbed run trains.
 
-mod support;
+use crate::support;
 
 use support::cluster::{start_cluster, worker_running};
 use support::jobs::{finished, submit, wait_for};

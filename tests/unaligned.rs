@@ -7,7 +7,7 @@
 //! windows computed undisturbed in batch mode. Aligned checkpoints with an
 //! alignment timeout give way to unaligned ones under the same load.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

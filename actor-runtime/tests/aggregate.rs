@@ -3,7 +3,7 @@
 //! spills and still gets the exact answer), and partial aggregates on
 //! three "producers" merged by a final aggregate.
 
-mod operator_support;
+use crate::operator_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 

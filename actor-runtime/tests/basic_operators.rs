@@ -1,7 +1,7 @@
 //! `generate`, `filter`, `project` and `union` against plain Rust
 //! references on random inputs with nulls and empty batches.
 
-mod operator_support;
+use crate::operator_support;
 
 use faro_runtime::operator::{OperatorContext, Source};
 use faro_runtime::operators::basic::{Filter, Generate, GenerateParams, Project, Union};

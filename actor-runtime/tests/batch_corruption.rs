@@ -2,7 +2,7 @@
 //! name what is wrong, never panics, and a view that does validate can be
 //! read completely.
 
-mod support;
+use crate::support;
 
 use faro_runtime::{BatchBuilder, BatchError, BatchView, DataType, Field, Schema, Value};
 use proptest::prelude::*;

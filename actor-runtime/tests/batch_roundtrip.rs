@@ -1,7 +1,7 @@
 //! Random schemas and batches survive archiving: what the receiver reads
 //! in place is exactly what the sender built.
 
-mod support;
+use crate::support;
 
 use faro_runtime::{BatchView, Value, ValuesView};
 use proptest::prelude::*;

@@ -6,7 +6,7 @@
 //! at validation, naming themselves; kinds survive archives, and corrupt
 //! kind bytes are refused.
 
-mod operator_support;
+use crate::operator_support;
 
 use faro_runtime::operator::{Operator, Rows};
 use faro_runtime::operators::aggregate::{

@@ -4,7 +4,7 @@
 //! inside it; a CSV split is matched by its file's header, and CSV with
 //! line breaks in quoted fields is read whole when the spec says so.
 
-mod operator_support;
+use crate::operator_support;
 
 use faro_runtime::access::AccessPolicy;
 use faro_runtime::operator::Source;

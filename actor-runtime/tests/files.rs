@@ -3,7 +3,7 @@
 //! bad input reported with file, line and column, and a `read` resumed
 //! from a checkpoint.
 
-mod operator_support;
+use crate::operator_support;
 
 use faro_runtime::access::AccessPolicy;
 use faro_runtime::operator::Source;

@@ -11,7 +11,7 @@
 //! five thousand append to at most two key groups of it, and the window
 //! restored from both snapshots fires exactly as the original.
 
-mod operator_support;
+use crate::operator_support;
 
 use std::collections::BTreeMap;
 

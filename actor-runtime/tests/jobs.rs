@@ -4,7 +4,7 @@
 //! computed directly. And credit-bounded memory between a fast producer
 //! and a stalled consumer.
 
-mod operator_support;
+use crate::operator_support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

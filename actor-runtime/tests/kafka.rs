@@ -7,9 +7,9 @@
 //! an unknown topic, a record that is not a row, a broker the worker does
 //! not allow and malformed params each fail with a message naming them.
 
-mod kafka_support;
-mod operator_support;
-mod streaming_support;
+use crate::kafka_support;
+use crate::operator_support;
+use crate::streaming_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};

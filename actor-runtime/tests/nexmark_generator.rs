@@ -11,7 +11,7 @@
 //! a few events are kept here. The `nexmark` source asked for some
 //! columns only emits the same values in them.
 
-mod operator_support;
+use crate::operator_support;
 
 use std::time::Instant;
 

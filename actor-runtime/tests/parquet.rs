@@ -5,7 +5,7 @@
 //! ragged vectors, truncated or corrupted bytes, a declared type the file
 //! does not hold — each reported with the file and what was wrong.
 
-mod operator_support;
+use crate::operator_support;
 
 use std::path::{Path, PathBuf};
 

@@ -7,8 +7,8 @@
 //! (and so stops holding the other's rows), goes on as if never stopped;
 //! over its budget it fails clearly.
 
-mod changelog_support;
-mod operator_support;
+use crate::changelog_support;
+use crate::operator_support;
 
 use changelog_support::{applied, apply_batches, collected};
 use faro_runtime::operator::{Operator, OperatorError, Rows};

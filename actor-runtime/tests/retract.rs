@@ -4,8 +4,8 @@
 //! continuous aggregate ranked by `top_n` ends equal to the batch job;
 //! over its budget it fails clearly; `sort` still refuses a changelog.
 
-mod changelog_support;
-mod operator_support;
+use crate::changelog_support;
+use crate::operator_support;
 
 use std::cmp::Ordering;
 

@@ -1,7 +1,7 @@
 //! `sort`, `top_n` and `hash_join` against naive references on random
 //! inputs with nulls, empty inputs and spills.
 
-mod operator_support;
+use crate::operator_support;
 
 use std::cmp::Ordering;
 

@@ -7,7 +7,7 @@
 //! budget a clear error). Through real jobs, one spec gives the same rows
 //! in streaming and in batch mode, and bad specs are refused clearly.
 
-mod operator_support;
+use crate::operator_support;
 
 use faro_runtime::message::Watermark;
 use faro_runtime::operator::{Operator, OperatorError, Rows};

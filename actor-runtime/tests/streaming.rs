@@ -3,7 +3,7 @@
 //! (the windows fire at end of input); windows over random out-of-order
 //! streams equal a naive reference, with late rows counted exactly.
 
-mod operator_support;
+use crate::operator_support;
 
 use faro_runtime::message::Watermark;
 use faro_runtime::operator::Operator;

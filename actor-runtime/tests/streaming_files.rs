@@ -5,7 +5,7 @@
 //! and a directory outside the worker's roots or a malformed file fails
 //! the job with a message naming it.
 
-mod streaming_support;
+use crate::streaming_support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

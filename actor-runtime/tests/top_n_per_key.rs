@@ -5,8 +5,8 @@
 //! grows (where it keeps only each partition's best rows); a streaming job
 //! ends equal to the batch job; its state restores to the same output.
 
-mod changelog_support;
-mod operator_support;
+use crate::changelog_support;
+use crate::operator_support;
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;

@@ -4,7 +4,7 @@
 //! gives equal rows as a streaming and as a batch job, and processing-time
 //! windows fire once the wall clock has passed their end.
 
-mod operator_support;
+use crate::operator_support;
 
 use std::collections::BTreeMap;
 

@@ -4,11 +4,11 @@
 //! it counts the whole process's open files. Run one file's tests with
 //! `cargo test --release -p faro-runtime --test integration streaming::`.
 
-mod support;
-mod operator_support;
 mod changelog_support;
 mod kafka_support;
+mod operator_support;
 mod streaming_support;
+mod support;
 
 mod aggregate;
 mod basic_operators;

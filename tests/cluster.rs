@@ -237,11 +237,9 @@ fn killing_the_shuffle_service_during_the_map_stage_then_restarting_it() {
     // A map that is running may not have reached the node yet: killed
     // before its first push, the node would lose nothing of it.
     let started = std::time::Instant::now();
-    while !cluster
-        .worker_metrics()
-        .iter()
-        .any(|text| maps_pushed(text))
-    {
+    while !cluster.worker_metrics().iter().any(|text| {
+        support::task_metric(text, "faro_task_shuffle_bytes_pushed_total", "rows") > 0.0
+    }) {
         assert!(started.elapsed() < Duration::from_secs(20), "no map pushed");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -455,14 +453,4 @@ fn a_skewed_join_partition_is_fetched_in_pieces_by_worker_processes() {
         got.insert(value(0), (value(1), value(2), value(3)));
     }
     assert_eq!(got, skewed_inner_join_reference());
-}
-
-/// Whether worker metrics `text` show a map (vertex `rows`) that pushed
-/// bytes to the shuffle service.
-fn maps_pushed(text: &str) -> bool {
-    text.lines()
-        .filter(|line| line.starts_with("faro_task_shuffle_bytes_pushed_total{"))
-        .filter(|line| line.contains(r#"vertex="rows""#))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .any(|bytes| bytes > 0.0)
 }

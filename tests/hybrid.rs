@@ -13,6 +13,7 @@ use faro_runtime::spec::{validate, JobSpec, SpecError};
 use faro_runtime::Value;
 use faro_scheduler::Embedded;
 use support::jobs::{skewed_inner_join_reference, skewed_join};
+use support::task_metric;
 
 /// [`skewed_join`]'s inner join with both inputs on hybrid edges, the big
 /// side generating at most 20,000 rows a second: two seconds of work in
@@ -45,17 +46,6 @@ fn rows(batches: &[faro_runtime::data::Batch]) -> Vec<[i64; 4]> {
         .collect();
     rows.sort_unstable();
     rows
-}
-
-/// The value of the worker's `metric` series for the chain `vertex`
-/// heads, summed over its subtasks.
-fn task_metric(metrics: &str, metric: &str, vertex: &str) -> f64 {
-    let label = format!("vertex=\"{vertex}");
-    metrics
-        .lines()
-        .filter(|line| line.starts_with(metric) && line.contains(&label))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -114,9 +114,10 @@ pub struct Worker {
     pub(crate) jobs: Mutex<HashMap<String, Arc<(crate::spec::ValidJob, crate::plan::Plan)>>>,
     pub(crate) connections: Mutex<HashMap<SocketAddr, Vec<faro_transport::Connection>>>,
     pub(crate) clusters: Mutex<HashMap<String, (u32, Arc<faro_shuffle::ShuffleCluster>)>>,
-    /// Held while a job's shuffle client connects: the tasks of a job
-    /// deployed at once share one connection per node instead of each
-    /// dialling (and each waiting out a node that is down).
+    /// Held while a shuffle client connects (for any job: connects are
+    /// rare): the tasks of a job deployed at once share one connection
+    /// per node instead of each dialling (and each waiting out a node
+    /// that is down).
     pub(crate) connecting_shuffle: tokio::sync::Mutex<()>,
     pub(crate) spill_root: std::path::PathBuf,
     pub(crate) access: Arc<crate::access::AccessPolicy>,

@@ -359,3 +359,14 @@ pub fn free_tcp_port() -> u16 {
         .map(|addr| addr.port())
         .expect("a free TCP port on 127.0.0.1")
 }
+
+/// The value of a worker's `metric` series for the chain `vertex` heads,
+/// summed over its subtasks, from the worker's `/metrics` text.
+pub fn task_metric(metrics: &str, metric: &str, vertex: &str) -> f64 {
+    let label = format!("vertex=\"{vertex}");
+    metrics
+        .lines()
+        .filter(|line| line.starts_with(metric) && line.contains(&label))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}

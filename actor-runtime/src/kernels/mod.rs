@@ -1,8 +1,9 @@
 //! Column kernels operators are built from: gathering rows ([`take`]),
 //! hashing rows over key columns ([`hash`]), key encoding, value copying
-//! and row ordering ([`rows`]), whole rows as compact bytes ([`row_codec`]),
-//! how doubles compare and hash as keys ([`floats`]), and cache hints for
-//! scattered reads ([`prefetch`]). Pure functions over column views.
+//! and row ordering by key prefix and full key ([`rows`]), whole rows as
+//! compact bytes ([`row_codec`]), how doubles compare and hash as keys
+//! ([`floats`]), and cache hints for scattered reads ([`prefetch`]). Pure
+//! functions over column views.
 
 pub mod floats;
 pub mod hash;

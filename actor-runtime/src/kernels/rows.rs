@@ -1,6 +1,7 @@
 //! Row-level helpers for operators that work on keys: encoding a row's key
 //! columns as bytes (hash-table keys for grouping and joins), copying one
-//! value into a builder, and ordering rows by sort keys.
+//! value into a builder, and ordering rows by sort keys (a 64-bit key
+//! prefix first, the whole key where prefixes tie).
 
 use std::cmp::Ordering;
 
@@ -120,4 +121,130 @@ pub fn compare_rows(
         }
     }
     Ordering::Equal
+}
+
+/// An order-preserving (not necessarily strict) 64-bit prefix of row
+/// `row`'s key value: sorting by it first settles almost every comparison
+/// with one integer compare; equal prefixes fall back to the full key.
+pub fn key_prefix(column: &ColumnView<'_>, row: usize, descending: bool) -> u64 {
+    let prefix = if column.is_null(row) {
+        0
+    } else {
+        match column.values {
+            ValuesView::Int64(v) | ValuesView::Timestamp(v) => (v[row] as u64) ^ (1 << 63),
+            ValuesView::Float64(v) => {
+                // As compare_f64 orders: one NaN above everything, ±0 equal.
+                let bits = key_bits(v[row]);
+                if bits >> 63 == 1 {
+                    !bits
+                } else {
+                    bits | (1 << 63)
+                }
+            }
+            ValuesView::Bool(bits) => u64::from(bits.get(row)) + 1,
+            ValuesView::Utf8(text) => bytes_prefix(text.bytes(row)),
+            ValuesView::Binary(bytes) => bytes_prefix(bytes.value(row)),
+            _ => 0,
+        }
+    };
+    if descending {
+        !prefix
+    } else {
+        prefix
+    }
+}
+
+fn bytes_prefix(bytes: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    let n = bytes.len().min(8);
+    word[..n].copy_from_slice(&bytes[..n]);
+    u64::from_be_bytes(word)
+}
+
+/// Orders `positions` (rows of `columns`) by `keys`: by the first key's
+/// [`key_prefix`], then by the whole keys where prefixes tie. Not stable.
+pub fn order_positions(keys: &[KeyColumn], columns: &[ColumnView<'_>], positions: &mut [u32]) {
+    let Some(first) = keys.first() else { return };
+    let column = &columns[first.column];
+    let mut entries: Vec<(u64, u32)> = positions
+        .iter()
+        .map(|&row| (key_prefix(column, row as usize, first.descending), row))
+        .collect();
+    entries.sort_unstable_by_key(|entry| entry.0);
+    for tied in entries.chunk_by_mut(|a, b| a.0 == b.0) {
+        if tied.len() > 1 {
+            tied.sort_unstable_by(|a, b| {
+                compare_rows(keys, columns, a.1 as usize, columns, b.1 as usize)
+            });
+        }
+    }
+    for (position, (_, row)) in positions.iter_mut().zip(entries) {
+        *position = row;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{BatchBuilder, DataType, Field, Schema, Value};
+    use crate::kernels::views;
+
+    #[test]
+    fn order_positions_sorts_as_a_comparison_of_whole_keys() {
+        let schema = Schema::new(vec![
+            Field::nullable("s", DataType::Utf8),
+            Field::new("n", DataType::Int64),
+        ]);
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut random = move |below: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % below
+        };
+        let mut builder = BatchBuilder::new(schema, 500);
+        for _ in 0..500 {
+            // Texts share long prefixes; some are null.
+            let text = match random(10) {
+                0 => Value::Null,
+                _ => Value::Utf8(format!("sharedpfx{}", random(20))),
+            };
+            builder
+                .push_row(&[text, Value::Int64(random(7) as i64 - 3)])
+                .unwrap();
+        }
+        let batch = builder.finish().unwrap();
+        let columns = views(&batch);
+        let keys = [
+            KeyColumn {
+                column: 0,
+                descending: false,
+            },
+            KeyColumn {
+                column: 1,
+                descending: true,
+            },
+        ];
+        // Every other row, as a partitioner's split would hand over.
+        let mut positions: Vec<u32> = (0..500).step_by(2).collect();
+        let mut expected = positions.clone();
+        expected.sort_by(|&a, &b| compare_rows(&keys, &columns, a as usize, &columns, b as usize));
+        order_positions(&keys, &columns, &mut positions);
+        let order = |rows: &[u32]| -> Vec<Option<(String, i64)>> {
+            rows.iter()
+                .map(|&r| match (columns[0].values, columns[1].values) {
+                    (ValuesView::Utf8(s), ValuesView::Int64(n))
+                        if !columns[0].is_null(r as usize) =>
+                    {
+                        Some((s.value(r as usize).to_string(), n[r as usize]))
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(order(&positions), order(&expected));
+        let mut sorted = positions.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..500).step_by(2).collect::<Vec<u32>>());
+    }
 }

@@ -4,7 +4,10 @@
 //! key as tie-break, then copied out in that order with typed per-column
 //! loops that prefetch the rows a few positions ahead: the rows are
 //! scattered over everything the sort holds, so each would otherwise
-//! cost a cache miss of its own.
+//! cost a cache miss of its own. Behind a range edge each held frame
+//! is already in key order (see [`crate::exchange::partition`]), so the
+//! copy reads every frame front to back and each line it fetches serves
+//! the next rows of that frame too.
 //! Kept apart from the merge of runs, which orders rows a different way
 //! (one row at a time from a few streams).
 
@@ -12,52 +15,13 @@ use crate::data::BinaryValues;
 use crate::data::{
     Batch, Column, ColumnBuilder, ColumnData, ColumnView, KeptArchive, Schema, ValuesView,
 };
-use crate::kernels::floats::key_bits;
 use crate::kernels::prefetch::{prefetch, prefetch_bytes};
-use crate::kernels::rows::{append_value, compare_rows, KeyColumn};
+use crate::kernels::rows::{append_value, compare_rows, key_prefix, KeyColumn};
 use crate::kernels::views;
 use crate::operator::OperatorError;
 
 use super::radix::{sort_by_prefix, Entry};
 use super::OUTPUT_ROWS;
-
-/// An order-preserving (not necessarily strict) 64-bit prefix of row
-/// `row`'s key value: sorting by it first settles almost every comparison
-/// with one integer compare; equal prefixes fall back to the full key.
-fn key_prefix(column: &ColumnView<'_>, row: usize, descending: bool) -> u64 {
-    let prefix = if column.is_null(row) {
-        0
-    } else {
-        match column.values {
-            ValuesView::Int64(v) | ValuesView::Timestamp(v) => (v[row] as u64) ^ (1 << 63),
-            ValuesView::Float64(v) => {
-                // As compare_f64 orders: one NaN above everything, ±0 equal.
-                let bits = key_bits(v[row]);
-                if bits >> 63 == 1 {
-                    !bits
-                } else {
-                    bits | (1 << 63)
-                }
-            }
-            ValuesView::Bool(bits) => u64::from(bits.get(row)) + 1,
-            ValuesView::Utf8(text) => bytes_prefix(text.bytes(row)),
-            ValuesView::Binary(bytes) => bytes_prefix(bytes.value(row)),
-            _ => 0,
-        }
-    };
-    if descending {
-        !prefix
-    } else {
-        prefix
-    }
-}
-
-fn bytes_prefix(bytes: &[u8]) -> u64 {
-    let mut word = [0u8; 8];
-    let n = bytes.len().min(8);
-    word[..n].copy_from_slice(&bytes[..n]);
-    u64::from_be_bytes(word)
-}
 
 /// A batch a sort holds: one it copied, or an archive kept as received.
 pub(super) enum Held {

@@ -12,11 +12,11 @@
 use rkyv::rancor;
 use rkyv::util::AlignedVec;
 
-use super::column::Column;
+use super::column::{Column, ColumnData};
 use super::error::BatchError;
 use super::kind::{validate_kinds, RowKind, RowKinds};
 use super::schema::Schema;
-use super::view::{validate_column, view_column, ColumnView, FieldRef, RawColumn, Scan};
+use super::view::{view_column, ColumnView, FieldRef, RawColumn, Scan};
 
 /// Columnar rows sharing one schema.
 #[derive(Debug, Clone, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
@@ -32,6 +32,51 @@ impl Batch {
     /// A batch of `rows` rows from columns matching `schema`; checked with
     /// the same rules that received bytes are checked with.
     pub fn new(schema: Schema, rows: usize, columns: Vec<Column>) -> Result<Self, BatchError> {
+        Self::checked(schema, rows, columns, Scan::Full)
+    }
+
+    /// A batch of columns each value of which was copied out of checked
+    /// columns (rows taken or gathered, words cut from lines): only its
+    /// shape is checked, in time independent of its text. Pieces of valid
+    /// text cut at character boundaries and laid end to end are valid
+    /// text, so scanning them again (as [`Batch::new`] does) would only
+    /// repeat the check their sources passed.
+    ///
+    /// # Safety
+    /// Every text column's bytes must be UTF-8 with each offset on a
+    /// character boundary (views read them unchecked), and every
+    /// variable-width column's offsets must ascend within its bytes: true
+    /// when each value was copied from a [`crate::data::StrValues`], a
+    /// [`crate::data::BinaryValues`] or a `&str`, whole or cut at
+    /// character boundaries, and its end recorded as the next offset.
+    pub(crate) unsafe fn from_copied_values(
+        schema: Schema,
+        rows: usize,
+        columns: Vec<Column>,
+    ) -> Result<Self, BatchError> {
+        // The one slip a copy can make without breaking the promise's
+        // letter: offsets that stopped short of a column past 4 GiB.
+        for (field, column) in schema.fields.iter().zip(&columns) {
+            if let ColumnData::Utf8 { offsets, data } | ColumnData::Binary { offsets, data } =
+                &column.data
+            {
+                if offsets.last().map_or(0, |&end| end as usize) != data.len() {
+                    return Err(BatchError::Offsets {
+                        column: field.name.clone(),
+                        reason: format!("copied values end short of their {} bytes", data.len()),
+                    });
+                }
+            }
+        }
+        Self::checked(schema, rows, columns, Scan::ShapeOnly)
+    }
+
+    fn checked(
+        schema: Schema,
+        rows: usize,
+        columns: Vec<Column>,
+        scan: Scan,
+    ) -> Result<Self, BatchError> {
         let num_rows = u32::try_from(rows).map_err(|_| BatchError::TooManyRows { rows })?;
         if schema.fields.len() != columns.len() {
             return Err(BatchError::ColumnCount {
@@ -40,7 +85,7 @@ impl Batch {
             });
         }
         for (field, column) in schema.fields.iter().zip(&columns) {
-            validate_column(FieldRef::from(field), rows, RawColumn::from(column))?;
+            view_column(FieldRef::from(field), rows, RawColumn::from(column), scan)?;
         }
         Ok(Self {
             schema,
@@ -163,5 +208,36 @@ impl Batch {
         self.write_into(AlignedVec::with_capacity(
             self.buffer_bytes() + kinds + framing,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{DataType, Field};
+
+    #[test]
+    fn copied_values_are_refused_when_their_offsets_stop_short_of_their_bytes() {
+        let schema = Schema::new(vec![Field::new("s", DataType::Utf8)]);
+        let column = |offsets: Vec<u32>| Column {
+            validity: None,
+            data: ColumnData::Utf8 {
+                offsets,
+                data: "héllo".as_bytes().to_vec(),
+            },
+        };
+        // SAFETY: the text is UTF-8 and both offsets are on boundaries; the
+        // second batch's values end short of its bytes, which is refused.
+        let whole =
+            unsafe { Batch::from_copied_values(schema.clone(), 1, vec![column(vec![0, 6])]) };
+        assert_eq!(
+            whole.unwrap().column(0).unwrap().value(0),
+            crate::data::Value::Utf8("héllo".into())
+        );
+        let short = unsafe { Batch::from_copied_values(schema, 1, vec![column(vec![0, 3])]) };
+        assert!(
+            matches!(short, Err(BatchError::Offsets { .. })),
+            "{short:?}"
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! [`BatchView::new`] takes bytes from the network or an mmap'd file and
 //! checks them twice: rkyv's validator proves the archive is structurally
 //! sound (pointers in bounds, tags valid, nothing overlapping), then
-//! [`validate_column`] proves it is a *batch*: the schema and columns agree,
+//! [`view_column`] with a full scan proves it is a *batch*: the schema and columns agree,
 //! every buffer has the length the row count implies, offsets ascend within
 //! their data, text is UTF-8, row kinds (if any) are one valid kind byte
 //! per row. After that, every accessor is a slice.
@@ -145,7 +145,9 @@ impl<'a> StrValues<'a> {
         // `Scan::Full` it checked that the column's text is UTF-8 and that
         // every offset falls on a character boundary; with
         // `Scan::ShapeOnly` (an owned `Batch`'s column) that same full
-        // check passed when the batch was made, and a batch never changes.
+        // check passed when the batch was made, or its values were copied
+        // whole out of checked text (`Batch::from_copied_values`, whose
+        // callers promise it), and a batch never changes.
         unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
@@ -343,16 +345,6 @@ fn check_vector(column: &str, rows: usize, dim: u32, values: usize) -> Result<us
     Ok(dim as usize)
 }
 
-/// Checks one column against its field and the row count, and returns
-/// its typed view.
-pub(crate) fn validate_column<'a>(
-    field: FieldRef<'a>,
-    rows: usize,
-    raw: RawColumn<'a>,
-) -> Result<ColumnView<'a>, BatchError> {
-    view_column(field, rows, raw, Scan::Full)
-}
-
 /// How much of a column [`view_column`] reads to check it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scan {
@@ -360,7 +352,8 @@ pub(crate) enum Scan {
     Full,
     /// Types and lengths only, in constant time: for the columns of an
     /// owned [`super::Batch`], which were scanned in full when it was
-    /// made and cannot change since.
+    /// made (or copied whole out of columns that were) and cannot change
+    /// since.
     ShapeOnly,
 }
 

@@ -123,7 +123,9 @@ pub fn take_batch(
     indices: &[u32],
 ) -> Result<Batch, BatchError> {
     let columns = columns.iter().map(|c| take(c, indices)).collect();
-    Batch::new(schema.clone(), indices.len(), columns)
+    // SAFETY: `take` copies each value whole out of a checked view and
+    // records its end as the next offset (`bytes_take`).
+    unsafe { Batch::from_copied_values(schema.clone(), indices.len(), columns) }
 }
 
 /// Positions of the `true` entries of a selection.

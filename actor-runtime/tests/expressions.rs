@@ -444,3 +444,55 @@ fn a_bad_cast_names_the_value() {
         "cannot cast \"12x\" to i64 in \"CAST(s AS BIGINT)\" at the row where s = \"12x\""
     );
 }
+
+#[test]
+fn trim_of_a_column_is_strs_trim_for_words_spaces_and_other_whitespace() {
+    let texts = [
+        "word",
+        " word",
+        "word ",
+        "a",
+        "",
+        "  ",
+        "é",
+        "é ",
+        " x é",
+        "\u{2003}em\u{2003}",
+        "tab\t",
+        "\u{a0}nbsp",
+        "mid dle",
+    ];
+    let rows: Vec<Row> = texts
+        .iter()
+        .map(|t| (None, 0, None, Some(t.to_string()), None))
+        .collect();
+    let expected: Vec<Value> = texts.iter().map(|t| Value::Utf8(t.trim().into())).collect();
+    assert_eq!(eval_rows("trim(s)", &batch(&rows)), expected);
+}
+
+#[test]
+fn case_changes_match_rusts_for_all_ascii_columns_and_mixed_ones_keeping_nulls() {
+    let column = |texts: &[Option<&str>]| -> Vec<Row> {
+        texts
+            .iter()
+            .map(|t| (None, 0, None, t.map(str::to_string), None))
+            .collect()
+    };
+    let ascii = [Some("MiXeD Case"), None, Some(""), Some("abc-XYZ 42")];
+    let mixed = [Some("MiXeD"), None, Some("ÉTÉ ß"), Some("abc")];
+    for texts in [&ascii[..], &mixed[..]] {
+        let rows = batch(&column(texts));
+        let expect = |f: fn(&str) -> String| -> Vec<Value> {
+            texts
+                .iter()
+                .map(|t| t.map_or(Value::Null, |t| Value::Utf8(f(t))))
+                .collect()
+        };
+        assert_eq!(eval_rows("lower(s)", &rows), expect(str::to_lowercase));
+        assert_eq!(eval_rows("upper(s)", &rows), expect(str::to_uppercase));
+        assert_eq!(
+            eval_rows("lower(trim(s))", &rows),
+            expect(|t| t.trim().to_lowercase())
+        );
+    }
+}

@@ -34,6 +34,35 @@ impl<'a> Strings<'a> {
         unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
+    /// The values with ASCII letters in lower (or upper) case, by one pass
+    /// over all the bytes when they are all ASCII (lengths, so offsets,
+    /// stay); `None` otherwise.
+    pub fn ascii_case(&self, upper: bool) -> Option<Strings<'static>> {
+        let (first, last) = (*self.offsets.first()?, *self.offsets.last()?);
+        let text = self.data.get(first as usize..last as usize)?;
+        if !text.is_ascii() {
+            return None;
+        }
+        let mut data = text.to_vec();
+        match upper {
+            true => data.make_ascii_uppercase(),
+            false => data.make_ascii_lowercase(),
+        }
+        Some(Strings {
+            offsets: Cow::Owned(self.offsets.iter().map(|o| o - first).collect()),
+            data: Cow::Owned(data),
+        })
+    }
+
+    /// Whether every value is its own trim, as its first and last bytes
+    /// alone show: empty, or from a visible ASCII character to another.
+    pub fn is_trimmed(&self) -> bool {
+        let visible = |at: usize| self.data.get(at).is_some_and(u8::is_ascii_graphic);
+        self.offsets.windows(2).all(|value| {
+            value[0] == value[1] || (visible(value[0] as usize) && visible(value[1] as usize - 1))
+        })
+    }
+
     /// Bytes of text in all rows.
     pub fn total_bytes(&self) -> usize {
         match (self.offsets.first(), self.offsets.last()) {
@@ -239,7 +268,11 @@ impl<'a> Array<'a> {
                 } else {
                     s.offsets.iter().map(|o| o - base).collect()
                 };
-                let data = s.data[base as usize..end as usize].to_vec();
+                // Computed text is moved, not copied again.
+                let data = match s.data {
+                    Cow::Owned(data) if base == 0 && end as usize == data.len() => data,
+                    data => data[base as usize..end as usize].to_vec(),
+                };
                 debug_assert_eq!(offsets.len(), rows + 1);
                 ColumnData::Utf8 { offsets, data }
             }

@@ -186,6 +186,29 @@ pub(super) fn text_at<'d>(datum: &'d Datum<'_>, i: usize) -> &'d str {
     }
 }
 
+/// `datum`'s text with ASCII letters' case changed in one pass over all
+/// its bytes, when it is an array of ASCII text; `None` otherwise (for the
+/// per-row path).
+pub(super) fn ascii_case<'a>(datum: &Datum<'a>, upper: bool) -> Option<Datum<'a>> {
+    let Datum::Array(Array {
+        values: Values::Utf8(text),
+        validity,
+    }) = datum
+    else {
+        return None;
+    };
+    Some(Datum::Array(Array {
+        values: Values::Utf8(text.ascii_case(upper)?),
+        validity: validity.clone(),
+    }))
+}
+
+/// Whether `datum` is an array of text each value of which is its own
+/// trim, as its first and last bytes show ([`super::array::Strings::is_trimmed`]).
+pub(super) fn is_trimmed(datum: &Datum<'_>) -> bool {
+    matches!(datum, Datum::Array(Array { values: Values::Utf8(text), .. }) if text.is_trimmed())
+}
+
 /// Strings built from a per-row function over text, keeping validity:
 /// `f` appends a row's text to the string holding the rows before it.
 pub(super) fn map_text<'a>(

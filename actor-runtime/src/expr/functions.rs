@@ -20,7 +20,7 @@
 use std::borrow::Cow;
 
 use super::array::{Array, Datum, Values};
-use super::branch::{map_text, text_at};
+use super::branch::{ascii_case, is_trimmed, map_text, text_at};
 use super::cast::from_scalars;
 use super::check::{common_type, Kind, Typed};
 use super::error::ExprError;
@@ -221,26 +221,37 @@ impl Function {
     ) -> Result<Datum<'a>, ExprError> {
         use Function as F;
         let rows = input.rows;
+        // Text that is already trimmed (words, most often) stays as it is:
+        // a column read from the input is not even copied.
+        if matches!(self, F::Trim) && args.first().is_some_and(|(d, _)| is_trimmed(d)) {
+            if let Some((datum, _)) = args.into_iter().next() {
+                return Ok(datum);
+            }
+            return Ok(Datum::Scalar(Scalar::Null));
+        }
         let first = args.first().map(|(d, _)| d);
         Ok(match (self, first) {
-            // ASCII text (most of it) changes case in place, without the
-            // String per row that full Unicode case mapping allocates.
-            (F::Lower, Some(s)) => map_text(s, rows, |t, out| match t.is_ascii() {
-                true => {
-                    let start = out.len();
-                    out.push_str(t);
-                    out[start..].make_ascii_lowercase();
+            // All-ASCII text changes case in one pass over its bytes; other
+            // ASCII text row by row in place, without the String per row
+            // that full Unicode case mapping allocates.
+            (F::Lower | F::Upper, Some(s)) => {
+                let upper = matches!(self, F::Upper);
+                match ascii_case(s, upper) {
+                    Some(changed) => changed,
+                    None => map_text(s, rows, |t, out| match (t.is_ascii(), upper) {
+                        (true, _) => {
+                            let start = out.len();
+                            out.push_str(t);
+                            match upper {
+                                true => out[start..].make_ascii_uppercase(),
+                                false => out[start..].make_ascii_lowercase(),
+                            }
+                        }
+                        (false, true) => out.push_str(&t.to_uppercase()),
+                        (false, false) => out.push_str(&t.to_lowercase()),
+                    }),
                 }
-                false => out.push_str(&t.to_lowercase()),
-            }),
-            (F::Upper, Some(s)) => map_text(s, rows, |t, out| match t.is_ascii() {
-                true => {
-                    let start = out.len();
-                    out.push_str(t);
-                    out[start..].make_ascii_uppercase();
-                }
-                false => out.push_str(&t.to_uppercase()),
-            }),
+            }
             (F::Trim, Some(s)) => map_text(s, rows, |t, out| out.push_str(t.trim())),
             (F::Random, _) => {
                 let values = (0..rows as u64)

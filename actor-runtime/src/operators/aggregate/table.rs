@@ -33,10 +33,27 @@ impl Hasher for KeyHasher {
         // word. (Their lengths are hashed too, so "a" and "a\0" differ.)
         let tail = chunks.remainder();
         if !tail.is_empty() {
-            let mut word = [0u8; 8];
-            word[..tail.len()].copy_from_slice(tail);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+            self.0 = (self.0.rotate_left(5) ^ padded_word(tail)).wrapping_mul(K);
         }
+    }
+}
+
+/// `tail` (1–7 bytes) as a little-endian word padded with zeros, built
+/// from loads that overlap (each byte lands in its own place, the
+/// overlapping ones twice, alike) instead of a copy of variable length,
+/// which is a call.
+fn padded_word(tail: &[u8]) -> u64 {
+    let n = tail.len();
+    let half = |at: usize| {
+        tail.get(at..at + 4)
+            .and_then(|bytes| bytes.try_into().ok())
+            .map_or(0, |bytes| u64::from(u32::from_le_bytes(bytes)))
+    };
+    let byte = |at: usize| tail.get(at).map_or(0, |&b| u64::from(b)) << (8 * at);
+    match n {
+        0 => 0,
+        1..4 => byte(0) | byte(n / 2) | byte(n - 1),
+        _ => half(0) | half(n - 4) << (8 * (n - 4)),
     }
 }
 
@@ -412,7 +429,17 @@ impl GroupTable {
 
 #[cfg(test)]
 mod tests {
-    use super::same_key;
+    use super::{padded_word, same_key};
+
+    #[test]
+    fn a_short_tail_is_read_as_its_zero_padded_word() {
+        for n in 1..8usize {
+            let tail: Vec<u8> = (0..n as u8).map(|i| 0xa0 | i).collect();
+            let mut padded = [0u8; 8];
+            padded[..n].copy_from_slice(&tail);
+            assert_eq!(padded_word(&tail), u64::from_le_bytes(padded), "{n} bytes");
+        }
+    }
 
     #[test]
     fn same_key_agrees_with_byte_equality_at_every_length_and_position() {

@@ -3,10 +3,10 @@
 //! [`BatchView::new`] takes bytes from the network or an mmap'd file and
 //! checks them twice: rkyv's validator proves the archive is structurally
 //! sound (pointers in bounds, tags valid, nothing overlapping), then
-//! [`view_column`] with a full scan proves it is a *batch*: the schema and columns agree,
-//! every buffer has the length the row count implies, offsets ascend within
-//! their data, text is UTF-8, row kinds (if any) are one valid kind byte
-//! per row. After that, every accessor is a slice.
+//! [`view_column`] with a full scan proves it is a *batch*: the schema
+//! and columns agree, every buffer has the length the row count implies,
+//! offsets ascend within their data, text is UTF-8, row kinds (if any)
+//! are one valid kind byte per row. After that, every accessor is a slice.
 //!
 //! For fixed-width columns the checks are O(1) per column; text and binary
 //! columns cost one pass over their offsets (and UTF-8 over their text).
@@ -146,8 +146,9 @@ impl<'a> StrValues<'a> {
         // every offset falls on a character boundary; with
         // `Scan::ShapeOnly` (an owned `Batch`'s column) that same full
         // check passed when the batch was made, or its values were copied
-        // whole out of checked text (`Batch::from_copied_values`, whose
-        // callers promise it), and a batch never changes.
+        // out of checked text, whole or cut at character boundaries
+        // (`Batch::from_copied_values`, whose callers promise it), and a
+        // batch never changes.
         unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
@@ -352,8 +353,7 @@ pub(crate) enum Scan {
     Full,
     /// Types and lengths only, in constant time: for the columns of an
     /// owned [`super::Batch`], which were scanned in full when it was
-    /// made (or copied whole out of columns that were) and cannot change
-    /// since.
+    /// made (or copied out of columns that were) and cannot change since.
     ShapeOnly,
 }
 

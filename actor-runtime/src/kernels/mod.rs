@@ -2,12 +2,14 @@
 //! hashing rows over key columns ([`hash`]), key encoding, value copying
 //! and row ordering by key prefix and full key ([`rows`]), whole rows as
 //! compact bytes ([`row_codec`]), how doubles compare and hash as keys
-//! ([`floats`]), and cache hints for scattered reads ([`prefetch`]). Pure
+//! ([`floats`]), ordering rows by key prefix in linear passes
+//! ([`radix`]), and cache hints for scattered reads ([`prefetch`]). Pure
 //! functions over column views.
 
 pub mod floats;
 pub mod hash;
 pub mod prefetch;
+pub mod radix;
 pub mod row_codec;
 pub mod rows;
 pub mod take;

@@ -6,6 +6,7 @@
 use std::cmp::Ordering;
 
 use super::floats::{compare_f64, key_bits};
+use super::radix::{sort_by_prefix, Entry};
 use crate::data::{BatchError, ColumnBuilder, ColumnView, ValuesView};
 
 /// Appends an encoding of row `row` of `columns` to `out`: equal keys
@@ -162,23 +163,24 @@ fn bytes_prefix(bytes: &[u8]) -> u64 {
 }
 
 /// Orders `positions` (rows of `columns`) by `keys`: by the first key's
-/// [`key_prefix`], then by the whole keys where prefixes tie. Not stable.
+/// [`key_prefix`] (a radix sort), then by the whole keys where prefixes
+/// tie.
 pub fn order_positions(keys: &[KeyColumn], columns: &[ColumnView<'_>], positions: &mut [u32]) {
     let Some(first) = keys.first() else { return };
     let column = &columns[first.column];
-    let mut entries: Vec<(u64, u32)> = positions
+    let mut entries: Vec<Entry> = positions
         .iter()
-        .map(|&row| (key_prefix(column, row as usize, first.descending), row))
+        .map(|&row| (key_prefix(column, row as usize, first.descending), 0, row))
         .collect();
-    entries.sort_unstable_by_key(|entry| entry.0);
+    sort_by_prefix(&mut entries);
     for tied in entries.chunk_by_mut(|a, b| a.0 == b.0) {
         if tied.len() > 1 {
             tied.sort_unstable_by(|a, b| {
-                compare_rows(keys, columns, a.1 as usize, columns, b.1 as usize)
+                compare_rows(keys, columns, a.2 as usize, columns, b.2 as usize)
             });
         }
     }
-    for (position, (_, row)) in positions.iter_mut().zip(entries) {
+    for (position, (_, _, row)) in positions.iter_mut().zip(entries) {
         *position = row;
     }
 }
@@ -195,22 +197,15 @@ mod tests {
             Field::nullable("s", DataType::Utf8),
             Field::new("n", DataType::Int64),
         ]);
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut random = move |below: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % below
-        };
         let mut builder = BatchBuilder::new(schema, 500);
-        for _ in 0..500 {
+        for i in 0..500i64 {
             // Texts share long prefixes; some are null.
-            let text = match random(10) {
+            let text = match i % 10 {
                 0 => Value::Null,
-                _ => Value::Utf8(format!("sharedpfx{}", random(20))),
+                _ => Value::Utf8(format!("sharedpfx{}", (i * 7919) % 20)),
             };
             builder
-                .push_row(&[text, Value::Int64(random(7) as i64 - 3)])
+                .push_row(&[text, Value::Int64((i * 31) % 7 - 3)])
                 .unwrap();
         }
         let batch = builder.finish().unwrap();

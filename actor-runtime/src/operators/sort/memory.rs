@@ -1,6 +1,6 @@
 //! Sorting rows held in memory: the batches one `sort` run (or a `top_n`
 //! compaction) holds (copies, or archives kept as they arrived: [`Held`])
-//! are ordered by a 64-bit key prefix ([`super::radix`]) with the full
+//! are ordered by a 64-bit key prefix ([`crate::kernels::radix`]) with the full
 //! key as tie-break, then copied out in that order with typed per-column
 //! loops that prefetch the rows a few positions ahead: the rows are
 //! scattered over everything the sort holds, so each would otherwise
@@ -16,11 +16,11 @@ use crate::data::{
     Batch, Column, ColumnBuilder, ColumnData, ColumnView, KeptArchive, Schema, ValuesView,
 };
 use crate::kernels::prefetch::{prefetch, prefetch_bytes};
+use crate::kernels::radix::{sort_by_prefix, Entry};
 use crate::kernels::rows::{append_value, compare_rows, key_prefix, KeyColumn};
 use crate::kernels::views;
 use crate::operator::OperatorError;
 
-use super::radix::{sort_by_prefix, Entry};
 use super::OUTPUT_ROWS;
 
 /// A batch a sort holds: one it copied, or an archive kept as received.

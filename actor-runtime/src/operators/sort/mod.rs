@@ -24,7 +24,6 @@ mod definition;
 mod memory;
 mod merge;
 pub(crate) mod order_key;
-mod radix;
 mod ranking;
 mod runs;
 

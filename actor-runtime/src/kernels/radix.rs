@@ -1,17 +1,17 @@
-//! Ordering a sort's row entries by their 64-bit key prefix with a
+//! Ordering row entries by their 64-bit key prefix with a
 //! least-significant-digit radix sort: a few linear passes over the
 //! entries instead of a comparison sort's ~log₂ n rounds of branchy
 //! compares. Byte positions where every prefix agrees (the high bytes of
 //! small integers, a shared leading character) cost no pass. Rows whose
 //! prefixes are equal are left for the caller to order by the full key.
 
-/// One row as the in-memory sort orders it: the key prefix, the batch and
-/// the row within it.
-pub(super) type Entry = (u64, u32, u32);
+/// One row as it is ordered: the key prefix, the batch and the row within
+/// it.
+pub type Entry = (u64, u32, u32);
 
 /// Sorts `entries` by prefix, stably (equal prefixes keep their order).
 /// Uses a scratch copy of the entries.
-pub(super) fn sort_by_prefix(entries: &mut Vec<Entry>) {
+pub fn sort_by_prefix(entries: &mut Vec<Entry>) {
     // Below this a comparison sort is as fast and needs no scratch space.
     const SMALL: usize = 256;
     if entries.len() <= SMALL {

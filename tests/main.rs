@@ -31,4 +31,5 @@ mod sql;
 mod sql_cli;
 mod sql_sqlite;
 mod training_cluster;
+mod ui;
 mod unaligned;

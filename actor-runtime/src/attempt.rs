@@ -9,7 +9,7 @@ use std::time::Instant;
 use crate::data::Batch;
 use crate::deploy::TaskDeployment;
 use crate::failure::{FailureCause, TaskFailure};
-use crate::metrics::AttemptOutcome;
+use crate::metrics::{AttemptOutcome, ProgressSnapshot};
 use crate::operators::basic::{CollectBuffer, LiveRows};
 use crate::task::TaskReport;
 use crate::worker::Worker;
@@ -185,12 +185,12 @@ impl Worker {
         }
     }
 
-    /// The watermark (event-time ms) of each attempt running here that
-    /// has one.
-    pub fn watermarks(&self) -> Vec<(AttemptKey, i64)> {
+    /// Where each attempt running here has got to: rows, bytes, time
+    /// backpressured, watermark.
+    pub fn progress(&self) -> Vec<(AttemptKey, ProgressSnapshot)> {
         self.running_attempts()
             .iter()
-            .filter_map(|(key, task)| Some((key.clone(), task.progress().watermark_ms()?)))
+            .map(|(key, task)| (key.clone(), task.progress().snapshot()))
             .collect()
     }
 

@@ -19,7 +19,7 @@ use faro_runtime::worker::Worker;
 use faro_transport::rpc::{call, Responder, RpcServer};
 use faro_transport::{Connection, Endpoint};
 
-use crate::control::{AttemptWatermark, FromScheduler, ToScheduler, ToWorker, DONE};
+use crate::control::{AttemptProgress, FromScheduler, ToScheduler, ToWorker, DONE};
 
 /// How long to wait before trying to reach the scheduler again.
 const RECONNECT: Duration = Duration::from_millis(500);
@@ -178,10 +178,10 @@ async fn session(
         // unanswered heartbeat is how the worker finds out.
         let beat = ToScheduler::Heartbeat {
             worker: worker.id(),
-            watermarks: worker
-                .watermarks()
+            progress: worker
+                .progress()
                 .into_iter()
-                .map(|(key, ms)| AttemptWatermark::new(key, ms))
+                .map(|(key, progress)| AttemptProgress::new(key, progress))
                 .collect(),
         };
         let heartbeat = ask(&connection, &beat);

@@ -11,6 +11,7 @@
 use faro_runtime::attempt::AttemptKey;
 use faro_runtime::checkpoint::CheckpointAck;
 use faro_runtime::deploy::TaskDeployment;
+use faro_runtime::metrics::ProgressSnapshot;
 use serde::{Deserialize, Serialize};
 
 /// Worker → scheduler.
@@ -27,9 +28,9 @@ pub enum ToScheduler {
     Heartbeat {
         /// Its id.
         worker: String,
-        /// The watermark of each running attempt that has one.
+        /// Each running attempt's rows, bytes, backpressure and watermark.
         #[serde(default)]
-        watermarks: Vec<AttemptWatermark>,
+        progress: Vec<AttemptProgress>,
     },
     /// A range edge producer's sample; answered with every producer's
     /// once all arrived.
@@ -70,9 +71,9 @@ pub enum ToScheduler {
     RecordsLost(faro_runtime::rewire::RecordsLost),
 }
 
-/// One running attempt's watermark, as a heartbeat reports it.
+/// Where one running attempt has got to, as a heartbeat reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AttemptWatermark {
+pub struct AttemptProgress {
     /// The job.
     pub job: String,
     /// The chain.
@@ -81,31 +82,31 @@ pub struct AttemptWatermark {
     pub subtask: u32,
     /// The attempt.
     pub attempt: u32,
-    /// Event time reached (ms since the epoch).
-    pub watermark_ms: i64,
+    /// Its rows, bytes, backpressure and watermark.
+    pub progress: ProgressSnapshot,
 }
 
-impl AttemptWatermark {
-    /// The report of `key`'s watermark.
-    pub fn new(key: AttemptKey, watermark_ms: i64) -> Self {
+impl AttemptProgress {
+    /// The report of `key`'s progress.
+    pub fn new(key: AttemptKey, progress: ProgressSnapshot) -> Self {
         Self {
             job: key.job,
             chain: key.chain,
             subtask: key.subtask,
             attempt: key.attempt,
-            watermark_ms,
+            progress,
         }
     }
 
-    /// The attempt and its watermark.
-    pub fn into_parts(self) -> (AttemptKey, i64) {
+    /// The attempt and its progress.
+    pub fn into_parts(self) -> (AttemptKey, ProgressSnapshot) {
         let key = AttemptKey {
             job: self.job,
             chain: self.chain,
             subtask: self.subtask,
             attempt: self.attempt,
         };
-        (key, self.watermark_ms)
+        (key, self.progress)
     }
 }
 

@@ -81,6 +81,23 @@ pub struct AttemptStatus {
     /// streaming job: filled in when the status is asked for, not stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watermark_ms: Option<i64>,
+    /// Time it has waited for its consumers' credit (ms), while it runs:
+    /// filled in when the status is asked for, not stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backpressure_ms: Option<u64>,
+}
+
+impl AttemptStatus {
+    /// Shows a running attempt's `progress` so far: its rows and bytes
+    /// (stored only once it ends), backpressure and watermark.
+    pub fn show_progress(&mut self, progress: &faro_runtime::metrics::ProgressSnapshot) {
+        self.rows_in = self.rows_in.max(progress.rows_in);
+        self.rows_out = self.rows_out.max(progress.rows_out);
+        self.bytes_in = self.bytes_in.max(progress.bytes_in);
+        self.bytes_out = self.bytes_out.max(progress.bytes_out);
+        self.backpressure_ms = Some(progress.backpressure_ms);
+        self.watermark_ms = progress.watermark_ms;
+    }
 }
 
 /// One subtask and its attempts.

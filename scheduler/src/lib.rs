@@ -18,9 +18,10 @@
 //! - [`embedded`]: a shuffle node and a worker in this process — what
 //!   `faro run` and `faro local` run jobs on; [`standalone`]: the
 //!   scheduler process's control endpoint.
-//! - [`jobs`]: what is known about a job; [`store`]: those records in
-//!   redb; [`service`]: the scheduler itself; [`rest`]: its REST API,
-//!   behind [`auth`].
+//! - [`jobs`]: what is known about a job, [`graph`]: its chains as people
+//!   look at them; [`store`]: those records in redb; [`service`]: the
+//!   scheduler itself; [`rest`]: its REST API, behind [`auth`], and [`ui`]:
+//!   the web UI that reads it, served beside it.
 
 pub mod agent;
 pub mod auth;
@@ -31,6 +32,7 @@ pub mod detector;
 pub mod driver;
 pub mod embedded;
 pub mod failover;
+pub mod graph;
 pub mod jobs;
 pub mod metrics;
 pub mod placement;
@@ -44,6 +46,7 @@ pub mod skew;
 pub mod slots;
 pub mod standalone;
 pub mod store;
+pub mod ui;
 pub mod workers;
 
 pub use embedded::{Embedded, EmbeddedError, EpochDone, EpochHook};

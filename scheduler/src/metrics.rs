@@ -301,6 +301,7 @@ mod tests {
                         bytes_out: 0,
                         error: None,
                         watermark_ms: None,
+                        backpressure_ms: None,
                     })
                     .collect(),
             }],

@@ -32,6 +32,10 @@ use crate::store::{JobPage, Store, StoreError};
 /// Batches of a streaming job's rows waiting to be stored.
 const LIVE_BATCHES: usize = 4;
 
+/// How long a status display waits for a shuffle node's counters: a node
+/// that is down must not hold the page for a connect timeout.
+const NODE_STATS_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
@@ -399,6 +403,7 @@ impl Scheduler {
                         bytes_out: 0,
                         error: None,
                         watermark_ms: None,
+                        backpressure_ms: None,
                     });
             }),
             Progress::Finished {
@@ -558,6 +563,27 @@ impl Scheduler {
             .ok_or_else(|| SchedulerError::NotFound(id.to_string()))
     }
 
+    /// A job's graph: its chains and the exchanges between them.
+    pub fn graph(&self, id: &str) -> Result<crate::graph::JobGraph, SchedulerError> {
+        let spec = self.spec(id)?;
+        // A stored spec was valid when it was accepted; a scheduler of
+        // another version may still refuse it, and says why.
+        let job = validate(&spec).map_err(SchedulerError::Invalid)?;
+        Ok(crate::graph::job_graph(&Plan::new(&job)))
+    }
+
+    /// The shuffle nodes, each with its counters or why they could not be
+    /// read (asked on the scheduler's runtime, where its endpoint lives).
+    pub async fn shuffle_nodes(&self) -> Vec<crate::shuffle::NodeStatus> {
+        let Some(shuffle) = self.cluster.shuffle.clone() else {
+            return Vec::new();
+        };
+        self.handle
+            .spawn(async move { shuffle.status(NODE_STATS_PATIENCE).await })
+            .await
+            .unwrap_or_default()
+    }
+
     /// One job.
     pub fn job(&self, id: &str) -> Result<JobRecord, SchedulerError> {
         self.store
@@ -570,11 +596,13 @@ impl Scheduler {
     pub fn status(&self, id: &str) -> Result<JobRecord, SchedulerError> {
         let mut job = self.job(id)?;
         if job.state == JobState::Running {
-            let watermarks = self.cluster.workers.watermarks(id);
+            let live = self.cluster.workers.progress(id);
             for task in &mut job.tasks {
                 for attempt in &mut task.attempts {
                     let key = (task.chain, task.subtask, attempt.attempt);
-                    attempt.watermark_ms = watermarks.get(&key).copied();
+                    if let Some(progress) = live.get(&key) {
+                        attempt.show_progress(progress);
+                    }
                 }
             }
         }

@@ -1,7 +1,8 @@
 //! The scheduler's view of the shuffle service: which nodes, the secret
 //! job tokens derive from, the replication factor, and the few calls the
 //! scheduler itself makes — register a job's shuffles before its producers
-//! run, find partitions that were lost, delete a job's data.
+//! run, find partitions that were lost, delete a job's data, read the
+//! nodes' counters for the cluster's status.
 //!
 //! Every call connects afresh: the scheduler talks to the service rarely
 //! (job start, after a failure, job end), and a node that restarted since
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use faro_runtime::deploy::ShuffleAccess;
+use faro_shuffle::protocol::NodeStats;
 use faro_shuffle::storage::ShuffleShape;
 use faro_shuffle::{ClusterSecret, ShuffleCluster};
 use faro_transport::Endpoint;
@@ -23,6 +25,27 @@ use faro_transport::Endpoint;
 /// How long a failed delete is retried: the nodes' default job TTL, after
 /// which they delete a silent job's data themselves.
 pub const DELETE_PATIENCE: Duration = Duration::from_secs(30 * 60);
+
+/// The job id the scheduler asks nodes' counters under (a node serves
+/// them to any job's valid token; this one holds no data).
+const STATS_ASKER: &str = "faro-status";
+
+/// One shuffle node as the cluster's status shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NodeStatus {
+    /// Its name (what placement hashes).
+    pub name: String,
+    /// Where it listens.
+    pub address: String,
+    /// Copies the service keeps of each partition.
+    pub replicas: usize,
+    /// Its counters, when it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<NodeStats>,
+    /// Why it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
 
 /// The shuffle service as the scheduler uses it.
 pub struct ShuffleService {
@@ -69,6 +92,70 @@ impl ShuffleService {
             self.replicas,
         )
         .await
+    }
+
+    /// Each node's counters, in node order, or why it could not be
+    /// asked. Each node is asked on a connection of its own, all at once
+    /// and for at most `patience`, so a node that is down spoils only its
+    /// own answer, and only once.
+    pub async fn node_stats(&self, patience: Duration) -> Vec<Result<NodeStats, String>> {
+        let mut asking = tokio::task::JoinSet::new();
+        for (index, node) in self.nodes.iter().enumerate() {
+            let (endpoint, node) = (self.endpoint.clone(), node.clone());
+            let token = self.secret.token(STATS_ASKER);
+            asking.spawn(async move {
+                let ask = async {
+                    let cluster = ShuffleCluster::connect(
+                        &endpoint,
+                        STATS_ASKER,
+                        &token,
+                        std::slice::from_ref(&node),
+                        1,
+                    )
+                    .await?;
+                    let stats = cluster.stats().await.map_err(|e| e.to_string())?;
+                    stats
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| "no answer".to_string())
+                };
+                let answer = tokio::time::timeout(patience, ask)
+                    .await
+                    .unwrap_or_else(|_| Err(format!("no answer within {patience:?}")));
+                (index, answer)
+            });
+        }
+        let mut answers: Vec<Result<NodeStats, String>> = (0..self.nodes.len())
+            .map(|_| Err("not asked".to_string()))
+            .collect();
+        while let Some(joined) = asking.join_next().await {
+            if let Ok((index, answer)) = joined {
+                answers[index] = answer;
+            }
+        }
+        answers
+    }
+
+    /// Every node with its counters (or why they could not be read).
+    pub async fn status(&self, patience: Duration) -> Vec<NodeStatus> {
+        let answers = self.node_stats(patience).await;
+        self.nodes
+            .iter()
+            .zip(answers)
+            .map(|((name, address), answer)| {
+                let (stats, error) = match answer {
+                    Ok(stats) => (Some(stats), None),
+                    Err(error) => (None, Some(error)),
+                };
+                NodeStatus {
+                    name: name.clone(),
+                    address: address.to_string(),
+                    replicas: self.replicas,
+                    stats,
+                    error,
+                }
+            })
+            .collect()
     }
 
     /// Registers `shuffles` (id and shape) of `job` on every node.

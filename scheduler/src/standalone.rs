@@ -68,9 +68,9 @@ async fn answer(routes: &Routes, connection: &Connection, request: &[u8], respon
                 heartbeat_ms: workers.detection().interval.as_millis().max(10) as u64,
             }
         }
-        Ok(ToScheduler::Heartbeat { worker, watermarks }) => {
-            let watermarks = watermarks.into_iter().map(|w| w.into_parts()).collect();
-            if workers.heartbeat(&worker, watermarks) {
+        Ok(ToScheduler::Heartbeat { worker, progress }) => {
+            let progress = progress.into_iter().map(|p| p.into_parts()).collect();
+            if workers.heartbeat(&worker, progress) {
                 FromScheduler::Alive
             } else {
                 FromScheduler::Unknown

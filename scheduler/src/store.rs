@@ -46,8 +46,17 @@ pub struct JobSummary {
     pub state: JobState,
     /// When it was submitted (ms since the epoch).
     pub submitted_ms: u64,
+    /// When it started running.
+    #[serde(default)]
+    pub started_ms: Option<u64>,
     /// When it ended.
     pub finished_ms: Option<u64>,
+    /// Whether it runs in streaming mode.
+    #[serde(default)]
+    pub streaming: bool,
+    /// Work it ran again after failures, of every cause.
+    #[serde(default)]
+    pub reruns: u32,
 }
 
 impl JobSummary {
@@ -57,7 +66,10 @@ impl JobSummary {
             name: job.name.clone(),
             state: job.state,
             submitted_ms: job.submitted_ms,
+            started_ms: job.started_ms,
             finished_ms: job.finished_ms,
+            streaming: job.streaming,
+            reruns: job.reruns.total(),
         }
     }
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use faro_runtime::attempt::{decode_outcome, AttemptKey, TaskDone};
 use faro_runtime::deploy::TaskDeployment;
 use faro_runtime::failure::TaskFailure;
+use faro_runtime::metrics::ProgressSnapshot;
 use faro_runtime::operators::basic::LiveRows;
 use faro_runtime::worker::Worker;
 use faro_transport::{rpc, Connection, TransportError};
@@ -57,9 +58,9 @@ pub struct WorkerEntry {
     /// Where the live `collect` rows of each attempt running there go,
     /// while it runs (see [`WorkerEntry::live_rows`]).
     live: Mutex<HashMap<AttemptKey, LiveRows>>,
-    /// A worker process's running attempts' watermarks, as its last
-    /// heartbeat said.
-    watermarks: Mutex<Vec<(AttemptKey, i64)>>,
+    /// Where a worker process's running attempts have got to, as its
+    /// last heartbeat said.
+    progress: Mutex<Vec<(AttemptKey, ProgressSnapshot)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -116,6 +117,15 @@ impl WorkerEntry {
     /// Milliseconds since it was last heard from.
     pub fn silent_ms(&self) -> u64 {
         lock(&self.arrivals).silence(Instant::now()).as_millis() as u64
+    }
+
+    /// Where each attempt running there has got to: a worker process's as
+    /// of its last heartbeat, the embedded worker's now.
+    pub fn progress(&self) -> Vec<(AttemptKey, ProgressSnapshot)> {
+        match &self.link {
+            Link::Local(worker) => worker.progress(),
+            Link::Remote(_) => lock(&self.progress).clone(),
+        }
     }
 
     /// Where the live `collect` rows of attempt `key` go, if it runs here
@@ -309,7 +319,7 @@ impl Workers {
             probing: std::sync::atomic::AtomicBool::new(false),
             lost: watch::channel(false).0,
             live: Mutex::new(HashMap::new()),
-            watermarks: Mutex::new(Vec::new()),
+            progress: Mutex::new(Vec::new()),
         });
         let mut entries = lock(&self.entries);
         // A worker registering again under its id replaces its old self,
@@ -347,13 +357,13 @@ impl Workers {
         });
     }
 
-    /// Takes a heartbeat and the watermarks it reports; `false` if the
+    /// Takes a heartbeat and the progress it reports; `false` if the
     /// worker is not registered.
-    pub fn heartbeat(&self, id: &str, watermarks: Vec<(AttemptKey, i64)>) -> bool {
+    pub fn heartbeat(&self, id: &str, progress: Vec<(AttemptKey, ProgressSnapshot)>) -> bool {
         match lock(&self.entries).iter().find(|e| e.id == id) {
             Some(entry) => {
                 lock(&entry.arrivals).heartbeat(Instant::now());
-                *lock(&entry.watermarks) = watermarks;
+                *lock(&entry.progress) = progress;
                 true
             }
             None => false,
@@ -370,18 +380,14 @@ impl Workers {
         lock(&self.entries).iter().find(|e| e.id == id).cloned()
     }
 
-    /// The watermark of every running attempt of `job` that has one, by
-    /// `(chain, subtask, attempt)`: a worker process's as of its last
-    /// heartbeat, the embedded worker's now.
-    pub fn watermarks(&self, job: &str) -> HashMap<(usize, u32, u32), i64> {
+    /// Where every running attempt of `job` has got to, by `(chain,
+    /// subtask, attempt)`: a worker process's as of its last heartbeat,
+    /// the embedded worker's now.
+    pub fn progress(&self, job: &str) -> HashMap<(usize, u32, u32), ProgressSnapshot> {
         let mut all = HashMap::new();
         for entry in self.alive() {
-            let reported = match &entry.link {
-                Link::Local(worker) => worker.watermarks(),
-                Link::Remote(_) => lock(&entry.watermarks).clone(),
-            };
-            for (key, ms) in reported.into_iter().filter(|(k, _)| k.job == job) {
-                all.insert((key.chain, key.subtask, key.attempt), ms);
+            for (key, progress) in entry.progress().into_iter().filter(|(k, _)| k.job == job) {
+                all.insert((key.chain, key.subtask, key.attempt), progress);
             }
         }
         all

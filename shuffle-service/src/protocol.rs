@@ -160,6 +160,10 @@ pub struct NodeStats {
     pub tier_uploads: u64,
     /// Copies to the object-store tier that failed since start.
     pub tier_upload_failures: u64,
+    /// Requests refused since start (bad token, full disk, unknown
+    /// shuffle, …).
+    #[serde(default)]
+    pub refused: u64,
     /// QUIC connections open right now.
     pub connections: usize,
     /// Receive buffers holding frames right now.

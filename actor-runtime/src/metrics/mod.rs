@@ -22,7 +22,7 @@ pub const RETAINED_JOBS: usize = 16;
 
 mod task;
 
-pub use task::{TaskMetrics, TaskProgress};
+pub use task::{ProgressSnapshot, TaskMetrics, TaskProgress};
 
 const TASK_LABELS: [&str; 3] = ["job", "vertex", "subtask"];
 

@@ -1,7 +1,7 @@
 //! One task's series: cheap handles into the worker's metric vectors,
 //! counted into by the task loop and its exchanges.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,15 +32,17 @@ pub struct TaskMetrics {
     pub(super) restores: (prometheus::Histogram, IntCounter),
     /// The worker's count of shuffle fetches that moved replica.
     pub(super) fetch_moves: IntCounter,
-    /// The same watermark for this attempt alone, for status displays
-    /// (the gauge's series is per subtask, shared by its attempts).
+    /// This attempt's own counts and watermark, for status displays (the
+    /// series above are per subtask, shared by its attempts).
     pub(super) progress: TaskProgress,
 }
 
-/// What a running task and the worker running it share: the watermark
-/// the task has reached (for `faro status`), and whether its job is being
-/// stopped (so a failure that stopping causes, such as a neighbour gone
-/// first, counts as the stop it is, not as a fault).
+/// What a running task and the worker running it share: how far the task
+/// has got — rows and bytes, time spent waiting for its consumers, the
+/// watermark (for `faro status` and the web UI while it runs) — and
+/// whether its job is being stopped (so a failure that stopping causes,
+/// such as a neighbour gone first, counts as the stop it is, not as a
+/// fault).
 #[derive(Clone, Debug)]
 pub struct TaskProgress(Arc<ProgressCells>);
 
@@ -48,6 +50,11 @@ pub struct TaskProgress(Arc<ProgressCells>);
 struct ProgressCells {
     watermark_ms: AtomicI64,
     stopping: AtomicBool,
+    rows_in: AtomicU64,
+    rows_out: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+    backpressure_us: AtomicU64,
 }
 
 impl Default for TaskProgress {
@@ -55,11 +62,47 @@ impl Default for TaskProgress {
         Self(Arc::new(ProgressCells {
             watermark_ms: AtomicI64::new(i64::MIN),
             stopping: AtomicBool::new(false),
+            rows_in: AtomicU64::new(0),
+            rows_out: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+            backpressure_us: AtomicU64::new(0),
         }))
     }
 }
 
+/// A running attempt's progress at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProgressSnapshot {
+    /// Rows its head consumed or produced so far.
+    pub rows_in: u64,
+    /// Rows it shipped so far.
+    pub rows_out: u64,
+    /// Bytes its head consumed or produced so far.
+    pub bytes_in: u64,
+    /// Bytes it shipped so far.
+    pub bytes_out: u64,
+    /// Time it waited for its consumers' credit, in milliseconds.
+    pub backpressure_ms: u64,
+    /// Event time it has reached, if it has had a watermark.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark_ms: Option<i64>,
+}
+
 impl TaskProgress {
+    /// Where the task has got to now.
+    pub fn snapshot(&self) -> ProgressSnapshot {
+        let cells = &self.0;
+        ProgressSnapshot {
+            rows_in: cells.rows_in.load(Ordering::Relaxed),
+            rows_out: cells.rows_out.load(Ordering::Relaxed),
+            bytes_in: cells.bytes_in.load(Ordering::Relaxed),
+            bytes_out: cells.bytes_out.load(Ordering::Relaxed),
+            backpressure_ms: cells.backpressure_us.load(Ordering::Relaxed) / 1000,
+            watermark_ms: self.watermark_ms(),
+        }
+    }
+
     /// The task's watermark (event-time ms), if it has had one.
     pub fn watermark_ms(&self) -> Option<i64> {
         Some(self.0.watermark_ms.load(Ordering::Relaxed)).filter(|&w| w != i64::MIN)
@@ -87,6 +130,9 @@ impl TaskMetrics {
     pub fn batch_in(&self, rows: usize, bytes: usize) {
         self.records_in.inc_by(rows as u64);
         self.bytes_in.inc_by(bytes as u64);
+        let cells = &self.progress.0;
+        cells.rows_in.fetch_add(rows as u64, Ordering::Relaxed);
+        cells.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     /// Counts a restore from a checkpoint: how long and how many bytes.
@@ -99,12 +145,20 @@ impl TaskMetrics {
     pub fn batch_out(&self, rows: usize, bytes: usize) {
         self.records_out.inc_by(rows as u64);
         self.bytes_out.inc_by(bytes as u64);
+        let cells = &self.progress.0;
+        cells.rows_out.fetch_add(rows as u64, Ordering::Relaxed);
+        cells.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     /// Adds time the task waited for its consumers.
     pub fn backpressured(&self, waited: Duration) {
         if !waited.is_zero() {
             self.backpressure.inc_by(waited.as_secs_f64());
+            let micros = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
+            self.progress
+                .0
+                .backpressure_us
+                .fetch_add(micros, Ordering::Relaxed);
         }
     }
 

@@ -234,6 +234,7 @@ impl ShuffleServer {
             tier_reads: metrics.tier_reads.get(),
             tier_uploads,
             tier_upload_failures,
+            refused: metrics.refused.get(),
             connections: count(&metrics.connections),
             receive_buffers_in_use: self.pool.get().map_or(0, |pool| pool.stats().in_use),
             open_fds: process::open_fds(),

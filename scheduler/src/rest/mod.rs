@@ -10,13 +10,16 @@
 //! | `GET /v1/jobs/{id}/checkpoints` | a checkpointed job's history: complete checkpoints (id, trigger time, duration, bytes, alignment), abandoned, unusable, restores |
 //! | `POST /v1/jobs/{id}/cancel` | stop it and delete its shuffle data |
 //! | `GET /v1/jobs/{id}/result` | its `collect` rows (`409` until finished) |
-//! | `GET /v1/workers`, `GET /v1/shuffle/nodes` | the cluster |
+//! | `GET /v1/jobs/{id}/graph` | its chains (operators, parallelism) and the exchanges between them |
+//! | `GET /v1/workers`, `GET /v1/shuffle/nodes` | the cluster: workers with their running attempts, shuffle nodes with their counters ([`cluster`]) |
 //! | `GET /healthz`, `GET /metrics` | health, Prometheus metrics |
 //! | `GET /v1/openapi.json` | this API as OpenAPI 3 |
+//! | `GET /`, `GET /ui/{file}` | the web UI ([`crate::ui`]), which reads only this API |
 //!
 //! With a token ([`ApiAccess::Token`]) every `/v1` call and `/metrics`
 //! (which names jobs) need `Authorization: Bearer TOKEN` (`401`
-//! otherwise); `/healthz` never does. Unknown ids are `404`.
+//! otherwise); `/healthz` and the UI's static files (which hold no data)
+//! never do. Unknown ids are `404`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -87,6 +90,9 @@ macro_rules! guarded {
         }
     };
 }
+
+// After the macro, which it uses.
+mod cluster;
 
 async fn submit(api: State, request: HttpRequest, payload: web::Payload) -> HttpResponse {
     guarded!(api, request);
@@ -256,6 +262,14 @@ async fn checkpoints(api: State, request: HttpRequest, id: web::Path<String>) ->
     }
 }
 
+async fn graph(api: State, request: HttpRequest, id: web::Path<String>) -> HttpResponse {
+    guarded!(api, request);
+    match api.scheduler.graph(&id) {
+        Ok(graph) => HttpResponse::Ok().json(graph),
+        Err(e) => failure(e),
+    }
+}
+
 async fn status(api: State, request: HttpRequest, id: web::Path<String>) -> HttpResponse {
     guarded!(api, request);
     match api.scheduler.status(&id) {
@@ -297,40 +311,6 @@ async fn result(api: State, request: HttpRequest, id: web::Path<String>) -> Http
     }
 }
 
-async fn workers(api: State, request: HttpRequest) -> HttpResponse {
-    guarded!(api, request);
-    let workers: Vec<_> = api
-        .scheduler
-        .cluster()
-        .workers
-        .alive()
-        .iter()
-        .map(|w| {
-            serde_json::json!({
-                "id": w.id(), "slots": w.slots(), "embedded": w.is_local(),
-                "last_heartbeat_ms_ago": w.silent_ms(),
-            })
-        })
-        .collect();
-    HttpResponse::Ok().json(workers)
-}
-
-async fn shuffle_nodes(api: State, request: HttpRequest) -> HttpResponse {
-    guarded!(api, request);
-    let nodes: Vec<_> = api
-        .scheduler
-        .cluster()
-        .shuffle
-        .iter()
-        .flat_map(|s| {
-            s.nodes.iter().map(move |(name, address)| {
-                serde_json::json!({ "name": name, "address": address.to_string(), "replicas": s.replicas })
-            })
-        })
-        .collect();
-    HttpResponse::Ok().json(nodes)
-}
-
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok\n")
 }
@@ -360,7 +340,7 @@ async fn openapi() -> HttpResponse {
 }
 
 /// The API as an OpenAPI 3 document.
-pub const OPENAPI: &str = include_str!("openapi.json");
+pub const OPENAPI: &str = include_str!("../openapi.json");
 
 /// Serves the API on `addr` until the process exits; returns the bound
 /// address.
@@ -385,12 +365,15 @@ pub fn serve(
                     .route("/v1/jobs/{id}/result", web::get().to(result))
                     .route("/v1/jobs/{id}/spec", web::get().to(spec))
                     .route("/v1/jobs/{id}/checkpoints", web::get().to(checkpoints))
+                    .route("/v1/jobs/{id}/graph", web::get().to(graph))
                     .route("/v1/jobs/{id}/savepoints", web::post().to(savepoint))
-                    .route("/v1/workers", web::get().to(workers))
-                    .route("/v1/shuffle/nodes", web::get().to(shuffle_nodes))
+                    .route("/v1/workers", web::get().to(cluster::workers))
+                    .route("/v1/shuffle/nodes", web::get().to(cluster::shuffle_nodes))
                     .route("/v1/openapi.json", web::get().to(openapi))
                     .route("/healthz", web::get().to(healthz))
                     .route("/metrics", web::get().to(metrics))
+                    .route("/", web::get().to(crate::ui::index))
+                    .route("/ui/{file}", web::get().to(crate::ui::asset))
             })
             .workers(2)
             .disable_signals()

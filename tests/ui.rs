@@ -402,3 +402,112 @@ fn a_200_box_graph_is_drawn_and_the_page_stays_live() {
     });
     assert_no_console_errors(&browser);
 }
+
+#[test]
+fn faro_run_with_ui_serves_its_job_until_interrupted() {
+    let dir = tempfile::tempdir().expect("a directory");
+    for (spec, state, exit) in [
+        (wordcount(), "finished", 0),
+        (failing("doomed", "not a number"), "failed", 1),
+    ] {
+        let path = dir.path().join(format!("{state}.json"));
+        std::fs::write(&path, &spec).expect("the spec written");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_faro"))
+            .args(["run", "--slots", "2", "--ui", "127.0.0.1:0"])
+            .arg(&path)
+            .current_dir(repo())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("faro run starts");
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        let page = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {first:?}"))
+            .to_string();
+        // Read on a borrow: the pipe must stay open for what it prints
+        // when it exits.
+        let ended = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find(|l| l.contains("stays up"))
+            .expect("the job's end, said");
+        assert!(ended.contains(state), "{ended}");
+
+        // The job's page, as the line printed names it.
+        let browser = Browser::start(&format!("run-{state}"), 1280, 800);
+        browser.open(&page);
+        browser.wait_for("the job's state", |b| {
+            (b.texts("#job-head .badge") == [state]).then_some(())
+        });
+        assert_no_console_errors(&browser);
+
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let status = child.wait().expect("it exits");
+        assert_eq!(status.code(), Some(exit), "{state}");
+    }
+}
+
+#[test]
+fn checkpoints_and_a_training_jobs_epochs_are_shown_as_the_api_has_them() {
+    let local = start_local(&[], repo());
+    let checkpointed = json!({"name": "checkpointed", "mode": "streaming",
+        "checkpoints": {"interval_ms": 200, "retain": 3},
+        "vertices": [
+            {"id": "bids", "operator": "nexmark", "parallelism": 2,
+             "params": {"table": "bid", "events": 20000, "rate": 10000, "real_time": true}},
+            {"id": "counts", "operator": "window", "parallelism": 2, "params": {
+                "time": "date_time", "window": {"tumbling": {"size_ms": 1000}},
+                "group_by": ["auction"], "aggregates": [{"name": "bids", "function": "count"}]}},
+            {"id": "out", "operator": "collect"}],
+        "edges": [{"from": "bids", "to": "counts", "partitioning": {"hash": ["auction"]}},
+                  {"from": "counts", "to": "out", "partitioning": "rebalance"}]});
+    let model = tempfile::NamedTempFile::new().expect("a model file");
+    let training = json!({"name": "kmeans", "vertices": [
+            {"id": "points", "operator": "generate", "parallelism": 2, "params": {"rows": 30000,
+             "columns": [
+                {"name": "x", "expr": "CASE i % 3 WHEN 0 THEN -5.0 WHEN 1 THEN 5.0 ELSE 0.0 END + (hash(i, 'x') % 2001 - 1000) / 400.0"},
+                {"name": "y", "expr": "CASE i % 3 WHEN 2 THEN 7.0 ELSE 0.0 END + (hash(i, 'y') % 2001 - 1000) / 400.0"}]}},
+            {"id": "train", "operator": "train", "parallelism": 2, "params": {
+                "algorithm": {"kmeans": {"k": 3, "seed": 7}}, "features": ["x", "y"],
+                "max_epochs": 6, "model_file": model.path().display().to_string()}}],
+        "edges": [{"from": "points", "to": "train", "partitioning": "rebalance", "exchange": "blocking"}]});
+    let checkpointed = local.submit(&checkpointed.to_string());
+    let training = local.submit(&training.to_string());
+    let streamed = wait_state(&local, &checkpointed, "finished");
+    let trained = wait_state(&local, &training, "finished");
+    let history = &streamed["checkpoints"];
+    let completed = history["completed"].as_array().map(Vec::len).unwrap_or(0);
+    assert!(completed > 0, "no checkpoint completed: {history}");
+
+    let browser = Browser::start("history", 1280, 800);
+    browser.open(&format!("{}/#/jobs/{checkpointed}", local.url));
+    browser.wait_for("the checkpoints", |b| {
+        (b.count("#checkpoints tbody tr") == completed).then_some(())
+    });
+    let summary = browser
+        .texts("#checkpoint-summary")
+        .pop()
+        .unwrap_or_default();
+    assert!(
+        summary.starts_with(&format!("{} completed", history["completed_total"])),
+        "{summary} vs {history}"
+    );
+    let newest = history["completed"][completed - 1]["id"].to_string();
+    assert_eq!(
+        browser.texts("#checkpoints tbody tr:first-child td")[0],
+        newest
+    );
+
+    let epochs = trained["epochs"].as_array().map(Vec::len).unwrap_or(0);
+    assert!(epochs >= 2, "{trained}");
+    browser.open(&format!("{}/#/jobs/{training}", local.url));
+    browser.wait_for("the epochs and their loss", |b| {
+        (b.count("#epochs tbody tr") == epochs && b.count("#loss polyline") == 1).then_some(())
+    });
+    assert_no_console_errors(&browser);
+}

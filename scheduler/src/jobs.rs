@@ -85,6 +85,10 @@ pub struct AttemptStatus {
     /// filled in when the status is asked for, not stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backpressure_ms: Option<u64>,
+    /// Rows it dropped as late so far, while it runs: filled in when the
+    /// status is asked for, not stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_records: Option<u64>,
 }
 
 impl AttemptStatus {
@@ -96,6 +100,7 @@ impl AttemptStatus {
         self.bytes_in = self.bytes_in.max(progress.bytes_in);
         self.bytes_out = self.bytes_out.max(progress.bytes_out);
         self.backpressure_ms = Some(progress.backpressure_ms);
+        self.late_records = Some(progress.late_records);
         self.watermark_ms = progress.watermark_ms;
     }
 }

@@ -302,6 +302,7 @@ mod tests {
                         error: None,
                         watermark_ms: None,
                         backpressure_ms: None,
+                        late_records: None,
                     })
                     .collect(),
             }],

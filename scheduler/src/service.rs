@@ -404,6 +404,7 @@ impl Scheduler {
                         error: None,
                         watermark_ms: None,
                         backpressure_ms: None,
+                        late_records: None,
                     });
             }),
             Progress::Finished {

@@ -56,7 +56,7 @@ export function jobPage(root, id) {
     }
     once("head", job, () => show(parts.head, ...header(job)));
     showThroughput(job);
-    once("vertices", [stats.rows, job.state], () => show(parts.vertices, h("h2", {}, "Vertices"), h("div", { class: "scroll" }, table(["Vertex", "Parallelism", "Tasks done", "Running", "Failed", "Rows in", "Rows out", "Bytes in", "Bytes out", "Rows/s", "Backpressure", "Watermark"], stats.rows, { id: "vertices" }))));
+    once("vertices", [stats.rows, job.state], () => show(parts.vertices, h("h2", {}, "Vertices"), h("div", { class: "scroll" }, table(["Vertex", "Parallelism", "Tasks done", "Running", "Failed", "Rows in", "Rows out", "Bytes in", "Bytes out", "Rows/s", "Backpressure", "Watermark", "Late rows"], stats.rows, { id: "vertices" }))));
     once("attempts", job.tasks, () => show(parts.attempts, h("h2", {}, "Attempts"), h("div", { class: "scroll" }, attemptsTable(job))));
     once("checkpoints", job.checkpoints, () => show(parts.checkpoints, ...checkpoints(job.checkpoints)));
     once("epochs", job.epochs, () => show(parts.epochs, ...epochs(job.epochs || [])));

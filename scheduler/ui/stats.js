@@ -1,6 +1,7 @@
 // A job's numbers per chain, from its status and the previous sample:
 // tasks done, rows and bytes, the rate rows arrive at, the share of time
-// tasks waited for their consumers (backpressure), the slowest watermark.
+// tasks waited for their consumers (backpressure), the slowest watermark,
+// rows dropped as late.
 // Rates and ratios are differences between two samples the page took,
 // so they describe the last second or so, as Flink's dashboard does.
 
@@ -33,6 +34,7 @@ export function chainStats(graph, job, previous, now) {
     let bytesOut = 0;
     let pressure = null;
     let watermark = null;
+    let late = null;
     for (const task of tasks) {
       failed += task.attempts.filter((a) => a.state === "failed").length;
       const last = task.attempts[task.attempts.length - 1];
@@ -44,6 +46,7 @@ export function chainStats(graph, job, previous, now) {
       if (last.state === "finished") done += 1;
       if (last.state !== "running") continue;
       live += 1;
+      if (typeof last.late_records === "number") late = (late || 0) + last.late_records;
       if (last.watermark_ms !== undefined && last.watermark_ms !== null) watermark = watermark === null ? last.watermark_ms : Math.min(watermark, last.watermark_ms);
       if (last.backpressure_ms === undefined || last.backpressure_ms === null) continue;
       const key = `${c}/${task.subtask}/${last.attempt}`;
@@ -62,6 +65,7 @@ export function chainStats(graph, job, previous, now) {
     if (rate !== null) parts.push(`${count(rate)} rows/s`);
     if (pressure !== null) parts.push(`backpressure ${Math.round(pressure * 100)}%`);
     if (watermark !== null) parts.push(`wm ${when(watermark).slice(11)}`);
+    if (late) parts.push(`${count(late)} late`);
     if (parts.length === 0) parts.push(`${bytes(bytesOut)} out`);
     boxes[c] = {
       level,
@@ -82,6 +86,7 @@ export function chainStats(graph, job, previous, now) {
       rate === null ? "–" : count(rate),
       pressure === null ? "–" : `${Math.round(pressure * 100)}%`,
       watermark === null ? "–" : when(watermark),
+      late === null ? "–" : count(late),
     ]);
   }
   return { boxes, rows, rates, sample };

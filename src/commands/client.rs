@@ -156,6 +156,34 @@ fn ok(status: u16, body: serde_json::Value) -> anyhow::Result<serde_json::Value>
     bail!("the scheduler said {status}: {message}")
 }
 
+/// Prints a job's result (`{"columns", "rows"}` as the API gives it): a
+/// table, or with `json` an array of objects whose members keep the
+/// columns' order.
+pub fn print_rows(result: &serde_json::Value, json: bool) {
+    if !json {
+        return print_result(result);
+    }
+    let names: Vec<&str> = result["columns"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|n| n.as_str()).collect())
+        .unwrap_or_default();
+    let objects: Vec<String> = result["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|row| {
+            let cells = row.as_array().map(Vec::as_slice).unwrap_or_default();
+            let members: Vec<String> = names
+                .iter()
+                .zip(cells)
+                .map(|(name, value)| format!("{}:{value}", serde_json::Value::from(*name)))
+                .collect();
+            format!("{{{}}}", members.join(","))
+        })
+        .collect();
+    println!("[{}]", objects.join(","));
+}
+
 fn print_result(result: &serde_json::Value) {
     let names: Vec<String> = result["columns"]
         .as_array()

@@ -1,8 +1,9 @@
 //! `faro local`: the embedded cluster (a shuffle node and a worker) with
-//! the scheduler's REST API in front, serving until SIGTERM or Ctrl-C.
+//! the scheduler's REST API and web UI in front, serving until SIGTERM or
+//! Ctrl-C ([`serve`] is also what `faro run --ui` runs its job on).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use faro_scheduler::service::SchedulerConfig;
@@ -55,29 +56,66 @@ pub fn run(args: &LocalArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let temp = match &args.data_dir {
-            Some(_) => None,
-            None => Some(tempfile::Builder::new().prefix("faro-local-").tempdir()?),
-        };
-        let dir = match (&args.data_dir, &temp) {
-            (Some(dir), _) => dir.clone(),
-            (None, Some(temp)) => temp.path().to_path_buf(),
-            (None, None) => anyhow::bail!("no data directory"),
-        };
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let store = Store::open(&dir.join("jobs.redb"))?;
-        let (cluster, node) = Embedded::start(slots, Some(&dir), access)?.into_parts();
         let config = SchedulerConfig {
             result_rows: args.result_rows,
             ..SchedulerConfig::default()
         };
-        let scheduler = Scheduler::new(store, cluster, Some(node), config)?;
-        let bound = faro_scheduler::rest::serve(args.listen, scheduler, api)
-            .with_context(|| format!("binding the REST API on {}", args.listen))?;
-        println!("faro local: REST API on http://{bound}");
-        tracing::info!(slots, data_dir = %dir.display(), "embedded cluster up");
+        let served = serve(
+            args.listen,
+            args.data_dir.as_deref(),
+            slots,
+            access,
+            api,
+            config,
+        )?;
+        println!("faro local: REST API on http://{}", served.address);
         super::shuffle_service::shutdown_signal().await?;
         tracing::info!("shutting down");
         Ok(())
+    })
+}
+
+/// An embedded cluster behind the scheduler's REST API and web UI, until
+/// dropped.
+pub struct Served {
+    /// Where the API and the UI listen.
+    pub address: SocketAddr,
+    /// The scheduler.
+    pub scheduler: std::sync::Arc<Scheduler>,
+    /// The data directory, when it is a temporary one (removed with it).
+    _temporary: Option<tempfile::TempDir>,
+}
+
+/// Starts the embedded cluster (its data in `data_dir`, or in a temporary
+/// directory) and the scheduler's API on `listen`; must run on a Tokio
+/// runtime.
+pub fn serve(
+    listen: SocketAddr,
+    data_dir: Option<&Path>,
+    slots: usize,
+    access: faro_runtime::access::AccessPolicy,
+    api: faro_scheduler::auth::ApiAccess,
+    config: SchedulerConfig,
+) -> anyhow::Result<Served> {
+    let temporary = match data_dir {
+        Some(_) => None,
+        None => Some(tempfile::Builder::new().prefix("faro-local-").tempdir()?),
+    };
+    let dir = match (data_dir, &temporary) {
+        (Some(dir), _) => dir.to_path_buf(),
+        (None, Some(temp)) => temp.path().to_path_buf(),
+        (None, None) => anyhow::bail!("no data directory"),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let store = Store::open(&dir.join("jobs.redb"))?;
+    let (cluster, node) = Embedded::start(slots, Some(&dir), access)?.into_parts();
+    let scheduler = Scheduler::new(store, cluster, Some(node), config)?;
+    let address = faro_scheduler::rest::serve(listen, scheduler.clone(), api)
+        .with_context(|| format!("binding the REST API on {listen}"))?;
+    tracing::info!(slots, data_dir = %dir.display(), "embedded cluster up");
+    Ok(Served {
+        address,
+        scheduler,
+        _temporary: temporary,
     })
 }

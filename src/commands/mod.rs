@@ -7,6 +7,7 @@ pub mod job_access;
 pub mod live_rows;
 pub mod local;
 pub mod run;
+pub mod run_ui;
 pub mod scheduler;
 pub mod shuffle_service;
 pub mod sql;

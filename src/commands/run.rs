@@ -1,5 +1,6 @@
 //! `faro run JOB`: starts the embedded cluster (a shuffle node and a
-//! worker with a slot per core, on temporary directories), runs one job,
+//! worker with a slot per core, on temporary directories), runs one job
+//! (behind the scheduler and its web UI with `--ui`, see [`super::run_ui`]),
 //! prints what its `collect` sinks gathered (a streaming job's as they
 //! come, see [`live_rows`]), and exits 0 only on success or when Ctrl-C
 //! stopped it.
@@ -26,6 +27,10 @@ pub struct RunArgs {
     /// Slots of the embedded worker [default: one per core].
     #[arg(long)]
     slots: Option<usize>,
+    /// Serve the scheduler's web UI (and REST API) on this loopback
+    /// address while the job runs, and after it ends until Ctrl-C.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8080")]
+    ui: Option<std::net::SocketAddr>,
     #[command(flatten)]
     access: super::job_access::JobAccessArgs,
 }
@@ -147,6 +152,16 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let job = validate(&spec).with_context(|| format!("in {}", args.job.display()))?;
     let slots = super::slots_or_cores(args.slots);
     let access = args.access.policy()?;
+    if let Some(listen) = args.ui {
+        // Served with no token: only this machine's users may reach it.
+        if !listen.ip().is_loopback() {
+            anyhow::bail!(
+                "--ui {listen}: the UI of `faro run` serves loopback addresses only \
+                 (`faro local --token` serves others)"
+            );
+        }
+        return super::run_ui::run(spec, listen, slots, access, args.json);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

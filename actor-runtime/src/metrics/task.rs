@@ -55,6 +55,7 @@ struct ProgressCells {
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     backpressure_us: AtomicU64,
+    late_records: AtomicU64,
 }
 
 impl Default for TaskProgress {
@@ -67,6 +68,7 @@ impl Default for TaskProgress {
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
             backpressure_us: AtomicU64::new(0),
+            late_records: AtomicU64::new(0),
         }))
     }
 }
@@ -87,6 +89,9 @@ pub struct ProgressSnapshot {
     /// Event time it has reached, if it has had a watermark.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watermark_ms: Option<i64>,
+    /// Rows it dropped for arriving after their window closed.
+    #[serde(default)]
+    pub late_records: u64,
 }
 
 impl TaskProgress {
@@ -100,6 +105,7 @@ impl TaskProgress {
             bytes_out: cells.bytes_out.load(Ordering::Relaxed),
             backpressure_ms: cells.backpressure_us.load(Ordering::Relaxed) / 1000,
             watermark_ms: self.watermark_ms(),
+            late_records: cells.late_records.load(Ordering::Relaxed),
         }
     }
 
@@ -208,6 +214,10 @@ impl TaskMetrics {
     /// Counts rows dropped as late.
     pub fn late(&self, rows: usize) {
         self.late_records.inc_by(rows as u64);
+        self.progress
+            .0
+            .late_records
+            .fetch_add(rows as u64, Ordering::Relaxed);
     }
 
     /// Sets the bytes of keyed state the task holds.

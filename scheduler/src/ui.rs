@@ -2,7 +2,8 @@
 //! beside the REST API (`/` and `/ui/{file}`), so there is no separate
 //! server to run and no build step beyond `cargo build`.
 //!
-//! The UI is plain HTML, CSS and JavaScript modules (`scheduler/ui/`): it
+//! The UI is plain HTML, CSS and JavaScript modules (`webui/` at the
+//! workspace root, as the architecture map places it): it
 //! reads only the REST API, with the bearer token its user types in when
 //! the API asks for one, so it can do nothing the API's rules forbid. Its
 //! files hold no data and are served to anyone. Every response carries a
@@ -25,7 +26,7 @@ macro_rules! asset {
         Asset {
             name: $name,
             content_type: $content_type,
-            body: include_str!(concat!("../ui/", $name)),
+            body: include_str!(concat!("../../webui/", $name)),
         }
     };
 }
@@ -103,6 +104,19 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn every_file_of_the_ui_folder_is_served() {
+        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/../webui");
+        let mut files: Vec<String> = std::fs::read_dir(folder)
+            .expect("the webui folder")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        files.sort();
+        let mut served: Vec<String> = ASSETS.iter().map(|a| a.name.to_string()).collect();
+        served.sort();
+        assert_eq!(files, served);
     }
 
     #[test]

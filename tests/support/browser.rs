@@ -141,6 +141,16 @@ impl Browser {
         )
     }
 
+    /// Runs `script` (a function body whose last argument is a callback
+    /// it calls with its answer) with `args`; what it answers.
+    pub fn run_async(&self, script: &str, args: Value) -> Value {
+        self.call(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": script, "args": args})),
+        )
+    }
+
     /// The texts of every element `css` matches, in page order.
     pub fn texts(&self, css: &str) -> Vec<String> {
         let found = self.run(

@@ -3,6 +3,7 @@
 //! Each subcommand maps to a part of the map in `docs/architecture.md`.
 
 mod commands;
+mod exit;
 mod memory;
 mod metrics_http;
 
@@ -12,7 +13,11 @@ use clap::{Parser, Subcommand};
 
 /// Faro: a shuffle-centric batch and stream dataflow engine.
 #[derive(Parser, Debug)]
-#[command(name = "faro", version, about)]
+#[command(
+    name = "faro",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (git ", env!("FARO_GIT_REVISION"), ")"),
+    about
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,15 +51,17 @@ enum Command {
     /// Submit a job spec to a scheduler.
     Submit(commands::client::SubmitArgs),
     /// List the scheduler's jobs.
-    Jobs(commands::client::Remote),
-    /// Show one job's status.
-    Status(commands::client::JobArgs),
+    Jobs(commands::client::JobsArgs),
+    /// Show one job's status: a summary, or the whole record with --json.
+    Status(commands::client::StatusArgs),
     /// Cancel a job.
     Cancel(commands::client::JobArgs),
     /// Take a savepoint of a checkpointed job (and stop it with --stop).
     Savepoint(commands::client::SavepointArgs),
     /// Run SQL: from -e, a file (-f) or an interactive prompt.
     Sql(commands::sql::SqlArgs),
+    /// Print a shell completion script: `faro completions bash > /etc/bash_completion.d/faro`.
+    Completions(commands::completions::CompletionsArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,7 +70,8 @@ fn main() -> ExitCode {
     // validates specs (scheduler, `faro run`, `faro local`) or runs them.
     faro_ml::register();
     // Long-running processes log their life; one-shot commands only
-    // warnings (set RUST_LOG for more).
+    // errors — a failure is said once, in the one line `main` prints — and
+    // RUST_LOG asks for more.
     let one_shot = matches!(
         cli.command,
         Command::Run(_)
@@ -74,8 +82,9 @@ fn main() -> ExitCode {
             | Command::Cancel(_)
             | Command::Savepoint(_)
             | Command::Sql(_)
+            | Command::Completions(_)
     );
-    let default_level = if one_shot { "warn" } else { "info" };
+    let default_level = if one_shot { "error" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| default_level.into());
     // Colour only for a person at a terminal: a log file or a pipe would
@@ -104,21 +113,24 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Local(args) => commands::local::run(args),
         Command::Submit(args) => commands::client::submit(args),
-        Command::Jobs(remote) => commands::client::jobs(remote),
+        Command::Jobs(args) => commands::client::jobs(args),
         Command::Status(args) => commands::client::status(args),
         Command::Cancel(args) => commands::client::cancel(args),
         Command::Savepoint(args) => commands::client::savepoint(args),
         Command::Sql(args) => commands::sql::run(args),
+        Command::Completions(args) => {
+            commands::completions::print(args, &mut <Cli as clap::CommandFactory>::command())
+        }
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(exit::SUCCESS),
         Err(error) => {
             // Errors quote what users and jobs wrote (names, values).
             eprintln!(
                 "faro: {}",
                 commands::run::printable_lines(&format!("{error:#}"))
             );
-            ExitCode::FAILURE
+            ExitCode::from(exit::code_of(&error))
         }
     }
 }

@@ -201,7 +201,7 @@ fn jobs_over_http_and_the_cli() {
     wait_for(url, &streaming, "running");
     let mut shown = serde_json::Value::Null;
     for _ in 0..300 {
-        let status = faro(&["status", &streaming], url);
+        let status = faro(&["status", &streaming, "--json"], url);
         shown = serde_json::from_slice(&status.stdout).unwrap_or_default();
         if shown["tasks"][0]["attempts"][0]["watermark_ms"].as_i64() > Some(0) {
             break;

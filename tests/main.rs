@@ -9,6 +9,7 @@ mod support;
 mod approximate;
 mod checkpoints;
 mod cli;
+mod cli_status;
 mod cluster;
 mod deploy_configs;
 mod failure_detection;

@@ -56,6 +56,9 @@ pub struct SubmitArgs {
     /// savepoint` printed it (the job may have other parallelisms).
     #[arg(long, value_name = "PATH")]
     from_savepoint: Option<String>,
+    /// With --wait: print the result as JSON (one object per row).
+    #[arg(long, requires = "wait")]
+    json: bool,
     #[command(flatten)]
     remote: Remote,
 }
@@ -79,6 +82,44 @@ pub struct JobArgs {
     id: String,
     #[command(flatten)]
     remote: Remote,
+}
+
+/// `faro status`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// The job's id.
+    id: String,
+    /// Print the whole record as the API gives it (JSON) instead of a
+    /// summary.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+/// `faro jobs`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct JobsArgs {
+    /// Only jobs in this state.
+    #[arg(long, value_enum)]
+    state: Option<JobStateFilter>,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+/// A job state, as `--state` takes it.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobStateFilter {
+    /// Accepted, not started.
+    Queued,
+    /// Running.
+    Running,
+    /// Ended well.
+    Finished,
+    /// Ended with an error.
+    Failed,
+    /// Stopped on request.
+    Cancelled,
 }
 
 /// How long a request may take; a savepoint answers only once taken.
@@ -153,7 +194,13 @@ fn ok(status: u16, body: serde_json::Value) -> anyhow::Result<serde_json::Value>
         .get("error")
         .and_then(|e| e.as_str())
         .map_or_else(|| body.to_string(), str::to_string);
-    bail!("the scheduler said {status}: {message}")
+    let said = format!("the scheduler said {status}: {message}");
+    // A request it found malformed (a bad spec, a spec too large) is the
+    // caller's to fix: bad usage, as a spec refused locally is.
+    if matches!(status, 400 | 413) {
+        return Err(crate::exit::Status::usage(said).into());
+    }
+    bail!(said)
 }
 
 /// Prints a job's result (`{"columns", "rows"}` as the API gives it): a
@@ -226,7 +273,7 @@ pub fn submit(args: &SubmitArgs) -> anyhow::Result<()> {
         Some(savepoint) => format!("/v1/jobs?from_savepoint={}", query_encoded(savepoint)),
         None => "/v1/jobs".to_string(),
     };
-    submit_to(&args.remote, &path, &spec, args.wait)
+    submit_to(&args.remote, &path, &spec, args.wait, args.json)
 }
 
 /// Submits `spec`; with `wait`, waits for it to end and prints its rows,
@@ -236,7 +283,7 @@ pub fn submit_spec(
     spec: &faro_runtime::spec::JobSpec,
     wait: bool,
 ) -> anyhow::Result<()> {
-    submit_to(remote, "/v1/jobs", spec, wait)
+    submit_to(remote, "/v1/jobs", spec, wait, false)
 }
 
 fn submit_to(
@@ -244,6 +291,7 @@ fn submit_to(
     path: &str,
     spec: &faro_runtime::spec::JobSpec,
     wait: bool,
+    json: bool,
 ) -> anyhow::Result<()> {
     let body = serde_json::to_value(spec)?;
     let (status, answer) = call(remote, "POST", path, Some(&body))?;
@@ -263,52 +311,75 @@ fn submit_to(
         match job["state"].as_str() {
             Some("finished") => {
                 let (status, result) = call(remote, "GET", &format!("/v1/jobs/{id}/result"), None)?;
-                print_result(&ok(status, result)?);
+                print_rows(&ok(status, result)?, json);
                 eprintln!("job {id} finished");
                 return Ok(());
             }
             Some(state @ ("failed" | "cancelled")) => {
-                bail!(
+                return Err(crate::exit::Status::job_failed(format!(
                     "job {id} {state}: {}",
                     job["error"].as_str().unwrap_or("no reason given")
-                )
+                ))
+                .into());
             }
             _ => std::thread::sleep(Duration::from_millis(200)),
         }
     }
 }
 
-/// `faro jobs`: every job, page after page.
-pub fn jobs(remote: &Remote) -> anyhow::Result<()> {
-    let names = ["id", "name", "state"].map(str::to_string);
-    let mut rows: Vec<Vec<Value>> = Vec::new();
+/// `faro jobs`: every job (page after page), oldest first, with its
+/// mode, start and duration; `--state` keeps one state's.
+pub fn jobs(args: &JobsArgs) -> anyhow::Result<()> {
+    let mut jobs: Vec<serde_json::Value> = Vec::new();
     let mut path = "/v1/jobs?limit=1000".to_string();
     loop {
-        let (status, page) = call(remote, "GET", &path, None)?;
+        let (status, page) = call(&args.remote, "GET", &path, None)?;
         let page = ok(status, page)?;
-        for job in page["jobs"].as_array().into_iter().flatten() {
-            rows.push(
-                names
-                    .iter()
-                    .map(|n| Value::Utf8(job[n.as_str()].as_str().unwrap_or("").to_string()))
-                    .collect(),
-            );
-        }
+        jobs.extend(page["jobs"].as_array().into_iter().flatten().cloned());
         match page["next"].as_str() {
-            Some(next) => path = format!("/v1/jobs?limit=1000&after={next}"),
+            Some(next) => path = format!("/v1/jobs?limit=1000&after={}", query_encoded(next)),
             None => break,
         }
     }
-    super::run::print_table(&names, &rows);
+    if let Some(state) = args.state {
+        let wanted = format!("{state:?}").to_lowercase();
+        jobs.retain(|job| job["state"].as_str() == Some(wanted.as_str()));
+    }
+    let zone = jiff::tz::TimeZone::system();
+    print!("{}", super::status_view::jobs_table(&jobs, now_ms(), &zone));
     Ok(())
 }
 
-/// `faro status ID`.
-pub fn status(args: &JobArgs) -> anyhow::Result<()> {
+/// `faro status ID`: a summary a person reads at a glance, or with
+/// `--json` the whole record.
+pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
     let (status, job) = call(&args.remote, "GET", &format!("/v1/jobs/{}", args.id), None)?;
     let job = ok(status, job)?;
-    println!("{}", serde_json::to_string_pretty(&job)?);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&job)?);
+        return Ok(());
+    }
+    let (status, graph) = call(
+        &args.remote,
+        "GET",
+        &format!("/v1/jobs/{}/graph", args.id),
+        None,
+    )?;
+    // A job whose spec this scheduler no longer plans still has a summary.
+    let graph = ok(status, graph).unwrap_or_default();
+    let zone = jiff::tz::TimeZone::system();
+    print!(
+        "{}",
+        super::status_view::status_summary(&job, &graph, now_ms(), &zone)
+    );
     Ok(())
+}
+
+/// Milliseconds since the epoch, now.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// `faro cancel ID`.

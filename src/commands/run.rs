@@ -2,8 +2,8 @@
 //! worker with a slot per core, on temporary directories), runs one job
 //! (behind the scheduler and its web UI with `--ui`, see [`super::run_ui`]),
 //! prints what its `collect` sinks gathered (a streaming job's as they
-//! come, see [`live_rows`]), and exits 0 only on success or when Ctrl-C
-//! stopped it.
+//! come, see [`live_rows`]), and exits 0 only on success (130 when Ctrl-C
+//! stopped it, see [`crate::exit`]).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -15,6 +15,7 @@ use faro_runtime::{Batch, Value};
 use faro_scheduler::Embedded;
 
 use super::live_rows;
+use crate::exit::Status;
 
 /// Options of `faro run`.
 #[derive(clap::Args, Debug)]
@@ -199,17 +200,22 @@ pub async fn run_on(cluster: &Embedded, job: &ValidJob, json: bool) -> anyhow::R
     let mut printer = job.streaming.then(|| live_rows::start(json));
     let live = printer.as_ref().map(|p| p.rows.clone());
     let reader_gone = printer.as_mut().map(|p| &mut p.reader_gone);
+    // Ctrl-C ends the run as interrupted (exit status 130); a reader that
+    // went away (`| head`) ends it as done.
+    let interrupted = std::sync::atomic::AtomicBool::new(false);
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        interrupted.store(true, std::sync::atomic::Ordering::Relaxed);
+    };
     let stop = async {
         match reader_gone {
             Some(gone) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = ctrl_c => {}
                 _ = gone => {}
             },
-            None => {
-                if tokio::signal::ctrl_c().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            }
+            None => ctrl_c.await,
         }
     };
     let output = cluster.run_until(&job_id, job, live, stop).await;
@@ -222,19 +228,24 @@ pub async fn run_on(cluster: &Embedded, job: &ValidJob, json: bool) -> anyhow::R
             .ok()
             .and_then(Result::ok)
             .unwrap_or(0);
-        let output = output.map_err(anyhow::Error::msg)?;
+        let output = output.map_err(Status::job_failed)?;
         let how = if output.stopped {
             "stopped"
         } else {
             "finished"
         };
-        eprintln!("job {name:?} {how} after {elapsed:.2} s: {printed} rows printed");
+        let said = format!("job {name:?} {how} after {elapsed:.2} s: {printed} rows printed");
+        if interrupted.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(Status::interrupted(said).into());
+        }
+        eprintln!("{said}");
         return Ok(());
     }
-    let output = output.map_err(anyhow::Error::msg)?;
+    let output = output.map_err(Status::job_failed)?;
     if output.stopped {
-        eprintln!("job {name:?} stopped after {elapsed:.2} s");
-        return Ok(());
+        return Err(
+            Status::interrupted(format!("job {name:?} stopped after {elapsed:.2} s")).into(),
+        );
     }
     let (names, rows) = table(&output.collected);
     if json {

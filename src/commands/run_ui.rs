@@ -14,6 +14,7 @@ use faro_scheduler::jobs::JobState;
 use faro_scheduler::service::SchedulerConfig;
 
 use super::shuffle_service::shutdown_signal;
+use crate::exit::Status;
 
 /// Runs `spec` with the UI on `listen`; the job's failure is the error.
 pub fn run(
@@ -45,11 +46,13 @@ pub fn run(
             "faro run: the web UI is on http://{}/#/jobs/{id}",
             served.address
         );
+        let mut interrupted = false;
         let state = tokio::select! {
             state = ended(&scheduler, &id) => state?,
             stop = shutdown_signal() => {
                 stop?;
                 scheduler.cancel(&id)?;
+                interrupted = true;
                 JobState::Cancelled
             }
         };
@@ -61,12 +64,18 @@ pub fn run(
         }
         let outcome = match state {
             JobState::Finished => Ok(()),
-            JobState::Cancelled => Ok(()),
-            _ => Err(anyhow::anyhow!(
-                "job {id} failed: {}",
+            _ if interrupted => Err(Status::interrupted(format!("job {id} stopped")).into()),
+            _ => Err(Status::job_failed(format!(
+                "job {id} {}: {}",
+                serde_json::to_value(state)?.as_str().unwrap_or_default(),
                 job.error.as_deref().unwrap_or("no reason given")
-            )),
+            ))
+            .into()),
         };
+        if interrupted {
+            // Ctrl-C while it ran: the user wants out, not the UI.
+            return outcome;
+        }
         eprintln!(
             "job {:?} {} after {elapsed:.2} s; the web UI stays up at http://{}/ until Ctrl-C",
             job.name,

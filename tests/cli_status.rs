@@ -170,3 +170,132 @@ fn run_exits_2_for_a_bad_spec_and_1_for_a_failed_job_in_one_line() {
         .expect("faro runs");
     assert_eq!(usage.status.code(), Some(2));
 }
+
+/// Runs `command` (a shell line) under a pseudo-terminal, as a person at
+/// a terminal would (util-linux's `script`); what the terminal showed.
+fn on_a_terminal(command: &str) -> String {
+    let output = Command::new("script")
+        .args(["-qfec", command, "/dev/null"])
+        .current_dir(repo())
+        .output()
+        .expect("script(1) runs");
+    assert!(
+        output.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn progress_is_drawn_on_a_terminal_and_nowhere_else() {
+    let faro = env!("CARGO_BIN_EXE_faro");
+    let shown = on_a_terminal(&format!("{faro} run --slots 2 examples/shuffle_agg.json"));
+    // The job's line and a bar per vertex, redrawn in place; then the
+    // result, the bars gone.
+    assert!(shown.contains("shuffle-agg running"), "{shown}");
+    assert!(
+        shown.contains("tasks") && shown.contains("rows in"),
+        "{shown}"
+    );
+    assert!(shown.contains("\u{1b}[2K"), "lines are redrawn: {shown}");
+    assert!(shown.contains("finished in"), "{shown}");
+
+    let piped = Command::new(faro)
+        .args(["run", "--slots", "2", "examples/shuffle_agg.json"])
+        .current_dir(repo())
+        .output()
+        .expect("faro runs");
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(piped.status.success(), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "only the summary: {stderr}");
+    assert!(
+        !stderr.contains('\u{1b}') && !stderr.contains("rows in"),
+        "{stderr}"
+    );
+
+    // `faro submit --wait` draws the same from the REST API, and nothing
+    // with --json.
+    let local = start_local(&[], repo());
+    let submit = |json: &str| {
+        on_a_terminal(&format!(
+            "FARO_SCHEDULER={} {faro} submit examples/shuffle_agg.json --wait {json}",
+            local.url
+        ))
+    };
+    let waited = submit("");
+    assert!(
+        waited.contains("rows in") && waited.contains("tasks"),
+        "{waited}"
+    );
+    let quiet = submit("--json");
+    assert!(
+        !quiet.contains("rows in") && !quiet.contains('\u{1b}'),
+        "{quiet}"
+    );
+    assert!(quiet.contains("\"key\""), "the rows, as JSON: {quiet}");
+}
+
+#[test]
+fn run_writes_its_result_to_a_csv_json_lines_or_parquet_file() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_faro"))
+            .args(["run", "--slots", "2"])
+            .args(args)
+            .current_dir(repo())
+            .output()
+            .expect("faro runs")
+    };
+    let printed = run(&["examples/wordcount.yaml", "--json"]);
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_slice(&printed.stdout).expect("the rows as JSON");
+    assert_eq!(rows.len(), 10);
+
+    let csv = dir.path().join("top.csv");
+    let written = run(&["examples/wordcount.yaml", "--output", csv.to_str().unwrap()]);
+    assert!(
+        written.status.success(),
+        "{}",
+        String::from_utf8_lossy(&written.stderr)
+    );
+    assert!(
+        written.stdout.is_empty(),
+        "the rows go to the file, not the screen"
+    );
+    let text = std::fs::read_to_string(&csv).expect("the CSV file");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("word,n"));
+    for (line, row) in lines.zip(&rows) {
+        assert_eq!(
+            line,
+            format!("{},{}", row["word"].as_str().unwrap(), row["n"])
+        );
+    }
+
+    let jsonl = dir.path().join("top.jsonl");
+    run(&["examples/wordcount.yaml", "-o", jsonl.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&jsonl).expect("the JSON lines file");
+    // Each line an object with the columns in the schema's order.
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], r#"{"word":"a","n":14}"#);
+    assert_eq!(lines.len(), rows.len());
+
+    // Parquet, read back by a job of Faro's own.
+    let parquet = dir.path().join("top.parquet");
+    run(&["examples/wordcount.yaml", "-o", parquet.to_str().unwrap()]);
+    let reader = dir.path().join("read.json");
+    let spec = serde_json::json!({"name": "back", "vertices": [
+        {"id": "r", "operator": "read", "params": {"path": parquet, "format": "parquet",
+         "schema": {"fields": [{"name": "word", "data_type": "utf8"}, {"name": "n", "data_type": "int64"}]}}},
+        {"id": "out", "operator": "collect"}],
+        "edges": [{"from": "r", "to": "out", "partitioning": "forward"}]});
+    std::fs::write(&reader, spec.to_string()).expect("the spec written");
+    let back = run(&[reader.to_str().unwrap(), "--json"]);
+    let read: Vec<serde_json::Value> = serde_json::from_slice(&back.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&back.stderr)));
+    assert_eq!(read, rows);
+
+    let refused = run(&["examples/wordcount.yaml", "-o", "top.txt"]);
+    assert_eq!(refused.status.code(), Some(2));
+}

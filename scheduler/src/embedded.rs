@@ -83,6 +83,9 @@ pub type EpochHook = Arc<dyn Fn(&EpochDone) + Send + Sync>;
 /// Called as each checkpoint completes.
 pub type CheckpointHook = Arc<dyn Fn(&CheckpointRecord) + Send + Sync>;
 
+/// Called with every step of a job.
+pub type ProgressHook = Arc<dyn Fn(&Progress) + Send + Sync>;
+
 /// A shuffle node and a worker in this process.
 pub struct Embedded {
     _temp: Option<tempfile::TempDir>,
@@ -92,6 +95,9 @@ pub struct Embedded {
     cluster: Cluster,
     on_epoch: Option<EpochHook>,
     on_checkpoint: Option<CheckpointHook>,
+    /// Set per run (hence behind a lock): `faro sql` runs one job after
+    /// another on one cluster, each watched on its own.
+    on_progress: std::sync::Mutex<Option<ProgressHook>>,
 }
 
 impl Embedded {
@@ -176,6 +182,7 @@ impl Embedded {
             cluster,
             on_epoch: None,
             on_checkpoint: None,
+            on_progress: std::sync::Mutex::new(None),
         })
     }
 
@@ -183,6 +190,16 @@ impl Embedded {
     /// be shown while the job runs.
     pub fn on_epoch(&mut self, hook: impl Fn(&EpochDone) + Send + Sync + 'static) {
         self.on_epoch = Some(Arc::new(hook));
+    }
+
+    /// Calls `hook` with every step of the jobs run from now on as it
+    /// happens (attempts started, finished, failed; re-runs; regions
+    /// done), so a person can watch them run; `None` stops calling.
+    pub fn watch_progress(&self, hook: Option<ProgressHook>) {
+        *self
+            .on_progress
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = hook;
     }
 
     /// Calls `hook` as each checkpoint of a job completes, so a long
@@ -250,9 +267,17 @@ impl Embedded {
         // start to be taken before deploying it.
         let on_epoch = self.on_epoch.clone();
         let on_checkpoint = self.on_checkpoint.clone();
+        let on_progress = self
+            .on_progress
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
         let gathering = tokio::spawn(async move {
             let mut output = JobOutput::default();
             while let Some(progress) = rx.recv().await {
+                if let Some(hook) = &on_progress {
+                    hook(&progress);
+                }
                 match progress {
                     Progress::Finished { report, .. } => output.reports.push(report),
                     Progress::RegionDone { collected, .. } => output.collected.extend(collected),

@@ -10,10 +10,10 @@
 
 use faro_runtime::plan::{Phase, Plan};
 use faro_runtime::spec::{Exchange, Partitioning};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The chains and the exchanges between them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobGraph {
     /// One per chain, in plan order (producers before consumers); a
     /// task's `chain` indexes this list.
@@ -23,7 +23,7 @@ pub struct JobGraph {
 }
 
 /// One chain: the operators one task runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GraphVertex {
     /// Its position in the plan (what tasks' `chain` says).
     pub chain: usize,
@@ -36,7 +36,7 @@ pub struct GraphVertex {
 }
 
 /// One operator in a chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GraphOperator {
     /// The spec vertex it comes from.
     pub vertex: String,
@@ -44,22 +44,22 @@ pub struct GraphOperator {
     pub operator: String,
     /// `complete`, or `partial`/`final` for the halves of an aggregate
     /// combined before its shuffle.
-    pub phase: &'static str,
+    pub phase: String,
 }
 
 /// One exchange between two chains.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GraphEdge {
     /// The producing chain.
     pub from: usize,
     /// The consuming chain.
     pub to: usize,
     /// `forward`, `hash`, `range`, `broadcast` or `rebalance`.
-    pub partitioning: &'static str,
+    pub partitioning: String,
     /// Key columns of a hash or range edge.
     pub keys: Vec<String>,
     /// `pipelined`, `blocking` or `hybrid`.
-    pub exchange: &'static str,
+    pub exchange: String,
 }
 
 /// The graph of `plan`.
@@ -81,7 +81,8 @@ pub fn job_graph(plan: &Plan) -> JobGraph {
                         Phase::Complete => "complete",
                         Phase::Partial => "partial",
                         Phase::Final => "final",
-                    },
+                    }
+                    .to_string(),
                 })
                 .collect(),
         })
@@ -100,13 +101,14 @@ pub fn job_graph(plan: &Plan) -> JobGraph {
             GraphEdge {
                 from: exchange.from,
                 to: exchange.to,
-                partitioning,
+                partitioning: partitioning.to_string(),
                 keys,
                 exchange: match exchange.exchange {
                     Exchange::Pipelined => "pipelined",
                     Exchange::Blocking => "blocking",
                     Exchange::Hybrid => "hybrid",
-                },
+                }
+                .to_string(),
             }
         })
         .collect();
@@ -146,7 +148,7 @@ mod tests {
             .map(|v| {
                 v.operators
                     .iter()
-                    .map(|o| (o.vertex.as_str(), o.operator.as_str(), o.phase))
+                    .map(|o| (o.vertex.as_str(), o.operator.as_str(), o.phase.as_str()))
                     .collect()
             })
             .collect();
@@ -170,16 +172,16 @@ mod tests {
                 GraphEdge {
                     from: 0,
                     to: 1,
-                    partitioning: "hash",
+                    partitioning: "hash".into(),
                     keys: vec!["k".into()],
-                    exchange: "blocking",
+                    exchange: "blocking".into(),
                 },
                 GraphEdge {
                     from: 1,
                     to: 2,
-                    partitioning: "rebalance",
+                    partitioning: "rebalance".into(),
                     keys: vec![],
-                    exchange: "pipelined",
+                    exchange: "pipelined".into(),
                 },
             ]
         );

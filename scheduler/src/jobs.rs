@@ -237,6 +237,75 @@ pub struct EpochStatus {
 }
 
 impl JobRecord {
+    /// Keeps a step of one attempt — started, finished, failed — or a
+    /// re-run, taken at `now_ms`; `names` are the chains' names, by chain.
+    /// Other steps (epochs, checkpoints, rows) are the caller's to keep.
+    pub fn apply(&mut self, progress: &crate::progress::Progress, names: &[String], now_ms: u64) {
+        use crate::progress::Progress;
+        let vertex = |chain: usize| names.get(chain).map_or("", String::as_str).to_string();
+        match progress {
+            Progress::Started {
+                chain,
+                subtask,
+                attempt,
+                worker,
+                ..
+            } => self
+                .task_mut(*chain, *subtask, &vertex(*chain))
+                .attempts
+                .push(AttemptStatus {
+                    attempt: *attempt,
+                    worker: worker.clone(),
+                    state: AttemptState::Running,
+                    started_ms: now_ms,
+                    finished_ms: None,
+                    rows_in: 0,
+                    rows_out: 0,
+                    bytes_in: 0,
+                    bytes_out: 0,
+                    error: None,
+                    watermark_ms: None,
+                    backpressure_ms: None,
+                    late_records: None,
+                }),
+            Progress::Finished {
+                chain,
+                subtask,
+                attempt,
+                report,
+            } => {
+                let task = self.task_mut(*chain, *subtask, &vertex(*chain));
+                if let Some(a) = task.attempts.iter_mut().find(|a| a.attempt == *attempt) {
+                    a.state = AttemptState::Finished;
+                    a.finished_ms = Some(now_ms);
+                    a.rows_in = report.rows_in;
+                    a.rows_out = report.rows_out;
+                    a.bytes_in = report.bytes_in;
+                    a.bytes_out = report.bytes_out;
+                }
+            }
+            Progress::Failed {
+                chain,
+                subtask,
+                attempt,
+                error,
+            } => {
+                let task = self.task_mut(*chain, *subtask, &vertex(*chain));
+                if let Some(a) = task
+                    .attempts
+                    .iter_mut()
+                    .find(|a| a.attempt == *attempt && a.state == AttemptState::Running)
+                {
+                    a.state = AttemptState::Failed;
+                    a.finished_ms = Some(now_ms);
+                    a.error = Some(error.clone());
+                }
+            }
+            Progress::Rerun(cause) => self.reruns.count(*cause),
+            _ => {}
+        }
+    }
+
     /// The status of `(chain, subtask)`, created on first use.
     pub fn task_mut(&mut self, chain: usize, subtask: u32, vertex: &str) -> &mut TaskStatus {
         let at = match self

@@ -23,9 +23,7 @@ use crate::checkpoints::{CheckpointHistory, SavepointRecord, SavepointRequest, H
 use crate::driver::{drive, Cluster, JobRun, Progress};
 use crate::embedded::{finish, EmbeddedNode};
 use crate::failover::FailoverPolicy;
-use crate::jobs::{
-    now_ms, AttemptState, AttemptStatus, EpochStatus, JobRecord, JobResult, JobState, Reruns,
-};
+use crate::jobs::{now_ms, AttemptState, EpochStatus, JobRecord, JobResult, JobState, Reruns};
 use crate::savepoints::{self, SavepointError};
 use crate::store::{JobPage, Store, StoreError};
 
@@ -380,67 +378,11 @@ impl Scheduler {
 
     /// Writes one step of job `id` into its record.
     fn record(&self, id: &str, names: &[String], progress: Progress) {
-        let vertex = |chain: usize| names.get(chain).map_or("", String::as_str).to_string();
         match progress {
-            Progress::Started {
-                chain,
-                subtask,
-                attempt,
-                worker,
-                recorded: _recorded,
-            } => self.update(id, |r| {
-                r.task_mut(chain, subtask, &vertex(chain))
-                    .attempts
-                    .push(AttemptStatus {
-                        attempt,
-                        worker,
-                        state: AttemptState::Running,
-                        started_ms: now_ms(),
-                        finished_ms: None,
-                        rows_in: 0,
-                        rows_out: 0,
-                        bytes_in: 0,
-                        bytes_out: 0,
-                        error: None,
-                        watermark_ms: None,
-                        backpressure_ms: None,
-                        late_records: None,
-                    });
-            }),
-            Progress::Finished {
-                chain,
-                subtask,
-                attempt,
-                report,
-            } => self.update(id, |r| {
-                let task = r.task_mut(chain, subtask, &vertex(chain));
-                if let Some(a) = task.attempts.iter_mut().find(|a| a.attempt == attempt) {
-                    a.state = AttemptState::Finished;
-                    a.finished_ms = Some(now_ms());
-                    a.rows_in = report.rows_in;
-                    a.rows_out = report.rows_out;
-                    a.bytes_in = report.bytes_in;
-                    a.bytes_out = report.bytes_out;
-                }
-            }),
-            Progress::Failed {
-                chain,
-                subtask,
-                attempt,
-                error,
-            } => self.update(id, |r| {
-                let task = r.task_mut(chain, subtask, &vertex(chain));
-                if let Some(a) = task
-                    .attempts
-                    .iter_mut()
-                    .find(|a| a.attempt == attempt && a.state == AttemptState::Running)
-                {
-                    a.state = AttemptState::Failed;
-                    a.finished_ms = Some(now_ms());
-                    a.error = Some(error);
-                }
-            }),
-            Progress::Rerun(cause) => self.update(id, |r| r.reruns.count(cause)),
+            step @ (Progress::Started { .. }
+            | Progress::Finished { .. }
+            | Progress::Failed { .. }
+            | Progress::Rerun(_)) => self.update(id, |r| r.apply(&step, names, now_ms())),
             Progress::Epoch {
                 vertex,
                 epoch,

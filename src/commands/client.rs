@@ -305,9 +305,33 @@ fn submit_to(
         return Ok(());
     }
     eprintln!("submitted {id}; waiting");
+    // Progress on a terminal, unless the output is JSON for a program.
+    let mut bars = match json {
+        true => None,
+        false => graph_of(remote, &id).and_then(|graph| {
+            super::progress::LiveProgress::start(&graph).map(|bars| (graph, bars))
+        }),
+    };
     loop {
         let (status, job) = call(remote, "GET", &format!("/v1/jobs/{id}"), None)?;
         let job = ok(status, job)?;
+        let ended = matches!(
+            job["state"].as_str(),
+            Some("finished" | "failed" | "cancelled")
+        );
+        match (&mut bars, ended) {
+            (Some((graph, drawn)), false) => {
+                if let Ok(record) = serde_json::from_value(job.clone()) {
+                    drawn.update(graph, &record);
+                }
+            }
+            (Some(_), true) => {
+                if let Some((_, drawn)) = bars.take() {
+                    drawn.finish();
+                }
+            }
+            (None, _) => {}
+        }
         match job["state"].as_str() {
             Some("finished") => {
                 let (status, result) = call(remote, "GET", &format!("/v1/jobs/{id}/result"), None)?;
@@ -325,6 +349,12 @@ fn submit_to(
             _ => std::thread::sleep(Duration::from_millis(200)),
         }
     }
+}
+
+/// Job `id`'s graph, if the scheduler can plan it.
+fn graph_of(remote: &Remote, id: &str) -> Option<faro_scheduler::graph::JobGraph> {
+    let (status, graph) = call(remote, "GET", &format!("/v1/jobs/{id}/graph"), None).ok()?;
+    serde_json::from_value(ok(status, graph).ok()?).ok()
 }
 
 /// `faro jobs`: every job (page after page), oldest first, with its

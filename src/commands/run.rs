@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use faro_runtime::kernels::views;
+use faro_runtime::operators::read::FileFormat;
 use faro_runtime::spec::{validate, ValidJob};
 use faro_runtime::{Batch, Value};
 use faro_scheduler::Embedded;
@@ -28,6 +29,11 @@ pub struct RunArgs {
     /// Slots of the embedded worker [default: one per core].
     #[arg(long)]
     slots: Option<usize>,
+    /// Write the result to FILE instead of printing it: CSV (with a
+    /// header), JSON lines or Parquet, by its extension (.csv, .jsonl or
+    /// .json, .parquet).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
     /// Serve the scheduler's web UI (and REST API) on this loopback
     /// address while the job runs, and after it ends until Ctrl-C.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8080")]
@@ -149,6 +155,7 @@ pub fn row_object(names: &[String], row: &[Value]) -> String {
 /// rows as they come, until it ends or Ctrl-C stops it (cleanly: its
 /// tasks cancelled, its temporary data removed, exit status 0).
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let output = args.output.as_deref().map(output_format).transpose()?;
     let spec = super::load_spec(&args.job)?;
     let job = validate(&spec).with_context(|| format!("in {}", args.job.display()))?;
     let slots = super::slots_or_cores(args.slots);
@@ -169,7 +176,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     runtime.block_on(async {
         let mut cluster = Embedded::start(slots, None, access)?;
         print_epochs(&mut cluster);
-        run_on(&cluster, &job, args.json).await
+        let printing = Printing {
+            json: args.json,
+            output,
+        };
+        run_on(&cluster, &job, &printing).await
     })
 }
 
@@ -189,7 +200,14 @@ pub fn print_epochs(cluster: &mut Embedded) {
 
 /// Runs one validated job on `cluster` and prints its rows (as JSON
 /// objects with `json`).
-pub async fn run_on(cluster: &Embedded, job: &ValidJob, json: bool) -> anyhow::Result<()> {
+pub async fn run_on(cluster: &Embedded, job: &ValidJob, printing: &Printing) -> anyhow::Result<()> {
+    let json = printing.json;
+    if printing.output.is_some() && job.streaming {
+        return Err(Status::usage(
+            "--output takes a batch job's result; a streaming job's rows print as they come",
+        )
+        .into());
+    }
     let started = Instant::now();
     let job_id = format!("run-{}-{}", std::process::id(), next_run());
     let name = if job.name.is_empty() {
@@ -218,7 +236,27 @@ pub async fn run_on(cluster: &Embedded, job: &ValidJob, json: bool) -> anyhow::R
             None => ctrl_c.await,
         }
     };
-    let output = cluster.run_until(&job_id, job, live, stop).await;
+    // A batch job's progress, on a terminal (a streaming job's rows are
+    // its progress there).
+    let bars = (!json && !job.streaming)
+        .then(|| super::progress::Watched::start(cluster, &job_id, job))
+        .flatten();
+    let output = match bars {
+        Some(mut watched) => {
+            let run = cluster.run_until(&job_id, job, live, stop);
+            tokio::pin!(run);
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            let output = loop {
+                tokio::select! {
+                    output = &mut run => break output,
+                    _ = tick.tick() => watched.draw(cluster, &job_id),
+                }
+            };
+            watched.finish(cluster);
+            output
+        }
+        None => cluster.run_until(&job_id, job, live, stop).await,
+    };
     let elapsed = started.elapsed().as_secs_f64();
     if let Some(printer) = printer {
         // The job's copies of the channel are gone with its tasks.
@@ -247,6 +285,22 @@ pub async fn run_on(cluster: &Embedded, job: &ValidJob, json: bool) -> anyhow::R
             Status::interrupted(format!("job {name:?} stopped after {elapsed:.2} s")).into(),
         );
     }
+    if let Some((path, format)) = &printing.output {
+        let schema = output
+            .collected
+            .first()
+            .map(|b| b.schema().clone())
+            .or_else(|| collected_schema(job))
+            .ok_or_else(|| Status::usage("--output: the job has no collect sink"))?;
+        let written =
+            faro_runtime::operators::files::write_file(path, *format, &schema, &output.collected)
+                .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!(
+            "job {name:?} finished in {elapsed:.2} s: {written} rows written to {}",
+            path.display()
+        );
+        return Ok(());
+    }
     let (names, rows) = table(&output.collected);
     if json {
         println!("{}", rows_json(&names, &rows));
@@ -274,6 +328,45 @@ pub async fn run_on(cluster: &Embedded, job: &ValidJob, json: bool) -> anyhow::R
         }
     }
     Ok(())
+}
+
+/// How `run_on` shows a job's result.
+#[derive(Debug, Default)]
+pub struct Printing {
+    /// JSON objects instead of a table (and no progress bars).
+    pub json: bool,
+    /// A file to write the rows to instead, and its format.
+    pub output: Option<(PathBuf, FileFormat)>,
+}
+
+/// The format `--output FILE` asks for, by its extension.
+fn output_format(path: &std::path::Path) -> anyhow::Result<(PathBuf, FileFormat)> {
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let format = match extension.as_str() {
+        "csv" => FileFormat::Csv,
+        "jsonl" | "json" | "ndjson" => FileFormat::JsonLines,
+        "parquet" => FileFormat::Parquet,
+        _ => {
+            return Err(Status::usage(format!(
+                "--output {}: name a .csv, .jsonl (or .json) or .parquet file",
+                path.display()
+            ))
+            .into())
+        }
+    };
+    Ok((path.to_path_buf(), format))
+}
+
+/// The schema of the rows a job's `collect` sink takes.
+fn collected_schema(job: &ValidJob) -> Option<faro_runtime::data::Schema> {
+    job.vertices
+        .iter()
+        .find(|v| v.operator.name() == "collect")
+        .and_then(|v| v.input_schemas.first().cloned())
 }
 
 /// A number for each job this process runs, so their ids differ.

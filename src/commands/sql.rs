@@ -115,7 +115,10 @@ async fn act(outcome: Outcome, target: &Target, json: bool) -> anyhow::Result<()
             let valid =
                 validate(&job.spec).context("the planned job is not valid (a planner bug)")?;
             match target {
-                Target::Embedded(cluster) => super::run::run_on(cluster, &valid, json).await?,
+                Target::Embedded(cluster) => {
+                    let printing = super::run::Printing { json, output: None };
+                    super::run::run_on(cluster, &valid, &printing).await?
+                }
                 Target::Scheduler(remote) => {
                     let remote = remote.clone();
                     let spec = job.spec.clone();

@@ -57,6 +57,8 @@ mod parquet;
 mod part;
 pub mod rolling;
 
+pub use part::write_file;
+
 use commit::{pending_name, remove_uncommitted, Commits};
 use part::{encode, header, Part};
 pub use rolling::{parse_part_name, part_name, RollingParams};

@@ -154,6 +154,39 @@ impl Part {
     }
 }
 
+/// Writes the rows of `batches` (of `schema`) to one file at `path` in
+/// `format` — CSV with a header line, JSON lines, text or Parquet —
+/// through the sink's own encoders: the file appears under its name only
+/// once it is whole, replacing what was there. Returns the rows written.
+/// (`faro run --output`: a result too large for a screen.)
+pub fn write_file(
+    path: &Path,
+    format: FileFormat,
+    schema: &Schema,
+    batches: &[crate::data::Batch],
+) -> Result<u64, OperatorError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| OperatorError::BadInput(format!("{}: not a file name", path.display())))?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let csv = CsvOptions::default();
+    let mut part = Part::create(dir, &name, 0, format, schema)?;
+    let head = header(format, schema, &csv)?;
+    part.write(&head, 0)?;
+    for batch in batches {
+        let rows = Rows::of_batch(batch);
+        let encoded = encode((format, &csv), schema, &rows)?;
+        part.append(&encoded, &rows, 0..rows.rows)?;
+    }
+    let written = part.rows;
+    part.finish()?;
+    Ok(written)
+}
+
 /// A failed Parquet write of `path` as the operator's error: the disk's
 /// failures stay I/O errors.
 fn written(path: &Path, error: WriteError) -> OperatorError {
@@ -255,15 +288,24 @@ pub(super) fn encode(
         }
         FileFormat::JsonLines => {
             let mut text = String::new();
+            // Members in the schema's column order (a `serde_json` map
+            // would sort them by name).
+            let names: Vec<String> = schema
+                .fields
+                .iter()
+                .map(|f| serde_json::Value::from(f.name.as_str()).to_string())
+                .collect();
             for row in 0..rows.rows {
-                let object: serde_json::Map<String, serde_json::Value> = schema
-                    .fields
-                    .iter()
-                    .zip(&rows.columns)
-                    .map(|(f, c)| (f.name.clone(), c.value(row).to_json()))
-                    .collect();
-                text.push_str(&serde_json::Value::Object(object).to_string());
-                text.push('\n');
+                text.push('{');
+                for (i, (name, column)) in names.iter().zip(&rows.columns).enumerate() {
+                    if i > 0 {
+                        text.push(',');
+                    }
+                    text.push_str(name);
+                    text.push(':');
+                    text.push_str(&column.value(row).to_json().to_string());
+                }
+                text.push_str("}\n");
                 ends.push(text.len());
             }
             text.into_bytes()

@@ -156,15 +156,27 @@ impl LiveProgress {
         {
             self.previous = Some((now, rows));
         }
-        let (mut done, mut total) = (0, 0);
-        for ((bar, vertex), (p, rate)) in self
-            .vertices
-            .iter()
-            .zip(&graph.vertices)
-            .zip(progress.iter().zip(&rates))
-        {
-            done += p.done;
-            total += u64::from(vertex.parallelism);
+        // The job's line first: whichever bar changes next draws them all.
+        let done: u64 = progress.iter().map(|p| p.done).sum();
+        let total: u64 = graph.vertices.iter().map(|v| u64::from(v.parallelism)).sum();
+        let elapsed = self.started.elapsed();
+        let mut line = format!(
+            "{} {} · {} · {done}/{total} tasks",
+            record.name,
+            serde_json::to_value(record.state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            duration(elapsed.as_millis() as u64),
+        );
+        if !record.streaming {
+            if let Some(left) = estimate_left(elapsed, done, total) {
+                line.push_str(&format!(" · about {} left", duration(left.as_millis() as u64)));
+            }
+        }
+        self.job.set_message(line);
+        self.job.tick();
+        for (bar, (p, rate)) in self.vertices.iter().zip(progress.iter().zip(&rates)) {
             bar.set_position(p.done);
             let mut parts = vec![format!(
                 "rows in {} · out {} · {}",
@@ -183,26 +195,6 @@ impl LiveProgress {
             }
             bar.set_message(parts.join(" · "));
         }
-        let elapsed = self.started.elapsed();
-        let mut line = format!(
-            "{} {} · {} · {done}/{total} tasks",
-            record.name,
-            serde_json::to_value(record.state)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-            duration(elapsed.as_millis() as u64),
-        );
-        if !record.streaming {
-            if let Some(left) = estimate_left(elapsed, done, total) {
-                line.push_str(&format!(
-                    " · about {} left",
-                    duration(left.as_millis() as u64)
-                ));
-            }
-        }
-        self.job.set_message(line);
-        self.job.tick();
     }
 
     /// Takes the bars off the terminal (the result prints after them).

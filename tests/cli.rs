@@ -310,3 +310,21 @@ fn identity_writes_what_every_process_accepts_and_never_overwrites() {
     assert!(forced.status.success());
     assert_ne!(std::fs::read(out.join("cluster-secret")).unwrap(), secret);
 }
+
+#[test]
+fn completions_and_the_version_come_from_the_parser_and_git() {
+    for shell in ["bash", "zsh", "fish"] {
+        let script = faro(&["completions", shell]);
+        assert!(script.status.success());
+        let text = String::from_utf8_lossy(&script.stdout);
+        for word in ["submit", "status", "token-file", "completions"] {
+            assert!(text.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    assert_eq!(faro(&["completions", "powershell"]).status.code(), Some(2));
+    let version = String::from_utf8_lossy(&faro(&["--version"]).stdout).into_owned();
+    assert!(
+        version.starts_with("faro 0.1.0 (git ") && version.trim_end().ends_with(')'),
+        "{version}"
+    );
+}

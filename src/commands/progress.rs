@@ -1,8 +1,9 @@
 //! A running job's progress on a terminal, as `faro run` and `faro submit
 //! --wait` draw it on stderr: a line for the job (elapsed, tasks done, an
 //! estimate of what is left) and a bar per vertex — tasks done of its
-//! parallelism, rows in and out, bytes, the rate rows arrive at; a
-//! streaming job's rows/s and watermark instead of an estimate.
+//! parallelism, tasks running, rows in and out, bytes, the rate rows
+//! arrive at; a streaming job's rows/s and watermark instead of an
+//! estimate.
 //!
 //! Fed with the job's record as the scheduler keeps it (`faro submit
 //! --wait` reads it over REST, `faro run` keeps one from the embedded
@@ -158,7 +159,11 @@ impl LiveProgress {
         }
         // The job's line first: whichever bar changes next draws them all.
         let done: u64 = progress.iter().map(|p| p.done).sum();
-        let total: u64 = graph.vertices.iter().map(|v| u64::from(v.parallelism)).sum();
+        let total: u64 = graph
+            .vertices
+            .iter()
+            .map(|v| u64::from(v.parallelism))
+            .sum();
         let elapsed = self.started.elapsed();
         let mut line = format!(
             "{} {} · {} · {done}/{total} tasks",
@@ -171,7 +176,10 @@ impl LiveProgress {
         );
         if !record.streaming {
             if let Some(left) = estimate_left(elapsed, done, total) {
-                line.push_str(&format!(" · about {} left", duration(left.as_millis() as u64)));
+                line.push_str(&format!(
+                    " · about {} left",
+                    duration(left.as_millis() as u64)
+                ));
             }
         }
         self.job.set_message(line);
@@ -184,6 +192,9 @@ impl LiveProgress {
                 count(p.rows_out),
                 bytes(p.bytes_out)
             )];
+            if p.running > 0 {
+                parts.push(format!("{} running", p.running));
+            }
             if let Some(rate) = rate.filter(|_| p.running > 0) {
                 parts.push(format!("{}/s", count(rate.round() as u64)));
             }

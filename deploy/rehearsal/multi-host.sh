@@ -196,7 +196,7 @@ job_id=$(faro_on_scheduler submit "$job")
 cut=""
 cut_host=""
 for _ in $(seq 1 600); do
-  current=$(faro_on_scheduler status "$job_id")
+  current=$(faro_on_scheduler status "$job_id" --json)
   state_now=$(field 'j["state"]' <<<"$current")
   [[ $state_now == running || $state_now == queued ]] || break
   if [[ $(field 'len(j["done_regions"])' <<<"$current") -ge 1 ]]; then
@@ -213,7 +213,7 @@ for _ in $(seq 1 600); do
 done
 [[ -n $cut ]] || fail "run 2 ended ($state_now) before its map stage was seen committed"
 for _ in $(seq 1 1200); do
-  current=$(faro_on_scheduler status "$job_id")
+  current=$(faro_on_scheduler status "$job_id" --json)
   state_now=$(field 'j["state"]' <<<"$current")
   [[ $state_now == running || $state_now == queued ]] || break
   sleep 0.1

@@ -92,6 +92,25 @@ pub struct AttemptStatus {
 }
 
 impl AttemptStatus {
+    /// Attempt `attempt`, deployed on `worker` at `started_ms` and running.
+    pub fn running(attempt: u32, worker: String, started_ms: u64) -> Self {
+        Self {
+            attempt,
+            worker,
+            state: AttemptState::Running,
+            started_ms,
+            finished_ms: None,
+            rows_in: 0,
+            rows_out: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            error: None,
+            watermark_ms: None,
+            backpressure_ms: None,
+            late_records: None,
+        }
+    }
+
     /// Shows a running attempt's `progress` so far: its rows and bytes
     /// (stored only once it ends), backpressure and watermark.
     pub fn show_progress(&mut self, progress: &faro_runtime::metrics::ProgressSnapshot) {
@@ -237,6 +256,28 @@ pub struct EpochStatus {
 }
 
 impl JobRecord {
+    /// A job just submitted: queued, nothing run yet.
+    pub fn queued(id: String, name: String, streaming: bool, submitted_ms: u64) -> Self {
+        Self {
+            id,
+            name,
+            state: JobState::Queued,
+            submitted_ms,
+            started_ms: None,
+            finished_ms: None,
+            error: None,
+            vertices: Vec::new(),
+            tasks: Vec::new(),
+            reruns: Reruns::default(),
+            done_regions: Vec::new(),
+            streaming,
+            epochs: Vec::new(),
+            iteration: None,
+            checkpoints: Default::default(),
+            divided: Vec::new(),
+        }
+    }
+
     /// Keeps a step of one attempt — started, finished, failed — or a
     /// re-run, taken at `now_ms`; `names` are the chains' names, by chain.
     /// Other steps (epochs, checkpoints, rows) are the caller's to keep.
@@ -253,21 +294,7 @@ impl JobRecord {
             } => self
                 .task_mut(*chain, *subtask, &vertex(*chain))
                 .attempts
-                .push(AttemptStatus {
-                    attempt: *attempt,
-                    worker: worker.clone(),
-                    state: AttemptState::Running,
-                    started_ms: now_ms,
-                    finished_ms: None,
-                    rows_in: 0,
-                    rows_out: 0,
-                    bytes_in: 0,
-                    bytes_out: 0,
-                    error: None,
-                    watermark_ms: None,
-                    backpressure_ms: None,
-                    late_records: None,
-                }),
+                .push(AttemptStatus::running(*attempt, worker.clone(), now_ms)),
             Progress::Finished {
                 chain,
                 subtask,

@@ -290,19 +290,9 @@ mod tests {
                 subtask: 1,
                 attempts: (0..attempts)
                     .map(|attempt| AttemptStatus {
-                        attempt: attempt as u32,
-                        worker: "w".into(),
                         state: AttemptState::Finished,
-                        started_ms: 0,
                         finished_ms: Some(1),
-                        rows_in: 0,
-                        rows_out: 0,
-                        bytes_in: 0,
-                        bytes_out: 0,
-                        error: None,
-                        watermark_ms: None,
-                        backpressure_ms: None,
-                        late_records: None,
+                        ..AttemptStatus::running(attempt as u32, "w".into(), 0)
                     })
                     .collect(),
             }],

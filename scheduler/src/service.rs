@@ -23,7 +23,7 @@ use crate::checkpoints::{CheckpointHistory, SavepointRecord, SavepointRequest, H
 use crate::driver::{drive, Cluster, JobRun, Progress};
 use crate::embedded::{finish, EmbeddedNode};
 use crate::failover::FailoverPolicy;
-use crate::jobs::{now_ms, AttemptState, EpochStatus, JobRecord, JobResult, JobState, Reruns};
+use crate::jobs::{now_ms, AttemptState, EpochStatus, JobRecord, JobResult, JobState};
 use crate::savepoints::{self, SavepointError};
 use crate::store::{JobPage, Store, StoreError};
 
@@ -240,29 +240,16 @@ impl Scheduler {
             self.next.fetch_add(1, Ordering::Relaxed)
         );
         let record = JobRecord {
-            id: id.clone(),
-            name: spec.name.clone(),
-            state: JobState::Queued,
-            submitted_ms: now_ms(),
-            started_ms: None,
-            finished_ms: None,
-            error: None,
             vertices: spec
                 .vertices
                 .iter()
                 .map(|v| (v.id.clone(), v.parallelism))
                 .collect(),
-            tasks: Vec::new(),
-            reruns: Reruns::default(),
-            done_regions: Vec::new(),
-            streaming: job.streaming,
-            epochs: Vec::new(),
-            iteration: None,
-            divided: Vec::new(),
             checkpoints: CheckpointHistory {
                 from_savepoint: savepoint.map(str::to_string),
                 ..CheckpointHistory::default()
             },
+            ..JobRecord::queued(id.clone(), spec.name.clone(), job.streaming, now_ms())
         };
         self.store.add_job(&record, &spec)?;
         self.start(id.clone(), job);

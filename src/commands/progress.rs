@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use faro_runtime::plan::Plan;
 use faro_runtime::spec::ValidJob;
 use faro_scheduler::graph::{job_graph, JobGraph};
-use faro_scheduler::jobs::{now_ms, AttemptState, JobRecord, JobState, Reruns};
+use faro_scheduler::jobs::{now_ms, AttemptState, JobRecord, JobState};
 use faro_scheduler::Embedded;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -241,22 +241,14 @@ impl Watched {
         let bars = LiveProgress::start(&graph)?;
         let names: Vec<String> = graph.vertices.iter().map(|v| v.name.clone()).collect();
         let record = Arc::new(Mutex::new(JobRecord {
-            id: job_id.to_string(),
-            name: job.name.clone(),
             state: JobState::Running,
-            submitted_ms: now_ms(),
             started_ms: Some(now_ms()),
-            finished_ms: None,
-            error: None,
-            vertices: Vec::new(),
-            tasks: Vec::new(),
-            reruns: Reruns::default(),
-            done_regions: Vec::new(),
-            streaming: job.streaming,
-            epochs: Vec::new(),
-            iteration: None,
-            checkpoints: Default::default(),
-            divided: Vec::new(),
+            ..JobRecord::queued(
+                job_id.to_string(),
+                job.name.clone(),
+                job.streaming,
+                now_ms(),
+            )
         }));
         let kept = record.clone();
         cluster.watch_progress(Some(Arc::new(move |step| {

@@ -1,6 +1,6 @@
 //! What `faro status` and `faro jobs` print for a person: a job's summary
-//! (state, local start, duration, mode, re-runs by cause, the error) and a
-//! table of its vertices, and the job list with durations — from the REST
+//! (state, local start, duration, mode, re-runs by cause, a training
+//! job's epochs, the error) and a table of its vertices, and the job list with durations — from the REST
 //! API's JSON, as plain functions of it (and of the clock and time zone
 //! they are given) so their output is tested against golden files.
 
@@ -218,6 +218,11 @@ pub fn status_summary(
         ),
         ("re-runs", reruns(&job["reruns"])),
     ];
+    if let Some(epochs) = job["epochs"].as_array().filter(|e| !e.is_empty()) {
+        let last = epochs.last().and_then(|e| e["loss"].as_f64());
+        let loss = last.map_or(String::new(), |l| format!(", last loss {l:.6e}"));
+        facts.push(("epochs", format!("{}{loss}", epochs.len())));
+    }
     if let Some(lost) = job["reruns"]["records_possibly_lost"]
         .as_u64()
         .filter(|n| *n > 0)

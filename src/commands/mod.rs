@@ -7,6 +7,7 @@ pub mod identity;
 pub mod job_access;
 pub mod live_rows;
 pub mod local;
+pub mod output;
 pub mod progress;
 pub mod run;
 pub mod run_ui;

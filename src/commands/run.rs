@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use faro_runtime::kernels::views;
-use faro_runtime::operators::read::FileFormat;
 use faro_runtime::spec::{validate, ValidJob};
 use faro_runtime::{Batch, Value};
 use faro_scheduler::Embedded;
@@ -36,7 +35,13 @@ pub struct RunArgs {
     output: Option<PathBuf>,
     /// Serve the scheduler's web UI (and REST API) on this loopback
     /// address while the job runs, and after it ends until Ctrl-C.
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        num_args = 0..=1,
+        default_missing_value = "127.0.0.1:8080",
+        conflicts_with = "output"
+    )]
     ui: Option<std::net::SocketAddr>,
     #[command(flatten)]
     access: super::job_access::JobAccessArgs,
@@ -153,9 +158,13 @@ pub fn row_object(names: &[String], row: &[Value]) -> String {
 
 /// Runs the job: a batch job to its end, then its rows; a streaming job's
 /// rows as they come, until it ends or Ctrl-C stops it (cleanly: its
-/// tasks cancelled, its temporary data removed, exit status 0).
+/// tasks cancelled, its temporary data removed, exit status 130).
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let output = args.output.as_deref().map(output_format).transpose()?;
+    let output = args
+        .output
+        .as_deref()
+        .map(super::output::format_of)
+        .transpose()?;
     let spec = super::load_spec(&args.job)?;
     let job = validate(&spec).with_context(|| format!("in {}", args.job.display()))?;
     let slots = super::slots_or_cores(args.slots);
@@ -163,10 +172,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     if let Some(listen) = args.ui {
         // Served with no token: only this machine's users may reach it.
         if !listen.ip().is_loopback() {
-            anyhow::bail!(
+            return Err(Status::usage(format!(
                 "--ui {listen}: the UI of `faro run` serves loopback addresses only \
                  (`faro local --token` serves others)"
-            );
+            ))
+            .into());
         }
         return super::run_ui::run(spec, listen, slots, access, args.json);
     }
@@ -176,7 +186,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     runtime.block_on(async {
         let mut cluster = Embedded::start(slots, None, access)?;
         print_epochs(&mut cluster);
-        let printing = Printing {
+        let printing = super::output::Printing {
             json: args.json,
             output,
         };
@@ -200,7 +210,11 @@ pub fn print_epochs(cluster: &mut Embedded) {
 
 /// Runs one validated job on `cluster` and prints its rows (as JSON
 /// objects with `json`).
-pub async fn run_on(cluster: &Embedded, job: &ValidJob, printing: &Printing) -> anyhow::Result<()> {
+pub async fn run_on(
+    cluster: &Embedded,
+    job: &ValidJob,
+    printing: &super::output::Printing,
+) -> anyhow::Result<()> {
     let json = printing.json;
     if printing.output.is_some() && job.streaming {
         return Err(Status::usage(
@@ -286,15 +300,7 @@ pub async fn run_on(cluster: &Embedded, job: &ValidJob, printing: &Printing) -> 
         );
     }
     if let Some((path, format)) = &printing.output {
-        let schema = output
-            .collected
-            .first()
-            .map(|b| b.schema().clone())
-            .or_else(|| collected_schema(job))
-            .ok_or_else(|| Status::usage("--output: the job has no collect sink"))?;
-        let written =
-            faro_runtime::operators::files::write_file(path, *format, &schema, &output.collected)
-                .with_context(|| format!("writing {}", path.display()))?;
+        let written = super::output::write(path, *format, job, &output.collected)?;
         eprintln!(
             "job {name:?} finished in {elapsed:.2} s: {written} rows written to {}",
             path.display()
@@ -328,45 +334,6 @@ pub async fn run_on(cluster: &Embedded, job: &ValidJob, printing: &Printing) -> 
         }
     }
     Ok(())
-}
-
-/// How `run_on` shows a job's result.
-#[derive(Debug, Default)]
-pub struct Printing {
-    /// JSON objects instead of a table (and no progress bars).
-    pub json: bool,
-    /// A file to write the rows to instead, and its format.
-    pub output: Option<(PathBuf, FileFormat)>,
-}
-
-/// The format `--output FILE` asks for, by its extension.
-fn output_format(path: &std::path::Path) -> anyhow::Result<(PathBuf, FileFormat)> {
-    let extension = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let format = match extension.as_str() {
-        "csv" => FileFormat::Csv,
-        "jsonl" | "json" | "ndjson" => FileFormat::JsonLines,
-        "parquet" => FileFormat::Parquet,
-        _ => {
-            return Err(Status::usage(format!(
-                "--output {}: name a .csv, .jsonl (or .json) or .parquet file",
-                path.display()
-            ))
-            .into())
-        }
-    };
-    Ok((path.to_path_buf(), format))
-}
-
-/// The schema of the rows a job's `collect` sink takes.
-fn collected_schema(job: &ValidJob) -> Option<faro_runtime::data::Schema> {
-    job.vertices
-        .iter()
-        .find(|v| v.operator.name() == "collect")
-        .and_then(|v| v.input_schemas.first().cloned())
 }
 
 /// A number for each job this process runs, so their ids differ.

@@ -116,7 +116,7 @@ async fn act(outcome: Outcome, target: &Target, json: bool) -> anyhow::Result<()
                 validate(&job.spec).context("the planned job is not valid (a planner bug)")?;
             match target {
                 Target::Embedded(cluster) => {
-                    let printing = super::run::Printing { json, output: None };
+                    let printing = super::output::Printing { json, output: None };
                     super::run::run_on(cluster, &valid, &printing).await?
                 }
                 Target::Scheduler(remote) => {

@@ -297,27 +297,9 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobs::Reruns;
 
     fn record(id: &str, submitted_ms: u64) -> JobRecord {
-        JobRecord {
-            id: id.into(),
-            name: format!("name of {id}"),
-            state: JobState::Queued,
-            submitted_ms,
-            started_ms: None,
-            finished_ms: None,
-            error: None,
-            vertices: Vec::new(),
-            tasks: Vec::new(),
-            reruns: Reruns::default(),
-            done_regions: Vec::new(),
-            streaming: false,
-            epochs: Vec::new(),
-            iteration: None,
-            divided: Vec::new(),
-            checkpoints: Default::default(),
-        }
+        JobRecord::queued(id.into(), format!("name of {id}"), false, submitted_ms)
     }
 
     #[test]

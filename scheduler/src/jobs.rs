@@ -333,6 +333,24 @@ impl JobRecord {
         }
     }
 
+    /// Shows where its running attempts have got to: `live` by `(chain,
+    /// subtask, attempt)`, as [`crate::workers::Workers::progress`] gives it.
+    pub fn show_progress(
+        &mut self,
+        live: &std::collections::HashMap<
+            (usize, u32, u32),
+            faro_runtime::metrics::ProgressSnapshot,
+        >,
+    ) {
+        for task in &mut self.tasks {
+            for attempt in &mut task.attempts {
+                if let Some(progress) = live.get(&(task.chain, task.subtask, attempt.attempt)) {
+                    attempt.show_progress(progress);
+                }
+            }
+        }
+    }
+
     /// The status of `(chain, subtask)`, created on first use.
     pub fn task_mut(&mut self, chain: usize, subtask: u32, vertex: &str) -> &mut TaskStatus {
         let at = match self

@@ -526,15 +526,7 @@ impl Scheduler {
     pub fn status(&self, id: &str) -> Result<JobRecord, SchedulerError> {
         let mut job = self.job(id)?;
         if job.state == JobState::Running {
-            let live = self.cluster.workers.progress(id);
-            for task in &mut job.tasks {
-                for attempt in &mut task.attempts {
-                    let key = (task.chain, task.subtask, attempt.attempt);
-                    if let Some(progress) = live.get(&key) {
-                        attempt.show_progress(progress);
-                    }
-                }
-            }
+            job.show_progress(&self.cluster.workers.progress(id));
         }
         Ok(job)
     }

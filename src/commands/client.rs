@@ -376,7 +376,10 @@ pub fn jobs(args: &JobsArgs) -> anyhow::Result<()> {
         jobs.retain(|job| job["state"].as_str() == Some(wanted.as_str()));
     }
     let zone = jiff::tz::TimeZone::system();
-    print!("{}", super::status_view::jobs_table(&jobs, now_ms(), &zone));
+    print!(
+        "{}",
+        super::status_view::jobs_table(&jobs, faro_scheduler::jobs::now_ms(), &zone)
+    );
     Ok(())
 }
 
@@ -389,27 +392,16 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&job)?);
         return Ok(());
     }
-    let (status, graph) = call(
-        &args.remote,
-        "GET",
-        &format!("/v1/jobs/{}/graph", args.id),
-        None,
-    )?;
     // A job whose spec this scheduler no longer plans still has a summary.
-    let graph = ok(status, graph).unwrap_or_default();
+    let graph = graph_of(&args.remote, &args.id)
+        .and_then(|graph| serde_json::to_value(graph).ok())
+        .unwrap_or_default();
     let zone = jiff::tz::TimeZone::system();
     print!(
         "{}",
-        super::status_view::status_summary(&job, &graph, now_ms(), &zone)
+        super::status_view::status_summary(&job, &graph, faro_scheduler::jobs::now_ms(), &zone)
     );
     Ok(())
-}
-
-/// Milliseconds since the epoch, now.
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// `faro cancel ID`.

@@ -265,14 +265,7 @@ impl Watched {
     /// `cluster`'s workers count them now.
     pub fn draw(&mut self, cluster: &Embedded, job_id: &str) {
         let mut record = lock(&self.record).clone();
-        let live = cluster.cluster().workers.progress(job_id);
-        for task in &mut record.tasks {
-            for attempt in &mut task.attempts {
-                if let Some(now) = live.get(&(task.chain, task.subtask, attempt.attempt)) {
-                    attempt.show_progress(now);
-                }
-            }
-        }
+        record.show_progress(&cluster.cluster().workers.progress(job_id));
         self.bars.update(&self.graph, &record);
     }
 

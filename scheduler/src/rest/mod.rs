@@ -11,7 +11,7 @@
 //! | `POST /v1/jobs/{id}/cancel` | stop it and delete its shuffle data |
 //! | `GET /v1/jobs/{id}/result` | its `collect` rows (`409` until finished) |
 //! | `GET /v1/jobs/{id}/graph` | its chains (operators, parallelism) and the exchanges between them |
-//! | `GET /v1/workers`, `GET /v1/shuffle/nodes` | the cluster: workers with their running attempts, shuffle nodes with their counters ([`cluster`]) |
+//! | `GET /v1/workers`, `GET /v1/shuffle/nodes` | the cluster: workers with their running attempts, shuffle nodes with their counters (`rest/cluster.rs`) |
 //! | `GET /healthz`, `GET /metrics` | health, Prometheus metrics |
 //! | `GET /v1/openapi.json` | this API as OpenAPI 3 |
 //! | `GET /`, `GET /ui/{file}` | the web UI ([`crate::ui`]), which reads only this API |
